@@ -1,0 +1,605 @@
+//! The browser model: a cross-origin fetch from start to verdict, as a state
+//! machine that does no I/O.
+//!
+//! [`Browser::fetch`] returns a [`Fetch`]. Its [`start`](Fetch::start) and
+//! [`respond`](Fetch::respond) hand back an [`Action`]: either a request to
+//! send (a preflight or the request itself, with exactly the headers a browser
+//! would put on it) or the final [`Verdict`]. The caller does the sending: a
+//! real HTTP client in `corsgate check`, canned responses in tests, a policy in
+//! the property tests. The `Browser` keeps the preflight cache between fetches
+//! and a clock the caller moves.
+
+use serde::Serialize;
+use url::Url;
+
+use crate::cors_check::cors_check;
+use crate::exposure::exposed_headers;
+use crate::headers::HeaderList;
+use crate::method;
+use crate::origin::Origin;
+use crate::preflight::{check_preflight_response, PreflightRequest};
+use crate::profile::Profile;
+use crate::refusal::{Refusal, Stage};
+use crate::request::{Classification, Mode, Request};
+use crate::response::Response;
+use crate::safelist;
+use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
+use crate::PreflightCache;
+
+/// A browser: a profile, a preflight cache and a clock.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    profile: Profile,
+    cache: PreflightCache,
+    now_ms: u64,
+}
+
+/// A request the browser sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outgoing {
+    /// `Preflight` or `Actual`.
+    pub stage: Stage,
+    /// The method on the wire.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The header lines the browser adds or keeps (not the ones every request carries).
+    #[serde(skip)]
+    pub headers: HeaderList,
+}
+
+/// What the caller should do next.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Send this request and pass its response to [`Fetch::respond`].
+    Send(Outgoing),
+    /// The fetch is over.
+    Done(Box<Verdict>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    New,
+    AwaitPreflight,
+    AwaitActual,
+    Done,
+}
+
+/// One fetch in progress; see the module docs.
+#[derive(Debug)]
+pub struct Fetch<'b> {
+    browser: &'b mut Browser,
+    request: Request,
+    url_list: Vec<Url>,
+    cors_tainting: bool,
+    state: State,
+    steps: Vec<Step>,
+    preflights: usize,
+    verdict: Option<Box<Verdict>>,
+}
+
+impl Browser {
+    /// A browser with an empty cache at time zero.
+    pub fn new(profile: Profile) -> Self {
+        Browser {
+            profile,
+            cache: PreflightCache::new(profile),
+            now_ms: 0,
+        }
+    }
+    /// The profile.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+    /// The preflight cache.
+    pub fn cache(&self) -> &PreflightCache {
+        &self.cache
+    }
+    /// Moves the clock forward.
+    pub fn advance_ms(&mut self, ms: u64) {
+        self.now_ms = self.now_ms.saturating_add(ms);
+    }
+    /// Starts a fetch.
+    pub fn fetch(&mut self, request: Request) -> Fetch<'_> {
+        let url_list = vec![request.url().clone()];
+        Fetch {
+            browser: self,
+            request,
+            url_list,
+            cors_tainting: false,
+            state: State::New,
+            steps: Vec::new(),
+            preflights: 0,
+            verdict: None,
+        }
+    }
+
+    /// Runs a whole fetch with `send` doing the I/O. An error from `send`
+    /// (a network failure) is returned as is: it is not a CORS verdict.
+    ///
+    /// ```
+    /// use corsgate_core::{Browser, Profile, Request, Response, Stage};
+    /// let mut browser = Browser::new(Profile::Chromium);
+    /// let req = Request::builder("https://app.example", "https://api.example/items")
+    ///     .method("PUT").header("Content-Type", "application/json").build().unwrap();
+    /// let verdict = browser.run(req, |out| {
+    ///     Ok::<_, ()>(match out.stage {
+    ///         Stage::Preflight => Response::new(204)
+    ///             .header("Access-Control-Allow-Origin", "https://app.example")
+    ///             .header("Access-Control-Allow-Methods", "PUT")
+    ///             .header("Access-Control-Allow-Headers", "content-type"),
+    ///         _ => Response::new(200)
+    ///             .header("Access-Control-Allow-Origin", "https://app.example")
+    ///             .header("Content-Type", "application/json"),
+    ///     })
+    /// }).unwrap();
+    /// assert!(verdict.allowed && verdict.preflight);
+    /// assert_eq!(verdict.exposed_headers, ["content-type"]);
+    /// ```
+    pub fn run<E>(
+        &mut self,
+        request: Request,
+        mut send: impl FnMut(&Outgoing) -> Result<Response, E>,
+    ) -> Result<Verdict, E> {
+        let mut fetch = self.fetch(request);
+        let mut action = fetch.start();
+        loop {
+            match action {
+                Action::Done(v) => return Ok(*v),
+                Action::Send(out) => {
+                    let response = send(&out)?;
+                    action = fetch.respond(response);
+                }
+            }
+        }
+    }
+}
+
+impl Fetch<'_> {
+    fn step(&mut self, kind: StepKind, ok: bool, message: impl Into<String>) {
+        self.steps.push(Step {
+            kind,
+            ok,
+            message: message.into(),
+        });
+    }
+
+    fn current_url(&self) -> &Url {
+        self.url_list.last().unwrap_or(self.request.url())
+    }
+
+    /// The request's serialized origin: `null` once a redirect tainted it.
+    pub fn serialized_origin(&self) -> String {
+        if self.redirect_tainted() {
+            "null".into()
+        } else {
+            self.request.origin().as_str().to_owned()
+        }
+    }
+
+    /// The standard's redirect-taint, reduced to "is it still same-origin?".
+    fn redirect_tainted(&self) -> bool {
+        let origin = self.request.origin();
+        self.url_list.windows(2).any(|w| {
+            let last = Origin::from_url(&w[0]);
+            let next = Origin::from_url(&w[1]);
+            !next.same_origin(&last) && !origin.same_origin(&last)
+        })
+    }
+
+    /// Starts the fetch.
+    pub fn start(&mut self) -> Action {
+        if self.state != State::New {
+            return self.finish_again();
+        }
+        for name in self.request.dropped_headers().to_vec() {
+            self.step(
+                StepKind::Note,
+                false,
+                format!("script cannot set the forbidden header '{name}'; the browser dropped it"),
+            );
+        }
+        self.main_fetch()
+    }
+
+    fn finish_again(&mut self) -> Action {
+        match &self.verdict {
+            Some(v) => Action::Done(v.clone()),
+            None => self.main_fetch(),
+        }
+    }
+
+    fn main_fetch(&mut self) -> Action {
+        let profile = self.browser.profile;
+        let url = self.current_url().clone();
+        let origin = self.serialized_origin();
+        let same_origin = self.request.origin().same_origin(&Origin::from_url(&url));
+        if same_origin && !self.cors_tainting {
+            self.step(
+                StepKind::Classify,
+                true,
+                format!("{url} is same-origin: CORS does not apply"),
+            );
+            return self.send_actual(&url, None);
+        }
+        match self.request.mode() {
+            Mode::SameOrigin => {
+                return self.refuse(Refusal::DisallowedByMode {
+                    url: url.to_string(),
+                });
+            }
+            Mode::NoCors => {
+                self.step(
+                    StepKind::Classify,
+                    true,
+                    "mode 'no-cors': the request is sent but script gets an opaque response",
+                );
+                return self.send_actual(&url, Some(origin));
+            }
+            Mode::Cors => {}
+        }
+        if !matches!(url.scheme(), "http" | "https") {
+            return self.refuse(Refusal::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: url.scheme().to_owned(),
+            });
+        }
+        self.cors_tainting = true;
+        let Classification::Preflight(reasons) = self.request.classify(profile) else {
+            self.step(
+                StepKind::Classify,
+                true,
+                format!(
+                    "cross-origin {} with only safelisted headers: sent without a preflight, with Origin: {origin}",
+                    self.request.method()
+                ),
+            );
+            return self.send_actual(&url, Some(origin));
+        };
+        let mut why = Vec::new();
+        if let Some(m) = &reasons.method {
+            why.push(format!("method {m} is not GET, HEAD or POST"));
+        }
+        for h in &reasons.headers {
+            why.push(format!(
+                "header '{}' is not safelisted: {}",
+                h.name, h.reason
+            ));
+        }
+        if reasons.forced {
+            why.push("a preflight is forced (upload listeners or a streamed body)".into());
+        }
+        self.step(
+            StepKind::Classify,
+            true,
+            format!("a preflight is needed: {}", why.join("; ")),
+        );
+        // Is everything already in the preflight cache?
+        let include = self.request.credentials().is_include();
+        let now = self.browser.now_ms;
+        let url_s = url.as_str();
+        let cache = &self.browser.cache;
+        let method_cached = (method::is_cors_safelisted(self.request.method()) && !reasons.forced)
+            || cache.method_match(&origin, url_s, include, self.request.method(), now);
+        let headers_cached = reasons
+            .headers
+            .iter()
+            .all(|h| cache.header_match(&origin, url_s, include, &h.name, now));
+        if method_cached && headers_cached {
+            self.step(
+                StepKind::CacheHit,
+                true,
+                "the preflight cache already allows this request: no preflight sent",
+            );
+            return self.send_actual(&url, Some(origin));
+        }
+        let pf = PreflightRequest::for_request(&self.request, &origin, &url, profile);
+        self.preflights += 1;
+        self.state = State::AwaitPreflight;
+        self.step(
+            StepKind::PreflightSent,
+            true,
+            format!(
+                "preflight sent: OPTIONS {url} with Origin: {origin}, Access-Control-Request-Method: {}{}",
+                pf.method,
+                pf.request_headers
+                    .as_deref()
+                    .map(|h| format!(", Access-Control-Request-Headers: {h}"))
+                    .unwrap_or_default()
+            ),
+        );
+        Action::Send(Outgoing {
+            stage: Stage::Preflight,
+            method: "OPTIONS".into(),
+            url: url.to_string(),
+            headers: pf.headers(),
+        })
+    }
+
+    fn send_actual(&mut self, url: &Url, origin: Option<String>) -> Action {
+        let mut headers = self.request.headers().clone();
+        let needs_origin = origin.is_some() || !matches!(self.request.method(), "GET" | "HEAD");
+        if needs_origin {
+            headers.append("Origin", origin.unwrap_or_else(|| self.serialized_origin()));
+        }
+        self.state = State::AwaitActual;
+        self.step(
+            StepKind::RequestSent,
+            true,
+            format!("request sent: {} {url}", self.request.method()),
+        );
+        Action::Send(Outgoing {
+            stage: Stage::Actual,
+            method: self.request.method().to_owned(),
+            url: url.to_string(),
+            headers,
+        })
+    }
+
+    /// Feeds the response to the last [`Action::Send`].
+    pub fn respond(&mut self, response: Response) -> Action {
+        match self.state {
+            State::AwaitPreflight => self.on_preflight(response),
+            State::AwaitActual => self.on_actual(response),
+            State::New | State::Done => self.finish_again(),
+        }
+    }
+
+    fn on_preflight(&mut self, response: Response) -> Action {
+        let profile = self.browser.profile;
+        let origin = self.serialized_origin();
+        let url = self.current_url().clone();
+        match check_preflight_response(&self.request, &origin, &response, profile) {
+            Ok(allowance) => {
+                self.step(
+                    StepKind::PreflightChecked,
+                    true,
+                    format!(
+                        "preflight answered {}: origin, method and headers allowed (cacheable for {} s)",
+                        response.status, allowance.max_age.seconds
+                    ),
+                );
+                if allowance.authorization_via_wildcard && profile == Profile::Firefox {
+                    self.step(
+                        StepKind::Note,
+                        true,
+                        "Authorization was allowed only by `*` in Access-Control-Allow-Headers; Firefox warns this will stop working: list authorization by name",
+                    );
+                }
+                let include = self.request.credentials().is_include();
+                let now = self.browser.now_ms;
+                self.browser.cache.store(
+                    &origin,
+                    url.as_str(),
+                    include,
+                    &allowance.methods,
+                    &allowance.headers,
+                    allowance.max_age.seconds,
+                    now,
+                );
+                self.send_actual(&url, Some(origin))
+            }
+            Err(refusal) => {
+                self.browser.cache.clear(&origin, url.as_str());
+                self.step(
+                    StepKind::PreflightChecked,
+                    false,
+                    format!("preflight answered {}: refused", response.status),
+                );
+                self.refuse(refusal)
+            }
+        }
+    }
+
+    fn on_actual(&mut self, response: Response) -> Action {
+        let profile = self.browser.profile;
+        let origin = self.serialized_origin();
+        let url = self.current_url().clone();
+        let location = response.location();
+        if self.cors_tainting {
+            let stage = if location.is_some() {
+                Stage::Redirect
+            } else {
+                Stage::Actual
+            };
+            if let Err(r) = cors_check(
+                &origin,
+                self.request.credentials(),
+                &response,
+                stage,
+                profile,
+            ) {
+                self.step(
+                    StepKind::CorsCheck,
+                    false,
+                    format!("response {} fails the CORS check", response.status),
+                );
+                return self.refuse(r);
+            }
+            self.step(
+                StepKind::CorsCheck,
+                true,
+                format!(
+                    "response {} passes the CORS check for Origin: {origin}",
+                    response.status
+                ),
+            );
+        }
+        if let Some(location) = location {
+            return self.redirect(&url, &location, response.status);
+        }
+        let readable = if self.request.mode() == Mode::NoCors && self.cors_tainting_is_off() {
+            Vec::new()
+        } else if self.cors_tainting {
+            let e = exposed_headers(&response.headers, self.request.credentials());
+            if let Some(bad) = &e.invalid_element {
+                self.step(
+                    StepKind::Exposure,
+                    false,
+                    format!("Access-Control-Expose-Headers does not parse ('{bad}' is not a header name): only safelisted headers are readable"),
+                );
+            } else if e.wildcard_ignored {
+                self.step(
+                    StepKind::Exposure,
+                    false,
+                    "Access-Control-Expose-Headers: * exposes nothing for a request with credentials: list the names",
+                );
+            }
+            e.readable
+        } else {
+            response
+                .headers
+                .unique_names()
+                .into_iter()
+                .filter(|n| !safelist::is_forbidden_response_header(n))
+                .collect()
+        };
+        if self.request.mode() == Mode::NoCors
+            && !self.request.origin().same_origin(&Origin::from_url(&url))
+        {
+            self.state = State::Done;
+            let verdict = self.verdict(false, None, None, Vec::new());
+            return Action::Done(Box::new(verdict));
+        }
+        self.step(
+            StepKind::Exposure,
+            true,
+            format!(
+                "script can read the response; readable headers: {}",
+                if readable.is_empty() {
+                    "(none)".into()
+                } else {
+                    readable.join(", ")
+                }
+            ),
+        );
+        self.state = State::Done;
+        let verdict = self.verdict(true, Some(response.status), None, readable);
+        self.verdict = Some(Box::new(verdict.clone()));
+        Action::Done(Box::new(verdict))
+    }
+
+    fn cors_tainting_is_off(&self) -> bool {
+        !self.cors_tainting
+    }
+
+    fn redirect(&mut self, from: &Url, location: &str, status: u16) -> Action {
+        let Ok(next) = from.join(location) else {
+            return self.refuse(Refusal::InvalidRedirectLocation {
+                location: location.to_owned(),
+            });
+        };
+        if self.url_list.len() > 20 {
+            return self.refuse(Refusal::TooManyRedirects);
+        }
+        if !matches!(next.scheme(), "http" | "https") {
+            return self.refuse(Refusal::RedirectNotHttp {
+                location: next.to_string(),
+            });
+        }
+        let has_credentials = !next.username().is_empty() || next.password().is_some();
+        let next_origin = Origin::from_url(&next);
+        if has_credentials
+            && ((self.request.mode() == Mode::Cors
+                && !self.request.origin().same_origin(&next_origin))
+                || self.cors_tainting)
+        {
+            return self.refuse(Refusal::RedirectContainsCredentials {
+                location: next.to_string(),
+            });
+        }
+        let m = self.request.method.clone();
+        if ((status == 301 || status == 302) && m == "POST")
+            || (status == 303 && m != "GET" && m != "HEAD")
+        {
+            self.request.method = "GET".into();
+            for h in [
+                "content-encoding",
+                "content-language",
+                "content-location",
+                "content-type",
+            ] {
+                self.request.headers.remove(h);
+            }
+        }
+        if !Origin::from_url(from).same_origin(&next_origin) {
+            self.request.headers.remove("authorization");
+        }
+        self.url_list.push(next.clone());
+        self.step(
+            StepKind::Redirect,
+            true,
+            format!(
+                "redirect {status} to {next}{}",
+                if self.redirect_tainted() {
+                    "; the origin is now `null` (cross-origin redirect)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        self.main_fetch()
+    }
+
+    fn refuse(&mut self, refusal: Refusal) -> Action {
+        self.state = State::Done;
+        let verdict = self.verdict(false, None, Some(&refusal), Vec::new());
+        self.verdict = Some(Box::new(verdict.clone()));
+        Action::Done(Box::new(verdict))
+    }
+
+    fn verdict(
+        &self,
+        allowed: bool,
+        status: Option<u16>,
+        refusal: Option<&Refusal>,
+        exposed: Vec<String>,
+    ) -> Verdict {
+        Verdict {
+            profile: self.browser.profile,
+            allowed,
+            preflight: self.preflights > 0,
+            preflights: self.preflights,
+            redirects: self.url_list.len() - 1,
+            final_url: self.current_url().to_string(),
+            status,
+            exposed_headers: exposed,
+            reason: refusal.map(RefusalReport::from),
+            steps: self.steps.clone(),
+        }
+    }
+}
+
+/// Judges one request against canned responses: the preflight response (used
+/// only if a preflight is needed) and the actual response. Redirects are not
+/// followed here (use [`Browser::run`]). Returns `None` when a preflight is
+/// needed and no preflight response was given.
+///
+/// ```
+/// use corsgate_core::{evaluate, Profile, Request, Response};
+/// let req = Request::builder("https://app.example", "https://api.example/me")
+///     .credentials(corsgate_core::Credentials::Include).build().unwrap();
+/// let resp = Response::new(200).header("Access-Control-Allow-Origin", "*");
+/// let v = evaluate(&req, None, &resp, Profile::Chromium).unwrap();
+/// assert!(!v.allowed);
+/// assert_eq!(v.reason.unwrap().chromium, Some("WildcardOriginNotAllowed"));
+/// ```
+pub fn evaluate(
+    request: &Request,
+    preflight: Option<&Response>,
+    actual: &Response,
+    profile: Profile,
+) -> Option<Verdict> {
+    let mut browser = Browser::new(profile);
+    let mut actual = actual.clone();
+    // Without redirect following, a redirect status is judged as a final response.
+    if actual.is_redirect_status() {
+        actual.headers.remove("location");
+    }
+    browser
+        .run(request.clone(), |out| match out.stage {
+            Stage::Preflight => preflight.cloned().ok_or(()),
+            _ => Ok(actual.clone()),
+        })
+        .ok()
+}

@@ -1,0 +1,329 @@
+//! The preflight: the `OPTIONS` request a browser sends before a request that
+//! is not "simple", and the validation of its response.
+
+use serde::Serialize;
+use url::Url;
+
+use crate::cors_check::cors_check;
+use crate::headers::HeaderList;
+use crate::lists::{parse_max_age, parse_token_list, MaxAge, TokenList};
+use crate::method;
+use crate::profile::Profile;
+use crate::refusal::{Refusal, Stage};
+use crate::request::Request;
+use crate::response::Response;
+use crate::safelist::{self, UnsafeHeader};
+
+/// The preflight request a browser sends.
+///
+/// ```
+/// use corsgate_core::{Request, Profile, preflight::PreflightRequest};
+/// let req = Request::builder("https://app.example", "https://api.example/v1")
+///     .method("PUT")
+///     .header("X-Trace", "1")
+///     .header("Authorization", "Bearer t")
+///     .build().unwrap();
+/// let pf = PreflightRequest::for_request(&req, "https://app.example", req.url(), Profile::Chromium);
+/// assert_eq!(pf.method, "PUT");
+/// assert_eq!(pf.request_headers.as_deref(), Some("authorization,x-trace"));
+/// let h = pf.headers();
+/// assert_eq!(h.get_str("access-control-request-method").unwrap(), "PUT");
+/// assert_eq!(h.get_str("accept").unwrap(), "*/*");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreflightRequest {
+    /// The URL (the same as the request's).
+    pub url: String,
+    /// The `Origin` header value.
+    pub origin: String,
+    /// `Access-Control-Request-Method`.
+    pub method: String,
+    /// `Access-Control-Request-Headers`, when there are unsafe headers.
+    pub request_headers: Option<String>,
+}
+
+impl PreflightRequest {
+    /// The preflight for `request` at `url`, with `origin` the serialized request origin.
+    pub fn for_request(request: &Request, origin: &str, url: &Url, profile: Profile) -> Self {
+        let unsafe_names = safelist::unsafe_request_header_names(request.headers(), profile);
+        PreflightRequest {
+            url: url.to_string(),
+            origin: origin.to_owned(),
+            method: request.method().to_owned(),
+            request_headers: (!unsafe_names.is_empty())
+                .then(|| safelist::request_headers_value(&unsafe_names)),
+        }
+    }
+
+    /// The header lines: `Accept: */*`, `Access-Control-Request-Method`,
+    /// `Access-Control-Request-Headers` (when non-empty) and `Origin`.
+    pub fn headers(&self) -> HeaderList {
+        let mut h = HeaderList::new()
+            .with("Accept", "*/*")
+            .with("Access-Control-Request-Method", &self.method);
+        if let Some(v) = &self.request_headers {
+            h.append("Access-Control-Request-Headers", v);
+        }
+        h.append("Origin", &self.origin);
+        h
+    }
+}
+
+/// What a successful preflight allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreflightAllowance {
+    /// The methods listed in `Access-Control-Allow-Methods` (plus the request's
+    /// method when the preflight was forced and the header absent).
+    pub methods: Vec<String>,
+    /// The header names listed in `Access-Control-Allow-Headers`, lower case.
+    pub headers: Vec<String>,
+    /// How long the result may be cached.
+    pub max_age: MaxAge,
+    /// `Authorization` passed only because of `*` (Firefox warns about this).
+    pub authorization_via_wildcard: bool,
+}
+
+/// Validates a preflight response for `request` (sent with serialized `origin`).
+///
+/// ```
+/// use corsgate_core::{Request, Response, Profile, preflight::check_preflight_response};
+/// let req = Request::builder("https://app.example", "https://api.example/v1")
+///     .method("DELETE").build().unwrap();
+/// let ok = Response::new(204)
+///     .header("Access-Control-Allow-Origin", "https://app.example")
+///     .header("Access-Control-Allow-Methods", "GET, DELETE");
+/// assert!(check_preflight_response(&req, "https://app.example", &ok, Profile::Chromium).is_ok());
+/// let lower = Response::new(204)
+///     .header("Access-Control-Allow-Origin", "https://app.example")
+///     .header("Access-Control-Allow-Methods", "delete");
+/// let err = check_preflight_response(&req, "https://app.example", &lower, Profile::Chromium).unwrap_err();
+/// assert_eq!(err.code(), "method_not_allowed");
+/// ```
+pub fn check_preflight_response(
+    request: &Request,
+    origin: &str,
+    response: &Response,
+    profile: Profile,
+) -> Result<PreflightAllowance, Refusal> {
+    if response.is_redirect_status() && profile.reports_preflight_redirect() {
+        return Err(Refusal::PreflightRedirect {
+            status: response.status,
+            location: response.headers.get_str("location"),
+        });
+    }
+    let status_error = || {
+        if response.is_redirect_status() {
+            Refusal::PreflightRedirect {
+                status: response.status,
+                location: response.headers.get_str("location"),
+            }
+        } else {
+            Refusal::PreflightStatus {
+                status: response.status,
+            }
+        }
+    };
+    // Firefox looks at the status first; the standard and Chromium run the CORS check first.
+    if profile == Profile::Firefox && !response.is_ok_status() {
+        return Err(status_error());
+    }
+    cors_check(
+        origin,
+        request.credentials(),
+        response,
+        Stage::Preflight,
+        profile,
+    )?;
+    if !response.is_ok_status() {
+        return Err(status_error());
+    }
+    let include = request.credentials().is_include();
+    let mut methods = match parse_token_list(&response.headers, "access-control-allow-methods") {
+        TokenList::Invalid { value, element } => {
+            return Err(Refusal::InvalidAllowMethods { value, element })
+        }
+        TokenList::Absent => None,
+        TokenList::Tokens { items } => Some(items),
+    };
+    let header_names = match parse_token_list(&response.headers, "access-control-allow-headers") {
+        TokenList::Invalid { value, element } => {
+            return Err(Refusal::InvalidAllowHeaders { value, element })
+        }
+        TokenList::Absent => Vec::new(),
+        TokenList::Tokens { items } => items,
+    };
+    if methods.is_none() && request.forces_preflight() {
+        methods = Some(vec![request.method().to_owned()]);
+    }
+    let methods = methods.unwrap_or_default();
+    let m = request.method();
+    let method_wildcard = methods.iter().any(|x| x == "*");
+    if !methods.iter().any(|x| x == m)
+        && !method::is_cors_safelisted(m)
+        && (include || !method_wildcard)
+    {
+        return Err(Refusal::MethodNotAllowed {
+            method: m.to_owned(),
+            allowed: methods,
+            wildcard_ignored: include && method_wildcard,
+        });
+    }
+    let header_wildcard = header_names.iter().any(|x| x == "*");
+    let listed = |name: &str| header_names.iter().any(|h| h.eq_ignore_ascii_case(name));
+    let unsafe_names: Vec<UnsafeHeader> =
+        safelist::unsafe_request_header_names(request.headers(), profile);
+    let has_authorization = request.headers().contains("authorization");
+    if has_authorization && !listed("authorization") && !profile.wildcard_covers_authorization() {
+        return Err(Refusal::HeaderNotAllowed {
+            header: "authorization".into(),
+            allowed: header_names.clone(),
+            wildcard_ignored: include && header_wildcard,
+            authorization_not_covered: header_wildcard && !include,
+        });
+    }
+    for u in &unsafe_names {
+        if !listed(&u.name) && (include || !header_wildcard) {
+            return Err(Refusal::HeaderNotAllowed {
+                header: u.name.clone(),
+                allowed: header_names.clone(),
+                wildcard_ignored: include && header_wildcard,
+                authorization_not_covered: false,
+            });
+        }
+    }
+    Ok(PreflightAllowance {
+        methods,
+        headers: header_names
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        max_age: parse_max_age(&response.headers, profile),
+        authorization_via_wildcard: has_authorization && !listed("authorization"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Credentials;
+
+    const ORIGIN: &str = "https://app.example";
+
+    /// web-platform-tests `fetch/api/cors/cors-preflight-star.any.js`, plus the
+    /// two Authorization cases of `cors-preflight.any.js`.
+    #[test]
+    fn wpt_preflight_star() {
+        // (succeeds, credentials, ACAM, ACAH, method, header)
+        let table: [(bool, bool, &str, &str, &str, Option<&str>); 10] = [
+            (true, false, "get", "x-test", "GET", Some("X-Test")),
+            (true, false, "*", "x-test", "SUPER", Some("X-Test")),
+            (true, false, "*", "*", "OK", Some("X-Test")),
+            (false, true, "*", "*", "OK", Some("X-Test")),
+            (false, true, "*", "", "PUT", None),
+            (true, true, "PUT", "*", "PUT", None),
+            (false, true, "get", "*", "GET", Some("X-Test")),
+            (false, true, "*", "*", "GET", Some("X-Test")),
+            (true, true, "*", "*", "*", Some("*")),
+            (false, true, "put", "*", "PUT", None),
+        ];
+        for (i, (ok, cred, acam, acah, m, h)) in table.into_iter().enumerate() {
+            let mut b = Request::builder(ORIGIN, "https://api.example/p").method(m);
+            if let Some(h) = h {
+                b = b.header(h, "1");
+            }
+            if cred {
+                b = b.credentials(Credentials::Include);
+            }
+            let req = b.build().unwrap();
+            let mut resp = Response::new(200)
+                .header("Access-Control-Allow-Origin", ORIGIN)
+                .header("Access-Control-Allow-Methods", acam)
+                .header("Access-Control-Allow-Headers", acah);
+            if cred {
+                resp = resp.header("Access-Control-Allow-Credentials", "true");
+            }
+            for p in Profile::ALL {
+                let got = check_preflight_response(&req, ORIGIN, &resp, p);
+                assert_eq!(got.is_ok(), ok, "row {i} profile {p}: {got:?}");
+            }
+        }
+        let auth = Request::builder(ORIGIN, "https://api.example/p")
+            .header("Authorization", "foobar")
+            .build()
+            .unwrap();
+        let star = Response::new(200)
+            .header("Access-Control-Allow-Origin", ORIGIN)
+            .header("Access-Control-Allow-Headers", "*");
+        let err = check_preflight_response(&auth, ORIGIN, &star, Profile::Standard).unwrap_err();
+        assert!(matches!(
+            err,
+            Refusal::HeaderNotAllowed {
+                authorization_not_covered: true,
+                ..
+            }
+        ));
+        assert!(err.browser_specific_note().is_some());
+        let lenient = check_preflight_response(&auth, ORIGIN, &star, Profile::Chromium).unwrap();
+        assert!(lenient.authorization_via_wildcard);
+        let named = Response::new(200)
+            .header("Access-Control-Allow-Origin", ORIGIN)
+            .header("Access-Control-Allow-Headers", "authorization");
+        assert!(check_preflight_response(&auth, ORIGIN, &named, Profile::Standard).is_ok());
+    }
+
+    /// web-platform-tests `cors-preflight-status.any.js`: 200–206 pass, the rest fail.
+    #[test]
+    fn wpt_preflight_status() {
+        let req = Request::builder(ORIGIN, "https://api.example/p")
+            .method("PUT")
+            .build()
+            .unwrap();
+        for status in (200..=206)
+            .chain(300..=308)
+            .chain(400..=405)
+            .chain(501..=505)
+        {
+            let resp = Response::new(status)
+                .header("Access-Control-Allow-Origin", ORIGIN)
+                .header("Access-Control-Allow-Methods", "PUT");
+            for p in Profile::ALL {
+                let got = check_preflight_response(&req, ORIGIN, &resp, p);
+                assert_eq!(got.is_ok(), (200..=206).contains(&status), "{status} {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_lists_fail_the_preflight() {
+        let req = Request::builder(ORIGIN, "https://api.example/p")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let base = || Response::new(204).header("Access-Control-Allow-Origin", ORIGIN);
+        let err = check_preflight_response(
+            &req,
+            ORIGIN,
+            &base().header("Access-Control-Allow-Methods", "PUT, no no"),
+            Profile::Chromium,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_allow_methods");
+        let err = check_preflight_response(
+            &req,
+            ORIGIN,
+            &base()
+                .header("Access-Control-Allow-Methods", "PUT")
+                .header("Access-Control-Allow-Headers", "x-a;"),
+            Profile::Chromium,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_allow_headers");
+        let redirect = Response::new(301).header("Location", "https://api.example/p/");
+        assert_eq!(
+            check_preflight_response(&req, ORIGIN, &redirect, Profile::Chromium)
+                .unwrap_err()
+                .code(),
+            "preflight_redirect"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Browser profiles: the places where shipping browsers depart from the Fetch
+//! standard, each a documented switch.
+//!
+//! The engine implements the standard; a [`Profile`] says where a given browser
+//! behaves otherwise. Every difference is one method here, so an explanation can
+//! say when a behaviour is browser-specific. The `chromium` profile is the
+//! default and is checked against real Chromium by the conformance tests.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which browser's behaviour to model.
+///
+/// ```
+/// use corsgate_core::Profile;
+/// assert_eq!(Profile::default(), Profile::Chromium);
+/// assert_eq!(Profile::Chromium.max_age_cap(), 7200);
+/// assert!(!Profile::Standard.wildcard_covers_authorization());
+/// assert_eq!("firefox".parse::<Profile>().unwrap(), Profile::Firefox);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Chromium (and Chrome, Edge, Opera): the default.
+    #[default]
+    Chromium,
+    /// Firefox.
+    Firefox,
+    /// Safari (WebKit), from WebKit's source; not checked against a real Safari.
+    Safari,
+    /// The Fetch standard to the letter.
+    Standard,
+}
+
+/// How a browser tells that `Access-Control-Allow-Origin` carried several values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultipleOriginDetection {
+    /// The standard: lines are combined with `", "` and the result simply fails to match.
+    CombinedMismatch,
+    /// Chromium: the combined value contains a comma or a space.
+    CommaOrSpace,
+    /// Firefox: more than one header line; a single `a, b` line is a mismatch.
+    HeaderLines,
+    /// WebKit: the value contains a comma.
+    Comma,
+}
+
+/// What a browser does with an `Access-Control-Max-Age` it cannot parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidMaxAge {
+    /// Use the default of 5 seconds (the standard, Chromium, WebKit).
+    Default,
+    /// Do not cache the preflight at all (Firefox).
+    NoCache,
+}
+
+impl Profile {
+    /// All profiles.
+    pub const ALL: [Profile; 4] = [
+        Profile::Chromium,
+        Profile::Firefox,
+        Profile::Safari,
+        Profile::Standard,
+    ];
+
+    /// The profile's name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Chromium => "chromium",
+            Profile::Firefox => "firefox",
+            Profile::Safari => "safari",
+            Profile::Standard => "standard",
+        }
+    }
+
+    /// Whether `*` in `Access-Control-Allow-Headers` also covers `Authorization`.
+    /// The standard says no (Authorization is the one "CORS non-wildcard
+    /// request-header name"); Chromium, Firefox and Safari all let it
+    /// (whatwg/fetch#1919). Firefox logs a deprecation warning when it does.
+    pub fn wildcard_covers_authorization(self) -> bool {
+        !matches!(self, Profile::Standard)
+    }
+
+    /// Whether the *preflight cache* lets a cached `*` cover `Authorization`.
+    /// Chromium's cache lookup is strict even though its preflight check is
+    /// lenient, so a request with `Authorization` always gets a fresh preflight.
+    pub fn cache_wildcard_covers_authorization(self) -> bool {
+        matches!(self, Profile::Firefox | Profile::Safari)
+    }
+
+    /// The largest `Access-Control-Max-Age` honoured, in seconds. The standard
+    /// leaves the cap to the browser; the `standard` profile uses a day.
+    pub fn max_age_cap(self) -> u64 {
+        match self {
+            Profile::Chromium => 7200,
+            Profile::Firefox => 86400,
+            Profile::Safari => 600,
+            Profile::Standard => 86400,
+        }
+    }
+
+    /// The max-age used when the header is absent: 5 seconds everywhere.
+    pub fn default_max_age(self) -> u64 {
+        5
+    }
+
+    /// What an unparsable `Access-Control-Max-Age` does.
+    pub fn invalid_max_age(self) -> InvalidMaxAge {
+        match self {
+            Profile::Firefox => InvalidMaxAge::NoCache,
+            _ => InvalidMaxAge::Default,
+        }
+    }
+
+    /// Whether a single `Range: bytes=N-` or `bytes=N-M` is CORS-safelisted.
+    /// The standard says yes; Debian's Chromium 156 agrees (checked here).
+    pub fn range_is_safelisted(self) -> bool {
+        true
+    }
+
+    /// How several `Access-Control-Allow-Origin` values are detected.
+    pub fn multiple_origin_detection(self) -> MultipleOriginDetection {
+        match self {
+            Profile::Chromium => MultipleOriginDetection::CommaOrSpace,
+            Profile::Firefox => MultipleOriginDetection::HeaderLines,
+            Profile::Safari => MultipleOriginDetection::Comma,
+            Profile::Standard => MultipleOriginDetection::CombinedMismatch,
+        }
+    }
+
+    /// Whether a redirected preflight is reported apart from other non-ok
+    /// statuses (Chromium: `kPreflightDisallowedRedirect`; Firefox:
+    /// `CORSExternalRedirectNotAllowed`). The outcome is the same: refused.
+    pub fn reports_preflight_redirect(self) -> bool {
+        !matches!(self, Profile::Standard | Profile::Safari)
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "chromium" | "chrome" | "edge" => Ok(Profile::Chromium),
+            "firefox" | "gecko" => Ok(Profile::Firefox),
+            "safari" | "webkit" => Ok(Profile::Safari),
+            "standard" | "spec" | "fetch" => Ok(Profile::Standard),
+            other => Err(format!(
+                "unknown browser profile '{other}': use chromium, firefox, safari or standard"
+            )),
+        }
+    }
+}

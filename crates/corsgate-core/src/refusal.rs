@@ -1,0 +1,587 @@
+//! Refusals: every way a browser can refuse a cross-origin response, as one
+//! enum whose messages are written for a person who never read the standard.
+//!
+//! Each variant names the matching value of Chromium's
+//! `network::mojom::CorsError` (as DevTools spells it) and Firefox's `CORS…`
+//! console key (MDN's "Reason:" pages). Its `Display` says what was sent, what
+//! came back, what was needed, and the smallest server-side change that fixes it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Which response a check concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The answer to the `OPTIONS` preflight.
+    Preflight,
+    /// The response to the request itself.
+    Actual,
+    /// A redirect (3xx) on the way to the final response.
+    Redirect,
+}
+
+impl Stage {
+    fn response(self) -> &'static str {
+        match self {
+            Stage::Preflight => "the preflight response",
+            Stage::Actual => "the response",
+            Stage::Redirect => "the redirect response",
+        }
+    }
+}
+
+/// Why the browser refused to let script read a cross-origin response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The request's mode is `same-origin` and the URL is cross-origin.
+    /// Chromium `DisallowedByMode`; Firefox: no console key.
+    DisallowedByMode {
+        /// The URL.
+        url: String,
+    },
+    /// The URL's scheme is not `http` or `https`.
+    /// Chromium `CorsDisabledScheme`; Firefox `CORSRequestNotHttp`.
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// No `Access-Control-Allow-Origin` header.
+    /// Chromium `MissingAllowOriginHeader` / `PreflightMissingAllowOriginHeader`;
+    /// Firefox `CORSMissingAllowOrigin`.
+    MissingAllowOrigin {
+        /// Which response.
+        stage: Stage,
+        /// The request's serialized origin.
+        origin: String,
+        /// The response's status.
+        status: u16,
+    },
+    /// `Access-Control-Allow-Origin: *` on a credentialed request.
+    /// Chromium `WildcardOriginNotAllowed` / `PreflightWildcardOriginNotAllowed`;
+    /// Firefox `CORSNotSupportingCredentials`.
+    WildcardOriginWithCredentials {
+        /// Which response.
+        stage: Stage,
+        /// The request's serialized origin.
+        origin: String,
+    },
+    /// `Access-Control-Allow-Origin` holds several values (a list, or the header
+    /// sent twice, typically by both a proxy and the application).
+    /// Chromium `MultipleAllowOriginValues` / `PreflightMultipleAllowOriginValues`;
+    /// Firefox `CORSMultipleAllowOriginNotAllowed` when there were several
+    /// header lines, `CORSAllowOriginNotMatchingOrigin` otherwise.
+    MultipleAllowOrigin {
+        /// Which response.
+        stage: Stage,
+        /// The combined value.
+        value: String,
+        /// How many header lines carried it.
+        lines: usize,
+        /// The request's serialized origin.
+        origin: String,
+    },
+    /// `Access-Control-Allow-Origin` is not an origin, `null` or `*` at all.
+    /// Chromium `InvalidAllowOriginValue` / `PreflightInvalidAllowOriginValue`;
+    /// Firefox `CORSAllowOriginNotMatchingOrigin`.
+    InvalidAllowOrigin {
+        /// Which response.
+        stage: Stage,
+        /// The value.
+        value: String,
+        /// The request's serialized origin.
+        origin: String,
+    },
+    /// `Access-Control-Allow-Origin` names another origin (or differs by a
+    /// trailing slash, case, scheme or port).
+    /// Chromium `AllowOriginMismatch` / `PreflightAllowOriginMismatch`;
+    /// Firefox `CORSAllowOriginNotMatchingOrigin`.
+    AllowOriginMismatch {
+        /// Which response.
+        stage: Stage,
+        /// The value.
+        value: String,
+        /// The request's serialized origin.
+        origin: String,
+    },
+    /// Credentials were included but `Access-Control-Allow-Credentials` is not exactly `true`.
+    /// Chromium `InvalidAllowCredentials` / `PreflightInvalidAllowCredentials`;
+    /// Firefox `CORSMissingAllowCredentials`.
+    InvalidAllowCredentials {
+        /// Which response.
+        stage: Stage,
+        /// The value, or `None` when absent.
+        value: Option<String>,
+    },
+    /// The preflight's status is not 200–299.
+    /// Chromium `PreflightInvalidStatus`; Firefox `CORSPreflightDidNotSucceed`.
+    PreflightStatus {
+        /// The status.
+        status: u16,
+    },
+    /// The preflight was answered with a redirect, which browsers never follow.
+    /// Chromium `PreflightDisallowedRedirect`; Firefox `CORSExternalRedirectNotAllowed`.
+    PreflightRedirect {
+        /// The status.
+        status: u16,
+        /// The `Location`, if any.
+        location: Option<String>,
+    },
+    /// `Access-Control-Allow-Methods` does not parse as a list of methods.
+    /// Chromium `InvalidAllowMethodsPreflightResponse`; Firefox `CORSInvalidAllowMethod`.
+    InvalidAllowMethods {
+        /// The header line.
+        value: String,
+        /// The element that is not a method.
+        element: String,
+    },
+    /// `Access-Control-Allow-Headers` does not parse as a list of header names.
+    /// Chromium `InvalidAllowHeadersPreflightResponse`; Firefox `CORSInvalidAllowHeader`.
+    InvalidAllowHeaders {
+        /// The header line.
+        value: String,
+        /// The element that is not a header name.
+        element: String,
+    },
+    /// The method is not in `Access-Control-Allow-Methods`.
+    /// Chromium `MethodDisallowedByPreflightResponse`; Firefox `CORSMethodNotFound`.
+    MethodNotAllowed {
+        /// The request's method.
+        method: String,
+        /// What the preflight allowed.
+        allowed: Vec<String>,
+        /// `*` was sent but means nothing with credentials.
+        wildcard_ignored: bool,
+    },
+    /// A request header is not in `Access-Control-Allow-Headers`.
+    /// Chromium `HeaderDisallowedByPreflightResponse`; Firefox `CORSMissingAllowHeaderFromPreflight`.
+    HeaderNotAllowed {
+        /// The header name, lower case.
+        header: String,
+        /// What the preflight allowed.
+        allowed: Vec<String>,
+        /// `*` was sent but means nothing with credentials.
+        wildcard_ignored: bool,
+        /// `*` was sent, but the standard never lets it cover `Authorization`.
+        authorization_not_covered: bool,
+    },
+    /// A redirect's `Location` contains a user name or password.
+    /// Chromium `RedirectContainsCredentials`; Firefox: no console key.
+    RedirectContainsCredentials {
+        /// The location.
+        location: String,
+    },
+    /// A redirect to something other than `http:` or `https:` (a network error, not CORS).
+    RedirectNotHttp {
+        /// The location.
+        location: String,
+    },
+    /// A redirect's `Location` does not parse (a network error, not CORS).
+    InvalidRedirectLocation {
+        /// The location.
+        location: String,
+    },
+    /// More than 20 redirects (a network error, not CORS).
+    TooManyRedirects,
+}
+
+impl Refusal {
+    /// A stable code for machines, e.g. `allow_origin_mismatch`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::DisallowedByMode { .. } => "disallowed_by_mode",
+            Refusal::UnsupportedScheme { .. } => "unsupported_scheme",
+            Refusal::MissingAllowOrigin { .. } => "missing_allow_origin",
+            Refusal::WildcardOriginWithCredentials { .. } => "wildcard_origin_with_credentials",
+            Refusal::MultipleAllowOrigin { .. } => "multiple_allow_origin",
+            Refusal::InvalidAllowOrigin { .. } => "invalid_allow_origin",
+            Refusal::AllowOriginMismatch { .. } => "allow_origin_mismatch",
+            Refusal::InvalidAllowCredentials { .. } => "invalid_allow_credentials",
+            Refusal::PreflightStatus { .. } => "preflight_status",
+            Refusal::PreflightRedirect { .. } => "preflight_redirect",
+            Refusal::InvalidAllowMethods { .. } => "invalid_allow_methods",
+            Refusal::InvalidAllowHeaders { .. } => "invalid_allow_headers",
+            Refusal::MethodNotAllowed { .. } => "method_not_allowed",
+            Refusal::HeaderNotAllowed { .. } => "header_not_allowed",
+            Refusal::RedirectContainsCredentials { .. } => "redirect_contains_credentials",
+            Refusal::RedirectNotHttp { .. } => "redirect_not_http",
+            Refusal::InvalidRedirectLocation { .. } => "invalid_redirect_location",
+            Refusal::TooManyRedirects => "too_many_redirects",
+        }
+    }
+
+    /// Which response the refusal concerns.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Refusal::MissingAllowOrigin { stage, .. }
+            | Refusal::WildcardOriginWithCredentials { stage, .. }
+            | Refusal::MultipleAllowOrigin { stage, .. }
+            | Refusal::InvalidAllowOrigin { stage, .. }
+            | Refusal::AllowOriginMismatch { stage, .. }
+            | Refusal::InvalidAllowCredentials { stage, .. } => *stage,
+            Refusal::PreflightStatus { .. }
+            | Refusal::PreflightRedirect { .. }
+            | Refusal::InvalidAllowMethods { .. }
+            | Refusal::InvalidAllowHeaders { .. }
+            | Refusal::MethodNotAllowed { .. }
+            | Refusal::HeaderNotAllowed { .. } => Stage::Preflight,
+            Refusal::RedirectContainsCredentials { .. }
+            | Refusal::RedirectNotHttp { .. }
+            | Refusal::InvalidRedirectLocation { .. }
+            | Refusal::TooManyRedirects => Stage::Redirect,
+            Refusal::DisallowedByMode { .. } | Refusal::UnsupportedScheme { .. } => Stage::Actual,
+        }
+    }
+
+    /// Whether this is a CORS refusal (as opposed to a plain network error the
+    /// browser reports the same way to script).
+    pub fn is_cors(&self) -> bool {
+        !matches!(
+            self,
+            Refusal::RedirectNotHttp { .. }
+                | Refusal::InvalidRedirectLocation { .. }
+                | Refusal::TooManyRedirects
+        )
+    }
+
+    /// The response header the refusal is about, if one.
+    pub fn header(&self) -> Option<&'static str> {
+        match self {
+            Refusal::MissingAllowOrigin { .. }
+            | Refusal::WildcardOriginWithCredentials { .. }
+            | Refusal::MultipleAllowOrigin { .. }
+            | Refusal::InvalidAllowOrigin { .. }
+            | Refusal::AllowOriginMismatch { .. } => Some("Access-Control-Allow-Origin"),
+            Refusal::InvalidAllowCredentials { .. } => Some("Access-Control-Allow-Credentials"),
+            Refusal::InvalidAllowMethods { .. } | Refusal::MethodNotAllowed { .. } => {
+                Some("Access-Control-Allow-Methods")
+            }
+            Refusal::InvalidAllowHeaders { .. } | Refusal::HeaderNotAllowed { .. } => {
+                Some("Access-Control-Allow-Headers")
+            }
+            Refusal::PreflightRedirect { .. } | Refusal::RedirectContainsCredentials { .. } => {
+                Some("Location")
+            }
+            _ => None,
+        }
+    }
+
+    /// Chromium's `CorsError`, as DevTools names it.
+    pub fn chromium_error(&self) -> Option<&'static str> {
+        let pre = self.stage() == Stage::Preflight;
+        let pick = |a: &'static str, b: &'static str| Some(if pre { b } else { a });
+        match self {
+            Refusal::DisallowedByMode { .. } => Some("DisallowedByMode"),
+            Refusal::UnsupportedScheme { .. } => Some("CorsDisabledScheme"),
+            Refusal::MissingAllowOrigin { .. } => pick(
+                "MissingAllowOriginHeader",
+                "PreflightMissingAllowOriginHeader",
+            ),
+            Refusal::WildcardOriginWithCredentials { .. } => pick(
+                "WildcardOriginNotAllowed",
+                "PreflightWildcardOriginNotAllowed",
+            ),
+            Refusal::MultipleAllowOrigin { .. } => pick(
+                "MultipleAllowOriginValues",
+                "PreflightMultipleAllowOriginValues",
+            ),
+            Refusal::InvalidAllowOrigin { .. } => pick(
+                "InvalidAllowOriginValue",
+                "PreflightInvalidAllowOriginValue",
+            ),
+            Refusal::AllowOriginMismatch { .. } => {
+                pick("AllowOriginMismatch", "PreflightAllowOriginMismatch")
+            }
+            Refusal::InvalidAllowCredentials { .. } => pick(
+                "InvalidAllowCredentials",
+                "PreflightInvalidAllowCredentials",
+            ),
+            Refusal::PreflightStatus { .. } => Some("PreflightInvalidStatus"),
+            Refusal::PreflightRedirect { .. } => Some("PreflightDisallowedRedirect"),
+            Refusal::InvalidAllowMethods { .. } => Some("InvalidAllowMethodsPreflightResponse"),
+            Refusal::InvalidAllowHeaders { .. } => Some("InvalidAllowHeadersPreflightResponse"),
+            Refusal::MethodNotAllowed { .. } => Some("MethodDisallowedByPreflightResponse"),
+            Refusal::HeaderNotAllowed { .. } => Some("HeaderDisallowedByPreflightResponse"),
+            Refusal::RedirectContainsCredentials { .. } => Some("RedirectContainsCredentials"),
+            _ => None,
+        }
+    }
+
+    /// Firefox's console key (the MDN "Reason:" page).
+    pub fn firefox_error(&self) -> Option<&'static str> {
+        match self {
+            Refusal::UnsupportedScheme { .. } => Some("CORSRequestNotHttp"),
+            Refusal::MissingAllowOrigin { .. } => Some("CORSMissingAllowOrigin"),
+            Refusal::WildcardOriginWithCredentials { .. } => Some("CORSNotSupportingCredentials"),
+            Refusal::MultipleAllowOrigin { lines, .. } if *lines > 1 => {
+                Some("CORSMultipleAllowOriginNotAllowed")
+            }
+            Refusal::MultipleAllowOrigin { .. }
+            | Refusal::InvalidAllowOrigin { .. }
+            | Refusal::AllowOriginMismatch { .. } => Some("CORSAllowOriginNotMatchingOrigin"),
+            Refusal::InvalidAllowCredentials { .. } => Some("CORSMissingAllowCredentials"),
+            Refusal::PreflightStatus { .. } => Some("CORSPreflightDidNotSucceed"),
+            Refusal::PreflightRedirect { .. } => Some("CORSExternalRedirectNotAllowed"),
+            Refusal::InvalidAllowMethods { .. } => Some("CORSInvalidAllowMethod"),
+            Refusal::InvalidAllowHeaders { .. } => Some("CORSInvalidAllowHeader"),
+            Refusal::MethodNotAllowed { .. } => Some("CORSMethodNotFound"),
+            Refusal::HeaderNotAllowed { .. } => Some("CORSMissingAllowHeaderFromPreflight"),
+            _ => None,
+        }
+    }
+
+    /// Whether the outcome depends on the browser (so the explanation says so).
+    pub fn browser_specific_note(&self) -> Option<&'static str> {
+        match self {
+            Refusal::HeaderNotAllowed {
+                authorization_not_covered: true,
+                ..
+            } => Some(
+                "the Fetch standard says `*` never covers Authorization; Chromium, Firefox and Safari currently let it (Firefox warns it will stop)",
+            ),
+            Refusal::MultipleAllowOrigin { lines: 1, .. } => Some(
+                "Chromium reports this as 'multiple values'; Firefox as 'does not match'",
+            ),
+            _ => None,
+        }
+    }
+
+    /// The smallest server-side change that fixes it, in one sentence.
+    pub fn fix(&self) -> String {
+        match self {
+            Refusal::DisallowedByMode { .. } => {
+                "nothing on the server can fix this: the page asked for mode 'same-origin'; use mode 'cors' in the request".into()
+            }
+            Refusal::UnsupportedScheme { scheme, .. } => format!(
+                "serve the resource over http or https; browsers do not use CORS for '{scheme}:' URLs"
+            ),
+            Refusal::MissingAllowOrigin { stage, origin, .. } => format!(
+                "make {} include `Access-Control-Allow-Origin: {origin}`{}",
+                stage.response(),
+                if *stage == Stage::Preflight {
+                    " and answer the OPTIONS request with 204 before any authentication or routing"
+                } else {
+                    " (on error responses too)"
+                }
+            ),
+            Refusal::WildcardOriginWithCredentials { stage, origin } => format!(
+                "in {}, replace `Access-Control-Allow-Origin: *` by `Access-Control-Allow-Origin: {origin}`, add `Access-Control-Allow-Credentials: true` and `Vary: Origin`; or make the request without credentials",
+                stage.response()
+            ),
+            Refusal::MultipleAllowOrigin { origin, lines, .. } => {
+                if *lines > 1 {
+                    format!(
+                        "`Access-Control-Allow-Origin` is added twice (usually by both a proxy and the application): remove it from one of them so exactly one `Access-Control-Allow-Origin: {origin}` remains"
+                    )
+                } else {
+                    format!(
+                        "send one origin, not a list: choose the value per request and send `Access-Control-Allow-Origin: {origin}` with `Vary: Origin`"
+                    )
+                }
+            }
+            Refusal::InvalidAllowOrigin { origin, .. } | Refusal::AllowOriginMismatch { origin, .. } => format!(
+                "send `Access-Control-Allow-Origin: {origin}` exactly (same scheme, host and port, no trailing slash), with `Vary: Origin`"
+            ),
+            Refusal::InvalidAllowCredentials { stage, .. } => format!(
+                "add `Access-Control-Allow-Credentials: true` (exactly, lower case) to {}; or make the request without credentials",
+                stage.response()
+            ),
+            Refusal::PreflightStatus { status } => format!(
+                "answer the OPTIONS preflight with 204 (any 2xx works) instead of {status}: handle OPTIONS before authentication, routing or method checks"
+            ),
+            Refusal::PreflightRedirect { .. } => {
+                "answer the OPTIONS preflight directly with 204 at the URL requested; browsers never follow a redirect on a preflight (fix the URL, e.g. a missing trailing slash or http→https)".into()
+            }
+            Refusal::InvalidAllowMethods { element, .. } => format!(
+                "make `Access-Control-Allow-Methods` a comma-separated list of methods; '{element}' is not a method"
+            ),
+            Refusal::InvalidAllowHeaders { element, .. } => format!(
+                "make `Access-Control-Allow-Headers` a comma-separated list of header names; '{element}' is not a header name"
+            ),
+            Refusal::MethodNotAllowed { method, allowed, .. } => format!(
+                "add {method} to `Access-Control-Allow-Methods` in the preflight response (e.g. `Access-Control-Allow-Methods: {}`); methods are case-sensitive",
+                join_with(allowed, method)
+            ),
+            Refusal::HeaderNotAllowed { header, allowed, .. } => format!(
+                "add {header} to `Access-Control-Allow-Headers` in the preflight response (e.g. `Access-Control-Allow-Headers: {}`)",
+                join_with(allowed, header)
+            ),
+            Refusal::RedirectContainsCredentials { .. } => {
+                "redirect to a URL without `user:password@`".into()
+            }
+            Refusal::RedirectNotHttp { .. } => "redirect to an http or https URL".into(),
+            Refusal::InvalidRedirectLocation { .. } => "send a valid URL in the `Location` header".into(),
+            Refusal::TooManyRedirects => "stop the redirect loop: at most 20 redirects are followed".into(),
+        }
+    }
+}
+
+fn join_with(list: &[String], extra: &str) -> String {
+    let mut items: Vec<&str> = list
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != "*")
+        .collect();
+    if !items.iter().any(|s| s.eq_ignore_ascii_case(extra)) {
+        items.push(extra);
+    }
+    items.join(", ")
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::DisallowedByMode { url } => write!(
+                f,
+                "the request to {url} was made with mode 'same-origin', so the browser refuses any cross-origin URL"
+            )?,
+            Refusal::UnsupportedScheme { url, scheme } => write!(
+                f,
+                "{url} uses the '{scheme}' scheme; cross-origin requests are only possible to http and https URLs"
+            )?,
+            Refusal::MissingAllowOrigin { stage, origin, status } => write!(
+                f,
+                "the request was sent with `Origin: {origin}`, but {} (status {status}) has no `Access-Control-Allow-Origin` header; the browser needs `Access-Control-Allow-Origin: {origin}` (or `*` without credentials) to let the page read it",
+                stage.response()
+            )?,
+            Refusal::WildcardOriginWithCredentials { stage, origin } => write!(
+                f,
+                "the request included credentials (cookies or HTTP authentication) and {} says `Access-Control-Allow-Origin: *`; with credentials the wildcard is not allowed, the header must name the origin: `{origin}`",
+                stage.response()
+            )?,
+            Refusal::MultipleAllowOrigin { stage, value, lines, origin } => write!(
+                f,
+                "{} has {} `Access-Control-Allow-Origin` value '{value}'{}; exactly one value is allowed, and it must be `{origin}`",
+                stage.response(),
+                if *lines > 1 { "several" } else { "a list as its" },
+                if *lines > 1 { format!(" (the header appears {lines} times)") } else { String::new() }
+            )?,
+            Refusal::InvalidAllowOrigin { stage, value, origin } => write!(
+                f,
+                "{} has `Access-Control-Allow-Origin: {value}`, which is not an origin; the browser needs exactly `{origin}`",
+                stage.response()
+            )?,
+            Refusal::AllowOriginMismatch { stage, value, origin } => {
+                write!(
+                    f,
+                    "the request was sent with `Origin: {origin}`, but {} allows `{value}`; the two must match byte for byte",
+                    stage.response()
+                )?;
+                if let Some(hint) = mismatch_hint(value, origin) {
+                    write!(f, " ({hint})")?;
+                }
+            }
+            Refusal::InvalidAllowCredentials { stage, value } => match value {
+                Some(v) => write!(
+                    f,
+                    "the request included credentials, and {} has `Access-Control-Allow-Credentials: {v}`; it must be exactly `true`",
+                    stage.response()
+                )?,
+                None => write!(
+                    f,
+                    "the request included credentials, but {} has no `Access-Control-Allow-Credentials: true` header",
+                    stage.response()
+                )?,
+            },
+            Refusal::PreflightStatus { status } => write!(
+                f,
+                "the browser sent an OPTIONS preflight first and it was answered with status {status}; a preflight must be answered with a 2xx status (usually 204)"
+            )?,
+            Refusal::PreflightRedirect { status, location } => write!(
+                f,
+                "the OPTIONS preflight was answered with a redirect ({status}{}); browsers never follow redirects for a preflight",
+                location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
+            )?,
+            Refusal::InvalidAllowMethods { value, element } => write!(
+                f,
+                "the preflight response has `Access-Control-Allow-Methods: {value}`, and '{element}' in it is not a method name, so the browser discards the whole preflight"
+            )?,
+            Refusal::InvalidAllowHeaders { value, element } => write!(
+                f,
+                "the preflight response has `Access-Control-Allow-Headers: {value}`, and '{element}' in it is not a header name, so the browser discards the whole preflight"
+            )?,
+            Refusal::MethodNotAllowed { method, allowed, wildcard_ignored } => {
+                write!(
+                    f,
+                    "the request uses method {method}, and the preflight response's `Access-Control-Allow-Methods` is {}",
+                    describe_list(allowed)
+                )?;
+                if *wildcard_ignored {
+                    f.write_str("; `*` is only a wildcard for requests without credentials")?;
+                } else if allowed.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+                    f.write_str("; methods are case-sensitive and only DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased by the browser")?;
+                }
+            }
+            Refusal::HeaderNotAllowed { header, allowed, wildcard_ignored, authorization_not_covered } => {
+                write!(
+                    f,
+                    "the request sends the header '{header}', and the preflight response's `Access-Control-Allow-Headers` is {}",
+                    describe_list(allowed)
+                )?;
+                if *wildcard_ignored {
+                    f.write_str("; `*` is only a wildcard for requests without credentials")?;
+                } else if *authorization_not_covered {
+                    f.write_str("; `*` does not cover Authorization, which must be listed by name")?;
+                }
+            }
+            Refusal::RedirectContainsCredentials { location } => write!(
+                f,
+                "the response redirected to {location}, which contains a user name or password; browsers refuse such redirects for cross-origin requests"
+            )?,
+            Refusal::RedirectNotHttp { location } => write!(
+                f,
+                "the response redirected to {location}, which is not an http or https URL (a network error, not CORS)"
+            )?,
+            Refusal::InvalidRedirectLocation { location } => write!(
+                f,
+                "the response redirected to '{location}', which is not a valid URL (a network error, not CORS)"
+            )?,
+            Refusal::TooManyRedirects => f.write_str("more than 20 redirects (a network error, not CORS)")?,
+        }
+        write!(f, ". Fix: {}.", self.fix())
+    }
+}
+
+fn describe_list(list: &[String]) -> String {
+    if list.is_empty() {
+        "absent or empty".into()
+    } else {
+        format!("'{}'", list.join(", "))
+    }
+}
+
+/// A short hint for the usual near-misses between an allowed origin and the real one.
+pub(crate) fn mismatch_hint(value: &str, origin: &str) -> Option<String> {
+    if value.trim_end_matches('/') == origin {
+        return Some("the allowed value has a trailing slash; origins never do".into());
+    }
+    if value.eq_ignore_ascii_case(origin) {
+        return Some("they differ only in case".into());
+    }
+    if value == "null" {
+        return Some("`null` only matches sandboxed pages, file: pages and requests after a cross-origin redirect; never allow it".into());
+    }
+    let strip = |s: &str| s.split_once("://").map(|(_, rest)| rest.to_owned());
+    if let (Some(a), Some(b)) = (strip(value), strip(origin)) {
+        if a == b {
+            return Some("the scheme differs (http vs https)".into());
+        }
+        let host = |s: &str| {
+            s.rsplit_once(':')
+                .map_or(s.to_owned(), |(h, _)| h.to_owned())
+        };
+        let (ha, hb) = (host(&a), host(&b));
+        if ha == hb {
+            return Some("the port differs; the port is part of the origin".into());
+        }
+        let loopbacks = ["localhost", "127.0.0.1", "[::1]"];
+        if loopbacks.contains(&ha.as_str()) && loopbacks.contains(&hb.as_str()) {
+            return Some("localhost, 127.0.0.1 and [::1] are three different origins".into());
+        }
+    }
+    None
+}

@@ -1,0 +1,492 @@
+//! The CORS-safelisted request and response headers, the forbidden headers,
+//! and the CORS-unsafe request-header names a preflight announces.
+//!
+//! A request header is "safelisted" when a browser may send it cross-origin
+//! without asking first. [`check_request_header`] says not only whether a
+//! header is safelisted but *why not*, so that an explanation can tell a user
+//! that `Content-Type: application/json` is what triggered the preflight.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::headers::HeaderList;
+use crate::profile::Profile;
+
+/// Why a request header is not CORS-safelisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UnsafeReason {
+    /// The name is not one of Accept, Accept-Language, Content-Language, Content-Type, Range.
+    NotSafelistedName,
+    /// The value is longer than 128 bytes.
+    ValueTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// The value holds a byte that is not allowed for this header.
+    UnsafeByte {
+        /// The byte.
+        byte: u8,
+    },
+    /// `Content-Type` is not one of the three types a form can send.
+    ContentTypeNotSafelisted {
+        /// The type and subtype, lower case.
+        essence: String,
+    },
+    /// `Content-Type` is not a valid MIME type.
+    ContentTypeUnparsable,
+    /// `Range` is not a single `bytes=N-` or `bytes=N-M` range.
+    RangeNotSimple,
+    /// The safelisted headers' values add up to more than 1024 bytes.
+    TotalTooLarge {
+        /// Their total length.
+        total: usize,
+    },
+}
+
+impl fmt::Display for UnsafeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnsafeReason::NotSafelistedName => f.write_str(
+                "only Accept, Accept-Language, Content-Language, Content-Type and Range can be sent without a preflight",
+            ),
+            UnsafeReason::ValueTooLong { len } => {
+                write!(f, "its value is {len} bytes long; safelisted values are at most 128 bytes")
+            }
+            UnsafeReason::UnsafeByte { byte } => {
+                write!(f, "its value contains the byte 0x{byte:02X}, which is not allowed without a preflight")
+            }
+            UnsafeReason::ContentTypeNotSafelisted { essence } => write!(
+                f,
+                "'{essence}' is not one of text/plain, multipart/form-data and application/x-www-form-urlencoded"
+            ),
+            UnsafeReason::ContentTypeUnparsable => f.write_str("its value is not a valid MIME type"),
+            UnsafeReason::RangeNotSimple => f.write_str(
+                "only a single range of the form bytes=START- or bytes=START-END is safelisted",
+            ),
+            UnsafeReason::TotalTooLarge { total } => write!(
+                f,
+                "the safelisted headers' values add up to {total} bytes; more than 1024 makes all of them need a preflight"
+            ),
+        }
+    }
+}
+
+/// The Fetch standard's *CORS-safelisted request-header* test, with the reason
+/// when it fails.
+///
+/// ```
+/// use corsgate_core::{Profile, safelist::{check_request_header, UnsafeReason}};
+/// assert!(check_request_header("Content-Type", b"text/plain; charset=utf-8", Profile::Chromium).is_ok());
+/// assert_eq!(
+///     check_request_header("Content-Type", b"application/json", Profile::Chromium),
+///     Err(UnsafeReason::ContentTypeNotSafelisted { essence: "application/json".into() })
+/// );
+/// assert!(check_request_header("Range", b"bytes=100-200", Profile::Standard).is_ok());
+/// ```
+pub fn check_request_header(
+    name: &str,
+    value: &[u8],
+    profile: Profile,
+) -> Result<(), UnsafeReason> {
+    let lower = name.to_ascii_lowercase();
+    let known = matches!(
+        lower.as_str(),
+        "accept" | "accept-language" | "content-language" | "content-type"
+    ) || (lower == "range" && profile.range_is_safelisted());
+    if !known {
+        return Err(UnsafeReason::NotSafelistedName);
+    }
+    if value.len() > 128 {
+        return Err(UnsafeReason::ValueTooLong { len: value.len() });
+    }
+    match lower.as_str() {
+        "accept" => {
+            first_unsafe_byte(value).map_or(Ok(()), |byte| Err(UnsafeReason::UnsafeByte { byte }))
+        }
+        "accept-language" | "content-language" => value
+            .iter()
+            .find(|b| !(b.is_ascii_alphanumeric() || b" *,-.;=".contains(b)))
+            .map_or(Ok(()), |byte| Err(UnsafeReason::UnsafeByte { byte: *byte })),
+        "content-type" => {
+            if let Some(byte) = first_unsafe_byte(value) {
+                return Err(UnsafeReason::UnsafeByte { byte });
+            }
+            let essence = mime_essence(value).ok_or(UnsafeReason::ContentTypeUnparsable)?;
+            match essence.as_str() {
+                "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain" => {
+                    Ok(())
+                }
+                _ => Err(UnsafeReason::ContentTypeNotSafelisted { essence }),
+            }
+        }
+        "range" => match parse_single_range(value) {
+            Some((Some(_), _)) => Ok(()),
+            _ => Err(UnsafeReason::RangeNotSimple),
+        },
+        _ => Err(UnsafeReason::NotSafelistedName),
+    }
+}
+
+/// Whether `name: value` is a CORS-safelisted request-header.
+pub fn is_safelisted_request_header(name: &str, value: &[u8], profile: Profile) -> bool {
+    check_request_header(name, value, profile).is_ok()
+}
+
+/// A CORS-unsafe request-header byte: controls other than tab, DEL, and
+/// `"():<>?@[\]{}`.
+pub fn is_unsafe_byte(b: u8) -> bool {
+    (b < 0x20 && b != 0x09) || b == 0x7f || b"\"():<>?@[\\]{}".contains(&b)
+}
+
+fn first_unsafe_byte(v: &[u8]) -> Option<u8> {
+    v.iter().copied().find(|b| is_unsafe_byte(*b))
+}
+
+/// The essence (`type/subtype`, lower case) of a MIME type, by the MIME
+/// Sniffing standard's *parse a MIME type*; `None` when it does not parse.
+pub fn mime_essence(value: &[u8]) -> Option<String> {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = value.iter().position(|b| !is_ws(b))?;
+    let end = value.iter().rposition(|b| !is_ws(b))? + 1;
+    let v = &value[start..end];
+    let slash = v.iter().position(|b| *b == b'/')?;
+    let ty = &v[..slash];
+    let rest = &v[slash + 1..];
+    let sub_end = rest.iter().position(|b| *b == b';').unwrap_or(rest.len());
+    let mut sub = &rest[..sub_end];
+    while let Some((last, init)) = sub.split_last() {
+        if is_ws(last) {
+            sub = init;
+        } else {
+            break;
+        }
+    }
+    if !crate::headers::is_token(ty) || !crate::headers::is_token(sub) {
+        return None;
+    }
+    let mut essence = String::with_capacity(ty.len() + sub.len() + 1);
+    essence.push_str(&String::from_utf8_lossy(ty).to_ascii_lowercase());
+    essence.push('/');
+    essence.push_str(&String::from_utf8_lossy(sub).to_ascii_lowercase());
+    Some(essence)
+}
+
+/// The Fetch standard's *parse a single range header value* without
+/// whitespace: `bytes=START-END` where either part may be empty but not both.
+/// Returns the two decimal strings. Numbers of any length are compared exactly.
+pub fn parse_single_range(value: &[u8]) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+    let eq = value.iter().position(|b| *b == b'=')?;
+    if !value[..eq].eq_ignore_ascii_case(b"bytes") {
+        return None;
+    }
+    let rest = &value[eq + 1..];
+    let start_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (start, rest) = rest.split_at(start_len);
+    let rest = rest.strip_prefix(b"-")?;
+    let end_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (end, tail) = rest.split_at(end_len);
+    if !tail.is_empty() {
+        return None;
+    }
+    let start = (!start.is_empty()).then_some(start);
+    let end = (!end.is_empty()).then_some(end);
+    match (start, end) {
+        (None, None) => None,
+        (Some(s), Some(e)) if cmp_decimal(s, e) == std::cmp::Ordering::Greater => None,
+        other => Some(other),
+    }
+}
+
+fn cmp_decimal(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let strip = |x: &[u8]| -> Vec<u8> {
+        let i = x.iter().position(|d| *d != b'0').unwrap_or(x.len());
+        x[i..].to_vec()
+    };
+    let (a, b) = (strip(a), strip(b));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(&b))
+}
+
+/// One request header that will be announced in a preflight, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnsafeHeader {
+    /// The name, lower case.
+    pub name: String,
+    /// Why it is not safelisted.
+    pub reason: UnsafeReason,
+}
+
+/// The Fetch standard's *CORS-unsafe request-header names*: lower-cased,
+/// deduplicated and sorted, exactly as a browser lists them in
+/// `Access-Control-Request-Headers`; each with the reason it is unsafe.
+///
+/// ```
+/// use corsgate_core::{HeaderList, Profile, safelist::unsafe_request_header_names};
+/// let h = HeaderList::new()
+///     .with("X-B", "1")
+///     .with("Content-Type", "application/json")
+///     .with("x-b", "2")
+///     .with("Accept", "*/*");
+/// let names: Vec<String> = unsafe_request_header_names(&h, Profile::Chromium)
+///     .into_iter().map(|u| u.name).collect();
+/// assert_eq!(names, ["content-type", "x-b"]);
+/// ```
+pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Vec<UnsafeHeader> {
+    let mut unsafe_names: Vec<UnsafeHeader> = Vec::new();
+    let mut potentially: Vec<String> = Vec::new();
+    let mut total = 0usize;
+    for (name, value) in headers.iter() {
+        match check_request_header(name, value, profile) {
+            Ok(()) => {
+                potentially.push(name.to_ascii_lowercase());
+                total += value.len();
+            }
+            Err(reason) => unsafe_names.push(UnsafeHeader {
+                name: name.to_ascii_lowercase(),
+                reason,
+            }),
+        }
+    }
+    if total > 1024 {
+        unsafe_names.extend(potentially.into_iter().map(|name| UnsafeHeader {
+            name,
+            reason: UnsafeReason::TotalTooLarge { total },
+        }));
+    }
+    unsafe_names.sort_by(|a, b| a.name.cmp(&b.name));
+    unsafe_names.dedup_by(|a, b| a.name == b.name);
+    unsafe_names
+}
+
+/// The names, joined with `,` and no space, as a browser writes
+/// `Access-Control-Request-Headers`.
+pub fn request_headers_value(unsafe_names: &[UnsafeHeader]) -> String {
+    let mut out = String::new();
+    for (i, u) in unsafe_names.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&u.name);
+    }
+    out
+}
+
+/// Request headers script cannot set: the browser silently drops them.
+pub fn is_forbidden_request_header(name: &str, value: &[u8]) -> bool {
+    const FORBIDDEN: [&str; 21] = [
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    ];
+    let lower = name.to_ascii_lowercase();
+    if FORBIDDEN.contains(&lower.as_str())
+        || lower.starts_with("proxy-")
+        || lower.starts_with("sec-")
+        || lower == "access-control-request-private-network"
+    {
+        return true;
+    }
+    if matches!(
+        lower.as_str(),
+        "x-http-method" | "x-http-method-override" | "x-method-override"
+    ) {
+        return value
+            .split(|b| *b == b',')
+            .map(crate::headers::trim_ows)
+            .any(|m| crate::method::is_forbidden(&String::from_utf8_lossy(m)));
+    }
+    false
+}
+
+/// Response headers script can read from any CORS response.
+pub const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
+    "cache-control",
+    "content-language",
+    "content-length",
+    "content-type",
+    "expires",
+    "last-modified",
+    "pragma",
+];
+
+/// Whether script can read this response header without it being exposed.
+pub fn is_safelisted_response_header(name: &str) -> bool {
+    SAFELISTED_RESPONSE_HEADERS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// `Set-Cookie` and `Set-Cookie2`: never readable by script.
+pub fn is_forbidden_response_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("set-cookie") || name.eq_ignore_ascii_case("set-cookie2")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safe(name: &str, value: &[u8]) -> bool {
+        is_safelisted_request_header(name, value, Profile::Standard)
+    }
+
+    /// web-platform-tests `cors/cors-safelisted-request-header.any.js`.
+    #[test]
+    fn wpt_content_type() {
+        for v in [
+            "text /plain",
+            "text\t/\tplain",
+            "text/plain;garbage\u{1}\u{2}",
+            "text/plain,",
+            ",text/plain",
+            "text/plain,text/plain",
+            "text/plain,x/x",
+            "text/plain\u{b}",
+            "text/plain\u{c}",
+            "application/www-form-urlencoded",
+            "application/x-www-form-urlencoded;\u{7f}",
+            "multipart/form-data;\"",
+        ] {
+            assert!(
+                !safe("content-type", v.as_bytes()),
+                "{v:?} should need a preflight"
+            );
+        }
+        for v in [
+            "text/plain;",
+            "text/plain;garbage",
+            "multipart/form-data",
+            "TEXT/Plain",
+        ] {
+            assert!(
+                safe("content-type", v.as_bytes()),
+                "{v:?} should be safelisted"
+            );
+        }
+    }
+
+    #[test]
+    fn wpt_range() {
+        for v in ["bytes=100-200", "bytes=200-"] {
+            assert!(safe("range", v.as_bytes()), "{v}");
+        }
+        let zeros = format!("bytes=1{}-2{}", "0".repeat(60), "0".repeat(60));
+        for v in [
+            "100-200",
+            "MB=100-200",
+            "bytes =100-200",
+            "bytes\t=100-200",
+            "bytes=  100-200",
+            "bytes=\t\t100-200",
+            "bytes= \t100-200",
+            "bytes=100 -200",
+            "bytes=100\t-200",
+            "bytes=100- 200",
+            "bytes=100-\t200",
+            "bytes=100-200hello",
+            "bytes=abc-def",
+            "bytes=100-200,300-400",
+            "bytes=-200",
+            "bytes=200-100",
+            zeros.as_str(),
+            "bytes 100-200",
+            "bytes = 100-200",
+            ",bytes=100-200",
+            "bytes=,100-200",
+        ] {
+            assert!(
+                !safe("range", v.as_bytes()),
+                "{v:?} should need a preflight"
+            );
+        }
+        assert_eq!(
+            check_request_header("range", zeros.as_bytes(), Profile::Standard),
+            Err(UnsafeReason::ValueTooLong { len: 129 })
+        );
+    }
+
+    /// web-platform-tests `fetch/api/cors/resources/not-cors-safelisted.json`.
+    #[test]
+    fn wpt_not_safelisted() {
+        let long_ct = format!("text/plain; long={}", "0".repeat(120));
+        let digits = "0123456789".repeat(13);
+        for (n, v) in [
+            ("accept", "\""),
+            ("accept", &digits[..129]),
+            ("accept-language", "\u{1}"),
+            ("accept-language", "@"),
+            ("authorization", "basics"),
+            ("content-language", "\u{1}"),
+            ("content-language", "@"),
+            ("content-type", "text/html"),
+            ("content-type", long_ct.as_str()),
+            ("range", "bytes 0-"),
+            ("test", "hi"),
+        ] {
+            assert!(!safe(n, v.as_bytes()), "{n}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn total_over_1024_makes_all_unsafe() {
+        let mut h = HeaderList::new();
+        for _ in 0..9 {
+            h.append("Accept", "a".repeat(120));
+        }
+        let names = unsafe_request_header_names(&h, Profile::Standard);
+        assert_eq!(names.len(), 1);
+        assert_eq!(names[0].name, "accept");
+        assert!(matches!(
+            names[0].reason,
+            UnsafeReason::TotalTooLarge { total: 1080 }
+        ));
+        let mut ok = HeaderList::new();
+        for _ in 0..8 {
+            ok.append("Accept", "a".repeat(128));
+        }
+        assert!(unsafe_request_header_names(&ok, Profile::Standard).is_empty());
+    }
+
+    #[test]
+    fn forbidden_headers() {
+        for n in [
+            "Cookie",
+            "Origin",
+            "Sec-Fetch-Mode",
+            "Proxy-Authorization",
+            "Host",
+            "Referer",
+        ] {
+            assert!(is_forbidden_request_header(n, b"x"), "{n}");
+        }
+        assert!(is_forbidden_request_header(
+            "X-HTTP-Method-Override",
+            b"GET, trace"
+        ));
+        assert!(!is_forbidden_request_header(
+            "X-HTTP-Method-Override",
+            b"PATCH"
+        ));
+        assert!(!is_forbidden_request_header("Authorization", b"x"));
+        assert!(is_safelisted_response_header("Content-Type"));
+        assert!(!is_safelisted_response_header("Content-Encoding"));
+    }
+}
