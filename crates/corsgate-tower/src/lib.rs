@@ -1,0 +1,1 @@
+//! tower middleware enforcing a corsgate policy (work in progress).
