@@ -247,10 +247,9 @@ impl ResponseHeaders {
         set(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
         set(header::ACCESS_CONTROL_MAX_AGE, max_age);
         set(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
-        set(
-            HeaderName::from_static(ACAPN),
-            allow_private_network.then(|| TRUE.clone()),
-        );
+        if allow_private_network {
+            map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
+        }
         if let Some(vary) = vary {
             let missing = split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
             if missing {
