@@ -28,8 +28,12 @@ impl Wake for Noop {
     fn wake(self: Arc<Self>) {}
 }
 
-fn inner() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future = Ready<Result<Response<()>, Infallible>>>
-       + Clone {
+fn inner() -> impl Service<
+    Request<()>,
+    Response = Response<()>,
+    Error = Infallible,
+    Future = Ready<Result<Response<()>, Infallible>>,
+> + Clone {
     service_fn(|_req: Request<()>| ready(Ok::<_, Infallible>(Response::new(()))))
 }
 
@@ -59,7 +63,9 @@ impl Origins {
     }
     fn list(self) -> Vec<String> {
         match self {
-            Origins::Exact(n) => (0..n).map(|i| format!("https://app{i}.example.com")).collect(),
+            Origins::Exact(n) => (0..n)
+                .map(|i| format!("https://app{i}.example.com"))
+                .collect(),
             Origins::Pattern => vec!["https://*.tenants.example.com".into()],
         }
     }
@@ -105,7 +111,10 @@ fn tower_http(origins: Origins) -> TowerHttpCors {
     TowerHttpCors::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::CONTENT_TYPE, header::HeaderName::from_static("x-trace")])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-trace"),
+        ])
         .expose_headers([header::HeaderName::from_static("x-request-id")])
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))
@@ -146,7 +155,10 @@ impl Workload {
                 .method(Method::OPTIONS)
                 .header(header::ORIGIN, allowed)
                 .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
-                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type,x-trace"),
+                .header(
+                    header::ACCESS_CONTROL_REQUEST_HEADERS,
+                    "content-type,x-trace",
+                ),
             Workload::PreflightDenied => b
                 .method(Method::OPTIONS)
                 .header(header::ORIGIN, "https://evil.example.net")
@@ -181,7 +193,11 @@ fn benches(c: &mut Criterion) {
             // The layers must disagree with nothing essential before we time them.
             let a = drive(&mut ours, w.request(allowed, &hostile), &mut cx);
             let b = drive(&mut theirs, w.request(allowed, &hostile), &mut cx);
-            let acao = |r: &Response<()>| r.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).cloned();
+            let acao = |r: &Response<()>| {
+                r.headers()
+                    .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                    .cloned()
+            };
             if !matches!(w, Workload::HostileAcrh) {
                 assert_eq!(acao(&a), acao(&b), "{} {}", w.name(), origins.label());
             }
