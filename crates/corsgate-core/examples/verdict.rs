@@ -44,7 +44,8 @@ fn scenarios() -> Result<Vec<Scenario>, corsgate_core::RequestError> {
         Scenario {
             title: "PATCH in lower case: methods are case-sensitive",
             request: Request::builder(app, api).method("patch").build()?,
-            preflight: allow(Response::new(204)).header("Access-Control-Allow-Methods", "GET, POST, PATCH"),
+            preflight: allow(Response::new(204))
+                .header("Access-Control-Allow-Methods", "GET, POST, PATCH"),
             actual: allow(Response::new(200)),
         },
         Scenario {
@@ -60,7 +61,8 @@ fn scenarios() -> Result<Vec<Scenario>, corsgate_core::RequestError> {
             title: "A trailing slash in Access-Control-Allow-Origin",
             request: Request::builder(app, api).build()?,
             preflight: Response::new(404),
-            actual: Response::new(200).header("Access-Control-Allow-Origin", "https://app.example/"),
+            actual: Response::new(200)
+                .header("Access-Control-Allow-Origin", "https://app.example/"),
         },
     ])
 }

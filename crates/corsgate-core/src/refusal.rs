@@ -426,7 +426,13 @@ fn join_with(list: &[String], extra: &str, case_sensitive: bool) -> String {
         .map(String::as_str)
         .filter(|s| *s != "*")
         .collect();
-    let same = |s: &&str| if case_sensitive { *s == extra } else { s.eq_ignore_ascii_case(extra) };
+    let same = |s: &&str| {
+        if case_sensitive {
+            *s == extra
+        } else {
+            s.eq_ignore_ascii_case(extra)
+        }
+    };
     if !items.iter().any(same) {
         items.push(extra);
     }

@@ -37,11 +37,20 @@ fn hop(acao: Option<&str>, location: Option<&str>) -> Response {
     r
 }
 
+/// (first URL, its ACAO, second URL, its ACAO, Origin expected at the second hop).
+type RedirectRow = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 /// web-platform-tests `cors/redirect-origin.htm`: (first hop, its ACAO) →
 /// (second hop, its ACAO) ⇒ the Origin seen at the second hop, or refusal.
 #[test]
 fn wpt_redirect_origin() {
-    let rows: [(&str, Option<&str>, &str, Option<&str>, Option<&str>); 9] = [
+    let rows: [RedirectRow; 9] = [
         (A, Some("*"), B, Some("*"), Some(A)),
         (A, Some("*"), B, Some("null"), None),
         (B, Some("*"), A, Some("*"), Some("null")),
@@ -55,7 +64,10 @@ fn wpt_redirect_origin() {
     for (i, (first, acao1, second, acao2, expect)) in rows.into_iter().enumerate() {
         let u1 = format!("{first}/first");
         let u2 = format!("{second}/second");
-        let table = HashMap::from([(u1.clone(), hop(acao1, Some(&u2))), (u2.clone(), hop(acao2, None))]);
+        let table = HashMap::from([
+            (u1.clone(), hop(acao1, Some(&u2))),
+            (u2.clone(), hop(acao2, None)),
+        ]);
         let req = Request::builder(A, &u1).build().expect("request");
         for profile in [Profile::Chromium, Profile::Standard] {
             let (v, sent) = run_table(profile, req.clone(), &table);
@@ -63,7 +75,11 @@ fn wpt_redirect_origin() {
             if let Some(origin) = expect {
                 let last = sent.last().expect("sent something");
                 assert_eq!(last.url, u2);
-                assert_eq!(last.headers.get_str("origin").as_deref(), Some(origin), "row {i}");
+                assert_eq!(
+                    last.headers.get_str("origin").as_deref(),
+                    Some(origin),
+                    "row {i}"
+                );
             }
         }
     }
@@ -74,8 +90,15 @@ fn redirect_with_userinfo_is_refused() {
     let u1 = format!("{B}/a");
     let u2 = "http://user:pw@www1.web-platform.test:8000/b".to_string();
     let table = HashMap::from([(u1.clone(), hop(Some("*"), Some(&u2)))]);
-    let (v, _) = run_table(Profile::Chromium, Request::builder(A, &u1).build().expect("request"), &table);
-    assert_eq!(v.reason.expect("refused").code, "redirect_contains_credentials");
+    let (v, _) = run_table(
+        Profile::Chromium,
+        Request::builder(A, &u1).build().expect("request"),
+        &table,
+    );
+    assert_eq!(
+        v.reason.expect("refused").code,
+        "redirect_contains_credentials"
+    );
 }
 
 #[test]
@@ -114,14 +137,20 @@ fn authorization_is_dropped_on_cross_origin_redirect_and_post_becomes_get_on_303
     assert!(!last.headers.contains("content-type"));
     assert_eq!(last.headers.get_str("origin").as_deref(), Some("null"));
     assert_eq!(v.redirects, 1);
-    assert_eq!(v.preflights, 1, "after the rewrite to GET nothing needs a preflight");
+    assert_eq!(
+        v.preflights, 1,
+        "after the rewrite to GET nothing needs a preflight"
+    );
 }
 
 #[test]
 fn a_redirected_preflight_fails_and_a_redirect_after_preflight_preflights_again() {
     let u1 = format!("{B}/a");
     let u2 = format!("{C}/b");
-    let req = Request::builder(A, &u1).method("PUT").build().expect("request");
+    let req = Request::builder(A, &u1)
+        .method("PUT")
+        .build()
+        .expect("request");
     // The preflight itself is redirected: refused.
     let mut browser = Browser::new(Profile::Chromium);
     let v = browser
@@ -226,13 +255,30 @@ fn what_goes_on_the_wire() {
         })
         .expect("no network error");
     assert!(!v.allowed);
-    assert_eq!(sent.len(), 1, "the actual request is never sent after a failed preflight");
+    assert_eq!(
+        sent.len(),
+        1,
+        "the actual request is never sent after a failed preflight"
+    );
     let pf = &sent[0];
     assert_eq!(pf.method, "OPTIONS");
-    assert_eq!(pf.headers.get_str("access-control-request-method").as_deref(), Some("DELETE"));
-    assert_eq!(pf.headers.get_str("access-control-request-headers").as_deref(), Some("x-a,x-b"));
+    assert_eq!(
+        pf.headers
+            .get_str("access-control-request-method")
+            .as_deref(),
+        Some("DELETE")
+    );
+    assert_eq!(
+        pf.headers
+            .get_str("access-control-request-headers")
+            .as_deref(),
+        Some("x-a,x-b")
+    );
     assert_eq!(pf.headers.get_str("origin").as_deref(), Some(A));
-    assert!(!pf.headers.contains("x-a"), "author headers are not sent on a preflight");
+    assert!(
+        !pf.headers.contains("x-a"),
+        "author headers are not sent on a preflight"
+    );
     assert!(v.steps.iter().any(|s| s.message.contains("cookie")));
     let reason = v.reason.expect("refused");
     assert_eq!(reason.chromium, Some("PreflightMissingAllowOriginHeader"));
@@ -248,7 +294,10 @@ fn verdict_serializes_for_machines() {
     assert_eq!(json["allowed"], false);
     assert_eq!(json["reason"]["code"], "allow_origin_mismatch");
     assert_eq!(json["reason"]["chromium"], "AllowOriginMismatch");
-    assert_eq!(json["reason"]["firefox"], "CORSAllowOriginNotMatchingOrigin");
+    assert_eq!(
+        json["reason"]["firefox"],
+        "CORSAllowOriginNotMatchingOrigin"
+    );
     assert_eq!(json["reason"]["details"]["value"], "https://other.example");
     assert!(json["steps"].as_array().is_some_and(|s| !s.is_empty()));
 }

@@ -2,10 +2,12 @@
 //! same thing, and no byte string makes any parser panic.
 
 use corsgate_core::lists::{parse_max_age, parse_token_list, split_tokens};
-use corsgate_core::safelist::{check_request_header, mime_essence, parse_single_range, unsafe_request_header_names};
+use corsgate_core::safelist::{
+    check_request_header, mime_essence, parse_single_range, unsafe_request_header_names,
+};
 use corsgate_core::{
-    cors_check, exposure::exposed_headers, preflight::check_preflight_response, Credentials, HeaderList, Origin,
-    Profile, Request, Response, Stage,
+    cors_check, exposure::exposed_headers, preflight::check_preflight_response, Credentials,
+    HeaderList, Origin, Profile, Request, Response, Stage,
 };
 use proptest::prelude::*;
 
@@ -27,7 +29,10 @@ fn header_value() -> impl Strategy<Value = Vec<u8>> {
         Just(b"application/json".to_vec()),
         Just(b"bytes=0-10".to_vec()),
         Just(b"en-US".to_vec()),
-        proptest::collection::vec(any::<u8>().prop_filter("fetch refuses NUL CR LF", |b| !matches!(b, 0 | 10 | 13)), 0..200),
+        proptest::collection::vec(
+            any::<u8>().prop_filter("fetch refuses NUL CR LF", |b| !matches!(b, 0 | 10 | 13)),
+            0..200
+        ),
     ]
 }
 
