@@ -124,6 +124,9 @@ pub struct CheckArgs {
 pub struct ExplainArgs {
     /// The console message, pasted as is (quote it). `-` reads it from standard input.
     pub message: String,
+    /// The page's origin, for messages that do not name it (Firefox, Safari).
+    #[arg(long, short = 'o')]
+    pub origin: Option<String>,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,

@@ -67,7 +67,7 @@ pub fn run(args: &ExplainArgs) -> Result<Explanation, String> {
     } else {
         args.message.clone()
     };
-    explain(&text).ok_or_else(|| {
+    explain(&text, args.origin.as_deref()).ok_or_else(|| {
         "this does not look like a Chrome, Firefox or Safari CORS console message; paste the whole line, e.g. \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\" or \"Cross-Origin Request Blocked: …\"".to_owned()
     })
 }
@@ -116,18 +116,27 @@ enum Kind {
 }
 
 /// Explains one message, or `None` when it is not a CORS console message.
-pub fn explain(raw: &str) -> Option<Explanation> {
+/// `origin` is the page's origin when the caller knows it (Firefox and
+/// Safari messages do not always name it).
+pub fn explain(raw: &str, origin: Option<&str>) -> Option<Explanation> {
     // Normalize typographic quotes (Firefox) and whitespace from copying.
     let text: String = raw
         .replace(['\u{2018}', '\u{2019}'], "'")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let parsed = chrome(&text)
-        .or_else(|| firefox(&text))
-        .or_else(|| safari(&text))?;
+    let page = origin.unwrap_or(UNKNOWN_ORIGIN);
+    let mut parsed = chrome(&text)
+        .or_else(|| firefox(&text, page))
+        .or_else(|| safari(&text, page))?;
+    if parsed.origin.is_none() {
+        parsed.origin = origin.map(str::to_owned);
+    }
     Some(build(parsed))
 }
+
+/// Stands for the page's origin when the message does not name it.
+const UNKNOWN_ORIGIN: &str = "<page origin>";
 
 fn chrome(t: &str) -> Option<Parsed> {
     let marker = "has been blocked by CORS policy: ";
@@ -144,7 +153,7 @@ fn chrome(t: &str) -> Option<Parsed> {
         body = rest;
     }
     let status = status_in(body);
-    let o = origin.clone().unwrap_or_else(|| "<page origin>".into());
+    let o = origin.clone().unwrap_or_else(|| UNKNOWN_ORIGIN.into());
     let stage = if preflight {
         Stage::Preflight
     } else {
@@ -286,7 +295,7 @@ fn chrome(t: &str) -> Option<Parsed> {
     })
 }
 
-fn firefox(t: &str) -> Option<Parsed> {
+fn firefox(t: &str, page: &str) -> Option<Parsed> {
     let warning = t.contains("Cross-Origin Request Warning:");
     if !t.contains("Cross-Origin Request Blocked:") && !warning {
         return None;
@@ -299,7 +308,7 @@ fn firefox(t: &str) -> Option<Parsed> {
         .or_else(|| between(t, "remote resource at ", " soon."))
         .map(str::to_owned);
     let status = status_in(t);
-    let o = "<page origin>".to_owned();
+    let o = page.to_owned();
     let quoted = |start: &str| between(reason, start, "'").map(str::to_owned);
     let other = |code, firefox, is_cors| Kind::Other {
         code,
@@ -461,10 +470,10 @@ fn firefox(t: &str) -> Option<Parsed> {
     })
 }
 
-fn safari(t: &str) -> Option<Parsed> {
+fn safari(t: &str, page: &str) -> Option<Parsed> {
     let status = status_in(t);
     let url = between(t, "cannot load ", " due to access control checks").map(str::to_owned);
-    let o = "<page origin>".to_owned();
+    let o = page.to_owned();
     let (r, pre) = if let Some(origin) = between(t, "Origin ", " is not allowed by Access-Control-Allow-Origin") {
         // Safari says this for a missing header and for a mismatch alike.
         (
@@ -652,13 +661,25 @@ fn other_meaning(code: &str) -> (String, Vec<String>) {
 fn build(p: Parsed) -> Explanation {
     match p.kind {
         Kind::Refusal(r, value) => {
-            let causes = causes(&r, p.browser);
-            let meaning = r.to_string();
-            let meaning = meaning
-                .split(". Fix: ")
-                .next()
-                .unwrap_or(&meaning)
-                .to_owned();
+            let mut causes = causes(&r, p.browser);
+            if let Refusal::AllowOriginMismatch { value, origin, .. }
+            | Refusal::InvalidAllowOrigin { value, origin, .. } = &r
+            {
+                let why = crate::hints::mixup(value, origin).or_else(|| {
+                    (value.len() > 1 && value.ends_with('/'))
+                        .then(|| "the allowed value ends with a slash; an origin never has one".into())
+                });
+                if let Some(why) = why {
+                    causes.insert(0, format!("here: '{value}' — {why}"));
+                }
+            }
+            let meaning = match (&r, p.status) {
+                (Refusal::PreflightStatus { .. }, None) => "the browser sent an OPTIONS preflight first, and it was answered with a status outside 200–299 (the message does not say which; the Network panel does)".to_owned(),
+                _ => {
+                    let m = r.to_string().replace(" (status 0)", "");
+                    m.split(". Fix: ").next().unwrap_or(&m).to_owned()
+                }
+            };
             let fix = request_for(&r, p.origin.as_deref(), p.url.as_deref()).map(|req| {
                 fix::for_refusal(&req, Profile::Chromium, &r, None, ServerKind::Unknown)
             });
@@ -713,7 +734,9 @@ fn build(p: Parsed) -> Explanation {
 
 /// A request shaped like the one the message is about, for the structured fix.
 fn request_for(r: &Refusal, origin: Option<&str>, url: Option<&str>) -> Option<Request> {
-    let origin = origin.filter(|o| *o != "null").unwrap_or("https://page.invalid");
+    let origin = origin
+        .filter(|o| *o != "null" && *o != UNKNOWN_ORIGIN)
+        .unwrap_or("https://page.invalid");
     let url = url
         .filter(|u| u.starts_with("http"))
         .unwrap_or("https://api.invalid/");
