@@ -20,6 +20,7 @@ use crate::origin::Origin;
 use crate::preflight::{check_preflight_response, PreflightRequest};
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
+use crate::remedy::RemedyContext;
 use crate::request::{Classification, Mode, Request};
 use crate::response::Response;
 use crate::safelist;
@@ -564,7 +565,21 @@ impl Fetch<'_> {
             final_url: self.current_url().to_string(),
             status,
             exposed_headers: exposed,
-            reason: refusal.map(RefusalReport::from),
+            reason: refusal.map(|r| {
+                let ctx = RemedyContext {
+                    url: self.current_url().to_string(),
+                    method: self.request.method().to_owned(),
+                    unsafe_headers: safelist::unsafe_request_header_names(
+                        self.request.headers(),
+                        self.browser.profile,
+                    )
+                    .into_iter()
+                    .map(|u| u.name)
+                    .collect(),
+                    origin: self.serialized_origin(),
+                };
+                RefusalReport::with_context(r, &ctx)
+            }),
             steps: self.steps.clone(),
         }
     }

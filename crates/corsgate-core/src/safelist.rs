@@ -122,7 +122,7 @@ pub fn check_request_header(
             }
         }
         "range" => match parse_single_range(value) {
-            Some((Some(_), _)) => Ok(()),
+            Some(ByteRange { start: Some(_), .. }) => Ok(()),
             _ => Err(UnsafeReason::RangeNotSimple),
         },
         _ => Err(UnsafeReason::NotSafelistedName),
@@ -173,10 +173,20 @@ pub fn mime_essence(value: &[u8]) -> Option<String> {
     Some(essence)
 }
 
+/// A parsed single byte range: the decimal digits of its start and end, either
+/// of which may be absent (but not both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange<'a> {
+    /// The first byte's position, as written.
+    pub start: Option<&'a [u8]>,
+    /// The last byte's position, as written.
+    pub end: Option<&'a [u8]>,
+}
+
 /// The Fetch standard's *parse a single range header value* without
 /// whitespace: `bytes=START-END` where either part may be empty but not both.
-/// Returns the two decimal strings. Numbers of any length are compared exactly.
-pub fn parse_single_range(value: &[u8]) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+/// Numbers of any length are compared exactly.
+pub fn parse_single_range(value: &[u8]) -> Option<ByteRange<'_>> {
     let eq = value.iter().position(|b| *b == b'=')?;
     if !value[..eq].eq_ignore_ascii_case(b"bytes") {
         return None;
@@ -195,7 +205,7 @@ pub fn parse_single_range(value: &[u8]) -> Option<(Option<&[u8]>, Option<&[u8]>)
     match (start, end) {
         (None, None) => None,
         (Some(s), Some(e)) if cmp_decimal(s, e) == std::cmp::Ordering::Greater => None,
-        other => Some(other),
+        (start, end) => Some(ByteRange { start, end }),
     }
 }
 
