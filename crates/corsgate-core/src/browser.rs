@@ -21,7 +21,7 @@ use crate::preflight::{check_preflight_response, PreflightRequest};
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
 use crate::remedy::RemedyContext;
-use crate::request::{Classification, Mode, Request};
+use crate::request::{Mode, Request};
 use crate::response::Response;
 use crate::safelist;
 use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
@@ -246,7 +246,13 @@ impl Fetch<'_> {
             });
         }
         self.cors_tainting = true;
-        let Classification::Preflight(reasons) = self.request.classify(profile) else {
+        // Judge the request as it is now, at the current URL: after a
+        // same-origin hop redirects cross-origin, `classify` (which looks at
+        // the first URL) would call it same-origin and skip the preflight.
+        let reasons = self.request.preflight_reasons(profile);
+        let needs_preflight =
+            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced;
+        if !needs_preflight {
             self.step(
                 StepKind::Classify,
                 true,
@@ -256,7 +262,7 @@ impl Fetch<'_> {
                 ),
             );
             return self.send_actual(&url, Some(origin));
-        };
+        }
         let mut why = Vec::new();
         if let Some(m) = &reasons.method {
             why.push(format!("method {m} is not GET, HEAD or POST"));
@@ -617,4 +623,42 @@ pub fn evaluate(
             _ => Ok(actual.clone()),
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checked against Chromium 156: a same-origin URL that redirects to a
+    /// cross-origin one gets a preflight there when the request is not simple
+    /// (the classification looks at the current URL, not the first).
+    #[test]
+    fn same_origin_redirect_to_cross_origin_is_preflighted() {
+        let req = Request::builder("http://app.example", "http://app.example/start")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let mut browser = Browser::new(Profile::Chromium);
+        let mut sent = Vec::new();
+        let verdict = browser
+            .run(req, |out| {
+                sent.push((out.stage, out.url.clone()));
+                Ok::<_, ()>(match (out.stage, out.url.as_str()) {
+                    (Stage::Actual, "http://app.example/start") => {
+                        Response::new(307).header("Location", "http://api.example/next")
+                    }
+                    _ => Response::new(204).header("Access-Control-Allow-Origin", "*"),
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            sent,
+            [
+                (Stage::Actual, "http://app.example/start".to_owned()),
+                (Stage::Preflight, "http://api.example/next".to_owned()),
+            ]
+        );
+        assert!(!verdict.allowed, "the preflight lacks Allow-Methods: PUT");
+        assert_eq!(verdict.preflights, 1);
+    }
 }
