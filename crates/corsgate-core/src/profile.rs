@@ -122,6 +122,23 @@ impl Profile {
         true
     }
 
+    /// Whether the client-hint request headers `Save-Data`, `Device-Memory`,
+    /// `DPR`, `Width` and `Viewport-Width` are CORS-safelisted (with values of
+    /// the right shape). Chromium's `cors.cc` safelists them; the standard does
+    /// not. Checked against Chromium 156 by the conformance harness.
+    pub fn safelists_client_hints(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a request header set several times is judged by its combined
+    /// value (`a, b`) rather than line by line. Chromium keeps one value per
+    /// name, so `Content-Type: text/plain` twice is `text/plain, text/plain`,
+    /// which is not safelisted; the standard checks each line. Checked against
+    /// Chromium 156 by the conformance harness.
+    pub fn combines_request_headers(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
     /// How several `Access-Control-Allow-Origin` values are detected.
     pub fn multiple_origin_detection(self) -> MultipleOriginDetection {
         match self {
