@@ -45,7 +45,7 @@ const METHODS: [(u32, &str); 20] = [
 ];
 
 /// Request headers: (weight, name, value).
-const HEADERS: [(u32, (&str, &str)); 58] = [
+const HEADERS: [(u32, (&str, &str)); 65] = [
     // Safelisted names with valid values.
     (4, ("Accept", "application/json")),
     (2, ("Accept", "*/*")),
@@ -97,6 +97,13 @@ const HEADERS: [(u32, (&str, &str)); 58] = [
     (1, ("Device-Memory", "4")),
     (1, ("Viewport-Width", "800")),
     (1, ("Width", "100")),
+    (1, ("Save-Data", "off")),
+    (1, ("Save-Data", "ON")),
+    (1, ("DPR", "1.5")),
+    (1, ("DPR", "1.")),
+    (1, ("Width", "1.5")),
+    (1, ("Viewport-Width", "-1")),
+    (1, ("Device-Memory", ".5")),
     // Authorization.
     (6, ("Authorization", "Bearer t0ken")),
     (1, ("authorization", "Basic dTpw")),
