@@ -39,8 +39,9 @@ pub enum UnsafeReason {
     /// `Range` is not a single `bytes=N-` or `bytes=N-M` range.
     RangeNotSimple,
     /// A client hint Chromium safelists, with a value of the wrong shape
-    /// (`Save-Data` must be `on`; `DPR`, `Device-Memory` a decimal number;
-    /// `Width`, `Viewport-Width` digits).
+    /// (`Save-Data` must be `on`; `DPR`, `Device-Memory`, `Downlink` a
+    /// decimal number; `Width`, `Viewport-Width`, `RTT` digits; `ECT` one of
+    /// `slow-2g`, `2g`, `3g`, `4g`).
     ClientHintValue,
     /// The safelisted headers' values add up to more than 1024 bytes.
     TotalTooLarge {
@@ -70,7 +71,7 @@ impl fmt::Display for UnsafeReason {
                 "only a single range of the form bytes=START- or bytes=START-END is safelisted",
             ),
             UnsafeReason::ClientHintValue => f.write_str(
-                "Chromium safelists this client hint only with a value of the expected shape (Save-Data: on; DPR and Device-Memory: a number; Width and Viewport-Width: digits)",
+                "Chromium safelists this client hint only with a value of the expected shape (Save-Data: on; DPR, Device-Memory and Downlink: a number; Width, Viewport-Width and RTT: digits; ECT: slow-2g, 2g, 3g or 4g)",
             ),
             UnsafeReason::TotalTooLarge { total } => write!(
                 f,
@@ -154,12 +155,16 @@ fn client_hint_value_ok(lower: &str, value: &[u8]) -> Option<bool> {
     let digits = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
     Some(match lower {
         "save-data" => value.eq_ignore_ascii_case(b"on"),
-        "width" | "viewport-width" => digits(value),
+        "width" | "viewport-width" | "rtt" => digits(value),
         // 1*DIGIT [ "." 1*DIGIT ]
-        "dpr" | "device-memory" => match value.iter().position(|b| *b == b'.') {
+        "dpr" | "device-memory" | "downlink" => match value.iter().position(|b| *b == b'.') {
             Some(dot) => digits(&value[..dot]) && digits(&value[dot + 1..]),
             None => digits(value),
         },
+        // Case-sensitive: `4G` is not safelisted.
+        "ect" => matches!(value, b"slow-2g" | b"2g" | b"3g" | b"4g"),
+        // Any value (up to 128 bytes), even one with `(`.
+        "intervention" => true,
         _ => return None,
     })
 }
@@ -544,6 +549,15 @@ mod tests {
             ("DPR", "1.", false),
             ("Width", "1.5", false),
             ("Device-Memory", ".5", false),
+            ("RTT", "007", true),
+            ("RTT", "-1", false),
+            ("Downlink", "1.5", true),
+            ("Downlink", "1.", false),
+            ("ECT", "slow-2g", true),
+            ("ECT", "4G", false),
+            ("ECT", "5g", false),
+            ("Intervention", "a(b", true),
+            ("Intervention", "", true),
         ] {
             let chromium = check_request_header(name, value.as_bytes(), Profile::Chromium);
             assert_eq!(chromium.is_ok(), ok, "{name}: {value}");
