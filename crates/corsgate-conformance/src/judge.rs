@@ -40,6 +40,24 @@ pub struct Observation {
     pub preflights: usize,
     /// Requests (not preflights) that reached a server, redirects included.
     pub requests: usize,
+    /// Each request that reached a server, in order: `P<hop>` for a
+    /// preflight or `<METHOD> <hop>`, with its `Origin` and
+    /// `Access-Control-Request-Headers`.
+    pub trace: Vec<String>,
+}
+
+/// One line of [`Observation::trace`].
+pub fn trace_line(hop: usize, preflight: bool, method: &str, origin: Option<&str>, acrh: Option<&str>) -> String {
+    let what = if preflight {
+        format!("P{hop}")
+    } else {
+        format!("{method} {hop}")
+    };
+    format!(
+        "{what} origin={} acrh={}",
+        origin.unwrap_or("-"),
+        acrh.unwrap_or("-")
+    )
 }
 
 impl fmt::Display for Observation {
@@ -51,7 +69,7 @@ impl fmt::Display for Observation {
                 write!(f, "allowed {status} readable=[{}]", readable.join(","))?
             }
         }
-        write!(f, " preflights={} requests={}", self.preflights, self.requests)
+        write!(f, " preflights={} requests={} trace=[{}]", self.preflights, self.requests, self.trace.join("; "))
     }
 }
 
@@ -78,15 +96,25 @@ impl Judge for Engine {
                 outcome: Outcome::Threw,
                 preflights: 0,
                 requests: 0,
+                trace: Vec::new(),
             });
         };
         let mut browser = Browser::new(self.0);
+        let mut trace = Vec::new();
         let verdict = browser.run(request, |out| {
             let r = route(&out.url, &site.run)
                 .filter(|r| r.id == case.id && r.api == api)
                 .ok_or_else(|| format!("the engine requested a URL outside the case: {}", out.url))?;
             let origin = out.headers.get("origin").map(|o| o.into_owned());
-            let wire = case.respond(site, api, r.hop, out.stage == Stage::Preflight, origin.as_deref());
+            let preflight = out.stage == Stage::Preflight;
+            trace.push(trace_line(
+                r.hop,
+                preflight,
+                &out.method,
+                origin.as_deref().map(String::from_utf8_lossy).as_deref(),
+                out.headers.get_str("access-control-request-headers").as_deref(),
+            ));
+            let wire = case.respond(site, api, r.hop, preflight, origin.as_deref());
             let mut resp = Response::new(wire.status);
             for (n, v) in wire.headers {
                 resp = resp.header(n, v);
@@ -113,6 +141,7 @@ impl Judge for Engine {
             outcome,
             preflights: verdict.preflights,
             requests,
+            trace,
         })
     }
 }

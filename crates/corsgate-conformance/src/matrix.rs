@@ -45,7 +45,7 @@ const METHODS: [(u32, &str); 20] = [
 ];
 
 /// Request headers: (weight, name, value).
-const HEADERS: [(u32, (&str, &str)); 65] = [
+const HEADERS: [(u32, (&str, &str)); 74] = [
     // Safelisted names with valid values.
     (4, ("Accept", "application/json")),
     (2, ("Accept", "*/*")),
@@ -104,6 +104,13 @@ const HEADERS: [(u32, (&str, &str)); 65] = [
     (1, ("Width", "1.5")),
     (1, ("Viewport-Width", "-1")),
     (1, ("Device-Memory", ".5")),
+    (1, ("RTT", "50")),
+    (1, ("RTT", "abc")),
+    (1, ("Downlink", "1.5")),
+    (1, ("Downlink", "1.")),
+    (1, ("ECT", "4g")),
+    (1, ("ECT", "4G")),
+    (1, ("Intervention", "a(b")),
     // Authorization.
     (6, ("Authorization", "Bearer t0ken")),
     (1, ("authorization", "Basic dTpw")),
@@ -115,6 +122,8 @@ const HEADERS: [(u32, (&str, &str)); 65] = [
     (1, ("Connection", "close")),
     (1, ("X-HTTP-Method-Override", "TRACE")),
     (1, ("X-HTTP-Method-Override", "PATCH")),
+    (1, ("x-http-method-override", "delete")),
+    (1, ("X-Method-Override", "trace")),
     (1, ("X-Bad", "a\u{0}b")),
 ];
 

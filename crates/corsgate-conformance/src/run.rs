@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::case::{Api, Case, Site};
-use crate::judge::{Judge, Observation, Outcome};
+use crate::judge::{trace_line, Judge, Observation, Outcome};
 use crate::page;
 use crate::server::Servers;
 use crate::webdriver::Driver;
@@ -118,6 +118,12 @@ pub fn run_chromium(servers: &Servers, cases: &Arc<Vec<Case>>, opts: &Options) -
                     outcome,
                     preflights: log.iter().filter(|l| l.preflight).count(),
                     requests: log.iter().filter(|l| !l.preflight).count(),
+                    trace: log
+                        .iter()
+                        .map(|l| {
+                            trace_line(l.hop, l.preflight, &l.method, l.origin.as_deref(), l.request_headers.as_deref())
+                        })
+                        .collect(),
                 },
             );
         }

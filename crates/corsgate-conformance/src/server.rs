@@ -30,6 +30,8 @@ pub struct Logged {
     pub origin: Option<String>,
     /// `Access-Control-Request-Headers`, if any.
     pub request_headers: Option<String>,
+    /// Every header name the request carried, lower case, in order.
+    pub names: Vec<String>,
 }
 
 type Log = HashMap<(u32, Api), Vec<Logged>>;
@@ -243,6 +245,7 @@ fn answer(head: &Head, cases: &[Case], site: &Site, log: &Mutex<Log>) -> Wire {
             method: head.method.clone(),
             origin: origin.as_deref().map(|o| String::from_utf8_lossy(o).into_owned()),
             request_headers: head.get("access-control-request-headers"),
+            names: head.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect(),
         });
     case.respond(site, r.api, r.hop, preflight, origin.as_deref())
 }
