@@ -263,7 +263,7 @@ pub fn route(url_or_path: &str, run: &str) -> Option<Route> {
     };
     let path = path.split(['?', '#']).next()?;
     let mut parts = path.split('/');
-    if parts.next()? != "" || parts.next()? != "c" || parts.next()? != run {
+    if !parts.next()?.is_empty() || parts.next()? != "c" || parts.next()? != run {
         return None;
     }
     let id = parts.next()?.parse().ok()?;
@@ -362,14 +362,25 @@ impl Case {
         if preflight {
             let p = &h.preflight;
             if matches!(p.status, 301 | 302 | 303 | 307 | 308) {
-                let loc = format!("{}?preflight-redirect", self.url(site, api, hop, Dest::Target, false));
+                let loc = format!(
+                    "{}?preflight-redirect",
+                    self.url(site, api, hop, Dest::Target, false)
+                );
                 headers.push(("Location".into(), loc.into_bytes()));
             }
-            push_lines(&mut headers, "Access-Control-Allow-Origin", p.acao.lines(site, origin));
+            push_lines(
+                &mut headers,
+                "Access-Control-Allow-Origin",
+                p.acao.lines(site, origin),
+            );
             push_lines(
                 &mut headers,
                 "Access-Control-Allow-Credentials",
-                p.acac.lines().into_iter().map(|s| s.as_bytes().to_vec()).collect(),
+                p.acac
+                    .lines()
+                    .into_iter()
+                    .map(|s| s.as_bytes().to_vec())
+                    .collect(),
             );
             for l in &p.acam {
                 headers.push(("Access-Control-Allow-Methods".into(), l.as_bytes().to_vec()));
@@ -393,17 +404,28 @@ impl Case {
             let loc = self.url(site, api, hop + 1, r.to, r.userinfo);
             headers.push(("Location".into(), loc.into_bytes()));
         }
-        push_lines(&mut headers, "Access-Control-Allow-Origin", a.acao.lines(site, origin));
+        push_lines(
+            &mut headers,
+            "Access-Control-Allow-Origin",
+            a.acao.lines(site, origin),
+        );
         push_lines(
             &mut headers,
             "Access-Control-Allow-Credentials",
-            a.acac.lines().into_iter().map(|s| s.as_bytes().to_vec()).collect(),
+            a.acac
+                .lines()
+                .into_iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
         );
         let body: Vec<u8> = if a.redirect.is_some() || status == 204 {
             Vec::new()
         } else {
             for l in &a.aceh {
-                headers.push(("Access-Control-Expose-Headers".into(), l.as_bytes().to_vec()));
+                headers.push((
+                    "Access-Control-Expose-Headers".into(),
+                    l.as_bytes().to_vec(),
+                ));
             }
             for (n, v) in &a.extra {
                 headers.push((n.clone(), v.as_bytes().to_vec()));
@@ -568,7 +590,11 @@ impl fmt::Display for Case {
                     "; actual {} -> {}{} ACAO={} ACAC={}",
                     rd.status,
                     rd.to.short(),
-                    if rd.userinfo { " (with user:pass@)" } else { "" },
+                    if rd.userinfo {
+                        " (with user:pass@)"
+                    } else {
+                        ""
+                    },
                     a.acao,
                     a.acac
                 )?,

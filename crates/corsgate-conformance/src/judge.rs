@@ -47,7 +47,13 @@ pub struct Observation {
 }
 
 /// One line of [`Observation::trace`].
-pub fn trace_line(hop: usize, preflight: bool, method: &str, origin: Option<&str>, acrh: Option<&str>) -> String {
+pub fn trace_line(
+    hop: usize,
+    preflight: bool,
+    method: &str,
+    origin: Option<&str>,
+    acrh: Option<&str>,
+) -> String {
     let what = if preflight {
         format!("P{hop}")
     } else {
@@ -69,7 +75,13 @@ impl fmt::Display for Observation {
                 write!(f, "allowed {status} readable=[{}]", readable.join(","))?
             }
         }
-        write!(f, " preflights={} requests={} trace=[{}]", self.preflights, self.requests, self.trace.join("; "))
+        write!(
+            f,
+            " preflights={} requests={} trace=[{}]",
+            self.preflights,
+            self.requests,
+            self.trace.join("; ")
+        )
     }
 }
 
@@ -104,7 +116,9 @@ impl Judge for Engine {
         let verdict = browser.run(request, |out| {
             let r = route(&out.url, &site.run)
                 .filter(|r| r.id == case.id && r.api == api)
-                .ok_or_else(|| format!("the engine requested a URL outside the case: {}", out.url))?;
+                .ok_or_else(|| {
+                    format!("the engine requested a URL outside the case: {}", out.url)
+                })?;
             let origin = out.headers.get("origin").map(|o| o.into_owned());
             let preflight = out.stage == Stage::Preflight;
             trace.push(trace_line(
@@ -112,7 +126,9 @@ impl Judge for Engine {
                 preflight,
                 &out.method,
                 origin.as_deref().map(String::from_utf8_lossy).as_deref(),
-                out.headers.get_str("access-control-request-headers").as_deref(),
+                out.headers
+                    .get_str("access-control-request-headers")
+                    .as_deref(),
             ));
             let wire = case.respond(site, api, r.hop, preflight, origin.as_deref());
             let mut resp = Response::new(wire.status);

@@ -67,7 +67,11 @@ pub fn chromium_version(chromium: &str) -> Result<String, String> {
 }
 
 /// Runs every case through `fetch()` and XHR in headless Chromium.
-pub fn run_chromium(servers: &Servers, cases: &Arc<Vec<Case>>, opts: &Options) -> Result<ChromiumRun, String> {
+pub fn run_chromium(
+    servers: &Servers,
+    cases: &Arc<Vec<Case>>,
+    opts: &Options,
+) -> Result<ChromiumRun, String> {
     let start = Instant::now();
     let version = chromium_version(&opts.chromium)?;
     let driver = Driver::start(&opts.chromedriver, &opts.chromium)?;
@@ -80,7 +84,10 @@ pub fn run_chromium(servers: &Servers, cases: &Arc<Vec<Case>>, opts: &Options) -
     let mut results: BTreeMap<String, Value> = BTreeMap::new();
     for chunk in jobs.chunks(opts.batch.max(1)) {
         let batch: Vec<Value> = chunk.iter().map(|(_, _, j)| j.clone()).collect();
-        let v = driver.execute_async(page::RUNNER, vec![Value::Array(batch), Value::from(opts.width)])?;
+        let v = driver.execute_async(
+            page::RUNNER,
+            vec![Value::Array(batch), Value::from(opts.width)],
+        )?;
         let Value::Object(map) = v else {
             return Err(format!("the page returned {v}"));
         };
@@ -103,7 +110,11 @@ pub fn run_chromium(servers: &Servers, cases: &Arc<Vec<Case>>, opts: &Options) -
                     status: r["status"].as_u64().unwrap_or(0) as u16,
                     readable: r["headers"]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_owned))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 },
                 _ => return Err(format!("bad result for case {}: {r}", case.id)),
@@ -121,7 +132,13 @@ pub fn run_chromium(servers: &Servers, cases: &Arc<Vec<Case>>, opts: &Options) -
                     trace: log
                         .iter()
                         .map(|l| {
-                            trace_line(l.hop, l.preflight, &l.method, l.origin.as_deref(), l.request_headers.as_deref())
+                            trace_line(
+                                l.hop,
+                                l.preflight,
+                                &l.method,
+                                l.origin.as_deref(),
+                                l.request_headers.as_deref(),
+                            )
                         })
                         .collect(),
                 },
@@ -130,7 +147,11 @@ pub fn run_chromium(servers: &Servers, cases: &Arc<Vec<Case>>, opts: &Options) -
     }
     drop(driver);
     Ok(ChromiumRun {
-        version: if version.is_empty() { driver_version_fallback() } else { version },
+        version: if version.is_empty() {
+            driver_version_fallback()
+        } else {
+            version
+        },
         observed,
         errors,
         elapsed: start.elapsed(),

@@ -158,7 +158,10 @@ fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
             break;
         }
         if lines.len() > 200 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "too many header lines"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "too many header lines",
+            ));
         }
         lines.push(line.clone());
     }
@@ -243,9 +246,15 @@ fn answer(head: &Head, cases: &[Case], site: &Site, log: &Mutex<Log>) -> Wire {
             hop: r.hop,
             preflight,
             method: head.method.clone(),
-            origin: origin.as_deref().map(|o| String::from_utf8_lossy(o).into_owned()),
+            origin: origin
+                .as_deref()
+                .map(|o| String::from_utf8_lossy(o).into_owned()),
             request_headers: head.get("access-control-request-headers"),
-            names: head.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect(),
+            names: head
+                .headers
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect(),
         });
     case.respond(site, r.api, r.hop, preflight, origin.as_deref())
 }

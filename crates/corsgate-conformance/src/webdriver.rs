@@ -45,7 +45,8 @@ fn free_port() -> io::Result<u16> {
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Error> {
     let io = |e: io::Error| format!("chromedriver {method} {path}: {e}");
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
-    s.set_read_timeout(Some(Duration::from_secs(600))).map_err(io)?;
+    s.set_read_timeout(Some(Duration::from_secs(600)))
+        .map_err(io)?;
     let body = body.map(Value::to_string).unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -77,10 +78,18 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
             r.read_to_end(&mut buf).map_err(io)?;
         }
     }
-    let v: Value = serde_json::from_slice(&buf)
-        .map_err(|e| format!("chromedriver {method} {path}: bad JSON ({e}): {}", String::from_utf8_lossy(&buf)))?;
+    let v: Value = serde_json::from_slice(&buf).map_err(|e| {
+        format!(
+            "chromedriver {method} {path}: bad JSON ({e}): {}",
+            String::from_utf8_lossy(&buf)
+        )
+    })?;
     if !status.contains(" 200 ") {
-        return Err(format!("chromedriver {method} {path}: {} {}", status.trim(), v));
+        return Err(format!(
+            "chromedriver {method} {path}: {} {}",
+            status.trim(),
+            v
+        ));
     }
     Ok(v.get("value").cloned().unwrap_or(Value::Null))
 }
@@ -98,7 +107,8 @@ impl Driver {
             .map_err(|e| {
                 format!("cannot start {chromedriver}: {e} (install Debian's chromium-driver)")
             })?;
-        let profile_dir = std::env::temp_dir().join(format!("corsgate-chromium-{}-{port}", std::process::id()));
+        let profile_dir =
+            std::env::temp_dir().join(format!("corsgate-chromium-{}-{port}", std::process::id()));
         let mut driver = Driver {
             child,
             port,
@@ -160,7 +170,12 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = http(self.port, "DELETE", &format!("/session/{}", self.session), None);
+            let _ = http(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -32,7 +32,12 @@ fn chromium_agrees_with_the_engine() {
         .unwrap_or_else(|e| panic!("Chromium conformance run failed: {e}"));
     let mut engine = Engine(Profile::Chromium);
     let bad = compare(&mut engine, &site, &cases, &chromium.observed);
-    let standard = compare(&mut Engine(Profile::Standard), &site, &cases, &chromium.observed);
+    let standard = compare(
+        &mut Engine(Profile::Standard),
+        &site,
+        &cases,
+        &chromium.observed,
+    );
     let total = chromium.observed.len();
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {} : {} agree; engine:standard differs on {}",
@@ -45,7 +50,13 @@ fn chromium_agrees_with_the_engine() {
     );
     if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
-        let text = corsgate_conformance::report::render(&cases, &chromium, &standard, total, started.elapsed());
+        let text = corsgate_conformance::report::render(
+            &cases,
+            &chromium,
+            &standard,
+            total,
+            started.elapsed(),
+        );
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let mut report = String::new();

@@ -712,7 +712,10 @@ mod tests {
                 .build()
                 .unwrap()
         };
-        assert_eq!(preflight_headers(Profile::Chromium, req()), [Some("rtt".to_owned())]);
+        assert_eq!(
+            preflight_headers(Profile::Chromium, req()),
+            [Some("rtt".to_owned())]
+        );
         assert_eq!(
             preflight_headers(Profile::Standard, req()),
             [Some("rtt".to_owned()), Some("rtt".to_owned())]
