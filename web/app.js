@@ -187,6 +187,7 @@ async function init() {
   $("policy").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(evaluate, 300); });
   for (const b of document.querySelectorAll("[data-preset]")) b.addEventListener("click", () => applyPreset(b.dataset.preset));
   liveView();
+  await evaluate();
   document.body.dataset.ready = "true";
 }
 

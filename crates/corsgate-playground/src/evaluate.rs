@@ -2,7 +2,10 @@
 //! through the browser model against what the demo gateway would answer.
 
 use corsgate_core::decision::Action as Decided;
-use corsgate_core::{Browser, Credentials, HeaderList, Policy, PolicyErrors, Profile, Request, Response, Stage, Verdict};
+use corsgate_core::{
+    Browser, Credentials, HeaderList, Policy, PolicyErrors, Profile, Request, Response, Stage,
+    Verdict,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::upstream;
@@ -97,12 +100,32 @@ fn pairs(h: &HeaderList) -> Vec<(String, String)> {
 /// What the demo gateway answers to one request under `policy`: the same code
 /// path as the real gateway (`Policy::decide`, then the upstream, then the
 /// decision's headers).
-pub fn gateway_answer(policy: &Policy, method: &http::Method, path: &str, headers: &http::HeaderMap) -> (http::StatusCode, http::HeaderMap, String, corsgate_core::Decision) {
+pub fn gateway_answer(
+    policy: &Policy,
+    method: &http::Method,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> (
+    http::StatusCode,
+    http::HeaderMap,
+    String,
+    corsgate_core::Decision,
+) {
     let decision = policy.decide(method, headers);
     match decision.action() {
-        Decided::Respond(status) => (status, decision.headers().to_header_map(), String::new(), decision),
+        Decided::Respond(status) => (
+            status,
+            decision.headers().to_header_map(),
+            String::new(),
+            decision,
+        ),
         Decided::PassOn => {
             let (status, mut map, body) = upstream::answer(method.as_str(), path);
+            // Known here so that the model's response carries what the real one does.
+            map.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(body.len()),
+            );
             decision.headers().clone().apply_to(&mut map);
             (status, map, body, decision)
         }
@@ -123,13 +146,27 @@ pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
     let profile = match req.browser.as_deref().map(str::parse::<Profile>) {
         None => Profile::Chromium,
         Some(Ok(p)) => p,
-        Some(Err(e)) => return EvalResponse { error: Some(e), ..Default::default() },
+        Some(Err(e)) => {
+            return EvalResponse {
+                error: Some(e),
+                ..Default::default()
+            }
+        }
     };
     let credentials = match req.credentials.parse::<Credentials>() {
         Ok(c) => c,
-        Err(e) => return EvalResponse { error: Some(e), ..Default::default() },
+        Err(e) => {
+            return EvalResponse {
+                error: Some(e),
+                ..Default::default()
+            }
+        }
     };
-    let path = if req.path.starts_with('/') { req.path.clone() } else { format!("/{}", req.path) };
+    let path = if req.path.starts_with('/') {
+        req.path.clone()
+    } else {
+        format!("/{}", req.path)
+    };
     let mut builder = Request::builder(req.origin.clone(), format!("{gateway_origin}{path}"))
         .method(req.method.clone())
         .credentials(credentials);
@@ -138,7 +175,12 @@ pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
     }
     let request = match builder.build() {
         Ok(r) => r,
-        Err(e) => return EvalResponse { error: Some(e.to_string()), ..Default::default() },
+        Err(e) => {
+            return EvalResponse {
+                error: Some(e.to_string()),
+                ..Default::default()
+            }
+        }
     };
     let mut wire = Vec::new();
     let result = Browser::new(profile).run(request, |out| {
@@ -165,12 +207,18 @@ pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
             wire,
             ..Default::default()
         },
-        Err(e) => EvalResponse { error: Some(e), wire, ..Default::default() },
+        Err(e) => EvalResponse {
+            error: Some(e),
+            wire,
+            ..Default::default()
+        },
     }
 }
 
 fn url_path(url: &str) -> String {
-    url::Url::parse(url).map(|u| u.path().to_owned()).unwrap_or_else(|_| "/".into())
+    url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| "/".into())
 }
 
 #[cfg(test)]
@@ -191,7 +239,10 @@ credentials = true
             origin: origin.into(),
             method: method.into(),
             path: "/api/items".into(),
-            headers: headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             credentials: "include".into(),
             browser: None,
         }
@@ -199,15 +250,28 @@ credentials = true
 
     #[test]
     fn allowed_and_denied() {
-        let ok = evaluate(&req("http://127.0.0.1:8080", "GET", &[]), "http://127.0.0.1:9090");
+        let ok = evaluate(
+            &req("http://127.0.0.1:8080", "GET", &[]),
+            "http://127.0.0.1:9090",
+        );
         let v = ok.verdict.expect("verdict");
         assert!(v.allowed);
-        assert_eq!(v.exposed_headers, ["content-type", "x-total-count"]);
-        let denied = evaluate(&req("https://evil.example", "GET", &[]), "http://127.0.0.1:9090");
+        assert_eq!(v.exposed_headers, ["content-length", "content-type", "x-total-count"]);
+        let denied = evaluate(
+            &req("https://evil.example", "GET", &[]),
+            "http://127.0.0.1:9090",
+        );
         let v = denied.verdict.expect("verdict");
         assert!(!v.allowed);
         assert_eq!(v.reason.expect("reason").code, "missing_allow_origin");
-        let put = evaluate(&req("http://127.0.0.1:8080", "PUT", &[("Content-Type", "application/json")]), "http://127.0.0.1:9090");
+        let put = evaluate(
+            &req(
+                "http://127.0.0.1:8080",
+                "PUT",
+                &[("Content-Type", "application/json")],
+            ),
+            "http://127.0.0.1:9090",
+        );
         assert!(put.verdict.expect("verdict").allowed);
         assert_eq!(put.wire.len(), 2);
         assert_eq!(put.wire[0].response.status, 204);

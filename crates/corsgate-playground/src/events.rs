@@ -26,7 +26,12 @@ pub struct DecisionEvent {
 
 impl DecisionEvent {
     /// An event stamped now.
-    pub fn now(origin: Option<String>, method: String, path: String, decision: &corsgate_core::Decision) -> Self {
+    pub fn now(
+        origin: Option<String>,
+        method: String,
+        path: String,
+        decision: &corsgate_core::Decision,
+    ) -> Self {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

@@ -18,14 +18,18 @@ pub fn router(shared: Shared) -> Router {
 async fn handle(State(shared): State<Shared>, req: axum::extract::Request) -> Response {
     let live = shared.live();
     let path = req.uri().path().to_owned();
-    let (status, headers, body, decision) = gateway_answer(&live.policy, req.method(), &path, req.headers());
+    let (status, headers, body, decision) =
+        gateway_answer(&live.policy, req.method(), &path, req.headers());
     let origin = req
         .headers()
         .get(http::header::ORIGIN)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    shared
-        .events
-        .publish(DecisionEvent::now(origin, req.method().to_string(), path, &decision));
+    shared.events.publish(DecisionEvent::now(
+        origin,
+        req.method().to_string(),
+        path,
+        &decision,
+    ));
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;

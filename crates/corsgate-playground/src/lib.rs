@@ -61,7 +61,8 @@ pub async fn start(page_addr: SocketAddr, gateway_addr: SocketAddr) -> std::io::
     let page_origin = format!("http://{}", page.local_addr()?);
     let gateway_origin = format!("http://{}", gateway.local_addr()?);
     let text = demo_policy(&page_origin);
-    let policy = Policy::from_toml(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let policy = Policy::from_toml(&text)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let shared = Shared::new(
         Live {
             text,

@@ -19,7 +19,10 @@ async fn main() {
     let gateway = parse(args.next(), "127.0.0.1:8081");
     match corsgate_playground::start(page, gateway).await {
         Ok(r) => {
-            println!("corsgate playground: open {}/ (demo gateway on {})", r.page_origin, r.gateway_origin);
+            println!(
+                "corsgate playground: open {}/ (demo gateway on {})",
+                r.page_origin, r.gateway_origin
+            );
             let _ = tokio::signal::ctrl_c().await;
         }
         Err(e) => {

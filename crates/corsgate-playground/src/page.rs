@@ -22,9 +22,18 @@ use crate::state::{Live, Shared};
 /// The page's router.
 pub fn router(shared: Shared) -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", assets::INDEX_HTML) }))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", assets::APP_JS) }))
-        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", assets::STYLE_CSS) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", assets::INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", assets::APP_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css; charset=utf-8", assets::STYLE_CSS) }),
+        )
         .route("/api/config", get(config))
         .route("/api/evaluate", post(eval))
         .route("/api/policy", put(apply))
@@ -33,7 +42,14 @@ pub fn router(shared: Shared) -> Router {
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(Serialize)]
@@ -74,7 +90,12 @@ async fn apply(State(s): State<Shared>, Json(p): Json<PolicyIn>) -> (StatusCode,
             });
             (StatusCode::OK, Json(PolicyOut { errors: Vec::new() }))
         }
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(PolicyOut { errors: problems(&e) })),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(PolicyOut {
+                errors: problems(&e),
+            }),
+        ),
     }
 }
 

@@ -8,18 +8,35 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 /// The demo API's answer to `method path`: status, headers and a JSON body.
 pub fn answer(method: &str, path: &str) -> (StatusCode, HeaderMap, String) {
     let mut headers = HeaderMap::new();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert("x-internal-trace", HeaderValue::from_static("7f3a"));
     let (status, body) = match (method, path) {
         ("GET" | "HEAD", "/api/items") => {
             headers.insert("x-total-count", HeaderValue::from_static("2"));
-            (StatusCode::OK, r#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.to_string())
+            (
+                StatusCode::OK,
+                r#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.to_string(),
+            )
         }
         ("POST", "/api/items") => (StatusCode::CREATED, r#"{"id":3}"#.to_string()),
-        ("GET" | "HEAD", "/api/items/1") => (StatusCode::OK, r#"{"id":1,"name":"apple"}"#.to_string()),
-        (_, "/api/items/1") => (StatusCode::OK, format!(r#"{{"id":1,"method":"{}"}}"#, method.escape_default())),
-        ("GET" | "HEAD", "/public/info") => (StatusCode::OK, r#"{"service":"demo","version":1}"#.to_string()),
-        _ => (StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.to_string()),
+        ("GET" | "HEAD", "/api/items/1") => {
+            (StatusCode::OK, r#"{"id":1,"name":"apple"}"#.to_string())
+        }
+        (_, "/api/items/1") => (
+            StatusCode::OK,
+            format!(r#"{{"id":1,"method":"{}"}}"#, method.escape_default()),
+        ),
+        ("GET" | "HEAD", "/public/info") => (
+            StatusCode::OK,
+            r#"{"service":"demo","version":1}"#.to_string(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            r#"{"error":"not found"}"#.to_string(),
+        ),
     };
     (status, headers, body)
 }
