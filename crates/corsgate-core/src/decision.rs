@@ -194,13 +194,22 @@ impl ResponseHeaders {
     /// The headers as (name, value) pairs, `Vary` last.
     pub fn iter(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
         [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.as_ref()),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                self.allow_origin.as_ref(),
+            ),
             (
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 self.allow_credentials.then_some(&TRUE),
             ),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.as_ref()),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.as_ref()),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                self.allow_methods.as_ref(),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                self.allow_headers.as_ref(),
+            ),
             (header::ACCESS_CONTROL_MAX_AGE, self.max_age.as_ref()),
             (header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.as_ref()),
             (
@@ -456,7 +465,9 @@ impl Policy {
         h.allow_credentials = self.credentials;
 
         // Method.
-        let mut acrm = headers.get_all(header::ACCESS_CONTROL_REQUEST_METHOD).iter();
+        let mut acrm = headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .iter();
         let method = match (acrm.next(), acrm.next()) {
             (Some(m), None) if is_token(m.as_bytes()) => m,
             _ => return refuse(h, Reason::MethodMalformed, debug),
@@ -479,9 +490,9 @@ impl Policy {
                 h.allow_headers = match &self.request_headers {
                     HeaderRule::List { value, .. } => value.clone(),
                     HeaderRule::Mirror if names == 0 => None,
-                    HeaderRule::Mirror if lines == 1 => headers
-                        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-                        .cloned(),
+                    HeaderRule::Mirror if lines == 1 => {
+                        headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned()
+                    }
                     HeaderRule::Mirror => join_lines(headers),
                 };
             }
@@ -617,11 +628,17 @@ mod tests {
     fn classifies_like_fetch() {
         let p = policy();
         let d = p.decide(&Method::GET, &HeaderMap::new());
-        assert_eq!((d.kind(), d.action()), (RequestKind::NotCors, Action::PassOn));
+        assert_eq!(
+            (d.kind(), d.action()),
+            (RequestKind::NotCors, Action::PassOn)
+        );
         assert_eq!(d.headers().to_header_map()["vary"], "origin");
         // OPTIONS without ACRM is an actual request, passed on.
         let d = p.decide(&Method::OPTIONS, &hm(&[APP]));
-        assert_eq!((d.kind(), d.action()), (RequestKind::Actual, Action::PassOn));
+        assert_eq!(
+            (d.kind(), d.action()),
+            (RequestKind::Actual, Action::PassOn)
+        );
         // ACRM without OPTIONS is an actual request too.
         let d = p.decide(
             &Method::PUT,
@@ -659,19 +676,30 @@ mod tests {
     fn vary_is_appended_once() {
         let p = policy();
         let mut inner = hm(&[("vary", "Accept-Encoding")]);
-        p.decide(&Method::GET, &hm(&[APP])).into_headers().apply_to(&mut inner);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
         let v: Vec<_> = inner.get_all("vary").iter().collect();
         assert_eq!(v, ["Accept-Encoding", "origin"]);
         let mut inner = hm(&[("vary", "accept-encoding, Origin")]);
-        p.decide(&Method::GET, &hm(&[APP])).into_headers().apply_to(&mut inner);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
         assert_eq!(inner.get_all("vary").iter().count(), 1);
         let mut inner = hm(&[("vary", "*")]);
-        p.decide(&Method::GET, &HeaderMap::new()).into_headers().apply_to(&mut inner);
+        p.decide(&Method::GET, &HeaderMap::new())
+            .into_headers()
+            .apply_to(&mut inner);
         assert_eq!(inner.get_all("vary").iter().count(), 1);
         // A stale ACAO from the inner service is replaced, never duplicated.
         let mut inner = hm(&[("access-control-allow-origin", "*")]);
-        p.decide(&Method::GET, &hm(&[APP])).into_headers().apply_to(&mut inner);
-        assert_eq!(inner.get_all("access-control-allow-origin").iter().count(), 1);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
+        assert_eq!(
+            inner.get_all("access-control-allow-origin").iter().count(),
+            1
+        );
     }
 
     fn preflight(p: &Policy, extra: &[(&str, &str)]) -> Decision {
@@ -709,10 +737,17 @@ mod tests {
                 "origin, access-control-request-method, access-control-request-headers"
             );
         }
-        let d = preflight(&p, &[("access-control-request-headers", "x-trace, X-Other")]);
+        let d = preflight(
+            &p,
+            &[("access-control-request-headers", "x-trace, X-Other")],
+        );
         assert_eq!(d.action(), Action::Respond(StatusCode::FORBIDDEN));
         assert_eq!(d.reason().to_string().contains("'x-other'"), true);
-        assert!(d.headers().to_header_map().get("access-control-allow-origin").is_none());
+        assert!(d
+            .headers()
+            .to_header_map()
+            .get("access-control-allow-origin")
+            .is_none());
         let d = preflight(&p, &[("access-control-request-headers", "x-trace, no no")]);
         assert_eq!(d.reason(), Reason::HeadersMalformed);
     }
@@ -725,7 +760,9 @@ mod tests {
         assert_eq!(d.reason(), Reason::HeadersTooLarge);
         let d = preflight(&p, &[("access-control-request-headers", &",".repeat(100))]);
         assert_eq!(d.reason(), Reason::HeadersTooLarge);
-        let many: Vec<_> = (0..100).map(|_| ("access-control-request-headers", "x-trace")).collect();
+        let many: Vec<_> = (0..100)
+            .map(|_| ("access-control-request-headers", "x-trace"))
+            .collect();
         assert_eq!(preflight(&p, &many).reason(), Reason::HeadersTooLarge);
     }
 
@@ -756,9 +793,18 @@ mod tests {
         let m = d.headers().to_header_map();
         assert_eq!(m["access-control-allow-origin"], "https://app.example.com");
         assert!(m.get("access-control-allow-methods").is_none());
-        h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
-        h.insert("access-control-request-headers", HeaderValue::from_static("x-nope"));
-        let m = p.decide_with(&Method::OPTIONS, &h, true).headers().to_header_map();
+        h.insert(
+            "access-control-request-method",
+            HeaderValue::from_static("PUT"),
+        );
+        h.insert(
+            "access-control-request-headers",
+            HeaderValue::from_static("x-nope"),
+        );
+        let m = p
+            .decide_with(&Method::OPTIONS, &h, true)
+            .headers()
+            .to_header_map();
         assert_eq!(m["access-control-allow-headers"], "x-trace, content-type");
         h.insert("origin", HeaderValue::from_static("https://evil.example"));
         let d = p.decide_with(&Method::OPTIONS, &h, true);
@@ -775,7 +821,10 @@ mod tests {
             .private_network(true)
             .build()
             .unwrap();
-        let h = p.decide(&Method::GET, &HeaderMap::new()).headers().to_header_map();
+        let h = p
+            .decide(&Method::GET, &HeaderMap::new())
+            .headers()
+            .to_header_map();
         assert_eq!(h["access-control-allow-origin"], "*");
         assert_eq!(h["access-control-expose-headers"], "*");
         assert!(h.get("vary").is_none());

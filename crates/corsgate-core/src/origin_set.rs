@@ -121,9 +121,7 @@ impl Entry {
     pub(crate) fn is_insecure(&self) -> bool {
         match self {
             Entry::Any => false,
-            Entry::Exact(o) => {
-                o.tuple().is_some_and(|t| t.scheme() == "http") && !o.is_loopback()
-            }
+            Entry::Exact(o) => o.tuple().is_some_and(|t| t.scheme() == "http") && !o.is_loopback(),
             Entry::Pattern { rule, loopback, .. } => rule.scheme == Scheme::Http && !loopback,
         }
     }
@@ -276,7 +274,11 @@ impl Entry {
 }
 
 /// Puts the configured value and a wildcard-restored suggestion into an origin error.
-fn rewrite_origin_error(e: OriginError, value: &str, rewild: &dyn Fn(&str) -> String) -> OriginError {
+fn rewrite_origin_error(
+    e: OriginError,
+    value: &str,
+    rewild: &dyn Fn(&str) -> String,
+) -> OriginError {
     use OriginError::*;
     let v = value.to_owned();
     match e {
@@ -581,7 +583,11 @@ mod tests {
 
     #[test]
     fn subdomain_patterns_are_label_aware() {
-        let s = set(&["https://*.example.com", "https://foo.com", "https://bar.com"]);
+        let s = set(&[
+            "https://*.example.com",
+            "https://foo.com",
+            "https://bar.com",
+        ]);
         assert_eq!(m(&s, "https://a.example.com"), OriginMatch::Pattern);
         assert_eq!(m(&s, "https://c.b.a.example.com"), OriginMatch::Pattern);
         for no in [
@@ -612,7 +618,11 @@ mod tests {
 
     #[test]
     fn ports() {
-        let s = set(&["http://localhost:*", "https://*.dev.example:8443", "http://[::1]:*"]);
+        let s = set(&[
+            "http://localhost:*",
+            "https://*.dev.example:8443",
+            "http://[::1]:*",
+        ]);
         assert_eq!(m(&s, "http://localhost"), OriginMatch::Pattern);
         assert_eq!(m(&s, "http://localhost:3000"), OriginMatch::Pattern);
         assert_eq!(m(&s, "https://localhost:3000"), OriginMatch::NotAllowed);
@@ -636,11 +646,22 @@ mod tests {
         assert_eq!(code("https://*.127.0.0.1"), "invalid_pattern");
         assert_eq!(code("https://a.com:8080:*"), "invalid_pattern");
         let e = Entry::parse("https://*.example.com/").unwrap_err();
-        assert!(e.to_string().contains("did you mean https://*.example.com — without"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean https://*.example.com — without"),
+            "{e}"
+        );
         let e = Entry::parse("https://app.example.com:443").unwrap_err();
-        assert!(e.to_string().contains("did you mean https://app.example.com?"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean https://app.example.com?"),
+            "{e}"
+        );
         let e = Entry::parse("https://bücher.example").unwrap_err();
-        assert!(e.to_string().contains("https://xn--bcher-kva.example"), "{e}");
+        assert!(
+            e.to_string().contains("https://xn--bcher-kva.example"),
+            "{e}"
+        );
         let e = Entry::parse("http://0x7f.0.0.1:*").unwrap_err();
         assert!(e.to_string().contains("http://127.0.0.1:*"), "{e}");
         assert!(Entry::parse("https://*.example.co.uk").is_ok());

@@ -47,7 +47,9 @@ impl PolicyBuilder {
     }
     /// Allows several origins; see [`origin`](Self::origin).
     pub fn origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
-        self.config.origins.extend(origins.into_iter().map(Into::into));
+        self.config
+            .origins
+            .extend(origins.into_iter().map(Into::into));
         self
     }
     /// Allows any origin (`*`), for public data without credentials.
@@ -62,7 +64,9 @@ impl PolicyBuilder {
     }
     /// Allows several methods; see [`method`](Self::method).
     pub fn methods<I: IntoIterator<Item = S>, S: Into<String>>(mut self, methods: I) -> Self {
-        self.config.methods.extend(methods.into_iter().map(Into::into));
+        self.config
+            .methods
+            .extend(methods.into_iter().map(Into::into));
         self
     }
     /// Allows a request header (case does not matter); `*` allows whatever
@@ -220,8 +224,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             continue;
         }
         let lower = value.to_ascii_lowercase();
-        if lower.starts_with("access-control-") && !lower.starts_with("access-control-request-")
-        {
+        if lower.starts_with("access-control-") && !lower.starts_with("access-control-request-") {
             errors.push(PolicyError::MisplacedCorsHeader {
                 setting: Setting::RequestHeaders,
                 value: value.clone(),
@@ -388,22 +391,35 @@ mod tests {
             .build()
             .unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("origins: 'https://app.example.com/' ends with a trailing slash"), "{text}");
+        assert!(
+            text.contains("origins: 'https://app.example.com/' ends with a trailing slash"),
+            "{text}"
+        );
         assert!(text.contains("did you mean https://app.example.com — without the trailing slash?"));
         let e = Policy::builder().build().unwrap_err();
         assert_eq!(e.iter().next().map(PolicyError::code), Some("no_origins"));
-        assert!(e.to_string().contains("origins = [\"https://app.example.com\"]"));
+        assert!(e
+            .to_string()
+            .contains("origins = [\"https://app.example.com\"]"));
     }
 
     #[test]
     fn loopback_http_is_fine_with_credentials() {
         assert!(Policy::builder()
-            .origins(["http://localhost:*", "http://127.0.0.1:8080", "http://[::1]:3000"])
+            .origins([
+                "http://localhost:*",
+                "http://127.0.0.1:8080",
+                "http://[::1]:3000"
+            ])
             .credentials(true)
             .build()
             .is_ok());
         assert_eq!(
-            codes(Policy::builder().origin("http://*.example.com").credentials(true)),
+            codes(
+                Policy::builder()
+                    .origin("http://*.example.com")
+                    .credentials(true)
+            ),
             ["insecure_origin_with_credentials"]
         );
         assert_eq!(
