@@ -45,6 +45,7 @@ pub mod origin;
 pub mod preflight;
 pub mod profile;
 pub mod refusal;
+pub mod remedy;
 pub mod request;
 pub mod response;
 pub mod safelist;

@@ -542,7 +542,8 @@ mod tests {
     #[test]
     fn rejects_what_is_not_an_origin() {
         use OriginError::*;
-        let cases: Vec<(&str, fn(&OriginError) -> bool)> = vec![
+        type Case = (&'static str, fn(&OriginError) -> bool);
+        let cases: Vec<Case> = vec![
             ("", |e| matches!(e, Empty)),
             ("https://a.example/", |e| matches!(e, TrailingSlash { .. })),
             ("https://a.example/app", |e| matches!(e, HasPath { .. })),

@@ -214,7 +214,15 @@ mod tests {
     #[test]
     fn wpt_preflight_star() {
         // (succeeds, credentials, ACAM, ACAH, method, header)
-        let table: [(bool, bool, &str, &str, &str, Option<&str>); 10] = [
+        type Row = (
+            bool,
+            bool,
+            &'static str,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+        );
+        let table: [Row; 10] = [
             (true, false, "get", "x-test", "GET", Some("X-Test")),
             (true, false, "*", "x-test", "SUPER", Some("X-Test")),
             (true, false, "*", "*", "OK", Some("X-Test")),

@@ -404,11 +404,11 @@ impl Refusal {
             ),
             Refusal::MethodNotAllowed { method, allowed, .. } => format!(
                 "add {method} to `Access-Control-Allow-Methods` in the preflight response (e.g. `Access-Control-Allow-Methods: {}`); methods are case-sensitive",
-                join_with(allowed, method)
+                join_with(allowed, method, true)
             ),
             Refusal::HeaderNotAllowed { header, allowed, .. } => format!(
                 "add {header} to `Access-Control-Allow-Headers` in the preflight response (e.g. `Access-Control-Allow-Headers: {}`)",
-                join_with(allowed, header)
+                join_with(allowed, header, false)
             ),
             Refusal::RedirectContainsCredentials { .. } => {
                 "redirect to a URL without `user:password@`".into()
@@ -420,13 +420,20 @@ impl Refusal {
     }
 }
 
-fn join_with(list: &[String], extra: &str) -> String {
+fn join_with(list: &[String], extra: &str, case_sensitive: bool) -> String {
     let mut items: Vec<&str> = list
         .iter()
         .map(String::as_str)
         .filter(|s| *s != "*")
         .collect();
-    if !items.iter().any(|s| s.eq_ignore_ascii_case(extra)) {
+    let same = |s: &&str| {
+        if case_sensitive {
+            *s == extra
+        } else {
+            s.eq_ignore_ascii_case(extra)
+        }
+    };
+    if !items.iter().any(same) {
         items.push(extra);
     }
     items.join(", ")

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
+use crate::remedy::{Remedy, RemedyContext};
 
 /// One step of the trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,8 +66,19 @@ pub struct RefusalReport {
     pub is_cors: bool,
     /// When the outcome depends on the browser.
     pub browser_note: Option<&'static str>,
+    /// The structured fix: which response, which headers, which status.
+    pub remedy: Remedy,
     /// The structured refusal.
     pub details: Refusal,
+}
+
+impl RefusalReport {
+    /// A report whose remedy knows the request at the point it failed.
+    pub fn with_context(r: &Refusal, ctx: &RemedyContext) -> Self {
+        let mut report = RefusalReport::from(r);
+        report.remedy = r.remedy(ctx);
+        report
+    }
 }
 
 impl From<&Refusal> for RefusalReport {
@@ -81,6 +93,7 @@ impl From<&Refusal> for RefusalReport {
             firefox: r.firefox_error(),
             is_cors: r.is_cors(),
             browser_note: r.browser_specific_note(),
+            remedy: r.remedy(&RemedyContext::default()),
             details: r.clone(),
         }
     }

@@ -1,0 +1,332 @@
+//! Remedies: the smallest safe change that fixes a refusal, as data, and the
+//! repair loop that applies them one at a time until a request would pass.
+//!
+//! A browser reports only the first failed check. [`repair`] keeps going: it
+//! applies the remedy for the first refusal to the server's answers in the
+//! model, runs the fetch again, and repeats, so the user gets the whole list
+//! in order. A remedy never proposes `*` with credentials, never reflects an
+//! arbitrary origin, and never allows more than the request at hand: the one
+//! origin, the one method, the headers it sends.
+
+use serde::Serialize;
+
+use crate::browser::{Browser, Outgoing};
+use crate::profile::Profile;
+use crate::refusal::{Refusal, Stage};
+use crate::request::Request;
+use crate::response::Response;
+
+/// Who has to change something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The server's answer must change.
+    Server,
+    /// No server answer can fix it: the request itself must change.
+    Client,
+}
+
+/// A structured fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Remedy {
+    /// Who must change something.
+    pub side: Side,
+    /// Which response it concerns.
+    pub stage: Stage,
+    /// The URL of that response.
+    pub url: String,
+    /// Headers to set (replacing any lines of the same name), with exact values.
+    pub set_headers: Vec<(String, String)>,
+    /// Header names to add to `Vary` (merged with what is there).
+    pub vary: Vec<String>,
+    /// Headers to remove.
+    pub remove_headers: Vec<String>,
+    /// The status to answer with instead.
+    pub status: Option<u16>,
+    /// The fix in one sentence.
+    pub sentence: String,
+}
+
+/// What a remedy needs to know about the request at the point it failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemedyContext {
+    /// The URL whose response failed.
+    pub url: String,
+    /// The request's method (after any redirect rewriting).
+    pub method: String,
+    /// The CORS-unsafe request-header names, lower case.
+    pub unsafe_headers: Vec<String>,
+    /// The request's serialized origin, as sent in `Origin`.
+    pub origin: String,
+}
+
+fn list_plus(list: &[String], extra: &[&str], case_sensitive: bool) -> String {
+    let mut out: Vec<&str> = list
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != "*")
+        .collect();
+    for e in extra {
+        let present = out.iter().any(|s| {
+            if case_sensitive {
+                s == e
+            } else {
+                s.eq_ignore_ascii_case(e)
+            }
+        });
+        if !present {
+            out.push(e);
+        }
+    }
+    out.join(", ")
+}
+
+impl Refusal {
+    /// The structured fix for this refusal.
+    ///
+    /// ```
+    /// use corsgate_core::{Refusal, Stage, remedy::{RemedyContext, Side}};
+    /// let r = Refusal::WildcardOriginWithCredentials { stage: Stage::Actual, origin: "https://app.example".into() };
+    /// let fix = r.remedy(&RemedyContext { url: "https://api.example/".into(), ..Default::default() });
+    /// assert_eq!(fix.side, Side::Server);
+    /// assert_eq!(fix.set_headers, [("Access-Control-Allow-Origin".to_string(), "https://app.example".to_string())]);
+    /// assert_eq!(fix.vary, ["Origin"]);
+    /// ```
+    pub fn remedy(&self, ctx: &RemedyContext) -> Remedy {
+        let mut r = Remedy {
+            side: Side::Server,
+            stage: self.stage(),
+            url: ctx.url.clone(),
+            set_headers: Vec::new(),
+            vary: Vec::new(),
+            remove_headers: Vec::new(),
+            status: None,
+            sentence: self.fix(),
+        };
+        let set = |r: &mut Remedy, name: &str, value: String| {
+            r.set_headers.push((name.to_owned(), value))
+        };
+        match self {
+            Refusal::DisallowedByMode { .. } | Refusal::UnsupportedScheme { .. } => {
+                r.side = Side::Client
+            }
+            Refusal::MissingAllowOrigin { origin, .. }
+            | Refusal::WildcardOriginWithCredentials { origin, .. }
+            | Refusal::MultipleAllowOrigin { origin, .. }
+            | Refusal::InvalidAllowOrigin { origin, .. }
+            | Refusal::AllowOriginMismatch { origin, .. } => {
+                if origin == "null" {
+                    // Allowing `null` would let any sandboxed page in: never propose it.
+                    r.side = Side::Client;
+                    r.sentence = "the request's origin became `null` after a cross-origin redirect, and allowing `null` would let any sandboxed page read the response: request the final URL directly instead of through the redirect".into();
+                } else {
+                    set(&mut r, "Access-Control-Allow-Origin", origin.clone());
+                    r.vary.push("Origin".into());
+                }
+            }
+            Refusal::InvalidAllowCredentials { .. } => {
+                set(&mut r, "Access-Control-Allow-Credentials", "true".into())
+            }
+            Refusal::PreflightStatus { .. } => r.status = Some(204),
+            Refusal::PreflightRedirect { .. } => {
+                r.status = Some(204);
+                r.remove_headers.push("Location".into());
+            }
+            Refusal::InvalidAllowMethods { .. } => {
+                set(&mut r, "Access-Control-Allow-Methods", ctx.method.clone())
+            }
+            Refusal::InvalidAllowHeaders { .. } => {
+                if ctx.unsafe_headers.is_empty() {
+                    r.remove_headers.push("Access-Control-Allow-Headers".into());
+                } else {
+                    set(
+                        &mut r,
+                        "Access-Control-Allow-Headers",
+                        ctx.unsafe_headers.join(", "),
+                    );
+                }
+            }
+            Refusal::MethodNotAllowed {
+                method, allowed, ..
+            } => set(
+                &mut r,
+                "Access-Control-Allow-Methods",
+                list_plus(allowed, &[method], true),
+            ),
+            Refusal::HeaderNotAllowed {
+                header, allowed, ..
+            } => {
+                let wanted: Vec<&str> = std::iter::once(header.as_str())
+                    .chain(ctx.unsafe_headers.iter().map(String::as_str))
+                    .collect();
+                set(
+                    &mut r,
+                    "Access-Control-Allow-Headers",
+                    list_plus(allowed, &wanted, false),
+                )
+            }
+            Refusal::RedirectContainsCredentials { location } => match url::Url::parse(location) {
+                Ok(mut u) => {
+                    let _ = u.set_username("");
+                    let _ = u.set_password(None);
+                    set(&mut r, "Location", u.to_string());
+                }
+                Err(_) => r.remove_headers.push("Location".into()),
+            },
+            Refusal::RedirectNotHttp { .. }
+            | Refusal::InvalidRedirectLocation { .. }
+            | Refusal::TooManyRedirects => {
+                r.side = Side::Client;
+                r.sentence = format!(
+                    "{} (the redirect target must be decided by the server's owner)",
+                    self.fix()
+                );
+            }
+        }
+        // A remedy that widens methods, headers, credentials or the status is
+        // scoped to the one origin at hand: the answer names it instead of `*`,
+        // so no other origin gains anything from the fix.
+        let widens = matches!(
+            self,
+            Refusal::InvalidAllowCredentials { .. }
+                | Refusal::PreflightStatus { .. }
+                | Refusal::PreflightRedirect { .. }
+                | Refusal::InvalidAllowMethods { .. }
+                | Refusal::InvalidAllowHeaders { .. }
+                | Refusal::MethodNotAllowed { .. }
+                | Refusal::HeaderNotAllowed { .. }
+        );
+        if widens && !ctx.origin.is_empty() && ctx.origin != "null" {
+            r.set_headers.insert(
+                0,
+                ("Access-Control-Allow-Origin".into(), ctx.origin.clone()),
+            );
+            r.vary.push("Origin".into());
+        }
+        r
+    }
+}
+
+impl Remedy {
+    /// Whether this remedy applies to the answer to `out`.
+    pub fn applies_to(&self, out: &Outgoing) -> bool {
+        let preflight = self.stage == Stage::Preflight;
+        self.side == Side::Server
+            && (out.stage == Stage::Preflight) == preflight
+            && out.url == self.url
+    }
+
+    /// Applies the remedy to a response.
+    pub fn apply(&self, response: &mut Response) {
+        if let Some(s) = self.status {
+            response.status = s;
+        }
+        for name in &self.remove_headers {
+            response.headers.remove(name);
+        }
+        for (name, value) in &self.set_headers {
+            response.headers.set(name.clone(), value);
+        }
+        if !self.vary.is_empty() {
+            let mut tokens: Vec<String> = Vec::new();
+            for line in response.headers.get_all("vary") {
+                for t in String::from_utf8_lossy(line).split(',') {
+                    let t = t.trim();
+                    if !t.is_empty() && !tokens.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+                        tokens.push(t.to_owned());
+                    }
+                }
+            }
+            for v in &self.vary {
+                if !tokens.iter().any(|x| x.eq_ignore_ascii_case(v)) {
+                    tokens.push(v.clone());
+                }
+            }
+            response.headers.set("Vary", tokens.join(", "));
+        }
+    }
+}
+
+/// The outcome of [`repair`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repair {
+    /// The remedies, in the order they were needed.
+    pub remedies: Vec<Remedy>,
+    /// Whether the request passes with all of them applied.
+    pub passes: bool,
+}
+
+/// Applies remedies one at a time, in the model, until `request` would pass
+/// (or a remedy is on the client side, or 12 rounds have passed).
+/// `answer` gives the server's original answer to each outgoing request.
+///
+/// ```
+/// use corsgate_core::{remedy::repair, Credentials, Profile, Request, Response, Stage};
+/// let req = Request::builder("https://app.example", "https://api.example/x")
+///     .method("PUT").header("X-Token", "1").credentials(Credentials::Include).build().unwrap();
+/// // The server answers the preflight with 401 and nothing else.
+/// let fixed = repair(Profile::Chromium, &req, |out| match out.stage {
+///     Stage::Preflight => Response::new(401),
+///     _ => Response::new(200),
+/// });
+/// assert!(fixed.passes);
+/// let codes: Vec<_> = fixed.remedies.iter().map(|r| r.sentence.clone()).collect();
+/// assert!(codes.len() >= 4); // origin, credentials, status, method, header… one at a time
+/// ```
+pub fn repair(
+    profile: Profile,
+    request: &Request,
+    mut answer: impl FnMut(&Outgoing) -> Response,
+) -> Repair {
+    let mut remedies: Vec<Remedy> = Vec::new();
+    for _ in 0..12 {
+        let mut browser = Browser::new(profile);
+        let mut ctx = RemedyContext::default();
+        let verdict = browser.run(request.clone(), |out| {
+            let mut resp = answer(out);
+            for r in remedies.iter().filter(|r| r.applies_to(out)) {
+                r.apply(&mut resp);
+            }
+            ctx.url = out.url.clone();
+            ctx.origin = out.headers.get_str("origin").unwrap_or_default();
+            ctx.method = if out.stage == Stage::Preflight {
+                out.headers
+                    .get_str("access-control-request-method")
+                    .unwrap_or_default()
+            } else {
+                out.method.clone()
+            };
+            ctx.unsafe_headers = out
+                .headers
+                .get_str("access-control-request-headers")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::to_owned)
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(resp)
+        });
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(never) => match never {},
+        };
+        let Some(refusal) = verdict.refusal() else {
+            return Repair {
+                remedies,
+                passes: true,
+            };
+        };
+        let remedy = refusal.remedy(&ctx);
+        let stuck = remedy.side == Side::Client || remedies.contains(&remedy);
+        remedies.push(remedy);
+        if stuck {
+            break;
+        }
+    }
+    Repair {
+        remedies,
+        passes: false,
+    }
+}
