@@ -755,7 +755,7 @@ mod tests {
             &[("access-control-request-headers", "x-trace, X-Other")],
         );
         assert_eq!(d.action(), Action::Respond(StatusCode::FORBIDDEN));
-        assert_eq!(d.reason().to_string().contains("'x-other'"), true);
+        assert!(d.reason().to_string().contains("'x-other'"));
         assert!(d
             .headers()
             .to_header_map()
