@@ -202,11 +202,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let decision = {
             let policy = self.shared.policy.load();
             let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
-            policy.decide_with(req.method(), req.headers(), debug)
+            // Borrow the headers mutably beside the method: a preflight's
+            // echoed Origin is moved into the answer rather than copied.
+            let mut headers = std::mem::take(req.headers_mut());
+            let d = policy.decide_taking(req.method(), &mut headers, debug);
+            *req.headers_mut() = headers;
+            d
         };
         let outcome = self.shared.record.then(|| outcome(&decision));
         match decision.action() {
