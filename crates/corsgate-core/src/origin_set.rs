@@ -488,6 +488,18 @@ struct RequestOrigin<'a> {
     port: Option<u16>,
 }
 
+/// Bytes allowed in a domain host as browsers serialize it.
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.');
+        i += 1;
+    }
+    t
+};
+
 /// Longest host a browser sends (DNS limit), plus brackets for IPv6.
 const MAX_HOST: usize = 255;
 
@@ -529,16 +541,13 @@ impl<'a> RequestOrigin<'a> {
             if host.is_empty() || host.len() > MAX_HOST {
                 return None;
             }
-            let mut prev_dot = true;
-            for b in host.bytes() {
-                match b {
-                    b'.' if prev_dot => return None,
-                    b'.' => prev_dot = true,
-                    b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => prev_dot = false,
-                    _ => return None,
-                }
-            }
-            if prev_dot {
+            // Lower-case letters, digits, `-`, `_` and dots, with no empty label.
+            let bytes = host.as_bytes();
+            if !bytes.iter().all(|b| HOST_BYTE[usize::from(*b)])
+                || bytes.first() == Some(&b'.')
+                || bytes.last() == Some(&b'.')
+                || bytes.windows(2).any(|w| w == b"..")
+            {
                 return None;
             }
             (host, port, true)
