@@ -248,6 +248,7 @@ impl ResponseHeaders {
     /// names the response does not vary on already.
     pub fn apply_to(self, map: &mut HeaderMap) {
         // One allocation at most, instead of growing the map insert by insert.
+        let was_empty = map.is_empty();
         map.reserve(self.len());
         let ResponseHeaders {
             allow_origin,
@@ -278,7 +279,7 @@ impl ResponseHeaders {
             map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
         }
         if let Some(vary) = vary {
-            let missing = split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
+            let missing = was_empty || split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
             if missing {
                 map.append(header::VARY, vary);
             }
