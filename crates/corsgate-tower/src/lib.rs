@@ -80,7 +80,7 @@ pub use corsgate_core;
 struct Shared {
     policy: ArcSwap<Policy>,
     debug: AtomicBool,
-    record: bool,
+    record: AtomicBool,
 }
 
 /// The layer: wraps services in [`Cors`]. Cloning it shares the policy.
@@ -115,21 +115,17 @@ impl CorsLayer {
             shared: Arc::new(Shared {
                 policy: ArcSwap::from_pointee(policy),
                 debug: AtomicBool::new(false),
-                record: false,
+                record: AtomicBool::new(false),
             }),
         }
     }
 
-    /// Also put a [`CorsOutcome`] in every response's extensions (this
-    /// allocates: leave it off on hot paths that do not log).
+    /// Also put a [`CorsOutcome`] in every response's extensions, for every
+    /// service of this layer and its clones (this allocates: leave it off on
+    /// hot paths that do not log).
     pub fn record_decisions(self, yes: bool) -> Self {
-        CorsLayer {
-            shared: Arc::new(Shared {
-                policy: ArcSwap::new(self.shared.policy.load_full()),
-                debug: AtomicBool::new(self.shared.debug.load(Ordering::Relaxed)),
-                record: yes,
-            }),
-        }
+        self.shared.record.store(yes, Ordering::Relaxed);
+        self
     }
 
     /// A handle to change the policy or debug mode while serving.
@@ -217,7 +213,11 @@ where
                 policy.decide_with(req.method(), req.headers(), debug)
             }
         };
-        let outcome = self.shared.record.then(|| outcome(&decision));
+        let outcome = self
+            .shared
+            .record
+            .load(Ordering::Relaxed)
+            .then(|| outcome(&decision));
         match decision.action() {
             Action::Respond(status) => {
                 let mut res = Response::new(ResBody::default());

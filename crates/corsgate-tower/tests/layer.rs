@@ -175,8 +175,10 @@ async fn error_responses_get_the_headers_and_vary_is_appended() {
 #[tokio::test]
 async fn policy_swaps_and_debug_toggles_while_serving() {
     let (_, inner) = counting(StatusCode::OK);
-    let layer = CorsLayer::new(policy()).record_decisions(true);
+    let layer = CorsLayer::new(policy());
+    // A handle taken first still controls the layer configured after.
     let handle = layer.handle();
+    let layer = layer.record_decisions(true);
     let mut svc = layer.layer(inner);
     let pf = || {
         request(
