@@ -12,6 +12,7 @@ use crate::fix::{self, Fix};
 use crate::hints::{self, Hint, Probe};
 use crate::http::{Client, NetError, WireRequest};
 use crate::snippets::{self, ServerKind};
+use corsgate_core::remedy::Remedy;
 
 /// The `User-Agent` corsgate sends.
 pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS check)");
@@ -101,8 +102,8 @@ pub struct CheckReport {
     pub hints: Vec<Hint>,
     /// Every fix to apply, in order, until the request would pass (in corsgate's model).
     pub fixes: Vec<Fix>,
-    /// Whether `fixes` is the whole list (false when the model ran out of recorded
-    /// answers, e.g. the actual request was never sent because the preflight failed).
+    /// Whether the request passes in the model once every fix is applied (false
+    /// when a fix is on the client side or the plan gave up).
     pub fixes_complete: bool,
     /// The server software, when its headers tell.
     pub server: ServerKind,
@@ -305,13 +306,15 @@ pub fn report(
 ) -> CheckReport {
     let server = snippets::detect(exchanges.iter().map(|e| &e.response.headers));
     let hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
-    let (fixes, fixes_complete) = fix::plan(request, profile, &exchanges, &verdict, server);
+    let (fixes, fixes_complete) = if verdict.allowed {
+        (Vec::new(), true)
+    } else {
+        fix::plan(request, profile, &exchanges, server)
+    };
     let reason = verdict.reason.as_ref().map(|r| Reason {
         code: r.code,
         message: r.message.clone(),
-        fix: fixes.first().cloned().unwrap_or_else(|| {
-            fix::for_refusal(request, profile, &r.details, None, server)
-        }),
+        fix: first_fix(&fixes, &r.remedy, server),
         stage: r.stage,
         header: r.header,
         chromium: r.chromium,
@@ -321,7 +324,7 @@ pub fn report(
         details: r.details.clone(),
     });
     let snippet = match &reason {
-        Some(r) if r.is_cors && !r.fix.client_side => {
+        Some(r) if r.is_cors && !r.fix.client_side() => {
             Some(snippets::config(server, request, profile, &exchanges))
         }
         _ => None,
@@ -342,5 +345,14 @@ pub fn report(
         status: verdict.status,
         request: asked,
         exchanges,
+    }
+}
+
+/// The fix for the first refusal: the plan's first step (same remedy), or the
+/// engine's own remedy when the plan is empty.
+fn first_fix(fixes: &[Fix], remedy: &Remedy, server: ServerKind) -> Fix {
+    match fixes.first() {
+        Some(f) if f.remedy == *remedy => f.clone(),
+        _ => Fix::new(remedy.clone(), server, false),
     }
 }

@@ -139,6 +139,23 @@ struct Preflight {
     response: Response,
 }
 
+/// A cross-origin request as the file recorded it.
+struct Recorded {
+    entry: usize,
+    started: String,
+    method: String,
+    url: String,
+    origin: String,
+    headers: HeaderList,
+}
+
+/// The answer the file recorded for it.
+struct Actual {
+    response: Response,
+    /// Status 0 or an `_error`: the browser blocked or failed it.
+    blocked: bool,
+}
+
 struct Judge {
     profile: Profile,
     all: bool,
@@ -190,8 +207,7 @@ impl Judge {
             return;
         };
         if origin != "null"
-            && Origin::parse_header(&origin)
-                .is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
+            && Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
         {
             return;
         }
@@ -236,17 +252,19 @@ impl Judge {
         if preflight.is_some() {
             self.pending_count -= 1;
         }
-        let blocked_mark = e.response.status == 0 || e.response.error.is_some();
-        let result = self.judge(
-            index,
-            e.started,
-            &e.request.method,
-            &e.request.url,
-            &origin,
-            &req_headers,
-            preflight.as_ref(),
-            Some((&response, blocked_mark, e.response.error.as_deref())),
-        );
+        let actual = Actual {
+            response,
+            blocked: e.response.status == 0 || e.response.error.is_some(),
+        };
+        let rec = Recorded {
+            entry: index,
+            started: e.started,
+            method: e.request.method,
+            url: e.request.url,
+            origin,
+            headers: req_headers,
+        };
+        let result = self.judge(&rec, preflight.as_ref(), Some(&actual));
         self.record(result);
     }
 
@@ -264,22 +282,15 @@ impl Judge {
     /// Builds the script's request from what the file recorded.
     fn request(
         &self,
-        method: &str,
-        url: &str,
-        origin: &str,
-        headers: &HeaderList,
+        rec: &Recorded,
         preflight: Option<&Preflight>,
         credentials: Credentials,
         notes: &mut Vec<String>,
     ) -> Option<Request> {
-        let page = if origin == "null" {
-            // A request after a cross-origin redirect: model its origin as opaque.
-            "null"
-        } else {
-            origin
-        };
-        let mut b = Request::builder(page, url)
-            .method(method)
+        let headers = &rec.headers;
+        // `null` (after a cross-origin redirect) parses as an opaque origin.
+        let mut b = Request::builder(rec.origin.as_str(), rec.url.as_str())
+            .method(rec.method.as_str())
             .credentials(credentials);
         let mut custom = Vec::new();
         for (n, v) in headers.iter() {
@@ -311,26 +322,20 @@ impl Judge {
         b.build().ok()
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
-        entry: usize,
-        started: String,
-        method: &str,
-        url: &str,
-        origin: &str,
-        headers: &HeaderList,
+        rec: &Recorded,
         preflight: Option<&Preflight>,
-        actual: Option<(&Response, bool, Option<&str>)>,
+        actual: Option<&Actual>,
     ) -> HarResult {
         let mut notes = Vec::new();
         let mut result = HarResult {
-            entry,
-            started,
-            method: method.to_owned(),
-            url: url.to_owned(),
-            origin: origin.to_owned(),
-            status: actual.map_or(0, |a| i64::from(a.0.status)),
+            entry: rec.entry,
+            started: rec.started.clone(),
+            method: rec.method.clone(),
+            url: rec.url.clone(),
+            origin: rec.origin.clone(),
+            status: actual.map_or(0, |a| i64::from(a.response.status)),
             preflight: preflight.is_some(),
             outcome: "unknown",
             code: None,
@@ -338,7 +343,7 @@ impl Judge {
             fix: None,
             notes: Vec::new(),
         };
-        let has_cookie = headers.contains("cookie");
+        let has_cookie = rec.headers.contains("cookie");
         let creds = if has_cookie {
             notes.push("a Cookie header was sent: judged with credentials included".into());
             Credentials::Include
@@ -346,7 +351,7 @@ impl Judge {
             Credentials::SameOrigin
         };
         let run = |creds: Credentials, notes: &mut Vec<String>| -> Option<Verdict> {
-            let request = self.request(method, url, origin, headers, preflight, creds, notes)?;
+            let request = self.request(rec, preflight, creds, notes)?;
             let mut browser = Browser::new(self.profile);
             browser
                 .run(request, |out| match out.stage {
@@ -355,8 +360,8 @@ impl Judge {
                         None => Err(()),
                     },
                     _ => match actual {
-                        Some((r, _, _)) => {
-                            let mut r = r.clone();
+                        Some(a) => {
+                            let mut r = a.response.clone();
                             // Redirect hops are separate entries: judge this hop alone.
                             if r.is_redirect_status() {
                                 r.headers.remove("location");
@@ -372,9 +377,9 @@ impl Judge {
         let verdict = run(creds, &mut notes);
         let Some(mut verdict) = verdict else {
             // The model needs a response the file does not have.
-            if preflight.is_none() && actual.is_some() {
+            if let (None, Some(actual)) = (preflight, actual) {
                 notes.push("it needs a preflight that is not in the file: only the response itself can be judged, assuming the preflight passed".into());
-                let judged = self.judge_without_preflight(method, url, origin, headers, creds, actual);
+                let judged = self.judge_without_preflight(rec, creds, actual);
                 return self.finish(result, judged, notes);
             }
             notes.push("the browser passed the preflight, so it sent the request itself, which is not in the file".into());
@@ -382,8 +387,9 @@ impl Judge {
             result.notes = notes;
             return result;
         };
-        let blocked = actual.is_some_and(|a| a.1);
-        if verdict.allowed && !has_cookie && blocked && actual.is_some_and(|a| a.0.headers.len() > 0)
+        if verdict.allowed
+            && !has_cookie
+            && actual.is_some_and(|a| a.blocked && !a.response.headers.is_empty())
         {
             // The browser failed it, our model passes it without credentials: try with.
             if let Some(v) = run(Credentials::Include, &mut scratch) {
@@ -398,28 +404,24 @@ impl Judge {
 
     fn judge_without_preflight(
         &self,
-        method: &str,
-        url: &str,
-        origin: &str,
-        headers: &HeaderList,
+        rec: &Recorded,
         creds: Credentials,
-        actual: Option<(&Response, bool, Option<&str>)>,
+        actual: &Actual,
     ) -> Option<Verdict> {
         let mut scratch = Vec::new();
-        let request = self.request(method, url, origin, headers, None, creds, &mut scratch)?;
+        let request = self.request(rec, None, creds, &mut scratch)?;
         let page = request.origin().as_str().to_owned();
         let assumed = Response::new(204)
             .header("Access-Control-Allow-Origin", &page)
             .header("Access-Control-Allow-Credentials", "true")
-            .header("Access-Control-Allow-Methods", method)
+            .header("Access-Control-Allow-Methods", &rec.method)
             .header(
                 "Access-Control-Allow-Headers",
                 request
                     .preflight_reasons(self.profile)
                     .request_headers_value(),
             );
-        let (r, _, _) = actual?;
-        let mut r = r.clone();
+        let mut r = actual.response.clone();
         if r.is_redirect_status() {
             r.headers.remove("location");
         }
@@ -434,7 +436,12 @@ impl Judge {
             .ok()
     }
 
-    fn finish(&self, mut result: HarResult, verdict: Option<Verdict>, mut notes: Vec<String>) -> HarResult {
+    fn finish(
+        &self,
+        mut result: HarResult,
+        verdict: Option<Verdict>,
+        mut notes: Vec<String>,
+    ) -> HarResult {
         match verdict {
             Some(v) if v.allowed => {
                 result.outcome = "allowed";
@@ -443,7 +450,10 @@ impl Judge {
                 let reason = v.reason.as_ref();
                 // A status-0 answer with no headers: the file has nothing to judge.
                 let nothing = v.refusal().is_some_and(|r| {
-                    matches!(r, corsgate_core::Refusal::MissingAllowOrigin { status: 0, .. })
+                    matches!(
+                        r,
+                        corsgate_core::Refusal::MissingAllowOrigin { status: 0, .. }
+                    )
                 }) && result.status == 0;
                 if nothing {
                     result.outcome = "unknown";
@@ -477,20 +487,19 @@ impl Judge {
             for h in &p.headers {
                 headers.append(h.clone(), "\"");
             }
-            let method = p.method.clone();
-            let mut r = self.judge(
-                p.entry,
-                p.started.clone(),
-                &method,
-                &url,
-                &origin,
-                &headers,
-                Some(&p),
-                None,
-            );
+            let rec = Recorded {
+                entry: p.entry,
+                started: p.started.clone(),
+                method: p.method.clone(),
+                url,
+                origin,
+                headers,
+            };
+            let mut r = self.judge(&rec, Some(&p), None);
             r.status = i64::from(p.response.status);
             if r.outcome == "unknown" {
-                r.notes = vec!["the preflight passed, but the request itself is not in the file".into()];
+                r.notes =
+                    vec!["the preflight passed, but the request itself is not in the file".into()];
             }
             self.record(r);
         }
@@ -706,7 +715,9 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         let _ = writeln!(
             out,
             "\n{}",
-            st.dim("(only failures and unknowns are listed; --all lists every cross-origin request)")
+            st.dim(
+                "(only failures and unknowns are listed; --all lists every cross-origin request)"
+            )
         );
     }
     out

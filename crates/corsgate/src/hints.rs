@@ -167,8 +167,10 @@ fn preflight_hints(out: &mut Vec<Hint>, exchanges: &[Exchange]) {
 
 /// Why a redirect happened, when it is one of the usual ones.
 fn redirect_reason(from: &str, location: &str) -> String {
-    let (Ok(a), Ok(b)) = (Url::parse(from), Url::parse(from).and_then(|u| u.join(location)))
-    else {
+    let (Ok(a), Ok(b)) = (
+        Url::parse(from),
+        Url::parse(from).and_then(|u| u.join(location)),
+    ) else {
         return String::new();
     };
     if a.scheme() == "http" && b.scheme() == "https" && a.host_str() == b.host_str() {
@@ -232,7 +234,9 @@ fn refusal_hints(out: &mut Vec<Hint>, refusal: &Refusal, exchanges: &[Exchange])
             if let Some(why) = mixup(value, origin) {
                 out.push(hint(
                     "origin_mixup",
-                    format!("the server allows '{value}' but the page's origin is '{origin}': {why}"),
+                    format!(
+                        "the server allows '{value}' but the page's origin is '{origin}': {why}"
+                    ),
                 ));
             }
         }
@@ -355,7 +359,9 @@ pub fn mixup(value: &str, origin: &str) -> Option<String> {
         return Some("they differ in upper/lower case; the comparison is byte for byte".into());
     }
     if value == "null" {
-        return Some("`null` is what sandboxed pages and cross-origin redirects send; never allow it".into());
+        return Some(
+            "`null` is what sandboxed pages and cross-origin redirects send; never allow it".into(),
+        );
     }
     let (a, b) = (Url::parse(value).ok()?, Url::parse(origin).ok()?);
     if a.path() != "/" || a.query().is_some() {

@@ -248,12 +248,11 @@ async fn send_async(
     }
     let (tcp, host) = connect(&url).await?;
     let stream: Box<dyn Io> = if scheme == "https" {
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
-            NetError::Tls {
+        let name =
+            rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| NetError::Tls {
                 host: host.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let connector = tokio_rustls::TlsConnector::from(tls);
         let s = connector
             .connect(name, tcp)

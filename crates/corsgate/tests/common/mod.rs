@@ -147,3 +147,12 @@ pub fn corsgate(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// The value a fix sets for `name`.
+pub fn set_value(fix: &serde_json::Value, name: &str) -> Option<String> {
+    fix["set_headers"]
+        .as_array()?
+        .iter()
+        .find(|p| p[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .and_then(|p| p[1].as_str().map(str::to_owned))
+}
