@@ -254,18 +254,22 @@ pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     let probe = if args.no_probe {
         None
     } else {
-        probe(&client, &exchanges)
+        probe(&client, &exchanges, &asked.origin)
     };
     Ok(report(&request, asked, profile, verdict, exchanges, probe))
 }
 
-/// Re-sends the last safe request (the preflight, or a GET/HEAD) with another
-/// origin, to see whether the answer depends on the origin.
-fn probe(client: &Client, exchanges: &[Exchange]) -> Option<Probe> {
-    let ex = exchanges
-        .iter()
-        .rev()
-        .find(|e| matches!(e.method.as_str(), "OPTIONS" | "GET" | "HEAD"))?;
+/// Re-sends the last safe request (the preflight, or a GET/HEAD) whose answer
+/// names the page's origin, with another origin: does the answer depend on the
+/// origin (then it needs `Vary: Origin`), does it echo any origin?
+fn probe(client: &Client, exchanges: &[Exchange], origin: &str) -> Option<Probe> {
+    let ex = exchanges.iter().rev().find(|e| {
+        matches!(e.method.as_str(), "OPTIONS" | "GET" | "HEAD")
+            && e.response
+                .headers
+                .get_str("access-control-allow-origin")
+                .is_some_and(|v| v == origin)
+    })?;
     let mut headers = HeaderList::new();
     for (n, v) in &ex.request_headers {
         if n.eq_ignore_ascii_case("origin") {

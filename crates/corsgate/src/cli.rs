@@ -110,8 +110,9 @@ pub struct CheckArgs {
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
     pub timeout: f64,
-    /// Do not send the extra probe request (a second origin) used to spot answers that depend
-    /// on the origin without `Vary: Origin`.
+    /// Do not send the probe: when an answer names the page's origin, corsgate repeats that
+    /// request (the preflight, or a GET/HEAD) once with another origin, to spot answers that
+    /// depend on the origin without `Vary: Origin` and servers that echo any origin.
     #[arg(long)]
     pub no_probe: bool,
     /// Print one JSON object instead of the human report.

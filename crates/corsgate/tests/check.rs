@@ -756,3 +756,33 @@ fn forced_colour_and_plain_text() {
     assert!(r.stdout.contains("\x1b[32m"));
     assert!(r.stdout.contains("ALLOWED"));
 }
+
+#[test]
+fn a_redirect_loop_is_a_network_error_not_cors() {
+    let s = serve(|_| {
+        answer(
+            302,
+            &[("Location", "/loop"), ("Access-Control-Allow-Origin", "*")],
+        )
+    });
+    let r = corsgate(&["check", &s.url("/loop"), "--origin", APP, "--json"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "too_many_redirects");
+    assert_eq!(v["reason"]["is_cors"], false);
+    let human = corsgate(&["check", &s.url("/loop"), "--origin", APP]);
+    assert!(
+        human.stdout.contains("network error, not CORS"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("BLOCKED by CORS"));
+}
+
+#[test]
+fn no_probe_when_the_answer_does_not_name_the_origin() {
+    let s = serve(|_| answer(200, &[("Access-Control-Allow-Origin", "*")]));
+    let r = corsgate(&["check", &s.url("/x"), "--origin", APP, "--json"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(s.seen().len(), 1);
+}

@@ -186,3 +186,26 @@ fn human_output_and_unrecognized_messages() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("does not look like"));
 }
+
+#[test]
+fn message_from_standard_input() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["explain", "-", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Redirect is not allowed for a preflight request.\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["code"], "preflight_redirect");
+    assert_eq!(v["fix"]["status"], 204);
+    assert_eq!(v["fix"]["remove_headers"][0], "Location");
+}
