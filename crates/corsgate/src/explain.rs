@@ -829,7 +829,7 @@ pub fn render(e: &Explanation, st: &Style) -> String {
     }
     if let Some(f) = &e.fix {
         let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.remedy.sentence);
-        crate::render::remedy_lines(&mut out, &f.remedy, "    ");
+        crate::render::remedy_lines(&mut out, &f.remedy, "    ", None);
     }
     if let (Some(u), Some(o)) = (&e.url, &e.origin) {
         let _ = writeln!(

@@ -313,11 +313,17 @@ fn vary_hints(out: &mut Vec<Hint>, origin: &str, exchanges: &[Exchange], probe: 
                 .is_some_and(|v| v == "true");
             out.push(hint(
                 "reflects_any_origin",
-                format!(
-                    "the server also allowed the unrelated origin {} (it echoes any Origin back){}. Allow a fixed list of origins instead",
-                    p.origin,
-                    if creds { " and allows credentials with it: any web site can read this user's data" } else { "" }
-                ),
+                if creds {
+                    format!(
+                        "the server also allowed the unrelated origin {} with credentials: it echoes any Origin back, so any web site can read this user's data. Allow a fixed list of origins instead",
+                        p.origin
+                    )
+                } else {
+                    format!(
+                        "the server also allowed the unrelated origin {}: it echoes any Origin back, which is like `*` (fine for public data, but never combine it with credentials)",
+                        p.origin
+                    )
+                },
             ));
         }
         if a != b && !(has_vary_origin(&p.original) && has_vary_origin(&p.response)) {

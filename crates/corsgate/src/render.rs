@@ -98,13 +98,34 @@ fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
     }
 }
 
-/// The lines of a remedy: headers to set, `Vary` to merge, headers to remove, status.
-pub fn remedy_lines(out: &mut String, r: &corsgate_core::remedy::Remedy, indent: &str) {
+/// The lines of a remedy: headers to set, `Vary` to merge, headers to remove,
+/// status; when the response it concerns is known, what it already has is not repeated.
+pub fn remedy_lines(
+    out: &mut String,
+    r: &corsgate_core::remedy::Remedy,
+    indent: &str,
+    before: Option<&corsgate_core::Response>,
+) {
     for (n, v) in &r.set_headers {
-        let _ = writeln!(out, "{indent}set    {n}: {v}");
+        let has = before.is_some_and(|b| {
+            let lines: Vec<&[u8]> = b.headers.get_all(n).collect();
+            lines.len() == 1 && lines[0] == v.as_bytes()
+        });
+        if !has {
+            let _ = writeln!(out, "{indent}set    {n}: {v}");
+        }
     }
     for v in &r.vary {
-        let _ = writeln!(out, "{indent}vary   add {v}");
+        let has = before.is_some_and(|b| {
+            b.headers.get_all("vary").any(|line| {
+                String::from_utf8_lossy(line)
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case(v))
+            })
+        });
+        if !has {
+            let _ = writeln!(out, "{indent}vary   add {v}");
+        }
     }
     for h in &r.remove_headers {
         let _ = writeln!(out, "{indent}remove {h}");
@@ -221,7 +242,15 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
                 String::new()
             };
             let _ = writeln!(out, "  {}. [{who}] {}{assumed}", i + 1, f.remedy.sentence);
-            remedy_lines(&mut out, &f.remedy, "       ");
+            let before = report
+                .exchanges
+                .iter()
+                .find(|e| {
+                    (e.stage == Stage::Preflight) == (f.remedy.stage == Stage::Preflight)
+                        && e.url == f.remedy.url
+                })
+                .map(|e| &e.response);
+            remedy_lines(&mut out, &f.remedy, "       ", before);
         }
         if !report.fixes_complete {
             let _ = writeln!(
