@@ -495,11 +495,20 @@ impl Judge {
                 origin,
                 headers,
             };
+            let rec_method = rec.method.clone();
             let mut r = self.judge(&rec, Some(&p), None);
             r.status = i64::from(p.response.status);
-            if r.outcome == "unknown" {
-                r.notes =
-                    vec!["the preflight passed, but the request itself is not in the file".into()];
+            match r.outcome {
+                "unknown" => {
+                    r.notes = vec![
+                        "the preflight passed, but the request itself is not in the file".into(),
+                    ]
+                }
+                "refused" => r.notes.push(format!(
+                    "the status is the preflight's: it failed, so the browser never sent the {} itself",
+                    rec_method
+                )),
+                _ => {}
             }
             self.record(r);
         }
