@@ -222,11 +222,32 @@ fn lines(h: &HeaderList) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads the certificates of a PEM file.
+fn load_pem(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CheckError> {
+    use rustls::pki_types::pem::PemObject;
+    let bad =
+        |e: &dyn std::fmt::Display| CheckError::Usage(format!("--cacert {}: {e}", path.display()));
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    Ok(certs)
+}
+
 /// Runs `corsgate check`.
 pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     let (request, asked) = build_request(args)?;
     let profile: Profile = args.browser.into();
-    let client = Client::new(Duration::from_secs_f64(args.timeout))
+    let roots = match &args.cacert {
+        Some(path) => load_pem(path)?,
+        None => Vec::new(),
+    };
+    let client = Client::new(Duration::from_secs_f64(args.timeout), roots)
         .map_err(|e| CheckError::Usage(format!("cannot start the HTTP client: {e}")))?;
     let body = args.body.as_deref().map(str::as_bytes);
     let mut exchanges = Vec::new();

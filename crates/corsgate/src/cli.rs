@@ -110,6 +110,9 @@ pub struct CheckArgs {
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
     pub timeout: f64,
+    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
     /// Do not send the probe: when an answer names the page's origin, corsgate repeats that
     /// request (the preflight, or a GET/HEAD) once with another origin, to spot answers that
     /// depend on the origin without `Vary: Origin` and servers that echo any origin.

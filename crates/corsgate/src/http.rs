@@ -138,15 +138,22 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client whose every request (connect, TLS, answer) must finish within `timeout`.
-    pub fn new(timeout: Duration) -> std::io::Result<Client> {
+    /// A client whose every request (connect, TLS, answer) must finish within
+    /// `timeout`, trusting the public web's roots plus `extra_roots`.
+    pub fn new(
+        timeout: Duration,
+        extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    ) -> std::io::Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()?;
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for cert in extra_roots {
+            roots.add(cert).map_err(std::io::Error::other)?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

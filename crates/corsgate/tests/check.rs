@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{answer, corsgate, serve, set_value};
+use common::{answer, corsgate, serve, serve_tls, set_value, CA_PEM};
 
 const APP: &str = "http://localhost:3000";
 
@@ -785,4 +785,46 @@ fn no_probe_when_the_answer_does_not_name_the_origin() {
     let r = corsgate(&["check", &s.url("/x"), "--origin", APP, "--json"]);
     assert_eq!(r.code, 0);
     assert_eq!(s.seen().len(), 1);
+}
+
+#[test]
+fn https_with_a_trusted_ca_and_without() {
+    let s = serve_tls(|_| answer(200, &[("Access-Control-Allow-Origin", APP)]));
+    let url = format!("https://localhost:{}/secure", s.addr.port());
+    let r = corsgate(&[
+        "check",
+        &url,
+        "--origin",
+        APP,
+        "--cacert",
+        CA_PEM,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["allowed"], true);
+    assert_eq!(s.seen()[0].header("origin"), Some(APP));
+    // The same server without its CA: a TLS error, not CORS.
+    let r = corsgate(&["check", &url, "--origin", APP, "--json"]);
+    assert_eq!(r.code, 2);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "tls");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a CORS"),
+        "{v}"
+    );
+    // A --cacert that is not PEM.
+    let r = corsgate(&[
+        "check",
+        &url,
+        "--origin",
+        APP,
+        "--cacert",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--cacert"), "{}", r.stderr);
 }
