@@ -828,3 +828,84 @@ fn https_with_a_trusted_ca_and_without() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--cacert"), "{}", r.stderr);
 }
+
+#[test]
+fn browser_profiles_differ_where_browsers_do() {
+    // Max-Age: Chromium caps it at 2 hours, Firefox at 24 hours.
+    let s = serve(|req| {
+        if req.method == "OPTIONS" {
+            answer(
+                204,
+                &[
+                    ("Access-Control-Allow-Origin", APP),
+                    ("Access-Control-Allow-Methods", "PUT"),
+                    ("Access-Control-Max-Age", "86400"),
+                    ("Server", "Apache/2.4.62 (Debian)"),
+                ],
+            )
+        } else {
+            answer(200, &[("Access-Control-Allow-Origin", APP)])
+        }
+    });
+    let step = |browser: &str| -> String {
+        let v = corsgate(&[
+            "check",
+            &s.url("/x"),
+            "--origin",
+            APP,
+            "-X",
+            "PUT",
+            "--browser",
+            browser,
+            "--json",
+            "--no-probe",
+        ])
+        .json();
+        assert_eq!(v["allowed"], true);
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "preflight_checked")
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(step("chromium").contains("7200 s"));
+    assert!(step("firefox").contains("86400 s"));
+    let r = corsgate(&[
+        "check",
+        &s.url("/x"),
+        "--origin",
+        APP,
+        "--browser",
+        "netscape",
+    ]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn apache_snippet() {
+    let s = serve(|_| answer(200, &[("Server", "Apache/2.4.62 (Debian)")]));
+    let v = corsgate(&[
+        "check",
+        &s.url("/api/x"),
+        "--origin",
+        APP,
+        "--credentials",
+        "include",
+        "--json",
+    ])
+    .json();
+    assert_eq!(v["server"], "apache");
+    let snippet = v["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains("Header always set Access-Control-Allow-Origin \"http://localhost:3000\"")
+    );
+    assert!(snippet.contains("Access-Control-Allow-Credentials \"true\""));
+    assert!(v["reason"]["fix"]["snippet"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Header always set"));
+}
