@@ -209,3 +209,15 @@ fn message_from_standard_input() {
     assert_eq!(v["fix"]["status"], 204);
     assert_eq!(v["fix"]["remove_headers"][0], "Location");
 }
+
+#[test]
+fn chrome_scheme_and_mode_messages() {
+    let v = explain("Access to fetch at 'file:///C:/data.json' from origin 'null' has been blocked by CORS policy: Cross origin requests are only supported for protocol schemes: http, data, isolated-app, chrome-extension, chrome, https, chrome-untrusted.");
+    assert_eq!(v["code"], "unsupported_scheme");
+    assert_eq!(v["chromium"], "CorsDisabledScheme");
+    assert_eq!(v["origin"], "null");
+    assert_eq!(v["fix"]["side"], "client");
+    let v = explain("Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: Cross origin requests are not allowed by request mode.");
+    assert_eq!(v["code"], "disallowed_by_mode");
+    assert_eq!(v["fix"]["side"], "client");
+}

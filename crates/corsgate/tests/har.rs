@@ -246,7 +246,7 @@ fn chrome_har() -> Value {
                 &[("access-control-allow-origin", APP)],
                 None,
             ),
-            // A localhost/127.0.0.1 mix-up.
+            // A www mix-up.
             chrome_entry(
                 "fetch",
                 "GET",
@@ -254,6 +254,28 @@ fn chrome_har() -> Value {
                 &[o],
                 200,
                 &[("access-control-allow-origin", "https://www.app.example.com")],
+                None,
+            ),
+            // A cross-origin redirect: the next hop carries Origin: null.
+            chrome_entry(
+                "fetch",
+                "GET",
+                &format!("{API}/start"),
+                &[o],
+                302,
+                &[
+                    ("location", "https://cdn.example.net/final"),
+                    ("access-control-allow-origin", "*"),
+                ],
+                None,
+            ),
+            chrome_entry(
+                "fetch",
+                "GET",
+                "https://cdn.example.net/final",
+                &[("origin", "null")],
+                200,
+                &[("access-control-allow-origin", APP)],
                 None,
             ),
         ],
@@ -267,10 +289,10 @@ fn chrome_har_is_judged() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
     assert_eq!(v["creator"], "WebInspector");
-    assert_eq!(v["entries"], 8);
+    assert_eq!(v["entries"], 10);
     assert_eq!(v["preflights"], 2);
-    assert_eq!(v["cross_origin"], 6);
-    assert_eq!(v["failed"], 3, "{v:#}");
+    assert_eq!(v["cross_origin"], 8);
+    assert_eq!(v["failed"], 4, "{v:#}");
     assert_eq!(v["unknown"], 1, "{v:#}");
 
     let pre = result(&v, &format!("{API}/items"), "PUT");
@@ -295,6 +317,9 @@ fn chrome_har_is_judged() {
         result(&v, &format!("{API}/mismatch"), "GET")["code"],
         "allow_origin_mismatch"
     );
+    let hop = result(&v, "https://cdn.example.net/final", "GET");
+    assert_eq!(hop["origin"], "null");
+    assert_eq!(hop["code"], "allow_origin_mismatch");
     // Allowed ones are listed only with --all.
     assert!(v["results"]
         .as_array()
@@ -307,6 +332,10 @@ fn chrome_har_is_judged() {
     assert_eq!(del["preflight"], true);
     assert_eq!(
         result(&all, &format!("{API}/public"), "GET")["outcome"],
+        "allowed"
+    );
+    assert_eq!(
+        result(&all, &format!("{API}/start"), "GET")["outcome"],
         "allowed"
     );
 
