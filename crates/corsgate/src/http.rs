@@ -272,7 +272,11 @@ async fn send_async(
     } else {
         Box::new(tcp)
     };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    // Lenient like a browser: a malformed header line is dropped, not fatal.
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .ignore_invalid_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| protocol(e.to_string()))?;
     let driver = tokio::spawn(async move {

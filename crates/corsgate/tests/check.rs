@@ -909,3 +909,56 @@ fn apache_snippet() {
         .unwrap()
         .contains("Header always set"));
 }
+
+#[test]
+fn malformed_header_lines_are_dropped_as_a_browser_would_not_read_them() {
+    // WPT's `Access-Control-Expose-Headers: bb-8\u000B`: never exposes bb-8, and is not a network error.
+    let bad = common::serve_raw(
+        b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nBB-8: hey\r\nAccess-Control-Expose-Headers: bb-8\x0b\r\nContent-Length: 0\r\n\r\n",
+    );
+    let v = corsgate(&[
+        "check",
+        &format!("http://{bad}/x"),
+        "--origin",
+        APP,
+        "--json",
+    ])
+    .json();
+    assert_eq!(v["allowed"], true, "{v:#}");
+    assert!(!v["exposed_headers"]
+        .as_array()
+        .unwrap()
+        .contains(&"bb-8".into()));
+    let good = common::serve_raw(
+        b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nBB-8: hey\r\nAccess-Control-Expose-Headers: bb-8\r\nContent-Length: 0\r\n\r\n",
+    );
+    let v = corsgate(&[
+        "check",
+        &format!("http://{good}/x"),
+        "--origin",
+        APP,
+        "--json",
+    ])
+    .json();
+    assert!(
+        v["exposed_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&"bb-8".into()),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn garbage_instead_of_http_is_a_protocol_error() {
+    let addr = common::serve_raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+    let r = corsgate(&[
+        "check",
+        &format!("http://{addr}/"),
+        "--origin",
+        APP,
+        "--json",
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.json()["error"]["code"], "protocol");
+}

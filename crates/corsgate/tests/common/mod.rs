@@ -203,3 +203,25 @@ pub fn set_value(fix: &serde_json::Value, name: &str) -> Option<String> {
         .find(|p| p[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
         .and_then(|p| p[1].as_str().map(str::to_owned))
 }
+
+/// A server that answers every connection with these raw bytes (for header
+/// lines no HTTP library would write).
+pub fn serve_raw(response: &'static [u8]) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(response);
+        }
+    });
+    addr
+}
