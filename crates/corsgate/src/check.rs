@@ -155,10 +155,26 @@ pub fn build_request(args: &CheckArgs) -> Result<(Request, Asked), CheckError> {
         .method(args.method.clone())
         .credentials(args.credentials.into());
     let mut shown = Vec::new();
+    let mut content_type = false;
     for h in &args.headers {
         let (name, value) = parse_header(h).map_err(CheckError::Usage)?;
+        content_type |= name.eq_ignore_ascii_case("content-type");
         shown.push(format!("{name}: {value}"));
         builder = builder.header(name, value);
+    }
+    if args.body.is_some() {
+        let method = args.method.to_ascii_uppercase();
+        if method == "GET" || method == "HEAD" {
+            return Err(CheckError::Usage(format!(
+                "fetch() refuses a body with {method} (TypeError): drop --body or use another --method"
+            )));
+        }
+        if !content_type {
+            // fetch() labels a string body itself.
+            let value = "text/plain;charset=UTF-8";
+            shown.push(format!("Content-Type: {value}"));
+            builder = builder.header("Content-Type", value);
+        }
     }
     let request = builder
         .build()

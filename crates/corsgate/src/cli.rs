@@ -101,7 +101,8 @@ pub struct CheckArgs {
     /// The credentials mode.
     #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
     pub credentials: CredentialsArg,
-    /// The request body (sent with the actual request only, never the preflight).
+    /// The request body, a string as passed to fetch() (sent with the actual request only;
+    /// labelled `Content-Type: text/plain;charset=UTF-8` unless a Content-Type is given).
     #[arg(long, short = 'd')]
     pub body: Option<String>,
     /// The browser whose behaviour to model.

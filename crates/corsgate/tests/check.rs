@@ -962,3 +962,31 @@ fn garbage_instead_of_http_is_a_protocol_error() {
     assert_eq!(r.code, 2);
     assert_eq!(r.json()["error"]["code"], "protocol");
 }
+
+#[test]
+fn a_string_body_is_labelled_as_fetch_does() {
+    let s = serve(|_| answer(200, &[("Access-Control-Allow-Origin", APP)]));
+    let r = corsgate(&[
+        "check",
+        &s.url("/log"),
+        "--origin",
+        APP,
+        "-X",
+        "POST",
+        "--body",
+        "hello",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // text/plain is safelisted: still no preflight.
+    assert_eq!(r.json()["preflight"], false);
+    let seen = s.seen();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(
+        seen[0].header("content-type"),
+        Some("text/plain;charset=UTF-8")
+    );
+    let r = corsgate(&["check", &s.url("/log"), "--origin", APP, "--body", "hello"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refuses a body with GET"), "{}", r.stderr);
+}
