@@ -7,7 +7,12 @@ use corsgate_core::{Credentials, Profile};
 
 /// corsgate: CORS made correct, safe and debuggable.
 #[derive(Debug, Parser)]
-#[command(name = "corsgate", version, about, long_about = None)]
+#[command(
+    name = "corsgate",
+    version,
+    about = "corsgate: CORS made correct, safe and debuggable",
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file)."
+)]
 pub struct Cli {
     /// Colour in human output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
@@ -33,7 +38,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Send a cross-origin request as a browser would, and say whether script could read the answer.
     Check(CheckArgs),
-    /// Explain a Chrome or Firefox console CORS message.
+    /// Explain a Chrome, Firefox or Safari console CORS message.
     Explain(ExplainArgs),
     /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
     Har(HarArgs),
