@@ -19,7 +19,9 @@ use corsgate_core::{
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::check::{Asked, Exchange};
 use crate::cli::HarArgs;
+use crate::hints::{self, Hint};
 use crate::render::Style;
 
 /// How many pending (not yet paired) preflights are kept at most.
@@ -110,6 +112,8 @@ pub struct HarResult {
     pub fix: Option<String>,
     /// What the file cannot tell, and other remarks.
     pub notes: Vec<String>,
+    /// Root causes beyond the first failed check (as `check` gives them).
+    pub hints: Vec<Hint>,
 }
 
 /// The report of `corsgate har`.
@@ -342,6 +346,7 @@ impl Judge {
             message: None,
             fix: None,
             notes: Vec::new(),
+            hints: Vec::new(),
         };
         let has_cookie = rec.headers.contains("cookie");
         let creds = if has_cookie {
@@ -374,6 +379,7 @@ impl Judge {
                 .ok()
         };
         let mut scratch = Vec::new();
+        let mut used = creds;
         let verdict = run(creds, &mut notes);
         let Some(mut verdict) = verdict else {
             // The model needs a response the file does not have.
@@ -396,10 +402,58 @@ impl Judge {
                 if !v.allowed {
                     notes.push("the browser blocked it and it fails only with credentials: the page probably sends cookies (`credentials: 'include'`); a HAR does not record the credentials mode".into());
                     verdict = v;
+                    used = Credentials::Include;
                 }
             }
         }
+        if !verdict.allowed {
+            result.hints = self.hints(rec, preflight, actual, used, &verdict);
+        }
         self.finish(result, Some(verdict), notes)
+    }
+
+    /// The root-cause hints `check` would give, from the recorded answers.
+    fn hints(
+        &self,
+        rec: &Recorded,
+        preflight: Option<&Preflight>,
+        actual: Option<&Actual>,
+        credentials: Credentials,
+        verdict: &Verdict,
+    ) -> Vec<Hint> {
+        let mut scratch = Vec::new();
+        let Some(request) = self.request(rec, preflight, credentials, &mut scratch) else {
+            return Vec::new();
+        };
+        let exchange = |stage: Stage, method: &str, response: &Response| Exchange {
+            stage,
+            method: method.to_owned(),
+            url: rec.url.clone(),
+            request_headers: Vec::new(),
+            status: response.status,
+            response_headers: Vec::new(),
+            response: response.clone(),
+        };
+        let mut exchanges = Vec::new();
+        if let Some(p) = preflight {
+            exchanges.push(exchange(Stage::Preflight, "OPTIONS", &p.response));
+        }
+        if let Some(a) = actual {
+            exchanges.push(exchange(Stage::Actual, &rec.method, &a.response));
+        }
+        let asked = Asked {
+            origin: request.origin().as_str().to_owned(),
+            url: rec.url.clone(),
+            method: rec.method.clone(),
+            headers: Vec::new(),
+            credentials: credentials.name(),
+            browser: self.profile.name(),
+            origin_argument: None,
+        };
+        hints::find(&request, &asked, verdict, &exchanges, None)
+            .into_iter()
+            .filter(|h| h.code != "headers_not_exposed")
+            .collect()
     }
 
     fn judge_without_preflight(
@@ -715,6 +769,9 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         );
         if let (Some(code), Some(m)) = (r.code, &r.message) {
             let _ = writeln!(out, "      {}: {m}", st.bold(code));
+        }
+        for h in &r.hints {
+            let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
         }
         for n in &r.notes {
             let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));

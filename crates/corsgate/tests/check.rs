@@ -673,6 +673,9 @@ fn dns_failure_is_not_a_cors_error() {
         "--origin",
         APP,
         "--json",
+        // A resolver without network can take a while to give up.
+        "--timeout",
+        "60",
     ]);
     assert_eq!(r.code, 2);
     assert_eq!(r.json()["error"]["code"], "dns", "{}", r.stdout);
