@@ -525,20 +525,38 @@ fn large_har_streams_in_bounded_memory() {
     write!(f, "]}}}}").unwrap();
     drop(f);
     let start = std::time::Instant::now();
-    // In 40 MB of address space: the file (60 MB) cannot be held in memory.
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 40000; exec \"$0\" har \"$1\" --json")
-        .arg(env!("CARGO_BIN_EXE_corsgate"))
-        .arg(&path)
-        .output()
+    // Watch the peak resident memory (VmHWM) while it runs: the file is 60 MB.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["har", path.to_str().unwrap(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
     let took = start.elapsed();
     let r = common::Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
+    assert!(
+        peak_kb > 0 && peak_kb < 40_000,
+        "peak resident memory {peak_kb} kB"
+    );
     assert!(std::fs::metadata(&path).unwrap().len() > 60_000_000);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let v = r.json();
