@@ -74,6 +74,9 @@ struct HarResponse {
 struct Entry {
     #[serde(default, rename = "startedDateTime")]
     started: String,
+    /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
+    #[serde(default, rename = "_resourceType")]
+    resource_type: Option<String>,
     request: HarRequest,
     response: HarResponse,
 }
@@ -207,6 +210,15 @@ impl Judge {
         let Some(origin) = req_headers.get_str("origin") else {
             return;
         };
+        // Navigations (a form POST), no-cors loads and WebSockets carry an Origin
+        // too, but CORS does not apply to them.
+        if req_headers
+            .get_str("sec-fetch-mode")
+            .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
+            || e.resource_type.as_deref() == Some("document")
+        {
+            return;
+        }
         let Ok(url) = url::Url::parse(&e.request.url) else {
             return;
         };

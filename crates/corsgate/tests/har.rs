@@ -256,6 +256,16 @@ fn chrome_har() -> Value {
                 &[("access-control-allow-origin", "https://www.app.example.com")],
                 None,
             ),
+            // A cross-origin form POST (a navigation): Origin, but not CORS.
+            chrome_entry(
+                "document",
+                "POST",
+                &format!("{API}/form"),
+                &[o, ("sec-fetch-mode", "navigate")],
+                200,
+                &[("content-type", "text/html")],
+                None,
+            ),
             // A cross-origin redirect: the next hop carries Origin: null.
             chrome_entry(
                 "fetch",
@@ -289,7 +299,7 @@ fn chrome_har_is_judged() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
     assert_eq!(v["creator"], "WebInspector");
-    assert_eq!(v["entries"], 10);
+    assert_eq!(v["entries"], 11);
     assert_eq!(v["preflights"], 2);
     assert_eq!(v["cross_origin"], 8);
     assert_eq!(v["failed"], 4, "{v:#}");
