@@ -21,7 +21,7 @@ use crate::preflight::{check_preflight_response, PreflightRequest};
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
 use crate::remedy::RemedyContext;
-use crate::request::{Classification, Mode, Request};
+use crate::request::{Initiator, Mode, Request};
 use crate::response::Response;
 use crate::safelist;
 use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
@@ -199,6 +199,20 @@ impl Fetch<'_> {
                 false,
                 format!("script cannot set the forbidden header '{name}'; the browser dropped it"),
             );
+            let profile = self.browser.profile;
+            if profile.fetch_drops_whole_forbidden_header()
+                && self.request.initiator() == Initiator::Fetch
+                && self.request.headers.contains(&name)
+            {
+                // Chromium judges the combined value: one forbidden line
+                // (X-HTTP-Method-Override: TRACE) takes the others with it.
+                self.request.headers.remove(&name);
+                self.step(
+                    StepKind::Note,
+                    false,
+                    format!("{profile} judges '{name}' by its combined value, so it dropped every line of it"),
+                );
+            }
         }
         self.main_fetch()
     }
@@ -246,7 +260,13 @@ impl Fetch<'_> {
             });
         }
         self.cors_tainting = true;
-        let Classification::Preflight(reasons) = self.request.classify(profile) else {
+        // Judge the request as it is now, at the current URL: after a
+        // same-origin hop redirects cross-origin, `classify` (which looks at
+        // the first URL) would call it same-origin and skip the preflight.
+        let reasons = self.request.preflight_reasons(profile);
+        let needs_preflight =
+            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced;
+        if !needs_preflight {
             self.step(
                 StepKind::Classify,
                 true,
@@ -256,7 +276,7 @@ impl Fetch<'_> {
                 ),
             );
             return self.send_actual(&url, Some(origin));
-        };
+        }
         let mut why = Vec::new();
         if let Some(m) = &reasons.method {
             why.push(format!("method {m} is not GET, HEAD or POST"));
@@ -526,6 +546,9 @@ impl Fetch<'_> {
         if !Origin::from_url(from).same_origin(&next_origin) {
             self.request.headers.remove("authorization");
         }
+        for name in self.browser.profile.request_headers_removed_on_redirect() {
+            self.request.headers.remove(name);
+        }
         self.url_list.push(next.clone());
         self.step(
             StepKind::Redirect,
@@ -617,4 +640,104 @@ pub fn evaluate(
             _ => Ok(actual.clone()),
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checked against Chromium 156: a same-origin URL that redirects to a
+    /// cross-origin one gets a preflight there when the request is not simple
+    /// (the classification looks at the current URL, not the first).
+    #[test]
+    fn same_origin_redirect_to_cross_origin_is_preflighted() {
+        let req = Request::builder("http://app.example", "http://app.example/start")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let mut browser = Browser::new(Profile::Chromium);
+        let mut sent = Vec::new();
+        let verdict = browser
+            .run(req, |out| {
+                sent.push((out.stage, out.url.clone()));
+                Ok::<_, ()>(match (out.stage, out.url.as_str()) {
+                    (Stage::Actual, "http://app.example/start") => {
+                        Response::new(307).header("Location", "http://api.example/next")
+                    }
+                    _ => Response::new(204).header("Access-Control-Allow-Origin", "*"),
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            sent,
+            [
+                (Stage::Actual, "http://app.example/start".to_owned()),
+                (Stage::Preflight, "http://api.example/next".to_owned()),
+            ]
+        );
+        assert!(!verdict.allowed, "the preflight lacks Allow-Methods: PUT");
+        assert_eq!(verdict.preflights, 1);
+    }
+
+    fn preflight_headers(profile: Profile, req: Request) -> Vec<Option<String>> {
+        let mut browser = Browser::new(profile);
+        let mut seen = Vec::new();
+        browser
+            .run(req, |out| {
+                if out.stage == Stage::Preflight {
+                    seen.push(out.headers.get_str("access-control-request-headers"));
+                }
+                let hop0 = out.url.ends_with("/0");
+                Ok::<_, ()>(match out.stage {
+                    Stage::Actual if hop0 => Response::new(302)
+                        .header("Location", "http://api.example/1")
+                        .header("Access-Control-Allow-Origin", "*"),
+                    _ => Response::new(204)
+                        .header("Access-Control-Allow-Origin", "*")
+                        .header("Access-Control-Allow-Headers", "*"),
+                })
+            })
+            .unwrap();
+        seen
+    }
+
+    /// Checked against Chromium 156: the client hints script set (here an
+    /// unsafelisted `RTT`) are gone after a redirect, so the second hop needs
+    /// no preflight; the standard keeps them.
+    #[test]
+    fn chromium_drops_client_hints_on_redirect() {
+        let req = || {
+            Request::builder("http://app.example", "http://api.example/0")
+                .header("RTT", "abc")
+                .build()
+                .unwrap()
+        };
+        assert_eq!(
+            preflight_headers(Profile::Chromium, req()),
+            [Some("rtt".to_owned())]
+        );
+        assert_eq!(
+            preflight_headers(Profile::Standard, req()),
+            [Some("rtt".to_owned()), Some("rtt".to_owned())]
+        );
+    }
+
+    /// Checked against Chromium 156: `fetch()` with X-HTTP-Method-Override
+    /// appended as `PATCH` then `TRACE` sends no such header at all.
+    #[test]
+    fn chromium_fetch_drops_every_line_of_a_forbidden_override() {
+        let req = |initiator| {
+            Request::builder("http://app.example", "http://api.example/x")
+                .header("X-HTTP-Method-Override", "PATCH")
+                .header("X-HTTP-Method-Override", "TRACE")
+                .initiator(initiator)
+                .build()
+                .unwrap()
+        };
+        assert!(preflight_headers(Profile::Chromium, req(Initiator::Fetch)).is_empty());
+        assert_eq!(
+            preflight_headers(Profile::Standard, req(Initiator::Fetch)),
+            [Some("x-http-method-override".to_owned())]
+        );
+    }
 }

@@ -122,6 +122,54 @@ impl Profile {
         true
     }
 
+    /// Whether the client-hint request headers `Save-Data`, `Device-Memory`,
+    /// `DPR`, `Width`, `Viewport-Width`, `RTT`, `Downlink`, `ECT` and
+    /// `Intervention` are CORS-safelisted (with values of the right shape; see
+    /// [`crate::safelist::check_request_header`]). Chromium's `cors.cc`
+    /// safelists them; the standard does not. Checked against Chromium 156 by
+    /// the conformance harness.
+    pub fn safelists_client_hints(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Request headers the browser removes when it follows a redirect.
+    /// Chromium drops the client hints `DPR`, `Device-Memory`, `Width`,
+    /// `Viewport-Width`, `RTT`, `Downlink` and `ECT` (even those script set)
+    /// on every redirect, same-origin or not, so the next hop's preflight no
+    /// longer announces them. Checked against Chromium 156.
+    pub fn request_headers_removed_on_redirect(self) -> &'static [&'static str] {
+        match self {
+            Profile::Chromium => &[
+                "device-memory",
+                "downlink",
+                "dpr",
+                "ect",
+                "rtt",
+                "viewport-width",
+                "width",
+            ],
+            _ => &[],
+        }
+    }
+
+    /// Whether `fetch()` drops *every* line of a header when one of its lines
+    /// is forbidden. Chromium judges `X-HTTP-Method-Override` (and its
+    /// siblings) by the combined value, so appending `PATCH` and `TRACE`
+    /// sends neither; the standard drops only the `TRACE` line. Checked
+    /// against Chromium 156.
+    pub fn fetch_drops_whole_forbidden_header(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a request header set several times is judged by its combined
+    /// value (`a, b`) rather than line by line. Chromium keeps one value per
+    /// name, so `Content-Type: text/plain` twice is `text/plain, text/plain`,
+    /// which is not safelisted; the standard checks each line. Checked against
+    /// Chromium 156 by the conformance harness.
+    pub fn combines_request_headers(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
     /// How several `Access-Control-Allow-Origin` values are detected.
     pub fn multiple_origin_detection(self) -> MultipleOriginDetection {
         match self {

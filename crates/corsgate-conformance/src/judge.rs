@@ -1,0 +1,163 @@
+//! Judges: anything that can say what happens to a case's request. Chromium
+//! (observed through the page and the server logs), the engine under a
+//! profile, and later `corsgate check --json` all answer with the same
+//! [`Observation`], so comparing them is one `==`.
+//!
+//! Adding a judge is implementing [`Judge`]. A `corsgate check` judge would
+//! run the binary against `case.start_url(site, Api::Check)` (the servers are
+//! live and answer those URLs too), parse `{allowed, preflight,
+//! exposed_headers}` and take the preflight count from its JSON or from
+//! `Servers::requests(id, Api::Check)`.
+
+use std::fmt;
+
+use corsgate_core::{Browser, Profile, Response, Stage, StepKind};
+
+use crate::case::{route, Api, Case, Site};
+
+/// What script saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The API threw before sending anything (bad method or header).
+    Threw,
+    /// A network error: CORS refused the response (or a redirect, or the preflight).
+    Blocked,
+    /// Script can read the response.
+    Allowed {
+        /// The final status.
+        status: u16,
+        /// The response header names script can read, lower case, sorted, unique.
+        readable: Vec<String>,
+    },
+}
+
+/// The outcome plus what reached the servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// What script saw.
+    pub outcome: Outcome,
+    /// Preflights that reached a server.
+    pub preflights: usize,
+    /// Requests (not preflights) that reached a server, redirects included.
+    pub requests: usize,
+    /// Each request that reached a server, in order: `P<hop>` for a
+    /// preflight or `<METHOD> <hop>`, with its `Origin` and
+    /// `Access-Control-Request-Headers`.
+    pub trace: Vec<String>,
+}
+
+/// One line of [`Observation::trace`].
+pub fn trace_line(
+    hop: usize,
+    preflight: bool,
+    method: &str,
+    origin: Option<&str>,
+    acrh: Option<&str>,
+) -> String {
+    let what = if preflight {
+        format!("P{hop}")
+    } else {
+        format!("{method} {hop}")
+    };
+    format!(
+        "{what} origin={} acrh={}",
+        origin.unwrap_or("-"),
+        acrh.unwrap_or("-")
+    )
+}
+
+impl fmt::Display for Observation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.outcome {
+            Outcome::Threw => f.write_str("threw")?,
+            Outcome::Blocked => f.write_str("blocked")?,
+            Outcome::Allowed { status, readable } => {
+                write!(f, "allowed {status} readable=[{}]", readable.join(","))?
+            }
+        }
+        write!(
+            f,
+            " preflights={} requests={} trace=[{}]",
+            self.preflights,
+            self.requests,
+            self.trace.join("; ")
+        )
+    }
+}
+
+/// Something that predicts or observes a case's outcome.
+pub trait Judge {
+    /// Its name in reports, e.g. `engine:chromium`.
+    fn name(&self) -> String;
+    /// What happens when `api` makes the case's request.
+    fn judge(&mut self, site: &Site, case: &Case, api: Api) -> Result<Observation, String>;
+}
+
+/// The engine, under a profile, fed the same responses the servers send.
+#[derive(Debug, Clone, Copy)]
+pub struct Engine(pub Profile);
+
+impl Judge for Engine {
+    fn name(&self) -> String {
+        format!("engine:{}", self.0)
+    }
+
+    fn judge(&mut self, site: &Site, case: &Case, api: Api) -> Result<Observation, String> {
+        let Ok(request) = case.engine_request(site, api) else {
+            return Ok(Observation {
+                outcome: Outcome::Threw,
+                preflights: 0,
+                requests: 0,
+                trace: Vec::new(),
+            });
+        };
+        let mut browser = Browser::new(self.0);
+        let mut trace = Vec::new();
+        let verdict = browser.run(request, |out| {
+            let r = route(&out.url, &site.run)
+                .filter(|r| r.id == case.id && r.api == api)
+                .ok_or_else(|| {
+                    format!("the engine requested a URL outside the case: {}", out.url)
+                })?;
+            let origin = out.headers.get("origin").map(|o| o.into_owned());
+            let preflight = out.stage == Stage::Preflight;
+            trace.push(trace_line(
+                r.hop,
+                preflight,
+                &out.method,
+                origin.as_deref().map(String::from_utf8_lossy).as_deref(),
+                out.headers
+                    .get_str("access-control-request-headers")
+                    .as_deref(),
+            ));
+            let wire = case.respond(site, api, r.hop, preflight, origin.as_deref());
+            let mut resp = Response::new(wire.status);
+            for (n, v) in wire.headers {
+                resp = resp.header(n, v);
+            }
+            Ok::<_, String>(resp)
+        })?;
+        let requests = verdict
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKind::RequestSent)
+            .count();
+        let outcome = if verdict.allowed {
+            let mut readable = verdict.exposed_headers.clone();
+            readable.sort();
+            readable.dedup();
+            Outcome::Allowed {
+                status: verdict.status.unwrap_or(0),
+                readable,
+            }
+        } else {
+            Outcome::Blocked
+        };
+        Ok(Observation {
+            outcome,
+            preflights: verdict.preflights,
+            requests,
+            trace,
+        })
+    }
+}

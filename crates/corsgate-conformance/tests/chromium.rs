@@ -1,0 +1,89 @@
+//! Conformance against real Chromium: every case of the seeded matrix, through
+//! `fetch()` and `XMLHttpRequest`, must come out exactly as the engine's
+//! `chromium` profile predicts. Needs `/usr/bin/chromium` and
+//! `/usr/bin/chromedriver` (Debian's `chromium` and `chromium-driver`) and
+//! fails, never skips, without them.
+//!
+//! `CORSGATE_CASES=N` runs fewer cases while developing; `CORSGATE_WRITE_DOCS=1`
+//! rewrites `docs/conformance.md` from the run.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use corsgate_conformance::judge::{Engine, Judge};
+use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::run::{compare, run_chromium, Options};
+use corsgate_conformance::server::Servers;
+use corsgate_core::Profile;
+
+const CASES: u32 = 2400;
+
+#[test]
+fn chromium_agrees_with_the_engine() {
+    let started = Instant::now();
+    let count = std::env::var("CORSGATE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASES);
+    let cases = Arc::new(generate(SEED, count));
+    let servers = Servers::start(cases.clone()).expect("loopback servers start");
+    let site = servers.site().clone();
+    let chromium = run_chromium(&servers, &cases, &Options::default())
+        .unwrap_or_else(|e| panic!("Chromium conformance run failed: {e}"));
+    let mut engine = Engine(Profile::Chromium);
+    let bad = compare(&mut engine, &site, &cases, &chromium.observed);
+    let standard = compare(
+        &mut Engine(Profile::Standard),
+        &site,
+        &cases,
+        &chromium.observed,
+    );
+    let total = chromium.observed.len();
+    eprintln!(
+        "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {} : {} agree; engine:standard differs on {}",
+        cases.len(),
+        chromium.version,
+        chromium.elapsed.as_secs_f64(),
+        engine.name(),
+        total - bad.len(),
+        standard.len(),
+    );
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
+        let text = corsgate_conformance::report::render(
+            &cases,
+            &chromium,
+            &standard,
+            total,
+            started.elapsed(),
+        );
+        std::fs::write(path, text).expect("write docs/conformance.md");
+    }
+    let mut report = String::new();
+    for d in bad.iter().take(40) {
+        let case = &cases[d.id as usize];
+        report.push_str(&format!(
+            "\n{case}\n  {}: chromium: {}{}\n  {}: engine: {}\n",
+            d.api.name(),
+            d.expected,
+            chromium
+                .errors
+                .get(&(d.id, d.api))
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            d.api.name(),
+            match &d.got {
+                Ok(o) => o.to_string(),
+                Err(e) => format!("error: {e}"),
+            }
+        ));
+        for l in servers.requests(d.id, d.api) {
+            report.push_str(&format!("    server saw: {l:?}\n"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {total} disagree between Chromium and the engine's chromium profile:{report}",
+        bad.len()
+    );
+}
