@@ -92,6 +92,8 @@ pub struct CheckReport {
     pub allowed: bool,
     /// Whether a preflight was needed and sent.
     pub preflight: bool,
+    /// How many preflights were sent (a redirect can need a second one).
+    pub preflights: usize,
     /// Lower-case names of the response headers script can read.
     pub exposed_headers: Vec<String>,
     /// Why not (null when allowed).
@@ -373,6 +375,7 @@ pub fn report(
     CheckReport {
         allowed: verdict.allowed,
         preflight: verdict.preflight,
+        preflights: verdict.preflights,
         exposed_headers: verdict.exposed_headers.clone(),
         reason,
         steps: verdict.steps.clone(),

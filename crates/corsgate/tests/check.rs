@@ -105,6 +105,7 @@ fn preflighted_put_sends_exactly_the_browser_preflight() {
     let v = r.json();
     assert_eq!(v["allowed"], true);
     assert_eq!(v["preflight"], true);
+    assert_eq!(v["preflights"], 1);
     let seen = s.seen();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].method, "OPTIONS");
