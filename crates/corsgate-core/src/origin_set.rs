@@ -356,7 +356,7 @@ pub enum OriginMatch<'p> {
 #[derive(Debug, Clone, Default)]
 pub struct OriginSet {
     any: bool,
-    exact: HashMap<Box<str>, HeaderValue, FxBuild>,
+    exact: HashMap<Box<[u8]>, HeaderValue, FxBuild>,
     rules: HashMap<Box<str>, Vec<Rule>, FxBuild>,
     len: usize,
 }
@@ -373,13 +373,13 @@ impl OriginSet {
             Entry::Any => !std::mem::replace(&mut self.any, true),
             Entry::Exact(o) => {
                 let s = o.as_str();
-                if self.exact.contains_key(s) {
+                if self.exact.contains_key(s.as_bytes()) {
                     return false;
                 }
                 match HeaderValue::from_str(s) {
                     Ok(v) => {
                         warm(&v);
-                        self.exact.insert(s.into(), v);
+                        self.exact.insert(s.as_bytes().into(), v);
                         true
                     }
                     Err(_) => false,
@@ -416,12 +416,14 @@ impl OriginSet {
         if self.any {
             return OriginMatch::Any;
         }
+        // Exact entries are stored in their canonical serialization, so a
+        // byte-equal value *is* that parsed origin: look it up first.
+        if let Some(v) = self.exact.get(value.as_bytes()) {
+            return OriginMatch::Exact(v);
+        }
         let Some(parts) = RequestOrigin::parse(value.as_bytes()) else {
             return OriginMatch::Malformed;
         };
-        if let Some(v) = self.exact.get(parts.serialized) {
-            return OriginMatch::Exact(v);
-        }
         if self.rules.is_empty() {
             return OriginMatch::NotAllowed;
         }
@@ -469,7 +471,6 @@ pub(crate) fn warm(v: &HeaderValue) {
 /// A request `Origin` split into its parts, borrowed from the header value.
 #[derive(Debug, Clone, Copy)]
 struct RequestOrigin<'a> {
-    serialized: &'a str,
     scheme: Scheme,
     host: &'a str,
     domain: bool,
@@ -556,7 +557,6 @@ impl<'a> RequestOrigin<'a> {
             }
         };
         Some(RequestOrigin {
-            serialized,
             scheme,
             host,
             domain,

@@ -82,9 +82,7 @@ struct Settings {
     max_age: Option<i64>,
 }
 
-fn pick<T: Clone + std::fmt::Debug + 'static>(
-    all: &'static [T],
-) -> impl Strategy<Value = Vec<T>> {
+fn pick<T: Clone + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = Vec<T>> {
     proptest::sample::subsequence(all, 0..=all.len())
 }
 
@@ -172,7 +170,10 @@ fn oracle_origin(entries: &[&str], request_origin: &str) -> bool {
         let (host_pat, port_pat) = if let Some(h) = rest.strip_suffix(":*") {
             (h, None)
         } else if let Some(i) = rest.rfind(':').filter(|i| !rest[*i..].contains(']')) {
-            (&rest[..i], Some(Some(rest[i + 1..].parse::<u16>().unwrap())))
+            (
+                &rest[..i],
+                Some(Some(rest[i + 1..].parse::<u16>().unwrap())),
+            )
         } else {
             (rest, Some(None))
         };
@@ -181,9 +182,7 @@ fn oracle_origin(entries: &[&str], request_origin: &str) -> bool {
         } else {
             host == host_pat
         };
-        scheme == req.scheme()
-            && host_ok
-            && port_pat.is_none_or(|p| p == req.port())
+        scheme == req.scheme() && host_ok && port_pat.is_none_or(|p| p == req.port())
     })
 }
 
