@@ -287,20 +287,21 @@ pub fn config(
             out.push("}));".into());
         }
         ServerKind::Unknown => {
+            // The keys of corsgate_core::PolicyConfig: this text is a valid policy.
+            let q = |v: &str| serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}"));
             out.push(
-                "# corsgate policy (corsgate.toml), for `corsgate serve` or corsgate-tower in axum"
-                    .into(),
+                "# corsgate policy (TOML), for `corsgate serve` or corsgate-tower in axum".into(),
             );
-            out.push("[cors]".into());
-            out.push(format!("allow_origins = ['{}']", n.origin));
+            out.push(format!("origins = [{}]", q(&n.origin)));
             if let Some(m) = &n.method {
-                out.push(format!("allow_methods = ['{m}']"));
+                out.push(format!("methods = [{}]", q(m)));
             }
             if !n.headers.is_empty() {
-                out.push(format!("allow_headers = [{}]", quoted(&n.headers)));
+                let list: Vec<String> = n.headers.iter().map(|h| q(h)).collect();
+                out.push(format!("request_headers = [{}]", list.join(", ")));
             }
             if n.credentials {
-                out.push("allow_credentials = true".into());
+                out.push("credentials = true".into());
             }
             if preflight {
                 out.push(format!("max_age = {}", n.max_age));
@@ -345,6 +346,33 @@ mod tests {
         let express = config(ServerKind::Express, &req, Profile::Chromium, &[]);
         assert!(express.contains("credentials: true"));
         let toml = config(ServerKind::Unknown, &req, Profile::Chromium, &[]);
-        assert!(toml.contains("allow_origins = ['https://app.example']"));
+        assert!(toml.contains("origins = [\"https://app.example\"]"));
+        // The snippet is a policy corsgate accepts, and it allows exactly this request.
+        let body: String = toml
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let policy =
+            corsgate_core::Policy::from_toml(&body).expect("the snippet is a valid policy");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "origin",
+            http::HeaderValue::from_static("https://app.example"),
+        );
+        headers.insert(
+            "access-control-request-method",
+            http::HeaderValue::from_static("PUT"),
+        );
+        headers.insert(
+            "access-control-request-headers",
+            http::HeaderValue::from_static("x-token"),
+        );
+        assert!(policy.decide(&http::Method::OPTIONS, &headers).allowed());
+        headers.insert(
+            "access-control-request-method",
+            http::HeaderValue::from_static("DELETE"),
+        );
+        assert!(!policy.decide(&http::Method::OPTIONS, &headers).allowed());
     }
 }
