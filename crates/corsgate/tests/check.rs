@@ -217,8 +217,7 @@ fn missing_allow_origin_human_output() {
     assert!(!r.stdout.contains('\x1b'));
     // Unknown server: the snippet is a corsgate policy.
     assert!(
-        r.stdout
-            .contains("allow_origins = ['http://localhost:3000']"),
+        r.stdout.contains("origins = [\"http://localhost:3000\"]"),
         "{}",
         r.stdout
     );
