@@ -364,7 +364,7 @@ fn case(rng: &mut Rng, id: u32) -> Case {
         request,
         start,
         hops,
-        repeat: rng.chance(25),
+        repeat: rng.chance(15),
     }
 }
 
