@@ -37,6 +37,7 @@ fn outcome_word(o: &Observation) -> String {
     let what = match &o.outcome {
         Outcome::Threw => "throws".to_owned(),
         Outcome::Blocked => "blocked".to_owned(),
+        Outcome::Opaque => "opaque".to_owned(),
         Outcome::Allowed { status, readable } => {
             format!("readable ({status}; headers: {})", readable.join(", "))
         }
@@ -53,6 +54,7 @@ fn kind(o: &Observation) -> &'static str {
     match o.outcome {
         Outcome::Threw => "throws",
         Outcome::Blocked => "blocked",
+        Outcome::Opaque => "opaque",
         Outcome::Allowed { .. } => "readable",
     }
 }
@@ -200,6 +202,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
                 let kind = match o.outcome {
                     Outcome::Threw => "threw",
                     Outcome::Blocked => "blocked",
+                    Outcome::Opaque => "opaque",
                     Outcome::Allowed { .. } => "readable",
                 };
                 *outcomes.entry((api.name(), kind)).or_default() += 1;
