@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::GatewayBody;
 use crate::config::{GatewayConfig, Route, UpstreamProtocol};
-use crate::cors::{is_cors_response_header, Verdict};
+use crate::cors::{is_cors_response_header, kind_label, Verdict};
 use crate::forward::{remove_hop_by_hop, set_forwarding_headers, ClientSide};
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
@@ -143,7 +143,7 @@ async fn route_and_forward(
         }
         Some(policy) => {
             let v = policy.decide(req.method(), req.headers());
-            metrics.decision(v.kind().as_str(), v.allowed(), v.reason_code());
+            metrics.decision(kind_label(v.kind()), v.allowed(), v.reason_code());
             if !v.allowed() {
                 log_denied(&req, route, &v);
             }
@@ -177,7 +177,7 @@ fn log_denied(req: &Request<Incoming>, route: &Route, v: &Verdict) {
         .unwrap_or_default();
     tracing::warn!(
         target: "corsgate::denied",
-        kind = v.kind().as_str(),
+        kind = kind_label(v.kind()),
         reason = v.reason_code(),
         method = %req.method(),
         path = %req.uri().path(),
@@ -206,7 +206,7 @@ fn replace_cors_headers(
             .collect();
         let mut disagree = false;
         for n in &names {
-            let ours = v.cors_headers().find(|(m, _)| *m == n).map(|(_, val)| val);
+            let ours = v.cors_headers().find(|(m, _)| m == n).map(|(_, val)| val);
             let theirs: Vec<_> = headers.get_all(n).iter().collect();
             if theirs.len() != 1 || ours != theirs.first().copied() {
                 disagree = true;
