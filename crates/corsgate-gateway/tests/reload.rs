@@ -16,7 +16,10 @@ const NEW: (&str, &str) = ("origin", "https://newer.example.com");
 async fn wait_for(what: &str, mut f: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !f().await {
-        assert!(start.elapsed() < Duration::from_secs(5), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -33,7 +36,9 @@ async fn reload_valid_and_invalid_files_while_requests_run() {
     let path = temp_file("poll");
     let original = config_text(up);
     std::fs::write(&path, &original).unwrap();
-    let gw = start(GatewayConfig::from_file(&path).unwrap()).await.unwrap();
+    let gw = start(GatewayConfig::from_file(&path).unwrap())
+        .await
+        .unwrap();
     let a = gw.local_addr();
 
     // Load: four clients sending requests for the whole test.
@@ -61,7 +66,12 @@ async fn reload_valid_and_invalid_files_while_requests_run() {
         }));
     }
 
-    assert_eq!(send(a, "GET", "/api/echo", &[NEW]).await.h("access-control-allow-origin"), None);
+    assert_eq!(
+        send(a, "GET", "/api/echo", &[NEW])
+            .await
+            .h("access-control-allow-origin"),
+        None
+    );
     // A valid change: applied by the file watcher.
     let changed = original.replace(
         "origins = [\"https://app.example.com\"]",
@@ -69,7 +79,9 @@ async fn reload_valid_and_invalid_files_while_requests_run() {
     );
     std::fs::write(&path, &changed).unwrap();
     wait_for("the new origin", async || {
-        send(a, "GET", "/api/echo", &[NEW]).await.h("access-control-allow-origin")
+        send(a, "GET", "/api/echo", &[NEW])
+            .await
+            .h("access-control-allow-origin")
             == Some("https://newer.example.com")
     })
     .await;
@@ -77,12 +89,24 @@ async fn reload_valid_and_invalid_files_while_requests_run() {
 
     // An invalid change (trailing slash in an origin): refused, old kept.
     let failed_before = gw.metrics().reloads_failed();
-    std::fs::write(&path, changed.replace("https://newer.example.com\"", "https://newer.example.com/\"")).unwrap();
-    wait_for("the refusal", async || gw.metrics().reloads_failed() > failed_before).await;
+    std::fs::write(
+        &path,
+        changed.replace(
+            "https://newer.example.com\"",
+            "https://newer.example.com/\"",
+        ),
+    )
+    .unwrap();
+    wait_for("the refusal", async || {
+        gw.metrics().reloads_failed() > failed_before
+    })
+    .await;
     let e = gw.reloader().reload_file().unwrap_err();
     assert!(e[0].line.is_some(), "{e:?}");
     assert_eq!(
-        send(a, "GET", "/api/echo", &[NEW]).await.h("access-control-allow-origin"),
+        send(a, "GET", "/api/echo", &[NEW])
+            .await
+            .h("access-control-allow-origin"),
         Some("https://newer.example.com"),
         "the previous configuration stays in force"
     );
@@ -99,7 +123,10 @@ async fn reload_valid_and_invalid_files_while_requests_run() {
     assert_eq!(bad.load(Relaxed), 0, "no request failed during reloads");
     assert!(ok.load(Relaxed) > 20, "the load ran: {}", ok.load(Relaxed));
     let m = metrics(&gw).await;
-    assert!(m.contains("corsgate_config_reloads_total{result=\"refused\"}"), "{m}");
+    assert!(
+        m.contains("corsgate_config_reloads_total{result=\"refused\"}"),
+        "{m}"
+    );
     gw.shutdown().await;
 }
 
@@ -111,23 +138,36 @@ async fn sighup_reloads() {
     // Polling off: only SIGHUP can reload.
     let original = config_text(up).replace("reload_poll = \"100ms\"", "reload_poll = \"0s\"");
     std::fs::write(&path, &original).unwrap();
-    let gw = start(GatewayConfig::from_file(&path).unwrap()).await.unwrap();
+    let gw = start(GatewayConfig::from_file(&path).unwrap())
+        .await
+        .unwrap();
     let a = gw.local_addr();
     tokio::time::sleep(Duration::from_millis(200)).await; // the watcher is up
     std::fs::write(
         &path,
-        original.replace("\"https://app.example.com\"]", "\"https://app.example.com\", \"https://newer.example.com\"]"),
+        original.replace(
+            "\"https://app.example.com\"]",
+            "\"https://app.example.com\", \"https://newer.example.com\"]",
+        ),
     )
     .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(send(a, "GET", "/api/echo", &[NEW]).await.h("access-control-allow-origin"), None);
+    assert_eq!(
+        send(a, "GET", "/api/echo", &[NEW])
+            .await
+            .h("access-control-allow-origin"),
+        None
+    );
     let status = std::process::Command::new("kill")
         .args(["-HUP", &std::process::id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     wait_for("SIGHUP reload", async || {
-        send(a, "GET", "/api/echo", &[NEW]).await.h("access-control-allow-origin").is_some()
+        send(a, "GET", "/api/echo", &[NEW])
+            .await
+            .h("access-control-allow-origin")
+            .is_some()
     })
     .await;
     gw.shutdown().await;

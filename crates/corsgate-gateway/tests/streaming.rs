@@ -48,7 +48,10 @@ async fn large_bodies_stream_in_bounded_memory() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("corsgate.toml");
     let text = config_text(up)
-        .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""))
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
         .replace("admin = \"127.0.0.1:0\"\n", "log_level = \"warn\"\n")
         .replace("upstream_response = \"1s\"", "upstream_response = \"120s\"");
     std::fs::write(&file, text).unwrap();
@@ -63,7 +66,10 @@ async fn large_bodies_stream_in_bounded_memory() {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let start = Instant::now();
     while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "gateway did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "gateway did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let idle_kib = vm_hwm_kib(pid);
@@ -78,8 +84,15 @@ async fn large_bodies_stream_in_bounded_memory() {
         .unwrap();
     let got = read(client().request(req).await.unwrap()).await;
     assert_eq!(got.status, 200);
-    assert_eq!(got.body, total.to_string(), "every byte reached the upstream");
-    assert_eq!(got.h("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(
+        got.body,
+        total.to_string(),
+        "every byte reached the upstream"
+    );
+    assert_eq!(
+        got.h("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
     let up_secs = t.elapsed().as_secs_f64();
 
     // Download, read frame by frame.
@@ -90,7 +103,10 @@ async fn large_bodies_stream_in_bounded_memory() {
         .body(chunked(0))
         .unwrap();
     let resp = client().request(req).await.unwrap();
-    assert_eq!(resp.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     let mut body = resp.into_body();
     let mut n = 0u64;
     while let Some(f) = body.frame().await {
@@ -111,5 +127,8 @@ async fn large_bodies_stream_in_bounded_memory() {
         idle_kib
     );
     assert!(peak_kib > 0, "VmHWM readable");
-    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB must stay under 64 MiB");
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB must stay under 64 MiB"
+    );
 }
