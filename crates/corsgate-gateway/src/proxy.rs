@@ -61,6 +61,11 @@ pub struct Shared {
 fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
     let mut r = Response::new(GatewayBody::text(text));
     *r.status_mut() = status;
+    if status == StatusCode::BAD_REQUEST {
+        // After a malformed request, the rest of the stream cannot be trusted.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if !text.is_empty() {
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -296,6 +301,16 @@ async fn forward(
             remove_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, GatewayBody::Upstream(body))
         }
+        Ok(Err(e)) if client_body_failed(&e) => {
+            // The client's own body was malformed or cut short: its fault, not
+            // the upstream's.
+            shared.metrics.undecided("bad_request");
+            tracing::debug!(error = %error_chain(&e), "request body failed while forwarding");
+            local(
+                StatusCode::BAD_REQUEST,
+                "corsgate: the request body was malformed or incomplete\n",
+            )
+        }
         Ok(Err(e)) => {
             let kind = if e.is_connect() {
                 UpstreamError::Connect
@@ -332,6 +347,20 @@ async fn forward(
             )
         }
     }
+}
+
+/// Whether a forwarding error came from reading the client's request body.
+fn client_body_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_user() {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -426,6 +426,8 @@ async fn malformed_requests_get_400_and_the_gateway_survives() {
         b"GET /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
             .to_vec(),
         b"GET * HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
+        b"POST /api/upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n"
+            .to_vec(),
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
     ] {
         let out = raw(bad.clone()).await;
