@@ -736,6 +736,15 @@ credentials = true
     }
 
     #[test]
+    fn the_example_file_is_valid() {
+        let c = GatewayConfig::from_toml(include_str!("../corsgate.example.toml")).unwrap();
+        assert_eq!(c.routes.len(), 4);
+        assert_eq!(c.routes[0].host.as_deref(), Some("admin.example.com"));
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.timeouts, Timeouts::default());
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
