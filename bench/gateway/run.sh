@@ -80,12 +80,19 @@ done
 
 ROUNDS="${ROUNDS:-3}"
 : > "$work/raw"
+targets=(
+  "corsgate (policy), actual GET|http://127.0.0.1:$GW/api/items|$gw_pid|"
+  "corsgate (CORS off), actual GET|http://127.0.0.1:$GW_OFF/api/items|$off_pid|"
+  "nginx, actual GET|http://127.0.0.1:$NGX/api/items|$npid|"
+  "corsgate (policy), preflight|http://127.0.0.1:$GW/api/items|$gw_pid|$here/preflight.lua"
+  "nginx, preflight|http://127.0.0.1:$NGX/api/items|$npid|$here/preflight.lua"
+)
 for r in $(seq "$ROUNDS"); do
-  measure "corsgate (policy), actual GET" "http://127.0.0.1:$GW/api/items" "$gw_pid" >> "$work/raw"
-  measure "corsgate (CORS off), actual GET" "http://127.0.0.1:$GW_OFF/api/items" "$off_pid" >> "$work/raw"
-  measure "nginx, actual GET" "http://127.0.0.1:$NGX/api/items" "$npid" >> "$work/raw"
-  measure "corsgate (policy), preflight" "http://127.0.0.1:$GW/api/items" "$gw_pid" "$here/preflight.lua" >> "$work/raw"
-  measure "nginx, preflight" "http://127.0.0.1:$NGX/api/items" "$npid" "$here/preflight.lua" >> "$work/raw"
+  # Each round starts at a different target, so none is always first.
+  for i in $(seq 0 $((${#targets[@]} - 1))); do
+    IFS='|' read -r name url pid lua <<<"${targets[$(( (i + r - 1) % ${#targets[@]} ))]}"
+    measure "$name" "$url" "$pid" "$lua" >> "$work/raw"
+  done
 done
 rss_gw=$(hwm_kib "$gw_pid"); rss_off=$(hwm_kib "$off_pid"); rss_ngx=$(tree_hwm_kib "$npid")
 

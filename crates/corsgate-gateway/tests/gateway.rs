@@ -575,3 +575,34 @@ async fn admin_healthz_and_metrics() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_makes_new_clients_wait() {
+    let (up, _) = start_upstream().await;
+    let text = config_text(up).replace("[timeouts]", "[limits]\nmax_connections = 1\n\n[timeouts]");
+    let gw = corsgate_gateway::start(corsgate_gateway::GatewayConfig::from_toml(&text).unwrap())
+        .await
+        .unwrap();
+    let a = gw.local_addr();
+    let request = b"GET /public/echo HTTP/1.1\r\nHost: a\r\n\r\n";
+    // The first client holds the only slot with a keep-alive connection.
+    let mut first = tokio::net::TcpStream::connect(a).await.unwrap();
+    first.write_all(request).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // The second is accepted by the kernel but not served yet.
+    let mut second = tokio::net::TcpStream::connect(a).await.unwrap();
+    second.write_all(request).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(400), second.read(&mut buf)).await;
+    assert!(waited.is_err(), "served past max_connections");
+    // When the first leaves, the second is served.
+    drop(first);
+    let n = tokio::time::timeout(Duration::from_secs(3), second.read(&mut buf))
+        .await
+        .expect("served once a slot is free")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(second);
+    gw.shutdown().await;
+}
