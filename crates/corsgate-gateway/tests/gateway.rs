@@ -606,3 +606,56 @@ async fn max_connections_makes_new_clients_wait() {
     drop(second);
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_allowed_and_denied_requests() {
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let up = corsgate_gateway::start_demo_upstream(any).await.unwrap();
+    let gw = corsgate_gateway::start(corsgate_gateway::demo_config(any, any, up).unwrap())
+        .await
+        .unwrap();
+    let a = gw.local_addr();
+    let lines = corsgate_gateway::demo::curl_lines(a, gw.admin_addr().unwrap());
+    assert!(
+        lines.contains(&format!("curl -i http://{a}/public/hello")),
+        "{lines}"
+    );
+    let r = send(
+        a,
+        "GET",
+        "/public/hello",
+        &[("origin", "https://anyone.example")],
+    )
+    .await;
+    assert_eq!(
+        (r.status.as_u16(), r.h("access-control-allow-origin")),
+        (200, Some("*"))
+    );
+    let r = send(a, "GET", "/api/me", &[APP, ("cookie", "session=1")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.all("access-control-allow-origin"),
+        ["https://app.example.com"]
+    );
+    let r = send(a, "GET", "/api/me", &[APP]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.h("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let r = send(a, "GET", "/api/me", &[EVIL]).await;
+    assert_eq!(
+        r.h("access-control-allow-origin"),
+        None,
+        "the upstream's '*' is not let through"
+    );
+    let r = send(
+        a,
+        "OPTIONS",
+        "/api/items",
+        &[APP, ("access-control-request-method", "PATCH")],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    gw.shutdown().await;
+}
