@@ -132,11 +132,13 @@ impl Profile {
         matches!(self, Profile::Chromium)
     }
 
-    /// Request headers the browser removes when it follows a redirect.
-    /// Chromium drops the client hints `DPR`, `Device-Memory`, `Width`,
-    /// `Viewport-Width`, `RTT`, `Downlink` and `ECT` (even those script set)
-    /// on every redirect, same-origin or not, so the next hop's preflight no
-    /// longer announces them. Checked against Chromium 156.
+    /// Request headers the browser removes when it follows a redirect to a
+    /// URL that is not same-origin with the page. Chromium drops the client
+    /// hints `DPR`, `Device-Memory`, `Width`, `Viewport-Width`, `RTT`,
+    /// `Downlink` and `ECT` (even those script set) there, also on a redirect
+    /// within the target's origin, so the next hop's preflight no longer
+    /// announces them; back on the page's own origin they are kept. Checked
+    /// against Chromium 156.
     pub fn request_headers_removed_on_redirect(self) -> &'static [&'static str] {
         match self {
             Profile::Chromium => &[
@@ -167,6 +169,32 @@ impl Profile {
     /// which is not safelisted; the standard checks each line. Checked against
     /// Chromium 156 by the conformance harness.
     pub fn combines_request_headers(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a request carrying a conditional header (`If-None-Match`,
+    /// `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`)
+    /// skips the preflight cache and is always preflighted. Such headers make
+    /// the fetch's cache mode `no-store`, and Chromium then bypasses its
+    /// preflight cache too. Checked against Chromium 156.
+    pub fn conditional_headers_bypass_preflight_cache(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a preflight made with the `null` origin of a redirect-tainted
+    /// request can be reused. The standard keys the cache by the serialized
+    /// origin, so `null` entries match later `null` requests; Chromium gives
+    /// each tainted request a fresh opaque origin, so they never match.
+    /// Checked against Chromium 156.
+    pub fn caches_tainted_origin_preflights(self) -> bool {
+        !matches!(self, Profile::Chromium)
+    }
+
+    /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
+    /// even a same-origin one the standard allows. Chromium's `fetch()` does;
+    /// its `XMLHttpRequest` follows the same-origin ones. Checked against
+    /// Chromium 156.
+    pub fn fetch_refuses_redirect_with_userinfo(self) -> bool {
         matches!(self, Profile::Chromium)
     }
 

@@ -256,7 +256,10 @@ credentials = true
         );
         let v = ok.verdict.expect("verdict");
         assert!(v.allowed);
-        assert_eq!(v.exposed_headers, ["content-length", "content-type", "x-total-count"]);
+        assert_eq!(
+            v.exposed_headers,
+            ["content-length", "content-type", "x-total-count"]
+        );
         let denied = evaluate(
             &req("https://evil.example", "GET", &[]),
             "http://127.0.0.1:9090",

@@ -12,6 +12,7 @@ use crate::fix::{self, Fix};
 use crate::hints::{self, Hint, Probe};
 use crate::http::{Client, NetError, WireRequest};
 use crate::snippets::{self, ServerKind};
+use corsgate_core::remedy::Remedy;
 
 /// The `User-Agent` corsgate sends.
 pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS check)");
@@ -91,6 +92,8 @@ pub struct CheckReport {
     pub allowed: bool,
     /// Whether a preflight was needed and sent.
     pub preflight: bool,
+    /// How many preflights were sent (a redirect can need a second one).
+    pub preflights: usize,
     /// Lower-case names of the response headers script can read.
     pub exposed_headers: Vec<String>,
     /// Why not (null when allowed).
@@ -101,8 +104,8 @@ pub struct CheckReport {
     pub hints: Vec<Hint>,
     /// Every fix to apply, in order, until the request would pass (in corsgate's model).
     pub fixes: Vec<Fix>,
-    /// Whether `fixes` is the whole list (false when the model ran out of recorded
-    /// answers, e.g. the actual request was never sent because the preflight failed).
+    /// Whether the request passes in the model once every fix is applied (false
+    /// when a fix is on the client side or the plan gave up).
     pub fixes_complete: bool,
     /// The server software, when its headers tell.
     pub server: ServerKind,
@@ -154,10 +157,26 @@ pub fn build_request(args: &CheckArgs) -> Result<(Request, Asked), CheckError> {
         .method(args.method.clone())
         .credentials(args.credentials.into());
     let mut shown = Vec::new();
+    let mut content_type = false;
     for h in &args.headers {
         let (name, value) = parse_header(h).map_err(CheckError::Usage)?;
+        content_type |= name.eq_ignore_ascii_case("content-type");
         shown.push(format!("{name}: {value}"));
         builder = builder.header(name, value);
+    }
+    if args.body.is_some() {
+        let method = args.method.to_ascii_uppercase();
+        if method == "GET" || method == "HEAD" {
+            return Err(CheckError::Usage(format!(
+                "fetch() refuses a body with {method} (TypeError): drop --body or use another --method"
+            )));
+        }
+        if !content_type {
+            // fetch() labels a string body itself.
+            let value = "text/plain;charset=UTF-8";
+            shown.push(format!("Content-Type: {value}"));
+            builder = builder.header("Content-Type", value);
+        }
     }
     let request = builder
         .build()
@@ -221,11 +240,32 @@ fn lines(h: &HeaderList) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads the certificates of a PEM file.
+fn load_pem(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CheckError> {
+    use rustls::pki_types::pem::PemObject;
+    let bad =
+        |e: &dyn std::fmt::Display| CheckError::Usage(format!("--cacert {}: {e}", path.display()));
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    Ok(certs)
+}
+
 /// Runs `corsgate check`.
 pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     let (request, asked) = build_request(args)?;
     let profile: Profile = args.browser.into();
-    let client = Client::new(Duration::from_secs_f64(args.timeout))
+    let roots = match &args.cacert {
+        Some(path) => load_pem(path)?,
+        None => Vec::new(),
+    };
+    let client = Client::new(Duration::from_secs_f64(args.timeout), roots)
         .map_err(|e| CheckError::Usage(format!("cannot start the HTTP client: {e}")))?;
     let body = args.body.as_deref().map(str::as_bytes);
     let mut exchanges = Vec::new();
@@ -253,18 +293,22 @@ pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     let probe = if args.no_probe {
         None
     } else {
-        probe(&client, &exchanges)
+        probe(&client, &exchanges, &asked.origin)
     };
     Ok(report(&request, asked, profile, verdict, exchanges, probe))
 }
 
-/// Re-sends the last safe request (the preflight, or a GET/HEAD) with another
-/// origin, to see whether the answer depends on the origin.
-fn probe(client: &Client, exchanges: &[Exchange]) -> Option<Probe> {
-    let ex = exchanges
-        .iter()
-        .rev()
-        .find(|e| matches!(e.method.as_str(), "OPTIONS" | "GET" | "HEAD"))?;
+/// Re-sends the last safe request (the preflight, or a GET/HEAD) whose answer
+/// names the page's origin, with another origin: does the answer depend on the
+/// origin (then it needs `Vary: Origin`), does it echo any origin?
+fn probe(client: &Client, exchanges: &[Exchange], origin: &str) -> Option<Probe> {
+    let ex = exchanges.iter().rev().find(|e| {
+        matches!(e.method.as_str(), "OPTIONS" | "GET" | "HEAD")
+            && e.response
+                .headers
+                .get_str("access-control-allow-origin")
+                .is_some_and(|v| v == origin)
+    })?;
     let mut headers = HeaderList::new();
     for (n, v) in &ex.request_headers {
         if n.eq_ignore_ascii_case("origin") {
@@ -305,13 +349,15 @@ pub fn report(
 ) -> CheckReport {
     let server = snippets::detect(exchanges.iter().map(|e| &e.response.headers));
     let hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
-    let (fixes, fixes_complete) = fix::plan(request, profile, &exchanges, &verdict, server);
+    let (fixes, fixes_complete) = if verdict.allowed {
+        (Vec::new(), true)
+    } else {
+        fix::plan(request, profile, &exchanges, server)
+    };
     let reason = verdict.reason.as_ref().map(|r| Reason {
         code: r.code,
         message: r.message.clone(),
-        fix: fixes.first().cloned().unwrap_or_else(|| {
-            fix::for_refusal(request, profile, &r.details, None, server)
-        }),
+        fix: first_fix(&fixes, &r.remedy, server),
         stage: r.stage,
         header: r.header,
         chromium: r.chromium,
@@ -321,7 +367,7 @@ pub fn report(
         details: r.details.clone(),
     });
     let snippet = match &reason {
-        Some(r) if r.is_cors && !r.fix.client_side => {
+        Some(r) if r.is_cors && !r.fix.client_side() => {
             Some(snippets::config(server, request, profile, &exchanges))
         }
         _ => None,
@@ -329,6 +375,7 @@ pub fn report(
     CheckReport {
         allowed: verdict.allowed,
         preflight: verdict.preflight,
+        preflights: verdict.preflights,
         exposed_headers: verdict.exposed_headers.clone(),
         reason,
         steps: verdict.steps.clone(),
@@ -342,5 +389,14 @@ pub fn report(
         status: verdict.status,
         request: asked,
         exchanges,
+    }
+}
+
+/// The fix for the first refusal: the plan's first step (same remedy), or the
+/// engine's own remedy when the plan is empty.
+fn first_fix(fixes: &[Fix], remedy: &Remedy, server: ServerKind) -> Fix {
+    match fixes.first() {
+        Some(f) if f.remedy == *remedy => f.clone(),
+        _ => Fix::new(remedy.clone(), server, false),
     }
 }

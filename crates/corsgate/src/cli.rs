@@ -7,7 +7,12 @@ use corsgate_core::{Credentials, Profile};
 
 /// corsgate: CORS made correct, safe and debuggable.
 #[derive(Debug, Parser)]
-#[command(name = "corsgate", version, about, long_about = None)]
+#[command(
+    name = "corsgate",
+    version,
+    about = "corsgate: CORS made correct, safe and debuggable",
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file)."
+)]
 pub struct Cli {
     /// Colour in human output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
@@ -33,7 +38,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Send a cross-origin request as a browser would, and say whether script could read the answer.
     Check(CheckArgs),
-    /// Explain a Chrome or Firefox console CORS message.
+    /// Explain a Chrome, Firefox or Safari console CORS message.
     Explain(ExplainArgs),
     /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
     Har(HarArgs),
@@ -101,7 +106,8 @@ pub struct CheckArgs {
     /// The credentials mode.
     #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
     pub credentials: CredentialsArg,
-    /// The request body (sent with the actual request only, never the preflight).
+    /// The request body, a string as passed to fetch() (sent with the actual request only;
+    /// labelled `Content-Type: text/plain;charset=UTF-8` unless a Content-Type is given).
     #[arg(long, short = 'd')]
     pub body: Option<String>,
     /// The browser whose behaviour to model.
@@ -110,8 +116,12 @@ pub struct CheckArgs {
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
     pub timeout: f64,
-    /// Do not send the extra probe request (a second origin) used to spot answers that depend
-    /// on the origin without `Vary: Origin`.
+    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// Do not send the probe: when an answer names the page's origin, corsgate repeats that
+    /// request (the preflight, or a GET/HEAD) once with another origin, to spot answers that
+    /// depend on the origin without `Vary: Origin` and servers that echo any origin.
     #[arg(long)]
     pub no_probe: bool,
     /// Print one JSON object instead of the human report.

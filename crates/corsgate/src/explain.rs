@@ -11,11 +11,13 @@
 use std::fmt::Write as _;
 use std::io::Read;
 
-use corsgate_core::{Credentials, Profile, Refusal, Request, Stage};
+use corsgate_core::{Refusal, Stage};
 use serde::Serialize;
 
 use crate::cli::ExplainArgs;
-use crate::fix::{self, Fix};
+use corsgate_core::remedy::RemedyContext;
+
+use crate::fix::Fix;
 use crate::render::Style;
 use crate::snippets::ServerKind;
 
@@ -229,8 +231,11 @@ fn chrome(t: &str) -> Option<Parsed> {
             value: String::new(),
             element: String::new(),
         }
-    } else if let Some(m) = between(body, "Method ", " is not allowed by Access-Control-Allow-Methods")
-    {
+    } else if let Some(m) = between(
+        body,
+        "Method ",
+        " is not allowed by Access-Control-Allow-Methods",
+    ) {
         preflight = true;
         Refusal::MethodNotAllowed {
             method: m.to_owned(),
@@ -399,7 +404,8 @@ fn firefox(t: &str, page: &str) -> Option<Parsed> {
             },
             None,
         )
-    } else if reason.starts_with("expected 'true' in CORS header 'Access-Control-Allow-Credentials'")
+    } else if reason
+        .starts_with("expected 'true' in CORS header 'Access-Control-Allow-Credentials'")
     {
         Kind::Refusal(
             Refusal::InvalidAllowCredentials {
@@ -474,7 +480,11 @@ fn safari(t: &str, page: &str) -> Option<Parsed> {
     let status = status_in(t);
     let url = between(t, "cannot load ", " due to access control checks").map(str::to_owned);
     let o = page.to_owned();
-    let (r, pre) = if let Some(origin) = between(t, "Origin ", " is not allowed by Access-Control-Allow-Origin") {
+    let (r, pre) = if let Some(origin) = between(
+        t,
+        "Origin ",
+        " is not allowed by Access-Control-Allow-Origin",
+    ) {
         // Safari says this for a missing header and for a mismatch alike.
         (
             Refusal::AllowOriginMismatch {
@@ -491,7 +501,9 @@ fn safari(t: &str, page: &str) -> Option<Parsed> {
             },
             Some(true),
         )
-    } else if t.contains("Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true") {
+    } else if t.contains(
+        "Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true",
+    ) {
         (
             Refusal::WildcardOriginWithCredentials {
                 stage: Stage::Actual,
@@ -517,7 +529,11 @@ fn safari(t: &str, page: &str) -> Option<Parsed> {
             },
             None,
         )
-    } else if let Some(m) = between(t, "Method ", " is not allowed by Access-Control-Allow-Methods") {
+    } else if let Some(m) = between(
+        t,
+        "Method ",
+        " is not allowed by Access-Control-Allow-Methods",
+    ) {
         (
             Refusal::MethodNotAllowed {
                 method: m.to_owned(),
@@ -623,7 +639,15 @@ fn causes(r: &Refusal, browser: &str) -> Vec<String> {
         }
     };
     let mut out: Vec<String> = v.iter().map(|s| (*s).to_owned()).collect();
-    if browser == "firefox" && matches!(r, Refusal::MissingAllowOrigin { .. } | Refusal::AllowOriginMismatch { .. } | Refusal::WildcardOriginWithCredentials { .. } | Refusal::InvalidAllowCredentials { .. }) {
+    if browser == "firefox"
+        && matches!(
+            r,
+            Refusal::MissingAllowOrigin { .. }
+                | Refusal::AllowOriginMismatch { .. }
+                | Refusal::WildcardOriginWithCredentials { .. }
+                | Refusal::InvalidAllowCredentials { .. }
+        )
+    {
         out.push("Firefox does not say whether the preflight or the response itself failed: look for an OPTIONS request in the Network panel, or run `corsgate check`".into());
     }
     out
@@ -666,8 +690,9 @@ fn build(p: Parsed) -> Explanation {
             | Refusal::InvalidAllowOrigin { value, origin, .. } = &r
             {
                 let why = crate::hints::mixup(value, origin).or_else(|| {
-                    (value.len() > 1 && value.ends_with('/'))
-                        .then(|| "the allowed value ends with a slash; an origin never has one".into())
+                    (value.len() > 1 && value.ends_with('/')).then(|| {
+                        "the allowed value ends with a slash; an origin never has one".into()
+                    })
                 });
                 if let Some(why) = why {
                     causes.insert(0, format!("here: '{value}' — {why}"));
@@ -680,12 +705,15 @@ fn build(p: Parsed) -> Explanation {
                     m.split(". Fix: ").next().unwrap_or(&m).to_owned()
                 }
             };
-            let fix = request_for(&r, p.origin.as_deref(), p.url.as_deref()).map(|req| {
-                fix::for_refusal(&req, Profile::Chromium, &r, None, ServerKind::Unknown)
-            });
-            let preflight = p.preflight.or(Some(r.stage() == Stage::Preflight)).filter(|_| {
-                p.browser == "chrome" || r.stage() == Stage::Preflight
-            });
+            let fix = Some(Fix::new(
+                r.remedy(&context(&r, p.origin.as_deref(), p.url.as_deref())),
+                ServerKind::Unknown,
+                false,
+            ));
+            let preflight = p
+                .preflight
+                .or(Some(r.stage() == Stage::Preflight))
+                .filter(|_| p.browser == "chrome" || r.stage() == Stage::Preflight);
             Explanation {
                 browser: p.browser,
                 code: r.code(),
@@ -732,26 +760,19 @@ fn build(p: Parsed) -> Explanation {
     }
 }
 
-/// A request shaped like the one the message is about, for the structured fix.
-fn request_for(r: &Refusal, origin: Option<&str>, url: Option<&str>) -> Option<Request> {
-    let origin = origin
-        .filter(|o| *o != "null" && *o != UNKNOWN_ORIGIN)
-        .unwrap_or("https://page.invalid");
-    let url = url
-        .filter(|u| u.starts_with("http"))
-        .unwrap_or("https://api.invalid/");
-    let mut b = Request::builder(origin, url);
+/// What the message tells about the request, for the structured fix.
+fn context(r: &Refusal, origin: Option<&str>, url: Option<&str>) -> RemedyContext {
+    let mut ctx = RemedyContext {
+        url: url.unwrap_or_default().to_owned(),
+        origin: origin.unwrap_or(UNKNOWN_ORIGIN).to_owned(),
+        ..Default::default()
+    };
     match r {
-        Refusal::MethodNotAllowed { method, .. } if method != "<method>" => {
-            b = b.method(method.clone())
-        }
-        Refusal::HeaderNotAllowed { header, .. } => b = b.header(header.clone(), "x"),
-        Refusal::WildcardOriginWithCredentials { .. } | Refusal::InvalidAllowCredentials { .. } => {
-            b = b.credentials(Credentials::Include)
-        }
+        Refusal::MethodNotAllowed { method, .. } => ctx.method = method.clone(),
+        Refusal::HeaderNotAllowed { header, .. } => ctx.unsafe_headers = vec![header.clone()],
         _ => {}
     }
-    b.build().ok()
+    ctx
 }
 
 /// The human report.
@@ -795,7 +816,11 @@ pub fn render(e: &Explanation, st: &Style) -> String {
         None => {}
     }
     if !e.is_cors {
-        let _ = writeln!(out, "  {}", st.warn("this is a network error, not a CORS header problem"));
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.warn("this is a network error, not a CORS header problem")
+        );
     }
     let _ = writeln!(out, "\n{}\n  {}", st.bold("What it means:"), e.meaning);
     let _ = writeln!(out, "\n{}", st.bold("Likely causes:"));
@@ -803,16 +828,8 @@ pub fn render(e: &Explanation, st: &Style) -> String {
         let _ = writeln!(out, "  {} {c}", st.warn("•"));
     }
     if let Some(f) = &e.fix {
-        let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.sentence);
-        for h in &f.set {
-            let _ = writeln!(out, "    set    {}: {}", h.name, h.value);
-        }
-        for h in &f.remove {
-            let _ = writeln!(out, "    remove {h}");
-        }
-        if let Some(s) = f.status {
-            let _ = writeln!(out, "    status {s}");
-        }
+        let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.remedy.sentence);
+        crate::render::remedy_lines(&mut out, &f.remedy, "    ", None);
     }
     if let (Some(u), Some(o)) = (&e.url, &e.origin) {
         let _ = writeln!(

@@ -1,28 +1,17 @@
-//! Structured fixes: for each refusal, the smallest server change that removes
-//! it (which response, which headers to set with which exact values, which to
-//! remove, which status to answer), and the plan that applies them one at a
-//! time in the browser model until the request would pass.
-//!
-//! A fix never widens access beyond the request at hand: it names the one
-//! origin (never `*`, never `null`), adds only the request's method and the
-//! headers it asked for, and says when only the client can fix it.
+//! Structured fixes as `corsgate` prints them: the engine's [`Remedy`] (which
+//! response, headers to set with exact values, `Vary` additions, headers to
+//! remove, status to change, the sentence) plus a snippet for the likely
+//! server, and the plan from the engine's repair loop over the answers that
+//! were really received.
 
 use std::collections::HashMap;
 
-use corsgate_core::{Browser, HeaderList, Profile, Refusal, Request, Response, Stage, Verdict};
+use corsgate_core::remedy::{repair, Remedy, Side};
+use corsgate_core::{Profile, Request, Response, Stage};
 use serde::Serialize;
 
 use crate::check::Exchange;
 use crate::snippets::{self, ServerKind};
-
-/// A header line to set (replacing every line of that name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SetHeader {
-    /// The header name.
-    pub name: String,
-    /// The exact value.
-    pub value: String,
-}
 
 /// A snippet for one server kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,251 +22,81 @@ pub struct Snippet {
     pub text: String,
 }
 
-/// One change that removes one refusal.
+/// One fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fix {
-    /// The refusal it removes.
-    pub code: &'static str,
-    /// Which response to change.
-    pub response: Stage,
-    /// The URL of that response, when known.
-    pub url: Option<String>,
-    /// Headers to set, each replacing any line of the same name.
-    pub set: Vec<SetHeader>,
-    /// Headers to remove.
-    pub remove: Vec<String>,
-    /// The status to answer instead.
-    pub status: Option<u16>,
-    /// Only the client (the page's code) can fix it.
-    pub client_side: bool,
-    /// The change, for a person.
-    pub sentence: String,
+    /// The engine's structured remedy.
+    #[serde(flatten)]
+    pub remedy: Remedy,
+    /// Whether it concerns a response corsgate never received (the browser
+    /// would not have sent that request yet): it then assumes an answer with
+    /// no CORS headers at all.
+    pub assumed: bool,
     /// The change for the likely server, when it can be told.
     pub snippet: Option<Snippet>,
 }
 
 impl Fix {
-    fn new(refusal: &Refusal, sentence: String) -> Fix {
+    /// Wraps a remedy, with a snippet for `server`.
+    pub fn new(remedy: Remedy, server: ServerKind, assumed: bool) -> Fix {
+        let snippet = if remedy.side == Side::Server {
+            snippets::for_fix(server, &remedy)
+        } else {
+            None
+        };
         Fix {
-            code: refusal.code(),
-            response: refusal.stage(),
-            url: None,
-            set: Vec::new(),
-            remove: Vec::new(),
-            status: None,
-            client_side: false,
-            sentence,
-            snippet: None,
+            remedy,
+            assumed,
+            snippet,
         }
     }
 
-    fn set(&mut self, name: &str, value: impl Into<String>) {
-        self.set.push(SetHeader {
-            name: name.into(),
-            value: value.into(),
-        });
+    /// Only the client can fix it.
+    pub fn client_side(&self) -> bool {
+        self.remedy.side == Side::Client
     }
-
-    /// Whether applying it changes anything on the server side.
-    pub fn changes_server(&self) -> bool {
-        !self.set.is_empty() || !self.remove.is_empty() || self.status.is_some()
-    }
-
-    /// Applies it to a response.
-    pub fn apply(&self, response: &mut Response) {
-        for name in &self.remove {
-            response.headers.remove(name);
-        }
-        for h in &self.set {
-            response.headers.set(h.name.clone(), h.value.as_bytes());
-        }
-        if let Some(s) = self.status {
-            response.status = s;
-        }
-    }
-}
-
-/// Splits a header's lines into its list elements (trimmed, non-empty).
-fn elements(headers: Option<&HeaderList>, name: &str) -> Vec<String> {
-    let Some(h) = headers else { return Vec::new() };
-    h.get_all(name)
-        .flat_map(|v| {
-            String::from_utf8_lossy(v)
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect::<Vec<_>>()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-fn is_token(s: &str) -> bool {
-    corsgate_core::headers::is_token(s.as_bytes())
-}
-
-/// `Vary` with `Origin` added (existing values kept).
-fn vary_with_origin(headers: Option<&HeaderList>) -> Option<String> {
-    let mut items = elements(headers, "vary");
-    if items
-        .iter()
-        .any(|v| v.eq_ignore_ascii_case("origin") || v == "*")
-    {
-        return None;
-    }
-    items.push("Origin".into());
-    Some(items.join(", "))
-}
-
-/// The fix for one refusal. `response` is the response it concerns, when known
-/// (its other values are kept in the new header values).
-pub fn for_refusal(
-    request: &Request,
-    profile: Profile,
-    refusal: &Refusal,
-    response: Option<&Response>,
-    server: ServerKind,
-) -> Fix {
-    let headers = response.map(|r| &r.headers);
-    let include = request.credentials().is_include();
-    let mut fix = Fix::new(refusal, refusal.fix());
-    match refusal {
-        Refusal::DisallowedByMode { .. } | Refusal::UnsupportedScheme { .. } => {
-            fix.client_side = true;
-        }
-        Refusal::MissingAllowOrigin { origin, .. }
-        | Refusal::WildcardOriginWithCredentials { origin, .. }
-        | Refusal::MultipleAllowOrigin { origin, .. }
-        | Refusal::InvalidAllowOrigin { origin, .. }
-        | Refusal::AllowOriginMismatch { origin, .. } => {
-            if origin == "null" {
-                fix.client_side = true;
-                fix.sentence = "the request reached this server after a cross-origin redirect, so the browser sent `Origin: null`; do not allow `null` (any sandboxed page can send it): have the page request the final URL directly, or make the redirect stay on one origin".into();
-            } else {
-                fix.set("Access-Control-Allow-Origin", origin.clone());
-                if let Some(v) = vary_with_origin(headers) {
-                    fix.set("Vary", v);
-                }
-            }
-        }
-        Refusal::InvalidAllowCredentials { .. } => {
-            fix.set("Access-Control-Allow-Credentials", "true");
-        }
-        Refusal::PreflightStatus { .. } => {
-            fix.status = Some(204);
-        }
-        Refusal::PreflightRedirect { .. } => {
-            fix.status = Some(204);
-            fix.remove.push("Location".into());
-        }
-        Refusal::InvalidAllowMethods { .. } | Refusal::MethodNotAllowed { .. } => {
-            let method = request.method().to_owned();
-            let mut items: Vec<String> = elements(headers, "access-control-allow-methods")
-                .into_iter()
-                .filter(|m| is_token(m) && !(include && m == "*"))
-                .collect();
-            if response.is_none() {
-                if let Refusal::MethodNotAllowed { allowed, .. } = refusal {
-                    items = allowed.iter().filter(|m| *m != "*").cloned().collect();
-                }
-            }
-            if !items.contains(&method) {
-                items.push(method);
-            }
-            fix.set("Access-Control-Allow-Methods", items.join(", "));
-        }
-        Refusal::InvalidAllowHeaders { .. } | Refusal::HeaderNotAllowed { .. } => {
-            let mut items: Vec<String> = elements(headers, "access-control-allow-headers")
-                .into_iter()
-                .filter(|h| is_token(h) && !(include && h == "*"))
-                .collect();
-            if response.is_none() {
-                if let Refusal::HeaderNotAllowed { allowed, .. } = refusal {
-                    items = allowed.iter().filter(|h| *h != "*").cloned().collect();
-                }
-            }
-            for h in request.preflight_reasons(profile).headers {
-                if !items.iter().any(|i| i.eq_ignore_ascii_case(&h.name)) {
-                    items.push(h.name.clone());
-                }
-            }
-            fix.set("Access-Control-Allow-Headers", items.join(", "));
-        }
-        Refusal::RedirectContainsCredentials { location } => {
-            if let Ok(mut u) = url::Url::parse(location) {
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                fix.set("Location", u.to_string());
-            }
-        }
-        Refusal::RedirectNotHttp { .. }
-        | Refusal::InvalidRedirectLocation { .. }
-        | Refusal::TooManyRedirects => {}
-    }
-    if fix.changes_server() {
-        fix.snippet = snippets::for_fix(server, &fix);
-    }
-    fix
 }
 
 /// The fixes to apply, in order, until the request would pass in the model,
-/// and whether the plan is complete (`false` when the model needs a response
-/// that was never received, e.g. the actual response after a failed preflight,
-/// or when only the client can fix it).
+/// replaying the answers received; and whether the request then passes.
 pub fn plan(
     request: &Request,
     profile: Profile,
     exchanges: &[Exchange],
-    verdict: &Verdict,
     server: ServerKind,
 ) -> (Vec<Fix>, bool) {
-    let mut canned: HashMap<(Stage, String), Response> = HashMap::new();
+    let mut canned: HashMap<(bool, String), Response> = HashMap::new();
     for e in exchanges {
         canned
-            .entry((e.stage, e.url.clone()))
+            .entry((e.stage == Stage::Preflight, e.url.clone()))
             .or_insert_with(|| e.response.clone());
     }
-    let mut fixes: Vec<Fix> = Vec::new();
-    let mut current = verdict.clone();
-    for _ in 0..12 {
-        if current.allowed {
-            return (fixes, true);
+    let mut unseen: Vec<(bool, String)> = Vec::new();
+    let outcome = repair(profile, request, |out| {
+        let key = (out.stage == Stage::Preflight, out.url.clone());
+        match canned.get(&key) {
+            Some(r) => r.clone(),
+            None => {
+                if !unseen.contains(&key) {
+                    unseen.push(key);
+                }
+                Response::new(if out.stage == Stage::Preflight {
+                    204
+                } else {
+                    200
+                })
+            }
         }
-        let Some(refusal) = current.refusal() else {
-            return (fixes, false);
-        };
-        // The response that carries the problem: the preflight, or the actual
-        // response (or redirect hop) at the URL where the fetch stopped.
-        let key_stage = if refusal.stage() == Stage::Preflight {
-            Stage::Preflight
-        } else {
-            Stage::Actual
-        };
-        let key = (key_stage, current.final_url.clone());
-        let mut fix = for_refusal(request, profile, refusal, canned.get(&key), server);
-        fix.url = Some(current.final_url.clone());
-        let progress = fix.changes_server() && !fixes.contains(&fix);
-        fixes.push(fix.clone());
-        if !progress {
-            return (fixes, false);
-        }
-        match canned.get_mut(&key) {
-            Some(r) => fix.apply(r),
-            None => return (fixes, false),
-        }
-        let next = Browser::new(profile).run(request.clone(), |out| {
-            let stage = if out.stage == Stage::Preflight {
-                Stage::Preflight
-            } else {
-                Stage::Actual
-            };
-            canned.get(&(stage, out.url.clone())).cloned().ok_or(())
-        });
-        match next {
-            Ok(v) => current = v,
-            Err(()) => return (fixes, false),
-        }
-    }
-    (fixes, false)
+    });
+    let fixes = outcome
+        .remedies
+        .into_iter()
+        .map(|r| {
+            let assumed = unseen.contains(&(r.stage == Stage::Preflight, r.url.clone()));
+            Fix::new(r, server, assumed)
+        })
+        .collect();
+    (fixes, outcome.passes)
 }
 
 #[cfg(test)]
@@ -298,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_fixes_a_bare_preflight_and_actual_one_step_at_a_time() {
+    fn plan_replays_what_was_received_and_marks_what_was_not() {
         let url = "https://api.example/items";
         let req = Request::builder("https://app.example", url)
             .method("PUT")
@@ -306,64 +125,31 @@ mod tests {
             .credentials(Credentials::Include)
             .build()
             .unwrap();
+        // Only the preflight was received (it failed, so the browser stopped).
         let pre = Response::new(401).header("Access-Control-Allow-Origin", "*");
-        let act = Response::new(200).header("Vary", "Accept-Encoding");
-        let exchanges = vec![
-            ex(Stage::Preflight, url, pre.clone()),
-            ex(Stage::Actual, url, act.clone()),
-        ];
-        let verdict = Browser::new(Profile::Chromium)
-            .run(req.clone(), |o| {
-                Ok::<_, ()>(if o.stage == Stage::Preflight {
-                    pre.clone()
-                } else {
-                    act.clone()
-                })
-            })
-            .unwrap();
-        let (fixes, complete) = plan(
+        let (fixes, passes) = plan(
             &req,
             Profile::Chromium,
-            &exchanges,
-            &verdict,
-            ServerKind::Unknown,
+            &[ex(Stage::Preflight, url, pre)],
+            ServerKind::Nginx,
         );
-        assert!(complete, "{fixes:#?}");
-        let codes: Vec<_> = fixes.iter().map(|f| f.code).collect();
-        assert_eq!(
-            codes,
-            [
-                "wildcard_origin_with_credentials",
-                "invalid_allow_credentials",
-                "preflight_status",
-                "method_not_allowed",
-                "header_not_allowed",
-                "missing_allow_origin",
-                "invalid_allow_credentials",
-            ]
-        );
-        // Never a wildcard, and only what the request needs.
+        assert!(passes, "{fixes:#?}");
+        assert!(fixes.iter().any(|f| f.remedy.status == Some(204)));
+        assert!(fixes
+            .iter()
+            .filter(|f| f.remedy.stage == Stage::Preflight)
+            .all(|f| !f.assumed));
+        let actual: Vec<&Fix> = fixes
+            .iter()
+            .filter(|f| f.remedy.stage != Stage::Preflight)
+            .collect();
+        assert!(!actual.is_empty() && actual.iter().all(|f| f.assumed));
         for f in &fixes {
-            for s in &f.set {
-                assert_ne!(s.value, "*");
-            }
+            assert!(f.remedy.set_headers.iter().all(|(_, v)| v != "*"));
+            assert!(
+                f.snippet.as_ref().unwrap().text.contains("add_header")
+                    || f.remedy.set_headers.is_empty()
+            );
         }
-        assert_eq!(fixes[3].set[0].value, "PUT");
-        assert_eq!(fixes[4].set[0].value, "x-token");
-        assert_eq!(fixes[5].set[1].value, "Accept-Encoding, Origin");
-    }
-
-    #[test]
-    fn null_origin_is_never_allowed() {
-        let req = Request::builder("https://app.example", "https://b.example/")
-            .build()
-            .unwrap();
-        let r = Refusal::MissingAllowOrigin {
-            stage: Stage::Actual,
-            origin: "null".into(),
-            status: 200,
-        };
-        let f = for_refusal(&req, Profile::Chromium, &r, None, ServerKind::Unknown);
-        assert!(f.client_side && f.set.is_empty());
     }
 }

@@ -19,7 +19,9 @@ use corsgate_core::{
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::check::{Asked, Exchange};
 use crate::cli::HarArgs;
+use crate::hints::{self, Hint};
 use crate::render::Style;
 
 /// How many pending (not yet paired) preflights are kept at most.
@@ -72,6 +74,9 @@ struct HarResponse {
 struct Entry {
     #[serde(default, rename = "startedDateTime")]
     started: String,
+    /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
+    #[serde(default, rename = "_resourceType")]
+    resource_type: Option<String>,
     request: HarRequest,
     response: HarResponse,
 }
@@ -110,6 +115,8 @@ pub struct HarResult {
     pub fix: Option<String>,
     /// What the file cannot tell, and other remarks.
     pub notes: Vec<String>,
+    /// Root causes beyond the first failed check (as `check` gives them).
+    pub hints: Vec<Hint>,
 }
 
 /// The report of `corsgate har`.
@@ -137,6 +144,23 @@ struct Preflight {
     method: String,
     headers: Vec<String>,
     response: Response,
+}
+
+/// A cross-origin request as the file recorded it.
+struct Recorded {
+    entry: usize,
+    started: String,
+    method: String,
+    url: String,
+    origin: String,
+    headers: HeaderList,
+}
+
+/// The answer the file recorded for it.
+struct Actual {
+    response: Response,
+    /// Status 0 or an `_error`: the browser blocked or failed it.
+    blocked: bool,
 }
 
 struct Judge {
@@ -186,12 +210,20 @@ impl Judge {
         let Some(origin) = req_headers.get_str("origin") else {
             return;
         };
+        // Navigations (a form POST), no-cors loads and WebSockets carry an Origin
+        // too, but CORS does not apply to them.
+        if req_headers
+            .get_str("sec-fetch-mode")
+            .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
+            || e.resource_type.as_deref() == Some("document")
+        {
+            return;
+        }
         let Ok(url) = url::Url::parse(&e.request.url) else {
             return;
         };
         if origin != "null"
-            && Origin::parse_header(&origin)
-                .is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
+            && Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
         {
             return;
         }
@@ -236,17 +268,19 @@ impl Judge {
         if preflight.is_some() {
             self.pending_count -= 1;
         }
-        let blocked_mark = e.response.status == 0 || e.response.error.is_some();
-        let result = self.judge(
-            index,
-            e.started,
-            &e.request.method,
-            &e.request.url,
-            &origin,
-            &req_headers,
-            preflight.as_ref(),
-            Some((&response, blocked_mark, e.response.error.as_deref())),
-        );
+        let actual = Actual {
+            response,
+            blocked: e.response.status == 0 || e.response.error.is_some(),
+        };
+        let rec = Recorded {
+            entry: index,
+            started: e.started,
+            method: e.request.method,
+            url: e.request.url,
+            origin,
+            headers: req_headers,
+        };
+        let result = self.judge(&rec, preflight.as_ref(), Some(&actual));
         self.record(result);
     }
 
@@ -264,22 +298,15 @@ impl Judge {
     /// Builds the script's request from what the file recorded.
     fn request(
         &self,
-        method: &str,
-        url: &str,
-        origin: &str,
-        headers: &HeaderList,
+        rec: &Recorded,
         preflight: Option<&Preflight>,
         credentials: Credentials,
         notes: &mut Vec<String>,
     ) -> Option<Request> {
-        let page = if origin == "null" {
-            // A request after a cross-origin redirect: model its origin as opaque.
-            "null"
-        } else {
-            origin
-        };
-        let mut b = Request::builder(page, url)
-            .method(method)
+        let headers = &rec.headers;
+        // `null` (after a cross-origin redirect) parses as an opaque origin.
+        let mut b = Request::builder(rec.origin.as_str(), rec.url.as_str())
+            .method(rec.method.as_str())
             .credentials(credentials);
         let mut custom = Vec::new();
         for (n, v) in headers.iter() {
@@ -311,34 +338,29 @@ impl Judge {
         b.build().ok()
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
-        entry: usize,
-        started: String,
-        method: &str,
-        url: &str,
-        origin: &str,
-        headers: &HeaderList,
+        rec: &Recorded,
         preflight: Option<&Preflight>,
-        actual: Option<(&Response, bool, Option<&str>)>,
+        actual: Option<&Actual>,
     ) -> HarResult {
         let mut notes = Vec::new();
         let mut result = HarResult {
-            entry,
-            started,
-            method: method.to_owned(),
-            url: url.to_owned(),
-            origin: origin.to_owned(),
-            status: actual.map_or(0, |a| i64::from(a.0.status)),
+            entry: rec.entry,
+            started: rec.started.clone(),
+            method: rec.method.clone(),
+            url: rec.url.clone(),
+            origin: rec.origin.clone(),
+            status: actual.map_or(0, |a| i64::from(a.response.status)),
             preflight: preflight.is_some(),
             outcome: "unknown",
             code: None,
             message: None,
             fix: None,
             notes: Vec::new(),
+            hints: Vec::new(),
         };
-        let has_cookie = headers.contains("cookie");
+        let has_cookie = rec.headers.contains("cookie");
         let creds = if has_cookie {
             notes.push("a Cookie header was sent: judged with credentials included".into());
             Credentials::Include
@@ -346,7 +368,7 @@ impl Judge {
             Credentials::SameOrigin
         };
         let run = |creds: Credentials, notes: &mut Vec<String>| -> Option<Verdict> {
-            let request = self.request(method, url, origin, headers, preflight, creds, notes)?;
+            let request = self.request(rec, preflight, creds, notes)?;
             let mut browser = Browser::new(self.profile);
             browser
                 .run(request, |out| match out.stage {
@@ -355,8 +377,8 @@ impl Judge {
                         None => Err(()),
                     },
                     _ => match actual {
-                        Some((r, _, _)) => {
-                            let mut r = r.clone();
+                        Some(a) => {
+                            let mut r = a.response.clone();
                             // Redirect hops are separate entries: judge this hop alone.
                             if r.is_redirect_status() {
                                 r.headers.remove("location");
@@ -369,12 +391,13 @@ impl Judge {
                 .ok()
         };
         let mut scratch = Vec::new();
+        let mut used = creds;
         let verdict = run(creds, &mut notes);
         let Some(mut verdict) = verdict else {
             // The model needs a response the file does not have.
-            if preflight.is_none() && actual.is_some() {
+            if let (None, Some(actual)) = (preflight, actual) {
                 notes.push("it needs a preflight that is not in the file: only the response itself can be judged, assuming the preflight passed".into());
-                let judged = self.judge_without_preflight(method, url, origin, headers, creds, actual);
+                let judged = self.judge_without_preflight(rec, creds, actual);
                 return self.finish(result, judged, notes);
             }
             notes.push("the browser passed the preflight, so it sent the request itself, which is not in the file".into());
@@ -382,44 +405,89 @@ impl Judge {
             result.notes = notes;
             return result;
         };
-        let blocked = actual.is_some_and(|a| a.1);
-        if verdict.allowed && !has_cookie && blocked && actual.is_some_and(|a| a.0.headers.len() > 0)
+        if verdict.allowed
+            && !has_cookie
+            && actual.is_some_and(|a| a.blocked && !a.response.headers.is_empty())
         {
             // The browser failed it, our model passes it without credentials: try with.
             if let Some(v) = run(Credentials::Include, &mut scratch) {
                 if !v.allowed {
                     notes.push("the browser blocked it and it fails only with credentials: the page probably sends cookies (`credentials: 'include'`); a HAR does not record the credentials mode".into());
                     verdict = v;
+                    used = Credentials::Include;
                 }
             }
+        }
+        if !verdict.allowed {
+            result.hints = self.hints(rec, preflight, actual, used, &verdict);
         }
         self.finish(result, Some(verdict), notes)
     }
 
+    /// The root-cause hints `check` would give, from the recorded answers.
+    fn hints(
+        &self,
+        rec: &Recorded,
+        preflight: Option<&Preflight>,
+        actual: Option<&Actual>,
+        credentials: Credentials,
+        verdict: &Verdict,
+    ) -> Vec<Hint> {
+        let mut scratch = Vec::new();
+        let Some(request) = self.request(rec, preflight, credentials, &mut scratch) else {
+            return Vec::new();
+        };
+        let exchange = |stage: Stage, method: &str, response: &Response| Exchange {
+            stage,
+            method: method.to_owned(),
+            url: rec.url.clone(),
+            request_headers: Vec::new(),
+            status: response.status,
+            response_headers: Vec::new(),
+            response: response.clone(),
+        };
+        let mut exchanges = Vec::new();
+        if let Some(p) = preflight {
+            exchanges.push(exchange(Stage::Preflight, "OPTIONS", &p.response));
+        }
+        if let Some(a) = actual {
+            exchanges.push(exchange(Stage::Actual, &rec.method, &a.response));
+        }
+        let asked = Asked {
+            origin: request.origin().as_str().to_owned(),
+            url: rec.url.clone(),
+            method: rec.method.clone(),
+            headers: Vec::new(),
+            credentials: credentials.name(),
+            browser: self.profile.name(),
+            origin_argument: None,
+        };
+        hints::find(&request, &asked, verdict, &exchanges, None)
+            .into_iter()
+            .filter(|h| h.code != "headers_not_exposed")
+            .collect()
+    }
+
     fn judge_without_preflight(
         &self,
-        method: &str,
-        url: &str,
-        origin: &str,
-        headers: &HeaderList,
+        rec: &Recorded,
         creds: Credentials,
-        actual: Option<(&Response, bool, Option<&str>)>,
+        actual: &Actual,
     ) -> Option<Verdict> {
         let mut scratch = Vec::new();
-        let request = self.request(method, url, origin, headers, None, creds, &mut scratch)?;
+        let request = self.request(rec, None, creds, &mut scratch)?;
         let page = request.origin().as_str().to_owned();
         let assumed = Response::new(204)
             .header("Access-Control-Allow-Origin", &page)
             .header("Access-Control-Allow-Credentials", "true")
-            .header("Access-Control-Allow-Methods", method)
+            .header("Access-Control-Allow-Methods", &rec.method)
             .header(
                 "Access-Control-Allow-Headers",
                 request
                     .preflight_reasons(self.profile)
                     .request_headers_value(),
             );
-        let (r, _, _) = actual?;
-        let mut r = r.clone();
+        let mut r = actual.response.clone();
         if r.is_redirect_status() {
             r.headers.remove("location");
         }
@@ -434,7 +502,12 @@ impl Judge {
             .ok()
     }
 
-    fn finish(&self, mut result: HarResult, verdict: Option<Verdict>, mut notes: Vec<String>) -> HarResult {
+    fn finish(
+        &self,
+        mut result: HarResult,
+        verdict: Option<Verdict>,
+        mut notes: Vec<String>,
+    ) -> HarResult {
         match verdict {
             Some(v) if v.allowed => {
                 result.outcome = "allowed";
@@ -443,7 +516,10 @@ impl Judge {
                 let reason = v.reason.as_ref();
                 // A status-0 answer with no headers: the file has nothing to judge.
                 let nothing = v.refusal().is_some_and(|r| {
-                    matches!(r, corsgate_core::Refusal::MissingAllowOrigin { status: 0, .. })
+                    matches!(
+                        r,
+                        corsgate_core::Refusal::MissingAllowOrigin { status: 0, .. }
+                    )
                 }) && result.status == 0;
                 if nothing {
                     result.outcome = "unknown";
@@ -477,20 +553,28 @@ impl Judge {
             for h in &p.headers {
                 headers.append(h.clone(), "\"");
             }
-            let method = p.method.clone();
-            let mut r = self.judge(
-                p.entry,
-                p.started.clone(),
-                &method,
-                &url,
-                &origin,
-                &headers,
-                Some(&p),
-                None,
-            );
+            let rec = Recorded {
+                entry: p.entry,
+                started: p.started.clone(),
+                method: p.method.clone(),
+                url,
+                origin,
+                headers,
+            };
+            let rec_method = rec.method.clone();
+            let mut r = self.judge(&rec, Some(&p), None);
             r.status = i64::from(p.response.status);
-            if r.outcome == "unknown" {
-                r.notes = vec!["the preflight passed, but the request itself is not in the file".into()];
+            match r.outcome {
+                "unknown" => {
+                    r.notes = vec![
+                        "the preflight passed, but the request itself is not in the file".into(),
+                    ]
+                }
+                "refused" => r.notes.push(format!(
+                    "the status is the preflight's: it failed, so the browser never sent the {} itself",
+                    rec_method
+                )),
+                _ => {}
             }
             self.record(r);
         }
@@ -698,6 +782,9 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         if let (Some(code), Some(m)) = (r.code, &r.message) {
             let _ = writeln!(out, "      {}: {m}", st.bold(code));
         }
+        for h in &r.hints {
+            let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
+        }
         for n in &r.notes {
             let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));
         }
@@ -706,7 +793,9 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         let _ = writeln!(
             out,
             "\n{}",
-            st.dim("(only failures and unknowns are listed; --all lists every cross-origin request)")
+            st.dim(
+                "(only failures and unknowns are listed; --all lists every cross-origin request)"
+            )
         );
     }
     out

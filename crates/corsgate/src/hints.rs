@@ -167,8 +167,10 @@ fn preflight_hints(out: &mut Vec<Hint>, exchanges: &[Exchange]) {
 
 /// Why a redirect happened, when it is one of the usual ones.
 fn redirect_reason(from: &str, location: &str) -> String {
-    let (Ok(a), Ok(b)) = (Url::parse(from), Url::parse(from).and_then(|u| u.join(location)))
-    else {
+    let (Ok(a), Ok(b)) = (
+        Url::parse(from),
+        Url::parse(from).and_then(|u| u.join(location)),
+    ) else {
         return String::new();
     };
     if a.scheme() == "http" && b.scheme() == "https" && a.host_str() == b.host_str() {
@@ -232,7 +234,9 @@ fn refusal_hints(out: &mut Vec<Hint>, refusal: &Refusal, exchanges: &[Exchange])
             if let Some(why) = mixup(value, origin) {
                 out.push(hint(
                     "origin_mixup",
-                    format!("the server allows '{value}' but the page's origin is '{origin}': {why}"),
+                    format!(
+                        "the server allows '{value}' but the page's origin is '{origin}': {why}"
+                    ),
                 ));
             }
         }
@@ -309,11 +313,17 @@ fn vary_hints(out: &mut Vec<Hint>, origin: &str, exchanges: &[Exchange], probe: 
                 .is_some_and(|v| v == "true");
             out.push(hint(
                 "reflects_any_origin",
-                format!(
-                    "the server also allowed the unrelated origin {} (it echoes any Origin back){}. Allow a fixed list of origins instead",
-                    p.origin,
-                    if creds { " and allows credentials with it: any web site can read this user's data" } else { "" }
-                ),
+                if creds {
+                    format!(
+                        "the server also allowed the unrelated origin {} with credentials: it echoes any Origin back, so any web site can read this user's data. Allow a fixed list of origins instead",
+                        p.origin
+                    )
+                } else {
+                    format!(
+                        "the server also allowed the unrelated origin {}: it echoes any Origin back, which is like `*` (fine for public data, but never combine it with credentials)",
+                        p.origin
+                    )
+                },
             ));
         }
         if a != b && !(has_vary_origin(&p.original) && has_vary_origin(&p.response)) {
@@ -355,7 +365,9 @@ pub fn mixup(value: &str, origin: &str) -> Option<String> {
         return Some("they differ in upper/lower case; the comparison is byte for byte".into());
     }
     if value == "null" {
-        return Some("`null` is what sandboxed pages and cross-origin redirects send; never allow it".into());
+        return Some(
+            "`null` is what sandboxed pages and cross-origin redirects send; never allow it".into(),
+        );
     }
     let (a, b) = (Url::parse(value).ok()?, Url::parse(origin).ok()?);
     if a.path() != "/" || a.query().is_some() {

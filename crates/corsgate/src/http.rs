@@ -138,15 +138,22 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client whose every request (connect, TLS, answer) must finish within `timeout`.
-    pub fn new(timeout: Duration) -> std::io::Result<Client> {
+    /// A client whose every request (connect, TLS, answer) must finish within
+    /// `timeout`, trusting the public web's roots plus `extra_roots`.
+    pub fn new(
+        timeout: Duration,
+        extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    ) -> std::io::Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()?;
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for cert in extra_roots {
+            roots.add(cert).map_err(std::io::Error::other)?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -248,12 +255,11 @@ async fn send_async(
     }
     let (tcp, host) = connect(&url).await?;
     let stream: Box<dyn Io> = if scheme == "https" {
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
-            NetError::Tls {
+        let name =
+            rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| NetError::Tls {
                 host: host.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let connector = tokio_rustls::TlsConnector::from(tls);
         let s = connector
             .connect(name, tcp)
@@ -266,7 +272,11 @@ async fn send_async(
     } else {
         Box::new(tcp)
     };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    // Lenient like a browser: a malformed header line is dropped, not fatal.
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .ignore_invalid_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| protocol(e.to_string()))?;
     let driver = tokio::spawn(async move {

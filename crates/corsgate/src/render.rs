@@ -98,6 +98,43 @@ fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
     }
 }
 
+/// The lines of a remedy: headers to set, `Vary` to merge, headers to remove,
+/// status; when the response it concerns is known, what it already has is not repeated.
+pub fn remedy_lines(
+    out: &mut String,
+    r: &corsgate_core::remedy::Remedy,
+    indent: &str,
+    before: Option<&corsgate_core::Response>,
+) {
+    for (n, v) in &r.set_headers {
+        let has = before.is_some_and(|b| {
+            let lines: Vec<&[u8]> = b.headers.get_all(n).collect();
+            lines.len() == 1 && lines[0] == v.as_bytes()
+        });
+        if !has {
+            let _ = writeln!(out, "{indent}set    {n}: {v}");
+        }
+    }
+    for v in &r.vary {
+        let has = before.is_some_and(|b| {
+            b.headers.get_all("vary").any(|line| {
+                String::from_utf8_lossy(line)
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case(v))
+            })
+        });
+        if !has {
+            let _ = writeln!(out, "{indent}vary   add {v}");
+        }
+    }
+    for h in &r.remove_headers {
+        let _ = writeln!(out, "{indent}remove {h}");
+    }
+    if let Some(s) = r.status {
+        let _ = writeln!(out, "{indent}status {s}");
+    }
+}
+
 /// The human report of `corsgate check`.
 pub fn check(report: &CheckReport, st: &Style) -> String {
     let mut out = String::new();
@@ -151,7 +188,12 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             } else {
                 st.bad(&st.bold("FAILED (network error, not CORS)"))
             };
-            let _ = writeln!(out, "{head} ({}): {}", r.browser, reason.message);
+            let message = reason
+                .message
+                .split(". Fix: ")
+                .next()
+                .unwrap_or(&reason.message);
+            let _ = writeln!(out, "{head} ({}): {message}", r.browser);
             let mut names = Vec::new();
             if let Some(c) = reason.chromium {
                 names.push(format!("Chromium {c}"));
@@ -188,28 +230,33 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
     if !report.allowed && !report.fixes.is_empty() {
         let _ = writeln!(out, "\n{}", st.bold("Fix, in order:"));
         for (i, f) in report.fixes.iter().enumerate() {
-            let which = match f.response {
+            let which = match f.remedy.stage {
                 Stage::Preflight => "preflight response",
                 Stage::Actual => "response",
                 Stage::Redirect => "redirect response",
             };
-            let who = if f.client_side { "client" } else { which };
-            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.sentence);
-            for h in &f.set {
-                let _ = writeln!(out, "       set    {}: {}", h.name, h.value);
-            }
-            for h in &f.remove {
-                let _ = writeln!(out, "       remove {h}");
-            }
-            if let Some(s) = f.status {
-                let _ = writeln!(out, "       status {s}");
-            }
+            let who = if f.client_side() { "client" } else { which };
+            let assumed = if f.assumed {
+                st.dim(" (not received yet: assumes it has no CORS headers)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  {}. [{who}] {}{assumed}", i + 1, f.remedy.sentence);
+            let before = report
+                .exchanges
+                .iter()
+                .find(|e| {
+                    (e.stage == Stage::Preflight) == (f.remedy.stage == Stage::Preflight)
+                        && e.url == f.remedy.url
+                })
+                .map(|e| &e.response);
+            remedy_lines(&mut out, &f.remedy, "       ", before);
         }
         if !report.fixes_complete {
             let _ = writeln!(
                 out,
                 "  {}",
-                st.dim("(corsgate cannot see further: run the check again after these changes)")
+                st.dim("(after these, the request still fails in corsgate's model: see the client-side step)")
             );
         }
     }

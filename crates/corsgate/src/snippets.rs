@@ -7,7 +7,9 @@ use corsgate_core::{HeaderList, Profile, Request};
 use serde::Serialize;
 
 use crate::check::Exchange;
-use crate::fix::{Fix, Snippet};
+use corsgate_core::remedy::Remedy;
+
+use crate::fix::Snippet;
 
 /// The server software, as far as its headers tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,20 +59,27 @@ pub fn detect<'a>(responses: impl IntoIterator<Item = &'a HeaderList>) -> Server
     kind
 }
 
-/// The snippet applying one fix, for a known server.
-pub fn for_fix(server: ServerKind, fix: &Fix) -> Option<Snippet> {
-    let preflight = fix.response == corsgate_core::Stage::Preflight;
+/// The snippet applying one remedy, for a known server.
+pub fn for_fix(server: ServerKind, fix: &Remedy) -> Option<Snippet> {
+    let preflight = fix.stage == corsgate_core::Stage::Preflight;
+    let mut set: Vec<(String, String)> = fix.set_headers.clone();
+    let mut merge: Vec<String> = Vec::new();
+    for v in &fix.vary {
+        merge.push(v.clone());
+    }
     let mut lines = Vec::new();
     match server {
         ServerKind::Nginx => {
-            for r in &fix.remove {
+            for r in &fix.remove_headers {
                 lines.push(format!("proxy_hide_header {r};"));
             }
-            let mut adds: Vec<String> = fix
-                .set
-                .iter()
-                .map(|h| format!("add_header {} \"{}\" always;", h.name, h.value))
+            let mut adds: Vec<String> = set
+                .drain(..)
+                .map(|(n, v)| format!("add_header {n} \"{v}\" always;"))
                 .collect();
+            for v in &merge {
+                adds.push(format!("add_header Vary \"{v}\" always;"));
+            }
             if preflight {
                 if fix.status.is_some() {
                     adds.push("return 204;".into());
@@ -83,19 +92,19 @@ pub fn for_fix(server: ServerKind, fix: &Fix) -> Option<Snippet> {
             }
         }
         ServerKind::Apache => {
-            for r in &fix.remove {
+            for r in &fix.remove_headers {
                 lines.push(format!("Header always unset {r}"));
             }
-            for h in &fix.set {
-                let cond = if preflight {
-                    " \"expr=%{REQUEST_METHOD} == 'OPTIONS'\""
-                } else {
-                    ""
-                };
-                lines.push(format!(
-                    "Header always set {} \"{}\"{cond}",
-                    h.name, h.value
-                ));
+            let cond = if preflight {
+                " \"expr=%{REQUEST_METHOD} == 'OPTIONS'\""
+            } else {
+                ""
+            };
+            for (n, v) in &set {
+                lines.push(format!("Header always set {n} \"{v}\"{cond}"));
+            }
+            for v in &merge {
+                lines.push(format!("Header always merge Vary {v}"));
             }
             if fix.status.is_some() {
                 lines.push("RewriteEngine On".into());
@@ -111,11 +120,14 @@ pub fn for_fix(server: ServerKind, fix: &Fix) -> Option<Snippet> {
             } else {
                 "  "
             };
-            for r in &fix.remove {
+            for r in &fix.remove_headers {
                 lines.push(format!("{indent}res.removeHeader('{r}');"));
             }
-            for h in &fix.set {
-                lines.push(format!("{indent}res.set('{}', '{}');", h.name, h.value));
+            for (n, v) in &set {
+                lines.push(format!("{indent}res.set('{n}', '{v}');"));
+            }
+            for v in &merge {
+                lines.push(format!("{indent}res.vary('{v}');"));
             }
             if fix.status.is_some() {
                 lines.push(format!("{indent}return res.sendStatus(204);"));
@@ -275,17 +287,21 @@ pub fn config(
             out.push("}));".into());
         }
         ServerKind::Unknown => {
-            out.push("# corsgate policy (corsgate.toml), for `corsgate serve` or corsgate-tower in axum".into());
-            out.push("[cors]".into());
-            out.push(format!("allow_origins = ['{}']", n.origin));
+            // The keys of corsgate_core::PolicyConfig: this text is a valid policy.
+            let q = |v: &str| serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}"));
+            out.push(
+                "# corsgate policy (TOML), for `corsgate serve` or corsgate-tower in axum".into(),
+            );
+            out.push(format!("origins = [{}]", q(&n.origin)));
             if let Some(m) = &n.method {
-                out.push(format!("allow_methods = ['{m}']"));
+                out.push(format!("methods = [{}]", q(m)));
             }
             if !n.headers.is_empty() {
-                out.push(format!("allow_headers = [{}]", quoted(&n.headers)));
+                let list: Vec<String> = n.headers.iter().map(|h| q(h)).collect();
+                out.push(format!("request_headers = [{}]", list.join(", ")));
             }
             if n.credentials {
-                out.push("allow_credentials = true".into());
+                out.push("credentials = true".into());
             }
             if preflight {
                 out.push(format!("max_age = {}", n.max_age));
@@ -330,6 +346,33 @@ mod tests {
         let express = config(ServerKind::Express, &req, Profile::Chromium, &[]);
         assert!(express.contains("credentials: true"));
         let toml = config(ServerKind::Unknown, &req, Profile::Chromium, &[]);
-        assert!(toml.contains("allow_origins = ['https://app.example']"));
+        assert!(toml.contains("origins = [\"https://app.example\"]"));
+        // The snippet is a policy corsgate accepts, and it allows exactly this request.
+        let body: String = toml
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let policy =
+            corsgate_core::Policy::from_toml(&body).expect("the snippet is a valid policy");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "origin",
+            http::HeaderValue::from_static("https://app.example"),
+        );
+        headers.insert(
+            "access-control-request-method",
+            http::HeaderValue::from_static("PUT"),
+        );
+        headers.insert(
+            "access-control-request-headers",
+            http::HeaderValue::from_static("x-token"),
+        );
+        assert!(policy.decide(&http::Method::OPTIONS, &headers).allowed());
+        headers.insert(
+            "access-control-request-method",
+            http::HeaderValue::from_static("DELETE"),
+        );
+        assert!(!policy.decide(&http::Method::OPTIONS, &headers).allowed());
     }
 }

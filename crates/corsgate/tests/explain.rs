@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::corsgate;
+use common::{corsgate, set_value};
 
 fn explain(msg: &str) -> serde_json::Value {
     let r = corsgate(&["explain", msg, "--json"]);
@@ -24,7 +24,10 @@ fn chrome_missing_allow_origin_with_console_noise() {
     assert_eq!(v["url"], "https://api.example.com/data");
     assert_eq!(v["origin"], "http://localhost:3000");
     assert_eq!(v["status"], 200);
-    assert_eq!(v["fix"]["set"][0]["value"], "http://localhost:3000");
+    assert_eq!(
+        set_value(&v["fix"], "Access-Control-Allow-Origin").as_deref(),
+        Some("http://localhost:3000")
+    );
     assert!(v["causes"].as_array().unwrap().len() >= 2);
 }
 
@@ -48,11 +51,18 @@ fn chrome_preflight_variants() {
         assert_eq!(v["preflight"], true, "{msg}");
         assert_eq!(v["is_cors"], true);
     }
-    let v = explain(&format!("{head}Method PATCH is not allowed by Access-Control-Allow-Methods in preflight response."));
-    assert_eq!(v["fix"]["set"][0]["name"], "Access-Control-Allow-Methods");
-    assert_eq!(v["fix"]["set"][0]["value"], "PATCH");
+    let v = explain(&format!(
+        "{head}Method PATCH is not allowed by Access-Control-Allow-Methods in preflight response."
+    ));
+    assert_eq!(
+        set_value(&v["fix"], "Access-Control-Allow-Methods").as_deref(),
+        Some("PATCH")
+    );
     let v = explain(&format!("{head}Request header field x-api-key is not allowed by Access-Control-Allow-Headers in preflight response."));
-    assert_eq!(v["fix"]["set"][0]["value"], "x-api-key");
+    assert_eq!(
+        set_value(&v["fix"], "Access-Control-Allow-Headers").as_deref(),
+        Some("x-api-key")
+    );
 }
 
 #[test]
@@ -60,14 +70,20 @@ fn chrome_xhr_wildcard_with_credentials() {
     let v = explain("Access to XMLHttpRequest at 'https://api.example.com/me' from origin 'https://app.example.com' has been blocked by CORS policy: The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'. The credentials mode of requests initiated by the XMLHttpRequest is controlled by the withCredentials attribute.");
     assert_eq!(v["code"], "wildcard_origin_with_credentials");
     assert_eq!(v["chromium"], "WildcardOriginNotAllowed");
-    assert_eq!(v["fix"]["set"][0]["value"], "https://app.example.com");
+    assert_eq!(
+        set_value(&v["fix"], "Access-Control-Allow-Origin").as_deref(),
+        Some("https://app.example.com")
+    );
 }
 
 #[test]
 fn chrome_multiple_values_and_mismatch_after_redirect() {
     let v = explain(&format!("Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: The 'Access-Control-Allow-Origin' header contains multiple values 'https://app.example.com, https://app.example.com', but only one is allowed.{NO_CORS_INFO}"));
     assert_eq!(v["code"], "multiple_allow_origin");
-    assert_eq!(v["value"], "https://app.example.com, https://app.example.com");
+    assert_eq!(
+        v["value"],
+        "https://app.example.com, https://app.example.com"
+    );
     assert!(v["fix"]["sentence"].as_str().unwrap().contains("twice"));
 
     let v = explain(&format!("Access to fetch at 'https://b.example.com/final' (redirected from 'https://a.example.com/start') from origin 'https://app.example.com' has been blocked by CORS policy: The 'Access-Control-Allow-Origin' header has a value 'https://app.example.com/' that is not equal to the supplied origin.{NO_CORS_INFO}"));
@@ -75,7 +91,10 @@ fn chrome_multiple_values_and_mismatch_after_redirect() {
     assert_eq!(v["url"], "https://b.example.com/final");
     assert_eq!(v["redirected_from"], "https://a.example.com/start");
     assert_eq!(v["value"], "https://app.example.com/");
-    assert!(v["causes"][0].as_str().unwrap().contains("trailing slash"), "{v:#}");
+    assert!(
+        v["causes"][0].as_str().unwrap().contains("trailing slash"),
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -101,7 +120,9 @@ fn firefox_messages() {
         assert_eq!(v["firefox"], *key, "{msg}");
         assert_eq!(v["url"], "https://api.example.com/data", "{msg}");
     }
-    let v = explain(&format!("{head}CORS preflight response did not succeed). Status code: 405."));
+    let v = explain(&format!(
+        "{head}CORS preflight response did not succeed). Status code: 405."
+    ));
     assert_eq!(v["status"], 405);
     assert_eq!(v["fix"]["status"], 204);
     let v = explain(&format!("{head}header \u{2018}x-api-key\u{2019} is not allowed according to header \u{2018}Access-Control-Allow-Headers\u{2019} from CORS preflight response)."));
@@ -111,13 +132,22 @@ fn firefox_messages() {
 #[test]
 fn firefox_credentials_message_quotes_the_url_and_origin_can_be_given() {
     let msg = "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at \u{2018}https://api.example.com/me\u{2019}. (Reason: Credential is not supported if the CORS header \u{2018}Access-Control-Allow-Origin\u{2019} is \u{2018}*\u{2019}).";
-    let r = corsgate(&["explain", msg, "--origin", "https://app.example.com", "--json"]);
+    let r = corsgate(&[
+        "explain",
+        msg,
+        "--origin",
+        "https://app.example.com",
+        "--json",
+    ]);
     assert_eq!(r.code, 0);
     let v = r.json();
     assert_eq!(v["code"], "wildcard_origin_with_credentials");
     assert_eq!(v["url"], "https://api.example.com/me");
     assert_eq!(v["origin"], "https://app.example.com");
-    assert_eq!(v["fix"]["set"][0]["value"], "https://app.example.com");
+    assert_eq!(
+        set_value(&v["fix"], "Access-Control-Allow-Origin").as_deref(),
+        Some("https://app.example.com")
+    );
 }
 
 #[test]
@@ -125,7 +155,10 @@ fn firefox_did_not_succeed_is_a_network_error() {
     let v = explain("Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at http://localhost:8080/api. (Reason: CORS request did not succeed). Status code: (null).");
     assert_eq!(v["code"], "network_error");
     assert_eq!(v["is_cors"], false);
-    assert!(v["causes"][0].as_str().unwrap().contains("connection refused"));
+    assert!(v["causes"][0]
+        .as_str()
+        .unwrap()
+        .contains("connection refused"));
 }
 
 #[test]
@@ -133,7 +166,10 @@ fn firefox_authorization_wildcard_warning() {
     let v = explain("Cross-Origin Request Warning: The Same Origin Policy will disallow reading the remote resource at https://api.example.com/me soon. (Reason: When the `Access-Control-Allow-Headers` is `*`, the `Authorization` header is not covered. To include the `Authorization` header, it must be explicitly listed in CORS header `Access-Control-Allow-Headers`).");
     assert_eq!(v["code"], "header_not_allowed");
     assert_eq!(v["details"]["authorization_not_covered"], true);
-    assert_eq!(v["fix"]["set"][0]["value"], "authorization");
+    assert_eq!(
+        set_value(&v["fix"], "Access-Control-Allow-Headers").as_deref(),
+        Some("authorization")
+    );
 }
 
 #[test]
@@ -143,8 +179,45 @@ fn human_output_and_unrecognized_messages() {
     assert!(r.stdout.contains("What it means:"));
     assert!(r.stdout.contains("Likely causes:"));
     assert!(r.stdout.contains("authentication"));
-    assert!(r.stdout.contains("corsgate check 'https://api.example.com/items' --origin 'http://localhost:3000'"));
+    assert!(r.stdout.contains(
+        "corsgate check 'https://api.example.com/items' --origin 'http://localhost:3000'"
+    ));
     let r = corsgate(&["explain", "TypeError: Failed to fetch"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("does not look like"));
+}
+
+#[test]
+fn message_from_standard_input() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["explain", "-", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Redirect is not allowed for a preflight request.\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["code"], "preflight_redirect");
+    assert_eq!(v["fix"]["status"], 204);
+    assert_eq!(v["fix"]["remove_headers"][0], "Location");
+}
+
+#[test]
+fn chrome_scheme_and_mode_messages() {
+    let v = explain("Access to fetch at 'file:///C:/data.json' from origin 'null' has been blocked by CORS policy: Cross origin requests are only supported for protocol schemes: http, data, isolated-app, chrome-extension, chrome, https, chrome-untrusted.");
+    assert_eq!(v["code"], "unsupported_scheme");
+    assert_eq!(v["chromium"], "CorsDisabledScheme");
+    assert_eq!(v["origin"], "null");
+    assert_eq!(v["fix"]["side"], "client");
+    let v = explain("Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: Cross origin requests are not allowed by request mode.");
+    assert_eq!(v["code"], "disallowed_by_mode");
+    assert_eq!(v["fix"]["side"], "client");
 }

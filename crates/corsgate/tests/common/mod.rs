@@ -65,6 +65,41 @@ impl Server {
 
 /// Starts a server answering with `handler`.
 pub fn serve(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Server {
+    serve_with(None, handler)
+}
+
+/// The test CA's certificate (PEM), which signed `localhost.pem`.
+pub const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ca.pem");
+
+/// Starts an HTTPS server for `localhost` / 127.0.0.1, its certificate signed by [`CA_PEM`].
+pub fn serve_tls(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Server {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(format!("{dir}localhost.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}localhost.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    serve_with(
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+        handler,
+    )
+}
+
+fn serve_with(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+) -> Server {
     let handler: Arc<Handler> = Arc::new(handler);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -84,6 +119,7 @@ pub fn serve(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Serve
                 };
                 let handler = handler.clone();
                 let seen = seen2.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let s = Seen {
@@ -110,9 +146,20 @@ pub fn serve(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Serve
                         let resp = resp.body(Full::new(Bytes::from_static(b"{}"))).unwrap();
                         async move { Ok::<_, Infallible>(resp) }
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), svc)
+                                    .await;
+                            }
+                        }
+                        None => {
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        }
+                    }
                 });
             }
         });
@@ -146,4 +193,35 @@ pub fn corsgate(args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// The value a fix sets for `name`.
+pub fn set_value(fix: &serde_json::Value, name: &str) -> Option<String> {
+    fix["set_headers"]
+        .as_array()?
+        .iter()
+        .find(|p| p[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .and_then(|p| p[1].as_str().map(str::to_owned))
+}
+
+/// A server that answers every connection with these raw bytes (for header
+/// lines no HTTP library would write).
+pub fn serve_raw(response: &'static [u8]) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(response);
+        }
+    });
+    addr
 }
