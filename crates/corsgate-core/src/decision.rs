@@ -246,6 +246,7 @@ impl ResponseHeaders {
     /// the inner service set (two `Access-Control-Allow-Origin` lines make
     /// browsers refuse the response); `Vary` is appended, and only with the
     /// names the response does not vary on already.
+    #[inline]
     pub fn apply_to(self, map: &mut HeaderMap) {
         // One allocation at most, instead of growing the map insert by insert.
         let was_empty = map.is_empty();
@@ -323,6 +324,7 @@ impl Decision {
         self.kind
     }
     /// Pass on, or answer here.
+    #[inline]
     pub fn action(&self) -> Action {
         self.action
     }
@@ -339,6 +341,7 @@ impl Decision {
         &self.headers
     }
     /// The headers to add to the response, by value.
+    #[inline]
     pub fn into_headers(self) -> ResponseHeaders {
         self.headers
     }
@@ -382,6 +385,7 @@ impl Policy {
 
     /// [`decide`](Self::decide) with debug mode forced on or off (a
     /// middleware's runtime switch).
+    #[inline]
     pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
         let mut d = self.decide_inner(method, headers, debug);
         if d.headers.echo_origin {
@@ -425,6 +429,7 @@ impl Policy {
         d
     }
 
+    #[inline]
     fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();

@@ -419,6 +419,7 @@ impl OriginSet {
     }
 
     /// Matches a request's `Origin` value. Allocates nothing.
+    #[inline]
     pub fn matches(&self, value: &HeaderValue) -> OriginMatch<'_> {
         if self.any {
             return OriginMatch::Any;
