@@ -212,14 +212,18 @@ pub fn render(input: &ReportInput<'_>) -> String {
             }
         }
     }
-    let _ = writeln!(s, "| API | readable | blocked | threw |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| API | readable | opaque (no-cors) | blocked | threw |\n|---|---|---|---|---|"
+    );
     for api in BROWSER_APIS {
         let n = |k| outcomes.get(&(api.name(), k)).copied().unwrap_or(0);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             api.name(),
             n("readable"),
+            n("opaque"),
             n("blocked"),
             n("threw")
         );
