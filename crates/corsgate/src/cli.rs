@@ -179,7 +179,9 @@ pub fn parse_header(arg: &str) -> Result<(String, String), String> {
     if name.is_empty() {
         return Err(format!("--header '{arg}' has an empty name"));
     }
-    Ok((name.to_owned(), value.trim().to_owned()))
+    // Like fetch(), only spaces and tabs around the value are removed: other
+    // control bytes (0x0B, 0x0C) stay and count for CORS.
+    Ok((name.to_owned(), value.trim_matches([' ', '\t']).to_owned()))
 }
 
 #[cfg(test)]

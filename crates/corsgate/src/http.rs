@@ -11,15 +11,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use corsgate_core::{HeaderList, Response};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
 /// How many body bytes are read (and thrown away) before the connection is dropped.
 const BODY_LIMIT: usize = 64 * 1024;
+/// The largest response head read.
+const HEAD_LIMIT: usize = 256 * 1024;
 
 /// A request to put on the wire.
 #[derive(Debug, Clone)]
@@ -272,54 +272,183 @@ async fn send_async(
     } else {
         Box::new(tcp)
     };
-    // Lenient like a browser: a malformed header line is dropped, not fatal.
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-        .ignore_invalid_headers_in_responses(true)
-        .allow_spaces_after_header_name_in_responses(true)
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| protocol(e.to_string()))?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-
+    let mut stream = stream;
     let path = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let method = http::Method::from_bytes(request.method.as_bytes())
-        .map_err(|e| protocol(format!("method '{}': {e}", request.method)))?;
-    let mut builder = http::Request::builder().method(method).uri(path);
     let authority = match url.port() {
         Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
         None => url.host_str().unwrap_or_default().to_owned(),
     };
-    builder = builder.header(http::header::HOST, authority);
-    let (map, _skipped) = request.headers.to_http();
-    if let Some(h) = builder.headers_mut() {
-        for (name, value) in &map {
-            h.append(name, value.clone());
+    let head = request_head(
+        &request.method,
+        &path,
+        &authority,
+        &request.headers,
+        request.body.as_deref(),
+    );
+    let io = |e: std::io::Error| protocol(e.to_string());
+    stream.write_all(&head).await.map_err(io)?;
+    if let Some(body) = &request.body {
+        stream.write_all(body).await.map_err(io)?;
+    }
+    stream.flush().await.map_err(io)?;
+    // Read the response head.
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > HEAD_LIMIT {
+            return Err(protocol(format!(
+                "the response head is larger than {HEAD_LIMIT} bytes"
+            )));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.map_err(io)?;
+        if n == 0 {
+            return Err(protocol(if buf.is_empty() {
+                "the server closed the connection without answering".into()
+            } else {
+                "the server closed the connection in the middle of the response head".into()
+            }));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let (status, headers) = parse_head(&buf[..head_end]).map_err(protocol)?;
+    // Read a little of the body so well-behaved servers are not cut off
+    // mid-write; never an error, and never longer than a moment.
+    let no_body = request.method == "HEAD" || status == 204 || status == 304 || status < 200;
+    if !no_body {
+        let mut read = buf.len() - head_end;
+        let mut chunk = [0u8; 8192];
+        while read < BODY_LIMIT {
+            match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => read += n,
+                _ => break,
+            }
         }
     }
-    let body = request.body.clone().unwrap_or_default();
-    let req = builder
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| protocol(e.to_string()))?;
-    let response = sender
-        .send_request(req)
-        .await
-        .map_err(|e| protocol(e.to_string()))?;
-    let status = response.status().as_u16();
-    let headers = HeaderList::from_http(response.headers());
-    // Read a little of the body so well-behaved servers are not cut off mid-write.
-    let mut body = response.into_body();
-    let mut read = 0usize;
-    while read < BODY_LIMIT {
-        match body.frame().await {
-            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
-            _ => break,
-        }
-    }
-    driver.abort();
     Ok(Response::with_headers(status, headers))
+}
+
+/// The request head, byte for byte: the method, the path, `Host`, then the
+/// header lines exactly as the browser model has them (control bytes such as
+/// 0x0B included, which `http`'s types refuse but browsers send), and
+/// `Content-Length` for a body. `Connection: close`: one request per connection.
+fn request_head(
+    method: &str,
+    path: &str,
+    authority: &str,
+    headers: &HeaderList,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\n").as_bytes());
+    for (name, value) in headers.iter() {
+        if name.eq_ignore_ascii_case("host")
+            || name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("connection")
+        {
+            continue;
+        }
+        // CR and LF can never be sent: they would end the line.
+        let value: Vec<u8> = value
+            .iter()
+            .copied()
+            .filter(|b| *b != b'\r' && *b != b'\n')
+            .collect();
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(b) = body {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", b.len()).as_bytes());
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Parses a response head as leniently as a browser: the status line must be
+/// `HTTP/1.x NNN`, header lines are split at the first `:`, surrounding spaces
+/// and tabs are trimmed, and every other byte of the value is kept (a browser
+/// keeps 0x0B in `Access-Control-Expose-Headers: x-b\x0b`, for instance).
+/// Lines without a `:` or with an empty name are skipped.
+fn parse_head(head: &[u8]) -> Result<(u16, HeaderList), String> {
+    let mut lines = head
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = lines.next().unwrap_or_default();
+    let text = String::from_utf8_lossy(status_line);
+    let mut parts = text.splitn(3, ' ');
+    let version = parts.next().unwrap_or_default();
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!(
+            "not an HTTP/1.x response: '{}'",
+            text.chars().take(60).collect::<String>()
+        ));
+    }
+    let status: u16 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .filter(|c| (100..1000).contains(c))
+        .ok_or_else(|| {
+            format!(
+                "bad status line '{}'",
+                text.chars().take(60).collect::<String>()
+            )
+        })?;
+    let mut headers = HeaderList::new();
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim_end_matches([' ', '\t'])
+            .to_owned();
+        if name.is_empty() || !corsgate_core::headers::is_token(name.as_bytes()) {
+            continue;
+        }
+        headers.append(name, &line[colon + 1..]);
+    }
+    Ok((status, headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_head_keeps_control_bytes() {
+        let (status, h) = parse_head(b"HTTP/1.1 200 OK\r\nAccess-Control-Expose-Headers: x-b\x0b\r\nbad line\r\nX-A :  1 \r\nX-A: 2\r\n\r\n").expect("parses");
+        assert_eq!(status, 200);
+        assert_eq!(
+            h.get("access-control-expose-headers").as_deref(),
+            Some(&b"x-b\x0b"[..])
+        );
+        assert_eq!(h.get("x-a").as_deref(), Some(&b"1, 2"[..]));
+        assert!(parse_head(b"SSH-2.0\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn request_head_is_exact() {
+        let h = HeaderList::new()
+            .with("Content-Type", b"text/plain\x0b")
+            .with("Origin", "http://a");
+        let head = request_head("PUT", "/x?y", "b:8080", &h, Some(b"hi"));
+        assert_eq!(
+            head,
+            b"PUT /x?y HTTP/1.1\r\nHost: b:8080\r\nContent-Type: text/plain\x0b\r\nOrigin: http://a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n".to_vec()
+        );
+    }
 }
