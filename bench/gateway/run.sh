@@ -7,13 +7,15 @@
 #   DURATION=30s CONNS=64 bench/gateway/run.sh
 #
 # Needs: wrk and nginx (Debian packages), cargo. Prints a Markdown table.
+# Default ports (21401-21413) sit below the ephemeral range, so a client
+# connection in TIME_WAIT cannot block the listeners.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 DURATION="${DURATION:-10s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
-UP="${UP_PORT:-38401}" GW="${GW_PORT:-38402}" NGX="${NGX_PORT:-38403}"
+UP="${UP_PORT:-21401}" GW="${GW_PORT:-21402}" NGX="${NGX_PORT:-21403}"
 work="$(mktemp -d /tmp/corsgate-bench.XXXXXX)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p corsgate-gateway --manifest-path "$root/Cargo.toml"
