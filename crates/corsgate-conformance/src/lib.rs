@@ -1,1 +1,28 @@
-//! Conformance harness (work in progress).
+//! # corsgate-conformance
+//!
+//! Real Chromium judges the engine. Loopback servers (a page origin and two
+//! cross-origin targets) answer every case of a seeded matrix exactly as the
+//! case says; headless Chromium, driven over WebDriver, runs each case with
+//! `fetch()` and `XMLHttpRequest`; the servers log what reached them. Every
+//! other [`judge::Judge`] (the engine under a profile, later `corsgate check`)
+//! answers the same cases from the same responses, and any difference from
+//! Chromium is a failure.
+//!
+//! * [`case`] — one case and its exact responses; [`matrix`] — the seeded matrix.
+//! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side.
+//! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
+//!   [`run`] — running and comparing;
+//!   [`report`] — `docs/conformance.md`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod case;
+pub mod check_cli;
+pub mod judge;
+pub mod matrix;
+pub mod page;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod server;
+pub mod webdriver;

@@ -21,11 +21,21 @@ use crate::preflight::{check_preflight_response, PreflightRequest};
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
 use crate::remedy::RemedyContext;
-use crate::request::{Classification, Mode, Request};
+use crate::request::{Initiator, Mode, Request};
 use crate::response::Response;
 use crate::safelist;
 use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
 use crate::PreflightCache;
+
+/// Conditional request headers: with one of them the fetch's cache mode is
+/// `no-store` (Fetch standard, HTTP-network-or-cache fetch).
+const CONDITIONAL_HEADERS: [&str; 5] = [
+    "if-modified-since",
+    "if-none-match",
+    "if-unmodified-since",
+    "if-match",
+    "if-range",
+];
 
 /// A browser: a profile, a preflight cache and a clock.
 #[derive(Debug, Clone)]
@@ -178,6 +188,16 @@ impl Fetch<'_> {
         }
     }
 
+    /// Whether a `no-cors` request has been to another origin: its response
+    /// tainting is then `opaque`, and stays so even back on the page's origin.
+    fn opaque_tainting(&self) -> bool {
+        self.request.mode() == Mode::NoCors
+            && self
+                .url_list
+                .iter()
+                .any(|u| !self.request.origin().same_origin(&Origin::from_url(u)))
+    }
+
     /// The standard's redirect-taint, reduced to "is it still same-origin?".
     fn redirect_tainted(&self) -> bool {
         let origin = self.request.origin();
@@ -199,6 +219,20 @@ impl Fetch<'_> {
                 false,
                 format!("script cannot set the forbidden header '{name}'; the browser dropped it"),
             );
+            let profile = self.browser.profile;
+            if profile.fetch_drops_whole_forbidden_header()
+                && self.request.initiator() == Initiator::Fetch
+                && self.request.headers.contains(&name)
+            {
+                // Chromium judges the combined value: one forbidden line
+                // (X-HTTP-Method-Override: TRACE) takes the others with it.
+                self.request.headers.remove(&name);
+                self.step(
+                    StepKind::Note,
+                    false,
+                    format!("{profile} judges '{name}' by its combined value, so it dropped every line of it"),
+                );
+            }
         }
         self.main_fetch()
     }
@@ -215,7 +249,7 @@ impl Fetch<'_> {
         let url = self.current_url().clone();
         let origin = self.serialized_origin();
         let same_origin = self.request.origin().same_origin(&Origin::from_url(&url));
-        if same_origin && !self.cors_tainting {
+        if same_origin && !self.cors_tainting && !self.opaque_tainting() {
             self.step(
                 StepKind::Classify,
                 true,
@@ -235,7 +269,8 @@ impl Fetch<'_> {
                     true,
                     "mode 'no-cors': the request is sent but script gets an opaque response",
                 );
-                return self.send_actual(&url, Some(origin));
+                // Origin goes only on methods other than GET and HEAD.
+                return self.send_actual(&url, None);
             }
             Mode::Cors => {}
         }
@@ -246,7 +281,13 @@ impl Fetch<'_> {
             });
         }
         self.cors_tainting = true;
-        let Classification::Preflight(reasons) = self.request.classify(profile) else {
+        // Judge the request as it is now, at the current URL: after a
+        // same-origin hop redirects cross-origin, `classify` (which looks at
+        // the first URL) would call it same-origin and skip the preflight.
+        let reasons = self.request.preflight_reasons(profile);
+        let needs_preflight =
+            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced;
+        if !needs_preflight {
             self.step(
                 StepKind::Classify,
                 true,
@@ -256,7 +297,7 @@ impl Fetch<'_> {
                 ),
             );
             return self.send_actual(&url, Some(origin));
-        };
+        }
         let mut why = Vec::new();
         if let Some(m) = &reasons.method {
             why.push(format!("method {m} is not GET, HEAD or POST"));
@@ -286,7 +327,20 @@ impl Fetch<'_> {
             .headers
             .iter()
             .all(|h| cache.header_match(&origin, url_s, include, &h.name, now));
-        if method_cached && headers_cached {
+        let bypass = profile.conditional_headers_bypass_preflight_cache()
+            && CONDITIONAL_HEADERS
+                .iter()
+                .any(|h| self.request.headers.contains(h));
+        if method_cached && headers_cached && bypass {
+            self.step(
+                StepKind::Note,
+                true,
+                format!(
+                    "{profile} skips the preflight cache for a conditional request (If-* header)"
+                ),
+            );
+        }
+        if method_cached && headers_cached && !bypass {
             self.step(
                 StepKind::CacheHit,
                 true,
@@ -369,6 +423,11 @@ impl Fetch<'_> {
                 }
                 let include = self.request.credentials().is_include();
                 let now = self.browser.now_ms;
+                if self.redirect_tainted() && !profile.caches_tainted_origin_preflights() {
+                    // Chromium's tainted origin is a fresh opaque origin:
+                    // nothing stored for it can ever match again.
+                    return self.send_actual(&url, Some(origin));
+                }
                 self.browser.cache.store(
                     &origin,
                     url.as_str(),
@@ -429,9 +488,7 @@ impl Fetch<'_> {
         if let Some(location) = location {
             return self.redirect(&url, &location, response.status);
         }
-        let readable = if self.request.mode() == Mode::NoCors && self.cors_tainting_is_off() {
-            Vec::new()
-        } else if self.cors_tainting {
+        let readable = if self.cors_tainting {
             let e = exposed_headers(&response.headers, self.request.credentials());
             if let Some(bad) = &e.invalid_element {
                 self.step(
@@ -455,9 +512,7 @@ impl Fetch<'_> {
                 .filter(|n| !safelist::is_forbidden_response_header(n))
                 .collect()
         };
-        if self.request.mode() == Mode::NoCors
-            && !self.request.origin().same_origin(&Origin::from_url(&url))
-        {
+        if self.opaque_tainting() {
             self.state = State::Done;
             let verdict = self.verdict(false, None, None, Vec::new());
             return Action::Done(Box::new(verdict));
@@ -480,10 +535,6 @@ impl Fetch<'_> {
         Action::Done(Box::new(verdict))
     }
 
-    fn cors_tainting_is_off(&self) -> bool {
-        !self.cors_tainting
-    }
-
     fn redirect(&mut self, from: &Url, location: &str, status: u16) -> Action {
         let Ok(next) = from.join(location) else {
             return self.refuse(Refusal::InvalidRedirectLocation {
@@ -500,6 +551,14 @@ impl Fetch<'_> {
         }
         let has_credentials = !next.username().is_empty() || next.password().is_some();
         let next_origin = Origin::from_url(&next);
+        if has_credentials
+            && self.browser.profile.fetch_refuses_redirect_with_userinfo()
+            && self.request.initiator() == Initiator::Fetch
+        {
+            return self.refuse(Refusal::RedirectContainsCredentials {
+                location: next.to_string(),
+            });
+        }
         if has_credentials
             && ((self.request.mode() == Mode::Cors
                 && !self.request.origin().same_origin(&next_origin))
@@ -525,6 +584,11 @@ impl Fetch<'_> {
         }
         if !Origin::from_url(from).same_origin(&next_origin) {
             self.request.headers.remove("authorization");
+        }
+        if !self.request.origin().same_origin(&next_origin) {
+            for name in self.browser.profile.request_headers_removed_on_redirect() {
+                self.request.headers.remove(name);
+            }
         }
         self.url_list.push(next.clone());
         self.step(
@@ -617,4 +681,252 @@ pub fn evaluate(
             _ => Ok(actual.clone()),
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checked against Chromium 156: a same-origin URL that redirects to a
+    /// cross-origin one gets a preflight there when the request is not simple
+    /// (the classification looks at the current URL, not the first).
+    #[test]
+    fn same_origin_redirect_to_cross_origin_is_preflighted() {
+        let req = Request::builder("http://app.example", "http://app.example/start")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let mut browser = Browser::new(Profile::Chromium);
+        let mut sent = Vec::new();
+        let verdict = browser
+            .run(req, |out| {
+                sent.push((out.stage, out.url.clone()));
+                Ok::<_, ()>(match (out.stage, out.url.as_str()) {
+                    (Stage::Actual, "http://app.example/start") => {
+                        Response::new(307).header("Location", "http://api.example/next")
+                    }
+                    _ => Response::new(204).header("Access-Control-Allow-Origin", "*"),
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            sent,
+            [
+                (Stage::Actual, "http://app.example/start".to_owned()),
+                (Stage::Preflight, "http://api.example/next".to_owned()),
+            ]
+        );
+        assert!(!verdict.allowed, "the preflight lacks Allow-Methods: PUT");
+        assert_eq!(verdict.preflights, 1);
+    }
+
+    fn preflight_headers(profile: Profile, req: Request) -> Vec<Option<String>> {
+        let mut browser = Browser::new(profile);
+        let mut seen = Vec::new();
+        browser
+            .run(req, |out| {
+                if out.stage == Stage::Preflight {
+                    seen.push(out.headers.get_str("access-control-request-headers"));
+                }
+                let hop0 = out.url.ends_with("/0");
+                Ok::<_, ()>(match out.stage {
+                    Stage::Actual if hop0 => Response::new(302)
+                        .header("Location", "http://api.example/1")
+                        .header("Access-Control-Allow-Origin", "*"),
+                    _ => Response::new(204)
+                        .header("Access-Control-Allow-Origin", "*")
+                        .header("Access-Control-Allow-Headers", "*"),
+                })
+            })
+            .unwrap();
+        seen
+    }
+
+    /// Checked against Chromium 156: the client hints script set (here an
+    /// unsafelisted `RTT`) are gone after a redirect, so the second hop needs
+    /// no preflight; the standard keeps them.
+    #[test]
+    fn chromium_drops_client_hints_on_redirect() {
+        let req = || {
+            Request::builder("http://app.example", "http://api.example/0")
+                .header("RTT", "abc")
+                .build()
+                .unwrap()
+        };
+        assert_eq!(
+            preflight_headers(Profile::Chromium, req()),
+            [Some("rtt".to_owned())]
+        );
+        assert_eq!(
+            preflight_headers(Profile::Standard, req()),
+            [Some("rtt".to_owned()), Some("rtt".to_owned())]
+        );
+        // Redirected back to the page's own origin, they are kept.
+        let mut browser = Browser::new(Profile::Chromium);
+        let mut seen = Vec::new();
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .header("RTT", "abc")
+            .build()
+            .unwrap();
+        browser
+            .run(req, |out| {
+                seen.push(out.headers.contains("rtt"));
+                Ok::<_, ()>(match out.stage {
+                    Stage::Actual if out.url.ends_with("/0") => Response::new(302)
+                        .header("Location", "http://app.example/1")
+                        .header("Access-Control-Allow-Origin", "*"),
+                    _ => Response::new(204)
+                        .header("Access-Control-Allow-Origin", "*")
+                        .header("Access-Control-Allow-Headers", "*"),
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            [false, true, false, true],
+            "preflight, request, at each hop"
+        );
+    }
+
+    /// Runs `req` twice through one browser; returns how many preflights each run sent.
+    fn preflights_per_run(profile: Profile, req: Request, hop1: &str) -> Vec<usize> {
+        let mut browser = Browser::new(profile);
+        (0..2)
+            .map(|_| {
+                browser
+                    .run(req.clone(), |out| {
+                        Ok::<_, ()>(match out.stage {
+                            Stage::Actual if out.url.ends_with("/0") => Response::new(307)
+                                .header("Location", hop1)
+                                .header("Access-Control-Allow-Origin", "*"),
+                            _ => Response::new(204)
+                                .header("Access-Control-Allow-Origin", "*")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                                .header("Access-Control-Allow-Headers", "*"),
+                        })
+                    })
+                    .unwrap()
+                    .preflights
+            })
+            .collect()
+    }
+
+    /// Checked against Chromium 156: a request with `If-None-Match` (or any
+    /// conditional header) is preflighted every time.
+    #[test]
+    fn chromium_conditional_requests_skip_the_preflight_cache() {
+        let req = Request::builder("http://app.example", "http://api.example/x")
+            .method("PUT")
+            .header("If-None-Match", "\"x\"")
+            .build()
+            .unwrap();
+        let none = "http://api.example/none";
+        assert_eq!(
+            preflights_per_run(Profile::Chromium, req.clone(), none),
+            [1, 1]
+        );
+        assert_eq!(preflights_per_run(Profile::Standard, req, none), [1, 0]);
+    }
+
+    /// Checked against Chromium 156: after api.example redirects to
+    /// other.example the origin is `null`, and Chromium preflights that hop
+    /// again on every run; the standard reuses the `null` cache entry.
+    #[test]
+    fn chromium_never_reuses_tainted_origin_preflights() {
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let other = "http://other.example/1";
+        assert_eq!(
+            preflights_per_run(Profile::Chromium, req.clone(), other),
+            [2, 1]
+        );
+        assert_eq!(preflights_per_run(Profile::Standard, req, other), [2, 0]);
+    }
+
+    /// Checked against Chromium 156: `fetch()` refuses a same-origin redirect
+    /// to `http://user:pass@app.example/…`; XHR and the standard follow it.
+    #[test]
+    fn chromium_fetch_refuses_same_origin_redirect_with_userinfo() {
+        let run = |profile, initiator| {
+            let req = Request::builder("http://app.example", "http://app.example/0")
+                .initiator(initiator)
+                .build()
+                .unwrap();
+            Browser::new(profile)
+                .run(req, |out| {
+                    Ok::<_, ()>(if out.url.ends_with("/0") {
+                        Response::new(302).header("Location", "http://u:p@app.example/1")
+                    } else {
+                        Response::new(200)
+                    })
+                })
+                .unwrap()
+        };
+        let v = run(Profile::Chromium, Initiator::Fetch);
+        assert!(!v.allowed);
+        assert_eq!(v.reason.unwrap().code, "redirect_contains_credentials");
+        assert!(run(Profile::Chromium, Initiator::Xhr).allowed);
+        assert!(run(Profile::Standard, Initiator::Fetch).allowed);
+    }
+
+    /// Checked against Chromium 156: `no-cors` sends `Origin` only on methods
+    /// other than GET and HEAD, stays opaque after a redirect back to the
+    /// page's origin, is readable on the page's own origin, and refuses any
+    /// method but GET, HEAD and POST when the request is built.
+    #[test]
+    fn no_cors_like_chromium() {
+        let run = |method: &str, url: &str| {
+            let req = Request::builder("http://app.example", url)
+                .method(method)
+                .mode(Mode::NoCors)
+                .build()
+                .unwrap();
+            let mut origins = Vec::new();
+            let v = Browser::new(Profile::Chromium)
+                .run(req, |out| {
+                    origins.push(out.headers.get_str("origin"));
+                    Ok::<_, ()>(if out.url.ends_with("/0") {
+                        Response::new(302).header("Location", "http://app.example/1")
+                    } else {
+                        Response::new(200).header("X-B", "1")
+                    })
+                })
+                .unwrap();
+            (v, origins)
+        };
+        let (v, origins) = run("GET", "http://api.example/0");
+        assert!(!v.allowed && v.reason.is_none(), "opaque: {v:?}");
+        assert_eq!(origins, [None, None]);
+        let (_, origins) = run("POST", "http://api.example/0");
+        assert_eq!(origins[0].as_deref(), Some("http://app.example"));
+        let (v, _) = run("GET", "http://app.example/1");
+        assert!(v.allowed);
+        assert_eq!(v.exposed_headers, ["x-b"]);
+        let put = Request::builder("http://app.example", "http://api.example/0")
+            .method("PUT")
+            .mode(Mode::NoCors)
+            .build();
+        assert!(matches!(put, Err(crate::RequestError::NoCorsMethod { .. })));
+    }
+
+    /// Checked against Chromium 156: `fetch()` with X-HTTP-Method-Override
+    /// appended as `PATCH` then `TRACE` sends no such header at all.
+    #[test]
+    fn chromium_fetch_drops_every_line_of_a_forbidden_override() {
+        let req = |initiator| {
+            Request::builder("http://app.example", "http://api.example/x")
+                .header("X-HTTP-Method-Override", "PATCH")
+                .header("X-HTTP-Method-Override", "TRACE")
+                .initiator(initiator)
+                .build()
+                .unwrap()
+        };
+        assert!(preflight_headers(Profile::Chromium, req(Initiator::Fetch)).is_empty());
+        assert_eq!(
+            preflight_headers(Profile::Standard, req(Initiator::Fetch)),
+            [Some("x-http-method-override".to_owned())]
+        );
+    }
 }

@@ -188,19 +188,31 @@ pub struct ResponseHeaders {
     expose: Option<HeaderValue>,
     allow_private_network: bool,
     vary: Option<HeaderValue>,
+    /// Set while deciding: `allow_origin` is to be the request's own `Origin`
+    /// value. Never set on a `ResponseHeaders` handed out.
+    echo_origin: bool,
 }
 
 impl ResponseHeaders {
     /// The headers as (name, value) pairs, `Vary` last.
     pub fn iter(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
         [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.as_ref()),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                self.allow_origin.as_ref(),
+            ),
             (
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 self.allow_credentials.then_some(&TRUE),
             ),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.as_ref()),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.as_ref()),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                self.allow_methods.as_ref(),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                self.allow_headers.as_ref(),
+            ),
             (header::ACCESS_CONTROL_MAX_AGE, self.max_age.as_ref()),
             (header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.as_ref()),
             (
@@ -215,7 +227,19 @@ impl ResponseHeaders {
 
     /// Whether there is no header to add.
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        self.len() == 0
+    }
+
+    /// How many header lines there are to add.
+    pub fn len(&self) -> usize {
+        usize::from(self.allow_origin.is_some())
+            + usize::from(self.allow_credentials)
+            + usize::from(self.allow_methods.is_some())
+            + usize::from(self.allow_headers.is_some())
+            + usize::from(self.max_age.is_some())
+            + usize::from(self.expose.is_some())
+            + usize::from(self.allow_private_network)
+            + usize::from(self.vary.is_some())
     }
 
     /// Adds the headers to a response's header map. CORS headers replace any
@@ -223,6 +247,9 @@ impl ResponseHeaders {
     /// browsers refuse the response); `Vary` is appended, and only with the
     /// names the response does not vary on already.
     pub fn apply_to(self, map: &mut HeaderMap) {
+        // One allocation at most, instead of growing the map insert by insert.
+        let was_empty = map.is_empty();
+        map.reserve(self.len());
         let ResponseHeaders {
             allow_origin,
             allow_credentials,
@@ -232,6 +259,7 @@ impl ResponseHeaders {
             expose,
             allow_private_network,
             vary,
+            echo_origin: _,
         } = self;
         let mut set = |name: HeaderName, v: Option<HeaderValue>| {
             if let Some(v) = v {
@@ -247,12 +275,11 @@ impl ResponseHeaders {
         set(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
         set(header::ACCESS_CONTROL_MAX_AGE, max_age);
         set(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
-        set(
-            HeaderName::from_static(ACAPN),
-            allow_private_network.then(|| TRUE.clone()),
-        );
+        if allow_private_network {
+            map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
+        }
         if let Some(vary) = vary {
-            let missing = split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
+            let missing = was_empty || split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
             if missing {
                 map.append(header::VARY, vary);
             }
@@ -356,6 +383,49 @@ impl Policy {
     /// [`decide`](Self::decide) with debug mode forced on or off (a
     /// middleware's runtime switch).
     pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
+        let mut d = self.decide_inner(method, headers, debug);
+        if d.headers.echo_origin {
+            d.headers.echo_origin = false;
+            d.headers.allow_origin = headers.get(header::ORIGIN).cloned();
+        }
+        d
+    }
+
+    /// [`decide_with`](Self::decide_with) for a caller that owns the request:
+    /// when the request is answered here (a preflight) and the answer echoes
+    /// the request's `Origin`, the value is moved out of `headers` (an empty
+    /// value is left in its place) instead of copied. Nothing else in
+    /// `headers` changes, and nothing changes when the request is passed on.
+    ///
+    /// ```
+    /// use corsgate_core::policy::Policy;
+    /// use http::{HeaderMap, HeaderValue, Method};
+    /// let policy = Policy::builder().origin("https://*.example.com").method("PUT").build()?;
+    /// let mut h = HeaderMap::new();
+    /// h.insert("origin", HeaderValue::from_static("https://a.example.com"));
+    /// h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    /// let d = policy.decide_taking(&Method::OPTIONS, &mut h, false);
+    /// assert_eq!(d.headers().to_header_map()["access-control-allow-origin"], "https://a.example.com");
+    /// assert_eq!(h["origin"], "");
+    /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
+    /// ```
+    pub fn decide_taking(&self, method: &Method, headers: &mut HeaderMap, debug: bool) -> Decision {
+        let mut d = self.decide_inner(method, headers, debug);
+        if d.headers.echo_origin {
+            d.headers.echo_origin = false;
+            d.headers.allow_origin = match d.action {
+                // Take the value, leaving an empty one: cheaper than removing
+                // the entry, and the request is answered here, not passed on.
+                Action::Respond(_) => headers
+                    .get_mut(header::ORIGIN)
+                    .map(|v| std::mem::replace(v, HeaderValue::from_static(""))),
+                Action::PassOn => headers.get(header::ORIGIN).cloned(),
+            };
+        }
+        d
+    }
+
+    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let Some(origin) = origins.next() else {
@@ -379,16 +449,25 @@ impl Policy {
             Err(Reason::MultipleOrigins)
         } else {
             match self.origins.matches(origin) {
-                OriginMatch::Any => Ok(ANY.clone()),
-                OriginMatch::Exact(v) => Ok(v.clone()),
-                OriginMatch::Pattern => Ok(origin.clone()),
+                OriginMatch::Any => Ok(Some(ANY.clone())),
+                OriginMatch::Exact(v) => Ok(Some(v.clone())),
+                OriginMatch::Pattern => Ok(None),
                 OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
                 OriginMatch::Malformed => Err(Reason::OriginMalformed),
             }
         };
-        if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            return self.preflight(headers, matched, debug);
+        if method == Method::OPTIONS {
+            let mut acrm = headers
+                .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .iter();
+            if let Some(first) = acrm.next() {
+                let method = if acrm.next().is_none() && is_token(first.as_bytes()) {
+                    Some(first)
+                } else {
+                    None
+                };
+                return self.preflight(headers, matched, method, debug);
+            }
         }
         let mut h = ResponseHeaders {
             vary: (!any).then(|| VARY_ORIGIN.clone()),
@@ -396,7 +475,8 @@ impl Policy {
         };
         let (allowed, reason) = match matched {
             Ok(acao) => {
-                h.allow_origin = Some(acao);
+                h.echo_origin = acao.is_none();
+                h.allow_origin = acao;
                 h.allow_credentials = self.credentials;
                 h.expose = self.expose.clone();
                 (
@@ -422,7 +502,8 @@ impl Policy {
     fn preflight(
         &self,
         headers: &HeaderMap,
-        matched: Result<HeaderValue, Reason>,
+        matched: Result<Option<HeaderValue>, Reason>,
+        method: Option<&HeaderValue>,
         debug: bool,
     ) -> Decision {
         let mut h = ResponseHeaders {
@@ -452,14 +533,13 @@ impl Policy {
             Ok(v) => v,
             Err(reason) => return refuse(h, reason, false),
         };
-        h.allow_origin = Some(acao);
+        h.echo_origin = acao.is_none();
+        h.allow_origin = acao;
         h.allow_credentials = self.credentials;
 
         // Method.
-        let mut acrm = headers.get_all(header::ACCESS_CONTROL_REQUEST_METHOD).iter();
-        let method = match (acrm.next(), acrm.next()) {
-            (Some(m), None) if is_token(m.as_bytes()) => m,
-            _ => return refuse(h, Reason::MethodMalformed, debug),
+        let Some(method) = method else {
+            return refuse(h, Reason::MethodMalformed, debug);
         };
         let allow_method = match &self.methods {
             MethodRule::Any => Some(method.clone()),
@@ -479,9 +559,9 @@ impl Policy {
                 h.allow_headers = match &self.request_headers {
                     HeaderRule::List { value, .. } => value.clone(),
                     HeaderRule::Mirror if names == 0 => None,
-                    HeaderRule::Mirror if lines == 1 => headers
-                        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-                        .cloned(),
+                    HeaderRule::Mirror if lines == 1 => {
+                        headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned()
+                    }
                     HeaderRule::Mirror => join_lines(headers),
                 };
             }
@@ -561,6 +641,12 @@ fn contains_name<S: std::hash::BuildHasher>(
     if name.len() > longest {
         return false;
     }
+    // A short list is scanned: cheaper than lower-casing and hashing.
+    if set.len() <= 8 {
+        return set
+            .iter()
+            .any(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name));
+    }
     let mut buf = [0u8; 128];
     match buf.get_mut(..name.len()) {
         Some(dst) => {
@@ -617,11 +703,17 @@ mod tests {
     fn classifies_like_fetch() {
         let p = policy();
         let d = p.decide(&Method::GET, &HeaderMap::new());
-        assert_eq!((d.kind(), d.action()), (RequestKind::NotCors, Action::PassOn));
+        assert_eq!(
+            (d.kind(), d.action()),
+            (RequestKind::NotCors, Action::PassOn)
+        );
         assert_eq!(d.headers().to_header_map()["vary"], "origin");
         // OPTIONS without ACRM is an actual request, passed on.
         let d = p.decide(&Method::OPTIONS, &hm(&[APP]));
-        assert_eq!((d.kind(), d.action()), (RequestKind::Actual, Action::PassOn));
+        assert_eq!(
+            (d.kind(), d.action()),
+            (RequestKind::Actual, Action::PassOn)
+        );
         // ACRM without OPTIONS is an actual request too.
         let d = p.decide(
             &Method::PUT,
@@ -659,19 +751,30 @@ mod tests {
     fn vary_is_appended_once() {
         let p = policy();
         let mut inner = hm(&[("vary", "Accept-Encoding")]);
-        p.decide(&Method::GET, &hm(&[APP])).into_headers().apply_to(&mut inner);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
         let v: Vec<_> = inner.get_all("vary").iter().collect();
         assert_eq!(v, ["Accept-Encoding", "origin"]);
         let mut inner = hm(&[("vary", "accept-encoding, Origin")]);
-        p.decide(&Method::GET, &hm(&[APP])).into_headers().apply_to(&mut inner);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
         assert_eq!(inner.get_all("vary").iter().count(), 1);
         let mut inner = hm(&[("vary", "*")]);
-        p.decide(&Method::GET, &HeaderMap::new()).into_headers().apply_to(&mut inner);
+        p.decide(&Method::GET, &HeaderMap::new())
+            .into_headers()
+            .apply_to(&mut inner);
         assert_eq!(inner.get_all("vary").iter().count(), 1);
         // A stale ACAO from the inner service is replaced, never duplicated.
         let mut inner = hm(&[("access-control-allow-origin", "*")]);
-        p.decide(&Method::GET, &hm(&[APP])).into_headers().apply_to(&mut inner);
-        assert_eq!(inner.get_all("access-control-allow-origin").iter().count(), 1);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
+        assert_eq!(
+            inner.get_all("access-control-allow-origin").iter().count(),
+            1
+        );
     }
 
     fn preflight(p: &Policy, extra: &[(&str, &str)]) -> Decision {
@@ -709,10 +812,17 @@ mod tests {
                 "origin, access-control-request-method, access-control-request-headers"
             );
         }
-        let d = preflight(&p, &[("access-control-request-headers", "x-trace, X-Other")]);
+        let d = preflight(
+            &p,
+            &[("access-control-request-headers", "x-trace, X-Other")],
+        );
         assert_eq!(d.action(), Action::Respond(StatusCode::FORBIDDEN));
-        assert_eq!(d.reason().to_string().contains("'x-other'"), true);
-        assert!(d.headers().to_header_map().get("access-control-allow-origin").is_none());
+        assert!(d.reason().to_string().contains("'x-other'"));
+        assert!(d
+            .headers()
+            .to_header_map()
+            .get("access-control-allow-origin")
+            .is_none());
         let d = preflight(&p, &[("access-control-request-headers", "x-trace, no no")]);
         assert_eq!(d.reason(), Reason::HeadersMalformed);
     }
@@ -725,7 +835,9 @@ mod tests {
         assert_eq!(d.reason(), Reason::HeadersTooLarge);
         let d = preflight(&p, &[("access-control-request-headers", &",".repeat(100))]);
         assert_eq!(d.reason(), Reason::HeadersTooLarge);
-        let many: Vec<_> = (0..100).map(|_| ("access-control-request-headers", "x-trace")).collect();
+        let many: Vec<_> = (0..100)
+            .map(|_| ("access-control-request-headers", "x-trace"))
+            .collect();
         assert_eq!(preflight(&p, &many).reason(), Reason::HeadersTooLarge);
     }
 
@@ -756,9 +868,18 @@ mod tests {
         let m = d.headers().to_header_map();
         assert_eq!(m["access-control-allow-origin"], "https://app.example.com");
         assert!(m.get("access-control-allow-methods").is_none());
-        h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
-        h.insert("access-control-request-headers", HeaderValue::from_static("x-nope"));
-        let m = p.decide_with(&Method::OPTIONS, &h, true).headers().to_header_map();
+        h.insert(
+            "access-control-request-method",
+            HeaderValue::from_static("PUT"),
+        );
+        h.insert(
+            "access-control-request-headers",
+            HeaderValue::from_static("x-nope"),
+        );
+        let m = p
+            .decide_with(&Method::OPTIONS, &h, true)
+            .headers()
+            .to_header_map();
         assert_eq!(m["access-control-allow-headers"], "x-trace, content-type");
         h.insert("origin", HeaderValue::from_static("https://evil.example"));
         let d = p.decide_with(&Method::OPTIONS, &h, true);
@@ -775,7 +896,10 @@ mod tests {
             .private_network(true)
             .build()
             .unwrap();
-        let h = p.decide(&Method::GET, &HeaderMap::new()).headers().to_header_map();
+        let h = p
+            .decide(&Method::GET, &HeaderMap::new())
+            .headers()
+            .to_header_map();
         assert_eq!(h["access-control-allow-origin"], "*");
         assert_eq!(h["access-control-expose-headers"], "*");
         assert!(h.get("vary").is_none());

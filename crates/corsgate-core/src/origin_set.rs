@@ -121,9 +121,7 @@ impl Entry {
     pub(crate) fn is_insecure(&self) -> bool {
         match self {
             Entry::Any => false,
-            Entry::Exact(o) => {
-                o.tuple().is_some_and(|t| t.scheme() == "http") && !o.is_loopback()
-            }
+            Entry::Exact(o) => o.tuple().is_some_and(|t| t.scheme() == "http") && !o.is_loopback(),
             Entry::Pattern { rule, loopback, .. } => rule.scheme == Scheme::Http && !loopback,
         }
     }
@@ -136,7 +134,10 @@ impl Entry {
         if value.eq_ignore_ascii_case("null") {
             return Err(PolicyError::NullOrigin);
         }
-        if value.len() >= 5 && value[..5].eq_ignore_ascii_case("file:") {
+        if value
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+        {
             return Err(PolicyError::FileOrigin {
                 value: value.to_owned(),
             });
@@ -276,7 +277,11 @@ impl Entry {
 }
 
 /// Puts the configured value and a wildcard-restored suggestion into an origin error.
-fn rewrite_origin_error(e: OriginError, value: &str, rewild: &dyn Fn(&str) -> String) -> OriginError {
+fn rewrite_origin_error(
+    e: OriginError,
+    value: &str,
+    rewild: &dyn Fn(&str) -> String,
+) -> OriginError {
     use OriginError::*;
     let v = value.to_owned();
     match e {
@@ -354,8 +359,10 @@ pub enum OriginMatch<'p> {
 #[derive(Debug, Clone, Default)]
 pub struct OriginSet {
     any: bool,
-    exact: HashMap<Box<str>, HeaderValue, FxBuild>,
+    exact: HashMap<Box<[u8]>, HeaderValue, FxBuild>,
     rules: HashMap<Box<str>, Vec<Rule>, FxBuild>,
+    host_rules: bool,
+    subdomain_rules: bool,
     len: usize,
 }
 
@@ -371,19 +378,21 @@ impl OriginSet {
             Entry::Any => !std::mem::replace(&mut self.any, true),
             Entry::Exact(o) => {
                 let s = o.as_str();
-                if self.exact.contains_key(s) {
+                if self.exact.contains_key(s.as_bytes()) {
                     return false;
                 }
                 match HeaderValue::from_str(s) {
                     Ok(v) => {
                         warm(&v);
-                        self.exact.insert(s.into(), v);
+                        self.exact.insert(s.as_bytes().into(), v);
                         true
                     }
                     Err(_) => false,
                 }
             }
             Entry::Pattern { host, rule, .. } => {
+                self.host_rules |= !rule.subdomains;
+                self.subdomain_rules |= rule.subdomains;
                 let rules = self.rules.entry(host.into_boxed_str()).or_default();
                 if rules.contains(&rule) {
                     return false;
@@ -414,12 +423,16 @@ impl OriginSet {
         if self.any {
             return OriginMatch::Any;
         }
+        // Exact entries are stored in their canonical serialization, so a
+        // byte-equal value *is* that parsed origin: look it up first.
+        if !self.exact.is_empty() {
+            if let Some(v) = self.exact.get(value.as_bytes()) {
+                return OriginMatch::Exact(v);
+            }
+        }
         let Some(parts) = RequestOrigin::parse(value.as_bytes()) else {
             return OriginMatch::Malformed;
         };
-        if let Some(v) = self.exact.get(parts.serialized) {
-            return OriginMatch::Exact(v);
-        }
         if self.rules.is_empty() {
             return OriginMatch::NotAllowed;
         }
@@ -434,12 +447,14 @@ impl OriginSet {
                     }
             })
         };
-        if let Some(rules) = self.rules.get(parts.host) {
-            if accepts(rules, false) {
-                return OriginMatch::Pattern;
+        if self.host_rules {
+            if let Some(rules) = self.rules.get(parts.host) {
+                if accepts(rules, false) {
+                    return OriginMatch::Pattern;
+                }
             }
         }
-        if parts.domain {
+        if parts.domain && self.subdomain_rules {
             let host = parts.host.as_bytes();
             for (i, b) in host.iter().enumerate() {
                 if *b == b'.' {
@@ -467,12 +482,23 @@ pub(crate) fn warm(v: &HeaderValue) {
 /// A request `Origin` split into its parts, borrowed from the header value.
 #[derive(Debug, Clone, Copy)]
 struct RequestOrigin<'a> {
-    serialized: &'a str,
     scheme: Scheme,
     host: &'a str,
     domain: bool,
     port: Option<u16>,
 }
+
+/// Bytes allowed in a domain host as browsers serialize it.
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.');
+        i += 1;
+    }
+    t
+};
 
 /// Longest host a browser sends (DNS limit), plus brackets for IPv6.
 const MAX_HOST: usize = 255;
@@ -515,16 +541,13 @@ impl<'a> RequestOrigin<'a> {
             if host.is_empty() || host.len() > MAX_HOST {
                 return None;
             }
-            let mut prev_dot = true;
-            for b in host.bytes() {
-                match b {
-                    b'.' if prev_dot => return None,
-                    b'.' => prev_dot = true,
-                    b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => prev_dot = false,
-                    _ => return None,
-                }
-            }
-            if prev_dot {
+            // Lower-case letters, digits, `-`, `_` and dots, with no empty label.
+            let bytes = host.as_bytes();
+            if !bytes.iter().all(|b| HOST_BYTE[usize::from(*b)])
+                || bytes.first() == Some(&b'.')
+                || bytes.last() == Some(&b'.')
+                || bytes.windows(2).any(|w| w == b"..")
+            {
                 return None;
             }
             (host, port, true)
@@ -554,7 +577,6 @@ impl<'a> RequestOrigin<'a> {
             }
         };
         Some(RequestOrigin {
-            serialized,
             scheme,
             host,
             domain,
@@ -581,7 +603,11 @@ mod tests {
 
     #[test]
     fn subdomain_patterns_are_label_aware() {
-        let s = set(&["https://*.example.com", "https://foo.com", "https://bar.com"]);
+        let s = set(&[
+            "https://*.example.com",
+            "https://foo.com",
+            "https://bar.com",
+        ]);
         assert_eq!(m(&s, "https://a.example.com"), OriginMatch::Pattern);
         assert_eq!(m(&s, "https://c.b.a.example.com"), OriginMatch::Pattern);
         for no in [
@@ -612,7 +638,11 @@ mod tests {
 
     #[test]
     fn ports() {
-        let s = set(&["http://localhost:*", "https://*.dev.example:8443", "http://[::1]:*"]);
+        let s = set(&[
+            "http://localhost:*",
+            "https://*.dev.example:8443",
+            "http://[::1]:*",
+        ]);
         assert_eq!(m(&s, "http://localhost"), OriginMatch::Pattern);
         assert_eq!(m(&s, "http://localhost:3000"), OriginMatch::Pattern);
         assert_eq!(m(&s, "https://localhost:3000"), OriginMatch::NotAllowed);
@@ -636,11 +666,22 @@ mod tests {
         assert_eq!(code("https://*.127.0.0.1"), "invalid_pattern");
         assert_eq!(code("https://a.com:8080:*"), "invalid_pattern");
         let e = Entry::parse("https://*.example.com/").unwrap_err();
-        assert!(e.to_string().contains("did you mean https://*.example.com — without"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean https://*.example.com — without"),
+            "{e}"
+        );
         let e = Entry::parse("https://app.example.com:443").unwrap_err();
-        assert!(e.to_string().contains("did you mean https://app.example.com?"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean https://app.example.com?"),
+            "{e}"
+        );
         let e = Entry::parse("https://bücher.example").unwrap_err();
-        assert!(e.to_string().contains("https://xn--bcher-kva.example"), "{e}");
+        assert!(
+            e.to_string().contains("https://xn--bcher-kva.example"),
+            "{e}"
+        );
         let e = Entry::parse("http://0x7f.0.0.1:*").unwrap_err();
         assert!(e.to_string().contains("http://127.0.0.1:*"), "{e}");
         assert!(Entry::parse("https://*.example.co.uk").is_ok());

@@ -122,6 +122,82 @@ impl Profile {
         true
     }
 
+    /// Whether the client-hint request headers `Save-Data`, `Device-Memory`,
+    /// `DPR`, `Width`, `Viewport-Width`, `RTT`, `Downlink`, `ECT` and
+    /// `Intervention` are CORS-safelisted (with values of the right shape; see
+    /// [`crate::safelist::check_request_header`]). Chromium's `cors.cc`
+    /// safelists them; the standard does not. Checked against Chromium 156 by
+    /// the conformance harness.
+    pub fn safelists_client_hints(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Request headers the browser removes when it follows a redirect to a
+    /// URL that is not same-origin with the page. Chromium drops the client
+    /// hints `DPR`, `Device-Memory`, `Width`, `Viewport-Width`, `RTT`,
+    /// `Downlink` and `ECT` (even those script set) there, also on a redirect
+    /// within the target's origin, so the next hop's preflight no longer
+    /// announces them; back on the page's own origin they are kept. Checked
+    /// against Chromium 156.
+    pub fn request_headers_removed_on_redirect(self) -> &'static [&'static str] {
+        match self {
+            Profile::Chromium => &[
+                "device-memory",
+                "downlink",
+                "dpr",
+                "ect",
+                "rtt",
+                "viewport-width",
+                "width",
+            ],
+            _ => &[],
+        }
+    }
+
+    /// Whether `fetch()` drops *every* line of a header when one of its lines
+    /// is forbidden. Chromium judges `X-HTTP-Method-Override` (and its
+    /// siblings) by the combined value, so appending `PATCH` and `TRACE`
+    /// sends neither; the standard drops only the `TRACE` line. Checked
+    /// against Chromium 156.
+    pub fn fetch_drops_whole_forbidden_header(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a request header set several times is judged by its combined
+    /// value (`a, b`) rather than line by line. Chromium keeps one value per
+    /// name, so `Content-Type: text/plain` twice is `text/plain, text/plain`,
+    /// which is not safelisted; the standard checks each line. Checked against
+    /// Chromium 156 by the conformance harness.
+    pub fn combines_request_headers(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a request carrying a conditional header (`If-None-Match`,
+    /// `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`)
+    /// skips the preflight cache and is always preflighted. Such headers make
+    /// the fetch's cache mode `no-store`, and Chromium then bypasses its
+    /// preflight cache too. Checked against Chromium 156.
+    pub fn conditional_headers_bypass_preflight_cache(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a preflight made with the `null` origin of a redirect-tainted
+    /// request can be reused. The standard keys the cache by the serialized
+    /// origin, so `null` entries match later `null` requests; Chromium gives
+    /// each tainted request a fresh opaque origin, so they never match.
+    /// Checked against Chromium 156.
+    pub fn caches_tainted_origin_preflights(self) -> bool {
+        !matches!(self, Profile::Chromium)
+    }
+
+    /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
+    /// even a same-origin one the standard allows. Chromium's `fetch()` does;
+    /// its `XMLHttpRequest` follows the same-origin ones. Checked against
+    /// Chromium 156.
+    pub fn fetch_refuses_redirect_with_userinfo(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
     /// How several `Access-Control-Allow-Origin` values are detected.
     pub fn multiple_origin_detection(self) -> MultipleOriginDetection {
         match self {

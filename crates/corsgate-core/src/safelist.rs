@@ -38,6 +38,11 @@ pub enum UnsafeReason {
     ContentTypeUnparsable,
     /// `Range` is not a single `bytes=N-` or `bytes=N-M` range.
     RangeNotSimple,
+    /// A client hint Chromium safelists, with a value of the wrong shape
+    /// (`Save-Data` must be `on`; `DPR`, `Device-Memory`, `Downlink` a
+    /// decimal number; `Width`, `Viewport-Width`, `RTT` digits; `ECT` one of
+    /// `slow-2g`, `2g`, `3g`, `4g`).
+    ClientHintValue,
     /// The safelisted headers' values add up to more than 1024 bytes.
     TotalTooLarge {
         /// Their total length.
@@ -65,6 +70,9 @@ impl fmt::Display for UnsafeReason {
             UnsafeReason::RangeNotSimple => f.write_str(
                 "only a single range of the form bytes=START- or bytes=START-END is safelisted",
             ),
+            UnsafeReason::ClientHintValue => f.write_str(
+                "Chromium safelists this client hint only with a value of the expected shape (Save-Data: on; DPR, Device-Memory and Downlink: a number; Width, Viewport-Width and RTT: digits; ECT: slow-2g, 2g, 3g or 4g)",
+            ),
             UnsafeReason::TotalTooLarge { total } => write!(
                 f,
                 "the safelisted headers' values add up to {total} bytes; more than 1024 makes all of them need a preflight"
@@ -91,6 +99,18 @@ pub fn check_request_header(
     profile: Profile,
 ) -> Result<(), UnsafeReason> {
     let lower = name.to_ascii_lowercase();
+    if profile.safelists_client_hints() {
+        if let Some(shape_ok) = client_hint_value_ok(&lower, value) {
+            if value.len() > 128 {
+                return Err(UnsafeReason::ValueTooLong { len: value.len() });
+            }
+            return if shape_ok {
+                Ok(())
+            } else {
+                Err(UnsafeReason::ClientHintValue)
+            };
+        }
+    }
     let known = matches!(
         lower.as_str(),
         "accept" | "accept-language" | "content-language" | "content-type"
@@ -127,6 +147,26 @@ pub fn check_request_header(
         },
         _ => Err(UnsafeReason::NotSafelistedName),
     }
+}
+
+/// Chromium's extra safelisted client hints (`cors.cc`): `None` when `lower`
+/// is not one of them, else whether the value has the expected shape.
+fn client_hint_value_ok(lower: &str, value: &[u8]) -> Option<bool> {
+    let digits = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
+    Some(match lower {
+        "save-data" => value.eq_ignore_ascii_case(b"on"),
+        "width" | "viewport-width" | "rtt" => digits(value),
+        // 1*DIGIT [ "." 1*DIGIT ]
+        "dpr" | "device-memory" | "downlink" => match value.iter().position(|b| *b == b'.') {
+            Some(dot) => digits(&value[..dot]) && digits(&value[dot + 1..]),
+            None => digits(value),
+        },
+        // Case-sensitive: `4G` is not safelisted.
+        "ect" => matches!(value, b"slow-2g" | b"2g" | b"3g" | b"4g"),
+        // Any value (up to 128 bytes), even one with `(`.
+        "intervention" => true,
+        _ => return None,
+    })
 }
 
 /// Whether `name: value` is a CORS-safelisted request-header.
@@ -246,6 +286,13 @@ pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Ve
     let mut unsafe_names: Vec<UnsafeHeader> = Vec::new();
     let mut potentially: Vec<String> = Vec::new();
     let mut total = 0usize;
+    let combined;
+    let headers = if profile.combines_request_headers() {
+        combined = combine(headers);
+        &combined
+    } else {
+        headers
+    };
     for (name, value) in headers.iter() {
         match check_request_header(name, value, profile) {
             Ok(()) => {
@@ -267,6 +314,18 @@ pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Ve
     unsafe_names.sort_by(|a, b| a.name.cmp(&b.name));
     unsafe_names.dedup_by(|a, b| a.name == b.name);
     unsafe_names
+}
+
+/// One line per name, in first-seen order, the values joined by `", "`.
+fn combine(headers: &HeaderList) -> HeaderList {
+    let mut out = HeaderList::new();
+    for name in headers.unique_names() {
+        let value = headers.get(&name).map(|v| v.into_owned());
+        if let Some(v) = value {
+            out.append(name, v);
+        }
+    }
+    out
 }
 
 /// The names, joined with `,` and no space, as a browser writes
@@ -473,6 +532,59 @@ mod tests {
             ok.append("Accept", "a".repeat(128));
         }
         assert!(unsafe_request_header_names(&ok, Profile::Standard).is_empty());
+    }
+
+    /// Checked against Chromium 156: these client hints go without a
+    /// preflight when their value has the right shape; the standard has none.
+    #[test]
+    fn chromium_safelists_client_hints() {
+        for (name, value, ok) in [
+            ("Save-Data", "on", true),
+            ("DPR", "2", true),
+            ("Device-Memory", "4", true),
+            ("Viewport-Width", "800", true),
+            ("Width", "100", true),
+            ("DPR", "1.5", true),
+            ("Save-Data", "off", false),
+            ("DPR", "1.", false),
+            ("Width", "1.5", false),
+            ("Device-Memory", ".5", false),
+            ("RTT", "007", true),
+            ("RTT", "-1", false),
+            ("Downlink", "1.5", true),
+            ("Downlink", "1.", false),
+            ("ECT", "slow-2g", true),
+            ("ECT", "4G", false),
+            ("ECT", "5g", false),
+            ("Intervention", "a(b", true),
+            ("Intervention", "", true),
+        ] {
+            let chromium = check_request_header(name, value.as_bytes(), Profile::Chromium);
+            assert_eq!(chromium.is_ok(), ok, "{name}: {value}");
+            let standard = check_request_header(name, value.as_bytes(), Profile::Standard);
+            assert_eq!(standard, Err(UnsafeReason::NotSafelistedName));
+        }
+    }
+
+    /// Checked against Chromium 156: `Content-Type: text/plain` appended twice
+    /// is judged as `text/plain, text/plain` and preflighted; the standard
+    /// judges each line and sends it as is.
+    #[test]
+    fn chromium_judges_repeated_headers_combined() {
+        let h = HeaderList::new()
+            .with("Content-Type", "text/plain")
+            .with("Content-Type", "text/plain");
+        let names: Vec<String> = unsafe_request_header_names(&h, Profile::Chromium)
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(names, ["content-type"]);
+        assert!(unsafe_request_header_names(&h, Profile::Standard).is_empty());
+        // Combined, a safelisted type first makes the whole value pass.
+        let h = HeaderList::new()
+            .with("Content-Type", "multipart/form-data; boundary=x")
+            .with("Content-Type", "application/json");
+        assert!(unsafe_request_header_names(&h, Profile::Chromium).is_empty());
     }
 
     #[test]

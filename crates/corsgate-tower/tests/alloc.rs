@@ -155,7 +155,8 @@ fn the_layer_adds_no_allocation_to_an_allowed_actual_request() {
         });
         assert!(without > 0, "the counter counts");
         assert_eq!(
-            with, without,
+            with,
+            without,
             "{origin:?}: the layer added {} allocations over 100 requests",
             with as isize - without as isize
         );

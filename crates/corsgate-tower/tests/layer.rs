@@ -103,6 +103,22 @@ async fn preflights_never_reach_the_inner_service() {
         .headers()
         .keys()
         .all(|n| !n.as_str().starts_with("access-control-")));
+    let pattern = send(
+        &mut svc,
+        request(
+            Method::OPTIONS,
+            &[
+                ("origin", "https://pr-3.preview.example.com"),
+                ("access-control-request-method", "DELETE"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(pattern.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        pattern.headers()["access-control-allow-origin"],
+        "https://pr-3.preview.example.com"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 
     // An OPTIONS request that is not a preflight is the application's.
@@ -117,12 +133,19 @@ async fn preflights_never_reach_the_inner_service() {
 
 #[tokio::test]
 async fn error_responses_get_the_headers_and_vary_is_appended() {
-    for status in [StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::INTERNAL_SERVER_ERROR] {
+    for status in [
+        StatusCode::OK,
+        StatusCode::UNAUTHORIZED,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    ] {
         let (calls, inner) = counting(status);
         let mut svc = CorsLayer::new(policy()).layer(inner);
         let res = send(
             &mut svc,
-            request(Method::DELETE, &[("origin", "https://pr-9.preview.example.com")]),
+            request(
+                Method::DELETE,
+                &[("origin", "https://pr-9.preview.example.com")],
+            ),
         )
         .await;
         assert_eq!(res.status(), status);
@@ -140,7 +163,11 @@ async fn error_responses_get_the_headers_and_vary_is_appended() {
     // response, not the server), gets Vary, and no CORS header.
     let (_, inner) = counting(StatusCode::OK);
     let mut svc = CorsLayer::new(policy()).layer(inner);
-    let res = send(&mut svc, request(Method::GET, &[("origin", "https://preview.example.com")])).await;
+    let res = send(
+        &mut svc,
+        request(Method::GET, &[("origin", "https://preview.example.com")]),
+    )
+    .await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
     assert_eq!(res.headers().get_all("vary").iter().count(), 2);
 }
@@ -168,7 +195,10 @@ async fn policy_swaps_and_debug_toggles_while_serving() {
     handle.set_debug(true);
     let res = send(&mut svc, pf()).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     assert!(res.headers().get("access-control-allow-methods").is_none());
     handle.set_debug(false);
 
@@ -216,7 +246,10 @@ async fn axum_over_a_real_socket() {
     )
     .await;
     assert!(preflight.starts_with("http/1.1 204"), "{preflight}");
-    assert!(preflight.contains("access-control-allow-methods: put\r\n"), "{preflight}");
+    assert!(
+        preflight.contains("access-control-allow-methods: put\r\n"),
+        "{preflight}"
+    );
 
     let conflict = raw(
         addr,

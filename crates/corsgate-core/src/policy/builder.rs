@@ -47,7 +47,9 @@ impl PolicyBuilder {
     }
     /// Allows several origins; see [`origin`](Self::origin).
     pub fn origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
-        self.config.origins.extend(origins.into_iter().map(Into::into));
+        self.config
+            .origins
+            .extend(origins.into_iter().map(Into::into));
         self
     }
     /// Allows any origin (`*`), for public data without credentials.
@@ -62,7 +64,9 @@ impl PolicyBuilder {
     }
     /// Allows several methods; see [`method`](Self::method).
     pub fn methods<I: IntoIterator<Item = S>, S: Into<String>>(mut self, methods: I) -> Self {
-        self.config.methods.extend(methods.into_iter().map(Into::into));
+        self.config
+            .methods
+            .extend(methods.into_iter().map(Into::into));
         self
     }
     /// Allows a request header (case does not matter); `*` allows whatever
@@ -118,6 +122,19 @@ impl PolicyBuilder {
     pub fn build(self) -> Result<Policy, PolicyErrors> {
         build(&self.config)
     }
+}
+
+/// Common values as static header values: cloning those into a response
+/// is a plain copy, not an atomic reference-count update.
+fn static_value(s: &str) -> Option<HeaderValue> {
+    const COMMON: [&str; 17] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "0", "5", "60", "300", "600",
+        "1800", "3600", "7200", "43200", "86400",
+    ];
+    COMMON
+        .iter()
+        .find(|c| **c == s)
+        .map(|c| HeaderValue::from_static(c))
 }
 
 fn joined(names: &[String]) -> Option<HeaderValue> {
@@ -193,7 +210,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         } else {
             let m = method::normalize(value);
             if !method_values.contains_key(m.as_str()) {
-                if let Ok(v) = HeaderValue::from_str(&m) {
+                if let Some(v) = static_value(&m).or_else(|| HeaderValue::from_str(&m).ok()) {
                     warm(&v);
                     method_values.insert(m.clone().into(), v);
                     normalized.methods.push(m);
@@ -220,8 +237,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             continue;
         }
         let lower = value.to_ascii_lowercase();
-        if lower.starts_with("access-control-") && !lower.starts_with("access-control-request-")
-        {
+        if lower.starts_with("access-control-") && !lower.starts_with("access-control-request-") {
             errors.push(PolicyError::MisplacedCorsHeader {
                 setting: Setting::RequestHeaders,
                 value: value.clone(),
@@ -298,7 +314,11 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             errors.push(PolicyError::MaxAgeOutOfRange { value: v });
             None
         }
-        Some(v) => u32::try_from(v).ok().map(|s| (s, HeaderValue::from(s))),
+        Some(v) => u32::try_from(v).ok().map(|s| {
+            let value = static_value(&s.to_string()).unwrap_or_else(|| HeaderValue::from(s));
+            warm(&value);
+            (s, value)
+        }),
     };
 
     if !errors.is_empty() {
@@ -388,22 +408,35 @@ mod tests {
             .build()
             .unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("origins: 'https://app.example.com/' ends with a trailing slash"), "{text}");
+        assert!(
+            text.contains("origins: 'https://app.example.com/' ends with a trailing slash"),
+            "{text}"
+        );
         assert!(text.contains("did you mean https://app.example.com — without the trailing slash?"));
         let e = Policy::builder().build().unwrap_err();
         assert_eq!(e.iter().next().map(PolicyError::code), Some("no_origins"));
-        assert!(e.to_string().contains("origins = [\"https://app.example.com\"]"));
+        assert!(e
+            .to_string()
+            .contains("origins = [\"https://app.example.com\"]"));
     }
 
     #[test]
     fn loopback_http_is_fine_with_credentials() {
         assert!(Policy::builder()
-            .origins(["http://localhost:*", "http://127.0.0.1:8080", "http://[::1]:3000"])
+            .origins([
+                "http://localhost:*",
+                "http://127.0.0.1:8080",
+                "http://[::1]:3000"
+            ])
             .credentials(true)
             .build()
             .is_ok());
         assert_eq!(
-            codes(Policy::builder().origin("http://*.example.com").credentials(true)),
+            codes(
+                Policy::builder()
+                    .origin("http://*.example.com")
+                    .credentials(true)
+            ),
             ["insecure_origin_with_credentials"]
         );
         assert_eq!(

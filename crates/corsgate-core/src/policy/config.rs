@@ -93,7 +93,10 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .iter()
         .rposition(|b| *b == b'\n')
         .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[col_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&before[col_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -130,9 +133,7 @@ pub(super) fn from_toml(text: &str) -> Result<Policy, PolicyErrors> {
     };
     builder::build(&config).map_err(|mut errors| {
         let find = |list: &[Spanned<String>], value: &str| -> Option<Range<usize>> {
-            list.iter()
-                .find(|s| s.get_ref() == value)
-                .map(|s| s.span())
+            list.iter().find(|s| s.get_ref() == value).map(|s| s.span())
         };
         errors.locate(|e| {
             let span = match (e.setting(), e.value()) {
@@ -162,7 +163,8 @@ mod tests {
 
     #[test]
     fn toml_errors_are_located() {
-        let e = Policy::from_toml("origins = [\"https://a.example\"]\nmax_age = \"ten\"\n").unwrap_err();
+        let e = Policy::from_toml("origins = [\"https://a.example\"]\nmax_age = \"ten\"\n")
+            .unwrap_err();
         let (err, _) = e.located().next().unwrap();
         match err {
             PolicyError::Toml { line, column, .. } => {
@@ -170,8 +172,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let e = Policy::from_toml("origins = [\"https://a.example\"]\nmax_age = 100000\nmethods = [\"GET\", \"TRACK\"]\n")
-            .unwrap_err();
+        let e = Policy::from_toml(
+            "origins = [\"https://a.example\"]\nmax_age = 100000\nmethods = [\"GET\", \"TRACK\"]\n",
+        )
+        .unwrap_err();
         let located: Vec<_> = e.located().map(|(e, l)| (e.code(), l)).collect();
         assert_eq!(
             located,
@@ -181,8 +185,14 @@ mod tests {
             ]
         );
         let text = e.to_string();
-        assert!(text.starts_with("the CORS policy has 2 problems:"), "{text}");
-        assert!(text.contains("line 3, column 19: methods: 'TRACK'"), "{text}");
+        assert!(
+            text.starts_with("the CORS policy has 2 problems:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("line 3, column 19: methods: 'TRACK'"),
+            "{text}"
+        );
     }
 
     #[test]

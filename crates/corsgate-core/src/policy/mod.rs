@@ -22,7 +22,7 @@
 //! let mut headers = HeaderMap::new();
 //! headers.insert("origin", HeaderValue::from_static("https://pr-7.preview.example.com"));
 //! let decision = policy.decide(&Method::GET, &headers);
-//! assert!(decision.allowed);
+//! assert!(decision.allowed());
 //! # Ok::<(), corsgate_core::policy::PolicyErrors>(())
 //! ```
 

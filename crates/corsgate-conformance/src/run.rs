@@ -1,0 +1,252 @@
+//! Running the matrix: Chromium first (through the page, in batches), then
+//! every other judge over the same cases, and the comparison.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::case::{Api, Case, Site};
+use crate::judge::{trace_line, Judge, Observation, Outcome};
+use crate::page;
+use crate::server::Servers;
+use crate::webdriver::Driver;
+
+/// The APIs the page exercises.
+pub const BROWSER_APIS: [Api; 2] = [Api::Fetch, Api::Xhr];
+
+/// What Chromium did with every case.
+#[derive(Debug)]
+pub struct ChromiumRun {
+    /// `chromium --version` (or the session's browserVersion).
+    pub version: String,
+    /// Observations by (case id, API).
+    pub observed: BTreeMap<(u32, Api), Observation>,
+    /// The error text script saw, for blocked or thrown cases (for reports).
+    pub errors: BTreeMap<(u32, Api), String>,
+    /// Wall time of the browser part.
+    pub elapsed: Duration,
+    /// How many browser sessions (fresh profiles) the run used.
+    pub sessions: usize,
+}
+
+/// At most this many repeated jobs share one browser (see [`run_chromium`]).
+pub const REPEAT_SESSION: usize = 300;
+
+/// Options of a Chromium run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Path of chromedriver.
+    pub chromedriver: String,
+    /// Path of chromium.
+    pub chromium: String,
+    /// Jobs per executeAsyncScript call.
+    pub batch: usize,
+    /// Requests in flight in the page.
+    pub width: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            chromedriver: "/usr/bin/chromedriver".into(),
+            chromium: "/usr/bin/chromium".into(),
+            batch: 400,
+            width: 12,
+        }
+    }
+}
+
+/// `chromium --version`, trimmed.
+pub fn chromium_version(chromium: &str) -> Result<String, String> {
+    let out = std::process::Command::new(chromium)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run {chromium} --version: {e} (install Debian's chromium)"))?;
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if v.is_empty() {
+        return Err(format!("{chromium} --version printed nothing"));
+    }
+    Ok(v)
+}
+
+/// Runs every case through `fetch()` and XHR in headless Chromium.
+pub fn run_chromium(
+    servers: &Servers,
+    cases: &Arc<Vec<Case>>,
+    opts: &Options,
+) -> Result<ChromiumRun, String> {
+    let start = Instant::now();
+    let version = chromium_version(&opts.chromium)?;
+    let site = servers.site();
+    // Repeated cases need their first run's preflight-cache entries to live
+    // until the second run. Chromium's cache holds 1024 entries and evicts
+    // at random when full, so those cases run in fresh browsers, at most
+    // `REPEAT_SESSION` jobs (three hops each at most) per browser.
+    let (repeated, single): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| c.repeat);
+    let jobs_of = |list: &[&Case]| -> Vec<Value> {
+        list.iter()
+            .flat_map(|c| BROWSER_APIS.map(|api| page::job(site, c, api)))
+            .collect()
+    };
+    let mut sessions: Vec<Vec<Value>> = vec![jobs_of(&single)];
+    sessions.extend(
+        jobs_of(&repeated)
+            .chunks(REPEAT_SESSION)
+            .map(<[Value]>::to_vec),
+    );
+    let mut results: BTreeMap<String, Value> = BTreeMap::new();
+    let mut sessions_run = 0;
+    for jobs in sessions.iter().filter(|j| !j.is_empty()) {
+        let driver = Driver::start(&opts.chromedriver, &opts.chromium)?;
+        driver.navigate(&format!("{}/", site.page))?;
+        sessions_run += 1;
+        for chunk in jobs.chunks(opts.batch.max(1)) {
+            let v = driver.execute_async(
+                page::RUNNER,
+                vec![Value::Array(chunk.to_vec()), Value::from(opts.width)],
+            )?;
+            let Value::Object(map) = v else {
+                return Err(format!("the page returned {v}"));
+            };
+            if let Some(e) = map.get("error") {
+                return Err(format!("the page script failed: {e}"));
+            }
+            results.extend(map);
+        }
+    }
+    let mut observed = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for case in cases.iter() {
+        for api in BROWSER_APIS {
+            let r = results
+                .get(&page::key(case, api))
+                .ok_or_else(|| format!("no result for case {} {}", case.id, api.name()))?;
+            let outcome =
+                parse_outcome(r).ok_or_else(|| format!("bad result for case {}: {r}", case.id))?;
+            let first = match r.get("first") {
+                Some(f) => Some(
+                    parse_outcome(f)
+                        .ok_or_else(|| format!("bad first result for case {}: {r}", case.id))?,
+                ),
+                None => None,
+            };
+            if let Some(e) = r["error"].as_str() {
+                errors.insert((case.id, api), e.to_owned());
+            }
+            let log = servers.requests(case.id, api);
+            observed.insert(
+                (case.id, api),
+                Observation {
+                    outcome,
+                    first,
+                    preflights: log.iter().filter(|l| l.preflight).count(),
+                    requests: log.iter().filter(|l| !l.preflight).count(),
+                    trace: log
+                        .iter()
+                        .map(|l| {
+                            trace_line(
+                                l.hop,
+                                l.preflight,
+                                &l.method,
+                                l.origin.as_deref(),
+                                l.request_headers.as_deref(),
+                            )
+                        })
+                        .collect(),
+                },
+            );
+        }
+    }
+    Ok(ChromiumRun {
+        sessions: sessions_run,
+        version: if version.is_empty() {
+            driver_version_fallback()
+        } else {
+            version
+        },
+        observed,
+        errors,
+        elapsed: start.elapsed(),
+    })
+}
+
+fn parse_outcome(r: &Value) -> Option<Outcome> {
+    Some(match r["kind"].as_str()? {
+        "threw" => Outcome::Threw,
+        "blocked" => Outcome::Blocked,
+        "opaque" => Outcome::Opaque,
+        "allowed" => Outcome::Allowed {
+            status: u16::try_from(r["status"].as_u64()?).ok()?,
+            readable: r["headers"]
+                .as_array()?
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+        },
+        _ => return None,
+    })
+}
+
+fn driver_version_fallback() -> String {
+    "unknown".into()
+}
+
+/// One case on which two judges disagree.
+#[derive(Debug, Clone)]
+pub struct Disagreement {
+    /// The case id.
+    pub id: u32,
+    /// The API.
+    pub api: Api,
+    /// What the reference (Chromium) saw.
+    pub expected: Observation,
+    /// What the judge said (or its error).
+    pub got: Result<Observation, String>,
+}
+
+/// The result of running one judge over the matrix.
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    /// How many (case, API) pairs the judge answered.
+    pub compared: usize,
+    /// Where it departed from the reference.
+    pub disagreements: Vec<Disagreement>,
+}
+
+/// Runs `judge` over every (case, API) it covers and lists where it departs
+/// from `reference`.
+pub fn compare(
+    judge: &mut dyn Judge,
+    site: &Site,
+    cases: &[Case],
+    reference: &BTreeMap<(u32, Api), Observation>,
+) -> Comparison {
+    let mut out = Vec::new();
+    let mut compared = 0;
+    for case in cases {
+        if !judge.covers(case) {
+            continue;
+        }
+        for &api in judge.apis() {
+            let Some(expected) = reference.get(&(case.id, api)) else {
+                continue;
+            };
+            compared += 1;
+            let got = judge.judge(site, case, api);
+            if got.as_ref() != Ok(expected) {
+                out.push(Disagreement {
+                    id: case.id,
+                    api,
+                    expected: expected.clone(),
+                    got,
+                });
+            }
+        }
+    }
+    Comparison {
+        compared,
+        disagreements: out,
+    }
+}

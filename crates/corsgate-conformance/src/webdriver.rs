@@ -1,0 +1,208 @@
+//! A tiny WebDriver client: it starts `chromedriver`, opens a headless
+//! Chromium session with a fresh profile, navigates, and runs async scripts.
+//! Plain HTTP/1.1 over a `TcpStream` with `serde_json`; nothing else.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The flags every Chromium launch gets (no network here: keep it quiet).
+pub const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+/// A WebDriver error, as text for the test output.
+pub type Error = String;
+
+/// A chromedriver process with one Chromium session. Dropping it ends the
+/// session, then the driver process (by its own handle), then removes the profile.
+#[derive(Debug)]
+pub struct Driver {
+    child: Child,
+    port: u16,
+    session: String,
+    profile_dir: PathBuf,
+    /// `browserVersion` as the session reported it.
+    pub browser_version: String,
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+    let io = |e: io::Error| format!("chromedriver {method} {path}: {e}");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
+    s.set_read_timeout(Some(Duration::from_secs(600)))
+        .map_err(io)?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(io)?;
+    let mut r = BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status).map_err(io)?;
+    let mut len: Option<usize> = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).map_err(io)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            if n.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().ok();
+            }
+        }
+    }
+    let mut buf = Vec::new();
+    match len {
+        Some(n) => {
+            buf.resize(n, 0);
+            r.read_exact(&mut buf).map_err(io)?;
+        }
+        None => {
+            r.read_to_end(&mut buf).map_err(io)?;
+        }
+    }
+    let v: Value = serde_json::from_slice(&buf).map_err(|e| {
+        format!(
+            "chromedriver {method} {path}: bad JSON ({e}): {}",
+            String::from_utf8_lossy(&buf)
+        )
+    })?;
+    if !status.contains(" 200 ") {
+        return Err(format!(
+            "chromedriver {method} {path}: {} {}",
+            status.trim(),
+            v
+        ));
+    }
+    Ok(v.get("value").cloned().unwrap_or(Value::Null))
+}
+
+impl Driver {
+    /// Starts `chromedriver` and a headless `chromium` session. Fails (with a
+    /// message saying what to install) when either is missing.
+    pub fn start(chromedriver: &str, chromium: &str) -> Result<Driver, Error> {
+        let port = free_port().map_err(|e| e.to_string())?;
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot start {chromedriver}: {e} (install Debian's chromium-driver)")
+            })?;
+        let profile_dir =
+            std::env::temp_dir().join(format!("corsgate-chromium-{}-{port}", std::process::id()));
+        let mut driver = Driver {
+            child,
+            port,
+            session: String::new(),
+            profile_dir,
+            browser_version: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http(port, "GET", "/status", None).is_err() {
+            if Instant::now() > deadline {
+                return Err("chromedriver did not come up within 20 s".into());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_dir_all(&driver.profile_dir);
+        std::fs::create_dir_all(&driver.profile_dir).map_err(|e| e.to_string())?;
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", driver.profile_dir.display()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "timeouts": {"script": 300_000, "pageLoad": 60_000}
+        }}});
+        let v = http(port, "POST", "/session", Some(&caps))
+            .map_err(|e| format!("cannot start a {chromium} session: {e}"))?;
+        driver.session = v["sessionId"].as_str().unwrap_or_default().to_owned();
+        driver.browser_version = v["capabilities"]["browserVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if driver.session.is_empty() {
+            return Err(format!("chromedriver gave no session id: {v}"));
+        }
+        Ok(driver)
+    }
+
+    /// Loads a URL.
+    pub fn navigate(&self, url: &str) -> Result<(), Error> {
+        http(
+            self.port,
+            "POST",
+            &format!("/session/{}/url", self.session),
+            Some(&json!({ "url": url })),
+        )
+        .map(|_| ())
+    }
+
+    /// A screenshot of the viewport: a PNG, base64-encoded as WebDriver sends it.
+    pub fn screenshot_base64(&self) -> Result<String, Error> {
+        let v = http(
+            self.port,
+            "GET",
+            &format!("/session/{}/screenshot", self.session),
+            None,
+        )?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("chromedriver screenshot: not a string: {v}"))
+    }
+
+    /// Sets the window size (CSS pixels).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(), Error> {
+        http(
+            self.port,
+            "POST",
+            &format!("/session/{}/window/rect", self.session),
+            Some(&json!({ "width": width, "height": height })),
+        )
+        .map(|_| ())
+    }
+
+    /// Runs `script` as WebDriver's executeAsyncScript with `args`.
+    pub fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value, Error> {
+        http(
+            self.port,
+            "POST",
+            &format!("/session/{}/execute/async", self.session),
+            Some(&json!({ "script": script, "args": args })),
+        )
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile_dir);
+    }
+}
