@@ -26,7 +26,7 @@ async fn one_json_line_per_denied_request() {
         )
         .replace("admin = \"127.0.0.1:0\"\n", "");
     std::fs::write(&file, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corsgate-gateway"))
+    let child = Command::new(env!("CARGO_BIN_EXE_corsgate-gateway"))
         .args(["serve", "--config"])
         .arg(&file)
         .stderr(Stdio::piped())
