@@ -91,4 +91,5 @@ async fn one_json_line_per_denied_request() {
         "{}",
         denied[0]
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
