@@ -3,17 +3,19 @@
 # gateway with CORS off (the limit), and nginx as the equivalent CORS reverse
 # proxy, all in front of the same nginx upstream, on loopback.
 #
-#   bench/gateway/run.sh            # 10 s per measurement, 64 connections
-#   DURATION=30s CONNS=64 bench/gateway/run.sh
+#   bench/gateway/run.sh            # 7 interleaved rounds of 5 s per target, 64 connections
+#   DURATION=10s ROUNDS=3 CONNS=64 bench/gateway/run.sh
 #
 # Needs: wrk and nginx (Debian packages), cargo. Prints a Markdown table.
+# Default ports (21401-21413) sit below the ephemeral range, so a client
+# connection in TIME_WAIT cannot block the listeners.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-DURATION="${DURATION:-10s}"
+DURATION="${DURATION:-5s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
-UP="${UP_PORT:-38401}" GW="${GW_PORT:-38402}" NGX="${NGX_PORT:-38403}"
+UP="${UP_PORT:-21401}" GW="${GW_PORT:-21402}" NGX="${NGX_PORT:-21403}"
 work="$(mktemp -d /tmp/corsgate-bench.XXXXXX)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p corsgate-gateway --manifest-path "$root/Cargo.toml"
@@ -78,7 +80,7 @@ for p in "$GW" "$GW_OFF" "$NGX"; do
   wrk -t1 -c8 -d1s -H 'Origin: https://app.example.com' "http://127.0.0.1:$p/api/items" >/dev/null
 done
 
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-7}"
 : > "$work/raw"
 targets=(
   "corsgate (policy), actual GET|http://127.0.0.1:$GW/api/items|$gw_pid|"

@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 SOAK="${SOAK:-60}"
-UP="${UP_PORT:-38451}" GW="${GW_PORT:-38452}" ADMIN="${ADMIN_PORT:-38453}"
+UP="${UP_PORT:-21451}" GW="${GW_PORT:-21452}" ADMIN="${ADMIN_PORT:-21453}"
 work="$(mktemp -d /tmp/corsgate-soak.XXXXXX)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p corsgate-gateway --manifest-path "$root/Cargo.toml"

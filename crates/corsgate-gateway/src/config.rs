@@ -297,6 +297,43 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Re-validates a `[routes.policy]` table on its own text with the engine's
+/// TOML loader, which locates each problem on its value, and returns each
+/// problem with its byte offset in the whole file. `None` when the table is
+/// not a plain `[header]` table (e.g. an inline table) or nothing is located.
+fn locate_policy_errors(text: &str, span: Range<usize>) -> Option<Vec<(usize, String)>> {
+    let table = text.get(span.clone())?;
+    if !table.starts_with('[') {
+        return None;
+    }
+    // toml spans a `[header]` table by its header only: its keys run to the
+    // next header line (or the end of the file).
+    let body_start = span.start + text.get(span.start..)?.find('\n')? + 1;
+    let rest = text.get(body_start..)?;
+    let mut body_len = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_start().starts_with('[') {
+            break;
+        }
+        body_len += line.len();
+    }
+    let body = rest.get(..body_len)?;
+    let errors = corsgate_core::Policy::from_toml(body).err()?;
+    // Byte offset of each line start in `body`.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(body.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let mut out = Vec::new();
+    for (e, loc) in errors.located() {
+        let (line, column) = loc?;
+        let start = *line_starts.get(line.checked_sub(1)?)?;
+        let in_line = body.get(start..)?.chars().take(column.saturating_sub(1));
+        let offset = body_start + start + in_line.map(char::len_utf8).sum::<usize>();
+        out.push((offset, e.to_string()));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 struct Ctx<'a> {
     text: &'a str,
     file: Option<&'a Path>,
@@ -569,8 +606,20 @@ impl GatewayConfig {
                 (true, Some(p)) => match RoutePolicy::build(p.get_ref()) {
                     Ok(policy) => Some(policy),
                     Err(problems) => {
-                        for m in problems {
-                            cx.err(Some(p.span()), format!("route {path:?} policy: {m}"));
+                        match locate_policy_errors(text, p.span()) {
+                            Some(located) => {
+                                for (offset, m) in located {
+                                    cx.err(
+                                        Some(offset..offset),
+                                        format!("route {path:?} policy: {m}"),
+                                    );
+                                }
+                            }
+                            None => {
+                                for m in problems {
+                                    cx.err(Some(p.span()), format!("route {path:?} policy: {m}"));
+                                }
+                            }
                         }
                         None
                     }
@@ -721,7 +770,22 @@ credentials = true
         assert!(e[0].to_string().contains("line 2"), "{e:?}");
         let bad = GOOD.replace("origins = [\"*\"]", "origins = [\"*\"]\ncredentials = true");
         let e = GatewayConfig::from_toml(&bad).unwrap_err();
-        assert_eq!(e[0].line, Some(11), "{}", e[0]); // the [routes.policy] table
+        assert_eq!(e[0].line, Some(13), "{}", e[0]); // the credentials value
+    }
+
+    #[test]
+    fn policy_errors_point_at_the_value() {
+        let bad = GOOD.replace(
+            "\"https://app.example.com\"]",
+            "\"https://app.example.com/\"]",
+        );
+        let e = GatewayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!((e[0].line, e[0].column), (Some(18), Some(12)), "{e:?}");
+        assert!(e[0].message.contains("trailing slash"), "{e:?}");
+        // Inline tables are located at the table.
+        let inline = "listen = \"127.0.0.1:1\"\nupstream = \"http://127.0.0.1:2\"\n[[routes]]\npath = \"/\"\npolicy = { origins = [\"https://a.example/\"] }\n";
+        let e = GatewayConfig::from_toml(inline).unwrap_err();
+        assert_eq!(e[0].line, Some(5), "{e:?}");
     }
 
     #[test]

@@ -128,6 +128,7 @@ async fn reload_valid_and_invalid_files_while_requests_run() {
         "{m}"
     );
     gw.shutdown().await;
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 #[cfg(unix)]
@@ -171,4 +172,5 @@ async fn sighup_reloads() {
     })
     .await;
     gw.shutdown().await;
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

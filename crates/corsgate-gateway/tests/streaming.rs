@@ -126,6 +126,7 @@ async fn large_bodies_stream_in_bounded_memory() {
         peak_kib,
         idle_kib
     );
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(peak_kib > 0, "VmHWM readable");
     assert!(
         peak_kib < 64 * 1024,

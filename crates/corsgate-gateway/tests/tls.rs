@@ -70,4 +70,5 @@ async fn tls_termination() {
     );
     assert!(got.body.contains("proto=https"), "{}", got.body);
     gw.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
