@@ -262,10 +262,17 @@ impl ResponseHeaders {
             vary,
             echo_origin: _,
         } = self;
-        let mut set = |name: HeaderName, v: Option<HeaderValue>| {
-            if let Some(v) = v {
+        // The policy is the only authority on CORS headers: whatever the inner
+        // service set is replaced, and removed where the decision adds none (a
+        // denied origin must not keep an inner `Access-Control-Allow-Origin: *`).
+        let mut set = |name: HeaderName, v: Option<HeaderValue>| match v {
+            Some(v) => {
                 map.insert(name, v);
             }
+            None if !was_empty => {
+                map.remove(name);
+            }
+            None => {}
         };
         set(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
         set(
@@ -278,6 +285,8 @@ impl ResponseHeaders {
         set(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
         if allow_private_network {
             map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
+        } else if !was_empty {
+            map.remove(ACAPN);
         }
         if let Some(vary) = vary {
             let missing = was_empty || split_list(vary.as_bytes()).any(|t| !varies_on(map, t));

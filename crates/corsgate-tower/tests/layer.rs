@@ -272,3 +272,52 @@ async fn axum_over_a_real_socket() {
     assert!(!denied.contains("access-control-allow-origin"));
     server.abort();
 }
+
+/// The policy is the only authority: an inner service's own
+/// `Access-Control-*` headers never reach a denied origin, and are replaced
+/// for an allowed one.
+#[tokio::test]
+async fn inner_cors_headers_never_leak() {
+    let inner = service_fn(|_req: Request<()>| async {
+        let mut res = Response::new(String::from("body"));
+        let h = res.headers_mut();
+        h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        h.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("*"),
+        );
+        Ok::<_, Infallible>(res)
+    });
+    let mut svc = CorsLayer::new(policy()).layer(inner);
+    let denied = send(
+        &mut svc,
+        request(Method::GET, &[("origin", "https://evil.example.net")]),
+    )
+    .await;
+    assert!(
+        denied
+            .headers()
+            .keys()
+            .all(|n| !n.as_str().starts_with("access-control-")),
+        "{:?}",
+        denied.headers()
+    );
+    let allowed = send(
+        &mut svc,
+        request(Method::GET, &[("origin", "https://app.example.com")]),
+    )
+    .await;
+    let h = allowed.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(h["access-control-expose-headers"], "x-request-id");
+    assert!(h.get("access-control-allow-methods").is_none());
+    assert_eq!(h.get_all("access-control-allow-origin").iter().count(), 1);
+}
