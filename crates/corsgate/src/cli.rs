@@ -42,6 +42,31 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
     Har(HarArgs),
+    /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
+    /// policy and upstream, plus the playground page on its own origin).
+    #[command(disable_help_flag = true)]
+    Serve(ServeArgs),
+    /// Serve the playground page (and its demo gateway) on loopback.
+    Playground(PlaygroundArgs),
+}
+
+/// Arguments of `corsgate serve`, handed to the gateway as they are.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// `--config FILE [--check]` or `--demo [--listen ADDR] [--admin ADDR]`; `--help` for details.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Arguments of `corsgate playground`.
+#[derive(Debug, Args)]
+pub struct PlaygroundArgs {
+    /// Where the page listens.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    pub page: std::net::SocketAddr,
+    /// Where the playground's demo gateway listens (another origin).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub gateway: std::net::SocketAddr,
 }
 
 /// The browser to model.

@@ -88,6 +88,8 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_ERROR)
             }
         },
+        Command::Serve(args) => serve(args.args),
+        Command::Playground(args) => playground(args.page, args.gateway),
         Command::Har(args) => match har::run(&args) {
             Ok(report) => {
                 if args.json {
@@ -110,4 +112,65 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `corsgate serve`: the gateway. With `--demo`, the playground page is served
+/// too, on its own origin, so a new user sees the flow in a browser at once.
+fn serve(args: Vec<String>) -> ExitCode {
+    if args.iter().any(|a| a == "--demo") {
+        let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
+        let gateway: std::net::SocketAddr = ([127, 0, 0, 1], 8089).into();
+        std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return eprintln!("corsgate: the playground cannot start: {e}"),
+            };
+            rt.block_on(async move {
+                match corsgate_playground::start(page, gateway).await {
+                    Ok(r) => {
+                        eprintln!(
+                            "playground: open {}/ in a browser (its live-editable demo gateway is {})",
+                            r.page_origin, r.gateway_origin
+                        );
+                        std::future::pending::<()>().await;
+                    }
+                    Err(e) => eprintln!("corsgate: the playground cannot start on {page} and {gateway}: {e}"),
+                }
+            });
+        });
+    }
+    corsgate_gateway::run_cli(args)
+}
+
+/// `corsgate playground`: the page and its demo gateway, until interrupted.
+fn playground(page: std::net::SocketAddr, gateway: std::net::SocketAddr) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("corsgate: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    rt.block_on(async move {
+        match corsgate_playground::start(page, gateway).await {
+            Ok(r) => {
+                println!(
+                    "corsgate playground: open {}/ (demo gateway on {}); Ctrl-C to stop",
+                    r.page_origin, r.gateway_origin
+                );
+                let _ = tokio::signal::ctrl_c().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("corsgate: cannot start the playground on {page} and {gateway}: {e}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        }
+    })
 }
