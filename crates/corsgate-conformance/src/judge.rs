@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use corsgate_core::{Browser, Profile, Response, Stage, StepKind};
+use corsgate_core::{Browser, Profile, Response, Stage, StepKind, Verdict};
 
 use crate::case::{route, Api, Case, Site};
 
@@ -103,13 +103,27 @@ impl Judge for Engine {
     }
 
     fn judge(&mut self, site: &Site, case: &Case, api: Api) -> Result<Observation, String> {
+        self.run(site, case, api).map(|(o, _)| o)
+    }
+}
+
+impl Engine {
+    /// The observation and the engine's full verdict (`None` when the
+    /// request could not be built, i.e. script would have thrown).
+    pub fn run(
+        &self,
+        site: &Site,
+        case: &Case,
+        api: Api,
+    ) -> Result<(Observation, Option<Verdict>), String> {
         let Ok(request) = case.engine_request(site, api) else {
-            return Ok(Observation {
+            let threw = Observation {
                 outcome: Outcome::Threw,
                 preflights: 0,
                 requests: 0,
                 trace: Vec::new(),
-            });
+            };
+            return Ok((threw, None));
         };
         let mut browser = Browser::new(self.0);
         let mut trace = Vec::new();
@@ -153,11 +167,12 @@ impl Judge for Engine {
         } else {
             Outcome::Blocked
         };
-        Ok(Observation {
+        let observation = Observation {
             outcome,
             preflights: verdict.preflights,
             requests,
             trace,
-        })
+        };
+        Ok((observation, Some(verdict)))
     }
 }

@@ -1,21 +1,25 @@
 //! Conformance against real Chromium: every case of the seeded matrix, through
 //! `fetch()` and `XMLHttpRequest`, must come out exactly as the engine's
-//! `chromium` profile predicts. Needs `/usr/bin/chromium` and
-//! `/usr/bin/chromedriver` (Debian's `chromium` and `chromium-driver`) and
-//! fails, never skips, without them.
+//! `chromium` profile predicts: same outcome, same readable headers, same
+//! requests reaching the servers. Needs Debian's `chromium` and
+//! `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`, or
+//! `CORSGATE_CHROMIUM` / `CORSGATE_CHROMEDRIVER`) and fails, never skips,
+//! without them.
 //!
-//! `CORSGATE_CASES=N` runs fewer cases while developing; `CORSGATE_WRITE_DOCS=1`
-//! rewrites `docs/conformance.md` from the run.
+//! `CORSGATE_CASES=N` runs another number of cases while developing;
+//! `CORSGATE_WRITE_DOCS=1` rewrites `docs/conformance.md` from a passing run.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::report::{render, ReportInput};
 use corsgate_conformance::run::{compare, run_chromium, Options};
 use corsgate_conformance::server::Servers;
 use corsgate_core::Profile;
 
+/// The size of the committed matrix.
 const CASES: u32 = 2400;
 
 #[test]
@@ -28,7 +32,14 @@ fn chromium_agrees_with_the_engine() {
     let cases = Arc::new(generate(SEED, count));
     let servers = Servers::start(cases.clone()).expect("loopback servers start");
     let site = servers.site().clone();
-    let chromium = run_chromium(&servers, &cases, &Options::default())
+    let mut opts = Options::default();
+    if let Ok(p) = std::env::var("CORSGATE_CHROMIUM") {
+        opts.chromium = p;
+    }
+    if let Ok(p) = std::env::var("CORSGATE_CHROMEDRIVER") {
+        opts.chromedriver = p;
+    }
+    let chromium = run_chromium(&servers, &cases, &opts)
         .unwrap_or_else(|e| panic!("Chromium conformance run failed: {e}"));
     let mut engine = Engine(Profile::Chromium);
     let bad = compare(&mut engine, &site, &cases, &chromium.observed);
@@ -40,7 +51,7 @@ fn chromium_agrees_with_the_engine() {
     );
     let total = chromium.observed.len();
     eprintln!(
-        "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {} : {} agree; engine:standard differs on {}",
+        "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {}: {} of {total} agree; engine:standard differs on {}",
         cases.len(),
         chromium.version,
         chromium.elapsed.as_secs_f64(),
@@ -50,20 +61,21 @@ fn chromium_agrees_with_the_engine() {
     );
     if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
-        let text = corsgate_conformance::report::render(
-            &cases,
-            &chromium,
-            &standard,
-            total,
-            started.elapsed(),
-        );
+        let text = render(&ReportInput {
+            cases: &cases,
+            site: &site,
+            chromium: &chromium,
+            chromium_disagreements: &bad,
+            standard: &standard,
+            elapsed: started.elapsed(),
+        });
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let mut report = String::new();
     for d in bad.iter().take(40) {
         let case = &cases[d.id as usize];
         report.push_str(&format!(
-            "\n{case}\n  {}: chromium: {}{}\n  {}: engine: {}\n",
+            "\n{case}\n  {}: chromium: {}{}\n  {}: engine:   {}\n",
             d.api.name(),
             d.expected,
             chromium
@@ -83,7 +95,7 @@ fn chromium_agrees_with_the_engine() {
     }
     assert!(
         bad.is_empty(),
-        "{} of {total} disagree between Chromium and the engine's chromium profile:{report}",
+        "{} of {total} requests disagree between Chromium and the engine's chromium profile (first 40 shown):{report}",
         bad.len()
     );
 }
