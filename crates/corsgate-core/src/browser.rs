@@ -27,6 +27,16 @@ use crate::safelist;
 use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
 use crate::PreflightCache;
 
+/// Conditional request headers: with one of them the fetch's cache mode is
+/// `no-store` (Fetch standard, HTTP-network-or-cache fetch).
+const CONDITIONAL_HEADERS: [&str; 5] = [
+    "if-modified-since",
+    "if-none-match",
+    "if-unmodified-since",
+    "if-match",
+    "if-range",
+];
+
 /// A browser: a profile, a preflight cache and a clock.
 #[derive(Debug, Clone)]
 pub struct Browser {
@@ -306,7 +316,20 @@ impl Fetch<'_> {
             .headers
             .iter()
             .all(|h| cache.header_match(&origin, url_s, include, &h.name, now));
-        if method_cached && headers_cached {
+        let bypass = profile.conditional_headers_bypass_preflight_cache()
+            && CONDITIONAL_HEADERS
+                .iter()
+                .any(|h| self.request.headers.contains(h));
+        if method_cached && headers_cached && bypass {
+            self.step(
+                StepKind::Note,
+                true,
+                format!(
+                    "{profile} skips the preflight cache for a conditional request (If-* header)"
+                ),
+            );
+        }
+        if method_cached && headers_cached && !bypass {
             self.step(
                 StepKind::CacheHit,
                 true,
@@ -389,6 +412,11 @@ impl Fetch<'_> {
                 }
                 let include = self.request.credentials().is_include();
                 let now = self.browser.now_ms;
+                if self.redirect_tainted() && !profile.caches_tainted_origin_preflights() {
+                    // Chromium's tainted origin is a fresh opaque origin:
+                    // nothing stored for it can ever match again.
+                    return self.send_actual(&url, Some(origin));
+                }
                 self.browser.cache.store(
                     &origin,
                     url.as_str(),
@@ -520,6 +548,14 @@ impl Fetch<'_> {
         }
         let has_credentials = !next.username().is_empty() || next.password().is_some();
         let next_origin = Origin::from_url(&next);
+        if has_credentials
+            && self.browser.profile.fetch_refuses_redirect_with_userinfo()
+            && self.request.initiator() == Initiator::Fetch
+        {
+            return self.refuse(Refusal::RedirectContainsCredentials {
+                location: next.to_string(),
+            });
+        }
         if has_credentials
             && ((self.request.mode() == Mode::Cors
                 && !self.request.origin().same_origin(&next_origin))
@@ -720,6 +756,89 @@ mod tests {
             preflight_headers(Profile::Standard, req()),
             [Some("rtt".to_owned()), Some("rtt".to_owned())]
         );
+    }
+
+    /// Runs `req` twice through one browser; returns how many preflights each run sent.
+    fn preflights_per_run(profile: Profile, req: Request, hop1: &str) -> Vec<usize> {
+        let mut browser = Browser::new(profile);
+        (0..2)
+            .map(|_| {
+                browser
+                    .run(req.clone(), |out| {
+                        Ok::<_, ()>(match out.stage {
+                            Stage::Actual if out.url.ends_with("/0") => Response::new(307)
+                                .header("Location", hop1)
+                                .header("Access-Control-Allow-Origin", "*"),
+                            _ => Response::new(204)
+                                .header("Access-Control-Allow-Origin", "*")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                                .header("Access-Control-Allow-Headers", "*"),
+                        })
+                    })
+                    .unwrap()
+                    .preflights
+            })
+            .collect()
+    }
+
+    /// Checked against Chromium 156: a request with `If-None-Match` (or any
+    /// conditional header) is preflighted every time.
+    #[test]
+    fn chromium_conditional_requests_skip_the_preflight_cache() {
+        let req = Request::builder("http://app.example", "http://api.example/x")
+            .method("PUT")
+            .header("If-None-Match", "\"x\"")
+            .build()
+            .unwrap();
+        let none = "http://api.example/none";
+        assert_eq!(
+            preflights_per_run(Profile::Chromium, req.clone(), none),
+            [1, 1]
+        );
+        assert_eq!(preflights_per_run(Profile::Standard, req, none), [1, 0]);
+    }
+
+    /// Checked against Chromium 156: after api.example redirects to
+    /// other.example the origin is `null`, and Chromium preflights that hop
+    /// again on every run; the standard reuses the `null` cache entry.
+    #[test]
+    fn chromium_never_reuses_tainted_origin_preflights() {
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let other = "http://other.example/1";
+        assert_eq!(
+            preflights_per_run(Profile::Chromium, req.clone(), other),
+            [2, 1]
+        );
+        assert_eq!(preflights_per_run(Profile::Standard, req, other), [2, 0]);
+    }
+
+    /// Checked against Chromium 156: `fetch()` refuses a same-origin redirect
+    /// to `http://user:pass@app.example/…`; XHR and the standard follow it.
+    #[test]
+    fn chromium_fetch_refuses_same_origin_redirect_with_userinfo() {
+        let run = |profile, initiator| {
+            let req = Request::builder("http://app.example", "http://app.example/0")
+                .initiator(initiator)
+                .build()
+                .unwrap();
+            Browser::new(profile)
+                .run(req, |out| {
+                    Ok::<_, ()>(if out.url.ends_with("/0") {
+                        Response::new(302).header("Location", "http://u:p@app.example/1")
+                    } else {
+                        Response::new(200)
+                    })
+                })
+                .unwrap()
+        };
+        let v = run(Profile::Chromium, Initiator::Fetch);
+        assert!(!v.allowed);
+        assert_eq!(v.reason.unwrap().code, "redirect_contains_credentials");
+        assert!(run(Profile::Chromium, Initiator::Xhr).allowed);
+        assert!(run(Profile::Standard, Initiator::Fetch).allowed);
     }
 
     /// Checked against Chromium 156: `fetch()` with X-HTTP-Method-Override

@@ -170,6 +170,32 @@ impl Profile {
         matches!(self, Profile::Chromium)
     }
 
+    /// Whether a request carrying a conditional header (`If-None-Match`,
+    /// `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`)
+    /// skips the preflight cache and is always preflighted. Such headers make
+    /// the fetch's cache mode `no-store`, and Chromium then bypasses its
+    /// preflight cache too. Checked against Chromium 156.
+    pub fn conditional_headers_bypass_preflight_cache(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a preflight made with the `null` origin of a redirect-tainted
+    /// request can be reused. The standard keys the cache by the serialized
+    /// origin, so `null` entries match later `null` requests; Chromium gives
+    /// each tainted request a fresh opaque origin, so they never match.
+    /// Checked against Chromium 156.
+    pub fn caches_tainted_origin_preflights(self) -> bool {
+        !matches!(self, Profile::Chromium)
+    }
+
+    /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
+    /// even a same-origin one the standard allows. Chromium's `fetch()` does;
+    /// its `XMLHttpRequest` follows the same-origin ones. Checked against
+    /// Chromium 156.
+    pub fn fetch_refuses_redirect_with_userinfo(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
     /// How several `Access-Control-Allow-Origin` values are detected.
     pub fn multiple_origin_detection(self) -> MultipleOriginDetection {
         match self {
