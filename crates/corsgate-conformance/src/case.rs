@@ -227,6 +227,8 @@ pub struct Case {
     pub start: Dest,
     /// The chain of URLs; every hop but the last redirects.
     pub hops: Vec<Hop>,
+    /// Run the request twice in a row, so the second meets the preflight cache.
+    pub repeat: bool,
 }
 
 /// A response as bytes: status, header lines and body.
@@ -403,6 +405,9 @@ impl Case {
         if let Some(r) = a.redirect {
             let loc = self.url(site, api, hop + 1, r.to, r.userinfo);
             headers.push(("Location".into(), loc.into_bytes()));
+            // Keep permanent redirects out of the HTTP cache, so a repeated
+            // request reaches the server again (the engine has no HTTP cache).
+            headers.push(("Cache-Control".into(), b"no-store".to_vec()));
         }
         push_lines(
             &mut headers,
@@ -565,6 +570,9 @@ impl fmt::Display for Case {
             r.credentials.name(),
             self.start.short()
         )?;
+        if self.repeat {
+            f.write_str(" (twice)")?;
+        }
         for (n, v) in &r.headers {
             write!(f, " [{n}: {}]", show_value(v))?;
         }

@@ -34,8 +34,10 @@ pub enum Outcome {
 /// The outcome plus what reached the servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
-    /// What script saw.
+    /// What script saw (the second time, for a `repeat` case).
     pub outcome: Outcome,
+    /// What script saw the first time, for a `repeat` case.
+    pub first: Option<Outcome>,
     /// Preflights that reached a server.
     pub preflights: usize,
     /// Requests (not preflights) that reached a server, redirects included.
@@ -68,13 +70,10 @@ pub fn trace_line(
 
 impl fmt::Display for Observation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.outcome {
-            Outcome::Threw => f.write_str("threw")?,
-            Outcome::Blocked => f.write_str("blocked")?,
-            Outcome::Allowed { status, readable } => {
-                write!(f, "allowed {status} readable=[{}]", readable.join(","))?
-            }
+        if let Some(first) = &self.first {
+            write!(f, "first {first}, then ")?;
         }
+        write!(f, "{}", self.outcome)?;
         write!(
             f,
             " preflights={} requests={} trace=[{}]",
@@ -82,6 +81,18 @@ impl fmt::Display for Observation {
             self.requests,
             self.trace.join("; ")
         )
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Threw => f.write_str("threw"),
+            Outcome::Blocked => f.write_str("blocked"),
+            Outcome::Allowed { status, readable } => {
+                write!(f, "allowed {status} readable=[{}]", readable.join(","))
+            }
+        }
     }
 }
 
@@ -108,8 +119,10 @@ impl Judge for Engine {
 }
 
 impl Engine {
-    /// The observation and the engine's full verdict (`None` when the
-    /// request could not be built, i.e. script would have thrown).
+    /// The observation and the engine's full verdict of the last run
+    /// (`None` when the request could not be built, i.e. script would have
+    /// thrown). A `repeat` case runs twice through one browser, so the second
+    /// run meets the first one's preflight cache.
     pub fn run(
         &self,
         site: &Site,
@@ -119,6 +132,7 @@ impl Engine {
         let Ok(request) = case.engine_request(site, api) else {
             let threw = Observation {
                 outcome: Outcome::Threw,
+                first: case.repeat.then_some(Outcome::Threw),
                 preflights: 0,
                 requests: 0,
                 trace: Vec::new(),
@@ -127,52 +141,61 @@ impl Engine {
         };
         let mut browser = Browser::new(self.0);
         let mut trace = Vec::new();
-        let verdict = browser.run(request, |out| {
-            let r = route(&out.url, &site.run)
-                .filter(|r| r.id == case.id && r.api == api)
-                .ok_or_else(|| {
-                    format!("the engine requested a URL outside the case: {}", out.url)
-                })?;
-            let origin = out.headers.get("origin").map(|o| o.into_owned());
-            let preflight = out.stage == Stage::Preflight;
-            trace.push(trace_line(
-                r.hop,
-                preflight,
-                &out.method,
-                origin.as_deref().map(String::from_utf8_lossy).as_deref(),
-                out.headers
-                    .get_str("access-control-request-headers")
-                    .as_deref(),
-            ));
-            let wire = case.respond(site, api, r.hop, preflight, origin.as_deref());
-            let mut resp = Response::new(wire.status);
-            for (n, v) in wire.headers {
-                resp = resp.header(n, v);
+        let mut runs = Vec::new();
+        for _ in 0..if case.repeat { 2 } else { 1 } {
+            let verdict = browser.run(request.clone(), |out| {
+                let r = route(&out.url, &site.run)
+                    .filter(|r| r.id == case.id && r.api == api)
+                    .ok_or_else(|| {
+                        format!("the engine requested a URL outside the case: {}", out.url)
+                    })?;
+                let origin = out.headers.get("origin").map(|o| o.into_owned());
+                let preflight = out.stage == Stage::Preflight;
+                trace.push(trace_line(
+                    r.hop,
+                    preflight,
+                    &out.method,
+                    origin.as_deref().map(String::from_utf8_lossy).as_deref(),
+                    out.headers
+                        .get_str("access-control-request-headers")
+                        .as_deref(),
+                ));
+                let wire = case.respond(site, api, r.hop, preflight, origin.as_deref());
+                let mut resp = Response::new(wire.status);
+                for (n, v) in wire.headers {
+                    resp = resp.header(n, v);
+                }
+                Ok::<_, String>(resp)
+            })?;
+            runs.push(verdict);
+        }
+        let outcome_of = |verdict: &Verdict| {
+            if verdict.allowed {
+                let mut readable = verdict.exposed_headers.clone();
+                readable.sort();
+                readable.dedup();
+                Outcome::Allowed {
+                    status: verdict.status.unwrap_or(0),
+                    readable,
+                }
+            } else {
+                Outcome::Blocked
             }
-            Ok::<_, String>(resp)
-        })?;
-        let requests = verdict
-            .steps
+        };
+        let preflights = runs.iter().map(|v| v.preflights).sum();
+        let requests = runs
             .iter()
+            .flat_map(|v| &v.steps)
             .filter(|s| s.kind == StepKind::RequestSent)
             .count();
-        let outcome = if verdict.allowed {
-            let mut readable = verdict.exposed_headers.clone();
-            readable.sort();
-            readable.dedup();
-            Outcome::Allowed {
-                status: verdict.status.unwrap_or(0),
-                readable,
-            }
-        } else {
-            Outcome::Blocked
-        };
+        let last = runs.pop().ok_or("the engine made no run")?;
         let observation = Observation {
-            outcome,
-            preflights: verdict.preflights,
+            outcome: outcome_of(&last),
+            first: runs.first().map(outcome_of),
+            preflights,
             requests,
             trace,
         };
-        Ok((observation, Some(verdict)))
+        Ok((observation, Some(last)))
     }
 }

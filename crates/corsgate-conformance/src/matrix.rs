@@ -324,7 +324,7 @@ fn preflight(rng: &mut Rng, req: &RequestSpec, include: bool) -> PreflightSpec {
         acam: acam(rng, &req.method),
         acah: acah(rng, req),
         max_age: rng
-            .chance(20)
+            .chance(40)
             .then(|| rng.pick(&["0", "600", "-1", "abc", "86400"]).to_string()),
     }
 }
@@ -361,6 +361,7 @@ fn case(rng: &mut Rng, id: u32) -> Case {
         request,
         start,
         hops,
+        repeat: rng.chance(25),
     }
 }
 

@@ -46,7 +46,13 @@ let next = 0;
 async function worker() {
   while (next < jobs.length) {
     const j = jobs[next++];
-    out[j.key] = await (j.api === 'x' ? viaXhr(j) : viaFetch(j));
+    const run = () => (j.api === 'x' ? viaXhr(j) : viaFetch(j));
+    if (j.repeat) {
+      const first = await run();
+      out[j.key] = Object.assign(await run(), {first});
+    } else {
+      out[j.key] = await run();
+    }
   }
 }
 Promise.all(Array.from({length: width}, worker)).then(() => done(out), e => done({error: String(e)}));
@@ -72,5 +78,6 @@ pub fn job(site: &Site, case: &Case, api: Api) -> Value {
         "method": case.request.method,
         "headers": headers,
         "credentials": case.request.credentials.name(),
+        "repeat": case.repeat,
     })
 }

@@ -103,21 +103,14 @@ pub fn run_chromium(
             let r = results
                 .get(&page::key(case, api))
                 .ok_or_else(|| format!("no result for case {} {}", case.id, api.name()))?;
-            let outcome = match r["kind"].as_str() {
-                Some("threw") => Outcome::Threw,
-                Some("blocked") => Outcome::Blocked,
-                Some("allowed") => Outcome::Allowed {
-                    status: r["status"].as_u64().unwrap_or(0) as u16,
-                    readable: r["headers"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                },
-                _ => return Err(format!("bad result for case {}: {r}", case.id)),
+            let outcome = parse_outcome(r)
+                .ok_or_else(|| format!("bad result for case {}: {r}", case.id))?;
+            let first = match r.get("first") {
+                Some(f) => Some(
+                    parse_outcome(f)
+                        .ok_or_else(|| format!("bad first result for case {}: {r}", case.id))?,
+                ),
+                None => None,
             };
             if let Some(e) = r["error"].as_str() {
                 errors.insert((case.id, api), e.to_owned());
@@ -127,6 +120,7 @@ pub fn run_chromium(
                 (case.id, api),
                 Observation {
                     outcome,
+                    first,
                     preflights: log.iter().filter(|l| l.preflight).count(),
                     requests: log.iter().filter(|l| !l.preflight).count(),
                     trace: log
@@ -155,6 +149,22 @@ pub fn run_chromium(
         observed,
         errors,
         elapsed: start.elapsed(),
+    })
+}
+
+fn parse_outcome(r: &Value) -> Option<Outcome> {
+    Some(match r["kind"].as_str()? {
+        "threw" => Outcome::Threw,
+        "blocked" => Outcome::Blocked,
+        "allowed" => Outcome::Allowed {
+            status: u16::try_from(r["status"].as_u64()?).ok()?,
+            readable: r["headers"]
+                .as_array()?
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+        },
+        _ => return None,
     })
 }
 
