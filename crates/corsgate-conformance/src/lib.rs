@@ -9,13 +9,15 @@
 //! Chromium is a failure.
 //!
 //! * [`case`] — one case and its exact responses; [`matrix`] — the seeded matrix.
-//! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side.
+//! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side;
+//!   [`gecko`] — the same cases in headless Firefox, through geckodriver.
 //! * [`judge`] — observations and judges; [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod case;
+pub mod gecko;
 pub mod judge;
 pub mod matrix;
 pub mod page;

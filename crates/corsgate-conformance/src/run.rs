@@ -75,6 +75,36 @@ pub fn run_chromium(
     let start = Instant::now();
     let version = chromium_version(&opts.chromium)?;
     let driver = Driver::start(&opts.chromedriver, &opts.chromium)?;
+    let (observed, errors) = run_pages(&driver, servers, cases, opts.batch, opts.width)?;
+    drop(driver);
+    Ok(ChromiumRun {
+        version: if version.is_empty() {
+            driver_version_fallback()
+        } else {
+            version
+        },
+        observed,
+        errors,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// What a browser did: observations and the error text script saw, by (case id, API).
+pub type Observed = (
+    BTreeMap<(u32, Api), Observation>,
+    BTreeMap<(u32, Api), String>,
+);
+
+/// Runs every case through `fetch()` and XHR in the session `driver` holds
+/// (any browser): loads the page origin, then runs the jobs in batches of
+/// `batch`, `width` in flight, and reads the servers' logs.
+pub fn run_pages(
+    driver: &Driver,
+    servers: &Servers,
+    cases: &Arc<Vec<Case>>,
+    batch: usize,
+    width: usize,
+) -> Result<Observed, String> {
     let site = servers.site();
     driver.navigate(&format!("{}/", site.page))?;
     let jobs: Vec<(u32, Api, Value)> = cases
@@ -82,12 +112,10 @@ pub fn run_chromium(
         .flat_map(|c| BROWSER_APIS.map(|api| (c.id, api, page::job(site, c, api))))
         .collect();
     let mut results: BTreeMap<String, Value> = BTreeMap::new();
-    for chunk in jobs.chunks(opts.batch.max(1)) {
+    for chunk in jobs.chunks(batch.max(1)) {
         let batch: Vec<Value> = chunk.iter().map(|(_, _, j)| j.clone()).collect();
-        let v = driver.execute_async(
-            page::RUNNER,
-            vec![Value::Array(batch), Value::from(opts.width)],
-        )?;
+        let v =
+            driver.execute_async(page::RUNNER, vec![Value::Array(batch), Value::from(width)])?;
         let Value::Object(map) = v else {
             return Err(format!("the page returned {v}"));
         };
@@ -103,8 +131,8 @@ pub fn run_chromium(
             let r = results
                 .get(&page::key(case, api))
                 .ok_or_else(|| format!("no result for case {} {}", case.id, api.name()))?;
-            let outcome = parse_outcome(r)
-                .ok_or_else(|| format!("bad result for case {}: {r}", case.id))?;
+            let outcome =
+                parse_outcome(r).ok_or_else(|| format!("bad result for case {}: {r}", case.id))?;
             let first = match r.get("first") {
                 Some(f) => Some(
                     parse_outcome(f)
@@ -139,17 +167,7 @@ pub fn run_chromium(
             );
         }
     }
-    drop(driver);
-    Ok(ChromiumRun {
-        version: if version.is_empty() {
-            driver_version_fallback()
-        } else {
-            version
-        },
-        observed,
-        errors,
-        elapsed: start.elapsed(),
-    })
+    Ok((observed, errors))
 }
 
 fn parse_outcome(r: &Value) -> Option<Outcome> {
