@@ -162,12 +162,13 @@ impl Profile {
     }
 
     /// Whether a request header set several times is judged by its combined
-    /// value (`a, b`) rather than line by line. Chromium keeps one value per
-    /// name, so `Content-Type: text/plain` twice is `text/plain, text/plain`,
-    /// which is not safelisted; the standard checks each line. Checked against
-    /// Chromium 156 by the conformance harness.
+    /// value (`a, b`) rather than line by line. Chromium and Firefox keep one
+    /// value per name, so `Content-Type: text/plain` twice is `text/plain,
+    /// text/plain`, which is not safelisted; the standard checks each line.
+    /// Checked against Chromium 156 and Firefox 153 ESR by the conformance
+    /// harness.
     pub fn combines_request_headers(self) -> bool {
-        matches!(self, Profile::Chromium)
+        matches!(self, Profile::Chromium | Profile::Firefox)
     }
 
     /// Whether a request carrying a conditional header (`If-None-Match`,

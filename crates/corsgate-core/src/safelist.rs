@@ -587,6 +587,22 @@ mod tests {
         assert!(unsafe_request_header_names(&h, Profile::Chromium).is_empty());
     }
 
+    /// Checked against Firefox 153 ESR: `fetch()` with `Range: bytes=0-0`
+    /// appended twice, or `Content-Type: text/plain` twice, preflights and
+    /// announces the name, as Chromium does.
+    #[test]
+    fn firefox_judges_repeated_headers_combined() {
+        for (name, value) in [("Content-Type", "text/plain"), ("Range", "bytes=0-0")] {
+            let h = HeaderList::new().with(name, value).with(name, value);
+            let names: Vec<String> = unsafe_request_header_names(&h, Profile::Firefox)
+                .into_iter()
+                .map(|u| u.name)
+                .collect();
+            assert_eq!(names, [name.to_ascii_lowercase()]);
+            assert!(unsafe_request_header_names(&h, Profile::Standard).is_empty());
+        }
+    }
+
     #[test]
     fn forbidden_headers() {
         for n in [
