@@ -171,6 +171,16 @@ impl Profile {
         matches!(self, Profile::Chromium | Profile::Firefox)
     }
 
+    /// Whether a `Content-Type` request header holding a comma is never
+    /// safelisted. Firefox parses the value strictly as a single media type
+    /// (`net_ParseRequestContentType`), so `text/plain;charset=utf-8,
+    /// application/json` (what `setRequestHeader` makes of two calls) needs a
+    /// preflight; the standard's MIME parser reads it as `text/plain` with an
+    /// odd parameter. Checked against Firefox 153 ESR.
+    pub fn content_type_rejects_comma(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
     /// Whether a request carrying a conditional header (`If-None-Match`,
     /// `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`)
     /// skips the preflight cache and is always preflighted. Such headers make

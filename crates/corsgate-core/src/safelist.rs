@@ -133,6 +133,9 @@ pub fn check_request_header(
             if let Some(byte) = first_unsafe_byte(value) {
                 return Err(UnsafeReason::UnsafeByte { byte });
             }
+            if profile.content_type_rejects_comma() && value.contains(&b',') {
+                return Err(UnsafeReason::ContentTypeUnparsable);
+            }
             let essence = mime_essence(value).ok_or(UnsafeReason::ContentTypeUnparsable)?;
             match essence.as_str() {
                 "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain" => {
@@ -601,6 +604,27 @@ mod tests {
             assert_eq!(names, [name.to_ascii_lowercase()]);
             assert!(unsafe_request_header_names(&h, Profile::Standard).is_empty());
         }
+    }
+
+    /// Checked against Firefox 153 ESR: XHR's `setRequestHeader` twice makes
+    /// `text/plain;charset=utf-8, application/json`, which Firefox preflights
+    /// (its strict parser wants one media type) and Chromium and the
+    /// standard read as `text/plain`.
+    #[test]
+    fn firefox_content_type_with_a_comma_is_not_safelisted() {
+        let v = b"text/plain;charset=utf-8, application/json";
+        assert_eq!(
+            check_request_header("Content-Type", v, Profile::Firefox),
+            Err(UnsafeReason::ContentTypeUnparsable)
+        );
+        assert!(check_request_header("Content-Type", v, Profile::Chromium).is_ok());
+        assert!(check_request_header("Content-Type", v, Profile::Standard).is_ok());
+        assert!(check_request_header(
+            "Content-Type",
+            b"text/plain;charset=utf-8",
+            Profile::Firefox
+        )
+        .is_ok());
     }
 
     #[test]
