@@ -299,8 +299,11 @@ pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Ve
     for (name, value) in headers.iter() {
         match check_request_header(name, value, profile) {
             Ok(()) => {
-                potentially.push(name.to_ascii_lowercase());
-                total += value.len();
+                let lower = name.to_ascii_lowercase();
+                if profile.total_limit_covers(&lower) {
+                    potentially.push(lower);
+                    total += value.len();
+                }
             }
             Err(reason) => unsafe_names.push(UnsafeHeader {
                 name: name.to_ascii_lowercase(),
@@ -625,6 +628,43 @@ mod tests {
             Profile::Firefox
         )
         .is_ok());
+    }
+
+    /// Checked against Firefox 153 ESR: past 1024 bytes of safelisted
+    /// values Firefox announces `Accept`, `Accept-Language` and
+    /// `Content-Language`, but not a safe `Content-Type` or `Range`.
+    #[test]
+    fn firefox_total_limit_leaves_out_content_type_and_range() {
+        let long = "a".repeat(120);
+        let mut h = HeaderList::new()
+            .with("Content-Type", "text/plain")
+            .with("Range", "bytes=0-0");
+        for _ in 0..3 {
+            h = h
+                .with("Accept", long.as_str())
+                .with("Accept-Language", "en".repeat(60))
+                .with("Content-Language", "en".repeat(60));
+        }
+        let names = |p| -> Vec<String> {
+            unsafe_request_header_names(&h, p)
+                .into_iter()
+                .map(|u| u.name)
+                .collect()
+        };
+        assert_eq!(
+            names(Profile::Firefox),
+            ["accept", "accept-language", "content-language"]
+        );
+        assert_eq!(
+            names(Profile::Standard),
+            [
+                "accept",
+                "accept-language",
+                "content-language",
+                "content-type",
+                "range"
+            ]
+        );
     }
 
     #[test]
