@@ -463,6 +463,9 @@ impl Fetch<'_> {
                     false,
                     format!("response {} fails the CORS check", response.status),
                 );
+                if profile.clears_preflight_cache_on_cors_failure() {
+                    self.browser.cache.clear(&origin, url.as_str());
+                }
                 return self.refuse(r);
             }
             self.step(
@@ -756,6 +759,40 @@ mod tests {
             preflight_headers(Profile::Standard, req()),
             [Some("rtt".to_owned()), Some("rtt".to_owned())]
         );
+    }
+
+    /// Checked against Firefox 153 ESR: a preflighted request whose actual
+    /// response fails the CORS check (no `Access-Control-Allow-Origin`) is
+    /// preflighted again next time; Chromium and the standard reuse the
+    /// cached preflight.
+    #[test]
+    fn firefox_forgets_the_preflight_when_the_response_fails() {
+        let req = Request::builder("http://app.example", "http://api.example/x")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let counts = |profile| {
+            let mut browser = Browser::new(profile);
+            (0..2)
+                .map(|_| {
+                    browser
+                        .run(req.clone(), |out| {
+                            Ok::<_, ()>(match out.stage {
+                                Stage::Preflight => Response::new(204)
+                                    .header("Access-Control-Allow-Origin", "http://app.example")
+                                    .header("Access-Control-Allow-Methods", "PUT")
+                                    .header("Access-Control-Max-Age", "600"),
+                                _ => Response::new(200),
+                            })
+                        })
+                        .unwrap()
+                        .preflights
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(Profile::Firefox), [1, 1]);
+        assert_eq!(counts(Profile::Chromium), [1, 0]);
+        assert_eq!(counts(Profile::Standard), [1, 0]);
     }
 
     /// Runs `req` twice through one browser; returns how many preflights each run sent.

@@ -215,6 +215,17 @@ impl Profile {
         !matches!(self, Profile::Chromium)
     }
 
+    /// Whether a response (a redirect or the final one) that fails the CORS
+    /// check also removes the preflight cache entries for its URL, so the
+    /// next request is preflighted again. Firefox does
+    /// (`nsCORSListenerProxy` calls `RemoveEntries` whenever
+    /// `CheckRequestApproved` fails); the standard clears the cache only when
+    /// the preflight itself fails, and Chromium keeps it. Checked against
+    /// Firefox 153 ESR.
+    pub fn clears_preflight_cache_on_cors_failure(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
     /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
     /// even a same-origin one the standard allows. Chromium's `fetch()` does;
     /// its `XMLHttpRequest` follows the same-origin ones. Checked against
