@@ -88,8 +88,20 @@ impl Profile {
     /// Whether the *preflight cache* lets a cached `*` cover `Authorization`.
     /// Chromium's cache lookup is strict even though its preflight check is
     /// lenient, so a request with `Authorization` always gets a fresh preflight.
+    /// (Firefox's cache never honours `*` at all: see
+    /// [`Profile::cache_honours_wildcards`].)
     pub fn cache_wildcard_covers_authorization(self) -> bool {
-        matches!(self, Profile::Firefox | Profile::Safari)
+        matches!(self, Profile::Safari)
+    }
+
+    /// Whether a `*` remembered from `Access-Control-Allow-Methods` or
+    /// `-Headers` lets the *preflight cache* serve other methods and headers.
+    /// The standard says yes (for requests without credentials); Firefox's
+    /// cache (`nsPreflightCache::CacheEntry::CheckRequest`) compares methods
+    /// and names literally, so a request allowed only through `*` is
+    /// preflighted every time. Checked against Firefox 153 ESR.
+    pub fn cache_honours_wildcards(self) -> bool {
+        !matches!(self, Profile::Firefox)
     }
 
     /// The largest `Access-Control-Max-Age` honoured, in seconds. The standard
