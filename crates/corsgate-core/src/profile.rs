@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::request::Initiator;
+
 /// Which browser's behaviour to model.
 ///
 /// ```
@@ -213,9 +215,15 @@ impl Profile {
     /// `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`)
     /// skips the preflight cache and is always preflighted. Such headers make
     /// the fetch's cache mode `no-store`, and Chromium then bypasses its
-    /// preflight cache too. Checked against Chromium 156.
-    pub fn conditional_headers_bypass_preflight_cache(self) -> bool {
-        matches!(self, Profile::Chromium)
+    /// preflight cache too. Firefox does the same for `fetch()` but not for
+    /// `XMLHttpRequest`, whose cache mode the header does not change. Checked
+    /// against Chromium 156 and Firefox 153 ESR.
+    pub fn conditional_headers_bypass_preflight_cache(self, initiator: Initiator) -> bool {
+        match self {
+            Profile::Chromium => true,
+            Profile::Firefox => initiator == Initiator::Fetch,
+            Profile::Safari | Profile::Standard => false,
+        }
     }
 
     /// Whether a preflight made with the `null` origin of a redirect-tainted
