@@ -87,6 +87,9 @@ pub struct Fetch<'b> {
     steps: Vec<Step>,
     preflights: usize,
     verdict: Option<Box<Verdict>>,
+    /// The request has needed a preflight (see
+    /// [`Profile::keeps_preflighting_after_redirect`]).
+    preflight_required: bool,
 }
 
 impl Browser {
@@ -122,6 +125,7 @@ impl Browser {
             steps: Vec::new(),
             preflights: 0,
             verdict: None,
+            preflight_required: false,
         }
     }
 
@@ -224,6 +228,12 @@ impl Fetch<'_> {
                 );
             }
         }
+        let profile = self.browser.profile;
+        if profile.keeps_preflighting_after_redirect()
+            && !self.request.preflight_reasons(profile).headers.is_empty()
+        {
+            self.preflight_required = true;
+        }
         self.main_fetch()
     }
 
@@ -274,8 +284,12 @@ impl Fetch<'_> {
         // same-origin hop redirects cross-origin, `classify` (which looks at
         // the first URL) would call it same-origin and skip the preflight.
         let reasons = self.request.preflight_reasons(profile);
+        let sticky = profile.keeps_preflighting_after_redirect() && self.preflight_required;
         let needs_preflight =
-            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced;
+            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced || sticky;
+        if needs_preflight && profile.keeps_preflighting_after_redirect() {
+            self.preflight_required = true;
+        }
         if !needs_preflight {
             self.step(
                 StepKind::Classify,
@@ -300,6 +314,11 @@ impl Fetch<'_> {
         if reasons.forced {
             why.push("a preflight is forced (upload listeners or a streamed body)".into());
         }
+        if why.is_empty() && sticky {
+            why.push(format!(
+                "{profile} keeps preflighting a request that needed a preflight before the redirect"
+            ));
+        }
         self.step(
             StepKind::Classify,
             true,
@@ -315,7 +334,9 @@ impl Fetch<'_> {
         let headers_cached = reasons
             .headers
             .iter()
-            .all(|h| cache.header_match(&origin, url_s, include, &h.name, now));
+            .all(|h| cache.header_match(&origin, url_s, include, &h.name, now))
+            && (!profile.keeps_preflighting_after_redirect()
+                || cache.has_entry(&origin, url_s, include, now));
         let bypass = profile.conditional_headers_bypass_preflight_cache(self.request.initiator())
             && CONDITIONAL_HEADERS
                 .iter()
@@ -793,6 +814,50 @@ mod tests {
         assert_eq!(counts(Profile::Firefox), [1, 1]);
         assert_eq!(counts(Profile::Chromium), [1, 0]);
         assert_eq!(counts(Profile::Standard), [1, 0]);
+    }
+
+    /// Checked against Firefox 153 ESR: a `PUT` that a 303 turns into a
+    /// `GET` on another origin is still preflighted there (and that
+    /// preflight's `Access-Control-Allow-Methods` must still parse); the
+    /// standard sends the `GET` as a simple request.
+    #[test]
+    fn firefox_keeps_preflighting_after_a_redirect() {
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let run = |profile| {
+            let mut browser = Browser::new(profile);
+            let mut wire = Vec::new();
+            let v = browser
+                .run(req.clone(), |out| {
+                    wire.push(format!("{:?} {} {}", out.stage, out.method, out.url));
+                    Ok::<_, ()>(match out.stage {
+                        Stage::Actual if out.url.ends_with("/0") => Response::new(303)
+                            .header("Location", "http://other.example/1")
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(200)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Methods", "PUT"),
+                    })
+                })
+                .unwrap();
+            (v.allowed, wire)
+        };
+        let (ok, wire) = run(Profile::Firefox);
+        assert!(ok);
+        assert_eq!(
+            wire,
+            [
+                "Preflight OPTIONS http://api.example/0",
+                "Actual PUT http://api.example/0",
+                "Preflight OPTIONS http://other.example/1",
+                "Actual GET http://other.example/1"
+            ]
+        );
+        let (ok, wire) = run(Profile::Standard);
+        assert!(ok);
+        assert_eq!(wire.len(), 3, "no second preflight: {wire:?}");
     }
 
     /// Runs `req` twice through one browser; returns how many preflights each run sent.

@@ -80,6 +80,14 @@ impl PreflightCache {
         })
     }
 
+    /// Whether any live entry exists for this origin, URL and credentials mode
+    /// (Firefox's cache serves a request only from an existing entry).
+    pub fn has_entry(&self, origin: &str, url: &str, credentials: bool, now_ms: u64) -> bool {
+        self.matching(origin, url, credentials, now_ms)
+            .next()
+            .is_some()
+    }
+
     /// The standard's *method cache entry match*.
     pub fn method_match(
         &self,

@@ -246,6 +246,19 @@ impl Profile {
         matches!(self, Profile::Firefox)
     }
 
+    /// Whether a request keeps being preflighted after a redirect once it has
+    /// needed a preflight. Firefox marks the channel "requires a CORS
+    /// preflight" when the request first needs one (or when script set a
+    /// CORS-unsafe header, even on a same-origin first URL) and carries the
+    /// mark across redirects: every later cross-origin hop gets a preflight
+    /// (with the method and unsafe headers the request has by then, possibly
+    /// none, e.g. after a 303 made it a `GET`) unless the preflight cache
+    /// holds an entry for that URL. The standard judges each hop afresh.
+    /// Checked against Firefox 153 ESR.
+    pub fn keeps_preflighting_after_redirect(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
     /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
     /// even a same-origin one the standard allows. Chromium's `fetch()` does;
     /// its `XMLHttpRequest` follows the same-origin ones. Checked against
