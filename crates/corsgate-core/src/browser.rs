@@ -17,7 +17,9 @@ use crate::exposure::exposed_headers;
 use crate::headers::HeaderList;
 use crate::method;
 use crate::origin::Origin;
-use crate::preflight::{check_preflight_response, PreflightRequest};
+use crate::preflight::{
+    check_preflight_response, check_same_origin_preflight_response, PreflightRequest,
+};
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
 use crate::remedy::RemedyContext;
@@ -192,6 +194,17 @@ impl Fetch<'_> {
         }
     }
 
+    /// The origin a preflight carries and the preflight cache is keyed by:
+    /// the serialized origin, or the request's own origin for a profile whose
+    /// [`Profile::preflight_uses_request_origin`].
+    fn preflight_origin(&self) -> String {
+        if self.browser.profile.preflight_uses_request_origin() {
+            self.request.origin().as_str().to_owned()
+        } else {
+            self.serialized_origin()
+        }
+    }
+
     /// The standard's redirect-taint, reduced to "is it still same-origin?".
     fn redirect_tainted(&self) -> bool {
         let origin = self.request.origin();
@@ -328,6 +341,7 @@ impl Fetch<'_> {
         let include = self.request.credentials().is_include();
         let now = self.browser.now_ms;
         let url_s = url.as_str();
+        let origin = self.preflight_origin();
         let cache = &self.browser.cache;
         let method_cached = (method::is_cors_safelisted(self.request.method()) && !reasons.forced)
             || cache.method_match(&origin, url_s, include, self.request.method(), now);
@@ -356,7 +370,7 @@ impl Fetch<'_> {
                 true,
                 "the preflight cache already allows this request: no preflight sent",
             );
-            return self.send_actual(&url, Some(origin));
+            return self.send_actual(&url, Some(self.serialized_origin()));
         }
         let pf = PreflightRequest::for_request(&self.request, &origin, &url, profile);
         self.preflights += 1;
@@ -413,8 +427,21 @@ impl Fetch<'_> {
     fn on_preflight(&mut self, response: Response) -> Action {
         let profile = self.browser.profile;
         let origin = self.serialized_origin();
+        let cache_origin = self.preflight_origin();
         let url = self.current_url().clone();
-        match check_preflight_response(&self.request, &origin, &response, profile) {
+        let checked = if profile.same_origin_preflight_skips_cors_check()
+            && self.request.origin().same_origin(&Origin::from_url(&url))
+        {
+            self.step(
+                StepKind::Note,
+                true,
+                format!("{profile} does not CORS-check a preflight to the page's own origin"),
+            );
+            check_same_origin_preflight_response(&self.request, &response, profile)
+        } else {
+            check_preflight_response(&self.request, &cache_origin, &response, profile)
+        };
+        match checked {
             Ok(allowance) => {
                 self.step(
                     StepKind::PreflightChecked,
@@ -439,7 +466,7 @@ impl Fetch<'_> {
                     return self.send_actual(&url, Some(origin));
                 }
                 self.browser.cache.store(
-                    &origin,
+                    &cache_origin,
                     url.as_str(),
                     include,
                     &allowance.methods,
@@ -450,7 +477,7 @@ impl Fetch<'_> {
                 self.send_actual(&url, Some(origin))
             }
             Err(refusal) => {
-                self.browser.cache.clear(&origin, url.as_str());
+                self.browser.cache.clear(&cache_origin, url.as_str());
                 self.step(
                     StepKind::PreflightChecked,
                     false,
@@ -485,7 +512,8 @@ impl Fetch<'_> {
                     format!("response {} fails the CORS check", response.status),
                 );
                 if profile.clears_preflight_cache_on_cors_failure() {
-                    self.browser.cache.clear(&origin, url.as_str());
+                    let cache_origin = self.preflight_origin();
+                    self.browser.cache.clear(&cache_origin, url.as_str());
                 }
                 return self.refuse(r);
             }
@@ -858,6 +886,58 @@ mod tests {
         let (ok, wire) = run(Profile::Standard);
         assert!(ok);
         assert_eq!(wire.len(), 3, "no second preflight: {wire:?}");
+    }
+
+    /// Checked against Firefox 153 ESR: after api.example redirects to
+    /// other.example, Firefox preflights with the page's origin (checked
+    /// against it) and sends the request with `Origin: null`; the standard
+    /// preflights with `null`. A preflight back at the page's own origin is
+    /// not CORS-checked at all.
+    #[test]
+    fn firefox_preflights_with_the_page_origin_after_a_redirect() {
+        let run = |profile, hop1: &'static str| {
+            let req = Request::builder("http://app.example", "http://api.example/0")
+                .method("PUT")
+                .build()
+                .unwrap();
+            let mut browser = Browser::new(profile);
+            let mut wire = Vec::new();
+            let v = browser
+                .run(req, |out| {
+                    let origin = out.headers.get_str("origin").unwrap_or_default();
+                    wire.push(format!("{:?} {origin}", out.stage));
+                    Ok::<_, ()>(match out.stage {
+                        Stage::Actual if out.url.ends_with("/0") => Response::new(307)
+                            .header("Location", hop1)
+                            .header("Access-Control-Allow-Origin", "*"),
+                        // Echo the Origin, with a trailing slash at the page's origin.
+                        Stage::Preflight if out.url.starts_with("http://app.") => {
+                            Response::new(204)
+                                .header("Access-Control-Allow-Origin", "http://app.example/")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                        }
+                        _ => Response::new(200)
+                            .header("Access-Control-Allow-Origin", origin)
+                            .header("Access-Control-Allow-Methods", "PUT"),
+                    })
+                })
+                .unwrap();
+            (v.allowed, wire)
+        };
+        let other = "http://other.example/1";
+        let (ok, wire) = run(Profile::Firefox, other);
+        assert!(ok);
+        assert_eq!(
+            wire[2..],
+            ["Preflight http://app.example", "Actual null"],
+            "{wire:?}"
+        );
+        let (ok, wire) = run(Profile::Standard, other);
+        assert!(ok);
+        assert_eq!(wire[2..], ["Preflight null", "Actual null"], "{wire:?}");
+        let page = "http://app.example/1";
+        assert!(run(Profile::Firefox, page).0);
+        assert!(!run(Profile::Standard, page).0);
     }
 
     /// Runs `req` twice through one browser; returns how many preflights each run sent.

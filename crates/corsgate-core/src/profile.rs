@@ -259,6 +259,28 @@ impl Profile {
         matches!(self, Profile::Firefox)
     }
 
+    /// Whether a preflight carries the request's own origin even after a
+    /// cross-origin redirect made the request's origin `null`. Firefox sends
+    /// its preflights on behalf of the page (the loading principal): the
+    /// preflight says `Origin: <page>`, its response is checked against the
+    /// page's origin and cached under it, while the request itself goes out
+    /// with `Origin: null` and its response must allow `null` (or `*`). The
+    /// standard and Chromium preflight with `Origin: null`. Checked against
+    /// Firefox 153 ESR.
+    pub fn preflight_uses_request_origin(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether a preflight to a URL that is same-origin with the request's
+    /// origin (a redirect back to the page's origin) skips the CORS check
+    /// (`Access-Control-Allow-Origin` / `-Credentials`), keeping only the
+    /// status, methods and headers checks. Firefox's preflight channel is a
+    /// same-origin load there; the standard checks every preflight. Checked
+    /// against Firefox 153 ESR.
+    pub fn same_origin_preflight_skips_cors_check(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
     /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
     /// even a same-origin one the standard allows. Chromium's `fetch()` does;
     /// its `XMLHttpRequest` follows the same-origin ones. Checked against
