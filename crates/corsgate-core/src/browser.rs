@@ -1010,9 +1010,10 @@ mod tests {
         assert_eq!(preflights_per_run(Profile::Standard, req, none), [1, 0]);
     }
 
-    /// Checked against Chromium 156: after api.example redirects to
-    /// other.example the origin is `null`, and Chromium preflights that hop
-    /// again on every run; the standard reuses the `null` cache entry.
+    /// Checked against Chromium 156 and Firefox 153 ESR: after api.example
+    /// redirects to other.example the origin is `null`, and both browsers
+    /// preflight that hop again on every run; the standard reuses the `null`
+    /// cache entry.
     #[test]
     fn chromium_never_reuses_tainted_origin_preflights() {
         let req = Request::builder("http://app.example", "http://api.example/0")
@@ -1023,6 +1024,11 @@ mod tests {
         assert_eq!(
             preflights_per_run(Profile::Chromium, req.clone(), other),
             [2, 1]
+        );
+        assert_eq!(
+            preflights_per_run(Profile::Firefox, req.clone(), other),
+            [2, 1],
+            "Firefox 153 ESR too"
         );
         assert_eq!(preflights_per_run(Profile::Standard, req, other), [2, 0]);
     }

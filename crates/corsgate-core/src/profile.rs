@@ -230,9 +230,11 @@ impl Profile {
     /// request can be reused. The standard keys the cache by the serialized
     /// origin, so `null` entries match later `null` requests; Chromium gives
     /// each tainted request a fresh opaque origin, so they never match.
-    /// Checked against Chromium 156.
+    /// Firefox, although it sends such a preflight with the page's origin
+    /// ([`Profile::preflight_uses_request_origin`]), never reuses it either.
+    /// Checked against Chromium 156 and Firefox 153 ESR.
     pub fn caches_tainted_origin_preflights(self) -> bool {
-        !matches!(self, Profile::Chromium)
+        !matches!(self, Profile::Chromium | Profile::Firefox)
     }
 
     /// Whether a response (a redirect or the final one) that fails the CORS
