@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use corsgate_conformance::case::Api;
+use corsgate_conformance::check_cli::{find_binary, CheckCli};
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
 use corsgate_conformance::report::{render, ReportInput};
@@ -56,8 +57,22 @@ fn chromium_agrees_with_the_engine() {
         &chromium.observed,
     )
     .disagreements;
-    // `corsgate check --json` is not wired in yet (see check_cli).
-    let check: Option<corsgate_conformance::run::Comparison> = None;
+    // The third judge, once the workspace has `corsgate check`: mandatory then.
+    let check_source = concat!(env!("CARGO_MANIFEST_DIR"), "/../corsgate/src/check.rs");
+    let check = std::path::Path::new(check_source).is_file().then(|| {
+        let binary = find_binary().expect(
+            "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
+             run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
+        );
+        let mut judge = CheckCli {
+            binary,
+            servers: &servers,
+        };
+        compare(&mut judge, &site, &cases, &chromium.observed)
+    });
+    if check.is_none() {
+        eprintln!("note: no `corsgate check` in this workspace yet; compared the engine only");
+    }
     let total = chromium.observed.len();
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {}: {} of {total} agree; engine:standard differs on {}",
