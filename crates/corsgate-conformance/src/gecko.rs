@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::case::Case;
+use crate::case::{Api, Case, Site};
+use crate::check_cli::CheckCli;
+use crate::judge::{Judge, Observation};
 use crate::run::{run_pages, ChromiumRun};
 use crate::server::Servers;
 use crate::webdriver::{Driver, Error};
@@ -129,6 +131,10 @@ pub struct FirefoxOptions {
     pub batch: usize,
     /// Requests in flight in the page.
     pub width: usize,
+    /// Repeated jobs per fresh browser. Firefox's preflight cache holds 100
+    /// entries and evicts the least recently used, far more than the few
+    /// dozen a batch of `width` jobs creates between a job's two runs.
+    pub repeat_session: usize,
 }
 
 impl Default for FirefoxOptions {
@@ -142,6 +148,7 @@ impl Default for FirefoxOptions {
             firefox: "/usr/bin/firefox-esr".into(),
             batch: 400,
             width: 12,
+            repeat_session: 2000,
         }
     }
 }
@@ -201,13 +208,42 @@ pub fn run_firefox(
 ) -> Result<BrowserRun, String> {
     let start = Instant::now();
     let version = firefox_version(&opts.firefox)?;
-    let driver = start_firefox(opts)?;
-    let (observed, errors) = run_pages(&driver, servers, cases, opts.batch, opts.width)?;
-    drop(driver);
+    let pages = run_pages(
+        &|| start_firefox(opts),
+        servers,
+        cases,
+        opts.batch,
+        opts.width,
+        opts.repeat_session,
+    )?;
     Ok(BrowserRun {
         version,
-        observed,
-        errors,
+        observed: pages.observed,
+        errors: pages.errors,
         elapsed: start.elapsed(),
+        sessions: pages.sessions,
     })
+}
+
+/// `corsgate check --browser firefox --json` as a judge of Firefox's runs
+/// (the same cases as [`CheckCli`] covers: `fetch()`, not repeated).
+#[derive(Debug)]
+pub struct FirefoxCheckCli<'s>(pub CheckCli<'s>);
+
+impl Judge for FirefoxCheckCli<'_> {
+    fn name(&self) -> String {
+        "corsgate check --browser firefox".into()
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        self.0.apis()
+    }
+
+    fn covers(&self, case: &Case) -> bool {
+        self.0.covers(case)
+    }
+
+    fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {
+        self.0.check(site, case, "firefox")
+    }
 }

@@ -3,11 +3,8 @@
 //! profile, and later `corsgate check --json` all answer with the same
 //! [`Observation`], so comparing them is one `==`.
 //!
-//! Adding a judge is implementing [`Judge`]. A `corsgate check` judge would
-//! run the binary against `case.start_url(site, Api::Check)` (the servers are
-//! live and answer those URLs too), parse `{allowed, preflight,
-//! exposed_headers}` and take the preflight count from its JSON or from
-//! `Servers::requests(id, Api::Check)`.
+//! Adding a judge is implementing [`Judge`]; [`crate::check_cli`] is the
+//! `corsgate check --json` one.
 
 use std::fmt;
 
@@ -102,6 +99,14 @@ pub trait Judge {
     fn name(&self) -> String;
     /// What happens when `api` makes the case's request.
     fn judge(&mut self, site: &Site, case: &Case, api: Api) -> Result<Observation, String>;
+    /// Which of Chromium's APIs it is compared with.
+    fn apis(&self) -> &'static [Api] {
+        &crate::run::BROWSER_APIS
+    }
+    /// Whether it can judge this case at all.
+    fn covers(&self, _case: &Case) -> bool {
+        true
+    }
 }
 
 /// The engine, under a profile, fed the same responses the servers send.

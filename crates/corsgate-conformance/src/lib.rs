@@ -11,12 +11,14 @@
 //! * [`case`] — one case and its exact responses; [`matrix`] — the seeded matrix.
 //! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side;
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver.
-//! * [`judge`] — observations and judges; [`run`] — running and comparing;
+//! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
+//!   [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod case;
+pub mod check_cli;
 pub mod gecko;
 pub mod judge;
 pub mod matrix;

@@ -45,7 +45,7 @@ const METHODS: [(u32, &str); 20] = [
 ];
 
 /// Request headers: (weight, name, value).
-const HEADERS: [(u32, (&str, &str)); 74] = [
+const HEADERS: [(u32, (&str, &str)); 77] = [
     // Safelisted names with valid values.
     (4, ("Accept", "application/json")),
     (2, ("Accept", "*/*")),
@@ -91,6 +91,9 @@ const HEADERS: [(u32, (&str, &str)); 74] = [
     (1, ("X-Quote", "\"q\"")),
     (1, ("Cache-Control", "no-cache")),
     (1, ("If-None-Match", "\"x\"")),
+    (1, ("If-Modified-Since", "Tue, 01 Jan 2030 00:00:00 GMT")),
+    (1, ("If-Range", "\"x\"")),
+    (1, ("Pragma", "no-cache")),
     (1, ("Last-Event-ID", "1")),
     (1, ("DPR", "2")),
     (1, ("Save-Data", "on")),
@@ -361,7 +364,7 @@ fn case(rng: &mut Rng, id: u32) -> Case {
         request,
         start,
         hops,
-        repeat: rng.chance(25),
+        repeat: rng.chance(15),
     }
 }
 

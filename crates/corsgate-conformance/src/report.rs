@@ -12,7 +12,7 @@ use corsgate_core::{Credentials, Profile};
 use crate::case::{Api, Case, Site};
 use crate::judge::{Engine, Observation, Outcome};
 use crate::matrix::SEED;
-use crate::run::{ChromiumRun, Disagreement, BROWSER_APIS};
+use crate::run::{ChromiumRun, Comparison, Disagreement, BROWSER_APIS, REPEAT_SESSION};
 
 /// Everything the report needs.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub struct ReportInput<'a> {
     pub chromium_disagreements: &'a [Disagreement],
     /// Where the standard profile departs from Chromium.
     pub standard: &'a [Disagreement],
+    /// `corsgate check`, when it ran.
+    pub check: Option<&'a Comparison>,
     /// Wall time of the whole test.
     pub elapsed: Duration,
 }
@@ -111,6 +113,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         chromium,
         chromium_disagreements,
         standard,
+        check,
         elapsed,
     } = input;
     let total = chromium.observed.len();
@@ -139,6 +142,20 @@ pub fn render(input: &ReportInput<'_>) -> String {
         "| Agreement with the engine's `chromium` profile | {agree} / {total} ({}) |",
         pct(agree, total)
     );
+    match check {
+        Some(c) => {
+            let ok = c.compared - c.disagreements.len();
+            let _ = writeln!(
+                s,
+                "| Agreement of `corsgate check --json` (the `fetch` half, non-repeated cases) | {ok} / {} ({}) |",
+                c.compared,
+                pct(ok, c.compared)
+            );
+        }
+        None => {
+            let _ = writeln!(s, "| `corsgate check --json` | not compared in this run |");
+        }
+    }
     let _ = writeln!(
         s,
         "| Standard profile ≠ Chromium | {} / {total} requests |",
@@ -162,9 +179,15 @@ pub fn render(input: &ReportInput<'_>) -> String {
          The servers write header lines byte for byte as the case says (duplicates, empty values, control bytes), and the engine is fed the very same bytes by the same function (`Case::respond`).\n"
     );
 
+    let _ = writeln!(
+        s,
+        "`corsgate check --json` is the third judge: run as a subprocess against the same live servers (its own URLs), on the `fetch` half of every case except the repeated ones (one command has no preflight cache to carry over) and those with a NUL byte (which a command line cannot carry); its outcome, readable headers and the requests that reached the servers must equal Chromium's.\n"
+    );
     let _ = writeln!(s, "## What the matrix covers\n");
     let mut outcomes: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let (mut preflighted, mut redirected, mut include) = (0, 0, 0);
+    let repeated = cases.iter().filter(|c| c.repeat).count();
+    let sessions = chromium.sessions;
     for case in cases.iter() {
         if case.hops.len() > 1 {
             redirected += 1;
@@ -200,7 +223,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{preflighted} of the {total} requests sent at least one preflight; {redirected} cases redirect (301/302/303/307/308, to the same origin, another origin or back to the page's origin, some with `user:pass@`); {include} cases use `credentials: \"include\"` (`withCredentials` for XHR).\n\n\
+        "\n{preflighted} of the {total} requests sent at least one preflight; {redirected} cases redirect (301/302/303/307/308, to the same origin, another origin or back to the page's origin, some with `user:pass@`); {include} cases use `credentials: \"include\"` (`withCredentials` for XHR); {repeated} cases run twice in a row, so the second run meets the preflight cache (`Access-Control-Max-Age` absent, `0`, `600`, `86400`, `-1`, `abc`). Chromium's preflight cache holds 1024 entries and evicts at random when full, so the repeated cases run in fresh browsers of at most {REPEAT_SESSION} requests each ({sessions} browser sessions in all), where it cannot fill up; the engine's cache has no such limit.\n\n\
          Requests vary the method (`GET`, `get`, `HEAD`, `POST`, `post`, `PUT`, `put`, `DELETE`, `PATCH`, `patch`, `Patch`, `OPTIONS`, `M-SEARCH`, `PROPFIND`, `custom`, and `TRACE`, `Connect`, `GE T` which throw), \
          headers (safelisted names with valid and invalid values, `Range`, values over 128 bytes and totals over 1024, custom headers, client hints, `Authorization`, forbidden headers, repeated names) and the credentials mode. \
          Responses vary the preflight status (2xx, 3xx with and without `Location`, 4xx, 5xx), `Access-Control-Allow-Origin` (missing, echoed, `*`, `null`, trailing slash, upper-case scheme or host, another origin, padded, duplicated, a list, empty, quoted), \
@@ -221,7 +244,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
          * The client hints `Save-Data` (`on`), `DPR`, `Device-Memory`, `Downlink` (a decimal number), `Width`, `Viewport-Width`, `RTT` (digits), `ECT` (`slow-2g`, `2g`, `3g`, `4g`) and `Intervention` are safelisted request headers.\n\
          * A request header appended twice is judged by its combined value: `Content-Type: text/plain` twice (`text/plain, text/plain`) needs a preflight.\n\
          * `fetch()` drops every line of `X-HTTP-Method-Override` when one of them names a forbidden method; XHR drops only that call.\n\
-         * On every redirect Chromium removes the client hints `DPR`, `Device-Memory`, `Width`, `Viewport-Width`, `RTT`, `Downlink` and `ECT`, so the next hop's preflight no longer announces them.\n\
+         * On a redirect to any origin but the page's own, Chromium removes the client hints `DPR`, `Device-Memory`, `Width`, `Viewport-Width`, `RTT`, `Downlink` and `ECT`, so the next hop's preflight no longer announces them.\n\
+         * A request with a conditional header (`If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`) skips the preflight cache: it is preflighted every time.\n\
+         * A preflight made with the `null` origin of a redirect-tainted request is never reused (each tainted request gets a fresh opaque origin).\n\
+         * `fetch()` refuses a redirect to a URL with `user:pass@` even when it stays on the page's origin; XHR follows it.\n\
          * A same-origin URL that redirects cross-origin is preflighted there when the request is not simple (an engine bug, not a Chromium quirk).\n"
     );
 
@@ -271,6 +297,32 @@ pub fn render(input: &ReportInput<'_>) -> String {
         for (apis, line) in items.values() {
             let names: Vec<&str> = apis.iter().map(|a| a.name()).collect();
             let _ = writeln!(s, "* [{}] {}", names.join(", "), line.replace('|', "\\|"));
+        }
+        let _ = writeln!(s);
+    }
+    if let Some(c) = check.filter(|c| !c.disagreements.is_empty()) {
+        let _ = writeln!(
+            s,
+            "## Where `corsgate check` departs from Chromium\n\n\
+             These make the test fail until `corsgate check` is fixed. Each line: the case, what Chromium's `fetch()` did, what `corsgate check --json` reported (requests as the servers saw them).\n"
+        );
+        for d in &c.disagreements {
+            let Some(case) = cases.get(d.id as usize) else {
+                continue;
+            };
+            let request = case.to_string();
+            let request = request.lines().next().unwrap_or_default().to_owned();
+            let got = match &d.got {
+                Ok(o) => o.to_string(),
+                Err(e) => format!("error: {e}"),
+            };
+            let _ = writeln!(
+                s,
+                "* {} — Chromium: {}; check: {}",
+                request.replace('|', "\\|"),
+                d.expected,
+                got.replace('|', "\\|")
+            );
         }
         let _ = writeln!(s);
     }

@@ -183,6 +183,30 @@ impl Driver {
         .map(|_| ())
     }
 
+    /// A screenshot of the viewport: a PNG, base64-encoded as WebDriver sends it.
+    pub fn screenshot_base64(&self) -> Result<String, Error> {
+        let v = http(
+            self.port,
+            "GET",
+            &format!("/session/{}/screenshot", self.session),
+            None,
+        )?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("chromedriver screenshot: not a string: {v}"))
+    }
+
+    /// Sets the window size (CSS pixels).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(), Error> {
+        http(
+            self.port,
+            "POST",
+            &format!("/session/{}/window/rect", self.session),
+            Some(&json!({ "width": width, "height": height })),
+        )
+        .map(|_| ())
+    }
+
     /// Runs `script` as WebDriver's executeAsyncScript with `args`.
     pub fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value, Error> {
         http(

@@ -6,12 +6,15 @@
 //! `CORSGATE_CHROMIUM` / `CORSGATE_CHROMEDRIVER`) and fails, never skips,
 //! without them.
 //!
-//! `CORSGATE_CASES=N` runs another number of cases while developing;
+//! `CORSGATE_CASES=N` runs another number of cases and `CORSGATE_SEED=<hex>`
+//! another matrix, to hunt for new differences while developing;
 //! `CORSGATE_WRITE_DOCS=1` rewrites `docs/conformance.md` from a passing run.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use corsgate_conformance::case::Api;
+use corsgate_conformance::check_cli::{find_binary, CheckCli};
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
 use corsgate_conformance::report::{render, ReportInput};
@@ -20,7 +23,7 @@ use corsgate_conformance::server::Servers;
 use corsgate_core::Profile;
 
 /// The size of the committed matrix.
-const CASES: u32 = 2400;
+const CASES: u32 = 4000;
 
 #[test]
 fn chromium_agrees_with_the_engine() {
@@ -29,7 +32,11 @@ fn chromium_agrees_with_the_engine() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(CASES);
-    let cases = Arc::new(generate(SEED, count));
+    let seed = std::env::var("CORSGATE_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(SEED);
+    let cases = Arc::new(generate(seed, count));
     let servers = Servers::start(cases.clone()).expect("loopback servers start");
     let site = servers.site().clone();
     let mut opts = Options::default();
@@ -42,13 +49,30 @@ fn chromium_agrees_with_the_engine() {
     let chromium = run_chromium(&servers, &cases, &opts)
         .unwrap_or_else(|e| panic!("Chromium conformance run failed: {e}"));
     let mut engine = Engine(Profile::Chromium);
-    let bad = compare(&mut engine, &site, &cases, &chromium.observed);
+    let bad = compare(&mut engine, &site, &cases, &chromium.observed).disagreements;
     let standard = compare(
         &mut Engine(Profile::Standard),
         &site,
         &cases,
         &chromium.observed,
-    );
+    )
+    .disagreements;
+    // The third judge, once the workspace has `corsgate check`: mandatory then.
+    let check_source = concat!(env!("CARGO_MANIFEST_DIR"), "/../corsgate/src/check.rs");
+    let check = std::path::Path::new(check_source).is_file().then(|| {
+        let binary = find_binary().expect(
+            "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
+             run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
+        );
+        let mut judge = CheckCli {
+            binary,
+            servers: &servers,
+        };
+        compare(&mut judge, &site, &cases, &chromium.observed)
+    });
+    if check.is_none() {
+        eprintln!("note: no `corsgate check` in this workspace yet; compared the engine only");
+    }
     let total = chromium.observed.len();
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {}: {} of {total} agree; engine:standard differs on {}",
@@ -59,7 +83,18 @@ fn chromium_agrees_with_the_engine() {
         total - bad.len(),
         standard.len(),
     );
-    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() {
+    let check_bad = check
+        .as_ref()
+        .map(|c| c.disagreements.clone())
+        .unwrap_or_default();
+    if let Some(c) = &check {
+        eprintln!(
+            "corsgate check: {} of {} agree",
+            c.compared - c.disagreements.len(),
+            c.compared
+        );
+    }
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
         let text = render(&ReportInput {
             cases: &cases,
@@ -67,15 +102,20 @@ fn chromium_agrees_with_the_engine() {
             chromium: &chromium,
             chromium_disagreements: &bad,
             standard: &standard,
+            check: check.as_ref(),
             elapsed: started.elapsed(),
         });
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let mut report = String::new();
-    for d in bad.iter().take(40) {
+    let judged = bad
+        .iter()
+        .map(|d| ("engine", d))
+        .chain(check_bad.iter().map(|d| ("corsgate check", d)));
+    for (who, d) in judged.take(40) {
         let case = &cases[d.id as usize];
         report.push_str(&format!(
-            "\n{case}\n  {}: chromium: {}{}\n  {}: engine:   {}\n",
+            "\n{case}\n  {}: chromium: {}{}\n  {}: {who}: {}\n",
             d.api.name(),
             d.expected,
             chromium
@@ -89,13 +129,15 @@ fn chromium_agrees_with_the_engine() {
                 Err(e) => format!("error: {e}"),
             }
         ));
-        for l in servers.requests(d.id, d.api) {
+        let api = if who == "engine" { d.api } else { Api::Check };
+        for l in servers.requests(d.id, api) {
             report.push_str(&format!("    server saw: {l:?}\n"));
         }
     }
     assert!(
-        bad.is_empty(),
-        "{} of {total} requests disagree between Chromium and the engine's chromium profile (first 40 shown):{report}",
-        bad.len()
+        bad.is_empty() && check_bad.is_empty(),
+        "{} of {total} requests disagree between Chromium and the engine's chromium profile, {} with `corsgate check` (first 40 shown):{report}",
+        bad.len(),
+        check_bad.len()
     );
 }

@@ -1,17 +1,24 @@
 //! Conformance against real Firefox: every case of the seeded matrix, through
 //! `fetch()` and `XMLHttpRequest`, must come out exactly as the engine's
-//! `firefox` profile predicts: same outcome, same readable headers, same
-//! requests reaching the servers. Needs Debian's `firefox-esr`
-//! (`/usr/bin/firefox-esr`, or `CORSGATE_FIREFOX`) and geckodriver
-//! (`cargo install geckodriver --locked`: `$CARGO_HOME/bin/geckodriver`, or
-//! `CORSGATE_GECKODRIVER`) and fails, never skips, without them.
+//! `firefox` profile predicts (same outcome, same readable headers, same
+//! requests reaching the servers), and as `corsgate check --browser firefox
+//! --json` reports for the `fetch()` cases it covers. Needs Debian's
+//! `firefox-esr` (`/usr/bin/firefox-esr`, or `CORSGATE_FIREFOX`) and
+//! geckodriver (`cargo install geckodriver --locked`:
+//! `$CARGO_HOME/bin/geckodriver`, or `CORSGATE_GECKODRIVER`) and fails,
+//! never skips, without them.
 //!
-//! `CORSGATE_CASES=N` runs another number of cases while developing.
+//! `CORSGATE_CASES=N` and `CORSGATE_SEED=<hex>` pick another matrix while
+//! developing; `CORSGATE_SHOW=N` prints more disagreements;
+//! `CORSGATE_WRITE_DOCS=1` rewrites `docs/conformance-firefox.md` from a
+//! passing run.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use corsgate_conformance::gecko::{run_firefox, FirefoxOptions};
+use corsgate_conformance::case::Api;
+use corsgate_conformance::check_cli::{find_binary, CheckCli};
+use corsgate_conformance::gecko::{run_firefox, FirefoxCheckCli, FirefoxOptions};
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
 use corsgate_conformance::run::compare;
@@ -19,7 +26,7 @@ use corsgate_conformance::server::Servers;
 use corsgate_core::Profile;
 
 /// The size of the committed matrix (the same as the Chromium test's).
-const CASES: u32 = 2400;
+const CASES: u32 = 4000;
 
 #[test]
 fn firefox_agrees_with_the_engine() {
@@ -28,7 +35,11 @@ fn firefox_agrees_with_the_engine() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(CASES);
-    let cases = Arc::new(generate(SEED, count));
+    let seed = std::env::var("CORSGATE_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(SEED);
+    let cases = Arc::new(generate(seed, count));
     let servers = Servers::start(cases.clone()).expect("loopback servers start");
     let site = servers.site().clone();
     let mut opts = FirefoxOptions::default();
@@ -41,33 +52,66 @@ fn firefox_agrees_with_the_engine() {
     let firefox = run_firefox(&servers, &cases, &opts)
         .unwrap_or_else(|e| panic!("Firefox conformance run failed: {e}"));
     let mut engine = Engine(Profile::Firefox);
-    let bad = compare(&mut engine, &site, &cases, &firefox.observed);
+    let bad = compare(&mut engine, &site, &cases, &firefox.observed).disagreements;
     let standard = compare(
         &mut Engine(Profile::Standard),
         &site,
         &cases,
         &firefox.observed,
-    );
+    )
+    .disagreements;
+    // `corsgate check --browser firefox`, mandatory once the workspace has it.
+    let check_source = concat!(env!("CARGO_MANIFEST_DIR"), "/../corsgate/src/check.rs");
+    let check = std::path::Path::new(check_source).is_file().then(|| {
+        let binary = find_binary().expect(
+            "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
+             run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
+        );
+        let mut judge = FirefoxCheckCli(CheckCli {
+            binary,
+            servers: &servers,
+        });
+        compare(&mut judge, &site, &cases, &firefox.observed)
+    });
     let total = firefox.observed.len();
     eprintln!(
-        "{} cases x fetch/XHR = {total} requests against {} in {:.1} s ({:.1} s in all); {}: {} of {total} agree; engine:standard differs on {}",
+        "{} cases x fetch/XHR = {total} requests against {} in {:.1} s ({} sessions; {:.1} s in all); {}: {} of {total} agree; engine:standard differs on {}",
         cases.len(),
         firefox.version,
         firefox.elapsed.as_secs_f64(),
+        firefox.sessions,
         started.elapsed().as_secs_f64(),
         engine.name(),
         total - bad.len(),
         standard.len(),
     );
-    let mut report = String::new();
+    let check_bad = check
+        .as_ref()
+        .map(|c| c.disagreements.clone())
+        .unwrap_or_default();
+    match &check {
+        Some(c) => eprintln!(
+            "corsgate check --browser firefox: {} of {} agree",
+            c.compared - c.disagreements.len(),
+            c.compared
+        ),
+        None => {
+            eprintln!("note: no `corsgate check` in this workspace yet; compared the engine only")
+        }
+    }
     let shown = std::env::var("CORSGATE_SHOW")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    for d in bad.iter().take(shown) {
+    let mut report = String::new();
+    let judged = bad
+        .iter()
+        .map(|d| ("engine", d))
+        .chain(check_bad.iter().map(|d| ("corsgate check", d)));
+    for (who, d) in judged.take(shown) {
         let case = &cases[d.id as usize];
         report.push_str(&format!(
-            "\n{case}\n  {}: firefox: {}{}\n  {}: engine:  {}\n",
+            "\n{case}\n  {}: firefox: {}{}\n  {}: {who}: {}\n",
             d.api.name(),
             d.expected,
             firefox
@@ -81,13 +125,15 @@ fn firefox_agrees_with_the_engine() {
                 Err(e) => format!("error: {e}"),
             }
         ));
-        for l in servers.requests(d.id, d.api) {
+        let api = if who == "engine" { d.api } else { Api::Check };
+        for l in servers.requests(d.id, api) {
             report.push_str(&format!("    server saw: {l:?}\n"));
         }
     }
     assert!(
-        bad.is_empty(),
-        "{} of {total} requests disagree between Firefox and the engine's firefox profile (first {shown} shown):{report}",
-        bad.len()
+        bad.is_empty() && check_bad.is_empty(),
+        "{} of {total} requests disagree between Firefox and the engine's firefox profile, {} with `corsgate check --browser firefox` (first {shown} shown):{report}",
+        bad.len(),
+        check_bad.len()
     );
 }

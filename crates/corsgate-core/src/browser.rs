@@ -634,8 +634,10 @@ impl Fetch<'_> {
         if !Origin::from_url(from).same_origin(&next_origin) {
             self.request.headers.remove("authorization");
         }
-        for name in self.browser.profile.request_headers_removed_on_redirect() {
-            self.request.headers.remove(name);
+        if !self.request.origin().same_origin(&next_origin) {
+            for name in self.browser.profile.request_headers_removed_on_redirect() {
+                self.request.headers.remove(name);
+            }
         }
         self.url_list.push(next.clone());
         self.step(
@@ -807,6 +809,31 @@ mod tests {
         assert_eq!(
             preflight_headers(Profile::Standard, req()),
             [Some("rtt".to_owned()), Some("rtt".to_owned())]
+        );
+        // Redirected back to the page's own origin, they are kept.
+        let mut browser = Browser::new(Profile::Chromium);
+        let mut seen = Vec::new();
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .header("RTT", "abc")
+            .build()
+            .unwrap();
+        browser
+            .run(req, |out| {
+                seen.push(out.headers.contains("rtt"));
+                Ok::<_, ()>(match out.stage {
+                    Stage::Actual if out.url.ends_with("/0") => Response::new(302)
+                        .header("Location", "http://app.example/1")
+                        .header("Access-Control-Allow-Origin", "*"),
+                    _ => Response::new(204)
+                        .header("Access-Control-Allow-Origin", "*")
+                        .header("Access-Control-Allow-Headers", "*"),
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            [false, true, false, true],
+            "preflight, request, at each hop"
         );
     }
 

@@ -61,3 +61,10 @@ pub use refusal::{Refusal, Stage};
 pub use request::{Classification, Credentials, Initiator, Mode, Request, RequestError};
 pub use response::Response;
 pub use verdict::{RefusalReport, Step, StepKind, Verdict};
+
+pub mod decision;
+pub mod origin_set;
+pub mod policy;
+
+pub use decision::{Decision, Reason, RequestKind};
+pub use policy::{Policy, PolicyBuilder, PolicyConfig, PolicyError, PolicyErrors};

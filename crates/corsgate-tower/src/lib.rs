@@ -1,1 +1,298 @@
-//! tower middleware enforcing a corsgate policy (work in progress).
+//! # corsgate-tower
+//!
+//! A [`tower`](https://docs.rs/tower) middleware that enforces a validated
+//! [`corsgate_core::Policy`] in front of any `http`-based service: axum,
+//! hyper, tonic (gRPC-Web), or a plain `tower::Service`.
+//!
+//! * Preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+//!   are answered by the layer, 204 or 403, and never reach the inner service.
+//!   Any other `OPTIONS` request is passed on.
+//! * Every response the inner service produces gets the CORS headers and
+//!   `Vary`, whatever its status: 4xx and 5xx error responses included, so
+//!   pages can read your error bodies. `Vary` is appended, never replaced or
+//!   duplicated.
+//! * The policy can be replaced atomically while serving through a
+//!   [`CorsHandle`] (an `arc-swap`; requests never take a lock), and debug
+//!   mode can be switched on at run time.
+//! * The allowed actual-request path does not allocate.
+//!
+//! ```
+//! use corsgate_core::Policy;
+//! use corsgate_tower::CorsLayer;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, Layer, Service, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let policy = Policy::builder()
+//!     .origin("https://app.example.com")
+//!     .method("PUT")
+//!     .build()
+//!     .expect("a valid policy");
+//! let layer = CorsLayer::new(policy);
+//! let handle = layer.handle();
+//! let inner = service_fn(|_req: Request<()>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::new(String::from("hello")))
+//! });
+//! let mut svc = layer.layer(inner);
+//!
+//! let req = Request::builder()
+//!     .uri("/")
+//!     .header("origin", "https://app.example.com")
+//!     .body(())
+//!     .unwrap();
+//! let res = svc.ready().await.unwrap().call(req).await.unwrap();
+//! assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+//! assert_eq!(res.headers()["vary"], "origin");
+//!
+//! // Swap the policy while serving.
+//! handle.set_policy(Policy::builder().origin("https://new.example.com").build().unwrap());
+//! let req = Request::builder()
+//!     .method("OPTIONS")
+//!     .uri("/")
+//!     .header("origin", "https://app.example.com")
+//!     .header("access-control-request-method", "PUT")
+//!     .body(())
+//!     .unwrap();
+//! let res = svc.ready().await.unwrap().call(req).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::FORBIDDEN);
+//! # });
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arc_swap::ArcSwap;
+use corsgate_core::decision::{Action, Decision, ResponseHeaders};
+use corsgate_core::{Policy, Reason, RequestKind};
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub use corsgate_core;
+
+#[derive(Debug)]
+struct Shared {
+    policy: ArcSwap<Policy>,
+    debug: AtomicBool,
+    record: bool,
+}
+
+/// The layer: wraps services in [`Cors`]. Cloning it shares the policy.
+#[derive(Debug, Clone)]
+pub struct CorsLayer {
+    shared: Arc<Shared>,
+}
+
+/// Replaces the policy or toggles debug mode for every service made by a
+/// [`CorsLayer`], while they serve.
+#[derive(Debug, Clone)]
+pub struct CorsHandle {
+    shared: Arc<Shared>,
+}
+
+/// What the layer decided, put in the response's extensions when
+/// [`CorsLayer::record_decisions`] is on (for logging middleware further out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorsOutcome {
+    /// Not CORS, preflight or actual.
+    pub kind: RequestKind,
+    /// Whether the policy allowed the request.
+    pub allowed: bool,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl CorsLayer {
+    /// A layer enforcing `policy`.
+    pub fn new(policy: Policy) -> Self {
+        CorsLayer {
+            shared: Arc::new(Shared {
+                policy: ArcSwap::from_pointee(policy),
+                debug: AtomicBool::new(false),
+                record: false,
+            }),
+        }
+    }
+
+    /// Also put a [`CorsOutcome`] in every response's extensions (this
+    /// allocates: leave it off on hot paths that do not log).
+    pub fn record_decisions(self, yes: bool) -> Self {
+        CorsLayer {
+            shared: Arc::new(Shared {
+                policy: ArcSwap::new(self.shared.policy.load_full()),
+                debug: AtomicBool::new(self.shared.debug.load(Ordering::Relaxed)),
+                record: yes,
+            }),
+        }
+    }
+
+    /// A handle to change the policy or debug mode while serving.
+    pub fn handle(&self) -> CorsHandle {
+        CorsHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl CorsHandle {
+    /// Replaces the policy atomically: requests already deciding finish with
+    /// the old one, every later request uses the new one.
+    pub fn set_policy(&self, policy: Policy) {
+        self.shared.policy.store(Arc::new(policy));
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.shared.policy.load_full()
+    }
+
+    /// Turns debug mode on or off at run time (on if either this switch or the
+    /// policy's own `debug` setting is on): refused preflights then carry the
+    /// partial headers that make the browser console name the failing check.
+    pub fn set_debug(&self, on: bool) {
+        self.shared.debug.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the run-time debug switch is on.
+    pub fn debug(&self) -> bool {
+        self.shared.debug.load(Ordering::Relaxed)
+    }
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = Cors<S>;
+    fn layer(&self, inner: S) -> Cors<S> {
+        Cors {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The middleware service; see the [crate docs](crate).
+#[derive(Debug, Clone)]
+pub struct Cors<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Cors<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Cors<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let decision = {
+            let policy = self.shared.policy.load();
+            let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
+            policy.decide_with(req.method(), req.headers(), debug)
+        };
+        let outcome = self.shared.record.then(|| outcome(&decision));
+        match decision.action() {
+            Action::Respond(status) => {
+                let mut res = Response::new(ResBody::default());
+                *res.status_mut() = status;
+                decision.into_headers().apply_to(res.headers_mut());
+                if let Some(o) = outcome {
+                    res.extensions_mut().insert(o);
+                }
+                ResponseFuture {
+                    state: State::Ready { res: Some(res) },
+                }
+            }
+            Action::PassOn => ResponseFuture {
+                state: State::Inner {
+                    fut: self.inner.call(req),
+                    headers: Some(decision.into_headers()),
+                    outcome,
+                },
+            },
+        }
+    }
+}
+
+fn outcome(d: &Decision) -> CorsOutcome {
+    CorsOutcome {
+        kind: d.kind(),
+        allowed: d.allowed(),
+        reason: d.reason(),
+    }
+}
+
+pin_project! {
+    /// The response future of [`Cors`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Inner {
+            #[pin]
+            fut: F,
+            headers: Option<ResponseHeaders>,
+            outcome: Option<CorsOutcome>,
+        },
+        Ready {
+            res: Option<Response<B>>,
+        },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner {
+                fut,
+                headers,
+                outcome,
+            } => {
+                let mut res = match fut.poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(res)) => res,
+                };
+                if let Some(h) = headers.take() {
+                    h.apply_to(res.headers_mut());
+                }
+                if let Some(o) = outcome.take() {
+                    res.extensions_mut().insert(o);
+                }
+                Poll::Ready(Ok(res))
+            }
+            StateProj::Ready { res } => match res.take() {
+                Some(res) => Poll::Ready(Ok(res)),
+                None => panic!("ResponseFuture polled after completion"),
+            },
+        }
+    }
+}

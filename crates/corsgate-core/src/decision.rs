@@ -1,0 +1,860 @@
+//! The server role's decision for one request: pass it on (with the CORS
+//! headers to add to the response) or answer it here (a preflight), and why.
+//!
+//! [`Policy::decide`] classifies the request the way the Fetch standard does:
+//!
+//! * no `Origin` header: **not a CORS request**, passed on (with `Vary: Origin`
+//!   when the answer depends on the origin, so shared caches stay correct);
+//! * exactly `OPTIONS` with `Origin` and `Access-Control-Request-Method`: a
+//!   **preflight**, answered here, 204 with the CORS headers or 403 without
+//!   them (in debug mode, 204 with the partial headers that make the browser
+//!   console name the failing check);
+//! * anything else with `Origin` (including other `OPTIONS` requests): an
+//!   **actual request**, passed on, with `Access-Control-Allow-Origin` and the
+//!   rest added only when the origin is allowed.
+//!
+//! On the allowed actual-request path nothing is allocated: the header values
+//! are precomputed in the policy (or, for a pattern match, the request's own
+//! `Origin` value is reused), and the [`Decision`] lives on the stack.
+
+use std::fmt;
+
+use http::header::{self, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::headers::{is_token, trim_ows};
+use crate::origin_set::OriginMatch;
+use crate::policy::{HeaderRule, MethodRule, Policy};
+
+/// The most `Access-Control-Request-Headers` bytes (all lines together) read.
+pub const MAX_REQUEST_HEADERS_BYTES: usize = 8 * 1024;
+/// The most `Access-Control-Request-Headers` lines read.
+pub const MAX_REQUEST_HEADERS_LINES: usize = 16;
+/// The most header names one preflight may ask for.
+pub const MAX_REQUEST_HEADERS_NAMES: usize = 128;
+/// The most empty elements (`a,,b`) tolerated in `Access-Control-Request-Headers`.
+pub const MAX_REQUEST_HEADERS_EMPTY: usize = 16;
+
+static TRUE: HeaderValue = HeaderValue::from_static("true");
+static ANY: HeaderValue = HeaderValue::from_static("*");
+static VARY_ORIGIN: HeaderValue = HeaderValue::from_static("origin");
+const ACAPN: &str = "access-control-allow-private-network";
+const ACRPN: &str = "access-control-request-private-network";
+
+/// What kind of request it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// No `Origin` header.
+    NotCors,
+    /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+    Preflight,
+    /// Any other request with `Origin`.
+    Actual,
+}
+
+/// What to do with the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Call the inner service and add [`Decision::headers`] to its response,
+    /// whatever its status.
+    PassOn,
+    /// Do not call the inner service: answer with this status, an empty body
+    /// and [`Decision::headers`].
+    Respond(StatusCode),
+}
+
+/// A header name short enough to carry in a [`Reason`] without allocating
+/// (longer names are cut, and shown with `…`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShortName {
+    buf: [u8; 40],
+    len: u8,
+    cut: bool,
+}
+
+impl ShortName {
+    fn new(name: &[u8]) -> Self {
+        let mut buf = [0u8; 40];
+        let len = name.len().min(buf.len());
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        ShortName {
+            buf,
+            len: len as u8,
+            cut: name.len() > len,
+        }
+    }
+    /// The (lower-cased, possibly cut) name.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("?")
+    }
+}
+
+impl fmt::Debug for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl fmt::Display for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())?;
+        if self.cut {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why the decision was made, for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// No `Origin` header: not a cross-origin request from a browser.
+    NotCors,
+    /// The policy allows any origin.
+    AnyOrigin,
+    /// The origin is allowed.
+    OriginAllowed,
+    /// The origin is well formed but not allowed.
+    OriginNotAllowed,
+    /// The `Origin` value is not one a browser sends (or is `null`).
+    OriginMalformed,
+    /// Several `Origin` header lines.
+    MultipleOrigins,
+    /// The preflight asked for nothing the policy refuses.
+    PreflightAllowed,
+    /// The preflight asked for a method the policy does not allow.
+    MethodNotAllowed,
+    /// `Access-Control-Request-Method` is not a method name, or is repeated.
+    MethodMalformed,
+    /// The preflight asked for a request header the policy does not allow.
+    HeaderNotAllowed(ShortName),
+    /// `Access-Control-Request-Headers` holds something that is not a header name.
+    HeadersMalformed,
+    /// `Access-Control-Request-Headers` is larger than any browser sends.
+    HeadersTooLarge,
+}
+
+impl Reason {
+    /// A stable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NotCors => "not_cors",
+            Reason::AnyOrigin => "any_origin",
+            Reason::OriginAllowed => "origin_allowed",
+            Reason::OriginNotAllowed => "origin_not_allowed",
+            Reason::OriginMalformed => "origin_malformed",
+            Reason::MultipleOrigins => "multiple_origins",
+            Reason::PreflightAllowed => "preflight_allowed",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::MethodMalformed => "method_malformed",
+            Reason::HeaderNotAllowed(_) => "header_not_allowed",
+            Reason::HeadersMalformed => "headers_malformed",
+            Reason::HeadersTooLarge => "headers_too_large",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NotCors => f.write_str("no Origin header: not a cross-origin request from a browser, CORS does not apply"),
+            Reason::AnyOrigin => f.write_str("the policy allows any origin"),
+            Reason::OriginAllowed => f.write_str("the origin is in the allowed origins"),
+            Reason::OriginNotAllowed => f.write_str("the origin is not in the allowed origins: the browser will not let the page read the response"),
+            Reason::OriginMalformed => f.write_str("the Origin header is not an origin a browser sends (or is null): treated as not allowed"),
+            Reason::MultipleOrigins => f.write_str("the request has several Origin headers, which no browser sends: treated as not allowed"),
+            Reason::PreflightAllowed => f.write_str("preflight allowed: origin, method and request headers are all allowed"),
+            Reason::MethodNotAllowed => f.write_str("preflight refused: the method the page wants to use is not in the allowed methods"),
+            Reason::MethodMalformed => f.write_str("preflight refused: Access-Control-Request-Method is missing, repeated or not a method name"),
+            Reason::HeaderNotAllowed(name) => write!(f, "preflight refused: the page wants to send the header '{name}', which is not in the allowed request headers"),
+            Reason::HeadersMalformed => f.write_str("preflight refused: Access-Control-Request-Headers holds something that is not a header name"),
+            Reason::HeadersTooLarge => write!(f, "preflight refused: Access-Control-Request-Headers is larger than any browser sends (more than {MAX_REQUEST_HEADERS_BYTES} bytes, {MAX_REQUEST_HEADERS_LINES} lines, {MAX_REQUEST_HEADERS_NAMES} names or {MAX_REQUEST_HEADERS_EMPTY} empty elements)"),
+        }
+    }
+}
+
+/// The CORS response headers a decision adds. Values are shared with the
+/// policy (or the request), so cloning one is a reference-count bump.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseHeaders {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    allow_methods: Option<HeaderValue>,
+    allow_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+    expose: Option<HeaderValue>,
+    allow_private_network: bool,
+    vary: Option<HeaderValue>,
+}
+
+impl ResponseHeaders {
+    /// The headers as (name, value) pairs, `Vary` last.
+    pub fn iter(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
+        [
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                self.allow_origin.as_ref(),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                self.allow_credentials.then_some(&TRUE),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                self.allow_methods.as_ref(),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                self.allow_headers.as_ref(),
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, self.max_age.as_ref()),
+            (header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.as_ref()),
+            (
+                HeaderName::from_static(ACAPN),
+                self.allow_private_network.then_some(&TRUE),
+            ),
+            (header::VARY, self.vary.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+    }
+
+    /// Whether there is no header to add.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many header lines there are to add.
+    pub fn len(&self) -> usize {
+        usize::from(self.allow_origin.is_some())
+            + usize::from(self.allow_credentials)
+            + usize::from(self.allow_methods.is_some())
+            + usize::from(self.allow_headers.is_some())
+            + usize::from(self.max_age.is_some())
+            + usize::from(self.expose.is_some())
+            + usize::from(self.allow_private_network)
+            + usize::from(self.vary.is_some())
+    }
+
+    /// Adds the headers to a response's header map. CORS headers replace any
+    /// the inner service set (two `Access-Control-Allow-Origin` lines make
+    /// browsers refuse the response); `Vary` is appended, and only with the
+    /// names the response does not vary on already.
+    pub fn apply_to(self, map: &mut HeaderMap) {
+        // One allocation at most, instead of growing the map insert by insert.
+        map.reserve(self.len());
+        let ResponseHeaders {
+            allow_origin,
+            allow_credentials,
+            allow_methods,
+            allow_headers,
+            max_age,
+            expose,
+            allow_private_network,
+            vary,
+        } = self;
+        let mut set = |name: HeaderName, v: Option<HeaderValue>| {
+            if let Some(v) = v {
+                map.insert(name, v);
+            }
+        };
+        set(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+        set(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            allow_credentials.then(|| TRUE.clone()),
+        );
+        set(header::ACCESS_CONTROL_ALLOW_METHODS, allow_methods);
+        set(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
+        set(header::ACCESS_CONTROL_MAX_AGE, max_age);
+        set(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
+        if allow_private_network {
+            map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
+        }
+        if let Some(vary) = vary {
+            let missing = split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
+            if missing {
+                map.append(header::VARY, vary);
+            }
+        }
+    }
+
+    /// The headers in a new map.
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        self.clone().apply_to(&mut map);
+        map
+    }
+}
+
+fn split_list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|b| *b == b',')
+        .map(trim_ows)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the response already varies on `name` (or on everything, `*`).
+fn varies_on(map: &HeaderMap, name: &[u8]) -> bool {
+    map.get_all(header::VARY)
+        .iter()
+        .any(|v| split_list(v.as_bytes()).any(|t| t == b"*" || t.eq_ignore_ascii_case(name)))
+}
+
+/// The decision for one request; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Decision {
+    kind: RequestKind,
+    action: Action,
+    allowed: bool,
+    reason: Reason,
+    headers: ResponseHeaders,
+}
+
+impl Decision {
+    /// What kind of request it was.
+    pub fn kind(&self) -> RequestKind {
+        self.kind
+    }
+    /// Pass on, or answer here.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+    /// Whether the policy allows the request (true for non-CORS requests).
+    pub fn allowed(&self) -> bool {
+        self.allowed
+    }
+    /// Why.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+    /// The headers to add to the response.
+    pub fn headers(&self) -> &ResponseHeaders {
+        &self.headers
+    }
+    /// The headers to add to the response, by value.
+    pub fn into_headers(self) -> ResponseHeaders {
+        self.headers
+    }
+}
+
+enum Requested {
+    Ok { lines: usize, names: usize },
+    NotAllowed(ShortName),
+    Malformed,
+    TooLarge,
+}
+
+impl Policy {
+    /// Decides what to do with a request, given its method and headers.
+    ///
+    /// ```
+    /// use corsgate_core::policy::Policy;
+    /// use corsgate_core::decision::{Action, RequestKind};
+    /// use http::{HeaderMap, HeaderValue, Method, StatusCode};
+    ///
+    /// let policy = Policy::builder().origin("https://app.example.com").method("PUT").build()?;
+    /// let mut h = HeaderMap::new();
+    /// h.insert("origin", HeaderValue::from_static("https://app.example.com"));
+    /// h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    /// let d = policy.decide(&Method::OPTIONS, &h);
+    /// assert_eq!(d.kind(), RequestKind::Preflight);
+    /// assert_eq!(d.action(), Action::Respond(StatusCode::NO_CONTENT));
+    /// let answer = d.headers().to_header_map();
+    /// assert_eq!(answer["access-control-allow-methods"], "PUT");
+    ///
+    /// h.insert("access-control-request-method", HeaderValue::from_static("DELETE"));
+    /// let d = policy.decide(&Method::OPTIONS, &h);
+    /// assert_eq!(d.action(), Action::Respond(StatusCode::FORBIDDEN));
+    /// assert_eq!(d.reason().code(), "method_not_allowed");
+    /// assert!(d.headers().to_header_map().get("access-control-allow-origin").is_none());
+    /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
+    /// ```
+    pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Decision {
+        self.decide_with(method, headers, self.debug)
+    }
+
+    /// [`decide`](Self::decide) with debug mode forced on or off (a
+    /// middleware's runtime switch).
+    pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
+        let any = self.origins.is_any();
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        let Some(origin) = origins.next() else {
+            let mut h = ResponseHeaders::default();
+            if any {
+                h.allow_origin = Some(ANY.clone());
+                h.expose = self.expose.clone();
+            } else {
+                h.vary = Some(VARY_ORIGIN.clone());
+            }
+            return Decision {
+                kind: RequestKind::NotCors,
+                action: Action::PassOn,
+                allowed: true,
+                reason: Reason::NotCors,
+                headers: h,
+            };
+        };
+        let several = origins.next().is_some();
+        let matched = if several && !any {
+            Err(Reason::MultipleOrigins)
+        } else {
+            match self.origins.matches(origin) {
+                OriginMatch::Any => Ok(ANY.clone()),
+                OriginMatch::Exact(v) => Ok(v.clone()),
+                OriginMatch::Pattern => Ok(origin.clone()),
+                OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
+                OriginMatch::Malformed => Err(Reason::OriginMalformed),
+            }
+        };
+        if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return self.preflight(headers, matched, debug);
+        }
+        let mut h = ResponseHeaders {
+            vary: (!any).then(|| VARY_ORIGIN.clone()),
+            ..ResponseHeaders::default()
+        };
+        let (allowed, reason) = match matched {
+            Ok(acao) => {
+                h.allow_origin = Some(acao);
+                h.allow_credentials = self.credentials;
+                h.expose = self.expose.clone();
+                (
+                    true,
+                    if any {
+                        Reason::AnyOrigin
+                    } else {
+                        Reason::OriginAllowed
+                    },
+                )
+            }
+            Err(reason) => (false, reason),
+        };
+        Decision {
+            kind: RequestKind::Actual,
+            action: Action::PassOn,
+            allowed,
+            reason,
+            headers: h,
+        }
+    }
+
+    fn preflight(
+        &self,
+        headers: &HeaderMap,
+        matched: Result<HeaderValue, Reason>,
+        debug: bool,
+    ) -> Decision {
+        let mut h = ResponseHeaders {
+            vary: Some(self.preflight_vary.clone()),
+            ..ResponseHeaders::default()
+        };
+        let refuse = |h: ResponseHeaders, reason: Reason, partial: bool| Decision {
+            kind: RequestKind::Preflight,
+            action: Action::Respond(if partial {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::FORBIDDEN
+            }),
+            allowed: false,
+            reason,
+            // Without debug, a refusal carries no CORS header at all.
+            headers: if partial {
+                h
+            } else {
+                ResponseHeaders {
+                    vary: h.vary,
+                    ..ResponseHeaders::default()
+                }
+            },
+        };
+        let acao = match matched {
+            Ok(v) => v,
+            Err(reason) => return refuse(h, reason, false),
+        };
+        h.allow_origin = Some(acao);
+        h.allow_credentials = self.credentials;
+
+        // Method.
+        let mut acrm = headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .iter();
+        let method = match (acrm.next(), acrm.next()) {
+            (Some(m), None) if is_token(m.as_bytes()) => m,
+            _ => return refuse(h, Reason::MethodMalformed, debug),
+        };
+        let allow_method = match &self.methods {
+            MethodRule::Any => Some(method.clone()),
+            MethodRule::List(map) => std::str::from_utf8(method.as_bytes())
+                .ok()
+                .and_then(|m| map.get(m))
+                .cloned(),
+        };
+        let Some(allow_method) = allow_method else {
+            return refuse(h, Reason::MethodNotAllowed, debug);
+        };
+        h.allow_methods = Some(allow_method);
+
+        // Request headers.
+        match self.requested_headers(headers) {
+            Requested::Ok { lines, names } => {
+                h.allow_headers = match &self.request_headers {
+                    HeaderRule::List { value, .. } => value.clone(),
+                    HeaderRule::Mirror if names == 0 => None,
+                    HeaderRule::Mirror if lines == 1 => {
+                        headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned()
+                    }
+                    HeaderRule::Mirror => join_lines(headers),
+                };
+            }
+            other => {
+                let reason = match other {
+                    Requested::NotAllowed(name) => Reason::HeaderNotAllowed(name),
+                    Requested::Malformed => Reason::HeadersMalformed,
+                    _ => Reason::HeadersTooLarge,
+                };
+                if let HeaderRule::List { value, .. } = &self.request_headers {
+                    h.allow_headers = value.clone();
+                }
+                return refuse(h, reason, debug);
+            }
+        }
+        h.max_age = self.max_age.as_ref().map(|(_, v)| v.clone());
+        h.allow_private_network = self.private_network
+            && headers
+                .get(ACRPN)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        Decision {
+            kind: RequestKind::Preflight,
+            action: Action::Respond(StatusCode::NO_CONTENT),
+            allowed: true,
+            reason: Reason::PreflightAllowed,
+            headers: h,
+        }
+    }
+
+    /// Reads `Access-Control-Request-Headers` tolerantly (any case, order,
+    /// spacing, several lines) with bounded work and no allocation.
+    fn requested_headers(&self, headers: &HeaderMap) -> Requested {
+        let (mut lines, mut bytes, mut names, mut empty) = (0usize, 0usize, 0usize, 0usize);
+        for line in headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            lines += 1;
+            bytes += line.len();
+            if lines > MAX_REQUEST_HEADERS_LINES || bytes > MAX_REQUEST_HEADERS_BYTES {
+                return Requested::TooLarge;
+            }
+            for raw in line.as_bytes().split(|b| *b == b',') {
+                let name = trim_ows(raw);
+                if name.is_empty() {
+                    empty += 1;
+                    if empty > MAX_REQUEST_HEADERS_EMPTY {
+                        return Requested::TooLarge;
+                    }
+                    continue;
+                }
+                if !is_token(name) {
+                    return Requested::Malformed;
+                }
+                names += 1;
+                if names > MAX_REQUEST_HEADERS_NAMES {
+                    return Requested::TooLarge;
+                }
+                if let HeaderRule::List {
+                    names: set,
+                    longest,
+                    ..
+                } = &self.request_headers
+                {
+                    if !contains_name(set, *longest, name) {
+                        return Requested::NotAllowed(ShortName::new(name));
+                    }
+                }
+            }
+        }
+        Requested::Ok { lines, names }
+    }
+}
+
+fn contains_name<S: std::hash::BuildHasher>(
+    set: &std::collections::HashSet<Box<str>, S>,
+    longest: usize,
+    name: &[u8],
+) -> bool {
+    if name.len() > longest {
+        return false;
+    }
+    let mut buf = [0u8; 128];
+    match buf.get_mut(..name.len()) {
+        Some(dst) => {
+            for (d, s) in dst.iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+            std::str::from_utf8(dst).is_ok_and(|s| set.contains(s))
+        }
+        None => set.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
+    }
+}
+
+fn join_lines(headers: &HeaderMap) -> Option<HeaderValue> {
+    let mut joined = Vec::new();
+    for line in headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b", ");
+        }
+        joined.extend_from_slice(line.as_bytes());
+    }
+    HeaderValue::from_bytes(&joined).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hm(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (n, v) in pairs {
+            m.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    fn policy() -> Policy {
+        Policy::builder()
+            .origins(["https://app.example.com", "https://*.example.org"])
+            .methods(["PUT", "patch"])
+            .request_headers(["X-Trace", "Content-Type"])
+            .expose_headers(["X-Total"])
+            .credentials(true)
+            .max_age(600)
+            .build()
+            .unwrap()
+    }
+
+    const APP: (&str, &str) = ("origin", "https://app.example.com");
+
+    #[test]
+    fn classifies_like_fetch() {
+        let p = policy();
+        let d = p.decide(&Method::GET, &HeaderMap::new());
+        assert_eq!(
+            (d.kind(), d.action()),
+            (RequestKind::NotCors, Action::PassOn)
+        );
+        assert_eq!(d.headers().to_header_map()["vary"], "origin");
+        // OPTIONS without ACRM is an actual request, passed on.
+        let d = p.decide(&Method::OPTIONS, &hm(&[APP]));
+        assert_eq!(
+            (d.kind(), d.action()),
+            (RequestKind::Actual, Action::PassOn)
+        );
+        // ACRM without OPTIONS is an actual request too.
+        let d = p.decide(
+            &Method::PUT,
+            &hm(&[APP, ("access-control-request-method", "PUT")]),
+        );
+        assert_eq!(d.kind(), RequestKind::Actual);
+    }
+
+    #[test]
+    fn actual_request_headers() {
+        let p = policy();
+        let d = p.decide(&Method::GET, &hm(&[APP]));
+        assert!(d.allowed());
+        let h = d.headers().to_header_map();
+        assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(h["access-control-allow-credentials"], "true");
+        assert_eq!(h["access-control-expose-headers"], "x-total");
+        assert_eq!(h["vary"], "origin");
+        let d = p.decide(&Method::GET, &hm(&[("origin", "https://a.b.example.org")]));
+        assert_eq!(
+            d.headers().to_header_map()["access-control-allow-origin"],
+            "https://a.b.example.org"
+        );
+        let d = p.decide(&Method::GET, &hm(&[("origin", "https://evil.example")]));
+        assert!(!d.allowed());
+        assert_eq!(d.reason(), Reason::OriginNotAllowed);
+        let h = d.headers().to_header_map();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["vary"], "origin");
+        let d = p.decide(&Method::GET, &hm(&[APP, APP]));
+        assert_eq!(d.reason(), Reason::MultipleOrigins);
+    }
+
+    #[test]
+    fn vary_is_appended_once() {
+        let p = policy();
+        let mut inner = hm(&[("vary", "Accept-Encoding")]);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
+        let v: Vec<_> = inner.get_all("vary").iter().collect();
+        assert_eq!(v, ["Accept-Encoding", "origin"]);
+        let mut inner = hm(&[("vary", "accept-encoding, Origin")]);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
+        assert_eq!(inner.get_all("vary").iter().count(), 1);
+        let mut inner = hm(&[("vary", "*")]);
+        p.decide(&Method::GET, &HeaderMap::new())
+            .into_headers()
+            .apply_to(&mut inner);
+        assert_eq!(inner.get_all("vary").iter().count(), 1);
+        // A stale ACAO from the inner service is replaced, never duplicated.
+        let mut inner = hm(&[("access-control-allow-origin", "*")]);
+        p.decide(&Method::GET, &hm(&[APP]))
+            .into_headers()
+            .apply_to(&mut inner);
+        assert_eq!(
+            inner.get_all("access-control-allow-origin").iter().count(),
+            1
+        );
+    }
+
+    fn preflight(p: &Policy, extra: &[(&str, &str)]) -> Decision {
+        let mut h = hm(&[APP, ("access-control-request-method", "PUT")]);
+        for (n, v) in extra {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        p.decide(&Method::OPTIONS, &h)
+    }
+
+    #[test]
+    fn request_headers_are_read_tolerantly() {
+        let p = policy();
+        for ok in [
+            vec![("access-control-request-headers", "x-trace,content-type")],
+            vec![("access-control-request-headers", "Content-Type ,  X-TRACE")],
+            vec![("access-control-request-headers", ",x-trace,,")],
+            vec![
+                ("access-control-request-headers", "x-trace"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            vec![("access-control-request-headers", "")],
+        ] {
+            let d = preflight(&p, &ok);
+            assert!(d.allowed(), "{ok:?}: {}", d.reason());
+            let h = d.headers().to_header_map();
+            assert_eq!(h["access-control-allow-headers"], "x-trace, content-type");
+            assert_eq!(h["access-control-allow-methods"], "PUT");
+            assert_eq!(h["access-control-max-age"], "600");
+            assert_eq!(
+                h["vary"],
+                "origin, access-control-request-method, access-control-request-headers"
+            );
+        }
+        let d = preflight(
+            &p,
+            &[("access-control-request-headers", "x-trace, X-Other")],
+        );
+        assert_eq!(d.action(), Action::Respond(StatusCode::FORBIDDEN));
+        assert!(d.reason().to_string().contains("'x-other'"));
+        assert!(d
+            .headers()
+            .to_header_map()
+            .get("access-control-allow-origin")
+            .is_none());
+        let d = preflight(&p, &[("access-control-request-headers", "x-trace, no no")]);
+        assert_eq!(d.reason(), Reason::HeadersMalformed);
+    }
+
+    #[test]
+    fn hostile_request_headers_are_refused_quickly() {
+        let p = policy();
+        let commas = ",".repeat(1 << 20);
+        let d = preflight(&p, &[("access-control-request-headers", &commas)]);
+        assert_eq!(d.reason(), Reason::HeadersTooLarge);
+        let d = preflight(&p, &[("access-control-request-headers", &",".repeat(100))]);
+        assert_eq!(d.reason(), Reason::HeadersTooLarge);
+        let many: Vec<_> = (0..100)
+            .map(|_| ("access-control-request-headers", "x-trace"))
+            .collect();
+        assert_eq!(preflight(&p, &many).reason(), Reason::HeadersTooLarge);
+    }
+
+    #[test]
+    fn methods_are_case_sensitive_after_normalization() {
+        let p = policy();
+        let acrm = |m: &str| {
+            p.decide(
+                &Method::OPTIONS,
+                &hm(&[APP, ("access-control-request-method", m)]),
+            )
+        };
+        assert!(acrm("PUT").allowed());
+        assert!(acrm("patch").allowed());
+        assert!(acrm("GET").allowed());
+        assert_eq!(acrm("PATCH").reason(), Reason::MethodNotAllowed);
+        assert_eq!(acrm("DELETE").reason(), Reason::MethodNotAllowed);
+        assert_eq!(acrm("GE T").reason(), Reason::MethodMalformed);
+    }
+
+    #[test]
+    fn debug_sends_partial_headers() {
+        let p = policy();
+        let mut h = hm(&[APP, ("access-control-request-method", "DELETE")]);
+        let d = p.decide_with(&Method::OPTIONS, &h, true);
+        assert_eq!(d.action(), Action::Respond(StatusCode::NO_CONTENT));
+        assert!(!d.allowed());
+        let m = d.headers().to_header_map();
+        assert_eq!(m["access-control-allow-origin"], "https://app.example.com");
+        assert!(m.get("access-control-allow-methods").is_none());
+        h.insert(
+            "access-control-request-method",
+            HeaderValue::from_static("PUT"),
+        );
+        h.insert(
+            "access-control-request-headers",
+            HeaderValue::from_static("x-nope"),
+        );
+        let m = p
+            .decide_with(&Method::OPTIONS, &h, true)
+            .headers()
+            .to_header_map();
+        assert_eq!(m["access-control-allow-headers"], "x-trace, content-type");
+        h.insert("origin", HeaderValue::from_static("https://evil.example"));
+        let d = p.decide_with(&Method::OPTIONS, &h, true);
+        assert_eq!(d.action(), Action::Respond(StatusCode::FORBIDDEN));
+    }
+
+    #[test]
+    fn any_origin_and_mirror() {
+        let p = Policy::builder()
+            .any_origin()
+            .methods(["*"])
+            .request_headers(["*"])
+            .expose_headers(["*"])
+            .private_network(true)
+            .build()
+            .unwrap();
+        let h = p
+            .decide(&Method::GET, &HeaderMap::new())
+            .headers()
+            .to_header_map();
+        assert_eq!(h["access-control-allow-origin"], "*");
+        assert_eq!(h["access-control-expose-headers"], "*");
+        assert!(h.get("vary").is_none());
+        let d = p.decide(
+            &Method::OPTIONS,
+            &hm(&[
+                ("origin", "null"),
+                ("access-control-request-method", "SUBSCRIBE"),
+                ("access-control-request-headers", "x-a, Authorization"),
+                ("access-control-request-headers", "x-b"),
+                ("access-control-request-private-network", "true"),
+            ]),
+        );
+        assert!(d.allowed());
+        let h = d.headers().to_header_map();
+        assert_eq!(h["access-control-allow-methods"], "SUBSCRIBE");
+        assert_eq!(h["access-control-allow-headers"], "x-a, Authorization, x-b");
+        assert_eq!(h["access-control-allow-private-network"], "true");
+    }
+}

@@ -1,0 +1,670 @@
+//! The allowed origins of a policy and the matcher that decides, per request,
+//! whether an `Origin` is one of them.
+//!
+//! Three kinds of entry, all checked on the *parsed* request origin (scheme,
+//! host, port), never with a regex or a substring test on the raw string:
+//!
+//! * exact origins, `https://app.example.com`: one hash lookup;
+//! * subdomain patterns, `https://*.example.com`: one or more whole DNS labels
+//!   in front of `example.com`, never `example.com` itself; the request host's
+//!   parent domains are looked up in a hash map, so the cost depends on the
+//!   number of labels in the request host, not on the number of entries;
+//! * any-port patterns, `http://localhost:*` (combinable with `*.`).
+//!
+//! The request-side parser allocates nothing and accepts only what browsers
+//! send: lower case, no default port, no empty label.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use http::HeaderValue;
+
+use crate::origin::{default_port, Host, Origin, OriginError};
+use crate::policy::PolicyError;
+
+/// A fast, non-cryptographic hasher (FxHash). The tables are built once from
+/// the configuration, so request-controlled keys cannot lengthen a probe
+/// sequence beyond what the configuration itself produces.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FxBuild;
+
+pub(crate) struct Fx(u64);
+
+const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for b in chunks.remainder() {
+            self.add(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
+    }
+}
+
+impl BuildHasher for FxBuild {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+/// `http` or `https`: the only schemes a policy allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn parse(s: &str) -> Option<Scheme> {
+        match s {
+            "http" => Some(Scheme::Http),
+            "https" => Some(Scheme::Https),
+            _ => None,
+        }
+    }
+}
+
+/// Which ports a rule accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PortRule {
+    /// Only the scheme's default port (no port in the serialization).
+    Default,
+    /// Only this port.
+    Exact(u16),
+    /// Any port, the default one included (`:*`).
+    Any,
+}
+
+/// A pattern entry: scheme, host and port rule, and whether it is `*.host`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Rule {
+    scheme: Scheme,
+    port: PortRule,
+    subdomains: bool,
+}
+
+/// One parsed `origins` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// `*`.
+    Any,
+    /// An exact origin.
+    Exact(Origin),
+    /// A pattern on `host`.
+    Pattern {
+        host: String,
+        rule: Rule,
+        loopback: bool,
+    },
+}
+
+impl Entry {
+    /// Whether the entry is plain `http` on a non-loopback host.
+    pub(crate) fn is_insecure(&self) -> bool {
+        match self {
+            Entry::Any => false,
+            Entry::Exact(o) => o.tuple().is_some_and(|t| t.scheme() == "http") && !o.is_loopback(),
+            Entry::Pattern { rule, loopback, .. } => rule.scheme == Scheme::Http && !loopback,
+        }
+    }
+
+    /// Parses and checks one configured entry.
+    pub(crate) fn parse(value: &str) -> Result<Entry, PolicyError> {
+        if value == "*" {
+            return Ok(Entry::Any);
+        }
+        if value.eq_ignore_ascii_case("null") {
+            return Err(PolicyError::NullOrigin);
+        }
+        if value.len() >= 5 && value[..5].eq_ignore_ascii_case("file:") {
+            return Err(PolicyError::FileOrigin {
+                value: value.to_owned(),
+            });
+        }
+        let Some(sep) = value.find("://") else {
+            return Err(PolicyError::InvalidOrigin {
+                value: value.to_owned(),
+                problem: Origin::parse_header(value)
+                    .err()
+                    .unwrap_or(OriginError::MissingScheme {
+                        value: value.to_owned(),
+                    }),
+            });
+        };
+        let scheme = &value[..sep];
+        let lower_scheme = scheme.to_ascii_lowercase();
+        if Scheme::parse(&lower_scheme).is_none() {
+            let valid = !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            if valid {
+                return Err(PolicyError::UnsupportedScheme {
+                    value: value.to_owned(),
+                    scheme: lower_scheme,
+                });
+            }
+        }
+        let rest = &value[sep + 3..];
+        let subdomains = rest.starts_with("*.");
+        let rest = if subdomains { &rest[2..] } else { rest };
+        let any_port = rest.ends_with(":*");
+        let rest = if any_port {
+            &rest[..rest.len() - 2]
+        } else {
+            rest
+        };
+        if rest.contains('*') {
+            return Err(PolicyError::InvalidPattern {
+                value: value.to_owned(),
+                detail: "a wildcard may only stand for whole leading labels (`*.` right after `://`) or for the port (`:*` at the end)",
+            });
+        }
+        let core = format!("{scheme}://{rest}");
+        let rewild = |s: &str| -> String {
+            let Some(i) = s.find("://") else {
+                return s.to_owned();
+            };
+            let mut out = String::with_capacity(s.len() + 4);
+            out.push_str(&s[..i + 3]);
+            if subdomains {
+                out.push_str("*.");
+            }
+            out.push_str(&s[i + 3..]);
+            if any_port {
+                out.push_str(":*");
+            }
+            out
+        };
+        let origin = match Origin::parse_header(&core) {
+            Ok(o) => o,
+            Err(problem) => {
+                let problem = match problem {
+                    // A Unicode host: suggest the punycode browsers send.
+                    OriginError::InvalidByte { byte, .. } if byte >= 0x80 => {
+                        match Origin::from_url_str(&core) {
+                            Ok(o) if !o.is_opaque() => OriginError::NotCanonical {
+                                value: value.to_owned(),
+                                origin: rewild(o.as_str()),
+                            },
+                            _ => problem,
+                        }
+                    }
+                    other => rewrite_origin_error(other, value, &rewild),
+                };
+                return Err(PolicyError::InvalidOrigin {
+                    value: value.to_owned(),
+                    problem,
+                });
+            }
+        };
+        let Some(tuple) = origin.tuple() else {
+            return Err(PolicyError::NullOrigin);
+        };
+        let Some(scheme) = Scheme::parse(tuple.scheme()) else {
+            return Err(PolicyError::UnsupportedScheme {
+                value: value.to_owned(),
+                scheme: tuple.scheme().to_owned(),
+            });
+        };
+        if !subdomains && !any_port {
+            return Ok(Entry::Exact(origin));
+        }
+        if any_port && tuple.port().is_some() {
+            return Err(PolicyError::InvalidPattern {
+                value: value.to_owned(),
+                detail: "it has both a port and `:*`",
+            });
+        }
+        if subdomains {
+            let Host::Domain(domain) = tuple.host() else {
+                return Err(PolicyError::InvalidPattern {
+                    value: value.to_owned(),
+                    detail: "`*.` needs a domain name after it, not an IP address",
+                });
+            };
+            let loopback_name = domain == "localhost" || domain.ends_with(".localhost");
+            if !loopback_name {
+                if let Some(suffix) = psl::suffix_str(domain) {
+                    if suffix == domain {
+                        return Err(PolicyError::PublicSuffixWildcard {
+                            value: value.to_owned(),
+                            suffix: suffix.to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        let port = if any_port {
+            PortRule::Any
+        } else {
+            match tuple.port() {
+                Some(p) => PortRule::Exact(p),
+                None => PortRule::Default,
+            }
+        };
+        Ok(Entry::Pattern {
+            host: tuple.host().to_string(),
+            rule: Rule {
+                scheme,
+                port,
+                subdomains,
+            },
+            loopback: origin.is_loopback(),
+        })
+    }
+}
+
+/// Puts the configured value and a wildcard-restored suggestion into an origin error.
+fn rewrite_origin_error(
+    e: OriginError,
+    value: &str,
+    rewild: &dyn Fn(&str) -> String,
+) -> OriginError {
+    use OriginError::*;
+    let v = value.to_owned();
+    match e {
+        TrailingSlash { origin, .. } => TrailingSlash {
+            value: v,
+            origin: rewild(&origin),
+        },
+        HasPath { origin, .. } => HasPath {
+            value: v,
+            origin: rewild(&origin),
+        },
+        HasQuery { origin, .. } => HasQuery {
+            value: v,
+            origin: rewild(&origin),
+        },
+        HasFragment { origin, .. } => HasFragment {
+            value: v,
+            origin: rewild(&origin),
+        },
+        HasUserinfo { origin, .. } => HasUserinfo {
+            value: v,
+            origin: rewild(&origin),
+        },
+        ExplicitDefaultPort { origin, .. } => ExplicitDefaultPort {
+            value: v,
+            origin: rewild(&origin),
+        },
+        NotCanonical { origin, .. } => NotCanonical {
+            value: v,
+            origin: rewild(&origin),
+        },
+        Malformed { detail, .. } => Malformed { value: v, detail },
+        MissingScheme { .. } => MissingScheme { value: v },
+        NoHost { .. } => NoHost { value: v },
+        other => other,
+    }
+}
+
+/// How a request's `Origin` compares with the allowed origins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginMatch<'p> {
+    /// The policy allows any origin.
+    Any,
+    /// An exact entry: its precomputed header value.
+    Exact(&'p HeaderValue),
+    /// A pattern entry (the request's own value is echoed).
+    Pattern,
+    /// A well-formed origin that no entry allows.
+    NotAllowed,
+    /// Not an origin a browser would send (or `null`).
+    Malformed,
+}
+
+/// The compiled set of allowed origins.
+///
+/// ```
+/// use corsgate_core::policy::Policy;
+/// use corsgate_core::origin_set::OriginMatch;
+/// use http::HeaderValue;
+/// let p = Policy::builder()
+///     .origin("https://app.example.com")
+///     .origin("https://*.example.org")
+///     .origin("http://localhost:*")
+///     .build()
+///     .unwrap();
+/// let set = p.origins();
+/// let m = |s: &'static str| set.matches(&HeaderValue::from_static(s));
+/// assert!(matches!(m("https://app.example.com"), OriginMatch::Exact(_)));
+/// assert_eq!(m("https://a.b.example.org"), OriginMatch::Pattern);
+/// assert_eq!(m("https://example.org"), OriginMatch::NotAllowed); // never the bare domain
+/// assert_eq!(m("https://evil-example.org"), OriginMatch::NotAllowed);
+/// assert_eq!(m("http://localhost:5173"), OriginMatch::Pattern);
+/// assert_eq!(m("https://app.example.com/"), OriginMatch::Malformed);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OriginSet {
+    any: bool,
+    exact: HashMap<Box<[u8]>, HeaderValue, FxBuild>,
+    rules: HashMap<Box<str>, Vec<Rule>, FxBuild>,
+    len: usize,
+}
+
+impl OriginSet {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an entry; `false` if it was already there.
+    pub(crate) fn insert(&mut self, entry: Entry) -> bool {
+        self.len += 1;
+        match entry {
+            Entry::Any => !std::mem::replace(&mut self.any, true),
+            Entry::Exact(o) => {
+                let s = o.as_str();
+                if self.exact.contains_key(s.as_bytes()) {
+                    return false;
+                }
+                match HeaderValue::from_str(s) {
+                    Ok(v) => {
+                        warm(&v);
+                        self.exact.insert(s.as_bytes().into(), v);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            Entry::Pattern { host, rule, .. } => {
+                let rules = self.rules.entry(host.into_boxed_str()).or_default();
+                if rules.contains(&rule) {
+                    return false;
+                }
+                rules.push(rule);
+                true
+            }
+        }
+    }
+
+    /// Whether any origin is allowed (`*`).
+    pub fn is_any(&self) -> bool {
+        self.any
+    }
+
+    /// How many entries were configured.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is allowed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Matches a request's `Origin` value. Allocates nothing.
+    pub fn matches(&self, value: &HeaderValue) -> OriginMatch<'_> {
+        if self.any {
+            return OriginMatch::Any;
+        }
+        // Exact entries are stored in their canonical serialization, so a
+        // byte-equal value *is* that parsed origin: look it up first.
+        if let Some(v) = self.exact.get(value.as_bytes()) {
+            return OriginMatch::Exact(v);
+        }
+        let Some(parts) = RequestOrigin::parse(value.as_bytes()) else {
+            return OriginMatch::Malformed;
+        };
+        if self.rules.is_empty() {
+            return OriginMatch::NotAllowed;
+        }
+        let accepts = |rules: &Vec<Rule>, subdomain: bool| {
+            rules.iter().any(|r| {
+                r.subdomains == subdomain
+                    && r.scheme == parts.scheme
+                    && match r.port {
+                        PortRule::Any => true,
+                        PortRule::Default => parts.port.is_none(),
+                        PortRule::Exact(p) => parts.port == Some(p),
+                    }
+            })
+        };
+        if let Some(rules) = self.rules.get(parts.host) {
+            if accepts(rules, false) {
+                return OriginMatch::Pattern;
+            }
+        }
+        if parts.domain {
+            let host = parts.host.as_bytes();
+            for (i, b) in host.iter().enumerate() {
+                if *b == b'.' {
+                    if let Some(rules) = self.rules.get(&parts.host[i + 1..]) {
+                        if accepts(rules, true) {
+                            return OriginMatch::Pattern;
+                        }
+                    }
+                }
+            }
+        }
+        OriginMatch::NotAllowed
+    }
+}
+
+/// Makes later clones of a header value reference-count bumps.
+///
+/// `HeaderValue` wraps `bytes::Bytes`; a `Bytes` made from a `Vec` allocates
+/// its shared header on the first clone. Cloning once while the policy is
+/// built keeps that allocation off the request path.
+pub(crate) fn warm(v: &HeaderValue) {
+    drop(v.clone());
+}
+
+/// A request `Origin` split into its parts, borrowed from the header value.
+#[derive(Debug, Clone, Copy)]
+struct RequestOrigin<'a> {
+    scheme: Scheme,
+    host: &'a str,
+    domain: bool,
+    port: Option<u16>,
+}
+
+/// Longest host a browser sends (DNS limit), plus brackets for IPv6.
+const MAX_HOST: usize = 255;
+
+impl<'a> RequestOrigin<'a> {
+    fn parse(bytes: &'a [u8]) -> Option<RequestOrigin<'a>> {
+        if bytes.len() > 8 + MAX_HOST + 6 {
+            return None;
+        }
+        let serialized = std::str::from_utf8(bytes).ok()?;
+        let (scheme, rest) = if let Some(r) = serialized.strip_prefix("https://") {
+            (Scheme::Https, r)
+        } else if let Some(r) = serialized.strip_prefix("http://") {
+            (Scheme::Http, r)
+        } else {
+            return None;
+        };
+        let (host, port_str, domain) = if rest.starts_with('[') {
+            let end = rest.find(']')?;
+            let inner = &rest[1..end];
+            if inner.is_empty()
+                || !inner
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'a'..=b'f' | b':' | b'.'))
+            {
+                return None;
+            }
+            let after = &rest[end + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return None,
+            };
+            (&rest[..end + 1], port, false)
+        } else {
+            let (host, port) = match rest.find(':') {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                None => (rest, None),
+            };
+            if host.is_empty() || host.len() > MAX_HOST {
+                return None;
+            }
+            let mut prev_dot = true;
+            for b in host.bytes() {
+                match b {
+                    b'.' if prev_dot => return None,
+                    b'.' => prev_dot = true,
+                    b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => prev_dot = false,
+                    _ => return None,
+                }
+            }
+            if prev_dot {
+                return None;
+            }
+            (host, port, true)
+        };
+        let port = match port_str {
+            None => None,
+            Some(p) => {
+                if p.is_empty() || p.len() > 5 || p.starts_with('0') {
+                    return None;
+                }
+                let mut n: u32 = 0;
+                for b in p.bytes() {
+                    if !b.is_ascii_digit() {
+                        return None;
+                    }
+                    n = n * 10 + u32::from(b - b'0');
+                }
+                let n = u16::try_from(n).ok()?;
+                let name = match scheme {
+                    Scheme::Http => "http",
+                    Scheme::Https => "https",
+                };
+                if default_port(name) == Some(n) {
+                    return None;
+                }
+                Some(n)
+            }
+        };
+        Some(RequestOrigin {
+            scheme,
+            host,
+            domain,
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(entries: &[&str]) -> OriginSet {
+        let mut s = OriginSet::new();
+        for e in entries {
+            assert!(s.insert(Entry::parse(e).unwrap()), "{e}");
+        }
+        s
+    }
+
+    fn m<'a>(s: &'a OriginSet, v: &str) -> OriginMatch<'a> {
+        s.matches(&HeaderValue::from_str(v).unwrap())
+    }
+
+    #[test]
+    fn subdomain_patterns_are_label_aware() {
+        let s = set(&[
+            "https://*.example.com",
+            "https://foo.com",
+            "https://bar.com",
+        ]);
+        assert_eq!(m(&s, "https://a.example.com"), OriginMatch::Pattern);
+        assert_eq!(m(&s, "https://c.b.a.example.com"), OriginMatch::Pattern);
+        for no in [
+            "https://example.com",
+            "https://evilexample.com",
+            "https://a.example.com.evil.com",
+            "http://a.example.com",
+            "https://a.example.com:8443",
+            "https://barfoo.com",
+            "https://foo.com.bar.com",
+        ] {
+            assert_eq!(m(&s, no), OriginMatch::NotAllowed, "{no}");
+        }
+        for bad in [
+            "https://.example.com",
+            "https://a..example.com",
+            "https://A.example.com",
+            "https://a.example.com:443",
+            "https://a.example.com:",
+            "https://a.example.com:0443",
+            "https://a.example.com/",
+            "null",
+            "",
+        ] {
+            assert_eq!(m(&s, bad), OriginMatch::Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports() {
+        let s = set(&[
+            "http://localhost:*",
+            "https://*.dev.example:8443",
+            "http://[::1]:*",
+        ]);
+        assert_eq!(m(&s, "http://localhost"), OriginMatch::Pattern);
+        assert_eq!(m(&s, "http://localhost:3000"), OriginMatch::Pattern);
+        assert_eq!(m(&s, "https://localhost:3000"), OriginMatch::NotAllowed);
+        assert_eq!(m(&s, "https://x.dev.example:8443"), OriginMatch::Pattern);
+        assert_eq!(m(&s, "https://x.dev.example"), OriginMatch::NotAllowed);
+        assert_eq!(m(&s, "http://[::1]:8080"), OriginMatch::Pattern);
+        assert_eq!(m(&s, "http://a.localhost:1"), OriginMatch::NotAllowed);
+    }
+
+    #[test]
+    fn refuses_bad_entries() {
+        let code = |v: &str| Entry::parse(v).unwrap_err().code();
+        assert_eq!(code("https://*.com"), "public_suffix_wildcard");
+        assert_eq!(code("https://*.co.uk"), "public_suffix_wildcard");
+        assert_eq!(code("https://*.github.io"), "public_suffix_wildcard");
+        assert_eq!(code("null"), "null_origin");
+        assert_eq!(code("file:///home/me/index.html"), "file_origin");
+        assert_eq!(code("ftp://files.example.com"), "unsupported_scheme");
+        assert_eq!(code("chrome-extension://abc"), "unsupported_scheme");
+        assert_eq!(code("https://a*.example.com"), "invalid_pattern");
+        assert_eq!(code("https://*.127.0.0.1"), "invalid_pattern");
+        assert_eq!(code("https://a.com:8080:*"), "invalid_pattern");
+        let e = Entry::parse("https://*.example.com/").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("did you mean https://*.example.com — without"),
+            "{e}"
+        );
+        let e = Entry::parse("https://app.example.com:443").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("did you mean https://app.example.com?"),
+            "{e}"
+        );
+        let e = Entry::parse("https://bücher.example").unwrap_err();
+        assert!(
+            e.to_string().contains("https://xn--bcher-kva.example"),
+            "{e}"
+        );
+        let e = Entry::parse("http://0x7f.0.0.1:*").unwrap_err();
+        assert!(e.to_string().contains("http://127.0.0.1:*"), "{e}");
+        assert!(Entry::parse("https://*.example.co.uk").is_ok());
+        assert!(Entry::parse("http://*.localhost:*").is_ok());
+    }
+}

@@ -1,0 +1,293 @@
+//! The engine's side of the playground: validate a policy, then run a request
+//! through the browser model against what the demo gateway would answer.
+
+use corsgate_core::decision::Action as Decided;
+use corsgate_core::{
+    Browser, Credentials, HeaderList, Policy, PolicyErrors, Profile, Request, Response, Stage,
+    Verdict,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::upstream;
+
+/// A policy problem, located in the TOML text when possible.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+}
+
+/// Turns policy errors into located problems.
+pub fn problems(errors: &PolicyErrors) -> Vec<PolicyProblem> {
+    errors
+        .located()
+        .map(|(e, loc)| PolicyProblem {
+            message: e.to_string(),
+            line: loc.map(|l| l.0),
+            column: loc.map(|l| l.1),
+        })
+        .collect()
+}
+
+/// What the page asks the engine.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvalRequest {
+    /// The policy, as TOML.
+    pub policy: String,
+    /// The page's origin.
+    pub origin: String,
+    /// The method.
+    pub method: String,
+    /// The path on the gateway.
+    pub path: String,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// `omit`, `same-origin` or `include`.
+    pub credentials: String,
+    /// The browser profile (default `chromium`).
+    #[serde(default)]
+    pub browser: Option<String>,
+}
+
+/// One request on the wire and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    /// `preflight` or `actual`.
+    pub stage: Stage,
+    /// The method on the wire.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The headers the browser sends.
+    pub headers: Vec<(String, String)>,
+    /// The gateway's answer.
+    pub response: WireResponse,
+}
+
+/// A response on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct WireResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The engine's answer to the page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EvalResponse {
+    /// Policy problems (empty when the policy is valid).
+    pub errors: Vec<PolicyProblem>,
+    /// A problem with the request itself.
+    pub error: Option<String>,
+    /// The verdict, when the policy and the request are valid.
+    pub verdict: Option<Verdict>,
+    /// What went over the wire in the model.
+    pub wire: Vec<Exchange>,
+}
+
+fn pairs(h: &HeaderList) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// What the demo gateway answers to one request under `policy`: the same code
+/// path as the real gateway (`Policy::decide`, then the upstream, then the
+/// decision's headers).
+pub fn gateway_answer(
+    policy: &Policy,
+    method: &http::Method,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> (
+    http::StatusCode,
+    http::HeaderMap,
+    String,
+    corsgate_core::Decision,
+) {
+    let decision = policy.decide(method, headers);
+    match decision.action() {
+        Decided::Respond(status) => (
+            status,
+            decision.headers().to_header_map(),
+            String::new(),
+            decision,
+        ),
+        Decided::PassOn => {
+            let (status, mut map, body) = upstream::answer(method.as_str(), path);
+            // Known here so that the model's response carries what the real one does.
+            map.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(body.len()),
+            );
+            decision.headers().clone().apply_to(&mut map);
+            (status, map, body, decision)
+        }
+    }
+}
+
+/// Validates the policy and judges the request.
+pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
+    let policy = match Policy::from_toml(&req.policy) {
+        Ok(p) => p,
+        Err(errors) => {
+            return EvalResponse {
+                errors: problems(&errors),
+                ..Default::default()
+            }
+        }
+    };
+    let profile = match req.browser.as_deref().map(str::parse::<Profile>) {
+        None => Profile::Chromium,
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            return EvalResponse {
+                error: Some(e),
+                ..Default::default()
+            }
+        }
+    };
+    let credentials = match req.credentials.parse::<Credentials>() {
+        Ok(c) => c,
+        Err(e) => {
+            return EvalResponse {
+                error: Some(e),
+                ..Default::default()
+            }
+        }
+    };
+    let path = if req.path.starts_with('/') {
+        req.path.clone()
+    } else {
+        format!("/{}", req.path)
+    };
+    let mut builder = Request::builder(req.origin.clone(), format!("{gateway_origin}{path}"))
+        .method(req.method.clone())
+        .credentials(credentials);
+    for (n, v) in &req.headers {
+        builder = builder.header(n.clone(), v.as_bytes());
+    }
+    let request = match builder.build() {
+        Ok(r) => r,
+        Err(e) => {
+            return EvalResponse {
+                error: Some(e.to_string()),
+                ..Default::default()
+            }
+        }
+    };
+    let mut wire = Vec::new();
+    let result = Browser::new(profile).run(request, |out| {
+        let method = http::Method::from_bytes(out.method.as_bytes()).map_err(|e| e.to_string())?;
+        let (headers, _) = out.headers.to_http();
+        let path = url_path(&out.url);
+        let (status, map, _body, _) = gateway_answer(&policy, &method, &path, &headers);
+        let response = Response::with_headers(status.as_u16(), HeaderList::from_http(&map));
+        wire.push(Exchange {
+            stage: out.stage,
+            method: out.method.clone(),
+            url: out.url.clone(),
+            headers: pairs(&out.headers),
+            response: WireResponse {
+                status: response.status,
+                headers: pairs(&response.headers),
+            },
+        });
+        Ok::<_, String>(response)
+    });
+    match result {
+        Ok(verdict) => EvalResponse {
+            verdict: Some(verdict),
+            wire,
+            ..Default::default()
+        },
+        Err(e) => EvalResponse {
+            error: Some(e),
+            wire,
+            ..Default::default()
+        },
+    }
+}
+
+fn url_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| "/".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+origins = ["http://127.0.0.1:8080"]
+methods = ["PUT"]
+request_headers = ["content-type"]
+expose_headers = ["x-total-count"]
+credentials = true
+"#;
+
+    fn req(origin: &str, method: &str, headers: &[(&str, &str)]) -> EvalRequest {
+        EvalRequest {
+            policy: POLICY.into(),
+            origin: origin.into(),
+            method: method.into(),
+            path: "/api/items".into(),
+            headers: headers
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            credentials: "include".into(),
+            browser: None,
+        }
+    }
+
+    #[test]
+    fn allowed_and_denied() {
+        let ok = evaluate(
+            &req("http://127.0.0.1:8080", "GET", &[]),
+            "http://127.0.0.1:9090",
+        );
+        let v = ok.verdict.expect("verdict");
+        assert!(v.allowed);
+        assert_eq!(
+            v.exposed_headers,
+            ["content-length", "content-type", "x-total-count"]
+        );
+        let denied = evaluate(
+            &req("https://evil.example", "GET", &[]),
+            "http://127.0.0.1:9090",
+        );
+        let v = denied.verdict.expect("verdict");
+        assert!(!v.allowed);
+        assert_eq!(v.reason.expect("reason").code, "missing_allow_origin");
+        let put = evaluate(
+            &req(
+                "http://127.0.0.1:8080",
+                "PUT",
+                &[("Content-Type", "application/json")],
+            ),
+            "http://127.0.0.1:9090",
+        );
+        assert!(put.verdict.expect("verdict").allowed);
+        assert_eq!(put.wire.len(), 2);
+        assert_eq!(put.wire[0].response.status, 204);
+    }
+
+    #[test]
+    fn policy_errors_are_located() {
+        let mut r = req("http://127.0.0.1:8080", "GET", &[]);
+        r.policy = "origins = [\"https://app.example/\"]\ncredentials = true\n".into();
+        let out = evaluate(&r, "http://127.0.0.1:9090");
+        assert!(out.verdict.is_none());
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.errors[0].line, Some(1));
+        assert!(out.errors[0].message.contains("trailing slash"));
+    }
+}

@@ -1,0 +1,402 @@
+//! `corsgate check`: drives the engine's browser model over real HTTP, records
+//! every exchange, then adds what a browser does not say (root-cause hints, a
+//! structured fix, a snippet for the likely server).
+
+use std::time::Duration;
+
+use corsgate_core::{Browser, Credentials, HeaderList, Outgoing, Profile, Request, Stage, Verdict};
+use serde::Serialize;
+
+use crate::cli::{parse_header, CheckArgs};
+use crate::fix::{self, Fix};
+use crate::hints::{self, Hint, Probe};
+use crate::http::{Client, NetError, WireRequest};
+use crate::snippets::{self, ServerKind};
+use corsgate_core::remedy::Remedy;
+
+/// The `User-Agent` corsgate sends.
+pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS check)");
+
+/// The origin used by the probe request that spots origin-dependent answers.
+pub const PROBE_ORIGIN: &str = "https://corsgate-probe.example";
+
+/// What the user asked for, normalized.
+#[derive(Debug, Clone, Serialize)]
+pub struct Asked {
+    /// The page's origin, serialized as the browser sends it.
+    pub origin: String,
+    /// The URL.
+    pub url: String,
+    /// The method.
+    pub method: String,
+    /// The author headers, as `Name: value`.
+    pub headers: Vec<String>,
+    /// The credentials mode.
+    pub credentials: &'static str,
+    /// The browser profile.
+    pub browser: &'static str,
+    /// The `--origin` argument when it was not a bare origin (a path or trailing slash was dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_argument: Option<String>,
+}
+
+/// One request sent and the answer received.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    /// `preflight` or `actual`.
+    pub stage: Stage,
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The request's header lines.
+    pub request_headers: Vec<(String, String)>,
+    /// The response's status.
+    pub status: u16,
+    /// The response's header lines.
+    pub response_headers: Vec<(String, String)>,
+    /// The response, for the engine.
+    #[serde(skip)]
+    pub response: corsgate_core::Response,
+}
+
+/// The reason for a refusal, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    /// Stable code, e.g. `allow_origin_mismatch`.
+    pub code: &'static str,
+    /// The explanation.
+    pub message: String,
+    /// The structured fix.
+    pub fix: Fix,
+    /// Which response it concerns.
+    pub stage: Stage,
+    /// The response header concerned.
+    pub header: Option<&'static str>,
+    /// Chromium's `CorsError`.
+    pub chromium: Option<&'static str>,
+    /// Firefox's console key.
+    pub firefox: Option<&'static str>,
+    /// Whether this is a CORS failure rather than a network error.
+    pub is_cors: bool,
+    /// When the outcome depends on the browser.
+    pub browser_note: Option<&'static str>,
+    /// The structured refusal.
+    pub details: corsgate_core::Refusal,
+}
+
+/// The outcome of `corsgate check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Whether script could read the response.
+    pub allowed: bool,
+    /// Whether a preflight was needed and sent.
+    pub preflight: bool,
+    /// How many preflights were sent (a redirect can need a second one).
+    pub preflights: usize,
+    /// Lower-case names of the response headers script can read.
+    pub exposed_headers: Vec<String>,
+    /// Why not (null when allowed).
+    pub reason: Option<Reason>,
+    /// The engine's trace.
+    pub steps: Vec<corsgate_core::Step>,
+    /// Root causes and warnings beyond the first failed check.
+    pub hints: Vec<Hint>,
+    /// Every fix to apply, in order, until the request would pass (in corsgate's model).
+    pub fixes: Vec<Fix>,
+    /// Whether the request passes in the model once every fix is applied (false
+    /// when a fix is on the client side or the plan gave up).
+    pub fixes_complete: bool,
+    /// The server software, when its headers tell.
+    pub server: ServerKind,
+    /// A ready configuration for that server, allowing exactly this request.
+    pub snippet: Option<String>,
+    /// How many redirects were followed.
+    pub redirects: usize,
+    /// The final URL.
+    pub final_url: String,
+    /// The final status, when allowed.
+    pub status: Option<u16>,
+    /// What was asked.
+    pub request: Asked,
+    /// The requests sent and the answers received.
+    pub exchanges: Vec<Exchange>,
+}
+
+/// Why a check could not be made: exit code 2.
+#[derive(Debug)]
+pub enum CheckError {
+    /// Bad arguments.
+    Usage(String),
+    /// A network failure (not CORS).
+    Net(NetError),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckError::Usage(m) => f.write_str(m),
+            CheckError::Net(e) => write!(f, "{e} (a network error, not a CORS refusal)"),
+        }
+    }
+}
+
+impl CheckError {
+    /// A stable code for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckError::Usage(_) => "bad_arguments",
+            CheckError::Net(e) => e.code(),
+        }
+    }
+}
+
+/// Builds the engine's request from the arguments.
+pub fn build_request(args: &CheckArgs) -> Result<(Request, Asked), CheckError> {
+    let mut builder = Request::builder(args.origin.clone(), args.url.clone())
+        .method(args.method.clone())
+        .credentials(args.credentials.into());
+    let mut shown = Vec::new();
+    let mut content_type = false;
+    for h in &args.headers {
+        let (name, value) = parse_header(h).map_err(CheckError::Usage)?;
+        content_type |= name.eq_ignore_ascii_case("content-type");
+        shown.push(format!("{name}: {value}"));
+        builder = builder.header(name, value);
+    }
+    if args.body.is_some() {
+        let method = args.method.to_ascii_uppercase();
+        if method == "GET" || method == "HEAD" {
+            return Err(CheckError::Usage(format!(
+                "fetch() refuses a body with {method} (TypeError): drop --body or use another --method"
+            )));
+        }
+        if !content_type {
+            // fetch() labels a string body itself.
+            let value = "text/plain;charset=UTF-8";
+            shown.push(format!("Content-Type: {value}"));
+            builder = builder.header("Content-Type", value);
+        }
+    }
+    let request = builder
+        .build()
+        .map_err(|e| CheckError::Usage(e.to_string()))?;
+    match request.url().scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(CheckError::Usage(format!(
+                "'{}' is a {other}: URL; corsgate check requests http and https URLs",
+                args.url
+            )))
+        }
+    }
+    let profile: Profile = args.browser.into();
+    let credentials: Credentials = args.credentials.into();
+    let origin = request.origin().as_str().to_owned();
+    let origin_argument = (args.origin != origin).then(|| args.origin.clone());
+    let asked = Asked {
+        origin,
+        url: request.url().to_string(),
+        method: request.method().to_owned(),
+        headers: shown,
+        credentials: credentials.name(),
+        browser: profile.name(),
+        origin_argument,
+    };
+    Ok((request, asked))
+}
+
+/// What goes on the wire for an engine request: the engine's header lines plus
+/// those every browser request carries.
+pub fn wire_request(out: &Outgoing, origin_for_referer: &str, body: Option<&[u8]>) -> WireRequest {
+    let mut headers = out.headers.clone();
+    if !headers.contains("accept") {
+        headers.append("Accept", "*/*");
+    }
+    headers.append("User-Agent", USER_AGENT);
+    headers.append("Sec-Fetch-Mode", "cors");
+    headers.append("Sec-Fetch-Dest", "empty");
+    if origin_for_referer != "null" {
+        headers.append("Referer", format!("{origin_for_referer}/"));
+    }
+    let body = match (out.stage, out.method.as_str()) {
+        (Stage::Preflight, _) | (_, "GET") | (_, "HEAD") => None,
+        _ => body.map(<[u8]>::to_vec),
+    };
+    if let Some(b) = &body {
+        headers.append("Content-Length", b.len().to_string());
+    }
+    WireRequest {
+        method: out.method.clone(),
+        url: out.url.clone(),
+        headers,
+        body,
+    }
+}
+
+fn lines(h: &HeaderList) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// Reads the certificates of a PEM file.
+fn load_pem(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CheckError> {
+    use rustls::pki_types::pem::PemObject;
+    let bad =
+        |e: &dyn std::fmt::Display| CheckError::Usage(format!("--cacert {}: {e}", path.display()));
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    Ok(certs)
+}
+
+/// Runs `corsgate check`.
+pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
+    let (request, asked) = build_request(args)?;
+    let profile: Profile = args.browser.into();
+    let roots = match &args.cacert {
+        Some(path) => load_pem(path)?,
+        None => Vec::new(),
+    };
+    let client = Client::new(Duration::from_secs_f64(args.timeout), roots)
+        .map_err(|e| CheckError::Usage(format!("cannot start the HTTP client: {e}")))?;
+    let body = args.body.as_deref().map(str::as_bytes);
+    let mut exchanges = Vec::new();
+    let mut browser = Browser::new(profile);
+    let verdict = browser
+        .run(request.clone(), |out| {
+            let origin = out
+                .headers
+                .get_str("origin")
+                .unwrap_or_else(|| asked.origin.clone());
+            let wire = wire_request(out, &origin, body);
+            let response = client.send(&wire)?;
+            exchanges.push(Exchange {
+                stage: out.stage,
+                method: out.method.clone(),
+                url: out.url.clone(),
+                request_headers: lines(&wire.headers),
+                status: response.status,
+                response_headers: lines(&response.headers),
+                response: response.clone(),
+            });
+            Ok(response)
+        })
+        .map_err(CheckError::Net)?;
+    let probe = if args.no_probe {
+        None
+    } else {
+        probe(&client, &exchanges, &asked.origin)
+    };
+    Ok(report(&request, asked, profile, verdict, exchanges, probe))
+}
+
+/// Re-sends the last safe request (the preflight, or a GET/HEAD) whose answer
+/// names the page's origin, with another origin: does the answer depend on the
+/// origin (then it needs `Vary: Origin`), does it echo any origin?
+fn probe(client: &Client, exchanges: &[Exchange], origin: &str) -> Option<Probe> {
+    let ex = exchanges.iter().rev().find(|e| {
+        matches!(e.method.as_str(), "OPTIONS" | "GET" | "HEAD")
+            && e.response
+                .headers
+                .get_str("access-control-allow-origin")
+                .is_some_and(|v| v == origin)
+    })?;
+    let mut headers = HeaderList::new();
+    for (n, v) in &ex.request_headers {
+        if n.eq_ignore_ascii_case("origin") {
+            headers.append(n.clone(), PROBE_ORIGIN);
+        } else if n.eq_ignore_ascii_case("referer") {
+            headers.append(n.clone(), format!("{PROBE_ORIGIN}/"));
+        } else {
+            headers.append(n.clone(), v.as_bytes());
+        }
+    }
+    if !headers.contains("origin") {
+        return None;
+    }
+    let wire = WireRequest {
+        method: ex.method.clone(),
+        url: ex.url.clone(),
+        headers,
+        body: None,
+    };
+    let response = client.send(&wire).ok()?;
+    Some(Probe {
+        stage: ex.stage,
+        url: ex.url.clone(),
+        origin: PROBE_ORIGIN.to_owned(),
+        original: ex.response.clone(),
+        response,
+    })
+}
+
+/// Assembles the report from the verdict and the exchanges.
+pub fn report(
+    request: &Request,
+    asked: Asked,
+    profile: Profile,
+    verdict: Verdict,
+    exchanges: Vec<Exchange>,
+    probe: Option<Probe>,
+) -> CheckReport {
+    let server = snippets::detect(exchanges.iter().map(|e| &e.response.headers));
+    let hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
+    let (fixes, fixes_complete) = if verdict.allowed {
+        (Vec::new(), true)
+    } else {
+        fix::plan(request, profile, &exchanges, server)
+    };
+    let reason = verdict.reason.as_ref().map(|r| Reason {
+        code: r.code,
+        message: r.message.clone(),
+        fix: first_fix(&fixes, &r.remedy, server),
+        stage: r.stage,
+        header: r.header,
+        chromium: r.chromium,
+        firefox: r.firefox,
+        is_cors: r.is_cors,
+        browser_note: r.browser_note,
+        details: r.details.clone(),
+    });
+    let snippet = match &reason {
+        Some(r) if r.is_cors && !r.fix.client_side() => {
+            Some(snippets::config(server, request, profile, &exchanges))
+        }
+        _ => None,
+    };
+    CheckReport {
+        allowed: verdict.allowed,
+        preflight: verdict.preflight,
+        preflights: verdict.preflights,
+        exposed_headers: verdict.exposed_headers.clone(),
+        reason,
+        steps: verdict.steps.clone(),
+        hints,
+        fixes,
+        fixes_complete,
+        server,
+        snippet,
+        redirects: verdict.redirects,
+        final_url: verdict.final_url.clone(),
+        status: verdict.status,
+        request: asked,
+        exchanges,
+    }
+}
+
+/// The fix for the first refusal: the plan's first step (same remedy), or the
+/// engine's own remedy when the plan is empty.
+fn first_fix(fixes: &[Fix], remedy: &Remedy, server: ServerKind) -> Fix {
+    match fixes.first() {
+        Some(f) if f.remedy == *remedy => f.clone(),
+        _ => Fix::new(remedy.clone(), server, false),
+    }
+}

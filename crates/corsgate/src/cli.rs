@@ -1,0 +1,205 @@
+//! The command line: subcommands and their flags (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use corsgate_core::{Credentials, Profile};
+
+/// corsgate: CORS made correct, safe and debuggable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "corsgate",
+    version,
+    about = "corsgate: CORS made correct, safe and debuggable",
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file)."
+)]
+pub struct Cli {
+    /// Colour in human output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When standard output is a terminal (and NO_COLOR is unset).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send a cross-origin request as a browser would, and say whether script could read the answer.
+    Check(CheckArgs),
+    /// Explain a Chrome, Firefox or Safari console CORS message.
+    Explain(ExplainArgs),
+    /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
+    Har(HarArgs),
+}
+
+/// The browser to model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BrowserArg {
+    /// Chromium, Chrome, Edge.
+    Chromium,
+    /// Firefox.
+    Firefox,
+    /// Safari (WebKit).
+    Safari,
+    /// The Fetch standard to the letter.
+    Standard,
+}
+
+impl From<BrowserArg> for Profile {
+    fn from(b: BrowserArg) -> Profile {
+        match b {
+            BrowserArg::Chromium => Profile::Chromium,
+            BrowserArg::Firefox => Profile::Firefox,
+            BrowserArg::Safari => Profile::Safari,
+            BrowserArg::Standard => Profile::Standard,
+        }
+    }
+}
+
+/// `fetch`'s credentials mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredentialsArg {
+    /// Never send cookies.
+    Omit,
+    /// Cookies only to the page's own origin (fetch's default).
+    SameOrigin,
+    /// Cookies cross-origin too (`credentials: 'include'`, `withCredentials = true`).
+    Include,
+}
+
+impl From<CredentialsArg> for Credentials {
+    fn from(c: CredentialsArg) -> Credentials {
+        match c {
+            CredentialsArg::Omit => Credentials::Omit,
+            CredentialsArg::SameOrigin => Credentials::SameOrigin,
+            CredentialsArg::Include => Credentials::Include,
+        }
+    }
+}
+
+/// `corsgate check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The URL the page's script requests.
+    pub url: String,
+    /// The page's origin (e.g. https://app.example.com); a page URL works too.
+    #[arg(long, short = 'o')]
+    pub origin: String,
+    /// The request method, as passed to fetch().
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// A request header script sets, 'Name: value' (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The credentials mode.
+    #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
+    pub credentials: CredentialsArg,
+    /// The request body, a string as passed to fetch() (sent with the actual request only;
+    /// labelled `Content-Type: text/plain;charset=UTF-8` unless a Content-Type is given).
+    #[arg(long, short = 'd')]
+    pub body: Option<String>,
+    /// The browser whose behaviour to model.
+    #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
+    pub browser: BrowserArg,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// Do not send the probe: when an answer names the page's origin, corsgate repeats that
+    /// request (the preflight, or a GET/HEAD) once with another origin, to spot answers that
+    /// depend on the origin without `Vary: Origin` and servers that echo any origin.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `corsgate explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The console message, pasted as is (quote it). `-` reads it from standard input.
+    pub message: String,
+    /// The page's origin, for messages that do not name it (Firefox, Safari).
+    #[arg(long, short = 'o')]
+    pub origin: Option<String>,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `corsgate har`.
+#[derive(Debug, Args)]
+pub struct HarArgs {
+    /// The HAR file (Chrome: Network panel → "Save all as HAR"; Firefox: "Save All As HAR").
+    pub file: PathBuf,
+    /// The browser whose behaviour to model.
+    #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
+    pub browser: BrowserArg,
+    /// List the cross-origin requests that pass too, not only those that fail.
+    #[arg(long)]
+    pub all: bool,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 3600.0) {
+        return Err("the timeout must be more than 0 and at most 3600 seconds".into());
+    }
+    Ok(v)
+}
+
+/// Splits a `Name: value` header argument.
+pub fn parse_header(arg: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = arg.split_once(':') else {
+        return Err(format!(
+            "--header '{arg}' has no ':'; write it as 'Name: value'"
+        ));
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("--header '{arg}' has an empty name"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse() {
+        assert_eq!(
+            parse_header("X-Api-Key:  abc:d ").unwrap(),
+            ("X-Api-Key".into(), "abc:d".into())
+        );
+        assert!(parse_header("nocolon").is_err());
+        assert!(parse_header(": v").is_err());
+    }
+
+    #[test]
+    fn timeout_bounds() {
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("abc").is_err());
+        assert_eq!(parse_timeout("2.5").unwrap(), 2.5);
+    }
+}

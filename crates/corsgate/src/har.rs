@@ -1,0 +1,802 @@
+//! `corsgate har`: reads a HAR export from Chrome or Firefox DevTools as a
+//! stream (bounded memory, whatever the size: response bodies are skipped
+//! unread), finds every cross-origin request by its `Origin` header, pairs each
+//! preflight with its actual request, and judges them with the engine.
+//!
+//! A HAR does not record why a request was blocked (Chrome gives status 0 and
+//! `net::ERR_FAILED`), nor the credentials mode, and sanitized exports drop
+//! `Cookie` and `Authorization`: the reason is worked out from the headers that
+//! are there, and what cannot be known is said in each result's notes.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::BufReader;
+
+use corsgate_core::{
+    safelist, Browser, Credentials, HeaderList, Origin, Profile, Request, Response, Stage, Verdict,
+};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::check::{Asked, Exchange};
+use crate::cli::HarArgs;
+use crate::hints::{self, Hint};
+use crate::render::Style;
+
+/// How many pending (not yet paired) preflights are kept at most.
+const MAX_PENDING: usize = 10_000;
+
+/// Why a HAR file could not be read.
+#[derive(Debug)]
+pub enum HarError {
+    /// The file cannot be opened.
+    Io(std::path::PathBuf, std::io::Error),
+    /// It is not JSON, or not a HAR.
+    Malformed(String),
+}
+
+impl fmt::Display for HarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HarError::Io(p, e) => write!(f, "cannot read {}: {e}", p.display()),
+            HarError::Malformed(m) => write!(f, "not a valid HAR file: {m}"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NameValue {
+    name: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct HarRequest {
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: Vec<NameValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HarResponse {
+    #[serde(default)]
+    status: i64,
+    #[serde(default)]
+    headers: Vec<NameValue>,
+    #[serde(default, rename = "_error")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Entry {
+    #[serde(default, rename = "startedDateTime")]
+    started: String,
+    /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
+    #[serde(default, rename = "_resourceType")]
+    resource_type: Option<String>,
+    request: HarRequest,
+    response: HarResponse,
+}
+
+fn list(h: &[NameValue]) -> HeaderList {
+    h.iter()
+        .filter(|nv| !nv.name.starts_with(':'))
+        .map(|nv| (nv.name.as_str(), nv.value.as_bytes()))
+        .collect()
+}
+
+/// One judged cross-origin request.
+#[derive(Debug, Clone, Serialize)]
+pub struct HarResult {
+    /// The entry's index in the file (0-based).
+    pub entry: usize,
+    /// When it started.
+    pub started: String,
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The page's origin (the `Origin` header).
+    pub origin: String,
+    /// The status recorded (0 when the browser blocked or failed it).
+    pub status: i64,
+    /// Whether a preflight for it is in the file.
+    pub preflight: bool,
+    /// `allowed`, `refused` or `unknown` (cannot be told from the file).
+    pub outcome: &'static str,
+    /// The refusal's stable code.
+    pub code: Option<&'static str>,
+    /// The explanation.
+    pub message: Option<String>,
+    /// The fix.
+    pub fix: Option<String>,
+    /// What the file cannot tell, and other remarks.
+    pub notes: Vec<String>,
+    /// Root causes beyond the first failed check (as `check` gives them).
+    pub hints: Vec<Hint>,
+}
+
+/// The report of `corsgate har`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HarReport {
+    /// The tool that wrote the HAR (`log.creator.name`).
+    pub creator: Option<String>,
+    /// How many entries the file has.
+    pub entries: usize,
+    /// How many are cross-origin requests (preflights not counted).
+    pub cross_origin: usize,
+    /// How many preflights.
+    pub preflights: usize,
+    /// How many were or would be refused.
+    pub failed: usize,
+    /// How many cannot be judged from the file.
+    pub unknown: usize,
+    /// The judged requests (failures and unknowns; all with `--all`).
+    pub results: Vec<HarResult>,
+}
+
+struct Preflight {
+    entry: usize,
+    started: String,
+    method: String,
+    headers: Vec<String>,
+    response: Response,
+}
+
+/// A cross-origin request as the file recorded it.
+struct Recorded {
+    entry: usize,
+    started: String,
+    method: String,
+    url: String,
+    origin: String,
+    headers: HeaderList,
+}
+
+/// The answer the file recorded for it.
+struct Actual {
+    response: Response,
+    /// Status 0 or an `_error`: the browser blocked or failed it.
+    blocked: bool,
+}
+
+struct Judge {
+    profile: Profile,
+    all: bool,
+    entries: usize,
+    creator: Option<String>,
+    pending: HashMap<(String, String), Vec<Preflight>>,
+    pending_count: usize,
+    cross_origin: usize,
+    preflights: usize,
+    failed: usize,
+    unknown: usize,
+    results: Vec<HarResult>,
+}
+
+/// Headers the browser adds by itself (not script), ignoring the safelisted ones.
+fn browser_added(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("sec-")
+        || n.starts_with(':')
+        || matches!(
+            n.as_str(),
+            "user-agent"
+                | "priority"
+                | "pragma"
+                | "cache-control"
+                | "dnt"
+                | "upgrade-insecure-requests"
+                | "if-none-match"
+                | "if-modified-since"
+                | "x-client-data"
+        )
+}
+
+fn is_safelisted_name(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "accept" | "accept-language" | "content-language" | "content-type" | "range"
+    )
+}
+
+impl Judge {
+    fn entry(&mut self, index: usize, e: Entry) {
+        self.entries += 1;
+        let req_headers = list(&e.request.headers);
+        let Some(origin) = req_headers.get_str("origin") else {
+            return;
+        };
+        // Navigations (a form POST), no-cors loads and WebSockets carry an Origin
+        // too, but CORS does not apply to them.
+        if req_headers
+            .get_str("sec-fetch-mode")
+            .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
+            || e.resource_type.as_deref() == Some("document")
+        {
+            return;
+        }
+        let Ok(url) = url::Url::parse(&e.request.url) else {
+            return;
+        };
+        if origin != "null"
+            && Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
+        {
+            return;
+        }
+        let response = Response::with_headers(
+            u16::try_from(e.response.status).unwrap_or(0),
+            list(&e.response.headers),
+        );
+        if e.request.method == "OPTIONS" {
+            if let Some(m) = req_headers.get_str("access-control-request-method") {
+                self.preflights += 1;
+                let headers = req_headers
+                    .get_str("access-control-request-headers")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|s| s.trim().to_ascii_lowercase())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if self.pending_count < MAX_PENDING {
+                    self.pending_count += 1;
+                    self.pending
+                        .entry((origin, e.request.url.clone()))
+                        .or_default()
+                        .push(Preflight {
+                            entry: index,
+                            started: e.started,
+                            method: m,
+                            headers,
+                            response,
+                        });
+                }
+                return;
+            }
+        }
+        self.cross_origin += 1;
+        let key = (origin.clone(), e.request.url.clone());
+        let preflight = self.pending.get_mut(&key).and_then(|v| {
+            let i = v.iter().position(|p| p.method == e.request.method)?;
+            Some(v.remove(i))
+        });
+        if preflight.is_some() {
+            self.pending_count -= 1;
+        }
+        let actual = Actual {
+            response,
+            blocked: e.response.status == 0 || e.response.error.is_some(),
+        };
+        let rec = Recorded {
+            entry: index,
+            started: e.started,
+            method: e.request.method,
+            url: e.request.url,
+            origin,
+            headers: req_headers,
+        };
+        let result = self.judge(&rec, preflight.as_ref(), Some(&actual));
+        self.record(result);
+    }
+
+    fn record(&mut self, r: HarResult) {
+        match r.outcome {
+            "refused" => self.failed += 1,
+            "unknown" => self.unknown += 1,
+            _ => {}
+        }
+        if self.all || r.outcome != "allowed" {
+            self.results.push(r);
+        }
+    }
+
+    /// Builds the script's request from what the file recorded.
+    fn request(
+        &self,
+        rec: &Recorded,
+        preflight: Option<&Preflight>,
+        credentials: Credentials,
+        notes: &mut Vec<String>,
+    ) -> Option<Request> {
+        let headers = &rec.headers;
+        // `null` (after a cross-origin redirect) parses as an opaque origin.
+        let mut b = Request::builder(rec.origin.as_str(), rec.url.as_str())
+            .method(rec.method.as_str())
+            .credentials(credentials);
+        let mut custom = Vec::new();
+        for (n, v) in headers.iter() {
+            let lower = n.to_ascii_lowercase();
+            let asked = preflight.is_some_and(|p| p.headers.contains(&lower));
+            if is_safelisted_name(n) || asked {
+                b = b.header(n, v);
+            } else if !browser_added(n)
+                && !safelist::is_forbidden_request_header(n, v)
+                && !lower.starts_with("access-control-request-")
+            {
+                custom.push(lower);
+            }
+        }
+        if let Some(p) = preflight {
+            for h in &p.headers {
+                if !headers.contains(h) {
+                    // Sanitized away (e.g. Authorization): a value that keeps it unsafe.
+                    b = b.header(h.clone(), "\"");
+                }
+            }
+        }
+        if !custom.is_empty() && preflight.is_none() {
+            notes.push(format!(
+                "the request carries {} but no preflight for it is in the file (answered from the preflight cache, or not recorded): only the response itself was judged",
+                custom.join(", ")
+            ));
+        }
+        b.build().ok()
+    }
+
+    fn judge(
+        &self,
+        rec: &Recorded,
+        preflight: Option<&Preflight>,
+        actual: Option<&Actual>,
+    ) -> HarResult {
+        let mut notes = Vec::new();
+        let mut result = HarResult {
+            entry: rec.entry,
+            started: rec.started.clone(),
+            method: rec.method.clone(),
+            url: rec.url.clone(),
+            origin: rec.origin.clone(),
+            status: actual.map_or(0, |a| i64::from(a.response.status)),
+            preflight: preflight.is_some(),
+            outcome: "unknown",
+            code: None,
+            message: None,
+            fix: None,
+            notes: Vec::new(),
+            hints: Vec::new(),
+        };
+        let has_cookie = rec.headers.contains("cookie");
+        let creds = if has_cookie {
+            notes.push("a Cookie header was sent: judged with credentials included".into());
+            Credentials::Include
+        } else {
+            Credentials::SameOrigin
+        };
+        let run = |creds: Credentials, notes: &mut Vec<String>| -> Option<Verdict> {
+            let request = self.request(rec, preflight, creds, notes)?;
+            let mut browser = Browser::new(self.profile);
+            browser
+                .run(request, |out| match out.stage {
+                    Stage::Preflight => match preflight {
+                        Some(p) => Ok(p.response.clone()),
+                        None => Err(()),
+                    },
+                    _ => match actual {
+                        Some(a) => {
+                            let mut r = a.response.clone();
+                            // Redirect hops are separate entries: judge this hop alone.
+                            if r.is_redirect_status() {
+                                r.headers.remove("location");
+                            }
+                            Ok(r)
+                        }
+                        None => Err(()),
+                    },
+                })
+                .ok()
+        };
+        let mut scratch = Vec::new();
+        let mut used = creds;
+        let verdict = run(creds, &mut notes);
+        let Some(mut verdict) = verdict else {
+            // The model needs a response the file does not have.
+            if let (None, Some(actual)) = (preflight, actual) {
+                notes.push("it needs a preflight that is not in the file: only the response itself can be judged, assuming the preflight passed".into());
+                let judged = self.judge_without_preflight(rec, creds, actual);
+                return self.finish(result, judged, notes);
+            }
+            notes.push("the browser passed the preflight, so it sent the request itself, which is not in the file".into());
+            result.outcome = "unknown";
+            result.notes = notes;
+            return result;
+        };
+        if verdict.allowed
+            && !has_cookie
+            && actual.is_some_and(|a| a.blocked && !a.response.headers.is_empty())
+        {
+            // The browser failed it, our model passes it without credentials: try with.
+            if let Some(v) = run(Credentials::Include, &mut scratch) {
+                if !v.allowed {
+                    notes.push("the browser blocked it and it fails only with credentials: the page probably sends cookies (`credentials: 'include'`); a HAR does not record the credentials mode".into());
+                    verdict = v;
+                    used = Credentials::Include;
+                }
+            }
+        }
+        if !verdict.allowed {
+            result.hints = self.hints(rec, preflight, actual, used, &verdict);
+        }
+        self.finish(result, Some(verdict), notes)
+    }
+
+    /// The root-cause hints `check` would give, from the recorded answers.
+    fn hints(
+        &self,
+        rec: &Recorded,
+        preflight: Option<&Preflight>,
+        actual: Option<&Actual>,
+        credentials: Credentials,
+        verdict: &Verdict,
+    ) -> Vec<Hint> {
+        let mut scratch = Vec::new();
+        let Some(request) = self.request(rec, preflight, credentials, &mut scratch) else {
+            return Vec::new();
+        };
+        let exchange = |stage: Stage, method: &str, response: &Response| Exchange {
+            stage,
+            method: method.to_owned(),
+            url: rec.url.clone(),
+            request_headers: Vec::new(),
+            status: response.status,
+            response_headers: Vec::new(),
+            response: response.clone(),
+        };
+        let mut exchanges = Vec::new();
+        if let Some(p) = preflight {
+            exchanges.push(exchange(Stage::Preflight, "OPTIONS", &p.response));
+        }
+        if let Some(a) = actual {
+            exchanges.push(exchange(Stage::Actual, &rec.method, &a.response));
+        }
+        let asked = Asked {
+            origin: request.origin().as_str().to_owned(),
+            url: rec.url.clone(),
+            method: rec.method.clone(),
+            headers: Vec::new(),
+            credentials: credentials.name(),
+            browser: self.profile.name(),
+            origin_argument: None,
+        };
+        hints::find(&request, &asked, verdict, &exchanges, None)
+            .into_iter()
+            .filter(|h| h.code != "headers_not_exposed")
+            .collect()
+    }
+
+    fn judge_without_preflight(
+        &self,
+        rec: &Recorded,
+        creds: Credentials,
+        actual: &Actual,
+    ) -> Option<Verdict> {
+        let mut scratch = Vec::new();
+        let request = self.request(rec, None, creds, &mut scratch)?;
+        let page = request.origin().as_str().to_owned();
+        let assumed = Response::new(204)
+            .header("Access-Control-Allow-Origin", &page)
+            .header("Access-Control-Allow-Credentials", "true")
+            .header("Access-Control-Allow-Methods", &rec.method)
+            .header(
+                "Access-Control-Allow-Headers",
+                request
+                    .preflight_reasons(self.profile)
+                    .request_headers_value(),
+            );
+        let mut r = actual.response.clone();
+        if r.is_redirect_status() {
+            r.headers.remove("location");
+        }
+        Browser::new(self.profile)
+            .run(request, |out| {
+                Ok::<_, ()>(if out.stage == Stage::Preflight {
+                    assumed.clone()
+                } else {
+                    r.clone()
+                })
+            })
+            .ok()
+    }
+
+    fn finish(
+        &self,
+        mut result: HarResult,
+        verdict: Option<Verdict>,
+        mut notes: Vec<String>,
+    ) -> HarResult {
+        match verdict {
+            Some(v) if v.allowed => {
+                result.outcome = "allowed";
+            }
+            Some(v) => {
+                let reason = v.reason.as_ref();
+                // A status-0 answer with no headers: the file has nothing to judge.
+                let nothing = v.refusal().is_some_and(|r| {
+                    matches!(
+                        r,
+                        corsgate_core::Refusal::MissingAllowOrigin { status: 0, .. }
+                    )
+                }) && result.status == 0;
+                if nothing {
+                    result.outcome = "unknown";
+                    notes.push("the file has no response for it (status 0: blocked or failed before an answer was recorded); run `corsgate check` on it to see why".into());
+                } else {
+                    result.outcome = "refused";
+                    result.code = reason.map(|r| r.code);
+                    result.message = reason.map(|r| r.message.clone());
+                    result.fix = reason.map(|r| r.fix.clone());
+                }
+            }
+            None => {
+                result.outcome = "unknown";
+            }
+        }
+        result.notes = notes;
+        result
+    }
+
+    /// Preflights whose request never came: judge the preflight alone.
+    fn leftovers(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut all: Vec<((String, String), Preflight)> = pending
+            .into_iter()
+            .flat_map(|(k, v)| v.into_iter().map(move |p| (k.clone(), p)))
+            .collect();
+        all.sort_by_key(|(_, p)| p.entry);
+        for ((origin, url), p) in all {
+            self.cross_origin += 1;
+            let mut headers = HeaderList::new();
+            for h in &p.headers {
+                headers.append(h.clone(), "\"");
+            }
+            let rec = Recorded {
+                entry: p.entry,
+                started: p.started.clone(),
+                method: p.method.clone(),
+                url,
+                origin,
+                headers,
+            };
+            let rec_method = rec.method.clone();
+            let mut r = self.judge(&rec, Some(&p), None);
+            r.status = i64::from(p.response.status);
+            match r.outcome {
+                "unknown" => {
+                    r.notes = vec![
+                        "the preflight passed, but the request itself is not in the file".into(),
+                    ]
+                }
+                "refused" => r.notes.push(format!(
+                    "the status is the preflight's: it failed, so the browser never sent the {} itself",
+                    rec_method
+                )),
+                _ => {}
+            }
+            self.record(r);
+        }
+        self.results.sort_by_key(|r| r.entry);
+    }
+}
+
+struct Top<'a>(&'a mut Judge);
+struct Log<'a>(&'a mut Judge);
+struct Entries<'a>(&'a mut Judge);
+
+#[derive(Deserialize)]
+struct Creator {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a HAR object with a \"log\"")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "log" {
+                found = map.next_value_seed(Log(&mut *self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Log<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Log<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a HAR log object with \"entries\"")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "entries" => {
+                    map.next_value_seed(Entries(&mut *self.0))?;
+                    found = true;
+                }
+                "creator" => {
+                    let c: Creator = map.next_value()?;
+                    self.0.creator = c.name;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Entries<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of HAR entries")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(e) = seq.next_element::<Entry>()? {
+            self.0.entry(index, e);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and judges a HAR from any reader.
+pub fn judge_reader(
+    reader: impl std::io::Read,
+    profile: Profile,
+    all: bool,
+) -> Result<HarReport, HarError> {
+    let mut judge = Judge {
+        profile,
+        all,
+        entries: 0,
+        creator: None,
+        pending: HashMap::new(),
+        pending_count: 0,
+        cross_origin: 0,
+        preflights: 0,
+        failed: 0,
+        unknown: 0,
+        results: Vec::new(),
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let found = Top(&mut judge)
+        .deserialize(&mut de)
+        .map_err(|e| HarError::Malformed(e.to_string()))?;
+    de.end().map_err(|e| HarError::Malformed(e.to_string()))?;
+    if !found {
+        return Err(HarError::Malformed(
+            "no \"log\" object with \"entries\" (is this a HAR export?)".into(),
+        ));
+    }
+    judge.leftovers();
+    Ok(HarReport {
+        creator: judge.creator,
+        entries: judge.entries,
+        cross_origin: judge.cross_origin,
+        preflights: judge.preflights,
+        failed: judge.failed,
+        unknown: judge.unknown,
+        results: judge.results,
+    })
+}
+
+/// Runs `corsgate har`.
+pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
+    let file = File::open(&args.file).map_err(|e| HarError::Io(args.file.clone(), e))?;
+    judge_reader(
+        BufReader::with_capacity(256 * 1024, file),
+        args.browser.into(),
+        args.all,
+    )
+}
+
+fn short(url: &str, max: usize) -> String {
+    if url.chars().count() <= max {
+        url.to_owned()
+    } else {
+        let s: String = url.chars().take(max.saturating_sub(1)).collect();
+        format!("{s}…")
+    }
+}
+
+/// The human report.
+pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} entries{}: {} cross-origin requests, {} preflights; {} refused, {} cannot be judged from the file",
+        st.bold("corsgate har:"),
+        report.entries,
+        report
+            .creator
+            .as_deref()
+            .map(|c| format!(" (from {c})"))
+            .unwrap_or_default(),
+        report.cross_origin,
+        report.preflights,
+        report.failed,
+        report.unknown
+    );
+    if report.results.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.ok(if report.cross_origin == 0 {
+                "no cross-origin requests in this file"
+            } else {
+                "every cross-origin request passes"
+            })
+        );
+        return out;
+    }
+    out.push('\n');
+    for r in &report.results {
+        let mark = match r.outcome {
+            "allowed" => st.ok("ALLOWED"),
+            "refused" => st.bad("REFUSED"),
+            _ => st.warn("UNKNOWN"),
+        };
+        let _ = writeln!(
+            out,
+            "#{:<4} {mark} {} {} from {} (status {}{})",
+            r.entry,
+            r.method,
+            short(&r.url, 80),
+            r.origin,
+            r.status,
+            if r.preflight { ", preflighted" } else { "" }
+        );
+        if let (Some(code), Some(m)) = (r.code, &r.message) {
+            let _ = writeln!(out, "      {}: {m}", st.bold(code));
+        }
+        for h in &r.hints {
+            let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
+        }
+        for n in &r.notes {
+            let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));
+        }
+    }
+    if !all {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.dim(
+                "(only failures and unknowns are listed; --all lists every cross-origin request)"
+            )
+        );
+    }
+    out
+}

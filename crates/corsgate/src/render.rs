@@ -1,0 +1,275 @@
+//! Human output: colour (only when asked or when standard output is a
+//! terminal) and the report of `corsgate check`.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use corsgate_core::{Stage, StepKind};
+
+use crate::check::{CheckReport, Exchange};
+use crate::cli::ColorChoice;
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    on: bool,
+}
+
+impl Style {
+    /// Decides from the choice, `NO_COLOR` and whether stdout is a terminal.
+    pub fn new(choice: ColorChoice) -> Style {
+        let on = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        Style { on }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    /// Green.
+    pub fn ok(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    /// Red.
+    pub fn bad(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    /// Yellow.
+    pub fn warn(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    /// Bold.
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    /// Dim.
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn interesting_request_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "origin" || n.starts_with("access-control-request-")
+}
+
+fn interesting_response_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("access-control-") || n == "vary" || n == "location"
+}
+
+fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
+    let _ = writeln!(out, "    {} {} {}", st.dim("→"), e.method, e.url);
+    for (n, v) in &e.request_headers {
+        if interesting_request_header(n) {
+            let _ = writeln!(out, "        {}", st.dim(&format!("{n}: {v}")));
+        }
+    }
+    if e.stage == Stage::Actual {
+        for h in author {
+            let _ = writeln!(out, "        {}", st.dim(h));
+        }
+    }
+    let status = if (200..300).contains(&e.status) {
+        st.ok(&e.status.to_string())
+    } else {
+        st.warn(&e.status.to_string())
+    };
+    let _ = writeln!(out, "    {} {status}", st.dim("←"));
+    let mut any = false;
+    for (n, v) in &e.response_headers {
+        if interesting_response_header(n) {
+            any = true;
+            let _ = writeln!(out, "        {}", st.dim(&format!("{n}: {v}")));
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "        {}", st.dim("(no CORS headers)"));
+    }
+}
+
+/// The lines of a remedy: headers to set, `Vary` to merge, headers to remove,
+/// status; when the response it concerns is known, what it already has is not repeated.
+pub fn remedy_lines(
+    out: &mut String,
+    r: &corsgate_core::remedy::Remedy,
+    indent: &str,
+    before: Option<&corsgate_core::Response>,
+) {
+    for (n, v) in &r.set_headers {
+        let has = before.is_some_and(|b| {
+            let lines: Vec<&[u8]> = b.headers.get_all(n).collect();
+            lines.len() == 1 && lines[0] == v.as_bytes()
+        });
+        if !has {
+            let _ = writeln!(out, "{indent}set    {n}: {v}");
+        }
+    }
+    for v in &r.vary {
+        let has = before.is_some_and(|b| {
+            b.headers.get_all("vary").any(|line| {
+                String::from_utf8_lossy(line)
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case(v))
+            })
+        });
+        if !has {
+            let _ = writeln!(out, "{indent}vary   add {v}");
+        }
+    }
+    for h in &r.remove_headers {
+        let _ = writeln!(out, "{indent}remove {h}");
+    }
+    if let Some(s) = r.status {
+        let _ = writeln!(out, "{indent}status {s}");
+    }
+}
+
+/// The human report of `corsgate check`.
+pub fn check(report: &CheckReport, st: &Style) -> String {
+    let mut out = String::new();
+    let r = &report.request;
+    let _ = writeln!(
+        out,
+        "{} {} {} from {} ({}, credentials {})",
+        st.bold("corsgate check:"),
+        r.method,
+        r.url,
+        r.origin,
+        r.browser,
+        r.credentials
+    );
+    let mut exchanges = report.exchanges.iter();
+    for step in &report.steps {
+        let mark = if step.ok { st.ok("✓") } else { st.bad("✗") };
+        let _ = writeln!(out, "  {mark} {}", step.message);
+        if matches!(step.kind, StepKind::PreflightSent | StepKind::RequestSent) {
+            if let Some(e) = exchanges.next() {
+                exchange(&mut out, st, e, &r.headers);
+            }
+        }
+    }
+    out.push('\n');
+    match &report.reason {
+        None => {
+            let _ = writeln!(
+                out,
+                "{} ({}): script can read the response{}",
+                st.ok(&st.bold("ALLOWED")),
+                r.browser,
+                report
+                    .status
+                    .map(|s| format!(" (status {s})"))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(
+                out,
+                "  readable headers: {}",
+                if report.exposed_headers.is_empty() {
+                    "(none)".into()
+                } else {
+                    report.exposed_headers.join(", ")
+                }
+            );
+        }
+        Some(reason) => {
+            let head = if reason.is_cors {
+                st.bad(&st.bold("BLOCKED by CORS"))
+            } else {
+                st.bad(&st.bold("FAILED (network error, not CORS)"))
+            };
+            let message = reason
+                .message
+                .split(". Fix: ")
+                .next()
+                .unwrap_or(&reason.message);
+            let _ = writeln!(out, "{head} ({}): {message}", r.browser);
+            let mut names = Vec::new();
+            if let Some(c) = reason.chromium {
+                names.push(format!("Chromium {c}"));
+            }
+            if let Some(f) = reason.firefox {
+                names.push(format!("Firefox {f}"));
+            }
+            if !names.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    st.dim(&format!("console names: {}", names.join(", ")))
+                );
+            }
+            if let Some(n) = reason.browser_note {
+                let _ = writeln!(out, "  note: {n}");
+            }
+        }
+    }
+    if !report.hints.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.bold(if report.allowed {
+                "Worth knowing:"
+            } else {
+                "Likely root causes:"
+            })
+        );
+        for h in &report.hints {
+            let _ = writeln!(out, "  {} {}", st.warn("•"), h.message);
+        }
+    }
+    if !report.allowed && !report.fixes.is_empty() {
+        let _ = writeln!(out, "\n{}", st.bold("Fix, in order:"));
+        for (i, f) in report.fixes.iter().enumerate() {
+            let which = match f.remedy.stage {
+                Stage::Preflight => "preflight response",
+                Stage::Actual => "response",
+                Stage::Redirect => "redirect response",
+            };
+            let who = if f.client_side() { "client" } else { which };
+            let assumed = if f.assumed {
+                st.dim(" (not received yet: assumes it has no CORS headers)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  {}. [{who}] {}{assumed}", i + 1, f.remedy.sentence);
+            let before = report
+                .exchanges
+                .iter()
+                .find(|e| {
+                    (e.stage == Stage::Preflight) == (f.remedy.stage == Stage::Preflight)
+                        && e.url == f.remedy.url
+                })
+                .map(|e| &e.response);
+            remedy_lines(&mut out, &f.remedy, "       ", before);
+        }
+        if !report.fixes_complete {
+            let _ = writeln!(
+                out,
+                "  {}",
+                st.dim("(after these, the request still fails in corsgate's model: see the client-side step)")
+            );
+        }
+    }
+    if let Some(snippet) = &report.snippet {
+        let _ = writeln!(
+            out,
+            "\n{} {}:",
+            st.bold("Configuration allowing exactly this request, for"),
+            report.server.label()
+        );
+        for l in snippet.lines() {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    out
+}

@@ -1,0 +1,995 @@
+//! `corsgate check` against real loopback servers with canned CORS answers.
+
+mod common;
+
+use common::{answer, corsgate, serve, serve_tls, set_value, CA_PEM};
+
+const APP: &str = "http://localhost:3000";
+
+fn codes(v: &serde_json::Value, field: &str) -> Vec<String> {
+    v[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn simple_get_allowed_with_exposed_headers() {
+    let s = serve(|_| {
+        answer(
+            200,
+            &[
+                ("Access-Control-Allow-Origin", APP),
+                ("Access-Control-Expose-Headers", "X-Request-Id"),
+                ("Vary", "Origin"),
+                ("Content-Type", "application/json"),
+                ("X-Request-Id", "42"),
+                ("X-Secret", "s"),
+            ],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/items"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(v["preflight"], false);
+    assert!(v["reason"].is_null());
+    let exposed: Vec<&str> = v["exposed_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(exposed.contains(&"content-type") && exposed.contains(&"x-request-id"));
+    assert!(!exposed.contains(&"x-secret"));
+    assert!(codes(&v, "hints").contains(&"headers_not_exposed".to_owned()));
+    assert!(v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["kind"].is_string() && s["ok"].is_boolean() && s["message"].is_string()));
+    // Exactly one request, carrying the Origin and nothing CORS-specific besides.
+    let seen = s.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(seen[0].header("origin"), Some(APP));
+    assert_eq!(seen[0].header("access-control-request-method"), None);
+}
+
+#[test]
+fn preflighted_put_sends_exactly_the_browser_preflight() {
+    let s = serve(|req| {
+        if req.method == "OPTIONS" {
+            answer(
+                204,
+                &[
+                    ("Access-Control-Allow-Origin", APP),
+                    ("Access-Control-Allow-Methods", "PUT"),
+                    ("Access-Control-Allow-Headers", "content-type, x-token"),
+                    ("Vary", "Origin"),
+                ],
+            )
+        } else {
+            answer(
+                200,
+                &[("Access-Control-Allow-Origin", APP), ("Vary", "Origin")],
+            )
+        }
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/items/1"),
+        "--origin",
+        APP,
+        "--method",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "X-Token: abc",
+        "--body",
+        "{\"a\":1}",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(v["preflight"], true);
+    assert_eq!(v["preflights"], 1);
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].method, "OPTIONS");
+    assert_eq!(seen[0].header("access-control-request-method"), Some("PUT"));
+    assert_eq!(
+        seen[0].header("access-control-request-headers"),
+        Some("content-type,x-token")
+    );
+    assert_eq!(seen[0].header("x-token"), None);
+    assert_eq!(seen[0].header("content-length"), None);
+    assert_eq!(seen[1].method, "PUT");
+    assert_eq!(seen[1].header("x-token"), Some("abc"));
+    assert_eq!(seen[1].header("content-length"), Some("7"));
+}
+
+#[test]
+fn credentials_need_allow_credentials_true() {
+    let s = serve(|_| {
+        answer(
+            200,
+            &[("Access-Control-Allow-Origin", APP), ("Vary", "Origin")],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/me"),
+        "--origin",
+        APP,
+        "--credentials",
+        "include",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["reason"]["code"], "invalid_allow_credentials");
+    assert_eq!(
+        set_value(&v["reason"]["fix"], "Access-Control-Allow-Credentials").as_deref(),
+        Some("true")
+    );
+
+    let ok = serve(|_| {
+        answer(
+            200,
+            &[
+                ("Access-Control-Allow-Origin", APP),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Vary", "Origin"),
+            ],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &ok.url("/me"),
+        "--origin",
+        APP,
+        "--credentials",
+        "include",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn wildcard_with_credentials_is_refused_and_the_fix_names_the_origin() {
+    let s = serve(|_| answer(200, &[("Access-Control-Allow-Origin", "*")]));
+    let r = corsgate(&[
+        "check",
+        &s.url("/me"),
+        "--origin",
+        APP,
+        "--credentials",
+        "include",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "wildcard_origin_with_credentials");
+    assert_eq!(v["reason"]["chromium"], "WildcardOriginNotAllowed");
+    assert_eq!(v["reason"]["firefox"], "CORSNotSupportingCredentials");
+    // Every fix in the plan: no wildcard anywhere, and the plan ends in a pass.
+    let fixes = v["fixes"].as_array().unwrap();
+    assert_eq!(fixes.len(), 2, "{fixes:#?}");
+    assert_eq!(v["fixes_complete"], true);
+    for f in fixes {
+        for h in f["set_headers"].as_array().unwrap() {
+            assert_ne!(h[1], "*");
+        }
+    }
+    assert_eq!(
+        set_value(&fixes[0], "Access-Control-Allow-Origin").as_deref(),
+        Some(APP)
+    );
+}
+
+#[test]
+fn missing_allow_origin_human_output() {
+    let s = serve(|_| answer(200, &[("Content-Type", "text/plain")]));
+    let r = corsgate(&["check", &s.url("/x"), "--origin", APP, "--no-probe"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("BLOCKED by CORS"), "{}", r.stdout);
+    assert!(r.stdout.contains("MissingAllowOriginHeader"));
+    assert!(r
+        .stdout
+        .contains("Access-Control-Allow-Origin: http://localhost:3000"));
+    // Not a terminal: no colour.
+    assert!(!r.stdout.contains('\x1b'));
+    // Unknown server: the snippet is a corsgate policy.
+    assert!(
+        r.stdout.contains("origins = [\"http://localhost:3000\"]"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn error_response_without_cors_headers_is_named() {
+    let s = serve(|_| answer(500, &[]));
+    let r = corsgate(&[
+        "check",
+        &s.url("/boom"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "missing_allow_origin");
+    assert!(codes(&v, "hints").contains(&"error_response_without_cors".to_owned()));
+}
+
+fn preflight_answered(
+    status: u16,
+    extra: &'static [(&'static str, &'static str)],
+) -> common::Server {
+    serve(move |req| {
+        if req.method == "OPTIONS" {
+            answer(status, extra)
+        } else {
+            answer(200, &[("Access-Control-Allow-Origin", APP)])
+        }
+    })
+}
+
+#[test]
+fn preflight_401_means_auth_before_cors() {
+    let s = preflight_answered(401, &[("WWW-Authenticate", "Bearer")]);
+    let r = corsgate(&[
+        "check",
+        &s.url("/api"),
+        "--origin",
+        APP,
+        "-X",
+        "DELETE",
+        "-H",
+        "Authorization: Bearer t",
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["preflight"], true);
+    // Like Chromium: the preflight's CORS check comes before its status.
+    assert_eq!(v["reason"]["code"], "missing_allow_origin");
+    assert_eq!(v["reason"]["chromium"], "PreflightMissingAllowOriginHeader");
+    assert!(codes(&v, "hints").contains(&"preflight_auth_before_cors".to_owned()));
+    // The whole plan, one fix at a time, from the preflight actually received
+    // to the actual response corsgate never got (marked as assumed).
+    let fixes = v["fixes"].as_array().unwrap();
+    assert_eq!(v["fixes_complete"], true, "{v:#}");
+    assert_eq!(
+        set_value(&fixes[0], "Access-Control-Allow-Origin").as_deref(),
+        Some(APP)
+    );
+    assert!(fixes
+        .iter()
+        .any(|f| f["stage"] == "preflight" && f["status"] == 204));
+    assert!(fixes
+        .iter()
+        .any(|f| set_value(f, "Access-Control-Allow-Methods").as_deref() == Some("DELETE")));
+    assert!(fixes
+        .iter()
+        .any(|f| set_value(f, "Access-Control-Allow-Headers").as_deref() == Some("authorization")));
+    assert!(fixes
+        .iter()
+        .filter(|f| f["stage"] == "preflight")
+        .all(|f| f["assumed"] == false));
+    assert!(fixes
+        .iter()
+        .filter(|f| f["stage"] == "actual")
+        .all(|f| f["assumed"] == true));
+    assert!(fixes.iter().any(|f| f["stage"] == "actual"));
+    // Only the preflight was sent (plus the probe, which repeats it with another origin).
+    assert!(s.seen().iter().all(|r| r.method == "OPTIONS"));
+}
+
+#[test]
+fn preflight_403_with_cors_headers_is_a_status_failure() {
+    let s = preflight_answered(403, &[("Access-Control-Allow-Origin", APP)]);
+    let r = corsgate(&[
+        "check",
+        &s.url("/api"),
+        "--origin",
+        APP,
+        "-X",
+        "PUT",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "preflight_status");
+    assert_eq!(v["reason"]["chromium"], "PreflightInvalidStatus");
+    assert_eq!(v["reason"]["firefox"], "CORSPreflightDidNotSucceed");
+    assert_eq!(v["reason"]["fix"]["status"], 204);
+    assert!(codes(&v, "hints").contains(&"preflight_auth_before_cors".to_owned()));
+}
+
+#[test]
+fn preflight_405_means_router_before_cors() {
+    let s = preflight_answered(405, &[("Allow", "GET, PUT")]);
+    let r = corsgate(&[
+        "check",
+        &s.url("/api"),
+        "--origin",
+        APP,
+        "-X",
+        "PUT",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(codes(&r.json(), "hints").contains(&"preflight_method_not_routed".to_owned()));
+}
+
+#[test]
+fn redirect_on_preflight_names_the_trailing_slash() {
+    let s = serve(|req| {
+        if req.method == "OPTIONS" && req.path == "/api" {
+            answer(308, &[("Location", "/api/")])
+        } else {
+            answer(204, &[("Access-Control-Allow-Origin", APP)])
+        }
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/api"),
+        "--origin",
+        APP,
+        "-X",
+        "PATCH",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "preflight_redirect");
+    let hint = v["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["code"] == "preflight_redirect")
+        .expect("hint");
+    assert!(
+        hint["message"].as_str().unwrap().contains("trailing slash"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn allow_origin_sent_twice() {
+    let s = serve(|_| {
+        answer(
+            200,
+            &[
+                ("Access-Control-Allow-Origin", APP),
+                ("Access-Control-Allow-Origin", APP),
+            ],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/x"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "multiple_allow_origin");
+    assert!(codes(&v, "hints").contains(&"allow_origin_twice".to_owned()));
+    // One line left after the fix.
+    assert_eq!(
+        set_value(&v["reason"]["fix"], "Access-Control-Allow-Origin").as_deref(),
+        Some(APP)
+    );
+}
+
+#[test]
+fn origin_dependent_answer_without_vary() {
+    // Allows the app's origin only, and forgets Vary: Origin.
+    let s = serve(|req| match req.header("origin") {
+        Some(APP) => answer(200, &[("Access-Control-Allow-Origin", APP)]),
+        _ => answer(200, &[]),
+    });
+    let r = corsgate(&["check", &s.url("/x"), "--origin", APP, "--json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert!(
+        codes(&v, "hints").contains(&"vary_origin_missing".to_owned()),
+        "{v:#}"
+    );
+    assert!(!codes(&v, "hints").contains(&"reflects_any_origin".to_owned()));
+    // The probe used another origin.
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2);
+    assert_ne!(seen[1].header("origin"), Some(APP));
+
+    // The same with Vary: no hint.
+    let s = serve(|req| match req.header("origin") {
+        Some(APP) => answer(
+            200,
+            &[("Access-Control-Allow-Origin", APP), ("Vary", "Origin")],
+        ),
+        _ => answer(200, &[("Vary", "Origin")]),
+    });
+    let v = corsgate(&["check", &s.url("/x"), "--origin", APP, "--json"]).json();
+    assert!(
+        !codes(&v, "hints")
+            .iter()
+            .any(|c| c.starts_with("vary_origin")),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn reflecting_any_origin_with_credentials_is_flagged() {
+    let s = serve(|req| {
+        let o = req.header("origin").unwrap_or("").to_owned();
+        Answer2::new(200)
+            .h("Access-Control-Allow-Origin", &o)
+            .h("Access-Control-Allow-Credentials", "true")
+            .h("Vary", "Origin")
+            .done()
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/me"),
+        "--origin",
+        APP,
+        "--credentials",
+        "include",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0);
+    let v = r.json();
+    let h = v["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["code"] == "reflects_any_origin")
+        .expect("hint");
+    assert!(h["message"].as_str().unwrap().contains("credentials"));
+}
+
+struct Answer2(common::Answer);
+impl Answer2 {
+    fn new(status: u16) -> Self {
+        Answer2(common::Answer {
+            status,
+            headers: Vec::new(),
+        })
+    }
+    fn h(mut self, n: &str, v: &str) -> Self {
+        self.0.headers.push((n.to_owned(), v.to_owned()));
+        self
+    }
+    fn done(self) -> common::Answer {
+        self.0
+    }
+}
+
+#[test]
+fn localhost_vs_127_and_trailing_slash() {
+    let s = serve(|_| {
+        answer(
+            200,
+            &[("Access-Control-Allow-Origin", "http://127.0.0.1:3000")],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/x"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "allow_origin_mismatch");
+    let h = v["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["code"] == "origin_mixup")
+        .expect("hint");
+    assert!(
+        h["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1 and localhost")
+            || h["message"]
+                .as_str()
+                .unwrap()
+                .contains("localhost and 127.0.0.1"),
+        "{h}"
+    );
+
+    let s = serve(|_| {
+        answer(
+            200,
+            &[("Access-Control-Allow-Origin", "http://localhost:3000/")],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/x"),
+        "--origin",
+        "http://localhost:3000/",
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    let hints = codes(&v, "hints");
+    assert!(hints.contains(&"origin_mixup".to_owned()), "{v:#}");
+    assert!(
+        hints.contains(&"origin_argument_normalized".to_owned()),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn redirects_are_followed_as_the_browser_does() {
+    // Same server: redirect then answer; both carry CORS headers.
+    let s = serve(|req| {
+        if req.path == "/old" {
+            answer(
+                302,
+                &[("Location", "/new"), ("Access-Control-Allow-Origin", APP)],
+            )
+        } else {
+            answer(200, &[("Access-Control-Allow-Origin", APP)])
+        }
+    });
+    let v = corsgate(&[
+        "check",
+        &s.url("/old"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ])
+    .json();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(v["redirects"], 1);
+    assert!(v["final_url"].as_str().unwrap().ends_with("/new"));
+
+    // A redirect to another origin: the browser then sends Origin: null.
+    let other = serve(|req| {
+        answer(
+            200,
+            &[(
+                "Access-Control-Allow-Origin",
+                req.header("origin").map_or("", |_| APP),
+            )],
+        )
+    });
+    let target = other.url("/final");
+    let s = serve(move |_| {
+        answer(
+            302,
+            &[("Location", &target), ("Access-Control-Allow-Origin", "*")],
+        )
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/start"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(other.seen()[0].header("origin"), Some("null"));
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "allow_origin_mismatch");
+    assert!(codes(&v, "hints").contains(&"cross_origin_redirect".to_owned()));
+    // Never proposes to allow `null`.
+    assert_eq!(v["reason"]["fix"]["side"], "client");
+}
+
+#[test]
+fn server_kind_picks_the_snippet() {
+    let s = serve(|_| answer(200, &[("Server", "nginx/1.24.0")]));
+    let r = corsgate(&[
+        "check",
+        &s.url("/v1/items"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    let v = r.json();
+    assert_eq!(v["server"], "nginx");
+    let snippet = v["snippet"].as_str().unwrap();
+    assert!(snippet.contains("location /v1/items {"));
+    assert!(snippet
+        .contains("add_header Access-Control-Allow-Origin \"http://localhost:3000\" always;"));
+    assert!(v["reason"]["fix"]["snippet"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("add_header"));
+
+    let s = serve(|_| answer(200, &[("X-Powered-By", "Express")]));
+    let v = corsgate(&[
+        "check",
+        &s.url("/x"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ])
+    .json();
+    assert_eq!(v["server"], "express");
+    assert!(v["snippet"].as_str().unwrap().contains("app.use(cors({"));
+}
+
+#[test]
+fn connection_refused_is_not_a_cors_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/x");
+    let r = corsgate(&["check", &url, "--origin", APP]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("connection refused"), "{}", r.stderr);
+    assert!(r.stderr.contains("not a CORS"), "{}", r.stderr);
+    assert!(!r.stdout.contains("BLOCKED"));
+    let r = corsgate(&["check", &url, "--origin", APP, "--json"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.json()["error"]["code"], "connection_refused");
+}
+
+#[test]
+fn dns_failure_is_not_a_cors_error() {
+    let r = corsgate(&[
+        "check",
+        "http://no-such-host.invalid/x",
+        "--origin",
+        APP,
+        "--json",
+        // A resolver without network can take a while to give up.
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.json()["error"]["code"], "dns", "{}", r.stdout);
+}
+
+#[test]
+fn tls_failure_is_not_a_cors_error() {
+    // A plain-HTTP server spoken to in TLS.
+    let s = serve(|_| answer(200, &[]));
+    let url = format!("https://{}/x", s.addr);
+    let r = corsgate(&["check", &url, "--origin", APP, "--json", "--timeout", "5"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.json()["error"]["code"], "tls", "{}", r.stdout);
+}
+
+#[test]
+fn timeout_is_reported() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/slow", l.local_addr().unwrap());
+    let keep = std::thread::spawn(move || {
+        let c = l.accept();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        drop(c);
+    });
+    let r = corsgate(&["check", &url, "--origin", APP, "--timeout", "0.5"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no answer"), "{}", r.stderr);
+    drop(keep);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_clear_message() {
+    let r = corsgate(&[
+        "check",
+        "http://127.0.0.1:1/",
+        "--origin",
+        APP,
+        "-H",
+        "NoColon",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("Name: value"), "{}", r.stderr);
+    let r = corsgate(&[
+        "check",
+        "http://127.0.0.1:1/",
+        "--origin",
+        APP,
+        "-X",
+        "TRACE",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("TRACE"), "{}", r.stderr);
+    let r = corsgate(&["check", "http://127.0.0.1:1/", "--origin", "not an origin"]);
+    assert_eq!(r.code, 2);
+    let r = corsgate(&[
+        "check",
+        "http://127.0.0.1:1/",
+        "--origin",
+        APP,
+        "--credentials",
+        "always",
+    ]);
+    assert_eq!(r.code, 2);
+    let r = corsgate(&["check", "ftp://127.0.0.1/", "--origin", APP]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn forced_colour_and_plain_text() {
+    let s = serve(|_| answer(200, &[("Access-Control-Allow-Origin", "*")]));
+    let r = corsgate(&[
+        "--color",
+        "always",
+        "check",
+        &s.url("/x"),
+        "--origin",
+        APP,
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("\x1b[32m"));
+    assert!(r.stdout.contains("ALLOWED"));
+}
+
+#[test]
+fn a_redirect_loop_is_a_network_error_not_cors() {
+    let s = serve(|_| {
+        answer(
+            302,
+            &[("Location", "/loop"), ("Access-Control-Allow-Origin", "*")],
+        )
+    });
+    let r = corsgate(&["check", &s.url("/loop"), "--origin", APP, "--json"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(v["reason"]["code"], "too_many_redirects");
+    assert_eq!(v["reason"]["is_cors"], false);
+    let human = corsgate(&["check", &s.url("/loop"), "--origin", APP]);
+    assert!(
+        human.stdout.contains("network error, not CORS"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("BLOCKED by CORS"));
+}
+
+#[test]
+fn no_probe_when_the_answer_does_not_name_the_origin() {
+    let s = serve(|_| answer(200, &[("Access-Control-Allow-Origin", "*")]));
+    let r = corsgate(&["check", &s.url("/x"), "--origin", APP, "--json"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(s.seen().len(), 1);
+}
+
+#[test]
+fn https_with_a_trusted_ca_and_without() {
+    let s = serve_tls(|_| answer(200, &[("Access-Control-Allow-Origin", APP)]));
+    let url = format!("https://localhost:{}/secure", s.addr.port());
+    let r = corsgate(&[
+        "check",
+        &url,
+        "--origin",
+        APP,
+        "--cacert",
+        CA_PEM,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["allowed"], true);
+    assert_eq!(s.seen()[0].header("origin"), Some(APP));
+    // The same server without its CA: a TLS error, not CORS.
+    let r = corsgate(&["check", &url, "--origin", APP, "--json"]);
+    assert_eq!(r.code, 2);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "tls");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a CORS"),
+        "{v}"
+    );
+    // A --cacert that is not PEM.
+    let r = corsgate(&[
+        "check",
+        &url,
+        "--origin",
+        APP,
+        "--cacert",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--cacert"), "{}", r.stderr);
+}
+
+#[test]
+fn browser_profiles_differ_where_browsers_do() {
+    // Max-Age: Chromium caps it at 2 hours, Firefox at 24 hours.
+    let s = serve(|req| {
+        if req.method == "OPTIONS" {
+            answer(
+                204,
+                &[
+                    ("Access-Control-Allow-Origin", APP),
+                    ("Access-Control-Allow-Methods", "PUT"),
+                    ("Access-Control-Max-Age", "86400"),
+                    ("Server", "Apache/2.4.62 (Debian)"),
+                ],
+            )
+        } else {
+            answer(200, &[("Access-Control-Allow-Origin", APP)])
+        }
+    });
+    let step = |browser: &str| -> String {
+        let v = corsgate(&[
+            "check",
+            &s.url("/x"),
+            "--origin",
+            APP,
+            "-X",
+            "PUT",
+            "--browser",
+            browser,
+            "--json",
+            "--no-probe",
+        ])
+        .json();
+        assert_eq!(v["allowed"], true);
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "preflight_checked")
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(step("chromium").contains("7200 s"));
+    assert!(step("firefox").contains("86400 s"));
+    let r = corsgate(&[
+        "check",
+        &s.url("/x"),
+        "--origin",
+        APP,
+        "--browser",
+        "netscape",
+    ]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn apache_snippet() {
+    let s = serve(|_| answer(200, &[("Server", "Apache/2.4.62 (Debian)")]));
+    let v = corsgate(&[
+        "check",
+        &s.url("/api/x"),
+        "--origin",
+        APP,
+        "--credentials",
+        "include",
+        "--json",
+    ])
+    .json();
+    assert_eq!(v["server"], "apache");
+    let snippet = v["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains("Header always set Access-Control-Allow-Origin \"http://localhost:3000\"")
+    );
+    assert!(snippet.contains("Access-Control-Allow-Credentials \"true\""));
+    assert!(v["reason"]["fix"]["snippet"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Header always set"));
+}
+
+#[test]
+fn malformed_header_lines_are_dropped_as_a_browser_would_not_read_them() {
+    // WPT's `Access-Control-Expose-Headers: bb-8\u000B`: never exposes bb-8, and is not a network error.
+    let bad = common::serve_raw(
+        b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nBB-8: hey\r\nAccess-Control-Expose-Headers: bb-8\x0b\r\nContent-Length: 0\r\n\r\n",
+    );
+    let v = corsgate(&[
+        "check",
+        &format!("http://{bad}/x"),
+        "--origin",
+        APP,
+        "--json",
+    ])
+    .json();
+    assert_eq!(v["allowed"], true, "{v:#}");
+    assert!(!v["exposed_headers"]
+        .as_array()
+        .unwrap()
+        .contains(&"bb-8".into()));
+    let good = common::serve_raw(
+        b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nBB-8: hey\r\nAccess-Control-Expose-Headers: bb-8\r\nContent-Length: 0\r\n\r\n",
+    );
+    let v = corsgate(&[
+        "check",
+        &format!("http://{good}/x"),
+        "--origin",
+        APP,
+        "--json",
+    ])
+    .json();
+    assert!(
+        v["exposed_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&"bb-8".into()),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn garbage_instead_of_http_is_a_protocol_error() {
+    let addr = common::serve_raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+    let r = corsgate(&[
+        "check",
+        &format!("http://{addr}/"),
+        "--origin",
+        APP,
+        "--json",
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.json()["error"]["code"], "protocol");
+}
+
+#[test]
+fn a_string_body_is_labelled_as_fetch_does() {
+    let s = serve(|_| answer(200, &[("Access-Control-Allow-Origin", APP)]));
+    let r = corsgate(&[
+        "check",
+        &s.url("/log"),
+        "--origin",
+        APP,
+        "-X",
+        "POST",
+        "--body",
+        "hello",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // text/plain is safelisted: still no preflight.
+    assert_eq!(r.json()["preflight"], false);
+    let seen = s.seen();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(
+        seen[0].header("content-type"),
+        Some("text/plain;charset=UTF-8")
+    );
+    let r = corsgate(&["check", &s.url("/log"), "--origin", APP, "--body", "hello"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refuses a body with GET"), "{}", r.stderr);
+}
