@@ -1086,7 +1086,7 @@ mod tests {
         assert!(run(Profile::Standard, Initiator::Fetch).allowed);
     }
 
-    /// Checked against Chromium 156: `fetch()` with X-HTTP-Method-Override
+    /// Checked against Chromium 156 and Firefox 153 ESR: `fetch()` with X-HTTP-Method-Override
     /// appended as `PATCH` then `TRACE` sends no such header at all.
     #[test]
     fn chromium_fetch_drops_every_line_of_a_forbidden_override() {
@@ -1099,6 +1099,8 @@ mod tests {
                 .unwrap()
         };
         assert!(preflight_headers(Profile::Chromium, req(Initiator::Fetch)).is_empty());
+        // Firefox 153 ESR too.
+        assert!(preflight_headers(Profile::Firefox, req(Initiator::Fetch)).is_empty());
         assert_eq!(
             preflight_headers(Profile::Standard, req(Initiator::Fetch)),
             [Some("x-http-method-override".to_owned())]

@@ -171,10 +171,10 @@ impl Profile {
     /// Whether `fetch()` drops *every* line of a header when one of its lines
     /// is forbidden. Chromium judges `X-HTTP-Method-Override` (and its
     /// siblings) by the combined value, so appending `PATCH` and `TRACE`
-    /// sends neither; the standard drops only the `TRACE` line. Checked
-    /// against Chromium 156.
+    /// sends neither; the standard drops only the `TRACE` line. Firefox does
+    /// the same as Chromium. Checked against Chromium 156 and Firefox 153 ESR.
     pub fn fetch_drops_whole_forbidden_header(self) -> bool {
-        matches!(self, Profile::Chromium)
+        matches!(self, Profile::Chromium | Profile::Firefox)
     }
 
     /// Whether a request header set several times is judged by its combined
