@@ -15,7 +15,6 @@ use url::Url;
 use crate::cors_check::cors_check;
 use crate::exposure::exposed_headers;
 use crate::headers::HeaderList;
-use crate::method;
 use crate::origin::Origin;
 use crate::preflight::{
     check_preflight_response, check_same_origin_preflight_response, PreflightRequest,
@@ -343,7 +342,8 @@ impl Fetch<'_> {
         let url_s = url.as_str();
         let origin = self.preflight_origin();
         let cache = &self.browser.cache;
-        let method_cached = (method::is_cors_safelisted(self.request.method()) && !reasons.forced)
+        let method_cached = (profile.cache_skips_method_check(self.request.method())
+            && !reasons.forced)
             || cache.method_match(&origin, url_s, include, self.request.method(), now);
         let headers_cached = reasons
             .headers
@@ -965,6 +965,40 @@ mod tests {
         let page = "http://app.example/1";
         assert!(run(Profile::Firefox, page).0);
         assert!(!run(Profile::Standard, page).0);
+    }
+
+    /// Checked against Firefox 153 ESR: a `HEAD` with a custom header,
+    /// allowed by `Access-Control-Allow-Methods: GET, POST`, is preflighted
+    /// on every run (its cache skips the method check for GET and POST only);
+    /// the standard reuses the cached preflight.
+    #[test]
+    fn firefox_cache_checks_head() {
+        let req = Request::builder("http://app.example", "http://api.example/x")
+            .method("HEAD")
+            .header("X-A", "1")
+            .build()
+            .unwrap();
+        let counts = |profile| {
+            let mut browser = Browser::new(profile);
+            (0..2)
+                .map(|_| {
+                    browser
+                        .run(req.clone(), |_| {
+                            Ok::<_, ()>(
+                                Response::new(200)
+                                    .header("Access-Control-Allow-Origin", "*")
+                                    .header("Access-Control-Allow-Methods", "GET, POST")
+                                    .header("Access-Control-Allow-Headers", "x-a")
+                                    .header("Access-Control-Max-Age", "600"),
+                            )
+                        })
+                        .unwrap()
+                        .preflights
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(Profile::Firefox), [1, 1]);
+        assert_eq!(counts(Profile::Standard), [1, 0]);
     }
 
     /// Runs `req` twice through one browser; returns how many preflights each run sent.

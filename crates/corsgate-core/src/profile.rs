@@ -96,6 +96,19 @@ impl Profile {
         matches!(self, Profile::Safari)
     }
 
+    /// Whether the preflight cache serves `method` without a cached entry
+    /// for it. The standard skips the method check for every CORS-safelisted
+    /// method (`GET`, `HEAD`, `POST`); Firefox's cache only for `GET` and
+    /// `POST`, so a preflighted `HEAD` (with a custom header) is preflighted
+    /// again unless `Access-Control-Allow-Methods` listed `HEAD`. Checked
+    /// against Firefox 153 ESR.
+    pub fn cache_skips_method_check(self, method: &str) -> bool {
+        match self {
+            Profile::Firefox => matches!(method, "GET" | "POST"),
+            _ => crate::method::is_cors_safelisted(method),
+        }
+    }
+
     /// Whether a `*` remembered from `Access-Control-Allow-Methods` or
     /// `-Headers` lets the *preflight cache* serve other methods and headers.
     /// The standard says yes (for requests without credentials); Firefox's
