@@ -511,10 +511,6 @@ impl Fetch<'_> {
                     false,
                     format!("response {} fails the CORS check", response.status),
                 );
-                if profile.clears_preflight_cache_on_cors_failure() {
-                    let cache_origin = self.preflight_origin();
-                    self.browser.cache.clear(&cache_origin, url.as_str());
-                }
                 return self.refuse(r);
             }
             self.step(
@@ -656,6 +652,11 @@ impl Fetch<'_> {
     }
 
     fn refuse(&mut self, refusal: Refusal) -> Action {
+        if self.browser.profile.clears_preflight_cache_on_failure() {
+            let origin = self.preflight_origin();
+            let url = self.current_url().to_string();
+            self.browser.cache.clear(&origin, &url);
+        }
         self.state = State::Done;
         let verdict = self.verdict(false, None, Some(&refusal), Vec::new());
         self.verdict = Some(Box::new(verdict.clone()));
@@ -838,9 +839,9 @@ mod tests {
     }
 
     /// Checked against Firefox 153 ESR: a preflighted request whose actual
-    /// response fails the CORS check (no `Access-Control-Allow-Origin`) is
-    /// preflighted again next time; Chromium and the standard reuse the
-    /// cached preflight.
+    /// response fails the CORS check (no `Access-Control-Allow-Origin`), or
+    /// whose redirect is refused, is preflighted again next time; Chromium
+    /// and the standard reuse the cached preflight.
     #[test]
     fn firefox_forgets_the_preflight_when_the_response_fails() {
         let req = Request::builder("http://app.example", "http://api.example/x")
@@ -869,6 +870,27 @@ mod tests {
         assert_eq!(counts(Profile::Firefox), [1, 1]);
         assert_eq!(counts(Profile::Chromium), [1, 0]);
         assert_eq!(counts(Profile::Standard), [1, 0]);
+        // A redirect to `user:pass@` (refused) forgets it too.
+        let mut browser = Browser::new(Profile::Firefox);
+        let counts: Vec<usize> = (0..2)
+            .map(|_| {
+                browser
+                    .run(req.clone(), |out| {
+                        Ok::<_, ()>(match out.stage {
+                            Stage::Preflight => Response::new(204)
+                                .header("Access-Control-Allow-Origin", "*")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                                .header("Access-Control-Max-Age", "600"),
+                            _ => Response::new(307)
+                                .header("Location", "http://u:p@other.example/1")
+                                .header("Access-Control-Allow-Origin", "*"),
+                        })
+                    })
+                    .unwrap()
+                    .preflights
+            })
+            .collect();
+        assert_eq!(counts, [1, 1]);
     }
 
     /// Checked against Firefox 153 ESR: a `PUT` that a 303 turns into a

@@ -252,14 +252,15 @@ impl Profile {
         !matches!(self, Profile::Chromium | Profile::Firefox)
     }
 
-    /// Whether a response (a redirect or the final one) that fails the CORS
-    /// check also removes the preflight cache entries for its URL, so the
-    /// next request is preflighted again. Firefox does
-    /// (`nsCORSListenerProxy` calls `RemoveEntries` whenever
-    /// `CheckRequestApproved` fails); the standard clears the cache only when
-    /// the preflight itself fails, and Chromium keeps it. Checked against
-    /// Firefox 153 ESR.
-    pub fn clears_preflight_cache_on_cors_failure(self) -> bool {
+    /// Whether a request that ends in a network error after its preflight
+    /// (a response or redirect failing the CORS check, a refused redirect
+    /// such as one to `user:pass@`) also removes the preflight cache entries
+    /// for the URL it failed at, so the next request is preflighted again.
+    /// Firefox does (`nsCORSListenerProxy` calls `RemoveEntries` whenever
+    /// `CheckRequestApproved` fails, and a cancelled channel fails it); the
+    /// standard clears the cache only when the preflight itself fails, and
+    /// Chromium keeps it. Checked against Firefox 153 ESR.
+    pub fn clears_preflight_cache_on_failure(self) -> bool {
         matches!(self, Profile::Firefox)
     }
 
