@@ -460,6 +460,10 @@ impl Fetch<'_> {
                 }
                 let include = self.request.credentials().is_include();
                 let now = self.browser.now_ms;
+                let ip_host = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+                if ip_host && !include && !profile.caches_preflights_for_ip_hosts() {
+                    return self.send_actual(&url, Some(origin));
+                }
                 if self.redirect_tainted() && !profile.caches_tainted_origin_preflights() {
                     // Chromium's tainted origin is a fresh opaque origin:
                     // nothing stored for it can ever match again.
@@ -736,6 +740,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Credentials;
 
     /// Checked against Chromium 156: a same-origin URL that redirects to a
     /// cross-origin one gets a preflight there when the request is not simple
@@ -1023,6 +1028,41 @@ mod tests {
         assert_eq!(counts(Profile::Standard), [1, 0]);
     }
 
+    /// Checked against Firefox 153 ESR: a preflight to `127.0.0.1` made
+    /// without credentials is not reused (one to `localhost` is, and so is a
+    /// credentialed one).
+    #[test]
+    fn firefox_does_not_reuse_uncredentialed_preflights_for_ip_hosts() {
+        let run = |profile, url: &str, credentials| {
+            let req = Request::builder("http://app.example", url)
+                .method("PUT")
+                .credentials(credentials)
+                .build()
+                .unwrap();
+            let mut browser = Browser::new(profile);
+            (0..2)
+                .map(|_| {
+                    browser
+                        .run(req.clone(), |_| {
+                            Ok::<_, ()>(
+                                Response::new(200)
+                                    .header("Access-Control-Allow-Origin", "http://app.example")
+                                    .header("Access-Control-Allow-Credentials", "true")
+                                    .header("Access-Control-Allow-Methods", "PUT"),
+                            )
+                        })
+                        .unwrap()
+                        .preflights
+                })
+                .collect::<Vec<_>>()
+        };
+        let (ip, name) = ("http://127.0.0.1:8/x", "http://localhost:8/x");
+        assert_eq!(run(Profile::Firefox, ip, Credentials::Omit), [1, 1]);
+        assert_eq!(run(Profile::Firefox, ip, Credentials::Include), [1, 0]);
+        assert_eq!(run(Profile::Firefox, name, Credentials::Omit), [1, 0]);
+        assert_eq!(run(Profile::Standard, ip, Credentials::Omit), [1, 0]);
+    }
+
     /// Runs `req` twice through one browser; returns how many preflights each run sent.
     fn preflights_per_run(profile: Profile, req: Request, hop1: &str) -> Vec<usize> {
         let mut browser = Browser::new(profile);
@@ -1094,9 +1134,9 @@ mod tests {
     }
 
     /// Checked against Chromium 156 and Firefox 153 ESR: after api.example
-    /// redirects to other.example the origin is `null`, and both browsers
-    /// preflight that hop again on every run; the standard reuses the `null`
-    /// cache entry.
+    /// redirects to other.example the origin is `null`, and Chromium
+    /// preflights that hop again on every run; the standard reuses the `null`
+    /// cache entry, Firefox the entry it made with the page's origin.
     #[test]
     fn chromium_never_reuses_tainted_origin_preflights() {
         let req = Request::builder("http://app.example", "http://api.example/0")
@@ -1110,8 +1150,8 @@ mod tests {
         );
         assert_eq!(
             preflights_per_run(Profile::Firefox, req.clone(), other),
-            [2, 1],
-            "Firefox 153 ESR too"
+            [2, 0],
+            "Firefox 153 ESR preflighted with the page's origin, and reuses that"
         );
         assert_eq!(preflights_per_run(Profile::Standard, req, other), [2, 0]);
     }

@@ -245,11 +245,25 @@ impl Profile {
     /// request can be reused. The standard keys the cache by the serialized
     /// origin, so `null` entries match later `null` requests; Chromium gives
     /// each tainted request a fresh opaque origin, so they never match.
-    /// Firefox, although it sends such a preflight with the page's origin
-    /// ([`Profile::preflight_uses_request_origin`]), never reuses it either.
-    /// Checked against Chromium 156 and Firefox 153 ESR.
+    /// Firefox sends such a preflight with the page's origin
+    /// ([`Profile::preflight_uses_request_origin`]) and reuses it under that
+    /// origin. Checked against Chromium 156 and Firefox 153 ESR.
     pub fn caches_tainted_origin_preflights(self) -> bool {
-        !matches!(self, Profile::Chromium | Profile::Firefox)
+        !matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a preflight made without credentials for a URL whose host is
+    /// an IP address (not a name) is reused. Firefox checks its DNS cache
+    /// before using a cached preflight and drops the entry when it finds no
+    /// record of the host older than the entry (`CORSCacheEntry::
+    /// CheckDNSCache`); for `http://127.0.0.1:…` and requests without
+    /// credentials that is (almost always) the case, so they are preflighted
+    /// every time, while `http://localhost:…` entries, and credentialed ones,
+    /// are reused. The standard and Chromium cache by URL alone. Checked
+    /// against Firefox 153 ESR on loopback; a few such requests still hit the
+    /// cache when an earlier request happened to leave a DNS record behind.
+    pub fn caches_preflights_for_ip_hosts(self) -> bool {
+        !matches!(self, Profile::Firefox)
     }
 
     /// Whether a request that ends in a network error after its preflight
