@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::case::{Api, Case, Site};
+use crate::case::{Api, Case, Dest, Site};
 use crate::check_cli::CheckCli;
 use crate::judge::{Judge, Observation};
 use crate::run::{run_pages, ChromiumRun};
@@ -93,6 +93,8 @@ pub const FIREFOX_PREFS: &[(&str, Pref)] = &[
     ("network.captive-portal-service.enabled", Pref::Bool(false)),
     ("network.connectivity-service.enabled", Pref::Bool(false)),
     ("network.dns.disablePrefetch", Pref::Bool(true)),
+    ("network.dnsCacheExpiration", Pref::Int(3600)),
+    ("network.dnsCacheExpirationGracePeriod", Pref::Int(3600)),
     ("network.http.http3.enable", Pref::Bool(false)),
     ("network.http.speculative-parallel-limit", Pref::Int(0)),
     ("network.predictor.enabled", Pref::Bool(false)),
@@ -246,4 +248,43 @@ impl Judge for FirefoxCheckCli<'_> {
     fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {
         self.0.check(site, case, "firefox")
     }
+}
+
+/// Whether Firefox and the engine differ on `case` only in whether a repeated
+/// request reused an earlier preflight for a hop on the IP-address origin
+/// (`http://127.0.0.1:…`, [`Dest::Other`]). Firefox checks its DNS cache
+/// before reusing a cached preflight and drops the entry when the host's
+/// record is newer than the entry (`CORSCacheEntry::CheckDNSCache`); for an
+/// IP-literal host that depends on which connections Firefox happened to
+/// open in between, so no engine can predict it from the request and the
+/// responses. Such differences are counted and listed, not failed.
+pub fn dns_dependent(case: &Case, firefox: &Observation, engine: &Observation) -> bool {
+    if !case.repeat || firefox.outcome != engine.outcome || firefox.first != engine.first {
+        return false;
+    }
+    let other_hops: Vec<usize> = (0..case.hops.len())
+        .filter(|&i| {
+            let dest = if i == 0 {
+                case.start
+            } else {
+                match case.hops[i - 1].actual.redirect {
+                    Some(r) => r.to,
+                    None => return false,
+                }
+            };
+            dest == Dest::Other
+        })
+        .collect();
+    if other_hops.is_empty() {
+        return false;
+    }
+    let keep = |line: &&String| {
+        !other_hops
+            .iter()
+            .any(|h| line.starts_with(&format!("P{h} ")))
+    };
+    let strip = |o: &Observation| o.trace.iter().filter(keep).cloned().collect::<Vec<_>>();
+    firefox.trace != engine.trace
+        && firefox.requests == engine.requests
+        && strip(firefox) == strip(engine)
 }
