@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use corsgate_core::{Credentials, Initiator, Request, RequestError};
+use corsgate_core::{Credentials, Initiator, Mode, Request, RequestError};
 
 /// Which script API (or tool) makes the request. Each has its own URLs, so
 /// preflight caches and server logs never mix.
@@ -214,6 +214,8 @@ pub struct RequestSpec {
     /// fetch's credentials mode (XHR: `include` is `withCredentials = true`,
     /// anything else is `false`).
     pub credentials: Credentials,
+    /// fetch's mode (XHR is always `cors`).
+    pub mode: Mode,
 }
 
 /// A conformance case.
@@ -478,11 +480,29 @@ impl Case {
         }
     }
 
+    /// The mode `api` ends up with.
+    pub fn mode(&self, api: Api) -> Mode {
+        match api {
+            Api::Xhr => Mode::Cors,
+            _ => self.request.mode,
+        }
+    }
+
+    /// The name `fetch()` gives a mode.
+    pub fn mode_name(mode: Mode) -> &'static str {
+        match mode {
+            Mode::Cors => "cors",
+            Mode::NoCors => "no-cors",
+            Mode::SameOrigin => "same-origin",
+        }
+    }
+
     /// The engine's model of the request `api` makes.
     pub fn engine_request(&self, site: &Site, api: Api) -> Result<Request, RequestError> {
         let mut b = Request::builder(site.page.as_str(), self.start_url(site, api))
             .method(self.request.method.as_str())
             .credentials(self.credentials(api))
+            .mode(self.mode(api))
             .initiator(if api == Api::Xhr {
                 Initiator::Xhr
             } else {
@@ -570,6 +590,9 @@ impl fmt::Display for Case {
             r.credentials.name(),
             self.start.short()
         )?;
+        if self.request.mode != Mode::Cors {
+            write!(f, " mode={}", Case::mode_name(self.request.mode))?;
+        }
         if self.repeat {
             f.write_str(" (twice)")?;
         }

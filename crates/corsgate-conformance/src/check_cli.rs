@@ -49,7 +49,10 @@ impl Judge for CheckCli<'_> {
     fn covers(&self, case: &Case) -> bool {
         // A repeated case needs a preflight cache across two commands, and a
         // NUL byte cannot go into a command-line argument.
-        !case.repeat && !case.request.headers.iter().any(|(_, v)| v.contains('\0'))
+        // `corsgate check` models `cors` mode only.
+        !case.repeat
+            && case.request.mode == corsgate_core::Mode::Cors
+            && !case.request.headers.iter().any(|(_, v)| v.contains('\0'))
     }
 
     fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {

@@ -19,6 +19,8 @@ pub enum Outcome {
     Threw,
     /// A network error: CORS refused the response (or a redirect, or the preflight).
     Blocked,
+    /// `fetch()` in `no-cors` mode got an opaque response: no status, no headers.
+    Opaque,
     /// Script can read the response.
     Allowed {
         /// The final status.
@@ -86,6 +88,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Threw => f.write_str("threw"),
             Outcome::Blocked => f.write_str("blocked"),
+            Outcome::Opaque => f.write_str("opaque"),
             Outcome::Allowed { status, readable } => {
                 write!(f, "allowed {status} readable=[{}]", readable.join(","))
             }
@@ -183,6 +186,9 @@ impl Engine {
                     status: verdict.status.unwrap_or(0),
                     readable,
                 }
+            } else if verdict.reason.is_none() {
+                // Not refused, not readable: the opaque response of no-cors.
+                Outcome::Opaque
             } else {
                 Outcome::Blocked
             }

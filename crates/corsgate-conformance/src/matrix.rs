@@ -7,7 +7,7 @@
 //! Only values the real pipeline can carry are generated: no NUL, CR or LF in
 //! request header values, ASCII only.
 
-use corsgate_core::Credentials;
+use corsgate_core::{Credentials, Mode};
 
 use crate::case::{Acac, Acao, ActualSpec, Case, Dest, Hop, PreflightSpec, Redirect, RequestSpec};
 use crate::rng::Rng;
@@ -45,7 +45,7 @@ const METHODS: [(u32, &str); 20] = [
 ];
 
 /// Request headers: (weight, name, value).
-const HEADERS: [(u32, (&str, &str)); 77] = [
+const HEADERS: [(u32, (&str, &str)); 83] = [
     // Safelisted names with valid values.
     (4, ("Accept", "application/json")),
     (2, ("Accept", "*/*")),
@@ -117,6 +117,18 @@ const HEADERS: [(u32, (&str, &str)); 77] = [
     // Authorization.
     (6, ("Authorization", "Bearer t0ken")),
     (1, ("authorization", "Basic dTpw")),
+    (1, ("Authorization", "")),
+    (1, ("Content-Type", "text/plain; charset=\"utf-8\"")),
+    (
+        1,
+        (
+            "Content-Type",
+            "application/x-www-form-urlencoded;charset=UTF-8",
+        ),
+    ),
+    (1, ("Accept-Language", "*")),
+    (1, ("Content-Language", "")),
+    (1, ("X-Long", LONG_OK_ACCEPT)),
     // Forbidden headers script cannot set.
     (1, ("Cookie", "a=b")),
     (1, ("Origin", "http://evil.example")),
@@ -159,10 +171,12 @@ fn request(rng: &mut Rng) -> RequestSpec {
         (20, Credentials::Omit),
         (45, Credentials::Include),
     ]);
+    let mode = *rng.weighted(&[(86, Mode::Cors), (10, Mode::NoCors), (4, Mode::SameOrigin)]);
     RequestSpec {
         method,
         headers,
         credentials,
+        mode,
     }
 }
 

@@ -17,11 +17,12 @@ async function viaFetch(j) {
   try {
     const h = new Headers();
     for (const [n, v] of j.headers) h.append(n, v);
-    req = new Request(j.url, {method: j.method, headers: h, credentials: j.credentials});
+    req = new Request(j.url, {method: j.method, headers: h, credentials: j.credentials, mode: j.mode});
   } catch (e) { return {kind: 'threw', error: String(e)}; }
   try {
     const r = await fetch(req);
     try { await r.arrayBuffer(); } catch (e) {}
+    if (r.type === 'opaque') return {kind: 'opaque'};
     return {kind: 'allowed', status: r.status, headers: names([...r.headers.keys()])};
   } catch (e) { return {kind: 'blocked', error: String(e)}; }
 }
@@ -78,6 +79,7 @@ pub fn job(site: &Site, case: &Case, api: Api) -> Value {
         "method": case.request.method,
         "headers": headers,
         "credentials": case.request.credentials.name(),
+        "mode": Case::mode_name(case.request.mode),
         "repeat": case.repeat,
     })
 }

@@ -37,6 +37,7 @@ fn outcome_word(o: &Observation) -> String {
     let what = match &o.outcome {
         Outcome::Threw => "throws".to_owned(),
         Outcome::Blocked => "blocked".to_owned(),
+        Outcome::Opaque => "opaque".to_owned(),
         Outcome::Allowed { status, readable } => {
             format!("readable ({status}; headers: {})", readable.join(", "))
         }
@@ -53,6 +54,7 @@ fn kind(o: &Observation) -> &'static str {
     match o.outcome {
         Outcome::Threw => "throws",
         Outcome::Blocked => "blocked",
+        Outcome::Opaque => "opaque",
         Outcome::Allowed { .. } => "readable",
     }
 }
@@ -200,6 +202,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
                 let kind = match o.outcome {
                     Outcome::Threw => "threw",
                     Outcome::Blocked => "blocked",
+                    Outcome::Opaque => "opaque",
                     Outcome::Allowed { .. } => "readable",
                 };
                 *outcomes.entry((api.name(), kind)).or_default() += 1;
@@ -209,14 +212,18 @@ pub fn render(input: &ReportInput<'_>) -> String {
             }
         }
     }
-    let _ = writeln!(s, "| API | readable | blocked | threw |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| API | readable | opaque (no-cors) | blocked | threw |\n|---|---|---|---|---|"
+    );
     for api in BROWSER_APIS {
         let n = |k| outcomes.get(&(api.name(), k)).copied().unwrap_or(0);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             api.name(),
             n("readable"),
+            n("opaque"),
             n("blocked"),
             n("threw")
         );
@@ -225,7 +232,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         s,
         "\n{preflighted} of the {total} requests sent at least one preflight; {redirected} cases redirect (301/302/303/307/308, to the same origin, another origin or back to the page's origin, some with `user:pass@`); {include} cases use `credentials: \"include\"` (`withCredentials` for XHR); {repeated} cases run twice in a row, so the second run meets the preflight cache (`Access-Control-Max-Age` absent, `0`, `600`, `86400`, `-1`, `abc`). Chromium's preflight cache holds 1024 entries and evicts at random when full, so the repeated cases run in fresh browsers of at most {REPEAT_SESSION} requests each ({sessions} browser sessions in all), where it cannot fill up; the engine's cache has no such limit.\n\n\
          Requests vary the method (`GET`, `get`, `HEAD`, `POST`, `post`, `PUT`, `put`, `DELETE`, `PATCH`, `patch`, `Patch`, `OPTIONS`, `M-SEARCH`, `PROPFIND`, `custom`, and `TRACE`, `Connect`, `GE T` which throw), \
-         headers (safelisted names with valid and invalid values, `Range`, values over 128 bytes and totals over 1024, custom headers, client hints, `Authorization`, forbidden headers, repeated names) and the credentials mode. \
+         headers (safelisted names with valid and invalid values, `Range`, values over 128 bytes and totals over 1024, custom headers, client hints, `Authorization`, forbidden headers, repeated names) the credentials mode, and `fetch()`'s mode (`cors`, `no-cors` — whose answer is opaque —, `same-origin`). \
          Responses vary the preflight status (2xx, 3xx with and without `Location`, 4xx, 5xx), `Access-Control-Allow-Origin` (missing, echoed, `*`, `null`, trailing slash, upper-case scheme or host, another origin, padded, duplicated, a list, empty, quoted), \
          `Access-Control-Allow-Credentials` (`true`, `True`, `false`, duplicated, empty, padded), `Access-Control-Allow-Methods` and `-Headers` (exact, case-changed, `*`, lists with empty elements, invalid tokens, split over lines), \
          `Access-Control-Max-Age`, and `Access-Control-Expose-Headers` (names, `*`, empty elements, invalid tokens, control bytes, quoted names, `set-cookie`).\n"
@@ -248,7 +255,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
          * A request with a conditional header (`If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`) skips the preflight cache: it is preflighted every time.\n\
          * A preflight made with the `null` origin of a redirect-tainted request is never reused (each tainted request gets a fresh opaque origin).\n\
          * `fetch()` refuses a redirect to a URL with `user:pass@` even when it stays on the page's origin; XHR follows it.\n\
-         * A same-origin URL that redirects cross-origin is preflighted there when the request is not simple (an engine bug, not a Chromium quirk).\n"
+         * A same-origin URL that redirects cross-origin is preflighted there when the request is not simple (an engine bug, now fixed).\n\
+         * `no-cors`: `new Request()` throws for methods other than GET, HEAD and POST; `Origin` is sent only on methods other than GET and HEAD; once the request has been to another origin the answer stays opaque, even back on the page's origin (engine bugs, now fixed).\n"
     );
 
     let _ = writeln!(s, "## Where the standard and Chromium differ\n");

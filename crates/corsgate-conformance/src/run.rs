@@ -214,6 +214,7 @@ fn parse_outcome(r: &Value) -> Option<Outcome> {
     Some(match r["kind"].as_str()? {
         "threw" => Outcome::Threw,
         "blocked" => Outcome::Blocked,
+        "opaque" => Outcome::Opaque,
         "allowed" => Outcome::Allowed {
             status: u16::try_from(r["status"].as_u64()?).ok()?,
             readable: r["headers"]

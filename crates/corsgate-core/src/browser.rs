@@ -204,6 +204,16 @@ impl Fetch<'_> {
         }
     }
 
+    /// Whether a `no-cors` request has been to another origin: its response
+    /// tainting is then `opaque`, and stays so even back on the page's origin.
+    fn opaque_tainting(&self) -> bool {
+        self.request.mode() == Mode::NoCors
+            && self
+                .url_list
+                .iter()
+                .any(|u| !self.request.origin().same_origin(&Origin::from_url(u)))
+    }
+
     /// The standard's redirect-taint, reduced to "is it still same-origin?".
     fn redirect_tainted(&self) -> bool {
         let origin = self.request.origin();
@@ -261,7 +271,7 @@ impl Fetch<'_> {
         let url = self.current_url().clone();
         let origin = self.serialized_origin();
         let same_origin = self.request.origin().same_origin(&Origin::from_url(&url));
-        if same_origin && !self.cors_tainting {
+        if same_origin && !self.cors_tainting && !self.opaque_tainting() {
             self.step(
                 StepKind::Classify,
                 true,
@@ -281,7 +291,8 @@ impl Fetch<'_> {
                     true,
                     "mode 'no-cors': the request is sent but script gets an opaque response",
                 );
-                return self.send_actual(&url, Some(origin));
+                // Origin goes only on methods other than GET and HEAD.
+                return self.send_actual(&url, None);
             }
             Mode::Cors => {}
         }
@@ -529,9 +540,7 @@ impl Fetch<'_> {
         if let Some(location) = location {
             return self.redirect(&url, &location, response.status);
         }
-        let readable = if self.request.mode() == Mode::NoCors && self.cors_tainting_is_off() {
-            Vec::new()
-        } else if self.cors_tainting {
+        let readable = if self.cors_tainting {
             let e = exposed_headers(&response.headers, self.request.credentials());
             if let Some(bad) = &e.invalid_element {
                 self.step(
@@ -555,9 +564,7 @@ impl Fetch<'_> {
                 .filter(|n| !safelist::is_forbidden_response_header(n))
                 .collect()
         };
-        if self.request.mode() == Mode::NoCors
-            && !self.request.origin().same_origin(&Origin::from_url(&url))
-        {
+        if self.opaque_tainting() {
             self.state = State::Done;
             let verdict = self.verdict(false, None, None, Vec::new());
             return Action::Done(Box::new(verdict));
@@ -578,10 +585,6 @@ impl Fetch<'_> {
         let verdict = self.verdict(true, Some(response.status), None, readable);
         self.verdict = Some(Box::new(verdict.clone()));
         Action::Done(Box::new(verdict))
-    }
-
-    fn cors_tainting_is_off(&self) -> bool {
-        !self.cors_tainting
     }
 
     fn redirect(&mut self, from: &Url, location: &str, status: u16) -> Action {
@@ -1180,6 +1183,46 @@ mod tests {
         assert_eq!(v.reason.unwrap().code, "redirect_contains_credentials");
         assert!(run(Profile::Chromium, Initiator::Xhr).allowed);
         assert!(run(Profile::Standard, Initiator::Fetch).allowed);
+    }
+
+    /// Checked against Chromium 156: `no-cors` sends `Origin` only on methods
+    /// other than GET and HEAD, stays opaque after a redirect back to the
+    /// page's origin, is readable on the page's own origin, and refuses any
+    /// method but GET, HEAD and POST when the request is built.
+    #[test]
+    fn no_cors_like_chromium() {
+        let run = |method: &str, url: &str| {
+            let req = Request::builder("http://app.example", url)
+                .method(method)
+                .mode(Mode::NoCors)
+                .build()
+                .unwrap();
+            let mut origins = Vec::new();
+            let v = Browser::new(Profile::Chromium)
+                .run(req, |out| {
+                    origins.push(out.headers.get_str("origin"));
+                    Ok::<_, ()>(if out.url.ends_with("/0") {
+                        Response::new(302).header("Location", "http://app.example/1")
+                    } else {
+                        Response::new(200).header("X-B", "1")
+                    })
+                })
+                .unwrap();
+            (v, origins)
+        };
+        let (v, origins) = run("GET", "http://api.example/0");
+        assert!(!v.allowed && v.reason.is_none(), "opaque: {v:?}");
+        assert_eq!(origins, [None, None]);
+        let (_, origins) = run("POST", "http://api.example/0");
+        assert_eq!(origins[0].as_deref(), Some("http://app.example"));
+        let (v, _) = run("GET", "http://app.example/1");
+        assert!(v.allowed);
+        assert_eq!(v.exposed_headers, ["x-b"]);
+        let put = Request::builder("http://app.example", "http://api.example/0")
+            .method("PUT")
+            .mode(Mode::NoCors)
+            .build();
+        assert!(matches!(put, Err(crate::RequestError::NoCorsMethod { .. })));
     }
 
     /// Checked against Chromium 156 and Firefox 153 ESR: `fetch()` with X-HTTP-Method-Override

@@ -188,6 +188,9 @@ pub struct ResponseHeaders {
     expose: Option<HeaderValue>,
     allow_private_network: bool,
     vary: Option<HeaderValue>,
+    /// Set while deciding: `allow_origin` is to be the request's own `Origin`
+    /// value. Never set on a `ResponseHeaders` handed out.
+    echo_origin: bool,
 }
 
 impl ResponseHeaders {
@@ -245,6 +248,7 @@ impl ResponseHeaders {
     /// names the response does not vary on already.
     pub fn apply_to(self, map: &mut HeaderMap) {
         // One allocation at most, instead of growing the map insert by insert.
+        let was_empty = map.is_empty();
         map.reserve(self.len());
         let ResponseHeaders {
             allow_origin,
@@ -255,6 +259,7 @@ impl ResponseHeaders {
             expose,
             allow_private_network,
             vary,
+            echo_origin: _,
         } = self;
         let mut set = |name: HeaderName, v: Option<HeaderValue>| {
             if let Some(v) = v {
@@ -274,7 +279,7 @@ impl ResponseHeaders {
             map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
         }
         if let Some(vary) = vary {
-            let missing = split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
+            let missing = was_empty || split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
             if missing {
                 map.append(header::VARY, vary);
             }
@@ -378,6 +383,49 @@ impl Policy {
     /// [`decide`](Self::decide) with debug mode forced on or off (a
     /// middleware's runtime switch).
     pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
+        let mut d = self.decide_inner(method, headers, debug);
+        if d.headers.echo_origin {
+            d.headers.echo_origin = false;
+            d.headers.allow_origin = headers.get(header::ORIGIN).cloned();
+        }
+        d
+    }
+
+    /// [`decide_with`](Self::decide_with) for a caller that owns the request:
+    /// when the request is answered here (a preflight) and the answer echoes
+    /// the request's `Origin`, the value is moved out of `headers` (an empty
+    /// value is left in its place) instead of copied. Nothing else in
+    /// `headers` changes, and nothing changes when the request is passed on.
+    ///
+    /// ```
+    /// use corsgate_core::policy::Policy;
+    /// use http::{HeaderMap, HeaderValue, Method};
+    /// let policy = Policy::builder().origin("https://*.example.com").method("PUT").build()?;
+    /// let mut h = HeaderMap::new();
+    /// h.insert("origin", HeaderValue::from_static("https://a.example.com"));
+    /// h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    /// let d = policy.decide_taking(&Method::OPTIONS, &mut h, false);
+    /// assert_eq!(d.headers().to_header_map()["access-control-allow-origin"], "https://a.example.com");
+    /// assert_eq!(h["origin"], "");
+    /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
+    /// ```
+    pub fn decide_taking(&self, method: &Method, headers: &mut HeaderMap, debug: bool) -> Decision {
+        let mut d = self.decide_inner(method, headers, debug);
+        if d.headers.echo_origin {
+            d.headers.echo_origin = false;
+            d.headers.allow_origin = match d.action {
+                // Take the value, leaving an empty one: cheaper than removing
+                // the entry, and the request is answered here, not passed on.
+                Action::Respond(_) => headers
+                    .get_mut(header::ORIGIN)
+                    .map(|v| std::mem::replace(v, HeaderValue::from_static(""))),
+                Action::PassOn => headers.get(header::ORIGIN).cloned(),
+            };
+        }
+        d
+    }
+
+    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let Some(origin) = origins.next() else {
@@ -401,16 +449,25 @@ impl Policy {
             Err(Reason::MultipleOrigins)
         } else {
             match self.origins.matches(origin) {
-                OriginMatch::Any => Ok(ANY.clone()),
-                OriginMatch::Exact(v) => Ok(v.clone()),
-                OriginMatch::Pattern => Ok(origin.clone()),
+                OriginMatch::Any => Ok(Some(ANY.clone())),
+                OriginMatch::Exact(v) => Ok(Some(v.clone())),
+                OriginMatch::Pattern => Ok(None),
                 OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
                 OriginMatch::Malformed => Err(Reason::OriginMalformed),
             }
         };
-        if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            return self.preflight(headers, matched, debug);
+        if method == Method::OPTIONS {
+            let mut acrm = headers
+                .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .iter();
+            if let Some(first) = acrm.next() {
+                let method = if acrm.next().is_none() && is_token(first.as_bytes()) {
+                    Some(first)
+                } else {
+                    None
+                };
+                return self.preflight(headers, matched, method, debug);
+            }
         }
         let mut h = ResponseHeaders {
             vary: (!any).then(|| VARY_ORIGIN.clone()),
@@ -418,7 +475,8 @@ impl Policy {
         };
         let (allowed, reason) = match matched {
             Ok(acao) => {
-                h.allow_origin = Some(acao);
+                h.echo_origin = acao.is_none();
+                h.allow_origin = acao;
                 h.allow_credentials = self.credentials;
                 h.expose = self.expose.clone();
                 (
@@ -444,7 +502,8 @@ impl Policy {
     fn preflight(
         &self,
         headers: &HeaderMap,
-        matched: Result<HeaderValue, Reason>,
+        matched: Result<Option<HeaderValue>, Reason>,
+        method: Option<&HeaderValue>,
         debug: bool,
     ) -> Decision {
         let mut h = ResponseHeaders {
@@ -474,16 +533,13 @@ impl Policy {
             Ok(v) => v,
             Err(reason) => return refuse(h, reason, false),
         };
-        h.allow_origin = Some(acao);
+        h.echo_origin = acao.is_none();
+        h.allow_origin = acao;
         h.allow_credentials = self.credentials;
 
         // Method.
-        let mut acrm = headers
-            .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
-            .iter();
-        let method = match (acrm.next(), acrm.next()) {
-            (Some(m), None) if is_token(m.as_bytes()) => m,
-            _ => return refuse(h, Reason::MethodMalformed, debug),
+        let Some(method) = method else {
+            return refuse(h, Reason::MethodMalformed, debug);
         };
         let allow_method = match &self.methods {
             MethodRule::Any => Some(method.clone()),
@@ -584,6 +640,12 @@ fn contains_name<S: std::hash::BuildHasher>(
 ) -> bool {
     if name.len() > longest {
         return false;
+    }
+    // A short list is scanned: cheaper than lower-casing and hashing.
+    if set.len() <= 8 {
+        return set
+            .iter()
+            .any(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name));
     }
     let mut buf = [0u8; 128];
     match buf.get_mut(..name.len()) {

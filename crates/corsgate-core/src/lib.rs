@@ -9,6 +9,12 @@
 //!   ([`preflight`]), the [`cors_check`], exposed headers ([`exposure`]), the
 //!   [`PreflightCache`], redirects, all driven by the sans-I/O [`Browser`].
 //!   Where browsers depart from the standard, a [`Profile`] says how.
+//! * **Server role** — what a server should answer: a validated [`Policy`]
+//!   (built in code or read from TOML, every problem reported at once as
+//!   [`PolicyErrors`]), its origin matcher ([`origin_set`]), and
+//!   [`Policy::decide`], which returns a [`Decision`] (answer a preflight
+//!   here, or pass the request on with the headers to add) and its
+//!   [`Reason`]. The `corsgate-tower` crate wraps it as tower middleware.
 //! * Every refusal is a [`Refusal`]: it names the header, the value seen, the
 //!   value needed, and the fix, and maps to Chromium's and Firefox's own error
 //!   names.

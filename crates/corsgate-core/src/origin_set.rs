@@ -134,7 +134,10 @@ impl Entry {
         if value.eq_ignore_ascii_case("null") {
             return Err(PolicyError::NullOrigin);
         }
-        if value.len() >= 5 && value[..5].eq_ignore_ascii_case("file:") {
+        if value
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+        {
             return Err(PolicyError::FileOrigin {
                 value: value.to_owned(),
             });
@@ -358,6 +361,8 @@ pub struct OriginSet {
     any: bool,
     exact: HashMap<Box<[u8]>, HeaderValue, FxBuild>,
     rules: HashMap<Box<str>, Vec<Rule>, FxBuild>,
+    host_rules: bool,
+    subdomain_rules: bool,
     len: usize,
 }
 
@@ -386,6 +391,8 @@ impl OriginSet {
                 }
             }
             Entry::Pattern { host, rule, .. } => {
+                self.host_rules |= !rule.subdomains;
+                self.subdomain_rules |= rule.subdomains;
                 let rules = self.rules.entry(host.into_boxed_str()).or_default();
                 if rules.contains(&rule) {
                     return false;
@@ -418,8 +425,10 @@ impl OriginSet {
         }
         // Exact entries are stored in their canonical serialization, so a
         // byte-equal value *is* that parsed origin: look it up first.
-        if let Some(v) = self.exact.get(value.as_bytes()) {
-            return OriginMatch::Exact(v);
+        if !self.exact.is_empty() {
+            if let Some(v) = self.exact.get(value.as_bytes()) {
+                return OriginMatch::Exact(v);
+            }
         }
         let Some(parts) = RequestOrigin::parse(value.as_bytes()) else {
             return OriginMatch::Malformed;
@@ -438,12 +447,14 @@ impl OriginSet {
                     }
             })
         };
-        if let Some(rules) = self.rules.get(parts.host) {
-            if accepts(rules, false) {
-                return OriginMatch::Pattern;
+        if self.host_rules {
+            if let Some(rules) = self.rules.get(parts.host) {
+                if accepts(rules, false) {
+                    return OriginMatch::Pattern;
+                }
             }
         }
-        if parts.domain {
+        if parts.domain && self.subdomain_rules {
             let host = parts.host.as_bytes();
             for (i, b) in host.iter().enumerate() {
                 if *b == b'.' {
@@ -476,6 +487,18 @@ struct RequestOrigin<'a> {
     domain: bool,
     port: Option<u16>,
 }
+
+/// Bytes allowed in a domain host as browsers serialize it.
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.');
+        i += 1;
+    }
+    t
+};
 
 /// Longest host a browser sends (DNS limit), plus brackets for IPv6.
 const MAX_HOST: usize = 255;
@@ -518,16 +541,13 @@ impl<'a> RequestOrigin<'a> {
             if host.is_empty() || host.len() > MAX_HOST {
                 return None;
             }
-            let mut prev_dot = true;
-            for b in host.bytes() {
-                match b {
-                    b'.' if prev_dot => return None,
-                    b'.' => prev_dot = true,
-                    b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => prev_dot = false,
-                    _ => return None,
-                }
-            }
-            if prev_dot {
+            // Lower-case letters, digits, `-`, `_` and dots, with no empty label.
+            let bytes = host.as_bytes();
+            if !bytes.iter().all(|b| HOST_BYTE[usize::from(*b)])
+                || bytes.first() == Some(&b'.')
+                || bytes.last() == Some(&b'.')
+                || bytes.windows(2).any(|w| w == b"..")
+            {
                 return None;
             }
             (host, port, true)

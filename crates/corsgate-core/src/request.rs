@@ -144,6 +144,11 @@ pub enum RequestError {
         /// The method.
         method: String,
     },
+    /// `no-cors` mode allows only GET, HEAD and POST (`new Request` throws).
+    NoCorsMethod {
+        /// The method.
+        method: String,
+    },
     /// The header name is not a valid token.
     InvalidHeaderName {
         /// The name.
@@ -167,6 +172,10 @@ impl fmt::Display for RequestError {
             RequestError::ForbiddenMethod { method } => write!(
                 f,
                 "browsers never let script send {method} requests; this cannot be fixed on the server"
+            ),
+            RequestError::NoCorsMethod { method } => write!(
+                f,
+                "'{method}' is unsupported in no-cors mode: only GET, HEAD and POST are"
             ),
             RequestError::InvalidHeaderName { name } => write!(f, "'{name}' is not a valid header name"),
             RequestError::InvalidHeaderValue { name } => {
@@ -248,6 +257,10 @@ impl RequestBuilder {
                 method: self.method,
             });
         }
+        let method = method::normalize(&self.method);
+        if self.mode == Mode::NoCors && !method::is_cors_safelisted(&method) {
+            return Err(RequestError::NoCorsMethod { method });
+        }
         let mut headers = HeaderList::new();
         let mut dropped = Vec::new();
         for (name, value) in self.headers {
@@ -268,7 +281,7 @@ impl RequestBuilder {
         Ok(Request {
             origin,
             url,
-            method: method::normalize(&self.method),
+            method,
             headers,
             credentials: self.credentials,
             mode: self.mode,

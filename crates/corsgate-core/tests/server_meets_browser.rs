@@ -241,8 +241,12 @@ proptest! {
         let mut browser = Browser::new(r.profile);
         let verdict = browser.run(request, |out| {
             let method = Method::from_bytes(out.method.as_bytes()).unwrap();
-            let headers = to_http(&out.headers);
-            let decision = policy.decide(&method, &headers);
+            let mut headers = to_http(&out.headers);
+            // The path the tower layer takes (a preflight's echoed Origin is
+            // moved, not copied); `decide` must agree with it.
+            let plain = policy.decide(&method, &headers);
+            let decision = policy.decide_taking(&method, &mut headers, false);
+            prop_assert_eq!(plain.headers().to_header_map(), decision.headers().to_header_map());
             let (status, map) = match decision.action() {
                 Action::Respond(status) => {
                     prop_assert_eq!(out.stage, Stage::Preflight);

@@ -69,7 +69,7 @@ use std::task::{Context, Poll};
 use arc_swap::ArcSwap;
 use corsgate_core::decision::{Action, Decision, ResponseHeaders};
 use corsgate_core::{Policy, Reason, RequestKind};
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -202,11 +202,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let decision = {
             let policy = self.shared.policy.load();
             let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
-            policy.decide_with(req.method(), req.headers(), debug)
+            if req.method() == Method::OPTIONS {
+                // Borrow the headers mutably beside the method: a preflight's
+                // echoed Origin is moved into the answer rather than copied.
+                let mut headers = std::mem::take(req.headers_mut());
+                let d = policy.decide_taking(req.method(), &mut headers, debug);
+                *req.headers_mut() = headers;
+                d
+            } else {
+                policy.decide_with(req.method(), req.headers(), debug)
+            }
         };
         let outcome = self.shared.record.then(|| outcome(&decision));
         match decision.action() {

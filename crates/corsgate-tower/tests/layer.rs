@@ -103,6 +103,22 @@ async fn preflights_never_reach_the_inner_service() {
         .headers()
         .keys()
         .all(|n| !n.as_str().starts_with("access-control-")));
+    let pattern = send(
+        &mut svc,
+        request(
+            Method::OPTIONS,
+            &[
+                ("origin", "https://pr-3.preview.example.com"),
+                ("access-control-request-method", "DELETE"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(pattern.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        pattern.headers()["access-control-allow-origin"],
+        "https://pr-3.preview.example.com"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 
     // An OPTIONS request that is not a preflight is the application's.

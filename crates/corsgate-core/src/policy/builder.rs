@@ -124,6 +124,19 @@ impl PolicyBuilder {
     }
 }
 
+/// Common values as static header values: cloning those into a response
+/// is a plain copy, not an atomic reference-count update.
+fn static_value(s: &str) -> Option<HeaderValue> {
+    const COMMON: [&str; 17] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "0", "5", "60", "300", "600",
+        "1800", "3600", "7200", "43200", "86400",
+    ];
+    COMMON
+        .iter()
+        .find(|c| **c == s)
+        .map(|c| HeaderValue::from_static(c))
+}
+
 fn joined(names: &[String]) -> Option<HeaderValue> {
     if names.is_empty() {
         return None;
@@ -197,7 +210,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         } else {
             let m = method::normalize(value);
             if !method_values.contains_key(m.as_str()) {
-                if let Ok(v) = HeaderValue::from_str(&m) {
+                if let Some(v) = static_value(&m).or_else(|| HeaderValue::from_str(&m).ok()) {
                     warm(&v);
                     method_values.insert(m.clone().into(), v);
                     normalized.methods.push(m);
@@ -301,7 +314,11 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             errors.push(PolicyError::MaxAgeOutOfRange { value: v });
             None
         }
-        Some(v) => u32::try_from(v).ok().map(|s| (s, HeaderValue::from(s))),
+        Some(v) => u32::try_from(v).ok().map(|s| {
+            let value = static_value(&s.to_string()).unwrap_or_else(|| HeaderValue::from(s));
+            warm(&value);
+            (s, value)
+        }),
     };
 
     if !errors.is_empty() {

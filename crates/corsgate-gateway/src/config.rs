@@ -1,0 +1,755 @@
+//! The gateway's configuration file (TOML): listen address, upstream, routes
+//! with their CORS policies, limits, timeouts, admin listener, logging.
+//!
+//! Every error names the line and column of the offending value. See
+//! `docs/gateway.md` for the full reference and an example file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cors::{PolicySpec, RoutePolicy};
+
+/// One configuration problem, located in the file when possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, when the text came from one.
+    pub file: Option<PathBuf>,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, "line {l}, column {c}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Which protocol the gateway speaks to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 with pooled keep-alive connections (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge; one multiplexed connection.
+    H2c,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An upstream base URL: `http://host:port`, optionally with a path prefix
+/// that is prepended to every forwarded path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `http`.
+    pub scheme: http::uri::Scheme,
+    /// `host:port`.
+    pub authority: http::uri::Authority,
+    /// Path prefix without a trailing slash (may be empty).
+    pub base_path: String,
+    /// Protocol spoken to it.
+    pub protocol: UpstreamProtocol,
+}
+
+impl Upstream {
+    /// Parses `http://host[:port][/prefix]`.
+    pub fn parse(text: &str, protocol: UpstreamProtocol) -> Result<Upstream, String> {
+        let uri: http::Uri = text
+            .parse()
+            .map_err(|e| format!("upstream {text:?} is not a URL: {e}"))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| format!("upstream {text:?} needs a scheme, e.g. http://{text}"))?;
+        if scheme != http::uri::Scheme::HTTP {
+            return Err(format!(
+                "upstream {text:?}: only http:// upstreams are supported (TLS is terminated at the gateway)"
+            ));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("upstream {text:?} has no host"))?;
+        if uri.query().is_some() {
+            return Err(format!("upstream {text:?} must not have a query"));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_owned();
+        Ok(Upstream {
+            scheme,
+            authority,
+            base_path,
+            protocol,
+        })
+    }
+}
+
+/// One route: requests whose path starts with `path` (and whose host is
+/// `host`, when set) use this route's upstream and CORS policy.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Path prefix, e.g. `/api/`.
+    pub path: String,
+    /// Host name (lower case, no port), when the route is host-specific.
+    pub host: Option<String>,
+    /// The upstream for this route.
+    pub upstream: Upstream,
+    /// The CORS policy, or `None` when the route has `cors = false`.
+    pub policy: Option<RoutePolicy>,
+}
+
+/// Size and count limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (request line and headers) in bytes (HTTP/1.1),
+    /// or header list (HTTP/2).
+    pub max_header_bytes: usize,
+    /// Most request header lines.
+    pub max_headers: usize,
+    /// Most client connections open at once; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Most idle pooled connections kept per upstream.
+    pub upstream_idle_per_host: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_connections: 10_000,
+            upstream_idle_per_host: 256,
+        }
+    }
+}
+
+/// Timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Time a client has to send a complete request head.
+    pub header_read: Duration,
+    /// Time a client connection may stay without traffic.
+    pub idle: Duration,
+    /// Time to connect to the upstream (then 502).
+    pub upstream_connect: Duration,
+    /// Time for the upstream to send its response head (then 504).
+    pub upstream_response: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub drain: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            upstream_connect: Duration::from_secs(5),
+            upstream_response: Duration::from_secs(60),
+            drain: Duration::from_secs(30),
+        }
+    }
+}
+
+/// TLS termination settings (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// A validated gateway configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where clients connect.
+    pub listen: SocketAddr,
+    /// Admin listener (`/healthz`, `/metrics`), if any.
+    pub admin: Option<SocketAddr>,
+    /// Routes, most specific first.
+    pub routes: Vec<Route>,
+    /// Forward the client's `Host` to the upstream (else the upstream's authority).
+    pub preserve_host: bool,
+    /// Keep incoming `X-Forwarded-*`/`Forwarded` and append to them (only
+    /// behind another trusted proxy); otherwise they are replaced.
+    pub trust_forwarded: bool,
+    /// Limits.
+    pub limits: Limits,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// TLS termination, if any.
+    pub tls: Option<TlsFiles>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log level (`error`, `warn`, `info`, `debug`, `trace`).
+    pub log_level: tracing::Level,
+    /// How often the file is checked for changes (hot reload); zero disables.
+    pub reload_poll: Duration,
+    /// The file it was read from.
+    pub source: Option<PathBuf>,
+}
+
+// ---------------------------------------------------------------------------
+// The file format.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Spanned<String>,
+    upstream: Option<Spanned<String>>,
+    #[serde(default)]
+    upstream_protocol: UpstreamProtocol,
+    admin: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    preserve_host: bool,
+    #[serde(default)]
+    trust_forwarded: bool,
+    #[serde(default)]
+    log_format: LogFormat,
+    log_level: Option<Spanned<String>>,
+    reload_poll: Option<Spanned<String>>,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    timeouts: FileTimeouts,
+    tls: Option<FileTls>,
+    routes: Spanned<Vec<FileRoute>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_header_bytes: Option<Spanned<i64>>,
+    max_headers: Option<Spanned<i64>>,
+    max_connections: Option<Spanned<i64>>,
+    upstream_idle_per_host: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileTimeouts {
+    header_read: Option<Spanned<String>>,
+    idle: Option<Spanned<String>>,
+    upstream_connect: Option<Spanned<String>>,
+    upstream_response: Option<Spanned<String>>,
+    drain: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRoute {
+    path: Spanned<String>,
+    host: Option<Spanned<String>>,
+    upstream: Option<Spanned<String>>,
+    upstream_protocol: Option<UpstreamProtocol>,
+    #[serde(default = "yes")]
+    cors: bool,
+    policy: Option<Spanned<PolicySpec>>,
+}
+
+/// Converts a byte offset into a 1-based (line, column).
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.as_bytes().get(..offset).unwrap_or_default();
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    (line, column)
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: Option<&'a Path>,
+    errors: Vec<ConfigError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        let (line, column) = match span {
+            Some(s) => {
+                let (l, c) = line_col(self.text, s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        self.errors.push(ConfigError {
+            file: self.file.map(Path::to_path_buf),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+}
+
+/// Parses a duration such as `250ms`, `10s`, `2m` or `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m or h (e.g. \"10s\")"))?;
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as \"10s\""))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Ok(d)
+}
+
+impl GatewayConfig {
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<GatewayConfig, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: Some(path.to_path_buf()),
+                line: None,
+                column: None,
+                message: format!("cannot read the file: {e}"),
+            }]
+        })?;
+        let mut config = Self::parse(&text, Some(path))?;
+        // TLS files are relative to the configuration file.
+        if let (Some(tls), Some(dir)) = (config.tls.as_mut(), path.parent()) {
+            tls.cert = dir.join(&tls.cert);
+            tls.key = dir.join(&tls.key);
+        }
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text. `file` only labels errors.
+    pub fn from_toml(text: &str) -> Result<GatewayConfig, Vec<ConfigError>> {
+        Self::parse(text, None)
+    }
+
+    fn parse(text: &str, file: Option<&Path>) -> Result<GatewayConfig, Vec<ConfigError>> {
+        let mut cx = Ctx {
+            text,
+            file,
+            errors: Vec::new(),
+        };
+        let raw: FileConfig = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                cx.err(e.span(), e.message().trim().to_owned());
+                return Err(cx.errors);
+            }
+        };
+        let listen = addr(&mut cx, &raw.listen);
+        let admin = raw.admin.as_ref().and_then(|a| addr(&mut cx, a));
+        let default_upstream = raw.upstream.as_ref().and_then(|u| {
+            Upstream::parse(u.get_ref(), raw.upstream_protocol)
+                .map_err(|m| cx.err(Some(u.span()), m))
+                .ok()
+        });
+        let log_level = match &raw.log_level {
+            None => tracing::Level::INFO,
+            Some(l) => match l.get_ref().parse() {
+                Ok(v) => v,
+                Err(_) => {
+                    cx.err(
+                        Some(l.span()),
+                        format!(
+                            "log_level {:?}: use error, warn, info, debug or trace",
+                            l.get_ref()
+                        ),
+                    );
+                    tracing::Level::INFO
+                }
+            },
+        };
+        let dur = |cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, default: Duration| match v {
+            None => default,
+            Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|m| {
+                cx.err(Some(s.span()), m);
+                default
+            }),
+        };
+        let reload_poll = dur(&mut cx, &raw.reload_poll, Duration::from_secs(1));
+        let d = Timeouts::default();
+        let t = &raw.timeouts;
+        let timeouts = Timeouts {
+            header_read: dur(&mut cx, &t.header_read, d.header_read),
+            idle: dur(&mut cx, &t.idle, d.idle),
+            upstream_connect: dur(&mut cx, &t.upstream_connect, d.upstream_connect),
+            upstream_response: dur(&mut cx, &t.upstream_response, d.upstream_response),
+            drain: dur(&mut cx, &t.drain, d.drain),
+        };
+        for (name, v) in [
+            ("header_read", &t.header_read),
+            ("idle", &t.idle),
+            ("upstream_connect", &t.upstream_connect),
+            ("upstream_response", &t.upstream_response),
+        ] {
+            if let Some(s) = v {
+                if parse_duration(s.get_ref()).is_ok_and(|d| d.is_zero()) {
+                    cx.err(
+                        Some(s.span()),
+                        format!("timeouts.{name} must be more than 0"),
+                    );
+                }
+            }
+        }
+        let dl = Limits::default();
+        let l = &raw.limits;
+        let int = |cx: &mut Ctx<'_>,
+                   name: &str,
+                   v: &Option<Spanned<i64>>,
+                   min: i64,
+                   max: i64,
+                   default: usize| match v {
+            None => default,
+            Some(s) => {
+                let n = *s.get_ref();
+                if n < min || n > max {
+                    cx.err(
+                        Some(s.span()),
+                        format!("limits.{name} = {n}: must be between {min} and {max}"),
+                    );
+                    default
+                } else {
+                    usize::try_from(n).unwrap_or(default)
+                }
+            }
+        };
+        let limits = Limits {
+            // hyper's HTTP/1.1 read buffer cannot be smaller than 8 KiB.
+            max_header_bytes: int(
+                &mut cx,
+                "max_header_bytes",
+                &l.max_header_bytes,
+                8192,
+                1 << 20,
+                dl.max_header_bytes,
+            ),
+            max_headers: int(
+                &mut cx,
+                "max_headers",
+                &l.max_headers,
+                1,
+                1000,
+                dl.max_headers,
+            ),
+            max_connections: int(
+                &mut cx,
+                "max_connections",
+                &l.max_connections,
+                1,
+                1_000_000,
+                dl.max_connections,
+            ),
+            upstream_idle_per_host: int(
+                &mut cx,
+                "upstream_idle_per_host",
+                &l.upstream_idle_per_host,
+                0,
+                100_000,
+                dl.upstream_idle_per_host,
+            ),
+        };
+
+        let mut routes = Vec::new();
+        if raw.routes.get_ref().is_empty() {
+            cx.err(
+                Some(raw.routes.span()),
+                "at least one [[routes]] entry is needed (path = \"/\" for everything)",
+            );
+        }
+        for r in raw.routes.into_inner() {
+            let path = r.path.get_ref();
+            if !path.starts_with('/') {
+                cx.err(
+                    Some(r.path.span()),
+                    format!("route path {path:?} must start with '/'"),
+                );
+            }
+            let host = r.host.as_ref().map(|h| {
+                let v = h.get_ref().trim().to_ascii_lowercase();
+                if v.is_empty() || v.contains(['/', ' ']) || v.contains(':') {
+                    cx.err(
+                        Some(h.span()),
+                        format!("route host {v:?} must be a host name without port"),
+                    );
+                }
+                v
+            });
+            let upstream = match &r.upstream {
+                Some(u) => Upstream::parse(
+                    u.get_ref(),
+                    r.upstream_protocol.unwrap_or(raw.upstream_protocol),
+                )
+                .map_err(|m| cx.err(Some(u.span()), m))
+                .ok(),
+                None => match &default_upstream {
+                    Some(d) => {
+                        let mut d = d.clone();
+                        if let Some(p) = r.upstream_protocol {
+                            d.protocol = p;
+                        }
+                        Some(d)
+                    }
+                    None => {
+                        if raw.upstream.is_none() {
+                            cx.err(
+                                Some(r.path.span()),
+                                "this route has no upstream and there is no top-level upstream",
+                            );
+                        }
+                        None
+                    }
+                },
+            };
+            let policy = match (r.cors, &r.policy) {
+                (true, None) => {
+                    cx.err(
+                        Some(r.path.span()),
+                        format!(
+                            "route {path:?} has no [routes.policy]; add one, or set cors = false to pass CORS through untouched"
+                        ),
+                    );
+                    None
+                }
+                (false, Some(p)) => {
+                    cx.err(
+                        Some(p.span()),
+                        "cors = false and a policy on the same route: remove one",
+                    );
+                    None
+                }
+                (false, None) => None,
+                (true, Some(p)) => match RoutePolicy::build(p.get_ref()) {
+                    Ok(policy) => Some(policy),
+                    Err(problems) => {
+                        for m in problems {
+                            cx.err(Some(p.span()), format!("route {path:?} policy: {m}"));
+                        }
+                        None
+                    }
+                },
+            };
+            if let Some(upstream) = upstream {
+                routes.push(Route {
+                    path: path.clone(),
+                    host,
+                    upstream,
+                    policy,
+                });
+            }
+        }
+        // Two routes with the same host and path would make one unreachable.
+        for (i, a) in routes.iter().enumerate() {
+            if routes[..i]
+                .iter()
+                .any(|b| b.path == a.path && b.host == a.host)
+            {
+                cx.err(
+                    None,
+                    format!(
+                        "two routes have path {:?} and host {:?}",
+                        a.path,
+                        a.host.as_deref().unwrap_or("(any)")
+                    ),
+                );
+            }
+        }
+        crate::routes::sort_routes(&mut routes);
+        if !cx.errors.is_empty() {
+            return Err(cx.errors);
+        }
+        let listen = listen.ok_or_else(Vec::new)?;
+        Ok(GatewayConfig {
+            listen,
+            admin,
+            routes,
+            preserve_host: raw.preserve_host,
+            trust_forwarded: raw.trust_forwarded,
+            limits,
+            timeouts,
+            tls: raw.tls.map(|t| TlsFiles {
+                cert: t.cert,
+                key: t.key,
+            }),
+            log_format: raw.log_format,
+            log_level,
+            reload_poll,
+            source: None,
+        })
+    }
+
+    /// Whether a reload from `self` to `new` needs a restart to take full
+    /// effect (listener settings are not hot-swapped), and which ones.
+    pub fn restart_only_changes(&self, new: &GatewayConfig) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.listen != new.listen {
+            v.push("listen");
+        }
+        if self.admin != new.admin {
+            v.push("admin");
+        }
+        if self.tls != new.tls {
+            v.push("tls");
+        }
+        if self.limits != new.limits {
+            v.push("limits");
+        }
+        if self.timeouts.header_read != new.timeouts.header_read
+            || self.timeouts.idle != new.timeouts.idle
+            || self.timeouts.drain != new.timeouts.drain
+        {
+            v.push("timeouts (client side)");
+        }
+        if self.log_format != new.log_format || self.log_level != new.log_level {
+            v.push("log_format/log_level");
+        }
+        v
+    }
+}
+
+fn addr(cx: &mut Ctx<'_>, v: &Spanned<String>) -> Option<SocketAddr> {
+    match v.get_ref().parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            cx.err(
+                Some(v.span()),
+                format!(
+                    "{:?} is not an IP address and port such as \"127.0.0.1:8080\"",
+                    v.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+listen = "127.0.0.1:8080"
+upstream = "http://127.0.0.1:9000"
+admin = "127.0.0.1:9901"
+
+[timeouts]
+upstream_response = "5s"
+
+[[routes]]
+path = "/public/"
+[routes.policy]
+origins = ["*"]
+
+[[routes]]
+path = "/api/"
+host = "API.example.com"
+[routes.policy]
+origins = ["https://app.example.com"]
+credentials = true
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let c = GatewayConfig::from_toml(GOOD).unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.routes.len(), 2);
+        assert_eq!(c.routes[0].host.as_deref(), Some("api.example.com"));
+        assert_eq!(c.timeouts.upstream_response, Duration::from_secs(5));
+        assert_eq!(c.timeouts.idle, Timeouts::default().idle);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let bad = GOOD.replace("listen = \"127.0.0.1:8080\"", "listen = \"localhost\"");
+        let e = GatewayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!((e[0].line, e[0].column), (Some(2), Some(10)), "{e:?}");
+        let bad = GOOD.replace(
+            "upstream_response = \"5s\"",
+            "upstream_response = \"5 parsecs\"",
+        );
+        let e = GatewayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!(e[0].line, Some(7), "{e:?}");
+        let bad = GOOD.replace("credentials = true", "credentials = true\ncredentails = 1");
+        let e = GatewayConfig::from_toml(&bad).unwrap_err();
+        assert!(e[0].to_string().contains("line 2"), "{e:?}");
+        let bad = GOOD.replace("origins = [\"*\"]", "origins = [\"*\"]\ncredentials = true");
+        let e = GatewayConfig::from_toml(&bad).unwrap_err();
+        assert_eq!(e[0].line, Some(11), "{}", e[0]); // the [routes.policy] table
+    }
+
+    #[test]
+    fn routes_need_a_policy_or_cors_off() {
+        let bad = "listen = \"127.0.0.1:1\"\nupstream = \"http://127.0.0.1:2\"\n[[routes]]\npath = \"/\"\n";
+        let e = GatewayConfig::from_toml(bad).unwrap_err();
+        assert!(e[0].message.contains("cors = false"), "{e:?}");
+        let ok = format!("{bad}cors = false\n");
+        assert!(GatewayConfig::from_toml(&ok).unwrap().routes[0]
+            .policy
+            .is_none());
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let c = GatewayConfig::from_toml(include_str!("../corsgate.example.toml")).unwrap();
+        assert_eq!(c.routes.len(), 4);
+        assert_eq!(c.routes[0].host.as_deref(), Some("admin.example.com"));
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.timeouts, Timeouts::default());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("10 days").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! The gateway's CORS step: a thin adapter over the project's server-role
+//! engine, [`corsgate_core::Policy::decide`] — the same decision code the
+//! `corsgate-tower` layer runs.
+//!
+//! The proxy only talks to this module. What the gateway adds on top of the
+//! engine: the upstream's own `Access-Control-*` headers are always removed
+//! before the policy's are written (so a denied origin never inherits an
+//! upstream `Access-Control-Allow-Origin: *`, and no header is ever doubled).
+
+use corsgate_core::decision::{Action, Decision};
+use corsgate_core::{Policy, PolicyConfig, RequestKind};
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+/// A route's policy settings as written in the file: the keys of
+/// [`corsgate_core::PolicyConfig`].
+pub type PolicySpec = PolicyConfig;
+
+/// A validated policy for one route.
+#[derive(Debug, Clone)]
+pub struct RoutePolicy {
+    policy: Policy,
+}
+
+/// What kind of request it was.
+pub type Kind = RequestKind;
+
+/// A label for metrics and logs.
+pub fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        RequestKind::NotCors => "not_cors",
+        RequestKind::Preflight => "preflight",
+        RequestKind::Actual => "actual",
+    }
+}
+
+/// The decision for one request.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    decision: Decision,
+}
+
+impl Verdict {
+    /// What kind of request it was.
+    pub fn kind(&self) -> Kind {
+        self.decision.kind()
+    }
+    /// `Some(status)` when the gateway answers the request itself.
+    pub fn respond(&self) -> Option<StatusCode> {
+        match self.decision.action() {
+            Action::PassOn => None,
+            Action::Respond(s) => Some(s),
+        }
+    }
+    /// Whether the policy allows it.
+    pub fn allowed(&self) -> bool {
+        self.decision.allowed()
+    }
+    /// A stable reason code.
+    pub fn reason_code(&self) -> &'static str {
+        self.decision.reason().code()
+    }
+    /// A sentence for the log.
+    pub fn reason_text(&self) -> String {
+        self.decision.reason().to_string()
+    }
+    /// The CORS headers this verdict sets (`Vary` excluded).
+    pub fn cors_headers(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
+        self.decision
+            .headers()
+            .iter()
+            .filter(|(n, _)| is_cors_response_header(n))
+    }
+    /// Writes the verdict's headers into a response's header map: CORS
+    /// headers replace any already there; `Vary` gains the names it lacks.
+    pub fn apply_to(self, map: &mut HeaderMap) {
+        self.decision.into_headers().apply_to(map);
+    }
+}
+
+impl RoutePolicy {
+    /// Validates a spec; returns every problem found.
+    pub fn build(spec: &PolicySpec) -> Result<RoutePolicy, Vec<String>> {
+        spec.build()
+            .map(|policy| RoutePolicy { policy })
+            .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
+    }
+
+    /// The engine's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Decides what to do with a request.
+    pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Verdict {
+        Verdict {
+            decision: self.policy.decide(method, headers),
+        }
+    }
+}
+
+/// Whether a response header is one of the CORS response headers the policy
+/// owns (upstream copies are removed).
+pub fn is_cors_response_header(name: &HeaderName) -> bool {
+    name.as_str().starts_with("access-control-")
+}

@@ -1,0 +1,302 @@
+//! Counters and a latency histogram, written in the Prometheus text
+//! exposition format by hand (lock-free atomics; no metrics framework).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Reason codes with their own counter; anything else counts as `other`.
+pub const REASONS: &[&str] = &[
+    "not_cors",
+    "any_origin",
+    "origin_allowed",
+    "origin_not_allowed",
+    "origin_malformed",
+    "multiple_origins",
+    "preflight_allowed",
+    "method_not_allowed",
+    "method_malformed",
+    "header_not_allowed",
+    "headers_malformed",
+    "headers_too_large",
+    "cors_off",
+    "no_route",
+    "bad_request",
+    "other",
+];
+
+const KINDS: [&str; 3] = ["not_cors", "preflight", "actual"];
+const UPSTREAM_ERRORS: [&str; 3] = ["connect", "timeout", "other"];
+/// Histogram bucket upper bounds, in seconds.
+pub const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Kinds of upstream failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// Could not connect (502).
+    Connect,
+    /// No response head in time (504).
+    Timeout,
+    /// Anything else (502).
+    Other,
+}
+
+/// All the gateway's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: [[AtomicU64; 2]; 3],
+    reasons: [AtomicU64; 16],
+    upstream_errors: [AtomicU64; 3],
+    statuses: [AtomicU64; 5],
+    disagreements: AtomicU64,
+    buckets: [AtomicU64; 14],
+    latency_count: AtomicU64,
+    latency_sum_us: AtomicU64,
+    connections_open: AtomicI64,
+    connections_total: AtomicU64,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+}
+
+fn kind_index(kind: &str) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+fn reason_index(reason: &str) -> usize {
+    REASONS
+        .iter()
+        .position(|r| *r == reason)
+        .unwrap_or(REASONS.len() - 1)
+}
+
+impl Metrics {
+    /// Counts one request's CORS decision.
+    pub fn decision(&self, kind: &str, allowed: bool, reason: &str) {
+        self.requests[kind_index(kind)][usize::from(!allowed)].fetch_add(1, Relaxed);
+        self.reasons[reason_index(reason)].fetch_add(1, Relaxed);
+    }
+    /// Counts a request that got no CORS decision (no route, malformed).
+    pub fn undecided(&self, reason: &str) {
+        self.reasons[reason_index(reason)].fetch_add(1, Relaxed);
+    }
+    /// Counts an upstream failure.
+    pub fn upstream_error(&self, e: UpstreamError) {
+        let i = match e {
+            UpstreamError::Connect => 0,
+            UpstreamError::Timeout => 1,
+            UpstreamError::Other => 2,
+        };
+        self.upstream_errors[i].fetch_add(1, Relaxed);
+    }
+    /// Counts an upstream response whose CORS headers disagreed with the policy.
+    pub fn disagreement(&self) -> u64 {
+        self.disagreements.fetch_add(1, Relaxed) + 1
+    }
+    /// Records a response's status and latency (time to response head).
+    pub fn response(&self, status: u16, elapsed: Duration) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.statuses[class].fetch_add(1, Relaxed);
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_sum_us.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+    /// A client connection opened.
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Relaxed);
+        self.connections_total.fetch_add(1, Relaxed);
+    }
+    /// A client connection closed.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+    /// A configuration reload was applied or refused.
+    pub fn reload(&self, ok: bool) {
+        if ok {
+            self.reloads_ok.fetch_add(1, Relaxed);
+        } else {
+            self.reloads_failed.fetch_add(1, Relaxed);
+        }
+    }
+    /// Refused reloads so far.
+    pub fn reloads_failed(&self) -> u64 {
+        self.reloads_failed.load(Relaxed)
+    }
+    /// Applied reloads so far.
+    pub fn reloads_ok(&self) -> u64 {
+        self.reloads_ok.load(Relaxed)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut s = String::with_capacity(4096);
+        let _ = self.write(&mut s);
+        s
+    }
+
+    fn write(&self, s: &mut String) -> std::fmt::Result {
+        writeln!(
+            s,
+            "# HELP corsgate_requests_total Requests by CORS request kind and decision."
+        )?;
+        writeln!(s, "# TYPE corsgate_requests_total counter")?;
+        for (k, kind) in KINDS.iter().enumerate() {
+            for (d, decision) in ["allowed", "denied"].iter().enumerate() {
+                writeln!(
+                    s,
+                    "corsgate_requests_total{{kind=\"{kind}\",decision=\"{decision}\"}} {}",
+                    self.requests[k][d].load(Relaxed)
+                )?;
+            }
+        }
+        writeln!(
+            s,
+            "# HELP corsgate_requests_by_reason_total Requests by decision reason."
+        )?;
+        writeln!(s, "# TYPE corsgate_requests_by_reason_total counter")?;
+        for (i, r) in REASONS.iter().enumerate() {
+            writeln!(
+                s,
+                "corsgate_requests_by_reason_total{{reason=\"{r}\"}} {}",
+                self.reasons[i].load(Relaxed)
+            )?;
+        }
+        writeln!(
+            s,
+            "# HELP corsgate_preflights_total Preflights answered at the gateway."
+        )?;
+        writeln!(s, "# TYPE corsgate_preflights_total counter")?;
+        for (d, result) in ["allowed", "denied"].iter().enumerate() {
+            writeln!(
+                s,
+                "corsgate_preflights_total{{result=\"{result}\"}} {}",
+                self.requests[1][d].load(Relaxed)
+            )?;
+        }
+        writeln!(
+            s,
+            "# HELP corsgate_upstream_errors_total Upstream failures by kind."
+        )?;
+        writeln!(s, "# TYPE corsgate_upstream_errors_total counter")?;
+        for (i, k) in UPSTREAM_ERRORS.iter().enumerate() {
+            writeln!(
+                s,
+                "corsgate_upstream_errors_total{{kind=\"{k}\"}} {}",
+                self.upstream_errors[i].load(Relaxed)
+            )?;
+        }
+        writeln!(
+            s,
+            "# HELP corsgate_responses_total Responses by status class."
+        )?;
+        writeln!(s, "# TYPE corsgate_responses_total counter")?;
+        for (i, c) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+            writeln!(
+                s,
+                "corsgate_responses_total{{class=\"{c}\"}} {}",
+                self.statuses[i].load(Relaxed)
+            )?;
+        }
+        writeln!(s, "# HELP corsgate_upstream_cors_disagreements_total Upstream responses whose CORS headers differed from the policy's (replaced).")?;
+        writeln!(
+            s,
+            "# TYPE corsgate_upstream_cors_disagreements_total counter"
+        )?;
+        writeln!(
+            s,
+            "corsgate_upstream_cors_disagreements_total {}",
+            self.disagreements.load(Relaxed)
+        )?;
+        writeln!(
+            s,
+            "# HELP corsgate_request_duration_seconds Time from request head to response head."
+        )?;
+        writeln!(s, "# TYPE corsgate_request_duration_seconds histogram")?;
+        let mut cumulative = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Relaxed);
+            writeln!(
+                s,
+                "corsgate_request_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
+            )?;
+        }
+        let count = self.latency_count.load(Relaxed);
+        writeln!(
+            s,
+            "corsgate_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        )?;
+        writeln!(
+            s,
+            "corsgate_request_duration_seconds_sum {}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        )?;
+        writeln!(s, "corsgate_request_duration_seconds_count {count}")?;
+        writeln!(
+            s,
+            "# HELP corsgate_connections_open Client connections open."
+        )?;
+        writeln!(s, "# TYPE corsgate_connections_open gauge")?;
+        writeln!(
+            s,
+            "corsgate_connections_open {}",
+            self.connections_open.load(Relaxed)
+        )?;
+        writeln!(
+            s,
+            "# HELP corsgate_connections_total Client connections accepted."
+        )?;
+        writeln!(s, "# TYPE corsgate_connections_total counter")?;
+        writeln!(
+            s,
+            "corsgate_connections_total {}",
+            self.connections_total.load(Relaxed)
+        )?;
+        writeln!(
+            s,
+            "# HELP corsgate_config_reloads_total Configuration reloads by result."
+        )?;
+        writeln!(s, "# TYPE corsgate_config_reloads_total counter")?;
+        writeln!(
+            s,
+            "corsgate_config_reloads_total{{result=\"applied\"}} {}",
+            self.reloads_ok.load(Relaxed)
+        )?;
+        writeln!(
+            s,
+            "corsgate_config_reloads_total{{result=\"refused\"}} {}",
+            self.reloads_failed.load(Relaxed)
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::default();
+        m.decision("preflight", false, "method_not_allowed");
+        m.decision("actual", true, "origin_allowed");
+        m.response(200, Duration::from_millis(3));
+        m.response(502, Duration::from_secs(20));
+        m.upstream_error(UpstreamError::Connect);
+        let s = m.render();
+        assert!(s.contains("corsgate_preflights_total{result=\"denied\"} 1"));
+        assert!(s.contains("corsgate_requests_by_reason_total{reason=\"method_not_allowed\"} 1"));
+        assert!(s.contains("corsgate_requests_total{kind=\"actual\",decision=\"allowed\"} 1"));
+        assert!(s.contains("corsgate_request_duration_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(s.contains("corsgate_request_duration_seconds_bucket{le=\"10\"} 1"));
+        assert!(s.contains("corsgate_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(s.contains("corsgate_upstream_errors_total{kind=\"connect\"} 1"));
+        assert!(s.contains("corsgate_responses_total{class=\"5xx\"} 1"));
+    }
+}

@@ -1,0 +1,375 @@
+//! The request path: route, CORS decision, then either an answer from the
+//! gateway (preflights) or a forward to the upstream, with the policy's CORS
+//! headers on whatever comes back, including the gateway's own 502 and 504.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::body::GatewayBody;
+use crate::config::{GatewayConfig, Route, UpstreamProtocol};
+use crate::cors::{is_cors_response_header, kind_label, Verdict};
+use crate::forward::{remove_hop_by_hop, set_forwarding_headers, ClientSide};
+use crate::metrics::{Metrics, UpstreamError};
+use crate::routes;
+
+type UpstreamClient = Client<HttpConnector, Incoming>;
+
+/// What a reload swaps atomically: the configuration and the upstream
+/// connection pools built for it.
+pub struct Runtime {
+    /// The configuration in force.
+    pub config: GatewayConfig,
+    http1: UpstreamClient,
+    h2c: UpstreamClient,
+}
+
+impl Runtime {
+    /// Builds the upstream clients for a configuration.
+    pub fn new(config: GatewayConfig) -> Runtime {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.timeouts.upstream_connect));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let mut b = Client::builder(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(config.timeouts.idle)
+            .pool_max_idle_per_host(config.limits.upstream_idle_per_host);
+        let http1 = b.build(connector.clone());
+        let h2c = b.clone().http2_only(true).build(connector);
+        Runtime { config, http1, h2c }
+    }
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    /// The swappable runtime.
+    pub runtime: ArcSwap<Runtime>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
+    let mut r = Response::new(GatewayBody::text(text));
+    *r.status_mut() = status;
+    if status == StatusCode::BAD_REQUEST {
+        // After a malformed request, the rest of the stream cannot be trusted.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if !text.is_empty() {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    r
+}
+
+/// Handles one request. Never fails: every problem becomes a response.
+pub async fn handle(
+    shared: Arc<Shared>,
+    client: Arc<ClientSideBase>,
+    req: Request<Incoming>,
+) -> Result<Response<GatewayBody>, Infallible> {
+    let start = Instant::now();
+    let rt = shared.runtime.load_full();
+    let resp = route_and_forward(&shared, &rt, &client, req).await;
+    shared
+        .metrics
+        .response(resp.status().as_u16(), start.elapsed());
+    Ok(resp)
+}
+
+/// The per-connection facts every request on it shares.
+#[derive(Debug, Clone)]
+pub struct ClientSideBase {
+    /// Client address.
+    pub peer: std::net::SocketAddr,
+    /// TLS connection.
+    pub tls: bool,
+}
+
+async fn route_and_forward(
+    shared: &Shared,
+    rt: &Runtime,
+    client: &ClientSideBase,
+    req: Request<Incoming>,
+) -> Response<GatewayBody> {
+    let metrics = &shared.metrics;
+    // The host the client asked for: HTTP/2 :authority or absolute-form URI
+    // first, else the Host header.
+    let host_value: Option<HeaderValue> = match req.uri().authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => req.headers().get(header::HOST).cloned(),
+    };
+    if req.version() == Version::HTTP_11 && host_value.is_none() {
+        metrics.undecided("bad_request");
+        return local(
+            StatusCode::BAD_REQUEST,
+            "corsgate: HTTP/1.1 request without Host\n",
+        );
+    }
+    if req.headers().get_all(header::HOST).iter().count() > 1 {
+        metrics.undecided("bad_request");
+        return local(StatusCode::BAD_REQUEST, "corsgate: several Host headers\n");
+    }
+    if !req.uri().path().starts_with('/') || req.method() == http::Method::CONNECT {
+        metrics.undecided("bad_request");
+        return local(
+            StatusCode::BAD_REQUEST,
+            "corsgate: unsupported request target\n",
+        );
+    }
+    let host = host_value
+        .as_ref()
+        .and_then(|h| h.to_str().ok())
+        .map(routes::host_name)
+        .unwrap_or_default();
+    let Some(route) = routes::find(&rt.config.routes, &host, req.uri().path()) else {
+        metrics.undecided("no_route");
+        tracing::debug!(host = %host, path = %req.uri().path(), "no route");
+        return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
+    };
+
+    let verdict = match &route.policy {
+        None => {
+            metrics.undecided("cors_off");
+            None
+        }
+        Some(policy) => {
+            let v = policy.decide(req.method(), req.headers());
+            metrics.decision(kind_label(v.kind()), v.allowed(), v.reason_code());
+            if !v.allowed() {
+                log_denied(&req, route, &v);
+            }
+            if let Some(status) = v.respond() {
+                // Answered here: preflights never reach the upstream.
+                let mut resp = local(status, "");
+                v.apply_to(resp.headers_mut());
+                return resp;
+            }
+            Some(v)
+        }
+    };
+
+    let side = ClientSide {
+        peer: client.peer,
+        tls: client.tls,
+        host: host_value,
+    };
+    let mut resp = forward(shared, rt, route, &side, req).await;
+    if let Some(v) = verdict {
+        replace_cors_headers(shared, route, &mut resp, v);
+    }
+    resp
+}
+
+fn log_denied(req: &Request<Incoming>, route: &Route, v: &Verdict) {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+        .unwrap_or_default();
+    tracing::warn!(
+        target: "corsgate::denied",
+        kind = kind_label(v.kind()),
+        reason = v.reason_code(),
+        method = %req.method(),
+        path = %req.uri().path(),
+        route = %route.path,
+        origin = %origin,
+        "CORS request denied: {}",
+        v.reason_text()
+    );
+}
+
+/// Removes the upstream's CORS headers, logs when they disagreed with the
+/// policy's, and writes the policy's.
+fn replace_cors_headers(
+    shared: &Shared,
+    route: &Route,
+    resp: &mut Response<GatewayBody>,
+    v: Verdict,
+) {
+    let headers = resp.headers_mut();
+    let upstream_has_cors = headers.keys().any(is_cors_response_header);
+    if upstream_has_cors {
+        let names: Vec<_> = headers
+            .keys()
+            .filter(|n| is_cors_response_header(n))
+            .cloned()
+            .collect();
+        let mut disagree = false;
+        for n in &names {
+            let ours = v.cors_headers().find(|(m, _)| m == n).map(|(_, val)| val);
+            let theirs: Vec<_> = headers.get_all(n).iter().collect();
+            if theirs.len() != 1 || ours != theirs.first().copied() {
+                disagree = true;
+            }
+        }
+        if disagree {
+            let count = shared.metrics.disagreement();
+            // Log the first disagreement and then at powers of two, so a
+            // misconfigured upstream cannot flood the log.
+            if count.is_power_of_two() {
+                let theirs: Vec<String> = names
+                    .iter()
+                    .flat_map(|n| {
+                        headers.get_all(n).iter().map(move |val| {
+                            format!("{n}: {}", String::from_utf8_lossy(val.as_bytes()))
+                        })
+                    })
+                    .collect();
+                tracing::warn!(
+                    route = %route.path,
+                    upstream = %theirs.join("; "),
+                    occurrences = count,
+                    "the upstream's CORS headers disagree with the policy; replaced by the policy's"
+                );
+            }
+        }
+        for n in names {
+            headers.remove(n);
+        }
+    }
+    v.apply_to(headers);
+}
+
+async fn forward(
+    shared: &Shared,
+    rt: &Runtime,
+    route: &Route,
+    side: &ClientSide,
+    req: Request<Incoming>,
+) -> Response<GatewayBody> {
+    let up = &route.upstream;
+    let (mut parts, body) = req.into_parts();
+    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = if up.base_path.is_empty() {
+        Uri::builder()
+            .scheme(up.scheme.clone())
+            .authority(up.authority.clone())
+            .path_and_query(pq)
+            .build()
+    } else {
+        Uri::builder()
+            .scheme(up.scheme.clone())
+            .authority(up.authority.clone())
+            .path_and_query(format!("{}{pq}", up.base_path))
+            .build()
+    };
+    let Ok(uri) = uri else {
+        shared.metrics.undecided("bad_request");
+        return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+    };
+    parts.uri = uri;
+    remove_hop_by_hop(&mut parts.headers);
+    set_forwarding_headers(&mut parts.headers, side, rt.config.trust_forwarded);
+    let host = if rt.config.preserve_host {
+        side.host.clone()
+    } else {
+        HeaderValue::from_str(up.authority.as_str()).ok()
+    };
+    if let Some(h) = host {
+        parts.headers.insert(header::HOST, h);
+    }
+    let client = match up.protocol {
+        UpstreamProtocol::Http1 => {
+            parts.version = Version::HTTP_11;
+            &rt.http1
+        }
+        UpstreamProtocol::H2c => {
+            parts.version = Version::HTTP_2;
+            &rt.h2c
+        }
+    };
+    let req = Request::from_parts(parts, body);
+    let timeout = rt.config.timeouts.upstream_response;
+    match tokio::time::timeout(timeout, client.request(req)).await {
+        Ok(Ok(resp)) => {
+            let (mut parts, body) = resp.into_parts();
+            remove_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, GatewayBody::Upstream(body))
+        }
+        Ok(Err(e)) if client_body_failed(&e) => {
+            // The client's own body was malformed or cut short: its fault, not
+            // the upstream's.
+            shared.metrics.undecided("bad_request");
+            tracing::debug!(error = %error_chain(&e), "request body failed while forwarding");
+            local(
+                StatusCode::BAD_REQUEST,
+                "corsgate: the request body was malformed or incomplete\n",
+            )
+        }
+        Ok(Err(e)) => {
+            let kind = if e.is_connect() {
+                UpstreamError::Connect
+            } else {
+                UpstreamError::Other
+            };
+            shared.metrics.upstream_error(kind);
+            tracing::error!(
+                route = %route.path,
+                upstream = %up.authority,
+                error = %error_chain(&e),
+                "upstream request failed: 502"
+            );
+            local(
+                StatusCode::BAD_GATEWAY,
+                if kind == UpstreamError::Connect {
+                    "corsgate: the upstream is unreachable\n"
+                } else {
+                    "corsgate: the upstream failed\n"
+                },
+            )
+        }
+        Err(_) => {
+            shared.metrics.upstream_error(UpstreamError::Timeout);
+            tracing::error!(
+                route = %route.path,
+                upstream = %up.authority,
+                timeout_ms = timeout.as_millis() as u64,
+                "upstream response timed out: 504"
+            );
+            local(
+                StatusCode::GATEWAY_TIMEOUT,
+                "corsgate: the upstream did not answer in time\n",
+            )
+        }
+    }
+}
+
+/// Whether a forwarding error came from reading the client's request body.
+fn client_body_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_user() {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

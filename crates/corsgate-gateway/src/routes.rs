@@ -1,0 +1,68 @@
+//! Route matching: the most specific route wins (a route with a host before
+//! one without, then the longest path prefix).
+
+use crate::config::Route;
+
+/// Orders routes most specific first.
+pub(crate) fn sort_routes(routes: &mut [Route]) {
+    routes.sort_by(|a, b| {
+        b.host
+            .is_some()
+            .cmp(&a.host.is_some())
+            .then(b.path.len().cmp(&a.path.len()))
+    });
+}
+
+/// The host part of a `Host` value or URI authority, lower-cased, without port.
+pub fn host_name(authority: &str) -> String {
+    let a = authority.trim();
+    let host = if let Some(rest) = a.strip_prefix('[') {
+        // IPv6 literal.
+        rest.split(']').next().unwrap_or("")
+    } else {
+        a.rsplit_once(':').map_or(a, |(h, _)| h)
+    };
+    host.to_ascii_lowercase()
+}
+
+/// Finds the route for a request's host name and path, if any.
+pub fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route> {
+    routes
+        .iter()
+        .find(|r| r.host.as_deref().is_none_or(|h| h == host) && path_matches(&r.path, path))
+}
+
+/// Prefix match on path segments: `/api/` matches `/api/x`; `/api` matches
+/// `/api` and `/api/x` but not `/apix`.
+fn path_matches(prefix: &str, path: &str) -> bool {
+    if prefix.ends_with('/') {
+        path.starts_with(prefix) || path == prefix.trim_end_matches('/')
+    } else {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_name("API.example.com:8080"), "api.example.com");
+        assert_eq!(host_name("[::1]:80"), "::1");
+        assert_eq!(host_name("example.com"), "example.com");
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(path_matches("/api/", "/api/x"));
+        assert!(path_matches("/api/", "/api"));
+        assert!(path_matches("/api", "/api/x"));
+        assert!(!path_matches("/api", "/apix"));
+        assert!(!path_matches("/api/", "/apix"));
+        assert!(path_matches("/", "/anything"));
+    }
+}

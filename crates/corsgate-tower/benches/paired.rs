@@ -1,0 +1,117 @@
+//! The same contenders and workloads as `cors.rs`, measured *interleaved*:
+//! for each workload, short batches of no layer, corsgate-tower and tower-http
+//! alternate for 21 rounds, so a machine whose load drifts (shared CI, a
+//! laptop) disturbs all three alike. Reports the fastest batch (the least
+//! disturbed) and the median batch, per request, and the ratios.
+//!
+//! ```text
+//! cargo bench -p corsgate-tower --bench paired
+//! ```
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use common::{corsgate, drive, inner, tower_http, Noop, Origins, Workload};
+use http::HeaderValue;
+use tower::Layer;
+
+const ROUNDS: usize = 21;
+const BATCH: Duration = Duration::from_millis(2);
+
+fn fmt(ns: f64) -> String {
+    if ns >= 1000.0 {
+        format!("{:.2} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a name filter may follow.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let waker = Waker::from(Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
+    let hostile = HeaderValue::from_bytes(&vec![b','; 1 << 20]).expect("commas are valid");
+    drop(hostile.clone());
+    println!("| workload | origins | no layer | corsgate | tower-http | corsgate overhead | tower-http / corsgate |");
+    println!("|---|---|---|---|---|---|---|");
+    for w in Workload::ALL {
+        for origins in [
+            Origins::Exact(1),
+            Origins::Exact(100),
+            Origins::Exact(10_000),
+            Origins::Pattern,
+        ] {
+            let name = format!("{}/{}", w.name(), origins.label());
+            if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+                continue;
+            }
+            let mut none = inner();
+            let mut ours = corsgate(origins).layer(inner());
+            let mut theirs = tower_http(origins).layer(inner());
+            let allowed = origins.allowed();
+            // Iterations per batch, calibrated once per contender.
+            let mut per_batch = [0usize; 3];
+            let mut samples: [Vec<f64>; 3] = Default::default();
+            for round in 0..=ROUNDS {
+                for k in 0..3 {
+                    // Rotate the order so no contender always runs first.
+                    let i = (k + round) % 3;
+                    let mut run = |n: usize| {
+                        let start = Instant::now();
+                        for _ in 0..n {
+                            let req = w.request(allowed, &hostile);
+                            match i {
+                                0 => black_box(drive(&mut none, req, &mut cx)),
+                                1 => black_box(drive(&mut ours, req, &mut cx)),
+                                _ => black_box(drive(&mut theirs, req, &mut cx)),
+                            };
+                        }
+                        start.elapsed()
+                    };
+                    if round == 0 {
+                        // Calibrate (and warm up).
+                        let mut n = 16;
+                        while run(n) < BATCH / 4 {
+                            n *= 2;
+                        }
+                        per_batch[i] = n * 4;
+                        continue;
+                    }
+                    let n = per_batch[i];
+                    let t = run(n);
+                    samples[i].push(t.as_nanos() as f64 / n as f64);
+                }
+            }
+            let stats: Vec<(f64, f64)> = samples
+                .iter_mut()
+                .map(|s| {
+                    s.sort_by(f64::total_cmp);
+                    (s[0], s[s.len() / 2])
+                })
+                .collect();
+            let (n, c, t) = (stats[0], stats[1], stats[2]);
+            println!(
+                "| {} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {:.1}× |",
+                w.name(),
+                origins
+                    .label()
+                    .replace("_origins", "")
+                    .replace("subdomain_pattern", "pattern"),
+                fmt(n.0),
+                fmt(n.1),
+                fmt(c.0),
+                fmt(c.1),
+                fmt(t.0),
+                fmt(t.1),
+                fmt(c.0 - n.0),
+                t.0 / c.0,
+            );
+        }
+    }
+    println!("\nfigures: fastest of {ROUNDS} interleaved batches of about {} ms (median in parentheses), per request", BATCH.as_millis());
+}
