@@ -170,6 +170,23 @@ pub fn firefox_version(firefox: &str) -> Result<String, String> {
     Ok(v)
 }
 
+/// `geckodriver --version`, first line (e.g. `geckodriver 0.37.1`).
+pub fn geckodriver_version(geckodriver: &str) -> Result<String, String> {
+    let out = std::process::Command::new(geckodriver)
+        .arg("--version")
+        .output()
+        .map_err(|e| {
+            format!("cannot run {geckodriver} --version: {e} (cargo install geckodriver --locked)")
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default().trim();
+    let v = first.split(" (").next().unwrap_or(first).to_owned();
+    if v.is_empty() {
+        return Err(format!("{geckodriver} --version printed nothing"));
+    }
+    Ok(v)
+}
+
 /// Starts geckodriver and a headless Firefox session with a fresh profile.
 pub fn start_firefox(opts: &FirefoxOptions) -> Result<Driver, Error> {
     let nanos = std::time::SystemTime::now()
