@@ -91,6 +91,11 @@ pub struct Fetch<'b> {
     /// The request has needed a preflight (see
     /// [`Profile::keeps_preflighting_after_redirect`]).
     preflight_required: bool,
+    /// The headers script set, for a profile whose
+    /// [`Profile::preflight_lists_original_headers`].
+    original_headers: Option<HeaderList>,
+    /// The header names the latest redirect removed.
+    last_stripped: Vec<&'static str>,
 }
 
 impl Browser {
@@ -127,6 +132,8 @@ impl Browser {
             preflights: 0,
             verdict: None,
             preflight_required: false,
+            original_headers: None,
+            last_stripped: Vec::new(),
         }
     }
 
@@ -214,6 +221,21 @@ impl Fetch<'_> {
                 .any(|u| !self.request.origin().same_origin(&Origin::from_url(u)))
     }
 
+    /// The request as its preflight sees it: the request itself, or, for a
+    /// profile whose [`Profile::preflight_lists_original_headers`], with the
+    /// headers script set less those the latest redirect removed.
+    fn preflight_view(&self) -> Request {
+        let mut view = self.request.clone();
+        if let Some(original) = &self.original_headers {
+            let mut headers = original.clone();
+            for name in &self.last_stripped {
+                headers.remove(name);
+            }
+            view.headers = headers;
+        }
+        view
+    }
+
     /// The standard's redirect-taint, reduced to "is it still same-origin?".
     fn redirect_tainted(&self) -> bool {
         let origin = self.request.origin();
@@ -255,6 +277,9 @@ impl Fetch<'_> {
             && !self.request.preflight_reasons(profile).headers.is_empty()
         {
             self.preflight_required = true;
+        }
+        if profile.preflight_lists_original_headers() {
+            self.original_headers = Some(self.request.headers.clone());
         }
         self.main_fetch()
     }
@@ -306,7 +331,8 @@ impl Fetch<'_> {
         // Judge the request as it is now, at the current URL: after a
         // same-origin hop redirects cross-origin, `classify` (which looks at
         // the first URL) would call it same-origin and skip the preflight.
-        let reasons = self.request.preflight_reasons(profile);
+        let view = self.preflight_view();
+        let reasons = view.preflight_reasons(profile);
         let sticky = profile.keeps_preflighting_after_redirect() && self.preflight_required;
         let needs_preflight =
             reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced || sticky;
@@ -383,7 +409,7 @@ impl Fetch<'_> {
             );
             return self.send_actual(&url, Some(self.serialized_origin()));
         }
-        let pf = PreflightRequest::for_request(&self.request, &origin, &url, profile);
+        let pf = PreflightRequest::for_request(&view, &origin, &url, profile);
         self.preflights += 1;
         self.state = State::AwaitPreflight;
         self.step(
@@ -448,9 +474,9 @@ impl Fetch<'_> {
                 true,
                 format!("{profile} does not CORS-check a preflight to the page's own origin"),
             );
-            check_same_origin_preflight_response(&self.request, &response, profile)
+            check_same_origin_preflight_response(&self.preflight_view(), &response, profile)
         } else {
-            check_preflight_response(&self.request, &cache_origin, &response, profile)
+            check_preflight_response(&self.preflight_view(), &cache_origin, &response, profile)
         };
         match checked {
             Ok(allowance) => {
@@ -621,6 +647,7 @@ impl Fetch<'_> {
             });
         }
         let m = self.request.method.clone();
+        self.last_stripped.clear();
         if ((status == 301 || status == 302) && m == "POST")
             || (status == 303 && m != "GET" && m != "HEAD")
         {
@@ -632,10 +659,12 @@ impl Fetch<'_> {
                 "content-type",
             ] {
                 self.request.headers.remove(h);
+                self.last_stripped.push(h);
             }
         }
         if !Origin::from_url(from).same_origin(&next_origin) {
             self.request.headers.remove("authorization");
+            self.last_stripped.push("authorization");
         }
         if !self.request.origin().same_origin(&next_origin) {
             for name in self.browser.profile.request_headers_removed_on_redirect() {
@@ -1064,6 +1093,46 @@ mod tests {
         assert_eq!(run(Profile::Firefox, ip, Credentials::Include), [1, 0]);
         assert_eq!(run(Profile::Firefox, name, Credentials::Omit), [1, 0]);
         assert_eq!(run(Profile::Standard, ip, Credentials::Omit), [1, 0]);
+    }
+
+    /// Checked against Firefox 153 ESR: a `POST` with `Content-Type:
+    /// application/json` redirected 302 (now a `GET`, the header gone) and
+    /// 302 again announces `content-type` in the third preflight; the
+    /// standard announces nothing there.
+    #[test]
+    fn firefox_preflight_lists_the_original_headers() {
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .method("POST")
+            .header("Content-Type", "application/json")
+            .build()
+            .unwrap();
+        let acrh = |profile| {
+            let mut seen = Vec::new();
+            Browser::new(profile)
+                .run(req.clone(), |out| {
+                    if out.stage == Stage::Preflight {
+                        seen.push(out.headers.get_str("access-control-request-headers"));
+                    }
+                    let next = match out.url.rsplit('/').next() {
+                        Some("0") => Some("http://api.example/1"),
+                        Some("1") => Some("http://api.example/2"),
+                        _ => None,
+                    };
+                    Ok::<_, ()>(match (out.stage, next) {
+                        (Stage::Actual, Some(n)) => Response::new(302)
+                            .header("Location", n)
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(200)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Headers", "content-type"),
+                    })
+                })
+                .unwrap();
+            seen
+        };
+        let ct = Some("content-type".to_owned());
+        assert_eq!(acrh(Profile::Firefox), [ct.clone(), None, ct.clone()]);
+        assert_eq!(acrh(Profile::Standard), [ct]);
     }
 
     /// Runs `req` twice through one browser; returns how many preflights each run sent.

@@ -291,6 +291,20 @@ impl Profile {
         matches!(self, Profile::Firefox)
     }
 
+    /// Whether a preflight after a redirect announces (and has allowed) the
+    /// CORS-unsafe headers of the request *as script made it*, less only the
+    /// ones the latest redirect removed. Firefox rebuilds the list from the
+    /// load's original unsafe headers at every hop (`CheckPreflightNeeded`),
+    /// stripping request-body headers only when that very redirect turned the
+    /// method into `GET`, and `Authorization` only when it crossed origins:
+    /// a `POST` with `Content-Type: application/json` redirected 302 and then
+    /// 302 again announces `content-type` at the third hop although the
+    /// header is long gone from the request. The standard uses the request's
+    /// current headers. Checked against Firefox 153 ESR.
+    pub fn preflight_lists_original_headers(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
     /// Whether a preflight carries the request's own origin even after a
     /// cross-origin redirect made the request's origin `null`. Firefox sends
     /// its preflights on behalf of the page (the loading principal): the
