@@ -225,6 +225,7 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
          | The cache serves `HEAD` without a cached method | yes | no (only `GET`, `POST`) | yes | `cache_skips_method_check` |\n\
          | A conditional header (`If-None-Match`…) skips the preflight cache | yes | `fetch()` only | no | `conditional_headers_bypass_preflight_cache` |\n\
          | A request that needed a preflight is preflighted again at every later cross-origin hop (even a `GET` after a 303) | no | yes | no | `keeps_preflighting_after_redirect` |\n\
+         | A preflight after a redirect announces the headers script set, less only those the latest redirect removed | no (current headers) | yes | no (current headers) | `preflight_lists_original_headers` |\n\
          | After a cross-origin redirect the preflight's `Origin` is | `null` | the page's origin (the request's is `null`) | `null` | `preflight_uses_request_origin` |\n\
          | A preflight back at the page's own origin is CORS-checked | yes | no | yes | `same_origin_preflight_skips_cors_check` |\n\
          | A preflight made for a redirect-tainted request is reused | no | yes (under the page's origin) | yes (under `null`) | `caches_tainted_origin_preflights` |\n\

@@ -145,8 +145,16 @@ impl Default for FirefoxOptions {
         let cargo_bin = std::env::var("CARGO_HOME")
             .map(|h| format!("{h}/bin"))
             .unwrap_or_else(|_| format!("{home}/.cargo/bin"));
+        // `cargo install geckodriver` puts it in $CARGO_HOME/bin; otherwise
+        // look it up on PATH.
+        let installed = format!("{cargo_bin}/geckodriver");
+        let geckodriver = if std::path::Path::new(&installed).is_file() {
+            installed
+        } else {
+            "geckodriver".to_owned()
+        };
         FirefoxOptions {
-            geckodriver: format!("{cargo_bin}/geckodriver"),
+            geckodriver,
             firefox: "/usr/bin/firefox-esr".into(),
             batch: 400,
             width: 12,
