@@ -56,6 +56,13 @@ impl Judge for CheckCli<'_> {
     }
 
     fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {
+        self.check(site, case, "chromium")
+    }
+}
+
+impl CheckCli<'_> {
+    /// Runs `corsgate check --browser <browser> --json` for the case.
+    pub fn check(&self, site: &Site, case: &Case, browser: &str) -> Result<Observation, String> {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("check")
             .arg(case.start_url(site, Api::Check))
@@ -66,7 +73,7 @@ impl Judge for CheckCli<'_> {
             .arg("--credentials")
             .arg(case.request.credentials.name())
             .arg("--browser")
-            .arg("chromium")
+            .arg(browser)
             .arg("--no-probe")
             .arg("--json");
         for (n, v) in &case.request.headers {

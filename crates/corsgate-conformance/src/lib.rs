@@ -9,7 +9,9 @@
 //! Chromium is a failure.
 //!
 //! * [`case`] — one case and its exact responses; [`matrix`] — the seeded matrix.
-//! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side.
+//! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side;
+//!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
+//!   [`firefox_report`] — its section of `docs/conformance.md`.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
@@ -18,6 +20,8 @@
 
 pub mod case;
 pub mod check_cli;
+pub mod firefox_report;
+pub mod gecko;
 pub mod judge;
 pub mod matrix;
 pub mod page;

@@ -79,6 +79,50 @@ pub fn run_chromium(
 ) -> Result<ChromiumRun, String> {
     let start = Instant::now();
     let version = chromium_version(&opts.chromium)?;
+    let pages = run_pages(
+        &|| Driver::start(&opts.chromedriver, &opts.chromium),
+        servers,
+        cases,
+        opts.batch,
+        opts.width,
+        REPEAT_SESSION,
+    )?;
+    Ok(ChromiumRun {
+        sessions: pages.sessions,
+        version: if version.is_empty() {
+            driver_version_fallback()
+        } else {
+            version
+        },
+        observed: pages.observed,
+        errors: pages.errors,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// What a browser did with every case, before the version and timing are added.
+#[derive(Debug, Default)]
+pub struct Pages {
+    /// Observations by (case id, API).
+    pub observed: BTreeMap<(u32, Api), Observation>,
+    /// The error text script saw, for blocked or thrown cases.
+    pub errors: BTreeMap<(u32, Api), String>,
+    /// How many browser sessions (fresh profiles) the run used.
+    pub sessions: usize,
+}
+
+/// Runs every case through `fetch()` and XHR in browsers that `start` opens
+/// (Chromium or Firefox: any WebDriver session): the single cases in one
+/// session, the repeated ones `repeat_session` jobs per fresh session; then
+/// reads the servers' logs.
+pub fn run_pages(
+    start: &dyn Fn() -> Result<Driver, String>,
+    servers: &Servers,
+    cases: &Arc<Vec<Case>>,
+    batch: usize,
+    width: usize,
+    repeat_session: usize,
+) -> Result<Pages, String> {
     let site = servers.site();
     // Repeated cases need their first run's preflight-cache entries to live
     // until the second run. Chromium's cache holds 1024 entries and evicts
@@ -93,19 +137,19 @@ pub fn run_chromium(
     let mut sessions: Vec<Vec<Value>> = vec![jobs_of(&single)];
     sessions.extend(
         jobs_of(&repeated)
-            .chunks(REPEAT_SESSION)
+            .chunks(repeat_session.max(1))
             .map(<[Value]>::to_vec),
     );
     let mut results: BTreeMap<String, Value> = BTreeMap::new();
     let mut sessions_run = 0;
     for jobs in sessions.iter().filter(|j| !j.is_empty()) {
-        let driver = Driver::start(&opts.chromedriver, &opts.chromium)?;
+        let driver = start()?;
         driver.navigate(&format!("{}/", site.page))?;
         sessions_run += 1;
-        for chunk in jobs.chunks(opts.batch.max(1)) {
+        for chunk in jobs.chunks(batch.max(1)) {
             let v = driver.execute_async(
                 page::RUNNER,
-                vec![Value::Array(chunk.to_vec()), Value::from(opts.width)],
+                vec![Value::Array(chunk.to_vec()), Value::from(width)],
             )?;
             let Value::Object(map) = v else {
                 return Err(format!("the page returned {v}"));
@@ -159,16 +203,10 @@ pub fn run_chromium(
             );
         }
     }
-    Ok(ChromiumRun {
-        sessions: sessions_run,
-        version: if version.is_empty() {
-            driver_version_fallback()
-        } else {
-            version
-        },
+    Ok(Pages {
         observed,
         errors,
-        elapsed: start.elapsed(),
+        sessions: sessions_run,
     })
 }
 

@@ -1,5 +1,6 @@
-//! A tiny WebDriver client: it starts `chromedriver`, opens a headless
-//! Chromium session with a fresh profile, navigates, and runs async scripts.
+//! A tiny WebDriver client: it starts `chromedriver` (or, through
+//! [`Driver::launch`], any W3C WebDriver server such as geckodriver), opens a
+//! headless session with a fresh profile, navigates, and runs async scripts.
 //! Plain HTTP/1.1 over a `TcpStream` with `serde_json`; nothing else.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -26,7 +27,7 @@ pub const CHROMIUM_FLAGS: [&str; 8] = [
 /// A WebDriver error, as text for the test output.
 pub type Error = String;
 
-/// A chromedriver process with one Chromium session. Dropping it ends the
+/// A WebDriver server process with one browser session. Dropping it ends the
 /// session, then the driver process (by its own handle), then removes the profile.
 #[derive(Debug)]
 pub struct Driver {
@@ -43,7 +44,7 @@ fn free_port() -> io::Result<u16> {
 }
 
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Error> {
-    let io = |e: io::Error| format!("chromedriver {method} {path}: {e}");
+    let io = |e: io::Error| format!("webdriver {method} {path}: {e}");
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
     s.set_read_timeout(Some(Duration::from_secs(600)))
         .map_err(io)?;
@@ -80,13 +81,13 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
     }
     let v: Value = serde_json::from_slice(&buf).map_err(|e| {
         format!(
-            "chromedriver {method} {path}: bad JSON ({e}): {}",
+            "webdriver {method} {path}: bad JSON ({e}): {}",
             String::from_utf8_lossy(&buf)
         )
     })?;
     if !status.contains(" 200 ") {
         return Err(format!(
-            "chromedriver {method} {path}: {} {}",
+            "webdriver {method} {path}: {} {}",
             status.trim(),
             v
         ));
@@ -98,17 +99,50 @@ impl Driver {
     /// Starts `chromedriver` and a headless `chromium` session. Fails (with a
     /// message saying what to install) when either is missing.
     pub fn start(chromedriver: &str, chromium: &str) -> Result<Driver, Error> {
+        let profile_dir = std::env::temp_dir().join(format!(
+            "corsgate-chromium-{}-{}",
+            std::process::id(),
+            free_port().map_err(|e| e.to_string())?
+        ));
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile_dir.display()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "timeouts": {"script": 300_000, "pageLoad": 60_000}
+        }}});
+        Driver::launch(
+            chromedriver,
+            |port| vec![format!("--port={port}")],
+            &caps,
+            profile_dir,
+        )
+        .map_err(|e| {
+            if e.starts_with("cannot start ") {
+                format!("{e} (install Debian's chromium-driver)")
+            } else {
+                e
+            }
+        })
+    }
+
+    /// Starts a WebDriver server (`program` with `args(port)`), makes a fresh
+    /// `profile_dir` and opens one session with `caps` (the whole
+    /// `{"capabilities": …}` body). The same W3C protocol serves chromedriver
+    /// and geckodriver; only the capabilities differ.
+    pub fn launch(
+        program: &str,
+        args: impl Fn(u16) -> Vec<String>,
+        caps: &Value,
+        profile_dir: PathBuf,
+    ) -> Result<Driver, Error> {
         let port = free_port().map_err(|e| e.to_string())?;
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
+        let child = Command::new(program)
+            .args(args(port))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| {
-                format!("cannot start {chromedriver}: {e} (install Debian's chromium-driver)")
-            })?;
-        let profile_dir =
-            std::env::temp_dir().join(format!("corsgate-chromium-{}-{port}", std::process::id()));
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
         let mut driver = Driver {
             child,
             port,
@@ -119,28 +153,21 @@ impl Driver {
         let deadline = Instant::now() + Duration::from_secs(20);
         while http(port, "GET", "/status", None).is_err() {
             if Instant::now() > deadline {
-                return Err("chromedriver did not come up within 20 s".into());
+                return Err(format!("{program} did not come up within 20 s"));
             }
             thread::sleep(Duration::from_millis(50));
         }
         let _ = std::fs::remove_dir_all(&driver.profile_dir);
         std::fs::create_dir_all(&driver.profile_dir).map_err(|e| e.to_string())?;
-        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
-        args.push(format!("--user-data-dir={}", driver.profile_dir.display()));
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args},
-            "timeouts": {"script": 300_000, "pageLoad": 60_000}
-        }}});
-        let v = http(port, "POST", "/session", Some(&caps))
-            .map_err(|e| format!("cannot start a {chromium} session: {e}"))?;
+        let v = http(port, "POST", "/session", Some(caps))
+            .map_err(|e| format!("cannot start a session through {program}: {e}"))?;
         driver.session = v["sessionId"].as_str().unwrap_or_default().to_owned();
         driver.browser_version = v["capabilities"]["browserVersion"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
         if driver.session.is_empty() {
-            return Err(format!("chromedriver gave no session id: {v}"));
+            return Err(format!("{program} gave no session id: {v}"));
         }
         Ok(driver)
     }

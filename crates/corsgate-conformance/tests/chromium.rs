@@ -105,6 +105,9 @@ fn chromium_agrees_with_the_engine() {
             check: check.as_ref(),
             elapsed: started.elapsed(),
         });
+        // Keep the Firefox section (tests/firefox.rs writes it).
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let mut report = String::new();

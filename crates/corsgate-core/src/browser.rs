@@ -15,9 +15,10 @@ use url::Url;
 use crate::cors_check::cors_check;
 use crate::exposure::exposed_headers;
 use crate::headers::HeaderList;
-use crate::method;
 use crate::origin::Origin;
-use crate::preflight::{check_preflight_response, PreflightRequest};
+use crate::preflight::{
+    check_preflight_response, check_same_origin_preflight_response, PreflightRequest,
+};
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
 use crate::remedy::RemedyContext;
@@ -87,6 +88,14 @@ pub struct Fetch<'b> {
     steps: Vec<Step>,
     preflights: usize,
     verdict: Option<Box<Verdict>>,
+    /// The request has needed a preflight (see
+    /// [`Profile::keeps_preflighting_after_redirect`]).
+    preflight_required: bool,
+    /// The headers script set, for a profile whose
+    /// [`Profile::preflight_lists_original_headers`].
+    original_headers: Option<HeaderList>,
+    /// The header names the latest redirect removed.
+    last_stripped: Vec<&'static str>,
 }
 
 impl Browser {
@@ -122,6 +131,9 @@ impl Browser {
             steps: Vec::new(),
             preflights: 0,
             verdict: None,
+            preflight_required: false,
+            original_headers: None,
+            last_stripped: Vec::new(),
         }
     }
 
@@ -188,6 +200,17 @@ impl Fetch<'_> {
         }
     }
 
+    /// The origin a preflight carries and the preflight cache is keyed by:
+    /// the serialized origin, or the request's own origin for a profile whose
+    /// [`Profile::preflight_uses_request_origin`].
+    fn preflight_origin(&self) -> String {
+        if self.browser.profile.preflight_uses_request_origin() {
+            self.request.origin().as_str().to_owned()
+        } else {
+            self.serialized_origin()
+        }
+    }
+
     /// Whether a `no-cors` request has been to another origin: its response
     /// tainting is then `opaque`, and stays so even back on the page's origin.
     fn opaque_tainting(&self) -> bool {
@@ -196,6 +219,21 @@ impl Fetch<'_> {
                 .url_list
                 .iter()
                 .any(|u| !self.request.origin().same_origin(&Origin::from_url(u)))
+    }
+
+    /// The request as its preflight sees it: the request itself, or, for a
+    /// profile whose [`Profile::preflight_lists_original_headers`], with the
+    /// headers script set less those the latest redirect removed.
+    fn preflight_view(&self) -> Request {
+        let mut view = self.request.clone();
+        if let Some(original) = &self.original_headers {
+            let mut headers = original.clone();
+            for name in &self.last_stripped {
+                headers.remove(name);
+            }
+            view.headers = headers;
+        }
+        view
     }
 
     /// The standard's redirect-taint, reduced to "is it still same-origin?".
@@ -233,6 +271,15 @@ impl Fetch<'_> {
                     format!("{profile} judges '{name}' by its combined value, so it dropped every line of it"),
                 );
             }
+        }
+        let profile = self.browser.profile;
+        if profile.keeps_preflighting_after_redirect()
+            && !self.request.preflight_reasons(profile).headers.is_empty()
+        {
+            self.preflight_required = true;
+        }
+        if profile.preflight_lists_original_headers() {
+            self.original_headers = Some(self.request.headers.clone());
         }
         self.main_fetch()
     }
@@ -284,9 +331,14 @@ impl Fetch<'_> {
         // Judge the request as it is now, at the current URL: after a
         // same-origin hop redirects cross-origin, `classify` (which looks at
         // the first URL) would call it same-origin and skip the preflight.
-        let reasons = self.request.preflight_reasons(profile);
+        let view = self.preflight_view();
+        let reasons = view.preflight_reasons(profile);
+        let sticky = profile.keeps_preflighting_after_redirect() && self.preflight_required;
         let needs_preflight =
-            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced;
+            reasons.method.is_some() || !reasons.headers.is_empty() || reasons.forced || sticky;
+        if needs_preflight && profile.keeps_preflighting_after_redirect() {
+            self.preflight_required = true;
+        }
         if !needs_preflight {
             self.step(
                 StepKind::Classify,
@@ -311,6 +363,11 @@ impl Fetch<'_> {
         if reasons.forced {
             why.push("a preflight is forced (upload listeners or a streamed body)".into());
         }
+        if why.is_empty() && sticky {
+            why.push(format!(
+                "{profile} keeps preflighting a request that needed a preflight before the redirect"
+            ));
+        }
         self.step(
             StepKind::Classify,
             true,
@@ -320,14 +377,18 @@ impl Fetch<'_> {
         let include = self.request.credentials().is_include();
         let now = self.browser.now_ms;
         let url_s = url.as_str();
+        let origin = self.preflight_origin();
         let cache = &self.browser.cache;
-        let method_cached = (method::is_cors_safelisted(self.request.method()) && !reasons.forced)
+        let method_cached = (profile.cache_skips_method_check(self.request.method())
+            && !reasons.forced)
             || cache.method_match(&origin, url_s, include, self.request.method(), now);
         let headers_cached = reasons
             .headers
             .iter()
-            .all(|h| cache.header_match(&origin, url_s, include, &h.name, now));
-        let bypass = profile.conditional_headers_bypass_preflight_cache()
+            .all(|h| cache.header_match(&origin, url_s, include, &h.name, now))
+            && (!profile.keeps_preflighting_after_redirect()
+                || cache.has_entry(&origin, url_s, include, now));
+        let bypass = profile.conditional_headers_bypass_preflight_cache(self.request.initiator())
             && CONDITIONAL_HEADERS
                 .iter()
                 .any(|h| self.request.headers.contains(h));
@@ -346,9 +407,9 @@ impl Fetch<'_> {
                 true,
                 "the preflight cache already allows this request: no preflight sent",
             );
-            return self.send_actual(&url, Some(origin));
+            return self.send_actual(&url, Some(self.serialized_origin()));
         }
-        let pf = PreflightRequest::for_request(&self.request, &origin, &url, profile);
+        let pf = PreflightRequest::for_request(&view, &origin, &url, profile);
         self.preflights += 1;
         self.state = State::AwaitPreflight;
         self.step(
@@ -403,8 +464,21 @@ impl Fetch<'_> {
     fn on_preflight(&mut self, response: Response) -> Action {
         let profile = self.browser.profile;
         let origin = self.serialized_origin();
+        let cache_origin = self.preflight_origin();
         let url = self.current_url().clone();
-        match check_preflight_response(&self.request, &origin, &response, profile) {
+        let checked = if profile.same_origin_preflight_skips_cors_check()
+            && self.request.origin().same_origin(&Origin::from_url(&url))
+        {
+            self.step(
+                StepKind::Note,
+                true,
+                format!("{profile} does not CORS-check a preflight to the page's own origin"),
+            );
+            check_same_origin_preflight_response(&self.preflight_view(), &response, profile)
+        } else {
+            check_preflight_response(&self.preflight_view(), &cache_origin, &response, profile)
+        };
+        match checked {
             Ok(allowance) => {
                 self.step(
                     StepKind::PreflightChecked,
@@ -423,13 +497,17 @@ impl Fetch<'_> {
                 }
                 let include = self.request.credentials().is_include();
                 let now = self.browser.now_ms;
+                let ip_host = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+                if ip_host && !include && !profile.caches_preflights_for_ip_hosts() {
+                    return self.send_actual(&url, Some(origin));
+                }
                 if self.redirect_tainted() && !profile.caches_tainted_origin_preflights() {
                     // Chromium's tainted origin is a fresh opaque origin:
                     // nothing stored for it can ever match again.
                     return self.send_actual(&url, Some(origin));
                 }
                 self.browser.cache.store(
-                    &origin,
+                    &cache_origin,
                     url.as_str(),
                     include,
                     &allowance.methods,
@@ -440,7 +518,7 @@ impl Fetch<'_> {
                 self.send_actual(&url, Some(origin))
             }
             Err(refusal) => {
-                self.browser.cache.clear(&origin, url.as_str());
+                self.browser.cache.clear(&cache_origin, url.as_str());
                 self.step(
                     StepKind::PreflightChecked,
                     false,
@@ -569,6 +647,7 @@ impl Fetch<'_> {
             });
         }
         let m = self.request.method.clone();
+        self.last_stripped.clear();
         if ((status == 301 || status == 302) && m == "POST")
             || (status == 303 && m != "GET" && m != "HEAD")
         {
@@ -580,10 +659,12 @@ impl Fetch<'_> {
                 "content-type",
             ] {
                 self.request.headers.remove(h);
+                self.last_stripped.push(h);
             }
         }
         if !Origin::from_url(from).same_origin(&next_origin) {
             self.request.headers.remove("authorization");
+            self.last_stripped.push("authorization");
         }
         if !self.request.origin().same_origin(&next_origin) {
             for name in self.browser.profile.request_headers_removed_on_redirect() {
@@ -607,6 +688,11 @@ impl Fetch<'_> {
     }
 
     fn refuse(&mut self, refusal: Refusal) -> Action {
+        if self.browser.profile.clears_preflight_cache_on_failure() {
+            let origin = self.preflight_origin();
+            let url = self.current_url().to_string();
+            self.browser.cache.clear(&origin, &url);
+        }
         self.state = State::Done;
         let verdict = self.verdict(false, None, Some(&refusal), Vec::new());
         self.verdict = Some(Box::new(verdict.clone()));
@@ -686,6 +772,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Credentials;
 
     /// Checked against Chromium 156: a same-origin URL that redirects to a
     /// cross-origin one gets a preflight there when the request is not simple
@@ -788,6 +875,266 @@ mod tests {
         );
     }
 
+    /// Checked against Firefox 153 ESR: a preflighted request whose actual
+    /// response fails the CORS check (no `Access-Control-Allow-Origin`), or
+    /// whose redirect is refused, is preflighted again next time; Chromium
+    /// and the standard reuse the cached preflight.
+    #[test]
+    fn firefox_forgets_the_preflight_when_the_response_fails() {
+        let req = Request::builder("http://app.example", "http://api.example/x")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let counts = |profile| {
+            let mut browser = Browser::new(profile);
+            (0..2)
+                .map(|_| {
+                    browser
+                        .run(req.clone(), |out| {
+                            Ok::<_, ()>(match out.stage {
+                                Stage::Preflight => Response::new(204)
+                                    .header("Access-Control-Allow-Origin", "http://app.example")
+                                    .header("Access-Control-Allow-Methods", "PUT")
+                                    .header("Access-Control-Max-Age", "600"),
+                                _ => Response::new(200),
+                            })
+                        })
+                        .unwrap()
+                        .preflights
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(Profile::Firefox), [1, 1]);
+        assert_eq!(counts(Profile::Chromium), [1, 0]);
+        assert_eq!(counts(Profile::Standard), [1, 0]);
+        // A redirect to `user:pass@` (refused) forgets it too.
+        let mut browser = Browser::new(Profile::Firefox);
+        let counts: Vec<usize> = (0..2)
+            .map(|_| {
+                browser
+                    .run(req.clone(), |out| {
+                        Ok::<_, ()>(match out.stage {
+                            Stage::Preflight => Response::new(204)
+                                .header("Access-Control-Allow-Origin", "*")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                                .header("Access-Control-Max-Age", "600"),
+                            _ => Response::new(307)
+                                .header("Location", "http://u:p@other.example/1")
+                                .header("Access-Control-Allow-Origin", "*"),
+                        })
+                    })
+                    .unwrap()
+                    .preflights
+            })
+            .collect();
+        assert_eq!(counts, [1, 1]);
+    }
+
+    /// Checked against Firefox 153 ESR: a `PUT` that a 303 turns into a
+    /// `GET` on another origin is still preflighted there (and that
+    /// preflight's `Access-Control-Allow-Methods` must still parse); the
+    /// standard sends the `GET` as a simple request.
+    #[test]
+    fn firefox_keeps_preflighting_after_a_redirect() {
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let run = |profile| {
+            let mut browser = Browser::new(profile);
+            let mut wire = Vec::new();
+            let v = browser
+                .run(req.clone(), |out| {
+                    wire.push(format!("{:?} {} {}", out.stage, out.method, out.url));
+                    Ok::<_, ()>(match out.stage {
+                        Stage::Actual if out.url.ends_with("/0") => Response::new(303)
+                            .header("Location", "http://other.example/1")
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(200)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Methods", "PUT"),
+                    })
+                })
+                .unwrap();
+            (v.allowed, wire)
+        };
+        let (ok, wire) = run(Profile::Firefox);
+        assert!(ok);
+        assert_eq!(
+            wire,
+            [
+                "Preflight OPTIONS http://api.example/0",
+                "Actual PUT http://api.example/0",
+                "Preflight OPTIONS http://other.example/1",
+                "Actual GET http://other.example/1"
+            ]
+        );
+        let (ok, wire) = run(Profile::Standard);
+        assert!(ok);
+        assert_eq!(wire.len(), 3, "no second preflight: {wire:?}");
+    }
+
+    /// Checked against Firefox 153 ESR: after api.example redirects to
+    /// other.example, Firefox preflights with the page's origin (checked
+    /// against it) and sends the request with `Origin: null`; the standard
+    /// preflights with `null`. A preflight back at the page's own origin is
+    /// not CORS-checked at all.
+    #[test]
+    fn firefox_preflights_with_the_page_origin_after_a_redirect() {
+        let run = |profile, hop1: &'static str| {
+            let req = Request::builder("http://app.example", "http://api.example/0")
+                .method("PUT")
+                .build()
+                .unwrap();
+            let mut browser = Browser::new(profile);
+            let mut wire = Vec::new();
+            let v = browser
+                .run(req, |out| {
+                    let origin = out.headers.get_str("origin").unwrap_or_default();
+                    wire.push(format!("{:?} {origin}", out.stage));
+                    Ok::<_, ()>(match out.stage {
+                        Stage::Actual if out.url.ends_with("/0") => Response::new(307)
+                            .header("Location", hop1)
+                            .header("Access-Control-Allow-Origin", "*"),
+                        // Echo the Origin, with a trailing slash at the page's origin.
+                        Stage::Preflight if out.url.starts_with("http://app.") => {
+                            Response::new(204)
+                                .header("Access-Control-Allow-Origin", "http://app.example/")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                        }
+                        _ => Response::new(200)
+                            .header("Access-Control-Allow-Origin", origin)
+                            .header("Access-Control-Allow-Methods", "PUT"),
+                    })
+                })
+                .unwrap();
+            (v.allowed, wire)
+        };
+        let other = "http://other.example/1";
+        let (ok, wire) = run(Profile::Firefox, other);
+        assert!(ok);
+        assert_eq!(
+            wire[2..],
+            ["Preflight http://app.example", "Actual null"],
+            "{wire:?}"
+        );
+        let (ok, wire) = run(Profile::Standard, other);
+        assert!(ok);
+        assert_eq!(wire[2..], ["Preflight null", "Actual null"], "{wire:?}");
+        let page = "http://app.example/1";
+        assert!(run(Profile::Firefox, page).0);
+        assert!(!run(Profile::Standard, page).0);
+    }
+
+    /// Checked against Firefox 153 ESR: a `HEAD` with a custom header,
+    /// allowed by `Access-Control-Allow-Methods: GET, POST`, is preflighted
+    /// on every run (its cache skips the method check for GET and POST only);
+    /// the standard reuses the cached preflight.
+    #[test]
+    fn firefox_cache_checks_head() {
+        let req = Request::builder("http://app.example", "http://api.example/x")
+            .method("HEAD")
+            .header("X-A", "1")
+            .build()
+            .unwrap();
+        let counts = |profile| {
+            let mut browser = Browser::new(profile);
+            (0..2)
+                .map(|_| {
+                    browser
+                        .run(req.clone(), |_| {
+                            Ok::<_, ()>(
+                                Response::new(200)
+                                    .header("Access-Control-Allow-Origin", "*")
+                                    .header("Access-Control-Allow-Methods", "GET, POST")
+                                    .header("Access-Control-Allow-Headers", "x-a")
+                                    .header("Access-Control-Max-Age", "600"),
+                            )
+                        })
+                        .unwrap()
+                        .preflights
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(Profile::Firefox), [1, 1]);
+        assert_eq!(counts(Profile::Standard), [1, 0]);
+    }
+
+    /// Checked against Firefox 153 ESR: a preflight to `127.0.0.1` made
+    /// without credentials is not reused (one to `localhost` is, and so is a
+    /// credentialed one).
+    #[test]
+    fn firefox_does_not_reuse_uncredentialed_preflights_for_ip_hosts() {
+        let run = |profile, url: &str, credentials| {
+            let req = Request::builder("http://app.example", url)
+                .method("PUT")
+                .credentials(credentials)
+                .build()
+                .unwrap();
+            let mut browser = Browser::new(profile);
+            (0..2)
+                .map(|_| {
+                    browser
+                        .run(req.clone(), |_| {
+                            Ok::<_, ()>(
+                                Response::new(200)
+                                    .header("Access-Control-Allow-Origin", "http://app.example")
+                                    .header("Access-Control-Allow-Credentials", "true")
+                                    .header("Access-Control-Allow-Methods", "PUT"),
+                            )
+                        })
+                        .unwrap()
+                        .preflights
+                })
+                .collect::<Vec<_>>()
+        };
+        let (ip, name) = ("http://127.0.0.1:8/x", "http://localhost:8/x");
+        assert_eq!(run(Profile::Firefox, ip, Credentials::Omit), [1, 1]);
+        assert_eq!(run(Profile::Firefox, ip, Credentials::Include), [1, 0]);
+        assert_eq!(run(Profile::Firefox, name, Credentials::Omit), [1, 0]);
+        assert_eq!(run(Profile::Standard, ip, Credentials::Omit), [1, 0]);
+    }
+
+    /// Checked against Firefox 153 ESR: a `POST` with `Content-Type:
+    /// application/json` redirected 302 (now a `GET`, the header gone) and
+    /// 302 again announces `content-type` in the third preflight; the
+    /// standard announces nothing there.
+    #[test]
+    fn firefox_preflight_lists_the_original_headers() {
+        let req = Request::builder("http://app.example", "http://api.example/0")
+            .method("POST")
+            .header("Content-Type", "application/json")
+            .build()
+            .unwrap();
+        let acrh = |profile| {
+            let mut seen = Vec::new();
+            Browser::new(profile)
+                .run(req.clone(), |out| {
+                    if out.stage == Stage::Preflight {
+                        seen.push(out.headers.get_str("access-control-request-headers"));
+                    }
+                    let next = match out.url.rsplit('/').next() {
+                        Some("0") => Some("http://api.example/1"),
+                        Some("1") => Some("http://api.example/2"),
+                        _ => None,
+                    };
+                    Ok::<_, ()>(match (out.stage, next) {
+                        (Stage::Actual, Some(n)) => Response::new(302)
+                            .header("Location", n)
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(200)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Headers", "content-type"),
+                    })
+                })
+                .unwrap();
+            seen
+        };
+        let ct = Some("content-type".to_owned());
+        assert_eq!(acrh(Profile::Firefox), [ct.clone(), None, ct.clone()]);
+        assert_eq!(acrh(Profile::Standard), [ct]);
+    }
+
     /// Runs `req` twice through one browser; returns how many preflights each run sent.
     fn preflights_per_run(profile: Profile, req: Request, hop1: &str) -> Vec<usize> {
         let mut browser = Browser::new(profile);
@@ -811,8 +1158,9 @@ mod tests {
             .collect()
     }
 
-    /// Checked against Chromium 156: a request with `If-None-Match` (or any
-    /// conditional header) is preflighted every time.
+    /// Checked against Chromium 156 and Firefox 153 ESR: a request with
+    /// `If-None-Match` (or any conditional header) is preflighted every time
+    /// (in Firefox only from `fetch()`).
     #[test]
     fn chromium_conditional_requests_skip_the_preflight_cache() {
         let req = Request::builder("http://app.example", "http://api.example/x")
@@ -825,12 +1173,42 @@ mod tests {
             preflights_per_run(Profile::Chromium, req.clone(), none),
             [1, 1]
         );
+        assert_eq!(
+            preflights_per_run(Profile::Firefox, req.clone(), none),
+            [1, 1],
+            "Firefox 153 ESR's fetch() too"
+        );
+        let xhr = Request::builder("http://app.example", "http://api.example/x")
+            .method("PUT")
+            .header("If-None-Match", "\"x\"")
+            .initiator(Initiator::Xhr)
+            .build()
+            .unwrap();
+        // (Firefox's cache ignores the helper's `*`: list the name.)
+        let mut firefox = Browser::new(Profile::Firefox);
+        let counts: Vec<usize> = (0..2)
+            .map(|_| {
+                firefox
+                    .run(xhr.clone(), |_| {
+                        Ok::<_, ()>(
+                            Response::new(204)
+                                .header("Access-Control-Allow-Origin", "http://app.example")
+                                .header("Access-Control-Allow-Methods", "PUT")
+                                .header("Access-Control-Allow-Headers", "if-none-match"),
+                        )
+                    })
+                    .unwrap()
+                    .preflights
+            })
+            .collect();
+        assert_eq!(counts, [1, 0], "but not its XHR");
         assert_eq!(preflights_per_run(Profile::Standard, req, none), [1, 0]);
     }
 
-    /// Checked against Chromium 156: after api.example redirects to
-    /// other.example the origin is `null`, and Chromium preflights that hop
-    /// again on every run; the standard reuses the `null` cache entry.
+    /// Checked against Chromium 156 and Firefox 153 ESR: after api.example
+    /// redirects to other.example the origin is `null`, and Chromium
+    /// preflights that hop again on every run; the standard reuses the `null`
+    /// cache entry, Firefox the entry it made with the page's origin.
     #[test]
     fn chromium_never_reuses_tainted_origin_preflights() {
         let req = Request::builder("http://app.example", "http://api.example/0")
@@ -841,6 +1219,11 @@ mod tests {
         assert_eq!(
             preflights_per_run(Profile::Chromium, req.clone(), other),
             [2, 1]
+        );
+        assert_eq!(
+            preflights_per_run(Profile::Firefox, req.clone(), other),
+            [2, 0],
+            "Firefox 153 ESR preflighted with the page's origin, and reuses that"
         );
         assert_eq!(preflights_per_run(Profile::Standard, req, other), [2, 0]);
     }
@@ -911,7 +1294,7 @@ mod tests {
         assert!(matches!(put, Err(crate::RequestError::NoCorsMethod { .. })));
     }
 
-    /// Checked against Chromium 156: `fetch()` with X-HTTP-Method-Override
+    /// Checked against Chromium 156 and Firefox 153 ESR: `fetch()` with X-HTTP-Method-Override
     /// appended as `PATCH` then `TRACE` sends no such header at all.
     #[test]
     fn chromium_fetch_drops_every_line_of_a_forbidden_override() {
@@ -924,6 +1307,8 @@ mod tests {
                 .unwrap()
         };
         assert!(preflight_headers(Profile::Chromium, req(Initiator::Fetch)).is_empty());
+        // Firefox 153 ESR too.
+        assert!(preflight_headers(Profile::Firefox, req(Initiator::Fetch)).is_empty());
         assert_eq!(
             preflight_headers(Profile::Standard, req(Initiator::Fetch)),
             [Some("x-http-method-override".to_owned())]

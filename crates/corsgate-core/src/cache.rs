@@ -80,6 +80,14 @@ impl PreflightCache {
         })
     }
 
+    /// Whether any live entry exists for this origin, URL and credentials mode
+    /// (Firefox's cache serves a request only from an existing entry).
+    pub fn has_entry(&self, origin: &str, url: &str, credentials: bool, now_ms: u64) -> bool {
+        self.matching(origin, url, credentials, now_ms)
+            .next()
+            .is_some()
+    }
+
     /// The standard's *method cache entry match*.
     pub fn method_match(
         &self,
@@ -91,7 +99,10 @@ impl PreflightCache {
     ) -> bool {
         self.matching(origin, url, credentials, now_ms)
             .any(|e| match &e.item {
-                CacheItem::Method(m) => m == method || (m == "*" && !credentials),
+                CacheItem::Method(m) => {
+                    m == method
+                        || (m == "*" && !credentials && self.profile.cache_honours_wildcards())
+                }
                 CacheItem::Header(_) => false,
             })
     }
@@ -105,8 +116,9 @@ impl PreflightCache {
         name: &str,
         now_ms: u64,
     ) -> bool {
-        let wildcard_ok = !name.eq_ignore_ascii_case("authorization")
-            || self.profile.cache_wildcard_covers_authorization();
+        let wildcard_ok = self.profile.cache_honours_wildcards()
+            && (!name.eq_ignore_ascii_case("authorization")
+                || self.profile.cache_wildcard_covers_authorization());
         self.matching(origin, url, credentials, now_ms)
             .any(|e| match &e.item {
                 CacheItem::Header(h) => {
@@ -180,5 +192,22 @@ mod tests {
         assert!(c.entries().is_empty());
         c.store("o", "u", false, &["PUT".into()], &[], 0, 0);
         assert!(c.entries().is_empty(), "max-age 0 is not cached");
+    }
+
+    /// Checked against Firefox 153 ESR: a request allowed only through `*`
+    /// (in `Access-Control-Allow-Methods` or `-Headers`) is preflighted again
+    /// on the next run; Firefox's cache matches names literally.
+    #[test]
+    fn firefox_cache_ignores_wildcards() {
+        for profile in [Profile::Firefox, Profile::Standard] {
+            let mut c = PreflightCache::new(profile);
+            c.store("o", "u", false, &["*".into()], &["*".into()], 600, 0);
+            let honoured = profile != Profile::Firefox;
+            assert_eq!(c.method_match("o", "u", false, "PUT", 10), honoured);
+            assert_eq!(c.header_match("o", "u", false, "x-a", 10), honoured);
+            c.store("o", "u", false, &["PUT".into()], &["x-a".into()], 600, 0);
+            assert!(c.method_match("o", "u", false, "PUT", 10));
+            assert!(c.header_match("o", "u", false, "X-A", 10));
+        }
     }
 }

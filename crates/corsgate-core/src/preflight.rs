@@ -105,6 +105,29 @@ pub fn check_preflight_response(
     response: &Response,
     profile: Profile,
 ) -> Result<PreflightAllowance, Refusal> {
+    check_preflight(request, Some(origin), response, profile)
+}
+
+/// Validates a preflight response sent to a URL that is same-origin with the
+/// request's origin, for a profile whose
+/// [`Profile::same_origin_preflight_skips_cors_check`]: the status, methods
+/// and headers are checked, `Access-Control-Allow-Origin` and
+/// `-Credentials` are not.
+pub fn check_same_origin_preflight_response(
+    request: &Request,
+    response: &Response,
+    profile: Profile,
+) -> Result<PreflightAllowance, Refusal> {
+    check_preflight(request, None, response, profile)
+}
+
+/// The preflight checks; the CORS check runs only with an `origin`.
+fn check_preflight(
+    request: &Request,
+    origin: Option<&str>,
+    response: &Response,
+    profile: Profile,
+) -> Result<PreflightAllowance, Refusal> {
     if response.is_redirect_status() && profile.reports_preflight_redirect() {
         return Err(Refusal::PreflightRedirect {
             status: response.status,
@@ -127,13 +150,15 @@ pub fn check_preflight_response(
     if profile == Profile::Firefox && !response.is_ok_status() {
         return Err(status_error());
     }
-    cors_check(
-        origin,
-        request.credentials(),
-        response,
-        Stage::Preflight,
-        profile,
-    )?;
+    if let Some(origin) = origin {
+        cors_check(
+            origin,
+            request.credentials(),
+            response,
+            Stage::Preflight,
+            profile,
+        )?;
+    }
     if !response.is_ok_status() {
         return Err(status_error());
     }

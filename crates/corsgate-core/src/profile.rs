@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::request::Initiator;
+
 /// Which browser's behaviour to model.
 ///
 /// ```
@@ -88,8 +90,33 @@ impl Profile {
     /// Whether the *preflight cache* lets a cached `*` cover `Authorization`.
     /// Chromium's cache lookup is strict even though its preflight check is
     /// lenient, so a request with `Authorization` always gets a fresh preflight.
+    /// (Firefox's cache never honours `*` at all: see
+    /// [`Profile::cache_honours_wildcards`].)
     pub fn cache_wildcard_covers_authorization(self) -> bool {
-        matches!(self, Profile::Firefox | Profile::Safari)
+        matches!(self, Profile::Safari)
+    }
+
+    /// Whether the preflight cache serves `method` without a cached entry
+    /// for it. The standard skips the method check for every CORS-safelisted
+    /// method (`GET`, `HEAD`, `POST`); Firefox's cache only for `GET` and
+    /// `POST`, so a preflighted `HEAD` (with a custom header) is preflighted
+    /// again unless `Access-Control-Allow-Methods` listed `HEAD`. Checked
+    /// against Firefox 153 ESR.
+    pub fn cache_skips_method_check(self, method: &str) -> bool {
+        match self {
+            Profile::Firefox => matches!(method, "GET" | "POST"),
+            _ => crate::method::is_cors_safelisted(method),
+        }
+    }
+
+    /// Whether a `*` remembered from `Access-Control-Allow-Methods` or
+    /// `-Headers` lets the *preflight cache* serve other methods and headers.
+    /// The standard says yes (for requests without credentials); Firefox's
+    /// cache (`nsPreflightCache::CacheEntry::CheckRequest`) compares methods
+    /// and names literally, so a request allowed only through `*` is
+    /// preflighted every time. Checked against Firefox 153 ESR.
+    pub fn cache_honours_wildcards(self) -> bool {
+        !matches!(self, Profile::Firefox)
     }
 
     /// The largest `Access-Control-Max-Age` honoured, in seconds. The standard
@@ -157,37 +184,147 @@ impl Profile {
     /// Whether `fetch()` drops *every* line of a header when one of its lines
     /// is forbidden. Chromium judges `X-HTTP-Method-Override` (and its
     /// siblings) by the combined value, so appending `PATCH` and `TRACE`
-    /// sends neither; the standard drops only the `TRACE` line. Checked
-    /// against Chromium 156.
+    /// sends neither; the standard drops only the `TRACE` line. Firefox does
+    /// the same as Chromium. Checked against Chromium 156 and Firefox 153 ESR.
     pub fn fetch_drops_whole_forbidden_header(self) -> bool {
-        matches!(self, Profile::Chromium)
+        matches!(self, Profile::Chromium | Profile::Firefox)
     }
 
     /// Whether a request header set several times is judged by its combined
-    /// value (`a, b`) rather than line by line. Chromium keeps one value per
-    /// name, so `Content-Type: text/plain` twice is `text/plain, text/plain`,
-    /// which is not safelisted; the standard checks each line. Checked against
-    /// Chromium 156 by the conformance harness.
+    /// value (`a, b`) rather than line by line. Chromium and Firefox keep one
+    /// value per name, so `Content-Type: text/plain` twice is `text/plain,
+    /// text/plain`, which is not safelisted; the standard checks each line.
+    /// Checked against Chromium 156 and Firefox 153 ESR by the conformance
+    /// harness.
     pub fn combines_request_headers(self) -> bool {
-        matches!(self, Profile::Chromium)
+        matches!(self, Profile::Chromium | Profile::Firefox)
+    }
+
+    /// Whether a `Content-Type` request header holding a comma is never
+    /// safelisted. Firefox parses the value strictly as a single media type
+    /// (`net_ParseRequestContentType`), so `text/plain;charset=utf-8,
+    /// application/json` (what `setRequestHeader` makes of two calls) needs a
+    /// preflight; the standard's MIME parser reads it as `text/plain` with an
+    /// odd parameter. Checked against Firefox 153 ESR.
+    pub fn content_type_rejects_comma(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether the safelisted header `name` (lower case) takes part in the
+    /// 1024-byte rule (safelisted values adding up to more than 1024 bytes
+    /// all need a preflight). The standard counts and marks every safelisted
+    /// header; Firefox only `Accept`, `Accept-Language` and
+    /// `Content-Language`: a safe `Content-Type` (judged on its own, apart
+    /// from the other headers) and a safe `Range` stay out of
+    /// `Access-Control-Request-Headers`. Checked against Firefox 153 ESR
+    /// (whether their bytes count towards the total is not reached by the
+    /// matrix; the profile leaves them out).
+    pub fn total_limit_covers(self, name: &str) -> bool {
+        match self {
+            Profile::Firefox => !matches!(name, "content-type" | "range"),
+            _ => true,
+        }
     }
 
     /// Whether a request carrying a conditional header (`If-None-Match`,
     /// `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`)
     /// skips the preflight cache and is always preflighted. Such headers make
     /// the fetch's cache mode `no-store`, and Chromium then bypasses its
-    /// preflight cache too. Checked against Chromium 156.
-    pub fn conditional_headers_bypass_preflight_cache(self) -> bool {
-        matches!(self, Profile::Chromium)
+    /// preflight cache too. Firefox does the same for `fetch()` but not for
+    /// `XMLHttpRequest`, whose cache mode the header does not change. Checked
+    /// against Chromium 156 and Firefox 153 ESR.
+    pub fn conditional_headers_bypass_preflight_cache(self, initiator: Initiator) -> bool {
+        match self {
+            Profile::Chromium => true,
+            Profile::Firefox => initiator == Initiator::Fetch,
+            Profile::Safari | Profile::Standard => false,
+        }
     }
 
     /// Whether a preflight made with the `null` origin of a redirect-tainted
     /// request can be reused. The standard keys the cache by the serialized
     /// origin, so `null` entries match later `null` requests; Chromium gives
     /// each tainted request a fresh opaque origin, so they never match.
-    /// Checked against Chromium 156.
+    /// Firefox sends such a preflight with the page's origin
+    /// ([`Profile::preflight_uses_request_origin`]) and reuses it under that
+    /// origin. Checked against Chromium 156 and Firefox 153 ESR.
     pub fn caches_tainted_origin_preflights(self) -> bool {
         !matches!(self, Profile::Chromium)
+    }
+
+    /// Whether a preflight made without credentials for a URL whose host is
+    /// an IP address (not a name) is reused. Firefox checks its DNS cache
+    /// before using a cached preflight and drops the entry when it finds no
+    /// record of the host older than the entry (`CORSCacheEntry::
+    /// CheckDNSCache`); for `http://127.0.0.1:…` and requests without
+    /// credentials that is (almost always) the case, so they are preflighted
+    /// every time, while `http://localhost:…` entries, and credentialed ones,
+    /// are reused. The standard and Chromium cache by URL alone. Checked
+    /// against Firefox 153 ESR on loopback; a few such requests still hit the
+    /// cache when an earlier request happened to leave a DNS record behind.
+    pub fn caches_preflights_for_ip_hosts(self) -> bool {
+        !matches!(self, Profile::Firefox)
+    }
+
+    /// Whether a request that ends in a network error after its preflight
+    /// (a response or redirect failing the CORS check, a refused redirect
+    /// such as one to `user:pass@`) also removes the preflight cache entries
+    /// for the URL it failed at, so the next request is preflighted again.
+    /// Firefox does (`nsCORSListenerProxy` calls `RemoveEntries` whenever
+    /// `CheckRequestApproved` fails, and a cancelled channel fails it); the
+    /// standard clears the cache only when the preflight itself fails, and
+    /// Chromium keeps it. Checked against Firefox 153 ESR.
+    pub fn clears_preflight_cache_on_failure(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether a request keeps being preflighted after a redirect once it has
+    /// needed a preflight. Firefox marks the channel "requires a CORS
+    /// preflight" when the request first needs one (or when script set a
+    /// CORS-unsafe header, even on a same-origin first URL) and carries the
+    /// mark across redirects: every later cross-origin hop gets a preflight
+    /// (with the method and unsafe headers the request has by then, possibly
+    /// none, e.g. after a 303 made it a `GET`) unless the preflight cache
+    /// holds an entry for that URL. The standard judges each hop afresh.
+    /// Checked against Firefox 153 ESR.
+    pub fn keeps_preflighting_after_redirect(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether a preflight after a redirect announces (and has allowed) the
+    /// CORS-unsafe headers of the request *as script made it*, less only the
+    /// ones the latest redirect removed. Firefox rebuilds the list from the
+    /// load's original unsafe headers at every hop (`CheckPreflightNeeded`),
+    /// stripping request-body headers only when that very redirect turned the
+    /// method into `GET`, and `Authorization` only when it crossed origins:
+    /// a `POST` with `Content-Type: application/json` redirected 302 and then
+    /// 302 again announces `content-type` at the third hop although the
+    /// header is long gone from the request. The standard uses the request's
+    /// current headers. Checked against Firefox 153 ESR.
+    pub fn preflight_lists_original_headers(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether a preflight carries the request's own origin even after a
+    /// cross-origin redirect made the request's origin `null`. Firefox sends
+    /// its preflights on behalf of the page (the loading principal): the
+    /// preflight says `Origin: <page>`, its response is checked against the
+    /// page's origin and cached under it, while the request itself goes out
+    /// with `Origin: null` and its response must allow `null` (or `*`). The
+    /// standard and Chromium preflight with `Origin: null`. Checked against
+    /// Firefox 153 ESR.
+    pub fn preflight_uses_request_origin(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether a preflight to a URL that is same-origin with the request's
+    /// origin (a redirect back to the page's origin) skips the CORS check
+    /// (`Access-Control-Allow-Origin` / `-Credentials`), keeping only the
+    /// status, methods and headers checks. Firefox's preflight channel is a
+    /// same-origin load there; the standard checks every preflight. Checked
+    /// against Firefox 153 ESR.
+    pub fn same_origin_preflight_skips_cors_check(self) -> bool {
+        matches!(self, Profile::Firefox)
     }
 
     /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,

@@ -133,6 +133,9 @@ pub fn check_request_header(
             if let Some(byte) = first_unsafe_byte(value) {
                 return Err(UnsafeReason::UnsafeByte { byte });
             }
+            if profile.content_type_rejects_comma() && value.contains(&b',') {
+                return Err(UnsafeReason::ContentTypeUnparsable);
+            }
             let essence = mime_essence(value).ok_or(UnsafeReason::ContentTypeUnparsable)?;
             match essence.as_str() {
                 "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain" => {
@@ -296,8 +299,11 @@ pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Ve
     for (name, value) in headers.iter() {
         match check_request_header(name, value, profile) {
             Ok(()) => {
-                potentially.push(name.to_ascii_lowercase());
-                total += value.len();
+                let lower = name.to_ascii_lowercase();
+                if profile.total_limit_covers(&lower) {
+                    potentially.push(lower);
+                    total += value.len();
+                }
             }
             Err(reason) => unsafe_names.push(UnsafeHeader {
                 name: name.to_ascii_lowercase(),
@@ -585,6 +591,80 @@ mod tests {
             .with("Content-Type", "multipart/form-data; boundary=x")
             .with("Content-Type", "application/json");
         assert!(unsafe_request_header_names(&h, Profile::Chromium).is_empty());
+    }
+
+    /// Checked against Firefox 153 ESR: `fetch()` with `Range: bytes=0-0`
+    /// appended twice, or `Content-Type: text/plain` twice, preflights and
+    /// announces the name, as Chromium does.
+    #[test]
+    fn firefox_judges_repeated_headers_combined() {
+        for (name, value) in [("Content-Type", "text/plain"), ("Range", "bytes=0-0")] {
+            let h = HeaderList::new().with(name, value).with(name, value);
+            let names: Vec<String> = unsafe_request_header_names(&h, Profile::Firefox)
+                .into_iter()
+                .map(|u| u.name)
+                .collect();
+            assert_eq!(names, [name.to_ascii_lowercase()]);
+            assert!(unsafe_request_header_names(&h, Profile::Standard).is_empty());
+        }
+    }
+
+    /// Checked against Firefox 153 ESR: XHR's `setRequestHeader` twice makes
+    /// `text/plain;charset=utf-8, application/json`, which Firefox preflights
+    /// (its strict parser wants one media type) and Chromium and the
+    /// standard read as `text/plain`.
+    #[test]
+    fn firefox_content_type_with_a_comma_is_not_safelisted() {
+        let v = b"text/plain;charset=utf-8, application/json";
+        assert_eq!(
+            check_request_header("Content-Type", v, Profile::Firefox),
+            Err(UnsafeReason::ContentTypeUnparsable)
+        );
+        assert!(check_request_header("Content-Type", v, Profile::Chromium).is_ok());
+        assert!(check_request_header("Content-Type", v, Profile::Standard).is_ok());
+        assert!(check_request_header(
+            "Content-Type",
+            b"text/plain;charset=utf-8",
+            Profile::Firefox
+        )
+        .is_ok());
+    }
+
+    /// Checked against Firefox 153 ESR: past 1024 bytes of safelisted
+    /// values Firefox announces `Accept`, `Accept-Language` and
+    /// `Content-Language`, but not a safe `Content-Type` or `Range`.
+    #[test]
+    fn firefox_total_limit_leaves_out_content_type_and_range() {
+        let long = "a".repeat(120);
+        let mut h = HeaderList::new()
+            .with("Content-Type", "text/plain")
+            .with("Range", "bytes=0-0");
+        for _ in 0..3 {
+            h = h
+                .with("Accept", long.as_str())
+                .with("Accept-Language", "en".repeat(60))
+                .with("Content-Language", "en".repeat(60));
+        }
+        let names = |p| -> Vec<String> {
+            unsafe_request_header_names(&h, p)
+                .into_iter()
+                .map(|u| u.name)
+                .collect()
+        };
+        assert_eq!(
+            names(Profile::Firefox),
+            ["accept", "accept-language", "content-language"]
+        );
+        assert_eq!(
+            names(Profile::Standard),
+            [
+                "accept",
+                "accept-language",
+                "content-language",
+                "content-type",
+                "range"
+            ]
+        );
     }
 
     #[test]

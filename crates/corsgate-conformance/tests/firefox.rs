@@ -1,0 +1,180 @@
+//! Conformance against real Firefox: every case of the seeded matrix, through
+//! `fetch()` and `XMLHttpRequest`, must come out exactly as the engine's
+//! `firefox` profile predicts (same outcome, same readable headers, same
+//! requests reaching the servers), and as `corsgate check --browser firefox
+//! --json` reports for the `fetch()` cases it covers. Needs Debian's
+//! `firefox-esr` (`/usr/bin/firefox-esr`, or `CORSGATE_FIREFOX`) and
+//! geckodriver (`cargo install geckodriver --locked`:
+//! `$CARGO_HOME/bin/geckodriver`, or `CORSGATE_GECKODRIVER`) and fails,
+//! never skips, without them.
+//!
+//! `CORSGATE_CASES=N` and `CORSGATE_SEED=<hex>` pick another matrix while
+//! developing; `CORSGATE_SHOW=N` prints more disagreements;
+//! `CORSGATE_WRITE_DOCS=1` rewrites the Firefox section of
+//! `docs/conformance.md` from a passing run.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use corsgate_conformance::case::Api;
+use corsgate_conformance::check_cli::{find_binary, CheckCli};
+use corsgate_conformance::firefox_report::{render, splice, FirefoxReport};
+use corsgate_conformance::gecko::{
+    dns_dependent, geckodriver_version, run_firefox, FirefoxCheckCli, FirefoxOptions,
+};
+use corsgate_conformance::judge::{Engine, Judge};
+use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::run::compare;
+use corsgate_conformance::server::Servers;
+use corsgate_core::Profile;
+
+/// The size of the committed matrix (the same as the Chromium test's).
+const CASES: u32 = 4000;
+
+#[test]
+fn firefox_agrees_with_the_engine() {
+    let started = Instant::now();
+    let count = std::env::var("CORSGATE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASES);
+    let seed = std::env::var("CORSGATE_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(SEED);
+    let cases = Arc::new(generate(seed, count));
+    let servers = Servers::start(cases.clone()).expect("loopback servers start");
+    let site = servers.site().clone();
+    let mut opts = FirefoxOptions::default();
+    if let Ok(p) = std::env::var("CORSGATE_FIREFOX") {
+        opts.firefox = p;
+    }
+    if let Ok(p) = std::env::var("CORSGATE_GECKODRIVER") {
+        opts.geckodriver = p;
+    }
+    if let Some(w) = std::env::var("CORSGATE_WIDTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.width = w;
+    }
+    let firefox = run_firefox(&servers, &cases, &opts)
+        .unwrap_or_else(|e| panic!("Firefox conformance run failed: {e}"));
+    let mut engine = Engine(Profile::Firefox);
+    let (dns, bad): (Vec<_>, Vec<_>) = compare(&mut engine, &site, &cases, &firefox.observed)
+        .disagreements
+        .into_iter()
+        .partition(|d| {
+            d.got
+                .as_ref()
+                .is_ok_and(|got| dns_dependent(&cases[d.id as usize], &d.expected, got))
+        });
+    let standard = compare(
+        &mut Engine(Profile::Standard),
+        &site,
+        &cases,
+        &firefox.observed,
+    )
+    .disagreements;
+    // `corsgate check --browser firefox`, mandatory once the workspace has it.
+    let check_source = concat!(env!("CARGO_MANIFEST_DIR"), "/../corsgate/src/check.rs");
+    let check = std::path::Path::new(check_source).is_file().then(|| {
+        let binary = find_binary().expect(
+            "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
+             run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
+        );
+        let mut judge = FirefoxCheckCli(CheckCli {
+            binary,
+            servers: &servers,
+        });
+        compare(&mut judge, &site, &cases, &firefox.observed)
+    });
+    let total = firefox.observed.len();
+    eprintln!(
+        "{} cases x fetch/XHR = {total} requests against {} in {:.1} s ({} sessions; {:.1} s in all); {}: {} of {total} agree exactly, {} tolerated (DNS-dependent cache reuse on 127.0.0.1); engine:standard differs on {}",
+        cases.len(),
+        firefox.version,
+        firefox.elapsed.as_secs_f64(),
+        firefox.sessions,
+        started.elapsed().as_secs_f64(),
+        engine.name(),
+        total - bad.len() - dns.len(),
+        dns.len(),
+        standard.len(),
+    );
+    for d in &dns {
+        eprintln!(
+            "tolerated (Firefox's DNS-dependent preflight-cache reuse on 127.0.0.1): #{} {}",
+            d.id,
+            d.api.name()
+        );
+    }
+    let check_bad = check
+        .as_ref()
+        .map(|c| c.disagreements.clone())
+        .unwrap_or_default();
+    match &check {
+        Some(c) => eprintln!(
+            "corsgate check --browser firefox: {} of {} agree",
+            c.compared - c.disagreements.len(),
+            c.compared
+        ),
+        None => {
+            eprintln!("note: no `corsgate check` in this workspace yet; compared the engine only")
+        }
+    }
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
+        let gecko = geckodriver_version(&opts.geckodriver).unwrap_or_else(|e| e.to_string());
+        let section = render(&FirefoxReport {
+            cases: &cases,
+            site: &site,
+            firefox: &firefox,
+            geckodriver: &gecko,
+            disagreements: &bad,
+            tolerated: &dns,
+            standard: &standard,
+            check: check.as_ref(),
+            elapsed: started.elapsed(),
+        });
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, splice(&old, &section)).expect("write docs/conformance.md");
+    }
+    let shown = std::env::var("CORSGATE_SHOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let mut report = String::new();
+    let judged = bad
+        .iter()
+        .map(|d| ("engine", d))
+        .chain(check_bad.iter().map(|d| ("corsgate check", d)));
+    for (who, d) in judged.take(shown) {
+        let case = &cases[d.id as usize];
+        report.push_str(&format!(
+            "\n{case}\n  {}: firefox: {}{}\n  {}: {who}: {}\n",
+            d.api.name(),
+            d.expected,
+            firefox
+                .errors
+                .get(&(d.id, d.api))
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            d.api.name(),
+            match &d.got {
+                Ok(o) => o.to_string(),
+                Err(e) => format!("error: {e}"),
+            }
+        ));
+        let api = if who == "engine" { d.api } else { Api::Check };
+        for l in servers.requests(d.id, api) {
+            report.push_str(&format!("    server saw: {l:?}\n"));
+        }
+    }
+    assert!(
+        bad.is_empty() && check_bad.is_empty(),
+        "{} of {total} requests disagree between Firefox and the engine's firefox profile, {} with `corsgate check --browser firefox` (first {shown} shown):{report}",
+        bad.len(),
+        check_bad.len()
+    );
+}
