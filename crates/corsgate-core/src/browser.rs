@@ -488,7 +488,9 @@ impl Fetch<'_> {
                         response.status, allowance.max_age.seconds
                     ),
                 );
-                if allowance.authorization_via_wildcard && profile == Profile::Firefox {
+                if allowance.authorization_via_wildcard
+                    && profile.warns_authorization_via_wildcard()
+                {
                     self.step(
                         StepKind::Note,
                         true,

@@ -72,7 +72,7 @@ pub fn cors_check(
             return Err(multiple());
         }
         let invalid = value != "null" && url::Url::parse(&value).is_err();
-        return Err(if invalid && profile != Profile::Firefox {
+        return Err(if invalid && profile.reports_invalid_allow_origin() {
             Refusal::InvalidAllowOrigin {
                 stage,
                 value,

@@ -147,7 +147,7 @@ fn check_preflight(
         }
     };
     // Firefox looks at the status first; the standard and Chromium run the CORS check first.
-    if profile == Profile::Firefox && !response.is_ok_status() {
+    if profile.preflight_status_first() && !response.is_ok_status() {
         return Err(status_error());
     }
     if let Some(origin) = origin {

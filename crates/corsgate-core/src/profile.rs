@@ -345,6 +345,26 @@ impl Profile {
         }
     }
 
+    /// Whether the preflight's status is judged before its CORS headers
+    /// (Firefox), so a 401 without CORS headers is reported as a bad status;
+    /// the standard and Chromium run the CORS check first. The outcome is the same.
+    pub fn preflight_status_first(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
+    /// Whether an `Access-Control-Allow-Origin` value that is not a URL at all is
+    /// reported as invalid (Chromium `InvalidAllowOriginValue`) rather than as a
+    /// mismatch (Firefox has one key for both).
+    pub fn reports_invalid_allow_origin(self) -> bool {
+        !matches!(self, Profile::Firefox)
+    }
+
+    /// Whether the console warns when `Authorization` passed only because of `*`
+    /// in `Access-Control-Allow-Headers` (Firefox's deprecation warning).
+    pub fn warns_authorization_via_wildcard(self) -> bool {
+        matches!(self, Profile::Firefox)
+    }
+
     /// Whether a redirected preflight is reported apart from other non-ok
     /// statuses (Chromium: `kPreflightDisallowedRedirect`; Firefox:
     /// `CORSExternalRedirectNotAllowed`). The outcome is the same: refused.
