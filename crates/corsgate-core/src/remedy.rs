@@ -196,7 +196,17 @@ impl Refusal {
                 | Refusal::MethodNotAllowed { .. }
                 | Refusal::HeaderNotAllowed { .. }
         );
-        if widens && !ctx.origin.is_empty() && ctx.origin != "null" {
+        if widens && ctx.origin == "null" {
+            // A redirect-tainted request: every page that reaches this URL
+            // through a cross-origin redirect sends `null`, so the answer
+            // cannot be scoped to one origin and widening it would let them
+            // all in (found by the Chromium fixes harness).
+            r.side = Side::Client;
+            r.sentence = format!(
+                "the request's origin became `null` after a cross-origin redirect, so no answer can be limited to one origin, and this fix ({}) would apply to every page redirected here: request the final URL directly instead of through the redirect",
+                self.fix()
+            );
+        } else if widens && !ctx.origin.is_empty() {
             r.set_headers.insert(
                 0,
                 ("Access-Control-Allow-Origin".into(), ctx.origin.clone()),
@@ -328,5 +338,42 @@ pub fn repair(
     Repair {
         remedies,
         passes: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_for_a_null_origin_is_client_side() {
+        // After a cross-origin redirect the request carries `Origin: null`;
+        // `Access-Control-Allow-Credentials: true` next to an echoed `null`
+        // would let every redirected page read the answer.
+        let r = Refusal::InvalidAllowCredentials {
+            stage: Stage::Actual,
+            value: None,
+        };
+        let ctx = RemedyContext {
+            url: "https://api.example/final".into(),
+            method: "GET".into(),
+            unsafe_headers: Vec::new(),
+            origin: "null".into(),
+        };
+        let fix = r.remedy(&ctx);
+        assert_eq!(fix.side, Side::Client);
+        assert!(fix.sentence.contains("`null`"));
+        let named = r.remedy(&RemedyContext {
+            origin: "https://app.example".into(),
+            ..ctx
+        });
+        assert_eq!(named.side, Side::Server);
+        assert_eq!(
+            named.set_headers[0],
+            (
+                "Access-Control-Allow-Origin".to_string(),
+                "https://app.example".to_string()
+            )
+        );
     }
 }
