@@ -10,6 +10,7 @@
 //!
 //! * [`case`] — one case and its exact responses; [`matrix`] — the seeded matrix.
 //! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side.
+//! * [`fixes`] — the reported remedies, applied to the servers and re-run.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
@@ -18,6 +19,7 @@
 
 pub mod case;
 pub mod check_cli;
+pub mod fixes;
 pub mod judge;
 pub mod matrix;
 pub mod page;
