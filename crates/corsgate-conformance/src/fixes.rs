@@ -209,10 +209,11 @@ impl Seen {
         self.outcome == Outcome::Blocked || self.first == Some(Outcome::Blocked)
     }
     /// Whether every run came out as `api` would without CORS trouble:
-    /// readable, or opaque for `no-cors`.
+    /// readable, or for `no-cors` opaque (readable when it stays on the
+    /// page's origin).
     pub fn passes(&self, case: &Case, api: Api) -> bool {
         let ok = |o: &Outcome| match case.mode(api) {
-            Mode::NoCors => *o == Outcome::Opaque,
+            Mode::NoCors => matches!(o, Outcome::Opaque | Outcome::Allowed { .. }),
             _ => matches!(o, Outcome::Allowed { .. }),
         };
         ok(&self.outcome) && self.first.as_ref().map_or(true, ok)
