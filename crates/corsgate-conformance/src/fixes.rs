@@ -44,7 +44,14 @@ pub enum Plan {
     Stuck(Vec<Remedy>),
 }
 
-fn answer(site: &Site, case: &Case, api: Api, url: &str, preflight: bool, origin: Option<&[u8]>) -> Response {
+fn answer(
+    site: &Site,
+    case: &Case,
+    api: Api,
+    url: &str,
+    preflight: bool,
+    origin: Option<&[u8]>,
+) -> Response {
     let Some(r) = route(url, &site.run).filter(|r| r.id == case.id && r.api == api) else {
         return Response::new(599);
     };
@@ -79,9 +86,13 @@ pub fn plan(profile: Profile, site: &Site, case: &Case, api: Api) -> Plan {
             Plan::Server(fixed.remedies)
         };
     }
-    if fixed.remedies.last().is_some_and(|r| r.side == Side::Client) {
-        let code = final_refusal(profile, site, case, api, &fixed.remedies)
-            .map_or("none", |r| r.code());
+    if fixed
+        .remedies
+        .last()
+        .is_some_and(|r| r.side == Side::Client)
+    {
+        let code =
+            final_refusal(profile, site, case, api, &fixed.remedies).map_or("none", |r| r.code());
         return Plan::Client {
             remedies: fixed.remedies,
             code,
@@ -131,7 +142,13 @@ pub fn table(site: &Site, fixes: &BTreeMap<(u32, Api), Vec<Remedy>>) -> Result<T
         for r in remedies.iter().filter(|r| r.side == Side::Server) {
             let at = route(&r.url, &site.run)
                 .filter(|at| at.id == id && at.api == api)
-                .ok_or_else(|| format!("case {id} {}: remedy for a foreign URL {}", api.name(), r.url))?;
+                .ok_or_else(|| {
+                    format!(
+                        "case {id} {}: remedy for a foreign URL {}",
+                        api.name(),
+                        r.url
+                    )
+                })?;
             t.entry((id, api, at.hop, r.stage == Stage::Preflight))
                 .or_default()
                 .push(r.clone());
@@ -216,7 +233,7 @@ impl Seen {
             Mode::NoCors => matches!(o, Outcome::Opaque | Outcome::Allowed { .. }),
             _ => matches!(o, Outcome::Allowed { .. }),
         };
-        ok(&self.outcome) && self.first.as_ref().map_or(true, ok)
+        ok(&self.outcome) && self.first.iter().all(ok)
     }
 }
 
@@ -264,7 +281,7 @@ pub fn run_pairs(
 ) -> Result<BTreeMap<(u32, Api), Seen>, String> {
     let site = servers.site();
     let job = |&(id, api): &(u32, Api)| page::job(site, &cases[id as usize], api);
-    let (repeated, single): (Vec<(u32, Api)>, Vec<(u32, Api)>) =
+    let (repeated, single): (Vec<_>, Vec<_>) =
         pairs.iter().partition(|(id, _)| cases[*id as usize].repeat);
     let mut sessions: Vec<Vec<Value>> = vec![single.iter().map(job).collect()];
     for chunk in repeated.chunks(REPEAT_SESSION) {

@@ -416,7 +416,10 @@ mod tests {
                     "Access-Control-Allow-Origin".to_string(),
                     "https://app.example".to_string()
                 ),
-                ("Location".to_string(), "https://api.example/next".to_string())
+                (
+                    "Location".to_string(),
+                    "https://api.example/next".to_string()
+                )
             ]
         );
         assert_eq!(r.vary, ["Origin"]);
