@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use corsgate_core::remedy::{repair, Remedy, Side};
-use corsgate_core::{Browser, Mode, Profile, Refusal, Response, Stage};
+use corsgate_core::{
+    Browser, Initiator, Mode, Profile, Refusal, Request, Response, Stage, Verdict,
+};
 use serde_json::Value;
 
 use crate::case::{route, Api, Case, Route, Site, Wire};
@@ -129,6 +131,78 @@ pub fn final_refusal(
         })
         .ok()?;
     verdict.refusal().cloned()
+}
+
+/// What the engine predicts for a case and API made from a page on
+/// `page_origin`, with `remedies` (by hop and stage, as in [`Table`]) applied
+/// to the case's answers: the outcome and, for a repeated case, the first
+/// run's (one browser, so the second run meets the first one's preflight cache).
+pub fn predict(
+    profile: Profile,
+    site: &Site,
+    case: &Case,
+    api: Api,
+    page_origin: &str,
+    table: Option<&Table>,
+) -> Seen {
+    let mut b = Request::builder(page_origin, case.start_url(site, api))
+        .method(case.request.method.as_str())
+        .credentials(case.credentials(api))
+        .mode(case.mode(api))
+        .initiator(if api == Api::Xhr {
+            Initiator::Xhr
+        } else {
+            Initiator::Fetch
+        });
+    for (n, v) in case.script_headers(api) {
+        b = b.header(n, v);
+    }
+    let Ok(request) = b.build() else {
+        return Seen {
+            outcome: Outcome::Threw,
+            first: case.repeat.then_some(Outcome::Threw),
+            error: None,
+        };
+    };
+    let mut browser = Browser::new(profile);
+    let mut outcomes = Vec::new();
+    for _ in 0..if case.repeat { 2 } else { 1 } {
+        let verdict = browser.run(request.clone(), |out| {
+            let origin = out.headers.get("origin").map(|o| o.into_owned());
+            let preflight = out.stage == Stage::Preflight;
+            let mut resp = answer(site, case, api, &out.url, preflight, origin.as_deref());
+            let hop = route(&out.url, &site.run).map(|r| r.hop);
+            if let (Some(t), Some(hop)) = (table, hop) {
+                for r in t.get(&(case.id, api, hop, preflight)).into_iter().flatten() {
+                    r.apply(&mut resp);
+                }
+            }
+            Ok::<_, std::convert::Infallible>(resp)
+        });
+        let verdict: Verdict = match verdict {
+            Ok(v) => v,
+            Err(never) => match never {},
+        };
+        outcomes.push(if verdict.allowed {
+            let mut readable = verdict.exposed_headers.clone();
+            readable.sort();
+            readable.dedup();
+            Outcome::Allowed {
+                status: verdict.status.unwrap_or(0),
+                readable,
+            }
+        } else if verdict.reason.is_none() {
+            Outcome::Opaque
+        } else {
+            Outcome::Blocked
+        });
+    }
+    let outcome = outcomes.pop().unwrap_or(Outcome::Threw);
+    Seen {
+        outcome,
+        first: outcomes.pop(),
+        error: None,
+    }
 }
 
 /// Remedies by (case, API, hop, preflight).

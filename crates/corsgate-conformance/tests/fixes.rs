@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use corsgate_conformance::case::{Api, Case, Site};
-use corsgate_conformance::fixes::{plan, run_pairs, show, table, Plan, Switch};
+use corsgate_conformance::fixes::{plan, predict, run_pairs, show, table, Plan, Switch};
 use corsgate_conformance::judge::Outcome;
 use corsgate_conformance::matrix::{generate, SEED};
 use corsgate_conformance::run::{chromium_version, Options, BROWSER_APIS};
@@ -130,7 +130,8 @@ fn reported_fixes_fix_the_case_in_chromium() {
         }
     }
     let fixable: Vec<(u32, Api)> = server.keys().copied().collect();
-    switch.install(table(&site, &server).unwrap_or_else(|e| panic!("{e}")));
+    let remedies = table(&site, &server).unwrap_or_else(|e| panic!("{e}"));
+    switch.install(remedies.clone());
 
     // 3. The fixed answers, from the page: every fixed request must pass.
     switch.set(true);
@@ -188,16 +189,42 @@ fn reported_fixes_fix_the_case_in_chromium() {
         }
     }
 
+    // 5. The engine's prediction for every browser run of the fixes.
+    let mut predicted = 0;
+    let mut mispredicted: Vec<String> = Vec::new();
+    for p in &fixable {
+        let case = &cases[p.0 as usize];
+        for (phase, origin, t, seen) in [
+            ("fixed", &site.page, Some(&remedies), &fixed[p]),
+            ("second origin, original", &second, None, &original2[p]),
+            ("second origin, fixed", &second, Some(&remedies), &fixed2[p]),
+        ] {
+            let e = predict(Profile::Chromium, &site, case, p.1, origin, t);
+            predicted += 1;
+            if (&e.outcome, &e.first) != (&seen.outcome, &seen.first) {
+                mispredicted.push(format!(
+                    "#{} {} ({phase}): chromium {seen}; engine {e}",
+                    p.0,
+                    p.1.name()
+                ));
+            }
+        }
+    }
+    for m in mispredicted.iter().take(20) {
+        eprintln!("engine differs: {m}");
+    }
+
     let client_total: usize = client.values().map(Vec::len).sum();
     let no_cors = fixable
         .iter()
         .filter(|p| cases[p.0 as usize].mode(p.1) == Mode::NoCors)
         .count();
     eprintln!(
-        "{} cases x fetch/XHR against {version}: {} blocked; {} with server-side fixes, {passing} pass after them; {client_total} client-side only; second origin: {guarded} refused originally, still refused after the fixes; {:.1} s in the browser, {:.1} s in all",
+        "{} cases x fetch/XHR against {version}: {} blocked; {} with server-side fixes, {passing} pass after them; {client_total} client-side only; second origin: {guarded} refused originally, still refused after the fixes; engine predicts {} of {predicted} runs; {:.1} s in the browser, {:.1} s in all",
         cases.len(),
         blocked.len(),
         fixable.len(),
+        predicted - mispredicted.len(),
         browser_elapsed.as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );
@@ -252,6 +279,7 @@ fn reported_fixes_fix_the_case_in_chromium() {
         let _ = writeln!(doc, "| Client-side only (listed below) | {client_total} |");
         let _ = writeln!(doc, "| Second origin: requests it could not read with the original answers | {guarded}; none can read with the fixes |");
         let _ = writeln!(doc, "| Second origin: requests it could already read with the original answers | {} (the original answers echo any `Origin` or send `*`; not a widening) |", open2.len());
+        let _ = writeln!(doc, "| Engine (`chromium` profile) predicts these browser runs (fixed; second origin, original and fixed) | {} / {predicted} |", predicted - mispredicted.len());
         let _ = writeln!(doc, "| Run time | {:.1} s in the browser, {:.1} s for the whole test (debug build, 2 cores) |\n", browser_elapsed.as_secs_f64(), started.elapsed().as_secs_f64());
         let _ = writeln!(doc, "## Remedies applied\n\n| remedy | times |\n|---|---|");
         for (k, n) in &by_kind {
@@ -266,6 +294,16 @@ fn reported_fixes_fix_the_case_in_chromium() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if !mispredicted.is_empty() {
+            let _ = writeln!(
+                doc,
+                "## Where the engine's prediction differs from Chromium\n"
+            );
+            for m in &mispredicted {
+                let _ = writeln!(doc, "* {m}");
+            }
+            let _ = writeln!(doc);
+        }
         let _ = writeln!(doc, "## Client-side only\n\nThe repair loop ended on a remedy no server answer can give; the request itself has to change. Grouped by the refusal left once the server-side remedies before it are applied.\n");
         for (code, pairs) in &client {
             let _ = writeln!(doc, "### `{code}` — {} requests\n", pairs.len());
