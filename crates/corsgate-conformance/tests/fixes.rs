@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use corsgate_conformance::case::{Api, Case, Site};
+use corsgate_conformance::check_cli::find_binary;
 use corsgate_conformance::fixes::{plan, predict, run_pairs, show, table, Plan, Switch};
 use corsgate_conformance::judge::Outcome;
 use corsgate_conformance::matrix::{generate, SEED};
@@ -221,17 +222,96 @@ fn reported_fixes_fix_the_case_in_chromium() {
         }
     }
 
+    // 6. What `corsgate check --json` reports as `fixes` for the same
+    //    requests (the `fetch` half it models; its own URLs), against the
+    //    engine's list that the browser just proved.
+    let binary = find_binary().expect(
+        "no built `corsgate` binary next to this test: run `cargo build -p corsgate` \
+         (cargo test --workspace builds it) or set CORSGATE_BIN",
+    );
+    let mut cli_compared = 0;
+    let mut cli_same = 0;
+    let mut cli_assumed = 0;
+    let mut cli_other: Vec<(u32, String)> = Vec::new();
+    for p in fixable.iter().filter(|p| p.1 == Api::Fetch) {
+        let case = &cases[p.0 as usize];
+        if case.repeat
+            || case.request.mode != Mode::Cors
+            || case.request.headers.iter().any(|(_, v)| v.contains('\0'))
+        {
+            continue;
+        }
+        let mut cmd = std::process::Command::new(&binary);
+        cmd.arg("check")
+            .arg(case.start_url(&site, Api::Check))
+            .args(["--origin", &site.page, "--method", &case.request.method])
+            .args(["--credentials", case.request.credentials.name()])
+            .args(["--browser", "chromium", "--no-probe", "--json"]);
+        for (n, v) in &case.request.headers {
+            cmd.arg("--header").arg(format!("{n}: {v}"));
+        }
+        let out = cmd.output().expect("run corsgate check");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        cli_compared += 1;
+        let from = format!("/c/{}/{}/f/", site.run, case.id);
+        let to = format!("/c/{}/{}/c/", site.run, case.id);
+        let engine: Vec<serde_json::Value> = server[p]
+            .iter()
+            .map(|r| {
+                let text = serde_json::to_string(r).expect("remedy to JSON");
+                serde_json::from_str(&text.replace(&from, &to)).expect("JSON")
+            })
+            .collect();
+        // The fixes for answers it received, up to the first it had to assume.
+        let mut seen_prefix = 0;
+        let cli: Vec<serde_json::Value> = json["fixes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut f)| {
+                if f["assumed"] == false && seen_prefix == i {
+                    seen_prefix += 1;
+                }
+                if let Some(o) = f.as_object_mut() {
+                    o.remove("assumed");
+                    o.remove("snippet");
+                }
+                f
+            })
+            .collect();
+        if cli == engine {
+            cli_same += 1;
+        } else if seen_prefix < cli.len()
+            && engine.len() >= seen_prefix
+            && cli[..seen_prefix] == engine[..seen_prefix]
+        {
+            cli_assumed += 1;
+        } else {
+            cli_other.push((
+                case.id,
+                format!(
+                    "engine {} / corsgate check {}",
+                    serde_json::Value::from(engine),
+                    serde_json::Value::from(cli)
+                ),
+            ));
+        }
+    }
+
     let client_total: usize = client.values().map(Vec::len).sum();
     let no_cors = fixable
         .iter()
         .filter(|p| cases[p.0 as usize].mode(p.1) == Mode::NoCors)
         .count();
     eprintln!(
-        "{} cases x fetch/XHR against {version}: {} blocked; {} with server-side fixes, {passing} pass after them; {client_total} client-side only; second origin: {guarded} refused originally, still refused after the fixes; engine predicts {} of {predicted} runs; {:.1} s in the browser, {:.1} s in all",
+        "{} cases x fetch/XHR against {version}: {} blocked; {} with server-side fixes, {passing} pass after them; {client_total} client-side only; second origin: {guarded} refused originally, still refused after the fixes; engine predicts {} of {predicted} runs; corsgate check: same fixes on {cli_same} of {cli_compared}, {cli_assumed} agree up to an assumed answer, {} otherwise; {:.1} s in the browser, {:.1} s in all",
         cases.len(),
         blocked.len(),
         fixable.len(),
         predicted - mispredicted.len(),
+        cli_other.len(),
         browser_elapsed.as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );
@@ -296,6 +376,7 @@ fn reported_fixes_fix_the_case_in_chromium() {
             }
         );
         let _ = writeln!(doc, "| Engine (`chromium` profile) predicts these browser runs (fixed; second origin, original and fixed) | {} / {predicted} |", predicted - mispredicted.len());
+        let _ = writeln!(doc, "| `corsgate check --json` reports the same `fixes` (the `fetch` half it models: `cors` mode, not repeated) | {cli_same} / {cli_compared}; {cli_assumed} agree up to the first fix for an answer it never received and had to assume (`\"assumed\": true`), and differ after it; {} otherwise |", cli_other.len());
         let _ = writeln!(doc, "| Run time | {:.1} s in the browser, {:.1} s for the whole test (debug build, 2 cores) |\n", browser_elapsed.as_secs_f64(), started.elapsed().as_secs_f64());
         let _ = writeln!(doc, "## Remedies applied\n\n| remedy | times |\n|---|---|");
         for (k, n) in &by_kind {
@@ -322,6 +403,15 @@ fn reported_fixes_fix_the_case_in_chromium() {
         std::fs::write(path, doc).expect("write docs/fixes.md");
     }
 
+    for (id, o) in &cli_other {
+        failures.push(Failure {
+            id: *id,
+            api: Api::Check,
+            what: format!("`corsgate check --json` reports other fixes than the engine: {o}"),
+            remedies: Vec::new(),
+            seen: Vec::new(),
+        });
+    }
     let mut report = String::new();
     for f in failures.iter().take(40) {
         let case = &cases[f.id as usize];
