@@ -12,6 +12,7 @@
 //! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side;
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
 //!   [`firefox_report`] — its section of `docs/conformance.md`.
+//! * [`fixes`] — the reported remedies, applied to the servers and re-run.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
@@ -21,6 +22,7 @@
 pub mod case;
 pub mod check_cli;
 pub mod firefox_report;
+pub mod fixes;
 pub mod gecko;
 pub mod judge;
 pub mod matrix;

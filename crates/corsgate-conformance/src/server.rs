@@ -15,7 +15,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::case::{route, Api, Case, Site, Wire};
+use crate::case::{route, Api, Case, Route, Site, Wire};
+
+/// Rewrites a case's answer before it goes out: given the route, whether it
+/// is a preflight, and the answer [`Case::respond`] made (used by the fixes
+/// test to serve the remedied answers).
+pub type Patch = Arc<dyn Fn(Route, bool, Wire) -> Wire + Send + Sync>;
 
 /// One request that reached a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +56,11 @@ const PAGE: &str = "<!doctype html><meta charset=utf-8><title>corsgate conforman
 impl Servers {
     /// Binds three loopback ports and starts serving `cases`.
     pub fn start(cases: Arc<Vec<Case>>) -> io::Result<Servers> {
+        Servers::start_patched(cases, Arc::new(|_, _, wire| wire))
+    }
+
+    /// Like [`Servers::start`], with every case answer passed through `patch`.
+    pub fn start_patched(cases: Arc<Vec<Case>>, patch: Patch) -> io::Result<Servers> {
         let page = TcpListener::bind("127.0.0.1:0")?;
         let target = TcpListener::bind("127.0.0.1:0")?;
         let other = TcpListener::bind("127.0.0.1:0")?;
@@ -70,7 +80,8 @@ impl Servers {
         for listener in [page, target, other] {
             addrs.push(listener.local_addr()?);
             let (cases, site, log, stop) = (cases.clone(), site.clone(), log.clone(), stop.clone());
-            thread::spawn(move || accept_loop(listener, cases, site, log, stop));
+            let patch = patch.clone();
+            thread::spawn(move || accept_loop(listener, cases, site, log, stop, patch));
         }
         Ok(Servers {
             site,
@@ -112,15 +123,16 @@ fn accept_loop(
     site: Site,
     log: Arc<Mutex<Log>>,
     stop: Arc<AtomicBool>,
+    patch: Patch,
 ) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(stream) = stream else { continue };
-        let (cases, site, log) = (cases.clone(), site.clone(), log.clone());
+        let (cases, site, log, patch) = (cases.clone(), site.clone(), log.clone(), patch.clone());
         thread::spawn(move || {
-            let _ = serve(stream, &cases, &site, &log);
+            let _ = serve(stream, &cases, &site, &log, &patch);
         });
     }
 }
@@ -189,7 +201,13 @@ fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
     }))
 }
 
-fn serve(stream: TcpStream, cases: &[Case], site: &Site, log: &Mutex<Log>) -> io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    cases: &[Case],
+    site: &Site,
+    log: &Mutex<Log>,
+    patch: &Patch,
+) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -199,7 +217,7 @@ fn serve(stream: TcpStream, cases: &[Case], site: &Site, log: &Mutex<Log>) -> io
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         io::copy(&mut (&mut reader).take(len), &mut io::sink())?;
-        let wire = answer(&head, cases, site, log);
+        let wire = answer(&head, cases, site, log, patch);
         write_response(&mut writer, &wire, head.method == "HEAD")?;
         if head
             .get("connection")
@@ -211,7 +229,7 @@ fn serve(stream: TcpStream, cases: &[Case], site: &Site, log: &Mutex<Log>) -> io
     Ok(())
 }
 
-fn answer(head: &Head, cases: &[Case], site: &Site, log: &Mutex<Log>) -> Wire {
+fn answer(head: &Head, cases: &[Case], site: &Site, log: &Mutex<Log>, patch: &Patch) -> Wire {
     if head.path == "/" {
         return Wire {
             status: 200,
@@ -256,7 +274,11 @@ fn answer(head: &Head, cases: &[Case], site: &Site, log: &Mutex<Log>) -> Wire {
                 .map(|(n, _)| n.to_ascii_lowercase())
                 .collect(),
         });
-    case.respond(site, r.api, r.hop, preflight, origin.as_deref())
+    patch(
+        r,
+        preflight,
+        case.respond(site, r.api, r.hop, preflight, origin.as_deref()),
+    )
 }
 
 fn not_found() -> Wire {

@@ -195,8 +195,23 @@ impl Refusal {
                 | Refusal::InvalidAllowHeaders { .. }
                 | Refusal::MethodNotAllowed { .. }
                 | Refusal::HeaderNotAllowed { .. }
+                // Taking `user:pass@` out of a `Location` lets every origin
+                // the redirect already admits through it; naming the one
+                // origin on the redirect keeps the others out (found by the
+                // Chromium fixes harness).
+                | Refusal::RedirectContainsCredentials { .. }
         );
-        if widens && !ctx.origin.is_empty() && ctx.origin != "null" {
+        if widens && ctx.origin == "null" {
+            // A redirect-tainted request: every page that reaches this URL
+            // through a cross-origin redirect sends `null`, so the answer
+            // cannot be scoped to one origin and widening it would let them
+            // all in (found by the Chromium fixes harness).
+            r.side = Side::Client;
+            r.sentence = format!(
+                "the request's origin became `null` after a cross-origin redirect, so no answer can be limited to one origin, and this fix ({}) would apply to every page redirected here: request the final URL directly instead of through the redirect",
+                self.fix()
+            );
+        } else if widens && !ctx.origin.is_empty() {
             r.set_headers.insert(
                 0,
                 ("Access-Control-Allow-Origin".into(), ctx.origin.clone()),
@@ -288,7 +303,12 @@ pub fn repair(
                 r.apply(&mut resp);
             }
             ctx.url = out.url.clone();
-            ctx.origin = out.headers.get_str("origin").unwrap_or_default();
+            // No `Origin` header (a same-origin GET or HEAD, or `no-cors`):
+            // the request is not redirect-tainted, so its origin is the page's.
+            ctx.origin = out
+                .headers
+                .get_str("origin")
+                .unwrap_or_else(|| request.origin().to_string());
             ctx.method = if out.stage == Stage::Preflight {
                 out.headers
                     .get_str("access-control-request-method")
@@ -328,5 +348,80 @@ pub fn repair(
     Repair {
         remedies,
         passes: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_for_a_null_origin_is_client_side() {
+        // After a cross-origin redirect the request carries `Origin: null`;
+        // `Access-Control-Allow-Credentials: true` next to an echoed `null`
+        // would let every redirected page read the answer.
+        let r = Refusal::InvalidAllowCredentials {
+            stage: Stage::Actual,
+            value: None,
+        };
+        let ctx = RemedyContext {
+            url: "https://api.example/final".into(),
+            method: "GET".into(),
+            unsafe_headers: Vec::new(),
+            origin: "null".into(),
+        };
+        let fix = r.remedy(&ctx);
+        assert_eq!(fix.side, Side::Client);
+        assert!(fix.sentence.contains("`null`"));
+        let named = r.remedy(&RemedyContext {
+            origin: "https://app.example".into(),
+            ..ctx
+        });
+        assert_eq!(named.side, Side::Server);
+        assert_eq!(
+            named.set_headers[0],
+            (
+                "Access-Control-Allow-Origin".to_string(),
+                "https://app.example".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn a_redirect_fix_names_the_origin_even_without_an_origin_header() {
+        use crate::{Profile, Request, Response};
+        // A same-origin GET (no `Origin` header) redirected cross-origin
+        // through a `Location` with `user:pass@`: the fix takes the userinfo
+        // out and names the page's origin on the redirect, so a page on
+        // another origin, for which that redirect is cross-origin, gains nothing.
+        let req = Request::builder("https://app.example", "https://app.example/start")
+            .build()
+            .unwrap();
+        let fixed = repair(Profile::Chromium, &req, |out| {
+            if out.url.starts_with("https://app.example/") {
+                Response::new(302)
+                    .header("Location", "https://u:p@api.example/next")
+                    .header("Access-Control-Allow-Origin", "*")
+            } else {
+                Response::new(200).header("Access-Control-Allow-Origin", "*")
+            }
+        });
+        assert!(fixed.passes);
+        let r = &fixed.remedies[0];
+        assert_eq!(r.stage, Stage::Redirect);
+        assert_eq!(
+            r.set_headers,
+            [
+                (
+                    "Access-Control-Allow-Origin".to_string(),
+                    "https://app.example".to_string()
+                ),
+                (
+                    "Location".to_string(),
+                    "https://api.example/next".to_string()
+                )
+            ]
+        );
+        assert_eq!(r.vary, ["Origin"]);
     }
 }

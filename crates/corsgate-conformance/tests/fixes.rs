@@ -1,0 +1,435 @@
+//! Fixes that work, in real Chromium. Every (case, API) of the seeded matrix
+//! that Chromium blocks gets the remedies the engine reports for it
+//! (`corsgate_core::remedy::repair` over the case's own answers, the list
+//! `corsgate check --json` prints as `fixes`); the loopback servers then
+//! answer with those remedies applied (status, headers set and removed,
+//! `Vary`, per stage and hop) and the case runs again in Chromium, where it
+//! must now pass (readable; for `no-cors`, opaque or, on the page's own
+//! origin, readable). Cases whose repair ends on
+//! a client-side remedy are counted and listed, never dropped; a repair that
+//! gets stuck without one fails the test.
+//!
+//! Then every fixed case runs from a second page origin
+//! (`http://127.0.0.1:P1`, the page's server under another host name), once
+//! with the original answers and once with the fixed ones: whatever the
+//! original answers refused that origin, the fixed ones must refuse too.
+//! (Refusing here means script cannot read the response: a `no-cors`
+//! request that gets an opaque answer instead of a network error gains no
+//! access.)
+//!
+//! Every one of those browser runs must also be what the engine's `chromium`
+//! profile predicts from the same (fixed or original) answers.
+//!
+//! `CORSGATE_CASES`, `CORSGATE_SEED`, `CORSGATE_CHROMIUM`,
+//! `CORSGATE_CHROMEDRIVER` as in `tests/chromium.rs`; `CORSGATE_WRITE_DOCS=1`
+//! rewrites `docs/fixes.md` from a passing run of the committed matrix.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use corsgate_conformance::case::{Api, Case, Site};
+use corsgate_conformance::check_cli::find_binary;
+use corsgate_conformance::fixes::{plan, predict, run_pairs, show, table, Plan, Switch};
+use corsgate_conformance::judge::Outcome;
+use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::run::{chromium_version, Options, BROWSER_APIS};
+use corsgate_conformance::server::Servers;
+use corsgate_conformance::webdriver::Driver;
+use corsgate_core::remedy::Remedy;
+use corsgate_core::{Mode, Profile};
+
+const CASES: u32 = 4000;
+
+struct Failure {
+    id: u32,
+    api: Api,
+    what: String,
+    remedies: Vec<Remedy>,
+    seen: Vec<String>,
+}
+
+fn pairs_line(pairs: &[(u32, Api)]) -> String {
+    pairs
+        .iter()
+        .map(|(id, api)| format!("#{id} {}", api.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn reported_fixes_fix_the_case_in_chromium() {
+    let started = Instant::now();
+    let count = std::env::var("CORSGATE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASES);
+    let seed = std::env::var("CORSGATE_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(SEED);
+    let cases: Arc<Vec<Case>> = Arc::new(generate(seed, count));
+    let switch = Arc::new(Switch::default());
+    let servers =
+        Servers::start_patched(cases.clone(), switch.patch()).expect("loopback servers start");
+    let site: Site = servers.site().clone();
+    let second = site.page.replacen("localhost", "127.0.0.1", 1);
+    assert_ne!(second, site.page);
+    let mut opts = Options::default();
+    if let Ok(p) = std::env::var("CORSGATE_CHROMIUM") {
+        opts.chromium = p;
+    }
+    if let Ok(p) = std::env::var("CORSGATE_CHROMEDRIVER") {
+        opts.chromedriver = p;
+    }
+    let version = chromium_version(&opts.chromium).unwrap_or_else(|e| panic!("{e}"));
+    let start = || Driver::start(&opts.chromedriver, &opts.chromium);
+    let run = |pairs: &[(u32, Api)], origin: &str| {
+        run_pairs(
+            &start, &servers, &cases, pairs, origin, opts.batch, opts.width,
+        )
+        .unwrap_or_else(|e| panic!("Chromium run failed: {e}"))
+    };
+
+    // 1. The original answers, from the page: which requests Chromium blocks.
+    let browser_started = Instant::now();
+    let all: Vec<(u32, Api)> = cases
+        .iter()
+        .flat_map(|c| BROWSER_APIS.map(|api| (c.id, api)))
+        .collect();
+    let original = run(&all, &site.page);
+    let blocked: Vec<(u32, Api)> = all
+        .iter()
+        .copied()
+        .filter(|p| original[p].blocked())
+        .collect();
+
+    // 2. The engine's remedies for each.
+    let mut server: BTreeMap<(u32, Api), Vec<Remedy>> = BTreeMap::new();
+    let mut client: BTreeMap<&'static str, Vec<(u32, Api)>> = BTreeMap::new();
+    let mut client_examples: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut failures: Vec<Failure> = Vec::new();
+    for &(id, api) in &blocked {
+        let case = &cases[id as usize];
+        match plan(Profile::Chromium, &site, case, api) {
+            Plan::Server(r) => {
+                server.insert((id, api), r);
+            }
+            Plan::Client { remedies, code } => {
+                client.entry(code).or_default().push((id, api));
+                if let Some(last) = remedies.last() {
+                    client_examples
+                        .entry(code)
+                        .or_insert_with(|| last.sentence.clone());
+                }
+            }
+            Plan::Stuck(remedies) => failures.push(Failure {
+                id,
+                api,
+                what: "the repair loop found no fix (nor a client-side one)".into(),
+                remedies,
+                seen: vec![format!("original: {}", original[&(id, api)])],
+            }),
+        }
+    }
+    let fixable: Vec<(u32, Api)> = server.keys().copied().collect();
+    let remedies = table(&site, &server).unwrap_or_else(|e| panic!("{e}"));
+    switch.install(remedies.clone());
+
+    // 3. The fixed answers, from the page: every fixed request must pass.
+    switch.set(true);
+    let fixed = run(&fixable, &site.page);
+    let mut passing = 0;
+    for p in &fixable {
+        let case = &cases[p.0 as usize];
+        if fixed[p].passes(case, p.1) {
+            passing += 1;
+        } else {
+            failures.push(Failure {
+                id: p.0,
+                api: p.1,
+                what: "still refused by Chromium with the fixes applied".into(),
+                remedies: server[p].clone(),
+                seen: vec![
+                    format!("original: {}", original[p]),
+                    format!("fixed: {}", fixed[p]),
+                ],
+            });
+        }
+    }
+
+    // 4. A second page origin: original answers, then fixed ones.
+    switch.set(false);
+    let original2 = run(&fixable, &second);
+    switch.set(true);
+    let fixed2 = run(&fixable, &second);
+    switch.set(false);
+    let browser_elapsed = browser_started.elapsed();
+    // Access is reading the response: an opaque `no-cors` answer grants none.
+    let readable = |o: Option<&Outcome>| matches!(o, Some(Outcome::Allowed { .. }));
+    let mut guarded = 0;
+    let mut open2: Vec<(u32, Api)> = Vec::new();
+    for p in &fixable {
+        let (o, f) = (&original2[p], &fixed2[p]);
+        let widened = (!readable(Some(&o.outcome)) && readable(Some(&f.outcome)))
+            || (o.first.is_some() && !readable(o.first.as_ref()) && readable(f.first.as_ref()));
+        if !readable(Some(&o.outcome)) || (o.first.is_some() && !readable(o.first.as_ref())) {
+            guarded += 1;
+        } else {
+            open2.push(*p);
+        }
+        if widened {
+            failures.push(Failure {
+                id: p.0,
+                api: p.1,
+                what: format!("the fixes let the second origin {second} in"),
+                remedies: server[p].clone(),
+                seen: vec![
+                    format!("second origin, original: {o}"),
+                    format!("second origin, fixed: {f}"),
+                ],
+            });
+        }
+    }
+
+    // 5. The engine's prediction for every browser run of the fixes.
+    let mut predicted = 0;
+    let mut mispredicted: Vec<String> = Vec::new();
+    for p in &fixable {
+        let case = &cases[p.0 as usize];
+        for (phase, origin, t, seen) in [
+            ("fixed", &site.page, Some(&remedies), &fixed[p]),
+            ("second origin, original", &second, None, &original2[p]),
+            ("second origin, fixed", &second, Some(&remedies), &fixed2[p]),
+        ] {
+            let e = predict(Profile::Chromium, &site, case, p.1, origin, t);
+            predicted += 1;
+            if (&e.outcome, &e.first) != (&seen.outcome, &seen.first) {
+                mispredicted.push(format!(
+                    "#{} {} ({phase}): chromium {seen}; engine {e}",
+                    p.0,
+                    p.1.name()
+                ));
+                failures.push(Failure {
+                    id: p.0,
+                    api: p.1,
+                    what: format!("the engine mispredicts Chromium ({phase}, page {origin})"),
+                    remedies: server[p].clone(),
+                    seen: vec![format!("chromium: {seen}"), format!("engine: {e}")],
+                });
+            }
+        }
+    }
+
+    // 6. What `corsgate check --json` reports as `fixes` for the same
+    //    requests (the `fetch` half it models; its own URLs), against the
+    //    engine's list that the browser just proved.
+    let binary = find_binary().expect(
+        "no built `corsgate` binary next to this test: run `cargo build -p corsgate` \
+         (cargo test --workspace builds it) or set CORSGATE_BIN",
+    );
+    let mut cli_compared = 0;
+    let mut cli_same = 0;
+    let mut cli_assumed = 0;
+    let mut cli_other: Vec<(u32, String)> = Vec::new();
+    for p in fixable.iter().filter(|p| p.1 == Api::Fetch) {
+        let case = &cases[p.0 as usize];
+        if case.repeat
+            || case.request.mode != Mode::Cors
+            || case.request.headers.iter().any(|(_, v)| v.contains('\0'))
+        {
+            continue;
+        }
+        let mut cmd = std::process::Command::new(&binary);
+        cmd.arg("check")
+            .arg(case.start_url(&site, Api::Check))
+            .args(["--origin", &site.page, "--method", &case.request.method])
+            .args(["--credentials", case.request.credentials.name()])
+            .args(["--browser", "chromium", "--no-probe", "--json"]);
+        for (n, v) in &case.request.headers {
+            cmd.arg("--header").arg(format!("{n}: {v}"));
+        }
+        let out = cmd.output().expect("run corsgate check");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        cli_compared += 1;
+        let from = format!("/c/{}/{}/f/", site.run, case.id);
+        let to = format!("/c/{}/{}/c/", site.run, case.id);
+        let engine: Vec<serde_json::Value> = server[p]
+            .iter()
+            .map(|r| {
+                let text = serde_json::to_string(r).expect("remedy to JSON");
+                serde_json::from_str(&text.replace(&from, &to)).expect("JSON")
+            })
+            .collect();
+        // The fixes for answers it received, up to the first it had to assume.
+        let mut seen_prefix = 0;
+        let cli: Vec<serde_json::Value> = json["fixes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut f)| {
+                if f["assumed"] == false && seen_prefix == i {
+                    seen_prefix += 1;
+                }
+                if let Some(o) = f.as_object_mut() {
+                    o.remove("assumed");
+                    o.remove("snippet");
+                }
+                f
+            })
+            .collect();
+        if cli == engine {
+            cli_same += 1;
+        } else if seen_prefix < cli.len()
+            && engine.len() >= seen_prefix
+            && cli[..seen_prefix] == engine[..seen_prefix]
+        {
+            cli_assumed += 1;
+        } else {
+            cli_other.push((
+                case.id,
+                format!(
+                    "engine {} / corsgate check {}",
+                    serde_json::Value::from(engine),
+                    serde_json::Value::from(cli)
+                ),
+            ));
+        }
+    }
+
+    let client_total: usize = client.values().map(Vec::len).sum();
+    let no_cors = fixable
+        .iter()
+        .filter(|p| cases[p.0 as usize].mode(p.1) == Mode::NoCors)
+        .count();
+    eprintln!(
+        "{} cases x fetch/XHR against {version}: {} blocked; {} with server-side fixes, {passing} pass after them; {client_total} client-side only; second origin: {guarded} refused originally, still refused after the fixes; engine predicts {} of {predicted} runs; corsgate check: same fixes on {cli_same} of {cli_compared}, {cli_assumed} agree up to an assumed answer, {} otherwise; {:.1} s in the browser, {:.1} s in all",
+        cases.len(),
+        blocked.len(),
+        fixable.len(),
+        predicted - mispredicted.len(),
+        cli_other.len(),
+        browser_elapsed.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+    );
+
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && failures.is_empty() && seed == SEED {
+        let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+        let mut by_len: BTreeMap<usize, usize> = BTreeMap::new();
+        for r in server.values() {
+            *by_len.entry(r.len()).or_default() += 1;
+            for m in r {
+                let mut what: Vec<String> = m
+                    .set_headers
+                    .iter()
+                    .map(|(n, _)| format!("set `{n}`"))
+                    .collect();
+                what.extend(m.remove_headers.iter().map(|n| format!("remove `{n}`")));
+                if let Some(s) = m.status {
+                    what.push(format!("status {s}"));
+                }
+                *by_kind
+                    .entry(format!("{:?}: {}", m.stage, what.join(", ")).to_lowercase())
+                    .or_default() += 1;
+            }
+        }
+        let mut doc = String::new();
+        let _ = writeln!(doc, "# Fixes that work, in real Chromium\n");
+        let _ = writeln!(doc, "Generated by `crates/corsgate-conformance/tests/fixes.rs` (`CORSGATE_WRITE_DOCS=1 cargo test -p corsgate-conformance --test fixes`); do not edit by hand.\n");
+        let _ = writeln!(doc, "For every request of the conformance matrix that Chromium blocks, the remedies the engine reports (`corsgate_core::remedy::repair` over the case's own answers: the list `corsgate check --json` prints as `fixes`, computed here in-process) are applied to the loopback servers' answers — status, headers set and removed, `Vary`, per stage (preflight or request) and per hop — and the request runs again in Chromium. It must now pass: readable (for `no-cors`: opaque, or readable when it stays on the page's origin), every time for a case that runs twice. Then every fixed request runs from a second page origin, `http://127.0.0.1:P1` (the page's own server under another host name), with the original answers and with the fixed ones: whatever the original answers did not let that origin read, the fixed ones must not let it read either (an opaque `no-cors` answer instead of a network error grants no access). Each phase runs in fresh browser sessions, so no preflight cache carries over. Every one of these browser runs must also be what the engine's `chromium` profile predicts from the same answers.\n");
+        let _ = writeln!(doc, "| | |\n|---|---|");
+        let _ = writeln!(
+            doc,
+            "| Browser | {version} (headless, through chromedriver) |"
+        );
+        let _ = writeln!(
+            doc,
+            "| Requests | {} cases from seed `{seed:#x}` × `fetch()` and `XMLHttpRequest` = {} |",
+            cases.len(),
+            all.len()
+        );
+        let _ = writeln!(doc, "| Blocked by Chromium | {} |", blocked.len());
+        let _ = writeln!(
+            doc,
+            "| With server-side fixes | {} ({no_cors} of them `no-cors`) |",
+            fixable.len()
+        );
+        let _ = writeln!(
+            doc,
+            "| **Fixed and passing in Chromium** | **{passing} / {} ({:.1}%)** |",
+            fixable.len(),
+            100.0 * passing as f64 / fixable.len().max(1) as f64
+        );
+        let _ = writeln!(doc, "| Client-side only (listed below) | {client_total} |");
+        let _ = writeln!(doc, "| Second origin: requests it could not read with the original answers | {guarded}; none can read with the fixes |");
+        let _ = writeln!(
+            doc,
+            "| Second origin: requests it could already read with the original answers | {}{} |",
+            open2.len(),
+            if open2.is_empty() {
+                " (so the check above covers every fixed request)"
+            } else {
+                " (not a widening: they are not checked)"
+            }
+        );
+        let _ = writeln!(doc, "| Engine (`chromium` profile) predicts these browser runs (fixed; second origin, original and fixed) | {} / {predicted} |", predicted - mispredicted.len());
+        let _ = writeln!(doc, "| `corsgate check --json` reports the same `fixes` (the `fetch` half it models: `cors` mode, not repeated) | {cli_same} / {cli_compared}; {cli_assumed} agree up to the first fix for an answer it never received and had to assume (`\"assumed\": true`), and differ after it; {} otherwise |", cli_other.len());
+        let _ = writeln!(doc, "| Run time | {:.1} s in the browser, {:.1} s for the whole test (debug build, 2 cores) |\n", browser_elapsed.as_secs_f64(), started.elapsed().as_secs_f64());
+        let _ = writeln!(doc, "## What the browser showed was wrong\n\nEach was a remedy that made the request pass but let the second origin read too; each is fixed in `corsgate-core/src/remedy.rs`, pinned by a unit test there and by the redirect property in `corsgate-core/tests/remedies.rs`:\n");
+        let _ = writeln!(doc, "* A widening fix (credentials, methods, headers, preflight status) for a request whose origin had become `null` after a cross-origin redirect: next to an echoed `Origin`, `Access-Control-Allow-Credentials: true` let every redirected page in. No answer can be limited to one origin there, so the remedy is now client-side (request the final URL directly).");
+        let _ = writeln!(doc, "* Taking `user:pass@` out of a redirect's `Location` let every origin the redirect already admitted through it. The fix now also names the request's origin on the redirect (`Access-Control-Allow-Origin`, `Vary: Origin`), and the repair loop takes the request's own origin when it sent no `Origin` header (a same-origin first hop).\n");
+        let _ = writeln!(doc, "## Remedies applied\n\n| remedy | times |\n|---|---|");
+        for (k, n) in &by_kind {
+            let _ = writeln!(doc, "| {k} | {n} |");
+        }
+        let _ = writeln!(
+            doc,
+            "\nRemedies per request: {}.\n",
+            by_len
+                .iter()
+                .map(|(l, n)| format!("{l}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(doc, "## Client-side only\n\nThe repair loop ended on a remedy no server answer can give; the request itself has to change. Grouped by the refusal left once the server-side remedies before it are applied.\n");
+        for (code, pairs) in &client {
+            let _ = writeln!(doc, "### `{code}` — {} requests\n", pairs.len());
+            if let Some(s) = client_examples.get(code) {
+                let _ = writeln!(doc, "Remedy: {s}\n");
+            }
+            let _ = writeln!(doc, "{}\n", pairs_line(pairs));
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/fixes.md");
+        std::fs::write(path, doc).expect("write docs/fixes.md");
+    }
+
+    for (id, o) in &cli_other {
+        failures.push(Failure {
+            id: *id,
+            api: Api::Check,
+            what: format!("`corsgate check --json` reports other fixes than the engine: {o}"),
+            remedies: Vec::new(),
+            seen: Vec::new(),
+        });
+    }
+    let mut report = String::new();
+    for f in failures.iter().take(40) {
+        let case = &cases[f.id as usize];
+        let _ = writeln!(report, "\n{case}\n  {}: {}", f.api.name(), f.what);
+        for r in &f.remedies {
+            let _ = writeln!(report, "    remedy: {}", show(r));
+        }
+        for s in &f.seen {
+            let _ = writeln!(report, "    {s}");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures among {} blocked requests (first 40 shown):{report}",
+        failures.len(),
+        blocked.len()
+    );
+}
