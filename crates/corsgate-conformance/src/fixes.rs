@@ -18,12 +18,11 @@ use corsgate_core::remedy::{repair, Remedy, Side};
 use corsgate_core::{
     Browser, Initiator, Mode, Profile, Refusal, Request, Response, Stage, Verdict,
 };
-use serde_json::Value;
 
 use crate::case::{route, Api, Case, Route, Site, Wire};
 use crate::judge::Outcome;
 use crate::page;
-use crate::run::REPEAT_SESSION;
+use crate::run::{parse_outcome, run_jobs};
 use crate::server::{Patch, Servers};
 use crate::webdriver::Driver;
 
@@ -324,26 +323,10 @@ impl std::fmt::Display for Seen {
     }
 }
 
-fn parse_outcome(r: &Value) -> Option<Outcome> {
-    Some(match r["kind"].as_str()? {
-        "threw" => Outcome::Threw,
-        "blocked" => Outcome::Blocked,
-        "opaque" => Outcome::Opaque,
-        "allowed" => Outcome::Allowed {
-            status: u16::try_from(r["status"].as_u64()?).ok()?,
-            readable: r["headers"]
-                .as_array()?
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect(),
-        },
-        _ => return None,
-    })
-}
-
-/// Runs `pairs` in headless Chromium from a page on `page_origin`: the
-/// single cases in one session, the repeated ones at most
-/// [`REPEAT_SESSION`] jobs per fresh session (as the conformance runner does).
+/// Runs `pairs` in browsers that `start` opens (Chromium or Firefox) from a
+/// page on `page_origin`, as [`run_jobs`] does: the single cases in one
+/// session, the repeated ones at most `repeat_session` jobs per fresh session.
+#[allow(clippy::too_many_arguments)]
 pub fn run_pairs(
     start: &dyn Fn() -> Result<Driver, String>,
     servers: &Servers,
@@ -352,33 +335,18 @@ pub fn run_pairs(
     page_origin: &str,
     batch: usize,
     width: usize,
+    repeat_session: usize,
 ) -> Result<BTreeMap<(u32, Api), Seen>, String> {
-    let site = servers.site();
-    let job = |&(id, api): &(u32, Api)| page::job(site, &cases[id as usize], api);
-    let (repeated, single): (Vec<_>, Vec<_>) =
-        pairs.iter().partition(|(id, _)| cases[*id as usize].repeat);
-    let mut sessions: Vec<Vec<Value>> = vec![single.iter().map(job).collect()];
-    for chunk in repeated.chunks(REPEAT_SESSION) {
-        sessions.push(chunk.iter().map(job).collect());
-    }
-    let mut results: BTreeMap<String, Value> = BTreeMap::new();
-    for jobs in sessions.iter().filter(|j| !j.is_empty()) {
-        let driver = start()?;
-        driver.navigate(&format!("{page_origin}/"))?;
-        for chunk in jobs.chunks(batch.max(1)) {
-            let v = driver.execute_async(
-                page::RUNNER,
-                vec![Value::Array(chunk.to_vec()), Value::from(width)],
-            )?;
-            let Value::Object(map) = v else {
-                return Err(format!("the page returned {v}"));
-            };
-            if let Some(e) = map.get("error") {
-                return Err(format!("the page script failed: {e}"));
-            }
-            results.extend(map);
-        }
-    }
+    let (results, _) = run_jobs(
+        start,
+        servers.site(),
+        cases,
+        pairs,
+        page_origin,
+        batch,
+        width,
+        repeat_session,
+    )?;
     let mut out = BTreeMap::new();
     for &(id, api) in pairs {
         let case = &cases[id as usize];

@@ -124,42 +124,20 @@ pub fn run_pages(
     repeat_session: usize,
 ) -> Result<Pages, String> {
     let site = servers.site();
-    // Repeated cases need their first run's preflight-cache entries to live
-    // until the second run. Chromium's cache holds 1024 entries and evicts
-    // at random when full, so those cases run in fresh browsers, at most
-    // `REPEAT_SESSION` jobs (three hops each at most) per browser.
-    let (repeated, single): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| c.repeat);
-    let jobs_of = |list: &[&Case]| -> Vec<Value> {
-        list.iter()
-            .flat_map(|c| BROWSER_APIS.map(|api| page::job(site, c, api)))
-            .collect()
-    };
-    let mut sessions: Vec<Vec<Value>> = vec![jobs_of(&single)];
-    sessions.extend(
-        jobs_of(&repeated)
-            .chunks(repeat_session.max(1))
-            .map(<[Value]>::to_vec),
-    );
-    let mut results: BTreeMap<String, Value> = BTreeMap::new();
-    let mut sessions_run = 0;
-    for jobs in sessions.iter().filter(|j| !j.is_empty()) {
-        let driver = start()?;
-        driver.navigate(&format!("{}/", site.page))?;
-        sessions_run += 1;
-        for chunk in jobs.chunks(batch.max(1)) {
-            let v = driver.execute_async(
-                page::RUNNER,
-                vec![Value::Array(chunk.to_vec()), Value::from(width)],
-            )?;
-            let Value::Object(map) = v else {
-                return Err(format!("the page returned {v}"));
-            };
-            if let Some(e) = map.get("error") {
-                return Err(format!("the page script failed: {e}"));
-            }
-            results.extend(map);
-        }
-    }
+    let pairs: Vec<(u32, Api)> = cases
+        .iter()
+        .flat_map(|c| BROWSER_APIS.map(|api| (c.id, api)))
+        .collect();
+    let (results, sessions_run) = run_jobs(
+        start,
+        site,
+        cases,
+        &pairs,
+        &site.page,
+        batch,
+        width,
+        repeat_session,
+    )?;
     let mut observed = BTreeMap::new();
     let mut errors = BTreeMap::new();
     for case in cases.iter() {
@@ -210,7 +188,55 @@ pub fn run_pages(
     })
 }
 
-fn parse_outcome(r: &Value) -> Option<Outcome> {
+/// Runs the (case, API) `pairs` in browsers that `start` opens, from a page
+/// on `page_origin`: the single cases in one session, the repeated ones at
+/// most `repeat_session` jobs per fresh session (their first run's
+/// preflight-cache entries must live until the second run: Chromium's cache
+/// holds 1024 entries and evicts at random when full). Returns the page's
+/// results by [`page::key`] and how many sessions it used.
+#[allow(clippy::too_many_arguments)]
+pub fn run_jobs(
+    start: &dyn Fn() -> Result<Driver, String>,
+    site: &Site,
+    cases: &[Case],
+    pairs: &[(u32, Api)],
+    page_origin: &str,
+    batch: usize,
+    width: usize,
+    repeat_session: usize,
+) -> Result<(BTreeMap<String, Value>, usize), String> {
+    let job = |&(id, api): &(u32, Api)| page::job(site, &cases[id as usize], api);
+    let (repeated, single): (Vec<_>, Vec<_>) =
+        pairs.iter().partition(|(id, _)| cases[*id as usize].repeat);
+    let mut sessions: Vec<Vec<Value>> = vec![single.iter().map(job).collect()];
+    for chunk in repeated.chunks(repeat_session.max(1)) {
+        sessions.push(chunk.iter().map(job).collect());
+    }
+    let mut results: BTreeMap<String, Value> = BTreeMap::new();
+    let mut sessions_run = 0;
+    for jobs in sessions.iter().filter(|j| !j.is_empty()) {
+        let driver = start()?;
+        driver.navigate(&format!("{page_origin}/"))?;
+        sessions_run += 1;
+        for chunk in jobs.chunks(batch.max(1)) {
+            let v = driver.execute_async(
+                page::RUNNER,
+                vec![Value::Array(chunk.to_vec()), Value::from(width)],
+            )?;
+            let Value::Object(map) = v else {
+                return Err(format!("the page returned {v}"));
+            };
+            if let Some(e) = map.get("error") {
+                return Err(format!("the page script failed: {e}"));
+            }
+            results.extend(map);
+        }
+    }
+    Ok((results, sessions_run))
+}
+
+/// A result of the page script as an [`Outcome`].
+pub fn parse_outcome(r: &Value) -> Option<Outcome> {
     Some(match r["kind"].as_str()? {
         "threw" => Outcome::Threw,
         "blocked" => Outcome::Blocked,
