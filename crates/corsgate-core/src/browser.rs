@@ -88,6 +88,8 @@ pub struct Fetch<'b> {
     steps: Vec<Step>,
     preflights: usize,
     verdict: Option<Box<Verdict>>,
+    /// The request awaiting its response, handed out again if `start` is repeated.
+    pending: Option<Outgoing>,
     /// The request has needed a preflight (see
     /// [`Profile::keeps_preflighting_after_redirect`]).
     preflight_required: bool,
@@ -131,6 +133,7 @@ impl Browser {
             steps: Vec::new(),
             preflights: 0,
             verdict: None,
+            pending: None,
             preflight_required: false,
             original_headers: None,
             last_stripped: Vec::new(),
@@ -249,7 +252,12 @@ impl Fetch<'_> {
     /// Starts the fetch.
     pub fn start(&mut self) -> Action {
         if self.state != State::New {
-            return self.finish_again();
+            return match (&self.verdict, &self.pending) {
+                (Some(v), _) => Action::Done(v.clone()),
+                // Still waiting: the same request again.
+                (None, Some(out)) => Action::Send(out.clone()),
+                (None, None) => self.main_fetch(),
+            };
         }
         for name in self.request.dropped_headers().to_vec() {
             self.step(
@@ -284,10 +292,12 @@ impl Fetch<'_> {
         self.main_fetch()
     }
 
+    /// `respond` when nothing is awaited: before `start`, start; after the
+    /// end, the same verdict.
     fn finish_again(&mut self) -> Action {
         match &self.verdict {
             Some(v) => Action::Done(v.clone()),
-            None => self.main_fetch(),
+            None => self.start(),
         }
     }
 
@@ -424,12 +434,17 @@ impl Fetch<'_> {
                     .unwrap_or_default()
             ),
         );
-        Action::Send(Outgoing {
+        self.send(Outgoing {
             stage: Stage::Preflight,
             method: "OPTIONS".into(),
             url: url.to_string(),
             headers: pf.headers(),
         })
+    }
+
+    fn send(&mut self, out: Outgoing) -> Action {
+        self.pending = Some(out.clone());
+        Action::Send(out)
     }
 
     fn send_actual(&mut self, url: &Url, origin: Option<String>) -> Action {
@@ -444,7 +459,7 @@ impl Fetch<'_> {
             true,
             format!("request sent: {} {url}", self.request.method()),
         );
-        Action::Send(Outgoing {
+        self.send(Outgoing {
             stage: Stage::Actual,
             method: self.request.method().to_owned(),
             url: url.to_string(),
@@ -593,9 +608,8 @@ impl Fetch<'_> {
                 .collect()
         };
         if self.opaque_tainting() {
-            self.state = State::Done;
             let verdict = self.verdict(false, None, None, Vec::new());
-            return Action::Done(Box::new(verdict));
+            return self.finish(verdict);
         }
         self.step(
             StepKind::Exposure,
@@ -609,10 +623,8 @@ impl Fetch<'_> {
                 }
             ),
         );
-        self.state = State::Done;
         let verdict = self.verdict(true, Some(response.status), None, readable);
-        self.verdict = Some(Box::new(verdict.clone()));
-        Action::Done(Box::new(verdict))
+        self.finish(verdict)
     }
 
     fn redirect(&mut self, from: &Url, location: &str, status: u16) -> Action {
@@ -695,10 +707,16 @@ impl Fetch<'_> {
             let url = self.current_url().to_string();
             self.browser.cache.clear(&origin, &url);
         }
-        self.state = State::Done;
         let verdict = self.verdict(false, None, Some(&refusal), Vec::new());
-        self.verdict = Some(Box::new(verdict.clone()));
-        Action::Done(Box::new(verdict))
+        self.finish(verdict)
+    }
+
+    /// Ends the fetch: later calls to `respond` return the same verdict.
+    fn finish(&mut self, verdict: Verdict) -> Action {
+        self.state = State::Done;
+        let verdict = Box::new(verdict);
+        self.verdict = Some(verdict.clone());
+        Action::Done(verdict)
     }
 
     fn verdict(

@@ -75,27 +75,28 @@ pub struct RefusalReport {
 impl RefusalReport {
     /// A report whose remedy knows the request at the point it failed.
     pub fn with_context(r: &Refusal, ctx: &RemedyContext) -> Self {
-        let mut report = RefusalReport::from(r);
-        report.remedy = r.remedy(ctx);
-        report
-    }
-}
-
-impl From<&Refusal> for RefusalReport {
-    fn from(r: &Refusal) -> Self {
+        let remedy = r.remedy(ctx);
         RefusalReport {
             code: r.code(),
             message: r.to_string(),
-            fix: r.fix(),
+            // The remedy's sentence: it says so when only the client can fix it.
+            fix: remedy.sentence.clone(),
             stage: r.stage(),
             header: r.header(),
             chromium: r.chromium_error(),
             firefox: r.firefox_error(),
             is_cors: r.is_cors(),
             browser_note: r.browser_specific_note(),
-            remedy: r.remedy(&RemedyContext::default()),
+            remedy,
             details: r.clone(),
         }
+    }
+}
+
+impl From<&Refusal> for RefusalReport {
+    /// A report whose remedy knows only the refusal (no URL or request context).
+    fn from(r: &Refusal) -> Self {
+        RefusalReport::with_context(r, &RemedyContext::default())
     }
 }
 

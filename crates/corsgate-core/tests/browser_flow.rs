@@ -302,3 +302,34 @@ fn verdict_serializes_for_machines() {
     assert_eq!(json["reason"]["details"]["value"], "https://other.example");
     assert!(json["steps"].as_array().is_some_and(|s| !s.is_empty()));
 }
+
+/// The state machine is safe to poke: `start` while waiting hands out the same
+/// request, and `respond` after the end returns the same verdict, never a new fetch.
+#[test]
+fn fetch_is_idempotent_at_its_edges() {
+    let url = format!("{B}/edges");
+    let req = Request::builder(A, &url)
+        .method("PUT")
+        .build()
+        .expect("request");
+    let mut browser = Browser::new(Profile::Chromium);
+    let mut fetch = browser.fetch(req);
+    let first = match fetch.start() {
+        corsgate_core::Action::Send(out) => out,
+        other => panic!("expected a preflight, got {other:?}"),
+    };
+    match fetch.start() {
+        corsgate_core::Action::Send(again) => assert_eq!(again, first),
+        other => panic!("expected the same preflight, got {other:?}"),
+    }
+    let done = fetch.respond(Response::new(500));
+    let corsgate_core::Action::Done(v) = done else {
+        panic!("a 500 preflight ends the fetch");
+    };
+    for _ in 0..2 {
+        match fetch.respond(Response::new(200).header("Access-Control-Allow-Origin", "*")) {
+            corsgate_core::Action::Done(again) => assert_eq!(again, v),
+            other => panic!("after the end, the same verdict: {other:?}"),
+        }
+    }
+}
