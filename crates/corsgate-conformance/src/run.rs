@@ -314,3 +314,46 @@ pub fn compare(
         disagreements: out,
     }
 }
+
+/// The failure text of a conformance test: the first `shown` disagreements of
+/// the engine and of `corsgate check` with `browser`, each with the case, both
+/// observations, the browser's own error, and what reached the servers.
+pub fn disagreement_report(
+    browser: &str,
+    cases: &[Case],
+    errors: &BTreeMap<(u32, Api), String>,
+    servers: &Servers,
+    engine: &[Disagreement],
+    check: &[Disagreement],
+    shown: usize,
+) -> String {
+    let mut report = String::new();
+    let judged = engine
+        .iter()
+        .map(|d| ("engine", d))
+        .chain(check.iter().map(|d| ("corsgate check", d)));
+    for (who, d) in judged.take(shown) {
+        let Some(case) = cases.get(d.id as usize) else {
+            continue;
+        };
+        report.push_str(&format!(
+            "\n{case}\n  {}: {browser}: {}{}\n  {}: {who}: {}\n",
+            d.api.name(),
+            d.expected,
+            errors
+                .get(&(d.id, d.api))
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            d.api.name(),
+            match &d.got {
+                Ok(o) => o.to_string(),
+                Err(e) => format!("error: {e}"),
+            }
+        ));
+        let api = if who == "engine" { d.api } else { Api::Check };
+        for l in servers.requests(d.id, api) {
+            report.push_str(&format!("    server saw: {l:?}\n"));
+        }
+    }
+    report
+}

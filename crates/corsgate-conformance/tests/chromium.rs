@@ -13,12 +13,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use corsgate_conformance::case::Api;
 use corsgate_conformance::check_cli::{find_binary, CheckCli};
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
 use corsgate_conformance::report::{render, ReportInput};
-use corsgate_conformance::run::{compare, run_chromium, Options};
+use corsgate_conformance::run::{compare, disagreement_report, run_chromium, Options};
 use corsgate_conformance::server::Servers;
 use corsgate_core::Profile;
 
@@ -57,9 +56,8 @@ fn chromium_agrees_with_the_engine() {
         &chromium.observed,
     )
     .disagreements;
-    // The third judge, once the workspace has `corsgate check`: mandatory then.
-    let check_source = concat!(env!("CARGO_MANIFEST_DIR"), "/../corsgate/src/check.rs");
-    let check = std::path::Path::new(check_source).is_file().then(|| {
+    // The third judge: `corsgate check --json`, against the same live servers.
+    let check = {
         let binary = find_binary().expect(
             "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
              run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
@@ -69,10 +67,7 @@ fn chromium_agrees_with_the_engine() {
             servers: &servers,
         };
         compare(&mut judge, &site, &cases, &chromium.observed)
-    });
-    if check.is_none() {
-        eprintln!("note: no `corsgate check` in this workspace yet; compared the engine only");
-    }
+    };
     let total = chromium.observed.len();
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {}: {} of {total} agree; engine:standard differs on {}",
@@ -83,17 +78,12 @@ fn chromium_agrees_with_the_engine() {
         total - bad.len(),
         standard.len(),
     );
-    let check_bad = check
-        .as_ref()
-        .map(|c| c.disagreements.clone())
-        .unwrap_or_default();
-    if let Some(c) = &check {
-        eprintln!(
-            "corsgate check: {} of {} agree",
-            c.compared - c.disagreements.len(),
-            c.compared
-        );
-    }
+    let check_bad = check.disagreements.clone();
+    eprintln!(
+        "corsgate check: {} of {} agree",
+        check.compared - check.disagreements.len(),
+        check.compared
+    );
     if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
         let text = render(&ReportInput {
@@ -102,7 +92,7 @@ fn chromium_agrees_with_the_engine() {
             chromium: &chromium,
             chromium_disagreements: &bad,
             standard: &standard,
-            check: check.as_ref(),
+            check: Some(&check),
             elapsed: started.elapsed(),
         });
         // Keep the Firefox section (tests/firefox.rs writes it).
@@ -110,33 +100,15 @@ fn chromium_agrees_with_the_engine() {
         let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
-    let mut report = String::new();
-    let judged = bad
-        .iter()
-        .map(|d| ("engine", d))
-        .chain(check_bad.iter().map(|d| ("corsgate check", d)));
-    for (who, d) in judged.take(40) {
-        let case = &cases[d.id as usize];
-        report.push_str(&format!(
-            "\n{case}\n  {}: chromium: {}{}\n  {}: {who}: {}\n",
-            d.api.name(),
-            d.expected,
-            chromium
-                .errors
-                .get(&(d.id, d.api))
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default(),
-            d.api.name(),
-            match &d.got {
-                Ok(o) => o.to_string(),
-                Err(e) => format!("error: {e}"),
-            }
-        ));
-        let api = if who == "engine" { d.api } else { Api::Check };
-        for l in servers.requests(d.id, api) {
-            report.push_str(&format!("    server saw: {l:?}\n"));
-        }
-    }
+    let report = disagreement_report(
+        "chromium",
+        &cases,
+        &chromium.errors,
+        &servers,
+        &bad,
+        &check_bad,
+        40,
+    );
     assert!(
         bad.is_empty() && check_bad.is_empty(),
         "{} of {total} requests disagree between Chromium and the engine's chromium profile, {} with `corsgate check` (first 40 shown):{report}",

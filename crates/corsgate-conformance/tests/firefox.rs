@@ -16,7 +16,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use corsgate_conformance::case::Api;
 use corsgate_conformance::check_cli::{find_binary, CheckCli};
 use corsgate_conformance::firefox_report::{render, splice, FirefoxReport};
 use corsgate_conformance::gecko::{
@@ -24,7 +23,7 @@ use corsgate_conformance::gecko::{
 };
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
-use corsgate_conformance::run::compare;
+use corsgate_conformance::run::{compare, disagreement_report};
 use corsgate_conformance::server::Servers;
 use corsgate_core::Profile;
 
@@ -76,9 +75,8 @@ fn firefox_agrees_with_the_engine() {
         &firefox.observed,
     )
     .disagreements;
-    // `corsgate check --browser firefox`, mandatory once the workspace has it.
-    let check_source = concat!(env!("CARGO_MANIFEST_DIR"), "/../corsgate/src/check.rs");
-    let check = std::path::Path::new(check_source).is_file().then(|| {
+    // The third judge: `corsgate check --browser firefox --json`.
+    let check = {
         let binary = find_binary().expect(
             "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
              run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
@@ -88,7 +86,7 @@ fn firefox_agrees_with_the_engine() {
             servers: &servers,
         });
         compare(&mut judge, &site, &cases, &firefox.observed)
-    });
+    };
     let total = firefox.observed.len();
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s ({} sessions; {:.1} s in all); {}: {} of {total} agree exactly, {} tolerated (DNS-dependent cache reuse on 127.0.0.1); engine:standard differs on {}",
@@ -109,20 +107,12 @@ fn firefox_agrees_with_the_engine() {
             d.api.name()
         );
     }
-    let check_bad = check
-        .as_ref()
-        .map(|c| c.disagreements.clone())
-        .unwrap_or_default();
-    match &check {
-        Some(c) => eprintln!(
-            "corsgate check --browser firefox: {} of {} agree",
-            c.compared - c.disagreements.len(),
-            c.compared
-        ),
-        None => {
-            eprintln!("note: no `corsgate check` in this workspace yet; compared the engine only")
-        }
-    }
+    let check_bad = check.disagreements.clone();
+    eprintln!(
+        "corsgate check --browser firefox: {} of {} agree",
+        check.compared - check.disagreements.len(),
+        check.compared
+    );
     if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
         let gecko = geckodriver_version(&opts.geckodriver).unwrap_or_else(|e| e.to_string());
@@ -134,7 +124,7 @@ fn firefox_agrees_with_the_engine() {
             disagreements: &bad,
             tolerated: &dns,
             standard: &standard,
-            check: check.as_ref(),
+            check: Some(&check),
             elapsed: started.elapsed(),
         });
         let old = std::fs::read_to_string(path).unwrap_or_default();
@@ -144,33 +134,15 @@ fn firefox_agrees_with_the_engine() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let mut report = String::new();
-    let judged = bad
-        .iter()
-        .map(|d| ("engine", d))
-        .chain(check_bad.iter().map(|d| ("corsgate check", d)));
-    for (who, d) in judged.take(shown) {
-        let case = &cases[d.id as usize];
-        report.push_str(&format!(
-            "\n{case}\n  {}: firefox: {}{}\n  {}: {who}: {}\n",
-            d.api.name(),
-            d.expected,
-            firefox
-                .errors
-                .get(&(d.id, d.api))
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default(),
-            d.api.name(),
-            match &d.got {
-                Ok(o) => o.to_string(),
-                Err(e) => format!("error: {e}"),
-            }
-        ));
-        let api = if who == "engine" { d.api } else { Api::Check };
-        for l in servers.requests(d.id, api) {
-            report.push_str(&format!("    server saw: {l:?}\n"));
-        }
-    }
+    let report = disagreement_report(
+        "firefox",
+        &cases,
+        &firefox.errors,
+        &servers,
+        &bad,
+        &check_bad,
+        shown,
+    );
     assert!(
         bad.is_empty() && check_bad.is_empty(),
         "{} of {total} requests disagree between Firefox and the engine's firefox profile, {} with `corsgate check --browser firefox` (first {shown} shown):{report}",
