@@ -182,19 +182,7 @@ pub fn predict(
             Ok(v) => v,
             Err(never) => match never {},
         };
-        outcomes.push(if verdict.allowed {
-            let mut readable = verdict.exposed_headers.clone();
-            readable.sort();
-            readable.dedup();
-            Outcome::Allowed {
-                status: verdict.status.unwrap_or(0),
-                readable,
-            }
-        } else if verdict.reason.is_none() {
-            Outcome::Opaque
-        } else {
-            Outcome::Blocked
-        });
+        outcomes.push(Outcome::of(&verdict));
     }
     let outcome = outcomes.pop().unwrap_or(Outcome::Threw);
     Seen {

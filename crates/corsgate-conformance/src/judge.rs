@@ -30,6 +30,26 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What script sees, by the engine's verdict.
+    pub fn of(verdict: &Verdict) -> Outcome {
+        if verdict.allowed {
+            let mut readable = verdict.exposed_headers.clone();
+            readable.sort();
+            readable.dedup();
+            Outcome::Allowed {
+                status: verdict.status.unwrap_or(0),
+                readable,
+            }
+        } else if verdict.reason.is_none() {
+            // Not refused, not readable: the opaque response of no-cors.
+            Outcome::Opaque
+        } else {
+            Outcome::Blocked
+        }
+    }
+}
+
 /// The outcome plus what reached the servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
@@ -177,22 +197,6 @@ impl Engine {
             })?;
             runs.push(verdict);
         }
-        let outcome_of = |verdict: &Verdict| {
-            if verdict.allowed {
-                let mut readable = verdict.exposed_headers.clone();
-                readable.sort();
-                readable.dedup();
-                Outcome::Allowed {
-                    status: verdict.status.unwrap_or(0),
-                    readable,
-                }
-            } else if verdict.reason.is_none() {
-                // Not refused, not readable: the opaque response of no-cors.
-                Outcome::Opaque
-            } else {
-                Outcome::Blocked
-            }
-        };
         let preflights = runs.iter().map(|v| v.preflights).sum();
         let requests = runs
             .iter()
@@ -201,8 +205,8 @@ impl Engine {
             .count();
         let last = runs.pop().ok_or("the engine made no run")?;
         let observation = Observation {
-            outcome: outcome_of(&last),
-            first: runs.first().map(outcome_of),
+            outcome: Outcome::of(&last),
+            first: runs.first().map(Outcome::of),
             preflights,
             requests,
             trace,
