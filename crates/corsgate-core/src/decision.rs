@@ -35,9 +35,20 @@ pub const MAX_REQUEST_HEADERS_NAMES: usize = 128;
 /// The most empty elements (`a,,b`) tolerated in `Access-Control-Request-Headers`.
 pub const MAX_REQUEST_HEADERS_EMPTY: usize = 16;
 
-static TRUE: HeaderValue = HeaderValue::from_static("true");
-static ANY: HeaderValue = HeaderValue::from_static("*");
-static VARY_ORIGIN: HeaderValue = HeaderValue::from_static("origin");
+static TRUE: HeaderValue = fresh::TRUE;
+static VARY_ORIGIN: HeaderValue = fresh::VARY_ORIGIN;
+
+/// Fixed values as `const` items: each use is a value built at compile time,
+/// where cloning a `static` one is an indirect call through `Bytes`' vtable
+/// (a few nanoseconds each, on a path that costs about a hundred).
+#[allow(clippy::declare_interior_mutable_const)]
+mod fresh {
+    use http::HeaderValue;
+    pub(super) const TRUE: HeaderValue = HeaderValue::from_static("true");
+    pub(super) const ANY: HeaderValue = HeaderValue::from_static("*");
+    pub(super) const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("origin");
+    pub(super) const EMPTY: HeaderValue = HeaderValue::from_static("");
+}
 const ACAPN: &str = "access-control-allow-private-network";
 const ACRPN: &str = "access-control-request-private-network";
 
@@ -176,53 +187,100 @@ impl fmt::Display for Reason {
     }
 }
 
-/// The CORS response headers a decision adds. Values are shared with the
-/// policy (or the request), so cloning one is a reference-count bump.
-#[derive(Debug, Clone, Default)]
+/// The CORS response headers a decision adds.
+///
+/// For a request passed on, at most four headers, held as values while the
+/// inner service runs (small, so a middleware's future stays small); for a
+/// preflight, the answer's header map, built once and moved into the
+/// response. Values are shared with the policy (static memory, see
+/// `interned`) or the request, so cloning one never copies bytes.
+#[derive(Debug, Clone)]
 pub struct ResponseHeaders {
-    allow_origin: Option<HeaderValue>,
-    allow_credentials: bool,
-    allow_methods: Option<HeaderValue>,
-    allow_headers: Option<HeaderValue>,
-    max_age: Option<HeaderValue>,
-    expose: Option<HeaderValue>,
-    allow_private_network: bool,
-    vary: Option<HeaderValue>,
-    /// Set while deciding: `allow_origin` is to be the request's own `Origin`
-    /// value. Never set on a `ResponseHeaders` handed out.
-    echo_origin: bool,
+    repr: Repr,
+}
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Pass {
+        allow_origin: Option<HeaderValue>,
+        expose: Option<HeaderValue>,
+        credentials: bool,
+        vary_origin: bool,
+    },
+    Answer(HeaderMap),
+}
+
+impl Default for ResponseHeaders {
+    fn default() -> Self {
+        ResponseHeaders {
+            repr: Repr::Pass {
+                allow_origin: None,
+                expose: None,
+                credentials: false,
+                vary_origin: false,
+            },
+        }
+    }
+}
+
+/// The names of the CORS response headers, in the order they are added.
+const CORS_NAMES: [HeaderName; 7] = [
+    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    header::ACCESS_CONTROL_ALLOW_METHODS,
+    header::ACCESS_CONTROL_ALLOW_HEADERS,
+    header::ACCESS_CONTROL_MAX_AGE,
+    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+    HeaderName::from_static(ACAPN),
+];
+
+/// The iterator of [`ResponseHeaders::iter`].
+#[derive(Debug)]
+pub struct Iter<'a> {
+    inner: IterRepr<'a>,
+}
+
+#[derive(Debug)]
+enum IterRepr<'a> {
+    Pass(std::array::IntoIter<Option<(HeaderName, &'a HeaderValue)>, 4>),
+    Answer(http::header::Iter<'a, HeaderValue>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (HeaderName, &'a HeaderValue);
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            IterRepr::Pass(it) => it.find_map(|x| x),
+            IterRepr::Answer(it) => it.next().map(|(n, v)| (n.clone(), v)),
+        }
+    }
 }
 
 impl ResponseHeaders {
     /// The headers as (name, value) pairs, `Vary` last.
-    pub fn iter(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
-        [
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                self.allow_origin.as_ref(),
+    pub fn iter(&self) -> Iter<'_> {
+        let inner = match &self.repr {
+            Repr::Pass {
+                allow_origin,
+                expose,
+                credentials,
+                vary_origin,
+            } => IterRepr::Pass(
+                [
+                    allow_origin
+                        .as_ref()
+                        .map(|v| (header::ACCESS_CONTROL_ALLOW_ORIGIN, v)),
+                    credentials.then_some((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, &TRUE)),
+                    expose
+                        .as_ref()
+                        .map(|v| (header::ACCESS_CONTROL_EXPOSE_HEADERS, v)),
+                    vary_origin.then_some((header::VARY, &VARY_ORIGIN)),
+                ]
+                .into_iter(),
             ),
-            (
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                self.allow_credentials.then_some(&TRUE),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                self.allow_methods.as_ref(),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                self.allow_headers.as_ref(),
-            ),
-            (header::ACCESS_CONTROL_MAX_AGE, self.max_age.as_ref()),
-            (header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.as_ref()),
-            (
-                HeaderName::from_static(ACAPN),
-                self.allow_private_network.then_some(&TRUE),
-            ),
-            (header::VARY, self.vary.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| v.map(|v| (n, v)))
+            Repr::Answer(map) => IterRepr::Answer(map.iter()),
+        };
+        Iter { inner }
     }
 
     /// Whether there is no header to add.
@@ -232,67 +290,59 @@ impl ResponseHeaders {
 
     /// How many header lines there are to add.
     pub fn len(&self) -> usize {
-        usize::from(self.allow_origin.is_some())
-            + usize::from(self.allow_credentials)
-            + usize::from(self.allow_methods.is_some())
-            + usize::from(self.allow_headers.is_some())
-            + usize::from(self.max_age.is_some())
-            + usize::from(self.expose.is_some())
-            + usize::from(self.allow_private_network)
-            + usize::from(self.vary.is_some())
+        match &self.repr {
+            Repr::Pass {
+                allow_origin,
+                expose,
+                credentials,
+                vary_origin,
+            } => {
+                usize::from(allow_origin.is_some())
+                    + usize::from(*credentials)
+                    + usize::from(expose.is_some())
+                    + usize::from(*vary_origin)
+            }
+            Repr::Answer(map) => map.len(),
+        }
     }
 
     /// Adds the headers to a response's header map. CORS headers replace any
     /// the inner service set (two `Access-Control-Allow-Origin` lines make
-    /// browsers refuse the response); `Vary` is appended, and only with the
-    /// names the response does not vary on already.
+    /// browsers refuse the response), and are removed where the decision adds
+    /// none (a denied origin must not keep an inner
+    /// `Access-Control-Allow-Origin: *`); `Vary` is appended, and only with
+    /// the names the response does not vary on already.
     #[inline]
     pub fn apply_to(self, map: &mut HeaderMap) {
-        // One allocation at most, instead of growing the map insert by insert.
-        let was_empty = map.is_empty();
-        map.reserve(self.len());
-        let ResponseHeaders {
-            allow_origin,
-            allow_credentials,
-            allow_methods,
-            allow_headers,
-            max_age,
-            expose,
-            allow_private_network,
-            vary,
-            echo_origin: _,
-        } = self;
-        // The policy is the only authority on CORS headers: whatever the inner
-        // service set is replaced, and removed where the decision adds none (a
-        // denied origin must not keep an inner `Access-Control-Allow-Origin: *`).
-        let mut set = |name: HeaderName, v: Option<HeaderValue>| match v {
-            Some(v) => {
-                map.insert(name, v);
+        match self.repr {
+            Repr::Pass {
+                allow_origin,
+                expose,
+                credentials,
+                vary_origin,
+            } if map.is_empty() => {
+                // Nothing to replace, remove or merge: one append each.
+                map.reserve(
+                    usize::from(allow_origin.is_some())
+                        + usize::from(credentials)
+                        + usize::from(expose.is_some())
+                        + usize::from(vary_origin),
+                );
+                if let Some(v) = allow_origin {
+                    map.append(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+                }
+                if credentials {
+                    map.append(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, fresh::TRUE);
+                }
+                if let Some(v) = expose {
+                    map.append(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+                }
+                if vary_origin {
+                    map.append(header::VARY, fresh::VARY_ORIGIN);
+                }
             }
-            None if !was_empty => {
-                map.remove(name);
-            }
-            None => {}
-        };
-        set(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
-        set(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            allow_credentials.then(|| TRUE.clone()),
-        );
-        set(header::ACCESS_CONTROL_ALLOW_METHODS, allow_methods);
-        set(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
-        set(header::ACCESS_CONTROL_MAX_AGE, max_age);
-        set(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
-        if allow_private_network {
-            map.insert(HeaderName::from_static(ACAPN), TRUE.clone());
-        } else if !was_empty {
-            map.remove(ACAPN);
-        }
-        if let Some(vary) = vary {
-            let missing = was_empty || split_list(vary.as_bytes()).any(|t| !varies_on(map, t));
-            if missing {
-                map.append(header::VARY, vary);
-            }
+            Repr::Answer(answer) if map.is_empty() => *map = answer,
+            repr => merge(repr, map),
         }
     }
 
@@ -300,6 +350,89 @@ impl ResponseHeaders {
     pub fn to_header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
         self.clone().apply_to(&mut map);
+        map
+    }
+}
+
+/// [`ResponseHeaders::apply_to`] for a map that already holds headers.
+#[inline(never)]
+fn merge(repr: Repr, map: &mut HeaderMap) {
+    let (mut set, vary) = match repr {
+        Repr::Pass {
+            allow_origin,
+            expose,
+            credentials,
+            vary_origin,
+        } => (
+            [
+                allow_origin,
+                credentials.then_some(fresh::TRUE),
+                None,
+                None,
+                None,
+                expose,
+                None,
+            ],
+            vary_origin.then_some(fresh::VARY_ORIGIN),
+        ),
+        Repr::Answer(mut answer) => {
+            let mut set: [Option<HeaderValue>; 7] = Default::default();
+            for (slot, name) in set.iter_mut().zip(CORS_NAMES.iter()) {
+                *slot = answer.remove(name);
+            }
+            (set, answer.remove(header::VARY))
+        }
+    };
+    for (name, value) in CORS_NAMES.iter().zip(set.iter_mut()) {
+        match value.take() {
+            Some(v) => {
+                map.insert(name.clone(), v);
+            }
+            None => {
+                map.remove(name);
+            }
+        }
+    }
+    if let Some(vary) = vary {
+        if split_list(vary.as_bytes()).any(|t| !varies_on(map, t)) {
+            map.append(header::VARY, vary);
+        }
+    }
+}
+
+/// The headers a preflight's answer is built from.
+#[derive(Default)]
+struct Draft {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    allow_methods: Option<HeaderValue>,
+    allow_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+    allow_private_network: bool,
+    vary: Option<HeaderValue>,
+}
+
+impl Draft {
+    fn into_map(self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(8);
+        let mut put = |name: HeaderName, v: Option<HeaderValue>| {
+            if let Some(v) = v {
+                map.append(name, v);
+            }
+        };
+        put(header::ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin);
+        put(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            self.allow_credentials.then_some(fresh::TRUE),
+        );
+        put(header::ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods);
+        put(header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers);
+        put(header::ACCESS_CONTROL_MAX_AGE, self.max_age);
+        put(
+            HeaderName::from_static(ACAPN),
+            self.allow_private_network.then_some(fresh::TRUE),
+        );
+        put(header::VARY, self.vary);
         map
     }
 }
@@ -356,6 +489,20 @@ impl Decision {
     }
 }
 
+/// Puts the request's `Origin` value into an answer that echoes it.
+fn echo_into(d: &mut Decision, origin: Option<HeaderValue>) {
+    if let Repr::Answer(map) = &mut d.headers.repr {
+        match origin {
+            Some(v) => {
+                map.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            }
+            None => {
+                map.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+            }
+        }
+    }
+}
+
 enum Requested {
     Ok { lines: usize, names: usize },
     NotAllowed(ShortName),
@@ -396,10 +543,9 @@ impl Policy {
     /// middleware's runtime switch).
     #[inline]
     pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
-        let mut d = self.decide_inner(method, headers, debug);
-        if d.headers.echo_origin {
-            d.headers.echo_origin = false;
-            d.headers.allow_origin = headers.get(header::ORIGIN).cloned();
+        let (mut d, echo) = self.decide_inner(method, headers, debug);
+        if echo {
+            echo_into(&mut d, headers.get(header::ORIGIN).cloned());
         }
         d
     }
@@ -423,47 +569,48 @@ impl Policy {
     /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
     /// ```
     pub fn decide_taking(&self, method: &Method, headers: &mut HeaderMap, debug: bool) -> Decision {
-        let mut d = self.decide_inner(method, headers, debug);
-        if d.headers.echo_origin {
-            d.headers.echo_origin = false;
-            d.headers.allow_origin = match d.action {
-                // Take the value, leaving an empty one: cheaper than removing
-                // the entry, and the request is answered here, not passed on.
-                Action::Respond(_) => headers
-                    .get_mut(header::ORIGIN)
-                    .map(|v| std::mem::replace(v, HeaderValue::from_static(""))),
-                Action::PassOn => headers.get(header::ORIGIN).cloned(),
-            };
+        let (mut d, echo) = self.decide_inner(method, headers, debug);
+        if echo {
+            // Take the value, leaving an empty one: cheaper than removing the
+            // entry, and the request is answered here, not passed on.
+            let taken = headers
+                .get_mut(header::ORIGIN)
+                .map(|v| std::mem::replace(v, HeaderValue::from_static("")));
+            echo_into(&mut d, taken);
         }
         d
     }
 
+    /// The decision, and whether its answer (a preflight's) is still to get
+    /// the request's `Origin` as `Access-Control-Allow-Origin`: the callers
+    /// either copy it or move it out of the request.
     #[inline]
-    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
+    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> (Decision, bool) {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let Some(origin) = origins.next() else {
-            let mut h = ResponseHeaders::default();
-            if any {
-                h.allow_origin = Some(ANY.clone());
-                h.expose = self.expose.clone();
-            } else {
-                h.vary = Some(VARY_ORIGIN.clone());
-            }
-            return Decision {
+            let repr = Repr::Pass {
+                allow_origin: any.then_some(fresh::ANY),
+                expose: if any { self.expose.clone() } else { None },
+                credentials: false,
+                vary_origin: !any,
+            };
+            let d = Decision {
                 kind: RequestKind::NotCors,
                 action: Action::PassOn,
                 allowed: true,
                 reason: Reason::NotCors,
-                headers: h,
+                headers: ResponseHeaders { repr },
             };
+            return (d, false);
         };
         let several = origins.next().is_some();
+        // `Ok(None)`: allowed by a pattern, answered with the request's own value.
         let matched = if several && !any {
             Err(Reason::MultipleOrigins)
         } else {
             match self.origins.matches(origin) {
-                OriginMatch::Any => Ok(Some(ANY.clone())),
+                OriginMatch::Any => Ok(Some(fresh::ANY)),
                 OriginMatch::Exact(v) => Ok(Some(v.clone())),
                 OriginMatch::Pattern => Ok(None),
                 OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
@@ -483,77 +630,102 @@ impl Policy {
                 return self.preflight(headers, matched, method, debug);
             }
         }
-        let mut h = ResponseHeaders {
-            vary: (!any).then(|| VARY_ORIGIN.clone()),
-            ..ResponseHeaders::default()
+        let (repr, allowed, reason) = match matched {
+            Ok(acao) => (
+                Repr::Pass {
+                    allow_origin: Some(acao.unwrap_or_else(|| origin.clone())),
+                    expose: self.expose.clone(),
+                    credentials: self.credentials,
+                    vary_origin: !any,
+                },
+                true,
+                if any {
+                    Reason::AnyOrigin
+                } else {
+                    Reason::OriginAllowed
+                },
+            ),
+            Err(reason) => (
+                Repr::Pass {
+                    allow_origin: None,
+                    expose: None,
+                    credentials: false,
+                    vary_origin: !any,
+                },
+                false,
+                reason,
+            ),
         };
-        let (allowed, reason) = match matched {
-            Ok(acao) => {
-                h.echo_origin = acao.is_none();
-                h.allow_origin = acao;
-                h.allow_credentials = self.credentials;
-                h.expose = self.expose.clone();
-                (
-                    true,
-                    if any {
-                        Reason::AnyOrigin
-                    } else {
-                        Reason::OriginAllowed
-                    },
-                )
-            }
-            Err(reason) => (false, reason),
-        };
-        Decision {
+        let d = Decision {
             kind: RequestKind::Actual,
             action: Action::PassOn,
             allowed,
             reason,
-            headers: h,
-        }
+            headers: ResponseHeaders { repr },
+        };
+        (d, false)
     }
 
+    // Out of line: the actual-request path stays small (a preflight is
+    // answered at once and its cost is dominated by its own checks).
+    #[inline(never)]
     fn preflight(
         &self,
         headers: &HeaderMap,
         matched: Result<Option<HeaderValue>, Reason>,
         method: Option<&HeaderValue>,
         debug: bool,
-    ) -> Decision {
-        let mut h = ResponseHeaders {
+    ) -> (Decision, bool) {
+        let mut h = Draft {
             vary: Some(self.preflight_vary.clone()),
-            ..ResponseHeaders::default()
+            ..Draft::default()
         };
-        let refuse = |h: ResponseHeaders, reason: Reason, partial: bool| Decision {
+        let answer = |h: Draft, allowed: bool, reason: Reason, status: StatusCode| Decision {
             kind: RequestKind::Preflight,
-            action: Action::Respond(if partial {
-                StatusCode::NO_CONTENT
-            } else {
-                StatusCode::FORBIDDEN
-            }),
-            allowed: false,
+            action: Action::Respond(status),
+            allowed,
             reason,
-            // Without debug, a refusal carries no CORS header at all.
-            headers: if partial {
-                h
-            } else {
-                ResponseHeaders {
-                    vary: h.vary,
-                    ..ResponseHeaders::default()
-                }
+            headers: ResponseHeaders {
+                repr: Repr::Answer(h.into_map()),
             },
         };
         let acao = match matched {
+            // Without debug, a refusal carries no CORS header at all.
+            Err(reason) => {
+                let only_vary = Draft {
+                    vary: h.vary,
+                    ..Draft::default()
+                };
+                return (
+                    answer(only_vary, false, reason, StatusCode::FORBIDDEN),
+                    false,
+                );
+            }
             Ok(v) => v,
-            Err(reason) => return refuse(h, reason, false),
         };
-        h.echo_origin = acao.is_none();
-        h.allow_origin = acao;
+        let echo = acao.is_none();
+        // A placeholder keeps `Access-Control-Allow-Origin` first; the caller
+        // puts the request's value in (see `decide_inner`).
+        h.allow_origin = Some(acao.unwrap_or(fresh::EMPTY));
         h.allow_credentials = self.credentials;
+        let refuse = |h: Draft, reason: Reason| {
+            if debug {
+                (answer(h, false, reason, StatusCode::NO_CONTENT), echo)
+            } else {
+                let only_vary = Draft {
+                    vary: h.vary,
+                    ..Draft::default()
+                };
+                (
+                    answer(only_vary, false, reason, StatusCode::FORBIDDEN),
+                    false,
+                )
+            }
+        };
 
         // Method.
         let Some(method) = method else {
-            return refuse(h, Reason::MethodMalformed, debug);
+            return refuse(h, Reason::MethodMalformed);
         };
         let allow_method = match &self.methods {
             MethodRule::Any => Some(method.clone()),
@@ -563,7 +735,7 @@ impl Policy {
                 .cloned(),
         };
         let Some(allow_method) = allow_method else {
-            return refuse(h, Reason::MethodNotAllowed, debug);
+            return refuse(h, Reason::MethodNotAllowed);
         };
         h.allow_methods = Some(allow_method);
 
@@ -588,7 +760,7 @@ impl Policy {
                 if let HeaderRule::List { value, .. } = &self.request_headers {
                     h.allow_headers = value.clone();
                 }
-                return refuse(h, reason, debug);
+                return refuse(h, reason);
             }
         }
         h.max_age = self.max_age.as_ref().map(|(_, v)| v.clone());
@@ -596,13 +768,10 @@ impl Policy {
             && headers
                 .get(ACRPN)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-        Decision {
-            kind: RequestKind::Preflight,
-            action: Action::Respond(StatusCode::NO_CONTENT),
-            allowed: true,
-            reason: Reason::PreflightAllowed,
-            headers: h,
-        }
+        (
+            answer(h, true, Reason::PreflightAllowed, StatusCode::NO_CONTENT),
+            echo,
+        )
     }
 
     /// Reads `Access-Control-Request-Headers` tolerantly (any case, order,

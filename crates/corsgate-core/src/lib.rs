@@ -45,6 +45,7 @@ pub mod cache;
 pub mod cors_check;
 pub mod exposure;
 pub mod headers;
+mod interned;
 pub mod lists;
 pub mod method;
 pub mod origin;

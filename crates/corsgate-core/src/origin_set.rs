@@ -19,6 +19,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use http::HeaderValue;
 
+use crate::interned::intern;
 use crate::origin::{default_port, Host, Origin, OriginError};
 use crate::policy::PolicyError;
 
@@ -383,8 +384,7 @@ impl OriginSet {
                 }
                 match HeaderValue::from_str(s) {
                     Ok(v) => {
-                        warm(&v);
-                        self.exact.insert(s.as_bytes().into(), v);
+                        self.exact.insert(s.as_bytes().into(), intern(v));
                         true
                     }
                     Err(_) => false,
@@ -469,15 +469,6 @@ impl OriginSet {
         }
         OriginMatch::NotAllowed
     }
-}
-
-/// Makes later clones of a header value reference-count bumps.
-///
-/// `HeaderValue` wraps `bytes::Bytes`; a `Bytes` made from a `Vec` allocates
-/// its shared header on the first clone. Cloning once while the policy is
-/// built keeps that allocation off the request path.
-pub(crate) fn warm(v: &HeaderValue) {
-    drop(v.clone());
 }
 
 /// A request `Origin` split into its parts, borrowed from the header value.

@@ -62,7 +62,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -79,6 +79,10 @@ pub use corsgate_core;
 #[derive(Debug)]
 struct Shared {
     policy: ArcSwap<Policy>,
+    /// Bumped after every policy swap. A service keeps its own reference to
+    /// the policy and reloads it only when this moved: a plain load per
+    /// request instead of an arc-swap read.
+    generation: AtomicU64,
     debug: AtomicBool,
     record: AtomicBool,
 }
@@ -114,6 +118,7 @@ impl CorsLayer {
         CorsLayer {
             shared: Arc::new(Shared {
                 policy: ArcSwap::from_pointee(policy),
+                generation: AtomicU64::new(0),
                 debug: AtomicBool::new(false),
                 record: AtomicBool::new(false),
             }),
@@ -141,6 +146,9 @@ impl CorsHandle {
     /// the old one, every later request uses the new one.
     pub fn set_policy(&self, policy: Policy) {
         self.shared.policy.store(Arc::new(policy));
+        // After the store: a service that sees the new generation loads (at
+        // least) this policy.
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The policy in force.
@@ -164,8 +172,13 @@ impl CorsHandle {
 impl<S> Layer<S> for CorsLayer {
     type Service = Cors<S>;
     fn layer(&self, inner: S) -> Cors<S> {
+        // The generation first: a swap in between makes the service reload
+        // once more, never keep a stale policy.
+        let generation = self.shared.generation.load(Ordering::SeqCst);
         Cors {
             inner,
+            policy: self.shared.policy.load_full(),
+            generation,
             shared: Arc::clone(&self.shared),
         }
     }
@@ -176,6 +189,9 @@ impl<S> Layer<S> for CorsLayer {
 pub struct Cors<S> {
     inner: S,
     shared: Arc<Shared>,
+    /// The policy as of `generation`.
+    policy: Arc<Policy>,
+    generation: u64,
 }
 
 impl<S> Cors<S> {
@@ -199,8 +215,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let generation = self.shared.generation.load(Ordering::SeqCst);
+        if generation != self.generation {
+            self.policy = self.shared.policy.load_full();
+            self.generation = generation;
+        }
         let decision = {
-            let policy = self.shared.policy.load();
+            let policy = &*self.policy;
             let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
             if req.method() == Method::OPTIONS {
                 // Borrow the headers mutably beside the method: a preflight's

@@ -7,8 +7,9 @@ use http::HeaderValue;
 
 use super::{HeaderRule, MethodRule, Policy, PolicyConfig, PolicyError, PolicyErrors, Setting};
 use crate::headers::is_token;
+use crate::interned::intern;
 use crate::method;
-use crate::origin_set::{warm, Entry, FxBuild, OriginSet};
+use crate::origin_set::{Entry, FxBuild, OriginSet};
 use crate::safelist::is_forbidden_request_header;
 
 /// The longest preflight max-age any browser honours (Firefox: a day).
@@ -124,26 +125,11 @@ impl PolicyBuilder {
     }
 }
 
-/// Common values as static header values: cloning those into a response
-/// is a plain copy, not an atomic reference-count update.
-fn static_value(s: &str) -> Option<HeaderValue> {
-    const COMMON: [&str; 17] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "0", "5", "60", "300", "600",
-        "1800", "3600", "7200", "43200", "86400",
-    ];
-    COMMON
-        .iter()
-        .find(|c| **c == s)
-        .map(|c| HeaderValue::from_static(c))
-}
-
 fn joined(names: &[String]) -> Option<HeaderValue> {
     if names.is_empty() {
         return None;
     }
-    let v = HeaderValue::from_str(&names.join(", ")).ok()?;
-    warm(&v);
-    Some(v)
+    HeaderValue::from_str(&names.join(", ")).ok().map(intern)
 }
 
 pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
@@ -210,9 +196,8 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         } else {
             let m = method::normalize(value);
             if !method_values.contains_key(m.as_str()) {
-                if let Some(v) = static_value(&m).or_else(|| HeaderValue::from_str(&m).ok()) {
-                    warm(&v);
-                    method_values.insert(m.clone().into(), v);
+                if let Ok(v) = HeaderValue::from_str(&m) {
+                    method_values.insert(m.clone().into(), intern(v));
                     normalized.methods.push(m);
                 }
             }
@@ -315,9 +300,8 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             None
         }
         Some(v) => u32::try_from(v).ok().map(|s| {
-            let value = static_value(&s.to_string()).unwrap_or_else(|| HeaderValue::from(s));
-            warm(&value);
-            (s, value)
+            let value = HeaderValue::from(s);
+            (s, intern(value))
         }),
     };
 
