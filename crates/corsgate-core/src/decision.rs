@@ -47,7 +47,6 @@ mod fresh {
     pub(super) const TRUE: HeaderValue = HeaderValue::from_static("true");
     pub(super) const ANY: HeaderValue = HeaderValue::from_static("*");
     pub(super) const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("origin");
-    pub(super) const EMPTY: HeaderValue = HeaderValue::from_static("");
 }
 const ACAPN: &str = "access-control-allow-private-network";
 const ACRPN: &str = "access-control-request-private-network";
@@ -414,7 +413,15 @@ struct Draft {
 
 impl Draft {
     fn into_map(self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(8);
+        // Room for exactly these lines: the smallest table that holds them.
+        let lines = usize::from(self.allow_origin.is_some())
+            + usize::from(self.allow_credentials)
+            + usize::from(self.allow_methods.is_some())
+            + usize::from(self.allow_headers.is_some())
+            + usize::from(self.max_age.is_some())
+            + usize::from(self.allow_private_network)
+            + usize::from(self.vary.is_some());
+        let mut map = HeaderMap::with_capacity(lines);
         let mut put = |name: HeaderName, v: Option<HeaderValue>| {
             if let Some(v) = v {
                 map.append(name, v);
@@ -489,16 +496,35 @@ impl Decision {
     }
 }
 
-/// Puts the request's `Origin` value into an answer that echoes it.
-fn echo_into(d: &mut Decision, origin: Option<HeaderValue>) {
-    if let Repr::Answer(map) = &mut d.headers.repr {
-        match origin {
-            Some(v) => {
-                map.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-            }
-            None => {
-                map.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
-            }
+/// What [`Policy::decide_inner`] found.
+enum Decided {
+    Done(Decision),
+    Answer(Answer),
+}
+
+/// A preflight's answer before the request's `Origin` is put in (when it
+/// echoes it).
+struct Answer {
+    status: StatusCode,
+    allowed: bool,
+    reason: Reason,
+    draft: Draft,
+    echo: bool,
+}
+
+impl Answer {
+    fn finish(mut self, origin: impl FnOnce() -> Option<HeaderValue>) -> Decision {
+        if self.echo {
+            self.draft.allow_origin = origin();
+        }
+        Decision {
+            kind: RequestKind::Preflight,
+            action: Action::Respond(self.status),
+            allowed: self.allowed,
+            reason: self.reason,
+            headers: ResponseHeaders {
+                repr: Repr::Answer(self.draft.into_map()),
+            },
         }
     }
 }
@@ -543,11 +569,10 @@ impl Policy {
     /// middleware's runtime switch).
     #[inline]
     pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
-        let (mut d, echo) = self.decide_inner(method, headers, debug);
-        if echo {
-            echo_into(&mut d, headers.get(header::ORIGIN).cloned());
+        match self.decide_inner(method, headers, debug) {
+            Decided::Done(d) => d,
+            Decided::Answer(a) => a.finish(|| headers.get(header::ORIGIN).cloned()),
         }
-        d
     }
 
     /// [`decide_with`](Self::decide_with) for a caller that owns the request:
@@ -569,23 +594,23 @@ impl Policy {
     /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
     /// ```
     pub fn decide_taking(&self, method: &Method, headers: &mut HeaderMap, debug: bool) -> Decision {
-        let (mut d, echo) = self.decide_inner(method, headers, debug);
-        if echo {
+        match self.decide_inner(method, headers, debug) {
+            Decided::Done(d) => d,
             // Take the value, leaving an empty one: cheaper than removing the
             // entry, and the request is answered here, not passed on.
-            let taken = headers
-                .get_mut(header::ORIGIN)
-                .map(|v| std::mem::replace(v, HeaderValue::from_static("")));
-            echo_into(&mut d, taken);
+            Decided::Answer(a) => a.finish(|| {
+                headers
+                    .get_mut(header::ORIGIN)
+                    .map(|v| std::mem::replace(v, HeaderValue::from_static("")))
+            }),
         }
-        d
     }
 
-    /// The decision, and whether its answer (a preflight's) is still to get
-    /// the request's `Origin` as `Access-Control-Allow-Origin`: the callers
-    /// either copy it or move it out of the request.
+    /// The decision; for a preflight, its answer still to be finished with
+    /// the request's `Origin` where it echoes it (the callers either copy the
+    /// value or move it out of the request).
     #[inline]
-    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> (Decision, bool) {
+    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decided {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let Some(origin) = origins.next() else {
@@ -602,7 +627,7 @@ impl Policy {
                 reason: Reason::NotCors,
                 headers: ResponseHeaders { repr },
             };
-            return (d, false);
+            return Decided::Done(d);
         };
         let several = origins.next().is_some();
         // `Ok(None)`: allowed by a pattern, answered with the request's own value.
@@ -627,7 +652,7 @@ impl Policy {
                 } else {
                     None
                 };
-                return self.preflight(headers, matched, method, debug);
+                return Decided::Answer(self.preflight(headers, matched, method, debug));
             }
         }
         let (repr, allowed, reason) = match matched {
@@ -663,7 +688,7 @@ impl Policy {
             reason,
             headers: ResponseHeaders { repr },
         };
-        (d, false)
+        Decided::Done(d)
     }
 
     // Out of line: the actual-request path stays small (a preflight is
@@ -675,51 +700,41 @@ impl Policy {
         matched: Result<Option<HeaderValue>, Reason>,
         method: Option<&HeaderValue>,
         debug: bool,
-    ) -> (Decision, bool) {
-        let mut h = Draft {
-            vary: Some(self.preflight_vary.clone()),
-            ..Draft::default()
-        };
-        let answer = |h: Draft, allowed: bool, reason: Reason, status: StatusCode| Decision {
-            kind: RequestKind::Preflight,
-            action: Action::Respond(status),
-            allowed,
+    ) -> Answer {
+        let vary = Some(self.preflight_vary.clone());
+        // Without debug, a refusal carries no CORS header at all.
+        let forbidden = |vary: Option<HeaderValue>, reason: Reason| Answer {
+            status: StatusCode::FORBIDDEN,
+            allowed: false,
             reason,
-            headers: ResponseHeaders {
-                repr: Repr::Answer(h.into_map()),
+            draft: Draft {
+                vary,
+                ..Draft::default()
             },
+            echo: false,
         };
         let acao = match matched {
-            // Without debug, a refusal carries no CORS header at all.
-            Err(reason) => {
-                let only_vary = Draft {
-                    vary: h.vary,
-                    ..Draft::default()
-                };
-                return (
-                    answer(only_vary, false, reason, StatusCode::FORBIDDEN),
-                    false,
-                );
-            }
+            Err(reason) => return forbidden(vary, reason),
             Ok(v) => v,
         };
         let echo = acao.is_none();
-        // A placeholder keeps `Access-Control-Allow-Origin` first; the caller
-        // puts the request's value in (see `decide_inner`).
-        h.allow_origin = Some(acao.unwrap_or(fresh::EMPTY));
-        h.allow_credentials = self.credentials;
+        let mut h = Draft {
+            allow_origin: acao,
+            allow_credentials: self.credentials,
+            vary,
+            ..Draft::default()
+        };
         let refuse = |h: Draft, reason: Reason| {
             if debug {
-                (answer(h, false, reason, StatusCode::NO_CONTENT), echo)
+                Answer {
+                    status: StatusCode::NO_CONTENT,
+                    allowed: false,
+                    reason,
+                    draft: h,
+                    echo,
+                }
             } else {
-                let only_vary = Draft {
-                    vary: h.vary,
-                    ..Draft::default()
-                };
-                (
-                    answer(only_vary, false, reason, StatusCode::FORBIDDEN),
-                    false,
-                )
+                forbidden(h.vary, reason)
             }
         };
 
@@ -768,10 +783,13 @@ impl Policy {
             && headers
                 .get(ACRPN)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-        (
-            answer(h, true, Reason::PreflightAllowed, StatusCode::NO_CONTENT),
+        Answer {
+            status: StatusCode::NO_CONTENT,
+            allowed: true,
+            reason: Reason::PreflightAllowed,
+            draft: h,
             echo,
-        )
+        }
     }
 
     /// Reads `Access-Control-Request-Headers` tolerantly (any case, order,

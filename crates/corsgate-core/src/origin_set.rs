@@ -500,58 +500,65 @@ impl<'a> RequestOrigin<'a> {
         if bytes.len() > 8 + MAX_HOST + 6 {
             return None;
         }
-        let serialized = std::str::from_utf8(bytes).ok()?;
-        let (scheme, rest) = if let Some(r) = serialized.strip_prefix("https://") {
+        let (scheme, rest) = if let Some(r) = bytes.strip_prefix(b"https://") {
             (Scheme::Https, r)
-        } else if let Some(r) = serialized.strip_prefix("http://") {
+        } else if let Some(r) = bytes.strip_prefix(b"http://") {
             (Scheme::Http, r)
         } else {
             return None;
         };
-        let (host, port_str, domain) = if rest.starts_with('[') {
-            let end = rest.find(']')?;
+        let (host, port_str, domain) = if rest.first() == Some(&b'[') {
+            let end = rest.iter().position(|b| *b == b']')?;
             let inner = &rest[1..end];
             if inner.is_empty()
                 || !inner
-                    .bytes()
+                    .iter()
                     .all(|b| b.is_ascii_digit() || matches!(b, b'a'..=b'f' | b':' | b'.'))
             {
                 return None;
             }
             let after = &rest[end + 1..];
-            let port = match after.strip_prefix(':') {
+            let port = match after.strip_prefix(b":") {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
                 None => return None,
             };
             (&rest[..end + 1], port, false)
         } else {
-            let (host, port) = match rest.find(':') {
-                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-                None => (rest, None),
-            };
-            if host.is_empty() || host.len() > MAX_HOST {
+            // One pass: lower-case letters, digits, `-`, `_` and dots, with
+            // no empty label (a leading, trailing or doubled dot), up to `:`.
+            let mut end = rest.len();
+            let mut after_dot = true;
+            for (i, b) in rest.iter().enumerate() {
+                if *b == b':' {
+                    end = i;
+                    break;
+                }
+                if !HOST_BYTE[usize::from(*b)] {
+                    return None;
+                }
+                let dot = *b == b'.';
+                if dot && after_dot {
+                    return None;
+                }
+                after_dot = dot;
+            }
+            if after_dot || end > MAX_HOST {
                 return None;
             }
-            // Lower-case letters, digits, `-`, `_` and dots, with no empty label.
-            let bytes = host.as_bytes();
-            if !bytes.iter().all(|b| HOST_BYTE[usize::from(*b)])
-                || bytes.first() == Some(&b'.')
-                || bytes.last() == Some(&b'.')
-                || bytes.windows(2).any(|w| w == b"..")
-            {
-                return None;
-            }
-            (host, port, true)
+            let port = (end < rest.len()).then(|| &rest[end + 1..]);
+            (&rest[..end], port, true)
         };
+        // Only ASCII got this far.
+        let host = std::str::from_utf8(host).ok()?;
         let port = match port_str {
             None => None,
             Some(p) => {
-                if p.is_empty() || p.len() > 5 || p.starts_with('0') {
+                if p.is_empty() || p.len() > 5 || p[0] == b'0' {
                     return None;
                 }
                 let mut n: u32 = 0;
-                for b in p.bytes() {
+                for b in p.iter().copied() {
                     if !b.is_ascii_digit() {
                         return None;
                     }

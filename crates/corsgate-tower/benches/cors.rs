@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use common::{corsgate, drive, inner, tower_http, Noop, Origins, Workload};
+use common::{corsgate, drive, inner, tower_http, Noop, Origins, Wire, Workload};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{header, HeaderValue, Response};
 use tower::Layer;
@@ -35,11 +35,11 @@ fn benches(c: &mut Criterion) {
         let mut none = inner();
         let mut ours = corsgate(origins).layer(inner());
         let mut theirs = tower_http(origins).layer(inner());
-        let allowed = origins.allowed();
+        let wire = Wire::new(origins.allowed());
         for w in Workload::ALL {
             // The layers must disagree with nothing essential before we time them.
-            let a = drive(&mut ours, w.request(allowed, &hostile), &mut cx);
-            let b = drive(&mut theirs, w.request(allowed, &hostile), &mut cx);
+            let a = drive(&mut ours, w.request(&wire, &hostile), &mut cx);
+            let b = drive(&mut theirs, w.request(&wire, &hostile), &mut cx);
             let acao = |r: &Response<()>| {
                 r.headers()
                     .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
@@ -50,13 +50,13 @@ fn benches(c: &mut Criterion) {
             }
             let mut g = c.benchmark_group(format!("{}/{}", w.name(), origins.label()));
             g.bench_function("none", |bch| {
-                bch.iter(|| black_box(drive(&mut none, w.request(allowed, &hostile), &mut cx)))
+                bch.iter(|| black_box(drive(&mut none, w.request(&wire, &hostile), &mut cx)))
             });
             g.bench_function("corsgate", |bch| {
-                bch.iter(|| black_box(drive(&mut ours, w.request(allowed, &hostile), &mut cx)))
+                bch.iter(|| black_box(drive(&mut ours, w.request(&wire, &hostile), &mut cx)))
             });
             g.bench_function("tower_http", |bch| {
-                bch.iter(|| black_box(drive(&mut theirs, w.request(allowed, &hostile), &mut cx)))
+                bch.iter(|| black_box(drive(&mut theirs, w.request(&wire, &hostile), &mut cx)))
             });
             g.finish();
         }

@@ -4,6 +4,10 @@
 //! laptop) disturbs all three alike. Reports the fastest batch (the least
 //! disturbed) and the median batch, per request, and the ratios.
 //!
+//! For the allowed actual request a fourth contender joins: the *floor*, a
+//! layer that decides nothing and only appends the same four headers with
+//! fixed values — what any CORS layer pays to the `http` crate's header map.
+//!
 //! ```text
 //! cargo bench -p corsgate-tower --bench paired
 //! ```
@@ -15,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use common::{corsgate, drive, inner, tower_http, Noop, Origins, Workload};
+use common::{corsgate, drive, inner, tower_http, Floor, Noop, Origins, Wire, Workload};
 use http::HeaderValue;
 use tower::Layer;
 
@@ -37,8 +41,8 @@ fn main() {
     let mut cx = Context::from_waker(&waker);
     let hostile = HeaderValue::from_bytes(&vec![b','; 1 << 20]).expect("commas are valid");
     drop(hostile.clone());
-    println!("| workload | origins | no layer | corsgate | tower-http | corsgate overhead | tower-http / corsgate |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| workload | origins | no layer | corsgate | tower-http | floor | corsgate overhead | floor overhead | tower-http / corsgate |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for w in Workload::ALL {
         for origins in [
             Origins::Exact(1),
@@ -53,22 +57,29 @@ fn main() {
             let mut none = inner();
             let mut ours = corsgate(origins).layer(inner());
             let mut theirs = tower_http(origins).layer(inner());
-            let allowed = origins.allowed();
+            let mut floor = Floor.layer(inner());
+            let wire = Wire::new(origins.allowed());
+            let contenders = if matches!(w, Workload::ActualAllowed) {
+                4
+            } else {
+                3
+            };
             // Iterations per batch, calibrated once per contender.
-            let mut per_batch = [0usize; 3];
-            let mut samples: [Vec<f64>; 3] = Default::default();
+            let mut per_batch = [0usize; 4];
+            let mut samples: [Vec<f64>; 4] = Default::default();
             for round in 0..=ROUNDS {
-                for k in 0..3 {
+                for k in 0..contenders {
                     // Rotate the order so no contender always runs first.
-                    let i = (k + round) % 3;
+                    let i = (k + round) % contenders;
                     let mut run = |n: usize| {
                         let start = Instant::now();
                         for _ in 0..n {
-                            let req = w.request(allowed, &hostile);
+                            let req = w.request(&wire, &hostile);
                             match i {
                                 0 => black_box(drive(&mut none, req, &mut cx)),
                                 1 => black_box(drive(&mut ours, req, &mut cx)),
-                                _ => black_box(drive(&mut theirs, req, &mut cx)),
+                                2 => black_box(drive(&mut theirs, req, &mut cx)),
+                                _ => black_box(drive(&mut floor, req, &mut cx)),
                             };
                         }
                         start.elapsed()
@@ -89,14 +100,19 @@ fn main() {
             }
             let stats: Vec<(f64, f64)> = samples
                 .iter_mut()
+                .take(contenders)
                 .map(|s| {
                     s.sort_by(f64::total_cmp);
                     (s[0], s[s.len() / 2])
                 })
                 .collect();
             let (n, c, t) = (stats[0], stats[1], stats[2]);
+            let (floor, floor_overhead) = match stats.get(3) {
+                Some(f) => (format!("{} ({})", fmt(f.0), fmt(f.1)), fmt(f.0 - n.0)),
+                None => ("—".into(), "—".into()),
+            };
             println!(
-                "| {} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {:.1}× |",
+                "| {} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {:.1}× |",
                 w.name(),
                 origins
                     .label()
@@ -108,7 +124,9 @@ fn main() {
                 fmt(c.1),
                 fmt(t.0),
                 fmt(t.1),
+                floor,
                 fmt(c.0 - n.0),
+                floor_overhead,
                 t.0 / c.0,
             );
         }

@@ -4,13 +4,14 @@
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake};
 use std::time::Duration;
 
-use http::{header, HeaderValue, Method, Request, Response};
-use tower::{service_fn, Service};
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
+use tower::{service_fn, Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer as TowerHttpCors};
 
 pub struct Noop;
@@ -136,30 +137,147 @@ impl Workload {
             Workload::HostileAcrh => "hostile_acrh",
         }
     }
-    pub fn request(self, allowed: &'static str, hostile: &HeaderValue) -> Request<()> {
-        let b = Request::builder().uri("/items");
+    /// The request, shaped as hyper hands it over: header values are slices
+    /// of one shared read buffer (`wire`), so cloning one (a layer echoing
+    /// the `Origin`) is a reference-count bump, as in a real server.
+    pub fn request(self, wire: &Wire, hostile: &HeaderValue) -> Request<()> {
+        let mut req = Request::new(());
+        *req.uri_mut() = http::Uri::from_static("/items");
+        let h = req.headers_mut();
         match self {
-            Workload::ActualAllowed => b.header(header::ORIGIN, allowed),
-            Workload::ActualDenied => b.header(header::ORIGIN, "https://evil.example.net"),
-            Workload::PreflightAllowed => b
-                .method(Method::OPTIONS)
-                .header(header::ORIGIN, allowed)
-                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
-                .header(
-                    header::ACCESS_CONTROL_REQUEST_HEADERS,
-                    "content-type,x-trace",
-                ),
-            Workload::PreflightDenied => b
-                .method(Method::OPTIONS)
-                .header(header::ORIGIN, "https://evil.example.net")
-                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT"),
-            Workload::HostileAcrh => b
-                .method(Method::OPTIONS)
-                .header(header::ORIGIN, allowed)
-                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
-                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, hostile.clone()),
+            Workload::ActualAllowed => {
+                h.insert(header::ORIGIN, wire.allowed.clone());
+            }
+            Workload::ActualDenied => {
+                h.insert(header::ORIGIN, wire.denied.clone());
+            }
+            Workload::PreflightAllowed => {
+                *req.method_mut() = Method::OPTIONS;
+                let h = req.headers_mut();
+                h.insert(header::ORIGIN, wire.allowed.clone());
+                h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, wire.put.clone());
+                h.insert(header::ACCESS_CONTROL_REQUEST_HEADERS, wire.acrh.clone());
+            }
+            Workload::PreflightDenied => {
+                *req.method_mut() = Method::OPTIONS;
+                let h = req.headers_mut();
+                h.insert(header::ORIGIN, wire.denied.clone());
+                h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, wire.put.clone());
+            }
+            Workload::HostileAcrh => {
+                *req.method_mut() = Method::OPTIONS;
+                let h = req.headers_mut();
+                h.insert(header::ORIGIN, wire.allowed.clone());
+                h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, wire.put.clone());
+                h.insert(header::ACCESS_CONTROL_REQUEST_HEADERS, hostile.clone());
+            }
         }
-        .body(())
-        .expect("valid request")
+        req
+    }
+}
+
+/// The header values of the workloads' requests, sliced out of one shared
+/// buffer the way hyper slices them out of a connection's read buffer.
+pub struct Wire {
+    allowed: HeaderValue,
+    denied: HeaderValue,
+    put: HeaderValue,
+    acrh: HeaderValue,
+}
+
+impl Wire {
+    pub fn new(allowed: &str) -> Wire {
+        let text = format!("{allowed}\nhttps://evil.example.net\nPUT\ncontent-type,x-trace");
+        let buf = Bytes::from(text.into_bytes());
+        let mut at = 0;
+        let mut next = || {
+            let len = buf[at..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .unwrap_or(buf.len() - at);
+            let v = HeaderValue::from_maybe_shared(buf.slice(at..at + len)).expect("valid value");
+            at += len + 1;
+            v
+        };
+        Wire {
+            allowed: next(),
+            denied: next(),
+            put: next(),
+            acrh: next(),
+        }
+    }
+}
+
+/// The floor: a layer that makes no decision at all and only appends the
+/// four headers an allowed actual request gets (fixed values). What it costs
+/// is what writing four headers into an `http::HeaderMap` costs (an
+/// allocation, four appends, their drop), which no CORS layer can avoid.
+#[derive(Clone, Copy)]
+pub struct Floor;
+
+#[derive(Clone)]
+pub struct FloorService<S>(S);
+
+impl<S> Layer<S> for Floor {
+    type Service = FloorService<S>;
+    fn layer(&self, inner: S) -> FloorService<S> {
+        FloorService(inner)
+    }
+}
+
+impl<S> Service<Request<()>> for FloorService<S>
+where
+    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = FloorFuture<S::Future>;
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+    fn call(&mut self, req: Request<()>) -> Self::Future {
+        FloorFuture(self.0.call(req))
+    }
+}
+
+pub struct FloorFuture<F>(F);
+
+impl<F> Future for FloorFuture<F>
+where
+    F: Future<Output = Result<Response<()>, Infallible>> + Unpin,
+{
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let res = Pin::new(&mut self.0).poll(cx);
+        if let Poll::Ready(Ok(mut res)) = res {
+            append_four(res.headers_mut());
+            return Poll::Ready(Ok(res));
+        }
+        res
+    }
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FOUR: [(HeaderName, HeaderValue); 4] = [
+    (
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("https://app0.example.com"),
+    ),
+    (
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    ),
+    (
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-request-id"),
+    ),
+    (header::VARY, HeaderValue::from_static("origin")),
+];
+
+fn append_four(map: &mut HeaderMap) {
+    map.reserve(4);
+    for (n, v) in FOUR {
+        map.append(n, v);
     }
 }
