@@ -1088,6 +1088,81 @@ mod tests {
     }
 
     #[test]
+    fn answers_replace_and_merge_into_a_map_that_has_headers() {
+        let p = policy();
+        // A preflight answer applied over stale CORS headers and a Vary.
+        let mut out = hm(&[
+            ("access-control-allow-origin", "*"),
+            ("access-control-expose-headers", "x-stale"),
+            ("vary", "accept-encoding"),
+            ("content-type", "text/plain"),
+        ]);
+        let d = p.decide(
+            &Method::OPTIONS,
+            &hm(&[
+                ("origin", "https://a.example.org"),
+                ("access-control-request-method", "PUT"),
+            ]),
+        );
+        assert!(d.allowed());
+        let fresh = d.headers().to_header_map();
+        d.into_headers().apply_to(&mut out);
+        for name in CORS_NAMES.iter() {
+            let got: Vec<_> = out.get_all(name).iter().collect();
+            let want: Vec<_> = fresh.get_all(name).iter().collect();
+            assert_eq!(got, want, "{name}");
+        }
+        assert_eq!(out["access-control-allow-origin"], "https://a.example.org");
+        assert_eq!(out["content-type"], "text/plain");
+        let vary: Vec<_> = out.get_all("vary").iter().collect();
+        assert_eq!(vary.len(), 2, "{vary:?}");
+        assert_eq!(vary[0], "accept-encoding");
+        // A denied actual request removes what the inner service set.
+        let mut out = hm(&[
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-credentials", "true"),
+        ]);
+        p.decide(&Method::GET, &hm(&[("origin", "https://evil.example")]))
+            .into_headers()
+            .apply_to(&mut out);
+        assert!(out.get("access-control-allow-origin").is_none());
+        assert!(out.get("access-control-allow-credentials").is_none());
+        assert_eq!(out["vary"], "origin");
+    }
+
+    #[test]
+    fn iter_len_and_the_applied_map_agree() {
+        let p = policy();
+        let requests = [
+            (Method::GET, hm(&[APP])),
+            (Method::GET, hm(&[("origin", "https://b.example.org")])),
+            (Method::GET, hm(&[("origin", "https://evil.example")])),
+            (Method::GET, HeaderMap::new()),
+            (
+                Method::OPTIONS,
+                hm(&[APP, ("access-control-request-method", "PUT")]),
+            ),
+            (
+                Method::OPTIONS,
+                hm(&[APP, ("access-control-request-method", "GET")]),
+            ),
+        ];
+        for (m, h) in requests {
+            let d = p.decide(&m, &h);
+            let map = d.headers().to_header_map();
+            let pairs: Vec<_> = d.headers().iter().collect();
+            assert_eq!(pairs.len(), d.headers().len());
+            assert_eq!(map.len(), d.headers().len());
+            for (n, v) in &pairs {
+                assert_eq!(map.get(n), Some(*v));
+            }
+            if let Some((last, _)) = pairs.last() {
+                assert_eq!(*last, header::VARY, "Vary last");
+            }
+        }
+    }
+
+    #[test]
     fn any_origin_and_mirror() {
         let p = Policy::builder()
             .any_origin()

@@ -321,3 +321,63 @@ async fn inner_cors_headers_never_leak() {
     assert!(h.get("access-control-allow-methods").is_none());
     assert_eq!(h.get_all("access-control-allow-origin").iter().count(), 1);
 }
+
+/// Services on other threads pick up every swap: while this thread swaps
+/// between two policies, each answer matches one of them, and once the last
+/// swap is done, the very next request on every service sees the last policy
+/// (each service cached an older one while serving).
+#[test]
+fn swaps_reach_services_on_other_threads() {
+    let only = |origin: &str| Policy::builder().origin(origin).build().unwrap();
+    let layer = CorsLayer::new(only("https://a.example.com"));
+    let handle = layer.handle();
+    let inner =
+        service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+    let services: Vec<_> = (0..2).map(|_| layer.layer(inner)).collect();
+    let servers: Vec<_> = services
+        .into_iter()
+        .map(|mut svc| {
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let mut ask = |origin: &'static str| {
+                    let req = request(Method::GET, &[("origin", origin)]);
+                    let res = rt.block_on(send(&mut svc, req));
+                    res.headers()
+                        .get("access-control-allow-origin")
+                        .map(|v| v.to_str().unwrap().to_owned())
+                };
+                for _ in 0..2_000 {
+                    // Never both: each request uses one whole policy.
+                    let a = ask("https://a.example.com");
+                    let b = ask("https://b.example.com");
+                    assert!(a.is_none() || a.as_deref() == Some("https://a.example.com"));
+                    assert!(b.is_none() || b.as_deref() == Some("https://b.example.com"));
+                }
+                svc
+            })
+        })
+        .collect();
+    for i in 0..500 {
+        let origin = if i % 2 == 0 {
+            "https://b.example.com"
+        } else {
+            "https://a.example.com"
+        };
+        handle.set_policy(only(origin));
+    }
+    handle.set_policy(only("https://c.example.com"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for t in servers {
+        let mut svc = t.join().unwrap();
+        let req = request(Method::GET, &[("origin", "https://c.example.com")]);
+        let res = rt.block_on(send(&mut svc, req));
+        assert_eq!(
+            res.headers()["access-control-allow-origin"],
+            "https://c.example.com"
+        );
+    }
+}
