@@ -144,6 +144,11 @@ impl CorsLayer {
 impl CorsHandle {
     /// Replaces the policy atomically: requests already deciding finish with
     /// the old one, every later request uses the new one.
+    ///
+    /// Each service keeps a reference to the policy it last used and swaps it
+    /// on its next request, so an idle service (a quiet keep-alive
+    /// connection) keeps the previous policy's memory until then, or until
+    /// it is dropped.
     pub fn set_policy(&self, policy: Policy) {
         self.shared.policy.store(Arc::new(policy));
         // After the store: a service that sees the new generation loads (at
