@@ -48,6 +48,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Serve the playground page (and its demo gateway) on loopback.
     Playground(PlaygroundArgs),
+    /// Print nginx, Apache httpd or Envoy configuration that implements a policy file.
+    Export(crate::export::ExportArgs),
 }
 
 /// Arguments of `corsgate serve`, handed to the gateway as they are.

@@ -8,6 +8,7 @@
 mod check;
 mod cli;
 mod explain;
+mod export;
 mod fix;
 mod har;
 mod hints;
@@ -90,6 +91,7 @@ fn main() -> ExitCode {
         },
         Command::Serve(args) => serve(args.args),
         Command::Playground(args) => playground(args.page, args.gateway),
+        Command::Export(args) => export::main(&args),
         Command::Har(args) => match har::run(&args) {
             Ok(report) => {
                 if args.json {

@@ -1,0 +1,502 @@
+//! `corsgate export`: a validated policy as nginx, Apache httpd or Envoy
+//! configuration that answers the way `Policy::decide` does.
+//!
+//! The policy is read with `Policy::from_toml`, so a policy that fails
+//! validation is refused with its own located error text (exit 2), and the
+//! exporter works only from the normalized settings (`policy.config()`).
+//! Nothing unsafe can be emitted: no `*` with credentials (validation refuses
+//! it), no blind reflection of `Origin` (only values that matched an exact
+//! origin or an anchored pattern are echoed), no `null`.
+//!
+//! What each server cannot express is said in a comment in its output and in
+//! `docs/export.md`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use corsgate_core::Policy;
+
+mod apache;
+mod envoy;
+mod nginx;
+
+/// `corsgate export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The server whose configuration to print.
+    #[arg(long, value_enum)]
+    pub to: Target,
+    /// The policy file (TOML; see docs/server-role.md).
+    pub policy: PathBuf,
+    /// Where actual requests are proxied to.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub upstream: String,
+    /// The URL path prefix the policy covers.
+    #[arg(long, default_value = "/")]
+    pub location: String,
+}
+
+/// The servers `export` writes configuration for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// nginx: `map` blocks (http context) and a `location` (server context).
+    Nginx,
+    /// Apache httpd 2.4: server config or `<VirtualHost>` context.
+    Apache,
+    /// Envoy: the `envoy.filters.http.cors` filter and a route `CorsPolicy` (YAML).
+    Envoy,
+}
+
+/// Runs `corsgate export`: the configuration on standard output, or the
+/// problem on standard error and exit status 2.
+pub fn main(args: &ExportArgs) -> ExitCode {
+    match run(args) {
+        Ok(text) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("corsgate: cannot export: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The configuration text for `args`.
+pub fn run(args: &ExportArgs) -> Result<String, String> {
+    let text = std::fs::read_to_string(&args.policy)
+        .map_err(|e| format!("cannot read {}: {e}", args.policy.display()))?;
+    let policy =
+        Policy::from_toml(&text).map_err(|e| format!("{}: {e}", args.policy.display()))?;
+    let model = Model::new(&policy)?;
+    let site = Site::new(&args.upstream, &args.location)?;
+    let source = args.policy.display().to_string();
+    Ok(match args.to {
+        Target::Nginx => nginx::render(&model, &site, &source),
+        Target::Apache => apache::render(&model, &site, &source),
+        Target::Envoy => envoy::render(&model, &site, &source),
+    })
+}
+
+/// Where the policy applies and where requests go.
+#[derive(Debug, Clone)]
+pub(crate) struct Site {
+    /// `http(s)://host[:port][/path]`, checked to hold nothing a config file
+    /// would read as syntax.
+    pub upstream: String,
+    /// Scheme, host and port of the upstream.
+    pub upstream_authority: String,
+    /// The upstream's path, if it has one.
+    pub upstream_path: Option<String>,
+    pub upstream_tls: bool,
+    /// The path prefix, starting with `/`.
+    pub location: String,
+}
+
+impl Site {
+    fn new(upstream: &str, location: &str) -> Result<Site, String> {
+        let bad = |s: &str| {
+            s.is_empty()
+                || s.bytes().any(|b| {
+                    b.is_ascii_control()
+                        || b.is_ascii_whitespace()
+                        || matches!(b, b';' | b'{' | b'}' | b'"' | b'\'' | b'\\' | b'#' | b'$' | b'<' | b'>' | b'`' | b'%')
+                        || !b.is_ascii()
+                })
+        };
+        if bad(location) || !location.starts_with('/') {
+            return Err(format!(
+                "--location '{location}' must be a URL path starting with '/', without spaces, quotes or any of ; {{ }} # $ % < > \\"
+            ));
+        }
+        let (tls, rest) = if let Some(r) = upstream.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = upstream.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!(
+                "--upstream '{upstream}' must start with http:// or https://"
+            ));
+        };
+        if bad(rest) || rest.starts_with('/') || rest.contains('@') || rest.contains('?') {
+            return Err(format!(
+                "--upstream '{upstream}' must be http(s)://host[:port][/path], without credentials, a query, spaces or quotes"
+            ));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], Some(&rest[i..])),
+            None => (rest, None),
+        };
+        Ok(Site {
+            upstream: upstream.to_owned(),
+            upstream_authority: format!("{}://{authority}", if tls { "https" } else { "http" }),
+            upstream_path: path.filter(|p| *p != "/").map(str::to_owned),
+            upstream_tls: tls,
+            location: location.to_owned(),
+        })
+    }
+
+    /// The upstream's host and port, for Envoy's cluster.
+    pub fn host_port(&self) -> (String, u16) {
+        let auth = self
+            .upstream_authority
+            .split_once("://")
+            .map_or("", |(_, a)| a);
+        let default = if self.upstream_tls { 443 } else { 80 };
+        if let Some(rest) = auth.strip_prefix('[') {
+            if let Some((host, after)) = rest.split_once(']') {
+                let port = after
+                    .strip_prefix(':')
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(default);
+                return (host.to_owned(), port);
+            }
+        }
+        match auth.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.parse().unwrap_or(default)),
+            None => (auth.to_owned(), default),
+        }
+    }
+}
+
+/// An `origins` entry that is a pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    /// As written in the policy.
+    pub entry: String,
+    pub scheme: String,
+    /// The host after `*.` (or the whole host).
+    pub host: String,
+    pub subdomains: bool,
+    /// `None` for `:*`; `Some(None)` for the default port only.
+    pub port: Option<Option<u16>>,
+}
+
+impl Pattern {
+    /// The anchored regex, for PCRE (nginx, Apache) when `lookahead`, else for
+    /// RE2 (Envoy), which has no lookahead: then an explicit default port is
+    /// not refused (browsers never send one).
+    pub fn regex(&self, lookahead: bool) -> String {
+        let mut r = String::from("^");
+        r.push_str(&escape(&self.scheme));
+        r.push_str("://");
+        if self.subdomains {
+            // One or more whole labels, as browsers serialize them.
+            r.push_str("(?:[a-z0-9_-]+\\.)+");
+        }
+        r.push_str(&escape(&self.host));
+        match self.port {
+            Some(None) => {}
+            Some(Some(p)) => {
+                r.push(':');
+                r.push_str(&p.to_string());
+            }
+            None => {
+                let default = if self.scheme == "https" { 443 } else { 80 };
+                r.push_str("(?::");
+                if lookahead {
+                    let _ = write!(r, "(?!{default}$)");
+                }
+                r.push_str(PORT_RE);
+                r.push_str(")?");
+            }
+        }
+        r.push('$');
+        r
+    }
+}
+
+/// 1 to 65535 without a leading zero.
+const PORT_RE: &str =
+    "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+
+/// A header-name token, as a regex class.
+pub(crate) const TOKEN_CLASS: &str = "[-!#\\$%&'*+.^_\\x60|~0-9A-Za-z]";
+
+/// Backslash before every byte that is not ASCII alphanumeric: literal in
+/// PCRE and RE2, and kept as is by nginx's and Apache's quoted strings.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        if !c.is_ascii_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Which methods a preflight may ask for.
+#[derive(Debug, Clone)]
+pub(crate) enum Methods {
+    Any,
+    /// GET, HEAD, POST and the configured ones, compared case-sensitively.
+    List(Vec<String>),
+}
+
+/// Which request headers a preflight may ask for.
+#[derive(Debug, Clone)]
+pub(crate) enum Headers {
+    Mirror,
+    /// Lower case.
+    List(Vec<String>),
+}
+
+/// The policy's normalized settings, in the shape the exporters need.
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    pub any: bool,
+    pub exact: Vec<String>,
+    pub patterns: Vec<Pattern>,
+    pub methods: Methods,
+    pub headers: Headers,
+    pub expose: Vec<String>,
+    pub credentials: bool,
+    pub max_age: Option<u32>,
+    pub private_network: bool,
+    pub debug: bool,
+}
+
+impl Model {
+    pub fn new(policy: &Policy) -> Result<Model, String> {
+        let c = policy.config();
+        let mut m = Model {
+            any: false,
+            exact: Vec::new(),
+            patterns: Vec::new(),
+            methods: Methods::List(Vec::new()),
+            headers: Headers::List(Vec::new()),
+            expose: policy.exposed_headers().to_vec(),
+            credentials: policy.credentials(),
+            max_age: policy.max_age(),
+            private_network: c.private_network,
+            debug: policy.debug(),
+        };
+        for o in &c.origins {
+            if o == "*" {
+                m.any = true;
+                continue;
+            }
+            let (scheme, rest) = o
+                .split_once("://")
+                .ok_or_else(|| format!("unexpected origin entry '{o}'"))?;
+            let (subdomains, rest) = match rest.strip_prefix("*.") {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
+            let (host, port) = if let Some(h) = rest.strip_suffix(":*") {
+                (h, None)
+            } else {
+                // An IPv6 host keeps its colons inside brackets.
+                let colon = rest.rfind(':').filter(|i| !rest[*i..].contains(']'));
+                match colon {
+                    Some(i) => {
+                        let p: u16 = rest[i + 1..]
+                            .parse()
+                            .map_err(|_| format!("unexpected port in origin entry '{o}'"))?;
+                        (&rest[..i], Some(Some(p)))
+                    }
+                    None => (rest, Some(None)),
+                }
+            };
+            if !subdomains && port.is_some() {
+                m.exact.push(o.clone());
+            } else {
+                m.patterns.push(Pattern {
+                    entry: o.clone(),
+                    scheme: scheme.to_owned(),
+                    host: host.to_owned(),
+                    subdomains,
+                    port,
+                });
+            }
+        }
+        m.methods = if c.methods.iter().any(|x| x == "*") {
+            Methods::Any
+        } else {
+            let mut list: Vec<String> = ["GET", "HEAD", "POST"].map(String::from).to_vec();
+            for x in &c.methods {
+                if !list.contains(x) {
+                    list.push(x.clone());
+                }
+            }
+            Methods::List(list)
+        };
+        m.headers = if c.request_headers.iter().any(|x| x == "*") {
+            Headers::Mirror
+        } else {
+            Headers::List(c.request_headers.clone())
+        };
+        Ok(m)
+    }
+
+    /// The regex an allowed `Access-Control-Request-Method` matches (case-sensitive).
+    pub fn method_regex(&self) -> String {
+        match &self.methods {
+            Methods::Any => format!("^{TOKEN_CLASS}+$"),
+            Methods::List(l) => format!(
+                "^(?:{})$",
+                l.iter().map(|m| escape(m)).collect::<Vec<_>>().join("|")
+            ),
+        }
+    }
+
+    /// The regex an allowed `Access-Control-Request-Headers` matches, to be
+    /// used case-insensitively: a comma-separated list (optional spaces and
+    /// tabs, empty elements) of allowed names. Possessive quantifiers keep it
+    /// linear (the elements are delimited by commas). An absent header reads
+    /// as the empty string, which matches.
+    pub fn headers_regex(&self) -> String {
+        let name = match &self.headers {
+            Headers::Mirror => format!("{TOKEN_CLASS}++"),
+            Headers::List(l) if l.is_empty() => {
+                return "^[ \\t,]*$".into();
+            }
+            Headers::List(l) => format!(
+                "(?:{})",
+                l.iter().map(|h| escape(h)).collect::<Vec<_>>().join("|")
+            ),
+        };
+        let elem = format!("[ \\t]*+(?:{name}[ \\t]*+)?");
+        format!("^(?:{elem},)*+{elem}$")
+    }
+
+    /// `Access-Control-Allow-Headers` for a list policy (None when empty).
+    pub fn allow_headers_list(&self) -> Option<String> {
+        match &self.headers {
+            Headers::List(l) if !l.is_empty() => Some(l.join(", ")),
+            _ => None,
+        }
+    }
+
+    pub fn expose_value(&self) -> Option<String> {
+        (!self.expose.is_empty()).then(|| self.expose.join(", "))
+    }
+
+    /// The policy, summarized for a comment at the top of the output.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.any {
+            lines.push("origins: * (any origin, without credentials)".into());
+        } else {
+            let mut all: Vec<&str> = self.exact.iter().map(String::as_str).collect();
+            all.extend(self.patterns.iter().map(|p| p.entry.as_str()));
+            lines.push(format!("origins: {}", all.join(", ")));
+        }
+        lines.push(match &self.methods {
+            Methods::Any => "methods: any (the requested method is echoed)".into(),
+            Methods::List(l) => format!("methods: {}", l.join(", ")),
+        });
+        lines.push(match &self.headers {
+            Headers::Mirror => {
+                "request headers: any (the requested names are echoed)".into()
+            }
+            Headers::List(l) if l.is_empty() => "request headers: none".into(),
+            Headers::List(l) => format!("request headers: {}", l.join(", ")),
+        });
+        if !self.expose.is_empty() {
+            lines.push(format!("exposed headers: {}", self.expose.join(", ")));
+        }
+        lines.push(format!("credentials: {}", self.credentials));
+        if let Some(a) = self.max_age {
+            lines.push(format!("max-age: {a}"));
+        }
+        if self.private_network {
+            lines.push("private network access: on".into());
+        }
+        lines
+    }
+
+    /// The `Vary` value of a preflight answer (Policy::decide's).
+    pub fn preflight_vary(&self) -> String {
+        let mut v = Vec::new();
+        if !self.any {
+            v.push("Origin");
+        }
+        v.push("Access-Control-Request-Method");
+        v.push("Access-Control-Request-Headers");
+        if self.private_network {
+            v.push("Access-Control-Request-Private-Network");
+        }
+        v.join(", ")
+    }
+}
+
+/// Every CORS response header: removed from upstream answers so that the
+/// policy is the one source of them.
+pub(crate) const CORS_RESPONSE_HEADERS: [&str; 7] = [
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Max-Age",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Allow-Private-Network",
+];
+
+/// Writes `lines` as `#` comments.
+pub(crate) fn comment(out: &mut String, lines: &[String]) {
+    for l in lines {
+        if l.is_empty() {
+            out.push_str("#\n");
+        } else {
+            let _ = writeln!(out, "# {l}");
+        }
+    }
+}
+
+/// The comment lines every output starts with.
+pub(crate) fn header_comment(model: &Model, source: &str, target: &str) -> Vec<String> {
+    let mut lines = vec![
+        format!("Generated by `corsgate export --to {target}` from {source}."),
+        "Regenerate it rather than editing it; docs/export.md explains every part.".into(),
+        String::new(),
+    ];
+    lines.extend(model.summary());
+    if model.debug {
+        lines.push(String::new());
+        lines.push("debug = true is not exported: refused preflights get a bare 403 here.".into());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(toml: &str) -> Model {
+        Model::new(&Policy::from_toml(toml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn patterns_are_anchored_dot_escaped_and_label_aware() {
+        let m = model(r#"origins = ["https://app.example.com", "https://*.example.org:*", "http://[::1]:*", "http://localhost:3000"]"#);
+        assert_eq!(m.exact, ["https://app.example.com", "http://localhost:3000"]);
+        assert_eq!(
+            m.patterns[0].regex(true),
+            format!("^https\\:\\/\\/(?:[a-z0-9_-]+\\.)+example\\.org(?::(?!443$){PORT_RE})?$")
+        );
+        assert_eq!(
+            m.patterns[1].regex(false),
+            format!("^http\\:\\/\\/\\[\\:\\:1\\](?::{PORT_RE})?$")
+        );
+    }
+
+    #[test]
+    fn site_arguments_are_checked() {
+        assert!(Site::new("http://127.0.0.1:8000", "/api/").is_ok());
+        assert!(Site::new("127.0.0.1:8000", "/").is_err());
+        assert!(Site::new("http://a;b", "/").is_err());
+        assert!(Site::new("http://a", "api").is_err());
+        assert!(Site::new("http://a", "/a b").is_err());
+        assert!(Site::new("http://a", "/a}").is_err());
+        let s = Site::new("http://[::1]:9000/base", "/").unwrap();
+        assert_eq!(s.host_port(), ("::1".into(), 9000));
+        assert_eq!(s.upstream_path.as_deref(), Some("/base"));
+    }
+}

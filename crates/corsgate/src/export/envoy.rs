@@ -1,0 +1,231 @@
+//! Envoy: the `envoy.filters.http.cors` filter and a route `CorsPolicy`, as
+//! YAML fragments for a static configuration. Not run here (no Envoy on the
+//! test machine); its content is unit-tested.
+
+use std::fmt::Write as _;
+
+use super::{comment, header_comment, Headers, Methods, Model, Site, CORS_RESPONSE_HEADERS};
+
+/// A YAML double-quoted string (our values hold no `"` or `\`, except regex
+/// backslashes, which are doubled).
+fn yq(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\"))
+}
+
+pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
+    let mut o = String::new();
+    let mut lines = header_comment(m, source, "envoy");
+    lines.extend(
+        [
+            "",
+            "Envoy's CORS filter differs from corsgate's decisions, and the browser enforces the rest:",
+            " - it does not check the requested method or headers: it answers every preflight from",
+            "   an allowed origin with the configured lists (the browser refuses what is not listed);",
+            " - patterns are RE2 `safe_regex` (full match): an explicit default port (`:443`), which",
+            "   browsers never send, is not refused under `:*`;",
+            " - preflights from other origins are not forwarded (`forward_not_matching_preflights:",
+            "   false`, Envoy 1.31+) but answered without CORS headers, which the browser refuses;",
+            " - `Vary: Origin` is added with `response_headers_to_add` (the filter does not add it).",
+            "Put the CORS filter before any authentication filter (jwt_authn, ext_authz, rbac).",
+            "This output has not been run against a real Envoy; see docs/export.md.",
+        ]
+        .map(String::from),
+    );
+    comment(&mut o, &lines);
+    let w = &mut o;
+    let _ = writeln!(w);
+    let _ = writeln!(w, "http_filters:");
+    let _ = writeln!(w, "- name: envoy.filters.http.cors");
+    let _ = writeln!(
+        w,
+        "  typed_config: {{\"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}"
+    );
+    let _ = writeln!(w, "# - authentication filters here, after cors");
+    let _ = writeln!(w, "- name: envoy.filters.http.router");
+    let _ = writeln!(
+        w,
+        "  typed_config: {{\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"
+    );
+    let _ = writeln!(w, "route_config:");
+    let _ = writeln!(w, "  virtual_hosts:");
+    let _ = writeln!(w, "  - name: corsgate");
+    let _ = writeln!(w, "    domains: [\"*\"]");
+    let _ = writeln!(w, "    routes:");
+    let _ = writeln!(w, "    - match: {{prefix: {}}}", yq(&site.location));
+    let _ = writeln!(w, "      route:");
+    let _ = writeln!(w, "        cluster: corsgate_upstream");
+    if let Some(p) = &site.upstream_path {
+        let _ = writeln!(w, "        prefix_rewrite: {}", yq(p));
+    }
+    if !m.any {
+        let _ = writeln!(w, "      response_headers_to_add:");
+        let _ = writeln!(w, "      - header: {{key: vary, value: Origin}}");
+        let _ = writeln!(w, "        append_action: APPEND_IF_EXISTS_OR_ADD");
+    }
+    let _ = writeln!(
+        w,
+        "      # the upstream's own CORS headers are dropped; the filter adds the policy's"
+    );
+    let _ = writeln!(w, "      response_headers_to_remove:");
+    for h in CORS_RESPONSE_HEADERS {
+        let _ = writeln!(w, "      - {}", h.to_ascii_lowercase());
+    }
+    let _ = writeln!(w, "      typed_per_filter_config:");
+    let _ = writeln!(w, "        envoy.filters.http.cors:");
+    let _ = writeln!(
+        w,
+        "          \"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"
+    );
+    let _ = writeln!(w, "          allow_origin_string_match:");
+    if m.any {
+        let _ = writeln!(w, "          - safe_regex: {{regex: \".*\"}}   # any origin");
+    }
+    for e in &m.exact {
+        let _ = writeln!(w, "          - exact: {}", yq(e));
+    }
+    for p in &m.patterns {
+        let _ = writeln!(w, "          # {}", p.entry);
+        let _ = writeln!(w, "          - safe_regex: {{regex: {}}}", yq(&p.regex(false)));
+    }
+    match &m.methods {
+        Methods::Any if !m.credentials => {
+            let _ = writeln!(w, "          allow_methods: \"*\"");
+        }
+        Methods::Any => {
+            let _ = writeln!(
+                w,
+                "          # methods = [\"*\"] with credentials cannot be expressed (a literal `*` is"
+            );
+            let _ = writeln!(
+                w,
+                "          # not a wildcard with credentials): list the methods in the policy"
+            );
+        }
+        Methods::List(l) => {
+            let _ = writeln!(w, "          allow_methods: {}", yq(&l.join(", ")));
+        }
+    }
+    match &m.headers {
+        Headers::Mirror if !m.credentials => {
+            let _ = writeln!(
+                w,
+                "          allow_headers: \"*\"   # not Authorization: browsers need it listed"
+            );
+        }
+        Headers::Mirror => {
+            let _ = writeln!(
+                w,
+                "          # request_headers = [\"*\"] with credentials cannot be expressed (Envoy does"
+            );
+            let _ = writeln!(
+                w,
+                "          # not echo, and `*` is not a wildcard with credentials): list the headers"
+            );
+        }
+        Headers::List(_) => {
+            if let Some(v) = m.allow_headers_list() {
+                let _ = writeln!(w, "          allow_headers: {}", yq(&v));
+            }
+        }
+    }
+    if let Some(v) = m.expose_value() {
+        let _ = writeln!(w, "          expose_headers: {}", yq(&v));
+    }
+    if let Some(a) = m.max_age {
+        let _ = writeln!(w, "          max_age: \"{a}\"");
+    }
+    let _ = writeln!(w, "          allow_credentials: {}", m.credentials);
+    if m.private_network {
+        let _ = writeln!(w, "          allow_private_network_access: true");
+    }
+    let _ = writeln!(w, "          forward_not_matching_preflights: false");
+    let (host, port) = site.host_port();
+    let _ = writeln!(w, "clusters:");
+    let _ = writeln!(w, "- name: corsgate_upstream");
+    let _ = writeln!(w, "  type: STRICT_DNS");
+    let _ = writeln!(w, "  load_assignment:");
+    let _ = writeln!(w, "    cluster_name: corsgate_upstream");
+    let _ = writeln!(w, "    endpoints:");
+    let _ = writeln!(w, "    - lb_endpoints:");
+    let _ = writeln!(
+        w,
+        "      - endpoint: {{address: {{socket_address: {{address: {}, port_value: {port}}}}}}}",
+        yq(&host)
+    );
+    if site.upstream_tls {
+        let _ = writeln!(w, "  transport_socket:");
+        let _ = writeln!(w, "    name: envoy.transport_sockets.tls");
+        let _ = writeln!(w, "    typed_config:");
+        let _ = writeln!(
+            w,
+            "      \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+        );
+        let _ = writeln!(w, "      sni: {}", yq(&host));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corsgate_core::Policy;
+
+    fn export(toml: &str) -> String {
+        let m = Model::new(&Policy::from_toml(toml).unwrap()).unwrap();
+        let site = Site::new("http://127.0.0.1:8000", "/api/").unwrap();
+        render(&m, &site, "p.toml")
+    }
+
+    #[test]
+    fn exact_origins_with_credentials() {
+        let y = export(
+            r#"origins = ["https://app.example.com", "https://*.example.org:*"]
+methods = ["PUT"]
+request_headers = ["content-type", "authorization"]
+expose_headers = ["x-request-id"]
+credentials = true
+max_age = 600"#,
+        );
+        for line in [
+            "- name: envoy.filters.http.cors",
+            "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+            "- exact: \"https://app.example.com\"",
+            "- safe_regex: {regex: \"^https\\\\:\\\\/\\\\/(?:[a-z0-9_-]+\\\\.)+example\\\\.org(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$\"}",
+            "allow_methods: \"GET, HEAD, POST, PUT\"",
+            "allow_headers: \"content-type, authorization\"",
+            "expose_headers: \"x-request-id\"",
+            "max_age: \"600\"",
+            "allow_credentials: true",
+            "forward_not_matching_preflights: false",
+            "- header: {key: vary, value: Origin}",
+            "- access-control-allow-origin",
+            "- match: {prefix: \"/api/\"}",
+            "endpoint: {address: {socket_address: {address: \"127.0.0.1\", port_value: 8000}}}",
+        ] {
+            assert!(y.contains(line), "missing {line:?} in\n{y}");
+        }
+        // The CORS filter comes before the router.
+        assert!(y.find("envoy.filters.http.cors").unwrap() < y.find("envoy.filters.http.router").unwrap());
+        assert!(!y.contains("regex: \".*\""));
+    }
+
+    #[test]
+    fn any_origin_has_no_credentials_and_no_vary() {
+        let y = export("origins = [\"*\"]\nmethods = [\"*\"]\nrequest_headers = [\"*\"]\n");
+        assert!(y.contains("safe_regex: {regex: \".*\"}"), "{y}");
+        assert!(y.contains("allow_credentials: false"));
+        assert!(y.contains("allow_methods: \"*\""));
+        assert!(y.contains("allow_headers: \"*\""));
+        assert!(!y.contains("key: vary"));
+    }
+
+    #[test]
+    fn mirror_with_credentials_is_a_comment_not_a_wildcard() {
+        let y = export(
+            "origins = [\"https://app.example.com\"]\nrequest_headers = [\"*\"]\nmethods = [\"*\"]\ncredentials = true\n",
+        );
+        assert!(!y.contains("allow_headers:"), "{y}");
+        assert!(!y.contains("allow_methods:"), "{y}");
+        assert!(y.contains("cannot be expressed"));
+    }
+}
