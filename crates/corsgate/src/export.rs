@@ -71,8 +71,7 @@ pub fn main(args: &ExportArgs) -> ExitCode {
 pub fn run(args: &ExportArgs) -> Result<String, String> {
     let text = std::fs::read_to_string(&args.policy)
         .map_err(|e| format!("cannot read {}: {e}", args.policy.display()))?;
-    let policy =
-        Policy::from_toml(&text).map_err(|e| format!("{}: {e}", args.policy.display()))?;
+    let policy = Policy::from_toml(&text).map_err(|e| format!("{}: {e}", args.policy.display()))?;
     let model = Model::new(&policy)?;
     let site = Site::new(&args.upstream, &args.location)?;
     let source = args.policy.display().to_string();
@@ -105,7 +104,20 @@ impl Site {
                 || s.bytes().any(|b| {
                     b.is_ascii_control()
                         || b.is_ascii_whitespace()
-                        || matches!(b, b';' | b'{' | b'}' | b'"' | b'\'' | b'\\' | b'#' | b'$' | b'<' | b'>' | b'`' | b'%')
+                        || matches!(
+                            b,
+                            b';' | b'{'
+                                | b'}'
+                                | b'"'
+                                | b'\''
+                                | b'\\'
+                                | b'#'
+                                | b'$'
+                                | b'<'
+                                | b'>'
+                                | b'`'
+                                | b'%'
+                        )
                         || !b.is_ascii()
                 })
         };
@@ -393,9 +405,7 @@ impl Model {
             Methods::List(l) => format!("methods: {}", l.join(", ")),
         });
         lines.push(match &self.headers {
-            Headers::Mirror => {
-                "request headers: any (the requested names are echoed)".into()
-            }
+            Headers::Mirror => "request headers: any (the requested names are echoed)".into(),
             Headers::List(l) if l.is_empty() => "request headers: none".into(),
             Headers::List(l) => format!("request headers: {}", l.join(", ")),
         });
@@ -475,15 +485,20 @@ mod tests {
 
     #[test]
     fn patterns_are_anchored_dot_escaped_and_label_aware() {
-        let m = model(r#"origins = ["https://app.example.com", "https://*.example.org:*", "http://[::1]:*", "http://localhost:3000"]"#);
-        assert_eq!(m.exact, ["https://app.example.com", "http://localhost:3000"]);
+        let m = model(
+            r#"origins = ["https://app.example.com", "https://*.example.org:*", "http://[::1]:*", "http://localhost:3000"]"#,
+        );
+        assert_eq!(
+            m.exact,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
         assert_eq!(
             m.patterns[0].regex(true),
-            format!("^https\\:\\/\\/(?:[a-z0-9_-]+\\.)+example\\.org(?::(?!443$){PORT_RE})?$")
+            format!("^https://(?:[a-z0-9_-]+\\.)+example\\.org(?::(?!443$){PORT_RE})?$")
         );
         assert_eq!(
             m.patterns[1].regex(false),
-            format!("^http\\:\\/\\/\\[\\:\\:1\\](?::{PORT_RE})?$")
+            format!("^http://\\[\\:\\:1\\](?::{PORT_RE})?$")
         );
     }
 

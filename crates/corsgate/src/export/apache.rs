@@ -62,9 +62,15 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     let _ = writeln!(w);
 
     // Origin.
-    let _ = writeln!(w, "# An allowed origin (req_novary: the Vary header is set below, once).");
+    let _ = writeln!(
+        w,
+        "# An allowed origin (req_novary: the Vary header is set below, once)."
+    );
     if m.any {
-        let _ = writeln!(w, "# Any origin: Access-Control-Allow-Origin: * (never with credentials).");
+        let _ = writeln!(
+            w,
+            "# Any origin: Access-Control-Allow-Origin: * (never with credentials)."
+        );
         set_env(w, &on(PATH), "CORSGATE_ORIGIN");
     } else {
         if !m.exact.is_empty() {
@@ -163,7 +169,11 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     set_env(
         w,
-        &format!("{} && {}", on("CORSGATE_PREFLIGHT"), off("CORSGATE_PREFLIGHT_OK")),
+        &format!(
+            "{} && {}",
+            on("CORSGATE_PREFLIGHT"),
+            off("CORSGATE_PREFLIGHT_OK")
+        ),
         "CORSGATE_PREFLIGHT_REFUSED",
     );
     set_env(
@@ -173,7 +183,11 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     set_env(
         w,
-        &format!("{} || {}", on("CORSGATE_ACTUAL"), on("CORSGATE_PREFLIGHT_OK")),
+        &format!(
+            "{} || {}",
+            on("CORSGATE_ACTUAL"),
+            on("CORSGATE_PREFLIGHT_OK")
+        ),
         "CORSGATE_ALLOW",
     );
     if matches!(m.headers, Headers::Mirror) {

@@ -78,14 +78,21 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(w, "          allow_origin_string_match:");
     if m.any {
-        let _ = writeln!(w, "          - safe_regex: {{regex: \".*\"}}   # any origin");
+        let _ = writeln!(
+            w,
+            "          - safe_regex: {{regex: \".*\"}}   # any origin"
+        );
     }
     for e in &m.exact {
         let _ = writeln!(w, "          - exact: {}", yq(e));
     }
     for p in &m.patterns {
         let _ = writeln!(w, "          # {}", p.entry);
-        let _ = writeln!(w, "          - safe_regex: {{regex: {}}}", yq(&p.regex(false)));
+        let _ = writeln!(
+            w,
+            "          - safe_regex: {{regex: {}}}",
+            yq(&p.regex(false))
+        );
     }
     match &m.methods {
         Methods::Any if !m.credentials => {
@@ -190,7 +197,7 @@ max_age = 600"#,
             "- name: envoy.filters.http.cors",
             "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
             "- exact: \"https://app.example.com\"",
-            "- safe_regex: {regex: \"^https\\\\:\\\\/\\\\/(?:[a-z0-9_-]+\\\\.)+example\\\\.org(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$\"}",
+            "- safe_regex: {regex: \"^https://(?:[a-z0-9_-]+\\\\.)+example\\\\.org(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$\"}",
             "allow_methods: \"GET, HEAD, POST, PUT\"",
             "allow_headers: \"content-type, authorization\"",
             "expose_headers: \"x-request-id\"",
@@ -205,7 +212,10 @@ max_age = 600"#,
             assert!(y.contains(line), "missing {line:?} in\n{y}");
         }
         // The CORS filter comes before the router.
-        assert!(y.find("envoy.filters.http.cors").unwrap() < y.find("envoy.filters.http.router").unwrap());
+        assert!(
+            y.find("envoy.filters.http.cors").unwrap()
+                < y.find("envoy.filters.http.router").unwrap()
+        );
         assert!(!y.contains("regex: \".*\""));
     }
 

@@ -22,17 +22,47 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     comment(&mut o, &header_comment(m, source, "nginx"));
     let w = &mut o;
     let _ = writeln!(w, "#");
-    let _ = writeln!(w, "# What nginx cannot check, and the browser still enforces:");
-    let _ = writeln!(w, "#  - nginx reads only the first Origin, Access-Control-Request-Method and");
-    let _ = writeln!(w, "#    Access-Control-Request-Headers line (browsers send one of each); an empty");
-    let _ = writeln!(w, "#    Origin or Access-Control-Request-Method counts as absent.");
-    let _ = writeln!(w, "#  - exact origins are compared ignoring case (nginx map keys); the answer");
-    let _ = writeln!(w, "#    names the policy's own lower-case origin, so a browser (which always sends");
-    let _ = writeln!(w, "#    lower case) is never misled.");
-    let _ = writeln!(w, "#  - corsgate's limits on Access-Control-Request-Headers (128 names, 16 empty");
-    let _ = writeln!(w, "#    elements, 8 KiB) are not counted; the names themselves are checked.");
+    let _ = writeln!(
+        w,
+        "# What nginx cannot check, and the browser still enforces:"
+    );
+    let _ = writeln!(
+        w,
+        "#  - nginx reads only the first Origin, Access-Control-Request-Method and"
+    );
+    let _ = writeln!(
+        w,
+        "#    Access-Control-Request-Headers line (browsers send one of each); an empty"
+    );
+    let _ = writeln!(
+        w,
+        "#    Origin or Access-Control-Request-Method counts as absent."
+    );
+    let _ = writeln!(
+        w,
+        "#  - exact origins are compared ignoring case (nginx map keys); the answer"
+    );
+    let _ = writeln!(
+        w,
+        "#    names the policy's own lower-case origin, which a browser would refuse for"
+    );
+    let _ = writeln!(
+        w,
+        "#    an upper-case Origin (browsers always send lower case)."
+    );
+    let _ = writeln!(
+        w,
+        "#  - corsgate's limits on Access-Control-Request-Headers (128 names, 16 empty"
+    );
+    let _ = writeln!(
+        w,
+        "#    elements, 8 KiB) are not counted; the names themselves are checked."
+    );
     let _ = writeln!(w);
-    let _ = writeln!(w, "# ---- http {{}} context (maps must be at http level) ----");
+    let _ = writeln!(
+        w,
+        "# ---- http {{}} context (maps must be at http level) ----"
+    );
     let _ = writeln!(w);
 
     // 1. Origin → the Access-Control-Allow-Origin to send ("" = refused).
@@ -42,11 +72,17 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(w, "map $http_origin $corsgate_allow_origin {{");
     if m.any {
-        let _ = writeln!(w, "    default \"*\";                # any origin, never with credentials");
+        let _ = writeln!(
+            w,
+            "    default \"*\";                # any origin, never with credentials"
+        );
     } else {
         let _ = writeln!(w, "    default \"\";");
         if !m.exact.is_empty() {
-            let _ = writeln!(w, "    # exact origins: a hash lookup; the value is the policy's own spelling");
+            let _ = writeln!(
+                w,
+                "    # exact origins: a hash lookup; the value is the policy's own spelling"
+            );
         }
         for e in &m.exact {
             let _ = writeln!(w, "    {} {};", q(e), q(e));
@@ -70,7 +106,10 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         "# A preflight is exactly OPTIONS with Origin and Access-Control-Request-Method; a bare"
     );
     let _ = writeln!(w, "# OPTIONS is an ordinary request and is proxied.");
-    let _ = writeln!(w, "map $http_origin $corsgate_has_origin {{ \"\" 0; default 1; }}");
+    let _ = writeln!(
+        w,
+        "map $http_origin $corsgate_has_origin {{ \"\" 0; default 1; }}"
+    );
     let _ = writeln!(
         w,
         "map $http_access_control_request_method $corsgate_has_acrm {{ \"\" 0; default 1; }}"
@@ -79,7 +118,10 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         w,
         "map \"$request_method:$corsgate_has_origin:$corsgate_has_acrm\" $corsgate_preflight {{ default 0; \"~^OPTIONS:1:1$\" 1; }}"
     );
-    let _ = writeln!(w, "map $corsgate_allow_origin $corsgate_origin_ok {{ \"\" 0; default 1; }}");
+    let _ = writeln!(
+        w,
+        "map $corsgate_allow_origin $corsgate_origin_ok {{ \"\" 0; default 1; }}"
+    );
     let _ = writeln!(w);
 
     // 3. Method.
@@ -94,7 +136,8 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(w);
 
-    // 4. Request headers.
+    // 4. Request headers. (nginx skips a map's regexes for an empty value: the
+    // absent header is the explicit "" key.)
     match &m.headers {
         Headers::Mirror => {
             let _ = writeln!(
@@ -117,7 +160,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     }
     let _ = writeln!(
         w,
-        "map $http_access_control_request_headers $corsgate_headers_ok {{ default 0; {} 1; }}",
+        "map $http_access_control_request_headers $corsgate_headers_ok {{ default 0; \"\" 1; {} 1; }}",
         q(&format!("~*{}", m.headers_regex()))
     );
     if matches!(m.headers, Headers::Mirror) {
@@ -144,7 +187,10 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     let _ = writeln!(w);
 
     // 6. Header values.
-    let _ = writeln!(w, "# Header values; an empty value means nginx sends no header.");
+    let _ = writeln!(
+        w,
+        "# Header values; an empty value means nginx sends no header."
+    );
     let _ = writeln!(
         w,
         "map $corsgate_answer $corsgate_acao {{ 403 \"\"; default $corsgate_allow_origin; }}"
@@ -234,7 +280,10 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         );
     }
     if m.max_age.is_some() {
-        let _ = writeln!(w, "    add_header Access-Control-Max-Age $corsgate_acma always;");
+        let _ = writeln!(
+            w,
+            "    add_header Access-Control-Max-Age $corsgate_acma always;"
+        );
     }
     if m.expose_value().is_some() {
         let _ = writeln!(
