@@ -808,8 +808,11 @@ fn equivalence(server: Server) {
     let mut allowed = 0usize;
     let mut documented_seen = Vec::new();
     let mut known = std::collections::BTreeMap::new();
+    // Answers of an origin-dependent policy without `Vary: Origin`.
+    let mut vary_missing = 0usize;
     for (i, case) in POLICIES.iter().enumerate() {
         let policy = Policy::from_toml(case.toml).unwrap();
+        let any = policy.config().origins == ["*"];
         let dir = temp_dir(server.name());
         let file = dir.join("policy.toml");
         std::fs::write(&file, case.toml).unwrap();
@@ -840,6 +843,14 @@ fn equivalence(server: Server) {
                             .run(build(), |out| {
                                 let r = real(port, out);
                                 last_status = r.status;
+                                let vary_origin = r
+                                    .headers
+                                    .get_all("vary")
+                                    .flat_map(|v| v.split(|b| *b == b','))
+                                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"origin"));
+                                if !any && !vary_origin && r.status != 400 {
+                                    vary_missing += 1;
+                                }
                                 Ok::<_, ()>(r)
                             })
                             .unwrap();
@@ -904,6 +915,12 @@ fn equivalence(server: Server) {
     for d in &documented_seen {
         println!("  {d}");
     }
+    assert_eq!(
+        vary_missing,
+        0,
+        "{}: answers without Vary: Origin",
+        server.name()
+    );
     assert!(
         disagreements.is_empty(),
         "{} of {total} fetches disagree; the first ones:\n{}",
