@@ -85,6 +85,15 @@ credentials = true
 max_age = 0
 "#,
     },
+    Case {
+        name: "private network access",
+        toml: r#"
+origins = ["https://app.example.com", "http://localhost:*"]
+methods = ["PUT"]
+request_headers = ["content-type"]
+private_network = true
+"#,
+    },
 ];
 
 const ORIGINS: &[&str] = &[
@@ -775,6 +784,56 @@ fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
     report
 }
 
+/// Legacy Private Network Access (the browser role does not model it): the
+/// preflight's `Access-Control-Allow-Private-Network` is compared directly.
+fn private_network(server: Server, port: u16, policy: &Policy) {
+    for (origin, asked) in [
+        ("https://app.example.com", Some("true")),
+        ("https://app.example.com", Some("TRUE")),
+        ("https://app.example.com", Some("false")),
+        ("https://app.example.com", None),
+        ("http://localhost:5173", Some("true")),
+        ("https://evil.example", Some("true")),
+    ] {
+        let mut lines = vec![
+            ("Origin".to_owned(), origin.as_bytes().to_vec()),
+            ("Access-Control-Request-Method".to_owned(), b"PUT".to_vec()),
+        ];
+        if let Some(a) = asked {
+            lines.push((
+                "Access-Control-Request-Private-Network".to_owned(),
+                a.as_bytes().to_vec(),
+            ));
+        }
+        let got = exchange(port, "OPTIONS", "/api/items", &lines);
+        let mut map = HeaderMap::new();
+        for (n, v) in &lines {
+            map.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(v).unwrap(),
+            );
+        }
+        let d = policy.decide(&Method::OPTIONS, &map);
+        let want = d.headers().to_header_map();
+        let want_pna = want
+            .get("access-control-allow-private-network")
+            .map(|v| v.as_bytes().to_vec());
+        let got_pna = got
+            .headers
+            .get("access-control-allow-private-network")
+            .map(|v| v.into_owned());
+        let Action::Respond(status) = d.action() else {
+            panic!("a preflight")
+        };
+        assert_eq!(
+            (got.status, got_pna),
+            (status.as_u16(), want_pna),
+            "{}: private network preflight from {origin} asking {asked:?}",
+            server.name()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The equivalence run.
 
@@ -888,6 +947,9 @@ fn equivalence(server: Server) {
         );
         if i == 0 {
             documented_seen = run_probes(server, port, &policy);
+        }
+        if policy.config().private_network {
+            private_network(server, port, &policy);
         }
         drop(running);
         let _ = std::fs::remove_dir_all(&dir);

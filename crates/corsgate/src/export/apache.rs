@@ -281,19 +281,20 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         );
     }
     if let Some(v) = m.expose_value() {
-        let expose_var = if m.any { PATH } else { "CORSGATE_ACTUAL" };
-        if m.any {
-            // Any origin: also without an Origin (Policy::decide does so, for caches).
+        // Any origin: also on requests without an Origin, as Policy::decide does (for caches).
+        let expose_var = if m.any {
             set_env(
                 w,
                 &format!("{} && {}", on(PATH), off("CORSGATE_PREFLIGHT")),
                 "CORSGATE_EXPOSE",
             );
-        }
+            "CORSGATE_EXPOSE"
+        } else {
+            "CORSGATE_ACTUAL"
+        };
         let _ = writeln!(
             w,
-            "Header always set Access-Control-Expose-Headers \"{v}\" env={}",
-            if m.any { "CORSGATE_EXPOSE" } else { expose_var }
+            "Header always set Access-Control-Expose-Headers \"{v}\" env={expose_var}"
         );
     }
     if m.private_network {
