@@ -435,14 +435,30 @@ impl Drop for Running {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A temporary directory, removed on drop (after a panic too).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "corsgate-export-{tag}-{}-{}",
         std::process::id(),
         free_port()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn export(to: &str, policy: &Path, upstream: u16) -> String {
@@ -952,7 +968,6 @@ fn equivalence(server: Server) {
             private_network(server, port, &policy);
         }
         drop(running);
-        let _ = std::fs::remove_dir_all(&dir);
     }
     println!(
         "{}: {total} browser fetches ({} policies × {} origins × {} requests × {} statuses × {} browser profiles), {allowed} allowed, {} disagreements; {} upstream requests",
@@ -1075,7 +1090,6 @@ fn a_malformed_policy_is_refused_with_its_location() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -1102,5 +1116,4 @@ fn nothing_unsafe_is_emitted() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
