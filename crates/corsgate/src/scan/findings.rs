@@ -163,6 +163,13 @@ pub struct PolicySuggestion {
 
 const EXACT_FIX: &str = "Compare the Origin header with an exact list of your origins (scheme://host[:port], a set lookup — never a prefix, suffix, substring or regex test), send it back in Access-Control-Allow-Origin only on a match, with Vary: Origin; the corsgate policy below does exactly that";
 
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 fn acao(r: &ProbeRecord) -> Option<String> {
     r.header("access-control-allow-origin")
 }
@@ -253,22 +260,22 @@ fn trust_text(
         FindingClass::PrefixMatch => (
             format!("origins that merely start with {base} are allowed"),
             format!("The origin check only looks at the start of the name, so whoever registers {domain} can put a page on {origin} and {reads}."),
-            format!("Anchor the comparison at the end of the origin (a regex like `^https://app\\.example\\.com$`), or better: {EXACT_FIX}"),
+            format!("Anchor the comparison at the end of the origin (a regex like `^https://app\\.example\\.com$`), or better: {}", lower_first(EXACT_FIX)),
         ),
         FindingClass::SuffixMatch => (
             format!("origins that merely end with {} are allowed", base_domain(&base)),
             format!("The origin check only looks at the end of the name, without a dot boundary, so whoever registers {domain} can {reads}."),
-            format!("Match whole labels: a subdomain pattern must require the dot (`.example.com`), and only if every subdomain is yours; better: {EXACT_FIX}"),
+            format!("Match whole labels: a subdomain pattern must require the dot (`.example.com`), and only if every subdomain is yours; better: {}", lower_first(EXACT_FIX)),
         ),
         FindingClass::UnescapedDot => (
             format!("a dot in the allowed pattern for {base} matches any character"),
             format!("A regex dot that is not escaped matches any character, so whoever registers {domain} passes the check and can {reads}."),
-            format!("Escape every dot in origin regexes (`app\\.example\\.com`), or better: {EXACT_FIX}"),
+            format!("Escape every dot in origin regexes (`app\\.example\\.com`), or better: {}", lower_first(EXACT_FIX)),
         ),
         FindingClass::SpecialCharacter => (
             format!("an origin with a special character after {base} is allowed"),
             format!("The origin check stops at an unusual character, so {origin} (a page on {domain}, which {} send) passes as yours and can {reads}.", p.browsers.unwrap_or("some browsers")),
-            format!("Compare the whole origin string, not a parsed prefix of it; {EXACT_FIX}"),
+            format!("Compare the whole origin string, not a parsed prefix of it: {}", lower_first(EXACT_FIX)),
         ),
         FindingClass::SubdomainTrusted => (
             format!("any subdomain of {domain} is allowed"),
@@ -677,6 +684,6 @@ pub fn find(
     let mut all = trust_findings(records, plan);
     all.extend(server_findings(records, label));
     // Stable: within a severity, the order above (trust first).
-    all.sort_by(|a, b| b.severity.cmp(&a.severity));
+    all.sort_by_key(|f| std::cmp::Reverse(f.severity));
     (all, suggest_policy(records, trusted, methods))
 }
