@@ -597,3 +597,98 @@ fn failed_probes_are_reported_one_by_one() {
     assert!(human.stdout.contains("Could not probe"), "{}", human.stdout);
     assert!(human.stdout.contains("incomplete"), "{}", human.stdout);
 }
+
+#[test]
+fn lax_origin_parser_is_a_special_character_flaw() {
+    // The host is read up to the first character that cannot be in a DNS name,
+    // then compared: `https://app.example.com_.attacker….com` passes as app.example.com.
+    let s = allowing(
+        |o| {
+            let host = o.strip_prefix("https://").unwrap_or("");
+            let end = host
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+                .unwrap_or(host.len());
+            &host[..end] == "app.example.com"
+        },
+        true,
+        true,
+    );
+    let (code, v) = scan(&s, &[]);
+    assert_eq!(code, 1);
+    let f = must(&v, "special_character");
+    // `_` is sent by every browser: high.
+    assert_eq!(f["severity"], "high", "{f:#}");
+    assert!(
+        f["origin"].as_str().unwrap().contains("app.example.com_."),
+        "{f:#}"
+    );
+    assert_eq!(f["browsers"], "Chromium, Firefox and Safari");
+    // The backtick (Safari only) and the others are listed with it.
+    assert!(f["also_allowed"].to_string().contains('`'), "{f:#}");
+    assert_eq!(above_info(&v), ["special_character"], "{:?}", classes(&v));
+}
+
+#[test]
+fn reflection_on_preflights_only_is_high() {
+    // GETs carry no CORS headers, but every preflight echoes the origin with
+    // credentials: any site can send credentialed PUT and DELETE requests.
+    let s = serve(|req| {
+        let origin = req.header("origin").unwrap_or("").to_owned();
+        if req.method == "OPTIONS" {
+            return answer(
+                204,
+                &[
+                    ("Access-Control-Allow-Origin", &origin),
+                    ("Access-Control-Allow-Credentials", "true"),
+                    ("Access-Control-Allow-Methods", "PUT, DELETE"),
+                    ("Access-Control-Allow-Headers", "content-type"),
+                    ("Vary", "Origin"),
+                ],
+            );
+        }
+        answer(200, &[("Vary", "Origin")])
+    });
+    let (code, v) = scan(&s, &[]);
+    assert_eq!(code, 1);
+    let f = must(&v, "reflected_origin");
+    assert_eq!(f["severity"], "high");
+    let request = f["evidence"]["request"].as_str().unwrap();
+    assert!(request.starts_with("OPTIONS"), "{request}");
+    assert!(
+        f["why"].as_str().unwrap().contains("send PUT requests"),
+        "{f:#}"
+    );
+}
+
+#[test]
+fn preflight_rejected_by_auth_is_info() {
+    // An auth layer answers every OPTIONS with 401 before CORS runs.
+    let s = serve(|req| {
+        if req.method == "OPTIONS" {
+            return answer(401, &[("WWW-Authenticate", "Bearer")]);
+        }
+        let ok = req.header("origin") == Some(TRUSTED);
+        let mut h = vec![("Vary", "Origin")];
+        if ok {
+            h.push(("Access-Control-Allow-Origin", TRUSTED));
+        }
+        answer(200, &h)
+    });
+    let (code, v) = scan(&s, &[]);
+    assert_eq!(code, 0, "{:?}", classes(&v));
+    let f = must(&v, "preflight_not_ok");
+    assert_eq!(f["severity"], "info");
+    assert_eq!(f["evidence"]["status"], 401);
+    assert_eq!(f["evidence"]["origin"], TRUSTED);
+}
+
+#[test]
+fn redirect_is_said_not_followed() {
+    let s = serve(|_| answer(302, &[("Location", "/login"), ("Vary", "Origin")]));
+    let (code, v) = scan(&s, &[]);
+    assert_eq!(code, 0, "{:?}", classes(&v));
+    let f = must(&v, "redirected");
+    assert!(f["title"].as_str().unwrap().contains("/login"));
+    // Only the scanned URL was requested.
+    assert!(s.seen().iter().all(|r| r.path == "/api/me"));
+}

@@ -69,6 +69,8 @@ pub enum FindingClass {
     PreflightReflectsRequest,
     /// An origin the user trusts cannot read the answer.
     TrustedOriginRefused,
+    /// The endpoint answers with a redirect, which the scanner does not follow.
+    Redirected,
 }
 
 impl FindingClass {
@@ -90,6 +92,7 @@ impl FindingClass {
             FindingClass::PreflightNotOk => "preflight_not_ok",
             FindingClass::PreflightReflectsRequest => "preflight_reflects_request",
             FindingClass::TrustedOriginRefused => "trusted_origin_refused",
+            FindingClass::Redirected => "redirected",
         }
     }
 }
@@ -237,14 +240,25 @@ fn trust_text(
     class: FindingClass,
     p: &PlannedOrigin,
     credentials: bool,
+    evidence: &ProbeRecord,
 ) -> (String, String, String) {
     let origin = p.origin.clone().unwrap_or_default();
     let domain = p.attacker_domain.clone().unwrap_or_default();
     let base = p.based_on.clone().unwrap_or_default();
-    let reads = if credentials {
-        "read this endpoint's responses with the user's cookies"
-    } else {
-        "read this endpoint's responses (without cookies)"
+    // A GET that is read, or only a preflight that lets a request through.
+    let reads = match (evidence.request, &evidence.requested_method, credentials) {
+        (ProbeRequest::Get, _, true) => {
+            "read this endpoint's responses with the user's cookies".to_owned()
+        }
+        (ProbeRequest::Get, _, false) => {
+            "read this endpoint's responses (without cookies)".to_owned()
+        }
+        (_, Some(m), true) => format!("send {m} requests here with the user's cookies"),
+        (_, m, false) => format!(
+            "send {} requests here (without cookies)",
+            m.as_deref().unwrap_or("preflighted")
+        ),
+        (_, None, true) => "send preflighted requests here with the user's cookies".to_owned(),
     };
     match class {
         FindingClass::ReflectedOrigin => (
@@ -365,7 +379,7 @@ fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Findin
             let safari = h.plan.browsers == Some("Safari only");
             let s = trust_severity(h.class, h.credentials, safari);
             if s > f.severity {
-                let (title, why, fix) = trust_text(h.class, h.plan, h.credentials);
+                let (title, why, fix) = trust_text(h.class, h.plan, h.credentials, h.evidence);
                 f.severity = s;
                 f.title = title;
                 f.why = why;
@@ -382,7 +396,7 @@ fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Findin
             continue;
         }
         let safari = h.plan.browsers == Some("Safari only");
-        let (title, why, fix) = trust_text(h.class, h.plan, h.credentials);
+        let (title, why, fix) = trust_text(h.class, h.plan, h.credentials, h.evidence);
         out.push(Finding {
             class: h.class,
             severity: trust_severity(h.class, h.credentials, safari),
@@ -553,6 +567,24 @@ fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
             ),
             "A page on an origin you trust cannot read this endpoint, with or without credentials: not a security problem, but your own front end is blocked (`corsgate check` explains why in detail).",
             "Allow this origin exactly (the policy below), or check that the endpoint is the one your pages call.",
+        ));
+    }
+
+    if let Some(r) = gets().find(|r| r.status.is_some_and(|s| (300..400).contains(&s))) {
+        let to = r
+            .header("location")
+            .map(|l| format!(" to {l}"))
+            .unwrap_or_default();
+        out.push(server_finding(
+            FindingClass::Redirected,
+            Severity::Info,
+            r,
+            format!(
+                "the endpoint redirects{to} (status {})",
+                r.status.unwrap_or_default()
+            ),
+            "The scanner judges the redirect answer itself and does not follow it, so what the final resource allows is not covered.",
+            "Scan the URL the redirect leads to as well.",
         ));
     }
 

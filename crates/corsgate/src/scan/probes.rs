@@ -241,6 +241,16 @@ pub fn plan(target: &Origin, trusted: &[Origin], label: &str) -> Vec<PlannedOrig
                 Some(attacker_domain.clone()),
             )
         });
+        for c in ['$', '+'] {
+            push(PlannedOrigin {
+                browsers: Some("Firefox and Safari"),
+                ..derived(
+                    ProbeKind::SpecialCharacter,
+                    format!("{scheme}://{host}{c}.{attacker_domain}"),
+                    Some(attacker_domain.clone()),
+                )
+            });
+        }
         push(PlannedOrigin {
             browsers: Some("Safari only"),
             ..derived(
