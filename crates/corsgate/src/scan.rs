@@ -96,7 +96,6 @@ pub struct Access {
     /// Whether the browser allows it.
     pub allowed: bool,
     /// The engine's refusal code when not (`redirect_not_followed` for a redirect).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<&'static str>,
 }
 
@@ -123,10 +122,8 @@ pub struct ProbeRecord {
     /// The method on the wire (`GET` or `OPTIONS`).
     pub method: String,
     /// `Access-Control-Request-Method`, for a preflight.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_method: Option<String>,
     /// `Access-Control-Request-Headers`, for a preflight.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_headers: Option<String>,
     /// The status, when answered.
     pub status: Option<u16>,

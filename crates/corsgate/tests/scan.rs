@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answer, corsgate, serve, Answer, Seen, Server};
+use common::{answer, corsgate, serve, serve_tls, Answer, Seen, Server, CA_PEM};
 use serde_json::Value;
 
 /// The origin the scanned endpoints are meant to trust.
@@ -476,7 +476,19 @@ fn json_carries_the_documented_fields() {
         }
         assert!(p["headers"].is_array());
         assert!(p.get("error").is_some() && p.get("status").is_some());
-        assert!(p.get("without_credentials").is_some() && p.get("with_credentials").is_some());
+        assert!(p.get("requested_method").is_some() && p.get("requested_headers").is_some());
+        for k in ["without_credentials", "with_credentials"] {
+            let a = &p[k];
+            assert!(
+                a.is_null() || (a["allowed"].is_boolean() && a.get("refusal").is_some()),
+                "probe.{k}: {p:#}"
+            );
+        }
+        if p["kind"] == "baseline" || p["kind"] == "same_origin" {
+            assert!(p["with_credentials"].is_null());
+        } else {
+            assert!(p["with_credentials"]["allowed"].is_boolean());
+        }
         if p["request"] == "preflight" {
             assert_eq!(p["method"], "OPTIONS");
             assert_eq!(p["requested_method"], "PATCH");
@@ -691,4 +703,53 @@ fn redirect_is_said_not_followed() {
     assert!(f["title"].as_str().unwrap().contains("/login"));
     // Only the scanned URL was requested.
     assert!(s.seen().iter().all(|r| r.path == "/api/me"));
+}
+
+#[test]
+fn https_target_trusting_its_own_http_origin() {
+    // Over TLS, without --origin: the probes come from the target itself. The
+    // server trusts its own origin over http too (and answers the others).
+    let s = serve_tls(|req| {
+        let origin = req.header("origin").unwrap_or("");
+        let host = req.header("host").unwrap_or("");
+        let mut h = vec![("Vary", "Origin")];
+        let http_self = format!("http://{host}");
+        if origin == http_self {
+            h.push(("Access-Control-Allow-Origin", origin));
+            h.push(("Access-Control-Allow-Credentials", "true"));
+        }
+        let h: Vec<(String, String)> = h
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        Answer {
+            status: 200,
+            headers: h,
+        }
+    });
+    let url = format!("https://localhost:{}/api", s.addr.port());
+    let r = corsgate(&["scan", &url, "--cacert", CA_PEM, "--json"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    let f = must(&v, "http_origin_trusted");
+    assert_eq!(f["origin"], format!("http://localhost:{}", s.addr.port()));
+    assert_eq!(f["severity"], "medium");
+    assert!(v["attacker_domain"].is_string());
+    let arbitrary = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "arbitrary")
+        .unwrap();
+    assert!(arbitrary["origin"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://attacker"));
+    // No --origin: the policy is a placeholder, and says so.
+    assert_eq!(v["policy"]["placeholder"], true);
+    assert_eq!(v["policy"]["valid"], true);
+    assert!(v["policy"]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("--origin"));
 }
