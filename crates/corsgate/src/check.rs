@@ -241,7 +241,7 @@ fn lines(h: &HeaderList) -> Vec<(String, String)> {
 }
 
 /// Reads the certificates of a PEM file.
-fn load_pem(
+pub(crate) fn load_pem(
     path: &std::path::Path,
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CheckError> {
     use rustls::pki_types::pem::PemObject;

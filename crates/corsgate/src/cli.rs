@@ -11,7 +11,7 @@ use corsgate_core::{Credentials, Profile};
     name = "corsgate",
     version,
     about = "corsgate: CORS made correct, safe and debuggable",
-    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file)."
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding above info, 1 findings, 2 could not scan."
 )]
 pub struct Cli {
     /// Colour in human output.
@@ -48,6 +48,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Serve the playground page (and its demo gateway) on loopback.
     Playground(PlaygroundArgs),
+    /// Probe a deployed endpoint for CORS misconfigurations (reflected origins, `null`,
+    /// prefix/suffix/regex flaws, trusted subdomains and http origins, missing `Vary`...).
+    Scan(ScanArgs),
     /// Print nginx, Apache httpd or Envoy configuration that implements a policy file.
     Export(crate::export::ExportArgs),
 }
@@ -152,6 +155,40 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_probe: bool,
     /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `corsgate scan`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  corsgate scan https://api.example.com/me --origin https://app.example.com -H 'Cookie: session=…'\n\nExit codes: 0 no finding above info, 1 findings (low, medium or high), 2 could not scan (bad arguments, target unreachable, or some probes failed and nothing was found)."
+)]
+pub struct ScanArgs {
+    /// The endpoint to scan (http or https).
+    pub url: String,
+    /// An origin you trust (repeatable): a control that should be allowed, and the base of the
+    /// look-alike origins (prefix, suffix, unescaped dot, subdomain, http) the scanner tries.
+    #[arg(long = "origin", short = 'o', value_name = "ORIGIN")]
+    pub origins: Vec<String>,
+    /// A header sent with every GET probe, 'Name: value' (repeatable), e.g. a Cookie or an
+    /// Authorization header so the endpoint answers as to a signed-in user. Never sent with
+    /// preflights (browsers never do).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// A method the preflight probes ask for (repeatable; default PUT and DELETE).
+    #[arg(long = "method", short = 'X', value_name = "METHOD")]
+    pub methods: Vec<String>,
+    /// The browser whose behaviour judges the answers.
+    #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
+    pub browser: BrowserArg,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// Print one JSON object (schema in docs/scan.md) instead of the human report.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,8 +1,10 @@
 //! The `corsgate` command: `check` a URL as a browser would, `explain` a
-//! console CORS message, judge every cross-origin request in a `har` file.
+//! console CORS message, judge every cross-origin request in a `har` file,
+//! `scan` an endpoint for CORS misconfigurations.
 //!
-//! Exit codes: 0 allowed (or explained), 1 refused by CORS, 2 could not be
-//! checked (bad arguments, network error, unreadable file).
+//! Exit codes: 0 allowed (or explained, or no finding above info), 1 refused by
+//! CORS (or findings), 2 could not be checked (bad arguments, network error,
+//! unreadable file).
 #![forbid(unsafe_code)]
 
 mod check;
@@ -14,6 +16,7 @@ mod har;
 mod hints;
 mod http;
 mod render;
+mod scan;
 mod snippets;
 
 use std::io::Write;
@@ -86,6 +89,23 @@ fn main() -> ExitCode {
                     print_json(&error_json("not_recognized", &e));
                 }
                 eprintln!("corsgate: {e}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        },
+        Command::Scan(args) => match scan::run(&args) {
+            Ok(report) => {
+                if args.json {
+                    print_json(&report);
+                } else {
+                    print(&scan::render(&report, &style));
+                }
+                ExitCode::from(report.exit_code())
+            }
+            Err(e) => {
+                if args.json {
+                    print_json(&error_json(e.code(), &e.to_string()));
+                }
+                eprintln!("corsgate: could not scan: {e}");
                 ExitCode::from(EXIT_ERROR)
             }
         },

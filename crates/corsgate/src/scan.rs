@@ -1,0 +1,670 @@
+//! `corsgate scan`: finds CORS misconfigurations in a deployed endpoint.
+//!
+//! 1. [`probes::plan`] picks the `Origin` values: controls (none, same origin,
+//!    the user's trusted origins), an arbitrary attacker origin, `null`, and
+//!    look-alikes of every trusted origin (prefix, suffix, unescaped dot,
+//!    special character, subdomain, `http://`).
+//! 2. Each is sent as a simple GET and as preflights (`OPTIONS` asking for
+//!    each method, with `Content-Type: application/json`), over the HTTP
+//!    client of `corsgate check`, with `Cache-Control: no-cache`. The requests
+//!    are the engine's own (`Browser::fetch(..).start()`): byte for byte what
+//!    a browser sends.
+//! 3. Every answer is judged by the engine's browser role, with and without
+//!    credentials: could a page on that origin read it (or pass the preflight)?
+//! 4. [`findings::find`] turns the judgements and the raw headers into typed
+//!    findings with a severity, the evidence, why it matters and the fix; the
+//!    fix includes a corsgate policy validated with [`corsgate_core::Policy`].
+//!
+//! No request but GET and OPTIONS is ever sent: the preflighted PUT or DELETE
+//! itself never is.
+
+mod findings;
+mod probes;
+mod render;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use corsgate_core::{Action, Browser, Credentials, HeaderList, Origin, Profile, Request, Response};
+use serde::Serialize;
+
+use crate::check::{load_pem, wire_request};
+use crate::cli::{parse_header, ScanArgs};
+use crate::http::{Client, NetError, WireRequest};
+
+pub use findings::{Finding, PolicySuggestion, Severity};
+pub use probes::{PlannedOrigin, ProbeKind};
+pub use render::render;
+
+/// The version of the JSON document (bumped on any incompatible change).
+pub const SCHEMA: &str = "corsgate-scan/1";
+
+/// The `User-Agent` of the probes.
+pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS scan)");
+
+/// How many requests are in flight at once.
+const WORKERS: usize = 4;
+
+/// The methods the preflight probes ask for when `--method` is not given.
+const DEFAULT_METHODS: [&str; 2] = ["PUT", "DELETE"];
+
+/// Why a scan could not be made: exit code 2.
+#[derive(Debug)]
+pub enum ScanError {
+    /// Bad arguments.
+    Usage(String),
+    /// Not one probe got an answer.
+    Unreachable(NetError),
+}
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScanError::Usage(m) => f.write_str(m),
+            ScanError::Unreachable(e) => write!(f, "no probe got an answer: {e}"),
+        }
+    }
+}
+
+impl ScanError {
+    /// A stable code for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScanError::Usage(_) => "bad_arguments",
+            ScanError::Unreachable(e) => e.code(),
+        }
+    }
+}
+
+/// Which request a probe is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeRequest {
+    /// A simple `GET` (no preflight needed).
+    Get,
+    /// A preflight asking for one of the scanned methods and `content-type`.
+    Preflight,
+    /// A preflight asking for a made-up method and header: is anything allowed?
+    PreflightReflection,
+}
+
+/// Could a page on the probe's origin read the answer (or, for a preflight,
+/// send the request)? The engine's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Access {
+    /// Whether the browser allows it.
+    pub allowed: bool,
+    /// The engine's refusal code when not (`redirect_not_followed` for a redirect).
+    pub refusal: Option<&'static str>,
+}
+
+/// A network failure of one probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeFailure {
+    /// Stable code (`connection_refused`, `timeout`, `tls`, ...).
+    pub code: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+/// One request sent and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeRecord {
+    /// Its index in `probes`.
+    pub id: usize,
+    /// What the origin stands for.
+    pub kind: ProbeKind,
+    /// The `Origin` sent (null for the baseline).
+    pub origin: Option<String>,
+    /// The request.
+    pub request: ProbeRequest,
+    /// The method on the wire (`GET` or `OPTIONS`).
+    pub method: String,
+    /// `Access-Control-Request-Method`, for a preflight.
+    pub requested_method: Option<String>,
+    /// `Access-Control-Request-Headers`, for a preflight.
+    pub requested_headers: Option<String>,
+    /// The status, when answered.
+    pub status: Option<u16>,
+    /// The CORS response headers (`Access-Control-*`, `Vary`, `Location`), in order.
+    pub headers: Vec<(String, String)>,
+    /// The network failure, when not answered.
+    pub error: Option<ProbeFailure>,
+    /// The browser's verdict without credentials (null when not judged: baseline,
+    /// same origin, failures).
+    pub without_credentials: Option<Access>,
+    /// The browser's verdict with credentials (`credentials: 'include'`).
+    pub with_credentials: Option<Access>,
+    /// The full answer, for the engine.
+    #[serde(skip)]
+    pub response: Option<Response>,
+}
+
+impl ProbeRecord {
+    /// `GET` or `OPTIONS (PUT)`.
+    pub fn label(&self) -> String {
+        match &self.requested_method {
+            Some(m) => format!("{} (preflight for {m})", self.method),
+            None => self.method.clone(),
+        }
+    }
+    /// The first value of a response header.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.response.as_ref()?.headers.get_str(name)
+    }
+    /// Whether a page could read it (or pass the preflight) with or without credentials.
+    pub fn allowed(&self, credentials: bool) -> bool {
+        let a = if credentials {
+            &self.with_credentials
+        } else {
+            &self.without_credentials
+        };
+        a.as_ref().is_some_and(|a| a.allowed)
+    }
+}
+
+/// The target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    /// The URL scanned.
+    pub url: String,
+    /// Its origin.
+    pub origin: String,
+    /// Its registrable domain, when it has one.
+    pub registrable_domain: Option<String>,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// High findings.
+    pub high: usize,
+    /// Medium findings.
+    pub medium: usize,
+    /// Low findings.
+    pub low: usize,
+    /// Informational findings.
+    pub info: usize,
+    /// Requests sent.
+    pub probes: usize,
+    /// Requests that got no answer.
+    pub failed: usize,
+    /// The highest severity found (null when nothing was found).
+    pub worst: Option<Severity>,
+}
+
+/// The outcome of `corsgate scan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// The target.
+    pub target: TargetInfo,
+    /// The browser model that judged.
+    pub browser: &'static str,
+    /// The origins the user trusts.
+    pub trusted_origins: Vec<String>,
+    /// The methods the preflight probes asked for.
+    pub methods: Vec<String>,
+    /// This run's attacker domain (random label).
+    pub attacker_domain: String,
+    /// Counts.
+    pub summary: Summary,
+    /// The findings, highest severity first.
+    pub findings: Vec<Finding>,
+    /// A corsgate policy allowing exactly the trusted origins.
+    pub policy: PolicySuggestion,
+    /// Every request sent and its answer.
+    pub probes: Vec<ProbeRecord>,
+}
+
+impl ScanReport {
+    /// 0: nothing above info; 1: findings; 2: nothing found but some probes failed.
+    pub fn exit_code(&self) -> u8 {
+        match self.summary.worst {
+            Some(s) if s > Severity::Info => 1,
+            _ if self.summary.failed > 0 => 2,
+            _ => 0,
+        }
+    }
+}
+
+/// A request to send, with what the engine needs to judge its answer.
+struct Planned {
+    kind: ProbeKind,
+    origin: Option<String>,
+    request: ProbeRequest,
+    /// The engine requests (without, with credentials) whose first step this is.
+    engine: Option<(Request, Request)>,
+    wire: WireRequest,
+}
+
+fn usage(m: impl Into<String>) -> ScanError {
+    ScanError::Usage(m.into())
+}
+
+/// Parses and checks the target URL.
+fn target(url: &str) -> Result<(url::Url, Origin), ScanError> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        usage(format!(
+            "'{url}' is not a valid URL ({e}); write it like https://api.example.com/path"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(usage(format!(
+            "'{url}' is a {}: URL; corsgate scan requests http and https URLs",
+            parsed.scheme()
+        )));
+    }
+    let origin = Origin::from_url(&parsed);
+    if origin.is_opaque() || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(usage(format!("'{url}' has no host")));
+    }
+    Ok((parsed, origin))
+}
+
+/// Parses a trusted origin: an origin, or any URL of the page.
+fn trusted_origin(arg: &str) -> Result<Origin, ScanError> {
+    let origin = if arg.contains("://") {
+        Origin::from_url_str(arg)
+    } else {
+        Origin::parse_header(arg)
+    }
+    .map_err(|e| usage(format!("--origin {arg}: {e}")))?;
+    match &origin {
+        Origin::Opaque => Err(usage(format!(
+            "--origin {arg}: `null` is never a safe origin to trust (any site can send it); give the origins of your own pages"
+        ))),
+        Origin::Tuple(t) if !matches!(t.scheme(), "http" | "https") => Err(usage(format!(
+            "--origin {arg}: a page origin is http:// or https://"
+        ))),
+        _ => Ok(origin),
+    }
+}
+
+fn user_headers(args: &ScanArgs) -> Result<Vec<(String, String)>, ScanError> {
+    let mut out = Vec::new();
+    for h in &args.headers {
+        let (name, value) = parse_header(h).map_err(ScanError::Usage)?;
+        if !corsgate_core::headers::is_token(name.as_bytes()) {
+            return Err(usage(format!(
+                "--header '{h}': '{name}' is not a valid header name"
+            )));
+        }
+        if value.bytes().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
+            return Err(usage(format!(
+                "--header '{h}': a header value cannot contain NUL, CR or LF"
+            )));
+        }
+        let lower = name.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "origin" | "host" | "content-length" | "connection" | "transfer-encoding"
+        ) || lower.starts_with("access-control-request-")
+        {
+            return Err(usage(format!(
+                "--header '{h}': the scanner sets {name} itself; give Cookie or Authorization headers here"
+            )));
+        }
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// The wire request for the first step of an engine request, plus the
+/// scanner's own headers.
+fn engine_wire(
+    profile: Profile,
+    request: &Request,
+    extra: &[(String, String)],
+) -> Result<WireRequest, ScanError> {
+    let mut browser = Browser::new(profile);
+    let mut fetch = browser.fetch(request.clone());
+    let out = match fetch.start() {
+        Action::Send(out) => out,
+        Action::Done(v) => {
+            return Err(usage(format!(
+                "the browser model refuses the probe before sending it: {}",
+                v.reason.map(|r| r.message).unwrap_or_default()
+            )))
+        }
+    };
+    let origin = out
+        .headers
+        .get_str("origin")
+        .unwrap_or_else(|| request.origin().as_str().to_owned());
+    let mut wire = wire_request(&out, &origin, None);
+    wire.headers.set("User-Agent", USER_AGENT);
+    wire.headers.append("Cache-Control", "no-cache");
+    if out.stage == corsgate_core::Stage::Actual {
+        for (n, v) in extra {
+            wire.headers.append(n.clone(), v.as_bytes());
+        }
+    }
+    Ok(wire)
+}
+
+/// A GET built by hand, for the probes the engine does not send (no Origin,
+/// or the target's own origin: a browser does not send `Origin` on a same-origin GET).
+fn plain_get(url: &str, origin: Option<&str>, extra: &[(String, String)]) -> WireRequest {
+    let mut headers = HeaderList::new();
+    if let Some(o) = origin {
+        headers.append("Origin", o);
+    }
+    headers.append("Accept", "*/*");
+    headers.append("User-Agent", USER_AGENT);
+    headers.append("Cache-Control", "no-cache");
+    for (n, v) in extra {
+        headers.append(n.clone(), v.as_bytes());
+    }
+    WireRequest {
+        method: "GET".into(),
+        url: url.to_owned(),
+        headers,
+        body: None,
+    }
+}
+
+fn both(
+    builder: impl Fn(Credentials) -> corsgate_core::request::RequestBuilder,
+) -> Result<(Request, Request), ScanError> {
+    let build = |c| {
+        builder(c)
+            .build()
+            .map_err(|e| usage(format!("cannot build the probe: {e}")))
+    };
+    Ok((build(Credentials::Omit)?, build(Credentials::Include)?))
+}
+
+fn plan_requests(
+    url: &str,
+    profile: Profile,
+    origins: &[PlannedOrigin],
+    methods: &[String],
+    extra: &[(String, String)],
+    label: &str,
+) -> Result<Vec<Planned>, ScanError> {
+    let mut out = Vec::new();
+    let reflection_origin = origins
+        .iter()
+        .find(|p| p.kind == ProbeKind::Trusted)
+        .or_else(|| origins.iter().find(|p| p.kind == ProbeKind::Arbitrary))
+        .and_then(|p| p.origin.clone());
+    for p in origins {
+        let Some(origin) = p.origin.as_deref() else {
+            out.push(Planned {
+                kind: p.kind,
+                origin: None,
+                request: ProbeRequest::Get,
+                engine: None,
+                wire: plain_get(url, None, extra),
+            });
+            continue;
+        };
+        if p.kind == ProbeKind::SameOrigin {
+            out.push(Planned {
+                kind: p.kind,
+                origin: Some(origin.to_owned()),
+                request: ProbeRequest::Get,
+                engine: None,
+                wire: plain_get(url, Some(origin), extra),
+            });
+            continue;
+        }
+        let get = both(|c| Request::builder(origin, url).credentials(c))?;
+        out.push(Planned {
+            kind: p.kind,
+            origin: Some(origin.to_owned()),
+            request: ProbeRequest::Get,
+            wire: engine_wire(profile, &get.0, extra)?,
+            engine: Some(get),
+        });
+        for m in methods {
+            let pre = both(|c| {
+                Request::builder(origin, url)
+                    .method(m.clone())
+                    .header("Content-Type", "application/json")
+                    .credentials(c)
+            })?;
+            out.push(Planned {
+                kind: p.kind,
+                origin: Some(origin.to_owned()),
+                request: ProbeRequest::Preflight,
+                wire: engine_wire(profile, &pre.0, extra)?,
+                engine: Some(pre),
+            });
+        }
+        if reflection_origin.as_deref() == Some(origin) {
+            let method = format!("CORSGATE{}", label.to_ascii_uppercase());
+            let header = format!("X-Corsgate-{label}");
+            let pre = both(|c| {
+                Request::builder(origin, url)
+                    .method(method.clone())
+                    .header(header.clone(), "1")
+                    .credentials(c)
+            })?;
+            out.push(Planned {
+                kind: p.kind,
+                origin: Some(origin.to_owned()),
+                request: ProbeRequest::PreflightReflection,
+                wire: engine_wire(profile, &pre.0, extra)?,
+                engine: Some(pre),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Sends every request, `WORKERS` at a time, each on its own connection.
+fn send_all(
+    planned: &[Planned],
+    timeout: Duration,
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<Vec<Result<Response, NetError>>, ScanError> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Response, NetError>>>> =
+        Mutex::new(vec![None; planned.len()]);
+    let start_error: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS.min(planned.len()) {
+            s.spawn(|| {
+                let client = match Client::new(timeout, roots.to_vec()) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if let Ok(mut slot) = start_error.lock() {
+                            *slot = Some(e.to_string());
+                        }
+                        return;
+                    }
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = planned.get(i) else { break };
+                    let r = client.send(&p.wire);
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = start_error.into_inner().ok().flatten() {
+        return Err(usage(format!("cannot start the HTTP client: {e}")));
+    }
+    let results = results
+        .into_inner()
+        .map_err(|_| usage("a probe thread failed"))?;
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(NetError::Protocol {
+                    url: String::new(),
+                    message: "the probe was not sent".into(),
+                })
+            })
+        })
+        .collect())
+}
+
+/// The engine's verdict on an answer: a GET is read (or not); a preflight
+/// lets the request through (or not). A redirect is not followed.
+fn judge(profile: Profile, request: &Request, response: &Response) -> Access {
+    let mut browser = Browser::new(profile);
+    let mut fetch = browser.fetch(request.clone());
+    let Action::Send(first) = fetch.start() else {
+        return Access {
+            allowed: false,
+            refusal: Some("not_sent"),
+        };
+    };
+    match fetch.respond(response.clone()) {
+        Action::Done(v) => Access {
+            allowed: v.allowed,
+            refusal: v.reason.as_ref().map(|r| r.code),
+        },
+        // After a preflight: the browser would now send the request itself.
+        Action::Send(next) if first.stage == corsgate_core::Stage::Preflight => {
+            let _ = next;
+            Access {
+                allowed: true,
+                refusal: None,
+            }
+        }
+        // A redirect: where it leads is another resource.
+        Action::Send(_) => Access {
+            allowed: false,
+            refusal: Some("redirect_not_followed"),
+        },
+    }
+}
+
+fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
+    h.iter()
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            n.starts_with("access-control-") || n == "vary" || n == "location"
+        })
+        .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// Runs `corsgate scan`.
+pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
+    let (url, target_origin) = target(&args.url)?;
+    let url_str = url.to_string();
+    let mut trusted: Vec<Origin> = Vec::new();
+    for o in &args.origins {
+        let origin = trusted_origin(o)?;
+        if !trusted.contains(&origin) {
+            trusted.push(origin);
+        }
+    }
+    let extra = user_headers(args)?;
+    let methods: Vec<String> = if args.methods.is_empty() {
+        DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect()
+    } else {
+        let mut ms = Vec::new();
+        for m in &args.methods {
+            // Validated (and normalized) as fetch() does.
+            let r = Request::builder("https://corsgate.invalid", url_str.as_str())
+                .method(m.clone())
+                .build()
+                .map_err(|e| usage(format!("--method {m}: {e}")))?;
+            if !ms.contains(&r.method().to_owned()) {
+                ms.push(r.method().to_owned());
+            }
+        }
+        ms
+    };
+    let profile: Profile = args.browser.into();
+    let roots = match &args.cacert {
+        Some(path) => load_pem(path).map_err(|e| usage(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let label = probes::random_label();
+    let trusted_cross: Vec<Origin> = trusted
+        .iter()
+        .filter(|t| !t.same_origin(&target_origin))
+        .cloned()
+        .collect();
+    let origins = probes::plan(&target_origin, &trusted_cross, &label);
+    let planned = plan_requests(&url_str, profile, &origins, &methods, &extra, &label)?;
+    let answers = send_all(&planned, Duration::from_secs_f64(args.timeout), &roots)?;
+    if let Some(Err(e)) = answers.iter().find(|r| r.is_err()) {
+        if answers.iter().all(Result::is_err) {
+            return Err(ScanError::Unreachable(e.clone()));
+        }
+    }
+    let mut records = Vec::with_capacity(planned.len());
+    for (id, (p, answer)) in planned.iter().zip(answers).enumerate() {
+        let requested_method = p.wire.headers.get_str("access-control-request-method");
+        let requested_headers = p.wire.headers.get_str("access-control-request-headers");
+        let mut record = ProbeRecord {
+            id,
+            kind: p.kind,
+            origin: p.origin.clone(),
+            request: p.request,
+            method: p.wire.method.clone(),
+            requested_method,
+            requested_headers,
+            status: None,
+            headers: Vec::new(),
+            error: None,
+            without_credentials: None,
+            with_credentials: None,
+            response: None,
+        };
+        match answer {
+            Ok(response) => {
+                record.status = Some(response.status);
+                record.headers = cors_lines(&response.headers);
+                if let Some((omit, include)) = &p.engine {
+                    record.without_credentials = Some(judge(profile, omit, &response));
+                    record.with_credentials = Some(judge(profile, include, &response));
+                }
+                record.response = Some(response);
+            }
+            Err(e) => {
+                record.error = Some(ProbeFailure {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        records.push(record);
+    }
+    let plan_info: Vec<PlannedOrigin> = origins;
+    let (found, policy) = findings::find(&records, &plan_info, &trusted_cross, &methods, &label);
+    let mut summary = Summary {
+        probes: records.len(),
+        failed: records.iter().filter(|r| r.error.is_some()).count(),
+        ..Summary::default()
+    };
+    for f in &found {
+        match f.severity {
+            Severity::High => summary.high += 1,
+            Severity::Medium => summary.medium += 1,
+            Severity::Low => summary.low += 1,
+            Severity::Info => summary.info += 1,
+        }
+    }
+    summary.worst = found.iter().map(|f| f.severity).max();
+    Ok(ScanReport {
+        schema: SCHEMA,
+        target: TargetInfo {
+            url: url_str,
+            origin: target_origin.as_str().to_owned(),
+            registrable_domain: url.host_str().and_then(probes::registrable_domain),
+        },
+        browser: profile.name(),
+        trusted_origins: trusted.iter().map(|t| t.as_str().to_owned()).collect(),
+        methods,
+        attacker_domain: format!("attacker{label}.com"),
+        summary,
+        findings: found,
+        policy,
+        probes: records,
+    })
+}

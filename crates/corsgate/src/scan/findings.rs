@@ -1,0 +1,721 @@
+//! From judged answers to findings: which origins a browser would let read
+//! (with or without credentials), what the server does that the browser does
+//! not block on, and the fix.
+
+use corsgate_core::{Origin, Policy};
+use serde::Serialize;
+
+use super::probes::{PlannedOrigin, ProbeKind};
+use super::{ProbeRecord, ProbeRequest};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; not a misconfiguration by itself.
+    Info,
+    /// A misconfiguration that needs another flaw or a network attacker, or breaks caching.
+    Low,
+    /// A read by an attacker origin without the user's credentials, or a
+    /// credentialed read that needs a network attacker or a subdomain.
+    Medium,
+    /// A credentialed read (or credentialed preflighted request) by an origin an attacker can own.
+    High,
+}
+
+impl Severity {
+    /// Upper-case name for the human report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+        }
+    }
+}
+
+/// The kinds of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingClass {
+    /// Any origin is echoed back and allowed.
+    ReflectedOrigin,
+    /// `Origin: null` is allowed.
+    NullOrigin,
+    /// An origin that starts with a trusted host is allowed (`app.example.com.attacker.com`).
+    PrefixMatch,
+    /// An origin that ends with the trusted domain is allowed (`attackerexample.com`).
+    SuffixMatch,
+    /// A dot of the trusted host matches any character (`appxexample.com`).
+    UnescapedDot,
+    /// A trusted host followed by `_` or a backtick and an attacker's domain is allowed.
+    SpecialCharacter,
+    /// Subdomains are allowed.
+    SubdomainTrusted,
+    /// The `http://` variant of an `https://` origin is allowed.
+    HttpOriginTrusted,
+    /// `Access-Control-Allow-Origin` depends on `Origin` without `Vary: Origin`.
+    MissingVary,
+    /// `Access-Control-Allow-Origin: *` with `Access-Control-Allow-Credentials: true`.
+    WildcardWithCredentials,
+    /// `Access-Control-Allow-Origin: *`: any site can read without credentials.
+    WildcardOrigin,
+    /// Several origins in `Access-Control-Allow-Origin` (or several lines).
+    MultipleAllowOrigin,
+    /// A preflight answered with a non-2xx status although meant to pass.
+    PreflightNotOk,
+    /// A preflight answer allows whatever method or header is asked for.
+    PreflightReflectsRequest,
+    /// An origin the user trusts cannot read the answer.
+    TrustedOriginRefused,
+    /// The endpoint answers with a redirect, which the scanner does not follow.
+    Redirected,
+}
+
+impl FindingClass {
+    /// The stable name (as in JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingClass::ReflectedOrigin => "reflected_origin",
+            FindingClass::NullOrigin => "null_origin",
+            FindingClass::PrefixMatch => "prefix_match",
+            FindingClass::SuffixMatch => "suffix_match",
+            FindingClass::UnescapedDot => "unescaped_dot",
+            FindingClass::SpecialCharacter => "special_character",
+            FindingClass::SubdomainTrusted => "subdomain_trusted",
+            FindingClass::HttpOriginTrusted => "http_origin_trusted",
+            FindingClass::MissingVary => "missing_vary",
+            FindingClass::WildcardWithCredentials => "wildcard_with_credentials",
+            FindingClass::WildcardOrigin => "wildcard_origin",
+            FindingClass::MultipleAllowOrigin => "multiple_allow_origin",
+            FindingClass::PreflightNotOk => "preflight_not_ok",
+            FindingClass::PreflightReflectsRequest => "preflight_reflects_request",
+            FindingClass::TrustedOriginRefused => "trusted_origin_refused",
+            FindingClass::Redirected => "redirected",
+        }
+    }
+}
+
+/// The answer that shows a finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// The probe's index in `probes`.
+    pub probe: usize,
+    /// `GET` or `OPTIONS (preflight for PUT)`.
+    pub request: String,
+    /// The `Origin` sent.
+    pub origin: Option<String>,
+    /// The status.
+    pub status: Option<u16>,
+    /// The CORS response headers seen.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Evidence {
+    fn of(r: &ProbeRecord) -> Evidence {
+        Evidence {
+            probe: r.id,
+            request: r.label(),
+            origin: r.origin.clone(),
+            status: r.status,
+            headers: r.headers.clone(),
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What kind.
+    pub class: FindingClass,
+    /// How bad.
+    pub severity: Severity,
+    /// One line.
+    pub title: String,
+    /// The exact probe origin that showed it.
+    pub origin: Option<String>,
+    /// The domain an attacker would register or control to exploit it.
+    pub attacker_domain: Option<String>,
+    /// Whether it works with the user's cookies (`credentials: 'include'`).
+    pub credentials: bool,
+    /// Which browsers send such an origin, when not all.
+    pub browsers: Option<&'static str>,
+    /// The answer that shows it.
+    pub evidence: Evidence,
+    /// Why it matters, in one sentence.
+    pub why: String,
+    /// How to fix it.
+    pub fix: String,
+    /// Other probe origins allowed for the same reason (or explained by this finding).
+    pub also_allowed: Vec<String>,
+}
+
+/// A corsgate policy that allows exactly the trusted origins.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySuggestion {
+    /// The policy, in corsgate's TOML (docs/server-role.md).
+    pub toml: String,
+    /// Whether the origins are a placeholder (no `--origin` was given).
+    pub placeholder: bool,
+    /// Whether `corsgate_core::Policy::from_toml` accepts it.
+    pub valid: bool,
+    /// What was adjusted, or why it is not valid.
+    pub notes: Vec<String>,
+}
+
+const EXACT_FIX: &str = "Compare the Origin header with an exact list of your origins (scheme://host[:port], a set lookup — never a prefix, suffix, substring or regex test), send it back in Access-Control-Allow-Origin only on a match, with Vary: Origin; the corsgate policy below does exactly that";
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn acao(r: &ProbeRecord) -> Option<String> {
+    r.header("access-control-allow-origin")
+}
+
+fn acao_lines(r: &ProbeRecord) -> usize {
+    r.response.as_ref().map_or(0, |resp| {
+        resp.headers.get_all("access-control-allow-origin").count()
+    })
+}
+
+fn list_tokens(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+}
+
+fn varies_on_origin(r: &ProbeRecord) -> bool {
+    r.response.as_ref().is_some_and(|resp| {
+        resp.headers
+            .get_all("vary")
+            .any(|v| list_tokens(&String::from_utf8_lossy(v)).any(|t| t == "origin" || t == "*"))
+    })
+}
+
+/// What a trusted-origin look-alike (or a foreign origin) being allowed means.
+fn trust_class(kind: ProbeKind) -> Option<FindingClass> {
+    Some(match kind {
+        ProbeKind::Arbitrary => FindingClass::ReflectedOrigin,
+        ProbeKind::Null => FindingClass::NullOrigin,
+        ProbeKind::Prefix => FindingClass::PrefixMatch,
+        ProbeKind::Suffix => FindingClass::SuffixMatch,
+        ProbeKind::UnescapedDot => FindingClass::UnescapedDot,
+        ProbeKind::SpecialCharacter => FindingClass::SpecialCharacter,
+        ProbeKind::Subdomain => FindingClass::SubdomainTrusted,
+        ProbeKind::HttpDowngrade => FindingClass::HttpOriginTrusted,
+        ProbeKind::Baseline | ProbeKind::SameOrigin | ProbeKind::Trusted => return None,
+    })
+}
+
+fn trust_severity(class: FindingClass, credentials: bool, safari_only: bool) -> Severity {
+    let (with, without) = match class {
+        FindingClass::SpecialCharacter if safari_only => (Severity::Medium, Severity::Low),
+        FindingClass::SubdomainTrusted | FindingClass::HttpOriginTrusted => {
+            (Severity::Medium, Severity::Low)
+        }
+        _ => (Severity::High, Severity::Medium),
+    };
+    if credentials {
+        with
+    } else {
+        without
+    }
+}
+
+/// The registrable domain of an origin's host (or the host).
+fn base_domain(origin: &str) -> String {
+    let host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest.split(':').next().unwrap_or(rest));
+    super::probes::registrable_domain(host).unwrap_or_else(|| host.to_owned())
+}
+
+fn trust_text(
+    class: FindingClass,
+    p: &PlannedOrigin,
+    credentials: bool,
+    evidence: &ProbeRecord,
+) -> (String, String, String) {
+    let origin = p.origin.clone().unwrap_or_default();
+    let domain = p.attacker_domain.clone().unwrap_or_default();
+    let base = p.based_on.clone().unwrap_or_default();
+    // A GET that is read, or only a preflight that lets a request through.
+    let reads = match (evidence.request, &evidence.requested_method, credentials) {
+        (ProbeRequest::Get, _, true) => {
+            "read this endpoint's responses with the user's cookies".to_owned()
+        }
+        (ProbeRequest::Get, _, false) => {
+            "read this endpoint's responses (without cookies)".to_owned()
+        }
+        (_, Some(m), true) => format!("send {m} requests here with the user's cookies"),
+        (_, m, false) => format!(
+            "send {} requests here (without cookies)",
+            m.as_deref().unwrap_or("preflighted")
+        ),
+        (_, None, true) => "send preflighted requests here with the user's cookies".to_owned(),
+    };
+    match class {
+        FindingClass::ReflectedOrigin => (
+            format!("any origin is allowed: the server echoes the Origin header (can {reads})"),
+            format!("The server copies whatever Origin it receives into Access-Control-Allow-Origin, so every website a user visits can {reads}."),
+            EXACT_FIX.to_owned(),
+        ),
+        FindingClass::NullOrigin => (
+            format!("the `null` origin is allowed (can {reads})"),
+            format!("Any website can send `Origin: null` from a sandboxed iframe, so allowing null lets every site {reads}."),
+            "Never allow `null`: remove it from the allowed origins (it is what sandboxed iframes, data: and file: pages send, which any site can produce). ".to_owned() + EXACT_FIX,
+        ),
+        FindingClass::PrefixMatch => (
+            format!("origins that merely start with {base} are allowed"),
+            format!("The origin check only looks at the start of the name, so whoever registers {domain} can put a page on {origin} and {reads}."),
+            format!("Anchor the comparison at the end of the origin (a regex like `^https://app\\.example\\.com$`), or better: {}", lower_first(EXACT_FIX)),
+        ),
+        FindingClass::SuffixMatch => (
+            format!("origins that merely end with {} are allowed", base_domain(&base)),
+            format!("The origin check only looks at the end of the name, without a dot boundary, so whoever registers {domain} can {reads}."),
+            format!("Match whole labels: a subdomain pattern must require the dot (`.example.com`), and only if every subdomain is yours; better: {}", lower_first(EXACT_FIX)),
+        ),
+        FindingClass::UnescapedDot => (
+            format!("a dot in the allowed pattern for {base} matches any character"),
+            format!("A regex dot that is not escaped matches any character, so whoever registers {domain} passes the check and can {reads}."),
+            format!("Escape every dot in origin regexes (`app\\.example\\.com`), or better: {}", lower_first(EXACT_FIX)),
+        ),
+        FindingClass::SpecialCharacter => (
+            format!("an origin with a special character after {base} is allowed"),
+            format!("The origin check stops at an unusual character, so {origin} (a page on {domain}, which {} send) passes as yours and can {reads}.", p.browsers.unwrap_or("some browsers")),
+            format!("Compare the whole origin string, not a parsed prefix of it: {}", lower_first(EXACT_FIX)),
+        ),
+        FindingClass::SubdomainTrusted => (
+            format!("any subdomain of {domain} is allowed"),
+            format!("Every subdomain is trusted, so one subdomain with an XSS flaw or a dangling DNS record (subdomain takeover) is enough to {reads}."),
+            format!("List the subdomains that need access; if you do mean every subdomain, make sure none can be taken over or runs untrusted content. {EXACT_FIX}"),
+        ),
+        FindingClass::HttpOriginTrusted => (
+            format!("the plain-http origin {origin} is allowed"),
+            format!("Anyone on the user's network path (public Wi-Fi, a rogue router) can inject script into an http page and so {reads}."),
+            format!("Allow only https:// origins (http:// only for localhost during development). {EXACT_FIX}"),
+        ),
+        _ => (String::new(), String::new(), String::new()),
+    }
+}
+
+/// The probes of one origin: which were allowed by echo (not by `*`), and with credentials?
+struct Trust<'a> {
+    plan: &'a PlannedOrigin,
+    class: FindingClass,
+    credentials: bool,
+    evidence: &'a ProbeRecord,
+}
+
+fn trust_hits<'a>(records: &'a [ProbeRecord], plan: &'a [PlannedOrigin]) -> Vec<Trust<'a>> {
+    let mut out = Vec::new();
+    for p in plan {
+        let Some(class) = trust_class(p.kind) else {
+            continue;
+        };
+        let mine: Vec<&ProbeRecord> = records
+            .iter()
+            .filter(|r| r.origin.is_some() && r.origin == p.origin)
+            .collect();
+        let echoed = |r: &&&ProbeRecord| {
+            r.allowed(true) || (r.allowed(false) && acao(r).as_deref() != Some("*"))
+        };
+        let allowed: Vec<&&ProbeRecord> = mine.iter().filter(echoed).collect();
+        if allowed.is_empty() {
+            continue;
+        }
+        let credentials = allowed.iter().any(|r| r.allowed(true));
+        let evidence = allowed
+            .iter()
+            .find(|r| r.request == ProbeRequest::Get && r.allowed(true))
+            .or_else(|| allowed.iter().find(|r| r.allowed(true)))
+            .or_else(|| allowed.iter().find(|r| r.request == ProbeRequest::Get))
+            .or_else(|| allowed.first())
+            .map(|r| **r);
+        if let Some(evidence) = evidence {
+            out.push(Trust {
+                plan: p,
+                class,
+                credentials,
+                evidence,
+            });
+        }
+    }
+    out
+}
+
+/// Which findings a broader one explains.
+fn subsumed_by(class: FindingClass) -> &'static [FindingClass] {
+    match class {
+        FindingClass::ReflectedOrigin => &[
+            FindingClass::NullOrigin,
+            FindingClass::PrefixMatch,
+            FindingClass::SuffixMatch,
+            FindingClass::UnescapedDot,
+            FindingClass::SpecialCharacter,
+            FindingClass::SubdomainTrusted,
+            FindingClass::HttpOriginTrusted,
+        ],
+        FindingClass::SuffixMatch => &[FindingClass::UnescapedDot, FindingClass::SubdomainTrusted],
+        FindingClass::PrefixMatch => &[FindingClass::SpecialCharacter],
+        _ => &[],
+    }
+}
+
+fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Finding> {
+    let hits = trust_hits(records, plan);
+    let mut out: Vec<Finding> = Vec::new();
+    for h in &hits {
+        let origin = h.plan.origin.clone().unwrap_or_default();
+        // One finding per class; later hits of the class join it.
+        if let Some(f) = out.iter_mut().find(|f| f.class == h.class) {
+            f.also_allowed.push(origin.clone());
+            let safari = h.plan.browsers == Some("Safari only");
+            let s = trust_severity(h.class, h.credentials, safari);
+            if s > f.severity {
+                let (title, why, fix) = trust_text(h.class, h.plan, h.credentials, h.evidence);
+                f.severity = s;
+                f.title = title;
+                f.why = why;
+                f.fix = fix;
+                f.credentials = h.credentials;
+                f.browsers = h.plan.browsers;
+                f.also_allowed.retain(|o| Some(o) != h.plan.origin.as_ref());
+                if let Some(old) = f.origin.replace(origin) {
+                    f.also_allowed.insert(0, old);
+                }
+                f.attacker_domain = h.plan.attacker_domain.clone();
+                f.evidence = Evidence::of(h.evidence);
+            }
+            continue;
+        }
+        let safari = h.plan.browsers == Some("Safari only");
+        let (title, why, fix) = trust_text(h.class, h.plan, h.credentials, h.evidence);
+        out.push(Finding {
+            class: h.class,
+            severity: trust_severity(h.class, h.credentials, safari),
+            title,
+            origin: Some(origin),
+            attacker_domain: h.plan.attacker_domain.clone(),
+            credentials: h.credentials,
+            browsers: h.plan.browsers,
+            evidence: Evidence::of(h.evidence),
+            why,
+            fix,
+            also_allowed: Vec::new(),
+        });
+    }
+    // Drop what a broader finding explains, listing it there.
+    let present: Vec<FindingClass> = out.iter().map(|f| f.class).collect();
+    let mut absorbed: Vec<(FindingClass, Vec<String>)> = Vec::new();
+    out.retain(|f| {
+        let broader = present.iter().find(|c| subsumed_by(**c).contains(&f.class));
+        match broader {
+            Some(b) => {
+                let mut origins: Vec<String> = f.origin.iter().cloned().collect();
+                origins.extend(f.also_allowed.iter().cloned());
+                absorbed.push((*b, origins));
+                false
+            }
+            None => true,
+        }
+    });
+    for (class, origins) in absorbed {
+        if let Some(f) = out.iter_mut().find(|f| f.class == class) {
+            f.also_allowed.extend(origins);
+        }
+    }
+    out
+}
+
+fn server_finding(
+    class: FindingClass,
+    severity: Severity,
+    r: &ProbeRecord,
+    title: String,
+    why: &str,
+    fix: &str,
+) -> Finding {
+    Finding {
+        class,
+        severity,
+        title,
+        origin: r.origin.clone(),
+        attacker_domain: None,
+        credentials: false,
+        browsers: None,
+        evidence: Evidence::of(r),
+        why: why.to_owned(),
+        fix: fix.to_owned(),
+        also_allowed: Vec::new(),
+    }
+}
+
+fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let answered = || records.iter().filter(|r| r.response.is_some());
+    let gets = || answered().filter(|r| r.request == ProbeRequest::Get);
+
+    // Access-Control-Allow-Origin that depends on Origin, without Vary: Origin.
+    let mut values: Vec<Option<String>> = gets().map(acao).collect();
+    values.sort();
+    values.dedup();
+    let dynamic = values.len() > 1;
+    if dynamic {
+        let lacking = || gets().filter(|r| !varies_on_origin(r));
+        let pick = lacking()
+            .find(|r| r.origin.is_some() && acao(r) == r.origin)
+            .or_else(|| lacking().next());
+        if let Some(r) = pick {
+            out.push(server_finding(
+                FindingClass::MissingVary,
+                Severity::Low,
+                r,
+                "Access-Control-Allow-Origin depends on the Origin header, but the response lacks Vary: Origin".into(),
+                "A cache (CDN, proxy or the browser's own) may serve the answer made for one origin to another, which breaks your own pages and can hand one site's access to another.",
+                "Add `Vary: Origin` to every response of this endpoint whose CORS headers depend on the Origin header (those without an Origin too); corsgate policies do this.",
+            ));
+        }
+    }
+
+    if let Some(r) = answered().find(|r| {
+        acao(r).as_deref() == Some("*")
+            && r.header("access-control-allow-credentials").as_deref() == Some("true")
+    }) {
+        out.push(server_finding(
+            FindingClass::WildcardWithCredentials,
+            Severity::Low,
+            r,
+            "Access-Control-Allow-Origin: * is sent with Access-Control-Allow-Credentials: true".into(),
+            "Browsers refuse this pair, so it does not do what was meant; the usual 'fix', echoing the Origin instead of *, would let every website read your users' data.",
+            "Decide: public data → keep `*` and drop Access-Control-Allow-Credentials; per-user data → list the exact origins that need cookies (the policy below).",
+        ));
+    }
+
+    if let Some(r) = answered().find(|r| {
+        acao_lines(r) > 1 || acao(r).is_some_and(|v| v.contains(',') || v.trim().contains(' '))
+    }) {
+        out.push(server_finding(
+            FindingClass::MultipleAllowOrigin,
+            Severity::Info,
+            r,
+            "several origins in Access-Control-Allow-Origin".into(),
+            "Browsers accept exactly one origin there; a list, or two header lines (often one from the app and one from a proxy), makes them refuse every cross-origin read.",
+            "Send one value: the request's Origin when it is on your list; set CORS headers in one place only (the app or the proxy, not both).",
+        ));
+    }
+
+    if let Some(r) = answered().find(|r| {
+        matches!(
+            r.request,
+            ProbeRequest::Preflight | ProbeRequest::PreflightReflection
+        ) && r.status.is_some_and(|s| !(200..300).contains(&s))
+            && (acao(r).is_some() || (r.kind == ProbeKind::Trusted && r.status != Some(403)))
+    }) {
+        let status = r.status.unwrap_or_default();
+        out.push(server_finding(
+            FindingClass::PreflightNotOk,
+            Severity::Info,
+            r,
+            format!("a preflight is answered with status {status}"),
+            "Browsers require a 2xx status on the answer to a preflight, so this request fails even from your own pages (often an auth layer or router that answers OPTIONS before CORS does).",
+            "Answer preflights (OPTIONS with Origin and Access-Control-Request-Method) before authentication and routing, with 204 and the CORS headers.",
+        ));
+    }
+
+    let method = format!("corsgate{label}");
+    let header = format!("x-corsgate-{label}");
+    if let Some(r) = answered().find(|r| {
+        r.request == ProbeRequest::PreflightReflection
+            && (r
+                .header("access-control-allow-methods")
+                .is_some_and(|v| list_tokens(&v).any(|t| t == method || t == "*"))
+                || r.header("access-control-allow-headers")
+                    .is_some_and(|v| list_tokens(&v).any(|t| t == header || t == "*")))
+    }) {
+        out.push(server_finding(
+            FindingClass::PreflightReflectsRequest,
+            Severity::Info,
+            r,
+            "the preflight answer allows any method or header that is asked for".into(),
+            "Harmless while the origin check is right, but it makes every origin mistake worse: an allowed origin can send any method and header.",
+            "List the methods and request headers the endpoint really accepts (`methods` and `request_headers` in the policy below).",
+        ));
+    }
+
+    for r in
+        gets().filter(|r| r.kind == ProbeKind::Trusted && !r.allowed(false) && !r.allowed(true))
+    {
+        let refusal = r
+            .without_credentials
+            .as_ref()
+            .and_then(|a| a.refusal)
+            .unwrap_or("refused");
+        out.push(server_finding(
+            FindingClass::TrustedOriginRefused,
+            Severity::Info,
+            r,
+            format!(
+                "{} (a trusted origin) cannot read the response ({refusal})",
+                r.origin.as_deref().unwrap_or_default()
+            ),
+            "A page on an origin you trust cannot read this endpoint, with or without credentials: not a security problem, but your own front end is blocked (`corsgate check` explains why in detail).",
+            "Allow this origin exactly (the policy below), or check that the endpoint is the one your pages call.",
+        ));
+    }
+
+    if let Some(r) = gets().find(|r| r.status.is_some_and(|s| (300..400).contains(&s))) {
+        let to = r
+            .header("location")
+            .map(|l| format!(" to {l}"))
+            .unwrap_or_default();
+        out.push(server_finding(
+            FindingClass::Redirected,
+            Severity::Info,
+            r,
+            format!(
+                "the endpoint redirects{to} (status {})",
+                r.status.unwrap_or_default()
+            ),
+            "The scanner judges the redirect answer itself and does not follow it, so what the final resource allows is not covered.",
+            "Scan the URL the redirect leads to as well.",
+        ));
+    }
+
+    if let Some(r) = gets().find(|r| {
+        r.kind == ProbeKind::Arbitrary && r.allowed(false) && acao(r).as_deref() == Some("*")
+    }) {
+        out.push(server_finding(
+            FindingClass::WildcardOrigin,
+            Severity::Info,
+            r,
+            "any website can read the response without credentials (Access-Control-Allow-Origin: *)".into(),
+            "Fine for public data; a leak if this endpoint relies on where the request comes from (an intranet, a VPN, an IP allowlist), since a visitor's browser can be used to read it.",
+            "Keep `*` only for public data; for anything else list the exact origins (the policy below).",
+        ));
+    }
+    out
+}
+
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn policy_toml(origins: &[String], methods: &[String], credentials: bool) -> String {
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|s| toml_string(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut t = format!("origins = [{}]\n", list(origins));
+    if !methods.is_empty() {
+        t.push_str(&format!("methods = [{}]\n", list(methods)));
+        t.push_str("request_headers = [\"content-type\"]\n");
+    }
+    if credentials {
+        t.push_str("credentials = true\n");
+    }
+    t
+}
+
+/// The policy allowing exactly the trusted origins, with the methods their
+/// preflights were allowed and credentials if the endpoint uses them;
+/// validated with `Policy::from_toml`.
+fn suggest_policy(
+    records: &[ProbeRecord],
+    trusted: &[Origin],
+    scanned_methods: &[String],
+) -> PolicySuggestion {
+    let placeholder = trusted.is_empty();
+    let origins: Vec<String> = if placeholder {
+        vec!["https://app.example.com".to_owned()]
+    } else {
+        trusted.iter().map(|o| o.as_str().to_owned()).collect()
+    };
+    let mut methods: Vec<String> = Vec::new();
+    if placeholder {
+        methods = scanned_methods.to_vec();
+    } else {
+        for r in records.iter().filter(|r| {
+            r.kind == ProbeKind::Trusted
+                && r.request == ProbeRequest::Preflight
+                && (r.allowed(false) || r.allowed(true))
+        }) {
+            if let Some(m) = &r.requested_method {
+                if !methods.contains(m) {
+                    methods.push(m.clone());
+                }
+            }
+        }
+    }
+    let credentials = records.iter().any(|r| {
+        r.header("access-control-allow-credentials").as_deref() == Some("true")
+            || (r.kind == ProbeKind::Trusted && r.allowed(true))
+    });
+    let mut notes = Vec::new();
+    if placeholder {
+        notes.push(
+            "no --origin given: replace https://app.example.com with the origins of your own pages"
+                .to_owned(),
+        );
+    }
+    let mut toml = policy_toml(&origins, &methods, credentials);
+    let mut result = Policy::from_toml(&toml);
+    if credentials && result.is_err() {
+        let errors = result
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let without = policy_toml(&origins, &methods, false);
+        if Policy::from_toml(&without).is_ok() {
+            notes.push(format!(
+                "credentials = true left out: {}",
+                errors.replace('\n', " ")
+            ));
+            toml = without;
+            result = Policy::from_toml(&toml);
+        }
+    }
+    if let Err(e) = &result {
+        notes.push(e.to_string().replace('\n', " "));
+    }
+    PolicySuggestion {
+        toml,
+        placeholder,
+        valid: result.is_ok(),
+        notes,
+    }
+}
+
+/// Every finding, highest severity first, and the suggested policy.
+pub fn find(
+    records: &[ProbeRecord],
+    plan: &[PlannedOrigin],
+    trusted: &[Origin],
+    methods: &[String],
+    label: &str,
+) -> (Vec<Finding>, PolicySuggestion) {
+    let mut all = trust_findings(records, plan);
+    all.extend(server_findings(records, label));
+    // Stable: within a severity, the order above (trust first).
+    all.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    (all, suggest_policy(records, trusted, methods))
+}
