@@ -11,7 +11,7 @@ use corsgate_core::{Credentials, Profile};
     name = "corsgate",
     version,
     about = "corsgate: CORS made correct, safe and debuggable",
-    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding above info, 1 findings, 2 could not scan."
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding above info, 1 findings, 2 could not scan; for export: 2 when the policy is invalid."
 )]
 pub struct Cli {
     /// Colour in human output.
