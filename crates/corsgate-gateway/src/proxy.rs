@@ -10,9 +10,6 @@ use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::GatewayBody;
 use crate::config::{GatewayConfig, Route, UpstreamProtocol};
@@ -20,33 +17,40 @@ use crate::cors::{is_cors_response_header, kind_label, Verdict};
 use crate::forward::{remove_hop_by_hop, set_forwarding_headers, ClientSide};
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
-
-type UpstreamClient = Client<HttpConnector, Incoming>;
+use crate::upstream::Pool;
 
 /// What a reload swaps atomically: the configuration and the upstream
 /// connection pools built for it.
 pub struct Runtime {
     /// The configuration in force.
     pub config: GatewayConfig,
-    http1: UpstreamClient,
-    h2c: UpstreamClient,
+    /// One connection pool per distinct upstream (authority and protocol).
+    pools: Vec<Pool>,
 }
 
 impl Runtime {
-    /// Builds the upstream clients for a configuration.
+    /// Builds the upstream connection pools for a configuration.
     pub fn new(config: GatewayConfig) -> Runtime {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.timeouts.upstream_connect));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let mut b = Client::builder(TokioExecutor::new());
-        b.timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(config.timeouts.idle)
-            .pool_max_idle_per_host(config.limits.upstream_idle_per_host);
-        let http1 = b.build(connector.clone());
-        let h2c = b.clone().http2_only(true).build(connector);
-        Runtime { config, http1, h2c }
+        let mut pools: Vec<Pool> = Vec::new();
+        for r in &config.routes {
+            let up = &r.upstream;
+            if !pools.iter().any(|p| p.serves(&up.authority, up.protocol)) {
+                pools.push(Pool::new(
+                    up.authority.clone(),
+                    up.protocol,
+                    config.timeouts.upstream_connect,
+                    config.timeouts.idle,
+                    config.limits.upstream_idle_per_host,
+                ));
+            }
+        }
+        Runtime { config, pools }
+    }
+
+    fn pool(&self, up: &crate::config::Upstream) -> Option<&Pool> {
+        self.pools
+            .iter()
+            .find(|p| p.serves(&up.authority, up.protocol))
     }
 }
 
@@ -254,25 +258,41 @@ async fn forward(
 ) -> Response<GatewayBody> {
     let up = &route.upstream;
     let (mut parts, body) = req.into_parts();
-    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri = if up.base_path.is_empty() {
-        Uri::builder()
-            .scheme(up.scheme.clone())
-            .authority(up.authority.clone())
-            .path_and_query(pq)
-            .build()
-    } else {
-        Uri::builder()
-            .scheme(up.scheme.clone())
-            .authority(up.authority.clone())
-            .path_and_query(format!("{}{pq}", up.base_path))
-            .build()
+    let origin_form = parts.uri.scheme().is_none() && parts.uri.authority().is_none();
+    let uri = match up.protocol {
+        // HTTP/1.1 upstreams get the origin form (`/path?query`); a request
+        // that came in origin form without a base path is passed as it is.
+        UpstreamProtocol::Http1 if up.base_path.is_empty() && origin_form => None,
+        UpstreamProtocol::Http1 => {
+            let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            Some(if up.base_path.is_empty() {
+                Uri::builder().path_and_query(pq).build()
+            } else {
+                Uri::builder()
+                    .path_and_query(format!("{}{pq}", up.base_path))
+                    .build()
+            })
+        }
+        UpstreamProtocol::H2c => {
+            let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let b = Uri::builder()
+                .scheme(up.scheme.clone())
+                .authority(up.authority.clone());
+            Some(if up.base_path.is_empty() {
+                b.path_and_query(pq).build()
+            } else {
+                b.path_and_query(format!("{}{pq}", up.base_path)).build()
+            })
+        }
     };
-    let Ok(uri) = uri else {
-        shared.metrics.undecided("bad_request");
-        return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
-    };
-    parts.uri = uri;
+    match uri {
+        None => {}
+        Some(Ok(uri)) => parts.uri = uri,
+        Some(Err(_)) => {
+            shared.metrics.undecided("bad_request");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
+    }
     remove_hop_by_hop(&mut parts.headers);
     set_forwarding_headers(&mut parts.headers, side, rt.config.trust_forwarded);
     let host = if rt.config.preserve_host {
@@ -283,19 +303,18 @@ async fn forward(
     if let Some(h) = host {
         parts.headers.insert(header::HOST, h);
     }
-    let client = match up.protocol {
-        UpstreamProtocol::Http1 => {
-            parts.version = Version::HTTP_11;
-            &rt.http1
-        }
-        UpstreamProtocol::H2c => {
-            parts.version = Version::HTTP_2;
-            &rt.h2c
-        }
+    parts.version = match up.protocol {
+        UpstreamProtocol::Http1 => Version::HTTP_11,
+        UpstreamProtocol::H2c => Version::HTTP_2,
+    };
+    let Some(pool) = rt.pool(up) else {
+        // Runtime::new builds a pool for every route's upstream.
+        shared.metrics.upstream_error(UpstreamError::Other);
+        return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
     };
     let req = Request::from_parts(parts, body);
     let timeout = rt.config.timeouts.upstream_response;
-    match tokio::time::timeout(timeout, client.request(req)).await {
+    match tokio::time::timeout(timeout, pool.send(req)).await {
         Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             remove_hop_by_hop(&mut parts.headers);
