@@ -91,62 +91,103 @@ pub(crate) fn http_builder(limits: &Limits, timeouts: &Timeouts) -> auto::Builde
     b
 }
 
+/// How many worker threads serve client connections: one per core.
+pub(crate) fn worker_count() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The index of the worker thread running this code (0 elsewhere); the
+/// upstream pools keep one idle list per worker, so that a request and its
+/// upstream connection run on the same thread.
+pub(crate) fn worker_index() -> usize {
+    WORKER.with(|w| w.get())
+}
+
 /// Accepts and serves client connections until `shutdown` turns true, then
 /// asks every connection to finish its requests in flight and close, and
 /// waits for them (at most `timeouts.drain`).
+///
+/// The work runs on one single-threaded runtime per core ([`worker_count`]),
+/// each accepting from the same listening socket: a connection, its requests
+/// and its upstream connections stay on one thread, with no work stealing
+/// and no cross-thread wake-ups on the request path.
 pub(crate) async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     limits: Limits,
     timeouts: Timeouts,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let builder = http_builder(&limits, &timeouts);
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max as usize));
-    loop {
-        // Wait for a free slot first: past max_connections, new clients wait
-        // in the kernel's accept queue rather than being served badly.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
+    let (stop, stop_rx) = watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let std_listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot hand the listener to the workers");
+            return;
+        }
+    };
+    for i in 0..worker_count() {
+        let l = match std_listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot hand the listener to a worker");
+                break;
+            }
         };
-        let (stream, peer) = tokio::select! {
-            a = listener.accept() => match a {
-                Ok(a) => a,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
+        let w = Worker {
+            tls: tls.clone(),
+            shared: shared.clone(),
+            builder: builder.clone(),
+            timeouts: timeouts.clone(),
+            slots: slots.clone(),
+            shutdown: shutdown.clone(),
         };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let builder = builder.clone();
-        let tls = tls.clone();
-        let shutdown = shutdown.clone();
-        let timeouts = timeouts.clone();
-        tokio::spawn(async move {
-            shared.metrics.connection_opened();
-            serve_one(
-                stream,
-                peer,
-                tls,
-                shared.clone(),
-                builder,
-                timeouts,
-                shutdown,
-            )
-            .await;
-            shared.metrics.connection_closed();
-            drop(permit);
-        });
+        let mut stop_rx = stop_rx.clone();
+        let done = done_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("corsgate-worker-{i}"))
+            .spawn(move || {
+                WORKER.with(|c| c.set(i));
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start a worker runtime");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match TcpListener::from_std(l) {
+                        Ok(l) => w.accept_loop(l).await,
+                        Err(e) => tracing::error!(error = %e, "worker cannot listen"),
+                    }
+                    // Keep serving the connections in flight until the drain
+                    // is over; dropping the runtime then closes what is left.
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                });
+                drop(rt);
+                drop(done);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a worker thread");
+        }
     }
-    drop(listener);
+    drop(done_tx);
+    drop(std_listener);
+    let mut shutdown = shutdown;
+    let _ = shutdown.wait_for(|s| *s).await;
     // Drain: every connection holds a slot until it is closed.
     let drained = tokio::time::timeout(timeouts.drain, slots.acquire_many(max)).await;
     if drained.is_err() {
@@ -154,6 +195,73 @@ pub(crate) async fn run(
             drain_ms = timeouts.drain.as_millis() as u64,
             "drain timeout reached; closing the remaining connections"
         );
+    }
+    let _ = stop.send(true);
+    // Every worker has stopped (and closed its listener) when all senders
+    // are dropped.
+    let _ = done_rx.recv().await;
+}
+
+/// What each worker needs to accept and serve connections.
+struct Worker {
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    builder: auto::Builder<TokioExecutor>,
+    timeouts: Timeouts,
+    slots: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn accept_loop(self, listener: TcpListener) {
+        let mut shutdown = self.shutdown.clone();
+        if *shutdown.borrow() {
+            return;
+        }
+        loop {
+            // Wait for a free slot first: past max_connections, new clients
+            // wait in the kernel's accept queue rather than being served badly.
+            let permit = tokio::select! {
+                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
+            let (stream, peer) = tokio::select! {
+                a = listener.accept() => match a {
+                    Ok(a) => a,
+                    Err(e) => {
+                        if e.kind() == io::ErrorKind::WouldBlock {
+                            continue;
+                        }
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = self.shared.clone();
+            let builder = self.builder.clone();
+            let tls = self.tls.clone();
+            let shutdown = self.shutdown.clone();
+            let timeouts = self.timeouts.clone();
+            tokio::spawn(async move {
+                shared.metrics.connection_opened();
+                serve_one(
+                    stream,
+                    peer,
+                    tls,
+                    shared.clone(),
+                    builder,
+                    timeouts,
+                    shutdown,
+                )
+                .await;
+                shared.metrics.connection_closed();
+                drop(permit);
+            });
+        }
     }
 }
 

@@ -67,7 +67,10 @@ pub struct Pool {
     connect_timeout: Duration,
     idle_timeout: Duration,
     max_idle: usize,
-    inner: Arc<Mutex<Idle>>,
+    /// One idle list per worker thread (see [`crate::listener::worker_index`]):
+    /// an HTTP/1.1 connection's task runs on the worker that opened it, so
+    /// it is only lent to requests on that worker.
+    shards: Vec<Arc<Mutex<Idle>>>,
     h2: Mutex<Option<http2::SendRequest<Incoming>>>,
 }
 
@@ -184,7 +187,9 @@ impl Pool {
             connect_timeout,
             idle_timeout,
             max_idle,
-            inner: Arc::new(Mutex::new(Idle::default())),
+            shards: (0..crate::listener::worker_count())
+                .map(|_| Arc::new(Mutex::new(Idle::default())))
+                .collect(),
             h2: Mutex::new(None),
         }
     }
@@ -206,8 +211,13 @@ impl Pool {
         }
     }
 
+    fn shard(&self) -> &Arc<Mutex<Idle>> {
+        let i = crate::listener::worker_index();
+        &self.shards[i % self.shards.len()]
+    }
+
     fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
-        let mut idle = self.inner.lock().ok()?;
+        let mut idle = self.shard().lock().ok()?;
         let now = Instant::now();
         while let Some((conn, since)) = idle.conns.pop() {
             if conn.is_closed() || now.duration_since(since) >= self.idle_timeout {
@@ -237,7 +247,7 @@ impl Pool {
                 Ok(resp) => {
                     let lease = Lease {
                         conn: Some(conn),
-                        pool: self.inner.clone(),
+                        pool: self.shard().clone(),
                         max_idle: self.max_idle,
                         idle_timeout: self.idle_timeout,
                     };
