@@ -313,7 +313,7 @@ async fn drive<T>(
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let base = Arc::new(ClientSideBase { peer, tls });
+    let base = Arc::new(ClientSideBase::new(peer, tls));
     let svc = service_fn(move |req| handle(shared.clone(), base.clone(), req));
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use crate::body::GatewayBody;
 use crate::config::{GatewayConfig, Route, UpstreamProtocol};
 use crate::cors::{is_cors_response_header, kind_label, Verdict};
-use crate::forward::{remove_hop_by_hop, set_forwarding_headers, ClientSide};
+use crate::forward::{remove_hop_by_hop, ClientSide, ForwardingCache};
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
 use crate::upstream::Pool;
@@ -95,12 +95,25 @@ pub async fn handle(
 }
 
 /// The per-connection facts every request on it shares.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ClientSideBase {
     /// Client address.
     pub peer: std::net::SocketAddr,
     /// TLS connection.
     pub tls: bool,
+    /// The forwarding headers, computed once per connection.
+    pub forwarding: ForwardingCache,
+}
+
+impl ClientSideBase {
+    /// The facts of a new client connection.
+    pub fn new(peer: std::net::SocketAddr, tls: bool) -> ClientSideBase {
+        ClientSideBase {
+            peer,
+            tls,
+            forwarding: ForwardingCache::new(peer, tls),
+        }
+    }
 }
 
 async fn route_and_forward(
@@ -171,7 +184,7 @@ async fn route_and_forward(
         tls: client.tls,
         host: host_value,
     };
-    let mut resp = forward(shared, rt, route, &side, req).await;
+    let mut resp = forward(shared, rt, route, client, &side, req).await;
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
     }
@@ -253,6 +266,7 @@ async fn forward(
     shared: &Shared,
     rt: &Runtime,
     route: &Route,
+    client: &ClientSideBase,
     side: &ClientSide,
     req: Request<Incoming>,
 ) -> Response<GatewayBody> {
@@ -294,7 +308,9 @@ async fn forward(
         }
     }
     remove_hop_by_hop(&mut parts.headers);
-    set_forwarding_headers(&mut parts.headers, side, rt.config.trust_forwarded);
+    client
+        .forwarding
+        .apply(&mut parts.headers, side, rt.config.trust_forwarded);
     let host = if rt.config.preserve_host {
         side.host.clone()
     } else {
