@@ -2,11 +2,14 @@
 //! HTTP/1.1 or h2c/h2 on the same port, header size and read-time limits,
 //! idle timeout, and graceful shutdown that drains requests in flight.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release,
+};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -82,8 +85,14 @@ pub(crate) fn http_builder(limits: &Limits, timeouts: &Timeouts) -> auto::Builde
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header_read)
         .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers)
-        .keep_alive(true);
+        .keep_alive(true)
+        // One contiguous write per response rather than a vectored one.
+        .writev(false);
+    if limits.max_headers != 100 {
+        // 100 is hyper's default, which parses with an array on the stack;
+        // an explicit limit makes it fill a vector per request.
+        b.http1().max_headers(limits.max_headers);
+    }
     b.http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
@@ -321,22 +330,40 @@ async fn drive<T>(
     if closing {
         conn.as_mut().graceful_shutdown();
     }
+    let mut shutdown = Box::pin(async move {
+        // A dropped sender counts as a shutdown too.
+        let _ = shutdown.wait_for(|s| *s).await;
+    });
     let mut seen = ticks.load(Relaxed);
     let mut idle = tokio::time::interval(timeouts.idle);
     idle.reset();
-    loop {
-        tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-                }
-                return;
+    let control = Arc::new(ControlWaker {
+        fired: AtomicBool::new(true),
+        task: Mutex::new(None),
+    });
+    let control_waker = Waker::from(control.clone());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+            if let Err(e) = r {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
             }
-            _ = shutdown.changed(), if !closing => {
+            return Poll::Ready(());
+        }
+        // The shutdown signal and the idle tick are polled only when one of
+        // them woke the task, not on each of the connection's own wake-ups.
+        if control.fired.swap(false, AcqRel) {
+            if let Ok(mut t) = control.task.lock() {
+                if !t.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *t = Some(cx.waker().clone());
+                }
+            }
+            let mut ccx = Context::from_waker(&control_waker);
+            let was_closing = closing;
+            if !closing && shutdown.as_mut().poll(&mut ccx).is_ready() {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = idle.tick() => {
+            while idle.poll_tick(&mut ccx).is_ready() {
                 let now = ticks.load(Relaxed);
                 if now == seen && !closing {
                     tracing::debug!(peer = %peer, "idle timeout");
@@ -344,6 +371,33 @@ async fn drive<T>(
                     conn.as_mut().graceful_shutdown();
                 }
                 seen = now;
+            }
+            if closing && !was_closing {
+                // The connection has to see its graceful shutdown.
+                cx.waker().wake_by_ref();
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+}
+
+/// The waker given to a connection's shutdown and idle futures: it marks
+/// them for polling and wakes the connection's task.
+struct ControlWaker {
+    fired: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for ControlWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Release);
+        if let Ok(t) = self.task.lock() {
+            if let Some(w) = t.as_ref() {
+                w.wake_by_ref();
             }
         }
     }
