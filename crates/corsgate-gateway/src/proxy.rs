@@ -26,6 +26,8 @@ pub struct Runtime {
     pub config: GatewayConfig,
     /// One connection pool per distinct upstream (authority and protocol).
     pools: Vec<Pool>,
+    /// Whether any route is host-specific.
+    host_routes: bool,
 }
 
 impl Runtime {
@@ -44,7 +46,12 @@ impl Runtime {
                 ));
             }
         }
-        Runtime { config, pools }
+        let host_routes = config.routes.iter().any(|r| r.host.is_some());
+        Runtime {
+            config,
+            pools,
+            host_routes,
+        }
     }
 
     fn pool(&self, up: &crate::config::Upstream) -> Option<&Pool> {
@@ -147,14 +154,22 @@ async fn route_and_forward(
             "corsgate: unsupported request target\n",
         );
     }
-    let host = host_value
-        .as_ref()
-        .and_then(|h| h.to_str().ok())
-        .map(routes::host_name)
-        .unwrap_or_default();
+    let host_name = || {
+        host_value
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .map(routes::host_name)
+            .unwrap_or_default()
+    };
+    // The host name is only worked out when a route is host-specific.
+    let host = if rt.host_routes {
+        host_name()
+    } else {
+        String::new()
+    };
     let Some(route) = routes::find(&rt.config.routes, &host, req.uri().path()) else {
         metrics.undecided("no_route");
-        tracing::debug!(host = %host, path = %req.uri().path(), "no route");
+        tracing::debug!(host = %host_name(), path = %req.uri().path(), "no route");
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
     };
 
@@ -311,10 +326,15 @@ async fn forward(
     client
         .forwarding
         .apply(&mut parts.headers, side, rt.config.trust_forwarded);
+    let Some(pool) = rt.pool(up) else {
+        // Runtime::new builds a pool for every route's upstream.
+        shared.metrics.upstream_error(UpstreamError::Other);
+        return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
+    };
     let host = if rt.config.preserve_host {
         side.host.clone()
     } else {
-        HeaderValue::from_str(up.authority.as_str()).ok()
+        pool.host_header().cloned()
     };
     if let Some(h) = host {
         parts.headers.insert(header::HOST, h);
@@ -322,11 +342,6 @@ async fn forward(
     parts.version = match up.protocol {
         UpstreamProtocol::Http1 => Version::HTTP_11,
         UpstreamProtocol::H2c => Version::HTTP_2,
-    };
-    let Some(pool) = rt.pool(up) else {
-        // Runtime::new builds a pool for every route's upstream.
-        shared.metrics.upstream_error(UpstreamError::Other);
-        return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
     };
     let req = Request::from_parts(parts, body);
     let timeout = rt.config.timeouts.upstream_response;

@@ -63,6 +63,7 @@ impl std::error::Error for UpstreamFailure {
 /// The connections to one upstream (`host:port`, protocol).
 pub struct Pool {
     authority: Authority,
+    host: Option<http::HeaderValue>,
     protocol: UpstreamProtocol,
     connect_timeout: Duration,
     idle_timeout: Duration,
@@ -182,6 +183,7 @@ impl Pool {
         max_idle: usize,
     ) -> Pool {
         Pool {
+            host: http::HeaderValue::from_str(authority.as_str()).ok(),
             authority,
             protocol,
             connect_timeout,
@@ -192,6 +194,11 @@ impl Pool {
                 .collect(),
             h2: Mutex::new(None),
         }
+    }
+
+    /// The upstream's `host:port` as a `Host` header value.
+    pub fn host_header(&self) -> Option<&http::HeaderValue> {
+        self.host.as_ref()
     }
 
     /// Whether this pool serves that upstream.
