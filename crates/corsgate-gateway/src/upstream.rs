@@ -67,7 +67,6 @@ pub struct Pool {
     protocol: UpstreamProtocol,
     connect_timeout: Duration,
     idle_timeout: Duration,
-    max_idle: usize,
     /// One idle list per worker thread (see [`crate::listener::worker_index`]):
     /// an HTTP/1.1 connection's task runs on the worker that opened it, so
     /// it is only lent to requests on that worker.
@@ -75,10 +74,12 @@ pub struct Pool {
     h2: Mutex<Option<http2::SendRequest<Incoming>>>,
 }
 
-#[derive(Default)]
 struct Idle {
     /// Oldest first; checkouts take the newest.
     conns: Vec<(http1::SendRequest<Incoming>, Instant)>,
+    /// This worker's share of `upstream_idle_per_host` (the shares add up
+    /// to it exactly).
+    max: usize,
 }
 
 /// An HTTP/1.1 connection lent to one request; it goes back to the pool
@@ -86,14 +87,13 @@ struct Idle {
 pub struct Lease {
     conn: Option<http1::SendRequest<Incoming>>,
     pool: Arc<Mutex<Idle>>,
-    max_idle: usize,
     idle_timeout: Duration,
 }
 
 impl Lease {
     fn give_back(&mut self) {
         let Some(conn) = self.conn.take() else { return };
-        if conn.is_closed() || self.max_idle == 0 {
+        if conn.is_closed() {
             return;
         }
         let now = Instant::now();
@@ -110,7 +110,7 @@ impl Lease {
         if stale > 0 {
             idle.conns.drain(..stale);
         }
-        if idle.conns.len() < self.max_idle {
+        if idle.conns.len() < idle.max {
             idle.conns.push((conn, now));
         }
     }
@@ -188,10 +188,18 @@ impl Pool {
             protocol,
             connect_timeout,
             idle_timeout,
-            max_idle,
-            shards: (0..crate::listener::worker_count())
-                .map(|_| Arc::new(Mutex::new(Idle::default())))
-                .collect(),
+            shards: {
+                let n = crate::listener::worker_count().max(1);
+                (0..n)
+                    .map(|i| {
+                        let max = max_idle / n + usize::from(i < max_idle % n);
+                        Arc::new(Mutex::new(Idle {
+                            conns: Vec::new(),
+                            max,
+                        }))
+                    })
+                    .collect()
+            },
             h2: Mutex::new(None),
         }
     }
@@ -255,7 +263,6 @@ impl Pool {
                     let lease = Lease {
                         conn: Some(conn),
                         pool: self.shard().clone(),
-                        max_idle: self.max_idle,
                         idle_timeout: self.idle_timeout,
                     };
                     return Ok(resp.map(|body| UpstreamBody {
