@@ -107,13 +107,18 @@ pub(crate) fn worker_count() -> usize {
 }
 
 thread_local! {
-    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
 /// The index of the worker thread running this code (0 elsewhere); the
 /// upstream pools keep one idle list per worker, so that a request and its
 /// upstream connection run on the same thread.
 pub(crate) fn worker_index() -> usize {
+    worker_slot().unwrap_or(0)
+}
+
+/// The index of the worker thread running this code, if it is one.
+pub(crate) fn worker_slot() -> Option<usize> {
     WORKER.with(|w| w.get())
 }
 
@@ -166,7 +171,7 @@ pub(crate) async fn run(
         let spawned = std::thread::Builder::new()
             .name(format!("corsgate-worker-{i}"))
             .spawn(move || {
-                WORKER.with(|c| c.set(i));
+                WORKER.with(|c| c.set(Some(i)));
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -322,8 +327,8 @@ async fn drive<T>(
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let base = Arc::new(ClientSideBase::new(peer, tls));
-    let svc = service_fn(move |req| handle(shared.clone(), base.clone(), req));
+    let base = Arc::new(ClientSideBase::new(shared, peer, tls));
+    let svc = service_fn(move |req| handle(base.clone(), req));
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = *shutdown.borrow();

@@ -88,13 +88,15 @@ fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
 
 /// Handles one request. Never fails: every problem becomes a response.
 pub async fn handle(
-    shared: Arc<Shared>,
     client: Arc<ClientSideBase>,
     req: Request<Incoming>,
 ) -> Result<Response<GatewayBody>, Infallible> {
     let start = Instant::now();
-    let rt = shared.runtime.load_full();
-    let resp = route_and_forward(&shared, &rt, &client, req).await;
+    let shared = &*client.shared;
+    // A guard rather than a clone of the Arc: no write to the reference
+    // count that every worker thread shares.
+    let rt = shared.runtime.load();
+    let resp = route_and_forward(shared, &rt, &client, req).await;
     shared
         .metrics
         .response(resp.status().as_u16(), start.elapsed());
@@ -102,7 +104,6 @@ pub async fn handle(
 }
 
 /// The per-connection facts every request on it shares.
-#[derive(Debug)]
 pub struct ClientSideBase {
     /// Client address.
     pub peer: std::net::SocketAddr,
@@ -110,15 +111,26 @@ pub struct ClientSideBase {
     pub tls: bool,
     /// The forwarding headers, computed once per connection.
     pub forwarding: ForwardingCache,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ClientSideBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSideBase")
+            .field("peer", &self.peer)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientSideBase {
     /// The facts of a new client connection.
-    pub fn new(peer: std::net::SocketAddr, tls: bool) -> ClientSideBase {
+    pub fn new(shared: Arc<Shared>, peer: std::net::SocketAddr, tls: bool) -> ClientSideBase {
         ClientSideBase {
             peer,
             tls,
             forwarding: ForwardingCache::new(peer, tls),
+            shared,
         }
     }
 }
