@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{
-    AtomicBool, AtomicU64, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release,
+    AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release,
 };
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Limits, Timeouts};
@@ -126,45 +126,35 @@ pub(crate) fn worker_slot() -> Option<usize> {
 /// asks every connection to finish its requests in flight and close, and
 /// waits for them (at most `timeouts.drain`).
 ///
-/// The work runs on one single-threaded runtime per core ([`worker_count`]),
-/// each accepting from the same listening socket: a connection, its requests
-/// and its upstream connections stay on one thread, with no work stealing
-/// and no cross-thread wake-ups on the request path.
+/// The work runs on one single-threaded runtime per core ([`worker_count`]);
+/// this task accepts and hands each connection to the worker with the fewest
+/// open connections. A connection, its requests and its upstream
+/// connections then stay on one thread, with no work stealing and no
+/// cross-thread wake-ups on the request path.
 pub(crate) async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     limits: Limits,
     timeouts: Timeouts,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let builder = http_builder(&limits, &timeouts);
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max as usize));
     let (stop, stop_rx) = watch::channel(false);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
-    let std_listener = match listener.into_std() {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot hand the listener to the workers");
-            return;
-        }
-    };
+    let mut workers = Vec::new();
     for i in 0..worker_count() {
-        let l = match std_listener.try_clone() {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot hand the listener to a worker");
-                break;
-            }
-        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Handoff>();
+        let open = Arc::new(AtomicUsize::new(0));
         let w = Worker {
             tls: tls.clone(),
             shared: shared.clone(),
             builder: builder.clone(),
             timeouts: timeouts.clone(),
-            slots: slots.clone(),
             shutdown: shutdown.clone(),
+            open: open.clone(),
         };
         let mut stop_rx = stop_rx.clone();
         let done = done_tx.clone();
@@ -183,10 +173,7 @@ pub(crate) async fn run(
                     }
                 };
                 rt.block_on(async move {
-                    match TcpListener::from_std(l) {
-                        Ok(l) => w.accept_loop(l).await,
-                        Err(e) => tracing::error!(error = %e, "worker cannot listen"),
-                    }
+                    w.serve(rx).await;
                     // Keep serving the connections in flight until the drain
                     // is over; dropping the runtime then closes what is left.
                     let _ = stop_rx.wait_for(|s| *s).await;
@@ -194,13 +181,18 @@ pub(crate) async fn run(
                 drop(rt);
                 drop(done);
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start a worker thread");
+        match spawned {
+            Ok(_) => workers.push((tx, open)),
+            Err(e) => tracing::error!(error = %e, "cannot start a worker thread"),
         }
     }
     drop(done_tx);
-    drop(std_listener);
-    let mut shutdown = shutdown;
+    if !*shutdown.borrow() && !workers.is_empty() {
+        accept_loop(&listener, &slots, &workers, &mut shutdown).await;
+    }
+    // The workers stop taking connections; the listener closes.
+    drop(workers);
+    drop(listener);
     let _ = shutdown.wait_for(|s| *s).await;
     // Drain: every connection holds a slot until it is closed.
     let drained = tokio::time::timeout(timeouts.drain, slots.acquire_many(max)).await;
@@ -211,50 +203,91 @@ pub(crate) async fn run(
         );
     }
     let _ = stop.send(true);
-    // Every worker has stopped (and closed its listener) when all senders
-    // are dropped.
+    // Every worker has stopped when all senders are dropped.
     let _ = done_rx.recv().await;
 }
 
-/// What each worker needs to accept and serve connections.
+/// An accepted connection on its way to a worker, with its slot.
+type Handoff = (
+    std::net::TcpStream,
+    std::net::SocketAddr,
+    OwnedSemaphorePermit,
+);
+
+/// Accepts until shutdown and hands each connection to the worker with the
+/// fewest open connections (the workers polling one shared socket
+/// themselves could leave one of them with every connection of a burst).
+async fn accept_loop(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    workers: &[(
+        tokio::sync::mpsc::UnboundedSender<Handoff>,
+        Arc<AtomicUsize>,
+    )],
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let mut next = 0;
+    loop {
+        // Wait for a free slot first: past max_connections, new clients
+        // wait in the kernel's accept queue rather than being served badly.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        // Fewest open connections; ties go round-robin.
+        let n = workers.len();
+        let mut best = next % n;
+        for k in 1..n {
+            let i = (next + k) % n;
+            if workers[i].1.load(Relaxed) < workers[best].1.load(Relaxed) {
+                best = i;
+            }
+        }
+        next = best + 1;
+        workers[best].1.fetch_add(1, Relaxed);
+        if let Err(e) = workers[best].0.send((stream, peer, permit)) {
+            workers[best].1.fetch_sub(1, Relaxed);
+            drop(e);
+        }
+    }
+}
+
+/// What each worker needs to serve connections.
 struct Worker {
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     builder: auto::Builder<TokioExecutor>,
     timeouts: Timeouts,
-    slots: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
+    /// Connections open on this worker.
+    open: Arc<AtomicUsize>,
 }
 
 impl Worker {
-    async fn accept_loop(self, listener: TcpListener) {
-        let mut shutdown = self.shutdown.clone();
-        if *shutdown.borrow() {
-            return;
-        }
-        loop {
-            // Wait for a free slot first: past max_connections, new clients
-            // wait in the kernel's accept queue rather than being served badly.
-            let permit = tokio::select! {
-                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = shutdown.changed() => break,
+    /// Serves the connections handed over until the accept loop stops.
+    async fn serve(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<Handoff>) {
+        while let Some((stream, peer, permit)) = rx.recv().await {
+            let open = self.open.clone();
+            let Ok(stream) = TcpStream::from_std(stream) else {
+                open.fetch_sub(1, Relaxed);
+                continue;
             };
-            let (stream, peer) = tokio::select! {
-                a = listener.accept() => match a {
-                    Ok(a) => a,
-                    Err(e) => {
-                        if e.kind() == io::ErrorKind::WouldBlock {
-                            continue;
-                        }
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => break,
-            };
-            let _ = stream.set_nodelay(true);
             let shared = self.shared.clone();
             let builder = self.builder.clone();
             let tls = self.tls.clone();
@@ -273,6 +306,7 @@ impl Worker {
                 )
                 .await;
                 shared.metrics.connection_closed();
+                open.fetch_sub(1, Relaxed);
                 drop(permit);
             });
         }
