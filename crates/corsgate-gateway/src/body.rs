@@ -6,13 +6,14 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
+
+use crate::upstream::UpstreamBody;
 
 /// A response body.
 #[derive(Debug)]
 pub enum GatewayBody {
     /// Streamed from the upstream.
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     /// Made by the gateway (possibly empty).
     Local(Option<Bytes>),
 }

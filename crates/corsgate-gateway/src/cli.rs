@@ -104,7 +104,10 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
             };
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // The client connections are served on the listener's worker threads
+    // (one single-threaded runtime per core); this runtime only runs the
+    // admin listener, reloads and signals.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -17,6 +17,10 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// Removes the hop-by-hop headers of RFC 9110 §7.6.1, and every header the
 /// `Connection` header names.
 pub fn remove_hop_by_hop(map: &mut HeaderMap) {
+    // One pass over the names first: most messages have none of them.
+    if !map.keys().any(is_hop_by_hop) {
+        return;
+    }
     if map.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = map
             .get_all(header::CONNECTION)
@@ -44,6 +48,18 @@ pub fn remove_hop_by_hop(map: &mut HeaderMap) {
             map.remove(n);
         }
     }
+}
+
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    *n == header::CONNECTION
+        || *n == header::PROXY_AUTHENTICATE
+        || *n == header::PROXY_AUTHORIZATION
+        || *n == header::TE
+        || *n == header::TRAILER
+        || *n == header::TRANSFER_ENCODING
+        || *n == header::UPGRADE
+        || *n == KEEP_ALIVE
+        || *n == PROXY_CONNECTION
 }
 
 /// What the gateway knows about the client side of a request.
@@ -88,12 +104,24 @@ pub fn set_forwarding_headers(map: &mut HeaderMap, client: &ClientSide, trust: b
         }
     }
     // Forwarded: one element for this hop, appended.
+    let element = forwarded_element(ip, proto, client.host.as_ref());
+    let value = match map.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {element}"),
+        _ => element,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        map.insert(FORWARDED.clone(), v);
+    }
+}
+
+/// This hop's `Forwarded` element: `for=…;proto=…[;host=…]`.
+fn forwarded_element(ip: IpAddr, proto: &str, host: Option<&HeaderValue>) -> String {
     let node = match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("\"[{v6}]\""),
     };
     let mut element = format!("for={node};proto={proto}");
-    if let Some(host) = client.host.as_ref().and_then(|h| h.to_str().ok()) {
+    if let Some(host) = host.and_then(|h| h.to_str().ok()) {
         if host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
@@ -108,12 +136,84 @@ pub fn set_forwarding_headers(map: &mut HeaderMap, client: &ClientSide, trust: b
             }
         }
     }
-    let value = match map.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {element}"),
-        _ => element,
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        map.insert(FORWARDED.clone(), v);
+    element
+}
+
+/// The forwarding headers of one client connection, computed once: every
+/// request on the connection gets the same `X-Forwarded-For` and, for the
+/// same `Host`, the same `Forwarded` value. Gives exactly what
+/// [`set_forwarding_headers`] gives.
+#[derive(Debug)]
+pub struct ForwardingCache {
+    ip: IpAddr,
+    proto: &'static str,
+    xff: Option<HeaderValue>,
+    /// The last `Host` seen and its `Forwarded` value.
+    last: std::sync::Mutex<Option<(Option<HeaderValue>, HeaderValue)>>,
+}
+
+impl ForwardingCache {
+    /// For a client at `peer`, over TLS or not.
+    pub fn new(peer: SocketAddr, tls: bool) -> ForwardingCache {
+        let ip = peer.ip();
+        ForwardingCache {
+            ip,
+            proto: if tls { "https" } else { "http" },
+            xff: HeaderValue::from_str(&ip.to_string()).ok(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Sets the forwarding headers on a request going upstream, as
+    /// [`set_forwarding_headers`] does (`client` is the same connection's).
+    pub fn apply(&self, map: &mut HeaderMap, client: &ClientSide, trust: bool) {
+        if trust && (map.contains_key(&X_FORWARDED_FOR) || map.contains_key(&FORWARDED)) {
+            // Values to append to: nothing to reuse.
+            set_forwarding_headers(map, client, trust);
+            return;
+        }
+        if !trust {
+            for n in [&X_FORWARDED_PROTO, &X_FORWARDED_HOST] {
+                if map.contains_key(n) {
+                    map.remove(n);
+                }
+            }
+        }
+        if let Some(v) = &self.xff {
+            map.insert(X_FORWARDED_FOR.clone(), v.clone());
+        }
+        if !map.contains_key(&X_FORWARDED_PROTO) {
+            map.insert(
+                X_FORWARDED_PROTO.clone(),
+                HeaderValue::from_static(self.proto),
+            );
+        }
+        if let Some(host) = &client.host {
+            if !map.contains_key(&X_FORWARDED_HOST) {
+                map.insert(X_FORWARDED_HOST.clone(), host.clone());
+            }
+        }
+        let cached = self.last.lock().ok().and_then(|last| match &*last {
+            Some((h, v)) if *h == client.host => Some(v.clone()),
+            _ => None,
+        });
+        let value = match cached {
+            Some(v) => v,
+            None => {
+                let element = forwarded_element(self.ip, self.proto, client.host.as_ref());
+                let Ok(v) = HeaderValue::from_str(&element) else {
+                    if !trust {
+                        map.remove(&FORWARDED);
+                    }
+                    return;
+                };
+                if let Ok(mut last) = self.last.lock() {
+                    *last = Some((client.host.clone(), v.clone()));
+                }
+                v
+            }
+        };
+        map.insert(FORWARDED.clone(), value);
     }
 }
 
@@ -174,5 +274,50 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("for=10.0.0.1, for=\"[2001:db8::1]\""));
+    }
+
+    #[test]
+    fn the_per_connection_cache_gives_the_same_headers() {
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![
+                ("x-forwarded-for", "10.0.0.1"),
+                ("forwarded", "for=10.0.0.1"),
+            ],
+            vec![
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "other"),
+            ],
+            vec![("x-forwarded-for", " ")],
+        ];
+        for peer in ["192.0.2.7:5555", "[2001:db8::1]:4"] {
+            for tls in [false, true] {
+                for host in [None, Some("api.example.com:8080"), Some("a b")] {
+                    let side = ClientSide {
+                        peer: peer.parse().unwrap(),
+                        tls,
+                        host: host.map(|h| HeaderValue::from_str(h).unwrap()),
+                    };
+                    let cache = ForwardingCache::new(side.peer, tls);
+                    for trust in [false, true] {
+                        for headers in &cases {
+                            for _twice in 0..2 {
+                                let mut a = HeaderMap::new();
+                                for (n, v) in headers {
+                                    a.insert(*n, HeaderValue::from_static(v));
+                                }
+                                let mut b = a.clone();
+                                set_forwarding_headers(&mut a, &side, trust);
+                                cache.apply(&mut b, &side, trust);
+                                assert_eq!(
+                                    a, b,
+                                    "{peer} tls={tls} {host:?} trust={trust} {headers:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

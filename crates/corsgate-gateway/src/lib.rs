@@ -32,6 +32,7 @@ pub mod proxy;
 pub mod reload;
 pub mod routes;
 pub mod tls;
+pub mod upstream;
 
 use std::fmt;
 use std::future::Future;

@@ -2,11 +2,14 @@
 //! HTTP/1.1 or h2c/h2 on the same port, header size and read-time limits,
 //! idle timeout, and graceful shutdown that drains requests in flight.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release,
+};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -14,7 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Limits, Timeouts};
@@ -82,8 +85,14 @@ pub(crate) fn http_builder(limits: &Limits, timeouts: &Timeouts) -> auto::Builde
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header_read)
         .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers)
-        .keep_alive(true);
+        .keep_alive(true)
+        // One contiguous write per response rather than a vectored one.
+        .writev(false);
+    if limits.max_headers != 100 {
+        // 100 is hyper's default, which parses with an array on the stack;
+        // an explicit limit makes it fill a vector per request.
+        b.http1().max_headers(limits.max_headers);
+    }
     b.http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
@@ -91,9 +100,37 @@ pub(crate) fn http_builder(limits: &Limits, timeouts: &Timeouts) -> auto::Builde
     b
 }
 
+/// How many worker threads serve client connections: one per core.
+pub(crate) fn worker_count() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+thread_local! {
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The index of the worker thread running this code (0 elsewhere); the
+/// upstream pools keep one idle list per worker, so that a request and its
+/// upstream connection run on the same thread.
+pub(crate) fn worker_index() -> usize {
+    worker_slot().unwrap_or(0)
+}
+
+/// The index of the worker thread running this code, if it is one.
+pub(crate) fn worker_slot() -> Option<usize> {
+    WORKER.with(|w| w.get())
+}
+
 /// Accepts and serves client connections until `shutdown` turns true, then
 /// asks every connection to finish its requests in flight and close, and
 /// waits for them (at most `timeouts.drain`).
+///
+/// The work runs on one single-threaded runtime per core ([`worker_count`]);
+/// this task accepts and hands each connection to the worker with the fewest
+/// open connections. A connection, its requests and its upstream
+/// connections then stay on one thread, with no work stealing and no
+/// cross-thread wake-ups on the request path.
 pub(crate) async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -105,9 +142,94 @@ pub(crate) async fn run(
     let builder = http_builder(&limits, &timeouts);
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max as usize));
+    let (stop, stop_rx) = watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut workers = Vec::new();
+    for i in 0..worker_count() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Handoff>();
+        let open = Arc::new(AtomicUsize::new(0));
+        let w = Worker {
+            tls: tls.clone(),
+            shared: shared.clone(),
+            builder: builder.clone(),
+            timeouts: timeouts.clone(),
+            shutdown: shutdown.clone(),
+            open: open.clone(),
+        };
+        let mut stop_rx = stop_rx.clone();
+        let done = done_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("corsgate-worker-{i}"))
+            .spawn(move || {
+                WORKER.with(|c| c.set(Some(i)));
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start a worker runtime");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    w.serve(rx).await;
+                    // Keep serving the connections in flight until the drain
+                    // is over; dropping the runtime then closes what is left.
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                });
+                drop(rt);
+                drop(done);
+            });
+        match spawned {
+            Ok(_) => workers.push((tx, open)),
+            Err(e) => tracing::error!(error = %e, "cannot start a worker thread"),
+        }
+    }
+    drop(done_tx);
+    if !*shutdown.borrow() && !workers.is_empty() {
+        accept_loop(&listener, &slots, &workers, &mut shutdown).await;
+    }
+    // The workers stop taking connections; the listener closes.
+    drop(workers);
+    drop(listener);
+    let _ = shutdown.wait_for(|s| *s).await;
+    // Drain: every connection holds a slot until it is closed.
+    let drained = tokio::time::timeout(timeouts.drain, slots.acquire_many(max)).await;
+    if drained.is_err() {
+        tracing::warn!(
+            drain_ms = timeouts.drain.as_millis() as u64,
+            "drain timeout reached; closing the remaining connections"
+        );
+    }
+    let _ = stop.send(true);
+    // Every worker has stopped when all senders are dropped.
+    let _ = done_rx.recv().await;
+}
+
+/// An accepted connection on its way to a worker, with its slot.
+type Handoff = (
+    std::net::TcpStream,
+    std::net::SocketAddr,
+    OwnedSemaphorePermit,
+);
+
+/// Accepts until shutdown and hands each connection to the worker with the
+/// fewest open connections (the workers polling one shared socket
+/// themselves could leave one of them with every connection of a burst).
+async fn accept_loop(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    workers: &[(
+        tokio::sync::mpsc::UnboundedSender<Handoff>,
+        Arc<AtomicUsize>,
+    )],
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let mut next = 0;
     loop {
-        // Wait for a free slot first: past max_connections, new clients wait
-        // in the kernel's accept queue rather than being served badly.
+        // Wait for a free slot first: past max_connections, new clients
+        // wait in the kernel's accept queue rather than being served badly.
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.changed() => break,
@@ -125,35 +247,69 @@ pub(crate) async fn run(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let builder = builder.clone();
-        let tls = tls.clone();
-        let shutdown = shutdown.clone();
-        let timeouts = timeouts.clone();
-        tokio::spawn(async move {
-            shared.metrics.connection_opened();
-            serve_one(
-                stream,
-                peer,
-                tls,
-                shared.clone(),
-                builder,
-                timeouts,
-                shutdown,
-            )
-            .await;
-            shared.metrics.connection_closed();
-            drop(permit);
-        });
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        // Fewest open connections; ties go round-robin.
+        let n = workers.len();
+        let mut best = next % n;
+        for k in 1..n {
+            let i = (next + k) % n;
+            if workers[i].1.load(Relaxed) < workers[best].1.load(Relaxed) {
+                best = i;
+            }
+        }
+        next = best + 1;
+        workers[best].1.fetch_add(1, Relaxed);
+        if let Err(e) = workers[best].0.send((stream, peer, permit)) {
+            workers[best].1.fetch_sub(1, Relaxed);
+            drop(e);
+        }
     }
-    drop(listener);
-    // Drain: every connection holds a slot until it is closed.
-    let drained = tokio::time::timeout(timeouts.drain, slots.acquire_many(max)).await;
-    if drained.is_err() {
-        tracing::warn!(
-            drain_ms = timeouts.drain.as_millis() as u64,
-            "drain timeout reached; closing the remaining connections"
-        );
+}
+
+/// What each worker needs to serve connections.
+struct Worker {
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    builder: auto::Builder<TokioExecutor>,
+    timeouts: Timeouts,
+    shutdown: watch::Receiver<bool>,
+    /// Connections open on this worker.
+    open: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    /// Serves the connections handed over until the accept loop stops.
+    async fn serve(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<Handoff>) {
+        while let Some((stream, peer, permit)) = rx.recv().await {
+            let open = self.open.clone();
+            let Ok(stream) = TcpStream::from_std(stream) else {
+                open.fetch_sub(1, Relaxed);
+                continue;
+            };
+            let shared = self.shared.clone();
+            let builder = self.builder.clone();
+            let tls = self.tls.clone();
+            let shutdown = self.shutdown.clone();
+            let timeouts = self.timeouts.clone();
+            tokio::spawn(async move {
+                shared.metrics.connection_opened();
+                serve_one(
+                    stream,
+                    peer,
+                    tls,
+                    shared.clone(),
+                    builder,
+                    timeouts,
+                    shutdown,
+                )
+                .await;
+                shared.metrics.connection_closed();
+                open.fetch_sub(1, Relaxed);
+                drop(permit);
+            });
+        }
     }
 }
 
@@ -205,30 +361,48 @@ async fn drive<T>(
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let base = Arc::new(ClientSideBase { peer, tls });
-    let svc = service_fn(move |req| handle(shared.clone(), base.clone(), req));
+    let base = Arc::new(ClientSideBase::new(shared, peer, tls));
+    let svc = service_fn(move |req| handle(base.clone(), req));
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = *shutdown.borrow();
     if closing {
         conn.as_mut().graceful_shutdown();
     }
+    let mut shutdown = Box::pin(async move {
+        // A dropped sender counts as a shutdown too.
+        let _ = shutdown.wait_for(|s| *s).await;
+    });
     let mut seen = ticks.load(Relaxed);
     let mut idle = tokio::time::interval(timeouts.idle);
     idle.reset();
-    loop {
-        tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-                }
-                return;
+    let control = Arc::new(ControlWaker {
+        fired: AtomicBool::new(true),
+        task: Mutex::new(None),
+    });
+    let control_waker = Waker::from(control.clone());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+            if let Err(e) = r {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
             }
-            _ = shutdown.changed(), if !closing => {
+            return Poll::Ready(());
+        }
+        // The shutdown signal and the idle tick are polled only when one of
+        // them woke the task, not on each of the connection's own wake-ups.
+        if control.fired.swap(false, AcqRel) {
+            if let Ok(mut t) = control.task.lock() {
+                if !t.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *t = Some(cx.waker().clone());
+                }
+            }
+            let mut ccx = Context::from_waker(&control_waker);
+            let was_closing = closing;
+            if !closing && shutdown.as_mut().poll(&mut ccx).is_ready() {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = idle.tick() => {
+            while idle.poll_tick(&mut ccx).is_ready() {
                 let now = ticks.load(Relaxed);
                 if now == seen && !closing {
                     tracing::debug!(peer = %peer, "idle timeout");
@@ -236,6 +410,33 @@ async fn drive<T>(
                     conn.as_mut().graceful_shutdown();
                 }
                 seen = now;
+            }
+            if closing && !was_closing {
+                // The connection has to see its graceful shutdown.
+                cx.waker().wake_by_ref();
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+}
+
+/// The waker given to a connection's shutdown and idle futures: it marks
+/// them for polling and wakes the connection's task.
+struct ControlWaker {
+    fired: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for ControlWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Release);
+        if let Ok(t) = self.task.lock() {
+            if let Some(w) = t.as_ref() {
+                w.wake_by_ref();
             }
         }
     }

@@ -43,21 +43,45 @@ pub enum UpstreamError {
     Other,
 }
 
-/// All the gateway's metrics.
+/// The per-request counters of one worker thread, on cache lines of its
+/// own: two workers counting requests never write to the same line.
 #[derive(Debug, Default)]
-pub struct Metrics {
+#[repr(align(128))]
+struct Shard {
     requests: [[AtomicU64; 2]; 3],
     reasons: [AtomicU64; 16],
     upstream_errors: [AtomicU64; 3],
     statuses: [AtomicU64; 5],
-    disagreements: AtomicU64,
     buckets: [AtomicU64; 14],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
+}
+
+/// All the gateway's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    /// One per worker thread, and a last one for every other thread.
+    shards: Box<[Shard]>,
+    disagreements: AtomicU64,
     connections_open: AtomicI64,
     connections_total: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            shards: (0..=crate::listener::worker_count())
+                .map(|_| Shard::default())
+                .collect(),
+            disagreements: AtomicU64::new(0),
+            connections_open: AtomicI64::new(0),
+            connections_total: AtomicU64::new(0),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        }
+    }
 }
 
 fn kind_index(kind: &str) -> usize {
@@ -72,14 +96,24 @@ fn reason_index(reason: &str) -> usize {
 }
 
 impl Metrics {
+    /// This thread's shard.
+    fn shard(&self) -> &Shard {
+        let last = self.shards.len() - 1;
+        &self.shards[crate::listener::worker_slot().unwrap_or(last).min(last)]
+    }
+    /// A counter summed over the shards.
+    fn sum(&self, f: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards.iter().map(|s| f(s).load(Relaxed)).sum()
+    }
     /// Counts one request's CORS decision.
     pub fn decision(&self, kind: &str, allowed: bool, reason: &str) {
-        self.requests[kind_index(kind)][usize::from(!allowed)].fetch_add(1, Relaxed);
-        self.reasons[reason_index(reason)].fetch_add(1, Relaxed);
+        let s = self.shard();
+        s.requests[kind_index(kind)][usize::from(!allowed)].fetch_add(1, Relaxed);
+        s.reasons[reason_index(reason)].fetch_add(1, Relaxed);
     }
     /// Counts a request that got no CORS decision (no route, malformed).
     pub fn undecided(&self, reason: &str) {
-        self.reasons[reason_index(reason)].fetch_add(1, Relaxed);
+        self.shard().reasons[reason_index(reason)].fetch_add(1, Relaxed);
     }
     /// Counts an upstream failure.
     pub fn upstream_error(&self, e: UpstreamError) {
@@ -88,7 +122,7 @@ impl Metrics {
             UpstreamError::Timeout => 1,
             UpstreamError::Other => 2,
         };
-        self.upstream_errors[i].fetch_add(1, Relaxed);
+        self.shard().upstream_errors[i].fetch_add(1, Relaxed);
     }
     /// Counts an upstream response whose CORS headers disagreed with the policy.
     pub fn disagreement(&self) -> u64 {
@@ -96,14 +130,15 @@ impl Metrics {
     }
     /// Records a response's status and latency (time to response head).
     pub fn response(&self, status: u16, elapsed: Duration) {
+        let s = self.shard();
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.statuses[class].fetch_add(1, Relaxed);
+        s.statuses[class].fetch_add(1, Relaxed);
         let secs = elapsed.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Relaxed);
+            s.buckets[i].fetch_add(1, Relaxed);
         }
-        self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_us.fetch_add(
+        s.latency_count.fetch_add(1, Relaxed);
+        s.latency_sum_us.fetch_add(
             u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             Relaxed,
         );
@@ -152,7 +187,7 @@ impl Metrics {
                 writeln!(
                     s,
                     "corsgate_requests_total{{kind=\"{kind}\",decision=\"{decision}\"}} {}",
-                    self.requests[k][d].load(Relaxed)
+                    self.sum(|s| &s.requests[k][d])
                 )?;
             }
         }
@@ -165,7 +200,7 @@ impl Metrics {
             writeln!(
                 s,
                 "corsgate_requests_by_reason_total{{reason=\"{r}\"}} {}",
-                self.reasons[i].load(Relaxed)
+                self.sum(|s| &s.reasons[i])
             )?;
         }
         writeln!(
@@ -177,7 +212,7 @@ impl Metrics {
             writeln!(
                 s,
                 "corsgate_preflights_total{{result=\"{result}\"}} {}",
-                self.requests[1][d].load(Relaxed)
+                self.sum(|s| &s.requests[1][d])
             )?;
         }
         writeln!(
@@ -189,7 +224,7 @@ impl Metrics {
             writeln!(
                 s,
                 "corsgate_upstream_errors_total{{kind=\"{k}\"}} {}",
-                self.upstream_errors[i].load(Relaxed)
+                self.sum(|s| &s.upstream_errors[i])
             )?;
         }
         writeln!(
@@ -201,7 +236,7 @@ impl Metrics {
             writeln!(
                 s,
                 "corsgate_responses_total{{class=\"{c}\"}} {}",
-                self.statuses[i].load(Relaxed)
+                self.sum(|s| &s.statuses[i])
             )?;
         }
         writeln!(s, "# HELP corsgate_upstream_cors_disagreements_total Upstream responses whose CORS headers differed from the policy's (replaced).")?;
@@ -221,13 +256,13 @@ impl Metrics {
         writeln!(s, "# TYPE corsgate_request_duration_seconds histogram")?;
         let mut cumulative = 0;
         for (i, b) in BUCKETS.iter().enumerate() {
-            cumulative += self.buckets[i].load(Relaxed);
+            cumulative += self.sum(|s| &s.buckets[i]);
             writeln!(
                 s,
                 "corsgate_request_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
             )?;
         }
-        let count = self.latency_count.load(Relaxed);
+        let count = self.sum(|s| &s.latency_count);
         writeln!(
             s,
             "corsgate_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -235,7 +270,7 @@ impl Metrics {
         writeln!(
             s,
             "corsgate_request_duration_seconds_sum {}",
-            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+            self.sum(|s| &s.latency_sum_us) as f64 / 1e6
         )?;
         writeln!(s, "corsgate_request_duration_seconds_count {count}")?;
         writeln!(

@@ -10,43 +10,54 @@ use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::GatewayBody;
 use crate::config::{GatewayConfig, Route, UpstreamProtocol};
 use crate::cors::{is_cors_response_header, kind_label, Verdict};
-use crate::forward::{remove_hop_by_hop, set_forwarding_headers, ClientSide};
+use crate::forward::{remove_hop_by_hop, ClientSide, ForwardingCache};
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
-
-type UpstreamClient = Client<HttpConnector, Incoming>;
+use crate::upstream::Pool;
 
 /// What a reload swaps atomically: the configuration and the upstream
 /// connection pools built for it.
 pub struct Runtime {
     /// The configuration in force.
     pub config: GatewayConfig,
-    http1: UpstreamClient,
-    h2c: UpstreamClient,
+    /// One connection pool per distinct upstream (authority and protocol).
+    pools: Vec<Pool>,
+    /// Whether any route is host-specific.
+    host_routes: bool,
 }
 
 impl Runtime {
-    /// Builds the upstream clients for a configuration.
+    /// Builds the upstream connection pools for a configuration.
     pub fn new(config: GatewayConfig) -> Runtime {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.timeouts.upstream_connect));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let mut b = Client::builder(TokioExecutor::new());
-        b.timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(config.timeouts.idle)
-            .pool_max_idle_per_host(config.limits.upstream_idle_per_host);
-        let http1 = b.build(connector.clone());
-        let h2c = b.clone().http2_only(true).build(connector);
-        Runtime { config, http1, h2c }
+        let mut pools: Vec<Pool> = Vec::new();
+        for r in &config.routes {
+            let up = &r.upstream;
+            if !pools.iter().any(|p| p.serves(&up.authority, up.protocol)) {
+                pools.push(Pool::new(
+                    up.authority.clone(),
+                    up.protocol,
+                    config.timeouts.upstream_connect,
+                    config.timeouts.idle,
+                    config.limits.upstream_idle_per_host,
+                ));
+            }
+        }
+        let host_routes = config.routes.iter().any(|r| r.host.is_some());
+        Runtime {
+            config,
+            pools,
+            host_routes,
+        }
+    }
+
+    fn pool(&self, up: &crate::config::Upstream) -> Option<&Pool> {
+        self.pools
+            .iter()
+            .find(|p| p.serves(&up.authority, up.protocol))
     }
 }
 
@@ -77,13 +88,15 @@ fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
 
 /// Handles one request. Never fails: every problem becomes a response.
 pub async fn handle(
-    shared: Arc<Shared>,
     client: Arc<ClientSideBase>,
     req: Request<Incoming>,
 ) -> Result<Response<GatewayBody>, Infallible> {
     let start = Instant::now();
-    let rt = shared.runtime.load_full();
-    let resp = route_and_forward(&shared, &rt, &client, req).await;
+    let shared = &*client.shared;
+    // A guard rather than a clone of the Arc: no write to the reference
+    // count that every worker thread shares.
+    let rt = shared.runtime.load();
+    let resp = route_and_forward(shared, &rt, &client, req).await;
     shared
         .metrics
         .response(resp.status().as_u16(), start.elapsed());
@@ -91,12 +104,35 @@ pub async fn handle(
 }
 
 /// The per-connection facts every request on it shares.
-#[derive(Debug, Clone)]
 pub struct ClientSideBase {
     /// Client address.
     pub peer: std::net::SocketAddr,
     /// TLS connection.
     pub tls: bool,
+    /// The forwarding headers, computed once per connection.
+    pub forwarding: ForwardingCache,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ClientSideBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSideBase")
+            .field("peer", &self.peer)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientSideBase {
+    /// The facts of a new client connection.
+    pub fn new(shared: Arc<Shared>, peer: std::net::SocketAddr, tls: bool) -> ClientSideBase {
+        ClientSideBase {
+            peer,
+            tls,
+            forwarding: ForwardingCache::new(peer, tls),
+            shared,
+        }
+    }
 }
 
 async fn route_and_forward(
@@ -130,14 +166,22 @@ async fn route_and_forward(
             "corsgate: unsupported request target\n",
         );
     }
-    let host = host_value
-        .as_ref()
-        .and_then(|h| h.to_str().ok())
-        .map(routes::host_name)
-        .unwrap_or_default();
+    let host_name = || {
+        host_value
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .map(routes::host_name)
+            .unwrap_or_default()
+    };
+    // The host name is only worked out when a route is host-specific.
+    let host = if rt.host_routes {
+        host_name()
+    } else {
+        String::new()
+    };
     let Some(route) = routes::find(&rt.config.routes, &host, req.uri().path()) else {
         metrics.undecided("no_route");
-        tracing::debug!(host = %host, path = %req.uri().path(), "no route");
+        tracing::debug!(host = %host_name(), path = %req.uri().path(), "no route");
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
     };
 
@@ -167,7 +211,7 @@ async fn route_and_forward(
         tls: client.tls,
         host: host_value,
     };
-    let mut resp = forward(shared, rt, route, &side, req).await;
+    let mut resp = forward(shared, rt, route, client, &side, req).await;
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
     }
@@ -249,53 +293,71 @@ async fn forward(
     shared: &Shared,
     rt: &Runtime,
     route: &Route,
+    client: &ClientSideBase,
     side: &ClientSide,
     req: Request<Incoming>,
 ) -> Response<GatewayBody> {
     let up = &route.upstream;
     let (mut parts, body) = req.into_parts();
-    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri = if up.base_path.is_empty() {
-        Uri::builder()
-            .scheme(up.scheme.clone())
-            .authority(up.authority.clone())
-            .path_and_query(pq)
-            .build()
-    } else {
-        Uri::builder()
-            .scheme(up.scheme.clone())
-            .authority(up.authority.clone())
-            .path_and_query(format!("{}{pq}", up.base_path))
-            .build()
+    let origin_form = parts.uri.scheme().is_none() && parts.uri.authority().is_none();
+    let uri = match up.protocol {
+        // HTTP/1.1 upstreams get the origin form (`/path?query`); a request
+        // that came in origin form without a base path is passed as it is.
+        UpstreamProtocol::Http1 if up.base_path.is_empty() && origin_form => None,
+        UpstreamProtocol::Http1 => {
+            let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            Some(if up.base_path.is_empty() {
+                Uri::builder().path_and_query(pq).build()
+            } else {
+                Uri::builder()
+                    .path_and_query(format!("{}{pq}", up.base_path))
+                    .build()
+            })
+        }
+        UpstreamProtocol::H2c => {
+            let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let b = Uri::builder()
+                .scheme(up.scheme.clone())
+                .authority(up.authority.clone());
+            Some(if up.base_path.is_empty() {
+                b.path_and_query(pq).build()
+            } else {
+                b.path_and_query(format!("{}{pq}", up.base_path)).build()
+            })
+        }
     };
-    let Ok(uri) = uri else {
-        shared.metrics.undecided("bad_request");
-        return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
-    };
-    parts.uri = uri;
+    match uri {
+        None => {}
+        Some(Ok(uri)) => parts.uri = uri,
+        Some(Err(_)) => {
+            shared.metrics.undecided("bad_request");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
+    }
     remove_hop_by_hop(&mut parts.headers);
-    set_forwarding_headers(&mut parts.headers, side, rt.config.trust_forwarded);
+    client
+        .forwarding
+        .apply(&mut parts.headers, side, rt.config.trust_forwarded);
+    let Some(pool) = rt.pool(up) else {
+        // Runtime::new builds a pool for every route's upstream.
+        shared.metrics.upstream_error(UpstreamError::Other);
+        return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
+    };
     let host = if rt.config.preserve_host {
         side.host.clone()
     } else {
-        HeaderValue::from_str(up.authority.as_str()).ok()
+        pool.host_header().cloned()
     };
     if let Some(h) = host {
         parts.headers.insert(header::HOST, h);
     }
-    let client = match up.protocol {
-        UpstreamProtocol::Http1 => {
-            parts.version = Version::HTTP_11;
-            &rt.http1
-        }
-        UpstreamProtocol::H2c => {
-            parts.version = Version::HTTP_2;
-            &rt.h2c
-        }
+    parts.version = match up.protocol {
+        UpstreamProtocol::Http1 => Version::HTTP_11,
+        UpstreamProtocol::H2c => Version::HTTP_2,
     };
     let req = Request::from_parts(parts, body);
     let timeout = rt.config.timeouts.upstream_response;
-    match tokio::time::timeout(timeout, client.request(req)).await {
+    match tokio::time::timeout(timeout, pool.send(req)).await {
         Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             remove_hop_by_hop(&mut parts.headers);

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -658,4 +659,71 @@ async fn the_demo_shows_allowed_and_denied_requests() {
     .await;
     assert_eq!(r.status, 403);
     gw.shutdown().await;
+}
+
+/// A bare HTTP/1.1 upstream that counts its connections; with `close_after`
+/// it closes each connection after one response (without saying so, as an
+/// upstream whose keep-alive timeout ran out does).
+async fn counting_upstream(close_after: bool) -> (std::net::SocketAddr, Arc<AtomicU64>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let conns = Arc::new(AtomicU64::new(0));
+    let c2 = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            c2.fetch_add(1, Relaxed);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let r = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(r).await.is_err() {
+                            return;
+                        }
+                        if close_after {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, conns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_reused_and_closed_ones_replaced() {
+    for close_after in [false, true] {
+        let (up, conns) = counting_upstream(close_after).await;
+        let gw = gateway(up).await;
+        let a = gw.local_addr();
+        for _ in 0..10 {
+            let r = send(a, "GET", "/public/x", &[APP]).await;
+            assert_eq!(r.status, 200, "close_after={close_after}");
+            assert_eq!(r.body, "ok");
+            // Let a closed connection be seen as closed.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let n = conns.load(Relaxed);
+        if close_after {
+            assert_eq!(n, 10, "one connection per request");
+        } else {
+            // One pool per worker thread (one per core).
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+            assert!(
+                (1..=workers).contains(&n),
+                "sequential requests share the pooled connections: {n} opened"
+            );
+        }
+        gw.shutdown().await;
+    }
 }

@@ -1,0 +1,396 @@
+//! Upstream connections: a lean pool of HTTP/1.1 connections (LIFO, one
+//! connection per request in flight, returned when the response body has
+//! been read to its end) and one shared multiplexed h2c connection per
+//! upstream, both on hyper's `client::conn` API.
+//!
+//! This replaces hyper-util's legacy `Client`, whose pool checkout allocates,
+//! hashes a key and spawns a task per request to watch the connection come
+//! back; here a checkout is a `Vec::pop` under an uncontended lock.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::uri::Authority;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use crate::config::UpstreamProtocol;
+
+/// Why a request could not be forwarded.
+#[derive(Debug)]
+pub enum UpstreamFailure {
+    /// No connection to the upstream could be made.
+    Connect(io::Error),
+    /// The exchange failed (the request body included).
+    Http(hyper::Error),
+}
+
+impl UpstreamFailure {
+    /// Whether the connection could not be made.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, UpstreamFailure::Connect(_))
+    }
+}
+
+impl fmt::Display for UpstreamFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamFailure::Connect(_) => f.write_str("cannot connect to the upstream"),
+            UpstreamFailure::Http(_) => f.write_str("upstream exchange failed"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UpstreamFailure::Connect(e) => Some(e),
+            UpstreamFailure::Http(e) => Some(e),
+        }
+    }
+}
+
+/// The connections to one upstream (`host:port`, protocol).
+pub struct Pool {
+    authority: Authority,
+    host: Option<http::HeaderValue>,
+    protocol: UpstreamProtocol,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    /// One idle list per worker thread (see [`crate::listener::worker_index`]):
+    /// an HTTP/1.1 connection's task runs on the worker that opened it, so
+    /// it is only lent to requests on that worker.
+    shards: Vec<Arc<Mutex<Idle>>>,
+    h2: Mutex<Option<http2::SendRequest<Incoming>>>,
+}
+
+struct Idle {
+    /// Oldest first; checkouts take the newest.
+    conns: Vec<(http1::SendRequest<Incoming>, Instant)>,
+    /// This worker's share of `upstream_idle_per_host` (the shares add up
+    /// to it exactly).
+    max: usize,
+}
+
+/// An HTTP/1.1 connection lent to one request; it goes back to the pool
+/// when the response body has been read to its end, and is closed otherwise.
+pub struct Lease {
+    conn: Option<http1::SendRequest<Incoming>>,
+    pool: Arc<Mutex<Idle>>,
+    idle_timeout: Duration,
+}
+
+impl Lease {
+    fn give_back(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if conn.is_closed() {
+            return;
+        }
+        let now = Instant::now();
+        let Ok(mut idle) = self.pool.lock() else {
+            return;
+        };
+        // Connections idle for longer than the idle timeout are closed as
+        // the pool is used (the oldest sit at the front).
+        let stale = idle
+            .conns
+            .iter()
+            .take_while(|(_, since)| now.duration_since(*since) >= self.idle_timeout)
+            .count();
+        if stale > 0 {
+            idle.conns.drain(..stale);
+        }
+        if idle.conns.len() < idle.max {
+            idle.conns.push((conn, now));
+        }
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease").finish_non_exhaustive()
+    }
+}
+
+/// An upstream response body that hands its connection back to the pool
+/// once read to the end.
+#[derive(Debug)]
+pub struct UpstreamBody {
+    body: Incoming,
+    lease: Option<Lease>,
+}
+
+impl UpstreamBody {
+    fn finished(&mut self) {
+        if let Some(mut l) = self.lease.take() {
+            l.give_back();
+        }
+    }
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        if self.body.is_end_stream() {
+            self.finished();
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.body).poll_frame(cx);
+        match &r {
+            Poll::Ready(None) => this.finished(),
+            Poll::Ready(Some(Err(_))) => this.lease = None,
+            _ => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Pool {
+    /// A pool for one upstream.
+    pub fn new(
+        authority: Authority,
+        protocol: UpstreamProtocol,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        max_idle: usize,
+    ) -> Pool {
+        Pool {
+            host: http::HeaderValue::from_str(authority.as_str()).ok(),
+            authority,
+            protocol,
+            connect_timeout,
+            idle_timeout,
+            shards: {
+                let n = crate::listener::worker_count().max(1);
+                (0..n)
+                    .map(|i| {
+                        let max = max_idle / n + usize::from(i < max_idle % n);
+                        Arc::new(Mutex::new(Idle {
+                            conns: Vec::new(),
+                            max,
+                        }))
+                    })
+                    .collect()
+            },
+            h2: Mutex::new(None),
+        }
+    }
+
+    /// The upstream's `host:port` as a `Host` header value.
+    pub fn host_header(&self) -> Option<&http::HeaderValue> {
+        self.host.as_ref()
+    }
+
+    /// Whether this pool serves that upstream.
+    pub fn serves(&self, authority: &Authority, protocol: UpstreamProtocol) -> bool {
+        self.protocol == protocol && self.authority == *authority
+    }
+
+    /// Sends a request (origin-form URI for HTTP/1.1, absolute for h2c) and
+    /// returns the response head with its streamed body.
+    pub async fn send(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        match self.protocol {
+            UpstreamProtocol::Http1 => self.send_h1(req).await,
+            UpstreamProtocol::H2c => self.send_h2(req).await,
+        }
+    }
+
+    fn shard(&self) -> &Arc<Mutex<Idle>> {
+        let i = crate::listener::worker_index();
+        &self.shards[i % self.shards.len()]
+    }
+
+    fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
+        let mut idle = self.shard().lock().ok()?;
+        let now = Instant::now();
+        while let Some((conn, since)) = idle.conns.pop() {
+            if conn.is_closed() || now.duration_since(since) >= self.idle_timeout {
+                continue;
+            }
+            return Some(conn);
+        }
+        None
+    }
+
+    async fn send_h1(
+        &self,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        loop {
+            let (mut conn, reused) = match self.checkout() {
+                Some(c) => (c, true),
+                None => (self.connect_h1().await?, false),
+            };
+            if let Err(e) = conn.ready().await {
+                if reused {
+                    continue;
+                }
+                return Err(UpstreamFailure::Http(e));
+            }
+            match conn.try_send_request(req).await {
+                Ok(resp) => {
+                    let lease = Lease {
+                        conn: Some(conn),
+                        pool: self.shard().clone(),
+                        idle_timeout: self.idle_timeout,
+                    };
+                    return Ok(resp.map(|body| UpstreamBody {
+                        body,
+                        lease: Some(lease),
+                    }));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Not sent: an idle connection closed under us; another
+                    // one (or a new one) takes it, as hyper-util's client did.
+                    Some(r) if reused => req = r,
+                    _ => return Err(UpstreamFailure::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    async fn send_h2(
+        &self,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        loop {
+            let shared = self
+                .h2
+                .lock()
+                .ok()
+                .and_then(|c| c.as_ref().filter(|c| !c.is_closed()).cloned());
+            let (mut conn, reused) = match shared {
+                Some(c) => (c, true),
+                None => {
+                    let c = self.connect_h2().await?;
+                    if let Ok(mut slot) = self.h2.lock() {
+                        *slot = Some(c.clone());
+                    }
+                    (c, false)
+                }
+            };
+            if let Err(e) = conn.ready().await {
+                self.forget_h2(&conn);
+                if reused {
+                    continue;
+                }
+                return Err(UpstreamFailure::Http(e));
+            }
+            match conn.try_send_request(req).await {
+                Ok(resp) => return Ok(resp.map(|body| UpstreamBody { body, lease: None })),
+                Err(mut e) => match e.take_message() {
+                    Some(r) if reused => {
+                        self.forget_h2(&conn);
+                        req = r;
+                    }
+                    _ => return Err(UpstreamFailure::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    fn forget_h2(&self, conn: &http2::SendRequest<Incoming>) {
+        if !conn.is_closed() {
+            return;
+        }
+        if let Ok(mut slot) = self.h2.lock() {
+            if slot.as_ref().is_some_and(|c| c.is_closed()) {
+                *slot = None;
+            }
+        }
+    }
+
+    async fn tcp(&self) -> Result<TcpStream, UpstreamFailure> {
+        let host = self.authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = self.authority.port_u16().unwrap_or(80);
+        let connect = async {
+            let mut last = None;
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+            for a in addrs {
+                match TcpStream::connect(a).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "the host name has no address")
+            }))
+        };
+        let stream = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(UpstreamFailure::Connect(e)),
+            Err(_) => {
+                return Err(UpstreamFailure::Connect(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connect timed out",
+                )))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    async fn connect_h1(&self) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
+        let io = TokioIo::new(self.tcp().await?);
+        let (send, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(UpstreamFailure::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(send)
+    }
+
+    async fn connect_h2(&self) -> Result<http2::SendRequest<Incoming>, UpstreamFailure> {
+        let io = TokioIo::new(self.tcp().await?);
+        let (send, conn) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(io)
+            .await
+            .map_err(UpstreamFailure::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream h2c connection ended with an error");
+            }
+        });
+        Ok(send)
+    }
+}
