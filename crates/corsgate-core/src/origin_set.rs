@@ -102,6 +102,74 @@ pub(crate) struct Rule {
     subdomains: bool,
 }
 
+/// One `origins` entry of a policy, parsed and checked exactly as the policy
+/// builder does: what a tool needs to express the entry elsewhere (the
+/// `corsgate export` configurations).
+///
+/// ```
+/// use corsgate_core::origin_set::{AllowedOrigin, PortSpec};
+/// let e = AllowedOrigin::parse("https://*.example.com").unwrap();
+/// assert_eq!(e, AllowedOrigin::Pattern {
+///     scheme: "https",
+///     host: "example.com".into(),
+///     subdomains: true,
+///     port: PortSpec::Default,
+/// });
+/// assert!(AllowedOrigin::parse("https://example.com/").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigin {
+    /// `*`: any origin.
+    Any,
+    /// One origin, in its serialization.
+    Exact(String),
+    /// A pattern: `scheme://[*.]host[:port|:*]`.
+    Pattern {
+        /// `http` or `https`.
+        scheme: &'static str,
+        /// The host after `*.` (or the whole host).
+        host: String,
+        /// Whether one or more labels go in front of `host` (never none).
+        subdomains: bool,
+        /// Which ports.
+        port: PortSpec,
+    },
+}
+
+/// The ports a pattern accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSpec {
+    /// Only the scheme's default port (no port in the serialization).
+    Default,
+    /// Only this port.
+    Exact(u16),
+    /// Any port, the default one included (`:*`).
+    Any,
+}
+
+impl AllowedOrigin {
+    /// Parses one entry; the error is the one the policy builder reports.
+    pub fn parse(entry: &str) -> Result<AllowedOrigin, PolicyError> {
+        Ok(match Entry::parse(entry)? {
+            Entry::Any => AllowedOrigin::Any,
+            Entry::Exact(o) => AllowedOrigin::Exact(o.as_str().to_owned()),
+            Entry::Pattern { host, rule, .. } => AllowedOrigin::Pattern {
+                scheme: match rule.scheme {
+                    Scheme::Http => "http",
+                    Scheme::Https => "https",
+                },
+                host,
+                subdomains: rule.subdomains,
+                port: match rule.port {
+                    PortRule::Default => PortSpec::Default,
+                    PortRule::Exact(p) => PortSpec::Exact(p),
+                    PortRule::Any => PortSpec::Any,
+                },
+            },
+        })
+    }
+}
+
 /// One parsed `origins` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Entry {

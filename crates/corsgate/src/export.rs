@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use corsgate_core::origin_set::{AllowedOrigin, PortSpec};
 use corsgate_core::Policy;
 
 mod apache;
@@ -181,21 +182,29 @@ impl Site {
 pub(crate) struct Pattern {
     /// As written in the policy.
     pub entry: String,
-    pub scheme: String,
+    pub scheme: &'static str,
     /// The host after `*.` (or the whole host).
     pub host: String,
     pub subdomains: bool,
-    /// `None` for `:*`; `Some(None)` for the default port only.
-    pub port: Option<Option<u16>>,
+    pub port: PortSpec,
 }
 
 impl Pattern {
+    /// What the pattern accepts, for a comment beside it.
+    pub fn describe(&self) -> &'static str {
+        match (self.subdomains, self.port) {
+            (true, PortSpec::Any) => "one or more whole labels before the domain, any port",
+            (true, _) => "one or more whole labels before the domain, never the domain itself",
+            (false, _) => "any port, the default one included",
+        }
+    }
+
     /// The anchored regex, for PCRE (nginx, Apache) when `lookahead`, else for
     /// RE2 (Envoy), which has no lookahead: then an explicit default port is
     /// not refused (browsers never send one).
     pub fn regex(&self, lookahead: bool) -> String {
         let mut r = String::from("^");
-        r.push_str(&escape(&self.scheme));
+        r.push_str(&escape(self.scheme));
         r.push_str("://");
         if self.subdomains {
             // One or more whole labels, as browsers serialize them.
@@ -203,12 +212,12 @@ impl Pattern {
         }
         r.push_str(&escape(&self.host));
         match self.port {
-            Some(None) => {}
-            Some(Some(p)) => {
+            PortSpec::Default => {}
+            PortSpec::Exact(p) => {
                 r.push(':');
                 r.push_str(&p.to_string());
             }
-            None => {
+            PortSpec::Any => {
                 let default = if self.scheme == "https" { 443 } else { 80 };
                 r.push_str("(?::");
                 if lookahead {
@@ -289,43 +298,24 @@ impl Model {
             private_network: c.private_network,
             debug: policy.debug(),
         };
+        // Parsed by the engine's own parser: the same entries the policy
+        // matches, never a second reading of the strings.
         for o in &c.origins {
-            if o == "*" {
-                m.any = true;
-                continue;
-            }
-            let (scheme, rest) = o
-                .split_once("://")
-                .ok_or_else(|| format!("unexpected origin entry '{o}'"))?;
-            let (subdomains, rest) = match rest.strip_prefix("*.") {
-                Some(r) => (true, r),
-                None => (false, rest),
-            };
-            let (host, port) = if let Some(h) = rest.strip_suffix(":*") {
-                (h, None)
-            } else {
-                // An IPv6 host keeps its colons inside brackets.
-                let colon = rest.rfind(':').filter(|i| !rest[*i..].contains(']'));
-                match colon {
-                    Some(i) => {
-                        let p: u16 = rest[i + 1..]
-                            .parse()
-                            .map_err(|_| format!("unexpected port in origin entry '{o}'"))?;
-                        (&rest[..i], Some(Some(p)))
-                    }
-                    None => (rest, Some(None)),
-                }
-            };
-            if !subdomains && port.is_some() {
-                m.exact.push(o.clone());
-            } else {
-                m.patterns.push(Pattern {
-                    entry: o.clone(),
-                    scheme: scheme.to_owned(),
-                    host: host.to_owned(),
+            match AllowedOrigin::parse(o).map_err(|e| e.to_string())? {
+                AllowedOrigin::Any => m.any = true,
+                AllowedOrigin::Exact(e) => m.exact.push(e),
+                AllowedOrigin::Pattern {
+                    scheme,
+                    host,
                     subdomains,
                     port,
-                });
+                } => m.patterns.push(Pattern {
+                    entry: o.clone(),
+                    scheme,
+                    host,
+                    subdomains,
+                    port,
+                }),
             }
         }
         m.methods = if c.methods.iter().any(|x| x == "*") {

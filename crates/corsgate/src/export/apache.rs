@@ -88,11 +88,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
             );
         }
         for p in &m.patterns {
-            let what = match (p.subdomains, p.port) {
-                (true, None) => "one or more whole labels before the domain, any port",
-                (true, _) => "one or more whole labels before the domain, never the domain itself",
-                (false, _) => "any port, the default one included",
-            };
+            let what = p.describe();
             let _ = writeln!(w, "# {}: {what}", p.entry);
             set_env(
                 w,

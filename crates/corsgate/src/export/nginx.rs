@@ -88,11 +88,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
             let _ = writeln!(w, "    {} {};", q(e), q(e));
         }
         for p in &m.patterns {
-            let what = match (p.subdomains, p.port) {
-                (true, None) => "one or more whole labels before the domain, any port",
-                (true, _) => "one or more whole labels before the domain, never the domain itself",
-                (false, _) => "any port, the default one included",
-            };
+            let what = p.describe();
             let _ = writeln!(w, "    # {}: {what}", p.entry);
             let _ = writeln!(w, "    {} $http_origin;", q(&format!("~{}", p.regex(true))));
         }
