@@ -230,10 +230,16 @@ fn trust_severity(class: FindingClass, credentials: bool, safari_only: bool) -> 
 
 /// The registrable domain of an origin's host (or the host).
 fn base_domain(origin: &str) -> String {
-    let host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest.split(':').next().unwrap_or(rest));
-    super::probes::registrable_domain(host).unwrap_or_else(|| host.to_owned())
+    let Ok(parsed) = corsgate_core::Origin::parse_header(origin) else {
+        return origin.to_owned();
+    };
+    match parsed.tuple() {
+        Some(t) => {
+            let host = t.host().to_string();
+            super::probes::registrable_domain(&host).unwrap_or(host)
+        }
+        None => origin.to_owned(),
+    }
 }
 
 fn trust_text(
