@@ -4,43 +4,20 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_json_line_per_denied_request() {
     let (up, _) = start_upstream().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(format!("corsgate-gw-logs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("corsgate.toml");
-    let text = config_text(up)
-        .replace(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{port}\"\nlog_format = \"json\""),
-        )
-        .replace("admin = \"127.0.0.1:0\"\n", "");
-    std::fs::write(&file, text).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_corsgate-gateway"))
-        .args(["serve", "--config"])
-        .arg(&file)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let start = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "gateway did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (child, addr, dir) = gateway_process(
+        "logs",
+        up,
+        |t| t.replace("admin = \"127.0.0.1:0\"\n", "log_format = \"json\"\n"),
+        Stdio::inherit(),
+        Stdio::piped(),
+    )
+    .await;
     send(addr, "GET", "/api/echo", &[APP]).await;
     send(
         addr,

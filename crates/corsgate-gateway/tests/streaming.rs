@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Instant;
 
 use common::*;
 use http_body_util::BodyExt;
@@ -16,14 +16,6 @@ impl Drop for Gateway {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
@@ -43,35 +35,19 @@ async fn large_bodies_stream_in_bounded_memory() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 30);
     let (up, _) = start_upstream().await;
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("corsgate-gw-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("corsgate.toml");
-    let text = config_text(up)
-        .replace(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace("admin = \"127.0.0.1:0\"\n", "log_level = \"warn\"\n")
-        .replace("upstream_response = \"1s\"", "upstream_response = \"120s\"");
-    std::fs::write(&file, text).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_corsgate-gateway"))
-        .args(["serve", "--config"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (child, addr, dir) = gateway_process(
+        "stream",
+        up,
+        |t| {
+            t.replace("admin = \"127.0.0.1:0\"\n", "log_level = \"warn\"\n")
+                .replace("upstream_response = \"1s\"", "upstream_response = \"120s\"")
+        },
+        Stdio::null(),
+        Stdio::inherit(),
+    )
+    .await;
     let pid = child.id();
     let _guard = Gateway(child);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let start = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "gateway did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let idle_kib = vm_hwm_kib(pid);
 
     // Upload.

@@ -316,3 +316,45 @@ pub async fn metrics(gw: &RunningGateway) -> String {
     let admin = gw.admin_addr().unwrap();
     send(admin, "GET", "/metrics", &[]).await.body
 }
+
+/// The gateway *binary* as a child process, serving [`config_text`] with its
+/// listener on a free port, edited further by `edit`; returned once it
+/// accepts connections, with that address and the config's directory.
+pub async fn gateway_process(
+    tag: &str,
+    upstream: SocketAddr,
+    edit: impl FnOnce(String) -> String,
+    stdout: std::process::Stdio,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, SocketAddr, std::path::PathBuf) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("corsgate-gw-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("corsgate.toml");
+    let text = config_text(upstream).replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    std::fs::write(&file, edit(text)).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate-gateway"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let start = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "gateway did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, addr, dir)
+}
