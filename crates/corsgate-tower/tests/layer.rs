@@ -349,7 +349,8 @@ fn swaps_reach_services_on_other_threads() {
                         .map(|v| v.to_str().unwrap().to_owned())
                 };
                 for _ in 0..2_000 {
-                    // Never both: each request uses one whole policy.
+                    // Whatever policy is in force, an answer only ever names the
+                    // origin asked about (the final check below is the strong one).
                     let a = ask("https://a.example.com");
                     let b = ask("https://b.example.com");
                     assert!(a.is_none() || a.as_deref() == Some("https://a.example.com"));
