@@ -906,47 +906,27 @@ mod tests {
             .build()
             .unwrap();
         let counts = |profile| {
-            let mut browser = Browser::new(profile);
-            (0..2)
-                .map(|_| {
-                    browser
-                        .run(req.clone(), |out| {
-                            Ok::<_, ()>(match out.stage {
-                                Stage::Preflight => Response::new(204)
-                                    .header("Access-Control-Allow-Origin", "http://app.example")
-                                    .header("Access-Control-Allow-Methods", "PUT")
-                                    .header("Access-Control-Max-Age", "600"),
-                                _ => Response::new(200),
-                            })
-                        })
-                        .unwrap()
-                        .preflights
-                })
-                .collect::<Vec<_>>()
+            preflights_twice(profile, &req, |out| match out.stage {
+                Stage::Preflight => Response::new(204)
+                    .header("Access-Control-Allow-Origin", "http://app.example")
+                    .header("Access-Control-Allow-Methods", "PUT")
+                    .header("Access-Control-Max-Age", "600"),
+                _ => Response::new(200),
+            })
         };
         assert_eq!(counts(Profile::Firefox), [1, 1]);
         assert_eq!(counts(Profile::Chromium), [1, 0]);
         assert_eq!(counts(Profile::Standard), [1, 0]);
         // A redirect to `user:pass@` (refused) forgets it too.
-        let mut browser = Browser::new(Profile::Firefox);
-        let counts: Vec<usize> = (0..2)
-            .map(|_| {
-                browser
-                    .run(req.clone(), |out| {
-                        Ok::<_, ()>(match out.stage {
-                            Stage::Preflight => Response::new(204)
-                                .header("Access-Control-Allow-Origin", "*")
-                                .header("Access-Control-Allow-Methods", "PUT")
-                                .header("Access-Control-Max-Age", "600"),
-                            _ => Response::new(307)
-                                .header("Location", "http://u:p@other.example/1")
-                                .header("Access-Control-Allow-Origin", "*"),
-                        })
-                    })
-                    .unwrap()
-                    .preflights
-            })
-            .collect();
+        let counts: Vec<usize> = preflights_twice(Profile::Firefox, &req, |out| match out.stage {
+            Stage::Preflight => Response::new(204)
+                .header("Access-Control-Allow-Origin", "*")
+                .header("Access-Control-Allow-Methods", "PUT")
+                .header("Access-Control-Max-Age", "600"),
+            _ => Response::new(307)
+                .header("Location", "http://u:p@other.example/1")
+                .header("Access-Control-Allow-Origin", "*"),
+        });
         assert_eq!(counts, [1, 1]);
     }
 
@@ -1058,23 +1038,13 @@ mod tests {
             .build()
             .unwrap();
         let counts = |profile| {
-            let mut browser = Browser::new(profile);
-            (0..2)
-                .map(|_| {
-                    browser
-                        .run(req.clone(), |_| {
-                            Ok::<_, ()>(
-                                Response::new(200)
-                                    .header("Access-Control-Allow-Origin", "*")
-                                    .header("Access-Control-Allow-Methods", "GET, POST")
-                                    .header("Access-Control-Allow-Headers", "x-a")
-                                    .header("Access-Control-Max-Age", "600"),
-                            )
-                        })
-                        .unwrap()
-                        .preflights
-                })
-                .collect::<Vec<_>>()
+            preflights_twice(profile, &req, |_| {
+                Response::new(200)
+                    .header("Access-Control-Allow-Origin", "*")
+                    .header("Access-Control-Allow-Methods", "GET, POST")
+                    .header("Access-Control-Allow-Headers", "x-a")
+                    .header("Access-Control-Max-Age", "600")
+            })
         };
         assert_eq!(counts(Profile::Firefox), [1, 1]);
         assert_eq!(counts(Profile::Standard), [1, 0]);
@@ -1091,22 +1061,12 @@ mod tests {
                 .credentials(credentials)
                 .build()
                 .unwrap();
-            let mut browser = Browser::new(profile);
-            (0..2)
-                .map(|_| {
-                    browser
-                        .run(req.clone(), |_| {
-                            Ok::<_, ()>(
-                                Response::new(200)
-                                    .header("Access-Control-Allow-Origin", "http://app.example")
-                                    .header("Access-Control-Allow-Credentials", "true")
-                                    .header("Access-Control-Allow-Methods", "PUT"),
-                            )
-                        })
-                        .unwrap()
-                        .preflights
-                })
-                .collect::<Vec<_>>()
+            preflights_twice(profile, &req, |_| {
+                Response::new(200)
+                    .header("Access-Control-Allow-Origin", "http://app.example")
+                    .header("Access-Control-Allow-Credentials", "true")
+                    .header("Access-Control-Allow-Methods", "PUT")
+            })
         };
         let (ip, name) = ("http://127.0.0.1:8/x", "http://localhost:8/x");
         assert_eq!(run(Profile::Firefox, ip, Credentials::Omit), [1, 1]);
@@ -1155,27 +1115,36 @@ mod tests {
         assert_eq!(acrh(Profile::Standard), [ct]);
     }
 
-    /// Runs `req` twice through one browser; returns how many preflights each run sent.
-    fn preflights_per_run(profile: Profile, req: Request, hop1: &str) -> Vec<usize> {
+    /// Runs `req` twice through one browser of `profile`, answering with
+    /// `respond`; how many preflights each run sent.
+    fn preflights_twice(
+        profile: Profile,
+        req: &Request,
+        respond: impl Fn(&Outgoing) -> Response,
+    ) -> Vec<usize> {
         let mut browser = Browser::new(profile);
         (0..2)
             .map(|_| {
                 browser
-                    .run(req.clone(), |out| {
-                        Ok::<_, ()>(match out.stage {
-                            Stage::Actual if out.url.ends_with("/0") => Response::new(307)
-                                .header("Location", hop1)
-                                .header("Access-Control-Allow-Origin", "*"),
-                            _ => Response::new(204)
-                                .header("Access-Control-Allow-Origin", "*")
-                                .header("Access-Control-Allow-Methods", "PUT")
-                                .header("Access-Control-Allow-Headers", "*"),
-                        })
-                    })
+                    .run(req.clone(), |out| Ok::<_, ()>(respond(out)))
                     .unwrap()
                     .preflights
             })
             .collect()
+    }
+
+    /// Runs `req` twice through one browser, the first hop redirecting to
+    /// `hop1`; how many preflights each run sent.
+    fn preflights_per_run(profile: Profile, req: Request, hop1: &str) -> Vec<usize> {
+        preflights_twice(profile, &req, |out| match out.stage {
+            Stage::Actual if out.url.ends_with("/0") => Response::new(307)
+                .header("Location", hop1)
+                .header("Access-Control-Allow-Origin", "*"),
+            _ => Response::new(204)
+                .header("Access-Control-Allow-Origin", "*")
+                .header("Access-Control-Allow-Methods", "PUT")
+                .header("Access-Control-Allow-Headers", "*"),
+        })
     }
 
     /// Checked against Chromium 156 and Firefox 153 ESR: a request with
@@ -1205,22 +1174,12 @@ mod tests {
             .build()
             .unwrap();
         // (Firefox's cache ignores the helper's `*`: list the name.)
-        let mut firefox = Browser::new(Profile::Firefox);
-        let counts: Vec<usize> = (0..2)
-            .map(|_| {
-                firefox
-                    .run(xhr.clone(), |_| {
-                        Ok::<_, ()>(
-                            Response::new(204)
-                                .header("Access-Control-Allow-Origin", "http://app.example")
-                                .header("Access-Control-Allow-Methods", "PUT")
-                                .header("Access-Control-Allow-Headers", "if-none-match"),
-                        )
-                    })
-                    .unwrap()
-                    .preflights
-            })
-            .collect();
+        let counts: Vec<usize> = preflights_twice(Profile::Firefox, &xhr, |_| {
+            Response::new(204)
+                .header("Access-Control-Allow-Origin", "http://app.example")
+                .header("Access-Control-Allow-Methods", "PUT")
+                .header("Access-Control-Allow-Headers", "if-none-match")
+        });
         assert_eq!(counts, [1, 0], "but not its XHR");
         assert_eq!(preflights_per_run(Profile::Standard, req, none), [1, 0]);
     }
