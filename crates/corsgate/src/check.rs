@@ -7,7 +7,7 @@ use std::time::Duration;
 use corsgate_core::{Browser, Credentials, HeaderList, Outgoing, Profile, Request, Stage, Verdict};
 use serde::Serialize;
 
-use crate::cli::{parse_header, CheckArgs};
+use crate::cli::{parse_header, CheckArgs, ClientArgs};
 use crate::fix::{self, Fix};
 use crate::hints::{self, Hint, Probe};
 use crate::http::{Client, NetError, WireRequest};
@@ -190,7 +190,7 @@ pub fn build_request(args: &CheckArgs) -> Result<(Request, Asked), CheckError> {
             )))
         }
     }
-    let profile: Profile = args.browser.into();
+    let profile = args.client.profile();
     let credentials: Credentials = args.credentials.into();
     let origin = request.origin().as_str().to_owned();
     let origin_argument = (args.origin != origin).then(|| args.origin.clone());
@@ -240,8 +240,28 @@ fn lines(h: &HeaderList) -> Vec<(String, String)> {
         .collect()
 }
 
+impl ClientArgs {
+    /// The browser modelled.
+    pub fn profile(&self) -> Profile {
+        self.browser.into()
+    }
+
+    /// How long to wait for each answer.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout)
+    }
+
+    /// The extra CA certificates of `--cacert` (none without it).
+    pub fn roots(&self) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CheckError> {
+        match &self.cacert {
+            Some(path) => load_pem(path),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 /// Reads the certificates of a PEM file.
-pub(crate) fn load_pem(
+fn load_pem(
     path: &std::path::Path,
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CheckError> {
     use rustls::pki_types::pem::PemObject;
@@ -260,12 +280,8 @@ pub(crate) fn load_pem(
 /// Runs `corsgate check`.
 pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     let (request, asked) = build_request(args)?;
-    let profile: Profile = args.browser.into();
-    let roots = match &args.cacert {
-        Some(path) => load_pem(path)?,
-        None => Vec::new(),
-    };
-    let client = Client::new(Duration::from_secs_f64(args.timeout), roots)
+    let profile = args.client.profile();
+    let client = Client::new(args.client.timeout(), args.client.roots()?)
         .map_err(|e| CheckError::Usage(format!("cannot start the HTTP client: {e}")))?;
     let body = args.body.as_deref().map(str::as_bytes);
     let mut exchanges = Vec::new();

@@ -119,6 +119,21 @@ impl From<CredentialsArg> for Credentials {
     }
 }
 
+/// What `check` and `scan` share: whose behaviour judges the answers, and how
+/// the server is reached.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The browser whose behaviour to model (it judges every answer).
+    #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
+    pub browser: BrowserArg,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+}
+
 /// `corsgate check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -140,15 +155,9 @@ pub struct CheckArgs {
     /// labelled `Content-Type: text/plain;charset=UTF-8` unless a Content-Type is given).
     #[arg(long, short = 'd')]
     pub body: Option<String>,
-    /// The browser whose behaviour to model.
-    #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
-    pub browser: BrowserArg,
-    /// Seconds to wait for each answer.
-    #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
-    pub timeout: f64,
-    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
-    #[arg(long, value_name = "PEM")]
-    pub cacert: Option<PathBuf>,
+    /// The browser modelled, the timeout and extra CA certificates.
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Do not send the probe: when an answer names the page's origin, corsgate repeats that
     /// request (the preflight, or a GET/HEAD) once with another origin, to spot answers that
     /// depend on the origin without `Vary: Origin` and servers that echo any origin.
@@ -179,15 +188,9 @@ pub struct ScanArgs {
     /// A method the preflight probes ask for (repeatable; default PUT and DELETE).
     #[arg(long = "method", short = 'X', value_name = "METHOD")]
     pub methods: Vec<String>,
-    /// The browser whose behaviour judges the answers.
-    #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
-    pub browser: BrowserArg,
-    /// Seconds to wait for each answer.
-    #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
-    pub timeout: f64,
-    /// Also trust the CA certificates in this PEM file (e.g. mkcert's rootCA.pem, a company CA).
-    #[arg(long, value_name = "PEM")]
-    pub cacert: Option<PathBuf>,
+    /// The browser modelled, the timeout and extra CA certificates.
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Print one JSON object (schema in docs/scan.md) instead of the human report.
     #[arg(long)]
     pub json: bool,

@@ -29,7 +29,7 @@ use std::time::Duration;
 use corsgate_core::{Action, Browser, Credentials, HeaderList, Origin, Profile, Request, Response};
 use serde::Serialize;
 
-use crate::check::{load_pem, wire_request};
+use crate::check::wire_request;
 use crate::cli::{parse_header, ScanArgs};
 use crate::http::{Client, NetError, WireRequest};
 
@@ -578,11 +578,8 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
         }
         ms
     };
-    let profile: Profile = args.browser.into();
-    let roots = match &args.cacert {
-        Some(path) => load_pem(path).map_err(|e| usage(e.to_string()))?,
-        None => Vec::new(),
-    };
+    let profile = args.client.profile();
+    let roots = args.client.roots().map_err(|e| usage(e.to_string()))?;
     let label = probes::random_label();
     let trusted_cross: Vec<Origin> = trusted
         .iter()
@@ -591,7 +588,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
         .collect();
     let origins = probes::plan(&target_origin, &trusted_cross, &label);
     let planned = plan_requests(&url_str, profile, &origins, &methods, &extra, &label)?;
-    let answers = send_all(&planned, Duration::from_secs_f64(args.timeout), &roots)?;
+    let answers = send_all(&planned, args.client.timeout(), &roots)?;
     if let Some(Err(e)) = answers.iter().find(|r| r.is_err()) {
         if answers.iter().all(Result::is_err) {
             return Err(ScanError::Unreachable(e.clone()));
