@@ -623,7 +623,7 @@ impl Policy {
         } else {
             match self.origins.matches(origin) {
                 OriginMatch::Any => Ok(Some(fresh::ANY)),
-                OriginMatch::Exact(v) => Ok(Some(v.clone())),
+                OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => Ok(Some(v.clone())),
                 OriginMatch::Pattern => Ok(None),
                 OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
                 OriginMatch::Malformed => Err(Reason::OriginMalformed),

@@ -46,6 +46,7 @@ pub mod cors_check;
 pub mod exposure;
 pub mod headers;
 mod interned;
+mod learned;
 pub mod lists;
 pub mod method;
 pub mod origin;

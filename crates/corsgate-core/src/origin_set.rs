@@ -12,7 +12,9 @@
 //! * any-port patterns, `http://localhost:*` (combinable with `*.`).
 //!
 //! The request-side parser allocates nothing and accepts only what browsers
-//! send: lower case, no default port, no empty label.
+//! send: lower case, no default port, no empty label. A value a pattern
+//! allowed is remembered (bounded, see `learned`), so that the next request
+//! with it costs one hash lookup, as an exact entry does.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -20,6 +22,8 @@ use std::hash::{BuildHasher, Hasher};
 use http::HeaderValue;
 
 use crate::interned::intern;
+use crate::learned::Learned;
+pub use crate::learned::SLOTS as REMEMBERED;
 use crate::origin::{default_port, Host, Origin, OriginError};
 use crate::policy::PolicyError;
 
@@ -29,6 +33,7 @@ use crate::policy::PolicyError;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FxBuild;
 
+#[derive(Default)]
 pub(crate) struct Fx(u64);
 
 const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
@@ -396,8 +401,15 @@ pub enum OriginMatch<'p> {
     Any,
     /// An exact entry: its precomputed header value.
     Exact(&'p HeaderValue),
-    /// A pattern entry (the request's own value is echoed).
+    /// A pattern entry, seen for the first time (the request's own value is
+    /// echoed). The value is remembered, so the next request with it gets
+    /// [`PatternSeen`](OriginMatch::PatternSeen).
     Pattern,
+    /// A pattern entry that allowed this very value before: a static copy of
+    /// it, as cheap to answer with as an exact entry. (A set remembers a
+    /// bounded number of values; beyond that, matches stay
+    /// [`Pattern`](OriginMatch::Pattern).)
+    PatternSeen(&'p HeaderValue),
     /// A well-formed origin that no entry allows.
     NotAllowed,
     /// Not an origin a browser would send (or `null`).
@@ -420,6 +432,8 @@ pub enum OriginMatch<'p> {
 /// let m = |s: &'static str| set.matches(&HeaderValue::from_static(s));
 /// assert!(matches!(m("https://app.example.com"), OriginMatch::Exact(_)));
 /// assert_eq!(m("https://a.b.example.org"), OriginMatch::Pattern);
+/// // The same value again: remembered, answered like an exact entry.
+/// assert!(matches!(m("https://a.b.example.org"), OriginMatch::PatternSeen(v) if v == "https://a.b.example.org"));
 /// assert_eq!(m("https://example.org"), OriginMatch::NotAllowed); // never the bare domain
 /// assert_eq!(m("https://evil-example.org"), OriginMatch::NotAllowed);
 /// assert_eq!(m("http://localhost:5173"), OriginMatch::Pattern);
@@ -432,6 +446,7 @@ pub struct OriginSet {
     rules: HashMap<Box<str>, Vec<Rule>, FxBuild>,
     host_rules: bool,
     subdomain_rules: bool,
+    learned: Learned,
     len: usize,
 }
 
@@ -461,6 +476,7 @@ impl OriginSet {
             Entry::Pattern { host, rule, .. } => {
                 self.host_rules |= !rule.subdomains;
                 self.subdomain_rules |= rule.subdomains;
+                self.learned.enable();
                 let rules = self.rules.entry(host.into_boxed_str()).or_default();
                 if rules.contains(&rule) {
                     return false;
@@ -486,7 +502,8 @@ impl OriginSet {
         self.len == 0
     }
 
-    /// Matches a request's `Origin` value. Allocates nothing.
+    /// Matches a request's `Origin` value. Allocates only the first time a
+    /// pattern allows a value (see [`OriginMatch::PatternSeen`]).
     #[inline]
     pub fn matches(&self, value: &HeaderValue) -> OriginMatch<'_> {
         if self.any {
@@ -499,6 +516,19 @@ impl OriginSet {
                 return OriginMatch::Exact(v);
             }
         }
+        let slot = self.learned.slot(value.as_bytes());
+        if let Some(v) = slot.as_ref().and_then(|s| s.get(value.as_bytes())) {
+            return OriginMatch::PatternSeen(v);
+        }
+        let m = self.match_rules(value);
+        if let (OriginMatch::Pattern, Some(slot)) = (m, slot) {
+            slot.learn(value);
+        }
+        m
+    }
+
+    /// [`matches`](Self::matches) on the rules (patterns) alone.
+    fn match_rules(&self, value: &HeaderValue) -> OriginMatch<'_> {
         let Some(parts) = RequestOrigin::parse(value.as_bytes()) else {
             return OriginMatch::Malformed;
         };

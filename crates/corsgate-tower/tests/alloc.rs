@@ -91,6 +91,10 @@ fn decide_allocates_nothing_on_the_allowed_actual_path() {
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert("origin", origin.clone());
         let mut response = HeaderMap::with_capacity(16);
+        // The first sight of a value a pattern allows may allocate once: its
+        // static copy is made (see `corsgate_core`'s `learned` module).
+        let first = allocations_in(|| drop(policy.decide(&Method::GET, &headers)));
+        assert!(first <= 3, "{origin:?}: {first} allocations at first sight");
         let n = allocations_in(|| {
             for _ in 0..100 {
                 let d = policy.decide(&Method::GET, &headers);
@@ -103,6 +107,53 @@ fn decide_allocates_nothing_on_the_allowed_actual_path() {
         });
         assert_eq!(n, 0, "{origin:?}: {n} allocations in 100 decisions");
     }
+}
+
+#[test]
+fn pattern_matches_allocate_nothing_once_seen_whether_remembered_or_not() {
+    // More distinct origins than a policy remembers: after one pass, some are
+    // answered from their static copy and the others (their slot taken) by
+    // echoing the request's value. Neither path may allocate.
+    let policy = policy();
+    let origins: Vec<HeaderValue> = (0..2 * corsgate_core::origin_set::REMEMBERED)
+        .map(|i| HeaderValue::from_str(&format!("https://t{i}.tenants.example.com")).unwrap())
+        .collect();
+    let headers: Vec<HeaderMap> = origins
+        .iter()
+        .map(|o| {
+            drop(o.clone());
+            let mut h = HeaderMap::with_capacity(8);
+            h.insert("origin", o.clone());
+            h
+        })
+        .collect();
+    for h in &headers {
+        assert!(policy.decide(&Method::GET, h).allowed());
+    }
+    let mut response = HeaderMap::with_capacity(16);
+    let n = allocations_in(|| {
+        for (h, o) in headers.iter().zip(&origins) {
+            let d = policy.decide(&Method::GET, h);
+            response.clear();
+            d.into_headers().apply_to(&mut response);
+            assert_eq!(response["access-control-allow-origin"], o);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations in {} decisions", origins.len());
+    let remembered = origins
+        .iter()
+        .filter(|o| {
+            matches!(
+                policy.origins().matches(o),
+                corsgate_core::origin_set::OriginMatch::PatternSeen(_)
+            )
+        })
+        .count();
+    assert!(
+        remembered > 0 && remembered < origins.len(),
+        "both paths taken: {remembered} of {} remembered",
+        origins.len()
+    );
 }
 
 #[test]

@@ -1,0 +1,211 @@
+//! Origins that a subdomain or any-port pattern allowed before, remembered so
+//! that answering them again costs what an exact origin costs.
+//!
+//! A pattern's answer echoes the request's own `Origin`. In a server, that
+//! value is a slice of the connection's read buffer: putting it into the
+//! response is an atomic reference-count increment, and dropping the response
+//! a decrement, on top of parsing the origin and looking up its parent
+//! domains. Yet a page sends the same `Origin` on every request, so after the
+//! first match an allowed origin is as good as an exact entry.
+//!
+//! So each [`Learned`] (one per origin set, hence per policy) has a fixed
+//! array of write-once slots indexed by a hash of the origin's bytes. When a
+//! pattern allows a value whose slot is empty, a static copy of the value is
+//! put in the slot; a later request with byte-equal `Origin` finds it there
+//! with one hash, one atomic load and one comparison, and answers with the
+//! static copy (no reference count, no parse).
+//!
+//! Bounds, because the values come from requests:
+//! * a slot is written once and never evicted, so one set learns at most
+//!   [`SLOTS`] origins, and colliding origins cannot make it churn;
+//! * the static copies are shared process-wide (a policy reload finds the
+//!   copies already made) and their memory, never freed, is capped at
+//!   [`LIMIT`] bytes; once the cap is reached nothing more is learned and
+//!   pattern matches keep echoing the request's value (correct, as before);
+//! * only values a pattern of the set allowed are ever learned: a slot is
+//!   consulted only with a byte-equal comparison, so it can only answer for
+//!   the very value that was matched.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+use crate::origin_set::Fx;
+
+/// Slots per origin set (a power of two): the most pattern-allowed values one
+/// set remembers.
+pub const SLOTS: usize = 1024;
+
+/// The most bytes of static copies the process keeps (values plus
+/// bookkeeping): about ten thousand typical origins.
+pub const LIMIT: usize = 1 << 20;
+
+/// Bookkeeping counted per copy besides its bytes: the `HeaderValue`, the
+/// table's entry and the allocator's headers, roughly.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// The learned origins of one origin set.
+#[derive(Clone, Default)]
+pub(crate) struct Learned {
+    /// Empty until the set has a pattern; then [`SLOTS`] long.
+    slots: Box<[OnceLock<&'static HeaderValue>]>,
+}
+
+impl fmt::Debug for Learned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.slots.iter().filter(|s| s.get().is_some()).count();
+        write!(f, "Learned({n} of {} slots)", self.slots.len())
+    }
+}
+
+/// Where a value would be learned, found once per request.
+pub(crate) struct Slot<'a>(&'a OnceLock<&'static HeaderValue>);
+
+impl Learned {
+    /// Makes room to learn (called when the set gets its first pattern).
+    pub(crate) fn enable(&mut self) {
+        if self.slots.is_empty() {
+            self.slots = (0..SLOTS).map(|_| OnceLock::new()).collect();
+        }
+    }
+
+    /// The slot of `bytes`, if learning is on.
+    #[inline]
+    pub(crate) fn slot(&self, bytes: &[u8]) -> Option<Slot<'_>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut h = Fx::default();
+        h.write(bytes);
+        // The multiply leaves its best-mixed bits at the top.
+        let i = (h.finish() >> (64 - SLOTS.trailing_zeros())) as usize;
+        self.slots.get(i).map(Slot)
+    }
+}
+
+impl<'a> Slot<'a> {
+    /// The static copy of `bytes`, if this value was learned.
+    #[inline]
+    pub(crate) fn get(&self, bytes: &[u8]) -> Option<&'static HeaderValue> {
+        self.0.get().copied().filter(|v| v.as_bytes() == bytes)
+    }
+
+    /// Remembers `value` (which a pattern just allowed) if the slot is free
+    /// and the process-wide cap allows.
+    pub(crate) fn learn(&self, value: &HeaderValue) {
+        if self.0.get().is_none() {
+            if let Some(v) = copy(value) {
+                // Lost a race: the slot holds another value; keep it.
+                let _ = self.0.set(v);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    values: HashMap<&'static [u8], &'static HeaderValue>,
+    bytes: usize,
+}
+
+static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+/// Set once the cap is reached, so that later matches never take the lock.
+static FULL: AtomicBool = AtomicBool::new(false);
+
+/// The process-wide static copy of `value`, made if the cap allows.
+fn copy(value: &HeaderValue) -> Option<&'static HeaderValue> {
+    if FULL.load(Ordering::Relaxed) {
+        return None;
+    }
+    let mut guard = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
+    let got = copy_in(guard.get_or_insert_with(Table::default), value, LIMIT);
+    if got.is_none() {
+        FULL.store(true, Ordering::Relaxed);
+    }
+    got
+}
+
+fn copy_in(table: &mut Table, value: &HeaderValue, limit: usize) -> Option<&'static HeaderValue> {
+    if let Some(v) = table.values.get(value.as_bytes()) {
+        return Some(v);
+    }
+    let cost = value.len() + ENTRY_OVERHEAD;
+    if table.bytes + cost > limit {
+        return None;
+    }
+    let bytes: &'static [u8] = Box::leak(value.as_bytes().to_vec().into_boxed_slice());
+    // Cannot fail: the bytes came from a valid value.
+    let v = HeaderValue::from_maybe_shared(Bytes::from_static(bytes)).ok()?;
+    let v: &'static HeaderValue = Box::leak(Box::new(v));
+    table.values.insert(v.as_bytes(), v);
+    table.bytes += cost;
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_shared_and_static() {
+        let mut t = Table::default();
+        let a = copy_in(
+            &mut t,
+            &HeaderValue::from_static("https://a.example"),
+            1 << 10,
+        )
+        .unwrap();
+        let b = copy_in(
+            &mut t,
+            &HeaderValue::from_str("https://a.example").unwrap(),
+            1 << 10,
+        )
+        .unwrap();
+        assert!(std::ptr::eq(a, b), "one copy per distinct value");
+        assert_eq!(a, "https://a.example");
+        assert_eq!(t.bytes, "https://a.example".len() + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn the_table_never_grows_past_its_cap() {
+        let mut t = Table::default();
+        let limit = 10 * (8 + ENTRY_OVERHEAD);
+        let got: Vec<bool> = (0..50)
+            .map(|i| {
+                let v = HeaderValue::from_str(&format!("value{i:03}")).unwrap();
+                copy_in(&mut t, &v, limit).is_some()
+            })
+            .collect();
+        assert!(t.bytes <= limit);
+        assert_eq!(got.iter().filter(|g| **g).count(), 10);
+        assert!(got[..10].iter().all(|g| *g) && got[10..].iter().all(|g| !*g));
+        // A value already copied is still found when the table is full.
+        assert!(copy_in(&mut t, &HeaderValue::from_static("value003"), limit).is_some());
+    }
+
+    #[test]
+    fn a_slot_answers_only_for_the_value_it_holds_and_is_written_once() {
+        let mut l = Learned::default();
+        assert!(l.slot(b"https://a.example").is_none(), "off until enabled");
+        l.enable();
+        let a = HeaderValue::from_static("https://a.example");
+        let slot = l.slot(a.as_bytes()).unwrap();
+        assert!(slot.get(a.as_bytes()).is_none());
+        slot.learn(&a);
+        let got = l.slot(a.as_bytes()).unwrap().get(a.as_bytes()).unwrap();
+        assert_eq!(got, &a);
+        // Same slot, other bytes: no answer, and the slot keeps its value.
+        assert!(slot.get(b"https://b.example").is_none());
+        slot.learn(&HeaderValue::from_static("https://b.example"));
+        assert_eq!(slot.get(a.as_bytes()).unwrap(), &a);
+        // A clone of the set keeps what was learned.
+        let c = l.clone();
+        assert!(c.slot(a.as_bytes()).unwrap().get(a.as_bytes()).is_some());
+    }
+}
