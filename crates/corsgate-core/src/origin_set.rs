@@ -784,4 +784,74 @@ mod tests {
         assert!(Entry::parse("https://*.example.co.uk").is_ok());
         assert!(Entry::parse("http://*.localhost:*").is_ok());
     }
+
+    /// What a matcher that remembers nothing says: `Pattern` for both
+    /// pattern outcomes, so first and later sights compare equal.
+    fn fresh(m: OriginMatch<'_>) -> OriginMatch<'_> {
+        match m {
+            OriginMatch::PatternSeen(_) => OriginMatch::Pattern,
+            other => other,
+        }
+    }
+
+    proptest::proptest! {
+        /// Remembering changes the cost, never the answer: from any number
+        /// of threads, first and later sights of random origins agree with
+        /// the rules alone, and a remembered answer is the request's value.
+        #[test]
+        fn remembered_answers_equal_the_rules(
+            labels in proptest::collection::vec("[a-z0-9-]{1,4}", 1..40),
+            ports in proptest::collection::vec(proptest::option::of(1u16..4), 1..40),
+        ) {
+            let s = set(&["https://*.example.com", "http://*.dev.example:*", "https://app.example.com"]);
+            let values: Vec<HeaderValue> = labels
+                .iter()
+                .zip(ports.iter().cycle())
+                .enumerate()
+                .map(|(i, (l, p))| {
+                    let scheme = if i % 2 == 0 { "https" } else { "http" };
+                    let host = if i % 3 == 0 { "dev.example" } else { "example.com" };
+                    let port = p.map(|p| format!(":{p}")).unwrap_or_default();
+                    HeaderValue::from_str(&format!("{scheme}://{l}.{host}{port}")).unwrap()
+                })
+                .collect();
+            std::thread::scope(|scope| {
+                for _ in 0..3 {
+                    scope.spawn(|| {
+                        for _ in 0..3 {
+                            for v in &values {
+                                let got = s.matches(v);
+                                if let OriginMatch::PatternSeen(echo) = got {
+                                    assert_eq!(echo, v);
+                                }
+                                let want = s.exact.get(v.as_bytes()).map_or_else(|| s.match_rules(v), OriginMatch::Exact);
+                                assert_eq!(fresh(got), want, "{v:?}");
+                            }
+                        }
+                    });
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn a_second_sight_gives_the_same_answer() {
+        let s = set(&["https://*.example.com", "http://localhost:*"]);
+        for v in [
+            "https://a.example.com",
+            "http://localhost:3000",
+            "https://example.com",
+            "null",
+        ] {
+            let first = m(&s, v);
+            let second = m(&s, v);
+            assert_eq!(fresh(second), first, "{v}");
+            if first == OriginMatch::Pattern {
+                assert!(
+                    matches!(second, OriginMatch::PatternSeen(e) if e == v),
+                    "{v}: {second:?}"
+                );
+            }
+        }
+    }
 }
