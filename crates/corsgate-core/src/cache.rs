@@ -128,7 +128,9 @@ impl PreflightCache {
             })
     }
 
-    /// Stores (or refreshes) the methods and header names of a successful preflight.
+    /// Stores (or refreshes) the methods and header names of a successful
+    /// preflight. Where the profile says so ([`Profile::cache_replaces_entry`]),
+    /// they replace everything held for this origin and URL.
     #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
@@ -140,7 +142,10 @@ impl PreflightCache {
         max_age_secs: u64,
         now_ms: u64,
     ) {
-        self.entries.retain(|e| e.expires_at_ms > now_ms);
+        let replace = self.profile.cache_replaces_entry();
+        self.entries.retain(|e| {
+            e.expires_at_ms > now_ms && !(replace && e.origin == origin && e.url == url)
+        });
         if max_age_secs == 0 {
             return;
         }
@@ -208,6 +213,29 @@ mod tests {
             c.store("o", "u", false, &["PUT".into()], &["x-a".into()], 600, 0);
             assert!(c.method_match("o", "u", false, "PUT", 10));
             assert!(c.header_match("o", "u", false, "X-A", 10));
+        }
+    }
+
+    #[test]
+    fn chromium_replaces_what_a_url_had() {
+        for (profile, kept) in [
+            (Profile::Chromium, false),
+            (Profile::Safari, false),
+            (Profile::Firefox, true),
+            (Profile::Standard, true),
+        ] {
+            let mut c = PreflightCache::new(profile);
+            c.store("o", "u", true, &["PUT".into()], &["x-a".into()], 600, 0);
+            c.store("o", "other", false, &["PATCH".into()], &[], 600, 0);
+            c.store("o", "u", false, &["DELETE".into()], &[], 600, 0);
+            assert!(c.method_match("o", "u", false, "DELETE", 10));
+            assert_eq!(c.method_match("o", "u", true, "PUT", 10), kept, "{profile}");
+            assert_eq!(c.header_match("o", "u", true, "x-a", 10), kept, "{profile}");
+            // Another URL is left alone.
+            assert!(
+                c.method_match("o", "other", false, "PATCH", 10),
+                "{profile}"
+            );
         }
     }
 }

@@ -109,6 +109,20 @@ impl Profile {
         }
     }
 
+    /// Whether a new preflight to a URL *replaces* what the cache held for
+    /// that origin and URL, instead of adding to it. The standard (and
+    /// Firefox) keep one entry per method and header name, so a second
+    /// preflight for `DELETE` leaves a cached `PUT` in place. Chromium keeps
+    /// one result per origin and URL and overwrites it
+    /// (`PreflightCache::AppendEntry`), whatever the credentials mode, so
+    /// `PUT`, then `DELETE`, then `PUT` again to one URL is preflighted three
+    /// times. WebKit's cache does the same (`appendEntry` sets the map
+    /// slot). Checked against Chromium 156 and Firefox 153 ESR
+    /// (`tests/preflight_cache.rs` in the conformance crate).
+    pub fn cache_replaces_entry(self) -> bool {
+        matches!(self, Profile::Chromium | Profile::Safari)
+    }
+
     /// Whether a `*` remembered from `Access-Control-Allow-Methods` or
     /// `-Headers` lets the *preflight cache* serve other methods and headers.
     /// The standard says yes (for requests without credentials); Firefox's
