@@ -51,6 +51,9 @@ pub enum Command {
     /// Probe a deployed endpoint for CORS misconfigurations (reflected origins, `null`,
     /// prefix/suffix/regex flaws, trusted subdomains and http origins, missing `Vary`...).
     Scan(ScanArgs),
+    /// Contract-test a deployed endpoint against a policy file: the requests the policy allows
+    /// and those it must refuse, each judged as a browser would.
+    Test(crate::contract::TestArgs),
     /// Print nginx, Apache httpd or Envoy configuration that implements a policy file.
     Export(crate::export::ExportArgs),
 }

@@ -1,6 +1,7 @@
 //! The `corsgate` command: `check` a URL as a browser would, `explain` a
 //! console CORS message, judge every cross-origin request in a `har` file,
-//! `scan` an endpoint for CORS misconfigurations.
+//! `scan` an endpoint for CORS misconfigurations, `test` a deployed endpoint
+//! against a policy file.
 //!
 //! Exit codes: 0 allowed (or explained, or no finding above info), 1 refused by
 //! CORS (or findings), 2 could not be checked (bad arguments, network error,
@@ -9,6 +10,7 @@
 
 mod check;
 mod cli;
+mod contract;
 mod explain;
 mod export;
 mod fix;
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args.args),
         Command::Playground(args) => playground(args.page, args.gateway),
         Command::Export(args) => export::main(&args),
+        Command::Test(args) => test(&args, &style),
         Command::Har(args) => match har::run(&args) {
             Ok(report) => {
                 if args.json {
@@ -133,6 +136,33 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_ERROR)
             }
         },
+    }
+}
+
+/// `corsgate test`: the report on standard output (and JUnit XML where asked).
+fn test(args: &contract::TestArgs, style: &Style) -> ExitCode {
+    match contract::run(args) {
+        Ok(report) => {
+            if let Some(path) = &args.junit {
+                if let Err(e) = std::fs::write(path, contract::junit(&report)) {
+                    eprintln!("corsgate: cannot write {}: {e}", path.display());
+                    return ExitCode::from(EXIT_ERROR);
+                }
+            }
+            if args.json {
+                print_json(&report);
+            } else {
+                print(&contract::render(&report, style));
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => {
+            if args.json {
+                print_json(&error_json(e.code(), &e.to_string()));
+            }
+            eprintln!("corsgate: could not test: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
     }
 }
 

@@ -318,39 +318,15 @@ fn wildcard_with_credentials_is_low_and_not_a_read() {
 
 /// The correct server: corsgate's own policy decides every answer.
 fn policy_server() -> Server {
-    let policy = corsgate_core::Policy::from_toml(
+    common::policy_server(
         r#"
 origins = ["https://app.example.com"]
 methods = ["PUT", "DELETE"]
 request_headers = ["content-type"]
 credentials = true
 "#,
+        &[],
     )
-    .unwrap();
-    serve(move |req: &Seen| {
-        let mut map = http::HeaderMap::new();
-        for (n, v) in &req.headers {
-            map.append(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                http::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
-            );
-        }
-        let method = http::Method::from_bytes(req.method.as_bytes()).unwrap();
-        let decision = policy.decide(&method, &map);
-        let status = match decision.action() {
-            corsgate_core::decision::Action::Respond(s) => s.as_u16(),
-            corsgate_core::decision::Action::PassOn => 200,
-        };
-        let headers = decision.headers().to_header_map();
-        let pairs: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-            .collect();
-        Answer {
-            status,
-            headers: pairs,
-        }
-    })
 }
 
 #[test]

@@ -225,3 +225,38 @@ pub fn serve_raw(response: &'static [u8]) -> SocketAddr {
     });
     addr
 }
+
+/// A server whose every answer is what corsgate's own policy (`toml`) decides,
+/// plus `extra` header lines on the requests it passes on (what an API adds).
+pub fn policy_server(toml: &str, extra: &[(&str, &str)]) -> Server {
+    let policy = corsgate_core::Policy::from_toml(toml).unwrap();
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    serve(move |req: &Seen| {
+        let mut map = http::HeaderMap::new();
+        for (n, v) in &req.headers {
+            map.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+            );
+        }
+        let method = http::Method::from_bytes(req.method.as_bytes()).unwrap();
+        let decision = policy.decide(&method, &map);
+        let (status, mut pairs) = match decision.action() {
+            corsgate_core::decision::Action::Respond(s) => (s.as_u16(), Vec::new()),
+            corsgate_core::decision::Action::PassOn => (200, extra.clone()),
+        };
+        let headers = decision.headers().to_header_map();
+        pairs.extend(
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned())),
+        );
+        Answer {
+            status,
+            headers: pairs,
+        }
+    })
+}

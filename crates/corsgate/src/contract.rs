@@ -1,0 +1,543 @@
+//! `corsgate test`: contract tests of a deployed endpoint against a policy
+//! file, for allowed and refused requests alike.
+//!
+//! The cases come from the policy (see `cases`). Each one runs twice through
+//! the engine's browser model: once against the policy itself, the server
+//! role answering as corsgate would (`Policy::decide`), which gives the
+//! expected verdict; once against the live endpoint over HTTP. A case passes
+//! when
+//!
+//! * the browser reaches the same verdict both times (readable or refused);
+//! * where it is readable, every response header the policy exposes and the
+//!   endpoint sent is readable by script;
+//! * an answer that depends on the request's origin says so with
+//!   `Vary: Origin`, so that a shared cache never hands one origin's answer
+//!   to another.
+//!
+//! Only the requests a browser would send go out: preflights and the actual
+//! request, with the method of the case (GET for most).
+
+mod cases;
+mod junit;
+mod render;
+
+use std::path::PathBuf;
+
+use clap::Args;
+use corsgate_core::origin_set::AllowedOrigin;
+use corsgate_core::{
+    Browser, Credentials, Outgoing, Policy, Profile, Request, Response, Stage, Verdict,
+};
+use serde::Serialize;
+
+use crate::check::{wire_request, Exchange};
+use crate::cli::{parse_header, ClientArgs};
+use crate::http::Client;
+
+pub use cases::CaseSpec;
+pub use junit::junit;
+pub use render::render;
+
+/// `corsgate test`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  corsgate test https://api.example.com/items --policy corsgate.toml\n\nExit codes: 0 every case as the policy says, 1 some case differs (or could not be sent), 2 could not test (bad arguments or policy file, endpoint unreachable)."
+)]
+pub struct TestArgs {
+    /// The endpoint to test (http or https).
+    pub url: String,
+    /// The policy file the endpoint should implement (TOML; see docs/server-role.md).
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub policy: PathBuf,
+    /// A header sent with every actual request, 'Name: value' (repeatable), e.g. a Cookie or
+    /// an Authorization header for an endpoint that wants a signed-in user. Never sent with
+    /// preflights (browsers never do).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The browser modelled, the timeout and extra CA certificates.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Print one JSON object (schema `corsgate-test/1`) instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results as JUnit XML to this file, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// Why `corsgate test` could not run.
+#[derive(Debug)]
+pub enum TestError {
+    /// Bad arguments, an unreadable or invalid policy file.
+    Usage(String),
+    /// Not a single case reached the endpoint.
+    Unreachable(String),
+}
+
+impl TestError {
+    /// The code in JSON output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TestError::Usage(_) => "usage",
+            TestError::Unreachable(_) => "unreachable",
+        }
+    }
+}
+
+impl std::fmt::Display for TestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TestError::Usage(m) | TestError::Unreachable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A verdict, in short.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Whether script can read the answer.
+    pub readable: bool,
+    /// Preflights sent.
+    pub preflights: usize,
+    /// The final status, when readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The refusal's code (`corsgate explain` and docs/refusals name them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<&'static str>,
+    /// The refusal, for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    fn of(v: &Verdict) -> Outcome {
+        Outcome {
+            readable: v.allowed,
+            preflights: v.preflights,
+            status: v.status,
+            refusal: v.reason.as_ref().map(|r| r.code),
+            message: v.reason.as_ref().map(|r| r.message.clone()),
+        }
+    }
+}
+
+/// A way the endpoint departs from the policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// `readable_but_refused`, `refused_but_allowed`, `not_exposed`, `no_vary_origin`, `not_sent`.
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+    /// What to change.
+    pub fix: String,
+}
+
+/// One case and how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    /// The request.
+    #[serde(flatten)]
+    pub case: CaseSpec,
+    /// What the policy says.
+    pub expected: Outcome,
+    /// What the endpoint made of it (none when nothing could be sent).
+    pub actual: Option<Outcome>,
+    /// Whether the endpoint behaved as the policy says.
+    pub pass: bool,
+    /// How it did not.
+    pub problems: Vec<Problem>,
+    /// Every request sent and its answer.
+    pub exchanges: Vec<Exchange>,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Cases run.
+    pub cases: usize,
+    /// Cases as the policy says.
+    pub passed: usize,
+    /// Cases that differ (or could not be sent).
+    pub failed: usize,
+}
+
+/// The report of `corsgate test`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    /// `corsgate-test/1`.
+    pub schema: &'static str,
+    /// The endpoint.
+    pub url: String,
+    /// The policy file.
+    pub policy: String,
+    /// The browser modelled.
+    pub browser: &'static str,
+    /// The cases, in the order they ran.
+    pub cases: Vec<CaseResult>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl TestReport {
+    /// 0 when every case passed, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.summary.failed > 0)
+    }
+}
+
+/// Reads and validates the policy file.
+fn load_policy(path: &std::path::Path) -> Result<(Policy, Vec<AllowedOrigin>), TestError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TestError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let policy = Policy::from_toml(&text)
+        .map_err(|e| TestError::Usage(format!("{}: {e}", path.display())))?;
+    let entries = policy
+        .config()
+        .origins
+        .iter()
+        .map(|o| AllowedOrigin::parse(o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TestError::Usage(format!("{}: {e}", path.display())))?;
+    Ok((policy, entries))
+}
+
+/// The engine request of a case.
+fn request(case: &CaseSpec, url: &str) -> Result<Request, String> {
+    let mut b = Request::builder(case.origin.as_str(), url)
+        .method(case.method.as_str())
+        .credentials(if case.credentials {
+            Credentials::Include
+        } else {
+            Credentials::Omit
+        });
+    for (n, v) in &case.headers {
+        b = b.header(n.as_str(), v.as_bytes());
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// What corsgate answers, under `policy`, to what the browser sends, and
+/// why when it refuses.
+fn policy_answer(policy: &Policy, out: &Outgoing) -> (Response, Option<(&'static str, String)>) {
+    let method = http::Method::from_bytes(out.method.as_bytes()).unwrap_or(http::Method::GET);
+    let mut map = http::HeaderMap::new();
+    for (n, v) in out.headers.iter() {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(n.as_bytes()),
+            http::HeaderValue::from_bytes(v),
+        ) {
+            map.append(n, v);
+        }
+    }
+    let decision = policy.decide(&method, &map);
+    let status = match decision.action() {
+        corsgate_core::decision::Action::Respond(s) => s.as_u16(),
+        corsgate_core::decision::Action::PassOn => 200,
+    };
+    let mut r = Response::new(status);
+    for (n, v) in decision.headers().iter() {
+        r = r.header(n.as_str(), v.as_bytes());
+    }
+    let reason =
+        (!decision.allowed()).then(|| (decision.reason().code(), decision.reason().to_string()));
+    (r, reason)
+}
+
+/// The expected verdict: the case against the policy itself, and the
+/// policy's own reason when it refused a step (`Reason`'s text, which says
+/// what the policy does not allow, where the browser's refusal would only
+/// describe the missing header).
+fn expect(
+    policy: &Policy,
+    profile: Profile,
+    req: &Request,
+) -> (Verdict, Option<(&'static str, String)>) {
+    let mut browser = Browser::new(profile);
+    let mut refused = None;
+    let verdict = browser.run(req.clone(), |out| {
+        let (response, reason) = policy_answer(policy, out);
+        if reason.is_some() {
+            refused = reason;
+        }
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    match verdict {
+        Ok(v) => (v, refused),
+        Err(never) => match never {},
+    }
+}
+
+/// Runs `corsgate test`.
+pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
+    let (policy, entries) = load_policy(&args.policy)?;
+    let url = url::Url::parse(&args.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            TestError::Usage(format!(
+                "'{}' is not an http(s) URL (write it as https://api.example.com/path)",
+                args.url
+            ))
+        })?;
+    let extra = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(TestError::Usage)?;
+    let profile = args.client.profile();
+    let client = Client::new(
+        args.client.timeout(),
+        args.client
+            .roots()
+            .map_err(|e| TestError::Usage(e.to_string()))?,
+    )
+    .map_err(|e| TestError::Usage(format!("cannot start the HTTP client: {e}")))?;
+
+    let mut results = Vec::new();
+    for case in cases::plan(policy.config(), &entries) {
+        let req = match request(&case, url.as_str()) {
+            Ok(r) => r,
+            // A case the engine cannot build (script would throw) is not a
+            // contract; skip it rather than report a failure nobody can fix.
+            Err(_) => continue,
+        };
+        let (expected, why) = expect(&policy, profile, &req);
+        let mut result = run_case(&client, profile, &policy, case, &req, &expected, &extra);
+        if let Some((code, why)) = why.filter(|_| !expected.allowed) {
+            result.expected.refusal = Some(code);
+            result.expected.message = Some(why);
+        }
+        results.push(result);
+    }
+    vary_pass(&mut results);
+    if !results.is_empty() && results.iter().all(|r| r.actual.is_none()) {
+        let why = results
+            .iter()
+            .flat_map(|r| r.problems.first())
+            .map(|p| p.message.clone())
+            .next()
+            .unwrap_or_default();
+        return Err(TestError::Unreachable(format!(
+            "no request reached {url}: {why}"
+        )));
+    }
+    let passed = results.iter().filter(|r| r.pass).count();
+    Ok(TestReport {
+        schema: "corsgate-test/1",
+        url: url.to_string(),
+        policy: args.policy.display().to_string(),
+        browser: profile.name(),
+        summary: Summary {
+            cases: results.len(),
+            passed,
+            failed: results.len() - passed,
+        },
+        cases: results,
+    })
+}
+
+fn lines(h: &corsgate_core::HeaderList) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// Sends one case to the endpoint and compares.
+fn run_case(
+    client: &Client,
+    profile: Profile,
+    policy: &Policy,
+    case: CaseSpec,
+    req: &Request,
+    expected: &Verdict,
+    extra: &[(String, String)],
+) -> CaseResult {
+    let mut exchanges = Vec::new();
+    let mut browser = Browser::new(profile);
+    let actual = browser.run(req.clone(), |out| {
+        let origin = out
+            .headers
+            .get_str("origin")
+            .unwrap_or_else(|| case.origin.clone());
+        let mut wire = wire_request(out, &origin, None);
+        if out.stage == Stage::Actual {
+            for (n, v) in extra {
+                wire.headers.append(n.as_str(), v.as_bytes());
+            }
+        }
+        let response = client.send(&wire)?;
+        exchanges.push(Exchange {
+            stage: out.stage,
+            method: out.method.clone(),
+            url: out.url.clone(),
+            request_headers: lines(&wire.headers),
+            status: response.status,
+            response_headers: lines(&response.headers),
+            response: response.clone(),
+        });
+        Ok::<_, crate::http::NetError>(response)
+    });
+    let actual = match actual {
+        Ok(v) => v,
+        Err(e) => {
+            return CaseResult {
+                case,
+                expected: Outcome::of(expected),
+                actual: None,
+                pass: false,
+                problems: vec![Problem {
+                    code: "not_sent",
+                    message: format!("the request could not be completed: {e}"),
+                    fix: "check that the URL is right and the endpoint is up (a timeout can be raised with --timeout)".into(),
+                }],
+                exchanges,
+            };
+        }
+    };
+    let problems = compare(policy, &case, expected, &actual, &exchanges);
+    CaseResult {
+        expected: Outcome::of(expected),
+        actual: Some(Outcome::of(&actual)),
+        pass: problems.is_empty(),
+        problems,
+        exchanges,
+        case,
+    }
+}
+
+/// Whether an answer says it varies on `Origin` (or on everything).
+fn varies_on_origin(ex: &Exchange) -> bool {
+    ex.response_headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        .any(|(_, v)| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.eq_ignore_ascii_case("origin"))
+        })
+}
+
+/// The `Vary` check, across cases: once any answer names an origin in
+/// `Access-Control-Allow-Origin`, the endpoint's answers depend on `Origin`,
+/// and every actual answer (refusals included: a cached refusal would break
+/// the allowed origin) must say `Vary: Origin`. An endpoint that never names
+/// an origin (no CORS, or always `*`) needs no `Vary`.
+fn vary_pass(results: &mut [CaseResult]) {
+    let names_origin = |e: &Exchange| {
+        e.response
+            .headers
+            .get_str("access-control-allow-origin")
+            .is_some_and(|v| !v.trim().is_empty() && v.trim() != "*")
+    };
+    let depends = results.iter().flat_map(|r| &r.exchanges).any(names_origin);
+    if !depends {
+        return;
+    }
+    for r in results {
+        let last = r.exchanges.iter().rev().find(|e| e.stage == Stage::Actual);
+        if last.is_some_and(|e| !varies_on_origin(e)) {
+            r.problems.push(Problem {
+                code: "no_vary_origin",
+                message: "the endpoint's answers depend on the request's Origin, but this one has no `Vary: Origin`: a shared cache (CDN, proxy) can hand it to a page on another origin".to_owned(),
+                fix: "add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included".to_owned(),
+            });
+            r.pass = false;
+        }
+    }
+}
+
+fn stage_name(s: Stage) -> &'static str {
+    match s {
+        Stage::Preflight => "preflight",
+        Stage::Actual => "actual",
+        Stage::Redirect => "redirect",
+    }
+}
+
+/// The CORS lines of an answer, for a message: `Name: value; Name: value`.
+fn cors_lines(ex: &Exchange) -> String {
+    let l: Vec<String> = ex
+        .response_headers
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    if l.is_empty() {
+        "no Access-Control-* header".to_owned()
+    } else {
+        l.join("; ")
+    }
+}
+
+/// How the live verdict departs from the policy's.
+fn compare(
+    policy: &Policy,
+    case: &CaseSpec,
+    expected: &Verdict,
+    actual: &Verdict,
+    exchanges: &[Exchange],
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    match (expected.allowed, actual.allowed) {
+        (true, false) => {
+            let (message, fix) = match &actual.reason {
+                // The message ends with its own "Fix: …", printed apart here.
+                Some(r) => (
+                    r.message
+                        .split(" Fix: ")
+                        .next()
+                        .unwrap_or(&r.message)
+                        .to_owned(),
+                    r.fix.clone(),
+                ),
+                None => ("the browser refused the answer".to_owned(), String::new()),
+            };
+            problems.push(Problem {
+                code: "readable_but_refused",
+                message: format!("the policy allows this request, but the browser refuses the endpoint's answer: {message}"),
+                fix,
+            });
+        }
+        (false, true) => {
+            let seen = exchanges
+                .iter()
+                .map(|e| format!("{} answer: {}", stage_name(e.stage), cors_lines(e)))
+                .collect::<Vec<_>>()
+                .join(" / ");
+            problems.push(Problem {
+                code: "refused_but_allowed",
+                message: format!(
+                    "the policy refuses this request, but the endpoint's answers let a page on {} read the response ({seen})",
+                    case.origin
+                ),
+                fix: "answer only what the policy allows: compare the parsed Origin with the listed origins and patterns, never echo it unchecked, and list only the allowed methods and headers (`corsgate export --to nginx|apache|envoy` prints configuration that does this, or put `corsgate serve` in front)".to_owned(),
+            });
+        }
+        _ => {}
+    }
+    let last = exchanges.iter().rev().find(|e| e.stage == Stage::Actual);
+    if let (true, true, Some(last)) = (expected.allowed, actual.allowed, last) {
+        let exposed = &policy.config().expose_headers;
+        for name in exposed.iter().filter(|n| n.as_str() != "*") {
+            let sent = last
+                .response_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name));
+            if sent
+                && !actual
+                    .exposed_headers
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(name))
+            {
+                problems.push(Problem {
+                    code: "not_exposed",
+                    message: format!("the endpoint sends {name}, which the policy exposes, but script cannot read it"),
+                    fix: format!("add {name} to Access-Control-Expose-Headers on actual responses"),
+                });
+            }
+        }
+    }
+    problems
+}

@@ -1,0 +1,348 @@
+//! `corsgate test` against real loopback endpoints: corsgate's own gateway in
+//! front of an API (every case as the policy says), and servers that depart
+//! from the policy in one way each (the departure is named, the rest passes).
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+
+use common::{answer, corsgate, serve, Seen, Server};
+use serde_json::Value;
+
+/// The policy every endpoint here is tested against.
+const POLICY: &str = r#"
+origins = ["https://app.example.com", "https://*.tenants.example.com"]
+methods = ["PUT", "DELETE"]
+request_headers = ["content-type", "x-trace"]
+expose_headers = ["x-request-id"]
+credentials = true
+max_age = 600
+"#;
+
+fn policy_file(tag: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("corsgate-contract-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap();
+    path
+}
+
+fn test_json(url: &str, tag: &str, extra: &[&str]) -> (i32, Value, String) {
+    let policy = policy_file(tag, POLICY);
+    let p = policy.to_str().unwrap();
+    let mut args = vec!["test", url, "--policy", p, "--json"];
+    args.extend_from_slice(extra);
+    let r = corsgate(&args);
+    let v: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr));
+    (r.code, v, r.stderr)
+}
+
+fn cases(v: &Value) -> &Vec<Value> {
+    v["cases"].as_array().expect("cases")
+}
+
+/// The names of the failing cases, each with its problem codes.
+fn failing(v: &Value) -> Vec<String> {
+    cases(v)
+        .iter()
+        .filter(|c| c["pass"] == false)
+        .map(|c| {
+            let codes: Vec<&str> = c["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["code"].as_str().unwrap())
+                .collect();
+            format!("{} [{}]", c["name"].as_str().unwrap(), codes.join(","))
+        })
+        .collect()
+}
+
+fn case<'a>(v: &'a Value, origin: &str, method: &str) -> &'a Value {
+    cases(v)
+        .iter()
+        .find(|c| {
+            c["origin"] == origin && c["method"] == method && c["headers"] == Value::Array(vec![])
+        })
+        .unwrap_or_else(|| panic!("no {method} case from {origin}"))
+}
+
+/// `corsgate serve` with the policy on `/api/`, in front of `upstream`.
+struct Gateway {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gateway(upstream: &Server) -> Gateway {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let policy: String = POLICY
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\nupstream = \"http://{}\"\nlog_level = \"warn\"\n\n[[routes]]\npath = \"/api/\"\n[routes.policy]\n{policy}",
+        upstream.addr
+    );
+    let file = policy_file("gateway", &config);
+    let child = Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the gateway did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Gateway { child, port }
+}
+
+#[test]
+fn the_gateway_in_front_of_an_api_keeps_the_contract() {
+    // An API that knows nothing of CORS, except a stray wildcard the gateway
+    // must replace.
+    let api = serve(|_req: &Seen| {
+        answer(
+            200,
+            &[
+                ("x-request-id", "42"),
+                ("access-control-allow-origin", "*"),
+                ("content-type", "application/json"),
+            ],
+        )
+    });
+    let gw = gateway(&api);
+    let url = format!("http://127.0.0.1:{}/api/items", gw.port);
+    let junit = std::env::temp_dir().join(format!("corsgate-contract-{}.xml", std::process::id()));
+    let (code, v, stderr) = test_json(&url, "gw", &["--junit", junit.to_str().unwrap()]);
+    assert_eq!(code, 0, "{:?}\n{stderr}", failing(&v));
+    assert_eq!(v["schema"], "corsgate-test/1");
+    let all = cases(&v);
+    let readable = all
+        .iter()
+        .filter(|c| c["expected"]["readable"] == true)
+        .count();
+    let refused = all.len() - readable;
+    assert!(
+        readable >= 6 && refused >= 8,
+        "{readable} allowed, {refused} refused cases"
+    );
+    assert_eq!(v["summary"]["passed"], all.len());
+    // The exposed header was sent by the API and is readable through the gateway.
+    let ok = case(&v, "https://app.example.com", "GET");
+    assert!(ok["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["response_headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "x-request-id")));
+    // Preflighted cases did preflight, refused ones were refused by the browser model.
+    assert_eq!(
+        case(&v, "https://app.example.com", "PUT")["actual"]["preflights"],
+        1
+    );
+    assert_eq!(
+        case(&v, "https://app.example.com", "PATCH")["actual"]["readable"],
+        false
+    );
+    assert_eq!(case(&v, "null", "GET")["actual"]["readable"], false);
+    // JUnit: one testcase per case, no failure.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), all.len(), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+    assert!(xml.contains(&format!("tests=\"{}\" failures=\"0\"", all.len())));
+}
+
+#[test]
+fn a_server_that_reflects_any_origin_fails_every_refused_case() {
+    let s = serve(|req: &Seen| {
+        let origin = req.header("origin").unwrap_or("*").to_owned();
+        let mut h = vec![
+            ("access-control-allow-origin".to_owned(), origin),
+            (
+                "access-control-allow-credentials".to_owned(),
+                "true".to_owned(),
+            ),
+            (
+                "access-control-expose-headers".to_owned(),
+                "x-request-id".to_owned(),
+            ),
+            ("vary".to_owned(), "Origin".to_owned()),
+        ];
+        if let Some(m) = req.header("access-control-request-method") {
+            h.push(("access-control-allow-methods".to_owned(), m.to_owned()));
+        }
+        if let Some(x) = req.header("access-control-request-headers") {
+            h.push(("access-control-allow-headers".to_owned(), x.to_owned()));
+        }
+        common::Answer {
+            status: if req.method == "OPTIONS" { 204 } else { 200 },
+            headers: h,
+        }
+    });
+    let (code, v, _) = test_json(&s.url("/api/me"), "reflect", &[]);
+    assert_eq!(code, 1);
+    for c in cases(&v) {
+        let expected = c["expected"]["readable"] == true;
+        assert_eq!(c["pass"], expected, "{}: {:?}", c["name"], c["problems"]);
+        if !expected {
+            assert_eq!(
+                c["problems"][0]["code"], "refused_but_allowed",
+                "{}",
+                c["name"]
+            );
+        }
+    }
+    let attacker = case(&v, "https://corsgate-attacker.example", "GET");
+    let msg = attacker["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.to_ascii_lowercase()
+            .contains("access-control-allow-origin: https://corsgate-attacker.example"),
+        "{msg}"
+    );
+    // The human report names the failing cases and the fix.
+    let policy = policy_file("reflect-human", POLICY);
+    let r = corsgate(&[
+        "test",
+        &s.url("/api/me"),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("✗ GET with credentials from null"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("fix: answer only what the policy allows"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn missing_vary_and_unexposed_headers_are_named() {
+    // Right origins, but no Vary and no Access-Control-Expose-Headers.
+    let s = common::policy_server(POLICY, &[("x-request-id", "7")]);
+    let strip = serve({
+        move |req: &Seen| {
+            let allowed = matches!(
+                req.header("origin"),
+                Some("https://app.example.com") | Some("https://corsgate-test.tenants.example.com")
+            );
+            let mut h: Vec<(&str, String)> = vec![("x-request-id", "7".into())];
+            if allowed {
+                h.push((
+                    "access-control-allow-origin",
+                    req.header("origin").unwrap().into(),
+                ));
+                h.push(("access-control-allow-credentials", "true".into()));
+                if let Some(m) = req.header("access-control-request-method") {
+                    h.push(("access-control-allow-methods", m.into()));
+                }
+                if let Some(x) = req.header("access-control-request-headers") {
+                    h.push(("access-control-allow-headers", x.into()));
+                }
+            }
+            common::Answer {
+                status: if req.method == "OPTIONS" { 204 } else { 200 },
+                headers: h.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
+            }
+        }
+    });
+    let (code, v, _) = test_json(&strip.url("/api/me"), "vary", &[]);
+    assert_eq!(code, 1);
+    let ok = case(&v, "https://app.example.com", "GET");
+    let codes: Vec<&str> = ok["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["not_exposed", "no_vary_origin"],
+        "{}",
+        ok["problems"]
+    );
+    assert!(ok["problems"][0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("Access-Control-Expose-Headers"));
+    // A refused origin's answer lacks Vary too: named, as for allowed ones.
+    let attacker = case(&v, "https://corsgate-attacker.example", "GET");
+    assert_eq!(attacker["problems"][0]["code"], "no_vary_origin");
+    // The correct server passes.
+    let (code, v, _) = test_json(&s.url("/api/me"), "vary-ok", &[]);
+    assert_eq!(code, 0, "{:?}", failing(&v));
+}
+
+#[test]
+fn a_server_without_cors_fails_the_allowed_cases_with_the_browser_reason() {
+    let s = serve(|_req: &Seen| answer(200, &[("content-type", "text/plain")]));
+    let (code, v, _) = test_json(&s.url("/api/me"), "none", &[]);
+    assert_eq!(code, 1);
+    for c in cases(&v) {
+        let expected = c["expected"]["readable"] == true;
+        assert_eq!(c["pass"], !expected, "{}", c["name"]);
+    }
+    let ok = case(&v, "https://app.example.com", "GET");
+    assert_eq!(ok["problems"][0]["code"], "readable_but_refused");
+    assert_eq!(ok["actual"]["refusal"], "missing_allow_origin");
+}
+
+#[test]
+fn a_bad_policy_file_or_an_unreachable_endpoint_is_exit_2() {
+    let bad = policy_file(
+        "bad",
+        "origins = [\"https://app.example.com/\"]\ncredentials = true\n",
+    );
+    let r = corsgate(&[
+        "test",
+        "http://127.0.0.1:9/x",
+        "--policy",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("without the trailing slash"),
+        "{}",
+        r.stderr
+    );
+    // Nothing listens on the discard port.
+    let good = policy_file("unreachable", POLICY);
+    let r = corsgate(&[
+        "test",
+        "http://127.0.0.1:9/x",
+        "--policy",
+        good.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.contains("\"unreachable\""), "{}", r.stdout);
+}
