@@ -47,8 +47,18 @@ pub struct TestArgs {
     /// The endpoint to test (http or https).
     pub url: String,
     /// The policy file the endpoint should implement (TOML; see docs/server-role.md).
-    #[arg(long, short = 'p', value_name = "FILE")]
-    pub policy: PathBuf,
+    #[arg(
+        long,
+        short = 'p',
+        value_name = "FILE",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    pub policy: Option<PathBuf>,
+    /// Or a `corsgate serve` configuration: the policy of the route that serves the URL
+    /// (matched on its host and path, as the gateway does).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// A header sent with every actual request, 'Name: value' (repeatable), e.g. a Cookie or
     /// an Authorization header for an endpoint that wants a signed-in user. Never sent with
     /// preflights (browsers never do).
@@ -186,20 +196,65 @@ impl TestReport {
     }
 }
 
-/// Reads and validates the policy file.
-fn load_policy(path: &std::path::Path) -> Result<(Policy, Vec<AllowedOrigin>), TestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| TestError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let policy = Policy::from_toml(&text)
-        .map_err(|e| TestError::Usage(format!("{}: {e}", path.display())))?;
+/// Reads and validates the policy: the policy file, or the policy of the
+/// gateway route that serves `url`. Also says where it came from.
+fn load_policy(
+    args: &TestArgs,
+    url: &url::Url,
+) -> Result<(Policy, Vec<AllowedOrigin>, String), TestError> {
+    let (policy, source) = match (&args.policy, &args.config) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| TestError::Usage(format!("cannot read {}: {e}", path.display())))?;
+            let policy = Policy::from_toml(&text)
+                .map_err(|e| TestError::Usage(format!("{}: {e}", path.display())))?;
+            (policy, path.display().to_string())
+        }
+        (None, Some(path)) => route_policy(path, url)?,
+        (None, None) => {
+            return Err(TestError::Usage(
+                "say which policy the endpoint should follow: --policy FILE or --config FILE"
+                    .into(),
+            ))
+        }
+    };
     let entries = policy
         .config()
         .origins
         .iter()
         .map(|o| AllowedOrigin::parse(o))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TestError::Usage(format!("{}: {e}", path.display())))?;
-    Ok((policy, entries))
+        .map_err(|e| TestError::Usage(format!("{source}: {e}")))?;
+    Ok((policy, entries, source))
+}
+
+/// The policy of the route of a gateway configuration that serves `url`.
+fn route_policy(path: &std::path::Path, url: &url::Url) -> Result<(Policy, String), TestError> {
+    let config = corsgate_gateway::GatewayConfig::from_file(path).map_err(|errors| {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        TestError::Usage(all.join("\n"))
+    })?;
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let route =
+        corsgate_gateway::routes::find(&config.routes, host, url.path()).ok_or_else(|| {
+            TestError::Usage(format!(
+                "no route of {} serves {url} (host {host}, path {})",
+                path.display(),
+                url.path()
+            ))
+        })?;
+    let policy = route.policy.as_ref().ok_or_else(|| {
+        TestError::Usage(format!(
+            "the route {} of {} has `cors = false`: there is no policy to test",
+            route.path,
+            path.display()
+        ))
+    })?;
+    Ok((
+        policy.policy().clone(),
+        format!("{} (route {})", path.display(), route.path),
+    ))
 }
 
 /// The engine request of a case.
@@ -270,7 +325,6 @@ fn expect(
 
 /// Runs `corsgate test`.
 pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
-    let (policy, entries) = load_policy(&args.policy)?;
     let url = url::Url::parse(&args.url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -280,6 +334,7 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
                 args.url
             ))
         })?;
+    let (policy, entries, source) = load_policy(args, &url)?;
     let extra = args
         .headers
         .iter()
@@ -327,7 +382,7 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
     Ok(TestReport {
         schema: "corsgate-test/1",
         url: url.to_string(),
-        policy: args.policy.display().to_string(),
+        policy: source,
         browser: profile.name(),
         summary: Summary {
             cases: results.len(),

@@ -75,6 +75,7 @@ fn case<'a>(v: &'a Value, origin: &str, method: &str) -> &'a Value {
 struct Gateway {
     child: Child,
     port: u16,
+    config: std::path::PathBuf,
 }
 
 impl Drop for Gateway {
@@ -115,7 +116,11 @@ fn gateway(upstream: &Server) -> Gateway {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Gateway { child, port }
+    Gateway {
+        child,
+        port,
+        config: file,
+    }
 }
 
 #[test]
@@ -175,6 +180,21 @@ fn the_gateway_in_front_of_an_api_keeps_the_contract() {
     assert_eq!(xml.matches("<testcase ").count(), all.len(), "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
     assert!(xml.contains(&format!("tests=\"{}\" failures=\"0\"", all.len())));
+    // The gateway's own configuration serves as the contract: the route of the URL.
+    let config = gw.config.to_str().unwrap();
+    let r = corsgate(&["test", &url, "--config", config, "--json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        v["policy"].as_str().unwrap().ends_with("(route /api/)"),
+        "{}",
+        v["policy"]
+    );
+    assert_eq!(v["summary"]["cases"], all.len());
+    let elsewhere = format!("http://127.0.0.1:{}/other", gw.port);
+    let r = corsgate(&["test", &elsewhere, "--config", config]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no route of"), "{}", r.stderr);
 }
 
 #[test]
