@@ -885,6 +885,8 @@ fn equivalence(server: Server) {
     let mut known = std::collections::BTreeMap::new();
     // Answers of an origin-dependent policy without `Vary: Origin`.
     let mut vary_missing = 0usize;
+    let mut contract_cases = 0;
+    let mut contract_failures = Vec::new();
     for (i, case) in POLICIES.iter().enumerate() {
         let policy = Policy::from_toml(case.toml).unwrap();
         let any = policy.config().origins == ["*"];
@@ -967,6 +969,38 @@ fn equivalence(server: Server) {
         if policy.config().private_network {
             private_network(server, port, &policy);
         }
+        // The other tool on the same server: `corsgate test` finds every
+        // case of its contract kept.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+            .args([
+                "test",
+                &format!("http://127.0.0.1:{port}/api/items"),
+                "--json",
+                "--policy",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        contract_cases += report["summary"]["cases"].as_u64().unwrap_or(0);
+        // Documented: nginx's parser answers 400 to a lower-case method
+        // (`patch`), before any configuration runs.
+        let undocumented = report["cases"].as_array().is_none_or(|cases| {
+            cases.iter().any(|c| {
+                let method = c["method"].as_str().unwrap_or_default();
+                c["pass"] != true
+                    && !(server == Server::Nginx && method != method.to_ascii_uppercase())
+            })
+        });
+        if out.status.code() == Some(2) || undocumented {
+            contract_failures.push(format!(
+                "[{}] corsgate test exit {:?}: {}{}",
+                case.name,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
         drop(running);
     }
     println!(
@@ -997,6 +1031,16 @@ fn equivalence(server: Server) {
         0,
         "{}: answers without Vary: Origin",
         server.name()
+    );
+    println!(
+        "{}: corsgate test ran {contract_cases} contract cases, {} policies failed",
+        server.name(),
+        contract_failures.len()
+    );
+    assert!(
+        contract_failures.is_empty(),
+        "{}",
+        contract_failures.join("\n")
     );
     assert!(
         disagreements.is_empty(),
