@@ -222,6 +222,7 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
          | `fetch()` drops every `X-HTTP-Method-Override` line when one names a forbidden method | yes | yes | only that line | `fetch_drops_whole_forbidden_header` |\n\
          | A response (or redirect) failing the CORS check, or a refused redirect, forgets the cached preflight for that URL | no | yes | no (only a failed preflight does) | `clears_preflight_cache_on_failure` |\n\
          | A new preflight to a URL replaces the cached methods and headers of earlier ones (`PUT`, `DELETE`, `PUT` makes three preflights) | yes | no, it adds to them | no, it adds to them | `cache_replaces_entry` |\n\
+         | A preflight to a URL of 1024 bytes or more is cached | no | yes | yes | `preflight_cache_url_limit` |\n\
          | A cached `*` in `Allow-Methods`/`-Headers` serves later requests | yes | no (matched literally) | yes | `cache_honours_wildcards` |\n\
          | The cache serves `HEAD` without a cached method | yes | no (only `GET`, `POST`) | yes | `cache_skips_method_check` |\n\
          | A conditional header (`If-None-Match`…) skips the preflight cache | yes | `fetch()` only | no | `conditional_headers_bypass_preflight_cache` |\n\

@@ -257,7 +257,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
          * `fetch()` refuses a redirect to a URL with `user:pass@` even when it stays on the page's origin; XHR follows it.\n\
          * A same-origin URL that redirects cross-origin is preflighted there when the request is not simple (an engine bug, now fixed).\n\
          * `no-cors`: `new Request()` throws for methods other than GET, HEAD and POST; `Origin` is sent only on methods other than GET and HEAD; once the request has been to another origin the answer stays opaque, even back on the page's origin (engine bugs, now fixed).\n\
-         * A new preflight to a URL replaces what the preflight cache held for that origin and URL, whatever the credentials mode: `PUT`, then `DELETE`, then `PUT` again is preflighted three times (the standard keeps `PUT`). Shown by `tests/preflight_cache.rs`, which runs request sequences against a server that allows exactly what each preflight asks.\n"
+         * A new preflight to a URL replaces what the preflight cache held for that origin and URL, whatever the credentials mode: `PUT`, then `DELETE`, then `PUT` again is preflighted three times (the standard keeps `PUT`). Shown by `tests/preflight_cache.rs`, which runs request sequences against a server that allows exactly what each preflight asks.\n\
+         * A preflight to a URL of 1024 bytes or more is never cached (a URL of 1023 bytes is): requests to it are preflighted every time (`tests/preflight_cache.rs`).\n"
     );
 
     let _ = writeln!(s, "## Where the standard and Chromium differ\n");

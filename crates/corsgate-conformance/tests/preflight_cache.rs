@@ -29,10 +29,12 @@ use serde_json::{json, Value};
 /// One request of a sequence: method, request headers, credentials.
 type Step = (&'static str, &'static [&'static str], bool);
 
-/// The sequences: a name and its requests, all to one URL.
-const SEQUENCES: &[(&str, &[Step])] = &[
+/// The sequences: a name, the URL's length when it matters, and the
+/// requests, all to one URL.
+const SEQUENCES: &[(&str, Option<usize>, &[Step])] = &[
     (
         "another method, then the first again",
+        None,
         &[
             ("PUT", &["x-a"], false),
             ("DELETE", &["x-b"], false),
@@ -41,6 +43,7 @@ const SEQUENCES: &[(&str, &[Step])] = &[
     ),
     (
         "another header, then the first again",
+        None,
         &[
             ("PUT", &["x-a"], false),
             ("PUT", &["x-b"], false),
@@ -49,6 +52,7 @@ const SEQUENCES: &[(&str, &[Step])] = &[
     ),
     (
         "credentialed, then uncredentialed, then credentialed again",
+        None,
         &[
             ("PUT", &["x-a"], true),
             ("DELETE", &[], false),
@@ -57,15 +61,27 @@ const SEQUENCES: &[(&str, &[Step])] = &[
     ),
     (
         "uncredentialed, then credentialed, then uncredentialed again",
+        None,
         &[("PUT", &[], false), ("PUT", &[], true), ("PUT", &[], false)],
     ),
     (
         "requests the first answer covers",
+        None,
         &[
             ("PUT", &["x-a", "x-b"], false),
             ("PUT", &["x-a"], false),
             ("PUT", &["x-b"], false),
         ],
+    ),
+    (
+        "the same request twice, to a URL of 1023 bytes",
+        Some(1023),
+        &[("PUT", &["x-a"], false), ("PUT", &["x-a"], false)],
+    ),
+    (
+        "the same request twice, to a URL of 1024 bytes",
+        Some(1024),
+        &[("PUT", &["x-a"], false), ("PUT", &["x-a"], false)],
     ),
 ];
 
@@ -173,8 +189,18 @@ const steps = arguments[0], done = arguments[arguments.length - 1];
 })().then(done, e => done(['error: ' + e]));
 "#;
 
+/// The URL of sequence `i`, padded to its length if it has one.
 fn url(api: &str, run: &str, i: usize) -> String {
-    format!("{api}/cache/{run}/{i}")
+    let base = format!("{api}/cache/{run}/{i}/");
+    match SEQUENCES[i].1 {
+        Some(len) => format!("{base}{}", "a".repeat(len.saturating_sub(base.len()))),
+        None => base,
+    }
+}
+
+/// The path of sequence `i` (what the server logs).
+fn path(api: &str, run: &str, i: usize) -> String {
+    url(api, run, i)[api.len()..].to_owned()
 }
 
 /// Preflights before each request of each sequence, as the browser made them.
@@ -183,7 +209,7 @@ fn in_browser(driver: &Driver, page: &str, api: &str, log: &Log, run: &str) -> V
     SEQUENCES
         .iter()
         .enumerate()
-        .map(|(i, (name, steps))| {
+        .map(|(i, (name, _, steps))| {
             let steps_json: Vec<Value> = steps
                 .iter()
                 .map(|(m, h, c)| {
@@ -199,7 +225,7 @@ fn in_browser(driver: &Driver, page: &str, api: &str, log: &Log, run: &str) -> V
                     .is_some_and(|a| a.len() == steps.len() && a.iter().all(|o| o == "allowed")),
                 "{name}: every request is allowed by the mirroring server, got {out}"
             );
-            let path = format!("/cache/{run}/{i}");
+            let path = path(api, run, i);
             let entries: Vec<bool> = log
                 .lock()
                 .expect("log")
@@ -232,7 +258,7 @@ fn in_engine(profile: Profile, page: &str, api: &str, run: &str) -> Vec<Vec<usiz
     SEQUENCES
         .iter()
         .enumerate()
-        .map(|(i, (_, steps))| {
+        .map(|(i, (_, _, steps))| {
             let mut browser = Browser::new(profile);
             steps
                 .iter()
@@ -286,7 +312,7 @@ fn in_engine(profile: Profile, page: &str, api: &str, run: &str) -> Vec<Vec<usiz
 fn compare(browser: &str, profile: Profile, seen: &[Vec<usize>], page: &str, api: &str, run: &str) {
     let predicted = in_engine(profile, page, api, run);
     let mut bad = Vec::new();
-    for (((name, _), s), p) in SEQUENCES.iter().zip(seen).zip(&predicted) {
+    for (((name, _, _), s), p) in SEQUENCES.iter().zip(seen).zip(&predicted) {
         eprintln!("{browser}: {name}: preflights per request {s:?}, engine {p:?}");
         if s != p {
             bad.push(format!("{name}: {browser} {s:?}, engine:{profile} {p:?}"));

@@ -146,7 +146,11 @@ impl PreflightCache {
         self.entries.retain(|e| {
             e.expires_at_ms > now_ms && !(replace && e.origin == origin && e.url == url)
         });
-        if max_age_secs == 0 {
+        let too_long = self
+            .profile
+            .preflight_cache_url_limit()
+            .is_some_and(|limit| url.len() >= limit);
+        if max_age_secs == 0 || too_long {
             return;
         }
         let expires_at_ms = now_ms.saturating_add(max_age_secs.saturating_mul(1000));
@@ -236,6 +240,20 @@ mod tests {
                 c.method_match("o", "other", false, "PATCH", 10),
                 "{profile}"
             );
+        }
+    }
+
+    #[test]
+    fn chromium_does_not_cache_preflights_for_urls_of_1024_bytes_or_more() {
+        for (len, cached) in [(1023, true), (1024, false)] {
+            let url = format!("https://api.example/{}", "a".repeat(len - 20));
+            assert_eq!(url.len(), len);
+            let mut c = PreflightCache::new(Profile::Chromium);
+            c.store("o", &url, false, &["PUT".into()], &[], 600, 0);
+            assert_eq!(c.method_match("o", &url, false, "PUT", 10), cached, "{len}");
+            let mut f = PreflightCache::new(Profile::Firefox);
+            f.store("o", &url, false, &["PUT".into()], &[], 600, 0);
+            assert!(f.method_match("o", &url, false, "PUT", 10), "firefox {len}");
         }
     }
 }

@@ -123,6 +123,18 @@ impl Profile {
         matches!(self, Profile::Chromium | Profile::Safari)
     }
 
+    /// The URL length from which a preflight is not cached at all, if any.
+    /// Chromium keys its cache by the URL's serialization and skips any of
+    /// 1024 bytes or more (`kMaxKeyLength` in `PreflightCache::AppendEntry`),
+    /// so requests to such a URL are preflighted every time. Checked against
+    /// Chromium 156 (`tests/preflight_cache.rs` in the conformance crate).
+    pub fn preflight_cache_url_limit(self) -> Option<usize> {
+        match self {
+            Profile::Chromium => Some(1024),
+            _ => None,
+        }
+    }
+
     /// Whether a `*` remembered from `Access-Control-Allow-Methods` or
     /// `-Headers` lets the *preflight cache* serve other methods and headers.
     /// The standard says yes (for requests without credentials); Firefox's
