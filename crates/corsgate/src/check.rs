@@ -234,6 +234,25 @@ pub fn wire_request(out: &Outgoing, origin_for_referer: &str, body: Option<&[u8]
     }
 }
 
+/// Sends what the browser model wants sent and records the exchange.
+pub fn send(
+    client: &Client,
+    out: &Outgoing,
+    wire: WireRequest,
+) -> Result<(corsgate_core::Response, Exchange), NetError> {
+    let response = client.send(&wire)?;
+    let exchange = Exchange {
+        stage: out.stage,
+        method: out.method.clone(),
+        url: out.url.clone(),
+        request_headers: lines(&wire.headers),
+        status: response.status,
+        response_headers: lines(&response.headers),
+        response: response.clone(),
+    };
+    Ok((response, exchange))
+}
+
 fn lines(h: &HeaderList) -> Vec<(String, String)> {
     h.iter()
         .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
@@ -292,17 +311,8 @@ pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
                 .headers
                 .get_str("origin")
                 .unwrap_or_else(|| asked.origin.clone());
-            let wire = wire_request(out, &origin, body);
-            let response = client.send(&wire)?;
-            exchanges.push(Exchange {
-                stage: out.stage,
-                method: out.method.clone(),
-                url: out.url.clone(),
-                request_headers: lines(&wire.headers),
-                status: response.status,
-                response_headers: lines(&response.headers),
-                response: response.clone(),
-            });
+            let (response, exchange) = send(&client, out, wire_request(out, &origin, body))?;
+            exchanges.push(exchange);
             Ok(response)
         })
         .map_err(CheckError::Net)?;

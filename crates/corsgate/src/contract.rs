@@ -26,11 +26,11 @@ use std::path::PathBuf;
 use clap::Args;
 use corsgate_core::origin_set::AllowedOrigin;
 use corsgate_core::{
-    Browser, Credentials, Outgoing, Policy, Profile, Request, Response, Stage, Verdict,
+    Browser, Credentials, HeaderList, Outgoing, Policy, Profile, Request, Response, Stage, Verdict,
 };
 use serde::Serialize;
 
-use crate::check::{wire_request, Exchange};
+use crate::check::{send, wire_request, Exchange};
 use crate::cli::{parse_header, ClientArgs};
 use crate::http::Client;
 
@@ -276,24 +276,13 @@ fn request(case: &CaseSpec, url: &str) -> Result<Request, String> {
 /// why when it refuses.
 fn policy_answer(policy: &Policy, out: &Outgoing) -> (Response, Option<(&'static str, String)>) {
     let method = http::Method::from_bytes(out.method.as_bytes()).unwrap_or(http::Method::GET);
-    let mut map = http::HeaderMap::new();
-    for (n, v) in out.headers.iter() {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(n.as_bytes()),
-            http::HeaderValue::from_bytes(v),
-        ) {
-            map.append(n, v);
-        }
-    }
-    let decision = policy.decide(&method, &map);
+    let decision = policy.decide(&method, &out.headers.to_http().0);
     let status = match decision.action() {
         corsgate_core::decision::Action::Respond(s) => s.as_u16(),
         corsgate_core::decision::Action::PassOn => 200,
     };
-    let mut r = Response::new(status);
-    for (n, v) in decision.headers().iter() {
-        r = r.header(n.as_str(), v.as_bytes());
-    }
+    let answer = HeaderList::from_http(&decision.headers().to_header_map());
+    let r = Response::with_headers(status, answer);
     let reason =
         (!decision.allowed()).then(|| (decision.reason().code(), decision.reason().to_string()));
     (r, reason)
@@ -393,12 +382,6 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
     })
 }
 
-fn lines(h: &corsgate_core::HeaderList) -> Vec<(String, String)> {
-    h.iter()
-        .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
-        .collect()
-}
-
 /// Sends one case to the endpoint and compares.
 fn run_case(
     client: &Client,
@@ -422,16 +405,8 @@ fn run_case(
                 wire.headers.append(n.as_str(), v.as_bytes());
             }
         }
-        let response = client.send(&wire)?;
-        exchanges.push(Exchange {
-            stage: out.stage,
-            method: out.method.clone(),
-            url: out.url.clone(),
-            request_headers: lines(&wire.headers),
-            status: response.status,
-            response_headers: lines(&response.headers),
-            response: response.clone(),
-        });
+        let (response, exchange) = send(client, out, wire)?;
+        exchanges.push(exchange);
         Ok::<_, crate::http::NetError>(response)
     });
     let actual = match actual {
