@@ -13,7 +13,7 @@
 //! *distinct* values ever configured, and never past [`LIMIT`] bytes: beyond
 //! it, values stay reference-counted (correct, a few nanoseconds slower).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -22,14 +22,42 @@ use http::HeaderValue;
 /// The most bytes the process-wide table holds (values plus bookkeeping).
 pub const LIMIT: usize = 4 << 20;
 
-/// Bookkeeping counted per entry besides its bytes: the set's slot and the
-/// allocator's header, roughly.
-const ENTRY_OVERHEAD: usize = 32;
+/// Bookkeeping counted per entry besides its bytes: the `HeaderValue`, the
+/// table's slot and the allocator's headers, roughly.
+pub(crate) const ENTRY_OVERHEAD: usize = 96;
 
+/// A process-wide set of static copies of header values, with a byte budget.
+/// Used for the policy's own values (here) and for the values patterns
+/// allowed (`learned`), each with its own table and budget.
 #[derive(Default)]
-struct Table {
-    values: HashSet<&'static [u8]>,
+pub(crate) struct Table {
+    values: HashMap<&'static [u8], &'static HeaderValue>,
     bytes: usize,
+}
+
+impl Table {
+    /// The static copy of `value`: the one already made, or a new one if it
+    /// fits in `limit` bytes (values plus bookkeeping); `None` when full.
+    pub(crate) fn copy(
+        &mut self,
+        value: &HeaderValue,
+        limit: usize,
+    ) -> Option<&'static HeaderValue> {
+        if let Some(v) = self.values.get(value.as_bytes()) {
+            return Some(v);
+        }
+        let cost = value.len() + ENTRY_OVERHEAD;
+        if self.bytes + cost > limit {
+            return None;
+        }
+        let bytes: &'static [u8] = Box::leak(value.as_bytes().to_vec().into_boxed_slice());
+        // Cannot fail: the bytes came from a valid value.
+        let v = HeaderValue::from_maybe_shared(Bytes::from_static(bytes)).ok()?;
+        let v: &'static HeaderValue = Box::leak(Box::new(v));
+        self.values.insert(v.as_bytes(), v);
+        self.bytes += cost;
+        Some(v)
+    }
 }
 
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
@@ -42,25 +70,12 @@ pub(crate) fn intern(value: HeaderValue) -> HeaderValue {
 }
 
 fn intern_in(table: &mut Table, value: HeaderValue, limit: usize) -> HeaderValue {
-    let bytes = value.as_bytes();
-    let stored = match table.values.get(bytes) {
-        Some(s) => *s,
+    match table.copy(&value, limit) {
+        Some(v) => v.clone(),
         None => {
-            let cost = bytes.len() + ENTRY_OVERHEAD;
-            if table.bytes + cost > limit {
-                warm(&value);
-                return value;
-            }
-            let s: &'static [u8] = Box::leak(bytes.to_vec().into_boxed_slice());
-            table.values.insert(s);
-            table.bytes += cost;
-            s
+            warm(&value);
+            value
         }
-    };
-    match HeaderValue::from_maybe_shared(Bytes::from_static(stored)) {
-        Ok(v) => v,
-        // Cannot happen (the bytes came from a valid value); keep the original.
-        Err(_) => value,
     }
 }
 
@@ -115,6 +130,6 @@ mod tests {
         // A value already in the table is still found when the table is full.
         let again = intern_in(&mut t, HeaderValue::from_static("value003"), limit);
         let stored = t.values.get(b"value003".as_slice()).unwrap();
-        assert_eq!(again.as_bytes().as_ptr(), stored.as_ptr());
+        assert_eq!(again.as_bytes().as_ptr(), stored.as_bytes().as_ptr());
     }
 }

@@ -26,15 +26,14 @@
 //!   consulted only with a byte-equal comparison, so it can only answer for
 //!   the very value that was matched.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use bytes::Bytes;
 use http::HeaderValue;
 
+use crate::interned::Table;
 use crate::origin_set::Fx;
 
 /// Slots per origin set (a power of two): the most pattern-allowed values one
@@ -44,10 +43,6 @@ pub const SLOTS: usize = 1024;
 /// The most bytes of static copies the process keeps (values plus
 /// bookkeeping): about ten thousand typical origins.
 pub const LIMIT: usize = 1 << 20;
-
-/// Bookkeeping counted per copy besides its bytes: the `HeaderValue`, the
-/// table's entry and the allocator's headers, roughly.
-const ENTRY_OVERHEAD: usize = 96;
 
 /// The learned origins of one origin set.
 #[derive(Clone, Default)]
@@ -107,12 +102,6 @@ impl<'a> Slot<'a> {
     }
 }
 
-#[derive(Default)]
-struct Table {
-    values: HashMap<&'static [u8], &'static HeaderValue>,
-    bytes: usize,
-}
-
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
 
 /// Set once the cap is reached, so that later matches never take the lock.
@@ -124,70 +113,16 @@ fn copy(value: &HeaderValue) -> Option<&'static HeaderValue> {
         return None;
     }
     let mut guard = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
-    let got = copy_in(guard.get_or_insert_with(Table::default), value, LIMIT);
+    let got = guard.get_or_insert_with(Table::default).copy(value, LIMIT);
     if got.is_none() {
         FULL.store(true, Ordering::Relaxed);
     }
     got
 }
 
-fn copy_in(table: &mut Table, value: &HeaderValue, limit: usize) -> Option<&'static HeaderValue> {
-    if let Some(v) = table.values.get(value.as_bytes()) {
-        return Some(v);
-    }
-    let cost = value.len() + ENTRY_OVERHEAD;
-    if table.bytes + cost > limit {
-        return None;
-    }
-    let bytes: &'static [u8] = Box::leak(value.as_bytes().to_vec().into_boxed_slice());
-    // Cannot fail: the bytes came from a valid value.
-    let v = HeaderValue::from_maybe_shared(Bytes::from_static(bytes)).ok()?;
-    let v: &'static HeaderValue = Box::leak(Box::new(v));
-    table.values.insert(v.as_bytes(), v);
-    table.bytes += cost;
-    Some(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copies_are_shared_and_static() {
-        let mut t = Table::default();
-        let a = copy_in(
-            &mut t,
-            &HeaderValue::from_static("https://a.example"),
-            1 << 10,
-        )
-        .unwrap();
-        let b = copy_in(
-            &mut t,
-            &HeaderValue::from_str("https://a.example").unwrap(),
-            1 << 10,
-        )
-        .unwrap();
-        assert!(std::ptr::eq(a, b), "one copy per distinct value");
-        assert_eq!(a, "https://a.example");
-        assert_eq!(t.bytes, "https://a.example".len() + ENTRY_OVERHEAD);
-    }
-
-    #[test]
-    fn the_table_never_grows_past_its_cap() {
-        let mut t = Table::default();
-        let limit = 10 * (8 + ENTRY_OVERHEAD);
-        let got: Vec<bool> = (0..50)
-            .map(|i| {
-                let v = HeaderValue::from_str(&format!("value{i:03}")).unwrap();
-                copy_in(&mut t, &v, limit).is_some()
-            })
-            .collect();
-        assert!(t.bytes <= limit);
-        assert_eq!(got.iter().filter(|g| **g).count(), 10);
-        assert!(got[..10].iter().all(|g| *g) && got[10..].iter().all(|g| !*g));
-        // A value already copied is still found when the table is full.
-        assert!(copy_in(&mut t, &HeaderValue::from_static("value003"), limit).is_some());
-    }
 
     #[test]
     fn a_slot_answers_only_for_the_value_it_holds_and_is_written_once() {
