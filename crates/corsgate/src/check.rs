@@ -296,9 +296,36 @@ fn load_pem(
     Ok(certs)
 }
 
+/// The `Cookie` line of `--cookie` arguments (`None` without any), refused
+/// when a value could break the request head.
+fn cookie_line(cookies: &[String]) -> Result<Option<String>, CheckError> {
+    for c in cookies {
+        if !c.contains('=') || c.bytes().any(|b| b.is_ascii_control() || b == b';') {
+            return Err(CheckError::Usage(format!(
+                "--cookie '{c}' must be one name=value pair, without ';' or control characters (repeat --cookie for several)"
+            )));
+        }
+    }
+    Ok((!cookies.is_empty()).then(|| cookies.join("; ")))
+}
+
+/// Whether a browser sends cookies with a request to `url`: with
+/// `credentials: "include"` always, with `same-origin` only to the page's own
+/// origin, with `omit` never.
+fn sends_cookies(credentials: Credentials, page_origin: &str, url: &str) -> bool {
+    match credentials {
+        Credentials::Include => true,
+        Credentials::Omit => false,
+        Credentials::SameOrigin => {
+            url::Url::parse(url).is_ok_and(|u| u.origin().ascii_serialization() == page_origin)
+        }
+    }
+}
+
 /// Runs `corsgate check`.
 pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     let (request, asked) = build_request(args)?;
+    let cookie = cookie_line(&args.cookies)?;
     let profile = args.client.profile();
     let client = Client::new(args.client.timeout(), args.client.roots()?)
         .map_err(|e| CheckError::Usage(format!("cannot start the HTTP client: {e}")))?;
@@ -311,7 +338,15 @@ pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
                 .headers
                 .get_str("origin")
                 .unwrap_or_else(|| asked.origin.clone());
-            let (response, exchange) = send(&client, out, wire_request(out, &origin, body))?;
+            let mut wire = wire_request(out, &origin, body);
+            if let Some(c) = &cookie {
+                if out.stage == Stage::Actual
+                    && sends_cookies(request.credentials(), &asked.origin, &out.url)
+                {
+                    wire.headers.append("Cookie", c.as_bytes());
+                }
+            }
+            let (response, exchange) = send(&client, out, wire)?;
             exchanges.push(exchange);
             Ok(response)
         })

@@ -154,6 +154,12 @@ pub struct CheckArgs {
     /// The credentials mode.
     #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
     pub credentials: CredentialsArg,
+    /// A cookie the browser holds for the URL's site, 'name=value' (repeatable), for an
+    /// endpoint that answers only signed-in users. Sent as a browser sends cookies: with the
+    /// actual request only (never with a preflight), and only when the credentials mode lets
+    /// them go there (`--credentials include`, or `same-origin` to the page's own origin).
+    #[arg(long = "cookie", value_name = "NAME=VALUE")]
+    pub cookies: Vec<String>,
     /// The request body, a string as passed to fetch() (sent with the actual request only;
     /// labelled `Content-Type: text/plain;charset=UTF-8` unless a Content-Type is given).
     #[arg(long, short = 'd')]

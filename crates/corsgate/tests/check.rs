@@ -993,3 +993,67 @@ fn a_string_body_is_labelled_as_fetch_does() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("refuses a body with GET"), "{}", r.stderr);
 }
+
+/// An endpoint for signed-in users: 401 without CORS headers unless the
+/// session cookie comes along.
+#[test]
+fn cookies_go_with_the_actual_request_when_credentials_allow() {
+    let s = serve(|req| {
+        if req.method == "OPTIONS" {
+            return answer(
+                204,
+                &[
+                    ("Access-Control-Allow-Origin", APP),
+                    ("Access-Control-Allow-Credentials", "true"),
+                    ("Access-Control-Allow-Methods", "PUT"),
+                    ("Vary", "Origin"),
+                ],
+            );
+        }
+        if req.header("cookie") == Some("session=ok; theme=dark") {
+            answer(
+                200,
+                &[
+                    ("Access-Control-Allow-Origin", APP),
+                    ("Access-Control-Allow-Credentials", "true"),
+                    ("Vary", "Origin"),
+                ],
+            )
+        } else {
+            answer(401, &[("WWW-Authenticate", "Cookie")])
+        }
+    });
+    let url = s.url("/me");
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            url.as_str(),
+            "--origin",
+            APP,
+            "--json",
+            "--no-probe",
+            "-X",
+            "PUT",
+        ];
+        args.extend_from_slice(extra);
+        corsgate(&args)
+    };
+    let cookies = ["--cookie", "session=ok", "--cookie", "theme=dark"];
+    let r = check(&[&["--credentials", "include"][..], &cookies[..]].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // Never with the preflight; with the request itself, as one line.
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].method, "OPTIONS");
+    assert_eq!(seen[0].header("cookie"), None);
+    assert_eq!(seen[1].header("cookie"), Some("session=ok; theme=dark"));
+    // Cross-origin with the default credentials mode, a browser keeps the
+    // cookie: the endpoint answers 401 without CORS headers.
+    let r = check(&cookies);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(s.seen()[3].header("cookie"), None);
+    // A value that would break the request head is refused.
+    let r = check(&["--cookie", "a=b\r\nX-Evil: 1"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("one name=value pair"), "{}", r.stderr);
+}
