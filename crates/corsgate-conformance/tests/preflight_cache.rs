@@ -29,12 +29,25 @@ use serde_json::{json, Value};
 /// One request of a sequence: method, request headers, credentials.
 type Step = (&'static str, &'static [&'static str], bool);
 
-/// The sequences: a name, the URL's length when it matters, and the
-/// requests, all to one URL.
-const SEQUENCES: &[(&str, Option<usize>, &[Step])] = &[
+/// What is special about a sequence's URL.
+#[derive(Clone, Copy)]
+enum Url {
+    /// Nothing: the server mirrors each preflight.
+    Plain,
+    /// Padded to this many bytes.
+    Length(usize),
+    /// The server answers every preflight with `*` for methods and headers.
+    Wildcard,
+}
+
+/// The path segment that makes the server answer with `*`.
+const WILDCARD: &str = "/wildcard/";
+
+/// The sequences: a name, the URL, and the requests, all to that URL.
+const SEQUENCES: &[(&str, Url, &[Step])] = &[
     (
         "another method, then the first again",
-        None,
+        Url::Plain,
         &[
             ("PUT", &["x-a"], false),
             ("DELETE", &["x-b"], false),
@@ -43,7 +56,7 @@ const SEQUENCES: &[(&str, Option<usize>, &[Step])] = &[
     ),
     (
         "another header, then the first again",
-        None,
+        Url::Plain,
         &[
             ("PUT", &["x-a"], false),
             ("PUT", &["x-b"], false),
@@ -52,7 +65,7 @@ const SEQUENCES: &[(&str, Option<usize>, &[Step])] = &[
     ),
     (
         "credentialed, then uncredentialed, then credentialed again",
-        None,
+        Url::Plain,
         &[
             ("PUT", &["x-a"], true),
             ("DELETE", &[], false),
@@ -61,12 +74,12 @@ const SEQUENCES: &[(&str, Option<usize>, &[Step])] = &[
     ),
     (
         "uncredentialed, then credentialed, then uncredentialed again",
-        None,
+        Url::Plain,
         &[("PUT", &[], false), ("PUT", &[], true), ("PUT", &[], false)],
     ),
     (
         "requests the first answer covers",
-        None,
+        Url::Plain,
         &[
             ("PUT", &["x-a", "x-b"], false),
             ("PUT", &["x-a"], false),
@@ -75,13 +88,22 @@ const SEQUENCES: &[(&str, Option<usize>, &[Step])] = &[
     ),
     (
         "the same request twice, to a URL of 1023 bytes",
-        Some(1023),
+        Url::Length(1023),
         &[("PUT", &["x-a"], false), ("PUT", &["x-a"], false)],
     ),
     (
         "the same request twice, to a URL of 1024 bytes",
-        Some(1024),
+        Url::Length(1024),
         &[("PUT", &["x-a"], false), ("PUT", &["x-a"], false)],
+    ),
+    (
+        "a `*` answer, then another method and header",
+        Url::Wildcard,
+        &[
+            ("PUT", &["x-a"], false),
+            ("DELETE", &["x-b"], false),
+            ("PATCH", &["x-c"], false),
+        ],
     ),
 ];
 
@@ -147,6 +169,7 @@ fn answer(stream: TcpStream, is_api: bool, log: &Log) -> std::io::Result<()> {
     } else {
         let origin = get("origin").unwrap_or_default();
         let preflight = method == "OPTIONS" && get("access-control-request-method").is_some();
+        let wildcard = path.contains(WILDCARD);
         if let Ok(mut l) = log.lock() {
             l.push((path, preflight));
         }
@@ -154,10 +177,19 @@ fn answer(stream: TcpStream, is_api: bool, log: &Log) -> std::io::Result<()> {
             "Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\nConnection: close\r\n"
         );
         if preflight {
-            let acrm = get("access-control-request-method").unwrap_or_default();
-            r +=
-                &format!("Access-Control-Allow-Methods: {acrm}\r\nAccess-Control-Max-Age: 600\r\n");
-            if let Some(acrh) = get("access-control-request-headers") {
+            let (acrm, acrh) = if wildcard {
+                (Some("*".to_owned()), Some("*".to_owned()))
+            } else {
+                (
+                    get("access-control-request-method"),
+                    get("access-control-request-headers"),
+                )
+            };
+            r += &format!(
+                "Access-Control-Allow-Methods: {}\r\nAccess-Control-Max-Age: 600\r\n",
+                acrm.unwrap_or_default()
+            );
+            if let Some(acrh) = acrh {
                 r += &format!("Access-Control-Allow-Headers: {acrh}\r\n");
             }
             format!("HTTP/1.1 204 No Content\r\n{r}\r\n")
@@ -193,8 +225,9 @@ const steps = arguments[0], done = arguments[arguments.length - 1];
 fn url(api: &str, run: &str, i: usize) -> String {
     let base = format!("{api}/cache/{run}/{i}/");
     match SEQUENCES[i].1 {
-        Some(len) => format!("{base}{}", "a".repeat(len.saturating_sub(base.len()))),
-        None => base,
+        Url::Length(len) => format!("{base}{}", "a".repeat(len.saturating_sub(base.len()))),
+        Url::Wildcard => format!("{base}{}", &WILDCARD[1..]),
+        Url::Plain => base,
     }
 }
 
@@ -284,17 +317,21 @@ fn in_engine(profile: Profile, page: &str, api: &str, run: &str) -> Vec<Vec<usiz
                             .header("Access-Control-Allow-Origin", page)
                             .header("Access-Control-Allow-Credentials", "true");
                             if out.stage == Stage::Preflight {
+                                let (acrm, acrh) = if out.url.contains(WILDCARD) {
+                                    (Some("*".to_owned()), Some("*".to_owned()))
+                                } else {
+                                    (
+                                        out.headers.get_str("access-control-request-method"),
+                                        out.headers.get_str("access-control-request-headers"),
+                                    )
+                                };
                                 r = r
                                     .header(
                                         "Access-Control-Allow-Methods",
-                                        out.headers
-                                            .get_str("access-control-request-method")
-                                            .unwrap_or_default(),
+                                        acrm.unwrap_or_default(),
                                     )
                                     .header("Access-Control-Max-Age", "600");
-                                if let Some(h) =
-                                    out.headers.get_str("access-control-request-headers")
-                                {
+                                if let Some(h) = acrh {
                                     r = r.header("Access-Control-Allow-Headers", h);
                                 }
                             }
