@@ -37,6 +37,11 @@ pub struct ExportArgs {
     /// The URL path prefix the policy covers.
     #[arg(long, default_value = "/")]
     pub location: String,
+    /// A name for this policy (letters, digits, `_`) that goes into the names of the variables
+    /// (nginx `$corsgate_NAME_*`, Apache `CORSGATE_NAME_*`), so that several exported policies
+    /// can share one `http {}` or one server.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// The servers `export` writes configuration for.
@@ -76,10 +81,32 @@ pub fn run(args: &ExportArgs) -> Result<String, String> {
     let model = Model::new(&policy)?;
     let site = Site::new(&args.upstream, &args.location)?;
     let source = args.policy.display().to_string();
-    Ok(match args.to {
-        Target::Nginx => nginx::render(&model, &site, &source),
-        Target::Apache => apache::render(&model, &site, &source),
-        Target::Envoy => envoy::render(&model, &site, &source),
+    let name = match &args.name {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            Some(n.as_str())
+        }
+        Some(n) => {
+            return Err(format!(
+                "--name '{n}' must be letters, digits and '_' only (it goes into variable names)"
+            ))
+        }
+        None => None,
+    };
+    Ok(match (args.to, name) {
+        (Target::Nginx, None) => nginx::render(&model, &site, &source),
+        (Target::Nginx, Some(n)) => nginx::render(&model, &site, &source).replace(
+            "$corsgate_",
+            &format!("$corsgate_{}_", n.to_ascii_lowercase()),
+        ),
+        (Target::Apache, None) => apache::render(&model, &site, &source),
+        (Target::Apache, Some(n)) => apache::render(&model, &site, &source).replace(
+            "CORSGATE_",
+            &format!("CORSGATE_{}_", n.to_ascii_uppercase()),
+        ),
+        (Target::Envoy, None) => envoy::render(&model, &site, &source),
+        (Target::Envoy, Some(n)) => envoy::render(&model, &site, &source)
+            .replace("corsgate_upstream", &format!("corsgate_{n}_upstream"))
+            .replace("  - name: corsgate\n", &format!("  - name: corsgate_{n}\n")),
     })
 }
 

@@ -1161,3 +1161,88 @@ fn nothing_unsafe_is_emitted() {
         }
     }
 }
+
+/// Two policies, each exported with its own `--name`, in one nginx and in one
+/// Apache: the servers start, and `corsgate test` finds each location keeping
+/// its own policy's contract (and not the other's).
+#[test]
+fn named_exports_share_one_server() {
+    let upstream = start_upstream();
+    let a = "origins = [\"https://a.example.com\"]\nmethods = [\"PUT\"]\ncredentials = true\n";
+    let b = "origins = [\"https://*.b.example.org\"]\nrequest_headers = [\"x-b\"]\n";
+    for server in [Server::Nginx, Server::Apache] {
+        let dir = temp_dir(&format!("named-{}", server.name()));
+        let (pa, pb) = (dir.join("a.toml"), dir.join("b.toml"));
+        std::fs::write(&pa, a).unwrap();
+        std::fs::write(&pb, b).unwrap();
+        let named = |policy: &Path, name: &str, location: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_corsgate"))
+                .args([
+                    "export",
+                    "--to",
+                    server.name(),
+                    "--name",
+                    name,
+                    "--location",
+                    location,
+                ])
+                .args(["--upstream", &format!("http://127.0.0.1:{}", upstream.port)])
+                .arg(policy)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let (ea, eb) = (named(&pa, "a", "/a/"), named(&pb, "b", "/b/"));
+        let bad = Command::new(env!("CARGO_BIN_EXE_corsgate"))
+            .args(["export", "--to", server.name(), "--name", "a-b"])
+            .arg(&pa)
+            .output()
+            .unwrap();
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("letters, digits and '_'"));
+        let combined = match server {
+            Server::Nginx => {
+                let marker = "# ---- server {} context";
+                let (ha, sa) = ea.split_once(marker).unwrap();
+                let (hb, sb) = eb.split_once(marker).unwrap();
+                // The rest of b's marker line goes with the marker.
+                let sb = sb.split_once('\n').map_or("", |(_, rest)| rest);
+                format!("{ha}\n{hb}\n{marker}{sa}\n{sb}")
+            }
+            Server::Apache => format!("{ea}\n{eb}"),
+        };
+        let port = free_port();
+        let running = server.start(&combined, &dir, port);
+        for (path, policy, other) in [("/a/items", &pa, &pb), ("/b/items", &pb, &pa)] {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            let run = |p: &Path| {
+                Command::new(env!("CARGO_BIN_EXE_corsgate"))
+                    .args(["test", &url, "--json", "--policy"])
+                    .arg(p)
+                    .output()
+                    .unwrap()
+            };
+            let own = run(policy);
+            assert_eq!(
+                own.status.code(),
+                Some(0),
+                "{} {path}: {}",
+                server.name(),
+                String::from_utf8_lossy(&own.stdout)
+            );
+            // The other policy's contract is not what this location keeps.
+            assert_eq!(
+                run(other).status.code(),
+                Some(1),
+                "{} {path}",
+                server.name()
+            );
+        }
+        drop(running);
+    }
+}
