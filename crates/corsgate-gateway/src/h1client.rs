@@ -1,0 +1,528 @@
+//! A lean HTTP/1.1 client for requests without a body, run inside the task
+//! that serves the client's request: the request head is written straight
+//! to a pooled `TcpStream`, the response head is parsed with `httparse`, and
+//! the response body is read from the same socket as the client side asks
+//! for it (content-length, chunked, or until the upstream closes).
+//!
+//! Compared with hyper's `client::conn::http1` this saves, per request, the
+//! connection task, its dispatch channel and oneshot, the body channel and
+//! the waker round trips between the tasks. Requests with a body still go
+//! through hyper (see [`crate::upstream`]), which streams both ways at once.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{request, HeaderMap, Method, Response, StatusCode, Version};
+use http_body::{Frame, SizeHint};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Most response header fields accepted from an upstream.
+const MAX_HEADERS: usize = 128;
+/// Largest response head accepted from an upstream, in bytes.
+const MAX_HEAD: usize = 64 * 1024;
+/// Longest chunk-size or trailer line accepted, in bytes.
+const MAX_LINE: usize = 4096;
+/// Free space made in the read buffer before a read.
+const READ_SPACE: usize = 16 * 1024;
+
+/// Why an exchange with the upstream failed.
+#[derive(Debug)]
+pub enum Error {
+    /// The connection failed or closed before any byte of a response came
+    /// back (on a pooled connection: the upstream had closed it).
+    NothingReceived(io::Error),
+    /// The connection failed after part of the response came back.
+    Io(io::Error),
+    /// The upstream's response is not valid HTTP/1.1.
+    Malformed(&'static str),
+}
+
+impl Error {
+    /// Whether no byte of a response was received, so the request can be
+    /// sent again on another connection if it is idempotent.
+    pub fn nothing_received(&self) -> bool {
+        matches!(self, Error::NothingReceived(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NothingReceived(_) => {
+                f.write_str("the upstream closed the connection without answering")
+            }
+            Error::Io(_) => f.write_str("the upstream connection failed mid-response"),
+            Error::Malformed(what) => write!(f, "malformed upstream response: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::NothingReceived(e) | Error::Io(e) => Some(e),
+            Error::Malformed(_) => None,
+        }
+    }
+}
+
+/// An HTTP/1.1 connection to an upstream, idle between exchanges.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    /// Bytes read from the upstream and not used yet.
+    buf: BytesMut,
+    /// The request head being written (kept for its allocation).
+    head: Vec<u8>,
+}
+
+impl Conn {
+    /// A connection over a connected stream.
+    pub fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: BytesMut::new(),
+            head: Vec::new(),
+        }
+    }
+
+    /// Whether the upstream has not closed the connection (nor sent
+    /// anything unasked). Costs a syscall only when the socket was readable.
+    pub fn looks_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// The stream, for a hand-over to another client; `None` when bytes
+    /// from the upstream are still buffered.
+    pub fn into_stream(self) -> Option<TcpStream> {
+        self.buf.is_empty().then_some(self.stream)
+    }
+}
+
+/// Whether a request may be sent again after its connection failed without
+/// an answer (RFC 9110 §9.2.2).
+pub fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// Sends a bodiless request (its URI in origin form, its headers ready for
+/// the upstream) and reads the response head. The body is read later,
+/// through the returned [`ResponseBody`].
+pub async fn exchange(
+    mut conn: Conn,
+    req: &request::Parts,
+) -> Result<Response<ResponseBody>, Error> {
+    write_head(&mut conn.head, req);
+    if let Err(e) = conn.stream.write_all(&conn.head).await {
+        return Err(Error::NothingReceived(e));
+    }
+    let mut received = false;
+    loop {
+        if !conn.buf.is_empty() {
+            if let Some(mut resp) = parse_head(&mut conn, req)? {
+                resp.body_mut().conn = Some(conn);
+                return Ok(resp);
+            }
+        }
+        if conn.buf.len() > MAX_HEAD {
+            return Err(Error::Malformed("the response head is too large"));
+        }
+        conn.buf.reserve(READ_SPACE);
+        match tokio::io::AsyncReadExt::read_buf(&mut conn.stream, &mut conn.buf).await {
+            Ok(0) if !received => {
+                return Err(Error::NothingReceived(io::ErrorKind::UnexpectedEof.into()))
+            }
+            Ok(0) => return Err(Error::Malformed("the response head was cut short")),
+            Ok(_) => received = true,
+            Err(e) if !received => return Err(Error::NothingReceived(e)),
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+}
+
+/// Writes `METHOD target HTTP/1.1`, the header fields and the blank line.
+fn write_head(out: &mut Vec<u8>, req: &request::Parts) {
+    out.clear();
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &req.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    // A request whose method expects a body says that it has none.
+    if matches!(req.method, Method::POST | Method::PUT | Method::PATCH)
+        && !req.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        out.extend_from_slice(b"content-length: 0\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Parses a complete response head at the front of the buffer; `None` when
+/// more bytes are needed. Interim (1xx) responses are skipped.
+fn parse_head(
+    conn: &mut Conn,
+    req: &request::Parts,
+) -> Result<Option<Response<ResponseBody>>, Error> {
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut fields);
+        let len = match parsed.parse(&conn.buf) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Error::Malformed("too many header fields"))
+            }
+            Err(_) => return Err(Error::Malformed("not an HTTP/1.x response head")),
+        };
+        let code = parsed.code.unwrap_or(0);
+        let Ok(status) = StatusCode::from_u16(code) else {
+            return Err(Error::Malformed("invalid status code"));
+        };
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(Error::Malformed("unasked protocol switch"));
+        }
+        if status.is_informational() {
+            // 100 Continue and the like: the final response follows.
+            conn.buf.advance(len);
+            continue;
+        }
+        let version = match parsed.version {
+            Some(0) => Version::HTTP_10,
+            _ => Version::HTTP_11,
+        };
+        // Where each field lies in the buffer, so the values can share the
+        // head's bytes instead of being copied.
+        let base = conn.buf.as_ptr() as usize;
+        let mut spans: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(parsed.headers.len());
+        for f in parsed.headers.iter() {
+            let Ok(name) = HeaderName::from_bytes(f.name.as_bytes()) else {
+                return Err(Error::Malformed("invalid header name"));
+            };
+            let start = f.value.as_ptr() as usize - base;
+            spans.push((name, start, start + f.value.len()));
+        }
+        let head = conn.buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(spans.len());
+        for (name, start, end) in spans {
+            let Ok(value) = HeaderValue::from_maybe_shared(head.slice(start..end)) else {
+                return Err(Error::Malformed("invalid header value"));
+            };
+            headers.append(name, value);
+        }
+        let framing = framing(req, status, version, &headers)?;
+        let keep_alive = version == Version::HTTP_11 && !has_token(&headers, "close");
+        let mut resp = Response::new(ResponseBody {
+            conn: None,
+            framing,
+            keep_alive,
+        });
+        *resp.status_mut() = status;
+        *resp.version_mut() = version;
+        *resp.headers_mut() = headers;
+        return Ok(Some(resp));
+    }
+}
+
+/// How the response body is delimited (RFC 9112 §6.3).
+fn framing(
+    req: &request::Parts,
+    status: StatusCode,
+    version: Version,
+    headers: &HeaderMap,
+) -> Result<Framing, Error> {
+    if req.method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Length(0));
+    }
+    if let Some(te) = headers.get(header::TRANSFER_ENCODING) {
+        if version == Version::HTTP_10 {
+            return Err(Error::Malformed(
+                "transfer-encoding in an HTTP/1.0 response",
+            ));
+        }
+        let chunked_last = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .last()
+            .unwrap_or(te)
+            .as_bytes()
+            .rsplit(|b| *b == b',')
+            .next()
+            .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        return Ok(if chunked_last {
+            Framing::Chunked(Chunk::Size)
+        } else {
+            Framing::Close
+        });
+    }
+    let mut length = None;
+    for v in headers.get_all(header::CONTENT_LENGTH) {
+        for part in v.as_bytes().split(|b| *b == b',') {
+            let n = std::str::from_utf8(part.trim_ascii())
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or(Error::Malformed("invalid content-length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Error::Malformed("conflicting content-length values"));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.map_or(Framing::Close, Framing::Length))
+}
+
+/// Whether a `Connection` field lists this token.
+fn has_token(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|b| *b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    /// This many bytes are left.
+    Length(u64),
+    /// Chunked transfer coding, at this point.
+    Chunked(Chunk),
+    /// Everything until the upstream closes.
+    Close,
+    /// The body has been read to its end.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside a chunk: this many data bytes are left.
+    Data(u64),
+    /// Expecting the CRLF after a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer lines until a blank one.
+    Trailers,
+}
+
+/// A response body read from the upstream connection on demand.
+#[derive(Debug)]
+pub struct ResponseBody {
+    /// The connection; `None` once it failed.
+    conn: Option<Conn>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+impl ResponseBody {
+    /// Whether the body has been read to its end.
+    pub fn is_end_stream(&self) -> bool {
+        matches!(self.framing, Framing::Done | Framing::Length(0))
+    }
+
+    /// The connection, if the body was read to its end and the connection
+    /// can carry another request.
+    pub fn reusable_conn(&mut self) -> Option<Conn> {
+        if !self.is_end_stream() || !self.keep_alive {
+            return None;
+        }
+        let conn = self.conn.take()?;
+        // Bytes past the end of the response: the stream cannot be trusted.
+        conn.buf.is_empty().then_some(conn)
+    }
+
+    /// The size of what is left, when known.
+    pub fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Length(n) => SizeHint::with_exact(n),
+            Framing::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+
+    /// The next piece of the body.
+    pub fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.framing {
+                Framing::Done => return Poll::Ready(None),
+                Framing::Length(0) => {
+                    this.framing = Framing::Done;
+                    return Poll::Ready(None);
+                }
+                Framing::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = left.min(conn.buf.len() as u64);
+                        this.framing = Framing::Length(left - n);
+                        let data = conn.buf.split_to(n as usize).freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                Framing::Close => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                Framing::Chunked(state) => match chunk_step(&mut conn.buf, state) {
+                    Ok(Step::Data(data, next)) => {
+                        this.framing = next;
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    Ok(Step::Moved(next)) => {
+                        this.framing = next;
+                        continue;
+                    }
+                    Ok(Step::NeedMore) => {
+                        if conn.buf.len() > MAX_LINE {
+                            this.conn = None;
+                            return Poll::Ready(Some(Err(Error::Malformed(
+                                "a chunk-size or trailer line is too long",
+                            ))));
+                        }
+                    }
+                    Err(e) => {
+                        this.conn = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
+            }
+            // The buffer holds nothing usable: read from the upstream.
+            match ready!(poll_read(conn, cx)) {
+                Ok(0) if this.framing == Framing::Close => {
+                    this.framing = Framing::Done;
+                    this.keep_alive = false;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(Error::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the upstream closed the connection before the body's end",
+                    )))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(Error::Io(e))));
+                }
+            }
+        }
+    }
+}
+
+/// Reads what the socket has into the connection's buffer.
+fn poll_read(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    if conn.buf.capacity() - conn.buf.len() < READ_SPACE / 4 {
+        conn.buf.reserve(READ_SPACE);
+    }
+    loop {
+        ready!(conn.stream.poll_read_ready(cx))?;
+        match conn.stream.try_read_buf(&mut conn.buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
+enum Step {
+    /// Body bytes, and the state after them.
+    Data(Bytes, Framing),
+    /// The state moved on without body bytes.
+    Moved(Framing),
+    /// The buffer ends before the next step.
+    NeedMore,
+}
+
+/// One step of the chunked decoder over the buffered bytes.
+fn chunk_step(buf: &mut BytesMut, state: Chunk) -> Result<Step, Error> {
+    match state {
+        Chunk::Size => {
+            let Some(line) = take_line(buf) else {
+                return Ok(Step::NeedMore);
+            };
+            let digits = line[..]
+                .split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if digits.is_empty() || digits.len() > 16 {
+                return Err(Error::Malformed("invalid chunk size"));
+            }
+            let size = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                .ok_or(Error::Malformed("invalid chunk size"))?;
+            Ok(Step::Moved(Framing::Chunked(if size == 0 {
+                Chunk::Trailers
+            } else {
+                Chunk::Data(size)
+            })))
+        }
+        Chunk::Data(left) => {
+            if buf.is_empty() {
+                return Ok(Step::NeedMore);
+            }
+            let n = left.min(buf.len() as u64);
+            let data = buf.split_to(n as usize).freeze();
+            let next = if n == left {
+                Chunk::DataEnd
+            } else {
+                Chunk::Data(left - n)
+            };
+            Ok(Step::Data(data, Framing::Chunked(next)))
+        }
+        Chunk::DataEnd => {
+            if buf.len() < 2 {
+                return Ok(Step::NeedMore);
+            }
+            if &buf[..2] != b"\r\n" {
+                return Err(Error::Malformed("chunk data longer than its size"));
+            }
+            buf.advance(2);
+            Ok(Step::Moved(Framing::Chunked(Chunk::Size)))
+        }
+        Chunk::Trailers => {
+            // Trailer fields are dropped: the gateway does not forward them.
+            let Some(line) = take_line(buf) else {
+                return Ok(Step::NeedMore);
+            };
+            Ok(Step::Moved(if line.is_empty() {
+                Framing::Done
+            } else {
+                Framing::Chunked(Chunk::Trailers)
+            }))
+        }
+    }
+}
+
+/// Takes one CRLF-terminated line off the buffer (without the CRLF).
+fn take_line(buf: &mut BytesMut) -> Option<BytesMut> {
+    let end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let mut line = buf.split_to(end + 2);
+    line.truncate(end);
+    Some(line)
+}
