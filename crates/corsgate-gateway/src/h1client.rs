@@ -114,14 +114,26 @@ pub fn is_idempotent(m: &Method) -> bool {
     )
 }
 
+/// Header fields added to a request as its head is written.
+#[derive(Debug, Default)]
+pub struct Extra<'a> {
+    /// The `Host` to send instead of the request's own.
+    pub host: Option<&'a HeaderValue>,
+    /// Fields written after the request's own.
+    pub fields: &'a [Option<(&'static HeaderName, HeaderValue)>],
+}
+
 /// Sends a bodiless request (its URI in origin form, its headers ready for
-/// the upstream) and reads the response head. The body is read later,
-/// through the returned [`ResponseBody`].
+/// the upstream but for `extra`) and reads the response head. The body is
+/// read later, through the returned [`ResponseBody`]. Hop-by-hop fields of
+/// the response are left out of its header map, but for a `Connection`
+/// field that names other fields (to be removed by the caller).
 pub async fn exchange(
     mut conn: Conn,
     req: &request::Parts,
+    extra: &Extra<'_>,
 ) -> Result<Response<ResponseBody>, Error> {
-    write_head(&mut conn.head, req);
+    write_head(&mut conn.head, req, extra);
     if let Err(e) = conn.stream.write_all(&conn.head).await {
         return Err(Error::NothingReceived(e));
     }
@@ -150,18 +162,30 @@ pub async fn exchange(
 }
 
 /// Writes `METHOD target HTTP/1.1`, the header fields and the blank line.
-fn write_head(out: &mut Vec<u8>, req: &request::Parts) {
+fn write_head(out: &mut Vec<u8>, req: &request::Parts, extra: &Extra<'_>) {
     out.clear();
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
     let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &req.headers {
+    let mut field = |name: &HeaderName, value: &HeaderValue| {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    };
+    if let Some(host) = extra.host {
+        field(&header::HOST, host);
+    }
+    for (name, value) in &req.headers {
+        if extra.host.is_some() && name == header::HOST {
+            continue;
+        }
+        field(name, value);
+    }
+    for (name, value) in extra.fields.iter().flatten() {
+        field(name, value);
     }
     // A request whose method expects a body says that it has none.
     if matches!(req.method, Method::POST | Method::PUT | Method::PATCH)
@@ -205,27 +229,36 @@ fn parse_head(
             Some(0) => Version::HTTP_10,
             _ => Version::HTTP_11,
         };
-        // Where each field lies in the buffer, so the values can share the
-        // head's bytes instead of being copied.
+        // Where each kept field lies in the buffer, so that the values can
+        // share the head's bytes instead of being copied.
         let base = conn.buf.as_ptr() as usize;
         let mut spans: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(parsed.headers.len());
+        let mut facts = Facts::default();
         for f in parsed.headers.iter() {
             let Ok(name) = HeaderName::from_bytes(f.name.as_bytes()) else {
                 return Err(Error::Malformed("invalid header name"));
             };
+            if !facts.note(&name, f.value)? {
+                continue;
+            }
             let start = f.value.as_ptr() as usize - base;
             spans.push((name, start, start + f.value.len()));
         }
+        if facts.chunked.is_some() {
+            // A transfer coding overrides any content-length (RFC 9112 §6.3).
+            spans.retain(|(n, _, _)| *n != header::CONTENT_LENGTH);
+        }
         let head = conn.buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(spans.len());
+        // Room for the CORS fields the gateway adds.
+        let mut headers = HeaderMap::with_capacity(spans.len() + 6);
         for (name, start, end) in spans {
             let Ok(value) = HeaderValue::from_maybe_shared(head.slice(start..end)) else {
                 return Err(Error::Malformed("invalid header value"));
             };
             headers.append(name, value);
         }
-        let framing = framing(req, status, version, &headers)?;
-        let keep_alive = version == Version::HTTP_11 && !has_token(&headers, "close");
+        let framing = facts.framing(req, status, version)?;
+        let keep_alive = version == Version::HTTP_11 && !facts.close;
         let mut resp = Response::new(ResponseBody {
             conn: None,
             framing,
@@ -238,64 +271,84 @@ fn parse_head(
     }
 }
 
-/// How the response body is delimited (RFC 9112 §6.3).
-fn framing(
-    req: &request::Parts,
-    status: StatusCode,
-    version: Version,
-    headers: &HeaderMap,
-) -> Result<Framing, Error> {
-    if req.method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::Length(0));
-    }
-    if let Some(te) = headers.get(header::TRANSFER_ENCODING) {
-        if version == Version::HTTP_10 {
-            return Err(Error::Malformed(
-                "transfer-encoding in an HTTP/1.0 response",
-            ));
-        }
-        let chunked_last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .last()
-            .unwrap_or(te)
-            .as_bytes()
-            .rsplit(|b| *b == b',')
-            .next()
-            .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        return Ok(if chunked_last {
-            Framing::Chunked(Chunk::Size)
-        } else {
-            Framing::Close
-        });
-    }
-    let mut length = None;
-    for v in headers.get_all(header::CONTENT_LENGTH) {
-        for part in v.as_bytes().split(|b| *b == b',') {
-            let n = std::str::from_utf8(part.trim_ascii())
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or(Error::Malformed("invalid content-length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(Error::Malformed("conflicting content-length values"));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length.map_or(Framing::Close, Framing::Length))
+/// What the framing and hop-by-hop fields of a response head say.
+#[derive(Default)]
+struct Facts {
+    /// A transfer coding was given; whether the last one is chunked.
+    chunked: Option<bool>,
+    content_length: Option<u64>,
+    /// `Connection: close`.
+    close: bool,
 }
 
-/// Whether a `Connection` field lists this token.
-fn has_token(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|b| *b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+impl Facts {
+    /// Notes one field; `false` when it stays out of the header map.
+    fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<bool, Error> {
+        if *name == header::CONTENT_LENGTH {
+            for part in value.split(|b| *b == b',') {
+                let part = part.trim_ascii();
+                if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                    return Err(Error::Malformed("invalid content-length"));
+                }
+                let n = part.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+                if self.content_length.is_some_and(|l| l != n) {
+                    return Err(Error::Malformed("conflicting content-length values"));
+                }
+                self.content_length = Some(n);
+            }
+            return Ok(true);
+        }
+        if *name == header::TRANSFER_ENCODING {
+            let last = value.rsplit(|b| *b == b',').next().unwrap_or_default();
+            self.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            return Ok(false);
+        }
+        if *name == header::CONNECTION {
+            // Kept only when it names fields other than the hop-by-hop ones.
+            let mut names_others = false;
+            for token in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                    names_others = true;
+                }
+            }
+            return Ok(names_others);
+        }
+        Ok(!matches!(
+            name.as_str(),
+            "keep-alive"
+                | "proxy-connection"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "te"
+                | "trailer"
+                | "upgrade"
+        ))
+    }
+
+    /// How the response body is delimited (RFC 9112 §6.3).
+    fn framing(
+        &self,
+        req: &request::Parts,
+        status: StatusCode,
+        version: Version,
+    ) -> Result<Framing, Error> {
+        if req.method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok(Framing::Length(0));
+        }
+        match self.chunked {
+            Some(_) if version == Version::HTTP_10 => Err(Error::Malformed(
+                "transfer-encoding in an HTTP/1.0 response",
+            )),
+            Some(true) => Ok(Framing::Chunked(Chunk::Size)),
+            Some(false) => Ok(Framing::Close),
+            None => Ok(self.content_length.map_or(Framing::Close, Framing::Length)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,12 +9,14 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::GatewayBody;
 use crate::config::{GatewayConfig, Route, UpstreamProtocol};
 use crate::cors::{is_cors_response_header, kind_label, Verdict};
-use crate::forward::{remove_hop_by_hop, ClientSide, ForwardingCache};
+use crate::forward::{is_plain, remove_hop_by_hop, ClientSide, ForwardingCache};
+use crate::h1client;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
 use crate::upstream::Pool;
@@ -96,7 +98,7 @@ pub async fn handle(
     // A guard rather than a clone of the Arc: no write to the reference
     // count that every worker thread shares.
     let rt = shared.runtime.load();
-    let resp = route_and_forward(shared, &rt, &client, req).await;
+    let resp = route_and_forward(shared, &rt, &client, req, start).await;
     shared
         .metrics
         .response(resp.status().as_u16(), start.elapsed());
@@ -140,6 +142,7 @@ async fn route_and_forward(
     rt: &Runtime,
     client: &ClientSideBase,
     req: Request<Incoming>,
+    start: Instant,
 ) -> Response<GatewayBody> {
     let metrics = &shared.metrics;
     // The host the client asked for: HTTP/2 :authority or absolute-form URI
@@ -211,7 +214,7 @@ async fn route_and_forward(
         tls: client.tls,
         host: host_value,
     };
-    let mut resp = forward(shared, rt, route, client, &side, req).await;
+    let mut resp = forward(shared, rt, route, client, &side, req, start).await;
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
     }
@@ -296,6 +299,7 @@ async fn forward(
     client: &ClientSideBase,
     side: &ClientSide,
     req: Request<Incoming>,
+    start: Instant,
 ) -> Response<GatewayBody> {
     let up = &route.upstream;
     let (mut parts, body) = req.into_parts();
@@ -334,30 +338,47 @@ async fn forward(
             return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
         }
     }
-    remove_hop_by_hop(&mut parts.headers);
-    client
-        .forwarding
-        .apply(&mut parts.headers, side, rt.config.trust_forwarded);
     let Some(pool) = rt.pool(up) else {
         // Runtime::new builds a pool for every route's upstream.
         shared.metrics.upstream_error(UpstreamError::Other);
         return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
     };
     let host = if rt.config.preserve_host {
-        side.host.clone()
+        side.host.as_ref()
     } else {
-        pool.host_header().cloned()
+        pool.host_header()
     };
-    if let Some(h) = host {
-        parts.headers.insert(header::HOST, h);
-    }
-    parts.version = match up.protocol {
-        UpstreamProtocol::Http1 => Version::HTTP_11,
-        UpstreamProtocol::H2c => Version::HTTP_2,
-    };
-    let req = Request::from_parts(parts, body);
     let timeout = rt.config.timeouts.upstream_response;
-    match tokio::time::timeout(timeout, pool.send(req)).await {
+    let deadline = tokio::time::Instant::from_std(start) + timeout;
+    let sent = if up.protocol == UpstreamProtocol::Http1
+        && body.is_end_stream()
+        && is_plain(&parts.headers)
+    {
+        // The common case: no body, no hop-by-hop or forwarding headers of
+        // its own. The in-task client writes the head with the forwarding
+        // headers added as it goes, the map untouched.
+        let fields = client.forwarding.fresh(side);
+        let extra = h1client::Extra {
+            host,
+            fields: &fields,
+        };
+        tokio::time::timeout_at(deadline, pool.send_plain(&parts, &extra, start)).await
+    } else {
+        remove_hop_by_hop(&mut parts.headers);
+        client
+            .forwarding
+            .apply(&mut parts.headers, side, rt.config.trust_forwarded);
+        if let Some(h) = host {
+            parts.headers.insert(header::HOST, h.clone());
+        }
+        parts.version = match up.protocol {
+            UpstreamProtocol::Http1 => Version::HTTP_11,
+            UpstreamProtocol::H2c => Version::HTTP_2,
+        };
+        let req = Request::from_parts(parts, body);
+        tokio::time::timeout_at(deadline, pool.send(req)).await
+    };
+    match sent {
         Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             remove_hop_by_hop(&mut parts.headers);
