@@ -3,6 +3,7 @@
 //! headers on whatever comes back, including the gateway's own 502 and 504.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -92,8 +93,12 @@ fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
 pub async fn handle(
     client: Arc<ClientSideBase>,
     req: Request<Incoming>,
-) -> Result<Response<GatewayBody>, Infallible> {
+) -> Result<Response<Answer>, Infallible> {
     let start = Instant::now();
+    client.started.fetch_add(1, Relaxed);
+    if req.version() == Version::HTTP_2 {
+        client.h2.store(true, Relaxed);
+    }
     let shared = &*client.shared;
     // A guard rather than a clone of the Arc: no write to the reference
     // count that every worker thread shares.
@@ -102,7 +107,41 @@ pub async fn handle(
     shared
         .metrics
         .response(resp.status().as_u16(), start.elapsed());
-    Ok(resp)
+    Ok(resp.map(|body| Answer { body, client }))
+}
+
+/// A response body on its way to the client: when dropped (sent, or the
+/// exchange given up) it counts as the end of its exchange.
+#[derive(Debug)]
+pub struct Answer {
+    body: GatewayBody,
+    client: Arc<ClientSideBase>,
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.client.finished.fetch_add(1, Relaxed);
+    }
+}
+
+impl http_body::Body for Answer {
+    type Data = bytes::Bytes;
+    type Error = crate::upstream::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// The per-connection facts every request on it shares.
@@ -114,6 +153,12 @@ pub struct ClientSideBase {
     /// The forwarding headers, computed once per connection.
     pub forwarding: ForwardingCache,
     shared: Arc<Shared>,
+    /// Requests whose head was read.
+    started: AtomicU64,
+    /// Exchanges whose response was sent or given up.
+    finished: AtomicU64,
+    /// Whether the connection speaks HTTP/2.
+    h2: AtomicBool,
 }
 
 impl std::fmt::Debug for ClientSideBase {
@@ -133,7 +178,25 @@ impl ClientSideBase {
             tls,
             forwarding: ForwardingCache::new(peer, tls),
             shared,
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            h2: AtomicBool::new(false),
         }
+    }
+
+    /// How many requests were read and how many exchanges have ended, in
+    /// that order; the connection waits for (or reads) a request head when
+    /// the two are equal.
+    pub fn exchanges(&self) -> (u64, u64) {
+        // `finished` first: read the other way round, an exchange ending in
+        // between could make a request in flight look finished.
+        let finished = self.finished.load(Relaxed);
+        (self.started.load(Relaxed), finished)
+    }
+
+    /// Whether a request came over HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        self.h2.load(Relaxed)
     }
 }
 
