@@ -579,3 +579,253 @@ fn take_line(buf: &mut BytesMut) -> Option<BytesMut> {
     line.truncate(end);
     Some(line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use tokio::io::AsyncReadExt;
+
+    /// A loopback upstream that answers each request head on a connection
+    /// with the next response of its script (written in the pieces given),
+    /// and closes the connection once the script is done.
+    async fn upstream(script: Vec<Vec<&'static [u8]>>) -> SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut seen = Vec::new();
+            for pieces in script {
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut chunk = [0u8; 4096];
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                seen.drain(..end + 4);
+                for p in pieces {
+                    s.write_all(p).await.unwrap();
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+        });
+        addr
+    }
+
+    async fn connect(addr: SocketAddr) -> Conn {
+        Conn::new(TcpStream::connect(addr).await.unwrap())
+    }
+
+    fn request(method: &str, target: &str) -> request::Parts {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", "up.example")
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    /// The whole body, then the connection if it can be reused.
+    async fn read_all(mut body: ResponseBody) -> Result<(Vec<u8>, Option<Conn>), Error> {
+        let mut out = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if let Ok(data) = frame?.into_data() {
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok((out, body.reusable_conn()))
+    }
+
+    async fn one(
+        conn: Conn,
+        method: &str,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>, Option<Conn>), Error> {
+        let req = request(method, "/x");
+        let resp = exchange(conn, &req, &Extra::default()).await?;
+        let (parts, body) = resp.into_parts();
+        let (data, conn) = read_all(body).await?;
+        Ok((parts.status, parts.headers, data, conn))
+    }
+
+    #[tokio::test]
+    async fn content_length_and_reuse() {
+        let addr = upstream(vec![
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nhel", b"lo"],
+            vec![b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\nx-a: 1\r\n\r\nok"],
+        ])
+        .await;
+        let (status, headers, body, conn) = one(connect(addr).await, "GET").await.unwrap();
+        assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"hello"[..]));
+        assert!(headers.get("connection").is_none() && headers.get("keep-alive").is_none());
+        assert_eq!(headers["content-length"], "5");
+        let (status, headers, body, conn) = one(conn.expect("reusable"), "GET").await.unwrap();
+        assert_eq!((status, body.as_slice()), (StatusCode::CREATED, &b"ok"[..]));
+        assert_eq!(headers["x-a"], "1");
+        assert!(conn.is_some());
+    }
+
+    #[tokio::test]
+    async fn chunked_in_pieces_with_extensions_and_trailers() {
+        let addr = upstream(vec![
+            vec![
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n",
+                b"5;name=v\r\nhel",
+                b"lo\r",
+                b"\n0",
+                b"\r\nx-trailer: 1\r\n",
+                b"\r\n",
+            ],
+            vec![
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            ],
+        ])
+        .await;
+        let (_, headers, body, conn) = one(connect(addr).await, "GET").await.unwrap();
+        assert_eq!(body, b"hello");
+        assert!(headers.get("transfer-encoding").is_none());
+        assert!(headers.get("content-length").is_none(), "chunked wins");
+        let (_, _, body, conn) = one(conn.expect("reusable"), "GET").await.unwrap();
+        assert_eq!(body, b"abc");
+        assert!(conn.is_some());
+    }
+
+    #[tokio::test]
+    async fn head_204_and_304_have_no_body() {
+        let addr = upstream(vec![
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"],
+            vec![b"HTTP/1.1 204 No Content\r\n\r\n"],
+            vec![b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+        ])
+        .await;
+        let (s, h, body, conn) = one(connect(addr).await, "HEAD").await.unwrap();
+        assert_eq!((s, body.len()), (StatusCode::OK, 0));
+        assert_eq!(h["content-length"], "1000");
+        let (s, _, body, conn) = one(conn.unwrap(), "GET").await.unwrap();
+        assert_eq!((s, body.len()), (StatusCode::NO_CONTENT, 0));
+        let (s, _, body, conn) = one(conn.unwrap(), "GET").await.unwrap();
+        assert_eq!((s, body.len()), (StatusCode::NOT_MODIFIED, 0));
+        let (s, _, body, conn) = one(conn.unwrap(), "GET").await.unwrap();
+        assert_eq!((s, body.len()), (StatusCode::OK, 0));
+        assert!(conn.is_some());
+    }
+
+    #[tokio::test]
+    async fn interim_responses_are_skipped() {
+        let addr = upstream(vec![vec![
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        ]])
+        .await;
+        let (s, h, body, _) = one(connect(addr).await, "GET").await.unwrap();
+        assert_eq!((s, body.as_slice()), (StatusCode::OK, &b"ok"[..]));
+        assert!(h.get("link").is_none());
+    }
+
+    #[tokio::test]
+    async fn connection_close_and_bodies_until_close() {
+        let addr = upstream(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        ]])
+        .await;
+        let (_, _, body, conn) = one(connect(addr).await, "GET").await.unwrap();
+        assert_eq!(body, b"ok");
+        assert!(conn.is_none(), "the upstream said close");
+        // No length: the body runs to the end of the connection.
+        let addr = upstream(vec![vec![b"HTTP/1.1 200 OK\r\n\r\nall ", b"of it"]]).await;
+        let (_, _, body, conn) = one(connect(addr).await, "GET").await.unwrap();
+        assert_eq!(body, b"all of it");
+        assert!(conn.is_none());
+        // HTTP/1.0 without keep-alive.
+        let addr = upstream(vec![vec![b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n1"]]).await;
+        let (_, _, _, conn) = one(connect(addr).await, "GET").await.unwrap();
+        assert!(conn.is_none());
+        // Bytes past the end of the response.
+        let addr = upstream(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1junk",
+        ]])
+        .await;
+        let (_, _, body, conn) = one(connect(addr).await, "GET").await.unwrap();
+        assert_eq!(body, b"1");
+        assert!(conn.is_none(), "unasked bytes: not reused");
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_nothing_received() {
+        let addr = upstream(vec![vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"]]).await;
+        let (_, _, _, conn) = one(connect(addr).await, "GET").await.unwrap();
+        // The script is done: the upstream closes the pooled connection.
+        let conn = conn.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!conn.looks_open());
+        let e = one(conn, "GET").await.err().unwrap();
+        assert!(e.nothing_received(), "{e}");
+    }
+
+    #[tokio::test]
+    async fn malformed_responses_are_errors() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"SMTP ready\r\n\r\n",
+            b"HTTP/1.1 99 Odd\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            let addr = upstream(vec![vec![bad]]).await;
+            let r = one(connect(addr).await, "GET").await;
+            assert!(
+                matches!(r, Err(Error::Malformed(_))),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(bad),
+                r.map(|(s, _, b, _)| (s, b))
+            );
+        }
+        // Cut short: in the head, and in the body.
+        let addr = upstream(vec![vec![b"HTTP/1.1 200 OK\r\nContent-Le"]]).await;
+        assert!(matches!(
+            one(connect(addr).await, "GET").await,
+            Err(Error::Malformed(_))
+        ));
+        let addr = upstream(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc",
+        ]])
+        .await;
+        assert!(matches!(
+            one(connect(addr).await, "GET").await,
+            Err(Error::Io(_))
+        ));
+    }
+
+    #[test]
+    fn the_head_carries_the_extra_fields() {
+        let mut out = Vec::new();
+        let fields = [
+            Some((&header::VIA, HeaderValue::from_static("1.1 corsgate"))),
+            None,
+        ];
+        let host = HeaderValue::from_static("backend:8080");
+        let extra = Extra {
+            host: Some(&host),
+            fields: &fields,
+        };
+        write_head(&mut out, &request("POST", "/p?q=1"), &extra);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST /p?q=1 HTTP/1.1\r\nhost: backend:8080\r\nvia: 1.1 corsgate\r\ncontent-length: 0\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        write_head(&mut out, &request("GET", "/"), &Extra::default());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET / HTTP/1.1\r\nhost: up.example\r\n\r\n"
+        );
+    }
+}
