@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::upstream::UpstreamBody;
+use crate::upstream::{BoxError, UpstreamBody};
 
 /// A response body.
 #[derive(Debug)]
@@ -36,12 +36,12 @@ impl GatewayBody {
 
 impl Body for GatewayBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             GatewayBody::Upstream(b) => Pin::new(b).poll_frame(cx),
             GatewayBody::Local(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),

@@ -50,6 +50,20 @@ pub fn remove_hop_by_hop(map: &mut HeaderMap) {
     }
 }
 
+/// Whether a request carries no hop-by-hop header and no forwarding header
+/// of its own: then removing the first and setting the second comes down to
+/// adding [`ForwardingCache::fresh`]'s headers, which can be written
+/// straight into the request head without touching the map.
+pub fn is_plain(map: &HeaderMap) -> bool {
+    !map.keys().any(|n| {
+        is_hop_by_hop(n)
+            || *n == X_FORWARDED_FOR
+            || *n == X_FORWARDED_PROTO
+            || *n == X_FORWARDED_HOST
+            || *n == FORWARDED
+    })
+}
+
 fn is_hop_by_hop(n: &HeaderName) -> bool {
     *n == header::CONNECTION
         || *n == header::PROXY_AUTHENTICATE
@@ -164,6 +178,34 @@ impl ForwardingCache {
         }
     }
 
+    /// The forwarding headers for a request that [`is_plain`], in the order
+    /// [`Self::apply`] adds them: what `apply` would set on such a request.
+    pub fn fresh(&self, client: &ClientSide) -> [Option<(&'static HeaderName, HeaderValue)>; 4] {
+        [
+            self.xff.clone().map(|v| (&X_FORWARDED_FOR, v)),
+            Some((&X_FORWARDED_PROTO, HeaderValue::from_static(self.proto))),
+            client.host.clone().map(|h| (&X_FORWARDED_HOST, h)),
+            self.forwarded(client).map(|v| (&FORWARDED, v)),
+        ]
+    }
+
+    /// This hop's `Forwarded` value for that client's `Host`, cached.
+    fn forwarded(&self, client: &ClientSide) -> Option<HeaderValue> {
+        let cached = self.last.lock().ok().and_then(|last| match &*last {
+            Some((h, v)) if *h == client.host => Some(v.clone()),
+            _ => None,
+        });
+        if cached.is_some() {
+            return cached;
+        }
+        let element = forwarded_element(self.ip, self.proto, client.host.as_ref());
+        let v = HeaderValue::from_str(&element).ok()?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((client.host.clone(), v.clone()));
+        }
+        Some(v)
+    }
+
     /// Sets the forwarding headers on a request going upstream, as
     /// [`set_forwarding_headers`] does (`client` is the same connection's).
     pub fn apply(&self, map: &mut HeaderMap, client: &ClientSide, trust: bool) {
@@ -193,27 +235,15 @@ impl ForwardingCache {
                 map.insert(X_FORWARDED_HOST.clone(), host.clone());
             }
         }
-        let cached = self.last.lock().ok().and_then(|last| match &*last {
-            Some((h, v)) if *h == client.host => Some(v.clone()),
-            _ => None,
-        });
-        let value = match cached {
-            Some(v) => v,
-            None => {
-                let element = forwarded_element(self.ip, self.proto, client.host.as_ref());
-                let Ok(v) = HeaderValue::from_str(&element) else {
-                    if !trust {
-                        map.remove(&FORWARDED);
-                    }
-                    return;
-                };
-                if let Ok(mut last) = self.last.lock() {
-                    *last = Some((client.host.clone(), v.clone()));
-                }
-                v
+        match self.forwarded(client) {
+            Some(v) => {
+                map.insert(FORWARDED.clone(), v);
             }
-        };
-        map.insert(FORWARDED.clone(), value);
+            None if !trust => {
+                map.remove(&FORWARDED);
+            }
+            None => {}
+        }
     }
 }
 
@@ -308,7 +338,16 @@ mod tests {
                                 }
                                 let mut b = a.clone();
                                 set_forwarding_headers(&mut a, &side, trust);
-                                cache.apply(&mut b, &side, trust);
+                                if is_plain(&b) {
+                                    let mut c = b.clone();
+                                    for (n, v) in cache.fresh(&side).into_iter().flatten() {
+                                        c.append(n, v);
+                                    }
+                                    cache.apply(&mut b, &side, trust);
+                                    assert_eq!(b, c, "fresh: {peer} {host:?} trust={trust}");
+                                } else {
+                                    cache.apply(&mut b, &side, trust);
+                                }
                                 assert_eq!(
                                     a, b,
                                     "{peer} tls={tls} {host:?} trust={trust} {headers:?}"

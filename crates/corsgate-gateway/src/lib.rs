@@ -25,6 +25,7 @@ pub mod config;
 pub mod cors;
 pub mod demo;
 pub mod forward;
+pub mod h1client;
 pub mod listener;
 pub mod logging;
 pub mod metrics;

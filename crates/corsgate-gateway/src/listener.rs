@@ -79,11 +79,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
 }
 
 /// The HTTP server settings for client connections.
-pub(crate) fn http_builder(limits: &Limits, timeouts: &Timeouts) -> auto::Builder<TokioExecutor> {
+pub(crate) fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header_read)
+        // The head timer is the connection's own (see `drive`): hyper's arms
+        // and drops a timer per request, and wakes the runtime's driver.
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true)
         // One contiguous write per response rather than a vectored one.
@@ -139,7 +141,7 @@ pub(crate) async fn run(
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let builder = http_builder(&limits, &timeouts);
+    let builder = http_builder(&limits);
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max as usize));
     let (stop, stop_rx) = watch::channel(false);
@@ -362,7 +364,10 @@ async fn drive<T>(
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let base = Arc::new(ClientSideBase::new(shared, peer, tls));
-    let svc = service_fn(move |req| handle(base.clone(), req));
+    let svc = {
+        let base = base.clone();
+        service_fn(move |req| handle(base.clone(), req))
+    };
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = *shutdown.borrow();
@@ -376,6 +381,14 @@ async fn drive<T>(
     let mut seen = ticks.load(Relaxed);
     let mut idle = tokio::time::interval(timeouts.idle);
     idle.reset();
+    // The header read timeout for HTTP/1.x: checked every `header_read`, a
+    // connection with nothing in flight that has not completed a request
+    // head since the last check is closed (so a head gets between one and
+    // two `header_read`s, and an idle keep-alive connection as long).
+    let mut heads = tokio::time::interval(timeouts.header_read);
+    heads.reset();
+    let mut seen_exchanges = base.exchanges();
+    let counts = base.clone();
     let control = Arc::new(ControlWaker {
         fired: AtomicBool::new(true),
         task: Mutex::new(None),
@@ -401,6 +414,14 @@ async fn drive<T>(
             if !closing && shutdown.as_mut().poll(&mut ccx).is_ready() {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
+            }
+            while heads.poll_tick(&mut ccx).is_ready() {
+                let now = counts.exchanges();
+                if now.0 == now.1 && now == seen_exchanges && !counts.is_h2() {
+                    tracing::debug!(peer = %peer, "no request head in time: closed");
+                    return Poll::Ready(());
+                }
+                seen_exchanges = now;
             }
             while idle.poll_tick(&mut ccx).is_ready() {
                 let now = ticks.load(Relaxed);

@@ -3,18 +3,21 @@
 //! headers on whatever comes back, including the gateway's own 502 and 504.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::GatewayBody;
 use crate::config::{GatewayConfig, Route, UpstreamProtocol};
 use crate::cors::{is_cors_response_header, kind_label, Verdict};
-use crate::forward::{remove_hop_by_hop, ClientSide, ForwardingCache};
+use crate::forward::{is_plain, remove_hop_by_hop, ClientSide, ForwardingCache};
+use crate::h1client;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
 use crate::upstream::Pool;
@@ -90,17 +93,55 @@ fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
 pub async fn handle(
     client: Arc<ClientSideBase>,
     req: Request<Incoming>,
-) -> Result<Response<GatewayBody>, Infallible> {
+) -> Result<Response<Answer>, Infallible> {
     let start = Instant::now();
+    client.started.fetch_add(1, Relaxed);
+    if req.version() == Version::HTTP_2 {
+        client.h2.store(true, Relaxed);
+    }
     let shared = &*client.shared;
     // A guard rather than a clone of the Arc: no write to the reference
     // count that every worker thread shares.
     let rt = shared.runtime.load();
-    let resp = route_and_forward(shared, &rt, &client, req).await;
+    let resp = route_and_forward(shared, &rt, &client, req, start).await;
     shared
         .metrics
         .response(resp.status().as_u16(), start.elapsed());
-    Ok(resp)
+    Ok(resp.map(|body| Answer { body, client }))
+}
+
+/// A response body on its way to the client: when dropped (sent, or the
+/// exchange given up) it counts as the end of its exchange.
+#[derive(Debug)]
+pub struct Answer {
+    body: GatewayBody,
+    client: Arc<ClientSideBase>,
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.client.finished.fetch_add(1, Relaxed);
+    }
+}
+
+impl http_body::Body for Answer {
+    type Data = bytes::Bytes;
+    type Error = crate::upstream::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// The per-connection facts every request on it shares.
@@ -112,6 +153,12 @@ pub struct ClientSideBase {
     /// The forwarding headers, computed once per connection.
     pub forwarding: ForwardingCache,
     shared: Arc<Shared>,
+    /// Requests whose head was read.
+    started: AtomicU64,
+    /// Exchanges whose response was sent or given up.
+    finished: AtomicU64,
+    /// Whether the connection speaks HTTP/2.
+    h2: AtomicBool,
 }
 
 impl std::fmt::Debug for ClientSideBase {
@@ -131,7 +178,25 @@ impl ClientSideBase {
             tls,
             forwarding: ForwardingCache::new(peer, tls),
             shared,
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            h2: AtomicBool::new(false),
         }
+    }
+
+    /// How many requests were read and how many exchanges have ended, in
+    /// that order; the connection waits for (or reads) a request head when
+    /// the two are equal.
+    pub fn exchanges(&self) -> (u64, u64) {
+        // `finished` first: read the other way round, an exchange ending in
+        // between could make a request in flight look finished.
+        let finished = self.finished.load(Relaxed);
+        (self.started.load(Relaxed), finished)
+    }
+
+    /// Whether a request came over HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        self.h2.load(Relaxed)
     }
 }
 
@@ -140,6 +205,7 @@ async fn route_and_forward(
     rt: &Runtime,
     client: &ClientSideBase,
     req: Request<Incoming>,
+    start: Instant,
 ) -> Response<GatewayBody> {
     let metrics = &shared.metrics;
     // The host the client asked for: HTTP/2 :authority or absolute-form URI
@@ -211,7 +277,7 @@ async fn route_and_forward(
         tls: client.tls,
         host: host_value,
     };
-    let mut resp = forward(shared, rt, route, client, &side, req).await;
+    let mut resp = forward(shared, rt, route, client, &side, req, start).await;
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
     }
@@ -296,6 +362,7 @@ async fn forward(
     client: &ClientSideBase,
     side: &ClientSide,
     req: Request<Incoming>,
+    start: Instant,
 ) -> Response<GatewayBody> {
     let up = &route.upstream;
     let (mut parts, body) = req.into_parts();
@@ -334,30 +401,47 @@ async fn forward(
             return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
         }
     }
-    remove_hop_by_hop(&mut parts.headers);
-    client
-        .forwarding
-        .apply(&mut parts.headers, side, rt.config.trust_forwarded);
     let Some(pool) = rt.pool(up) else {
         // Runtime::new builds a pool for every route's upstream.
         shared.metrics.upstream_error(UpstreamError::Other);
         return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
     };
     let host = if rt.config.preserve_host {
-        side.host.clone()
+        side.host.as_ref()
     } else {
-        pool.host_header().cloned()
+        pool.host_header()
     };
-    if let Some(h) = host {
-        parts.headers.insert(header::HOST, h);
-    }
-    parts.version = match up.protocol {
-        UpstreamProtocol::Http1 => Version::HTTP_11,
-        UpstreamProtocol::H2c => Version::HTTP_2,
-    };
-    let req = Request::from_parts(parts, body);
     let timeout = rt.config.timeouts.upstream_response;
-    match tokio::time::timeout(timeout, pool.send(req)).await {
+    let deadline = tokio::time::Instant::from_std(start) + timeout;
+    let sent = if up.protocol == UpstreamProtocol::Http1
+        && body.is_end_stream()
+        && is_plain(&parts.headers)
+    {
+        // The common case: no body, no hop-by-hop or forwarding headers of
+        // its own. The in-task client writes the head with the forwarding
+        // headers added as it goes, the map untouched.
+        let fields = client.forwarding.fresh(side);
+        let extra = h1client::Extra {
+            host,
+            fields: &fields,
+        };
+        tokio::time::timeout_at(deadline, pool.send_plain(&parts, &extra, start)).await
+    } else {
+        remove_hop_by_hop(&mut parts.headers);
+        client
+            .forwarding
+            .apply(&mut parts.headers, side, rt.config.trust_forwarded);
+        if let Some(h) = host {
+            parts.headers.insert(header::HOST, h.clone());
+        }
+        parts.version = match up.protocol {
+            UpstreamProtocol::Http1 => Version::HTTP_11,
+            UpstreamProtocol::H2c => Version::HTTP_2,
+        };
+        let req = Request::from_parts(parts, body);
+        tokio::time::timeout_at(deadline, pool.send(req)).await
+    };
+    match sent {
         Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             remove_hop_by_hop(&mut parts.headers);

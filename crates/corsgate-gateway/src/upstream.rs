@@ -1,7 +1,9 @@
 //! Upstream connections: a lean pool of HTTP/1.1 connections (LIFO, one
 //! connection per request in flight, returned when the response body has
 //! been read to its end) and one shared multiplexed h2c connection per
-//! upstream, both on hyper's `client::conn` API.
+//! upstream. Bodiless HTTP/1.1 requests go through the in-task client of
+//! [`crate::h1client`]; requests with a body and h2c go through hyper's
+//! `client::conn` API.
 //!
 //! This replaces hyper-util's legacy `Client`, whose pool checkout allocates,
 //! hashes a key and spawns a task per request to watch the connection come
@@ -25,6 +27,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use crate::config::UpstreamProtocol;
+use crate::h1client;
+
+/// The error type of response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a request could not be forwarded.
 #[derive(Debug)]
@@ -33,6 +39,8 @@ pub enum UpstreamFailure {
     Connect(io::Error),
     /// The exchange failed (the request body included).
     Http(hyper::Error),
+    /// The exchange over the in-task HTTP/1.1 client failed.
+    Exchange(h1client::Error),
 }
 
 impl UpstreamFailure {
@@ -46,7 +54,9 @@ impl fmt::Display for UpstreamFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UpstreamFailure::Connect(_) => f.write_str("cannot connect to the upstream"),
-            UpstreamFailure::Http(_) => f.write_str("upstream exchange failed"),
+            UpstreamFailure::Http(_) | UpstreamFailure::Exchange(_) => {
+                f.write_str("upstream exchange failed")
+            }
         }
     }
 }
@@ -56,6 +66,7 @@ impl std::error::Error for UpstreamFailure {
         match self {
             UpstreamFailure::Connect(e) => Some(e),
             UpstreamFailure::Http(e) => Some(e),
+            UpstreamFailure::Exchange(e) => Some(e),
         }
     }
 }
@@ -75,8 +86,10 @@ pub struct Pool {
 }
 
 struct Idle {
-    /// Oldest first; checkouts take the newest.
+    /// Connections driven by hyper, oldest first; checkouts take the newest.
     conns: Vec<(http1::SendRequest<Incoming>, Instant)>,
+    /// Plain connections for the in-task client, oldest first.
+    raw: Vec<(h1client::Conn, Instant)>,
     /// This worker's share of `upstream_idle_per_host` (the shares add up
     /// to it exactly).
     max: usize,
@@ -110,8 +123,37 @@ impl Lease {
         if stale > 0 {
             idle.conns.drain(..stale);
         }
-        if idle.conns.len() < idle.max {
+        if idle.conns.len() + idle.raw.len() < idle.max {
             idle.conns.push((conn, now));
+        }
+    }
+}
+
+/// Where a plain connection goes back to.
+struct Home {
+    pool: Arc<Mutex<Idle>>,
+    idle_timeout: Duration,
+    /// When the request started: the connection's idle time is counted from
+    /// there (a little early), which spares a clock read per request.
+    now: Instant,
+}
+
+impl Home {
+    fn give_back(&self, conn: h1client::Conn) {
+        let now = self.now;
+        let Ok(mut idle) = self.pool.lock() else {
+            return;
+        };
+        let stale = idle
+            .raw
+            .iter()
+            .take_while(|(_, since)| now.duration_since(*since) >= self.idle_timeout)
+            .count();
+        if stale > 0 {
+            idle.raw.drain(..stale);
+        }
+        if idle.conns.len() + idle.raw.len() < idle.max {
+            idle.raw.push((conn, now));
         }
     }
 }
@@ -124,23 +166,49 @@ impl fmt::Debug for Lease {
 
 /// An upstream response body that hands its connection back to the pool
 /// once read to the end.
-#[derive(Debug)]
 pub struct UpstreamBody {
-    body: Incoming,
-    lease: Option<Lease>,
+    inner: Inner,
+}
+
+enum Inner {
+    /// Read by hyper's connection task (requests with a body, h2c).
+    Hyper {
+        body: Incoming,
+        lease: Option<Lease>,
+    },
+    /// Read in this task from a plain connection.
+    Plain {
+        body: h1client::ResponseBody,
+        home: Home,
+    },
+}
+
+impl fmt::Debug for UpstreamBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamBody").finish_non_exhaustive()
+    }
 }
 
 impl UpstreamBody {
     fn finished(&mut self) {
-        if let Some(mut l) = self.lease.take() {
-            l.give_back();
+        match &mut self.inner {
+            Inner::Hyper { lease, .. } => {
+                if let Some(mut l) = lease.take() {
+                    l.give_back();
+                }
+            }
+            Inner::Plain { body, home } => {
+                if let Some(conn) = body.reusable_conn() {
+                    home.give_back(conn);
+                }
+            }
         }
     }
 }
 
 impl Drop for UpstreamBody {
     fn drop(&mut self) {
-        if self.body.is_end_stream() {
+        if self.is_end_stream() {
             self.finished();
         }
     }
@@ -148,28 +216,53 @@ impl Drop for UpstreamBody {
 
 impl Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let r = Pin::new(&mut this.body).poll_frame(cx);
-        match &r {
-            Poll::Ready(None) => this.finished(),
-            Poll::Ready(Some(Err(_))) => this.lease = None,
-            _ => {}
+        match &mut this.inner {
+            Inner::Hyper { body, lease } => {
+                let r = Pin::new(body).poll_frame(cx);
+                match r {
+                    Poll::Ready(None) => {
+                        this.finished();
+                        Poll::Ready(None)
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        *lease = None;
+                        Poll::Ready(Some(Err(e.into())))
+                    }
+                    Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            Inner::Plain { body, .. } => match Pin::new(body).poll_frame(cx) {
+                Poll::Ready(None) => {
+                    this.finished();
+                    Poll::Ready(None)
+                }
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+                Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
+                Poll::Pending => Poll::Pending,
+            },
         }
-        r
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.inner {
+            Inner::Hyper { body, .. } => body.is_end_stream(),
+            Inner::Plain { body, .. } => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match &self.inner {
+            Inner::Hyper { body, .. } => body.size_hint(),
+            Inner::Plain { body, .. } => body.size_hint(),
+        }
     }
 }
 
@@ -195,6 +288,7 @@ impl Pool {
                         let max = max_idle / n + usize::from(i < max_idle % n);
                         Arc::new(Mutex::new(Idle {
                             conns: Vec::new(),
+                            raw: Vec::new(),
                             max,
                         }))
                     })
@@ -243,14 +337,78 @@ impl Pool {
         None
     }
 
+    /// A plain idle connection, the newest that has not timed out.
+    fn checkout_plain(&self, check_open: bool, now: Instant) -> Option<h1client::Conn> {
+        let mut idle = self.shard().lock().ok()?;
+        while let Some((conn, since)) = idle.raw.pop() {
+            if now.duration_since(since) >= self.idle_timeout || (check_open && !conn.looks_open())
+            {
+                continue;
+            }
+            return Some(conn);
+        }
+        None
+    }
+
+    /// Sends a request without a body (its head as `parts` and `extra` make
+    /// it, see [`h1client::exchange`]) to an HTTP/1.1 upstream over the
+    /// in-task client; `now` is about the current time. A pooled connection
+    /// that fails before any byte of the response is replaced by a new one
+    /// once, for idempotent requests; others are only sent on a pooled
+    /// connection that still looks open.
+    pub async fn send_plain(
+        &self,
+        parts: &http::request::Parts,
+        extra: &h1client::Extra<'_>,
+        now: Instant,
+    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        let idempotent = h1client::is_idempotent(&parts.method);
+        let mut pooled = self.checkout_plain(!idempotent, now);
+        loop {
+            let reused = pooled.is_some();
+            let conn = match pooled.take() {
+                Some(c) => c,
+                None => h1client::Conn::new(self.tcp().await?),
+            };
+            match h1client::exchange(conn, parts, extra).await {
+                Ok(resp) => {
+                    let home = Home {
+                        pool: self.shard().clone(),
+                        idle_timeout: self.idle_timeout,
+                        now,
+                    };
+                    return Ok(resp.map(|body| UpstreamBody {
+                        inner: Inner::Plain { body, home },
+                    }));
+                }
+                // The upstream had closed the pooled connection: a new one.
+                Err(e) if reused && e.nothing_received() => {}
+                Err(e) => return Err(UpstreamFailure::Exchange(e)),
+            }
+        }
+    }
+
     async fn send_h1(
         &self,
         mut req: Request<Incoming>,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        if req.body().is_end_stream() {
+            let (parts, _empty) = req.into_parts();
+            return self
+                .send_plain(&parts, &h1client::Extra::default(), Instant::now())
+                .await;
+        }
         loop {
             let (mut conn, reused) = match self.checkout() {
                 Some(c) => (c, true),
-                None => (self.connect_h1().await?, false),
+                None => match self
+                    .checkout_plain(true, Instant::now())
+                    .and_then(h1client::Conn::into_stream)
+                {
+                    // A plain idle connection is handed over to hyper.
+                    Some(stream) => (self.handshake_h1(stream).await?, true),
+                    None => (self.connect_h1().await?, false),
+                },
             };
             if let Err(e) = conn.ready().await {
                 if reused {
@@ -266,8 +424,10 @@ impl Pool {
                         idle_timeout: self.idle_timeout,
                     };
                     return Ok(resp.map(|body| UpstreamBody {
-                        body,
-                        lease: Some(lease),
+                        inner: Inner::Hyper {
+                            body,
+                            lease: Some(lease),
+                        },
                     }));
                 }
                 Err(mut e) => match e.take_message() {
@@ -308,7 +468,11 @@ impl Pool {
                 return Err(UpstreamFailure::Http(e));
             }
             match conn.try_send_request(req).await {
-                Ok(resp) => return Ok(resp.map(|body| UpstreamBody { body, lease: None })),
+                Ok(resp) => {
+                    return Ok(resp.map(|body| UpstreamBody {
+                        inner: Inner::Hyper { body, lease: None },
+                    }))
+                }
                 Err(mut e) => match e.take_message() {
                     Some(r) if reused => {
                         self.forget_h2(&conn);
@@ -366,7 +530,15 @@ impl Pool {
     }
 
     async fn connect_h1(&self) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
-        let io = TokioIo::new(self.tcp().await?);
+        let stream = self.tcp().await?;
+        self.handshake_h1(stream).await
+    }
+
+    async fn handshake_h1(
+        &self,
+        stream: TcpStream,
+    ) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
+        let io = TokioIo::new(stream);
         let (send, conn) = http1::Builder::new()
             .handshake(io)
             .await

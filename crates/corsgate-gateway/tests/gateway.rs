@@ -223,6 +223,118 @@ async fn upstream_down_gives_502_with_cors_headers() {
     gw.shutdown().await;
 }
 
+/// A bare upstream that records each request head it reads and answers it
+/// with `answer`.
+async fn scripted_upstream(
+    answer: &'static [u8],
+) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h2 = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let heads = h2.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head: Vec<u8> = buf.drain(..end + 4).collect();
+                        heads
+                            .lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
+                        if s.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, heads)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_upstream_response_gives_502_with_cors_headers() {
+    for answer in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n"[..],
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n",
+    ] {
+        let (up, _) = scripted_upstream(answer).await;
+        let gw = gateway(up).await;
+        let r = send(gw.local_addr(), "GET", "/api/echo", &[APP]).await;
+        assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(answer));
+        assert_eq!(
+            r.h("access-control-allow-origin"),
+            Some("https://app.example.com")
+        );
+        gw.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodiless_requests_reach_the_upstream_as_proxies_send_them() {
+    let (up, heads) = scripted_upstream(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok",
+    )
+    .await;
+    let gw = gateway(up).await;
+    let a = gw.local_addr();
+    let r = send(a, "GET", "/api/echo?q=1", &[APP]).await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "ok"));
+    assert_eq!(r.h("connection"), None);
+    // Its own hop-by-hop and forwarding headers: the general path.
+    let r = send(
+        a,
+        "DELETE",
+        "/api/echo",
+        &[APP, ("x-forwarded-for", "10.9.9.9"), ("te", "trailers")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = send(a, "POST", "/api/echo", &[APP]).await;
+    assert_eq!(r.status, 200);
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    let get = heads[0].to_ascii_lowercase();
+    assert!(get.starts_with("get /api/echo?q=1 http/1.1\r\n"), "{get}");
+    for line in [
+        // `preserve_host` is on by default.
+        format!("host: {a}\r\n"),
+        "x-forwarded-for: 127.0.0.1\r\n".to_string(),
+        "x-forwarded-proto: http\r\n".to_string(),
+        format!("x-forwarded-host: {a}\r\n"),
+        format!("forwarded: for=127.0.0.1;proto=http;host=\"{a}\"\r\n"),
+        "origin: https://app.example.com\r\n".to_string(),
+    ] {
+        assert!(get.contains(&line), "{line:?} in {get}");
+    }
+    assert_eq!(get.matches("\r\nhost:").count(), 1, "{get}");
+    let delete = heads[1].to_ascii_lowercase();
+    assert!(
+        delete.starts_with("delete /api/echo http/1.1\r\n"),
+        "{delete}"
+    );
+    assert!(
+        delete.contains("x-forwarded-for: 127.0.0.1\r\n"),
+        "untrusted: replaced; {delete}"
+    );
+    assert!(!delete.contains("te: trailers"), "{delete}");
+    let post = heads[2].to_ascii_lowercase();
+    assert!(post.contains("content-length: 0\r\n"), "{post}");
+    gw.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pitfall_duplicated_allow_origin_from_upstream() {
     let (up, _) = start_upstream().await;
