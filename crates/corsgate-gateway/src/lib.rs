@@ -33,6 +33,7 @@ pub mod proxy;
 pub mod reload;
 pub mod routes;
 pub mod tls;
+pub mod tunnel;
 pub mod upstream;
 
 use std::fmt;

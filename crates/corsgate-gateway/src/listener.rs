@@ -368,7 +368,8 @@ async fn drive<T>(
         let base = base.clone();
         service_fn(move |req| handle(base.clone(), req))
     };
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    // With upgrades: a WebSocket handshake hands the connection to `tunnel`.
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = *shutdown.borrow();
     if closing {

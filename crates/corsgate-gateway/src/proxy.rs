@@ -20,6 +20,7 @@ use crate::forward::{is_plain, remove_hop_by_hop, ClientSide, ForwardingCache};
 use crate::h1client;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
+use crate::tunnel;
 use crate::upstream::Pool;
 
 /// What a reload swaps atomically: the configuration and the upstream
@@ -277,7 +278,88 @@ async fn route_and_forward(
         tls: client.tls,
         host: host_value,
     };
+    // A switch with a body (an `h2c` upgrade of a POST) goes the ordinary
+    // way, its upgrade headers dropped as hop-by-hop: its body is never lost.
+    if tunnel::is_upgrade(&req) && http_body::Body::is_end_stream(req.body()) {
+        return upgrade(shared, rt, route, client, &side, req, verdict).await;
+    }
     let mut resp = forward(shared, rt, route, client, &side, req, start).await;
+    if let Some(v) = verdict {
+        replace_cors_headers(shared, route, &mut resp, v);
+    }
+    resp
+}
+
+/// A protocol switch (WebSocket): refused when the route's policy does not
+/// allow the page's origin, else passed to the upstream (see `tunnel`).
+async fn upgrade(
+    shared: &Shared,
+    rt: &Runtime,
+    route: &Route,
+    client: &ClientSideBase,
+    side: &ClientSide,
+    req: Request<Incoming>,
+    verdict: Option<Verdict>,
+) -> Response<GatewayBody> {
+    let from_browser = req.headers().contains_key(header::ORIGIN);
+    if from_browser && verdict.as_ref().is_some_and(|v| !v.allowed()) {
+        // Browsers apply no CORS to WebSockets: refusing the handshake is
+        // the only protection against cross-site WebSocket hijacking.
+        let mut resp = local(
+            StatusCode::FORBIDDEN,
+            "corsgate: the policy does not allow this origin to open a WebSocket here\n",
+        );
+        if let Some(v) = verdict {
+            v.apply_to(resp.headers_mut());
+        }
+        return resp;
+    }
+    let up = &route.upstream;
+    let pool = match rt.pool(up) {
+        Some(p) if up.protocol == UpstreamProtocol::Http1 => p,
+        _ => {
+            shared.metrics.upstream_error(UpstreamError::Other);
+            let mut resp = local(
+                StatusCode::BAD_GATEWAY,
+                "corsgate: protocol upgrades (WebSocket) need an HTTP/1.1 upstream\n",
+            );
+            if let Some(v) = verdict {
+                replace_cors_headers(shared, route, &mut resp, v);
+            }
+            return resp;
+        }
+    };
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let target = tunnel::Target {
+        pool,
+        host: if rt.config.preserve_host {
+            side.host.as_ref()
+        } else {
+            pool.host_header()
+        },
+        path_and_query: format!("{}{pq}", up.base_path),
+        trust_forwarded: rt.config.trust_forwarded,
+        timeout: rt.config.timeouts.upstream_response,
+    };
+    let mut resp = match tunnel::forward(target, client, side, req).await {
+        Ok(tunnel::Handshake::Switched(resp)) => return resp,
+        Ok(tunnel::Handshake::Refused(resp)) => resp,
+        Err(e) => {
+            let kind = if e.is_connect() {
+                UpstreamError::Connect
+            } else {
+                UpstreamError::Other
+            };
+            shared.metrics.upstream_error(kind);
+            tracing::error!(
+                route = %route.path,
+                upstream = %up.authority,
+                error = %error_chain(&e),
+                "WebSocket handshake with the upstream failed"
+            );
+            local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n")
+        }
+    };
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
     }

@@ -190,6 +190,14 @@ impl fmt::Debug for UpstreamBody {
 }
 
 impl UpstreamBody {
+    /// The body of a response on a connection of its own (no pool to give
+    /// it back to).
+    pub(crate) fn unpooled(body: Incoming) -> UpstreamBody {
+        UpstreamBody {
+            inner: Inner::Hyper { body, lease: None },
+        }
+    }
+
     fn finished(&mut self) {
         match &mut self.inner {
             Inner::Hyper { lease, .. } => {
@@ -495,7 +503,8 @@ impl Pool {
         }
     }
 
-    async fn tcp(&self) -> Result<TcpStream, UpstreamFailure> {
+    /// A new TCP connection to the upstream, within the connect timeout.
+    pub(crate) async fn tcp(&self) -> Result<TcpStream, UpstreamFailure> {
         let host = self.authority.host();
         let host = host
             .strip_prefix('[')

@@ -1,0 +1,152 @@
+//! WebSocket (any HTTP/1.1 `Upgrade`) passthrough, with the route's allowed
+//! origins enforced on the handshake.
+//!
+//! The handshake goes to the upstream on a connection of its own. When the
+//! upstream switches protocols (101), its answer goes back to the client and
+//! the two connections are spliced byte for byte until either side closes;
+//! any other answer is passed on as an ordinary response.
+//!
+//! Browsers apply no CORS to WebSocket handshakes: any page can open a socket
+//! to any server, with the user's cookies, and only the `Origin` header says
+//! which page it is (cross-site WebSocket hijacking). So on a route with a
+//! policy, a handshake whose `Origin` the policy does not allow is refused
+//! with 403 and never reaches the upstream. A handshake without `Origin` (not
+//! from a browser) passes, as an actual request without `Origin` does.
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::Empty;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::body::GatewayBody;
+use crate::forward::{remove_hop_by_hop, ClientSide};
+use crate::proxy::ClientSideBase;
+use crate::upstream::{Pool, UpstreamBody, UpstreamFailure};
+
+/// Whether a request asks to switch protocols (`Connection: upgrade` and an
+/// `Upgrade` header, over HTTP/1.1).
+pub fn is_upgrade<B>(req: &Request<B>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// What became of a handshake sent upstream.
+pub enum Handshake {
+    /// The upstream switched protocols; the tunnel runs in its own task.
+    Switched(Response<GatewayBody>),
+    /// The upstream answered otherwise: an ordinary response.
+    Refused(Response<GatewayBody>),
+}
+
+/// Where the handshake goes and what it carries.
+pub struct Target<'a> {
+    /// The upstream's pool (only its connect settings are used).
+    pub pool: &'a Pool,
+    /// `Host` for the upstream, if it is set.
+    pub host: Option<&'a HeaderValue>,
+    /// The path and query for the upstream (base path included).
+    pub path_and_query: String,
+    /// Whether forwarding headers from the client are kept and appended to.
+    pub trust_forwarded: bool,
+    /// How long the upstream may take to answer the handshake.
+    pub timeout: std::time::Duration,
+}
+
+/// Sends the handshake upstream on a new connection and, on 101, splices the
+/// client's connection to it.
+pub async fn forward(
+    target: Target<'_>,
+    client: &ClientSideBase,
+    side: &ClientSide,
+    mut req: Request<Incoming>,
+) -> Result<Handshake, UpstreamFailure> {
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let (mut parts, _body) = req.into_parts();
+    let upgrade = parts.headers.get(header::UPGRADE).cloned();
+    remove_hop_by_hop(&mut parts.headers);
+    if let Some(u) = upgrade {
+        parts.headers.insert(header::UPGRADE, u);
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    client
+        .forwarding
+        .apply(&mut parts.headers, side, target.trust_forwarded);
+    if let Some(h) = target.host {
+        parts.headers.insert(header::HOST, h.clone());
+    }
+    let uri = http::Uri::builder()
+        .path_and_query(target.path_and_query.as_str())
+        .build()
+        .map_err(|e| UpstreamFailure::Connect(std::io::Error::other(e)))?;
+    let mut builder = Request::builder().method(parts.method).uri(uri);
+    if let Some(h) = builder.headers_mut() {
+        *h = parts.headers;
+    }
+    let upstream_req = builder
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| UpstreamFailure::Connect(std::io::Error::other(e)))?;
+
+    let stream = target.pool.tcp().await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(UpstreamFailure::Http)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection of a tunnel ended");
+        }
+    });
+    let mut resp =
+        match tokio::time::timeout(target.timeout, sender.send_request(upstream_req)).await {
+            Ok(r) => r.map_err(UpstreamFailure::Http)?,
+            Err(_) => {
+                return Err(UpstreamFailure::Connect(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the upstream did not answer the handshake in time",
+                )))
+            }
+        };
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let (mut parts, body) = resp.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        return Ok(Handshake::Refused(Response::from_parts(
+            parts,
+            GatewayBody::Upstream(UpstreamBody::unpooled(body)),
+        )));
+    }
+    let upstream_upgrade = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        let (client_io, upstream_io) = match tokio::join!(client_upgrade, upstream_upgrade) {
+            (Ok(c), Ok(u)) => (c, u),
+            (c, u) => {
+                tracing::debug!(
+                    client = c.is_ok(),
+                    upstream = u.is_ok(),
+                    "a tunnel could not start"
+                );
+                return;
+            }
+        };
+        let (mut c, mut u) = (TokioIo::new(client_io), TokioIo::new(upstream_io));
+        if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
+            tracing::debug!(error = %e, "a tunnel ended with an error");
+        }
+    });
+    // The 101 goes back as the upstream wrote it: its `Upgrade` and
+    // `Connection` are this hop's too.
+    let (parts, _) = resp.into_parts();
+    Ok(Handshake::Switched(Response::from_parts(
+        parts,
+        GatewayBody::empty(),
+    )))
+}
