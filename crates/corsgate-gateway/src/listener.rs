@@ -297,6 +297,8 @@ impl Worker {
             let timeouts = self.timeouts.clone();
             tokio::spawn(async move {
                 shared.metrics.connection_opened();
+                // The slot goes with the connection (and with a WebSocket
+                // tunnel it turns into, see `tunnel`).
                 serve_one(
                     stream,
                     peer,
@@ -305,16 +307,17 @@ impl Worker {
                     builder,
                     timeouts,
                     shutdown,
+                    permit,
                 )
                 .await;
                 shared.metrics.connection_closed();
                 open.fetch_sub(1, Relaxed);
-                drop(permit);
             });
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_one(
     stream: TcpStream,
     peer: std::net::SocketAddr,
@@ -323,6 +326,7 @@ async fn serve_one(
     builder: auto::Builder<TokioExecutor>,
     timeouts: Timeouts,
     shutdown: watch::Receiver<bool>,
+    slot: OwnedSemaphorePermit,
 ) {
     let ticks = Arc::new(AtomicU64::new(0));
     match tls {
@@ -331,7 +335,8 @@ async fn serve_one(
                 inner: stream,
                 ticks: ticks.clone(),
             };
-            drive(io, peer, false, shared, builder, timeouts, shutdown, ticks).await;
+            let base = ClientSideBase::new(shared, peer, false, Some(slot));
+            drive(io, base, builder, timeouts, shutdown, ticks).await;
         }
         Some(acceptor) => {
             let hs = tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await;
@@ -341,7 +346,8 @@ async fn serve_one(
                         inner: s,
                         ticks: ticks.clone(),
                     };
-                    drive(io, peer, true, shared, builder, timeouts, shutdown, ticks).await;
+                    let base = ClientSideBase::new(shared, peer, true, Some(slot));
+                    drive(io, base, builder, timeouts, shutdown, ticks).await;
                 }
                 Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
@@ -350,12 +356,9 @@ async fn serve_one(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn drive<T>(
     io: T,
-    peer: std::net::SocketAddr,
-    tls: bool,
-    shared: Arc<Shared>,
+    base: ClientSideBase,
     builder: auto::Builder<TokioExecutor>,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
@@ -363,7 +366,8 @@ async fn drive<T>(
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let base = Arc::new(ClientSideBase::new(shared, peer, tls));
+    let peer = base.peer;
+    let base = Arc::new(base);
     let svc = {
         let base = base.clone();
         service_fn(move |req| handle(base.clone(), req))

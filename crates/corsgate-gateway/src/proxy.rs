@@ -160,6 +160,9 @@ pub struct ClientSideBase {
     finished: AtomicU64,
     /// Whether the connection speaks HTTP/2.
     h2: AtomicBool,
+    /// The connection's slot among `max_connections`; a WebSocket tunnel
+    /// takes it along, so tunnels count against the limit too.
+    slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl std::fmt::Debug for ClientSideBase {
@@ -173,8 +176,14 @@ impl std::fmt::Debug for ClientSideBase {
 
 impl ClientSideBase {
     /// The facts of a new client connection.
-    pub fn new(shared: Arc<Shared>, peer: std::net::SocketAddr, tls: bool) -> ClientSideBase {
+    pub fn new(
+        shared: Arc<Shared>,
+        peer: std::net::SocketAddr,
+        tls: bool,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> ClientSideBase {
         ClientSideBase {
+            slot: std::sync::Mutex::new(slot),
             peer,
             tls,
             forwarding: ForwardingCache::new(peer, tls),
@@ -193,6 +202,12 @@ impl ClientSideBase {
         // between could make a request in flight look finished.
         let finished = self.finished.load(Relaxed);
         (self.started.load(Relaxed), finished)
+    }
+
+    /// Takes the connection's slot, for a tunnel that outlives the
+    /// connection's HTTP exchange.
+    pub fn take_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slot.lock().ok().and_then(|mut s| s.take())
     }
 
     /// Whether a request came over HTTP/2.

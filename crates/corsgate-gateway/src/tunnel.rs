@@ -125,7 +125,10 @@ pub async fn forward(
         )));
     }
     let upstream_upgrade = hyper::upgrade::on(&mut resp);
+    let slot = client.take_slot();
     tokio::spawn(async move {
+        // Held until the tunnel ends: it counts against `max_connections`.
+        let _slot = slot;
         let (client_io, upstream_io) = match tokio::join!(client_upgrade, upstream_upgrade) {
             (Ok(c), Ok(u)) => (c, u),
             (c, u) => {

@@ -188,3 +188,39 @@ async fn a_down_upstream_gives_502_to_a_handshake() {
         .to_ascii_lowercase()
         .contains("access-control-allow-origin: https://app.example.com"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_keeps_its_connection_slot() {
+    let (up, _, _) = echo_upstream().await;
+    let text = common::config_text(up).replacen(
+        "[[routes]]",
+        "[limits]\nmax_connections = 1\n\n[[routes]]",
+        1,
+    );
+    let config = corsgate_gateway::GatewayConfig::from_toml(&text).unwrap();
+    let gw = corsgate_gateway::start(config).await.unwrap();
+    let addr = gw.local_addr();
+    let (head, mut tunnel) = open(addr, "/api/ws", Some("https://app.example.com")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(echo(&mut tunnel, b"x").await, b"x");
+    // The only slot is the tunnel's: a new client waits in the accept queue.
+    let waiting = tokio::spawn(async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /public/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        read_head(&mut s).await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !waiting.is_finished(),
+        "served while the tunnel holds the only slot"
+    );
+    // Closing the tunnel frees the slot.
+    drop(tunnel);
+    let head = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once the tunnel closed")
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 "), "{head}");
+}
