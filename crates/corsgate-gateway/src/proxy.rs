@@ -359,21 +359,7 @@ async fn upgrade(
     let mut resp = match tunnel::forward(target, client, side, req).await {
         Ok(tunnel::Handshake::Switched(resp)) => return resp,
         Ok(tunnel::Handshake::Refused(resp)) => resp,
-        Err(e) => {
-            let kind = if e.is_connect() {
-                UpstreamError::Connect
-            } else {
-                UpstreamError::Other
-            };
-            shared.metrics.upstream_error(kind);
-            tracing::error!(
-                route = %route.path,
-                upstream = %up.authority,
-                error = %error_chain(&e),
-                "WebSocket handshake with the upstream failed"
-            );
-            local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n")
-        }
+        Err(e) => upstream_failed(shared, route, &e),
     };
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
@@ -554,28 +540,7 @@ async fn forward(
                 "corsgate: the request body was malformed or incomplete\n",
             )
         }
-        Ok(Err(e)) => {
-            let kind = if e.is_connect() {
-                UpstreamError::Connect
-            } else {
-                UpstreamError::Other
-            };
-            shared.metrics.upstream_error(kind);
-            tracing::error!(
-                route = %route.path,
-                upstream = %up.authority,
-                error = %error_chain(&e),
-                "upstream request failed: 502"
-            );
-            local(
-                StatusCode::BAD_GATEWAY,
-                if kind == UpstreamError::Connect {
-                    "corsgate: the upstream is unreachable\n"
-                } else {
-                    "corsgate: the upstream failed\n"
-                },
-            )
-        }
+        Ok(Err(e)) => upstream_failed(shared, route, &e),
         Err(_) => {
             shared.metrics.upstream_error(UpstreamError::Timeout);
             tracing::error!(
@@ -590,6 +555,35 @@ async fn forward(
             )
         }
     }
+}
+
+/// The gateway's own 502 for an upstream exchange that failed (counted and
+/// logged); the caller puts the policy's CORS headers on it.
+fn upstream_failed(
+    shared: &Shared,
+    route: &Route,
+    e: &crate::upstream::UpstreamFailure,
+) -> Response<GatewayBody> {
+    let kind = if e.is_connect() {
+        UpstreamError::Connect
+    } else {
+        UpstreamError::Other
+    };
+    shared.metrics.upstream_error(kind);
+    tracing::error!(
+        route = %route.path,
+        upstream = %route.upstream.authority,
+        error = %error_chain(e),
+        "upstream request failed: 502"
+    );
+    local(
+        StatusCode::BAD_GATEWAY,
+        if kind == UpstreamError::Connect {
+            "corsgate: the upstream is unreachable\n"
+        } else {
+            "corsgate: the upstream failed\n"
+        },
+    )
 }
 
 /// Whether a forwarding error came from reading the client's request body.
