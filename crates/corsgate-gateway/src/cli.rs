@@ -118,6 +118,9 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        // The demo's upstream, to write the demo configuration out once the
+        // gateway runs (for `corsgate test --config`).
+        let mut demo_upstream = None;
         let config = if let Some(path) = &a.config {
             match GatewayConfig::from_file(path) {
                 Ok(c) => c,
@@ -138,6 +141,7 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            demo_upstream = Some(up);
             match demo::demo_config(listen, admin, up) {
                 Ok(c) => c,
                 Err(errors) => {
@@ -162,7 +166,15 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
         };
         if a.demo {
             if let Some(admin) = running.admin_addr() {
-                println!("{}", demo::curl_lines(running.local_addr(), admin));
+                let gw = running.local_addr();
+                let file = demo_upstream.and_then(|up| {
+                    let path =
+                        std::env::temp_dir().join(format!("corsgate-demo-{}.toml", gw.port()));
+                    std::fs::write(&path, demo::demo_toml(gw, admin, up))
+                        .ok()
+                        .map(|()| path)
+                });
+                println!("{}", demo::curl_lines(gw, admin, file.as_deref()));
             }
         }
         shutdown_signal().await;

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -152,9 +153,11 @@ pub async fn start_demo_upstream(addr: SocketAddr) -> std::io::Result<SocketAddr
     Ok(local)
 }
 
-/// The curl lines printed by `serve --demo`.
-pub fn curl_lines(gw: SocketAddr, admin: SocketAddr) -> String {
-    format!(
+/// The curl lines printed by `serve --demo`, and, when the demo's
+/// configuration was written to `config_file`, the `corsgate test` line that
+/// checks the running gateway against it.
+pub fn curl_lines(gw: SocketAddr, admin: SocketAddr, config_file: Option<&Path>) -> String {
+    let mut text = format!(
         r#"corsgate demo: gateway on http://{gw}, admin on http://{admin}
 
 Allowed: any origin may read /public/ (no credentials)
@@ -172,5 +175,15 @@ Errors keep their CORS headers (401 from the upstream, readable by the page)
 Metrics
   curl -s http://{admin}/metrics | grep corsgate_requests
 "#
-    )
+    );
+    text.push_str(&format!(
+        "A browser's view of one request, step by step, with the fix when it fails\n  corsgate check http://{gw}/api/items --origin https://app.example.com -X PUT -H 'Content-Type: application/json' --credentials include\n"
+    ));
+    if let Some(f) = config_file {
+        text.push_str(&format!(
+            "Contract tests of the running gateway against its own configuration (allowed and refused requests)\n  corsgate test http://{gw}/api/items --config {}\n",
+            f.display()
+        ));
+    }
+    text
 }

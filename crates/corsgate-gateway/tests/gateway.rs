@@ -728,7 +728,7 @@ async fn the_demo_shows_allowed_and_denied_requests() {
         .await
         .unwrap();
     let a = gw.local_addr();
-    let lines = corsgate_gateway::demo::curl_lines(a, gw.admin_addr().unwrap());
+    let lines = corsgate_gateway::demo::curl_lines(a, gw.admin_addr().unwrap(), None);
     assert!(
         lines.contains(&format!("curl -i http://{a}/public/hello")),
         "{lines}"

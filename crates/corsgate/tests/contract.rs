@@ -366,3 +366,44 @@ fn a_bad_policy_file_or_an_unreachable_endpoint_is_exit_2() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stdout.contains("\"unreachable\""), "{}", r.stdout);
 }
+
+/// The README's main job, `serve --demo`, checked with the line it prints:
+/// the demo gateway keeps the contract of its own configuration.
+#[test]
+fn the_demo_gateway_keeps_its_own_contract() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (gw, admin, up) = rt.block_on(async {
+        let up = corsgate_gateway::start_demo_upstream(any).await.unwrap();
+        let gw = corsgate_gateway::start(corsgate_gateway::demo_config(any, any, up).unwrap())
+            .await
+            .unwrap();
+        let admin = gw.admin_addr().unwrap();
+        (gw, admin, up)
+    });
+    let addr = gw.local_addr();
+    let file = policy_file("demo", &corsgate_gateway::demo::demo_toml(addr, admin, up));
+    let lines = corsgate_gateway::demo::curl_lines(addr, admin, Some(&file));
+    let line = lines
+        .lines()
+        .find(|l| l.trim_start().starts_with("corsgate test "))
+        .expect("the demo prints a corsgate test line");
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let r = corsgate(&args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(" as the policy says, 0 not"),
+        "{}",
+        r.stdout
+    );
+    // And /public/ (any origin, no credentials) keeps its contract too.
+    let public = format!("http://{addr}/public/hello");
+    let r = corsgate(&["test", &public, "--config", file.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    drop(gw);
+    drop(rt);
+}
