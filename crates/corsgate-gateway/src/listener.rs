@@ -25,9 +25,9 @@ use crate::proxy::{handle, ClientSideBase, Shared};
 
 /// A stream that counts its reads and writes, so that an idle connection can
 /// be told from a busy one without reading the clock on every poll.
-struct Activity<T> {
-    inner: T,
-    ticks: Arc<AtomicU64>,
+pub(crate) struct Activity<T> {
+    pub(crate) inner: T,
+    pub(crate) ticks: Arc<AtomicU64>,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {

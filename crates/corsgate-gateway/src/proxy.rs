@@ -355,6 +355,7 @@ async fn upgrade(
         path_and_query: format!("{}{pq}", up.base_path),
         trust_forwarded: rt.config.trust_forwarded,
         timeout: rt.config.timeouts.upstream_response,
+        idle: rt.config.timeouts.idle,
     };
     let mut resp = match tunnel::forward(target, client, side, req).await {
         Ok(tunnel::Handshake::Switched(resp)) => return resp,

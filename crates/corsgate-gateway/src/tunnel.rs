@@ -12,6 +12,13 @@
 //! policy, a handshake whose `Origin` the policy does not allow is refused
 //! with 403 and never reaches the upstream. A handshake without `Origin` (not
 //! from a browser) passes, as an actual request without `Origin` does.
+//!
+//! A tunnel keeps its client connection's slot among `max_connections`, and
+//! is closed after the `idle` timeout passes with no byte either way (within
+//! one to two times `idle`), as an idle connection is.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -22,6 +29,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::body::GatewayBody;
 use crate::forward::{remove_hop_by_hop, ClientSide};
+use crate::listener::Activity;
 use crate::proxy::ClientSideBase;
 use crate::upstream::{Pool, UpstreamBody, UpstreamFailure};
 
@@ -59,6 +67,8 @@ pub struct Target<'a> {
     pub trust_forwarded: bool,
     /// How long the upstream may take to answer the handshake.
     pub timeout: std::time::Duration,
+    /// How long a tunnel may carry no byte either way before it is closed.
+    pub idle: std::time::Duration,
 }
 
 /// Sends the handshake upstream on a new connection and, on 101, splices the
@@ -126,6 +136,7 @@ pub async fn forward(
     }
     let upstream_upgrade = hyper::upgrade::on(&mut resp);
     let slot = client.take_slot();
+    let idle = target.idle;
     tokio::spawn(async move {
         // Held until the tunnel ends: it counts against `max_connections`.
         let _slot = slot;
@@ -140,9 +151,37 @@ pub async fn forward(
                 return;
             }
         };
-        let (mut c, mut u) = (TokioIo::new(client_io), TokioIo::new(upstream_io));
-        if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
-            tracing::debug!(error = %e, "a tunnel ended with an error");
+        // Both ends count their reads and writes; a tunnel with no byte
+        // either way for `idle` is closed, as an idle connection is.
+        let ticks = Arc::new(AtomicU64::new(0));
+        let mut c = Activity {
+            inner: TokioIo::new(client_io),
+            ticks: ticks.clone(),
+        };
+        let mut u = Activity {
+            inner: TokioIo::new(upstream_io),
+            ticks: ticks.clone(),
+        };
+        let copy = tokio::io::copy_bidirectional(&mut c, &mut u);
+        tokio::pin!(copy);
+        let mut seen = ticks.load(Relaxed);
+        loop {
+            tokio::select! {
+                r = &mut copy => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "a tunnel ended with an error");
+                    }
+                    return;
+                }
+                _ = tokio::time::sleep(idle) => {
+                    let now = ticks.load(Relaxed);
+                    if now == seen {
+                        tracing::debug!("an idle tunnel was closed");
+                        return;
+                    }
+                    seen = now;
+                }
+            }
         }
     });
     // The 101 goes back as the upstream wrote it: its `Upgrade` and

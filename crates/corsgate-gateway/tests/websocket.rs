@@ -224,3 +224,26 @@ async fn a_tunnel_keeps_its_connection_slot() {
         .unwrap();
     assert!(head.starts_with("HTTP/1.1 "), "{head}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_tunnel_is_closed_a_busy_one_is_not() {
+    let (up, _, _) = echo_upstream().await;
+    let text = common::config_text(up).replacen("[timeouts]", "[timeouts]\nidle = \"300ms\"", 1);
+    let config = corsgate_gateway::GatewayConfig::from_toml(&text).unwrap();
+    let gw = corsgate_gateway::start(config).await.unwrap();
+    let addr = gw.local_addr();
+    // Busy: a byte every 100 ms for 1.2 s, four times the idle timeout.
+    let (head, mut busy) = open(addr, "/api/ws", Some("https://app.example.com")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let (head, mut quiet) = open(addr, "/api/ws", Some("https://app.example.com")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for _ in 0..12 {
+        assert_eq!(echo(&mut busy, b"p").await, b"p");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Quiet for those 1.2 s: closed by the gateway (end of stream, or reset).
+    let mut b = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(2), quiet.read(&mut b)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+    assert_eq!(echo(&mut busy, b"still open").await, b"still open");
+}
