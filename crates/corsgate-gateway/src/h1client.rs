@@ -305,8 +305,15 @@ impl Facts {
             return Ok(true);
         }
         if *name == header::TRANSFER_ENCODING {
-            let last = value.rsplit(|b| *b == b',').next().unwrap_or_default();
-            self.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            // Only `chunked` is decoded here. Any other coding (gzip…) could
+            // not reach the client undeclared once the hop-by-hop
+            // `Transfer-Encoding` is dropped: refused rather than corrupted.
+            if !is_only_chunked(value) {
+                return Err(Error::Malformed(
+                    "a transfer coding other than chunked (not supported by the gateway)",
+                ));
+            }
+            self.chunked = Some(true);
             return Ok(false);
         }
         if *name == header::CONNECTION {
@@ -355,6 +362,19 @@ impl Facts {
             None => Ok(self.content_length.map_or(Framing::Close, Framing::Length)),
         }
     }
+}
+
+/// Whether a `Transfer-Encoding` value names `chunked` and nothing else
+/// (empty list elements aside).
+pub fn is_only_chunked(value: &[u8]) -> bool {
+    let mut codings = value
+        .split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty());
+    codings
+        .next()
+        .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
+        && codings.next().is_none()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -695,9 +715,25 @@ mod tests {
         assert_eq!(body, b"hello");
         assert!(headers.get("transfer-encoding").is_none());
         assert!(headers.get("content-length").is_none(), "chunked wins");
-        let (_, _, body, conn) = one(conn.expect("reusable"), "GET").await.unwrap();
-        assert_eq!(body, b"abc");
-        assert!(conn.is_some());
+        // Another coding before chunked (gzip) could not reach the client
+        // declared once Transfer-Encoding goes: refused, not corrupted.
+        let refused = one(conn.expect("reusable"), "GET").await;
+        assert!(matches!(refused, Err(Error::Malformed(_))), "{refused:?}");
+    }
+
+    #[test]
+    fn only_chunked_is_accepted() {
+        for (v, ok) in [
+            (&b"chunked"[..], true),
+            (b"Chunked", true),
+            (b" chunked , ", true),
+            (b"gzip, chunked", false),
+            (b"chunked, chunked", false),
+            (b"identity", false),
+            (b"", false),
+        ] {
+            assert_eq!(is_only_chunked(v), ok, "{:?}", String::from_utf8_lossy(v));
+        }
     }
 
     #[tokio::test]

@@ -526,6 +526,26 @@ async fn forward(
         tokio::time::timeout_at(deadline, pool.send(req)).await
     };
     match sent {
+        Ok(Ok(resp))
+            if resp
+                .headers()
+                .get_all(header::TRANSFER_ENCODING)
+                .iter()
+                .any(|v| !h1client::is_only_chunked(v.as_bytes())) =>
+        {
+            // hyper decodes `chunked` only; another coding would reach the
+            // client undeclared once `Transfer-Encoding` (hop-by-hop) goes.
+            shared.metrics.upstream_error(UpstreamError::Other);
+            tracing::error!(
+                route = %route.path,
+                upstream = %up.authority,
+                "the upstream used a transfer coding other than chunked: 502"
+            );
+            local(
+                StatusCode::BAD_GATEWAY,
+                "corsgate: the upstream used a transfer coding the gateway does not support\n",
+            )
+        }
         Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             remove_hop_by_hop(&mut parts.headers);
