@@ -342,11 +342,17 @@ async fn serve_one(
             let hs = tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await;
             match hs {
                 Ok(Ok(s)) => {
+                    // ALPN says h2 before any request: the header-read check
+                    // (HTTP/1.x only) must not close it while it idles.
+                    let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
                     let io = Activity {
                         inner: s,
                         ticks: ticks.clone(),
                     };
                     let base = ClientSideBase::new(shared, peer, true, Some(slot));
+                    if h2 {
+                        base.mark_h2();
+                    }
                     drive(io, base, builder, timeouts, shutdown, ticks).await;
                 }
                 Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),

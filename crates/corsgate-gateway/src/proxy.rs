@@ -210,6 +210,12 @@ impl ClientSideBase {
         self.slot.lock().ok().and_then(|mut s| s.take())
     }
 
+    /// Records that the connection speaks HTTP/2 (known from ALPN before
+    /// its first request).
+    pub fn mark_h2(&self) {
+        self.h2.store(true, Relaxed);
+    }
+
     /// Whether a request came over HTTP/2.
     pub fn is_h2(&self) -> bool {
         self.h2.load(Relaxed)

@@ -72,3 +72,65 @@ async fn tls_termination() {
     gw.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client that chose h2 by ALPN and waits before its first request (a
+/// browser's preconnect) is not closed by the HTTP/1.x header-read check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_h2_connection_is_not_taken_for_a_slow_http1_head() {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("corsgate-gw-tls-h2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), ck.key_pair.serialize_pem()).unwrap();
+    let (up, _) = start_upstream().await;
+    let text = config_text(up).replace(
+        "[timeouts]",
+        "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\n[timeouts]\nheader_read = \"200ms\"",
+    );
+    let file = dir.join("corsgate.toml");
+    std::fs::write(&file, text).unwrap();
+    let gw = start(GatewayConfig::from_file(&file).unwrap())
+        .await
+        .unwrap();
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ck.cert.pem().as_bytes()).unwrap())
+        .unwrap();
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(gw.local_addr())
+        .await
+        .unwrap();
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(b"h2".as_slice()));
+    // Five header-read windows with not a byte sent.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri("https://localhost/api/echo")
+        .header("origin", "https://app.example.com")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let got = read(sender.send_request(req).await.unwrap()).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(
+        got.h("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    gw.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
