@@ -14,7 +14,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::GatewayBody;
-use crate::config::{GatewayConfig, Route, UpstreamProtocol};
+use crate::config::{GatewayConfig, Route, Upstream, UpstreamProtocol};
 use crate::cors::{is_cors_response_header, kind_label, Verdict};
 use crate::forward::{is_plain, remove_hop_by_hop, ClientSide, ForwardingCache};
 use crate::h1client;
@@ -302,7 +302,7 @@ async fn route_and_forward(
     // A switch with a body (an `h2c` upgrade of a POST) goes the ordinary
     // way, its upgrade headers dropped as hop-by-hop: its body is never lost.
     if tunnel::is_upgrade(&req) && http_body::Body::is_end_stream(req.body()) {
-        return upgrade(shared, rt, route, client, &side, req, verdict).await;
+        return upgrade(shared, rt, route, client, &side, req, verdict, start).await;
     }
     let mut resp = forward(shared, rt, route, client, &side, req, start).await;
     if let Some(v) = verdict {
@@ -313,6 +313,7 @@ async fn route_and_forward(
 
 /// A protocol switch (WebSocket): refused when the route's policy does not
 /// allow the page's origin, else passed to the upstream (see `tunnel`).
+#[allow(clippy::too_many_arguments)]
 async fn upgrade(
     shared: &Shared,
     rt: &Runtime,
@@ -321,6 +322,7 @@ async fn upgrade(
     side: &ClientSide,
     req: Request<Incoming>,
     verdict: Option<Verdict>,
+    start: Instant,
 ) -> Response<GatewayBody> {
     let from_browser = req.headers().contains_key(header::ORIGIN);
     if from_browser && verdict.as_ref().is_some_and(|v| !v.allowed()) {
@@ -350,23 +352,31 @@ async fn upgrade(
             return resp;
         }
     };
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let uri = match upstream_uri(up, req.uri()) {
+        None => req.uri().clone(),
+        Some(Ok(uri)) => uri,
+        Some(Err(_)) => {
+            shared.metrics.undecided("bad_request");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
+    };
     let target = tunnel::Target {
         pool,
-        host: if rt.config.preserve_host {
-            side.host.as_ref()
-        } else {
-            pool.host_header()
-        },
-        path_and_query: format!("{}{pq}", up.base_path),
+        host: upstream_host(rt, side, pool),
+        uri,
         trust_forwarded: rt.config.trust_forwarded,
-        timeout: rt.config.timeouts.upstream_response,
         idle: rt.config.timeouts.idle,
     };
-    let mut resp = match tunnel::forward(target, client, side, req).await {
-        Ok(tunnel::Handshake::Switched(resp)) => return resp,
-        Ok(tunnel::Handshake::Refused(resp)) => resp,
-        Err(e) => upstream_failed(shared, route, &e),
+    // The same deadline as for any forwarded request: a response head
+    // within `upstream_response` of the request's start, else 504.
+    let timeout = rt.config.timeouts.upstream_response;
+    let deadline = tokio::time::Instant::from_std(start) + timeout;
+    let sent = tokio::time::timeout_at(deadline, tunnel::forward(target, client, side, req)).await;
+    let mut resp = match sent {
+        Ok(Ok(tunnel::Handshake::Switched(resp))) => return resp,
+        Ok(Ok(tunnel::Handshake::Refused(resp))) => resp,
+        Ok(Err(e)) => upstream_failed(shared, route, &e),
+        Err(_) => upstream_timed_out(shared, route, timeout),
     };
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
@@ -456,34 +466,7 @@ async fn forward(
 ) -> Response<GatewayBody> {
     let up = &route.upstream;
     let (mut parts, body) = req.into_parts();
-    let origin_form = parts.uri.scheme().is_none() && parts.uri.authority().is_none();
-    let uri = match up.protocol {
-        // HTTP/1.1 upstreams get the origin form (`/path?query`); a request
-        // that came in origin form without a base path is passed as it is.
-        UpstreamProtocol::Http1 if up.base_path.is_empty() && origin_form => None,
-        UpstreamProtocol::Http1 => {
-            let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            Some(if up.base_path.is_empty() {
-                Uri::builder().path_and_query(pq).build()
-            } else {
-                Uri::builder()
-                    .path_and_query(format!("{}{pq}", up.base_path))
-                    .build()
-            })
-        }
-        UpstreamProtocol::H2c => {
-            let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let b = Uri::builder()
-                .scheme(up.scheme.clone())
-                .authority(up.authority.clone());
-            Some(if up.base_path.is_empty() {
-                b.path_and_query(pq).build()
-            } else {
-                b.path_and_query(format!("{}{pq}", up.base_path)).build()
-            })
-        }
-    };
-    match uri {
+    match upstream_uri(up, &parts.uri) {
         None => {}
         Some(Ok(uri)) => parts.uri = uri,
         Some(Err(_)) => {
@@ -496,11 +479,7 @@ async fn forward(
         shared.metrics.upstream_error(UpstreamError::Other);
         return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
     };
-    let host = if rt.config.preserve_host {
-        side.host.as_ref()
-    } else {
-        pool.host_header()
-    };
+    let host = upstream_host(rt, side, pool);
     let timeout = rt.config.timeouts.upstream_response;
     let deadline = tokio::time::Instant::from_std(start) + timeout;
     let sent = if up.protocol == UpstreamProtocol::Http1
@@ -568,20 +547,65 @@ async fn forward(
             )
         }
         Ok(Err(e)) => upstream_failed(shared, route, &e),
-        Err(_) => {
-            shared.metrics.upstream_error(UpstreamError::Timeout);
-            tracing::error!(
-                route = %route.path,
-                upstream = %up.authority,
-                timeout_ms = timeout.as_millis() as u64,
-                "upstream response timed out: 504"
-            );
-            local(
-                StatusCode::GATEWAY_TIMEOUT,
-                "corsgate: the upstream did not answer in time\n",
-            )
-        }
+        Err(_) => upstream_timed_out(shared, route, timeout),
     }
+}
+
+/// The request target for the upstream: the origin form with the
+/// upstream's base path for HTTP/1.1 (`None`: the request's own target, in
+/// origin form already, will do), the absolute form for h2c.
+fn upstream_uri(up: &Upstream, uri: &Uri) -> Option<Result<Uri, http::Error>> {
+    let origin_form = uri.scheme().is_none() && uri.authority().is_none();
+    if up.protocol == UpstreamProtocol::Http1 && up.base_path.is_empty() && origin_form {
+        return None;
+    }
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let pq = if up.base_path.is_empty() {
+        pq.to_owned()
+    } else {
+        format!("{}{pq}", up.base_path)
+    };
+    let b = match up.protocol {
+        UpstreamProtocol::Http1 => Uri::builder(),
+        UpstreamProtocol::H2c => Uri::builder()
+            .scheme(up.scheme.clone())
+            .authority(up.authority.clone()),
+    };
+    Some(b.path_and_query(pq).build())
+}
+
+/// The `Host` the upstream gets: the client's with `preserve_host`, else
+/// the upstream's own authority.
+fn upstream_host<'a>(
+    rt: &'a Runtime,
+    side: &'a ClientSide,
+    pool: &'a Pool,
+) -> Option<&'a HeaderValue> {
+    if rt.config.preserve_host {
+        side.host.as_ref()
+    } else {
+        pool.host_header()
+    }
+}
+
+/// The gateway's own 504 when the upstream sent no response head in time
+/// (counted and logged); the caller puts the policy's CORS headers on it.
+fn upstream_timed_out(
+    shared: &Shared,
+    route: &Route,
+    timeout: std::time::Duration,
+) -> Response<GatewayBody> {
+    shared.metrics.upstream_error(UpstreamError::Timeout);
+    tracing::error!(
+        route = %route.path,
+        upstream = %route.upstream.authority,
+        timeout_ms = timeout.as_millis() as u64,
+        "upstream response timed out: 504"
+    );
+    local(
+        StatusCode::GATEWAY_TIMEOUT,
+        "corsgate: the upstream did not answer in time\n",
+    )
 }
 
 /// The gateway's own 502 for an upstream exchange that failed (counted and

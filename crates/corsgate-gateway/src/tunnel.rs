@@ -61,12 +61,10 @@ pub struct Target<'a> {
     pub pool: &'a Pool,
     /// `Host` for the upstream, if it is set.
     pub host: Option<&'a HeaderValue>,
-    /// The path and query for the upstream (base path included).
-    pub path_and_query: String,
+    /// The request target for the upstream (origin form, base path included).
+    pub uri: http::Uri,
     /// Whether forwarding headers from the client are kept and appended to.
     pub trust_forwarded: bool,
-    /// How long the upstream may take to answer the handshake.
-    pub timeout: std::time::Duration,
     /// How long a tunnel may carry no byte either way before it is closed.
     pub idle: std::time::Duration,
 }
@@ -95,17 +93,9 @@ pub async fn forward(
     if let Some(h) = target.host {
         parts.headers.insert(header::HOST, h.clone());
     }
-    let uri = http::Uri::builder()
-        .path_and_query(target.path_and_query.as_str())
-        .build()
-        .map_err(|e| UpstreamFailure::Connect(std::io::Error::other(e)))?;
-    let mut builder = Request::builder().method(parts.method).uri(uri);
-    if let Some(h) = builder.headers_mut() {
-        *h = parts.headers;
-    }
-    let upstream_req = builder
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| UpstreamFailure::Connect(std::io::Error::other(e)))?;
+    parts.uri = target.uri;
+    parts.version = Version::HTTP_11;
+    let upstream_req = Request::from_parts(parts, Empty::<Bytes>::new());
 
     let stream = target.pool.tcp().await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -116,16 +106,11 @@ pub async fn forward(
             tracing::debug!(error = %e, "upstream connection of a tunnel ended");
         }
     });
-    let mut resp =
-        match tokio::time::timeout(target.timeout, sender.send_request(upstream_req)).await {
-            Ok(r) => r.map_err(UpstreamFailure::Http)?,
-            Err(_) => {
-                return Err(UpstreamFailure::Connect(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the upstream did not answer the handshake in time",
-                )))
-            }
-        };
+    // The caller bounds the whole handshake by the upstream response timeout.
+    let mut resp = sender
+        .send_request(upstream_req)
+        .await
+        .map_err(UpstreamFailure::Http)?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         let (mut parts, body) = resp.into_parts();
         remove_hop_by_hop(&mut parts.headers);

@@ -247,3 +247,30 @@ async fn an_idle_tunnel_is_closed_a_busy_one_is_not() {
     assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
     assert_eq!(echo(&mut busy, b"still open").await, b"still open");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_upstream_gives_504_to_a_handshake() {
+    // Accepts and reads, never answers (config_text: upstream_response = 1s).
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let _ = read_head(&mut s).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let gw = common::gateway(up).await;
+    let started = std::time::Instant::now();
+    let (head, _s) = open(gw.local_addr(), "/api/ws", Some("https://app.example.com")).await;
+    assert!(head.starts_with("HTTP/1.1 504"), "{head}");
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("access-control-allow-origin: https://app.example.com"));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
