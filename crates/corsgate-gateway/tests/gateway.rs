@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::*;
@@ -223,46 +222,6 @@ async fn upstream_down_gives_502_with_cors_headers() {
     gw.shutdown().await;
 }
 
-/// A bare upstream that records each request head it reads and answers it
-/// with `answer`.
-async fn scripted_upstream(
-    answer: &'static [u8],
-) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let h2 = heads.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let heads = h2.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head: Vec<u8> = buf.drain(..end + 4).collect();
-                        heads
-                            .lock()
-                            .unwrap()
-                            .push(String::from_utf8_lossy(&head).into_owned());
-                        if s.write_all(answer).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, heads)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_upstream_response_gives_502_with_cors_headers() {
     for answer in [
@@ -270,7 +229,7 @@ async fn malformed_upstream_response_gives_502_with_cors_headers() {
         b"garbage\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n",
     ] {
-        let (up, _) = scripted_upstream(answer).await;
+        let (up, _, _) = scripted_upstream(answer, false).await;
         let gw = gateway(up).await;
         let r = send(gw.local_addr(), "GET", "/api/echo", &[APP]).await;
         assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(answer));
@@ -284,8 +243,9 @@ async fn malformed_upstream_response_gives_502_with_cors_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodiless_requests_reach_the_upstream_as_proxies_send_them() {
-    let (up, heads) = scripted_upstream(
+    let (up, heads, _) = scripted_upstream(
         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok",
+        false,
     )
     .await;
     let gw = gateway(up).await;
@@ -773,49 +733,14 @@ async fn the_demo_shows_allowed_and_denied_requests() {
     gw.shutdown().await;
 }
 
-/// A bare HTTP/1.1 upstream that counts its connections; with `close_after`
-/// it closes each connection after one response (without saying so, as an
-/// upstream whose keep-alive timeout ran out does).
-async fn counting_upstream(close_after: bool) -> (std::net::SocketAddr, Arc<AtomicU64>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let conns = Arc::new(AtomicU64::new(0));
-    let c2 = conns.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            c2.fetch_add(1, Relaxed);
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        let r = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if s.write_all(r).await.is_err() {
-                            return;
-                        }
-                        if close_after {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, conns)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_connections_are_reused_and_closed_ones_replaced() {
     for close_after in [false, true] {
-        let (up, conns) = counting_upstream(close_after).await;
+        let (up, _, conns) = scripted_upstream(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            close_after,
+        )
+        .await;
         let gw = gateway(up).await;
         let a = gw.local_addr();
         for _ in 0..10 {

@@ -12,34 +12,44 @@ use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_termination() {
+/// A TLS gateway (self-signed certificate for `localhost`, `timeouts` added
+/// to the test configuration's `[timeouts]`) in front of the test upstream,
+/// and a TLS connection to it offering `alpn`.
+async fn tls_gateway(
+    tag: &str,
+    timeouts: &str,
+    alpn: &[&[u8]],
+) -> (
+    corsgate_gateway::RunningGateway,
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    std::path::PathBuf,
+) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("corsgate-gw-tls-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("corsgate-gw-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), ck.key_pair.serialize_pem()).unwrap();
     let (up, _) = start_upstream().await;
     let text = config_text(up).replace(
         "[timeouts]",
-        "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\n[timeouts]",
+        &format!("[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\n[timeouts]\n{timeouts}"),
     );
     let file = dir.join("corsgate.toml");
     std::fs::write(&file, text).unwrap();
     let gw = start(GatewayConfig::from_file(&file).unwrap())
         .await
         .unwrap();
-
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ck.cert.pem().as_bytes()).unwrap())
         .unwrap();
-    let config =
+    let mut config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let tcp = tokio::net::TcpStream::connect(gw.local_addr())
         .await
         .unwrap();
@@ -47,6 +57,12 @@ async fn tls_termination() {
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
+    (gw, tls, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_termination() {
+    let (gw, tls, dir) = tls_gateway("tls", "", &[]).await;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .unwrap();
@@ -77,39 +93,7 @@ async fn tls_termination() {
 /// browser's preconnect) is not closed by the HTTP/1.x header-read check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_h2_connection_is_not_taken_for_a_slow_http1_head() {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("corsgate-gw-tls-h2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), ck.key_pair.serialize_pem()).unwrap();
-    let (up, _) = start_upstream().await;
-    let text = config_text(up).replace(
-        "[timeouts]",
-        "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\n[timeouts]\nheader_read = \"200ms\"",
-    );
-    let file = dir.join("corsgate.toml");
-    std::fs::write(&file, text).unwrap();
-    let gw = start(GatewayConfig::from_file(&file).unwrap())
-        .await
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ck.cert.pem().as_bytes()).unwrap())
-        .unwrap();
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(gw.local_addr())
-        .await
-        .unwrap();
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let (gw, tls, dir) = tls_gateway("tls-h2", "header_read = \"200ms\"", &[b"h2"]).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(b"h2".as_slice()));
     // Five header-read windows with not a byte sent.
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;

@@ -358,3 +358,52 @@ pub async fn gateway_process(
     }
     (child, addr, dir)
 }
+
+/// A bare HTTP/1.1 upstream (no HTTP library): it answers every request head
+/// it reads with `answer` and, with `close_after`, closes the connection
+/// after one answer without saying so (as an upstream whose keep-alive ran
+/// out does). Returns its address, the heads it read and how many
+/// connections it accepted.
+pub async fn scripted_upstream(
+    answer: &'static [u8],
+    close_after: bool,
+) -> (
+    SocketAddr,
+    Arc<std::sync::Mutex<Vec<String>>>,
+    Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let conns = Arc::new(AtomicU64::new(0));
+    let (h2, c2) = (heads.clone(), conns.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            c2.fetch_add(1, Relaxed);
+            let heads = h2.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head: Vec<u8> = buf.drain(..end + 4).collect();
+                        heads
+                            .lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
+                        if s.write_all(answer).await.is_err() || close_after {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, heads, conns)
+}
