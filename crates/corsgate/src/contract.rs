@@ -288,28 +288,35 @@ fn policy_answer(policy: &Policy, out: &Outgoing) -> (Response, Option<(&'static
     (r, reason)
 }
 
-/// The expected verdict: the case against the policy itself, and the
-/// policy's own reason when it refused a step (`Reason`'s text, which says
-/// what the policy does not allow, where the browser's refusal would only
+/// What the policy says of a case: the browser model's verdict against the
+/// policy itself, and that verdict in short. When the policy refused a step,
+/// the short form carries the policy's own reason (`Reason`'s code and text:
+/// what the policy does not allow), not the browser's (which would only
 /// describe the missing header).
-fn expect(
-    policy: &Policy,
-    profile: Profile,
-    req: &Request,
-) -> (Verdict, Option<(&'static str, String)>) {
+struct Expected {
+    verdict: Verdict,
+    outcome: Outcome,
+}
+
+fn expect(policy: &Policy, profile: Profile, req: &Request) -> Expected {
     let mut browser = Browser::new(profile);
     let mut refused = None;
-    let verdict = browser.run(req.clone(), |out| {
+    let verdict = match browser.run(req.clone(), |out| {
         let (response, reason) = policy_answer(policy, out);
         if reason.is_some() {
             refused = reason;
         }
         Ok::<_, std::convert::Infallible>(response)
-    });
-    match verdict {
-        Ok(v) => (v, refused),
+    }) {
+        Ok(v) => v,
         Err(never) => match never {},
+    };
+    let mut outcome = Outcome::of(&verdict);
+    if let Some((code, why)) = refused.filter(|_| !verdict.allowed) {
+        outcome.refusal = Some(code);
+        outcome.message = Some(why);
     }
+    Expected { verdict, outcome }
 }
 
 /// Runs `corsgate test`.
@@ -347,13 +354,10 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
             // contract; skip it rather than report a failure nobody can fix.
             Err(_) => continue,
         };
-        let (expected, why) = expect(&policy, profile, &req);
-        let mut result = run_case(&client, profile, &policy, case, &req, &expected, &extra);
-        if let Some((code, why)) = why.filter(|_| !expected.allowed) {
-            result.expected.refusal = Some(code);
-            result.expected.message = Some(why);
-        }
-        results.push(result);
+        let expected = expect(&policy, profile, &req);
+        results.push(run_case(
+            &client, profile, &policy, case, &req, expected, &extra,
+        ));
     }
     vary_pass(&mut results);
     if !results.is_empty() && results.iter().all(|r| r.actual.is_none()) {
@@ -389,7 +393,7 @@ fn run_case(
     policy: &Policy,
     case: CaseSpec,
     req: &Request,
-    expected: &Verdict,
+    expected: Expected,
     extra: &[(String, String)],
 ) -> CaseResult {
     let mut exchanges = Vec::new();
@@ -414,7 +418,7 @@ fn run_case(
         Err(e) => {
             return CaseResult {
                 case,
-                expected: Outcome::of(expected),
+                expected: expected.outcome,
                 actual: None,
                 pass: false,
                 problems: vec![Problem {
@@ -426,9 +430,9 @@ fn run_case(
             };
         }
     };
-    let problems = compare(policy, &case, expected, &actual, &exchanges);
+    let problems = compare(policy, &case, &expected.verdict, &actual, &exchanges);
     CaseResult {
-        expected: Outcome::of(expected),
+        expected: expected.outcome,
         actual: Some(Outcome::of(&actual)),
         pass: problems.is_empty(),
         problems,
