@@ -1162,6 +1162,29 @@ fn nothing_unsafe_is_emitted() {
     }
 }
 
+/// Envoy with `--name`: the virtual host and the cluster carry the name (no
+/// Envoy here to run it; the text is checked).
+#[test]
+fn a_named_envoy_export_renames_its_virtual_host_and_cluster() {
+    let dir = temp_dir("named-envoy");
+    let p = dir.join("p.toml");
+    std::fs::write(&p, "origins = [\"https://a.example.com\"]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["export", "--to", "envoy", "--name", "api"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("  - name: corsgate_api\n"), "{text}");
+    assert!(text.contains("cluster: corsgate_api_upstream"), "{text}");
+    assert!(text.contains("- name: corsgate_api_upstream"), "{text}");
+    assert!(
+        !text.contains("corsgate_upstream") && !text.contains("  - name: corsgate\n"),
+        "{text}"
+    );
+}
+
 /// Two policies, each exported with its own `--name`, in one nginx and in one
 /// Apache: the servers start, and `corsgate test` finds each location keeping
 /// its own policy's contract (and not the other's).
@@ -1205,6 +1228,16 @@ fn named_exports_share_one_server() {
             .unwrap();
         assert_eq!(bad.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&bad.stderr).contains("letters, digits and '_'"));
+        // Every variable was renamed (the renaming is a pass over the output).
+        let bare = match server {
+            Server::Nginx => "$corsgate_allow_origin",
+            Server::Apache => "env=CORSGATE_ALLOW",
+        };
+        assert!(
+            !ea.contains(bare) && !eb.contains(bare),
+            "{}",
+            server.name()
+        );
         let combined = match server {
             Server::Nginx => {
                 let marker = "# ---- server {} context";
