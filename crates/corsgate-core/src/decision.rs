@@ -205,6 +205,9 @@ enum Repr {
         expose: Option<HeaderValue>,
         credentials: bool,
         vary_origin: bool,
+        /// The same lines prebuilt, with a placeholder for `allow_origin`
+        /// (see `template`); set only where they are exactly these lines.
+        template: Option<&'static HeaderMap>,
     },
     Answer(HeaderMap),
 }
@@ -217,6 +220,7 @@ impl Default for ResponseHeaders {
                 expose: None,
                 credentials: false,
                 vary_origin: false,
+                template: None,
             },
         }
     }
@@ -264,6 +268,7 @@ impl ResponseHeaders {
                 expose,
                 credentials,
                 vary_origin,
+                ..
             } => IterRepr::Pass(
                 [
                     allow_origin
@@ -305,10 +310,16 @@ impl ResponseHeaders {
     pub fn apply_to(self, map: &mut HeaderMap) {
         match self.repr {
             Repr::Pass {
+                allow_origin: Some(v),
+                template: Some(t),
+                ..
+            } if map.capacity() == 0 => crate::template::fill(map, t, v),
+            Repr::Pass {
                 allow_origin,
                 expose,
                 credentials,
                 vary_origin,
+                ..
             } if map.is_empty() => {
                 // Nothing to replace, remove or merge: one append each. (No
                 // `reserve`: the first append makes room for six lines.)
@@ -347,6 +358,7 @@ fn merge(repr: Repr, map: &mut HeaderMap) {
             expose,
             credentials,
             vary_origin,
+            ..
         } => (
             [
                 allow_origin,
@@ -606,6 +618,7 @@ impl Policy {
                 expose: if any { self.expose.clone() } else { None },
                 credentials: false,
                 vary_origin: !any,
+                template: None,
             };
             let d = Decision {
                 kind: RequestKind::NotCors,
@@ -649,6 +662,7 @@ impl Policy {
                     expose: self.expose.clone(),
                     credentials: self.credentials,
                     vary_origin: !any,
+                    template: self.pass_template,
                 },
                 true,
                 if any {
@@ -663,6 +677,7 @@ impl Policy {
                     expose: None,
                     credentials: false,
                     vary_origin: !any,
+                    template: None,
                 },
                 false,
                 reason,
@@ -1145,6 +1160,64 @@ mod tests {
             }
             if let Some((last, _)) = pairs.last() {
                 assert_eq!(*last, header::VARY, "Vary last");
+            }
+        }
+    }
+
+    /// The prebuilt lines (`template`, for a map that has not allocated) and
+    /// the appended ones (a map with room) are the same, in the same order,
+    /// for every shape of policy and every kind of allowed origin.
+    #[test]
+    fn template_and_appends_give_the_same_lines() {
+        let lines = |m: &HeaderMap| -> Vec<(String, String)> {
+            m.iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect()
+        };
+        for credentials in [false, true] {
+            for expose in [&[][..], &["X-Total"][..], &["x-a", "x-b"][..]] {
+                for origins in [
+                    &["*"][..],
+                    &["https://app.example.com", "https://*.example.org"][..],
+                ] {
+                    if credentials && origins == ["*"] {
+                        continue;
+                    }
+                    let p = Policy::builder()
+                        .origins(origins.iter().copied())
+                        .expose_headers(expose.iter().copied())
+                        .credentials(credentials)
+                        .build()
+                        .unwrap();
+                    for origin in ["https://app.example.com", "https://t.example.org"] {
+                        let d = p.decide(&Method::GET, &hm(&[("origin", origin)]));
+                        assert!(d.allowed());
+                        let ResponseHeaders {
+                            repr: Repr::Pass { template, .. },
+                        } = d.headers()
+                        else {
+                            panic!("an actual request is passed on");
+                        };
+                        assert!(template.is_some(), "a template was made");
+                        let mut fresh = HeaderMap::new();
+                        d.headers().clone().apply_to(&mut fresh);
+                        let mut roomy = HeaderMap::with_capacity(8);
+                        d.headers().clone().apply_to(&mut roomy);
+                        assert_eq!(
+                            lines(&fresh),
+                            lines(&roomy),
+                            "{origins:?} {expose:?} {credentials}"
+                        );
+                        let from_iter: Vec<_> = d
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                            .collect();
+                        assert_eq!(lines(&fresh), from_iter);
+                        let acao = &fresh["access-control-allow-origin"];
+                        assert!(acao == origin || acao == "*", "{acao:?}");
+                    }
+                }
             }
         }
     }

@@ -57,6 +57,7 @@ pub mod remedy;
 pub mod request;
 pub mod response;
 pub mod safelist;
+mod template;
 pub mod verdict;
 
 pub use browser::{evaluate, Action, Browser, Fetch, Outgoing};

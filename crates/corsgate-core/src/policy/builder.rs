@@ -315,6 +315,9 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         (true, true) => "access-control-request-method, access-control-request-headers, access-control-request-private-network",
         (false, true) => "origin, access-control-request-method, access-control-request-headers, access-control-request-private-network",
     };
+    let expose = joined(&expose_names);
+    let pass_template =
+        crate::template::allowed_actual(c.credentials, expose.as_ref(), !any_origin);
     Ok(Policy {
         origins,
         credentials: c.credentials,
@@ -324,12 +327,13 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             MethodRule::List(method_values)
         },
         request_headers,
-        expose: joined(&expose_names),
+        expose,
         expose_names,
         max_age,
         private_network: c.private_network,
         debug: c.debug,
         preflight_vary: HeaderValue::from_static(preflight_vary),
+        pass_template,
         config: normalized,
     })
 }

@@ -77,6 +77,8 @@ pub struct Policy {
     pub(crate) private_network: bool,
     pub(crate) debug: bool,
     pub(crate) preflight_vary: HeaderValue,
+    /// The headers of an allowed actual request, ready to clone (`template`).
+    pub(crate) pass_template: Option<&'static http::HeaderMap>,
     pub(crate) config: PolicyConfig,
 }
 
