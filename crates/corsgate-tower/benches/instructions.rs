@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     let mut cx = Context::from_waker(&waker);
     let hostile = HeaderValue::from_bytes(&vec![b','; 1 << 20]).expect("commas are valid");
     let wire = Wire::new(origins.allowed());
-    let mut run = |f: &mut dyn FnMut(http::Request<()>)| {
+    let run = |f: &mut dyn FnMut(http::Request<()>)| {
         for _ in 0..n {
             f(w.request(&wire, &hostile));
         }
