@@ -509,6 +509,9 @@ struct Answer {
     reason: Reason,
     draft: Draft,
     echo: bool,
+    /// The same lines prebuilt (`template`), where they are exactly the
+    /// draft's but for its origin and method.
+    template: Option<&'static HeaderMap>,
 }
 
 impl Answer {
@@ -516,13 +519,27 @@ impl Answer {
         if self.echo {
             self.draft.allow_origin = origin();
         }
+        let map = match self.template {
+            Some(t) => match (
+                self.draft.allow_origin.take(),
+                self.draft.allow_methods.take(),
+            ) {
+                (Some(o), Some(m)) => crate::template::preflight_answer(t, o, m),
+                (o, m) => {
+                    self.draft.allow_origin = o;
+                    self.draft.allow_methods = m;
+                    self.draft.into_map()
+                }
+            },
+            None => self.draft.into_map(),
+        };
         Decision {
             kind: RequestKind::Preflight,
             action: Action::Respond(self.status),
             allowed: self.allowed,
             reason: self.reason,
             headers: ResponseHeaders {
-                repr: Repr::Answer(self.draft.into_map()),
+                repr: Repr::Answer(map),
             },
         }
     }
@@ -714,6 +731,7 @@ impl Policy {
                 ..Draft::default()
             },
             echo: false,
+            template: None,
         };
         let acao = match matched {
             Err(reason) => return forbidden(vary, reason),
@@ -734,6 +752,7 @@ impl Policy {
                     reason,
                     draft: h,
                     echo,
+                    template: None,
                 }
             } else {
                 forbidden(h.vary, reason)
@@ -785,12 +804,20 @@ impl Policy {
             && headers
                 .get(ACRPN)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        // The template holds no Private Network Access line, and lists the
+        // policy's request headers.
+        let template = if h.allow_private_network {
+            None
+        } else {
+            self.preflight_template
+        };
         Answer {
             status: StatusCode::NO_CONTENT,
             allowed: true,
             reason: Reason::PreflightAllowed,
             draft: h,
             echo,
+            template,
         }
     }
 
@@ -1216,6 +1243,72 @@ mod tests {
                         assert_eq!(lines(&fresh), from_iter);
                         let acao = &fresh["access-control-allow-origin"];
                         assert!(acao == origin || acao == "*", "{acao:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// An allowed preflight's answer cloned from its template is line for
+    /// line the one `Draft::into_map` builds, for every shape of policy.
+    #[test]
+    fn preflight_template_and_draft_give_the_same_answer() {
+        let lines = |m: &HeaderMap| -> Vec<(String, String)> {
+            m.iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect()
+        };
+        for credentials in [false, true] {
+            for max_age in [None, Some(600)] {
+                for listed in [&[][..], &["X-Trace"][..], &["x-a", "Content-Type"][..]] {
+                    for origins in [&["*"][..], &["https://*.example.org"][..]] {
+                        if credentials && origins == ["*"] {
+                            continue;
+                        }
+                        let mut b = Policy::builder()
+                            .origins(origins.iter().copied())
+                            .methods(["PUT", "patch"])
+                            .request_headers(listed.iter().copied())
+                            .credentials(credentials);
+                        if let Some(m) = max_age {
+                            b = b.max_age(m);
+                        }
+                        let p = b.build().unwrap();
+                        assert!(p.preflight_template.is_some());
+                        let mut h = hm(&[
+                            ("origin", "https://t.example.org"),
+                            ("access-control-request-method", "patch"),
+                        ]);
+                        if let Some(name) = listed.first() {
+                            h.append(
+                                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                                HeaderValue::from_str(name).unwrap(),
+                            );
+                        }
+                        let d = p.decide(&Method::OPTIONS, &h);
+                        assert!(d.allowed(), "{:?}", d.reason());
+                        let got = d.headers().to_header_map();
+                        let HeaderRule::List { value, .. } = &p.request_headers else {
+                            panic!("a list");
+                        };
+                        let draft = Draft {
+                            allow_origin: Some(HeaderValue::from_static(if origins == ["*"] {
+                                "*"
+                            } else {
+                                "https://t.example.org"
+                            })),
+                            allow_credentials: credentials,
+                            allow_methods: Some(HeaderValue::from_static("patch")),
+                            allow_headers: value.clone(),
+                            max_age: p.max_age.as_ref().map(|(_, v)| v.clone()),
+                            allow_private_network: false,
+                            vary: Some(p.preflight_vary.clone()),
+                        };
+                        assert_eq!(
+                            lines(&got),
+                            lines(&draft.into_map()),
+                            "{origins:?} {listed:?} {credentials} {max_age:?}"
+                        );
                     }
                 }
             }

@@ -1,32 +1,38 @@
-//! The headers of an allowed actual request, prebuilt once per policy shape.
+//! The answers whose lines are known when a policy is built, prebuilt once.
 //!
-//! Adding the CORS headers to a response whose header map is empty (the
-//! common case: a handler that set nothing, or a middleware placed outermost)
-//! costs four hash-and-probe appends and the map's first allocation. Cloning
-//! a ready map of the same lines costs the allocation and a copy, about a
-//! third less. Only `Access-Control-Allow-Origin` differs from one request to
-//! the next, so the template holds a placeholder there, replaced after the
-//! clone.
+//! Putting the CORS headers into an empty header map costs one hash-and-probe
+//! append per line plus the map's first allocation. Cloning a ready map of
+//! the same lines costs the allocation and a copy: a third less for an
+//! allowed actual request (four lines), more for a preflight's answer (up to
+//! six). Two kinds of answer have templates:
 //!
-//! Templates are shared process-wide and never freed, keyed by their content
-//! (credentials, exposed headers, `Vary`), so rebuilding a policy reuses the
-//! one already made. The table holds at most [`LIMIT`] bytes; past it a
-//! policy has no template and the headers are appended one by one (correct,
-//! slower).
+//! * the headers of an allowed actual request: `Access-Control-Allow-Origin`
+//!   (a placeholder, replaced by the request's allowed origin), then
+//!   `Access-Control-Allow-Credentials`, `Access-Control-Expose-Headers` and
+//!   `Vary: origin` where the policy has them;
+//! * the answer to an allowed preflight, for a policy that lists its request
+//!   headers: `Access-Control-Allow-Origin` and `Access-Control-Allow-Methods`
+//!   as placeholders, then credentials, the listed headers, `Max-Age` and
+//!   `Vary` as the policy has them.
+//!
+//! Templates are shared process-wide and never freed, keyed by their lines,
+//! so rebuilding a policy reuses the ones already made. The table holds at
+//! most [`LIMIT`] bytes; past it a policy has no template and its headers are
+//! appended one by one (the same lines, a little slower).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use http::{header, HeaderMap, HeaderValue};
+use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 /// The most bytes the process-wide table holds, bookkeeping included.
 pub const LIMIT: usize = 1 << 20;
 
-/// Bookkeeping counted per template besides its values: the map's index and
-/// entries, the table's key and slot, roughly.
+/// Bookkeeping counted per template besides its lines: the map's index and
+/// entries, the table's slot, roughly.
 const ENTRY_OVERHEAD: usize = 1024;
 
-/// The value put where the request's allowed origin goes.
+/// The value put where a line's per-request value goes.
 const PLACEHOLDER: HeaderValue = HeaderValue::from_static("null");
 
 #[derive(Default)]
@@ -37,19 +43,16 @@ struct Table {
 
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
 
-/// The lines an allowed actual request gets, in the order
-/// `ResponseHeaders::apply_to` appends them: `Access-Control-Allow-Origin`
-/// (a placeholder), then `Access-Control-Allow-Credentials`,
-/// `Access-Control-Expose-Headers` and `Vary: origin` where they apply.
-/// `None` when the process-wide table is full.
-pub(crate) fn allowed_actual(
-    credentials: bool,
-    expose: Option<&HeaderValue>,
-    vary_origin: bool,
-) -> Option<&'static HeaderMap> {
-    let mut key = vec![u8::from(credentials), u8::from(vary_origin)];
-    if let Some(v) = expose {
+/// The static map of exactly `lines`, in order: the one already made, or a
+/// new one if it fits in the table; `None` when the table is full.
+fn intern(lines: &[(HeaderName, HeaderValue)]) -> Option<&'static HeaderMap> {
+    // Names and values never hold a NUL byte: the key is unambiguous.
+    let mut key = Vec::new();
+    for (n, v) in lines {
+        key.extend_from_slice(n.as_str().as_bytes());
+        key.push(0);
         key.extend_from_slice(v.as_bytes());
+        key.push(0);
     }
     let mut guard = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
     let table = guard.get_or_insert_with(Table::default);
@@ -60,19 +63,9 @@ pub(crate) fn allowed_actual(
     if table.bytes + cost > LIMIT {
         return None;
     }
-    let mut map = HeaderMap::with_capacity(4);
-    map.append(header::ACCESS_CONTROL_ALLOW_ORIGIN, PLACEHOLDER);
-    if credentials {
-        map.append(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-    }
-    if let Some(v) = expose {
-        map.append(header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
-    }
-    if vary_origin {
-        map.append(header::VARY, HeaderValue::from_static("origin"));
+    let mut map = HeaderMap::with_capacity(lines.len());
+    for (n, v) in lines {
+        map.append(n.clone(), v.clone());
     }
     let map: &'static HeaderMap = Box::leak(Box::new(map));
     table.maps.insert(key, map);
@@ -80,9 +73,59 @@ pub(crate) fn allowed_actual(
     Some(map)
 }
 
-/// `template`'s lines in `map`, with `allow_origin` in place of the
-/// placeholder. For a map that has not allocated yet (`capacity() == 0`): one
-/// with room is cheaper to append to, and appending allocates nothing.
+/// The template of an allowed actual request's headers.
+pub(crate) fn allowed_actual(
+    credentials: bool,
+    expose: Option<&HeaderValue>,
+    vary_origin: bool,
+) -> Option<&'static HeaderMap> {
+    let mut lines = vec![(header::ACCESS_CONTROL_ALLOW_ORIGIN, PLACEHOLDER)];
+    if credentials {
+        lines.push((
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        ));
+    }
+    if let Some(v) = expose {
+        lines.push((header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone()));
+    }
+    if vary_origin {
+        lines.push((header::VARY, HeaderValue::from_static("origin")));
+    }
+    intern(&lines)
+}
+
+/// The template of an allowed preflight's answer, in the order
+/// `Draft::into_map` appends the same lines (no Private Network Access line:
+/// that one depends on the request).
+pub(crate) fn allowed_preflight(
+    credentials: bool,
+    allow_headers: Option<&HeaderValue>,
+    max_age: Option<&HeaderValue>,
+    vary: &HeaderValue,
+) -> Option<&'static HeaderMap> {
+    let mut lines = vec![(header::ACCESS_CONTROL_ALLOW_ORIGIN, PLACEHOLDER)];
+    if credentials {
+        lines.push((
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        ));
+    }
+    lines.push((header::ACCESS_CONTROL_ALLOW_METHODS, PLACEHOLDER));
+    if let Some(v) = allow_headers {
+        lines.push((header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone()));
+    }
+    if let Some(v) = max_age {
+        lines.push((header::ACCESS_CONTROL_MAX_AGE, v.clone()));
+    }
+    lines.push((header::VARY, vary.clone()));
+    intern(&lines)
+}
+
+/// An allowed actual request's template in `map`, with `allow_origin` in
+/// place of the placeholder. For a map that has not allocated yet
+/// (`capacity() == 0`): one with room is cheaper to append to, and appending
+/// to it allocates nothing.
 #[inline]
 pub(crate) fn fill(map: &mut HeaderMap, template: &HeaderMap, allow_origin: HeaderValue) {
     debug_assert!(map.is_empty());
@@ -95,6 +138,38 @@ pub(crate) fn fill(map: &mut HeaderMap, template: &HeaderMap, allow_origin: Head
             map.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
         }
     }
+}
+
+/// An allowed preflight's answer from its template, with the allowed origin
+/// and method in place of the placeholders.
+#[inline(never)]
+pub(crate) fn preflight_answer(
+    template: &HeaderMap,
+    allow_origin: HeaderValue,
+    allow_method: HeaderValue,
+) -> HeaderMap {
+    let mut map = template.clone();
+    let (mut origin, mut method) = (Some(allow_origin), Some(allow_method));
+    for (name, slot) in map.iter_mut() {
+        if name == header::ACCESS_CONTROL_ALLOW_ORIGIN {
+            if let Some(v) = origin.take() {
+                *slot = v;
+            }
+        } else if name == header::ACCESS_CONTROL_ALLOW_METHODS {
+            if let Some(v) = method.take() {
+                *slot = v;
+            }
+            break;
+        }
+    }
+    // Only if `http` ever changed its iteration order.
+    if let Some(v) = origin {
+        map.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    if let Some(v) = method {
+        map.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
+    map
 }
 
 #[cfg(test)]
@@ -115,10 +190,14 @@ mod tests {
         assert!(c.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
         let d = allowed_actual(false, None, false).expect("room");
         assert_eq!(d.len(), 1);
+        let vary = HeaderValue::from_static("origin, access-control-request-method");
+        let p = allowed_preflight(true, Some(&x), None, &vary).expect("room");
+        assert_eq!(p.len(), 5);
+        assert!(!std::ptr::eq(a, p));
     }
 
     #[test]
-    fn fill_replaces_the_placeholder_only() {
+    fn fill_replaces_the_placeholders_only() {
         let t = allowed_actual(true, None, true).expect("room");
         let mut map = HeaderMap::new();
         fill(
@@ -137,5 +216,19 @@ mod tests {
             t["access-control-allow-origin"], "null",
             "the template is untouched"
         );
+
+        let vary = HeaderValue::from_static("origin");
+        let t = allowed_preflight(false, None, Some(&HeaderValue::from_static("600")), &vary)
+            .expect("room");
+        let map = preflight_answer(
+            t,
+            HeaderValue::from_static("https://a.example"),
+            HeaderValue::from_static("PUT"),
+        );
+        assert_eq!(map.len(), 4);
+        assert_eq!(map["access-control-allow-origin"], "https://a.example");
+        assert_eq!(map["access-control-allow-methods"], "PUT");
+        assert_eq!(map["access-control-max-age"], "600");
+        assert_eq!(t["access-control-allow-methods"], "null");
     }
 }

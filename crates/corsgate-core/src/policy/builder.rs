@@ -318,6 +318,16 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
     let expose = joined(&expose_names);
     let pass_template =
         crate::template::allowed_actual(c.credentials, expose.as_ref(), !any_origin);
+    let preflight_vary = HeaderValue::from_static(preflight_vary);
+    let preflight_template = match &request_headers {
+        HeaderRule::List { value, .. } => crate::template::allowed_preflight(
+            c.credentials,
+            value.as_ref(),
+            max_age.as_ref().map(|(_, v)| v),
+            &preflight_vary,
+        ),
+        HeaderRule::Mirror => None,
+    };
     Ok(Policy {
         origins,
         credentials: c.credentials,
@@ -332,8 +342,9 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         max_age,
         private_network: c.private_network,
         debug: c.debug,
-        preflight_vary: HeaderValue::from_static(preflight_vary),
+        preflight_vary,
         pass_template,
+        preflight_template,
         config: normalized,
     })
 }
