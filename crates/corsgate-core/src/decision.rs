@@ -409,6 +409,20 @@ struct Draft {
 }
 
 impl Draft {
+    /// The answer cloned from `template`, which holds exactly these lines
+    /// but for the origin and the method (see `template`).
+    #[inline(never)]
+    fn into_map_from(mut self, template: &HeaderMap) -> HeaderMap {
+        match (self.allow_origin.take(), self.allow_methods.take()) {
+            (Some(o), Some(m)) => crate::template::preflight_answer(template, o, m),
+            (o, m) => {
+                self.allow_origin = o;
+                self.allow_methods = m;
+                self.into_map()
+            }
+        }
+    }
+
     fn into_map(self) -> HeaderMap {
         // Room for exactly these lines: the smallest table that holds them.
         // (Spelled out field by field: gathering the pairs in an array first
@@ -520,17 +534,7 @@ impl Answer {
             self.draft.allow_origin = origin();
         }
         let map = match self.template {
-            Some(t) => match (
-                self.draft.allow_origin.take(),
-                self.draft.allow_methods.take(),
-            ) {
-                (Some(o), Some(m)) => crate::template::preflight_answer(t, o, m),
-                (o, m) => {
-                    self.draft.allow_origin = o;
-                    self.draft.allow_methods = m;
-                    self.draft.into_map()
-                }
-            },
+            Some(t) => self.draft.into_map_from(t),
             None => self.draft.into_map(),
         };
         Decision {

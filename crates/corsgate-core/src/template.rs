@@ -142,7 +142,6 @@ pub(crate) fn fill(map: &mut HeaderMap, template: &HeaderMap, allow_origin: Head
 
 /// An allowed preflight's answer from its template, with the allowed origin
 /// and method in place of the placeholders.
-#[inline(never)]
 pub(crate) fn preflight_answer(
     template: &HeaderMap,
     allow_origin: HeaderValue,
