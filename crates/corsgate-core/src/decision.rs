@@ -875,11 +875,15 @@ fn contains_name<S: std::hash::BuildHasher>(
     if name.len() > longest {
         return false;
     }
-    // A short list is scanned: cheaper than lower-casing and hashing.
+    // A short list is scanned: cheaper than lower-casing and hashing. The
+    // listed names are lower case: only the request's side is folded.
     if set.len() <= 8 {
-        return set
-            .iter()
-            .any(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name));
+        return set.iter().any(|n| {
+            n.len() == name.len()
+                && n.bytes()
+                    .zip(name)
+                    .all(|(a, b)| a == b.to_ascii_lowercase())
+        });
     }
     let mut buf = [0u8; 128];
     match buf.get_mut(..name.len()) {
