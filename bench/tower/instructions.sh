@@ -8,6 +8,7 @@
 #
 #   bench/tower/instructions.sh                      # actual_allowed, every origin set
 #   WORKLOADS="actual_allowed preflight_allowed" ORIGINS="1 pattern" bench/tower/instructions.sh
+#   INNER=json bench/tower/instructions.sh           # the inner response has a Content-Type already
 #
 # Needs valgrind (Debian package). Prints a Markdown table.
 set -euo pipefail
@@ -15,13 +16,13 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 WORKLOADS="${WORKLOADS:-actual_allowed}"
 ORIGINS="${ORIGINS:-1 100 10000 pattern}"
-N1="${N1:-2000}" N2="${N2:-22000}"
+N1="${N1:-2000}" N2="${N2:-22000}" INNER="${INNER:-empty}"
 bin=$(cargo bench -q -p corsgate-tower --bench instructions --manifest-path "$root/Cargo.toml" --no-run --message-format=json 2>/dev/null \
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | grep instructions | tail -1)
 [ -x "$bin" ] || { echo "could not build the instructions bench" >&2; exit 1; }
 count() { # workload origins contender n
   local out; out=$(mktemp)
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$@" >/dev/null 2>&1
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$@" "$INNER" >/dev/null 2>&1
   awk '/^summary:|^totals:/ {print $2; exit}' "$out"; rm -f "$out"
 }
 per_request() { # workload origins contender
@@ -44,4 +45,4 @@ for w in $WORKLOADS; do
   done
 done
 echo
-echo "instructions per request (callgrind, difference of $N1 and $N2 requests)"
+echo "instructions per request (callgrind, difference of $N1 and $N2 requests; inner response: $INNER)"

@@ -320,9 +320,10 @@ impl ResponseHeaders {
                 credentials,
                 vary_origin,
                 ..
-            } if map.is_empty() => {
-                // Nothing to replace, remove or merge: one append each. (No
-                // `reserve`: the first append makes room for six lines.)
+            } if map.is_empty() || !holds_cors_or_vary(map) => {
+                // Nothing to replace, remove or merge (the common case of a
+                // handler that set only its own headers): one append each.
+                // (No `reserve`: the first append makes room for six lines.)
                 if let Some(v) = allow_origin {
                     map.append(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
                 }
@@ -349,7 +350,18 @@ impl ResponseHeaders {
     }
 }
 
-/// [`ResponseHeaders::apply_to`] for a map that already holds headers.
+/// Whether `map` holds a CORS response header or `Vary`: only then do the
+/// decision's lines need merging rather than appending. A scan of the map's
+/// names (a handler's response has a few) is cheaper than a hashed lookup
+/// for each of the eight names.
+#[inline]
+fn holds_cors_or_vary(map: &HeaderMap) -> bool {
+    map.keys()
+        .any(|k| *k == header::VARY || CORS_NAMES.iter().any(|c| c == k))
+}
+
+/// [`ResponseHeaders::apply_to`] for a map that already holds CORS headers
+/// or `Vary`.
 #[inline(never)]
 fn merge(repr: Repr, map: &mut HeaderMap) {
     let (mut set, vary) = match repr {
@@ -1321,6 +1333,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Appending to a map that holds other headers only (a handler's
+    /// `Content-Type`) gives what merging gives.
+    #[test]
+    fn appending_beside_other_headers_is_merging() {
+        let lines = |m: &HeaderMap| -> Vec<(String, String)> {
+            m.iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect()
+        };
+        let p = policy();
+        for origin in [
+            "https://app.example.com",
+            "https://b.example.org",
+            "https://evil.example",
+        ] {
+            let d = p.decide(&Method::GET, &hm(&[("origin", origin)]));
+            let base = hm(&[("content-type", "application/json"), ("x-request-id", "7")]);
+            assert!(!holds_cors_or_vary(&base));
+            let mut appended = base.clone();
+            d.headers().clone().apply_to(&mut appended);
+            let mut merged = base.clone();
+            merge(d.headers().clone().repr, &mut merged);
+            assert_eq!(lines(&appended), lines(&merged), "{origin}");
+            assert_eq!(appended["content-type"], "application/json");
+        }
+        assert!(holds_cors_or_vary(&hm(&[("vary", "accept")])));
+        assert!(holds_cors_or_vary(&hm(&[(
+            "access-control-allow-origin",
+            "*"
+        )])));
+        assert!(holds_cors_or_vary(&hm(&[(
+            "access-control-allow-private-network",
+            "true"
+        )])));
     }
 
     #[test]

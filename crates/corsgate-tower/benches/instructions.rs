@@ -8,6 +8,7 @@
 //! #   WORKLOAD  actual_allowed | actual_denied | preflight_allowed | preflight_denied | hostile_acrh
 //! #   ORIGINS   1 | 100 | 10000 | pattern
 //! #   CONTENDER none | corsgate | tower-http | floor
+//! #   INNER (optional) empty (default: the response has no header) | json (it has a Content-Type)
 //! ```
 
 mod common;
@@ -17,7 +18,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use common::{corsgate, drive, inner, tower_http, Floor, Noop, Origins, Wire, Workload};
+use common::{
+    corsgate, drive, inner, inner_json, tower_http, Floor, Noop, Origins, Wire, Workload,
+};
 use http::HeaderValue;
 use tower::Layer;
 
@@ -26,9 +29,13 @@ fn main() -> ExitCode {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let [workload, origins, contender, n] = args.as_slice() else {
-        eprintln!("usage: instructions WORKLOAD ORIGINS CONTENDER N");
-        return ExitCode::from(2);
+    let (workload, origins, contender, n, json) = match args.as_slice() {
+        [w, o, c, n] => (w, o, c, n, false),
+        [w, o, c, n, i] if i == "empty" || i == "json" => (w, o, c, n, i == "json"),
+        _ => {
+            eprintln!("usage: instructions WORKLOAD ORIGINS CONTENDER N [empty|json]");
+            return ExitCode::from(2);
+        }
     };
     let Some(w) = Workload::ALL.into_iter().find(|w| w.name() == workload) else {
         eprintln!("unknown workload {workload:?}");
@@ -57,27 +64,36 @@ fn main() -> ExitCode {
             f(w.request(&wire, &hostile));
         }
     };
-    match contender.as_str() {
-        "none" => {
-            let mut s = inner();
-            run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
-        }
-        "corsgate" => {
-            let mut s = corsgate(origins).layer(inner());
-            run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
-        }
-        "tower-http" => {
-            let mut s = tower_http(origins).layer(inner());
-            run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
-        }
-        "floor" => {
-            let mut s = Floor.layer(inner());
-            run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
-        }
-        other => {
-            eprintln!("unknown contender {other:?}");
-            return ExitCode::from(2);
-        }
+    macro_rules! contenders {
+        ($inner:expr) => {
+            match contender.as_str() {
+                "none" => {
+                    let mut s = $inner;
+                    run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
+                }
+                "corsgate" => {
+                    let mut s = corsgate(origins).layer($inner);
+                    run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
+                }
+                "tower-http" => {
+                    let mut s = tower_http(origins).layer($inner);
+                    run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
+                }
+                "floor" => {
+                    let mut s = Floor.layer($inner);
+                    run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
+                }
+                other => {
+                    eprintln!("unknown contender {other:?}");
+                    return ExitCode::from(2);
+                }
+            }
+        };
+    }
+    if json {
+        contenders!(inner_json());
+    } else {
+        contenders!(inner());
     }
     ExitCode::SUCCESS
 }

@@ -28,6 +28,24 @@ pub fn inner() -> impl Service<
     service_fn(|_req: Request<()>| ready(Ok::<_, Infallible>(Response::new(()))))
 }
 
+/// An inner service that answers like a JSON handler: a `Content-Type`
+/// line, so the layer merges into a map that holds headers already.
+pub fn inner_json() -> impl Service<
+    Request<()>,
+    Response = Response<()>,
+    Error = Infallible,
+    Future = Ready<Result<Response<()>, Infallible>>,
+> + Clone {
+    service_fn(|_req: Request<()>| {
+        let mut res = Response::new(());
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        ready(Ok::<_, Infallible>(res))
+    })
+}
+
 pub fn drive<S>(svc: &mut S, req: Request<()>, cx: &mut Context<'_>) -> Response<()>
 where
     S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
