@@ -163,6 +163,142 @@ pub struct ClientSideBase {
     /// The connection's slot among `max_connections`; a WebSocket tunnel
     /// takes it along, so tunnels count against the limit too.
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    /// The upstream response deadline of the exchange in flight, when the
+    /// connection's own timer watches it (HTTP/1.x, see `listener::drive`).
+    pub(crate) head_watch: HeadWatch,
+}
+
+/// The upstream response deadline of an HTTP/1.x connection's exchange in
+/// flight (hyper serves one at a time, in the connection's task), watched by
+/// one timer of the connection (`listener::drive`) instead of a timer entry
+/// registered and removed in the runtime's wheel for every request.
+///
+/// The connection's timer is always armed no later than the deadline of
+/// any exchange that can begin: at most `upstream_response` ahead, and
+/// brought forward when an exchange's deadline is earlier (after a reload
+/// that shortened it). When it fires, it expires the waiting exchange if
+/// its deadline has passed, and is armed again.
+#[derive(Debug)]
+pub(crate) struct HeadWatch {
+    /// Whether the connection's timer watches this connection's exchanges;
+    /// without it (h2, or `handle` used on its own), each exchange gets a
+    /// timer of its own.
+    watched: AtomicBool,
+    /// The reference point of `deadline`.
+    epoch: Instant,
+    /// The waiting exchange's deadline, in nanoseconds after `epoch`
+    /// (`NONE`: no exchange waits for an upstream response head).
+    deadline: AtomicU64,
+    /// The waiting exchange's deadline has passed.
+    expired: AtomicBool,
+}
+
+impl HeadWatch {
+    const NONE: u64 = u64::MAX;
+
+    fn new() -> HeadWatch {
+        HeadWatch {
+            watched: AtomicBool::new(false),
+            epoch: Instant::now(),
+            deadline: AtomicU64::new(Self::NONE),
+            expired: AtomicBool::new(false),
+        }
+    }
+
+    /// The connection's timer watches from now on.
+    pub(crate) fn watch(&self) {
+        self.watched.store(true, Relaxed);
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos())
+            .unwrap_or(Self::NONE - 1)
+            .min(Self::NONE - 1)
+    }
+
+    /// An exchange starts waiting for its upstream response head until
+    /// `deadline`; `false` when the connection's timer does not watch.
+    fn begin(&self, deadline: Instant) -> bool {
+        if !self.watched.load(Relaxed) {
+            return false;
+        }
+        self.expired.store(false, Relaxed);
+        self.deadline.store(self.nanos(deadline), Relaxed);
+        true
+    }
+
+    /// The waiting exchange is over (answered, failed or dropped).
+    fn end(&self) {
+        self.deadline.store(Self::NONE, Relaxed);
+    }
+
+    /// Whether the waiting exchange's deadline has passed.
+    fn is_expired(&self) -> bool {
+        self.expired.load(Relaxed)
+    }
+
+    /// The waiting exchange's deadline, if one waits.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        match self.deadline.load(Relaxed) {
+            Self::NONE => None,
+            n => Some(self.epoch + std::time::Duration::from_nanos(n)),
+        }
+    }
+
+    /// The waiting exchange's deadline in the form [`Self::due`] gives,
+    /// as a number to compare cheaply (`u64::MAX`: none).
+    pub(crate) fn due_nanos(&self) -> u64 {
+        self.deadline.load(Relaxed)
+    }
+
+    /// `t` in the form of [`Self::due_nanos`].
+    pub(crate) fn to_nanos(&self, t: Instant) -> u64 {
+        self.nanos(t)
+    }
+
+    /// Marks the waiting exchange as timed out; the caller wakes the task.
+    pub(crate) fn expire(&self) {
+        self.expired.store(true, Relaxed);
+    }
+}
+
+/// The output of [`within_deadline`] when the deadline passed first.
+struct TimedOut;
+
+/// Runs `fut` until the upstream response deadline: with the connection's
+/// timer when it watches ([`HeadWatch`]), else with a timer of its own.
+async fn within_deadline<F: std::future::Future>(
+    client: &ClientSideBase,
+    deadline: Instant,
+    fut: F,
+) -> Result<F::Output, TimedOut> {
+    let watch = &client.head_watch;
+    if client.is_h2() || !watch.begin(deadline) {
+        return tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), fut)
+            .await
+            .map_err(|_| TimedOut);
+    }
+    struct End<'a>(&'a HeadWatch);
+    impl Drop for End<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let _end = End(watch);
+    let mut fut = std::pin::pin!(fut);
+    // The connection's timer wakes the connection's task, which polls this
+    // future (hyper polls an HTTP/1.x service future in the connection's
+    // own task, with its waker).
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Ok(out));
+        }
+        if watch.is_expired() {
+            return std::task::Poll::Ready(Err(TimedOut));
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 impl std::fmt::Debug for ClientSideBase {
@@ -191,6 +327,7 @@ impl ClientSideBase {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             h2: AtomicBool::new(false),
+            head_watch: HeadWatch::new(),
         }
     }
 
@@ -481,7 +618,7 @@ async fn forward(
     };
     let host = upstream_host(rt, side, pool);
     let timeout = rt.config.timeouts.upstream_response;
-    let deadline = tokio::time::Instant::from_std(start) + timeout;
+    let deadline = start + timeout;
     let sent = if up.protocol == UpstreamProtocol::Http1
         && body.is_end_stream()
         && is_plain(&parts.headers)
@@ -494,7 +631,7 @@ async fn forward(
             host,
             fields: &fields,
         };
-        tokio::time::timeout_at(deadline, pool.send_plain(&parts, &extra, start)).await
+        within_deadline(client, deadline, pool.send_plain(&parts, &extra, start)).await
     } else {
         remove_hop_by_hop(&mut parts.headers);
         client
@@ -508,7 +645,7 @@ async fn forward(
             UpstreamProtocol::H2c => Version::HTTP_2,
         };
         let req = Request::from_parts(parts, body);
-        tokio::time::timeout_at(deadline, pool.send(req)).await
+        within_deadline(client, deadline, pool.send(req)).await
     };
     match sent {
         Ok(Ok(resp))
