@@ -32,6 +32,9 @@ pub struct Runtime {
     pools: Vec<Pool>,
     /// Whether any route is host-specific.
     host_routes: bool,
+    /// The index in `pools` of each route's pool, in the order of
+    /// `config.routes` (no authority comparison per request).
+    route_pools: Vec<usize>,
 }
 
 impl Runtime {
@@ -51,17 +54,33 @@ impl Runtime {
             }
         }
         let host_routes = config.routes.iter().any(|r| r.host.is_some());
+        let route_pools = config
+            .routes
+            .iter()
+            .map(|r| {
+                let up = &r.upstream;
+                pools
+                    .iter()
+                    .position(|p| p.serves(&up.authority, up.protocol))
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
         Runtime {
             config,
             pools,
             host_routes,
+            route_pools,
         }
     }
 
-    fn pool(&self, up: &crate::config::Upstream) -> Option<&Pool> {
-        self.pools
+    /// The pool of a route of this runtime's configuration.
+    fn pool(&self, route: &Route) -> Option<&Pool> {
+        let i = self
+            .config
+            .routes
             .iter()
-            .find(|p| p.serves(&up.authority, up.protocol))
+            .position(|r| std::ptr::eq(r, route))?;
+        self.pools.get(*self.route_pools.get(i)?)
     }
 }
 
@@ -369,9 +388,12 @@ async fn route_and_forward(
     let metrics = &shared.metrics;
     // The host the client asked for: HTTP/2 :authority or absolute-form URI
     // first, else the Host header.
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first_host = hosts.next();
+    let several_hosts = hosts.next().is_some();
     let host_value: Option<HeaderValue> = match req.uri().authority() {
         Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => req.headers().get(header::HOST).cloned(),
+        None => first_host.cloned(),
     };
     if req.version() == Version::HTTP_11 && host_value.is_none() {
         metrics.undecided("bad_request");
@@ -380,7 +402,7 @@ async fn route_and_forward(
             "corsgate: HTTP/1.1 request without Host\n",
         );
     }
-    if req.headers().get_all(header::HOST).iter().count() > 1 {
+    if several_hosts {
         metrics.undecided("bad_request");
         return local(StatusCode::BAD_REQUEST, "corsgate: several Host headers\n");
     }
@@ -475,7 +497,7 @@ async fn upgrade(
         return resp;
     }
     let up = &route.upstream;
-    let pool = match rt.pool(up) {
+    let pool = match rt.pool(route) {
         Some(p) if up.protocol == UpstreamProtocol::Http1 => p,
         _ => {
             shared.metrics.upstream_error(UpstreamError::Other);
@@ -589,7 +611,33 @@ fn replace_cors_headers(
             headers.remove(n);
         }
     }
-    v.apply_to(headers);
+    // No CORS header is left in the map: what `apply_to` would do comes down
+    // to appending the verdict's (its removals and replacements find
+    // nothing), and `Vary` as `apply_to` merges it.
+    for (name, value) in v.headers() {
+        if name == header::VARY {
+            let vary = value.as_bytes();
+            if split_list(vary).any(|t| !varies_on(headers, t)) {
+                headers.append(header::VARY, value.clone());
+            }
+        } else {
+            headers.append(name, value.clone());
+        }
+    }
+}
+
+/// The non-empty elements of a comma-separated header value.
+fn split_list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the response already varies on `name` (or on everything, `*`).
+fn varies_on(map: &http::HeaderMap, name: &[u8]) -> bool {
+    map.get_all(header::VARY)
+        .iter()
+        .any(|v| split_list(v.as_bytes()).any(|t| t == b"*" || t.eq_ignore_ascii_case(name)))
 }
 
 async fn forward(
@@ -611,7 +659,7 @@ async fn forward(
             return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
         }
     }
-    let Some(pool) = rt.pool(up) else {
+    let Some(pool) = rt.pool(route) else {
         // Runtime::new builds a pool for every route's upstream.
         shared.metrics.upstream_error(UpstreamError::Other);
         return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
@@ -648,6 +696,16 @@ async fn forward(
         within_deadline(client, deadline, pool.send(req)).await
     };
     match sent {
+        Ok(Ok(resp)) if resp.body().is_plain() => {
+            // From the in-task client: no transfer coding but chunked gets
+            // this far, and the hop-by-hop fields were left out as the head
+            // was parsed, but for a `Connection` naming other fields.
+            let (mut parts, body) = resp.into_parts();
+            if parts.headers.contains_key(header::CONNECTION) {
+                remove_hop_by_hop(&mut parts.headers);
+            }
+            Response::from_parts(parts, GatewayBody::Upstream(body))
+        }
         Ok(Ok(resp))
             if resp
                 .headers()
