@@ -674,10 +674,11 @@ async fn forward(
         // The common case: no body, no hop-by-hop or forwarding headers of
         // its own. The in-task client writes the head with the forwarding
         // headers added as it goes, the map untouched.
-        let fields = client.forwarding.fresh(side);
+        let lines = client.forwarding.fresh_lines(side);
         let extra = h1client::Extra {
             host,
-            fields: &fields,
+            fields: &[],
+            lines: &lines,
         };
         within_deadline(client, deadline, pool.send_plain(&parts, &extra, start)).await
     } else {
