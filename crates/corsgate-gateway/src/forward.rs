@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use bytes::Bytes;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
 
@@ -164,6 +165,9 @@ pub struct ForwardingCache {
     xff: Option<HeaderValue>,
     /// The last `Host` seen and its `Forwarded` value.
     last: std::sync::Mutex<Option<(Option<HeaderValue>, HeaderValue)>>,
+    /// The last `Host` seen (a copy: no hold on the request's buffer) and
+    /// [`Self::fresh_lines`] for it.
+    lines: std::sync::Mutex<Option<(Option<HeaderValue>, Bytes)>>,
 }
 
 impl ForwardingCache {
@@ -175,7 +179,37 @@ impl ForwardingCache {
             proto: if tls { "https" } else { "http" },
             xff: HeaderValue::from_str(&ip.to_string()).ok(),
             last: std::sync::Mutex::new(None),
+            lines: std::sync::Mutex::new(None),
         }
+    }
+
+    /// [`Self::fresh`]'s headers as HTTP/1.1 header lines (`name: value`
+    /// and CRLF each, in that order), cached for the last `Host` seen: no
+    /// header value to clone, write and drop per request.
+    pub fn fresh_lines(&self, client: &ClientSide) -> Bytes {
+        if let Ok(lines) = self.lines.lock() {
+            if let Some((host, rendered)) = &*lines {
+                if *host == client.host {
+                    return rendered.clone();
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(192);
+        for (name, value) in self.fresh(client).into_iter().flatten() {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let rendered = Bytes::from(out);
+        let host = client
+            .host
+            .as_ref()
+            .and_then(|h| HeaderValue::from_bytes(h.as_bytes()).ok());
+        if let Ok(mut lines) = self.lines.lock() {
+            *lines = Some((host, rendered.clone()));
+        }
+        rendered
     }
 
     /// The forwarding headers for a request that [`is_plain`], in the order
@@ -340,9 +374,17 @@ mod tests {
                                 set_forwarding_headers(&mut a, &side, trust);
                                 if is_plain(&b) {
                                     let mut c = b.clone();
+                                    let mut lines = String::new();
                                     for (n, v) in cache.fresh(&side).into_iter().flatten() {
+                                        lines
+                                            .push_str(&format!("{n}: {}\r\n", v.to_str().unwrap()));
                                         c.append(n, v);
                                     }
+                                    assert_eq!(
+                                        String::from_utf8(cache.fresh_lines(&side).to_vec())
+                                            .unwrap(),
+                                        lines
+                                    );
                                     cache.apply(&mut b, &side, trust);
                                     assert_eq!(b, c, "fresh: {peer} {host:?} trust={trust}");
                                 } else {

@@ -122,6 +122,9 @@ pub struct Extra<'a> {
     pub host: Option<&'a HeaderValue>,
     /// Fields written after the request's own.
     pub fields: &'a [Option<(&'static HeaderName, HeaderValue)>],
+    /// Header lines written as they are after `fields` (each `name: value`
+    /// and CRLF), e.g. [`crate::forward::ForwardingCache::fresh_lines`].
+    pub lines: &'a [u8],
 }
 
 /// Sends a bodiless request (its URI in origin form, its headers ready for
@@ -188,6 +191,7 @@ fn write_head(out: &mut Vec<u8>, req: &request::Parts, extra: &Extra<'_>) {
     for (name, value) in extra.fields.iter().flatten() {
         field(name, value);
     }
+    out.extend_from_slice(extra.lines);
     // A request whose method expects a body says that it has none.
     if matches!(req.method, Method::POST | Method::PUT | Method::PATCH)
         && !req.headers.contains_key(header::CONTENT_LENGTH)
@@ -857,11 +861,12 @@ mod tests {
         let extra = Extra {
             host: Some(&host),
             fields: &fields,
+            lines: b"x-a: 1\r\n",
         };
         write_head(&mut out, &request("POST", "/p?q=1"), &extra);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "POST /p?q=1 HTTP/1.1\r\nhost: backend:8080\r\nvia: 1.1 corsgate\r\ncontent-length: 0\r\n\r\n"
+            "POST /p?q=1 HTTP/1.1\r\nhost: backend:8080\r\nvia: 1.1 corsgate\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n"
         );
         let mut out = Vec::new();
         write_head(&mut out, &request("GET", "/"), &Extra::default());

@@ -400,6 +400,14 @@ async fn drive<T>(
     heads.reset();
     let mut seen_exchanges = base.exchanges();
     let counts = base.clone();
+    // The upstream response deadline of the HTTP/1.x exchange in flight:
+    // one timer for the connection (see `HeadWatch`), armed at most
+    // `upstream_response` ahead, never later than the waiting exchange's
+    // deadline.
+    let period = timeouts.upstream_response;
+    let mut head_timer = Box::pin(tokio::time::sleep(period));
+    let mut head_armed = base.head_watch.to_nanos(std::time::Instant::now() + period);
+    base.head_watch.watch();
     let control = Arc::new(ControlWaker {
         fired: AtomicBool::new(true),
         task: Mutex::new(None),
@@ -411,6 +419,18 @@ async fn drive<T>(
                 tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
             }
             return Poll::Ready(());
+        }
+        // An exchange whose deadline is earlier than the timer's (the
+        // timeout was shortened by a reload): the timer is brought forward.
+        let due = counts.head_watch.due_nanos();
+        if due < head_armed {
+            if let Some(at) = counts.head_watch.due() {
+                head_armed = due;
+                head_timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(at));
+                control.fired.store(true, Release);
+            }
         }
         // The shutdown signal and the idle tick are polled only when one of
         // them woke the task, not on each of the connection's own wake-ups.
@@ -433,6 +453,25 @@ async fn drive<T>(
                     return Poll::Ready(());
                 }
                 seen_exchanges = now;
+            }
+            while head_timer.as_mut().poll(&mut ccx).is_ready() {
+                let watch = &counts.head_watch;
+                let now = std::time::Instant::now();
+                let next = match watch.due() {
+                    Some(at) if at <= now => {
+                        // The waiting exchange answers 504 (see
+                        // `within_deadline`) when the task is polled again.
+                        watch.expire();
+                        cx.waker().wake_by_ref();
+                        now + period
+                    }
+                    Some(at) => at.min(now + period),
+                    None => now + period,
+                };
+                head_armed = watch.to_nanos(next);
+                head_timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(next));
             }
             while idle.poll_tick(&mut ccx).is_ready() {
                 let now = ticks.load(Relaxed);

@@ -32,6 +32,9 @@ pub struct Runtime {
     pools: Vec<Pool>,
     /// Whether any route is host-specific.
     host_routes: bool,
+    /// The index in `pools` of each route's pool, in the order of
+    /// `config.routes` (no authority comparison per request).
+    route_pools: Vec<usize>,
 }
 
 impl Runtime {
@@ -51,17 +54,33 @@ impl Runtime {
             }
         }
         let host_routes = config.routes.iter().any(|r| r.host.is_some());
+        let route_pools = config
+            .routes
+            .iter()
+            .map(|r| {
+                let up = &r.upstream;
+                pools
+                    .iter()
+                    .position(|p| p.serves(&up.authority, up.protocol))
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
         Runtime {
             config,
             pools,
             host_routes,
+            route_pools,
         }
     }
 
-    fn pool(&self, up: &crate::config::Upstream) -> Option<&Pool> {
-        self.pools
+    /// The pool of a route of this runtime's configuration.
+    fn pool(&self, route: &Route) -> Option<&Pool> {
+        let i = self
+            .config
+            .routes
             .iter()
-            .find(|p| p.serves(&up.authority, up.protocol))
+            .position(|r| std::ptr::eq(r, route))?;
+        self.pools.get(*self.route_pools.get(i)?)
     }
 }
 
@@ -163,6 +182,142 @@ pub struct ClientSideBase {
     /// The connection's slot among `max_connections`; a WebSocket tunnel
     /// takes it along, so tunnels count against the limit too.
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    /// The upstream response deadline of the exchange in flight, when the
+    /// connection's own timer watches it (HTTP/1.x, see `listener::drive`).
+    pub(crate) head_watch: HeadWatch,
+}
+
+/// The upstream response deadline of an HTTP/1.x connection's exchange in
+/// flight (hyper serves one at a time, in the connection's task), watched by
+/// one timer of the connection (`listener::drive`) instead of a timer entry
+/// registered and removed in the runtime's wheel for every request.
+///
+/// The connection's timer is always armed no later than the deadline of
+/// any exchange that can begin: at most `upstream_response` ahead, and
+/// brought forward when an exchange's deadline is earlier (after a reload
+/// that shortened it). When it fires, it expires the waiting exchange if
+/// its deadline has passed, and is armed again.
+#[derive(Debug)]
+pub(crate) struct HeadWatch {
+    /// Whether the connection's timer watches this connection's exchanges;
+    /// without it (h2, or `handle` used on its own), each exchange gets a
+    /// timer of its own.
+    watched: AtomicBool,
+    /// The reference point of `deadline`.
+    epoch: Instant,
+    /// The waiting exchange's deadline, in nanoseconds after `epoch`
+    /// (`NONE`: no exchange waits for an upstream response head).
+    deadline: AtomicU64,
+    /// The waiting exchange's deadline has passed.
+    expired: AtomicBool,
+}
+
+impl HeadWatch {
+    const NONE: u64 = u64::MAX;
+
+    fn new() -> HeadWatch {
+        HeadWatch {
+            watched: AtomicBool::new(false),
+            epoch: Instant::now(),
+            deadline: AtomicU64::new(Self::NONE),
+            expired: AtomicBool::new(false),
+        }
+    }
+
+    /// The connection's timer watches from now on.
+    pub(crate) fn watch(&self) {
+        self.watched.store(true, Relaxed);
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos())
+            .unwrap_or(Self::NONE - 1)
+            .min(Self::NONE - 1)
+    }
+
+    /// An exchange starts waiting for its upstream response head until
+    /// `deadline`; `false` when the connection's timer does not watch.
+    fn begin(&self, deadline: Instant) -> bool {
+        if !self.watched.load(Relaxed) {
+            return false;
+        }
+        self.expired.store(false, Relaxed);
+        self.deadline.store(self.nanos(deadline), Relaxed);
+        true
+    }
+
+    /// The waiting exchange is over (answered, failed or dropped).
+    fn end(&self) {
+        self.deadline.store(Self::NONE, Relaxed);
+    }
+
+    /// Whether the waiting exchange's deadline has passed.
+    fn is_expired(&self) -> bool {
+        self.expired.load(Relaxed)
+    }
+
+    /// The waiting exchange's deadline, if one waits.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        match self.deadline.load(Relaxed) {
+            Self::NONE => None,
+            n => Some(self.epoch + std::time::Duration::from_nanos(n)),
+        }
+    }
+
+    /// The waiting exchange's deadline in the form [`Self::due`] gives,
+    /// as a number to compare cheaply (`u64::MAX`: none).
+    pub(crate) fn due_nanos(&self) -> u64 {
+        self.deadline.load(Relaxed)
+    }
+
+    /// `t` in the form of [`Self::due_nanos`].
+    pub(crate) fn to_nanos(&self, t: Instant) -> u64 {
+        self.nanos(t)
+    }
+
+    /// Marks the waiting exchange as timed out; the caller wakes the task.
+    pub(crate) fn expire(&self) {
+        self.expired.store(true, Relaxed);
+    }
+}
+
+/// The output of [`within_deadline`] when the deadline passed first.
+struct TimedOut;
+
+/// Runs `fut` until the upstream response deadline: with the connection's
+/// timer when it watches ([`HeadWatch`]), else with a timer of its own.
+async fn within_deadline<F: std::future::Future>(
+    client: &ClientSideBase,
+    deadline: Instant,
+    fut: F,
+) -> Result<F::Output, TimedOut> {
+    let watch = &client.head_watch;
+    if client.is_h2() || !watch.begin(deadline) {
+        return tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), fut)
+            .await
+            .map_err(|_| TimedOut);
+    }
+    struct End<'a>(&'a HeadWatch);
+    impl Drop for End<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let _end = End(watch);
+    let mut fut = std::pin::pin!(fut);
+    // The connection's timer wakes the connection's task, which polls this
+    // future (hyper polls an HTTP/1.x service future in the connection's
+    // own task, with its waker).
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Ok(out));
+        }
+        if watch.is_expired() {
+            return std::task::Poll::Ready(Err(TimedOut));
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 impl std::fmt::Debug for ClientSideBase {
@@ -191,6 +346,7 @@ impl ClientSideBase {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             h2: AtomicBool::new(false),
+            head_watch: HeadWatch::new(),
         }
     }
 
@@ -232,9 +388,12 @@ async fn route_and_forward(
     let metrics = &shared.metrics;
     // The host the client asked for: HTTP/2 :authority or absolute-form URI
     // first, else the Host header.
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first_host = hosts.next();
+    let several_hosts = hosts.next().is_some();
     let host_value: Option<HeaderValue> = match req.uri().authority() {
         Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => req.headers().get(header::HOST).cloned(),
+        None => first_host.cloned(),
     };
     if req.version() == Version::HTTP_11 && host_value.is_none() {
         metrics.undecided("bad_request");
@@ -243,7 +402,7 @@ async fn route_and_forward(
             "corsgate: HTTP/1.1 request without Host\n",
         );
     }
-    if req.headers().get_all(header::HOST).iter().count() > 1 {
+    if several_hosts {
         metrics.undecided("bad_request");
         return local(StatusCode::BAD_REQUEST, "corsgate: several Host headers\n");
     }
@@ -338,7 +497,7 @@ async fn upgrade(
         return resp;
     }
     let up = &route.upstream;
-    let pool = match rt.pool(up) {
+    let pool = match rt.pool(route) {
         Some(p) if up.protocol == UpstreamProtocol::Http1 => p,
         _ => {
             shared.metrics.upstream_error(UpstreamError::Other);
@@ -452,7 +611,33 @@ fn replace_cors_headers(
             headers.remove(n);
         }
     }
-    v.apply_to(headers);
+    // No CORS header is left in the map: what `apply_to` would do comes down
+    // to appending the verdict's (its removals and replacements find
+    // nothing), and `Vary` as `apply_to` merges it.
+    for (name, value) in v.headers() {
+        if name == header::VARY {
+            let vary = value.as_bytes();
+            if split_list(vary).any(|t| !varies_on(headers, t)) {
+                headers.append(header::VARY, value.clone());
+            }
+        } else {
+            headers.append(name, value.clone());
+        }
+    }
+}
+
+/// The non-empty elements of a comma-separated header value.
+fn split_list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the response already varies on `name` (or on everything, `*`).
+fn varies_on(map: &http::HeaderMap, name: &[u8]) -> bool {
+    map.get_all(header::VARY)
+        .iter()
+        .any(|v| split_list(v.as_bytes()).any(|t| t == b"*" || t.eq_ignore_ascii_case(name)))
 }
 
 async fn forward(
@@ -474,14 +659,14 @@ async fn forward(
             return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
         }
     }
-    let Some(pool) = rt.pool(up) else {
+    let Some(pool) = rt.pool(route) else {
         // Runtime::new builds a pool for every route's upstream.
         shared.metrics.upstream_error(UpstreamError::Other);
         return local(StatusCode::BAD_GATEWAY, "corsgate: the upstream failed\n");
     };
     let host = upstream_host(rt, side, pool);
     let timeout = rt.config.timeouts.upstream_response;
-    let deadline = tokio::time::Instant::from_std(start) + timeout;
+    let deadline = start + timeout;
     let sent = if up.protocol == UpstreamProtocol::Http1
         && body.is_end_stream()
         && is_plain(&parts.headers)
@@ -489,12 +674,13 @@ async fn forward(
         // The common case: no body, no hop-by-hop or forwarding headers of
         // its own. The in-task client writes the head with the forwarding
         // headers added as it goes, the map untouched.
-        let fields = client.forwarding.fresh(side);
+        let lines = client.forwarding.fresh_lines(side);
         let extra = h1client::Extra {
             host,
-            fields: &fields,
+            fields: &[],
+            lines: &lines,
         };
-        tokio::time::timeout_at(deadline, pool.send_plain(&parts, &extra, start)).await
+        within_deadline(client, deadline, pool.send_plain(&parts, &extra, start)).await
     } else {
         remove_hop_by_hop(&mut parts.headers);
         client
@@ -508,9 +694,19 @@ async fn forward(
             UpstreamProtocol::H2c => Version::HTTP_2,
         };
         let req = Request::from_parts(parts, body);
-        tokio::time::timeout_at(deadline, pool.send(req)).await
+        within_deadline(client, deadline, pool.send(req)).await
     };
     match sent {
+        Ok(Ok(resp)) if resp.body().is_plain() => {
+            // From the in-task client: no transfer coding but chunked gets
+            // this far, and the hop-by-hop fields were left out as the head
+            // was parsed, but for a `Connection` naming other fields.
+            let (mut parts, body) = resp.into_parts();
+            if parts.headers.contains_key(header::CONNECTION) {
+                remove_hop_by_hop(&mut parts.headers);
+            }
+            Response::from_parts(parts, GatewayBody::Upstream(body))
+        }
         Ok(Ok(resp))
             if resp
                 .headers()

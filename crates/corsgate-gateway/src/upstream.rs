@@ -198,6 +198,11 @@ impl UpstreamBody {
         }
     }
 
+    /// Whether the body comes from the in-task HTTP/1.1 client.
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self.inner, Inner::Plain { .. })
+    }
+
     fn finished(&mut self) {
         match &mut self.inner {
             Inner::Hyper { lease, .. } => {

@@ -764,3 +764,100 @@ async fn upstream_connections_are_reused_and_closed_ones_replaced() {
         gw.shutdown().await;
     }
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` off a raw stream:
+/// its head (lower-cased) and body.
+async fn read_raw_response(s: &mut tokio::net::TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed mid-head");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    while buf.len() < end + len {
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[end..end + len]).into_owned();
+    (head, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_timeouts_on_one_keep_alive_connection() {
+    // upstream_response = 1s (config_text). HTTP/1.1 exchanges are watched
+    // by the connection's own timer: a 504 on time, and the requests after
+    // it on the same connection are neither expired early nor late.
+    let (up, _) = start_upstream().await;
+    let gw = gateway(up).await;
+    let a = gw.local_addr();
+    let mut s = tokio::net::TcpStream::connect(a).await.unwrap();
+    let get = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: gw\r\nOrigin: https://app.example.com\r\n\r\n")
+    };
+    for round in 0..2 {
+        let t = std::time::Instant::now();
+        s.write_all(get("/api/slow/3000").as_bytes()).await.unwrap();
+        let (head, _) = read_raw_response(&mut s).await;
+        let took = t.elapsed();
+        assert!(head.starts_with("http/1.1 504"), "{round}: {head}");
+        assert!(
+            head.contains("access-control-allow-origin: https://app.example.com"),
+            "{head}"
+        );
+        assert!(
+            took >= Duration::from_millis(990) && took < Duration::from_millis(2500),
+            "{round}: 504 after {took:?}"
+        );
+        s.write_all(get("/api/echo").as_bytes()).await.unwrap();
+        let (head, _) = read_raw_response(&mut s).await;
+        assert!(head.starts_with("http/1.1 200"), "{round}: {head}");
+        // Started after the connection's timer was armed again: its
+        // deadline is later than the timer's, which must not expire it.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        s.write_all(get("/api/slow/700").as_bytes()).await.unwrap();
+        let (head, _) = read_raw_response(&mut s).await;
+        assert!(head.starts_with("http/1.1 200"), "{round}: {head}");
+    }
+    // HTTP/2 streams run in tasks of their own: each has its own timer.
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
+    let req = |path: &str| {
+        http::Request::builder()
+            .uri(format!("http://{a}{path}"))
+            .header("origin", "https://app.example.com")
+            .body(http_body_util::Empty::new())
+            .unwrap()
+    };
+    let t = std::time::Instant::now();
+    let (slow, fast) = tokio::join!(
+        client.request(req("/api/slow/3000")),
+        client.request(req("/api/slow/200"))
+    );
+    let slow = read(slow.unwrap()).await;
+    assert_eq!(slow.status, 504);
+    assert_eq!(
+        slow.h("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(t.elapsed() < Duration::from_millis(2500));
+    assert_eq!(read(fast.unwrap()).await.status, 200);
+    let m = metrics(&gw).await;
+    assert!(
+        m.contains("corsgate_upstream_errors_total{kind=\"timeout\"} 3"),
+        "{m}"
+    );
+    gw.shutdown().await;
+}
