@@ -949,6 +949,13 @@ mod tests {
 
     const APP: (&str, &str) = ("origin", "https://app.example.com");
 
+    /// A map's lines in order, as text.
+    fn lines(m: &HeaderMap) -> Vec<(String, String)> {
+        m.iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect()
+    }
+
     #[test]
     fn classifies_like_fetch() {
         let p = policy();
@@ -1216,11 +1223,6 @@ mod tests {
     /// for every shape of policy and every kind of allowed origin.
     #[test]
     fn template_and_appends_give_the_same_lines() {
-        let lines = |m: &HeaderMap| -> Vec<(String, String)> {
-            m.iter()
-                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
-                .collect()
-        };
         for credentials in [false, true] {
             for expose in [&[][..], &["X-Total"][..], &["x-a", "x-b"][..]] {
                 for origins in [
@@ -1273,11 +1275,6 @@ mod tests {
     /// line the one `Draft::into_map` builds, for every shape of policy.
     #[test]
     fn preflight_template_and_draft_give_the_same_answer() {
-        let lines = |m: &HeaderMap| -> Vec<(String, String)> {
-            m.iter()
-                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
-                .collect()
-        };
         for credentials in [false, true] {
             for max_age in [None, Some(600)] {
                 for listed in [&[][..], &["X-Trace"][..], &["x-a", "Content-Type"][..]] {
@@ -1339,11 +1336,6 @@ mod tests {
     /// `Content-Type`) gives what merging gives.
     #[test]
     fn appending_beside_other_headers_is_merging() {
-        let lines = |m: &HeaderMap| -> Vec<(String, String)> {
-            m.iter()
-                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
-                .collect()
-        };
         let p = policy();
         for origin in [
             "https://app.example.com",

@@ -73,12 +73,9 @@ fn intern(lines: &[(HeaderName, HeaderValue)]) -> Option<&'static HeaderMap> {
     Some(map)
 }
 
-/// The template of an allowed actual request's headers.
-pub(crate) fn allowed_actual(
-    credentials: bool,
-    expose: Option<&HeaderValue>,
-    vary_origin: bool,
-) -> Option<&'static HeaderMap> {
+/// The first lines of both templates: the origin's placeholder, and
+/// `Access-Control-Allow-Credentials` if the policy allows credentials.
+fn origin_and_credentials(credentials: bool) -> Vec<(HeaderName, HeaderValue)> {
     let mut lines = vec![(header::ACCESS_CONTROL_ALLOW_ORIGIN, PLACEHOLDER)];
     if credentials {
         lines.push((
@@ -86,6 +83,16 @@ pub(crate) fn allowed_actual(
             HeaderValue::from_static("true"),
         ));
     }
+    lines
+}
+
+/// The template of an allowed actual request's headers.
+pub(crate) fn allowed_actual(
+    credentials: bool,
+    expose: Option<&HeaderValue>,
+    vary_origin: bool,
+) -> Option<&'static HeaderMap> {
+    let mut lines = origin_and_credentials(credentials);
     if let Some(v) = expose {
         lines.push((header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone()));
     }
@@ -104,13 +111,7 @@ pub(crate) fn allowed_preflight(
     max_age: Option<&HeaderValue>,
     vary: &HeaderValue,
 ) -> Option<&'static HeaderMap> {
-    let mut lines = vec![(header::ACCESS_CONTROL_ALLOW_ORIGIN, PLACEHOLDER)];
-    if credentials {
-        lines.push((
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        ));
-    }
+    let mut lines = origin_and_credentials(credentials);
     lines.push((header::ACCESS_CONTROL_ALLOW_METHODS, PLACEHOLDER));
     if let Some(v) = allow_headers {
         lines.push((header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone()));
