@@ -314,30 +314,44 @@ impl ResponseHeaders {
                 template: Some(t),
                 ..
             } if map.capacity() == 0 => crate::template::fill(map, t, v),
+            Repr::Answer(answer) if map.is_empty() => *map = answer,
             Repr::Pass {
                 allow_origin,
                 expose,
                 credentials,
                 vary_origin,
                 ..
-            } if map.is_empty() || !holds_cors_or_vary(map) => {
-                // Nothing to replace, remove or merge (the common case of a
-                // handler that set only its own headers): one append each.
-                // (No `reserve`: the first append makes room for six lines.)
-                if let Some(v) = allow_origin {
-                    map.append(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            } => match scan(map) {
+                // No CORS line to replace or remove (the common case of a
+                // handler or an upstream that set only its own headers): one
+                // append each, and `Vary` only if the response does not vary
+                // on `Origin` already. (No `reserve`: the first append makes
+                // room for six lines.)
+                Scan::Clean { vary } => {
+                    if let Some(v) = allow_origin {
+                        map.append(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+                    }
+                    if credentials {
+                        map.append(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, fresh::TRUE);
+                    }
+                    if let Some(v) = expose {
+                        map.append(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+                    }
+                    if vary_origin && (!vary || !varies_on(map, b"origin")) {
+                        map.append(header::VARY, fresh::VARY_ORIGIN);
+                    }
                 }
-                if credentials {
-                    map.append(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, fresh::TRUE);
-                }
-                if let Some(v) = expose {
-                    map.append(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
-                }
-                if vary_origin {
-                    map.append(header::VARY, fresh::VARY_ORIGIN);
-                }
-            }
-            Repr::Answer(answer) if map.is_empty() => *map = answer,
+                Scan::Cors => merge(
+                    Repr::Pass {
+                        allow_origin,
+                        expose,
+                        credentials,
+                        vary_origin,
+                        template: None,
+                    },
+                    map,
+                ),
+            },
             repr => merge(repr, map),
         }
     }
@@ -350,18 +364,33 @@ impl ResponseHeaders {
     }
 }
 
-/// Whether `map` holds a CORS response header or `Vary`: only then do the
-/// decision's lines need merging rather than appending. A scan of the map's
-/// names (a handler's response has a few) is cheaper than a hashed lookup
-/// for each of the eight names.
+/// What a response's map holds that matters to adding a decision's lines.
+#[derive(Clone, Copy)]
+enum Scan {
+    /// A CORS response header: the lines must be merged.
+    Cors,
+    /// No CORS header: the lines can be appended; `vary` says whether `Vary`
+    /// must be looked into before adding `Vary: origin`.
+    Clean { vary: bool },
+}
+
+/// One pass over the map's names (a response has a few): cheaper than a
+/// hashed lookup for each of the seven CORS names and `Vary`.
 #[inline]
-fn holds_cors_or_vary(map: &HeaderMap) -> bool {
-    map.keys()
-        .any(|k| *k == header::VARY || CORS_NAMES.iter().any(|c| c == k))
+fn scan(map: &HeaderMap) -> Scan {
+    let mut vary = false;
+    for k in map.keys() {
+        if *k == header::VARY {
+            vary = true;
+        } else if CORS_NAMES.iter().any(|c| c == k) {
+            return Scan::Cors;
+        }
+    }
+    Scan::Clean { vary }
 }
 
 /// [`ResponseHeaders::apply_to`] for a map that already holds CORS headers
-/// or `Vary`.
+/// (or a preflight's answer for a map that holds anything).
 #[inline(never)]
 fn merge(repr: Repr, map: &mut HeaderMap) {
     let (mut set, vary) = match repr {
@@ -1337,30 +1366,48 @@ mod tests {
     #[test]
     fn appending_beside_other_headers_is_merging() {
         let p = policy();
+        let bases = [
+            hm(&[("content-type", "application/json"), ("x-request-id", "7")]),
+            hm(&[("content-type", "text/html"), ("vary", "accept-encoding")]),
+            hm(&[("vary", "Accept, Origin")]),
+            hm(&[("vary", "*")]),
+        ];
         for origin in [
             "https://app.example.com",
             "https://b.example.org",
             "https://evil.example",
         ] {
             let d = p.decide(&Method::GET, &hm(&[("origin", origin)]));
-            let base = hm(&[("content-type", "application/json"), ("x-request-id", "7")]);
-            assert!(!holds_cors_or_vary(&base));
-            let mut appended = base.clone();
-            d.headers().clone().apply_to(&mut appended);
-            let mut merged = base.clone();
-            merge(d.headers().clone().repr, &mut merged);
-            assert_eq!(lines(&appended), lines(&merged), "{origin}");
-            assert_eq!(appended["content-type"], "application/json");
+            for base in &bases {
+                assert!(matches!(scan(base), Scan::Clean { .. }));
+                let mut appended = base.clone();
+                d.headers().clone().apply_to(&mut appended);
+                let mut merged = base.clone();
+                merge(d.headers().clone().repr, &mut merged);
+                assert_eq!(lines(&appended), lines(&merged), "{origin} {base:?}");
+                assert_eq!(
+                    appended.get_all(header::VARY).iter().count(),
+                    base.get_all(header::VARY).iter().count()
+                        + usize::from(!varies_on(base, b"origin")),
+                    "Vary: origin added once, only where missing"
+                );
+            }
         }
-        assert!(holds_cors_or_vary(&hm(&[("vary", "accept")])));
-        assert!(holds_cors_or_vary(&hm(&[(
-            "access-control-allow-origin",
-            "*"
-        )])));
-        assert!(holds_cors_or_vary(&hm(&[(
-            "access-control-allow-private-network",
-            "true"
-        )])));
+        assert!(matches!(
+            scan(&hm(&[("access-control-allow-origin", "*")])),
+            Scan::Cors
+        ));
+        assert!(matches!(
+            scan(&hm(&[
+                ("vary", "accept"),
+                ("access-control-allow-private-network", "true")
+            ])),
+            Scan::Cors
+        ));
+        assert!(matches!(
+            scan(&hm(&[("vary", "accept")])),
+            Scan::Clean { vary: true }
+        ));
     }
 
     #[test]

@@ -71,10 +71,6 @@ impl Verdict {
             .iter()
             .filter(|(n, _)| is_cors_response_header(n))
     }
-    /// Every header this verdict sets, `Vary` last.
-    pub fn headers(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
-        self.decision.headers().iter()
-    }
     /// Writes the verdict's headers into a response's header map: CORS
     /// headers replace any already there; `Vary` gains the names it lacks.
     pub fn apply_to(self, map: &mut HeaderMap) {

@@ -611,33 +611,9 @@ fn replace_cors_headers(
             headers.remove(n);
         }
     }
-    // No CORS header is left in the map: what `apply_to` would do comes down
-    // to appending the verdict's (its removals and replacements find
-    // nothing), and `Vary` as `apply_to` merges it.
-    for (name, value) in v.headers() {
-        if name == header::VARY {
-            let vary = value.as_bytes();
-            if split_list(vary).any(|t| !varies_on(headers, t)) {
-                headers.append(header::VARY, value.clone());
-            }
-        } else {
-            headers.append(name, value.clone());
-        }
-    }
-}
-
-/// The non-empty elements of a comma-separated header value.
-fn split_list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    v.split(|b| *b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
-}
-
-/// Whether the response already varies on `name` (or on everything, `*`).
-fn varies_on(map: &http::HeaderMap, name: &[u8]) -> bool {
-    map.get_all(header::VARY)
-        .iter()
-        .any(|v| split_list(v.as_bytes()).any(|t| t == b"*" || t.eq_ignore_ascii_case(name)))
+    // No CORS header is left in the map: `apply_to` appends the verdict's
+    // lines, and `Vary: origin` only where the upstream does not vary on it.
+    v.apply_to(headers);
 }
 
 async fn forward(
