@@ -229,12 +229,6 @@ impl HeadWatch {
         self.watched.store(true, Relaxed);
     }
 
-    fn nanos(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos())
-            .unwrap_or(Self::NONE - 1)
-            .min(Self::NONE - 1)
-    }
-
     /// An exchange starts waiting for its upstream response head until
     /// `deadline`; `false` when the connection's timer does not watch.
     fn begin(&self, deadline: Instant) -> bool {
@@ -242,7 +236,7 @@ impl HeadWatch {
             return false;
         }
         self.expired.store(false, Relaxed);
-        self.deadline.store(self.nanos(deadline), Relaxed);
+        self.deadline.store(self.to_nanos(deadline), Relaxed);
         true
     }
 
@@ -272,7 +266,9 @@ impl HeadWatch {
 
     /// `t` in the form of [`Self::due_nanos`].
     pub(crate) fn to_nanos(&self, t: Instant) -> u64 {
-        self.nanos(t)
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos())
+            .unwrap_or(Self::NONE - 1)
+            .min(Self::NONE - 1)
     }
 
     /// Marks the waiting exchange as timed out; the caller wakes the task.
