@@ -20,7 +20,11 @@ use corsgate_core::origin_set::{AllowedOrigin, PortSpec};
 use corsgate_core::Policy;
 
 mod apache;
+mod caddy;
 mod envoy;
+mod gateway_api;
+mod haproxy;
+mod hexre;
 mod nginx;
 
 /// `corsgate export`.
@@ -53,6 +57,12 @@ pub enum Target {
     Apache,
     /// Envoy: the `envoy.filters.http.cors` filter and a route `CorsPolicy` (YAML).
     Envoy,
+    /// Caddy 2.6+: a `route` block for a site (Caddyfile).
+    Caddy,
+    /// HAProxy 2.6+: `http-request`/`http-response` rules for a frontend, and a backend.
+    Haproxy,
+    /// Kubernetes Gateway API v1.5+: an `HTTPRoute` with the `CORS` filter (YAML).
+    GatewayApi,
 }
 
 /// Runs `corsgate export`: the configuration on standard output, or the
@@ -107,6 +117,9 @@ pub fn run(args: &ExportArgs) -> Result<String, String> {
         (Target::Envoy, Some(n)) => envoy::render(&model, &site, &source)
             .replace("corsgate_upstream", &format!("corsgate_{n}_upstream"))
             .replace("  - name: corsgate\n", &format!("  - name: corsgate_{n}\n")),
+        (Target::Caddy, n) => caddy::render(&model, &site, &source, n)?,
+        (Target::Haproxy, n) => haproxy::render(&model, &site, &source, n)?,
+        (Target::GatewayApi, n) => gateway_api::render(&model, &site, &source, n)?,
     })
 }
 

@@ -1,0 +1,1269 @@
+//! Shared machinery of the live export tests for Caddy and HAProxy (copied in
+//! part from tests/export.rs, which runs nginx and Apache the same way): the
+//! policies and the generated browser fetches, a loopback upstream with
+//! misleading CORS headers, the judge (corsgate's browser role against the
+//! real server and against `Policy::decide`), hostile origin classes, path
+//! forms, and the server's own errors.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use corsgate_core::decision::Action;
+use corsgate_core::{
+    Browser, Credentials, HeaderList, Outgoing, Policy, Profile, Request, Response, Verdict,
+};
+use http::{HeaderMap, Method};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
+pub const API: &str = "https://api.example.net";
+
+// ---------------------------------------------------------------------------
+// The policies and the request matrix (as tests/export.rs).
+
+pub struct Case {
+    pub name: &'static str,
+    pub toml: &'static str,
+}
+
+pub const POLICIES: &[Case] = &[
+    Case {
+        name: "exact origins with credentials",
+        toml: r#"
+origins = ["https://app.example.com", "https://admin.example.com"]
+methods = ["PUT", "DELETE"]
+request_headers = ["content-type", "authorization"]
+expose_headers = ["x-request-id"]
+credentials = true
+max_age = 600
+"#,
+    },
+    Case {
+        name: "subdomain patterns and any port",
+        toml: r#"
+origins = ["https://*.example.com", "https://*.preview.example.net:*", "http://localhost:*", "https://app.example.org"]
+methods = ["PATCH"]
+request_headers = ["x-trace", "content-type"]
+expose_headers = ["x-total", "x-request-id"]
+credentials = true
+"#,
+    },
+    Case {
+        name: "any origin",
+        toml: r#"
+origins = ["*"]
+methods = ["*"]
+request_headers = ["x-trace"]
+expose_headers = ["x-request-id"]
+max_age = 60
+"#,
+    },
+    Case {
+        name: "mirrored request headers",
+        toml: r#"
+origins = ["https://app.example.com", "https://*.example.org", "http://localhost:3000"]
+methods = ["PUT", "patch"]
+request_headers = ["*"]
+expose_headers = ["x-total"]
+credentials = true
+max_age = 0
+"#,
+    },
+    Case {
+        name: "private network access",
+        toml: r#"
+origins = ["https://app.example.com", "http://localhost:*"]
+methods = ["PUT"]
+request_headers = ["content-type"]
+private_network = true
+"#,
+    },
+];
+
+/// The origins of the matrix. The hostile classes (never allowed by any
+/// policy here) are listed in [`HOSTILE`] too.
+pub const ORIGINS: &[&str] = &[
+    "https://app.example.com",
+    "https://admin.example.com",
+    "https://a.example.com",
+    "https://b.a.example.com",
+    "https://example.com",
+    "https://evil-example.com",
+    "https://evilexample.com",
+    "https://example.com.evil.net",
+    "https://app.example.com.evil.net",
+    "null",
+    "http://app.example.com",
+    "https://app.example.com:8443",
+    "https://x.preview.example.net:8443",
+    "https://preview.example.net",
+    "http://localhost:5173",
+    "http://localhost:3000",
+    "http://localhost",
+    "https://a.example.org",
+    "https://app.example.org",
+    "https://example.org",
+    // Hostile classes beyond the look-alikes above.
+    "https://evil.example",
+    "https://appxexample.com",
+    "https://x.app.example.com",
+    "https://a.previewxexample.net",
+];
+
+/// Origins of the hostile classes: arbitrary, `null`, prefix and suffix
+/// look-alikes, an unescaped dot, a subdomain of an exact origin, an http
+/// downgrade, another port. No policy of [`POLICIES`] but the any-origin one
+/// allows them, and that one only with `*` and without credentials.
+pub const HOSTILE: &[&str] = &[
+    "https://evil.example",
+    "null",
+    "https://evil-example.com",
+    "https://evilexample.com",
+    "https://example.com.evil.net",
+    "https://app.example.com.evil.net",
+    "https://appxexample.com",
+    "https://a.previewxexample.net",
+    "https://x.app.example.com",
+    "http://app.example.com",
+    "https://app.example.com:8443",
+];
+
+pub struct Spec {
+    pub method: &'static str,
+    pub headers: &'static [(&'static str, &'static str)],
+    pub include: bool,
+}
+
+pub const SPECS: &[Spec] = &[
+    Spec {
+        method: "GET",
+        headers: &[],
+        include: false,
+    },
+    Spec {
+        method: "GET",
+        headers: &[],
+        include: true,
+    },
+    Spec {
+        method: "HEAD",
+        headers: &[],
+        include: false,
+    },
+    Spec {
+        method: "POST",
+        headers: &[("Content-Type", "text/plain")],
+        include: true,
+    },
+    Spec {
+        method: "POST",
+        headers: &[("Content-Type", "application/json")],
+        include: true,
+    },
+    Spec {
+        method: "PUT",
+        headers: &[("Content-Type", "application/json")],
+        include: true,
+    },
+    Spec {
+        method: "DELETE",
+        headers: &[("Authorization", "Bearer t")],
+        include: true,
+    },
+    Spec {
+        method: "PATCH",
+        headers: &[],
+        include: false,
+    },
+    Spec {
+        method: "patch",
+        headers: &[],
+        include: false,
+    },
+    Spec {
+        method: "GET",
+        headers: &[("X-Trace", "1")],
+        include: false,
+    },
+    Spec {
+        method: "PUT",
+        headers: &[("X-Custom", "1"), ("Content-Type", "application/json")],
+        include: false,
+    },
+    Spec {
+        method: "OPTIONS",
+        headers: &[],
+        include: false,
+    },
+    Spec {
+        method: "FOO",
+        headers: &[("X-Trace", "1")],
+        include: true,
+    },
+];
+
+/// Paths the upstream answers 200, 404 and 500 on.
+pub const PATHS: &[(&str, u16)] = &[
+    ("/api/items", 200),
+    ("/api/missing", 404),
+    ("/api/broken", 500),
+];
+
+/// What the upstream sends besides its status: misleading CORS headers of
+/// its own, readable and unreadable headers, and a Vary.
+pub const UPSTREAM_HEADERS: &[(&str, &str)] = &[
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Credentials", "true"),
+    ("Access-Control-Expose-Headers", "*"),
+    ("Access-Control-Allow-Methods", "*"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Max-Age", "1"),
+    ("Content-Type", "application/json"),
+    ("X-Request-Id", "42"),
+    ("X-Total", "7"),
+    ("X-Secret", "s"),
+    ("Vary", "Accept-Encoding"),
+];
+
+// The upstream: a loopback HTTP/1.1 server that counts what reaches it.
+
+/// What the upstream sends besides its status: misleading CORS headers (it
+/// reflects any Origin, with credentials, and allows everything), readable
+/// and unreadable headers, and a Vary.
+pub fn upstream_headers(origin: Option<&str>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = UPSTREAM_HEADERS
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    if let Some(o) = origin {
+        v[0].1 = o.to_owned();
+    }
+    v
+}
+
+/// The value of header `name` in a request head (the first line of it, any case),
+/// lower-cased heads included.
+pub fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+pub struct Upstream {
+    pub port: u16,
+    pub requests: Arc<AtomicUsize>,
+    pub preflights: Arc<AtomicUsize>,
+}
+
+pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    buf
+}
+
+pub fn start_upstream() -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let preflights = Arc::new(AtomicUsize::new(0));
+    let (r, p) = (requests.clone(), preflights.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let (r, p) = (r.clone(), p.clone());
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let head = String::from_utf8_lossy(&read_head(&mut s)).to_ascii_lowercase();
+                r.fetch_add(1, Ordering::SeqCst);
+                if head.starts_with("options ")
+                    && head.contains("\r\naccess-control-request-method:")
+                {
+                    p.fetch_add(1, Ordering::SeqCst);
+                }
+                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                let status = PATHS
+                    .iter()
+                    .find(|(p, _)| path.starts_with(p))
+                    .map_or(200, |(_, s)| *s);
+                let body = "{\"upstream\":true}\n";
+                let mut out = format!("HTTP/1.1 {status} X\r\n");
+                for (n, v) in upstream_headers(head_value(&head, "origin")) {
+                    out.push_str(&format!("{n}: {v}\r\n"));
+                }
+                let body = if head.starts_with("head ") { "" } else { body };
+                out.push_str(&format!(
+                    "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    if body.is_empty() { 18 } else { body.len() }
+                ));
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    Upstream {
+        port,
+        requests,
+        preflights,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The two ways of answering a browser's request.
+
+/// What `Policy::decide` answers, in front of the same upstream answer.
+pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
+    let method = Method::from_bytes(out.method.as_bytes()).unwrap();
+    let headers: HeaderMap = out.headers.to_http().0;
+    let d = policy.decide(&method, &headers);
+    match d.action() {
+        Action::Respond(s) => Response::with_headers(
+            s.as_u16(),
+            HeaderList::from_http(&d.headers().to_header_map()),
+        ),
+        Action::PassOn => {
+            let mut map = HeaderMap::new();
+            let origin = out
+                .headers
+                .get("origin")
+                .map(|v| String::from_utf8_lossy(&v).into_owned());
+            for (n, v) in upstream_headers(origin.as_deref()) {
+                map.append(
+                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            d.into_headers().apply_to(&mut map);
+            Response::with_headers(status, HeaderList::from_http(&map))
+        }
+    }
+}
+
+/// Sends raw header lines to the server and reads its answer.
+pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) -> Response {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
+    for (n, v) in lines {
+        req.extend_from_slice(n.as_bytes());
+        req.extend_from_slice(b": ");
+        req.extend_from_slice(v);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"Connection: close\r\n\r\n");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&req).unwrap();
+    let head = read_head(&mut s);
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer head: {:?}", String::from_utf8_lossy(&head)));
+    let text = String::from_utf8_lossy(&head[..end]).into_owned();
+    let mut it = text.split("\r\n");
+    let status: u16 = it
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {text:?}"));
+    let mut list = HeaderList::new();
+    for l in it {
+        if let Some((n, v)) = l.split_once(':') {
+            list.append(n.trim().to_ascii_lowercase(), v.trim());
+        }
+    }
+    Response::with_headers(status, list)
+}
+
+pub fn real(port: u16, out: &Outgoing) -> Response {
+    let url = url::Url::parse(&out.url).unwrap();
+    let lines: Vec<(String, Vec<u8>)> = out
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.to_vec()))
+        .collect();
+    exchange(port, &out.method, url.path(), &lines)
+}
+
+/// What a page sees: the parts of a verdict that must agree.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub allowed: bool,
+    pub status: Option<u16>,
+    pub exposed: Vec<String>,
+    pub refusal: Option<&'static str>,
+}
+
+/// Headers the server adds for framing, whatever the policy: not compared.
+pub const FRAMING: &[&str] = &[
+    "content-length",
+    "connection",
+    "date",
+    "server",
+    "transfer-encoding",
+    "keep-alive",
+];
+
+pub fn seen(v: &Verdict) -> Seen {
+    let mut exposed = v.exposed_headers.clone();
+    exposed.retain(|h| !FRAMING.contains(&h.as_str()));
+    exposed.sort();
+    Seen {
+        allowed: v.allowed,
+        status: v.status,
+        exposed,
+        refusal: v.reason.as_ref().map(|r| r.code),
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_port(port: u16, child: &mut Child, log: &Path) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the server exited ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "port {port} not up: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server we started; stopped (SIGTERM to its own pid, then waited for) on drop.
+pub struct Running {
+    pub child: Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory, removed on drop (after a panic too).
+pub struct TempDir(pub PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!(
+        "corsgate-export-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+pub fn export(to: &str, policy: &Path, upstream: u16) -> String {
+    let out = Command::new(BIN)
+        .args(["export", "--to", to])
+        .arg(policy)
+        .args([
+            "--upstream",
+            &format!("http://127.0.0.1:{upstream}"),
+            "--location",
+            "/api/",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn which(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
+    for n in names {
+        for d in &dirs {
+            let p = d.join(n);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------
+// The servers.
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Server {
+    Caddy,
+    Haproxy,
+}
+
+impl Server {
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Caddy => "caddy",
+            Server::Haproxy => "haproxy",
+        }
+    }
+
+    /// Starts the server on `port` with `exported` in a site (Caddy) or a
+    /// frontend (HAProxy) whose other paths all go to `rest` (the rest of the
+    /// site: the same application, without the policy), as deployments do.
+    pub fn start(self, exported: &str, dir: &Path, port: u16, rest: u16) -> Running {
+        let d = dir.display();
+        let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
+        let mut child = match self {
+            Server::Caddy => {
+                let bin = which(&["caddy"]).expect(
+                    "Caddy is needed for this test (Debian: apt-get install caddy; scripts/test installs it)",
+                );
+                let conf = format!(
+                    "{{\n\tadmin off\n\tauto_https off\n}}\nhttp://:{port} {{\n\tbind 127.0.0.1\n\tlog {{\n\t\toutput discard\n\t}}\n{exported}\n\treverse_proxy 127.0.0.1:{rest}\n}}\n"
+                );
+                std::fs::write(dir.join("Caddyfile"), conf).unwrap();
+                Command::new(bin)
+                    .args(["run", "--adapter", "caddyfile", "--config"])
+                    .arg(dir.join("Caddyfile"))
+                    .env("HOME", dir)
+                    .env("XDG_DATA_HOME", dir)
+                    .env("XDG_CONFIG_HOME", dir)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(stderr)
+                    .spawn()
+                    .unwrap()
+            }
+            Server::Haproxy => {
+                let bin = which(&["haproxy"]).expect(
+                    "HAProxy is needed for this test (Debian: apt-get install haproxy; scripts/test installs it)",
+                );
+                let (front, back) = exported
+                    .split_once("# ---- backend")
+                    .expect("the haproxy export has a backend part");
+                let conf = format!(
+                    "global\n    maxconn 512\n    pidfile {d}/haproxy.pid\n\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n\
+                     frontend corsgate_test\n    bind 127.0.0.1:{port}\n{front}\n    default_backend rest_of_site\n\n\
+                     backend rest_of_site\n    server rest 127.0.0.1:{rest}\n\n# ---- backend{back}\n"
+                );
+                std::fs::write(dir.join("haproxy.cfg"), conf).unwrap();
+                Command::new(bin)
+                    .args(["-db", "-f"])
+                    .arg(dir.join("haproxy.cfg"))
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(stderr)
+                    .spawn()
+                    .unwrap()
+            }
+        };
+        wait_port(port, &mut child, &dir.join("stderr.log"));
+        Running { child }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The equivalence run: every generated fetch judged twice by the browser role.
+
+/// Figures of one server's run.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub fetches: usize,
+    pub allowed: usize,
+    pub disagreements: Vec<String>,
+    pub hostile_fetches: usize,
+    pub hostile_allowed: Vec<String>,
+    pub vary_missing: usize,
+    pub preflights_upstream: usize,
+}
+
+pub fn equivalence(server: Server) -> Figures {
+    let upstream = start_upstream();
+    let rest = start_upstream();
+    let mut f = Figures::default();
+    for case in POLICIES {
+        let policy = Policy::from_toml(case.toml).unwrap();
+        let any = policy.config().origins == ["*"];
+        let dir = temp_dir(server.name());
+        let file = dir.join("policy.toml");
+        std::fs::write(&file, case.toml).unwrap();
+        let exported = export(server.name(), &file, upstream.port);
+        let port = free_port();
+        let running = server.start(&exported, &dir, port, rest.port);
+        let before = upstream.preflights.load(Ordering::SeqCst);
+        for origin in ORIGINS {
+            // A hostile class this policy does not list (`x.app.example.com`
+            // is a listed subdomain under `https://*.example.com`).
+            let listed = {
+                let mut h = HeaderMap::new();
+                h.insert("origin", http::HeaderValue::from_str(origin).unwrap());
+                policy
+                    .decide(&Method::GET, &h)
+                    .headers()
+                    .to_header_map()
+                    .get("access-control-allow-origin")
+                    .is_some_and(|v| v.as_bytes() == origin.as_bytes())
+            };
+            let hostile = HOSTILE.contains(origin) && !listed;
+            for spec in SPECS {
+                for (path, status) in PATHS {
+                    for profile in Profile::ALL {
+                        let build = || {
+                            let mut b = Request::builder(*origin, format!("{API}{path}"))
+                                .method(spec.method);
+                            for (n, v) in spec.headers {
+                                b = b.header(*n, *v);
+                            }
+                            if spec.include {
+                                b = b.credentials(Credentials::Include);
+                            }
+                            b.build().unwrap()
+                        };
+                        let want = Browser::new(profile)
+                            .run(build(), |out| Ok::<_, ()>(reference(&policy, out, *status)))
+                            .unwrap();
+                        let mut vary_ok = true;
+                        let got = Browser::new(profile)
+                            .run(build(), |out| {
+                                let r = real(port, out);
+                                let vary_origin = r
+                                    .headers
+                                    .get_all("vary")
+                                    .flat_map(|v| v.split(|b| *b == b','))
+                                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"origin"));
+                                vary_ok &= any || vary_origin;
+                                Ok::<_, ()>(r)
+                            })
+                            .unwrap();
+                        f.vary_missing += usize::from(!vary_ok);
+                        f.fetches += 1;
+                        f.allowed += usize::from(want.allowed);
+                        if hostile {
+                            f.hostile_fetches += 1;
+                            // Only the any-origin policy shares with them, and
+                            // then never with credentials.
+                            if got.allowed && !(any && !spec.include) {
+                                f.hostile_allowed.push(format!(
+                                    "[{}] {origin} {} include={} {path}",
+                                    case.name, spec.method, spec.include
+                                ));
+                            }
+                        }
+                        if seen(&want) != seen(&got) {
+                            f.disagreements.push(format!(
+                                "[{}] {origin} {} {:?} include={} {path} {profile:?}\n  Policy::decide: {:?}\n  {}: {:?}\n{got}",
+                                case.name,
+                                spec.method,
+                                spec.headers,
+                                spec.include,
+                                seen(&want),
+                                server.name(),
+                                seen(&got),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        f.preflights_upstream += upstream.preflights.load(Ordering::SeqCst) - before;
+        drop(running);
+    }
+    println!(
+        "{}: {} browser fetches ({} policies × {} origins × {} requests × {} statuses × {} browser profiles), {} allowed, {} disagreements with Policy::decide; {} fetches from hostile origins, {} allowed; {} answers without Vary: Origin; {} preflights reached the upstream",
+        server.name(),
+        f.fetches,
+        POLICIES.len(),
+        ORIGINS.len(),
+        SPECS.len(),
+        PATHS.len(),
+        Profile::ALL.len(),
+        f.allowed,
+        f.disagreements.len(),
+        f.hostile_fetches,
+        f.hostile_allowed.len(),
+        f.vary_missing,
+        f.preflights_upstream,
+    );
+    f
+}
+
+pub fn assert_figures(server: Server, f: &Figures) {
+    assert!(
+        f.disagreements.is_empty(),
+        "{}: {} of {} fetches disagree; the first ones:\n{}",
+        server.name(),
+        f.disagreements.len(),
+        f.fetches,
+        f.disagreements
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+    assert!(
+        f.hostile_allowed.is_empty(),
+        "{}: hostile origins allowed: {:?}",
+        server.name(),
+        f.hostile_allowed
+    );
+    assert_eq!(
+        f.vary_missing,
+        0,
+        "{}: answers without Vary: Origin",
+        server.name()
+    );
+    assert_eq!(
+        f.preflights_upstream,
+        0,
+        "{}: preflights reached the upstream",
+        server.name()
+    );
+    assert!(f.fetches > 10_000 && f.allowed > 1_000, "{f:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Path forms: no request the upstream could read as inside the location
+// reaches it without the policy, and none outside it gets the policy.
+//
+// The exported location (`/api/`) proxies to upstream A; every other path of
+// the site goes to upstream B (the same application, as the rest of a site
+// does), which reflects any Origin with credentials. A request that reaches B
+// with a path some upstream reads as inside `/api/` skipped the policy.
+
+/// The origin the first policy refuses, and the one it allows.
+pub const EVIL: &str = "https://evil.example";
+pub const GOOD: &str = "https://app.example.com";
+
+/// A hostile upstream: reflects any Origin with credentials, answers every
+/// method, and says which request target it received and which listener
+/// (A or B) it is.
+pub struct Hostile {
+    pub port: u16,
+    pub paths: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn start_hostile(tag: &'static str) -> Hostile {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let head = String::from_utf8_lossy(&read_head(&mut s)).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+                if let Ok(mut p) = seen.lock() {
+                    p.push(target.clone());
+                }
+                let origin = head_value(&head, "origin").unwrap_or("*");
+                let acrm = head_value(&head, "access-control-request-method").unwrap_or("*");
+                let acrh = head_value(&head, "access-control-request-headers").unwrap_or("*");
+                let body = "{\"secret\":\"from the upstream\"}\n";
+                let out = format!(
+                    "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: {origin}\r\n\
+                     Access-Control-Allow-Credentials: true\r\nAccess-Control-Allow-Methods: {acrm}\r\n\
+                     Access-Control-Allow-Headers: {acrh}\r\nAccess-Control-Expose-Headers: *\r\n\
+                     Access-Control-Allow-Private-Network: true\r\nAccess-Control-Max-Age: 86400\r\n\
+                     X-Upstream: {tag}\r\nX-Upstream-Path: {}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    target.replace(['\r', '\n'], ""),
+                    body.len()
+                );
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    Hostile { port, paths }
+}
+
+/// The request targets to try, each with its class. The location is `/api/`;
+/// the upstream's `/secret` is outside it.
+pub fn path_forms(port: u16) -> Vec<(&'static str, String)> {
+    let mut segments: Vec<(&'static str, String)> = vec![("plain", "api".into())];
+    let word = "api";
+    for (i, c) in word.char_indices() {
+        for hex in [format!("%{:02X}", c as u32), format!("%{:02x}", c as u32)] {
+            segments.push((
+                "percent-encoded letter",
+                format!("{}{hex}{}", &word[..i], &word[i + 1..]),
+            ));
+        }
+    }
+    segments.push(("percent-encoded letter", "%61%70%69".into()));
+    segments.push(("percent-encoded letter", "%41%50%49".into()));
+    for case in ["API", "Api", "aPi", "apI"] {
+        segments.push(("case variant", case.into()));
+    }
+    for (class, s) in [
+        ("double encoding", "%2561pi"),
+        ("overlong UTF-8", "%C1%A1pi"),
+        ("full-width letter", "%EF%BD%81pi"),
+        ("path parameter", "api;x"),
+        ("path parameter", "api;"),
+        ("path parameter", "api%3B"),
+        ("path parameter", "api%3bx"),
+        ("trailing junk", "api."),
+        ("trailing junk", "api%20"),
+        ("trailing junk", "api%00"),
+        ("trailing junk", "api%09"),
+    ] {
+        segments.push((class, s.into()));
+    }
+    let prefixes: &[(&str, &str)] = &[
+        ("plain", "/"),
+        ("double slash", "//"),
+        ("double slash", "///"),
+        ("dot segment", "/./"),
+        ("dot segment", "/x/../"),
+        ("dot segment", "/x/y/../../"),
+        ("encoded dot segment", "/%2e/"),
+        ("encoded dot segment", "/x/%2e%2e/"),
+        ("encoded dot segment", "/x/.%2E/"),
+        ("encoded dot segment", "/x/%2E./"),
+        ("..;", "/x/..;/"),
+        ("..;", "/x/%2e%2e;/"),
+        ("..;", "/x/..%3B/"),
+        ("encoded slash", "/x%2F..%2F"),
+        ("encoded slash", "/x/..%2f"),
+        ("encoded slash", "%2F"),
+        ("encoded slash", "/%2F"),
+        ("backslash", "/x/..%5C"),
+        ("backslash", "/x/..\\"),
+    ];
+    let suffixes: &[(&str, &str)] = &[
+        ("plain", "/items"),
+        ("double slash", "//items"),
+        ("dot segment", "/./items"),
+        ("dot segment", "/x/../items"),
+        ("encoded slash", "%2Fitems"),
+        ("escape", "/../secret"),
+        ("escape", "/%2e%2e/secret"),
+        ("escape", "/.%2e/secret"),
+        ("escape", "/..%2Fsecret"),
+        ("escape", "/..;/secret"),
+        ("escape", "/%2e%2e;/secret"),
+        ("escape", "/..%3Bsecret"),
+        ("escape", "/..%5Csecret"),
+        ("escape", "/..\\secret"),
+        ("escape", "/items/..%2F..%2Fsecret"),
+        ("escape", "/items%2F..%2F..%2Fsecret"),
+    ];
+    let mut out = Vec::new();
+    for (sc, seg) in &segments {
+        for (pc, prefix) in prefixes {
+            let class = if *pc == "plain" { sc } else { pc };
+            out.push((*class, format!("{prefix}{seg}/items")));
+        }
+    }
+    for seg in ["api", "%61pi", "API"] {
+        for (pc, prefix) in prefixes {
+            for (xc, suffix) in suffixes {
+                let class = if *xc != "plain" { xc } else { pc };
+                out.push((*class, format!("{prefix}{seg}{suffix}")));
+            }
+        }
+    }
+    // Into the location from outside it.
+    for p in [
+        "/secret/../api/items",
+        "/secret/..;/api/items",
+        "/secret/..%2Fapi/items",
+        "/secret/%2e%2e/api/items",
+        "/secret/..%5Capi/items",
+        "/secret%2F..%2Fapi/items",
+        "/.;/api/items",
+        "/x/.;/../api/items",
+    ] {
+        out.push(("into the location", p.into()));
+    }
+    for p in [
+        "/api/items",
+        "/%61pi/items",
+        "/x/../api/items",
+        "//api/items",
+    ] {
+        out.push(("absolute form", format!("http://127.0.0.1:{port}{p}")));
+    }
+    out.push(("query", "/api/items?/../secret".into()));
+    out.push(("query", "/%61pi/items?x=/api/".into()));
+    out.push(("query", "/secret?/api/items".into()));
+    out.push(("fragment-like", "/secret%23/api/items".into()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `exchange`, except that a connection closed without an answer is `None`.
+pub fn try_exchange(
+    port: u16,
+    method: &str,
+    target: &str,
+    lines: &[(&str, &str)],
+) -> Option<Response> {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (n, v) in lines {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    s.write_all(req.as_bytes()).ok()?;
+    let head = read_head(&mut s);
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let text = String::from_utf8_lossy(&head[..end]).into_owned();
+    let mut it = text.split("\r\n");
+    let status: u16 = it.next()?.split(' ').nth(1)?.parse().ok()?;
+    let mut list = HeaderList::new();
+    for l in it {
+        if let Some((n, v)) = l.split_once(':') {
+            list.append(n.trim().to_ascii_lowercase(), v.trim());
+        }
+    }
+    Some(Response::with_headers(status, list))
+}
+
+/// The `Access-Control-*` lines of a header list, sorted.
+pub fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = h
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `Policy::decide`'s `Access-Control-*` lines for a request.
+pub fn decided_lines(
+    policy: &Policy,
+    method: &str,
+    lines: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut map = HeaderMap::new();
+    for (n, v) in lines {
+        map.append(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let d = policy.decide(&Method::from_bytes(method.as_bytes()).unwrap(), &map);
+    cors_lines(&HeaderList::from_http(&d.headers().to_header_map()))
+}
+
+/// Percent-decodes every escape (`%2F` too), once.
+pub fn decode_all(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether some upstream may read `received` as inside `/api/`: decoded once,
+/// `\` as `/`, `;parameters` dropped from segments (`..;` is `..`), dot
+/// segments resolved, case ignored.
+pub fn maybe_inside(received: &str) -> bool {
+    let path = received.split('?').next().unwrap_or("");
+    let path = path
+        .strip_prefix("http://")
+        .and_then(|r| r.find('/').map(|i| &r[i..]))
+        .unwrap_or(path);
+    let decoded = decode_all(path).replace('\\', "/");
+    let mut stack: Vec<&str> = Vec::new();
+    for seg in decoded.split('/').skip(1) {
+        let name = seg.split(';').next().unwrap_or("");
+        match name {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            _ => stack.push(name),
+        }
+    }
+    stack.len() >= 2 && stack[0].eq_ignore_ascii_case("api")
+        || stack.first().is_some_and(|s| s.eq_ignore_ascii_case("api")) && decoded.ends_with('/')
+}
+
+/// Figures of the path-form run.
+#[derive(Debug, Default)]
+pub struct PathFigures {
+    pub forms: usize,
+    pub requests: usize,
+    pub through_policy: usize,
+    pub rest_of_site: usize,
+    pub refused: usize,
+    /// Path forms that skipped the policy (or got it outside the location).
+    pub problems: Vec<String>,
+}
+
+pub fn path_table(server: Server) -> PathFigures {
+    let a = start_hostile("A");
+    let b = start_hostile("B");
+    let case = &POLICIES[0];
+    let policy = Policy::from_toml(case.toml).unwrap();
+    let dir = temp_dir(&format!("paths-{}", server.name()));
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, case.toml).unwrap();
+    let exported = export(server.name(), &file, a.port);
+    let port = free_port();
+    let running = server.start(&exported, &dir, port, b.port);
+    let requests: [(&str, &[(&str, &str)]); 4] = [
+        ("GET", &[("Origin", EVIL), ("Cookie", "session=1")]),
+        (
+            "OPTIONS",
+            &[
+                ("Origin", EVIL),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+        ),
+        ("GET", &[("Origin", GOOD), ("Cookie", "session=1")]),
+        (
+            "OPTIONS",
+            &[
+                ("Origin", GOOD),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+        ),
+    ];
+    let forms = path_forms(port);
+    let mut f = PathFigures {
+        forms: forms.len(),
+        ..PathFigures::default()
+    };
+    let mut covered_plain = false;
+    let mut covered_encoded = false;
+    for (class, target) in &forms {
+        for (method, lines) in &requests {
+            f.requests += 1;
+            let what = format!(
+                "{} [{class}] {method} {target} from {}",
+                server.name(),
+                lines[0].1
+            );
+            let Some(r) = try_exchange(port, method, target, lines) else {
+                f.refused += 1;
+                continue;
+            };
+            let got = cors_lines(&r.headers);
+            let want = decided_lines(&policy, method, lines);
+            let acao = got
+                .iter()
+                .filter(|(n, _)| n == "access-control-allow-origin")
+                .count();
+            if acao > 1 {
+                f.problems.push(format!(
+                    "{what}: {acao} Access-Control-Allow-Origin lines: {got:?}"
+                ));
+            }
+            let header = |n: &str| {
+                r.headers
+                    .get_all(n)
+                    .next()
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            match (header("x-upstream").as_deref(), header("x-upstream-path")) {
+                (Some("A"), Some(p)) => {
+                    f.through_policy += 1;
+                    if *method == "OPTIONS" {
+                        f.problems
+                            .push(format!("{what}: a preflight reached the upstream as {p}"));
+                    }
+                    if got != want {
+                        f.problems.push(format!(
+                            "{what}: {} through the location with {got:?}, not the policy's {want:?}",
+                            r.status
+                        ));
+                    }
+                    if !maybe_inside(&p) {
+                        f.problems.push(format!(
+                            "{what}: the policy's route sent {p:?}, outside /api/, to the upstream"
+                        ));
+                    }
+                    if lines[0].1 == GOOD && *method == "GET" {
+                        covered_plain |= target == "/api/items";
+                        covered_encoded |= target == "/%61pi/items";
+                    }
+                }
+                (Some(_), Some(p)) => {
+                    f.rest_of_site += 1;
+                    if maybe_inside(&p) {
+                        f.problems.push(format!(
+                            "{what}: skipped the policy: the rest of the site received {p:?}, which an upstream may read as /api/ ({got:?})"
+                        ));
+                    }
+                }
+                _ => {
+                    if !got.is_empty() && got != want {
+                        f.problems.push(format!(
+                            "{what}: {} with {got:?}, neither no CORS headers nor the policy's {want:?}",
+                            r.status
+                        ));
+                    }
+                    f.refused += 1;
+                }
+            }
+        }
+    }
+    if !covered_plain || !covered_encoded {
+        f.problems.push(format!(
+            "{}: /api/items through the policy: {covered_plain}; /%61pi/items: {covered_encoded} (both must, or the table proves nothing)",
+            server.name()
+        ));
+    }
+    for p in b.paths.lock().map(|p| p.clone()).unwrap_or_default() {
+        if maybe_inside(&p) {
+            f.problems.push(format!(
+                "{}: the rest of the site's log holds {p:?}, which an upstream may read as /api/",
+                server.name()
+            ));
+        }
+    }
+    drop(running);
+    println!(
+        "{}: {} path forms × {} requests = {}: {} through the policy, {} to the rest of the site (outside /api/), {} refused; {} path forms skipped the policy or got it outside the location",
+        server.name(),
+        f.forms,
+        requests.len(),
+        f.requests,
+        f.through_policy,
+        f.rest_of_site,
+        f.refused,
+        f.problems.len()
+    );
+    f
+}
+
+pub fn assert_paths(server: Server, f: &PathFigures) {
+    assert!(
+        f.problems.is_empty(),
+        "{}: {} problems; the first ones:\n{}",
+        server.name(),
+        f.problems.len(),
+        f.problems
+            .iter()
+            .take(12)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The server's own errors: the upstream is down.
+
+/// With nothing listening upstream, an allowed origin still reads the
+/// server's own error (ACAO, ACAC, Vary), and a refused one gets no ACAO.
+pub fn own_errors(server: Server) {
+    let case = &POLICIES[0];
+    let dir = temp_dir(&format!("errors-{}", server.name()));
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, case.toml).unwrap();
+    let dead = free_port();
+    let exported = export(server.name(), &file, dead);
+    let port = free_port();
+    let running = server.start(&exported, &dir, port, dead);
+    let ok = try_exchange(port, "GET", "/api/items", &[("Origin", GOOD)]).expect("an answer");
+    assert!(ok.status >= 500, "{}: {}", server.name(), ok.status);
+    let lines = cors_lines(&ok.headers);
+    assert!(
+        lines.contains(&("access-control-allow-origin".into(), GOOD.into()))
+            && lines.contains(&("access-control-allow-credentials".into(), "true".into())),
+        "{}: the server's own {} lacks the policy's headers: {lines:?}",
+        server.name(),
+        ok.status
+    );
+    let vary = ok.headers.get_all("vary").any(|v| {
+        String::from_utf8_lossy(v)
+            .to_ascii_lowercase()
+            .contains("origin")
+    });
+    assert!(
+        vary,
+        "{}: no Vary: Origin on the server's own error",
+        server.name()
+    );
+    let evil = try_exchange(port, "GET", "/api/items", &[("Origin", EVIL)]).expect("an answer");
+    assert!(cors_lines(&evil.headers).is_empty(), "{}", server.name());
+    println!(
+        "{}: upstream down: {} with the policy's headers for an allowed origin, none for a refused one",
+        server.name(),
+        ok.status
+    );
+    drop(running);
+}

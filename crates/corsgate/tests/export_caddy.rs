@@ -1,0 +1,29 @@
+//! `corsgate export --to caddy`, proven against a real Caddy on loopback:
+//! every generated browser fetch judged by corsgate's browser role against
+//! `Policy::decide` (0 disagreements), the hostile origin classes never
+//! allowed, the path-confusion forms never skipping the policy, the server's
+//! own errors carrying the policy's headers, and one credentialed case in
+//! headless Chromium. Needs Caddy 2.6+ (Debian package `caddy`; scripts/test
+//! installs it).
+
+#[path = "common/edge.rs"]
+mod edge;
+
+use edge::Server;
+
+#[test]
+fn caddy_answers_as_policy_decide() {
+    let f = edge::equivalence(Server::Caddy);
+    edge::assert_figures(Server::Caddy, &f);
+}
+
+#[test]
+fn caddy_path_forms_never_skip_the_policy() {
+    let f = edge::path_table(Server::Caddy);
+    edge::assert_paths(Server::Caddy, &f);
+}
+
+#[test]
+fn caddy_own_errors_carry_the_policy() {
+    edge::own_errors(Server::Caddy);
+}
