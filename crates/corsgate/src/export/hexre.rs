@@ -124,6 +124,45 @@ pub(crate) fn location(site: &Site) -> String {
     r
 }
 
+/// The paths the policy covers, on a raw (still percent-encoded) path whose
+/// dot segments and encoded slashes were refused before: every character of
+/// the location also as its `%HH` escape (either case), in any letter case,
+/// with `;parameters` (or `%3B`) after a segment, any number of slashes.
+pub(crate) fn location_raw(site: &Site) -> String {
+    let trailing = site.location.ends_with('/');
+    let segments: Vec<&str> = site.location.split('/').filter(|s| !s.is_empty()).collect();
+    let mut r = String::from("^(?i)");
+    for s in &segments {
+        r.push_str("/+");
+        for b in s.bytes() {
+            let mut alts = vec![lit(&(b as char).to_string())];
+            for c in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
+                let e = format!("\\x25{c:02x}");
+                if !alts.contains(&e) {
+                    alts.push(e);
+                }
+            }
+            let _ = write!(r, "(?:{})", alts.join("|"));
+        }
+        r.push_str("(?:(?:\\x3b|\\x253b)[^/]*)?");
+    }
+    if segments.is_empty() {
+        r.push('/');
+    } else if trailing {
+        r.push('/');
+    } else {
+        r.push_str("(?:/|$)");
+    }
+    r
+}
+
+/// What a raw (still percent-encoded) path may not hold anywhere: a `.` or
+/// `..` segment, plain or percent-encoded, ended by `/`, `;` (or `%3B`), a
+/// backslash or the end; an encoded slash or backslash; a backslash. Servers
+/// and upstreams resolve these differently (Tomcat reads `..;` as `..`); no
+/// browser sends them (it resolves dot segments itself).
+pub(crate) const REFUSED_RAW_PATH: &str = "(?i)(?:/(?:\\x2e|\\x252e){1,2}(?:/|\\x3b|\\x253b|\\x5c|\\x255c|\\x252f|$)|\\x252f|\\x255c|\\x5c)";
+
 /// What no path the policy covers may hold once decoded: a `.` or `..`
 /// segment with parameters (`..;`, read as `..` by Tomcat and other Java
 /// stacks) or a backslash (read as `/` by some upstreams). Either could move

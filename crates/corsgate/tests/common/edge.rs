@@ -1196,7 +1196,7 @@ pub fn path_table(server: Server) -> PathFigures {
     }
     drop(running);
     println!(
-        "{}: {} path forms × {} requests = {}: {} through the policy, {} to the rest of the site (outside /api/), {} refused; {} path forms skipped the policy or got it outside the location",
+        "{}: {} path forms × {} requests = {}: {} through the policy, {} to the rest of the site (outside /api/), {} answered at the edge (preflights, refusals); {} path forms skipped the policy or got it outside the location",
         server.name(),
         f.forms,
         requests.len(),
