@@ -27,3 +27,8 @@ fn caddy_path_forms_never_skip_the_policy() {
 fn caddy_own_errors_carry_the_policy() {
     edge::own_errors(Server::Caddy);
 }
+
+#[test]
+fn caddy_in_headless_chromium() {
+    edge::chromium(Server::Caddy);
+}

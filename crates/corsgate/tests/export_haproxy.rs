@@ -27,3 +27,8 @@ fn haproxy_path_forms_never_skip_the_policy() {
 fn haproxy_own_errors_carry_the_policy() {
     edge::own_errors(Server::Haproxy);
 }
+
+#[test]
+fn haproxy_in_headless_chromium() {
+    edge::chromium(Server::Haproxy);
+}

@@ -114,10 +114,8 @@ pub(crate) fn location(site: &Site) -> String {
     for s in &segments {
         let _ = write!(r, "/+{}(?:\\x3b[^/]*)?", lit(s));
     }
-    if segments.is_empty() {
+    if segments.is_empty() || trailing {
         r.push('/');
-    } else if trailing {
-        r.push_str("/");
     } else {
         r.push_str("(?:/|$)");
     }
@@ -146,9 +144,7 @@ pub(crate) fn location_raw(site: &Site) -> String {
         }
         r.push_str("(?:(?:\\x3b|\\x253b)[^/]*)?");
     }
-    if segments.is_empty() {
-        r.push('/');
-    } else if trailing {
+    if segments.is_empty() || trailing {
         r.push('/');
     } else {
         r.push_str("(?:/|$)");

@@ -696,7 +696,7 @@ pub fn equivalence(server: Server) -> Figures {
                             f.hostile_fetches += 1;
                             // Only the any-origin policy shares with them, and
                             // then never with credentials.
-                            if got.allowed && !(any && !spec.include) {
+                            if got.allowed && (spec.include || !any) {
                                 f.hostile_allowed.push(format!(
                                     "[{}] {origin} {} include={} {path}",
                                     case.name, spec.method, spec.include
@@ -1266,4 +1266,110 @@ pub fn own_errors(server: Server) {
         ok.status
     );
     drop(running);
+}
+
+// ---------------------------------------------------------------------------
+// One case in a real browser: headless Chromium, `credentials: 'include'`.
+
+/// A page server: any path answers a blank HTML page (the page's origin).
+fn start_page() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = read_head(&mut s);
+                let body = "<!doctype html><title>corsgate export</title><p>page";
+                let _ = s.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            });
+        }
+    });
+    port
+}
+
+/// A credentialed PUT with a JSON body (allowed: the page reads the status,
+/// the body and the exposed `X-Request-Id`, never `X-Secret`) and a
+/// credentialed DELETE (not allowed by the policy: the browser refuses it),
+/// in headless Chromium, each verdict equal to the engine's on `Policy::decide`.
+pub fn chromium(server: Server) {
+    use corsgate_conformance::webdriver::Driver;
+    let upstream = start_upstream();
+    let page = start_page();
+    let page_origin = format!("http://127.0.0.1:{page}");
+    let toml = format!(
+        "origins = [\"{page_origin}\"]\nmethods = [\"PUT\"]\nrequest_headers = [\"content-type\"]\nexpose_headers = [\"x-request-id\"]\ncredentials = true\n"
+    );
+    let policy = Policy::from_toml(&toml).unwrap();
+    let dir = temp_dir(&format!("chromium-{}", server.name()));
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, &toml).unwrap();
+    let exported = export(server.name(), &file, upstream.port);
+    let port = free_port();
+    let running = server.start(&exported, &dir, port, upstream.port);
+    let driver = Driver::start("/usr/bin/chromedriver", "/usr/bin/chromium")
+        .expect("chromium and chromedriver are installed (scripts/test installs them)");
+    driver
+        .navigate(&format!("{page_origin}/"))
+        .expect("page loads");
+    let edge = format!("http://127.0.0.1:{port}/api/items");
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const one = async (init) => {{
+           try {{
+             const r = await fetch({edge:?}, Object.assign({{credentials: 'include'}}, init));
+             const body = await r.text();
+             return {{ok: true, status: r.status, requestId: r.headers.get('x-request-id'), secret: r.headers.get('x-secret'), body}};
+           }} catch (e) {{ return {{ok: false, error: String(e)}}; }}
+         }};
+         (async () => done([
+           await one({{method: 'PUT', headers: {{'Content-Type': 'application/json'}}, body: '{{}}'}}),
+           await one({{method: 'DELETE'}}),
+         ]))();"
+    );
+    let got = driver.execute_async(&script, vec![]).expect("script runs");
+    drop(driver);
+    drop(running);
+    let engine = |method: &str, json: bool| {
+        let mut b = Request::builder(page_origin.as_str(), format!("{API}/api/items"))
+            .method(method)
+            .credentials(Credentials::Include);
+        if json {
+            b = b.header("Content-Type", "application/json");
+        }
+        Browser::new(Profile::Chromium)
+            .run(b.build().unwrap(), |out| {
+                Ok::<_, ()>(reference(&policy, out, 200))
+            })
+            .unwrap()
+    };
+    let (put, delete) = (engine("PUT", true), engine("DELETE", false));
+    println!(
+        "{}: headless Chromium, credentials 'include': PUT {} (engine: allowed {}), DELETE {} (engine: allowed {})",
+        server.name(),
+        got[0],
+        put.allowed,
+        got[1],
+        delete.allowed
+    );
+    assert!(put.allowed && !delete.allowed);
+    assert_eq!(got[0]["ok"], true, "{}: {got}", server.name());
+    assert_eq!(got[0]["status"], 200, "{}: {got}", server.name());
+    assert_eq!(got[0]["requestId"], "42", "{}: {got}", server.name());
+    assert!(got[0]["secret"].is_null(), "{}: {got}", server.name());
+    assert!(
+        got[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("upstream")),
+        "{}: {got}",
+        server.name()
+    );
+    assert_eq!(got[1]["ok"], false, "{}: {got}", server.name());
 }
