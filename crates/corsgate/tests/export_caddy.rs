@@ -32,3 +32,8 @@ fn caddy_own_errors_carry_the_policy() {
 fn caddy_in_headless_chromium() {
     edge::chromium(Server::Caddy);
 }
+
+#[test]
+fn caddy_authentication_never_sees_a_preflight() {
+    edge::auth_at_the_marked_line(Server::Caddy);
+}

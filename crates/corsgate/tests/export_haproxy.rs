@@ -32,3 +32,8 @@ fn haproxy_own_errors_carry_the_policy() {
 fn haproxy_in_headless_chromium() {
     edge::chromium(Server::Haproxy);
 }
+
+#[test]
+fn haproxy_authentication_never_sees_a_preflight() {
+    edge::auth_at_the_marked_line(Server::Haproxy);
+}

@@ -629,13 +629,17 @@ pub struct Figures {
     pub hostile_allowed: Vec<String>,
     pub vary_missing: usize,
     pub preflights_upstream: usize,
+    /// The raw probes' documented differences, as printed.
+    pub documented: Vec<String>,
+    pub contract_cases: u64,
+    pub contract_failures: Vec<String>,
 }
 
 pub fn equivalence(server: Server) -> Figures {
     let upstream = start_upstream();
     let rest = start_upstream();
     let mut f = Figures::default();
-    for case in POLICIES {
+    for (i, case) in POLICIES.iter().enumerate() {
         let policy = Policy::from_toml(case.toml).unwrap();
         let any = policy.config().origins == ["*"];
         let dir = temp_dir(server.name());
@@ -720,6 +724,32 @@ pub fn equivalence(server: Server) -> Figures {
             }
         }
         f.preflights_upstream += upstream.preflights.load(Ordering::SeqCst) - before;
+        if i == 0 {
+            f.documented = run_probes(server, port, &policy);
+        }
+        // The other tool on the same server: `corsgate test` finds every
+        // case of the policy's contract kept.
+        let out = Command::new(BIN)
+            .args([
+                "test",
+                &format!("http://127.0.0.1:{port}/api/items"),
+                "--json",
+                "--policy",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        f.contract_cases += report["summary"]["cases"].as_u64().unwrap_or(0);
+        if out.status.code() != Some(0) {
+            f.contract_failures.push(format!(
+                "[{}] corsgate test exit {:?}: {}{}",
+                case.name,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
         drop(running);
     }
     println!(
@@ -738,10 +768,30 @@ pub fn equivalence(server: Server) -> Figures {
         f.vary_missing,
         f.preflights_upstream,
     );
+    println!(
+        "{}: {} raw probes, {} documented differences:",
+        server.name(),
+        PROBES.len(),
+        f.documented.len()
+    );
+    for d in &f.documented {
+        println!("  {d}");
+    }
+    println!(
+        "{}: corsgate test ran {} contract cases, {} policies failed",
+        server.name(),
+        f.contract_cases,
+        f.contract_failures.len()
+    );
     f
 }
 
 pub fn assert_figures(server: Server, f: &Figures) {
+    assert!(
+        f.contract_failures.is_empty(),
+        "{}",
+        f.contract_failures.join("\n")
+    );
     assert!(
         f.disagreements.is_empty(),
         "{}: {} of {} fetches disagree; the first ones:\n{}",
@@ -774,6 +824,217 @@ pub fn assert_figures(server: Server, f: &Figures) {
         server.name()
     );
     assert!(f.fetches > 10_000 && f.allowed > 1_000, "{f:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Raw requests no browser sends (as tests/export.rs).
+
+pub struct Probe {
+    pub what: &'static str,
+    pub method: &'static str,
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+/// Run against the first policy (exact origins, credentials).
+pub const PROBES: &[Probe] = &[
+    Probe {
+        what: "an upper-case exact origin on a preflight",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "HTTPS://APP.EXAMPLE.COM"),
+            ("Access-Control-Request-Method", "PUT"),
+        ],
+    },
+    Probe {
+        what: "an empty Access-Control-Request-Method",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", ""),
+        ],
+    },
+    Probe {
+        what: "two Origin lines",
+        method: "GET",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Origin", "https://admin.example.com"),
+        ],
+    },
+    Probe {
+        what: "Access-Control-Request-Headers in two lines",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "PUT"),
+            ("Access-Control-Request-Headers", "content-type"),
+            ("Access-Control-Request-Headers", "x-evil"),
+        ],
+    },
+    Probe {
+        what: "17 empty elements in Access-Control-Request-Headers",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "PUT"),
+            (
+                "Access-Control-Request-Headers",
+                ",,,,,,,,,,,,,,,,,content-type",
+            ),
+        ],
+    },
+    Probe {
+        what: "a lower-case options method",
+        method: "options",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "PUT"),
+        ],
+    },
+    Probe {
+        what: "an explicit default port under an exact origin",
+        method: "GET",
+        headers: &[("Origin", "https://app.example.com:443")],
+    },
+    Probe {
+        what: "mixed-case, spaced request header names",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "https://admin.example.com"),
+            ("Access-Control-Request-Method", "DELETE"),
+            (
+                "Access-Control-Request-Headers",
+                " Content-Type ,AUTHORIZATION,, ",
+            ),
+        ],
+    },
+    Probe {
+        what: "two Origin lines on a preflight",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Origin", "https://admin.example.com"),
+            ("Access-Control-Request-Method", "PUT"),
+        ],
+    },
+    Probe {
+        what: "two Access-Control-Request-Method lines",
+        method: "OPTIONS",
+        headers: &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "PUT"),
+            ("Access-Control-Request-Method", "DELETE"),
+        ],
+    },
+    Probe {
+        what: "an empty Origin",
+        method: "GET",
+        headers: &[("Origin", "")],
+    },
+    Probe {
+        what: "an Origin with a trailing dot",
+        method: "GET",
+        headers: &[("Origin", "https://app.example.com.")],
+    },
+];
+
+/// The documented differences (docs/export.md), per server: which probe, and
+/// the (status, Access-Control-Allow-Origin) the server gives instead of
+/// `Policy::decide`'s.
+pub fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static str>)> {
+    match (server, what) {
+        // An empty header reads as absent: an ordinary request, proxied.
+        // Caddy's placeholders read an empty header as an absent one.
+        (Server::Caddy, "an empty Access-Control-Request-Method") => {
+            Some((200, Some("https://app.example.com")))
+        }
+        // Neither counts empty elements.
+        (
+            Server::Caddy | Server::Haproxy,
+            "17 empty elements in Access-Control-Request-Headers",
+        ) => Some((204, Some("https://app.example.com"))),
+        _ => None,
+    }
+}
+
+pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
+    let mut report = Vec::new();
+    let mut problems = Vec::new();
+    for p in PROBES {
+        let lines: Vec<(String, Vec<u8>)> = p
+            .headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let got = exchange(port, p.method, "/api/items", &lines);
+        let mut map = HeaderMap::new();
+        for (n, v) in p.headers {
+            map.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let d = policy.decide(&Method::from_bytes(p.method.as_bytes()).unwrap(), &map);
+        let (want_status, want_acao) = match d.action() {
+            Action::Respond(s) => (
+                s.as_u16(),
+                d.headers()
+                    .to_header_map()
+                    .get("access-control-allow-origin")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            ),
+            Action::PassOn => (
+                200,
+                d.headers()
+                    .to_header_map()
+                    .get("access-control-allow-origin")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            ),
+        };
+        let acao: Vec<String> = got
+            .headers
+            .get_all("access-control-allow-origin")
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        assert!(
+            acao.len() <= 1,
+            "{}: {what}: duplicate ACAO {acao:?}",
+            server.name(),
+            what = p.what
+        );
+        let got_pair = (got.status, acao.first().cloned());
+        let want_pair = (want_status, want_acao);
+        match documented(server, p.what) {
+            None if got_pair != want_pair => problems.push(format!(
+                "{}: {}: {got_pair:?} differs from Policy::decide's {want_pair:?} and is not a documented difference",
+                server.name(),
+                p.what
+            )),
+            None => {}
+            Some(_) if got_pair == want_pair => problems.push(format!(
+                "{}: {}: no longer differs from Policy::decide ({got_pair:?}); update docs/export.md",
+                server.name(),
+                p.what
+            )),
+            Some((s, a)) if got_pair != (s, a.map(str::to_owned)) => problems.push(format!(
+                "{}: {}: {got_pair:?} is not the documented difference {:?} (Policy::decide: {want_pair:?})",
+                server.name(),
+                p.what,
+                (s, a)
+            )),
+            Some(_) => report.push(format!(
+                "{}: {} → {} {:?} (Policy::decide: {} {:?})",
+                server.name(),
+                p.what,
+                got_pair.0,
+                got_pair.1,
+                want_pair.0,
+                want_pair.1
+            )),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    report
 }
 
 // ---------------------------------------------------------------------------
@@ -1264,6 +1525,95 @@ pub fn own_errors(server: Server) {
         "{}: upstream down: {} with the policy's headers for an allowed origin, none for a refused one",
         server.name(),
         ok.status
+    );
+    drop(running);
+}
+
+// ---------------------------------------------------------------------------
+// Authentication at the marked line: it never sees a preflight, and its 401
+// carries the policy's headers.
+
+/// The export with an authentication rule put where its comment says.
+fn with_auth(server: Server, exported: &str) -> String {
+    let (marker, auth) = match server {
+        Server::Caddy => (
+            "\t\t# ---- your authentication",
+            // bcrypt of "secret" (caddy hash-password).
+            "\t\tbasicauth {\n\t\t\tu $2a$14$HAujMFyQTHcrvYWU7mYoWOqElUzgbVeyVyqan2lrLJ0xE6PBLTY7K\n\t\t}\n\t\t# ---- your authentication",
+        ),
+        Server::Haproxy => (
+            "    # ---- your authentication",
+            "    http-request auth realm corsgate unless { http_auth(corsgate_users) }\n    # ---- your authentication",
+        ),
+    };
+    assert!(
+        exported.contains(marker),
+        "{}: no marked line",
+        server.name()
+    );
+    let mut out = exported.replacen(marker, auth, 1);
+    if server == Server::Haproxy {
+        out.push_str("\nuserlist corsgate_users\n    user u insecure-password secret\n");
+    }
+    out
+}
+
+pub fn auth_at_the_marked_line(server: Server) {
+    let upstream = start_upstream();
+    let case = &POLICIES[0];
+    let dir = temp_dir(&format!("auth-{}", server.name()));
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, case.toml).unwrap();
+    let exported = with_auth(server, &export(server.name(), &file, upstream.port));
+    let port = free_port();
+    let running = server.start(&exported, &dir, port, upstream.port);
+    let pre = try_exchange(
+        port,
+        "OPTIONS",
+        "/api/items",
+        &[("Origin", GOOD), ("Access-Control-Request-Method", "PUT")],
+    )
+    .expect("an answer");
+    assert_eq!(
+        pre.status,
+        204,
+        "{}: the preflight met the authentication",
+        server.name()
+    );
+    assert!(cors_lines(&pre.headers).contains(&("access-control-allow-origin".into(), GOOD.into())));
+    let denied = try_exchange(port, "GET", "/api/items", &[("Origin", GOOD)]).expect("an answer");
+    assert_eq!(denied.status, 401, "{}", server.name());
+    let lines = cors_lines(&denied.headers);
+    assert!(
+        lines.contains(&("access-control-allow-origin".into(), GOOD.into()))
+            && lines.contains(&("access-control-allow-credentials".into(), "true".into())),
+        "{}: the 401 lacks the policy's headers: {lines:?}",
+        server.name()
+    );
+    let evil = try_exchange(port, "GET", "/api/items", &[("Origin", EVIL)]).expect("an answer");
+    assert_eq!(evil.status, 401);
+    assert!(cors_lines(&evil.headers).is_empty(), "{}", server.name());
+    let ok = try_exchange(
+        port,
+        "GET",
+        "/api/items",
+        &[("Origin", GOOD), ("Authorization", "Basic dTpzZWNyZXQ=")],
+    )
+    .expect("an answer");
+    assert_eq!(ok.status, 200, "{}", server.name());
+    assert_eq!(
+        cors_lines(&ok.headers),
+        decided_lines(
+            &Policy::from_toml(case.toml).unwrap(),
+            "GET",
+            &[("Origin", GOOD)]
+        ),
+        "{}",
+        server.name()
+    );
+    println!(
+        "{}: authentication at the marked line: preflight 204 (never 401), 401 with the policy's headers for an allowed origin and none for a refused one, 200 with credentials",
+        server.name()
     );
     drop(running);
 }
