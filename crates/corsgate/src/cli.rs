@@ -54,7 +54,7 @@ pub enum Command {
     /// Contract-test a deployed endpoint against a policy file: the requests the policy allows
     /// and those it must refuse, each judged as a browser would.
     Test(crate::contract::TestArgs),
-    /// Print nginx, Apache httpd or Envoy configuration that implements a policy file.
+    /// Print nginx, Apache httpd, Caddy, HAProxy or Envoy configuration, or a Gateway API HTTPRoute, that implements a policy file.
     Export(crate::export::ExportArgs),
 }
 

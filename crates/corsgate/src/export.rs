@@ -1,5 +1,6 @@
-//! `corsgate export`: a validated policy as nginx, Apache httpd or Envoy
-//! configuration that answers the way `Policy::decide` does.
+//! `corsgate export`: a validated policy as nginx, Apache httpd, Caddy,
+//! HAProxy or Envoy configuration, or a Gateway API `HTTPRoute`, that answers
+//! the way `Policy::decide` does (what a target cannot express: exit 2).
 //!
 //! The policy is read with `Policy::from_toml`, so a policy that fails
 //! validation is refused with its own located error text (exit 2), and the

@@ -37,3 +37,8 @@ fn caddy_in_headless_chromium() {
 fn caddy_authentication_never_sees_a_preflight() {
     edge::auth_at_the_marked_line(Server::Caddy);
 }
+
+#[test]
+fn caddy_named_exports_share_one_server() {
+    edge::named_exports_share_one_server(Server::Caddy);
+}

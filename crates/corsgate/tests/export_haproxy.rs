@@ -37,3 +37,8 @@ fn haproxy_in_headless_chromium() {
 fn haproxy_authentication_never_sees_a_preflight() {
     edge::auth_at_the_marked_line(Server::Haproxy);
 }
+
+#[test]
+fn haproxy_named_exports_share_one_server() {
+    edge::named_exports_share_one_server(Server::Haproxy);
+}

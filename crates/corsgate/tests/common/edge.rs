@@ -1619,6 +1619,82 @@ pub fn auth_at_the_marked_line(server: Server) {
 }
 
 // ---------------------------------------------------------------------------
+// Two named exports in one server.
+
+/// Two policies, each exported with its own `--name` and location, in one
+/// Caddy site or one HAProxy frontend: the server starts, and `corsgate test`
+/// finds each location keeping its own policy's contract and not the other's.
+pub fn named_exports_share_one_server(server: Server) {
+    let upstream = start_upstream();
+    let a = "origins = [\"https://a.example.com\"]\nmethods = [\"PUT\"]\ncredentials = true\n";
+    let b = "origins = [\"https://*.b.example.org\"]\nrequest_headers = [\"x-b\"]\n";
+    let dir = temp_dir(&format!("named-{}", server.name()));
+    let (pa, pb) = (dir.join("a.toml"), dir.join("b.toml"));
+    std::fs::write(&pa, a).unwrap();
+    std::fs::write(&pb, b).unwrap();
+    let named = |policy: &Path, name: &str, location: &str| {
+        let out = Command::new(BIN)
+            .args([
+                "export",
+                "--to",
+                server.name(),
+                "--name",
+                name,
+                "--location",
+                location,
+            ])
+            .args(["--upstream", &format!("http://127.0.0.1:{}", upstream.port)])
+            .arg(policy)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (ea, eb) = (named(&pa, "a", "/a/"), named(&pb, "b", "/b/"));
+    let combined = match server {
+        Server::Caddy => format!("{ea}\n{eb}"),
+        Server::Haproxy => {
+            let (fa, ba) = ea.split_once("# ---- backend").unwrap();
+            let (fb, bb) = eb.split_once("# ---- backend").unwrap();
+            // The rest of b's marker line goes with the marker.
+            let bb = bb.split_once('\n').map_or("", |(_, rest)| rest);
+            format!("{fa}\n{fb}\n# ---- backend{ba}\n{bb}")
+        }
+    };
+    let port = free_port();
+    let running = server.start(&combined, &dir, port, upstream.port);
+    for (path, policy, other) in [("/a/items", &pa, &pb), ("/b/items", &pb, &pa)] {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let run = |p: &Path| {
+            Command::new(BIN)
+                .args(["test", &url, "--json", "--policy"])
+                .arg(p)
+                .output()
+                .unwrap()
+        };
+        let own = run(policy);
+        assert_eq!(
+            own.status.code(),
+            Some(0),
+            "{} {path}: {}",
+            server.name(),
+            String::from_utf8_lossy(&own.stdout)
+        );
+        assert_eq!(
+            run(other).status.code(),
+            Some(1),
+            "{} {path}",
+            server.name()
+        );
+    }
+    drop(running);
+}
+
+// ---------------------------------------------------------------------------
 // One case in a real browser: headless Chromium, `credentials: 'include'`.
 
 /// A page server: any path answers a blank HTML page (the page's origin).
