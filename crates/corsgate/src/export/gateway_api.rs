@@ -113,6 +113,11 @@ pub(crate) fn render(
             "private_network = true: the Gateway API's CORS filter has no Private Network Access field".into(),
         );
     }
+    if m.any && m.credentials {
+        // Validation refuses it; the filter would then reflect every origin
+        // with credentials ("must return a single origin"): never emitted.
+        return Err("origins = [\"*\"] with credentials is never exported".into());
+    }
     let mut origins = Vec::new();
     if m.any {
         origins.push("*".to_owned());
