@@ -442,7 +442,7 @@ pub fn wait_port(port: u16, child: &mut Child, log: &Path) {
             );
         }
         assert!(
-            start.elapsed() < Duration::from_secs(10),
+            start.elapsed() < Duration::from_secs(30),
             "port {port} not up: {}",
             std::fs::read_to_string(log).unwrap_or_default()
         );
