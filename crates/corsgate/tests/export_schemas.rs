@@ -270,3 +270,71 @@ fn broken_gateway_api_output_is_rejected() {
         );
     }
 }
+
+/// No Caddy, HAProxy or Gateway API output holds `null`, `*` with
+/// credentials, or an echo of an `Origin` that no exact entry or anchored
+/// pattern matched.
+#[test]
+fn nothing_unsafe_is_emitted() {
+    let dir = temp_dir("schema-safe");
+    for (name, toml) in policies() {
+        let policy = corsgate_core::Policy::from_toml(toml).unwrap();
+        for (to, upstream) in [
+            ("caddy", "http://127.0.0.1:8000"),
+            ("haproxy", "http://127.0.0.1:8000"),
+            ("gateway-api", "http://api-backend:8000"),
+        ] {
+            let Ok(text) = export(&dir, to, toml, upstream) else {
+                continue;
+            };
+            let lower = text.to_ascii_lowercase();
+            for null in ["\"null\"", "'null'", " null\n"] {
+                assert!(!lower.contains(null), "[{name}] {to}: {null}\n{text}");
+            }
+            if policy.credentials() {
+                let wildcard = match to {
+                    "caddy" => text.contains("Access-Control-Allow-Origin *"),
+                    "haproxy" => text.contains("Access-Control-Allow-Origin \"*\""),
+                    _ => {
+                        text.contains("- \"*\"\n        allowMethods")
+                            || text.contains("allowOrigins:\n        - \"*\"")
+                    }
+                };
+                assert!(!wildcard, "[{name}] {to}: * with credentials\n{text}");
+            }
+            // The request's Origin is echoed only under the matchers that
+            // test it.
+            match to {
+                "caddy" => {
+                    let mut block = "";
+                    for l in text.lines() {
+                        let t = l.trim();
+                        if t.starts_with("header @") && t.ends_with('{') {
+                            block = t;
+                        } else if t == "}" {
+                            block = "";
+                        }
+                        if t.starts_with("Access-Control-Allow-Origin {http.request.header.Origin}")
+                        {
+                            assert!(
+                                block == "header @corsgate_preflight_ok {"
+                                    || block == "header @corsgate_actual {",
+                                "[{name}] caddy: an Origin echo outside the allowed matchers: {block:?}"
+                            );
+                        }
+                    }
+                }
+                "haproxy" => {
+                    for l in text.lines().filter(|l| l.contains("txn.corsgate_acao")) {
+                        assert!(
+                            l.trim_end().ends_with("if corsgate_origin_ok")
+                                || l.contains("set-header Access-Control-Allow-Origin \"%[var(txn.corsgate_acao)]\""),
+                            "[{name}] haproxy: {l}"
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
