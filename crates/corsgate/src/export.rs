@@ -149,9 +149,9 @@ impl Site {
                         || !b.is_ascii()
                 })
         };
-        if bad(location) || !location.starts_with('/') {
+        if !location_ok(location) {
             return Err(format!(
-                "--location '{location}' must be a URL path starting with '/', without spaces, quotes or any of ; {{ }} # $ % < > \\"
+                "--location '{location}' must be a URL path prefix: '/' and segments of letters, digits, '-', '.', '_' and '~', without empty, '.' or '..' segments (the servers match the normalized request path, so the prefix must be normalized too)"
             ));
         }
         let (tls, rest) = if let Some(r) = upstream.strip_prefix("https://") {
@@ -181,6 +181,27 @@ impl Site {
         })
     }
 
+    /// A regex (PCRE) for the paths `<Location "LOCATION">` covers, on
+    /// Apache's normalized path: any number of slashes where the location has
+    /// one (Apache's location walk merges them, even under `MergeSlashes
+    /// Off`), and a location without a trailing slash ends at a segment end.
+    pub fn path_regex(&self) -> String {
+        let trailing = self.location.ends_with('/');
+        let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
+        let mut r = String::from("^/+");
+        r.push_str(
+            &segments
+                .iter()
+                .map(|s| escape(s))
+                .collect::<Vec<_>>()
+                .join("/+"),
+        );
+        if !segments.is_empty() {
+            r.push_str(if trailing { "/+" } else { "(?:/|$)" });
+        }
+        r
+    }
+
     /// The upstream's host and port, for Envoy's cluster.
     pub fn host_port(&self) -> (String, u16) {
         let auth = self
@@ -203,6 +224,36 @@ impl Site {
         }
     }
 }
+
+/// A `--location` the servers can match as written: `/`, or `/` and
+/// segments of unreserved characters, none empty (but a trailing slash), `.`
+/// or `..`. Every server matches the normalized request path, so a prefix
+/// holding `//`, a dot segment or a percent sign would never match (or match
+/// differently per server); `*`, `?` and `[` are patterns in `<Location>`.
+fn location_ok(location: &str) -> bool {
+    let Some(rest) = location.strip_prefix('/') else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    rest.is_empty()
+        || rest.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        })
+}
+
+/// A normalized path the exported nginx and Apache configurations refuse
+/// (400) under the location: a `.` or `..` segment followed by `;` (Tomcat
+/// and other Java stacks read `..;` as `..`), or a backslash (read as `/` by
+/// some upstreams). Either could take the request out of the location at the
+/// upstream while the proxy applied the location's policy. PCRE, searched
+/// anywhere in the decoded path; `\x5c` rather than a doubled backslash, which
+/// both servers' quoted strings would unescape.
+pub(crate) const REFUSED_PATH: &str = "(?:/\\.\\.?;|\\x5c)";
 
 /// An `origins` entry that is a pattern.
 #[derive(Debug, Clone)]
@@ -527,8 +578,39 @@ mod tests {
         assert!(Site::new("http://a", "api").is_err());
         assert!(Site::new("http://a", "/a b").is_err());
         assert!(Site::new("http://a", "/a}").is_err());
+        // Locations the servers could not match as written are refused.
+        for bad in [
+            "/api//",
+            "//api/",
+            "/./api/",
+            "/api/../x/",
+            "/api/.",
+            "/%61pi/",
+            "/api/*",
+            "/api?",
+            "/api[1]/",
+            "/api/;x",
+            "/api\\x",
+            "/é/",
+        ] {
+            assert!(Site::new("http://a", bad).is_err(), "{bad}");
+        }
+        for good in ["/", "/api", "/api/", "/v1.2/a-b_c~d/", "/.well-known/x"] {
+            assert!(Site::new("http://a", good).is_ok(), "{good}");
+        }
         let s = Site::new("http://[::1]:9000/base", "/").unwrap();
         assert_eq!(s.host_port(), ("::1".into(), 9000));
         assert_eq!(s.upstream_path.as_deref(), Some("/base"));
+    }
+
+    /// The Apache rewrite pattern covers what `<Location>` covers: any number
+    /// of slashes, and a location without a trailing slash ends at a segment.
+    #[test]
+    fn path_regex_follows_location_matching() {
+        let re = |loc: &str| Site::new("http://a", loc).unwrap().path_regex();
+        assert_eq!(re("/"), "^/+");
+        assert_eq!(re("/api/"), "^/+api/+");
+        assert_eq!(re("/api"), "^/+api(?:/|$)");
+        assert_eq!(re("/v1.2/x/"), "^/+v1\\.2/+x/+");
     }
 }

@@ -1279,3 +1279,426 @@ fn named_exports_share_one_server() {
         drop(running);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Path forms: no request reaches the upstream without the policy's headers.
+//
+// In front of a hostile upstream (it reflects any Origin with credentials,
+// answers every method, and says which path it received), a generated table
+// of path forms is sent to each server: percent-encoded letters of the
+// location, encoded slashes and backslashes, encoded dot segments, `/./`,
+// `/x/../`, `..;`, doubled slashes, case variants, escapes out of the location
+// and the absolute form. Each answer must be either a refusal without CORS
+// headers, or carry exactly `Policy::decide`'s CORS headers; an answer that
+// came from the upstream must carry exactly the policy's, and the path the
+// upstream received must be inside the location once decoded.
+
+/// The origin the policy refuses, and the one it allows (POLICIES[0]).
+const EVIL: &str = "https://evil.example";
+const GOOD: &str = "https://app.example.com";
+
+/// What the hostile upstream received: one request target per request.
+struct Hostile {
+    port: u16,
+    paths: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// The value of header `name` in a request head (first line, any case).
+fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn start_hostile() -> Hostile {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let paths = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let head = String::from_utf8_lossy(&read_head(&mut s)).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+                if let Ok(mut p) = seen.lock() {
+                    p.push(target.clone());
+                }
+                let origin = head_value(&head, "origin").unwrap_or("*");
+                let acrm = head_value(&head, "access-control-request-method").unwrap_or("*");
+                let acrh = head_value(&head, "access-control-request-headers").unwrap_or("*");
+                let body = "{\"secret\":\"from the upstream\"}\n";
+                let out = format!(
+                    "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: {origin}\r\n\
+                     Access-Control-Allow-Credentials: true\r\nAccess-Control-Allow-Methods: {acrm}\r\n\
+                     Access-Control-Allow-Headers: {acrh}\r\nAccess-Control-Expose-Headers: *\r\n\
+                     Access-Control-Allow-Private-Network: true\r\nAccess-Control-Max-Age: 86400\r\n\
+                     X-Upstream-Path: {}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    target.replace(['\r', '\n'], ""),
+                    body.len()
+                );
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    Hostile { port, paths }
+}
+
+/// The request targets to try, each with the class it belongs to. The
+/// location is `/api/`; the upstream's `/secret` is outside it.
+fn path_forms(port: u16) -> Vec<(&'static str, String)> {
+    // The location's segment, written every way a server might read as `api`.
+    let mut segments: Vec<(&'static str, String)> = vec![("plain", "api".into())];
+    let word = "api";
+    for (i, c) in word.char_indices() {
+        for hex in [format!("%{:02X}", c as u32), format!("%{:02x}", c as u32)] {
+            segments.push((
+                "percent-encoded letter",
+                format!("{}{hex}{}", &word[..i], &word[i + 1..]),
+            ));
+        }
+    }
+    segments.push(("percent-encoded letter", "%61%70%69".into()));
+    segments.push(("percent-encoded letter", "%41%50%49".into()));
+    for case in ["API", "Api", "aPi", "apI"] {
+        segments.push(("case variant", case.into()));
+    }
+    for (class, s) in [
+        ("double encoding", "%2561pi"),
+        ("overlong UTF-8", "%C1%A1pi"),
+        ("full-width letter", "%EF%BD%81pi"),
+        ("path parameter", "api;x"),
+        ("path parameter", "api;"),
+        ("path parameter", "api%3B"),
+        ("trailing junk", "api."),
+        ("trailing junk", "api%20"),
+        ("trailing junk", "api%00"),
+        ("trailing junk", "api%09"),
+    ] {
+        segments.push((class, s.into()));
+    }
+    // What comes before it: slashes, dot segments (plain and encoded), `..;`,
+    // encoded slashes and backslashes.
+    let prefixes: &[(&str, &str)] = &[
+        ("plain", "/"),
+        ("double slash", "//"),
+        ("double slash", "///"),
+        ("dot segment", "/./"),
+        ("dot segment", "/x/../"),
+        ("dot segment", "/x/y/../../"),
+        ("encoded dot segment", "/%2e/"),
+        ("encoded dot segment", "/x/%2e%2e/"),
+        ("encoded dot segment", "/x/.%2E/"),
+        ("encoded dot segment", "/x/%2E./"),
+        ("..;", "/x/..;/"),
+        ("..;", "/x/%2e%2e;/"),
+        ("encoded slash", "/x%2F..%2F"),
+        ("encoded slash", "/x/..%2f"),
+        ("encoded slash", "%2F"),
+        ("backslash", "/x/..%5C"),
+        ("backslash", "/x/..\\"),
+    ];
+    // What comes after it: the item, and escapes out of the location.
+    let suffixes: &[(&str, &str)] = &[
+        ("plain", "/items"),
+        ("double slash", "//items"),
+        ("dot segment", "/./items"),
+        ("dot segment", "/x/../items"),
+        ("encoded slash", "%2Fitems"),
+        ("escape", "/../secret"),
+        ("escape", "/%2e%2e/secret"),
+        ("escape", "/.%2e/secret"),
+        ("escape", "/..%2Fsecret"),
+        ("escape", "/..;/secret"),
+        ("escape", "/%2e%2e;/secret"),
+        ("escape", "/..%3Bsecret"),
+        ("escape", "/..%5Csecret"),
+        ("escape", "/..\\secret"),
+        ("escape", "/items/..%2F..%2Fsecret"),
+        ("escape", "/items%2F..%2F..%2Fsecret"),
+    ];
+    let mut out = Vec::new();
+    // Every way of writing the segment, after every prefix.
+    for (sc, seg) in &segments {
+        for (pc, prefix) in prefixes {
+            let class = if *pc == "plain" { sc } else { pc };
+            out.push((*class, format!("{prefix}{seg}/items")));
+        }
+    }
+    // Every suffix, after every prefix, with the plain and an encoded segment.
+    for seg in ["api", "%61pi"] {
+        for (pc, prefix) in prefixes {
+            for (xc, suffix) in suffixes {
+                let class = if *xc != "plain" { xc } else { pc };
+                out.push((*class, format!("{prefix}{seg}{suffix}")));
+            }
+        }
+    }
+    // The absolute form, and a query that looks like a path.
+    for p in [
+        "/api/items",
+        "/%61pi/items",
+        "/x/../api/items",
+        "//api/items",
+    ] {
+        out.push(("absolute form", format!("http://127.0.0.1:{port}{p}")));
+    }
+    out.push(("query", "/api/items?/../secret".into()));
+    out.push(("query", "/%61pi/items?x=/api/".into()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `exchange`, except that a connection closed without an answer is `None`
+/// (a refusal).
+fn try_exchange(port: u16, method: &str, target: &str, lines: &[(&str, &str)]) -> Option<Response> {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (n, v) in lines {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    s.write_all(req.as_bytes()).ok()?;
+    let head = read_head(&mut s);
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let text = String::from_utf8_lossy(&head[..end]).into_owned();
+    let mut it = text.split("\r\n");
+    let status: u16 = it.next()?.split(' ').nth(1)?.parse().ok()?;
+    let mut list = HeaderList::new();
+    for l in it {
+        if let Some((n, v)) = l.split_once(':') {
+            list.append(n.trim().to_ascii_lowercase(), v.trim());
+        }
+    }
+    Some(Response::with_headers(status, list))
+}
+
+/// The `Access-Control-*` lines of a header list, sorted.
+fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = h
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `Policy::decide`'s `Access-Control-*` lines for a request.
+fn decided_lines(policy: &Policy, method: &str, lines: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut map = HeaderMap::new();
+    for (n, v) in lines {
+        map.append(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let d = policy.decide(&Method::from_bytes(method.as_bytes()).unwrap(), &map);
+    cors_lines(&HeaderList::from_http(&d.headers().to_header_map()))
+}
+
+/// Percent-decodes every escape (`%2F` too): what the most lenient upstream reads.
+fn decode_all(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a path the upstream received stays inside `/api/` whichever way
+/// the upstream reads it: decoded, with `\` as `/` and `..;` as `..`.
+fn inside_location(received: &str) -> bool {
+    let path = received.split('?').next().unwrap_or("");
+    let decoded = decode_all(path).replace('\\', "/");
+    let mut stack: Vec<&str> = Vec::new();
+    for seg in decoded.split('/').skip(1) {
+        let name = seg.split(';').next().unwrap_or("");
+        match name {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            _ => stack.push(seg),
+        }
+    }
+    stack.first() == Some(&"api") && path.starts_with("/api/")
+}
+
+/// One server against the table; returns (forms, answered by the upstream,
+/// refused) and the problems found.
+fn path_table(server: Server) -> (usize, usize, usize, Vec<String>) {
+    let hostile = start_hostile();
+    let case = &POLICIES[0];
+    let policy = Policy::from_toml(case.toml).unwrap();
+    let dir = temp_dir(&format!("paths-{}", server.name()));
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, case.toml).unwrap();
+    let exported = export(server.name(), &file, hostile.port);
+    let port = free_port();
+    let running = server.start(&exported, &dir, port);
+    let requests: [(&str, &[(&str, &str)]); 4] = [
+        ("GET", &[("Origin", EVIL), ("Cookie", "session=1")]),
+        (
+            "OPTIONS",
+            &[
+                ("Origin", EVIL),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+        ),
+        ("GET", &[("Origin", GOOD), ("Cookie", "session=1")]),
+        (
+            "OPTIONS",
+            &[
+                ("Origin", GOOD),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+        ),
+    ];
+    let forms = path_forms(port);
+    let (mut upstream_answers, mut refused) = (0, 0);
+    let mut problems = Vec::new();
+    let mut covered_plain = false;
+    let mut covered_encoded = false;
+    for (class, target) in &forms {
+        for (method, lines) in &requests {
+            let what = format!(
+                "{} [{class}] {method} {target} from {}",
+                server.name(),
+                lines[0].1
+            );
+            let Some(r) = try_exchange(port, method, target, lines) else {
+                refused += 1;
+                continue;
+            };
+            let got = cors_lines(&r.headers);
+            let want = decided_lines(&policy, method, lines);
+            let acao: Vec<_> = got
+                .iter()
+                .filter(|(n, _)| n == "access-control-allow-origin")
+                .collect();
+            if acao.len() > 1 {
+                problems.push(format!(
+                    "{what}: {} Access-Control-Allow-Origin lines: {got:?}",
+                    acao.len()
+                ));
+            }
+            if lines[0].1 == EVIL && got.iter().any(|(_, v)| v == EVIL) {
+                problems.push(format!("{what}: the refused origin is echoed: {got:?}"));
+            }
+            let upstream_path = r
+                .headers
+                .get_all("x-upstream-path")
+                .next()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            match upstream_path {
+                Some(p) => {
+                    upstream_answers += 1;
+                    if *method == "OPTIONS" {
+                        problems.push(format!("{what}: a preflight reached the upstream as {p}"));
+                    }
+                    if got != want {
+                        problems.push(format!(
+                            "{what}: {} from the upstream with {got:?}, not the policy's {want:?}",
+                            r.status
+                        ));
+                    }
+                    if !inside_location(&p) {
+                        problems.push(format!(
+                            "{what}: the upstream received {p:?}, outside /api/"
+                        ));
+                    }
+                    if lines[0].1 == GOOD && *method == "GET" {
+                        covered_plain |= target == "/api/items";
+                        covered_encoded |= target == "/%61pi/items";
+                    }
+                }
+                None => {
+                    if !got.is_empty() && got != want {
+                        problems.push(format!(
+                            "{what}: {} with {got:?}, neither no CORS headers nor the policy's {want:?}",
+                            r.status
+                        ));
+                    }
+                    refused += 1;
+                }
+            }
+        }
+    }
+    if !covered_plain || !covered_encoded {
+        problems.push(format!(
+            "{}: /api/items reached the upstream: {covered_plain}; /%61pi/items: {covered_encoded} (both must, or the table proves nothing)",
+            server.name()
+        ));
+    }
+    // Nothing reached the upstream outside the location (the upstream's own log).
+    for p in hostile.paths.lock().map(|p| p.clone()).unwrap_or_default() {
+        if !inside_location(&p) {
+            problems.push(format!(
+                "{}: the upstream's log holds {p:?}, outside /api/",
+                server.name()
+            ));
+        }
+    }
+    drop(running);
+    (
+        forms.len() * requests.len(),
+        upstream_answers,
+        refused,
+        problems,
+    )
+}
+
+fn path_forms_are_covered_or_refused(server: Server) {
+    let (sent, upstream, refused, problems) = path_table(server);
+    println!(
+        "{}: {sent} requests over the path forms: {upstream} answered by the upstream (with the policy's headers), {refused} refused, {} problems",
+        server.name(),
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems; the first ones:\n{}",
+        problems.len(),
+        problems
+            .iter()
+            .take(12)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn nginx_path_forms_are_covered_or_refused() {
+    path_forms_are_covered_or_refused(Server::Nginx);
+}
+
+#[test]
+fn apache_path_forms_are_covered_or_refused() {
+    path_forms_are_covered_or_refused(Server::Apache);
+}

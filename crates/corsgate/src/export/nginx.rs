@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{comment, header_comment, Headers, Model, Site, CORS_RESPONSE_HEADERS};
+use super::{comment, header_comment, Headers, Model, Site, CORS_RESPONSE_HEADERS, REFUSED_PATH};
 
 /// The marker line between the http-context part and the server-context part.
 pub const SERVER_PART: &str = "# ---- server {} context";
@@ -242,7 +242,16 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     // The location.
     let _ = writeln!(w, "{SERVER_PART} (inside your server block) ----");
     let _ = writeln!(w);
-    let _ = writeln!(w, "location {} {{", site.location);
+    let _ = writeln!(
+        w,
+        "# nginx matches the normalized path: percent-decoded, dot segments resolved, slashes merged"
+    );
+    let _ = writeln!(
+        w,
+        "# (merge_slashes on, the default). `^~`: no regex location elsewhere in the server can take"
+    );
+    let _ = writeln!(w, "# a path under this prefix away from the policy.");
+    let _ = writeln!(w, "location ^~ {} {{", site.location);
     let _ = writeln!(
         w,
         "    # add_header here replaces every add_header inherited from the server level"
@@ -305,9 +314,30 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         w,
         "    # Preflights are answered here, before any auth_request or upstream."
     );
+    let _ = writeln!(
+        w,
+        "    # A dot segment with a parameter (`..;`) or a backslash: some upstreams (Tomcat, IIS)"
+    );
+    let _ = writeln!(
+        w,
+        "    # read them as `..` or `/`, which would take the request out of the location there."
+    );
+    let _ = writeln!(w, "    if ($uri ~ \"{REFUSED_PATH}\") {{ return 400; }}");
     let _ = writeln!(w, "    if ($corsgate_answer = 204) {{ return 204; }}");
     let _ = writeln!(w, "    if ($corsgate_answer = 403) {{ return 403; }}");
-    let _ = writeln!(w, "    proxy_pass {};", site.upstream);
+    let _ = writeln!(
+        w,
+        "    # With a URI part, nginx sends the path it matched (normalized, then percent-encoded"
+    );
+    let _ = writeln!(
+        w,
+        "    # again), not the raw request target: the upstream serves what the policy covered."
+    );
+    let target = match &site.upstream_path {
+        Some(_) => site.upstream.clone(),
+        None => format!("{}{}", site.upstream_authority, site.location),
+    };
+    let _ = writeln!(w, "    proxy_pass {target};");
     let _ = writeln!(w, "}}");
     o
 }
