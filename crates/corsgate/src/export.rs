@@ -247,13 +247,20 @@ fn location_ok(location: &str) -> bool {
 }
 
 /// A normalized path the exported nginx and Apache configurations refuse
-/// (400) under the location: a `.` or `..` segment followed by `;` (Tomcat
-/// and other Java stacks read `..;` as `..`), or a backslash (read as `/` by
-/// some upstreams). Either could take the request out of the location at the
-/// upstream while the proxy applied the location's policy. PCRE, searched
-/// anywhere in the decoded path; `\x5c` rather than a doubled backslash, which
-/// both servers' quoted strings would unescape.
-pub(crate) const REFUSED_PATH: &str = "(?:/\\.\\.?;|\\x5c)";
+/// (400) under the location, searched anywhere in the decoded path:
+/// - a `.` or `..` segment followed by `;` (Tomcat and other Java stacks read
+///   `..;` as `..`);
+/// - a `.` or `..` segment bounded by a still-encoded slash or backslash
+///   (`%2F..%2F`: Apache keeps `%2F` under `AllowEncodedSlashes NoDecode`, and
+///   an upstream that decodes it resolves the dot segment);
+/// - a backslash (read as `/` by some upstreams).
+///
+/// Each could take the request out of the location at the upstream while the
+/// proxy applied the location's policy. The servers resolve plain dot
+/// segments themselves, so no normalized path holds `/../` otherwise. PCRE;
+/// `\x5c` rather than a doubled backslash, which both servers' quoted strings
+/// would unescape.
+pub(crate) const REFUSED_PATH: &str = "(?:/|%2[fF]|%5[cC])\\.\\.?(?:[;/]|%2[fF]|%5[cC]|$)|\\x5c";
 
 /// An `origins` entry that is a pattern.
 #[derive(Debug, Clone)]
