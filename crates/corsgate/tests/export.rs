@@ -1720,3 +1720,115 @@ fn apache_path_forms_are_covered_or_refused() {
         ],
     );
 }
+
+// ---------------------------------------------------------------------------
+// The same in a real browser: headless Chromium on a page whose origin the
+// policy refuses.
+
+/// Serves one page (for any path) on loopback; its origin is the refused one.
+fn start_page() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = read_head(&mut s);
+                let body = "<!doctype html><title>not an allowed origin</title><p>page";
+                let _ = s.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            });
+        }
+    });
+    port
+}
+
+/// A page on a refused origin fetches `/%61pi/items` with credentials through
+/// the exported Apache and nginx: the request reaches the hostile upstream
+/// (as `/api/items`), and the page cannot read the answer. The same fetch
+/// straight to the upstream is readable, so the page would see a bypass.
+#[test]
+fn chromium_cannot_read_the_encoded_path_through_either_server() {
+    use corsgate_conformance::webdriver::Driver;
+    let hostile = start_hostile();
+    let dir = temp_dir("chromium");
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, POLICIES[0].toml).unwrap();
+    let mut ports = Vec::new();
+    let mut running = Vec::new();
+    for server in [Server::Apache, Server::Nginx] {
+        let sub = dir.join(server.name());
+        std::fs::create_dir_all(&sub).unwrap();
+        let exported = export(server.name(), &file, hostile.port);
+        let port = free_port();
+        running.push(server.start(&exported, &sub, port));
+        ports.push((server.name(), port));
+    }
+    let page = start_page();
+    let driver = Driver::start("/usr/bin/chromedriver", "/usr/bin/chromium")
+        .expect("chromium and chromedriver are installed (scripts/test installs them)");
+    driver
+        .navigate(&format!("http://127.0.0.1:{page}/"))
+        .expect("the page loads");
+    let mut urls = vec![(
+        "upstream",
+        format!("http://127.0.0.1:{}/%61pi/items", hostile.port),
+    )];
+    for (name, port) in &ports {
+        urls.push((name, format!("http://127.0.0.1:{port}/%61pi/items")));
+    }
+    let list = serde_json::to_string(&urls.iter().map(|(_, u)| u).collect::<Vec<_>>()).unwrap();
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           const out = [];
+           for (const url of {list}) {{
+             try {{
+               const r = await fetch(url, {{credentials: 'include'}});
+               out.push('read ' + r.status + ': ' + (await r.text()));
+             }} catch (e) {{
+               out.push('blocked: ' + e);
+             }}
+           }}
+           done(out);
+         }})().catch(e => done('JS error: ' + e));"
+    );
+    let result = driver
+        .execute_async(&script, vec![])
+        .expect("the script runs");
+    let seen: Vec<String> = result
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    for ((name, url), got) in urls.iter().zip(&seen) {
+        println!("chromium {}: {name} {url}: {got}", driver.browser_version);
+    }
+    assert!(
+        seen[0].starts_with("read 200") && seen[0].contains("from the upstream"),
+        "the control (the hostile upstream itself) must be readable, or the test proves nothing: {seen:?}"
+    );
+    for ((name, _), got) in urls.iter().zip(&seen).skip(1) {
+        assert!(
+            got.starts_with("blocked: TypeError"),
+            "{name}: the page read the answer: {got}"
+        );
+    }
+    // Both fetches reached the upstream, normalized: the browser refused the
+    // policy's answer, not a server error.
+    let reached = hostile
+        .paths
+        .lock()
+        .map(|p| p.iter().filter(|t| *t == "/api/items").count())
+        .unwrap_or(0);
+    assert_eq!(reached, 2, "{:?}", hostile.paths.lock().map(|p| p.clone()));
+    drop(driver);
+    drop(running);
+}
