@@ -87,6 +87,13 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         yq(&format!("{prefix}(?:.*/)?\\.\\.?;.*|{prefix}.*\\\\.*"))
     );
     let _ = writeln!(w, "      direct_response: {{status: 400}}");
+    if !site.location.ends_with('/') {
+        let _ = writeln!(
+            w,
+            "    # a prefix without a trailing slash is a string prefix: it also covers `{0}x`",
+            site.location
+        );
+    }
     let _ = writeln!(w, "    - match: {{prefix: {}}}", yq(&site.location));
     let _ = writeln!(w, "      route:");
     let _ = writeln!(w, "        cluster: corsgate_upstream");

@@ -251,6 +251,18 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         "# (merge_slashes on, the default). `^~`: no regex location elsewhere in the server can take"
     );
     let _ = writeln!(w, "# a path under this prefix away from the policy.");
+    if !site.location.ends_with('/') {
+        let _ = writeln!(
+            w,
+            "# A prefix without a trailing slash is a string prefix: `{0}` also covers `{0}x` and",
+            site.location
+        );
+        let _ = writeln!(
+            w,
+            "# `{}-admin/` (the policy applies there too). End --location with `/` to cover one tree.",
+            site.location
+        );
+    }
     let _ = writeln!(w, "location ^~ {} {{", site.location);
     let _ = writeln!(
         w,
