@@ -1409,6 +1409,8 @@ fn path_forms(port: u16) -> Vec<(&'static str, String)> {
         ("encoded slash", "%2F"),
         ("backslash", "/x/..%5C"),
         ("backslash", "/x/..\\"),
+        ("fragment", "/x#/../"),
+        ("query", "/x?/../"),
     ];
     // What comes after it: the item, and escapes out of the location.
     let suffixes: &[(&str, &str)] = &[
@@ -1428,6 +1430,8 @@ fn path_forms(port: u16) -> Vec<(&'static str, String)> {
         ("escape", "/..\\secret"),
         ("escape", "/items/..%2F..%2Fsecret"),
         ("escape", "/items%2F..%2F..%2Fsecret"),
+        ("escape", "/%C0%AE%C0%AE/secret"),
+        ("fragment", "/items#/../../secret"),
     ];
     let mut out = Vec::new();
     // Every way of writing the segment, after every prefix.
@@ -1454,6 +1458,8 @@ fn path_forms(port: u16) -> Vec<(&'static str, String)> {
         "//api/items",
     ] {
         out.push(("absolute form", format!("http://127.0.0.1:{port}{p}")));
+        out.push(("absolute form", format!("http://other.example{p}")));
+        out.push(("absolute form", format!("HTTP://127.0.0.1:{port}{p}")));
     }
     out.push(("query", "/api/items?/../secret".into()));
     out.push(("query", "/%61pi/items?x=/api/".into()));
@@ -1568,6 +1574,11 @@ fn path_table(server: Server, extra: &str) -> (usize, usize, usize, Vec<String>)
     let exported = export(server.name(), &file, hostile.port);
     let port = free_port();
     let running = server.start_with(&exported, &dir, port, extra);
+    let setting = if extra.is_empty() {
+        "defaults".to_owned()
+    } else {
+        extra.replace('\n', "; ")
+    };
     let requests: [(&str, &[(&str, &str)]); 4] = [
         ("GET", &[("Origin", EVIL), ("Cookie", "session=1")]),
         (
@@ -1596,7 +1607,7 @@ fn path_table(server: Server, extra: &str) -> (usize, usize, usize, Vec<String>)
     for (class, target) in &forms {
         for (method, lines) in &requests {
             let what = format!(
-                "{} [{class}] {method} {target} from {}",
+                "{} ({setting}) [{class}] {method} {target} from {}",
                 server.name(),
                 lines[0].1
             );
@@ -1660,7 +1671,7 @@ fn path_table(server: Server, extra: &str) -> (usize, usize, usize, Vec<String>)
     }
     if !covered_plain || !covered_encoded {
         problems.push(format!(
-            "{}: /api/items reached the upstream: {covered_plain}; /%61pi/items: {covered_encoded} (both must, or the table proves nothing)",
+            "{} ({setting}): /api/items reached the upstream: {covered_plain}; /%61pi/items: {covered_encoded} (both must, or the table proves nothing)",
             server.name()
         ));
     }
@@ -1668,7 +1679,7 @@ fn path_table(server: Server, extra: &str) -> (usize, usize, usize, Vec<String>)
     for p in hostile.paths.lock().map(|p| p.clone()).unwrap_or_default() {
         if !inside_location(&p) {
             problems.push(format!(
-                "{}: the upstream's log holds {p:?}, outside /api/",
+                "{} ({setting}): the upstream's log holds {p:?}, outside /api/",
                 server.name()
             ));
         }
@@ -1689,9 +1700,9 @@ fn path_forms_are_covered_or_refused(server: Server, settings: &[&str]) {
     for extra in settings {
         let (sent, upstream, refused, problems) = path_table(server, extra);
         println!(
-            "{} [{}]: {sent} requests over the path forms: {upstream} answered by the upstream (with the policy's headers), {refused} refused, {} problems",
+            "{} ({}): {sent} requests over the path forms: {upstream} answered by the upstream (with the policy's headers), {refused} refused, {} problems",
             server.name(),
-            if extra.is_empty() { "defaults" } else { extra },
+            if extra.is_empty() { "defaults".to_owned() } else { extra.replace('\n', "; ") },
             problems.len()
         );
         all.extend(problems);
