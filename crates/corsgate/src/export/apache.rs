@@ -36,9 +36,11 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     lines.extend(
         [
             "",
-            "Context: server config or <VirtualHost> (not <Location>, not .htaccess): the",
-            "variables are set right after the request is read, and the preflight answer is",
-            "made then, before authentication and before the proxy.",
+            "Context: the <VirtualHost> that serves these requests, or the server config when",
+            "there is none (a virtual host does not inherit the main server's RewriteRules);",
+            "not inside a <Location>, not .htaccess. The variables are set right after the",
+            "request is read; preflights are answered once Apache has normalized the path,",
+            "before authentication and before the proxy.",
             "Modules: headers, setenvif, rewrite, proxy, proxy_http",
             "  (Debian: a2enmod headers setenvif rewrite proxy proxy_http).",
             "",
