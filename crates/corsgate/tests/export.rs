@@ -1564,9 +1564,8 @@ fn inside_location(received: &str) -> bool {
 
 /// One server against the table; returns (forms, answered by the upstream,
 /// refused) and the problems found.
-fn path_table(server: Server, extra: &str) -> (usize, usize, usize, Vec<String>) {
+fn path_table(server: Server, extra: &str, case: &Case) -> (usize, usize, usize, Vec<String>) {
     let hostile = start_hostile();
-    let case = &POLICIES[0];
     let policy = Policy::from_toml(case.toml).unwrap();
     let dir = temp_dir(&format!("paths-{}", server.name()));
     let file = dir.join("policy.toml");
@@ -1693,15 +1692,21 @@ fn path_table(server: Server, extra: &str) -> (usize, usize, usize, Vec<String>)
     )
 }
 
-/// Runs the table once per server setting that changes what the server
-/// normalizes before matching (and what it forwards).
+/// Runs the table with the first policy (exact origins, credentials) once
+/// per server setting that changes what the server normalizes before
+/// matching (and what it forwards), and with the any-origin policy once.
 fn path_forms_are_covered_or_refused(server: Server, settings: &[&str]) {
     let mut all = Vec::new();
-    for extra in settings {
-        let (sent, upstream, refused, problems) = path_table(server, extra);
+    let runs = settings
+        .iter()
+        .map(|s| (*s, &POLICIES[0]))
+        .chain([("", &POLICIES[2])]);
+    for (extra, case) in runs {
+        let (sent, upstream, refused, problems) = path_table(server, extra, case);
         println!(
-            "{} ({}): {sent} requests over the path forms: {upstream} answered by the upstream (with the policy's headers), {refused} refused, {} problems",
+            "{} ({}, {}): {sent} requests over the path forms: {upstream} answered by the upstream (with the policy's headers), {refused} refused, {} problems",
             server.name(),
+            case.name,
             if extra.is_empty() { "defaults".to_owned() } else { extra.replace('\n', "; ") },
             problems.len()
         );
