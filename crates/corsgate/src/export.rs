@@ -202,6 +202,52 @@ impl Site {
         r
     }
 
+    /// A regex, to be matched ignoring case, for the paths an upstream could
+    /// read as the location while the server does not: the prefix in another
+    /// case (`/API/`), with a path parameter on a segment (`/api;x/`, which
+    /// Tomcat reads as `/api/`), with a letter still percent-encoded after
+    /// the server's decoding (`%2561pi` arrives as `%61pi`), behind extra
+    /// slashes, or with a slash still encoded (`/api%2Fitems`). The exact prefix matches it too: the configurations test the
+    /// exact prefix first. `None` for `/`, which every path is under.
+    pub fn variant_regex(&self) -> Option<String> {
+        let trailing = self.location.ends_with('/');
+        let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
+        if segments.is_empty() {
+            return None;
+        }
+        let segment = |seg: &str| {
+            let mut r = String::new();
+            for c in seg.chars() {
+                let mut alts = vec![escape(&c.to_string())];
+                for v in [c.to_ascii_lowercase(), c.to_ascii_uppercase()] {
+                    let hex = format!("%{:02x}", v as u32);
+                    if !alts.contains(&hex) {
+                        alts.push(hex);
+                    }
+                }
+                let _ = write!(r, "(?:{})", alts.join("|"));
+            }
+            r.push_str("(?:;[^/]*)?");
+            r
+        };
+        // A slash, or one still encoded (Apache keeps %2F under NoDecode).
+        const SLASH: &str = "(?:/|%2f|%5c)";
+        let mut r = format!("^{SLASH}+");
+        r.push_str(
+            &segments
+                .iter()
+                .map(|s| segment(s))
+                .collect::<Vec<_>>()
+                .join(&format!("{SLASH}+")),
+        );
+        if trailing {
+            r.push_str(SLASH);
+        } else {
+            let _ = write!(r, "(?:{SLASH}|$)");
+        }
+        Some(r)
+    }
+
     /// The upstream's host and port, for Envoy's cluster.
     pub fn host_port(&self) -> (String, u16) {
         let auth = self
@@ -247,7 +293,7 @@ fn location_ok(location: &str) -> bool {
 }
 
 /// A normalized path the exported nginx and Apache configurations refuse
-/// (400) under the location, searched anywhere in the decoded path:
+/// (400) in the whole server, searched anywhere in the decoded path:
 /// - a `.` or `..` segment followed by `;` (Tomcat and other Java stacks read
 ///   `..;` as `..`);
 /// - a `.` or `..` segment bounded by a still-encoded slash or backslash
@@ -256,8 +302,9 @@ fn location_ok(location: &str) -> bool {
 /// - a backslash (read as `/` by some upstreams).
 ///
 /// Each could take the request out of the location at the upstream while the
-/// proxy applied the location's policy. The servers resolve plain dot
-/// segments themselves, so no normalized path holds `/../` otherwise. PCRE;
+/// proxy applied the location's policy, or into it through another route of
+/// the same server. The servers resolve plain dot segments themselves, so no
+/// normalized path holds `/../` otherwise. PCRE;
 /// `\x5c` rather than a doubled backslash, which both servers' quoted strings
 /// would unescape.
 pub(crate) const REFUSED_PATH: &str = "(?:/|%2[fF]|%5[cC])\\.\\.?(?:[;/]|%2[fF]|%5[cC]|$)|\\x5c";
@@ -619,5 +666,69 @@ mod tests {
         assert_eq!(re("/api/"), "^/+api/+");
         assert_eq!(re("/api"), "^/+api(?:/|$)");
         assert_eq!(re("/v1.2/x/"), "^/+v1\\.2/+x/+");
+    }
+
+    /// A regex the servers match ignoring case (nginx `~*`, Apache `[NC]`),
+    /// checked with the `regex` crate (the patterns use no lookaround).
+    fn matches_nocase(re: &str, text: &str) -> bool {
+        regex::RegexBuilder::new(re)
+            .case_insensitive(true)
+            .build()
+            .unwrap()
+            .is_match(text)
+    }
+
+    /// The variants an upstream could read as the location.
+    #[test]
+    fn variant_regex_catches_what_an_upstream_reads_as_the_location() {
+        let site = |loc: &str| Site::new("http://a", loc).unwrap();
+        assert_eq!(site("/").variant_regex(), None);
+        let v = site("/api/").variant_regex().unwrap();
+        let m = |p: &str| matches_nocase(&v, p);
+        for p in [
+            "/api/x", "/API/x", "/aPi/x", "/api;x/x", "/api;/x", "//api//x", "/%61pi/x",
+            "/%41PI/x", "/api%2Fx", "/api%2fx", "/api%5cx", "%2Fapi/x",
+        ] {
+            assert!(m(p), "{p} should be a variant ({v})");
+        }
+        for p in [
+            "/apix/x", "/ap/x", "/x/api/x", "/api", "/apii/x", "/%62pi/x",
+        ] {
+            assert!(!m(p), "{p} is not a variant ({v})");
+        }
+        let v = site("/api").variant_regex().unwrap();
+        assert!(matches_nocase(&v, "/API"));
+        assert!(matches_nocase(&v, "/Api/x"));
+        assert!(!matches_nocase(&v, "/apix"));
+    }
+
+    /// The refused paths: `..;`, `.;`, dot segments next to an encoded slash
+    /// or backslash, any backslash; never an ordinary normalized path.
+    #[test]
+    fn refused_path_pattern() {
+        let m = |p: &str| regex::Regex::new(REFUSED_PATH).unwrap().is_match(p);
+        for p in [
+            "/api/..;/x",
+            "/api/.;/x",
+            "/..;",
+            "/api/x%2F..%2Fy",
+            "/api/x%2f../y",
+            "/api/..%5cy",
+            "/api/a\\b",
+            "/api/x%2F.",
+        ] {
+            assert!(m(p), "{p} must be refused");
+        }
+        for p in [
+            "/api/items",
+            "/.well-known/x",
+            "/api/..x/y",
+            "/api/x..;/y",
+            "/api/a%2Fb",
+            "/api/v1.2/",
+            "/api/x;y/z",
+        ] {
+            assert!(!m(p), "{p} must not be refused");
+        }
     }
 }

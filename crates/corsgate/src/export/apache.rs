@@ -234,14 +234,30 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     let _ = writeln!(w, "RewriteEngine On");
     let _ = writeln!(
         w,
-        "# A dot segment with a parameter (`..;`) or a backslash: some upstreams (Tomcat, IIS)"
+        "# Paths refused in the whole server (400), so that no other ProxyPass or RewriteRule of it"
     );
     let _ = writeln!(
         w,
-        "# read them as `..` or `/`, which would take the request out of the location there."
+        "# can hand the upstream a path it may read as this location: `..;` and `.;` segments, dot"
+    );
+    let _ = writeln!(
+        w,
+        "# segments next to an encoded slash, backslashes (Tomcat, IIS and lenient decoders read"
+    );
+    let _ = writeln!(
+        w,
+        "# them as `..` or `/`); and the prefix in another case, with a path parameter (`/api;x/`)"
+    );
+    let _ = writeln!(
+        w,
+        "# or with a letter still encoded (`%2561pi` arrives as `%61pi`)."
     );
     let _ = writeln!(w, "RewriteCond %{{REQUEST_URI}} \"{REFUSED_PATH}\"");
-    let _ = writeln!(w, "RewriteRule \"{covered}\" - [R=400,L]");
+    let _ = writeln!(w, "RewriteRule ^ - [R=400,L]");
+    if let Some(variant) = site.variant_regex() {
+        let _ = writeln!(w, "RewriteCond %{{REQUEST_URI}} \"!{covered}\"");
+        let _ = writeln!(w, "RewriteRule \"{variant}\" - [NC,R=400,L]");
+    }
     let _ = writeln!(w, "RewriteCond %{{ENV:CORSGATE_PREFLIGHT_OK}} =1");
     let _ = writeln!(w, "RewriteRule \"{covered}\" - [R=204,L]");
     let _ = writeln!(w, "RewriteCond %{{ENV:CORSGATE_PREFLIGHT_REFUSED}} =1");

@@ -74,17 +74,20 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     let _ = writeln!(w, "    routes:");
     let _ = writeln!(
         w,
-        "    # A dot segment with a parameter (`..;`) or a backslash under the prefix: some"
+        "    # Keep these routes before any catch-all route. A dot segment with a parameter (`..;`)"
     );
     let _ = writeln!(
         w,
-        "    # upstreams (Tomcat, IIS) read them as `..` or `/`, out of the location. Refused."
+        "    # or a backslash anywhere: some upstreams (Tomcat, IIS) read them as `..` or `/`, which"
     );
-    let prefix = super::escape(&site.location);
+    let _ = writeln!(
+        w,
+        "    # could take a request into or out of the location there. Refused."
+    );
     let _ = writeln!(
         w,
         "    - match: {{safe_regex: {{regex: {}}}}}",
-        yq(&format!("{prefix}(?:.*/)?\\.\\.?;.*|{prefix}.*\\\\.*"))
+        yq(".*(?:/\\.\\.?;|\\\\).*")
     );
     let _ = writeln!(w, "      direct_response: {{status: 400}}");
     if !site.location.ends_with('/') {
@@ -192,6 +195,25 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         let _ = writeln!(w, "          allow_private_network_access: true");
     }
     let _ = writeln!(w, "          forward_not_matching_preflights: false");
+    if let Some(variant) = site.variant_regex() {
+        let _ = writeln!(
+            w,
+            "    # The prefix in another case, with a path parameter (`/api;x/`) or a letter still"
+        );
+        let _ = writeln!(
+            w,
+            "    # encoded (`%2561pi` arrives as `%61pi`): an upstream may read it as the location."
+        );
+        let _ = writeln!(
+            w,
+            "    - match: {{safe_regex: {{regex: {}}}}}",
+            yq(&format!(
+                "(?i){}.*",
+                variant.strip_prefix('^').unwrap_or(&variant)
+            ))
+        );
+        let _ = writeln!(w, "      direct_response: {{status: 400}}");
+    }
     let (host, port) = site.host_port();
     let _ = writeln!(w, "clusters:");
     let _ = writeln!(w, "- name: corsgate_upstream");
@@ -323,6 +345,43 @@ max_age = 600"#,
                 ["REJECT_REQUEST"],
                 "{y}"
             );
+            // The routes, in order: the refused forms, the policy's prefix, the
+            // variants of the prefix; the regexes full-match (RE2), checked here
+            // with the `regex` crate, whose syntax agrees for these.
+            let routes: Vec<&str> = y
+                .lines()
+                .filter_map(|l| l.strip_prefix("    - match: "))
+                .collect();
+            assert_eq!(routes.len(), 3, "{y}");
+            assert_eq!(routes[1], "{prefix: \"/api/\"}");
+            let full = |route: &str, path: &str| {
+                let re = route
+                    .strip_prefix("{safe_regex: {regex: \"")
+                    .and_then(|r| r.strip_suffix("\"}}"))
+                    .unwrap()
+                    .replace("\\\\", "\\");
+                regex::Regex::new(&format!("^(?:{re})$"))
+                    .unwrap()
+                    .is_match(path)
+            };
+            for p in ["/api/..;/x", "/x/..;/api/y", "/api/.;/x", "/api/a\\b"] {
+                assert!(full(routes[0], p), "{p} must be refused: {}", routes[0]);
+            }
+            for p in ["/api/items", "/api/..x", "/a;b/c"] {
+                assert!(!full(routes[0], p), "{p} must pass: {}", routes[0]);
+            }
+            for p in [
+                "/API/items",
+                "/Api/",
+                "/api;x/items",
+                "/%61pi/items",
+                "//API/x",
+            ] {
+                assert!(full(routes[2], p), "{p} is a variant: {}", routes[2]);
+            }
+            for p in ["/apix/items", "/x/api/items", "/api"] {
+                assert!(!full(routes[2], p), "{p} is not a variant: {}", routes[2]);
+            }
             let settings = y.find("\nnormalize_path:").unwrap();
             assert!(settings < y.find("\nhttp_filters:").unwrap());
             // Every line is a comment, blank, or indented YAML under a known top-level key.

@@ -239,8 +239,45 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(w);
 
+    // Paths refused in the whole server. Map regexes are tried in order.
+    let _ = writeln!(
+        w,
+        "# Paths refused in the whole server (400), so that no other location of it can hand the"
+    );
+    let _ = writeln!(
+        w,
+        "# upstream a path it may read as this one: `..;` and `.;` segments, dot segments next to an"
+    );
+    let _ = writeln!(
+        w,
+        "# encoded slash, backslashes; and the prefix in another case, with a path parameter"
+    );
+    let _ = writeln!(
+        w,
+        "# (`/api;x/`) or with a letter still encoded (`%2561pi` arrives as `%61pi`)."
+    );
+    let _ = writeln!(w, "map $uri $corsgate_refused_path {{");
+    let _ = writeln!(w, "    default 0;");
+    let _ = writeln!(w, "    {} 1;", q(&format!("~{REFUSED_PATH}")));
+    if let Some(variant) = site.variant_regex() {
+        let _ = writeln!(
+            w,
+            "    {} 0;   # the location itself",
+            q(&format!("~^{}", super::escape(&site.location)))
+        );
+        let _ = writeln!(w, "    {} 1;", q(&format!("~*{variant}")));
+    }
+    let _ = writeln!(w, "}}");
+    let _ = writeln!(w);
+
     // The location.
     let _ = writeln!(w, "{SERVER_PART} (inside your server block) ----");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# At server level (before any location is chosen): the refused paths above."
+    );
+    let _ = writeln!(w, "if ($corsgate_refused_path) {{ return 400; }}");
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -326,15 +363,6 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         w,
         "    # Preflights are answered here, before any auth_request or upstream."
     );
-    let _ = writeln!(
-        w,
-        "    # A dot segment with a parameter (`..;`) or a backslash: some upstreams (Tomcat, IIS)"
-    );
-    let _ = writeln!(
-        w,
-        "    # read them as `..` or `/`, which would take the request out of the location there."
-    );
-    let _ = writeln!(w, "    if ($uri ~ \"{REFUSED_PATH}\") {{ return 400; }}");
     let _ = writeln!(w, "    if ($corsgate_answer = 204) {{ return 204; }}");
     let _ = writeln!(w, "    if ($corsgate_answer = 403) {{ return 403; }}");
     let _ = writeln!(
