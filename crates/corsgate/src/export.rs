@@ -34,7 +34,9 @@ pub struct ExportArgs {
     /// Where actual requests are proxied to.
     #[arg(long, default_value = "http://127.0.0.1:8000")]
     pub upstream: String,
-    /// The URL path prefix the policy covers.
+    /// The URL path prefix the policy covers: `/`, or `/` and segments of
+    /// letters, digits, `-`, `.`, `_`, `~` (end it with `/`: nginx and Envoy
+    /// read `/api` as a string prefix that also covers `/apix`).
     #[arg(long, default_value = "/")]
     pub location: String,
     /// A name for this policy (letters, digits, `_`) that goes into the names of the variables
