@@ -28,7 +28,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
             " - the filter echoes the request's Origin in Access-Control-Allow-Origin, never `*`, even",
             "   for `origins = [\"*\"]`: `Vary: Origin` is added to every proxied answer with",
             "   `response_headers_to_add` (the filter adds none); the filter's own preflight answers",
-            "   (OPTIONS, which HTTP caches do not store) do not get it;",
+            "   may not get it (OPTIONS answers, which HTTP caches do not store);",
             " - routing sees the path normalized (RFC 3986, slashes merged, escaped slashes refused)",
             "   and the upstream receives that same path: the first three settings below belong to",
             "   the HttpConnectionManager and apply to every route of it.",
