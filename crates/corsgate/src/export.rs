@@ -174,10 +174,23 @@ impl Site {
             Some(i) => (&rest[..i], Some(&rest[i..])),
             None => (rest, None),
         };
+        let upstream_authority = format!("{}://{authority}", if tls { "https" } else { "http" });
+        // The servers replace the location's prefix with the upstream's path:
+        // `/api/` onto `/base` would make `/api/items` `/baseitems`.
+        let upstream_path = path.filter(|p| *p != "/").map(|p| {
+            if location.ends_with('/') && !p.ends_with('/') {
+                format!("{p}/")
+            } else {
+                p.to_owned()
+            }
+        });
         Ok(Site {
-            upstream: upstream.to_owned(),
-            upstream_authority: format!("{}://{authority}", if tls { "https" } else { "http" }),
-            upstream_path: path.filter(|p| *p != "/").map(str::to_owned),
+            upstream: match &upstream_path {
+                Some(p) => format!("{upstream_authority}{p}"),
+                None => upstream.to_owned(),
+            },
+            upstream_authority,
+            upstream_path,
             upstream_tls: tls,
             location: location.to_owned(),
         })
@@ -656,7 +669,14 @@ mod tests {
         }
         let s = Site::new("http://[::1]:9000/base", "/").unwrap();
         assert_eq!(s.host_port(), ("::1".into(), 9000));
-        assert_eq!(s.upstream_path.as_deref(), Some("/base"));
+        assert_eq!(s.upstream_path.as_deref(), Some("/base/"));
+        assert_eq!(s.upstream, "http://[::1]:9000/base/");
+        // A location with a trailing slash maps onto a path with one.
+        let s = Site::new("https://up.example/v2", "/api/").unwrap();
+        assert_eq!(s.upstream_path.as_deref(), Some("/v2/"));
+        assert_eq!(s.upstream, "https://up.example/v2/");
+        let s = Site::new("https://up.example/v2", "/api").unwrap();
+        assert_eq!(s.upstream_path.as_deref(), Some("/v2"));
     }
 
     /// The Apache rewrite pattern covers what `<Location>` covers: any number

@@ -1886,3 +1886,57 @@ fn chromium_cannot_read_the_encoded_path_through_either_server() {
     drop(driver);
     drop(running);
 }
+
+/// An `--upstream` with a path: the location's prefix is replaced by it, so
+/// `/api/items` (however written) reaches the upstream as `/base/items`.
+#[test]
+fn an_upstream_path_replaces_the_location_prefix() {
+    let hostile = start_hostile();
+    for server in [Server::Nginx, Server::Apache] {
+        let dir = temp_dir(&format!("base-{}", server.name()));
+        let file = dir.join("policy.toml");
+        std::fs::write(&file, POLICIES[0].toml).unwrap();
+        let out = Command::new(BIN)
+            .args(["export", "--to", server.name(), "--location", "/api/"])
+            .args([
+                "--upstream",
+                &format!("http://127.0.0.1:{}/base", hostile.port),
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let running = server.start(&String::from_utf8(out.stdout).unwrap(), &dir, port);
+        for target in ["/api/items", "/%61pi/items", "/api/x/../items"] {
+            let r = try_exchange(port, "GET", target, &[("Origin", GOOD)])
+                .unwrap_or_else(|| panic!("{} {target}: no answer", server.name()));
+            let received = r
+                .headers
+                .get_all("x-upstream-path")
+                .next()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            assert_eq!(
+                received.as_deref(),
+                Some("/base/items"),
+                "{} {target}",
+                server.name()
+            );
+            assert_eq!(
+                cors_lines(&r.headers),
+                decided_lines(
+                    &Policy::from_toml(POLICIES[0].toml).unwrap(),
+                    "GET",
+                    &[("Origin", GOOD)]
+                ),
+                "{} {target}",
+                server.name()
+            );
+        }
+        drop(running);
+    }
+}
