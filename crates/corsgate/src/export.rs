@@ -220,8 +220,9 @@ impl Site {
     /// A regex, to be matched ignoring case, for the paths an upstream could
     /// read as the location while the server does not: the prefix in another
     /// case (`/API/`), with a path parameter on a segment (`/api;x/`, which
-    /// Tomcat reads as `/api/`), with a letter still percent-encoded after
-    /// the server's decoding (`%2561pi` arrives as `%61pi`), behind extra
+    /// Tomcat reads as `/api/`), with trailing dots or spaces on a segment
+    /// (`/api./`, which Windows reads as `/api/`), with a letter still
+    /// percent-encoded after the server's decoding (`%2561pi` arrives as `%61pi`), behind extra
     /// slashes, or with a slash still encoded (`/api%2Fitems`). The exact prefix matches it too: the configurations test the
     /// exact prefix first. `None` for `/`, which every path is under.
     pub fn variant_regex(&self) -> Option<String> {
@@ -242,7 +243,8 @@ impl Site {
                 }
                 let _ = write!(r, "(?:{})", alts.join("|"));
             }
-            r.push_str("(?:;[^/]*)?");
+            // Trailing dots and spaces (Windows drops them), then `;parameters`.
+            r.push_str("(?:\\.|%2e|\\x20|%20)*(?:;[^/]*)?");
             r
         };
         // A slash, or one still encoded (Apache keeps %2F under NoDecode).
@@ -708,8 +710,21 @@ mod tests {
         let v = site("/api/").variant_regex().unwrap();
         let m = |p: &str| matches_nocase(&v, p);
         for p in [
-            "/api/x", "/API/x", "/aPi/x", "/api;x/x", "/api;/x", "//api//x", "/%61pi/x",
-            "/%41PI/x", "/api%2Fx", "/api%2fx", "/api%5cx", "%2Fapi/x",
+            "/api/x",
+            "/API/x",
+            "/aPi/x",
+            "/api;x/x",
+            "/api;/x",
+            "//api//x",
+            "/%61pi/x",
+            "/%41PI/x",
+            "/api%2Fx",
+            "/api%2fx",
+            "/api%5cx",
+            "%2Fapi/x",
+            "/api./x",
+            "/api .;x/y",
+            "/api%2e%20/x",
         ] {
             assert!(m(p), "{p} should be a variant ({v})");
         }

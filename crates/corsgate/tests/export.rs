@@ -1545,13 +1545,19 @@ fn decode_all(path: &str) -> String {
 /// Whether the most lenient upstream reads a path it received as inside
 /// `/api/`: decoded up to three times (for upstreams that decode again), `\`
 /// as `/`, a segment's `;` parameters dropped (so `..;` is `..` and `api;x`
-/// is `api`, as Tomcat reads them), case ignored, dot segments resolved.
+/// is `api`, as Tomcat reads them), trailing dots and spaces dropped (as
+/// Windows does), case ignored, dot segments resolved.
 fn lenient_inside(received: &str) -> bool {
     let path = received.split(['?', '#']).next().unwrap_or("");
     let decoded = decode_all(&decode_all(&decode_all(path))).replace('\\', "/");
     let mut stack: Vec<String> = Vec::new();
     for seg in decoded.split('/').skip(1) {
+        // Windows (IIS) also drops a segment's trailing dots and spaces.
         let name = seg.split(';').next().unwrap_or("").to_ascii_lowercase();
+        let name = match name.as_str() {
+            "." | ".." => name,
+            _ => name.trim_end_matches(['.', ' ']).to_owned(),
+        };
         match name.as_str() {
             "" | "." => {}
             ".." => {

@@ -250,7 +250,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(
         w,
-        "# or with a letter still encoded (`%2561pi` arrives as `%61pi`)."
+        "# or trailing dots (`/api./`, as Windows reads it), or a letter still encoded (`%2561pi`)."
     );
     let _ = writeln!(w, "RewriteCond %{{REQUEST_URI}} \"{REFUSED_PATH}\"");
     let _ = writeln!(w, "RewriteRule ^ - [R=400,L]");

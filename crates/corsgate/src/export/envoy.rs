@@ -202,7 +202,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         );
         let _ = writeln!(
             w,
-            "    # encoded (`%2561pi` arrives as `%61pi`): an upstream may read it as the location."
+            "    # encoded (`%2561pi`), trailing dots (`/api./`): an upstream may read it as the location."
         );
         let _ = writeln!(
             w,

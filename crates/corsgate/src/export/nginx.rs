@@ -254,7 +254,7 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(
         w,
-        "# (`/api;x/`) or with a letter still encoded (`%2561pi` arrives as `%61pi`)."
+        "# (`/api;x/`), trailing dots (`/api./`, as Windows reads it) or a letter still encoded (`%2561pi`)."
     );
     let _ = writeln!(w, "map $uri $corsgate_refused_path {{");
     let _ = writeln!(w, "    default 0;");
