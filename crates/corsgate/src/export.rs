@@ -8,6 +8,13 @@
 //! it), no blind reflection of `Origin` (only values that matched an exact
 //! origin or an anchored pattern are echoed), no `null`.
 //!
+//! Paths: in each output the block that matches the location (on the path
+//! the server has normalized) is the block that proxies, and the upstream
+//! receives that normalized path; what an upstream could read differently
+//! (`..;`, backslashes, the prefix's case and `;parameter` variants) is
+//! refused in the whole server. [`Site`] checks `--location` and builds the
+//! patterns.
+//!
 //! What each server cannot express is said in a comment in its output and in
 //! `docs/export.md`.
 

@@ -14,6 +14,14 @@
 //! Then raw requests no browser sends probe what the servers cannot express;
 //! each documented difference is asserted to be exactly that difference.
 //!
+//! A generated table of path forms (`/%61pi/`, `//api/`, `/x/../api/`, `..;`,
+//! `%2F`, case variants, escapes out of the location, the absolute form) goes
+//! through each server in front of a hostile upstream that reflects any
+//! Origin with credentials, under the server settings that change
+//! normalization and beside a catch-all proxy: every answer is a refusal or
+//! carries exactly the policy's CORS headers. Headless Chromium confirms it
+//! for `/%61pi/items` on a refused origin.
+//!
 //! Needs nginx and Apache httpd (Debian packages nginx and apache2; scripts/test
 //! installs them).
 
