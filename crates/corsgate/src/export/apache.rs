@@ -217,20 +217,13 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     let covered = site.path_regex();
     let _ = writeln!(
         w,
-        "# Preflights are answered here, never proxied: 204 with the headers, or 403 without."
-    );
-    let _ = writeln!(
-        w,
         "# At server scope mod_rewrite runs after Apache has decoded the path, resolved dot"
     );
     let _ = writeln!(
         w,
         "# segments and merged slashes (the path the <Location> and ProxyPass see), and before"
     );
-    let _ = writeln!(
-        w,
-        "# authentication. The pattern takes any number of slashes, as <Location> does."
-    );
+    let _ = writeln!(w, "# authentication.");
     let _ = writeln!(w, "RewriteEngine On");
     let _ = writeln!(
         w,
@@ -258,6 +251,14 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         let _ = writeln!(w, "RewriteCond %{{REQUEST_URI}} \"!{covered}\"");
         let _ = writeln!(w, "RewriteRule \"{variant}\" - [NC,R=400,L]");
     }
+    let _ = writeln!(
+        w,
+        "# Preflights under the location are answered here, never proxied: 204 with the headers,"
+    );
+    let _ = writeln!(
+        w,
+        "# or 403 without. The pattern takes any number of slashes, as <Location> does."
+    );
     let _ = writeln!(w, "RewriteCond %{{ENV:CORSGATE_PREFLIGHT_OK}} =1");
     let _ = writeln!(w, "RewriteRule \"{covered}\" - [R=204,L]");
     let _ = writeln!(w, "RewriteCond %{{ENV:CORSGATE_PREFLIGHT_REFUSED}} =1");
