@@ -313,7 +313,10 @@ pub fn authority(value: &[u8]) -> Result<Authority<'_>, HostRefusal> {
             || digits.is_empty()
             || digits.len() > 5
             || !digits.iter().all(u8::is_ascii_digit)
-            || digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')) > 65535
+            || digits
+                .iter()
+                .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+                > 65535
         {
             return Err(HostRefusal::BadPort);
         }
@@ -444,10 +447,26 @@ mod tests {
     fn hosts() {
         let ok: &[(&[u8], &str, &str)] = &[
             (b"example.com", "example.com", "example.com"),
-            (b"Admin.Example.COM", "admin.example.com", "admin.example.com"),
-            (b"admin.example.com.", "admin.example.com", "admin.example.com"),
-            (b"admin.example.com.:8080", "admin.example.com:8080", "admin.example.com"),
-            (b"API.example.com:8080", "api.example.com:8080", "api.example.com"),
+            (
+                b"Admin.Example.COM",
+                "admin.example.com",
+                "admin.example.com",
+            ),
+            (
+                b"admin.example.com.",
+                "admin.example.com",
+                "admin.example.com",
+            ),
+            (
+                b"admin.example.com.:8080",
+                "admin.example.com:8080",
+                "admin.example.com",
+            ),
+            (
+                b"API.example.com:8080",
+                "api.example.com:8080",
+                "api.example.com",
+            ),
             (b"127.0.0.1:80", "127.0.0.1:80", "127.0.0.1"),
             (b"[::1]:80", "[::1]:80", "::1"),
             (b"[::FFFF:1.2.3.4]", "[::ffff:1.2.3.4]", "::ffff:1.2.3.4"),
@@ -489,7 +508,11 @@ mod tests {
             "\u{e9}.example.com".as_bytes(),
         ];
         for input in bad {
-            assert!(authority(input).is_err(), "{:?}", String::from_utf8_lossy(input));
+            assert!(
+                authority(input).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         assert_eq!(authority(&[b'a'; 256]), Err(HostRefusal::TooLong));
     }
