@@ -453,7 +453,7 @@ async fn route_and_forward(
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
     };
     // The upstream's request target: the routed path, base path first.
-    let upstream_target = match upstream_uri(&route.upstream, req.uri(), &path) {
+    let upstream_target = match upstream_uri(&route.upstream, req.uri(), path) {
         None => None,
         Some(Ok(uri)) => Some(uri),
         Some(Err(_)) => {
@@ -744,7 +744,7 @@ async fn forward(
 /// was routed on, after the upstream's base path, with the query as the
 /// client sent it; in origin form for HTTP/1.1, absolute form for h2c.
 /// `None`: the request's own target is exactly that already (no allocation).
-fn upstream_uri(up: &Upstream, uri: &Uri, path: &Cow<'_, str>) -> Option<Result<Uri, http::Error>> {
+fn upstream_uri(up: &Upstream, uri: &Uri, path: Cow<'_, str>) -> Option<Result<Uri, http::Error>> {
     let origin_form = uri.scheme().is_none() && uri.authority().is_none();
     let same_path = matches!(path, Cow::Borrowed(_));
     if up.protocol == UpstreamProtocol::Http1 && up.base_path.is_empty() && origin_form && same_path
@@ -755,7 +755,7 @@ fn upstream_uri(up: &Upstream, uri: &Uri, path: &Cow<'_, str>) -> Option<Result<
     let mut pq =
         String::with_capacity(up.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
     pq.push_str(&up.base_path);
-    pq.push_str(path);
+    pq.push_str(&path);
     if let Some(q) = query {
         pq.push('?');
         pq.push_str(q);
