@@ -649,3 +649,203 @@ async fn websocket_handshakes_cannot_climb_into_another_route() {
         Some("GET /_public/public/ws HTTP/1.1")
     );
 }
+
+// ---------------------------------------------------------------------------
+// A real normalising upstream: nginx.
+
+/// nginx on loopback, unprivileged paths under a temporary directory;
+/// stopped (SIGTERM to its own pid) and the directory removed on drop.
+struct Nginx {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const SECRET: &str = "SECRET-API-BODY";
+
+/// A careless application behind nginx: it reflects any `Origin` with
+/// credentials everywhere; `/api/` is the sensitive location.
+fn start_nginx() -> Nginx {
+    let bin = "/usr/sbin/nginx";
+    assert!(
+        std::path::Path::new(bin).is_file(),
+        "nginx is needed for this test (Debian: apt-get install nginx; scripts/test installs it)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!(
+        "corsgate-paths-nginx-{}-{port}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         server {{\n    listen 127.0.0.1:{port};\n    default_type text/plain;\n\
+         location /api/ {{\n      add_header Access-Control-Allow-Origin $http_origin always;\n\
+         add_header Access-Control-Allow-Credentials true always;\n      return 200 \"{SECRET}\\n\";\n    }}\n\
+         location / {{\n      add_header Access-Control-Allow-Origin $http_origin always;\n\
+         add_header Access-Control-Allow-Credentials true always;\n      return 200 \"public $uri\\n\";\n    }}\n  }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut child = std::process::Command::new(bin)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "nginx exited ({status}): {}",
+                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Nginx { child, dir, port }
+}
+
+fn acao(resp: &str) -> Option<String> {
+    let head = resp.split("\r\n\r\n").next().unwrap_or("");
+    head.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case("access-control-allow-origin")
+            .then(|| v.trim().to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_normalising_nginx_behind_the_gateway_never_leaks_its_sensitive_location() {
+    let nginx = start_nginx();
+    let n = format!("127.0.0.1:{}", nginx.port);
+    let nginx_addr: SocketAddr = n.parse().unwrap();
+    let evil = "origin: https://evil.example\r\ncookie: session=1\r\n";
+
+    // The premise: nginx itself normalises these forms into `/api/`, with
+    // the evil origin reflected (what a gateway routing on the raw path
+    // would pass through its `cors = false` route).
+    for p in [
+        "/healthz/..%2fapi/me",
+        "/healthz/%2e%2e/api/me",
+        "/public/x/..%2F..%2Fapi/me",
+    ] {
+        let (status, resp) = raw(nginx_addr, &request(Mode::Plain, p, "nginx", evil)).await;
+        assert_eq!(status, 200, "{p}: {resp}");
+        assert!(resp.contains(SECRET), "nginx normalises {p}: {resp}");
+        assert_eq!(
+            acao(&resp).as_deref(),
+            Some("https://evil.example"),
+            "{resp}"
+        );
+    }
+
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+upstream = "http://{n}"
+
+[timeouts]
+upstream_connect = "2s"
+upstream_response = "5s"
+
+[[routes]]
+path = "/"
+cors = false
+upstream = "http://{n}/public"
+
+[[routes]]
+path = "/healthz"
+cors = false
+
+[[routes]]
+path = "/public/"
+[routes.policy]
+origins = ["*"]
+
+[[routes]]
+path = "/api/"
+[routes.policy]
+origins = ["https://app.example.com"]
+credentials = true
+"#
+    );
+    let gw = start(GatewayConfig::from_toml(&config).unwrap())
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+
+    // Controls: the sensitive location through its own route is readable
+    // by the allowed origin only; the careless reflection passes through
+    // the `cors = false` route.
+    let (_, resp) = raw(
+        addr,
+        &request(
+            Mode::Plain,
+            "/api/me",
+            "gw",
+            "origin: https://app.example.com\r\n",
+        ),
+    )
+    .await;
+    assert!(resp.contains(SECRET), "{resp}");
+    assert_eq!(acao(&resp).as_deref(), Some("https://app.example.com"));
+    let (_, resp) = raw(addr, &request(Mode::Plain, "/healthz", "gw", evil)).await;
+    assert!(resp.contains("public /healthz"), "{resp}");
+    assert_eq!(acao(&resp).as_deref(), Some("https://evil.example"));
+
+    let mut secret_seen = 0;
+    for (i, p) in path_forms().iter().enumerate() {
+        let mode = [Mode::Plain, Mode::Body][i % 2];
+        let (status, resp) = raw(addr, &request(mode, p, "gw", evil)).await;
+        if resp.contains(SECRET) {
+            secret_seen += 1;
+            // Only through the `/api/` route, whose policy does not allow
+            // the evil origin: no CORS header lets the page read it.
+            let a = acao(&resp);
+            assert!(
+                a.is_none(),
+                "{mode:?} {p} → {status}: the sensitive body with ACAO {a:?}: {resp}"
+            );
+        }
+    }
+    // The sensitive location was reached by many forms, each time through
+    // its own route.
+    assert!(secret_seen > 100, "{secret_seen}");
+}
