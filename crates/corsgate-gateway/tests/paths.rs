@@ -86,14 +86,20 @@ credentials = true
     )
 }
 
+type Answer = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
+
 /// A bare HTTP/1.1 upstream that records each request head byte for byte,
 /// skips its `content-length` body, and answers `answer`.
 async fn recording_upstream(answer: Vec<u8>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    answering_upstream(Arc::new(move |_: &str| answer.clone())).await
+}
+
+/// [`recording_upstream`] with an answer chosen from the request head.
+async fn answering_upstream(answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let heads = Arc::new(Mutex::new(Vec::new()));
     let h2 = heads.clone();
-    let answer: Arc<[u8]> = answer.into();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
             let heads = h2.clone();
@@ -116,8 +122,9 @@ async fn recording_upstream(answer: Vec<u8>) -> (SocketAddr, Arc<Mutex<Vec<Strin
                             break;
                         }
                         buf.drain(..end + 4 + body);
+                        let out = answer(&head);
                         heads.lock().unwrap().push(head);
-                        if s.write_all(&answer).await.is_err() {
+                        if s.write_all(&out).await.is_err() {
                             return;
                         }
                     }
@@ -848,4 +855,165 @@ credentials = true
     // The sensitive location was reached by many forms, each time through
     // its own route.
     assert!(secret_seen > 100, "{secret_seen}");
+}
+
+// ---------------------------------------------------------------------------
+// A real browser: a page on a disallowed origin.
+
+/// A page on `http://localhost:<port>` (an origin no policy allows) calls
+/// the gateway on `http://127.0.0.1:<port>` with `fetch(…, {credentials})`.
+/// The upstream reflects the page's origin with credentials everywhere
+/// (a careless application): only the gateway stands between the page and
+/// the body. The `cors = false` route `/healthz` is the control the page
+/// can read; every form aiming at `/api/` through it, or through the `*`
+/// route, must leave the script unable to read the body. (The upstream
+/// answers the sensitive body for what a normalising application takes
+/// for `/api/…`.)
+#[test]
+fn chromium_on_a_disallowed_origin_cannot_read_through_path_tricks() {
+    use corsgate_conformance::webdriver::Driver;
+    use serde_json::{json, Value};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (page_origin, gw_url, heads, _gw) = rt.block_on(async {
+        // The page's server first: the upstream needs its origin.
+        let page_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let page_port = page_listener.local_addr().unwrap().port();
+        drop(page_listener);
+        let page_origin = format!("http://localhost:{page_port}");
+        let html = "<!doctype html><title>elsewhere</title><p>a page on another origin";
+        let page = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n{html}",
+            html.len()
+        );
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", page_port)).await.unwrap();
+        let page: Arc<[u8]> = page.into_bytes().into();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let page = page.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            if s.write_all(&page).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        // It normalises as applications do, and reflects the page's
+        // origin with credentials on every answer.
+        let origin = page_origin.clone();
+        let careless: Answer = Arc::new(move |head: &str| {
+            let target = head.split(' ').nth(1).unwrap_or("");
+            let path = target.split('?').next().unwrap_or("");
+            let body = if model_route(&aggressive(path)) == "/api/" {
+                format!("{SECRET} for whoever asks")
+            } else {
+                "healthy".to_owned()
+            };
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\naccess-control-allow-origin: {origin}\r\n\
+                 access-control-allow-credentials: true\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        });
+        let (up, heads) = answering_upstream(careless).await;
+        let config = format!(
+            r#"
+listen = "127.0.0.1:0"
+upstream = "http://{up}"
+
+[[routes]]
+path = "/healthz"
+cors = false
+
+[[routes]]
+path = "/public/"
+[routes.policy]
+origins = ["*"]
+
+[[routes]]
+path = "/api/"
+[routes.policy]
+origins = ["https://app.example.com"]
+credentials = true
+"#
+        );
+        let gw = start(GatewayConfig::from_toml(&config).unwrap()).await.unwrap();
+        let gw_url = format!("http://127.0.0.1:{}", gw.local_addr().port());
+        (page_origin, gw_url, heads, gw)
+    });
+
+    let driver = Driver::start("/usr/bin/chromedriver", "/usr/bin/chromium")
+        .expect("chromium and chromedriver are installed (scripts/test installs them)");
+    driver
+        .navigate(&format!("{page_origin}/"))
+        .expect("page loads");
+    let forms: Vec<(&str, &str)> = vec![
+        ("/healthz", "include"),
+        ("/healthz/..%2fapi/me", "include"),
+        ("/healthz/..%2Fapi/me", "include"),
+        ("/healthz/%2e%2e/api/me", "include"),
+        ("/healthz/..%5capi/me", "include"),
+        ("/healthz/..;/api/me", "include"),
+        ("/healthz/%2e%2e;/api/me", "include"),
+        ("/healthz//..%2f..%2fapi/me", "include"),
+        ("/healthz/..%252fapi/me", "include"),
+        ("/public/..%2fapi/me", "include"),
+        ("/public/..%2fapi/me", "omit"),
+        ("/public/..;/api/me", "omit"),
+        ("/public/%2e%2e/api/me", "omit"),
+        ("/api/me", "include"),
+    ];
+    let script = "const done = arguments[arguments.length - 1];
+        const [gw, forms] = [arguments[0], arguments[1]];
+        (async () => {
+          const out = [];
+          for (const [p, credentials] of forms) {
+            try {
+              const r = await fetch(gw + p, {credentials});
+              out.push({p, credentials, read: true, status: r.status, body: await r.text()});
+            } catch (e) {
+              out.push({p, credentials, read: false, error: String(e)});
+            }
+          }
+          done(out);
+        })().catch(e => done('JS error: ' + e));";
+    let out = driver
+        .execute_async(script, vec![json!(gw_url), json!(forms)])
+        .expect("the script runs");
+    let results = out.as_array().unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(results.len(), forms.len(), "{out}");
+    for r in results {
+        let p = r["p"].as_str().unwrap_or("");
+        let readable = r["read"] == Value::Bool(true)
+            && r["body"].as_str().is_some_and(|b| b.contains(SECRET));
+        if p == "/healthz" {
+            // The control: the careless reflection through `cors = false`
+            // is readable, so a leak would show.
+            assert_eq!(r["read"], Value::Bool(true), "control not readable: {r}");
+            assert_eq!(r["body"], "healthy", "{r}");
+        } else {
+            assert!(!readable, "the page read the body: {r}");
+        }
+    }
+    // What the gateway forwarded means the same route to the application.
+    let heads = heads.lock().unwrap();
+    assert!(!heads.is_empty());
+    for head in heads.iter() {
+        let target = head.split(' ').nth(1).unwrap_or("");
+        let path = target.split('?').next().unwrap_or("");
+        assert_eq!(model_route(&aggressive(path)), model_route(path), "{head}");
+    }
+    drop(driver);
 }
