@@ -406,30 +406,34 @@ async fn route_and_forward(
     }
     // The host, checked as an authority and canonical (lower case, no
     // trailing dot): what routes match and what the upstream is given.
-    let (host_value, host) = match raw_host.as_ref().map(|h| target::authority(h.as_bytes())) {
-        None => (None, String::new()),
+    let checked = match raw_host.as_ref().map(|h| target::authority(h.as_bytes())) {
+        None => None,
         // HTTP/1.0 may send an empty Host: as good as none.
-        Some(Err(target::HostRefusal::Empty)) if req.version() < Version::HTTP_11 => {
-            (None, String::new())
-        }
+        Some(Err(target::HostRefusal::Empty)) if req.version() < Version::HTTP_11 => None,
         Some(Err(why)) => {
             metrics.undecided("bad_request");
             tracing::debug!(reason = why.as_str(), "bad Host");
             return local(StatusCode::BAD_REQUEST, "corsgate: bad Host\n");
         }
         Some(Ok(a)) => {
-            let value = match &a.value {
-                Cow::Borrowed(_) => raw_host.clone(),
-                Cow::Owned(v) => HeaderValue::from_str(v).ok(),
-            };
             // The host name is only kept when a route is host-specific.
             let name = if rt.host_routes {
                 a.host().to_owned()
             } else {
                 String::new()
             };
-            (value, name)
+            // `None`: the value as sent is canonical.
+            let canonical = match a.value {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(v) => Some(HeaderValue::from_str(&v).ok()),
+            };
+            Some((canonical, name))
         }
+    };
+    let (host_value, host) = match checked {
+        None => (None, String::new()),
+        Some((None, name)) => (raw_host, name),
+        Some((Some(canonical), name)) => (canonical, name),
     };
     if req.version() == Version::HTTP_11 && host_value.is_none() {
         metrics.undecided("bad_request");

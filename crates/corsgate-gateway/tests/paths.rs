@@ -657,6 +657,92 @@ async fn websocket_handshakes_cannot_climb_into_another_route() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_requests_are_normalised_the_same_way() {
+    let (gw, heads) = setup().await;
+    let s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(s),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    // (`:authority` and `:path`, upstream line or None for 400, Host forwarded)
+    for (uri, want, host) in [
+        ("http://gw.example/healthz/..%2fapi/me", None, ""),
+        ("http://gw.example/healthz/..;/api/me", None, ""),
+        (
+            "http://gw.example/healthz/%2e%2e/%61pi/me?q=/../x",
+            Some("/_api/api/me?q=/../x"),
+            "gw.example",
+        ),
+        (
+            "http://Admin.Example.com./api/%2e%2e/api/x",
+            Some("/_admin/api/x"),
+            "admin.example.com",
+        ),
+        (
+            "http://admin.example.com.:8443/api/x",
+            Some("/_admin/api/x"),
+            "admin.example.com:8443",
+        ),
+        ("http://u@admin.example.com/api/x", None, ""),
+    ] {
+        heads.lock().unwrap().clear();
+        let req = http::Request::builder()
+            .uri(uri)
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let got = read(sender.send_request(req).await.unwrap()).await;
+        let head = received_head(&heads);
+        match want {
+            Some(w) => {
+                let head = head.unwrap_or_else(|| {
+                    panic!("{uri}: nothing forwarded: {} {}", got.status, got.body)
+                });
+                assert!(
+                    head.starts_with(&format!("GET {w} HTTP/1.1\r\n")),
+                    "{uri}: {head}"
+                );
+                assert!(
+                    head.to_ascii_lowercase()
+                        .contains(&format!("\r\nhost: {host}\r\n")),
+                    "{uri}: {head}"
+                );
+            }
+            None => {
+                assert_eq!(got.status, 400, "{uri}");
+                assert_eq!(head, None, "{uri}");
+            }
+        }
+    }
+}
+
+#[test]
+fn route_paths_and_hosts_are_written_in_normal_form() {
+    for (path, ok) in [
+        ("/api/", true),
+        ("/healthz", true),
+        ("/.well-known/", true),
+        ("/a/../b", false),
+        ("/a/./b", false),
+        ("/%61pi/", false),
+        ("/api//", false),
+        ("/a%2fb", false),
+        ("/a%5cb", false),
+        ("/a/..;/b", false),
+    ] {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:1\"\n[[routes]]\npath = {path:?}\ncors = false\n"
+        );
+        assert_eq!(GatewayConfig::from_toml(&text).is_ok(), ok, "{path}");
+    }
+    let text = "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:1\"\n[[routes]]\npath = \"/\"\nhost = \"Admin.Example.com.\"\ncors = false\n";
+    let c = GatewayConfig::from_toml(text).unwrap();
+    assert_eq!(c.routes[0].host.as_deref(), Some("admin.example.com"));
+}
+
 // ---------------------------------------------------------------------------
 // A real normalising upstream: nginx.
 
