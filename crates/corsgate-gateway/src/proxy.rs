@@ -451,7 +451,15 @@ async fn route_and_forward(
             return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
         }
     };
-    let Some(route) = routes::find(&rt.config.routes, &host, &path) else {
+    let found = match routes::find_unambiguous(&rt.config.routes, &host, &path) {
+        Ok(found) => found,
+        Err(why) => {
+            metrics.undecided("bad_request");
+            tracing::debug!(reason = why.as_str(), path = %path, "bad request target");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
+    };
+    let Some(route) = found else {
         metrics.undecided("no_route");
         tracing::debug!(host = %host, path = %path, "no route");
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");

@@ -33,6 +33,26 @@ pub fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route
         .find(|r| r.host.as_deref().is_none_or(|h| h == host) && path_matches(&r.path, path))
 }
 
+/// [`find`], refusing a path whose `;` path parameters would select
+/// another route once dropped ([`crate::target::without_parameters`]):
+/// `/api;x/me` is `/api/me` to Tomcat, Jetty and Spring, so it must not go
+/// through the route of `/` (or be forwarded under `/api/`'s policy to an
+/// application that reads it another way).
+pub fn find_unambiguous<'a>(
+    routes: &'a [Route],
+    host: &str,
+    path: &str,
+) -> Result<Option<&'a Route>, crate::target::Refusal> {
+    let found = find(routes, host, path);
+    if let Some(stripped) = crate::target::without_parameters(path) {
+        let other = find(routes, host, &stripped);
+        if found.map(std::ptr::from_ref) != other.map(std::ptr::from_ref) {
+            return Err(crate::target::Refusal::ParameterChangesRoute);
+        }
+    }
+    Ok(found)
+}
+
 /// Prefix match on path segments: `/api/` matches `/api/x`; `/api` matches
 /// `/api` and `/api/x` but not `/apix`.
 fn path_matches(prefix: &str, path: &str) -> bool {

@@ -52,6 +52,13 @@ pub enum Refusal {
     DotSegmentParameter,
     /// Not a path starting with `/`.
     NotAbsolute,
+    /// `%25` encoding `%2E`, `%2F` or `%5C` (`%252e`, `%252f`, `%255c`): a
+    /// dot segment or separator to an application that decodes twice.
+    DoubleEncoded,
+    /// `;` path parameters (`/api;x/me`) that would select another route
+    /// once dropped, as Tomcat, Jetty and Spring drop them
+    /// ([`crate::routes::find_unambiguous`]).
+    ParameterChangesRoute,
 }
 
 impl Refusal {
@@ -66,6 +73,8 @@ impl Refusal {
             Refusal::BadPercent => "malformed percent-encoding in the path",
             Refusal::DotSegmentParameter => "dot segment with a path parameter (..;)",
             Refusal::NotAbsolute => "the path does not start with /",
+            Refusal::DoubleEncoded => "double-encoded dot, slash or backslash in the path",
+            Refusal::ParameterChangesRoute => "a ;parameter in the path hides another route",
         }
     }
 }
@@ -151,6 +160,15 @@ fn canonical_segment(seg: &[u8], out: &mut String) -> Result<(), Refusal> {
                 return Err(Refusal::BadPercent);
             };
             let d = hi << 4 | lo;
+            if d == b'%' {
+                let next = (
+                    seg.get(i + 3).copied().and_then(hex),
+                    seg.get(i + 4).copied().and_then(hex),
+                );
+                if matches!(next, (Some(2), Some(0xe | 0xf)) | (Some(5), Some(0xc))) {
+                    return Err(Refusal::DoubleEncoded);
+                }
+            }
             match d {
                 b'/' => return Err(Refusal::EncodedSlash),
                 b'\\' => return Err(Refusal::EncodedBackslash),
@@ -233,6 +251,28 @@ pub fn normalise(path: &str) -> Result<Cow<'_, str>, Refusal> {
         return Ok(Cow::Borrowed(path));
     }
     Ok(Cow::Owned(out))
+}
+
+/// A normalised path with each segment's `;` parameters dropped, as
+/// Tomcat, Jetty and Spring drop them before matching (`/api;x/me` →
+/// `/api/me`, `/;x/api` → `/api`); `None` when it holds no `;`.
+pub fn without_parameters(path: &str) -> Option<String> {
+    if !path.contains(';') {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut segs = path.split('/').skip(1).peekable();
+    while let Some(seg) = segs.next() {
+        let name = seg.split(';').next().unwrap_or("");
+        if !name.is_empty() || segs.peek().is_none() {
+            out.push('/');
+            out.push_str(name);
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Some(out)
 }
 
 /// Why a `Host` (or `:authority`) is refused with 400.
@@ -404,6 +444,8 @@ mod tests {
             ("/a..", "/a.."),
             ("/a;b=c", "/a;b=c"),
             ("/a/b;c/../d", "/a/d"),
+            ("/a%2525", "/a%2525"),
+            ("/a%2541", "/a%2541"),
         ];
         for (input, want) in ok {
             assert_eq!(n(input).as_deref(), Ok(*want), "{input}");
@@ -430,9 +472,28 @@ mod tests {
             ("/a/%2e%2e;/b", DotSegmentParameter),
             ("", NotAbsolute),
             ("api", NotAbsolute),
+            ("/healthz/%252e%252e/api", DoubleEncoded),
+            ("/healthz/..%252fapi", DoubleEncoded),
+            ("/healthz/..%255Capi", DoubleEncoded),
+            ("/a%252E", DoubleEncoded),
         ];
         for (input, want) in refused {
             assert_eq!(n(input), Err(*want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn parameters() {
+        for (p, want) in [
+            ("/api/me", None),
+            ("/api;x/me", Some("/api/me")),
+            ("/api/me;jsessionid=1", Some("/api/me")),
+            ("/;x/api", Some("/api")),
+            ("/api/;x", Some("/api/")),
+            ("/;x", Some("/")),
+            ("/a;b/c;d/", Some("/a/c/")),
+        ] {
+            assert_eq!(without_parameters(p).as_deref(), want, "{p}");
         }
     }
 

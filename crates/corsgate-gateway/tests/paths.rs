@@ -331,6 +331,8 @@ fn path_forms() -> Vec<String> {
         "/%00/../",
         "/.../",
         "/..%252f",
+        "/%252e%252e/",
+        "/x;y/../",
     ];
     let target = [
         "api/me",
@@ -346,6 +348,9 @@ fn path_forms() -> Vec<String> {
         "a%7Epi",
         "api/%7e",
         "api/a%3ab",
+        "api;x/me",
+        ";x/api/me",
+        "api/me;jsessionid=1",
     ];
     let query = ["", "?x=/../api/me", "?a=%2f..%2f&b=..;/&c=%2e%2e"];
     let mut out = Vec::new();
@@ -455,6 +460,15 @@ async fn the_upstream_receives_exactly_the_normalised_path_that_was_routed() {
         ("/public/..%3B/api/me", None),
         ("/api/me%00", None),
         ("/api/me%zz", None),
+        ("/healthz/%252e%252e/api/me", None),
+        ("/api;x/me", None),
+        ("/healthz;x", None),
+        ("/;x/api/me", None),
+        ("/api/me;jsessionid=1", Some("/_api/api/me;jsessionid=1")),
+        ("/public/x;y/../z", Some("/_public/public/z")),
+        // A fragment is no part of a request target: dropped by the parser.
+        ("/api/me#/../../healthz", Some("/_api/api/me")),
+        ("/healthz#/../api/me", Some("/_healthz/healthz")),
     ];
     for (target, want) in table {
         for mode in [Mode::Plain, Mode::Body, Mode::Handshake] {
