@@ -498,6 +498,35 @@ async fn the_upstream_receives_exactly_the_normalised_path_that_was_routed() {
         }
     }
 
+    // Raw bytes outside ASCII: percent-encoded when they are UTF-8; hyper's
+    // parser refuses the others (overlong forms included) with 400.
+    for (target, want) in [
+        (&b"/api/\xc3\xa9"[..], Some("/_api/api/%C3%A9")),
+        (b"/api/\xe2\x80\xa8", Some("/_api/api/%E2%80%A8")),
+        (b"/api/\xff\xfe", None),
+        (b"/healthz/\xc0\xae\xc0\xae/api", None),
+        (
+            b"/healthz/%c0%ae%c0%ae/api",
+            Some("/_healthz/healthz/%C0%AE%C0%AE/api"),
+        ),
+        (b"/api/\x7f", None),
+    ] {
+        heads.lock().unwrap().clear();
+        let mut req = b"GET ".to_vec();
+        req.extend_from_slice(target);
+        req.extend_from_slice(b" HTTP/1.1\r\nhost: gw.example\r\n\r\n");
+        let (status, resp) = raw(addr, &req).await;
+        let line = received(&heads);
+        assert_eq!(
+            line,
+            want.map(|w| format!("GET {w} HTTP/1.1")),
+            "{target:?}: {resp}"
+        );
+        if want.is_none() {
+            assert_eq!(status, 400);
+        }
+    }
+
     // Then the generated forms, against the model.
     let forms = path_forms();
     let (mut forwarded, mut refused) = (0, 0);
