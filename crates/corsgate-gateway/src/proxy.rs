@@ -423,10 +423,7 @@ async fn route_and_forward(
                 String::new()
             };
             // `None`: the value as sent is canonical.
-            let canonical = match a.value {
-                Cow::Borrowed(_) => None,
-                Cow::Owned(v) => Some(HeaderValue::from_str(&v).ok()),
-            };
+            let canonical = a.into_canonical().map(|v| HeaderValue::from_str(&v).ok());
             Some((canonical, name))
         }
     };

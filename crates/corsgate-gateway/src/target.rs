@@ -87,7 +87,7 @@ impl std::fmt::Display for Refusal {
 
 /// Bytes that may stay as they are in a normalised path segment: RFC 3986
 /// `pchar` without `%` (unreserved, sub-delims, `:`, `@`), plus `/`.
-fn is_plain(b: u8) -> bool {
+const fn is_plain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -111,6 +111,29 @@ fn is_plain(b: u8) -> bool {
         )
 }
 
+/// Byte classes for the fast path: 0 not plain ([`is_plain_byte`]), 1 `/`
+/// or `.` (not allowed right after a `/`), 2 any other plain byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b == b'/' || b == b'.' {
+            1
+        } else if is_plain_byte(b) {
+            2
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+fn is_plain(b: u8) -> bool {
+    CLASS[usize::from(b)] != 0
+}
+
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
@@ -119,12 +142,13 @@ fn is_unreserved(b: u8) -> bool {
 /// only, no `//`, and no segment starting with `.` (a dot segment, or a
 /// name like `.well-known` that the slow path confirms).
 fn already_normal(path: &[u8]) -> bool {
-    let mut prev = 0u8;
+    // The least class the next byte may have: 1 anywhere, 2 after a `/`.
+    let mut least = 1;
     for &b in path {
-        if !is_plain(b) || (prev == b'/' && (b == b'/' || b == b'.')) {
+        if CLASS[usize::from(b)] < least {
             return false;
         }
-        prev = b;
+        least = 1 + u8::from(b == b'/');
     }
     true
 }
@@ -210,6 +234,14 @@ pub fn normalise(path: &str) -> Result<Cow<'_, str>, Refusal> {
     if already_normal(bytes) {
         return Ok(Cow::Borrowed(path));
     }
+    rebuild(path)
+}
+
+/// The slow path of [`normalise`], out of line so that the fast path stays
+/// a small function.
+#[inline(never)]
+fn rebuild(path: &str) -> Result<Cow<'_, str>, Refusal> {
+    let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
     // Segment start offsets in `out`, for `..` to pop.
     let mut starts: Vec<usize> = Vec::new();
@@ -300,23 +332,44 @@ impl HostRefusal {
     }
 }
 
-/// A validated `Host` value, canonical: host lower-cased, a trailing dot
-/// removed, the port as given.
+/// A validated `Host` value: host lower-cased, a trailing dot removed, the
+/// port as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authority<'a> {
-    /// The canonical `host[:port]` (borrowed when the value was canonical).
-    pub value: Cow<'a, str>,
-    /// The length of the host part in `value` (with brackets for IPv6).
+    /// The value as given.
+    raw: &'a [u8],
+    /// The canonical value, when it differs from `raw`.
+    canonical: Option<String>,
+    /// The length of the host part in the canonical value (with brackets
+    /// for IPv6).
     host_len: usize,
 }
 
-impl Authority<'_> {
+impl<'a> Authority<'a> {
+    /// The canonical `host[:port]`.
+    pub fn value(&self) -> Cow<'_, str> {
+        match &self.canonical {
+            Some(c) => Cow::Borrowed(c),
+            // Checked to be ASCII.
+            None => String::from_utf8_lossy(self.raw),
+        }
+    }
+
+    /// The canonical value when it differs from the value given (`None`:
+    /// the value given is canonical).
+    pub fn into_canonical(self) -> Option<String> {
+        self.canonical
+    }
+
     /// The host name as routes name it: lower case, no port, no brackets.
     pub fn host(&self) -> &str {
-        let h = &self.value[..self.host_len];
-        h.strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(h)
+        let v = self.canonical.as_deref().map_or(self.raw, str::as_bytes);
+        let h = v.get(..self.host_len).unwrap_or_default();
+        let h = h
+            .strip_prefix(b"[")
+            .and_then(|h| h.strip_suffix(b"]"))
+            .unwrap_or(h);
+        std::str::from_utf8(h).unwrap_or_default()
     }
 }
 
@@ -372,29 +425,36 @@ pub fn authority(value: &[u8]) -> Result<Authority<'_>, HostRefusal> {
             needs_change = true;
             host_len -= 1;
         }
-        if name.is_empty() || name.split(|&b| b == b'.').any(|l| l.is_empty()) {
-            return Err(HostRefusal::BadHost);
-        }
+        // Labels of letters, digits, `-` and `_`, none empty.
+        let mut label_start = true;
         for &b in name {
-            if b.is_ascii_uppercase() {
-                needs_change = true;
-            } else if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-                return Err(HostRefusal::BadHost);
+            match b {
+                b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => label_start = false,
+                b'A'..=b'Z' => {
+                    needs_change = true;
+                    label_start = false;
+                }
+                b'.' if !label_start => label_start = true,
+                _ => return Err(HostRefusal::BadHost),
             }
+        }
+        if label_start {
+            return Err(HostRefusal::BadHost);
         }
     } else if host.iter().any(u8::is_ascii_uppercase) {
         needs_change = true;
     }
-    // Only ASCII got this far.
-    let text = std::str::from_utf8(value).map_err(|_| HostRefusal::BadHost)?;
-    let value = if needs_change {
-        let mut s = text[..host_len].to_ascii_lowercase();
-        s.push_str(&text[host.len()..]);
-        Cow::Owned(s)
-    } else {
-        Cow::Borrowed(text)
-    };
-    Ok(Authority { value, host_len })
+    let canonical = needs_change.then(|| {
+        // Only ASCII got this far.
+        let mut c: Vec<u8> = value[..host_len].to_ascii_lowercase();
+        c.extend_from_slice(&value[host.len()..]);
+        String::from_utf8_lossy(&c).into_owned()
+    });
+    Ok(Authority {
+        raw: value,
+        canonical,
+        host_len,
+    })
 }
 
 #[cfg(test)]
@@ -535,7 +595,7 @@ mod tests {
         ];
         for (input, value, host) in ok {
             let a = authority(input).unwrap();
-            assert_eq!(a.value, *value);
+            assert_eq!(a.value(), *value);
             assert_eq!(a.host(), *host);
         }
         let bad: &[&[u8]] = &[
@@ -650,9 +710,10 @@ mod tests {
         #[test]
         fn authorities_are_canonical(h in "[a-zA-Z0-9._:\\[\\]-]{0,20}") {
             if let Ok(a) = authority(h.as_bytes()) {
-                let again = authority(a.value.as_bytes()).expect("canonical is valid");
-                prop_assert_eq!(&again.value, &a.value);
-                prop_assert!(matches!(again.value, Cow::Borrowed(_)));
+                let value = a.value();
+                let again = authority(value.as_bytes()).expect("canonical is valid");
+                prop_assert_eq!(again.value(), value.clone());
+                prop_assert!(again.into_canonical().is_none());
                 prop_assert!(!a.host().ends_with('.'));
                 prop_assert_eq!(a.host().to_ascii_lowercase(), a.host());
             }
