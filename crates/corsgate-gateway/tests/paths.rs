@@ -762,6 +762,38 @@ async fn h2_requests_are_normalised_the_same_way() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_upstream_gets_the_normalised_path_too() {
+    let (up, _) = start_upstream().await;
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nupstream = \"http://{up}\"\n\
+         [[routes]]\npath = \"/h2/\"\nupstream_protocol = \"h2c\"\ncors = false\n\
+         [[routes]]\npath = \"/\"\ncors = false\n"
+    );
+    let gw = start(GatewayConfig::from_toml(&text).unwrap())
+        .await
+        .unwrap();
+    let a = gw.local_addr();
+    for (path, want) in [
+        ("/h2/x/../%65cho?q=/../a", Some("/h2/echo?q=/../a")),
+        ("/x/%2e%2e/h2/echo", Some("/h2/echo")),
+        ("/h2/..%2fh2/echo", None),
+    ] {
+        let got = send(a, "GET", path, &[]).await;
+        match want {
+            Some(w) => {
+                assert_eq!(got.status, 200, "{path}: {}", got.body);
+                assert!(
+                    got.body.contains(&format!("\"uri\":\"http://{up}{w}\"")),
+                    "{path}: {}",
+                    got.body
+                );
+            }
+            None => assert_eq!(got.status, 400, "{path}"),
+        }
+    }
+}
+
 #[test]
 fn route_paths_and_hosts_are_written_in_normal_form() {
     for (path, ok) in [
