@@ -461,15 +461,6 @@ async fn route_and_forward(
         tracing::debug!(host = %host, path = %path, "no route");
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
     };
-    // The upstream's request target: the routed path, base path first.
-    let upstream_target = match upstream_uri(&route.upstream, req.uri(), path) {
-        None => None,
-        Some(Ok(uri)) => Some(uri),
-        Some(Err(_)) => {
-            metrics.undecided("bad_request");
-            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
-        }
-    };
 
     let verdict = match &route.policy {
         None => {
@@ -492,8 +483,15 @@ async fn route_and_forward(
         }
     };
 
-    if let Some(uri) = upstream_target {
-        *req.uri_mut() = uri;
+    // From here on, the request's target is the upstream's: the routed
+    // path after the base path (preflights answered above never need it).
+    match upstream_uri(&route.upstream, req.uri(), path) {
+        None => {}
+        Some(Ok(uri)) => *req.uri_mut() = uri,
+        Some(Err(_)) => {
+            metrics.undecided("bad_request");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
     }
     let side = ClientSide {
         peer: client.peer,
