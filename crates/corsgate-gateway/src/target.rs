@@ -22,10 +22,17 @@
 //!
 //! It refuses ([`Refusal`]) `%2F` and `%5C` (encoded separators: Envoy's
 //! `REJECT_REQUEST`), a raw `\`, `%00` and raw control bytes, a `%` not
-//! followed by two hex digits, and a dot segment carrying a path parameter
+//! followed by two hex digits, double-encoded dots and separators
+//! (`%252e`, `%252f`, `%255c`), and a dot segment carrying a path parameter
 //! (`..;x`, `.;`, `..%3B`: Tomcat and other Java stacks take `..;x` for `..`).
-//! Paths stay case-sensitive (`/API` is not `/api`); the query is not
-//! touched.
+//! Other `;` parameters are kept; [`without_parameters`] gives the path as
+//! those stacks match it, so that routing can refuse a `;` that would change
+//! the route (`crate::routes::find_unambiguous`). Paths stay case-sensitive
+//! (`/API` is not `/api`); the query is not touched.
+//!
+//! [`authority`] checks a `Host` value (reg-name, IPv4 or `[IPv6]`, optional
+//! port; no userinfo, path or spaces) and canonicalises it: lower case, one
+//! trailing dot removed.
 //!
 //! A path that needs no change (the common case) is returned borrowed,
 //! after one scan of its bytes.
