@@ -159,6 +159,11 @@ fn broken_envoy_output_is_rejected() {
             "allow_credentials: true",
             "allow_credentials: [true]",
         ),
+        (
+            "an unknown enum value",
+            "path_with_escaped_slashes_action: REJECT_REQUEST",
+            "path_with_escaped_slashes_action: REJECT_REQUESTS",
+        ),
     ];
     for (what, from, to) in breaks {
         assert!(text.contains(from), "{what}: {from:?} not in the export");
