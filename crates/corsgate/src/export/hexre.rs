@@ -105,14 +105,15 @@ pub(crate) fn blank_list() -> String {
 
 /// The paths the policy covers, on a path already decoded, dot-resolved and
 /// slash-merged by the server: the location's segments in any case (some
-/// upstreams ignore case), each with optional `;parameters` (some upstreams
-/// drop them: `/api;x/` is `/api/` to Tomcat). Unanchored at the end.
+/// upstreams ignore case), each with trailing dots and spaces (IIS drops
+/// them) and optional `;parameters` (Tomcat drops them: `/api;x/` is `/api/`
+/// there). Unanchored at the end.
 pub(crate) fn location(site: &Site) -> String {
     let trailing = site.location.ends_with('/');
     let segments: Vec<&str> = site.location.split('/').filter(|s| !s.is_empty()).collect();
     let mut r = String::from("^(?i)");
     for s in &segments {
-        let _ = write!(r, "/+{}(?:\\x3b[^/]*)?", lit(s));
+        let _ = write!(r, "/+{}[\\x2e\\x20]*(?:\\x3b[^/]*)?", lit(s));
     }
     if segments.is_empty() || trailing {
         r.push('/');
@@ -125,7 +126,8 @@ pub(crate) fn location(site: &Site) -> String {
 /// The paths the policy covers, on a raw (still percent-encoded) path whose
 /// dot segments and encoded slashes were refused before: every character of
 /// the location also as its `%HH` escape (either case), in any letter case,
-/// with `;parameters` (or `%3B`) after a segment, any number of slashes.
+/// with trailing dots and spaces (plain or encoded) and `;parameters` (or
+/// `%3B`) after a segment, any number of slashes.
 pub(crate) fn location_raw(site: &Site) -> String {
     let trailing = site.location.ends_with('/');
     let segments: Vec<&str> = site.location.split('/').filter(|s| !s.is_empty()).collect();
@@ -142,7 +144,8 @@ pub(crate) fn location_raw(site: &Site) -> String {
             }
             let _ = write!(r, "(?:{})", alts.join("|"));
         }
-        r.push_str("(?:(?:\\x3b|\\x253b)[^/]*)?");
+        // Trailing dots and spaces (IIS drops them), plain or encoded.
+        r.push_str("(?:\\x2e|\\x252e|\\x2520)*(?:(?:\\x3b|\\x253b)[^/]*)?");
     }
     if segments.is_empty() || trailing {
         r.push('/');
@@ -196,12 +199,12 @@ mod tests {
         }
         assert_eq!(
             location(&Site::new("http://a", "/api/").unwrap()),
-            "^(?i)/+api(?:\\x3b[^/]*)?/"
+            "^(?i)/+api[\\x2e\\x20]*(?:\\x3b[^/]*)?/"
         );
         assert_eq!(location(&Site::new("http://a", "/").unwrap()), "^(?i)/");
         assert_eq!(
             location(&Site::new("http://a", "/api").unwrap()),
-            "^(?i)/+api(?:\\x3b[^/]*)?(?:/|$)"
+            "^(?i)/+api[\\x2e\\x20]*(?:\\x3b[^/]*)?(?:/|$)"
         );
     }
 }

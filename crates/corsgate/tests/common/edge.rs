@@ -1295,8 +1295,8 @@ pub fn decode_all(path: &str) -> String {
 }
 
 /// Whether some upstream may read `received` as inside `/api/`: decoded once,
-/// `\` as `/`, `;parameters` dropped from segments (`..;` is `..`), dot
-/// segments resolved, case ignored.
+/// `\` as `/`, `;parameters` dropped from segments (`..;` is `..`), trailing
+/// dots and spaces dropped from segments, dot segments resolved, case ignored.
 pub fn maybe_inside(received: &str) -> bool {
     let path = received.split('?').next().unwrap_or("");
     let path = path
@@ -1312,7 +1312,8 @@ pub fn maybe_inside(received: &str) -> bool {
             ".." => {
                 stack.pop();
             }
-            _ => stack.push(name),
+            // IIS drops a segment's trailing dots and spaces.
+            _ => stack.push(name.trim_end_matches(['.', ' '])),
         }
     }
     stack.len() >= 2 && stack[0].eq_ignore_ascii_case("api")
