@@ -345,6 +345,27 @@ fn public_suffix(host: &str) -> Option<String> {
     std::str::from_utf8(s.as_bytes()).ok().map(str::to_owned)
 }
 
+/// Whether `host` belongs to a code-hosting, sandbox or CDN service where
+/// anyone can publish script (`x.github.io`, `codepen.io`, ...).
+pub fn is_third_party_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    HOSTING_SUFFIXES
+        .iter()
+        .any(|s| host.len() > s.len() + 1 && host.ends_with(&format!(".{s}")))
+        || HOSTING_ORIGINS
+            .iter()
+            .filter_map(|o| o.split_once("://").map(|(_, h)| h))
+            .any(|h| h == host)
+}
+
+/// An origin a trusted entry allows: the entry itself when exact, a
+/// representative one for a pattern (`https://*.example.com` →
+/// `https://www.example.com`); none for `*`.
+pub fn representative(entry: &AllowedOrigin) -> Option<String> {
+    let b = base_of(entry)?;
+    Some(format!("{}://{}{}", b.scheme, b.host, b.port))
+}
+
 /// Whether one of `trusted` allows `origin` (exact entries compared as
 /// strings, patterns as the policy builder reads them).
 pub fn allowed_by(trusted: &[AllowedOrigin], origin: &str) -> bool {
