@@ -237,11 +237,11 @@ fn a_server_that_reflects_any_origin_fails_every_refused_case() {
             );
         }
     }
-    let attacker = case(&v, "https://corsgate-attacker.example", "GET");
+    let attacker = case(&v, "https://evil.net", "GET");
     let msg = attacker["problems"][0]["message"].as_str().unwrap();
     assert!(
         msg.to_ascii_lowercase()
-            .contains("access-control-allow-origin: https://corsgate-attacker.example"),
+            .contains("access-control-allow-origin: https://evil.net"),
         "{msg}"
     );
     // The human report names the failing cases and the fix.
@@ -315,7 +315,7 @@ fn missing_vary_and_unexposed_headers_are_named() {
         .unwrap()
         .contains("Access-Control-Expose-Headers"));
     // A refused origin's answer lacks Vary too: named, as for allowed ones.
-    let attacker = case(&v, "https://corsgate-attacker.example", "GET");
+    let attacker = case(&v, "https://evil.net", "GET");
     assert_eq!(attacker["problems"][0]["code"], "no_vary_origin");
     // The correct server passes.
     let (code, v, _) = test_json(&s.url("/api/me"), "vary-ok", &[]);
