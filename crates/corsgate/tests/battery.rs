@@ -625,35 +625,26 @@ fn judge(i: usize, spec: &Spec) -> Row {
     let (tcode, problems, cases, failed) = contract(&url, &policy);
     let (scode, above, _) = scan(&url, spec.scan_origin);
     let mut why = Vec::new();
-    match spec.test_names {
-        None => {
-            if tcode != 0 {
-                why.push(format!("test exit {tcode}: {problems:?}"));
-            }
-        }
-        Some(needle) => {
-            if tcode != 1 {
-                why.push(format!("test exit {tcode}, not 1"));
-            }
-            if !problems.iter().any(|p| p.contains(needle)) {
-                why.push(format!("no test problem says {needle:?}: {problems:?}"));
-            }
-        }
+    let test_ok = match spec.test_names {
+        None => tcode == 0,
+        Some(needle) => tcode == 1 && problems.iter().any(|p| p.contains(needle)),
+    };
+    if !test_ok {
+        why.push(format!(
+            "test exit {tcode}, wanted {:?}: {problems:?}",
+            spec.test_names
+        ));
     }
-    match spec.scan_class {
-        None if spec.correct => {
-            if !above.is_empty() || scode != 0 {
-                why.push(format!("scan exit {scode}, above info: {above:?}"));
-            }
-        }
-        None => {}
-        Some(class) => {
-            if scode != 1 || !above.iter().any(|c| c == class) {
-                why.push(format!(
-                    "scan exit {scode}, no {class} above info: {above:?}"
-                ));
-            }
-        }
+    let scan_ok = match spec.scan_class {
+        None if spec.correct => above.is_empty() && scode == 0,
+        None => true,
+        Some(class) => scode == 1 && above.iter().any(|c| c == class),
+    };
+    if !scan_ok {
+        why.push(format!(
+            "scan exit {scode}, above info {above:?}, wanted {:?}",
+            spec.scan_class
+        ));
     }
     Row {
         name: spec.name,
