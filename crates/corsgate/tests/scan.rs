@@ -741,3 +741,86 @@ fn https_target_trusting_its_own_http_origin() {
         .unwrap()
         .contains("--origin"));
 }
+
+#[test]
+fn not_found_everywhere_is_nothing_judged() {
+    let s = serve(|_| answer(404, &[("Content-Type", "text/plain")]));
+    let (code, v) = scan(&s, &[]);
+    assert_eq!(code, 2, "{:?}", classes(&v));
+    assert_eq!(v["summary"]["judged"], 0);
+    assert_eq!(v["summary"]["failed"], 0);
+    let r = corsgate(&["scan", &s.url("/api/me"), "--origin", TRUSTED]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.contains("nothing judged"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("No CORS misconfiguration found"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_fixed_third_party_origin_with_credentials_is_high() {
+    // Not a catalogue origin: found from the answer itself.
+    let s = serve(|_| {
+        answer(
+            200,
+            &[
+                ("Access-Control-Allow-Origin", "https://our-demo.github.io"),
+                ("Access-Control-Allow-Credentials", "true"),
+            ],
+        )
+    });
+    let (code, v) = scan(&s, &[]);
+    assert_eq!(code, 1);
+    let f = must(&v, "third_party_trusted");
+    assert_eq!(f["severity"], "high");
+    assert_eq!(f["rule_id"], "CORS-THIRD-PARTY");
+}
+
+#[test]
+fn a_pattern_origin_is_a_pattern() {
+    // A correct *.example.com check: the pattern's subdomains are not findings,
+    // its look-alikes are probed.
+    let s = allowing(
+        |o| {
+            o.strip_prefix("https://")
+                .and_then(|h| h.strip_suffix(".example.com"))
+                .is_some_and(|l| {
+                    !l.is_empty()
+                        && l.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b == b'.' || b == b'-' || b.is_ascii_digit()
+                        })
+                })
+        },
+        true,
+        true,
+    );
+    let r = corsgate(&[
+        "scan",
+        &s.url("/api/me"),
+        "--origin",
+        "https://*.example.com",
+        "--json",
+    ]);
+    let v = r.json();
+    assert_eq!(r.code, 0, "{:?}", classes(&v));
+    assert_eq!(v["trusted_origins"][0], "https://*.example.com");
+    let probes = v["probes"].as_array().unwrap();
+    let origins: Vec<&str> = probes.iter().filter_map(|p| p["origin"].as_str()).collect();
+    assert!(origins.contains(&"https://www.example.com"));
+    assert!(origins.contains(&"https://www.example.com.evil.net"));
+    assert!(!origins.contains(&"https://evil.example.com"));
+}
+
+#[test]
+fn every_finding_has_its_rule_id() {
+    let s = allowing(|_| true, true, false);
+    let (_, v) = scan(&s, &[]);
+    for f in findings(&v) {
+        let id = f["rule_id"].as_str().unwrap();
+        assert!(id.starts_with("CORS-"), "{f:#}");
+    }
+    assert_eq!(must(&v, "reflected_origin")["rule_id"], "CORS-REFLECT");
+    assert_eq!(must(&v, "missing_vary")["rule_id"], "CORS-VARY");
+}
