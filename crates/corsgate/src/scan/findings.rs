@@ -46,7 +46,7 @@ pub enum FindingClass {
     NullOrigin,
     /// An origin that starts with a trusted host is allowed (`app.example.com.attacker.com`).
     PrefixMatch,
-    /// An origin that ends with the trusted domain is allowed (`attackerexample.com`).
+    /// An origin that ends with the trusted domain is allowed (`evilexample.com`).
     SuffixMatch,
     /// A dot of the trusted host matches any character (`appxexample.com`).
     UnescapedDot,
