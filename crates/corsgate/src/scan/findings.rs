@@ -94,6 +94,35 @@ pub enum FindingClass {
 }
 
 impl FindingClass {
+    /// Every class (for a SARIF rule list, say).
+    pub const ALL: [FindingClass; 25] = [
+        FindingClass::ReflectedOrigin,
+        FindingClass::NullOrigin,
+        FindingClass::PrefixMatch,
+        FindingClass::SuffixMatch,
+        FindingClass::UnescapedDot,
+        FindingClass::SpecialCharacter,
+        FindingClass::SubdomainTrusted,
+        FindingClass::HttpOriginTrusted,
+        FindingClass::MissingVary,
+        FindingClass::WildcardWithCredentials,
+        FindingClass::WildcardOrigin,
+        FindingClass::MultipleAllowOrigin,
+        FindingClass::PreflightNotOk,
+        FindingClass::PreflightReflectsRequest,
+        FindingClass::TrustedOriginRefused,
+        FindingClass::Redirected,
+        FindingClass::TldSwap,
+        FindingClass::SubstringMatch,
+        FindingClass::OtherPort,
+        FindingClass::ThirdPartyTrusted,
+        FindingClass::LocalhostTrusted,
+        FindingClass::CaseInsensitive,
+        FindingClass::TrailingDot,
+        FindingClass::ExcessiveMaxAge,
+        FindingClass::SensitiveHeaderExposed,
+    ];
+
     /// The stable name (as in JSON).
     pub fn name(self) -> &'static str {
         match self {
@@ -142,7 +171,8 @@ impl FindingClass {
             FindingClass::Redirected => "CORS-REDIRECT",
             FindingClass::ExcessiveMaxAge => "CORS-MAX-AGE",
             FindingClass::SensitiveHeaderExposed => "CORS-EXPOSE-SENSITIVE",
-            _ => "CORS-OTHER",
+            // The origin-trust classes, answered above.
+            _ => "CORS-ORIGIN",
         }
     }
 
@@ -964,4 +994,32 @@ pub fn find(
     // Stable: within a severity, the order above (trust first).
     all.sort_by_key(|f| std::cmp::Reverse(f.severity));
     (all, suggest_policy(records, trusted, methods))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_has_its_own_rule_id_and_name() {
+        let mut ids = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for c in FindingClass::ALL {
+            assert!(c.rule_id().starts_with("CORS-"), "{c:?}");
+            assert_ne!(c.rule_id(), "CORS-ORIGIN", "{c:?}");
+            assert!(ids.insert(c.rule_id()), "{c:?} shares its rule id");
+            assert!(names.insert(c.name()), "{c:?} shares its name");
+            // The JSON name is the serde name.
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::from(c.name())
+            );
+        }
+        // Every hostile class maps to its own finding class and back.
+        for h in HostileClass::ALL {
+            let f = FindingClass::of_hostile(h);
+            assert_eq!(f.hostile_class(), Some(h));
+            assert_eq!(f.rule_id(), h.rule_id());
+        }
+    }
 }
