@@ -32,6 +32,8 @@ mod junit;
 mod render;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use clap::Args;
 use corsgate_core::hostile::Catalogue;
@@ -360,35 +362,46 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(TestError::Usage)?;
     let profile = args.client.profile();
-    let client = Client::new(
-        args.client.timeout(),
-        args.client
-            .roots()
-            .map_err(|e| TestError::Usage(e.to_string()))?,
-    )
-    .map_err(|e| TestError::Usage(format!("cannot start the HTTP client: {e}")))?;
+    let roots = args
+        .client
+        .roots()
+        .map_err(|e| TestError::Usage(e.to_string()))?;
+    let timeout = args.client.timeout();
+    // Fail early on a client that cannot start (bad CA file contents...).
+    Client::new(timeout, roots.clone())
+        .map_err(|e| TestError::Usage(format!("cannot start the HTTP client: {e}")))?;
 
     let target = corsgate_core::Origin::from_url(&url);
     let mut catalogue = Catalogue::for_policy(&policy);
     catalogue.retain(|h| h.origin != target.as_str());
-    let mut results = Vec::new();
-    for case in cases::plan(policy.config(), &entries, &catalogue) {
-        if matches!(case.kind, CaseKind::Hostile { raw: true, .. }) {
-            results.push(run_raw(&client, case, url.as_str(), &extra));
-            continue;
+    let plan = cases::plan(policy.config(), &entries, &catalogue);
+    // The cases are independent: WORKERS at a time, each worker with its own
+    // client; the results keep the plan's order.
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; plan.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS.min(plan.len()) {
+            scope.spawn(|| {
+                let Ok(client) = Client::new(timeout, roots.clone()) else {
+                    return;
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = plan.get(i) else { break };
+                    let result = one_case(&client, args, &policy, profile, case, &url, &extra);
+                    if let (Some(result), Ok(mut slots)) = (result, slots.lock()) {
+                        slots[i] = Some(result);
+                    }
+                }
+            });
         }
-        let req = match request(&case, url.as_str()) {
-            Ok(r) => r,
-            // A case the engine cannot build (script would throw) is not a
-            // contract; skip it rather than report a failure nobody can fix.
-            Err(_) => continue,
-        };
-        let withhold = !args.send_unsafe && state_changing(&case.method);
-        let expected = expect(&policy, profile, &req, withhold);
-        results.push(run_case(
-            &client, profile, &policy, case, &req, expected, &extra, withhold,
-        ));
-    }
+    });
+    let mut results: Vec<CaseResult> = slots
+        .into_inner()
+        .map_err(|_| TestError::Usage("a test thread failed".into()))?
+        .into_iter()
+        .flatten()
+        .collect();
     vary_pass(&mut results);
     looser_pass(&policy, &mut results);
     if !results.is_empty() && results.iter().all(|r| r.actual.is_none()) {
@@ -415,6 +428,38 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
         },
         cases: results,
     })
+}
+
+/// How many cases are in flight at once.
+const WORKERS: usize = 4;
+
+/// Runs one case of the plan; `None` for a case the engine cannot build
+/// (script would throw): not a contract, rather than a failure nobody can fix.
+fn one_case(
+    client: &Client,
+    args: &TestArgs,
+    policy: &Policy,
+    profile: Profile,
+    case: &CaseSpec,
+    url: &url::Url,
+    extra: &[(String, String)],
+) -> Option<CaseResult> {
+    if matches!(case.kind, CaseKind::Hostile { raw: true, .. }) {
+        return Some(run_raw(client, case.clone(), url.as_str(), extra));
+    }
+    let req = request(case, url.as_str()).ok()?;
+    let withhold = !args.send_unsafe && state_changing(&case.method);
+    let expected = expect(policy, profile, &req, withhold);
+    Some(run_case(
+        client,
+        profile,
+        policy,
+        case.clone(),
+        &req,
+        expected,
+        extra,
+        withhold,
+    ))
 }
 
 /// Whether a method changes state (anything but GET, HEAD and OPTIONS):
