@@ -679,16 +679,41 @@ fn vary_pass(results: &mut [CaseResult]) {
     if !depends {
         return;
     }
+    let lacking = |r: &CaseResult| {
+        r.exchanges
+            .iter()
+            .rev()
+            .find(|e| e.stage == Stage::Actual)
+            .is_some_and(|e| !varies_on_origin(e))
+    };
+    let hostile = |r: &CaseResult| matches!(r.case.kind, CaseKind::Hostile { .. });
+    // The hostile origins' refusals lacking Vary are one problem, reported
+    // on the first of them (not a hundred times).
+    let hostile_lacking = results.iter().filter(|r| hostile(r) && lacking(r)).count();
+    let mut hostile_reported = false;
     for r in results {
-        let last = r.exchanges.iter().rev().find(|e| e.stage == Stage::Actual);
-        if last.is_some_and(|e| !varies_on_origin(e)) {
-            r.problems.push(Problem {
-                code: "no_vary_origin",
-                message: "the endpoint's answers depend on the request's Origin, but this one has no `Vary: Origin`: a shared cache (CDN, proxy) can hand it to a page on another origin".to_owned(),
-                fix: "add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included".to_owned(),
-            });
-            r.pass = false;
+        if !lacking(r) {
+            continue;
         }
+        let mut message = "the endpoint's answers depend on the request's Origin, but this one has no `Vary: Origin`: a shared cache (CDN, proxy) can hand it to a page on another origin".to_owned();
+        if hostile(r) {
+            if hostile_reported {
+                continue;
+            }
+            hostile_reported = true;
+            if hostile_lacking > 1 {
+                message.push_str(&format!(
+                    " (and so do the answers to the {} other hostile origins)",
+                    hostile_lacking - 1
+                ));
+            }
+        }
+        r.problems.push(Problem {
+            code: "no_vary_origin",
+            message,
+            fix: "add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included".to_owned(),
+        });
+        r.pass = false;
     }
 }
 

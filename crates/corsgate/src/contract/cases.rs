@@ -306,10 +306,9 @@ pub fn plan(
         out.push(kind(
             case(
                 format!(
-                    "GET{with} from {} ({}: {})",
+                    "GET{with} from {}, a hostile origin ({})",
                     h.origin,
-                    h.class.name(),
-                    h.why
+                    h.class.name()
                 ),
                 &h.origin,
                 "GET",
