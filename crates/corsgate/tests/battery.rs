@@ -717,4 +717,18 @@ fn scan_gives_the_same_verdict_every_run() {
         let (_, _, again) = scan(&url, TRUSTED);
         assert_eq!(again, first, "run {run} differs");
     }
+    // A mixed-label regex and a correct server: the same verdict three times too.
+    for name in ["[\\w-]+", "exact origin"] {
+        let spec = battery()
+            .into_iter()
+            .find(|s| s.name.contains(name))
+            .unwrap();
+        let server = start(&spec);
+        let url = server.url("/api/me");
+        let (_, _, first) = scan(&url, spec.scan_origin);
+        for run in 1..3 {
+            let (_, _, again) = scan(&url, spec.scan_origin);
+            assert_eq!(again, first, "{}: run {run} differs", spec.name);
+        }
+    }
 }
