@@ -45,6 +45,7 @@ pub mod cache;
 pub mod cors_check;
 pub mod exposure;
 pub mod headers;
+pub mod hostile;
 mod interned;
 mod learned;
 pub mod lists;

@@ -180,13 +180,14 @@ pub struct CheckArgs {
 /// `corsgate scan`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  corsgate scan https://api.example.com/me --origin https://app.example.com -H 'Cookie: session=…'\n\nExit codes: 0 no finding above info, 1 findings (low, medium or high), 2 could not scan (bad arguments, target unreachable, or some probes failed and nothing was found)."
+    after_help = "Example:\n  corsgate scan https://api.example.com/me --origin https://app.example.com -H 'Cookie: session=…'\n\nExit codes: 0 no finding above info, 1 findings (low, medium or high), 2 could not scan (bad arguments, target unreachable, some probes failed and nothing was found, or nothing was judged: every answer a redirect, a 404/410 or a 5xx)."
 )]
 pub struct ScanArgs {
     /// The endpoint to scan (http or https).
     pub url: String,
-    /// An origin you trust (repeatable): a control that should be allowed, and the base of the
-    /// look-alike origins (prefix, suffix, unescaped dot, subdomain, http) the scanner tries.
+    /// An origin you trust (repeatable), exact or a pattern (`https://*.example.com`,
+    /// `http://localhost:*`): a control that should be allowed, and the base of the hostile
+    /// origins the scanner tries (corsgate_core::hostile; what a pattern allows is never hostile).
     #[arg(long = "origin", short = 'o', value_name = "ORIGIN")]
     pub origins: Vec<String>,
     /// A header sent with every GET probe, 'Name: value' (repeatable), e.g. a Cookie or an

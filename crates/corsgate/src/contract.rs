@@ -12,18 +12,31 @@
 //!   endpoint sent is readable by script;
 //! * an answer that depends on the request's origin says so with
 //!   `Vary: Origin`, so that a shared cache never hands one origin's answer
-//!   to another.
+//!   to another;
+//! * the endpoint allows no more than the policy: every origin of the
+//!   hostile catalogue is refused, and no answer lists a method, a request
+//!   header or an exposed header the policy does not, allows credentials the
+//!   policy does not, or lets a preflight be cached longer than the policy
+//!   does (each difference is named: "the endpoint allows DELETE, the policy
+//!   does not").
 //!
 //! Only the requests a browser would send go out: preflights and the actual
-//! request, with the method of the case (GET for most).
+//! request, with the method of the case (GET for most). A state-changing
+//! method (anything but GET, HEAD and OPTIONS) is checked by its preflight
+//! alone, never sent, unless `--send-unsafe` is given. An origin no browser
+//! sends (upper case, `%0b`) goes out in a plain GET, judged by whether the
+//! answer echoes it.
 
 mod cases;
 mod junit;
 mod render;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use clap::Args;
+use corsgate_core::hostile::Catalogue;
 use corsgate_core::origin_set::AllowedOrigin;
 use corsgate_core::{
     Browser, Credentials, HeaderList, Outgoing, Policy, Profile, Request, Response, Stage, Verdict,
@@ -34,7 +47,7 @@ use crate::check::{send, wire_request, Exchange};
 use crate::cli::{parse_header, ClientArgs};
 use crate::http::Client;
 
-pub use cases::CaseSpec;
+pub use cases::{CaseKind, CaseSpec};
 pub use junit::junit;
 pub use render::render;
 
@@ -73,6 +86,11 @@ pub struct TestArgs {
     /// Also write the results as JUnit XML to this file, for CI.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also send the state-changing requests (PUT, DELETE, PATCH, ... with the
+    /// -H headers) when their preflight passes. Without it they are checked by
+    /// their preflight alone and never reach the endpoint.
+    #[arg(long)]
+    pub send_unsafe: bool,
 }
 
 /// Why `corsgate test` could not run.
@@ -135,7 +153,8 @@ impl Outcome {
 /// A way the endpoint departs from the policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// `readable_but_refused`, `refused_but_allowed`, `not_exposed`, `no_vary_origin`, `not_sent`.
+    /// `readable_but_refused`, `refused_but_allowed`, `looser_than_policy`,
+    /// `not_exposed`, `no_vary_origin`, `not_sent`.
     pub code: &'static str,
     /// What happened.
     pub message: String,
@@ -298,18 +317,23 @@ struct Expected {
     outcome: Outcome,
 }
 
-fn expect(policy: &Policy, profile: Profile, req: &Request) -> Expected {
+fn expect(policy: &Policy, profile: Profile, req: &Request, withhold: bool) -> Expected {
     let mut browser = Browser::new(profile);
     let mut refused = None;
+    let mut preflights = 0;
     let verdict = match browser.run(req.clone(), |out| {
+        if withhold && out.stage == Stage::Actual {
+            return Err(());
+        }
+        preflights += usize::from(out.stage == Stage::Preflight);
         let (response, reason) = policy_answer(policy, out);
         if reason.is_some() {
             refused = reason;
         }
-        Ok::<_, std::convert::Infallible>(response)
+        Ok(response)
     }) {
         Ok(v) => v,
-        Err(never) => match never {},
+        Err(()) => preflight_passed(profile, req, preflights),
     };
     let mut outcome = Outcome::of(&verdict);
     if let Some((code, why)) = refused.filter(|_| !verdict.allowed) {
@@ -338,28 +362,48 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(TestError::Usage)?;
     let profile = args.client.profile();
-    let client = Client::new(
-        args.client.timeout(),
-        args.client
-            .roots()
-            .map_err(|e| TestError::Usage(e.to_string()))?,
-    )
-    .map_err(|e| TestError::Usage(format!("cannot start the HTTP client: {e}")))?;
+    let roots = args
+        .client
+        .roots()
+        .map_err(|e| TestError::Usage(e.to_string()))?;
+    let timeout = args.client.timeout();
+    // Fail early on a client that cannot start (bad CA file contents...).
+    Client::new(timeout, roots.clone())
+        .map_err(|e| TestError::Usage(format!("cannot start the HTTP client: {e}")))?;
 
-    let mut results = Vec::new();
-    for case in cases::plan(policy.config(), &entries) {
-        let req = match request(&case, url.as_str()) {
-            Ok(r) => r,
-            // A case the engine cannot build (script would throw) is not a
-            // contract; skip it rather than report a failure nobody can fix.
-            Err(_) => continue,
-        };
-        let expected = expect(&policy, profile, &req);
-        results.push(run_case(
-            &client, profile, &policy, case, &req, expected, &extra,
-        ));
-    }
+    let target = corsgate_core::Origin::from_url(&url);
+    let mut catalogue = Catalogue::for_policy(&policy);
+    catalogue.retain(|h| h.origin != target.as_str());
+    let plan = cases::plan(policy.config(), &entries, &catalogue);
+    // The cases are independent: WORKERS at a time, each worker with its own
+    // client; the results keep the plan's order.
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; plan.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS.min(plan.len()) {
+            scope.spawn(|| {
+                let Ok(client) = Client::new(timeout, roots.clone()) else {
+                    return;
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = plan.get(i) else { break };
+                    let result = one_case(&client, args, &policy, profile, case, &url, &extra);
+                    if let (Some(result), Ok(mut slots)) = (result, slots.lock()) {
+                        slots[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let mut results: Vec<CaseResult> = slots
+        .into_inner()
+        .map_err(|_| TestError::Usage("a test thread failed".into()))?
+        .into_iter()
+        .flatten()
+        .collect();
     vary_pass(&mut results);
+    looser_pass(&policy, &mut results);
     if !results.is_empty() && results.iter().all(|r| r.actual.is_none()) {
         let why = results
             .iter()
@@ -386,7 +430,166 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
     })
 }
 
+/// How many cases are in flight at once.
+const WORKERS: usize = 4;
+
+/// Runs one case of the plan; `None` for a case the engine cannot build
+/// (script would throw): not a contract, rather than a failure nobody can fix.
+fn one_case(
+    client: &Client,
+    args: &TestArgs,
+    policy: &Policy,
+    profile: Profile,
+    case: &CaseSpec,
+    url: &url::Url,
+    extra: &[(String, String)],
+) -> Option<CaseResult> {
+    if matches!(case.kind, CaseKind::Hostile { raw: true, .. }) {
+        return Some(run_raw(client, case.clone(), url.as_str(), extra));
+    }
+    let req = request(case, url.as_str()).ok()?;
+    let withhold = !args.send_unsafe && state_changing(&case.method);
+    let expected = expect(policy, profile, &req, withhold);
+    Some(run_case(
+        client,
+        profile,
+        policy,
+        case.clone(),
+        &req,
+        expected,
+        extra,
+        withhold,
+    ))
+}
+
+/// Whether a method changes state (anything but GET, HEAD and OPTIONS):
+/// checked by preflight only unless `--send-unsafe`.
+fn state_changing(method: &str) -> bool {
+    !matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS"
+    )
+}
+
+/// The verdict when the browser got past the preflight and the request
+/// itself was withheld: the preflight let it through.
+fn preflight_passed(profile: Profile, req: &Request, preflights: usize) -> Verdict {
+    Verdict {
+        profile,
+        allowed: true,
+        preflight: preflights > 0,
+        preflights,
+        redirects: 0,
+        final_url: req.url().to_string(),
+        status: None,
+        exposed_headers: Vec::new(),
+        reason: None,
+        steps: Vec::new(),
+    }
+}
+
+/// Why a request of a case was not answered.
+enum Unsent {
+    /// The network failed.
+    Net(crate::http::NetError),
+    /// A state-changing request withheld after its preflight passed.
+    Withheld,
+}
+
+/// A hostile origin no browser sends: one plain GET with it, failed when
+/// the answer echoes it (with `Access-Control-Allow-Credentials: true` too,
+/// for a case with credentials).
+fn run_raw(client: &Client, case: CaseSpec, url: &str, extra: &[(String, String)]) -> CaseResult {
+    let mut headers = HeaderList::new();
+    headers.append("Origin", case.origin.as_bytes());
+    headers.append("Accept", "*/*");
+    headers.append("User-Agent", crate::check::USER_AGENT);
+    if case.credentials {
+        for (n, v) in extra {
+            headers.append(n.as_str(), v.as_bytes());
+        }
+    }
+    let wire = crate::http::WireRequest {
+        method: "GET".into(),
+        url: url.to_owned(),
+        headers,
+        body: None,
+    };
+    let expected = Outcome {
+        readable: false,
+        preflights: 0,
+        status: None,
+        refusal: Some("origin_not_allowed"),
+        message: Some("no browser sends this origin, and the policy allows no such origin".into()),
+    };
+    let lines = |h: &HeaderList| -> Vec<(String, String)> {
+        h.iter()
+            .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+            .collect()
+    };
+    match client.send(&wire) {
+        Err(e) => CaseResult {
+            case,
+            expected,
+            actual: None,
+            pass: false,
+            problems: vec![Problem {
+                code: "not_sent",
+                message: format!("the request could not be completed: {e}"),
+                fix: "check that the URL is right and the endpoint is up".into(),
+            }],
+            exchanges: Vec::new(),
+        },
+        Ok(response) => {
+            let acao = response.headers.get_str("access-control-allow-origin");
+            let acac = response.headers.get_str("access-control-allow-credentials");
+            let echoed = acao.as_deref() == Some(case.origin.as_str())
+                && (!case.credentials || acac.as_deref() == Some("true"));
+            let exchange = Exchange {
+                stage: Stage::Actual,
+                method: "GET".into(),
+                url: url.to_owned(),
+                request_headers: lines(&wire.headers),
+                status: response.status,
+                response_headers: lines(&response.headers),
+                response: response.clone(),
+            };
+            let mut problems = Vec::new();
+            if echoed {
+                let why = match &case.kind {
+                    CaseKind::Hostile { class, why, .. } => format!(" ({class}: {why})"),
+                    _ => String::new(),
+                };
+                problems.push(Problem {
+                    code: "refused_but_allowed",
+                    message: format!(
+                        "the endpoint echoes the origin {} in Access-Control-Allow-Origin{}{why}; no browser sends it, but a check that lets it in is looser than the policy",
+                        case.origin,
+                        if case.credentials { " with credentials" } else { "" }
+                    ),
+                    fix: "compare the Origin header byte for byte with the policy's origins (exact entries, or a parsed scheme, host and port for patterns)".into(),
+                });
+            }
+            CaseResult {
+                case,
+                expected,
+                actual: Some(Outcome {
+                    readable: echoed,
+                    preflights: 0,
+                    status: Some(response.status),
+                    refusal: None,
+                    message: None,
+                }),
+                pass: problems.is_empty(),
+                problems,
+                exchanges: vec![exchange],
+            }
+        }
+    }
+}
+
 /// Sends one case to the endpoint and compares.
+#[allow(clippy::too_many_arguments)]
 fn run_case(
     client: &Client,
     profile: Profile,
@@ -395,10 +598,16 @@ fn run_case(
     req: &Request,
     expected: Expected,
     extra: &[(String, String)],
+    withhold: bool,
 ) -> CaseResult {
     let mut exchanges = Vec::new();
     let mut browser = Browser::new(profile);
+    let mut preflights = 0;
     let actual = browser.run(req.clone(), |out| {
+        if withhold && out.stage == Stage::Actual {
+            return Err(Unsent::Withheld);
+        }
+        preflights += usize::from(out.stage == Stage::Preflight);
         let origin = out
             .headers
             .get_str("origin")
@@ -409,13 +618,14 @@ fn run_case(
                 wire.headers.append(n.as_str(), v.as_bytes());
             }
         }
-        let (response, exchange) = send(client, out, wire)?;
+        let (response, exchange) = send(client, out, wire).map_err(Unsent::Net)?;
         exchanges.push(exchange);
-        Ok::<_, crate::http::NetError>(response)
+        Ok(response)
     });
     let actual = match actual {
         Ok(v) => v,
-        Err(e) => {
+        Err(Unsent::Withheld) => preflight_passed(profile, req, preflights),
+        Err(Unsent::Net(e)) => {
             return CaseResult {
                 case,
                 expected: expected.outcome,
@@ -469,13 +679,171 @@ fn vary_pass(results: &mut [CaseResult]) {
     if !depends {
         return;
     }
+    let lacking = |r: &CaseResult| {
+        r.exchanges
+            .iter()
+            .rev()
+            .find(|e| e.stage == Stage::Actual)
+            .is_some_and(|e| !varies_on_origin(e))
+    };
+    let hostile = |r: &CaseResult| matches!(r.case.kind, CaseKind::Hostile { .. });
+    // The hostile origins' refusals lacking Vary are one problem, reported
+    // on the first of them (not a hundred times).
+    let hostile_lacking = results.iter().filter(|r| hostile(r) && lacking(r)).count();
+    let mut hostile_reported = false;
     for r in results {
-        let last = r.exchanges.iter().rev().find(|e| e.stage == Stage::Actual);
-        if last.is_some_and(|e| !varies_on_origin(e)) {
+        if !lacking(r) {
+            continue;
+        }
+        let mut message = "the endpoint's answers depend on the request's Origin, but this one has no `Vary: Origin`: a shared cache (CDN, proxy) can hand it to a page on another origin".to_owned();
+        if hostile(r) {
+            if hostile_reported {
+                continue;
+            }
+            hostile_reported = true;
+            if hostile_lacking > 1 {
+                message.push_str(&format!(
+                    " (and so do the answers to the {} other hostile origins)",
+                    hostile_lacking - 1
+                ));
+            }
+        }
+        r.problems.push(Problem {
+            code: "no_vary_origin",
+            message,
+            fix: "add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included".to_owned(),
+        });
+        r.pass = false;
+    }
+}
+
+/// Response headers script can always read (the CORS-safelisted ones).
+const SAFELISTED_RESPONSE: [&str; 7] = [
+    "cache-control",
+    "content-language",
+    "content-length",
+    "content-type",
+    "expires",
+    "last-modified",
+    "pragma",
+];
+
+/// Request headers that need no listing (always safelisted by name).
+const SAFELISTED_REQUEST: [&str; 3] = ["accept", "accept-language", "content-language"];
+
+fn tokens(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The "no looser than the policy" check, across cases: every answer to a
+/// request from an origin the policy allows is read for what it grants
+/// beyond the policy (methods, request headers, exposed headers,
+/// credentials, preflight cache time). Each difference is reported once, on
+/// the first case whose answer shows it.
+fn looser_pass(policy: &Policy, results: &mut [CaseResult]) {
+    let config = policy.config();
+    let listed = |list: &[String], name: &str| {
+        list.iter()
+            .any(|m| m == "*" || m.eq_ignore_ascii_case(name))
+    };
+    let policy_age = i64::from(policy.max_age().unwrap_or(5));
+    let mut seen: Vec<String> = Vec::new();
+    for r in results.iter_mut() {
+        if matches!(r.case.kind, CaseKind::Hostile { .. }) {
+            continue;
+        }
+        let mut found: Vec<(String, String)> = Vec::new();
+        for e in &r.exchanges {
+            let get = |name: &str| e.response.headers.get_str(name);
+            let Some(acao) = get("access-control-allow-origin") else {
+                continue;
+            };
+            let stage = stage_name(e.stage);
+            if e.stage == Stage::Preflight {
+                if let Some(v) = get("access-control-allow-methods") {
+                    for m in tokens(&v) {
+                        let simple =
+                            matches!(m.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "POST");
+                        if !simple && !listed(&config.methods, &m) {
+                            let what = if m == "*" {
+                                "any method".to_owned()
+                            } else {
+                                m.to_ascii_uppercase()
+                            };
+                            found.push((
+                                format!("methods:{m}"),
+                                format!("the endpoint allows {what}, the policy does not (Access-Control-Allow-Methods: {v} on the {stage} answer)"),
+                            ));
+                        }
+                    }
+                }
+                if let Some(v) = get("access-control-allow-headers") {
+                    for h in tokens(&v) {
+                        let lower = h.to_ascii_lowercase();
+                        if !SAFELISTED_REQUEST.contains(&lower.as_str())
+                            && !listed(&config.request_headers, &h)
+                        {
+                            let what = if h == "*" {
+                                "any request header".to_owned()
+                            } else {
+                                format!("the request header {lower}")
+                            };
+                            found.push((
+                                format!("headers:{lower}"),
+                                format!("the endpoint allows {what}, the policy does not (Access-Control-Allow-Headers: {v})"),
+                            ));
+                        }
+                    }
+                }
+                if let Some(age) =
+                    get("access-control-max-age").and_then(|v| v.trim().parse::<i64>().ok())
+                {
+                    if age > policy_age {
+                        found.push((
+                            "max_age".to_owned(),
+                            format!("the endpoint lets browsers cache its preflight answers for {age} s, the policy for {policy_age} s (Access-Control-Max-Age: {age})"),
+                        ));
+                    }
+                }
+            } else if let Some(v) = get("access-control-expose-headers") {
+                for h in tokens(&v) {
+                    let lower = h.to_ascii_lowercase();
+                    if !SAFELISTED_RESPONSE.contains(&lower.as_str())
+                        && !listed(&config.expose_headers, &h)
+                    {
+                        let what = if h == "*" {
+                            "every response header".to_owned()
+                        } else {
+                            lower.clone()
+                        };
+                        found.push((
+                            format!("expose:{lower}"),
+                            format!("the endpoint exposes {what} to script, the policy does not (Access-Control-Expose-Headers: {v})"),
+                        ));
+                    }
+                }
+            }
+            if !config.credentials
+                && acao.trim() != "*"
+                && get("access-control-allow-credentials").as_deref() == Some("true")
+            {
+                found.push((
+                    "credentials".to_owned(),
+                    format!("the endpoint allows credentials, the policy does not (Access-Control-Allow-Credentials: true on the {stage} answer)"),
+                ));
+            }
+        }
+        for (key, message) in found {
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
             r.problems.push(Problem {
-                code: "no_vary_origin",
-                message: "the endpoint's answers depend on the request's Origin, but this one has no `Vary: Origin`: a shared cache (CDN, proxy) can hand it to a page on another origin".to_owned(),
-                fix: "add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included".to_owned(),
+                code: "looser_than_policy",
+                message,
+                fix: "make the endpoint answer exactly what the policy allows (`corsgate export --to nginx|apache|envoy` prints such configuration, or put `corsgate serve` in front)".to_owned(),
             });
             r.pass = false;
         }
@@ -540,12 +908,46 @@ fn compare(
                 .map(|e| format!("{} answer: {}", stage_name(e.stage), cors_lines(e)))
                 .collect::<Vec<_>>()
                 .join(" / ");
-            problems.push(Problem {
-                code: "refused_but_allowed",
-                message: format!(
-                    "the policy refuses this request, but the endpoint's answers let a page on {} read the response ({seen})",
+            let creds = if case.credentials {
+                " with the user's cookies"
+            } else {
+                ""
+            };
+            let reads = if actual.status.is_none() && actual.preflights > 0 {
+                format!(
+                    "send {}{creds} (its preflight passes; the request itself was not sent)",
+                    case.method
+                )
+            } else {
+                format!("read the response{creds}")
+            };
+            let what = match &case.kind {
+                CaseKind::Hostile { class, why, .. } => format!(
+                    "the endpoint lets a page on {} {reads}, the policy does not ({class}: {why})",
                     case.origin
                 ),
+                CaseKind::UnlistedMethod => format!(
+                    "the endpoint allows {}{creds}, the policy does not",
+                    case.method
+                ),
+                CaseKind::UnlistedHeader => format!(
+                    "the endpoint allows the request header {}, the policy does not",
+                    case.headers
+                        .first()
+                        .map(|(n, _)| n.as_str())
+                        .unwrap_or_default()
+                ),
+                CaseKind::UnallowedCredentials => {
+                    "the endpoint allows credentials, the policy does not".to_owned()
+                }
+                CaseKind::Policy => format!(
+                    "the policy refuses this request, but the endpoint's answers let a page on {} {reads}",
+                    case.origin
+                ),
+            };
+            problems.push(Problem {
+                code: "refused_but_allowed",
+                message: format!("{what} ({seen})"),
                 fix: "answer only what the policy allows: compare the parsed Origin with the listed origins and patterns, never echo it unchecked, and list only the allowed methods and headers (`corsgate export --to nginx|apache|envoy` prints configuration that does this, or put `corsgate serve` in front)".to_owned(),
             });
         }

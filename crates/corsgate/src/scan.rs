@@ -1,16 +1,19 @@
 //! `corsgate scan`: finds CORS misconfigurations in a deployed endpoint.
 //!
 //! 1. [`probes::plan`] picks the `Origin` values: controls (none, same origin,
-//!    the user's trusted origins), an arbitrary attacker origin, `null`, and
-//!    look-alikes of every trusted origin (prefix, suffix, unescaped dot,
-//!    special character, subdomain, `http://`).
+//!    the user's trusted origins, a pattern's representative origin), then
+//!    the shared catalogue of hostile origins ([`corsgate_core::hostile`]):
+//!    deterministic, so one run is the verdict.
 //! 2. Each is sent as a simple GET and as preflights (`OPTIONS` asking for
-//!    each method, with `Content-Type: application/json`), over the HTTP
+//!    each method — the first one only for hostile origins — with
+//!    `Content-Type: application/json`), over the HTTP
 //!    client of `corsgate check`, with `Cache-Control: no-cache`. The requests
 //!    are the engine's own (`Browser::fetch(..).start()`): byte for byte what
 //!    a browser sends.
 //! 3. Every answer is judged by the engine's browser role, with and without
 //!    credentials: could a page on that origin read it (or pass the preflight)?
+//!    An origin no browser sends (upper case, `%0b`) is sent raw and judged
+//!    by whether the answer echoes it.
 //! 4. [`findings::find`] turns the judgements and the raw headers into typed
 //!    findings with a severity, the evidence, why it matters and the fix; the
 //!    fix includes a corsgate policy validated with [`corsgate_core::Policy`].
@@ -26,6 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use corsgate_core::hostile::{HostileClass, LABEL_LETTERS};
+use corsgate_core::origin_set::AllowedOrigin;
 use corsgate_core::{Action, Browser, Credentials, HeaderList, Origin, Profile, Request, Response};
 use serde::Serialize;
 
@@ -190,6 +195,9 @@ pub struct Summary {
     pub probes: usize,
     /// Requests that got no answer.
     pub failed: usize,
+    /// Answers that say something about the endpoint's CORS (not a redirect,
+    /// not 404/410, not 5xx); none means nothing was judged (exit 2).
+    pub judged: usize,
     /// The highest severity found (null when nothing was found).
     pub worst: Option<Severity>,
 }
@@ -207,7 +215,7 @@ pub struct ScanReport {
     pub trusted_origins: Vec<String>,
     /// The methods the preflight probes asked for.
     pub methods: Vec<String>,
-    /// This run's attacker domain (random label).
+    /// The attacker domain of the unrelated-origin probes (fixed: the catalogue is deterministic).
     pub attacker_domain: String,
     /// Counts.
     pub summary: Summary,
@@ -220,11 +228,12 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// 0: nothing above info; 1: findings; 2: nothing found but some probes failed.
+    /// 0: nothing above info; 1: findings; 2: nothing found but some probes
+    /// failed, or nothing was judged (every answer a redirect, a 404 or a 5xx).
     pub fn exit_code(&self) -> u8 {
         match self.summary.worst {
             Some(s) if s > Severity::Info => 1,
-            _ if self.summary.failed > 0 => 2,
+            _ if self.summary.failed > 0 || self.summary.judged == 0 => 2,
             _ => 0,
         }
     }
@@ -264,8 +273,22 @@ fn target(url: &str) -> Result<(url::Url, Origin), ScanError> {
     Ok((parsed, origin))
 }
 
-/// Parses a trusted origin: an origin, or any URL of the page.
-fn trusted_origin(arg: &str) -> Result<Origin, ScanError> {
+/// Parses a trusted origin: an origin, a pattern (`https://*.example.com`,
+/// `http://localhost:*`), or any URL of the page.
+fn trusted_origin(arg: &str) -> Result<AllowedOrigin, ScanError> {
+    if arg.trim() == "*" {
+        return Err(usage(
+            "--origin *: give the origins of your own pages (every origin is what the scan probes for)",
+        ));
+    }
+    if arg.contains('*') {
+        return match AllowedOrigin::parse(arg) {
+            Ok(AllowedOrigin::Any) | Err(_) => Err(usage(format!(
+                "--origin {arg}: a pattern is scheme://*.host[:port] or scheme://host:*"
+            ))),
+            Ok(p) => Ok(p),
+        };
+    }
     let origin = if arg.contains("://") {
         Origin::from_url_str(arg)
     } else {
@@ -279,7 +302,7 @@ fn trusted_origin(arg: &str) -> Result<Origin, ScanError> {
         Origin::Tuple(t) if !matches!(t.scheme(), "http" | "https") => Err(usage(format!(
             "--origin {arg}: a page origin is http:// or https://"
         ))),
-        _ => Ok(origin),
+        _ => Ok(AllowedOrigin::Exact(origin.as_str().to_owned())),
     }
 }
 
@@ -389,7 +412,11 @@ fn plan_requests(
     let reflection_origin = origins
         .iter()
         .find(|p| p.kind == ProbeKind::Trusted)
-        .or_else(|| origins.iter().find(|p| p.kind == ProbeKind::Arbitrary))
+        .or_else(|| {
+            origins
+                .iter()
+                .find(|p| p.kind == ProbeKind::Hostile(HostileClass::Reflection))
+        })
         .and_then(|p| p.origin.clone());
     for p in origins {
         let Some(origin) = p.origin.as_deref() else {
@@ -402,7 +429,7 @@ fn plan_requests(
             });
             continue;
         };
-        if p.kind == ProbeKind::SameOrigin {
+        if p.kind == ProbeKind::SameOrigin || !p.sendable {
             out.push(Planned {
                 kind: p.kind,
                 origin: Some(origin.to_owned()),
@@ -420,7 +447,13 @@ fn plan_requests(
             wire: engine_wire(profile, &get.0, extra)?,
             engine: Some(get),
         });
-        for m in methods {
+        // Every method for the controls; the first one for hostile origins.
+        let asked = if p.kind.class().is_some() {
+            &methods[..methods.len().min(1)]
+        } else {
+            methods
+        };
+        for m in asked {
             let pre = both(|c| {
                 Request::builder(origin, url)
                     .method(m.clone())
@@ -550,11 +583,63 @@ fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The label of the made-up method and header of the reflection preflight
+/// (fixed: the verdict must not depend on a random draw).
+const PROBE_LABEL: &str = "probe";
+
+/// A trusted entry as the user would write it.
+fn entry_string(e: &AllowedOrigin) -> String {
+    match e {
+        AllowedOrigin::Any => "*".to_owned(),
+        AllowedOrigin::Exact(o) => o.clone(),
+        AllowedOrigin::Pattern {
+            scheme,
+            host,
+            subdomains,
+            port,
+        } => {
+            let star = if *subdomains { "*." } else { "" };
+            let port = match port {
+                corsgate_core::origin_set::PortSpec::Default => String::new(),
+                corsgate_core::origin_set::PortSpec::Exact(p) => format!(":{p}"),
+                corsgate_core::origin_set::PortSpec::Any => ":*".to_owned(),
+            };
+            format!("{scheme}://{star}{host}{port}")
+        }
+    }
+}
+
+/// Whether an answer says something about the endpoint's CORS: not a
+/// redirect, not 404/410 (no such resource), not a server error.
+fn judged(r: &ProbeRecord) -> bool {
+    r.status
+        .is_some_and(|s| !(300..400).contains(&s) && s != 404 && s != 410 && s < 500)
+}
+
+/// The verdict on an origin no browser sends: a page "could read" the answer
+/// if it echoes the origin byte for byte (and with credentials if it also
+/// says `Access-Control-Allow-Credentials: true`).
+fn judge_raw(origin: &str, response: &Response) -> (Access, Access) {
+    let echoed = response
+        .headers
+        .get_str("access-control-allow-origin")
+        .is_some_and(|v| v == origin);
+    let credentials = response
+        .headers
+        .get_str("access-control-allow-credentials")
+        .is_some_and(|v| v == "true");
+    let access = |allowed: bool| Access {
+        allowed,
+        refusal: (!allowed).then_some("not_echoed"),
+    };
+    (access(echoed), access(echoed && credentials))
+}
+
 /// Runs `corsgate scan`.
 pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
     let (url, target_origin) = target(&args.url)?;
     let url_str = url.to_string();
-    let mut trusted: Vec<Origin> = Vec::new();
+    let mut trusted: Vec<AllowedOrigin> = Vec::new();
     for o in &args.origins {
         let origin = trusted_origin(o)?;
         if !trusted.contains(&origin) {
@@ -580,14 +665,14 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
     };
     let profile = args.client.profile();
     let roots = args.client.roots().map_err(|e| usage(e.to_string()))?;
-    let label = probes::random_label();
-    let trusted_cross: Vec<Origin> = trusted
+    let label = PROBE_LABEL;
+    let trusted_cross: Vec<AllowedOrigin> = trusted
         .iter()
-        .filter(|t| !t.same_origin(&target_origin))
+        .filter(|t| !matches!(t, AllowedOrigin::Exact(o) if o == target_origin.as_str()))
         .cloned()
         .collect();
-    let origins = probes::plan(&target_origin, &trusted_cross, &label);
-    let planned = plan_requests(&url_str, profile, &origins, &methods, &extra, &label)?;
+    let origins = probes::plan(&target_origin, &trusted_cross);
+    let planned = plan_requests(&url_str, profile, &origins, &methods, &extra, label)?;
     let answers = send_all(&planned, args.client.timeout(), &roots)?;
     if let Some(Err(e)) = answers.iter().find(|r| r.is_err()) {
         if answers.iter().all(Result::is_err) {
@@ -620,6 +705,10 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
                 if let Some((omit, include)) = &p.engine {
                     record.without_credentials = Some(judge(profile, omit, &response));
                     record.with_credentials = Some(judge(profile, include, &response));
+                } else if let (Some(_), Some(origin)) = (p.kind.class(), &p.origin) {
+                    let (without, with) = judge_raw(origin, &response);
+                    record.without_credentials = Some(without);
+                    record.with_credentials = Some(with);
                 }
                 record.response = Some(response);
             }
@@ -633,10 +722,12 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
         records.push(record);
     }
     let plan_info: Vec<PlannedOrigin> = origins;
-    let (found, policy) = findings::find(&records, &plan_info, &trusted_cross, &methods, &label);
+    let trusted_strings: Vec<String> = trusted_cross.iter().map(entry_string).collect();
+    let (found, policy) = findings::find(&records, &plan_info, &trusted_strings, &methods, label);
     let mut summary = Summary {
         probes: records.len(),
         failed: records.iter().filter(|r| r.error.is_some()).count(),
+        judged: records.iter().filter(|r| judged(r)).count(),
         ..Summary::default()
     };
     for f in &found {
@@ -656,9 +747,9 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
             registrable_domain: url.host_str().and_then(probes::registrable_domain),
         },
         browser: profile.name(),
-        trusted_origins: trusted.iter().map(|t| t.as_str().to_owned()).collect(),
+        trusted_origins: trusted.iter().map(entry_string).collect(),
         methods,
-        attacker_domain: format!("attacker{label}.com"),
+        attacker_domain: format!("{LABEL_LETTERS}.net"),
         summary,
         findings: found,
         policy,

@@ -7,7 +7,7 @@ mod common;
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 
-use common::{answer, corsgate, serve, Seen, Server};
+use common::{answer, corsgate, policy_server, serve, Seen, Server};
 use serde_json::Value;
 
 /// The policy every endpoint here is tested against.
@@ -237,11 +237,11 @@ fn a_server_that_reflects_any_origin_fails_every_refused_case() {
             );
         }
     }
-    let attacker = case(&v, "https://corsgate-attacker.example", "GET");
+    let attacker = case(&v, "https://evil.net", "GET");
     let msg = attacker["problems"][0]["message"].as_str().unwrap();
     assert!(
         msg.to_ascii_lowercase()
-            .contains("access-control-allow-origin: https://corsgate-attacker.example"),
+            .contains("access-control-allow-origin: https://evil.net"),
         "{msg}"
     );
     // The human report names the failing cases and the fix.
@@ -315,7 +315,7 @@ fn missing_vary_and_unexposed_headers_are_named() {
         .unwrap()
         .contains("Access-Control-Expose-Headers"));
     // A refused origin's answer lacks Vary too: named, as for allowed ones.
-    let attacker = case(&v, "https://corsgate-attacker.example", "GET");
+    let attacker = case(&v, "https://evil.net", "GET");
     assert_eq!(attacker["problems"][0]["code"], "no_vary_origin");
     // The correct server passes.
     let (code, v, _) = test_json(&s.url("/api/me"), "vary-ok", &[]);
@@ -406,4 +406,83 @@ fn the_demo_gateway_keeps_its_own_contract() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     drop(gw);
     drop(rt);
+}
+
+#[test]
+fn state_changing_requests_are_checked_by_preflight_unless_send_unsafe() {
+    let s = policy_server(POLICY, &[("X-Request-Id", "1")]);
+    let url = s.url("/items");
+    let (code, v, _) = test_json(&url, "unsafe-off", &[]);
+    assert_eq!(code, 0, "{:?}", failing(&v));
+    let sent: Vec<String> = s.seen().iter().map(|r| r.method.clone()).collect();
+    assert!(
+        sent.iter().all(|m| m == "GET" || m == "OPTIONS"),
+        "{sent:?}"
+    );
+    // The PUT case still ran: its preflight was sent and passed.
+    let put = case(&v, "https://app.example.com", "PUT");
+    assert_eq!(put["pass"], true);
+    assert_eq!(put["exchanges"].as_array().unwrap().len(), 1);
+    assert_eq!(put["exchanges"][0]["stage"], "preflight");
+
+    let (code, v, _) = test_json(&url, "unsafe-on", &["--send-unsafe"]);
+    assert_eq!(code, 0, "{:?}", failing(&v));
+    let sent: Vec<String> = s.seen().iter().map(|r| r.method.clone()).collect();
+    assert!(sent.iter().any(|m| m == "PUT"), "{sent:?}");
+    assert!(sent.iter().any(|m| m == "DELETE"), "{sent:?}");
+}
+
+#[test]
+fn an_endpoint_looser_than_a_read_only_policy_fails_with_each_difference_named() {
+    // The case: a GET-only policy without credentials, an endpoint
+    // that allows PUT and DELETE with credentials, exposes more and caches
+    // preflights for a day.
+    let policy = policy_file("read-only", "origins = [\"https://app.example.com\"]\n");
+    let s = serve(|req: &Seen| {
+        let origin = req.header("origin").unwrap_or("").to_owned();
+        let mut h = vec![("Vary".to_owned(), "Origin".to_owned())];
+        if origin == "https://app.example.com" {
+            h.push(("Access-Control-Allow-Origin".into(), origin));
+            h.push(("Access-Control-Allow-Credentials".into(), "true".into()));
+            if req.method == "OPTIONS" {
+                h.push((
+                    "Access-Control-Allow-Methods".into(),
+                    "GET, PUT, DELETE".into(),
+                ));
+                h.push(("Access-Control-Max-Age".into(), "86400".into()));
+            } else {
+                h.push(("Access-Control-Expose-Headers".into(), "x-total".into()));
+            }
+        }
+        common::Answer {
+            status: if req.method == "OPTIONS" { 204 } else { 200 },
+            headers: h,
+        }
+    });
+    let url = s.url("/items");
+    let r = corsgate(&["test", &url, "--policy", policy.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let messages: Vec<String> = cases(&v)
+        .iter()
+        .flat_map(|c| c["problems"].as_array().unwrap().clone())
+        .map(|p| p["message"].as_str().unwrap().to_owned())
+        .collect();
+    for needle in [
+        "the endpoint allows PUT, the policy does not",
+        "the endpoint allows DELETE, the policy does not",
+        "the endpoint allows credentials, the policy does not",
+        "the endpoint exposes x-total to script, the policy does not",
+        "cache its preflight answers for 86400 s, the policy for 5 s",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "{needle:?} not in {messages:#?}"
+        );
+    }
+    // Nothing but GET and OPTIONS was sent.
+    assert!(s
+        .seen()
+        .iter()
+        .all(|r| r.method == "GET" || r.method == "OPTIONS"));
 }

@@ -317,6 +317,21 @@ fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
     }
 }
 
+/// Connects to a loopback server, retrying a refused or reset connect a few
+/// times: on a loaded machine a server's accept queue can overflow for a
+/// moment, which says nothing about its CORS answers.
+fn connect(port: u16) -> TcpStream {
+    let mut last = None;
+    for attempt in 0..8u64 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25 << attempt));
+    }
+    panic!("cannot connect to 127.0.0.1:{port}: {last:?}");
+}
+
 /// Sends raw header lines to the server and reads its answer.
 fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) -> Response {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
@@ -327,7 +342,7 @@ fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) ->
         req.extend_from_slice(b"\r\n");
     }
     req.extend_from_slice(b"Connection: close\r\n\r\n");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = connect(port);
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(&req).unwrap();
     let head = read_head(&mut s);

@@ -1,15 +1,40 @@
 //! The requests a policy file implies: each kind of origin it allows, every
-//! method and request header it lists, and the requests it must refuse
-//! (an unrelated origin, `null`, look-alikes of what it allows, a method and a
-//! header it does not list).
+//! method and request header it lists, and the requests it must refuse: every
+//! origin of the shared hostile catalogue ([`corsgate_core::hostile`]) that
+//! the policy does not allow, the state-changing methods and a header it does
+//! not list, and credentials when it does not allow them.
 //!
 //! A case does not say what it expects: the policy decides that (see the
 //! parent module), so a look-alike that a broader pattern happens to cover is
 //! simply expected to pass.
 
+use corsgate_core::hostile::Catalogue;
 use corsgate_core::origin_set::{AllowedOrigin, PortSpec};
 use corsgate_core::policy::PolicyConfig;
 use serde::Serialize;
+
+/// What a case checks, so that a failure can name the difference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaseKind {
+    /// A request the policy allows (or any other request the policy decides).
+    Policy,
+    /// A hostile origin of the catalogue: the endpoint must refuse it.
+    Hostile {
+        /// Its class (`prefix`, `tld_swap`, ...).
+        class: &'static str,
+        /// Why it is hostile.
+        why: String,
+        /// No browser sends it: sent as is, judged by whether it is echoed.
+        raw: bool,
+    },
+    /// A method the policy does not list.
+    UnlistedMethod,
+    /// A request header the policy does not list.
+    UnlistedHeader,
+    /// Credentials, which the policy does not allow.
+    UnallowedCredentials,
+}
 
 /// One request to send, as script would make it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,44 +49,23 @@ pub struct CaseSpec {
     pub headers: Vec<(String, String)>,
     /// Whether cookies go with it (`credentials: "include"`).
     pub credentials: bool,
+    /// What it checks.
+    #[serde(flatten)]
+    pub kind: CaseKind,
 }
 
 /// How many exact origins are tried (the first ones and the last).
 const EXACT_TRIED: usize = 3;
 
-/// Methods tried, in order, for "a method the policy does not list".
-const UNLISTED_METHODS: [&str; 5] = ["PATCH", "PUT", "DELETE", "PROPFIND", "MKCOL"];
+/// State-changing methods tried when the policy does not list them (each by
+/// preflight only, unless `--send-unsafe`).
+const UNLISTED_METHODS: [&str; 3] = ["PUT", "DELETE", "PATCH"];
 
 /// A header name no policy lists by accident.
 pub const UNLISTED_HEADER: &str = "x-corsgate-unlisted";
 
-/// The origin tried when any origin is allowed, and the unrelated origin.
+/// The origin tried when any origin is allowed.
 pub const SOME_ORIGIN: &str = "https://corsgate-test.example";
-/// An origin no policy should allow.
-pub const ATTACKER: &str = "https://corsgate-attacker.example";
-
-/// Scheme, host and port suffix (`:8443` or nothing) of an origin.
-struct Parts {
-    scheme: String,
-    host: String,
-    port: String,
-}
-
-/// The parts of a canonical origin whose host is a domain name (look-alikes
-/// of an IP address are not origins).
-fn parts(origin: &str) -> Option<Parts> {
-    let (scheme, rest) = origin.split_once("://")?;
-    let (host, port) = match rest.rfind(':') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let ip = host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok();
-    (!ip && !host.is_empty()).then(|| Parts {
-        scheme: scheme.to_owned(),
-        host: host.to_owned(),
-        port: port.to_owned(),
-    })
-}
 
 /// An origin a pattern allows: a made-up label in front of the domain, and a
 /// port when the pattern wants one.
@@ -89,11 +93,22 @@ fn case(name: String, origin: &str, method: &str, headers: &[&str], credentials:
             .map(|h| ((*h).to_owned(), "1".to_owned()))
             .collect(),
         credentials,
+        kind: CaseKind::Policy,
     }
 }
 
-/// The cases for a policy (its settings and its parsed origin entries).
-pub fn plan(config: &PolicyConfig, entries: &[AllowedOrigin]) -> Vec<CaseSpec> {
+fn kind(mut c: CaseSpec, kind: CaseKind) -> CaseSpec {
+    c.kind = kind;
+    c
+}
+
+/// The cases for a policy (its settings, its parsed origin entries, and the
+/// hostile catalogue without what the policy allows: `Catalogue::for_policy`).
+pub fn plan(
+    config: &PolicyConfig,
+    entries: &[AllowedOrigin],
+    catalogue: &Catalogue,
+) -> Vec<CaseSpec> {
     let any = entries.iter().any(|e| matches!(e, AllowedOrigin::Any));
     let creds = config.credentials;
     let exact: Vec<&str> = entries
@@ -171,6 +186,17 @@ pub fn plan(config: &PolicyConfig, entries: &[AllowedOrigin]) -> Vec<CaseSpec> {
             &[],
             false,
         ));
+    } else if !any {
+        out.push(kind(
+            case(
+                format!("GET with credentials from {rep} (the policy does not allow credentials)"),
+                &rep,
+                "GET",
+                &[],
+                true,
+            ),
+            CaseKind::UnallowedCredentials,
+        ));
     }
     // Methods and headers.
     let wildcard_methods = config.methods.iter().any(|m| m == "*");
@@ -213,58 +239,38 @@ pub fn plan(config: &PolicyConfig, entries: &[AllowedOrigin]) -> Vec<CaseSpec> {
     }
     // What the policy must refuse.
     if !wildcard_methods {
-        if let Some(m) = UNLISTED_METHODS
+        for m in UNLISTED_METHODS
             .iter()
-            .find(|m| !config.methods.iter().any(|c| c.eq_ignore_ascii_case(m)))
+            .filter(|m| !config.methods.iter().any(|c| c.eq_ignore_ascii_case(m)))
         {
-            out.push(case(
-                format!("{m}, a method the policy does not list, from {rep}"),
-                &rep,
-                m,
-                &[],
-                creds,
+            out.push(kind(
+                case(
+                    format!("{m}{with}, a method the policy does not list, from {rep}"),
+                    &rep,
+                    m,
+                    &[],
+                    creds,
+                ),
+                CaseKind::UnlistedMethod,
             ));
         }
     }
     if !mirror {
-        out.push(case(
-            format!(
-                "GET{with} from {rep} with {UNLISTED_HEADER}, a header the policy does not list"
+        out.push(kind(
+            case(
+                format!(
+                    "GET{with} from {rep} with {UNLISTED_HEADER}, a header the policy does not list"
+                ),
+                &rep,
+                "GET",
+                &[UNLISTED_HEADER],
+                creds,
             ),
-            &rep,
-            "GET",
-            &[UNLISTED_HEADER],
-            creds,
+            CaseKind::UnlistedHeader,
         ));
     }
-    let mut refused: Vec<(String, String)> = vec![
-        (ATTACKER.to_owned(), "an unrelated origin".to_owned()),
-        (
-            "null".to_owned(),
-            "the `null` origin (sandboxed iframes, file: pages)".to_owned(),
-        ),
-    ];
-    if let Some(p) = tried_exact.first().and_then(|o| parts(o)) {
-        let Parts { scheme, host, port } = &p;
-        refused.push((
-            format!("{scheme}://{host}.corsgate-evil.example{port}"),
-            format!("{host} followed by another domain"),
-        ));
-        refused.push((
-            format!("{scheme}://corsgate-evil{host}{port}"),
-            format!("a domain that ends with {host}"),
-        ));
-        refused.push((
-            format!("{scheme}://corsgate-evil.{host}{port}"),
-            format!("a subdomain of {host}"),
-        ));
-        if scheme == "https" {
-            refused.push((
-                format!("http://{host}{port}"),
-                "the http version of an https origin".to_owned(),
-            ));
-        }
-    }
+    // The bare domain of a subdomain pattern: not hostile (it is the
+    // user's), but outside the policy.
     for (_, e) in &patterns {
         if let AllowedOrigin::Pattern {
             scheme,
@@ -277,30 +283,43 @@ pub fn plan(config: &PolicyConfig, entries: &[AllowedOrigin]) -> Vec<CaseSpec> {
                 PortSpec::Exact(p) => format!(":{p}"),
                 _ => String::new(),
             };
-            refused.push((
-                format!("{scheme}://{host}{port}"),
-                format!("the bare domain of *.{host}"),
-            ));
-            refused.push((
-                format!("{scheme}://corsgate-evil{host}{port}"),
-                format!("a domain that ends with {host} without a dot"),
-            ));
-            refused.push((
-                format!("{scheme}://corsgate-test.{host}.corsgate-evil.example{port}"),
-                format!("*.{host} followed by another domain"),
-            ));
+            let origin = format!("{scheme}://{host}{port}");
+            if !entries
+                .iter()
+                .any(|e| matches!(e, AllowedOrigin::Exact(o) if *o == origin))
+            {
+                out.push(case(
+                    format!("GET{with} from {origin}, the bare domain of *.{host}"),
+                    &origin,
+                    "GET",
+                    &[],
+                    creds,
+                ));
+            }
         }
     }
-    for (origin, what) in refused {
-        if out.iter().any(|c| c.origin == origin) {
+    // Every hostile origin: the endpoint must refuse each one.
+    for h in catalogue {
+        if out.iter().any(|c| c.origin == h.origin) {
             continue;
         }
-        out.push(case(
-            format!("GET{with} from {origin}, {what}"),
-            &origin,
-            "GET",
-            &[],
-            creds,
+        out.push(kind(
+            case(
+                format!(
+                    "GET{with} from {}, a hostile origin ({})",
+                    h.origin,
+                    h.class.name()
+                ),
+                &h.origin,
+                "GET",
+                &[],
+                creds,
+            ),
+            CaseKind::Hostile {
+                class: h.class.name(),
+                why: h.why.clone(),
+                raw: !h.sendable(),
+            },
         ));
     }
     out
@@ -309,6 +328,24 @@ pub fn plan(config: &PolicyConfig, entries: &[AllowedOrigin]) -> Vec<CaseSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn catalogue(c: &PolicyConfig) -> Catalogue {
+        Catalogue::for_policy(&c.build().unwrap())
+    }
+
+    #[test]
+    fn a_get_only_policy_without_credentials_tries_both() {
+        let (c, e) = config("origins = [\"https://app.example.com\"]");
+        let cases = plan(&c, &e, &catalogue(&c));
+        for m in ["PUT", "DELETE", "PATCH"] {
+            assert!(cases
+                .iter()
+                .any(|c| c.method == m && c.kind == CaseKind::UnlistedMethod));
+        }
+        assert!(cases
+            .iter()
+            .any(|c| c.credentials && c.kind == CaseKind::UnallowedCredentials));
+    }
 
     fn config(toml: &str) -> (PolicyConfig, Vec<AllowedOrigin>) {
         let policy = corsgate_core::Policy::from_toml(toml).unwrap();
@@ -329,16 +366,19 @@ methods = ["PUT", "DELETE"]
 request_headers = ["content-type", "authorization"]
 credentials = true"#,
         );
-        let cases = plan(&c, &e);
+        let cases = plan(&c, &e, &catalogue(&c));
         let origins: Vec<&str> = cases.iter().map(|c| c.origin.as_str()).collect();
         for o in [
             "https://app.example.com",
             "https://corsgate-test.tenants.example.com",
             "http://localhost:8443",
-            ATTACKER,
+            "https://evil.net",
             "null",
-            "https://app.example.com.corsgate-evil.example",
-            "https://corsgate-evilapp.example.com",
+            "https://app.example.com.evil.net",
+            "https://evilapp.example.com",
+            "https://appxexample.com",
+            "https://app.example.net",
+            "https://codepen.io",
             "http://app.example.com",
             "https://tenants.example.com",
         ] {
@@ -348,6 +388,11 @@ credentials = true"#,
         assert!(
             methods.contains(&"PUT") && methods.contains(&"DELETE") && methods.contains(&"PATCH")
         );
+        // The localhost entries the policy allows are not among the hostile ones.
+        assert!(!cases
+            .iter()
+            .any(|c| c.origin == "http://localhost:3000"
+                && matches!(c.kind, CaseKind::Hostile { .. })));
         assert!(cases.iter().any(|c| c.headers.len() == 2));
         assert!(cases
             .iter()
@@ -369,7 +414,11 @@ credentials = true"#,
     #[test]
     fn any_origin_tries_credentials_and_mirroring_skips_the_unlisted_header() {
         let (c, e) = config("origins = [\"*\"]\nrequest_headers = [\"*\"]\nmethods = [\"*\"]");
-        let cases = plan(&c, &e);
+        let cases = plan(&c, &e, &catalogue(&c));
+        // Any origin: nothing is hostile.
+        assert!(!cases
+            .iter()
+            .any(|c| matches!(c.kind, CaseKind::Hostile { .. })));
         assert!(cases
             .iter()
             .any(|c| c.origin == SOME_ORIGIN && c.credentials));

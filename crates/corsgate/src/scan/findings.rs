@@ -2,7 +2,8 @@
 //! (with or without credentials), what the server does that the browser does
 //! not block on, and the fix.
 
-use corsgate_core::{Origin, Policy};
+use corsgate_core::hostile::{self, HostileClass, Reach};
+use corsgate_core::Policy;
 use serde::Serialize;
 
 use super::probes::{PlannedOrigin, ProbeKind};
@@ -45,7 +46,7 @@ pub enum FindingClass {
     NullOrigin,
     /// An origin that starts with a trusted host is allowed (`app.example.com.attacker.com`).
     PrefixMatch,
-    /// An origin that ends with the trusted domain is allowed (`attackerexample.com`).
+    /// An origin that ends with the trusted domain is allowed (`evilexample.com`).
     SuffixMatch,
     /// A dot of the trusted host matches any character (`appxexample.com`).
     UnescapedDot,
@@ -71,9 +72,58 @@ pub enum FindingClass {
     TrustedOriginRefused,
     /// The endpoint answers with a redirect, which the scanner does not follow.
     Redirected,
+    /// The trusted name under another top-level domain is allowed (`app.example.net`).
+    TldSwap,
+    /// An origin that contains the trusted name, or is contained in it, is allowed.
+    SubstringMatch,
+    /// The trusted host on another port is allowed.
+    OtherPort,
+    /// A code-hosting, sandbox or CDN origin is allowed (probed, or named in a fixed
+    /// `Access-Control-Allow-Origin`).
+    ThirdPartyTrusted,
+    /// Localhost, loopback or `0.0.0.0` origins are allowed.
+    LocalhostTrusted,
+    /// An upper-case form of a trusted origin is echoed (no browser sends one).
+    CaseInsensitive,
+    /// The trusted host with a trailing dot is allowed.
+    TrailingDot,
+    /// `Access-Control-Max-Age` longer than browsers keep a preflight (over 2 hours).
+    ExcessiveMaxAge,
+    /// `Access-Control-Expose-Headers` names a credential-like header.
+    SensitiveHeaderExposed,
 }
 
 impl FindingClass {
+    /// Every class (for a SARIF rule list, say; the tests check names and ids over it).
+    #[allow(dead_code)]
+    pub const ALL: [FindingClass; 25] = [
+        FindingClass::ReflectedOrigin,
+        FindingClass::NullOrigin,
+        FindingClass::PrefixMatch,
+        FindingClass::SuffixMatch,
+        FindingClass::UnescapedDot,
+        FindingClass::SpecialCharacter,
+        FindingClass::SubdomainTrusted,
+        FindingClass::HttpOriginTrusted,
+        FindingClass::MissingVary,
+        FindingClass::WildcardWithCredentials,
+        FindingClass::WildcardOrigin,
+        FindingClass::MultipleAllowOrigin,
+        FindingClass::PreflightNotOk,
+        FindingClass::PreflightReflectsRequest,
+        FindingClass::TrustedOriginRefused,
+        FindingClass::Redirected,
+        FindingClass::TldSwap,
+        FindingClass::SubstringMatch,
+        FindingClass::OtherPort,
+        FindingClass::ThirdPartyTrusted,
+        FindingClass::LocalhostTrusted,
+        FindingClass::CaseInsensitive,
+        FindingClass::TrailingDot,
+        FindingClass::ExcessiveMaxAge,
+        FindingClass::SensitiveHeaderExposed,
+    ];
+
     /// The stable name (as in JSON).
     pub fn name(self) -> &'static str {
         match self {
@@ -93,7 +143,66 @@ impl FindingClass {
             FindingClass::PreflightReflectsRequest => "preflight_reflects_request",
             FindingClass::TrustedOriginRefused => "trusted_origin_refused",
             FindingClass::Redirected => "redirected",
+            FindingClass::TldSwap => "tld_swap",
+            FindingClass::SubstringMatch => "substring_match",
+            FindingClass::OtherPort => "other_port",
+            FindingClass::ThirdPartyTrusted => "third_party_trusted",
+            FindingClass::LocalhostTrusted => "localhost_trusted",
+            FindingClass::CaseInsensitive => "case_insensitive",
+            FindingClass::TrailingDot => "trailing_dot",
+            FindingClass::ExcessiveMaxAge => "excessive_max_age",
+            FindingClass::SensitiveHeaderExposed => "sensitive_header_exposed",
         }
+    }
+
+    /// The stable rule id (SARIF `ruleId`): the hostile class's for the
+    /// origin-trust findings ([`HostileClass::rule_id`]), `CORS-…` for the others.
+    pub fn rule_id(self) -> &'static str {
+        if let Some(c) = self.hostile_class() {
+            return c.rule_id();
+        }
+        match self {
+            FindingClass::MissingVary => "CORS-VARY",
+            FindingClass::WildcardWithCredentials => "CORS-WILDCARD-CREDENTIALS",
+            FindingClass::WildcardOrigin => "CORS-WILDCARD",
+            FindingClass::MultipleAllowOrigin => "CORS-MULTIPLE-ORIGINS",
+            FindingClass::PreflightNotOk => "CORS-PREFLIGHT-STATUS",
+            FindingClass::PreflightReflectsRequest => "CORS-PREFLIGHT-REFLECT",
+            FindingClass::TrustedOriginRefused => "CORS-TRUSTED-REFUSED",
+            FindingClass::Redirected => "CORS-REDIRECT",
+            FindingClass::ExcessiveMaxAge => "CORS-MAX-AGE",
+            FindingClass::SensitiveHeaderExposed => "CORS-EXPOSE-SENSITIVE",
+            // The origin-trust classes, answered above.
+            _ => "CORS-ORIGIN",
+        }
+    }
+
+    /// The finding class of a hostile origin being allowed.
+    pub fn of_hostile(c: HostileClass) -> FindingClass {
+        match c {
+            HostileClass::Reflection => FindingClass::ReflectedOrigin,
+            HostileClass::Null => FindingClass::NullOrigin,
+            HostileClass::Prefix => FindingClass::PrefixMatch,
+            HostileClass::Suffix => FindingClass::SuffixMatch,
+            HostileClass::UnescapedDot => FindingClass::UnescapedDot,
+            HostileClass::SpecialCharacter => FindingClass::SpecialCharacter,
+            HostileClass::TldSwap => FindingClass::TldSwap,
+            HostileClass::Substring => FindingClass::SubstringMatch,
+            HostileClass::Subdomain => FindingClass::SubdomainTrusted,
+            HostileClass::SchemeDowngrade => FindingClass::HttpOriginTrusted,
+            HostileClass::OtherPort => FindingClass::OtherPort,
+            HostileClass::ThirdParty => FindingClass::ThirdPartyTrusted,
+            HostileClass::Localhost => FindingClass::LocalhostTrusted,
+            HostileClass::CaseVariant => FindingClass::CaseInsensitive,
+            HostileClass::TrailingDot => FindingClass::TrailingDot,
+        }
+    }
+
+    /// The hostile class whose origins being allowed this finding reports.
+    pub fn hostile_class(self) -> Option<HostileClass> {
+        HostileClass::ALL
+            .into_iter()
+            .find(|c| FindingClass::of_hostile(*c) == self)
     }
 }
 
@@ -129,6 +238,8 @@ impl Evidence {
 pub struct Finding {
     /// What kind.
     pub class: FindingClass,
+    /// The class's stable rule id ([`FindingClass::rule_id`]), for SARIF and CI.
+    pub rule_id: &'static str,
     /// How bad.
     pub severity: Severity,
     /// One line.
@@ -162,6 +273,22 @@ pub struct PolicySuggestion {
     pub valid: bool,
     /// What was adjusted, or why it is not valid.
     pub notes: Vec<String>,
+}
+
+/// The longest preflight cache any browser keeps (Chromium: 2 hours).
+const MAX_AGE_CAP: i64 = 7200;
+
+/// Whether a response header name looks like it carries a credential or session state.
+fn sensitive_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "authorization" | "set-cookie" | "cookie" | "proxy-authorization"
+    ) || [
+        "token", "secret", "session", "csrf", "xsrf", "api-key", "apikey", "password",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 const EXACT_FIX: &str = "Compare the Origin header with an exact list of your origins (scheme://host[:port], a set lookup — never a prefix, suffix, substring or regex test), send it back in Access-Control-Allow-Origin only on a match, with Vary: Origin; the corsgate policy below does exactly that";
@@ -198,28 +325,17 @@ fn varies_on_origin(r: &ProbeRecord) -> bool {
     })
 }
 
-/// What a trusted-origin look-alike (or a foreign origin) being allowed means.
-fn trust_class(kind: ProbeKind) -> Option<FindingClass> {
-    Some(match kind {
-        ProbeKind::Arbitrary => FindingClass::ReflectedOrigin,
-        ProbeKind::Null => FindingClass::NullOrigin,
-        ProbeKind::Prefix => FindingClass::PrefixMatch,
-        ProbeKind::Suffix => FindingClass::SuffixMatch,
-        ProbeKind::UnescapedDot => FindingClass::UnescapedDot,
-        ProbeKind::SpecialCharacter => FindingClass::SpecialCharacter,
-        ProbeKind::Subdomain => FindingClass::SubdomainTrusted,
-        ProbeKind::HttpDowngrade => FindingClass::HttpOriginTrusted,
-        ProbeKind::Baseline | ProbeKind::SameOrigin | ProbeKind::Trusted => return None,
-    })
-}
-
-fn trust_severity(class: FindingClass, credentials: bool, safari_only: bool) -> Severity {
-    let (with, without) = match class {
-        FindingClass::SpecialCharacter if safari_only => (Severity::Medium, Severity::Low),
-        FindingClass::SubdomainTrusted | FindingClass::HttpOriginTrusted => {
-            (Severity::Medium, Severity::Low)
+/// How bad a hostile origin being allowed is: who can present it, and
+/// whether the user's cookies go along.
+fn trust_severity(reach: Option<Reach>, credentials: bool) -> Severity {
+    let (with, without) = match reach {
+        Some(Reach::AnySite | Reach::RegisterDomain | Reach::HostingAccount) | None => {
+            (Severity::High, Severity::Medium)
         }
-        _ => (Severity::High, Severity::Medium),
+        Some(
+            Reach::SomeBrowsers | Reach::OwnDomain | Reach::NetworkAttacker | Reach::LocalMachine,
+        ) => (Severity::Medium, Severity::Low),
+        Some(Reach::Nobody) => (Severity::Low, Severity::Low),
     };
     if credentials {
         with
@@ -307,6 +423,41 @@ fn trust_text(
             format!("Anyone on the user's network path (public Wi-Fi, a rogue router) can inject script into an http page and so {reads}."),
             format!("Allow only https:// origins (http:// only for localhost during development). {EXACT_FIX}"),
         ),
+        FindingClass::TldSwap => (
+            format!("the name of {base} under another top-level domain is allowed ({origin})"),
+            format!("The origin check ignores the top-level domain, so whoever registers {domain} can {reads}."),
+            format!("Compare the whole host, top-level domain included: {}", lower_first(EXACT_FIX)),
+        ),
+        FindingClass::SubstringMatch => (
+            format!("an origin that merely contains (or is contained in) {base} is allowed ({origin})"),
+            format!("The origin check tests a substring, so whoever registers {domain} can {reads}."),
+            format!("Never test with contains/indexOf/startsWith on the trusted string: {}", lower_first(EXACT_FIX)),
+        ),
+        FindingClass::OtherPort => (
+            format!("{origin}, the trusted host on another port, is allowed"),
+            format!("The origin check ignores the port, so any other service on that host (a debug console, a user-content server) can {reads}."),
+            format!("Compare scheme, host and port together. {EXACT_FIX}"),
+        ),
+        FindingClass::ThirdPartyTrusted => (
+            format!("a third-party hosting origin is allowed ({origin})"),
+            format!("Anyone can publish script on {domain}, so any account there can {reads}."),
+            format!("Remove code-hosting, sandbox and CDN domains from the allowed origins. {EXACT_FIX}"),
+        ),
+        FindingClass::LocalhostTrusted => (
+            format!("a local development origin is allowed ({origin})"),
+            format!("Whatever runs on the user's machine (any dev server, a local app, a malicious package's server) can {reads}."),
+            format!("Allow localhost only in development configurations, never in production. {EXACT_FIX}"),
+        ),
+        FindingClass::CaseInsensitive => (
+            format!("the upper-case origin {origin} is echoed"),
+            "No browser sends it, but a server that compares origins without regard to case often has a looser check elsewhere.".to_owned(),
+            format!("Compare the Origin header byte for byte with lower-case entries. {EXACT_FIX}"),
+        ),
+        FindingClass::TrailingDot => (
+            format!("{origin}, the trusted host with a trailing dot, is allowed"),
+            "A host with a final dot is a separate origin with its own cookies and storage; allowing it shows a check that normalises instead of comparing.".to_owned(),
+            format!("Compare the Origin header exactly. {EXACT_FIX}"),
+        ),
         _ => (String::new(), String::new(), String::new()),
     }
 }
@@ -322,7 +473,7 @@ struct Trust<'a> {
 fn trust_hits<'a>(records: &'a [ProbeRecord], plan: &'a [PlannedOrigin]) -> Vec<Trust<'a>> {
     let mut out = Vec::new();
     for p in plan {
-        let Some(class) = trust_class(p.kind) else {
+        let Some(class) = p.kind.class().map(FindingClass::of_hostile) else {
             continue;
         };
         let mine: Vec<&ProbeRecord> = records
@@ -353,6 +504,29 @@ fn trust_hits<'a>(records: &'a [ProbeRecord], plan: &'a [PlannedOrigin]) -> Vec<
             });
         }
     }
+    // A suffix or substring hit on a host of the trusted registrable domain
+    // (`evilapp.example.com`, `pp.example.com`) is a subdomain finding when
+    // the registrable domain's own subdomains are allowed too.
+    let parent_allowed: Vec<String> = out
+        .iter()
+        .filter(|t| t.class == FindingClass::SubdomainTrusted)
+        .filter_map(|t| t.plan.origin.as_deref())
+        .filter_map(|o| o.split_once("://").map(|(_, h)| h.to_owned()))
+        .filter_map(|h| h.split_once('.').map(|(_, rest)| rest.to_owned()))
+        .collect();
+    for t in &mut out {
+        if matches!(
+            t.class,
+            FindingClass::SuffixMatch | FindingClass::SubstringMatch
+        ) && t.plan.reach == Some(Reach::OwnDomain)
+        {
+            if let Some(d) = &t.plan.attacker_domain {
+                if parent_allowed.iter().any(|p| p == d) {
+                    t.class = FindingClass::SubdomainTrusted;
+                }
+            }
+        }
+    }
     out
 }
 
@@ -367,9 +541,30 @@ fn subsumed_by(class: FindingClass) -> &'static [FindingClass] {
             FindingClass::SpecialCharacter,
             FindingClass::SubdomainTrusted,
             FindingClass::HttpOriginTrusted,
+            FindingClass::TldSwap,
+            FindingClass::SubstringMatch,
+            FindingClass::OtherPort,
+            FindingClass::ThirdPartyTrusted,
+            FindingClass::LocalhostTrusted,
+            FindingClass::CaseInsensitive,
+            FindingClass::TrailingDot,
+        ],
+        FindingClass::SubstringMatch => &[
+            FindingClass::PrefixMatch,
+            FindingClass::SuffixMatch,
+            FindingClass::UnescapedDot,
+            FindingClass::SpecialCharacter,
+            FindingClass::SubdomainTrusted,
+            FindingClass::HttpOriginTrusted,
+            FindingClass::OtherPort,
+            FindingClass::TrailingDot,
         ],
         FindingClass::SuffixMatch => &[FindingClass::UnescapedDot, FindingClass::SubdomainTrusted],
-        FindingClass::PrefixMatch => &[FindingClass::SpecialCharacter],
+        FindingClass::PrefixMatch => &[
+            FindingClass::SpecialCharacter,
+            FindingClass::OtherPort,
+            FindingClass::TrailingDot,
+        ],
         _ => &[],
     }
 }
@@ -382,8 +577,7 @@ fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Findin
         // One finding per class; later hits of the class join it.
         if let Some(f) = out.iter_mut().find(|f| f.class == h.class) {
             f.also_allowed.push(origin.clone());
-            let safari = h.plan.browsers == Some("Safari only");
-            let s = trust_severity(h.class, h.credentials, safari);
+            let s = trust_severity(h.plan.reach, h.credentials);
             if s > f.severity {
                 let (title, why, fix) = trust_text(h.class, h.plan, h.credentials, h.evidence);
                 f.severity = s;
@@ -401,11 +595,11 @@ fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Findin
             }
             continue;
         }
-        let safari = h.plan.browsers == Some("Safari only");
         let (title, why, fix) = trust_text(h.class, h.plan, h.credentials, h.evidence);
         out.push(Finding {
             class: h.class,
-            severity: trust_severity(h.class, h.credentials, safari),
+            rule_id: h.class.rule_id(),
+            severity: trust_severity(h.plan.reach, h.credentials),
             title,
             origin: Some(origin),
             attacker_domain: h.plan.attacker_domain.clone(),
@@ -450,6 +644,7 @@ fn server_finding(
 ) -> Finding {
     Finding {
         class,
+        rule_id: class.rule_id(),
         severity,
         title,
         origin: r.origin.clone(),
@@ -463,7 +658,12 @@ fn server_finding(
     }
 }
 
-fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
+fn server_findings(
+    records: &[ProbeRecord],
+    label: &str,
+    trusted: &[String],
+    fixed_third_party: bool,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let answered = || records.iter().filter(|r| r.response.is_some());
     let gets = || answered().filter(|r| r.request == ProbeRequest::Get);
@@ -505,7 +705,11 @@ fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
     }
 
     if let Some(r) = answered().find(|r| {
-        acao_lines(r) > 1 || acao(r).is_some_and(|v| v.contains(',') || v.trim().contains(' '))
+        // (An echo of the probe's own origin, commas and all, is not a list.)
+        acao_lines(r) > 1
+            || acao(r).is_some_and(|v| {
+                (v.contains(',') || v.trim().contains(' ')) && Some(&v) != r.origin.as_ref()
+            })
     }) {
         out.push(server_finding(
             FindingClass::MultipleAllowOrigin,
@@ -537,20 +741,26 @@ fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
 
     let method = format!("corsgate{label}");
     let header = format!("x-corsgate-{label}");
-    if let Some(r) = answered().find(|r| {
+    let reflects = |r: &ProbeRecord, star: bool| {
         r.request == ProbeRequest::PreflightReflection
             && (r
                 .header("access-control-allow-methods")
-                .is_some_and(|v| list_tokens(&v).any(|t| t == method || t == "*"))
+                .is_some_and(|v| list_tokens(&v).any(|t| t == method || (star && t == "*")))
                 || r.header("access-control-allow-headers")
-                    .is_some_and(|v| list_tokens(&v).any(|t| t == header || t == "*")))
-    }) {
+                    .is_some_and(|v| list_tokens(&v).any(|t| t == header || (star && t == "*"))))
+    };
+    if let Some(r) = answered().find(|r| reflects(r, true)) {
+        // Echoing what is asked, with credentials: every state-changing method
+        // and header is open to the allowed origins with the user's cookies
+        // (a `*` is literal for credentialed requests, so it does not count).
+        let credentials = reflects(r, false)
+            && r.header("access-control-allow-credentials").as_deref() == Some("true");
         out.push(server_finding(
             FindingClass::PreflightReflectsRequest,
-            Severity::Info,
+            if credentials { Severity::Low } else { Severity::Info },
             r,
             "the preflight answer allows any method or header that is asked for".into(),
-            "Harmless while the origin check is right, but it makes every origin mistake worse: an allowed origin can send any method and header.",
+            "An allowed origin can send any method and header (with the user's cookies when credentials are allowed), more than the endpoint needs; every origin mistake becomes worse.",
             "List the methods and request headers the endpoint really accepts (`methods` and `request_headers` in the policy below).",
         ));
     }
@@ -595,7 +805,9 @@ fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
     }
 
     if let Some(r) = gets().find(|r| {
-        r.kind == ProbeKind::Arbitrary && r.allowed(false) && acao(r).as_deref() == Some("*")
+        r.kind == ProbeKind::Hostile(HostileClass::Reflection)
+            && r.allowed(false)
+            && acao(r).as_deref() == Some("*")
     }) {
         out.push(server_finding(
             FindingClass::WildcardOrigin,
@@ -604,6 +816,54 @@ fn server_findings(records: &[ProbeRecord], label: &str) -> Vec<Finding> {
             "any website can read the response without credentials (Access-Control-Allow-Origin: *)".into(),
             "Fine for public data; a leak if this endpoint relies on where the request comes from (an intranet, a VPN, an IP allowlist), since a visitor's browser can be used to read it.",
             "Keep `*` only for public data; for anything else list the exact origins (the policy below).",
+        ));
+    }
+    // A fixed Access-Control-Allow-Origin naming a third-party hosting origin.
+    if fixed_third_party {
+        if let Some((r, value)) = answered().find_map(|r| {
+            let v = acao(r)?;
+            let host = v.split_once("://")?.1.split(':').next()?.to_owned();
+            (hostile::is_third_party_host(&host) && !trusted.contains(&v)).then_some((r, v))
+        }) {
+            let credentials =
+                r.header("access-control-allow-credentials").as_deref() == Some("true");
+            out.push(server_finding(
+                FindingClass::ThirdPartyTrusted,
+                if credentials { Severity::High } else { Severity::Medium },
+                r,
+                format!("Access-Control-Allow-Origin names the third-party origin {value}{}", if credentials { " with credentials" } else { "" }),
+                "Anyone can publish script on that hosting or sandbox domain, and a page there can read this endpoint's responses (with the user's cookies when credentials are allowed).",
+                "Remove code-hosting, sandbox and CDN origins from your CORS configuration; send Access-Control-Allow-Origin only for your own origins (the policy below).",
+            ));
+        }
+    }
+
+    if let Some((r, age)) = answered().find_map(|r| {
+        let age: i64 = r.header("access-control-max-age")?.trim().parse().ok()?;
+        (age > MAX_AGE_CAP && (acao(r).is_some())).then_some((r, age))
+    }) {
+        out.push(server_finding(
+            FindingClass::ExcessiveMaxAge,
+            Severity::Low,
+            r,
+            format!("preflight answers may be cached for {age} s (Access-Control-Max-Age)"),
+            "Browsers keep a preflight at most 2 hours (Chromium) or 24 hours (Firefox); a longer value only shows that a permissive answer, or a mistake, is meant to stick: a fix to the CORS rules would not reach users for that long.",
+            "Send Access-Control-Max-Age of a few minutes to 2 hours (600 to 7200), as the policy's max_age.",
+        ));
+    }
+
+    if let Some((r, names)) = answered().find_map(|r| {
+        let v = r.header("access-control-expose-headers")?;
+        let names: Vec<String> = list_tokens(&v).filter(|n| sensitive_header(n)).collect();
+        (!names.is_empty() && acao(r).is_some()).then_some((r, names))
+    }) {
+        out.push(server_finding(
+            FindingClass::SensitiveHeaderExposed,
+            Severity::Low,
+            r,
+            format!("Access-Control-Expose-Headers lets script read {}", names.join(", ")),
+            "Headers that carry credentials or session state (tokens, session ids, CSRF tokens) become readable by every allowed origin's script; any origin mistake then hands them over.",
+            "Expose only the headers pages need to read (a request id, pagination); list them in the policy's expose_headers.",
         ));
     }
     out
@@ -646,14 +906,14 @@ fn policy_toml(origins: &[String], methods: &[String], credentials: bool) -> Str
 /// validated with `Policy::from_toml`.
 fn suggest_policy(
     records: &[ProbeRecord],
-    trusted: &[Origin],
+    trusted: &[String],
     scanned_methods: &[String],
 ) -> PolicySuggestion {
     let placeholder = trusted.is_empty();
     let origins: Vec<String> = if placeholder {
         vec!["https://app.example.com".to_owned()]
     } else {
-        trusted.iter().map(|o| o.as_str().to_owned()).collect()
+        trusted.to_vec()
     };
     let mut methods: Vec<String> = Vec::new();
     if placeholder {
@@ -715,13 +975,52 @@ fn suggest_policy(
 pub fn find(
     records: &[ProbeRecord],
     plan: &[PlannedOrigin],
-    trusted: &[Origin],
+    trusted: &[String],
     methods: &[String],
     label: &str,
 ) -> (Vec<Finding>, PolicySuggestion) {
     let mut all = trust_findings(records, plan);
-    all.extend(server_findings(records, label));
+    let probed_third_party = all.iter().any(|f| {
+        matches!(
+            f.class,
+            FindingClass::ThirdPartyTrusted | FindingClass::ReflectedOrigin
+        )
+    });
+    all.extend(server_findings(
+        records,
+        label,
+        trusted,
+        !probed_third_party,
+    ));
     // Stable: within a severity, the order above (trust first).
     all.sort_by_key(|f| std::cmp::Reverse(f.severity));
     (all, suggest_policy(records, trusted, methods))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_has_its_own_rule_id_and_name() {
+        let mut ids = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for c in FindingClass::ALL {
+            assert!(c.rule_id().starts_with("CORS-"), "{c:?}");
+            assert_ne!(c.rule_id(), "CORS-ORIGIN", "{c:?}");
+            assert!(ids.insert(c.rule_id()), "{c:?} shares its rule id");
+            assert!(names.insert(c.name()), "{c:?} shares its name");
+            // The JSON name is the serde name.
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::from(c.name())
+            );
+        }
+        // Every hostile class maps to its own finding class and back.
+        for h in HostileClass::ALL {
+            let f = FindingClass::of_hostile(h);
+            assert_eq!(f.hostile_class(), Some(h));
+            assert_eq!(f.rule_id(), h.rule_id());
+        }
+    }
 }

@@ -28,7 +28,7 @@ pub fn render(report: &ScanReport, st: &Style) -> String {
         out,
         "  {}",
         st.dim(&format!(
-            "browser model: {} · trusted origins: {trusted} · attacker domain this run: {}",
+            "browser model: {} · trusted origins: {trusted} · attacker domain: {}",
             report.browser, report.attacker_domain
         ))
     );
@@ -45,7 +45,7 @@ pub fn render(report: &ScanReport, st: &Style) -> String {
         ))
     );
     out.push('\n');
-    if report.findings.is_empty() {
+    if report.findings.is_empty() && s.judged > 0 {
         let _ = writeln!(
             out,
             "{}",
@@ -166,6 +166,9 @@ pub fn render(report: &ScanReport, st: &Style) -> String {
     let line = match code {
         0 => st.ok(&format!("Result: {verdict} — nothing above info")),
         1 => st.bad(&format!("Result: {verdict}")),
+        _ if s.judged == 0 => st.warn(&format!(
+            "Result: {verdict} — nothing judged: no answer said anything about CORS (every one a redirect, a 404/410 or a 5xx, or none came)"
+        )),
         _ => st.warn(&format!(
             "Result: {verdict} — incomplete: {} request(s) failed",
             s.failed
