@@ -633,6 +633,11 @@ pub struct Figures {
     pub documented: Vec<String>,
     pub contract_cases: u64,
     pub contract_failures: Vec<String>,
+    /// Raw requests from corsgate_core::hostile's catalogue for each policy.
+    pub catalogue_sent: usize,
+    /// Those whose CORS headers differ from `Policy::decide`'s (an allowed
+    /// hostile origin among them).
+    pub catalogue_differs: Vec<String>,
 }
 
 pub fn equivalence(server: Server) -> Figures {
@@ -727,6 +732,44 @@ pub fn equivalence(server: Server) -> Figures {
         if i == 0 {
             f.documented = run_probes(server, port, &policy);
         }
+        // Every origin of the engine's hostile catalogue for this policy (the
+        // one `corsgate scan` and `corsgate test` probe with), sent raw, as a
+        // credentialed GET and as a preflight: the CORS headers are exactly
+        // `decide`'s, so none is ever allowed.
+        for h in corsgate_core::hostile::Catalogue::for_policy(&policy).iter() {
+            if h.origin.bytes().any(|b| b.is_ascii_control()) {
+                continue;
+            }
+            let requests: [(&str, Vec<(&str, &str)>); 2] = [
+                (
+                    "GET",
+                    vec![("Origin", h.origin.as_str()), ("Cookie", "session=1")],
+                ),
+                (
+                    "OPTIONS",
+                    vec![
+                        ("Origin", h.origin.as_str()),
+                        ("Access-Control-Request-Method", "PUT"),
+                    ],
+                ),
+            ];
+            for (method, lines) in &requests {
+                let Some(r) = try_exchange(port, method, "/api/items", lines) else {
+                    continue;
+                };
+                f.catalogue_sent += 1;
+                let got = cors_lines(&r.headers);
+                let want = decided_lines(&policy, method, lines);
+                if got != want {
+                    f.catalogue_differs.push(format!(
+                        "[{}] {method} from {:?} ({}): {got:?}, Policy::decide: {want:?}",
+                        case.name,
+                        h.origin,
+                        h.class.name()
+                    ));
+                }
+            }
+        }
         // The other tool on the same server: `corsgate test` finds every
         // case of the policy's contract kept.
         let out = Command::new(BIN)
@@ -778,6 +821,12 @@ pub fn equivalence(server: Server) -> Figures {
         println!("  {d}");
     }
     println!(
+        "{}: {} raw requests from the engine's hostile catalogue, {} with CORS headers other than Policy::decide's",
+        server.name(),
+        f.catalogue_sent,
+        f.catalogue_differs.len()
+    );
+    println!(
         "{}: corsgate test ran {} contract cases, {} policies failed",
         server.name(),
         f.contract_cases,
@@ -787,6 +836,18 @@ pub fn equivalence(server: Server) -> Figures {
 }
 
 pub fn assert_figures(server: Server, f: &Figures) {
+    assert!(
+        f.catalogue_differs.is_empty(),
+        "{}: {} hostile-catalogue answers differ from Policy::decide; the first ones:\n{}",
+        server.name(),
+        f.catalogue_differs.len(),
+        f.catalogue_differs
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(
         f.contract_failures.is_empty(),
         "{}",
