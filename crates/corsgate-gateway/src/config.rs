@@ -160,6 +160,9 @@ pub struct Timeouts {
     pub upstream_connect: Duration,
     /// Time for the upstream to send its response head (then 504).
     pub upstream_response: Duration,
+    /// Longest wait between two reads of an upstream response body (then
+    /// both connections are closed: the response had started).
+    pub upstream_read: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
 }
@@ -171,6 +174,7 @@ impl Default for Timeouts {
             idle: Duration::from_secs(60),
             upstream_connect: Duration::from_secs(5),
             upstream_response: Duration::from_secs(60),
+            upstream_read: Duration::from_secs(60),
             drain: Duration::from_secs(30),
         }
     }
@@ -262,6 +266,7 @@ struct FileTimeouts {
     idle: Option<Spanned<String>>,
     upstream_connect: Option<Spanned<String>>,
     upstream_response: Option<Spanned<String>>,
+    upstream_read: Option<Spanned<String>>,
     drain: Option<Spanned<String>>,
 }
 
@@ -459,6 +464,7 @@ impl GatewayConfig {
             idle: dur(&mut cx, &t.idle, d.idle),
             upstream_connect: dur(&mut cx, &t.upstream_connect, d.upstream_connect),
             upstream_response: dur(&mut cx, &t.upstream_response, d.upstream_response),
+            upstream_read: dur(&mut cx, &t.upstream_read, d.upstream_read),
             drain: dur(&mut cx, &t.drain, d.drain),
         };
         for (name, v) in [
@@ -466,6 +472,7 @@ impl GatewayConfig {
             ("idle", &t.idle),
             ("upstream_connect", &t.upstream_connect),
             ("upstream_response", &t.upstream_response),
+            ("upstream_read", &t.upstream_read),
         ] {
             if let Some(s) = v {
                 if parse_duration(s.get_ref()).is_ok_and(|d| d.is_zero()) {

@@ -27,10 +27,29 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use crate::config::UpstreamProtocol;
+use crate::forward::remove_hop_by_hop;
 use crate::h1client;
 
 /// The error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The error of a response body whose upstream sent nothing for
+/// `timeouts.upstream_read` while more was expected (nginx's
+/// `proxy_read_timeout`); the upstream connection is closed.
+#[derive(Debug)]
+pub struct ReadTimedOut(pub Duration);
+
+impl fmt::Display for ReadTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the upstream sent nothing for {} ms mid-body",
+            self.0.as_millis()
+        )
+    }
+}
+
+impl std::error::Error for ReadTimedOut {}
 
 /// Why a request could not be forwarded.
 #[derive(Debug)]
@@ -41,6 +60,9 @@ pub enum UpstreamFailure {
     Http(hyper::Error),
     /// The exchange over the in-task HTTP/1.1 client failed.
     Exchange(h1client::Error),
+    /// The upstream's response head cannot be forwarded as it is
+    /// (ambiguous or unsupported framing, an unasked protocol switch).
+    Refused(&'static str),
 }
 
 impl UpstreamFailure {
@@ -57,6 +79,7 @@ impl fmt::Display for UpstreamFailure {
             UpstreamFailure::Http(_) | UpstreamFailure::Exchange(_) => {
                 f.write_str("upstream exchange failed")
             }
+            UpstreamFailure::Refused(why) => write!(f, "upstream response refused: {why}"),
         }
     }
 }
@@ -67,6 +90,7 @@ impl std::error::Error for UpstreamFailure {
             UpstreamFailure::Connect(e) => Some(e),
             UpstreamFailure::Http(e) => Some(e),
             UpstreamFailure::Exchange(e) => Some(e),
+            UpstreamFailure::Refused(_) => None,
         }
     }
 }
@@ -78,6 +102,8 @@ pub struct Pool {
     protocol: UpstreamProtocol,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    /// Longest wait between two reads of a response body.
+    read_timeout: Duration,
     /// One idle list per worker thread (see [`crate::listener::worker_index`]):
     /// an HTTP/1.1 connection's task runs on the worker that opened it, so
     /// it is only lent to requests on that worker.
@@ -168,6 +194,15 @@ impl fmt::Debug for Lease {
 /// once read to the end.
 pub struct UpstreamBody {
     inner: Inner,
+    /// Longest wait between two reads from the upstream.
+    read_timeout: Duration,
+    /// Armed the first time the body waits for the upstream (most bodies
+    /// arrive with their head and never need it).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A frame came since the timer was last armed.
+    progressed: bool,
+    /// The body failed: the connection is never reused.
+    failed: bool,
 }
 
 enum Inner {
@@ -192,18 +227,39 @@ impl fmt::Debug for UpstreamBody {
 impl UpstreamBody {
     /// The body of a response on a connection of its own (no pool to give
     /// it back to).
-    pub(crate) fn unpooled(body: Incoming) -> UpstreamBody {
+    fn new(inner: Inner, read_timeout: Duration) -> UpstreamBody {
         UpstreamBody {
-            inner: Inner::Hyper { body, lease: None },
+            inner,
+            read_timeout,
+            timer: None,
+            progressed: false,
+            failed: false,
         }
     }
 
-    /// Whether the body comes from the in-task HTTP/1.1 client.
-    pub(crate) fn is_plain(&self) -> bool {
-        matches!(self.inner, Inner::Plain { .. })
+    /// Watches the wait for the upstream: `true` when it has sent nothing
+    /// for `read_timeout` since the body last made progress.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> bool {
+        let timer = match &mut self.timer {
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep(self.read_timeout))),
+            Some(t) => {
+                if self.progressed {
+                    t.as_mut()
+                        .reset(tokio::time::Instant::now() + self.read_timeout);
+                }
+                t
+            }
+        };
+        self.progressed = false;
+        std::future::Future::poll(timer.as_mut(), cx).is_ready()
     }
 
     fn finished(&mut self) {
+        if self.failed {
+            return;
+        }
         match &mut self.inner {
             Inner::Hyper { lease, .. } => {
                 if let Some(mut l) = lease.take() {
@@ -215,6 +271,18 @@ impl UpstreamBody {
                     home.give_back(conn);
                 }
             }
+        }
+    }
+}
+
+impl UpstreamBody {
+    /// The body failed: its connection is closed, never pooled.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.timer = None;
+        match &mut self.inner {
+            Inner::Hyper { lease, .. } => *lease = None,
+            Inner::Plain { body, .. } => body.abandon(),
         }
     }
 }
@@ -236,35 +304,42 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        match &mut this.inner {
-            Inner::Hyper { body, lease } => {
-                let r = Pin::new(body).poll_frame(cx);
-                match r {
-                    Poll::Ready(None) => {
-                        this.finished();
-                        Poll::Ready(None)
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        *lease = None;
-                        Poll::Ready(Some(Err(e.into())))
-                    }
-                    Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
-                    Poll::Pending => Poll::Pending,
-                }
+        if this.failed {
+            return Poll::Ready(None);
+        }
+        let r: Poll<Option<Result<Frame<Bytes>, BoxError>>> = match &mut this.inner {
+            Inner::Hyper { body, .. } => Pin::new(body)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+            Inner::Plain { body, .. } => Pin::new(body)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+        };
+        match r {
+            Poll::Ready(None) => {
+                this.finished();
+                Poll::Ready(None)
             }
-            Inner::Plain { body, .. } => match Pin::new(body).poll_frame(cx) {
-                Poll::Ready(None) => {
-                    this.finished();
-                    Poll::Ready(None)
-                }
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-                Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Ready(Some(Ok(f))) => {
+                this.progressed = true;
+                Poll::Ready(Some(Ok(f)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.fail();
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Pending if this.stalled(cx) => {
+                this.fail();
+                Poll::Ready(Some(Err(Box::new(ReadTimedOut(this.read_timeout)))))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
+        if self.failed {
+            return true;
+        }
         match &self.inner {
             Inner::Hyper { body, .. } => body.is_end_stream(),
             Inner::Plain { body, .. } => body.is_end_stream(),
@@ -286,6 +361,7 @@ impl Pool {
         protocol: UpstreamProtocol,
         connect_timeout: Duration,
         idle_timeout: Duration,
+        read_timeout: Duration,
         max_idle: usize,
     ) -> Pool {
         Pool {
@@ -294,6 +370,7 @@ impl Pool {
             protocol,
             connect_timeout,
             idle_timeout,
+            read_timeout,
             shards: {
                 let n = crate::listener::worker_count().max(1);
                 (0..n)
@@ -350,12 +427,15 @@ impl Pool {
         None
     }
 
-    /// A plain idle connection, the newest that has not timed out.
-    fn checkout_plain(&self, check_open: bool, now: Instant) -> Option<h1client::Conn> {
+    /// A plain idle connection, the newest that has not timed out and on
+    /// which nothing arrived while it was idle (pool hygiene: an upstream
+    /// that wrote after its response, or closed, is never sent another
+    /// request; the check reads the socket only when the reactor saw it
+    /// readable).
+    fn checkout_plain(&self, now: Instant) -> Option<h1client::Conn> {
         let mut idle = self.shard().lock().ok()?;
         while let Some((conn, since)) = idle.raw.pop() {
-            if now.duration_since(since) >= self.idle_timeout || (check_open && !conn.looks_open())
-            {
+            if now.duration_since(since) >= self.idle_timeout || !conn.looks_open() {
                 continue;
             }
             return Some(conn);
@@ -367,8 +447,8 @@ impl Pool {
     /// it, see [`h1client::exchange`]) to an HTTP/1.1 upstream over the
     /// in-task client; `now` is about the current time. A pooled connection
     /// that fails before any byte of the response is replaced by a new one
-    /// once, for idempotent requests; others are only sent on a pooled
-    /// connection that still looks open.
+    /// once, for idempotent requests. Every pooled connection is checked
+    /// as it is taken (see `checkout_plain`).
     pub async fn send_plain(
         &self,
         parts: &http::request::Parts,
@@ -376,7 +456,7 @@ impl Pool {
         now: Instant,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         let idempotent = h1client::is_idempotent(&parts.method);
-        let mut pooled = self.checkout_plain(!idempotent, now);
+        let mut pooled = self.checkout_plain(now);
         loop {
             let reused = pooled.is_some();
             let conn = match pooled.take() {
@@ -390,12 +470,17 @@ impl Pool {
                         idle_timeout: self.idle_timeout,
                         now,
                     };
-                    return Ok(resp.map(|body| UpstreamBody {
-                        inner: Inner::Plain { body, home },
-                    }));
+                    let (mut parts, body) = resp.into_parts();
+                    // The hop-by-hop fields were left out as the head was
+                    // parsed, but for a `Connection` naming other fields.
+                    if parts.headers.contains_key(http::header::CONNECTION) {
+                        remove_hop_by_hop(&mut parts.headers);
+                    }
+                    let body = UpstreamBody::new(Inner::Plain { body, home }, self.read_timeout);
+                    return Ok(Response::from_parts(parts, body));
                 }
                 // The upstream had closed the pooled connection: a new one.
-                Err(e) if reused && e.nothing_received() => {}
+                Err(e) if reused && idempotent && e.nothing_received() => {}
                 Err(e) => return Err(UpstreamFailure::Exchange(e)),
             }
         }
@@ -411,11 +496,12 @@ impl Pool {
                 .send_plain(&parts, &h1client::Extra::default(), Instant::now())
                 .await;
         }
+        join_cookies(req.headers_mut());
         loop {
             let (mut conn, reused) = match self.checkout() {
                 Some(c) => (c, true),
                 None => match self
-                    .checkout_plain(true, Instant::now())
+                    .checkout_plain(Instant::now())
                     .and_then(h1client::Conn::into_stream)
                 {
                     // A plain idle connection is handed over to hyper.
@@ -436,11 +522,15 @@ impl Pool {
                         pool: self.shard().clone(),
                         idle_timeout: self.idle_timeout,
                     };
-                    return Ok(resp.map(|body| UpstreamBody {
-                        inner: Inner::Hyper {
-                            body,
-                            lease: Some(lease),
-                        },
+                    let resp = normalise_h1(resp)?;
+                    return Ok(resp.map(|body| {
+                        UpstreamBody::new(
+                            Inner::Hyper {
+                                body,
+                                lease: Some(lease),
+                            },
+                            self.read_timeout,
+                        )
                     }));
                 }
                 Err(mut e) => match e.take_message() {
@@ -482,9 +572,11 @@ impl Pool {
             }
             match conn.try_send_request(req).await {
                 Ok(resp) => {
-                    return Ok(resp.map(|body| UpstreamBody {
-                        inner: Inner::Hyper { body, lease: None },
-                    }))
+                    let (mut parts, body) = resp.into_parts();
+                    remove_hop_by_hop(&mut parts.headers);
+                    let body =
+                        UpstreamBody::new(Inner::Hyper { body, lease: None }, self.read_timeout);
+                    return Ok(Response::from_parts(parts, body));
                 }
                 Err(mut e) => match e.take_message() {
                     Some(r) if reused => {
@@ -506,6 +598,16 @@ impl Pool {
                 *slot = None;
             }
         }
+    }
+
+    /// A response read over a connection of its own (a refused protocol
+    /// switch), checked and stripped as pooled ones are.
+    pub(crate) fn unpooled(
+        &self,
+        resp: Response<Incoming>,
+    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        Ok(normalise_h1(resp)?
+            .map(|body| UpstreamBody::new(Inner::Hyper { body, lease: None }, self.read_timeout)))
     }
 
     /// A new TCP connection to the upstream, within the connect timeout.
@@ -554,6 +656,9 @@ impl Pool {
     ) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
         let io = TokioIo::new(stream);
         let (send, conn) = http1::Builder::new()
+            // The in-task client's limit on a response head (hyper's
+            // default is some 400 KiB).
+            .max_buf_size(h1client::MAX_HEAD)
             .handshake(io)
             .await
             .map_err(UpstreamFailure::Http)?;
@@ -578,5 +683,62 @@ impl Pool {
             }
         });
         Ok(send)
+    }
+}
+
+/// A response from hyper's HTTP/1.1 client made ready for the client side,
+/// with the in-task client's rules: hop-by-hop fields removed; refused when
+/// its framing is ambiguous or one the gateway cannot pass on (a transfer
+/// coding other than chunked would reach the client undeclared once
+/// `Transfer-Encoding` goes), or when it switches protocols unasked.
+fn normalise_h1<B>(resp: Response<B>) -> Result<Response<B>, UpstreamFailure> {
+    let (mut parts, body) = resp.into_parts();
+    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        return Err(UpstreamFailure::Refused("unasked protocol switch"));
+    }
+    let mut codings = parts
+        .headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .peekable();
+    if codings.peek().is_some() {
+        if codings.any(|v| !h1client::is_only_chunked(v.as_bytes()))
+            || parts
+                .headers
+                .get_all(http::header::TRANSFER_ENCODING)
+                .iter()
+                .count()
+                > 1
+        {
+            return Err(UpstreamFailure::Refused(
+                "a transfer coding other than chunked (not supported by the gateway)",
+            ));
+        }
+        if parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+            return Err(UpstreamFailure::Refused(
+                "both content-length and transfer-encoding",
+            ));
+        }
+    }
+    remove_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, body))
+}
+
+/// Joins the `cookie` fields an HTTP/2 client splits into one, with "; ",
+/// for an HTTP/1.1 upstream (RFC 9113 §8.2.3).
+pub(crate) fn join_cookies(map: &mut http::HeaderMap) {
+    let mut values = map.get_all(http::header::COOKIE).iter();
+    if values.next().is_none() || values.next().is_none() {
+        return;
+    }
+    let mut joined = Vec::new();
+    for v in map.get_all(http::header::COOKIE) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(v.as_bytes());
+    }
+    if let Ok(v) = http::HeaderValue::from_bytes(&joined) {
+        map.insert(http::header::COOKIE, v);
     }
 }
