@@ -294,7 +294,9 @@ fn parse_head(
             headers.append(name, value);
         }
         let framing = facts.framing(req, status, version)?;
-        let keep_alive = version == Version::HTTP_11 && !facts.close;
+        // As hyper's client: HTTP/1.1 unless told to close, HTTP/1.0 when
+        // told to keep alive.
+        let keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         let mut resp = Response::new(ResponseBody {
             conn: None,
             framing,
@@ -315,29 +317,19 @@ struct Facts {
     content_length: Option<u64>,
     /// `Connection: close`.
     close: bool,
+    /// `Connection: keep-alive` (what keeps an HTTP/1.0 connection open).
+    keep_alive: bool,
 }
 
 impl Facts {
     /// Notes one field; `false` when it stays out of the header map.
     fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<bool, Error> {
         if *name == header::CONTENT_LENGTH {
-            for part in value.split(|b| *b == b',') {
-                let part = part.trim_ascii();
-                // Digits only (no sign, as hyper's client), without overflow.
-                let n = (!part.is_empty())
-                    .then_some(part)
-                    .and_then(|p| {
-                        p.iter().try_fold(0u64, |n, d| {
-                            let d = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
-                            n.checked_mul(10)?.checked_add(d)
-                        })
-                    })
-                    .ok_or(Error::Malformed("invalid content-length"))?;
-                if self.content_length.is_some_and(|l| l != n) {
-                    return Err(Error::Malformed("conflicting content-length values"));
-                }
-                self.content_length = Some(n);
+            let n = content_length(value).ok_or(Error::Malformed("invalid content-length"))?;
+            if self.content_length.is_some_and(|l| l != n) {
+                return Err(Error::Malformed("conflicting content-length values"));
             }
+            self.content_length = Some(n);
             return Ok(true);
         }
         if *name == header::TRANSFER_ENCODING {
@@ -358,7 +350,9 @@ impl Facts {
             for token in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
                     self.close = true;
-                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else if !token.is_empty() {
                     names_others = true;
                 }
             }
@@ -406,6 +400,40 @@ impl Facts {
             None => Ok(self.content_length.map_or(Framing::Close, Framing::Length)),
         }
     }
+}
+
+/// The length a `Content-Length` value gives: a list of equal decimal
+/// numbers (no sign, no overflow), as hyper's client reads it.
+fn content_length(value: &[u8]) -> Option<u64> {
+    let mut length = None;
+    for part in value.split(|b| *b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() {
+            return None;
+        }
+        let n = part.iter().try_fold(0u64, |n, d| {
+            let d = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
+            n.checked_mul(10)?.checked_add(d)
+        })?;
+        if length.is_some_and(|l| l != n) {
+            return None;
+        }
+        length = Some(n);
+    }
+    length
+}
+
+/// Whether the `Content-Length` fields of a message agree on one valid
+/// length (or are absent).
+pub fn content_length_is_valid(values: http::header::GetAll<'_, HeaderValue>) -> bool {
+    let mut length = None;
+    for v in values {
+        match content_length(v.as_bytes()) {
+            Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Whether a `Transfer-Encoding` value names `chunked` and nothing else
@@ -706,6 +734,9 @@ fn check_chunked(buf: &[u8], mut state: Chunk) -> Result<(), Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {

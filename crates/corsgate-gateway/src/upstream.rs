@@ -470,12 +470,7 @@ impl Pool {
                         idle_timeout: self.idle_timeout,
                         now,
                     };
-                    let (mut parts, body) = resp.into_parts();
-                    // The hop-by-hop fields were left out as the head was
-                    // parsed, but for a `Connection` naming other fields.
-                    if parts.headers.contains_key(http::header::CONNECTION) {
-                        remove_hop_by_hop(&mut parts.headers);
-                    }
+                    let (parts, body) = normalise_plain(resp).into_parts();
                     let body = UpstreamBody::new(Inner::Plain { body, home }, self.read_timeout);
                     return Ok(Response::from_parts(parts, body));
                 }
@@ -656,9 +651,9 @@ impl Pool {
     ) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
         let io = TokioIo::new(stream);
         let (send, conn) = http1::Builder::new()
-            // The in-task client's limit on a response head (hyper's
-            // default is some 400 KiB).
-            .max_buf_size(h1client::MAX_HEAD)
+            // The in-task client's limit on a response head, exact (hyper's
+            // default is its read buffer's, some 400 KiB).
+            .max_header_size(h1client::MAX_HEAD)
             .handshake(io)
             .await
             .map_err(UpstreamFailure::Http)?;
@@ -686,12 +681,22 @@ impl Pool {
     }
 }
 
+/// A response from the in-task client made ready for the client side: the
+/// hop-by-hop fields were left out as the head was parsed, but for a
+/// `Connection` naming other fields.
+pub(crate) fn normalise_plain<B>(mut resp: Response<B>) -> Response<B> {
+    if resp.headers().contains_key(http::header::CONNECTION) {
+        remove_hop_by_hop(resp.headers_mut());
+    }
+    resp
+}
+
 /// A response from hyper's HTTP/1.1 client made ready for the client side,
 /// with the in-task client's rules: hop-by-hop fields removed; refused when
 /// its framing is ambiguous or one the gateway cannot pass on (a transfer
 /// coding other than chunked would reach the client undeclared once
 /// `Transfer-Encoding` goes), or when it switches protocols unasked.
-fn normalise_h1<B>(resp: Response<B>) -> Result<Response<B>, UpstreamFailure> {
+pub(crate) fn normalise_h1<B>(resp: Response<B>) -> Result<Response<B>, UpstreamFailure> {
     let (mut parts, body) = resp.into_parts();
     if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
         return Err(UpstreamFailure::Refused("unasked protocol switch"));
@@ -719,6 +724,11 @@ fn normalise_h1<B>(resp: Response<B>) -> Result<Response<B>, UpstreamFailure> {
                 "both content-length and transfer-encoding",
             ));
         }
+    }
+    // hyper checks the length only where it frames a body; a bodiless
+    // response (HEAD, 204, 304) would carry a bad one to the client.
+    if !h1client::content_length_is_valid(parts.headers.get_all(http::header::CONTENT_LENGTH)) {
+        return Err(UpstreamFailure::Refused("invalid content-length"));
     }
     remove_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, body))
