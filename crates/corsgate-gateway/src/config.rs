@@ -163,6 +163,9 @@ pub struct Timeouts {
     /// Longest wait between two reads of an upstream response body (then
     /// both connections are closed: the response had started).
     pub upstream_read: Duration,
+    /// How long an upstream caught writing outside a response gets no
+    /// connection reuse (zero: never quarantined).
+    pub upstream_quarantine: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
 }
@@ -175,6 +178,7 @@ impl Default for Timeouts {
             upstream_connect: Duration::from_secs(5),
             upstream_response: Duration::from_secs(60),
             upstream_read: Duration::from_secs(60),
+            upstream_quarantine: Duration::from_secs(60),
             drain: Duration::from_secs(30),
         }
     }
@@ -267,6 +271,7 @@ struct FileTimeouts {
     upstream_connect: Option<Spanned<String>>,
     upstream_response: Option<Spanned<String>>,
     upstream_read: Option<Spanned<String>>,
+    upstream_quarantine: Option<Spanned<String>>,
     drain: Option<Spanned<String>>,
 }
 
@@ -465,6 +470,7 @@ impl GatewayConfig {
             upstream_connect: dur(&mut cx, &t.upstream_connect, d.upstream_connect),
             upstream_response: dur(&mut cx, &t.upstream_response, d.upstream_response),
             upstream_read: dur(&mut cx, &t.upstream_read, d.upstream_read),
+            upstream_quarantine: dur(&mut cx, &t.upstream_quarantine, d.upstream_quarantine),
             drain: dur(&mut cx, &t.drain, d.drain),
         };
         for (name, v) in [

@@ -93,11 +93,21 @@ impl Conn {
         }
     }
 
-    /// Whether the upstream has not closed the connection (nor sent
-    /// anything unasked). Costs a syscall only when the socket was readable.
-    pub fn looks_open(&self) -> bool {
+    /// What arrived on the connection while it was idle. Costs a syscall
+    /// only when the reactor saw the socket readable.
+    pub fn idle_state(&self) -> Idle {
         let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        match self.stream.try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Idle::Quiet,
+            Ok(0) | Err(_) => Idle::Closed,
+            Ok(_) => Idle::Unsolicited,
+        }
+    }
+
+    /// Whether the upstream has not closed the connection (nor sent
+    /// anything unasked).
+    pub fn looks_open(&self) -> bool {
+        self.idle_state() == Idle::Quiet
     }
 
     /// The stream, for a hand-over to another client; `None` when bytes
@@ -105,6 +115,17 @@ impl Conn {
     pub fn into_stream(self) -> Option<TcpStream> {
         self.buf.is_empty().then_some(self.stream)
     }
+}
+
+/// What an idle connection's socket holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Nothing: the connection can carry a request.
+    Quiet,
+    /// The upstream closed it (or it failed).
+    Closed,
+    /// Bytes no request asked for.
+    Unsolicited,
 }
 
 /// Whether a request may be sent again after its connection failed without
@@ -491,6 +512,13 @@ impl ResponseBody {
     /// Whether the body has been read to its end.
     pub fn is_end_stream(&self) -> bool {
         matches!(self.framing, Framing::Done | Framing::Length(0))
+    }
+
+    /// Whether bytes came after the end of the response in the same reads
+    /// (a body after 204/304/HEAD, more than the length, anything after the
+    /// last chunk, a second response).
+    pub fn overran(&self) -> bool {
+        self.is_end_stream() && self.conn.as_ref().is_some_and(|c| !c.buf.is_empty())
     }
 
     /// The connection, if the body was read to its end and the connection

@@ -50,6 +50,7 @@ impl Runtime {
                     config.timeouts.upstream_connect,
                     config.timeouts.idle,
                     config.timeouts.upstream_read,
+                    config.timeouts.upstream_quarantine,
                     config.limits.upstream_idle_per_host,
                 ));
             }

@@ -119,6 +119,69 @@ struct Idle {
     /// This worker's share of `upstream_idle_per_host` (the shares add up
     /// to it exactly).
     max: usize,
+    /// Whether the upstream is trusted with reuse, shared by every worker.
+    health: Arc<Health>,
+}
+
+/// An upstream's quarantine, shared by the workers' idle lists: written
+/// only when the upstream misbehaves, read at every checkout and give-back.
+struct Health {
+    /// The reference point of `until`.
+    epoch: Instant,
+    /// Until when no connection is reused, in nanoseconds after `epoch`
+    /// (0: never quarantined).
+    until: std::sync::atomic::AtomicU64,
+    /// `timeouts.upstream_quarantine`.
+    quarantine: Duration,
+    /// The upstream, for the log.
+    authority: String,
+}
+
+impl Health {
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Idle {
+    /// Whether connections may be reused at `now`; when not, the idle ones
+    /// of this worker are closed.
+    fn reusing(&mut self, now: Instant) -> bool {
+        let h = &self.health;
+        let until = h.until.load(std::sync::atomic::Ordering::Relaxed);
+        if until == 0 || h.nanos(now) >= until {
+            return true;
+        }
+        self.conns.clear();
+        self.raw.clear();
+        false
+    }
+
+    /// The upstream wrote outside a response (bytes after a response's
+    /// end, bytes on an idle connection, a malformed response): for
+    /// `timeouts.upstream_quarantine` no connection to it is reused, on any
+    /// worker: every request has a connection of its own, on which no
+    /// earlier response can linger. (Bytes that come after the next request
+    /// was written cannot be told from its response; this bounds how often
+    /// that can happen to the first misbehaviour seen.)
+    fn suspect(&mut self, now: Instant, why: &str) {
+        let h = self.health.clone();
+        if h.quarantine.is_zero() {
+            return;
+        }
+        if self.reusing(now) {
+            tracing::warn!(
+                upstream = %h.authority,
+                why,
+                quarantine_ms = h.quarantine.as_millis() as u64,
+                "the upstream wrote outside a response: its connections are not reused for a while"
+            );
+        }
+        let until = h.nanos(now + h.quarantine).max(1);
+        h.until.store(until, std::sync::atomic::Ordering::Relaxed);
+        self.conns.clear();
+        self.raw.clear();
+    }
 }
 
 /// An HTTP/1.1 connection lent to one request; it goes back to the pool
@@ -149,7 +212,7 @@ impl Lease {
         if stale > 0 {
             idle.conns.drain(..stale);
         }
-        if idle.conns.len() + idle.raw.len() < idle.max {
+        if idle.reusing(now) && idle.conns.len() + idle.raw.len() < idle.max {
             idle.conns.push((conn, now));
         }
     }
@@ -165,6 +228,13 @@ struct Home {
 }
 
 impl Home {
+    /// The response ran past its end: see [`Idle::suspect`].
+    fn overran(&self) {
+        if let Ok(mut idle) = self.pool.lock() {
+            idle.suspect(Instant::now(), "bytes after the end of a response");
+        }
+    }
+
     fn give_back(&self, conn: h1client::Conn) {
         let now = self.now;
         let Ok(mut idle) = self.pool.lock() else {
@@ -178,7 +248,7 @@ impl Home {
         if stale > 0 {
             idle.raw.drain(..stale);
         }
-        if idle.conns.len() + idle.raw.len() < idle.max {
+        if idle.reusing(now) && idle.conns.len() + idle.raw.len() < idle.max {
             idle.raw.push((conn, now));
         }
     }
@@ -267,6 +337,9 @@ impl UpstreamBody {
                 }
             }
             Inner::Plain { body, home } => {
+                if body.overran() {
+                    home.overran();
+                }
                 if let Some(conn) = body.reusable_conn() {
                     home.give_back(conn);
                 }
@@ -362,8 +435,29 @@ impl Pool {
         connect_timeout: Duration,
         idle_timeout: Duration,
         read_timeout: Duration,
+        quarantine: Duration,
         max_idle: usize,
     ) -> Pool {
+        let health = Arc::new(Health {
+            epoch: Instant::now(),
+            until: std::sync::atomic::AtomicU64::new(0),
+            quarantine,
+            authority: authority.to_string(),
+        });
+        let shards = {
+            let n = crate::listener::worker_count().max(1);
+            (0..n)
+                .map(|i| {
+                    let max = max_idle / n + usize::from(i < max_idle % n);
+                    Arc::new(Mutex::new(Idle {
+                        conns: Vec::new(),
+                        raw: Vec::new(),
+                        max,
+                        health: health.clone(),
+                    }))
+                })
+                .collect()
+        };
         Pool {
             host: http::HeaderValue::from_str(authority.as_str()).ok(),
             authority,
@@ -371,19 +465,7 @@ impl Pool {
             connect_timeout,
             idle_timeout,
             read_timeout,
-            shards: {
-                let n = crate::listener::worker_count().max(1);
-                (0..n)
-                    .map(|i| {
-                        let max = max_idle / n + usize::from(i < max_idle % n);
-                        Arc::new(Mutex::new(Idle {
-                            conns: Vec::new(),
-                            raw: Vec::new(),
-                            max,
-                        }))
-                    })
-                    .collect()
-            },
+            shards,
             h2: Mutex::new(None),
         }
     }
@@ -418,6 +500,9 @@ impl Pool {
     fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
         let mut idle = self.shard().lock().ok()?;
         let now = Instant::now();
+        if !idle.reusing(now) {
+            return None;
+        }
         while let Some((conn, since)) = idle.conns.pop() {
             if conn.is_closed() || now.duration_since(since) >= self.idle_timeout {
                 continue;
@@ -434,11 +519,21 @@ impl Pool {
     /// readable).
     fn checkout_plain(&self, now: Instant) -> Option<h1client::Conn> {
         let mut idle = self.shard().lock().ok()?;
+        if !idle.reusing(now) {
+            return None;
+        }
         while let Some((conn, since)) = idle.raw.pop() {
-            if now.duration_since(since) >= self.idle_timeout || !conn.looks_open() {
+            if now.duration_since(since) >= self.idle_timeout {
                 continue;
             }
-            return Some(conn);
+            match conn.idle_state() {
+                h1client::Idle::Quiet => return Some(conn),
+                h1client::Idle::Closed => {}
+                h1client::Idle::Unsolicited => {
+                    idle.suspect(now, "bytes on an idle connection");
+                    return None;
+                }
+            }
         }
         None
     }
@@ -476,7 +571,14 @@ impl Pool {
                 }
                 // The upstream had closed the pooled connection: a new one.
                 Err(e) if reused && idempotent && e.nothing_received() => {}
-                Err(e) => return Err(UpstreamFailure::Exchange(e)),
+                Err(e) => {
+                    if matches!(e, h1client::Error::Malformed(_)) {
+                        if let Ok(mut idle) = self.shard().lock() {
+                            idle.suspect(Instant::now(), "a malformed response");
+                        }
+                    }
+                    return Err(UpstreamFailure::Exchange(e));
+                }
             }
         }
     }

@@ -406,11 +406,15 @@ fn check(mode: &str, id: &str, expect: Expect, got: &Outcome) -> Result<(), Stri
     }
 }
 
-/// A gateway in this process in front of `up`, with a short read timeout.
-async fn gateway_in_process(up: SocketAddr) -> corsgate_gateway::RunningGateway {
+/// A gateway in this process in front of `up`, with a short read timeout
+/// and the given `upstream_quarantine` (`"0s"`: none, so that every
+/// request shows what the pool's checks do on their own).
+async fn gateway_in_process(up: SocketAddr, quarantine: &str) -> corsgate_gateway::RunningGateway {
     let text = config_text(up).replace(
         "upstream_response = \"1s\"",
-        "upstream_response = \"5s\"\nupstream_read = \"400ms\"",
+        &format!(
+            "upstream_response = \"5s\"\nupstream_read = \"400ms\"\nupstream_quarantine = \"{quarantine}\""
+        ),
     );
     start(GatewayConfig::from_toml(&text).unwrap())
         .await
@@ -424,7 +428,7 @@ async fn gateway_in_process(up: SocketAddr) -> corsgate_gateway::RunningGateway 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_class_is_answered_and_never_leaks_into_the_next_request() {
     let (up, record) = hostile_upstream().await;
-    let gw = gateway_in_process(up).await;
+    let gw = gateway_in_process(up, "0s").await;
     let a = gw.local_addr();
     let client = client();
     let mut failures = Vec::new();
@@ -537,7 +541,7 @@ async fn the_head_limit_is_exact() {
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         });
-        let gw = gateway_in_process(up).await;
+        let gw = gateway_in_process(up, "60s").await;
         let r = send(gw.local_addr(), "GET", "/public/x", &[APP]).await;
         assert_eq!(
             r.status,
@@ -600,8 +604,9 @@ impl Drop for Process {
     }
 }
 
-/// The gateway binary pinned to `cpus` (one worker per CPU it may use).
-async fn gateway_on_cpus(up: SocketAddr, cpus: &str) -> (Process, SocketAddr) {
+/// The gateway binary pinned to `cpus` (one worker per CPU it may use),
+/// with the given `upstream_quarantine`.
+async fn gateway_on_cpus(up: SocketAddr, cpus: &str, quarantine: &str) -> (Process, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -615,7 +620,10 @@ async fn gateway_on_cpus(up: SocketAddr, cpus: &str) -> (Process, SocketAddr) {
             "listen = \"127.0.0.1:0\"",
             &format!("listen = \"127.0.0.1:{port}\""),
         )
-        .replace("upstream_response = \"1s\"", "upstream_response = \"10s\"");
+        .replace(
+            "upstream_response = \"1s\"",
+            &format!("upstream_response = \"10s\"\nupstream_quarantine = \"{quarantine}\""),
+        );
     std::fs::write(&file, text).unwrap();
     let child = std::process::Command::new("taskset")
         .args(["-c", cpus])
@@ -642,18 +650,15 @@ async fn gateway_on_cpus(up: SocketAddr, cpus: &str) -> (Process, SocketAddr) {
 /// The headline: requests from concurrent clients, each with a unique id,
 /// every class of misbehaviour mixed in on the same upstream, through a
 /// gateway with one worker and with two: no response ever carries another
-/// request's id.
+/// request's id. The quarantine is off, so connections keep being reused
+/// after misbehaving answers and the pool's own checks carry the result.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_hostile_traffic_never_crosses_clients() {
     let total: usize = std::env::var("CORSGATE_HOSTILE_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) {
-            2_000
-        } else {
-            10_000
-        });
+        .unwrap_or(10_000);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let layouts: Vec<&str> = if cpus >= 2 {
         vec!["0", "0,1"]
@@ -662,7 +667,7 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
     };
     for layout in layouts {
         let (up, record) = hostile_upstream().await;
-        let (_gw, a) = gateway_on_cpus(up, layout).await;
+        let (_gw, a) = gateway_on_cpus(up, layout, "0s").await;
         let clients = 8;
         let started = Instant::now();
         let tasks: Vec<_> = (0..clients)
@@ -721,4 +726,70 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
         assert_eq!(tally.iter().sum::<u64>(), total as u64);
         assert!(tally[0] as usize > total / 2, "mostly answered: {tally:?}");
     }
+}
+
+/// An upstream caught writing outside a response loses connection reuse
+/// for `upstream_quarantine`: every request then has a connection of its
+/// own, so even late bytes, which no check can tell from the next
+/// response, have no next request to reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_upstream_loses_keep_alive() {
+    let (up, record) = hostile_upstream().await;
+    let gw = gateway_in_process(up, "60s").await;
+    let a = gw.local_addr();
+    let client = client();
+    let mut failures = Vec::new();
+    let mut run = |mode: &'static str, id: String, got: Outcome| {
+        let (_, expect) = answer(mode, &id);
+        if let Err(e) = check(mode, &id, expect, &got) {
+            failures.push(e);
+        }
+    };
+    for i in 0..3 {
+        let id = format!("warm{i}");
+        run("ok", id.clone(), exchange(&client, a, "ok", &id).await);
+    }
+    let reused = record.connections.load(Relaxed);
+    assert!(
+        reused <= 2,
+        "well-behaved: connections reused ({reused} opened)"
+    );
+    run(
+        "double",
+        "bad".into(),
+        exchange(&client, a, "double", "bad").await,
+    );
+    let before = record.connections.load(Relaxed);
+    for i in 0..5 {
+        let id = format!("after{i}");
+        run("ok", id.clone(), exchange(&client, a, "ok", &id).await);
+    }
+    let opened = record.connections.load(Relaxed) - before;
+    assert_eq!(opened, 5, "one connection per request in quarantine");
+    // Late forged responses, concurrently: none reaches another request.
+    let tasks: Vec<_> = (0..4)
+        .map(|c| {
+            tokio::spawn(async move {
+                let client = common::client();
+                let mut bad = Vec::new();
+                for i in 0..40 {
+                    let mode = if i % 2 == 0 { "late" } else { "ok" };
+                    let id = format!("q{c}-{i}");
+                    let (_, expect) = answer(mode, &id);
+                    let got = exchange(&client, a, mode, &id).await;
+                    if let Err(e) = check(mode, &id, expect, &got) {
+                        bad.push(e);
+                    }
+                }
+                bad
+            })
+        })
+        .collect();
+    for t in tasks {
+        failures.extend(t.await.unwrap());
+    }
+    let violations = record.violations.lock().unwrap().clone();
+    gw.shutdown().await;
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(violations.is_empty(), "{violations:#?}");
 }
