@@ -21,7 +21,7 @@ use crate::h1client;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
 use crate::tunnel;
-use crate::upstream::Pool;
+use crate::upstream::{Outgoing, Pool};
 
 /// What a reload swaps atomically: the configuration and the upstream
 /// connection pools built for it.
@@ -668,7 +668,12 @@ async fn forward(
             fields: &[],
             lines: &lines,
         };
-        within_deadline(client, deadline, pool.send_plain(&parts, &extra, start)).await
+        let out = Outgoing::Head {
+            parts: &parts,
+            extra: &extra,
+            now: start,
+        };
+        within_deadline(client, deadline, pool.send(out)).await
     } else {
         remove_hop_by_hop(&mut parts.headers);
         client
@@ -682,7 +687,7 @@ async fn forward(
             UpstreamProtocol::H2c => Version::HTTP_2,
         };
         let req = Request::from_parts(parts, body);
-        within_deadline(client, deadline, pool.send(req)).await
+        within_deadline(client, deadline, pool.send(Outgoing::Request(req))).await
     };
     match sent {
         // Normalised by the pool (hop-by-hop fields gone, framing checked),

@@ -95,6 +95,27 @@ impl std::error::Error for UpstreamFailure {
     }
 }
 
+/// A request for [`Pool::send`]. (Moved once into `send`, never stored:
+/// boxing the larger variant would cost an allocation per request.)
+#[allow(clippy::large_enum_variant)]
+pub enum Outgoing<'a> {
+    /// A request without a body for an HTTP/1.1 upstream, sent by the
+    /// in-task client (see [`h1client::exchange`]).
+    Head {
+        /// The request head: URI in origin form, headers ready for the
+        /// upstream but for `extra`.
+        parts: &'a http::request::Parts,
+        /// Fields added as the head is written.
+        extra: &'a h1client::Extra<'a>,
+        /// About the current time.
+        now: Instant,
+    },
+    /// Any request (origin-form URI for HTTP/1.1, absolute for h2c), its
+    /// headers ready for the upstream, sent by hyper's client (bodiless
+    /// HTTP/1.1 ones by the in-task client).
+    Request(Request<Incoming>),
+}
+
 /// The connections to one upstream (`host:port`, protocol).
 pub struct Pool {
     authority: Authority,
@@ -480,15 +501,20 @@ impl Pool {
         self.protocol == protocol && self.authority == *authority
     }
 
-    /// Sends a request (origin-form URI for HTTP/1.1, absolute for h2c) and
-    /// returns the response head with its streamed body.
-    pub async fn send(
-        &self,
-        req: Request<Incoming>,
-    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
-        match self.protocol {
-            UpstreamProtocol::Http1 => self.send_h1(req).await,
-            UpstreamProtocol::H2c => self.send_h2(req).await,
+    /// Sends a request and returns the response head with its streamed
+    /// body, normalised whichever client read it: hop-by-hop fields
+    /// removed, framing checked (ambiguous or unsupported framing is an
+    /// [`UpstreamFailure::Refused`]), split cookies joined for HTTP/1.1.
+    pub async fn send(&self, out: Outgoing<'_>) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+        match (out, self.protocol) {
+            (Outgoing::Head { parts, extra, now }, UpstreamProtocol::Http1) => {
+                self.send_plain(parts, extra, now).await
+            }
+            (Outgoing::Head { .. }, UpstreamProtocol::H2c) => Err(UpstreamFailure::Refused(
+                "a head-only request for an h2c upstream (a gateway bug)",
+            )),
+            (Outgoing::Request(req), UpstreamProtocol::Http1) => self.send_h1(req).await,
+            (Outgoing::Request(req), UpstreamProtocol::H2c) => self.send_h2(req).await,
         }
     }
 
@@ -544,7 +570,7 @@ impl Pool {
     /// that fails before any byte of the response is replaced by a new one
     /// once, for idempotent requests. Every pooled connection is checked
     /// as it is taken (see `checkout_plain`).
-    pub async fn send_plain(
+    async fn send_plain(
         &self,
         parts: &http::request::Parts,
         extra: &h1client::Extra<'_>,
