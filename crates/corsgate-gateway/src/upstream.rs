@@ -3,7 +3,14 @@
 //! been read to its end) and one shared multiplexed h2c connection per
 //! upstream. Bodiless HTTP/1.1 requests go through the in-task client of
 //! [`crate::h1client`]; requests with a body and h2c go through hyper's
-//! `client::conn` API.
+//! `client::conn` API; [`Pool::send`] hands back one normalised response
+//! from either.
+//!
+//! Pool hygiene: a connection on which anything arrived while it was idle
+//! is never reused (checked at every checkout), one with bytes left after
+//! its response is closed, and an upstream caught writing outside a
+//! response is quarantined (no reuse at all for a while). A body that
+//! stalls for `timeouts.upstream_read` is cut.
 //!
 //! This replaces hyper-util's legacy `Client`, whose pool checkout allocates,
 //! hashes a key and spawns a task per request to watch the connection come
@@ -316,8 +323,8 @@ impl fmt::Debug for UpstreamBody {
 }
 
 impl UpstreamBody {
-    /// The body of a response on a connection of its own (no pool to give
-    /// it back to).
+    /// A body read through `inner`, cut when the upstream sends nothing
+    /// for `read_timeout` while more is expected.
     fn new(inner: Inner, read_timeout: Duration) -> UpstreamBody {
         UpstreamBody {
             inner,
@@ -367,9 +374,7 @@ impl UpstreamBody {
             }
         }
     }
-}
 
-impl UpstreamBody {
     /// The body failed: its connection is closed, never pooled.
     fn fail(&mut self) {
         self.failed = true;
