@@ -8,6 +8,13 @@
 //! connection task, its dispatch channel and oneshot, the body channel and
 //! the waker round trips between the tasks. Requests with a body still go
 //! through hyper (see [`crate::upstream`]), which streams both ways at once.
+//!
+//! It reads responses as hyper's client does (the differential test in
+//! `h1client/differential.rs` holds it to that), stricter in three ways:
+//! `Content-Length` with `Transfer-Encoding` is refused, a head is limited
+//! to exactly [`MAX_HEAD`] bytes, and chunked framing errors in the bytes
+//! that came with the head are found before the head is handed out (a 502
+//! rather than a response cut after its head).
 
 use std::fmt;
 use std::io;
