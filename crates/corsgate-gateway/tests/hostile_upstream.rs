@@ -713,7 +713,19 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
     };
     for layout in layouts {
         let (up, record) = hostile_upstream().await;
-        let (_gw, a) = gateway_on_cpus(up, layout, "0s").await;
+        let (gw, a) = gateway_on_cpus(up, layout, "0s").await;
+        // One worker thread per CPU the process may use.
+        let workers = std::fs::read_dir(format!("/proc/{}/task", gw.0.id()))
+            .map(|d| {
+                d.flatten()
+                    .filter(|t| {
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .is_ok_and(|c| c.starts_with("corsgate-worker"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(workers, layout.split(',').count(), "cpus {layout}");
         let clients = 8;
         let started = Instant::now();
         let tasks: Vec<_> = (0..clients)
@@ -756,8 +768,9 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
             crossed.extend(c);
         }
         let violations = record.violations.lock().unwrap().clone();
+        drop(gw);
         println!(
-            "cpus {layout}: {total} requests in {:?}: {} correct, {} gateway 502, {} cut, {} wrong; \
+            "cpus {layout} ({workers} workers): {total} requests in {:?}: {} correct, {} gateway 502, {} cut, {} wrong; \
              {} upstream connections, {} reused after misbehaving",
             started.elapsed(),
             tally[0],
