@@ -51,11 +51,35 @@ pub enum Error {
     Malformed(&'static str),
 }
 
+/// Refusals of well-framed responses the gateway does not pass on (as
+/// opposed to responses that break HTTP/1.1 framing).
+const HEAD_TOO_LARGE: &str = "the response head is too large";
+const TOO_MANY_FIELDS: &str = "too many header fields";
+const UNASKED_SWITCH: &str = "unasked protocol switch";
+const OTHER_CODING: &str = "a transfer coding other than chunked (not supported by the gateway)";
+
 impl Error {
     /// Whether no byte of a response was received, so the request can be
     /// sent again on another connection if it is idempotent.
     pub fn nothing_received(&self) -> bool {
         matches!(self, Error::NothingReceived(_))
+    }
+
+    /// Whether the response broke HTTP/1.1 framing (garbage where a head
+    /// belongs, bad lengths or chunks), rather than being a well-framed
+    /// one the gateway does not pass on: then the upstream is not trusted
+    /// with connection reuse for a while (see `upstream`).
+    pub fn breaks_framing(&self) -> bool {
+        match self {
+            Error::Malformed(what) => ![
+                HEAD_TOO_LARGE,
+                TOO_MANY_FIELDS,
+                UNASKED_SWITCH,
+                OTHER_CODING,
+            ]
+            .contains(what),
+            _ => false,
+        }
     }
 }
 
@@ -185,7 +209,7 @@ pub async fn exchange(
         }
         if conn.buf.len() >= MAX_HEAD {
             // `parse_head` found no complete head in this many bytes.
-            return Err(Error::Malformed("the response head is too large"));
+            return Err(Error::Malformed(HEAD_TOO_LARGE));
         }
         conn.buf.reserve(READ_SPACE);
         match tokio::io::AsyncReadExt::read_buf(&mut conn.stream, &mut conn.buf).await {
@@ -268,13 +292,11 @@ fn parse_head(
             &mut fields,
         ) {
             Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
-                return Err(Error::Malformed("the response head is too large"))
+                return Err(Error::Malformed(HEAD_TOO_LARGE))
             }
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(Error::Malformed("too many header fields"))
-            }
+            Err(httparse::Error::TooManyHeaders) => return Err(Error::Malformed(TOO_MANY_FIELDS)),
             Err(_) => return Err(Error::Malformed("not an HTTP/1.x response head")),
         };
         let code = parsed.code.unwrap_or(0);
@@ -282,7 +304,7 @@ fn parse_head(
             return Err(Error::Malformed("invalid status code"));
         };
         if status == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(Error::Malformed("unasked protocol switch"));
+            return Err(Error::Malformed(UNASKED_SWITCH));
         }
         if status.is_informational() {
             // 100 Continue and the like: the final response follows.
@@ -365,9 +387,7 @@ impl Facts {
             // not reach the client undeclared once the hop-by-hop
             // `Transfer-Encoding` is dropped: refused rather than corrupted.
             if !is_only_chunked(value) {
-                return Err(Error::Malformed(
-                    "a transfer coding other than chunked (not supported by the gateway)",
-                ));
+                return Err(Error::Malformed(OTHER_CODING));
             }
             self.chunked = Some(true);
             return Ok(false);
@@ -1019,6 +1039,27 @@ mod tests {
             one(connect(addr).await, "GET").await,
             Err(Error::Io(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn only_framing_errors_break_trust() {
+        for (bytes, breaks) in [
+            (
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
+                true,
+            ),
+            (b"SMTP ready\r\n\r\n", true),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+1\r\n",
+                true,
+            ),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false),
+            (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", false),
+        ] {
+            let addr = upstream(vec![vec![bytes]]).await;
+            let e = one(connect(addr).await, "GET").await.err().unwrap();
+            assert_eq!(e.breaks_framing(), breaks, "{e}");
+        }
     }
 
     #[test]

@@ -603,7 +603,7 @@ impl Pool {
                 // The upstream had closed the pooled connection: a new one.
                 Err(e) if reused && idempotent && e.nothing_received() => {}
                 Err(e) => {
-                    if matches!(e, h1client::Error::Malformed(_)) {
+                    if e.breaks_framing() {
                         if let Ok(mut idle) = self.shard().lock() {
                             idle.suspect(Instant::now(), "a malformed response");
                         }
