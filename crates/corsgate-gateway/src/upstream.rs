@@ -186,7 +186,7 @@ impl Idle {
     }
 
     /// The upstream wrote outside a response (bytes after a response's
-    /// end, bytes on an idle connection, a malformed response): for
+    /// end, bytes on an idle connection, a response that breaks framing): for
     /// `timeouts.upstream_quarantine` no connection to it is reused, on any
     /// worker: every request has a connection of its own, on which no
     /// earlier response can linger. (Bytes that come after the next request
@@ -605,7 +605,7 @@ impl Pool {
                 Err(e) => {
                     if e.breaks_framing() {
                         if let Ok(mut idle) = self.shard().lock() {
-                            idle.suspect(Instant::now(), "a malformed response");
+                            idle.suspect(Instant::now(), "a response that breaks HTTP/1.1 framing");
                         }
                     }
                     return Err(UpstreamFailure::Exchange(e));
