@@ -160,6 +160,12 @@ pub struct Timeouts {
     pub upstream_connect: Duration,
     /// Time for the upstream to send its response head (then 504).
     pub upstream_response: Duration,
+    /// Longest wait between two reads of an upstream response body (then
+    /// both connections are closed: the response had started).
+    pub upstream_read: Duration,
+    /// How long an upstream caught writing outside a response gets no
+    /// connection reuse (zero: never quarantined).
+    pub upstream_quarantine: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
 }
@@ -171,6 +177,8 @@ impl Default for Timeouts {
             idle: Duration::from_secs(60),
             upstream_connect: Duration::from_secs(5),
             upstream_response: Duration::from_secs(60),
+            upstream_read: Duration::from_secs(60),
+            upstream_quarantine: Duration::from_secs(60),
             drain: Duration::from_secs(30),
         }
     }
@@ -262,6 +270,8 @@ struct FileTimeouts {
     idle: Option<Spanned<String>>,
     upstream_connect: Option<Spanned<String>>,
     upstream_response: Option<Spanned<String>>,
+    upstream_read: Option<Spanned<String>>,
+    upstream_quarantine: Option<Spanned<String>>,
     drain: Option<Spanned<String>>,
 }
 
@@ -459,6 +469,8 @@ impl GatewayConfig {
             idle: dur(&mut cx, &t.idle, d.idle),
             upstream_connect: dur(&mut cx, &t.upstream_connect, d.upstream_connect),
             upstream_response: dur(&mut cx, &t.upstream_response, d.upstream_response),
+            upstream_read: dur(&mut cx, &t.upstream_read, d.upstream_read),
+            upstream_quarantine: dur(&mut cx, &t.upstream_quarantine, d.upstream_quarantine),
             drain: dur(&mut cx, &t.drain, d.drain),
         };
         for (name, v) in [
@@ -466,6 +478,7 @@ impl GatewayConfig {
             ("idle", &t.idle),
             ("upstream_connect", &t.upstream_connect),
             ("upstream_response", &t.upstream_response),
+            ("upstream_read", &t.upstream_read),
         ] {
             if let Some(s) = v {
                 if parse_duration(s.get_ref()).is_ok_and(|d| d.is_zero()) {

@@ -8,6 +8,13 @@
 //! connection task, its dispatch channel and oneshot, the body channel and
 //! the waker round trips between the tasks. Requests with a body still go
 //! through hyper (see [`crate::upstream`]), which streams both ways at once.
+//!
+//! It reads responses as hyper's client does (the differential test in
+//! `h1client/differential.rs` holds it to that), stricter in three ways:
+//! `Content-Length` with `Transfer-Encoding` is refused, a head is limited
+//! to exactly [`MAX_HEAD`] bytes, and chunked framing errors in the bytes
+//! that came with the head are found before the head is handed out (a 502
+//! rather than a response cut after its head).
 
 use std::fmt;
 use std::io;
@@ -24,8 +31,9 @@ use tokio::net::TcpStream;
 
 /// Most response header fields accepted from an upstream.
 const MAX_HEADERS: usize = 128;
-/// Largest response head accepted from an upstream, in bytes.
-const MAX_HEAD: usize = 64 * 1024;
+/// Largest response head accepted from an upstream, in bytes (exact: a
+/// head one byte longer is refused, however the reads fell).
+pub const MAX_HEAD: usize = 64 * 1024;
 /// Longest chunk-size or trailer line accepted, in bytes.
 const MAX_LINE: usize = 4096;
 /// Free space made in the read buffer before a read.
@@ -43,11 +51,35 @@ pub enum Error {
     Malformed(&'static str),
 }
 
+/// Refusals of well-framed responses the gateway does not pass on (as
+/// opposed to responses that break HTTP/1.1 framing).
+const HEAD_TOO_LARGE: &str = "the response head is too large";
+const TOO_MANY_FIELDS: &str = "too many header fields";
+const UNASKED_SWITCH: &str = "unasked protocol switch";
+const OTHER_CODING: &str = "a transfer coding other than chunked (not supported by the gateway)";
+
 impl Error {
     /// Whether no byte of a response was received, so the request can be
     /// sent again on another connection if it is idempotent.
     pub fn nothing_received(&self) -> bool {
         matches!(self, Error::NothingReceived(_))
+    }
+
+    /// Whether the response broke HTTP/1.1 framing (garbage where a head
+    /// belongs, bad lengths or chunks), rather than being a well-framed
+    /// one the gateway does not pass on: then the upstream is not trusted
+    /// with connection reuse for a while (see `upstream`).
+    pub fn breaks_framing(&self) -> bool {
+        match self {
+            Error::Malformed(what) => ![
+                HEAD_TOO_LARGE,
+                TOO_MANY_FIELDS,
+                UNASKED_SWITCH,
+                OTHER_CODING,
+            ]
+            .contains(what),
+            _ => false,
+        }
     }
 }
 
@@ -92,11 +124,21 @@ impl Conn {
         }
     }
 
-    /// Whether the upstream has not closed the connection (nor sent
-    /// anything unasked). Costs a syscall only when the socket was readable.
-    pub fn looks_open(&self) -> bool {
+    /// What arrived on the connection while it was idle. Costs a syscall
+    /// only when the reactor saw the socket readable.
+    pub fn idle_state(&self) -> Idle {
         let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        match self.stream.try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Idle::Quiet,
+            Ok(0) | Err(_) => Idle::Closed,
+            Ok(_) => Idle::Unsolicited,
+        }
+    }
+
+    /// Whether the upstream has not closed the connection (nor sent
+    /// anything unasked).
+    pub fn looks_open(&self) -> bool {
+        self.idle_state() == Idle::Quiet
     }
 
     /// The stream, for a hand-over to another client; `None` when bytes
@@ -104,6 +146,17 @@ impl Conn {
     pub fn into_stream(self) -> Option<TcpStream> {
         self.buf.is_empty().then_some(self.stream)
     }
+}
+
+/// What an idle connection's socket holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Nothing: the connection can carry a request.
+    Quiet,
+    /// The upstream closed it (or it failed).
+    Closed,
+    /// Bytes no request asked for.
+    Unsolicited,
 }
 
 /// Whether a request may be sent again after its connection failed without
@@ -145,12 +198,18 @@ pub async fn exchange(
     loop {
         if !conn.buf.is_empty() {
             if let Some(mut resp) = parse_head(&mut conn, req)? {
+                if let Framing::Chunked(state) = resp.body().framing {
+                    // Framing errors in what came with the head become a
+                    // 502 for the client, not a response cut after its head.
+                    check_chunked(&conn.buf, state)?;
+                }
                 resp.body_mut().conn = Some(conn);
                 return Ok(resp);
             }
         }
-        if conn.buf.len() > MAX_HEAD {
-            return Err(Error::Malformed("the response head is too large"));
+        if conn.buf.len() >= MAX_HEAD {
+            // `parse_head` found no complete head in this many bytes.
+            return Err(Error::Malformed(HEAD_TOO_LARGE));
         }
         conn.buf.reserve(READ_SPACE);
         match tokio::io::AsyncReadExt::read_buf(&mut conn.stream, &mut conn.buf).await {
@@ -173,23 +232,39 @@ fn write_head(out: &mut Vec<u8>, req: &request::Parts, extra: &Extra<'_>) {
     let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let mut field = |name: &HeaderName, value: &HeaderValue| {
+    fn field(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
-    };
-    if let Some(host) = extra.host {
-        field(&header::HOST, host);
     }
+    if let Some(host) = extra.host {
+        field(out, &header::HOST, host);
+    }
+    // A map yields the values of one name one after the other: the
+    // `cookie` fields an HTTP/2 client splits go out as one line, joined
+    // with "; " (RFC 9113 §8.2.3).
+    let mut last_was_cookie = false;
     for (name, value) in &req.headers {
         if extra.host.is_some() && name == header::HOST {
             continue;
         }
-        field(name, value);
+        if name == header::COOKIE {
+            if last_was_cookie {
+                out.truncate(out.len() - 2);
+                out.extend_from_slice(b"; ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                continue;
+            }
+            last_was_cookie = true;
+        } else {
+            last_was_cookie = false;
+        }
+        field(out, name, value);
     }
     for (name, value) in extra.fields.iter().flatten() {
-        field(name, value);
+        field(out, name, value);
     }
     out.extend_from_slice(extra.lines);
     // A request whose method expects a body says that it has none.
@@ -216,11 +291,12 @@ fn parse_head(
             &conn.buf,
             &mut fields,
         ) {
+            Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
+                return Err(Error::Malformed(HEAD_TOO_LARGE))
+            }
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(Error::Malformed("too many header fields"))
-            }
+            Err(httparse::Error::TooManyHeaders) => return Err(Error::Malformed(TOO_MANY_FIELDS)),
             Err(_) => return Err(Error::Malformed("not an HTTP/1.x response head")),
         };
         let code = parsed.code.unwrap_or(0);
@@ -228,7 +304,7 @@ fn parse_head(
             return Err(Error::Malformed("invalid status code"));
         };
         if status == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(Error::Malformed("unasked protocol switch"));
+            return Err(Error::Malformed(UNASKED_SWITCH));
         }
         if status.is_informational() {
             // 100 Continue and the like: the final response follows.
@@ -268,7 +344,9 @@ fn parse_head(
             headers.append(name, value);
         }
         let framing = facts.framing(req, status, version)?;
-        let keep_alive = version == Version::HTTP_11 && !facts.close;
+        // As hyper's client: HTTP/1.1 unless told to close, HTTP/1.0 when
+        // told to keep alive.
+        let keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         let mut resp = Response::new(ResponseBody {
             conn: None,
             framing,
@@ -289,23 +367,19 @@ struct Facts {
     content_length: Option<u64>,
     /// `Connection: close`.
     close: bool,
+    /// `Connection: keep-alive` (what keeps an HTTP/1.0 connection open).
+    keep_alive: bool,
 }
 
 impl Facts {
     /// Notes one field; `false` when it stays out of the header map.
     fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<bool, Error> {
         if *name == header::CONTENT_LENGTH {
-            for part in value.split(|b| *b == b',') {
-                let part = part.trim_ascii();
-                if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
-                    return Err(Error::Malformed("invalid content-length"));
-                }
-                let n = part.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-                if self.content_length.is_some_and(|l| l != n) {
-                    return Err(Error::Malformed("conflicting content-length values"));
-                }
-                self.content_length = Some(n);
+            let n = content_length(value).ok_or(Error::Malformed("invalid content-length"))?;
+            if self.content_length.is_some_and(|l| l != n) {
+                return Err(Error::Malformed("conflicting content-length values"));
             }
+            self.content_length = Some(n);
             return Ok(true);
         }
         if *name == header::TRANSFER_ENCODING {
@@ -313,9 +387,7 @@ impl Facts {
             // not reach the client undeclared once the hop-by-hop
             // `Transfer-Encoding` is dropped: refused rather than corrupted.
             if !is_only_chunked(value) {
-                return Err(Error::Malformed(
-                    "a transfer coding other than chunked (not supported by the gateway)",
-                ));
+                return Err(Error::Malformed(OTHER_CODING));
             }
             self.chunked = Some(true);
             return Ok(false);
@@ -326,7 +398,9 @@ impl Facts {
             for token in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
                     self.close = true;
-                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else if !token.is_empty() {
                     names_others = true;
                 }
             }
@@ -351,6 +425,14 @@ impl Facts {
         status: StatusCode,
         version: Version,
     ) -> Result<Framing, Error> {
+        if self.chunked.is_some() && self.content_length.is_some() {
+            // RFC 9112 §6.3 lets chunked win, but a message with both
+            // "ought to be handled as an error" (a sign of smuggling or of
+            // a broken upstream): refused, as nginx does.
+            return Err(Error::Malformed(
+                "both content-length and transfer-encoding",
+            ));
+        }
         if req.method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
@@ -366,6 +448,40 @@ impl Facts {
             None => Ok(self.content_length.map_or(Framing::Close, Framing::Length)),
         }
     }
+}
+
+/// The length a `Content-Length` value gives: a list of equal decimal
+/// numbers (no sign, no overflow), as hyper's client reads it.
+fn content_length(value: &[u8]) -> Option<u64> {
+    let mut length = None;
+    for part in value.split(|b| *b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() {
+            return None;
+        }
+        let n = part.iter().try_fold(0u64, |n, d| {
+            let d = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
+            n.checked_mul(10)?.checked_add(d)
+        })?;
+        if length.is_some_and(|l| l != n) {
+            return None;
+        }
+        length = Some(n);
+    }
+    length
+}
+
+/// Whether the `Content-Length` fields of a message agree on one valid
+/// length (or are absent).
+pub fn content_length_is_valid(values: http::header::GetAll<'_, HeaderValue>) -> bool {
+    let mut length = None;
+    for v in values {
+        match content_length(v.as_bytes()) {
+            Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Whether a `Transfer-Encoding` value names `chunked` and nothing else
@@ -415,9 +531,21 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
+    /// Closes the connection: the body will not be read to its end.
+    pub fn abandon(&mut self) {
+        self.conn = None;
+    }
+
     /// Whether the body has been read to its end.
     pub fn is_end_stream(&self) -> bool {
         matches!(self.framing, Framing::Done | Framing::Length(0))
+    }
+
+    /// Whether bytes came after the end of the response in the same reads
+    /// (a body after 204/304/HEAD, more than the length, anything after the
+    /// last chunk, a second response).
+    pub fn overran(&self) -> bool {
+        self.is_end_stream() && self.conn.as_ref().is_some_and(|c| !c.buf.is_empty())
     }
 
     /// The connection, if the body was read to its end and the connection
@@ -470,23 +598,18 @@ impl ResponseBody {
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
                 }
-                Framing::Chunked(state) => match chunk_step(&mut conn.buf, state) {
-                    Ok(Step::Data(data, next)) => {
+                Framing::Chunked(state) => match chunk_step(&conn.buf, state) {
+                    Ok((Step::Data(n), next)) => {
                         this.framing = next;
+                        let data = conn.buf.split_to(n).freeze();
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
-                    Ok(Step::Moved(next)) => {
+                    Ok((Step::Moved(used), next)) => {
+                        conn.buf.advance(used);
                         this.framing = next;
                         continue;
                     }
-                    Ok(Step::NeedMore) => {
-                        if conn.buf.len() > MAX_LINE {
-                            this.conn = None;
-                            return Poll::Ready(Some(Err(Error::Malformed(
-                                "a chunk-size or trailer line is too long",
-                            ))));
-                        }
-                    }
+                    Ok((Step::NeedMore, _)) => {}
                     Err(e) => {
                         this.conn = None;
                         return Poll::Ready(Some(Err(e)));
@@ -532,83 +655,143 @@ fn poll_read(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
 }
 
 enum Step {
-    /// Body bytes, and the state after them.
-    Data(Bytes, Framing),
-    /// The state moved on without body bytes.
-    Moved(Framing),
+    /// This many body bytes at the front of the buffer.
+    Data(usize),
+    /// This many framing bytes at the front of the buffer were used.
+    Moved(usize),
     /// The buffer ends before the next step.
     NeedMore,
 }
 
-/// One step of the chunked decoder over the buffered bytes.
-fn chunk_step(buf: &mut BytesMut, state: Chunk) -> Result<Step, Error> {
+/// One step of the chunked decoder over the buffered bytes (nothing is
+/// consumed: the caller advances by what the step says), and the state
+/// after it. The grammar is hyper's client's, byte for byte: a chunk size
+/// of hex digits only (no sign, no leading space, no overflow), then
+/// optional spaces or tabs, an extension without a bare LF, and CRLF; CRLF
+/// after the data; trailer lines ending in CRLF.
+fn chunk_step(buf: &[u8], state: Chunk) -> Result<(Step, Framing), Error> {
     match state {
-        Chunk::Size => {
-            let Some(line) = take_line(buf) else {
-                return Ok(Step::NeedMore);
-            };
-            let digits = line[..]
-                .split(|b| *b == b';')
-                .next()
-                .unwrap_or_default()
-                .trim_ascii();
-            if digits.is_empty() || digits.len() > 16 {
-                return Err(Error::Malformed("invalid chunk size"));
-            }
-            let size = std::str::from_utf8(digits)
-                .ok()
-                .and_then(|s| u64::from_str_radix(s, 16).ok())
-                .ok_or(Error::Malformed("invalid chunk size"))?;
-            Ok(Step::Moved(Framing::Chunked(if size == 0 {
-                Chunk::Trailers
-            } else {
-                Chunk::Data(size)
-            })))
-        }
+        Chunk::Size => Ok(match chunk_size_line(buf)? {
+            None => (Step::NeedMore, Framing::Chunked(state)),
+            Some((0, used)) => (Step::Moved(used), Framing::Chunked(Chunk::Trailers)),
+            Some((size, used)) => (Step::Moved(used), Framing::Chunked(Chunk::Data(size))),
+        }),
         Chunk::Data(left) => {
             if buf.is_empty() {
-                return Ok(Step::NeedMore);
+                return Ok((Step::NeedMore, Framing::Chunked(state)));
             }
             let n = left.min(buf.len() as u64);
-            let data = buf.split_to(n as usize).freeze();
             let next = if n == left {
                 Chunk::DataEnd
             } else {
                 Chunk::Data(left - n)
             };
-            Ok(Step::Data(data, Framing::Chunked(next)))
+            Ok((Step::Data(n as usize), Framing::Chunked(next)))
         }
-        Chunk::DataEnd => {
-            if buf.len() < 2 {
-                return Ok(Step::NeedMore);
-            }
-            if &buf[..2] != b"\r\n" {
-                return Err(Error::Malformed("chunk data longer than its size"));
-            }
-            buf.advance(2);
-            Ok(Step::Moved(Framing::Chunked(Chunk::Size)))
-        }
+        Chunk::DataEnd => match buf {
+            [] | [b'\r'] => Ok((Step::NeedMore, Framing::Chunked(state))),
+            [b'\r', b'\n', ..] => Ok((Step::Moved(2), Framing::Chunked(Chunk::Size))),
+            _ => Err(Error::Malformed("chunk data longer than its size")),
+        },
         Chunk::Trailers => {
             // Trailer fields are dropped: the gateway does not forward them.
-            let Some(line) = take_line(buf) else {
-                return Ok(Step::NeedMore);
+            // A line runs to its CR, which must be followed by LF.
+            let Some(cr) = buf.iter().position(|b| *b == b'\r') else {
+                if buf.len() > MAX_LINE {
+                    return Err(Error::Malformed("a trailer line is too long"));
+                }
+                return Ok((Step::NeedMore, Framing::Chunked(state)));
             };
-            Ok(Step::Moved(if line.is_empty() {
-                Framing::Done
-            } else {
-                Framing::Chunked(Chunk::Trailers)
-            }))
+            match buf.get(cr + 1) {
+                None => Ok((Step::NeedMore, Framing::Chunked(state))),
+                Some(b'\n') if cr == 0 => Ok((Step::Moved(2), Framing::Done)),
+                Some(b'\n') if cr <= MAX_LINE => {
+                    Ok((Step::Moved(cr + 2), Framing::Chunked(Chunk::Trailers)))
+                }
+                Some(b'\n') => Err(Error::Malformed("a trailer line is too long")),
+                Some(_) => Err(Error::Malformed("a trailer line without LF")),
+            }
         }
     }
 }
 
-/// Takes one CRLF-terminated line off the buffer (without the CRLF).
-fn take_line(buf: &mut BytesMut) -> Option<BytesMut> {
-    let end = buf.windows(2).position(|w| w == b"\r\n")?;
-    let mut line = buf.split_to(end + 2);
-    line.truncate(end);
-    Some(line)
+/// Parses a chunk-size line at the front of `buf`: the size and the bytes
+/// the line takes, `None` when the line is not complete yet (every byte so
+/// far valid).
+fn chunk_size_line(buf: &[u8]) -> Result<Option<(u64, usize)>, Error> {
+    #[derive(PartialEq)]
+    enum At {
+        Digits,
+        Space,
+        Extension,
+        Lf,
+    }
+    let bad = Error::Malformed("invalid chunk size line");
+    let mut at = At::Digits;
+    let mut size: u64 = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        if i >= MAX_LINE {
+            return Err(Error::Malformed("a chunk-size line is too long"));
+        }
+        match at {
+            At::Digits => {
+                if let Some(d) = (b as char).to_digit(16) {
+                    size = size
+                        .checked_mul(16)
+                        .and_then(|s| s.checked_add(u64::from(d)))
+                        .ok_or(Error::Malformed("chunk size too large"))?;
+                    continue;
+                }
+                if i == 0 {
+                    return Err(bad);
+                }
+                at = match b {
+                    b' ' | b'\t' => At::Space,
+                    b';' => At::Extension,
+                    b'\r' => At::Lf,
+                    _ => return Err(bad),
+                };
+            }
+            At::Space => {
+                at = match b {
+                    b' ' | b'\t' => At::Space,
+                    b';' => At::Extension,
+                    b'\r' => At::Lf,
+                    _ => return Err(bad),
+                }
+            }
+            At::Extension => match b {
+                b'\r' => at = At::Lf,
+                b'\n' => return Err(Error::Malformed("a bare LF in a chunk extension")),
+                _ => {}
+            },
+            At::Lf if b == b'\n' => return Ok(Some((size, i + 1))),
+            At::Lf => return Err(bad),
+        }
+    }
+    Ok(None)
 }
+
+/// Runs the chunked decoder over the bytes buffered after a response head
+/// without consuming them: an error there is known before the head goes
+/// to the client.
+fn check_chunked(buf: &[u8], mut state: Chunk) -> Result<(), Error> {
+    let mut at = 0;
+    loop {
+        let (step, next) = chunk_step(&buf[at..], state)?;
+        match step {
+            Step::Data(n) | Step::Moved(n) => at += n,
+            Step::NeedMore => return Ok(()),
+        }
+        match next {
+            Framing::Chunked(s) => state = s,
+            _ => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {
@@ -703,7 +886,7 @@ mod tests {
     async fn chunked_in_pieces_with_extensions_and_trailers() {
         let addr = upstream(vec![
             vec![
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
                 b"5;name=v\r\nhel",
                 b"lo\r",
                 b"\n0",
@@ -718,7 +901,6 @@ mod tests {
         let (_, headers, body, conn) = one(connect(addr).await, "GET").await.unwrap();
         assert_eq!(body, b"hello");
         assert!(headers.get("transfer-encoding").is_none());
-        assert!(headers.get("content-length").is_none(), "chunked wins");
         // Another coding before chunked (gzip) could not reach the client
         // declared once Transfer-Encoding goes: refused, not corrupted.
         let refused = one(conn.expect("reusable"), "GET").await;
@@ -824,6 +1006,15 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
             b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            // Ambiguous framing: refused, even where chunked would win.
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+            // Chunk sizes hyper's client refuses too.
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n",
         ] {
             let addr = upstream(vec![vec![bad]]).await;
             let r = one(connect(addr).await, "GET").await;
@@ -848,6 +1039,27 @@ mod tests {
             one(connect(addr).await, "GET").await,
             Err(Error::Io(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn only_framing_errors_break_trust() {
+        for (bytes, breaks) in [
+            (
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
+                true,
+            ),
+            (b"SMTP ready\r\n\r\n", true),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+1\r\n",
+                true,
+            ),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false),
+            (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", false),
+        ] {
+            let addr = upstream(vec![vec![bytes]]).await;
+            let e = one(connect(addr).await, "GET").await.err().unwrap();
+            assert_eq!(e.breaks_framing(), breaks, "{e}");
+        }
     }
 
     #[test]

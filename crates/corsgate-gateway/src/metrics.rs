@@ -26,7 +26,7 @@ pub const REASONS: &[&str] = &[
 ];
 
 const KINDS: [&str; 3] = ["not_cors", "preflight", "actual"];
-const UPSTREAM_ERRORS: [&str; 3] = ["connect", "timeout", "other"];
+const UPSTREAM_ERRORS: [&str; 4] = ["connect", "timeout", "other", "read_timeout"];
 /// Histogram bucket upper bounds, in seconds.
 pub const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -39,8 +39,11 @@ pub enum UpstreamError {
     Connect,
     /// No response head in time (504).
     Timeout,
-    /// Anything else (502).
+    /// Anything else (502, or a response cut mid-body).
     Other,
+    /// The upstream stalled mid-body for `timeouts.upstream_read` (the
+    /// response had started: both connections are closed).
+    ReadTimeout,
 }
 
 /// The per-request counters of one worker thread, on cache lines of its
@@ -50,7 +53,7 @@ pub enum UpstreamError {
 struct Shard {
     requests: [[AtomicU64; 2]; 3],
     reasons: [AtomicU64; 16],
-    upstream_errors: [AtomicU64; 3],
+    upstream_errors: [AtomicU64; 4],
     statuses: [AtomicU64; 5],
     buckets: [AtomicU64; 14],
     latency_count: AtomicU64,
@@ -121,6 +124,7 @@ impl Metrics {
             UpstreamError::Connect => 0,
             UpstreamError::Timeout => 1,
             UpstreamError::Other => 2,
+            UpstreamError::ReadTimeout => 3,
         };
         self.shard().upstream_errors[i].fetch_add(1, Relaxed);
     }

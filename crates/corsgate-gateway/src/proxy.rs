@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
 use crate::target;
 use crate::tunnel;
-use crate::upstream::Pool;
+use crate::upstream::{Outgoing, Pool};
 
 /// What a reload swaps atomically: the configuration and the upstream
 /// connection pools built for it.
@@ -51,6 +51,8 @@ impl Runtime {
                     up.protocol,
                     config.timeouts.upstream_connect,
                     config.timeouts.idle,
+                    config.timeouts.upstream_read,
+                    config.timeouts.upstream_quarantine,
                     config.limits.upstream_idle_per_host,
                 ));
             }
@@ -154,7 +156,21 @@ impl http_body::Body for Answer {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let r = std::pin::Pin::new(&mut this.body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Err(e))) = &r {
+            // The upstream failed mid-body: the client connection is cut.
+            this.client
+                .shared
+                .metrics
+                .upstream_error(if e.is::<crate::upstream::ReadTimedOut>() {
+                    UpstreamError::ReadTimeout
+                } else {
+                    UpstreamError::Other
+                });
+            tracing::warn!(error = %e, "upstream response body failed; the client connection is cut");
+        }
+        r
     }
 
     fn is_end_stream(&self) -> bool {
@@ -680,7 +696,12 @@ async fn forward(
             fields: &[],
             lines: &lines,
         };
-        within_deadline(client, deadline, pool.send_plain(&parts, &extra, start)).await
+        let out = Outgoing::Head {
+            parts: &parts,
+            extra: &extra,
+            now: start,
+        };
+        within_deadline(client, deadline, pool.send(out)).await
     } else {
         remove_hop_by_hop(&mut parts.headers);
         client
@@ -694,44 +715,12 @@ async fn forward(
             UpstreamProtocol::H2c => Version::HTTP_2,
         };
         let req = Request::from_parts(parts, body);
-        within_deadline(client, deadline, pool.send(req)).await
+        within_deadline(client, deadline, pool.send(Outgoing::Request(req))).await
     };
     match sent {
-        Ok(Ok(resp)) if resp.body().is_plain() => {
-            // From the in-task client: no transfer coding but chunked gets
-            // this far, and the hop-by-hop fields were left out as the head
-            // was parsed, but for a `Connection` naming other fields.
-            let (mut parts, body) = resp.into_parts();
-            if parts.headers.contains_key(header::CONNECTION) {
-                remove_hop_by_hop(&mut parts.headers);
-            }
-            Response::from_parts(parts, GatewayBody::Upstream(body))
-        }
-        Ok(Ok(resp))
-            if resp
-                .headers()
-                .get_all(header::TRANSFER_ENCODING)
-                .iter()
-                .any(|v| !h1client::is_only_chunked(v.as_bytes())) =>
-        {
-            // hyper decodes `chunked` only; another coding would reach the
-            // client undeclared once `Transfer-Encoding` (hop-by-hop) goes.
-            shared.metrics.upstream_error(UpstreamError::Other);
-            tracing::error!(
-                route = %route.path,
-                upstream = %up.authority,
-                "the upstream used a transfer coding other than chunked: 502"
-            );
-            local(
-                StatusCode::BAD_GATEWAY,
-                "corsgate: the upstream used a transfer coding the gateway does not support\n",
-            )
-        }
-        Ok(Ok(resp)) => {
-            let (mut parts, body) = resp.into_parts();
-            remove_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, GatewayBody::Upstream(body))
-        }
+        // Normalised by the pool (hop-by-hop fields gone, framing checked),
+        // whichever client read it.
+        Ok(Ok(resp)) => resp.map(GatewayBody::Upstream),
         Ok(Err(e)) if client_body_failed(&e) => {
             // The client's own body was malformed or cut short: its fault, not
             // the upstream's.

@@ -31,7 +31,7 @@ use crate::body::GatewayBody;
 use crate::forward::{remove_hop_by_hop, ClientSide};
 use crate::listener::Activity;
 use crate::proxy::ClientSideBase;
-use crate::upstream::{Pool, UpstreamBody, UpstreamFailure};
+use crate::upstream::{Pool, UpstreamFailure};
 
 /// Whether a request asks to switch protocols (`Connection: upgrade` and an
 /// `Upgrade` header, over HTTP/1.1).
@@ -111,12 +111,8 @@ pub async fn forward(
         .await
         .map_err(UpstreamFailure::Http)?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let (mut parts, body) = resp.into_parts();
-        remove_hop_by_hop(&mut parts.headers);
-        return Ok(Handshake::Refused(Response::from_parts(
-            parts,
-            GatewayBody::Upstream(UpstreamBody::unpooled(body)),
-        )));
+        let resp = target.pool.unpooled(resp)?;
+        return Ok(Handshake::Refused(resp.map(GatewayBody::Upstream)));
     }
     let upstream_upgrade = hyper::upgrade::on(&mut resp);
     let slot = client.take_slot();
