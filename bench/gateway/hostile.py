@@ -121,7 +121,7 @@ for _ in range(50):
 
 import threading
 
-cross = {"own": 0, "gateway_status": 0, "other": 0, "statuses": {}}
+cross = {"own": 0, "gateway_status": 0, "other": 0, "late": 0, "statuses": {}}
 lock = threading.Lock()
 
 
@@ -185,6 +185,8 @@ def keepalive_client(tid, until):
                     cross["gateway_status"] += 1
                 elif got == rid.encode() and (method == "HEAD" or code == "204" or rid.encode() in body):
                     cross["own"] += 1
+                elif got == b"stale-late":
+                    cross["late"] += 1
                 else:
                     cross["other"] += 1
             if header(head, b"connection") == b"close" and s is not None:

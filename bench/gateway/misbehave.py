@@ -16,8 +16,12 @@ adds what a broken or malicious server would:
   interim     a 103 Early Hints before the answer (legal; must be skipped)
   close       a close-delimited body (no length; the connection ends)
 
-A forged response carries `X-Req-Id: stale` and a body `stale`: if it ever
-reaches a client, that client got a response that was not its own.
+A forged response carries `X-Req-Id: stale-<kind>` and a body `stale`: if it
+ever reaches a client, that client got a response that was not its own.
+`late` is the one HTTP/1.1 cannot always catch: bytes that arrive after the
+connection was handed to the next request are that request's answer to any
+client (nginx and Envoy alike); the gateway can only stop reusing the
+connection, and the upstream, once the real answer shows up behind them.
 
 usage: misbehave.py PORT
 """
@@ -28,9 +32,13 @@ import time
 
 port = int(sys.argv[1])
 KINDS = ["clean", "late", "overlong", "body204", "head_body", "double", "interim", "close"]
-FORGED = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Req-Id: stale\r\n" \
-         b"Access-Control-Allow-Origin: https://evil.example\r\n" \
-         b"Access-Control-Allow-Credentials: true\r\n\r\nstale"
+
+
+def forged(kind):
+    """A response nobody asked for, named after the misbehaviour that sent it."""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Req-Id: stale-%s\r\n" \
+           b"Access-Control-Allow-Origin: https://evil.example\r\n" \
+           b"Access-Control-Allow-Credentials: true\r\n\r\nstale" % kind.encode()
 
 
 def read_head(conn, buf):
@@ -76,20 +84,20 @@ def serve(conn):
             if method == b"HEAD":
                 answer = answer  # the head alone; the length names the GET's body
                 if kind == "head_body":
-                    conn.sendall(answer + body + FORGED)
+                    conn.sendall(answer + body + forged(kind))
                     continue
                 conn.sendall(answer)
                 continue
             if kind == "late":
                 conn.sendall(answer + body)
                 time.sleep(0.05)
-                conn.sendall(FORGED)
+                conn.sendall(forged(kind))
             elif kind == "overlong":
-                conn.sendall(answer + body + b"EXTRA" + FORGED)
+                conn.sendall(answer + body + b"EXTRA" + forged(kind))
             elif kind == "body204":
-                conn.sendall(b"HTTP/1.1 204 No Content\r\nX-Req-Id: %s\r\n\r\n" % rid + FORGED)
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nX-Req-Id: %s\r\n\r\n" % rid + forged(kind))
             elif kind == "double":
-                conn.sendall(answer + body + FORGED)
+                conn.sendall(answer + body + forged(kind))
             elif kind == "interim":
                 conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n" + answer + body)
             elif kind == "close":

@@ -94,13 +94,16 @@ first=$(awk '{print $2}' <<<"$series"); last=$(awk '{print $NF}' <<<"$series")
 unanswered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["unanswered"])' "$work/hostile.json")
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$work/hostile.json" "$1"; }
 leaks=$(field 'd["leaks"]'); crossed=$(field 'd["cross_client"]["other"]'); own=$(field 'd["cross_client"]["own"]')
+late=$(field 'd["cross_client"]["late"]')
 cut=$(field 'd["slow_reader"].get("cut_by_gateway")'); trickle=$(field 'd["h2_trickle"].get("closed_after_s")')
 panics=$(grep -ci panick "$work/gw.log" || true)
 echo "path/Host confusions read by a disallowed origin: $leaks; keep-alive answers: $own own, $crossed not the client's own"
+echo "  and $late forged answers sent 50 ms late onto a connection already reused (undetectable in HTTP/1.1; bounded by the upstream's quarantine)"
 echo "slow reader cut by the gateway: $cut; HTTP/2 preface trickle closed after: ${trickle}s"
 status=0
 [ "$leaks" = 0 ] || { echo "FAIL: $leaks confused paths leaked an /api/ resource"; status=1; }
 [ "$crossed" = 0 ] || { echo "FAIL: $crossed answers were not the client's own"; status=1; }
+[ "$late" -le 16 ] || { echo "FAIL: $late late forged answers: the misbehaving upstream was not quarantined"; status=1; }
 [ "$own" -gt 0 ] || { echo "FAIL: no keep-alive answer through the misbehaving upstream"; status=1; }
 [ "$cut" = True ] || { echo "FAIL: the slow reader was not cut"; status=1; }
 [ "$trickle" != None ] || { echo "FAIL: the HTTP/2 preface trickle was not closed"; status=1; }
