@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 
 use crate::config::UpstreamProtocol;
 use crate::h1client;
+use crate::upload::Upload;
 
 /// The error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -82,12 +83,12 @@ pub struct Pool {
     /// an HTTP/1.1 connection's task runs on the worker that opened it, so
     /// it is only lent to requests on that worker.
     shards: Vec<Arc<Mutex<Idle>>>,
-    h2: Mutex<Option<http2::SendRequest<Incoming>>>,
+    h2: Mutex<Option<http2::SendRequest<Upload>>>,
 }
 
 struct Idle {
     /// Connections driven by hyper, oldest first; checkouts take the newest.
-    conns: Vec<(http1::SendRequest<Incoming>, Instant)>,
+    conns: Vec<(http1::SendRequest<Upload>, Instant)>,
     /// Plain connections for the in-task client, oldest first.
     raw: Vec<(h1client::Conn, Instant)>,
     /// This worker's share of `upstream_idle_per_host` (the shares add up
@@ -98,7 +99,7 @@ struct Idle {
 /// An HTTP/1.1 connection lent to one request; it goes back to the pool
 /// when the response body has been read to its end, and is closed otherwise.
 pub struct Lease {
-    conn: Option<http1::SendRequest<Incoming>>,
+    conn: Option<http1::SendRequest<Upload>>,
     pool: Arc<Mutex<Idle>>,
     idle_timeout: Duration,
 }
@@ -325,7 +326,7 @@ impl Pool {
     /// returns the response head with its streamed body.
     pub async fn send(
         &self,
-        req: Request<Incoming>,
+        req: Request<Upload>,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         match self.protocol {
             UpstreamProtocol::Http1 => self.send_h1(req).await,
@@ -338,7 +339,7 @@ impl Pool {
         &self.shards[i % self.shards.len()]
     }
 
-    fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
+    fn checkout(&self) -> Option<http1::SendRequest<Upload>> {
         let mut idle = self.shard().lock().ok()?;
         let now = Instant::now();
         while let Some((conn, since)) = idle.conns.pop() {
@@ -403,7 +404,7 @@ impl Pool {
 
     async fn send_h1(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<Upload>,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         if req.body().is_end_stream() {
             let (parts, _empty) = req.into_parts();
@@ -455,7 +456,7 @@ impl Pool {
 
     async fn send_h2(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<Upload>,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         loop {
             let shared = self
@@ -497,7 +498,7 @@ impl Pool {
         }
     }
 
-    fn forget_h2(&self, conn: &http2::SendRequest<Incoming>) {
+    fn forget_h2(&self, conn: &http2::SendRequest<Upload>) {
         if !conn.is_closed() {
             return;
         }
@@ -543,7 +544,7 @@ impl Pool {
         Ok(stream)
     }
 
-    async fn connect_h1(&self) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
+    async fn connect_h1(&self) -> Result<http1::SendRequest<Upload>, UpstreamFailure> {
         let stream = self.tcp().await?;
         self.handshake_h1(stream).await
     }
@@ -551,7 +552,7 @@ impl Pool {
     async fn handshake_h1(
         &self,
         stream: TcpStream,
-    ) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
+    ) -> Result<http1::SendRequest<Upload>, UpstreamFailure> {
         let io = TokioIo::new(stream);
         let (send, conn) = http1::Builder::new()
             .handshake(io)
@@ -565,7 +566,7 @@ impl Pool {
         Ok(send)
     }
 
-    async fn connect_h2(&self) -> Result<http2::SendRequest<Incoming>, UpstreamFailure> {
+    async fn connect_h2(&self) -> Result<http2::SendRequest<Upload>, UpstreamFailure> {
         let io = TokioIo::new(self.tcp().await?);
         let (send, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
