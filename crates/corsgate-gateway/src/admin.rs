@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::fdlimit::{AcceptBackoff, ADMIN_CONNECTIONS};
+use crate::fdlimit::{release_reserve, reserve_held, AcceptBackoff, ADMIN_CONNECTIONS};
 
 use crate::metrics::Metrics;
 
@@ -55,26 +55,23 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(ADMIN_CONNECTIONS));
-    let mut spare = spare_descriptor();
+    reserve_held();
     let mut backoff = AcceptBackoff::default();
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stop.changed() => return,
         };
-        if spare.is_none() {
-            spare = spare_descriptor();
-        }
+        reserve_held();
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stop.changed() => return,
         };
         let stream = match accepted {
             Ok((s, _)) => s,
-            Err(e) if is_out_of_descriptors(&e) && spare.is_some() => {
-                // Out of descriptors: the reserved one makes room for this
-                // connection (taken back once the process has one free).
-                drop(spare.take());
+            Err(e) if is_out_of_descriptors(&e) && release_reserve() => {
+                // Out of descriptors: the reserved one made room for this
+                // connection (taken back as soon as it closes).
                 match listener.accept().await {
                     Ok((s, _)) => s,
                     Err(e) => {
@@ -102,14 +99,12 @@ pub(crate) async fn run(
                 .serve_connection(TokioIo::new(stream), svc);
             // A scraper that stops reading does not keep its slot.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
+            // The descriptor just closed becomes the reserve again, before
+            // the public side can take it.
+            reserve_held();
             drop(permit);
         });
     }
-}
-
-/// A descriptor held in reserve for the admin listener.
-fn spare_descriptor() -> Option<std::fs::File> {
-    std::fs::File::open("/dev/null").ok()
 }
 
 /// Whether an accept failed for want of descriptors or memory.

@@ -83,6 +83,32 @@ pub fn clamp_max_connections(max_connections: usize) -> usize {
     }
 }
 
+/// One descriptor (`/dev/null`) held for the admin listener: when the
+/// process is out of descriptors, the admin listener closes it to accept a
+/// connection, and takes it back when that connection closes. The public
+/// accept loop takes the reserve back before it accepts and accepts nothing
+/// while it cannot: a descriptor freed goes to the reserve first.
+static RESERVE_FD: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Whether the reserve descriptor is held (taken now if it was not).
+pub fn reserve_held() -> bool {
+    match RESERVE_FD.lock() {
+        Ok(mut r) => {
+            if r.is_none() {
+                *r = std::fs::File::open("/dev/null").ok();
+            }
+            r.is_some()
+        }
+        Err(_) => true,
+    }
+}
+
+/// Closes the reserve descriptor, for the admin listener; whether it was
+/// held.
+pub fn release_reserve() -> bool {
+    RESERVE_FD.lock().ok().and_then(|mut r| r.take()).is_some()
+}
+
 /// The pause after a failed `accept` (EMFILE, ENFILE, ENOBUFS, ENOMEM, or a
 /// connection reset before it was accepted): 10 ms doubling to 1 s, reset
 /// by the next success; the pending connection stays in the kernel's queue

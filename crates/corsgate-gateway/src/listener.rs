@@ -444,6 +444,16 @@ async fn accept_loop(
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.changed() => break,
         };
+        if !crate::fdlimit::reserve_held() {
+            // The admin listener's reserve descriptor comes first: without
+            // it, accepting would take the last one.
+            let e = io::Error::from_raw_os_error(libc::EMFILE);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.failed(&e)) => {}
+                _ = shutdown.changed() => break,
+            }
+            continue;
+        }
         let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => {
