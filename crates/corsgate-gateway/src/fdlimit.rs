@@ -4,6 +4,8 @@
 //! process runs out of descriptors (EMFILE), with room left for the admin
 //! listener and the upstream connections.
 #![allow(unsafe_code)]
+// `rlim_t` is `u64` on some targets only.
+#![allow(clippy::unnecessary_cast)]
 
 /// Descriptors kept out of the client budget: standard streams, listeners,
 /// the runtime's epoll and event descriptors, configuration and TLS files
