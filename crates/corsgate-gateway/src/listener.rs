@@ -175,7 +175,8 @@ impl Snoop {
                         }
                     }
                     if done {
-                        pulse.frames.fetch_add(1, Relaxed);
+                        let f = &pulse.frames;
+                        f.store(f.load(Relaxed).wrapping_add(1), Relaxed);
                         if !*first_done {
                             *first_done = true;
                             pulse.h2_ready.store(true, Release);
@@ -221,7 +222,9 @@ impl<T> ClientIo<T> {
             Poll::Ready(r) => {
                 self.pulse.ticks.fetch_add(1, Relaxed);
                 if matches!(r, Ok(n) if *n > 0) {
-                    self.pulse.writes.fetch_add(1, Relaxed);
+                    // One writer (this stream): no read-modify-write needed.
+                    let w = &self.pulse.writes;
+                    w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
                 }
                 if self.pulse.write_blocked.load(Relaxed) {
                     self.pulse.write_blocked.store(false, Relaxed);
