@@ -153,6 +153,35 @@ async fn a_client_that_stops_reading_is_closed_and_its_upstream_released() {
         1
     );
     drop(c);
+
+    // Connections that owe nothing are not taken for stalled readers: a
+    // HEAD of a large body and a small GET, both read, then 3 s of quiet
+    // (an upstream that knows HEAD: the common one).
+    gw.shutdown().await;
+    let (up, _) = start_upstream().await;
+    let gw = gateway_with(up, "client_send = \"1s\"").await;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    c.write_all(
+        b"HEAD /raw/download/10000000 HTTP/1.1\r\nhost: a\r\n\r\nGET /public/echo HTTP/1.1\r\nhost: a\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = Vec::new();
+    let mut b = [0u8; 65536];
+    while !String::from_utf8_lossy(&got).contains("\"method\"") {
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&b[..n]);
+    }
+    let m = metrics(&gw).await;
+    assert_eq!(
+        metric(&m, "corsgate_client_timeouts_total{kind=\"send\"}"),
+        0
+    );
     gw.shutdown().await;
 }
 
