@@ -703,7 +703,7 @@ fn replace_cors_headers(
                     .collect();
                 tracing::warn!(
                     route = %route.path,
-                    upstream = %theirs.join("; "),
+                    upstream = %crate::logging::clip(theirs.join("; ").as_bytes()),
                     occurrences = count,
                     "the upstream's CORS headers disagree with the policy; replaced by the policy's"
                 );
