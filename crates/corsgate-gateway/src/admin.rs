@@ -1,5 +1,6 @@
 //! The admin listener: `GET /healthz` (200 `ok`, 503 `draining` during
-//! shutdown) and `GET /metrics` (Prometheus text format).
+//! shutdown) and `GET /metrics` (Prometheus text format), answering while
+//! the public side is saturated.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,7 +12,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+
+use crate::fdlimit::{release_reserve, reserve_held, AcceptBackoff, ADMIN_CONNECTIONS};
 
 use crate::metrics::Metrics;
 
@@ -41,18 +44,48 @@ fn answer(req: &Request<Incoming>, metrics: &Metrics, draining: bool) -> Respons
     r
 }
 
-/// Serves the admin endpoints until shutdown.
+/// Serves the admin endpoints until shutdown: at most
+/// [`ADMIN_CONNECTIONS`] at once, and still when the public side has used
+/// up the process's descriptors (one kept in reserve is given up to accept
+/// an admin connection, and taken back after).
 pub(crate) async fn run(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     draining: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(Semaphore::new(ADMIN_CONNECTIONS));
+    reserve_held();
+    let mut backoff = AcceptBackoff::default();
     loop {
-        let (stream, _) = tokio::select! {
-            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stop.changed() => return,
         };
+        reserve_held();
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) if is_out_of_descriptors(&e) && release_reserve() => {
+                // Out of descriptors: the reserved one made room for this
+                // connection (taken back as soon as it closes).
+                match listener.accept().await {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tokio::time::sleep(backoff.failed(&e)).await;
+                        continue;
+                    }
+                }
+            }
+            Err(e) => {
+                tokio::time::sleep(backoff.failed(&e)).await;
+                continue;
+            }
+        };
+        backoff.succeeded();
         let metrics = metrics.clone();
         let draining = draining.clone();
         tokio::spawn(async move {
@@ -60,11 +93,24 @@ pub(crate) async fn run(
                 let r = answer(&req, &metrics, *draining.borrow());
                 async move { Ok::<_, Infallible>(r) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(std::time::Duration::from_secs(5))
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+                .serve_connection(TokioIo::new(stream), svc);
+            // A scraper that stops reading does not keep its slot.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
+            // The descriptor just closed becomes the reserve again, before
+            // the public side can take it.
+            reserve_held();
+            drop(permit);
         });
     }
+}
+
+/// Whether an accept failed for want of descriptors or memory.
+pub(crate) fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }

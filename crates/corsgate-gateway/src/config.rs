@@ -158,7 +158,8 @@ pub struct Timeouts {
     pub idle: Duration,
     /// Time to connect to the upstream (then 502).
     pub upstream_connect: Duration,
-    /// Time for the upstream to send its response head (then 504).
+    /// Time for the upstream to send its response head, counted from the
+    /// end of the request body sent upstream (then 504).
     pub upstream_response: Duration,
     /// Longest wait between two reads of an upstream response body (then
     /// both connections are closed: the response had started).
@@ -166,9 +167,21 @@ pub struct Timeouts {
     /// How long an upstream caught writing outside a response gets no
     /// connection reuse (zero: never quarantined).
     pub upstream_quarantine: Duration,
+    /// Longest time between two successful writes to a client while a
+    /// response is owed to it (nginx `send_timeout`); then the connection
+    /// is closed and its upstream exchanges dropped.
+    pub client_send: Duration,
+    /// Longest time between two reads of a request body from the client
+    /// (nginx `client_body_timeout`); then 408 and the connection closes.
+    pub client_body: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
 }
+
+/// The longest duration any setting accepts: one day. Longer values are
+/// refused where they are read, so that no deadline computed from one can
+/// overflow the clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for Timeouts {
     fn default() -> Self {
@@ -179,6 +192,8 @@ impl Default for Timeouts {
             upstream_response: Duration::from_secs(60),
             upstream_read: Duration::from_secs(60),
             upstream_quarantine: Duration::from_secs(60),
+            client_send: Duration::from_secs(60),
+            client_body: Duration::from_secs(60),
             drain: Duration::from_secs(30),
         }
     }
@@ -272,6 +287,8 @@ struct FileTimeouts {
     upstream_response: Option<Spanned<String>>,
     upstream_read: Option<Spanned<String>>,
     upstream_quarantine: Option<Spanned<String>>,
+    client_send: Option<Spanned<String>>,
+    client_body: Option<Spanned<String>>,
     drain: Option<Spanned<String>>,
 }
 
@@ -368,16 +385,39 @@ impl Ctx<'_> {
     }
 }
 
-/// Parses a duration such as `250ms`, `10s`, `2m` or `1h`.
+/// `t + d`, saturating at `t` plus [`MAX_DURATION`] (or `t` itself) where
+/// the clock cannot represent the sum: no deadline computation panics.
+pub fn later(t: std::time::Instant, d: Duration) -> std::time::Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(MAX_DURATION))
+        .unwrap_or(t)
+}
+
+/// Parses a duration such as `250ms`, `10s`, `2m` or `1h`, at most
+/// [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{text:?} is longer than the longest duration accepted, 24h"
+        ));
+    }
+    Ok(d)
+}
+
+/// Parses a duration without an upper bound (`None` when it overflows).
+fn parse_any_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m or h (e.g. \"10s\")"))?;
     let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as \"10s\""))?;
+    // Digits beyond u64 are "too long", not "not a duration".
+    let n: u64 = match n.parse() {
+        Ok(n) => n,
+        Err(_) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => u64::MAX,
+        Err(_) => return Err(format!("{text:?} is not a duration such as \"10s\"")),
+    };
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
@@ -471,6 +511,8 @@ impl GatewayConfig {
             upstream_response: dur(&mut cx, &t.upstream_response, d.upstream_response),
             upstream_read: dur(&mut cx, &t.upstream_read, d.upstream_read),
             upstream_quarantine: dur(&mut cx, &t.upstream_quarantine, d.upstream_quarantine),
+            client_send: dur(&mut cx, &t.client_send, d.client_send),
+            client_body: dur(&mut cx, &t.client_body, d.client_body),
             drain: dur(&mut cx, &t.drain, d.drain),
         };
         for (name, v) in [
@@ -479,6 +521,8 @@ impl GatewayConfig {
             ("upstream_connect", &t.upstream_connect),
             ("upstream_response", &t.upstream_response),
             ("upstream_read", &t.upstream_read),
+            ("client_send", &t.client_send),
+            ("client_body", &t.client_body),
         ] {
             if let Some(s) = v {
                 if parse_duration(s.get_ref()).is_ok_and(|d| d.is_zero()) {
@@ -725,6 +769,7 @@ impl GatewayConfig {
         if self.timeouts.header_read != new.timeouts.header_read
             || self.timeouts.idle != new.timeouts.idle
             || self.timeouts.drain != new.timeouts.drain
+            || self.timeouts.client_send != new.timeouts.client_send
         {
             v.push("timeouts (client side)");
         }
@@ -847,5 +892,51 @@ credentials = true
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("10 days").is_err());
+        assert_eq!(parse_duration("24h"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("86400s"), Ok(MAX_DURATION));
+        // Every unit, just past the bound and far past it (u64 overflow in
+        // the number, in the multiplication, in the Duration itself).
+        for bad in [
+            "25h",
+            "1441m",
+            "86401s",
+            "86400001ms",
+            "10000000000000000000s",
+            "18446744073709551615s",
+            "18446744073709551616s",
+            "99999999999999999999999999999h",
+            "18446744073709551615ms",
+            "307445734561825861m",
+        ] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("longest"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_past_the_bound_are_located_errors() {
+        for key in [
+            "header_read",
+            "idle",
+            "upstream_connect",
+            "upstream_response",
+            "client_send",
+            "client_body",
+            "drain",
+        ] {
+            let bad = GOOD.replace(
+                "upstream_response = \"5s\"",
+                &format!("{key} = \"10000000000000000000s\""),
+            );
+            let e = GatewayConfig::from_toml(&bad).unwrap_err();
+            assert_eq!(
+                (e[0].line, e[0].column),
+                (Some(7), Some(4 + key.len())),
+                "{key}: {e:?}"
+            );
+            assert!(e[0].message.contains("24h"), "{e:?}");
+        }
+        let bad = format!("reload_poll = \"1000h\"\n{GOOD}");
+        assert!(GatewayConfig::from_toml(&bad).is_err());
     }
 }

@@ -139,9 +139,18 @@ pub async fn start_demo_upstream(addr: SocketAddr) -> std::io::Result<SocketAddr
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tokio::spawn(async move {
+        let mut backoff = crate::fdlimit::AcceptBackoff::default();
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let stream = match listener.accept().await {
+                Ok((s, _)) => {
+                    backoff.succeeded();
+                    s
+                }
+                Err(e) => {
+                    // Out of descriptors: pause rather than spin.
+                    tokio::time::sleep(backoff.failed(&e)).await;
+                    continue;
+                }
             };
             tokio::spawn(async move {
                 let _ = auto::Builder::new(TokioExecutor::new())

@@ -10,12 +10,16 @@
 //! * [`listener`]: HTTP/1.1 and h2c/h2 on one port, optional rustls TLS,
 //!   limits, idle timeout, graceful drain.
 //! * [`admin`]: `/healthz` and Prometheus `/metrics`.
+//! * [`fdlimit`]: the open-file limit and the connection budget it allows.
+//! * [`upload`]: the request body on its way upstream (read timeout,
+//!   progress for the upstream response deadline).
 //! * [`reload`]: hot reload on file change and SIGHUP.
 //! * [`demo`]: `serve --demo`.
 //!
 //! Entry points: [`start`] (tests, embedding), [`serve`] (runs until a
 //! future resolves), [`run_cli`] (`serve --config FILE` / `serve --demo`).
-#![forbid(unsafe_code)]
+// Unsafe code only in `fdlimit` (getrlimit/setrlimit), which allows it.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admin;
@@ -24,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod demo;
+pub mod fdlimit;
 pub mod forward;
 pub mod h1client;
 pub mod listener;
@@ -35,6 +40,7 @@ pub mod routes;
 pub mod target;
 pub mod tls;
 pub mod tunnel;
+pub mod upload;
 pub mod upstream;
 
 use std::fmt;
@@ -153,7 +159,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     let metrics = Arc::new(Metrics::default());
     let (draining, draining_rx) = watch::channel(false);
     let (stop, stop_rx) = watch::channel(false);
-    let limits = config.limits.clone();
+    let mut limits = config.limits.clone();
+    limits.max_connections = fdlimit::clamp_max_connections(limits.max_connections);
     let timeouts = config.timeouts.clone();
     let poll = config.reload_poll;
     let source = config.source.clone();
@@ -172,6 +179,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
             stop_rx.clone(),
         )));
     }
+    other_tasks.push(tokio::spawn(logging::report_suppressed(stop_rx.clone())));
     if source.is_some() {
         other_tasks.push(tokio::spawn(reload::watch(
             reloader.clone(),

@@ -1,12 +1,15 @@
-//! Client connections: accept (bounded by `max_connections`), optional TLS,
-//! HTTP/1.1 or h2c/h2 on the same port, header size and read-time limits,
-//! idle timeout, and graceful shutdown that drains requests in flight.
+//! Client connections: accept (bounded by `max_connections`, backing off
+//! when out of descriptors), optional TLS, HTTP/1.1 or h2c/h2 on the same
+//! port, header size and read-time limits (the HTTP/2 preface included),
+//! the send timeout for clients that stop reading, idle timeout, and
+//! graceful shutdown that drains requests in flight.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{
-    AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release,
+    AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed,
+    Ordering::Release,
 };
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -20,7 +23,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Limits, Timeouts};
+use crate::config::{later, Limits, Timeouts};
+use crate::metrics::ClientTimeout;
 use crate::proxy::{handle, ClientSideBase, Shared};
 
 /// A stream that counts its reads and writes, so that an idle connection can
@@ -65,6 +69,212 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
         if r.is_ready() {
             self.ticks.fetch_add(1, Relaxed);
         }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What a client connection's I/O tells its timers (`drive`): traffic,
+/// write stalls, and, for HTTP/2, how far the client got with its preface
+/// and whether it is in the middle of a frame.
+#[derive(Debug, Default)]
+pub(crate) struct Pulse {
+    /// Reads and writes that completed (the idle timeout).
+    ticks: AtomicU64,
+    /// Writes that moved bytes.
+    writes: AtomicU64,
+    /// The last write attempt could not proceed (the client is not reading).
+    write_blocked: AtomicBool,
+    /// The client sent the HTTP/2 preface and its first frame (SETTINGS).
+    h2_ready: AtomicBool,
+    /// HTTP/2 frames received in full.
+    frames: AtomicU64,
+    /// A frame other than DATA is partly received.
+    partial: AtomicBool,
+}
+
+/// The HTTP/2 client connection preface.
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Where the reader is in the client's byte stream, to tell an HTTP/2
+/// connection that completed its preface from one trickling it.
+#[derive(Debug, Clone, Copy)]
+enum Snoop {
+    /// Comparing the first bytes with the HTTP/2 preface (this many matched).
+    Preface(usize),
+    /// Reading HTTP/2 frames: header bytes held, payload bytes to skip, the
+    /// frame type, whether a frame was completed yet.
+    Frames {
+        header: [u8; 9],
+        held: usize,
+        payload: usize,
+        kind: u8,
+        first_done: bool,
+    },
+    /// Not HTTP/2 (or given up): nothing to look at.
+    Off,
+}
+
+impl Snoop {
+    /// Follows the bytes just read; updates `pulse`.
+    fn feed(&mut self, mut data: &[u8], pulse: &Pulse) {
+        while !data.is_empty() {
+            match self {
+                Snoop::Off => return,
+                Snoop::Preface(n) => {
+                    let take = (PREFACE.len() - *n).min(data.len());
+                    if data[..take] != PREFACE[*n..*n + take] {
+                        *self = Snoop::Off;
+                        return;
+                    }
+                    *n += take;
+                    data = &data[take..];
+                    if *n == PREFACE.len() {
+                        *self = Snoop::Frames {
+                            header: [0; 9],
+                            held: 0,
+                            payload: 0,
+                            kind: 0,
+                            first_done: false,
+                        };
+                    }
+                }
+                Snoop::Frames {
+                    header,
+                    held,
+                    payload,
+                    kind,
+                    first_done,
+                } => {
+                    let mut done = false;
+                    if *payload > 0 {
+                        let take = (*payload).min(data.len());
+                        *payload -= take;
+                        data = &data[take..];
+                        done = *payload == 0;
+                    } else {
+                        let take = (9 - *held).min(data.len());
+                        header[*held..*held + take].copy_from_slice(&data[..take]);
+                        *held += take;
+                        data = &data[take..];
+                        if *held == 9 {
+                            *held = 0;
+                            *payload = usize::from(header[0]) << 16
+                                | usize::from(header[1]) << 8
+                                | usize::from(header[2]);
+                            *kind = header[3];
+                            done = *payload == 0;
+                        }
+                    }
+                    if done {
+                        let f = &pulse.frames;
+                        f.store(f.load(Relaxed).wrapping_add(1), Relaxed);
+                        if !*first_done {
+                            *first_done = true;
+                            pulse.h2_ready.store(true, Release);
+                        }
+                    }
+                }
+            }
+        }
+        if let Snoop::Frames {
+            held,
+            payload,
+            kind,
+            ..
+        } = *self
+        {
+            let partial = held > 0 || (payload > 0 && kind != 0);
+            if pulse.partial.load(Relaxed) != partial {
+                pulse.partial.store(partial, Relaxed);
+            }
+        }
+    }
+}
+
+/// A client connection's stream: counts traffic and write stalls, and
+/// follows an HTTP/2 client's frames (see [`Pulse`]).
+pub(crate) struct ClientIo<T> {
+    inner: T,
+    pulse: Arc<Pulse>,
+    snoop: Snoop,
+}
+
+impl<T> ClientIo<T> {
+    fn new(inner: T, pulse: Arc<Pulse>) -> ClientIo<T> {
+        ClientIo {
+            inner,
+            pulse,
+            snoop: Snoop::Preface(0),
+        }
+    }
+
+    fn wrote(&self, r: &Poll<io::Result<usize>>) {
+        match r {
+            Poll::Ready(r) => {
+                self.pulse.ticks.fetch_add(1, Relaxed);
+                if matches!(r, Ok(n) if *n > 0) {
+                    // One writer (this stream): no read-modify-write needed.
+                    let w = &self.pulse.writes;
+                    w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
+                }
+                if self.pulse.write_blocked.load(Relaxed) {
+                    self.pulse.write_blocked.store(false, Relaxed);
+                }
+            }
+            Poll::Pending => {
+                if !self.pulse.write_blocked.load(Relaxed) {
+                    self.pulse.write_blocked.store(true, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ClientIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if r.is_ready() {
+            self.pulse.ticks.fetch_add(1, Relaxed);
+            if !matches!(self.snoop, Snoop::Off) {
+                let this = &mut *self;
+                this.snoop.feed(&buf.filled()[before..], &this.pulse);
+            }
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ClientIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&r);
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&r);
         r
     }
     fn is_write_vectored(&self) -> bool {
@@ -229,6 +439,7 @@ async fn accept_loop(
     shutdown: &mut watch::Receiver<bool>,
 ) {
     let mut next = 0;
+    let mut backoff = crate::fdlimit::AcceptBackoff::default();
     loop {
         // Wait for a free slot first: past max_connections, new clients
         // wait in the kernel's accept queue rather than being served badly.
@@ -236,13 +447,31 @@ async fn accept_loop(
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.changed() => break,
         };
+        if !crate::fdlimit::reserve_held() {
+            // The admin listener's reserve descriptor comes first: without
+            // it, accepting would take the last one.
+            let e = io::Error::from_raw_os_error(libc::EMFILE);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.failed(&e)) => {}
+                _ = shutdown.changed() => break,
+            }
+            continue;
+        }
         let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
-                Ok(a) => a,
+                Ok(a) => {
+                    backoff.succeeded();
+                    a
+                }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // EMFILE and friends: the connection stays in the
+                    // kernel's queue and the listener stays readable, so
+                    // retrying at once would spin; back off instead.
+                    let pause = backoff.failed(&e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => break,
+                    }
                     continue;
                 }
             },
@@ -328,35 +557,33 @@ async fn serve_one(
     shutdown: watch::Receiver<bool>,
     slot: OwnedSemaphorePermit,
 ) {
-    let ticks = Arc::new(AtomicU64::new(0));
+    let pulse = Arc::new(Pulse::default());
     match tls {
         None => {
-            let io = Activity {
-                inner: stream,
-                ticks: ticks.clone(),
-            };
+            let io = ClientIo::new(stream, pulse.clone());
             let base = ClientSideBase::new(shared, peer, false, Some(slot));
-            drive(io, base, builder, timeouts, shutdown, ticks).await;
+            drive(io, base, builder, timeouts, shutdown, pulse).await;
         }
         Some(acceptor) => {
             let hs = tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await;
             match hs {
                 Ok(Ok(s)) => {
-                    // ALPN says h2 before any request: the header-read check
-                    // (HTTP/1.x only) must not close it while it idles.
+                    // ALPN says h2 before any request: its exchanges get
+                    // timers of their own. It still has `header_read` to
+                    // send its preface (see `drive`).
                     let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-                    let io = Activity {
-                        inner: s,
-                        ticks: ticks.clone(),
-                    };
+                    let io = ClientIo::new(s, pulse.clone());
                     let base = ClientSideBase::new(shared, peer, true, Some(slot));
                     if h2 {
                         base.mark_h2();
                     }
-                    drive(io, base, builder, timeouts, shutdown, ticks).await;
+                    drive(io, base, builder, timeouts, shutdown, pulse).await;
                 }
                 Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
+                Err(_) => {
+                    shared.metrics.client_timeout(ClientTimeout::HeaderRead);
+                    tracing::debug!(peer = %peer, "TLS handshake timed out");
+                }
             }
         }
     }
@@ -368,7 +595,7 @@ async fn drive<T>(
     builder: auto::Builder<TokioExecutor>,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
-    ticks: Arc<AtomicU64>,
+    pulse: Arc<Pulse>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -389,16 +616,30 @@ async fn drive<T>(
         // A dropped sender counts as a shutdown too.
         let _ = shutdown.wait_for(|s| *s).await;
     });
+    let ticks = &pulse.ticks;
     let mut seen = ticks.load(Relaxed);
     let mut idle = tokio::time::interval(timeouts.idle);
     idle.reset();
-    // The header read timeout for HTTP/1.x: checked every `header_read`, a
-    // connection with nothing in flight that has not completed a request
-    // head since the last check is closed (so a head gets between one and
-    // two `header_read`s, and an idle keep-alive connection as long).
+    // The header read timeout: checked every `header_read`, a connection
+    // with nothing in flight that has not completed a request head since
+    // the last check is closed (so a head gets between one and two
+    // `header_read`s, and an idle keep-alive connection as long). An HTTP/2
+    // connection is held to it until it has sent its preface and SETTINGS
+    // (a preconnect then waits under `idle`); after that, a frame other
+    // than DATA begun and not finished in a whole `header_read` (a HEADERS
+    // frame trickled byte by byte) closes it.
     let mut heads = tokio::time::interval(timeouts.header_read);
     heads.reset();
     let mut seen_exchanges = base.exchanges();
+    let mut seen_frames = (pulse.frames.load(Relaxed), false);
+    // The send timeout: checked every half `client_send`, a connection that
+    // owes its client a response (a response body the client has not taken,
+    // or bytes it does not read) and sent nothing for two checks in a row
+    // is closed, dropping its upstream exchanges: between one and one and a
+    // half `client_send` after its last progress.
+    let mut sends = tokio::time::interval((timeouts.client_send / 2).max(Duration::from_millis(1)));
+    sends.reset();
+    let mut seen_sent = (0u64, 0u32);
     let counts = base.clone();
     // The upstream response deadline of the HTTP/1.x exchange in flight:
     // one timer for the connection (see `HeadWatch`), armed at most
@@ -406,7 +647,9 @@ async fn drive<T>(
     // deadline.
     let period = timeouts.upstream_response;
     let mut head_timer = Box::pin(tokio::time::sleep(period));
-    let mut head_armed = base.head_watch.to_nanos(std::time::Instant::now() + period);
+    let mut head_armed = base
+        .head_watch
+        .to_nanos(later(std::time::Instant::now(), period));
     base.head_watch.watch();
     let control = Arc::new(ControlWaker {
         fired: AtomicBool::new(true),
@@ -448,11 +691,45 @@ async fn drive<T>(
             }
             while heads.poll_tick(&mut ccx).is_ready() {
                 let now = counts.exchanges();
-                if now.0 == now.1 && now == seen_exchanges && !counts.is_h2() {
+                if pulse.h2_ready.load(Acquire) {
+                    let frames = (pulse.frames.load(Relaxed), pulse.partial.load(Relaxed));
+                    if frames.1 && seen_frames == frames {
+                        counts.metrics().client_timeout(ClientTimeout::HeaderRead);
+                        tracing::debug!(peer = %peer, "HTTP/2 frame not completed in time: closed");
+                        return Poll::Ready(());
+                    }
+                    seen_frames = frames;
+                } else if now.0 == now.1 && now == seen_exchanges {
+                    counts.metrics().client_timeout(ClientTimeout::HeaderRead);
                     tracing::debug!(peer = %peer, "no request head in time: closed");
                     return Poll::Ready(());
                 }
                 seen_exchanges = now;
+            }
+            while sends.poll_tick(&mut ccx).is_ready() {
+                let owed = counts.owing() > 0 || pulse.write_blocked.load(Relaxed);
+                // An HTTP/2 connection writes PING answers and SETTINGS
+                // acknowledgements whatever its streams do: only response
+                // body frames taken count as progress there.
+                let progress = if counts.is_h2() {
+                    counts.sent()
+                } else {
+                    counts.sent().wrapping_add(pulse.writes.load(Relaxed))
+                };
+                if owed && progress == seen_sent.0 {
+                    seen_sent.1 += 1;
+                    if seen_sent.1 >= 2 {
+                        counts.metrics().client_timeout(ClientTimeout::Send);
+                        tracing::debug!(
+                            peer = %peer,
+                            client_send_ms = timeouts.client_send.as_millis() as u64,
+                            "the client took nothing of its response in time: closed"
+                        );
+                        return Poll::Ready(());
+                    }
+                } else {
+                    seen_sent = (progress, 0);
+                }
             }
             while head_timer.as_mut().poll(&mut ccx).is_ready() {
                 let watch = &counts.head_watch;
@@ -463,10 +740,10 @@ async fn drive<T>(
                         // `within_deadline`) when the task is polled again.
                         watch.expire();
                         cx.waker().wake_by_ref();
-                        now + period
+                        later(now, period)
                     }
-                    Some(at) => at.min(now + period),
-                    None => now + period,
+                    Some(at) => at.min(later(now, period)),
+                    None => later(now, period),
                 };
                 head_armed = watch.to_nanos(next);
                 head_timer

@@ -46,6 +46,20 @@ pub enum UpstreamError {
     ReadTimeout,
 }
 
+/// Client connections closed by a client-side timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientTimeout {
+    /// No request head (or TLS handshake, or HTTP/2 preface or frame) in
+    /// time.
+    HeaderRead,
+    /// The client took nothing of its response for `client_send`.
+    Send,
+    /// The client sent nothing of its request body for `client_body`.
+    Body,
+}
+
+const CLIENT_TIMEOUTS: [&str; 3] = ["header_read", "send", "body"];
+
 /// The per-request counters of one worker thread, on cache lines of its
 /// own: two workers counting requests never write to the same line.
 #[derive(Debug, Default)]
@@ -70,6 +84,7 @@ pub struct Metrics {
     connections_total: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    client_timeouts: [AtomicU64; 3],
 }
 
 impl Default for Metrics {
@@ -83,6 +98,7 @@ impl Default for Metrics {
             connections_total: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            client_timeouts: Default::default(),
         }
     }
 }
@@ -155,6 +171,16 @@ impl Metrics {
     /// A client connection closed.
     pub fn connection_closed(&self) {
         self.connections_open.fetch_sub(1, Relaxed);
+    }
+    /// A client connection was closed (or a request answered 408) by a
+    /// client-side timeout.
+    pub fn client_timeout(&self, t: ClientTimeout) {
+        let i = match t {
+            ClientTimeout::HeaderRead => 0,
+            ClientTimeout::Send => 1,
+            ClientTimeout::Body => 2,
+        };
+        self.client_timeouts[i].fetch_add(1, Relaxed);
     }
     /// A configuration reload was applied or refused.
     pub fn reload(&self, ok: bool) {
@@ -311,6 +337,28 @@ impl Metrics {
             s,
             "corsgate_config_reloads_total{{result=\"refused\"}} {}",
             self.reloads_failed.load(Relaxed)
+        )?;
+        writeln!(
+            s,
+            "# HELP corsgate_client_timeouts_total Client connections closed (or requests answered 408) by a client-side timeout."
+        )?;
+        writeln!(s, "# TYPE corsgate_client_timeouts_total counter")?;
+        for (i, k) in CLIENT_TIMEOUTS.iter().enumerate() {
+            writeln!(
+                s,
+                "corsgate_client_timeouts_total{{kind=\"{k}\"}} {}",
+                self.client_timeouts[i].load(Relaxed)
+            )?;
+        }
+        writeln!(
+            s,
+            "# HELP corsgate_log_lines_suppressed_total Denial log lines held back by the log rate limit (the denials are counted above)."
+        )?;
+        writeln!(s, "# TYPE corsgate_log_lines_suppressed_total counter")?;
+        writeln!(
+            s,
+            "corsgate_log_lines_suppressed_total {}",
+            crate::logging::denied_budget().suppressed_total()
         )?;
         Ok(())
     }

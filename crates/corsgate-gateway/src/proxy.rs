@@ -131,7 +131,14 @@ pub async fn handle(
     shared
         .metrics
         .response(resp.status().as_u16(), start.elapsed());
-    Ok(resp.map(|body| Answer { body, client }))
+    // The response is owed to the client until its body is taken (the send
+    // timeout, see `listener::drive`).
+    client.owing.fetch_add(1, Relaxed);
+    Ok(resp.map(|body| Answer {
+        body,
+        client,
+        owes: true,
+    }))
 }
 
 /// A response body on its way to the client: when dropped (sent, or the
@@ -140,10 +147,27 @@ pub async fn handle(
 pub struct Answer {
     body: GatewayBody,
     client: Arc<ClientSideBase>,
+    /// The client has yet to take the last frame given (or the head): the
+    /// exchange waits on the client, not on the upstream.
+    owes: bool,
+}
+
+impl Answer {
+    fn owes(&mut self, owes: bool) {
+        if self.owes != owes {
+            self.owes = owes;
+            if owes {
+                self.client.owing.fetch_add(1, Relaxed);
+            } else {
+                self.client.owing.fetch_sub(1, Relaxed);
+            }
+        }
+    }
 }
 
 impl Drop for Answer {
     fn drop(&mut self) {
+        self.owes(false);
         self.client.finished.fetch_add(1, Relaxed);
     }
 }
@@ -158,17 +182,24 @@ impl http_body::Body for Answer {
     ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
         let this = self.get_mut();
         let r = std::pin::Pin::new(&mut this.body).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Err(e))) = &r {
-            // The upstream failed mid-body: the client connection is cut.
-            this.client
-                .shared
-                .metrics
-                .upstream_error(if e.is::<crate::upstream::ReadTimedOut>() {
-                    UpstreamError::ReadTimeout
-                } else {
-                    UpstreamError::Other
-                });
-            tracing::warn!(error = %e, "upstream response body failed; the client connection is cut");
+        match &r {
+            std::task::Poll::Ready(Some(Ok(_))) => {
+                this.client.sent.fetch_add(1, Relaxed);
+                this.owes(true);
+            }
+            std::task::Poll::Ready(Some(Err(e))) => {
+                // The upstream failed mid-body: the client connection is cut.
+                this.client.shared.metrics.upstream_error(
+                    if e.is::<crate::upstream::ReadTimedOut>() {
+                        UpstreamError::ReadTimeout
+                    } else {
+                        UpstreamError::Other
+                    },
+                );
+                tracing::warn!(error = %e, "upstream response body failed; the client connection is cut");
+                this.owes(false);
+            }
+            _ => this.owes(false),
         }
         r
     }
@@ -197,6 +228,10 @@ pub struct ClientSideBase {
     finished: AtomicU64,
     /// Whether the connection speaks HTTP/2.
     h2: AtomicBool,
+    /// Responses the client has yet to take (see [`Answer`]).
+    owing: AtomicU64,
+    /// Response body frames taken by the connection.
+    sent: AtomicU64,
     /// The connection's slot among `max_connections`; a WebSocket tunnel
     /// takes it along, so tunnels count against the limit too.
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
@@ -272,7 +307,10 @@ impl HeadWatch {
     pub(crate) fn due(&self) -> Option<Instant> {
         match self.deadline.load(Relaxed) {
             Self::NONE => None,
-            n => Some(self.epoch + std::time::Duration::from_nanos(n)),
+            n => Some(crate::config::later(
+                self.epoch,
+                std::time::Duration::from_nanos(n),
+            )),
         }
     }
 
@@ -300,16 +338,46 @@ struct TimedOut;
 
 /// Runs `fut` until the upstream response deadline: with the connection's
 /// timer when it watches ([`HeadWatch`]), else with a timer of its own.
+///
+/// With `upload`, the deadline is `timeout` after the request body's last
+/// hand-over to the upstream (its end, once sent), and none runs while the
+/// body waits on the client: the deadline only moves later, so each timer
+/// firing checks it again before the exchange is given up.
 async fn within_deadline<F: std::future::Future>(
     client: &ClientSideBase,
     deadline: Instant,
+    upload: Option<(&crate::upload::Progress, std::time::Duration)>,
     fut: F,
 ) -> Result<F::Output, TimedOut> {
+    // The deadline in force now (a recheck point while the body waits on
+    // the client).
+    let current = |now: Instant| match upload {
+        None => deadline,
+        Some((p, timeout)) => p
+            .deadline(timeout)
+            .unwrap_or_else(|| crate::config::later(now, timeout)),
+    };
     let watch = &client.head_watch;
     if client.is_h2() || !watch.begin(deadline) {
-        return tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), fut)
-            .await
-            .map_err(|_| TimedOut);
+        let mut fut = std::pin::pin!(fut);
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::from_std(
+            deadline
+        )));
+        return std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Ok(out));
+            }
+            while std::future::Future::poll(timer.as_mut(), cx).is_ready() {
+                let now = Instant::now();
+                let at = current(now);
+                if at <= now {
+                    return std::task::Poll::Ready(Err(TimedOut));
+                }
+                timer.as_mut().reset(tokio::time::Instant::from_std(at));
+            }
+            std::task::Poll::Pending
+        })
+        .await;
     }
     struct End<'a>(&'a HeadWatch);
     impl Drop for End<'_> {
@@ -327,7 +395,13 @@ async fn within_deadline<F: std::future::Future>(
             return std::task::Poll::Ready(Ok(out));
         }
         if watch.is_expired() {
-            return std::task::Poll::Ready(Err(TimedOut));
+            let now = Instant::now();
+            let at = current(now);
+            if at <= now {
+                return std::task::Poll::Ready(Err(TimedOut));
+            }
+            // Moved on since: watched again until the new deadline.
+            watch.begin(at);
         }
         std::task::Poll::Pending
     })
@@ -360,6 +434,8 @@ impl ClientSideBase {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             h2: AtomicBool::new(false),
+            owing: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
             head_watch: HeadWatch::new(),
         }
     }
@@ -389,6 +465,21 @@ impl ClientSideBase {
     /// Whether a request came over HTTP/2.
     pub fn is_h2(&self) -> bool {
         self.h2.load(Relaxed)
+    }
+
+    /// Responses the client has yet to take.
+    pub(crate) fn owing(&self) -> u64 {
+        self.owing.load(Relaxed)
+    }
+
+    /// Response body frames the connection has taken so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.load(Relaxed)
+    }
+
+    /// The gateway's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 }
 
@@ -576,7 +667,7 @@ async fn upgrade(
     // The same deadline as for any forwarded request: a response head
     // within `upstream_response` of the request's start, else 504.
     let timeout = rt.config.timeouts.upstream_response;
-    let deadline = tokio::time::Instant::from_std(start) + timeout;
+    let deadline = tokio::time::Instant::from_std(crate::config::later(start, timeout));
     let sent = tokio::time::timeout_at(deadline, tunnel::forward(target, client, side, req)).await;
     let mut resp = match sent {
         Ok(Ok(tunnel::Handshake::Switched(resp))) => return resp,
@@ -591,21 +682,34 @@ async fn upgrade(
 }
 
 fn log_denied(req: &Request<Incoming>, route: &Route, v: &Verdict) {
+    // A client can send a denied request per packet: the lines are rate
+    // limited (the metrics count every denial) and each value clipped.
+    let Some(suppressed) = crate::logging::denied_budget().admit() else {
+        return;
+    };
+    let clip = crate::logging::clip;
     let origin = req
         .headers()
         .get(header::ORIGIN)
-        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+        .map(|o| clip(o.as_bytes()))
+        .unwrap_or_default();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|o| clip(o.as_bytes()))
         .unwrap_or_default();
     tracing::warn!(
         target: "corsgate::denied",
         kind = kind_label(v.kind()),
         reason = v.reason_code(),
-        method = %req.method(),
-        path = %req.uri().path(),
+        method = %clip(req.method().as_str().as_bytes()),
+        path = %clip(req.uri().path().as_bytes()),
         route = %route.path,
         origin = %origin,
+        user_agent = %user_agent,
+        suppressed,
         "CORS request denied: {}",
-        v.reason_text()
+        clip(v.reason_text().as_bytes())
     );
 }
 
@@ -648,7 +752,7 @@ fn replace_cors_headers(
                     .collect();
                 tracing::warn!(
                     route = %route.path,
-                    upstream = %theirs.join("; "),
+                    upstream = %crate::logging::clip(theirs.join("; ").as_bytes()),
                     occurrences = count,
                     "the upstream's CORS headers disagree with the policy; replaced by the policy's"
                 );
@@ -682,7 +786,7 @@ async fn forward(
     };
     let host = upstream_host(rt, side, pool);
     let timeout = rt.config.timeouts.upstream_response;
-    let deadline = start + timeout;
+    let deadline = crate::config::later(start, timeout);
     let sent = if up.protocol == UpstreamProtocol::Http1
         && body.is_end_stream()
         && is_plain(&parts.headers)
@@ -701,7 +805,7 @@ async fn forward(
             extra: &extra,
             now: start,
         };
-        within_deadline(client, deadline, pool.send(out)).await
+        within_deadline(client, deadline, None, pool.send(out)).await
     } else {
         remove_hop_by_hop(&mut parts.headers);
         client
@@ -714,13 +818,43 @@ async fn forward(
             UpstreamProtocol::Http1 => Version::HTTP_11,
             UpstreamProtocol::H2c => Version::HTTP_2,
         };
+        // The deadline runs from the body's last piece handed upstream (its
+        // end, once sent); a body the client stops sending gets 408.
+        let progress = Arc::new(crate::upload::Progress::new(start));
+        let body = crate::upload::Upload::new(
+            body,
+            rt.config.timeouts.client_body,
+            Some(progress.clone()),
+        );
         let req = Request::from_parts(parts, body);
-        within_deadline(client, deadline, pool.send(Outgoing::Request(req))).await
+        within_deadline(
+            client,
+            deadline,
+            Some((&progress, timeout)),
+            pool.send(Outgoing::Request(req)),
+        )
+        .await
     };
     match sent {
         // Normalised by the pool (hop-by-hop fields gone, framing checked),
         // whichever client read it.
         Ok(Ok(resp)) => resp.map(GatewayBody::Upstream),
+        Ok(Err(e)) if crate::upload::timed_out(&e) => {
+            shared
+                .metrics
+                .client_timeout(crate::metrics::ClientTimeout::Body);
+            tracing::debug!(
+                client_body_ms = rt.config.timeouts.client_body.as_millis() as u64,
+                "the client sent nothing of its request body in time: 408"
+            );
+            let mut r = local(
+                StatusCode::REQUEST_TIMEOUT,
+                "corsgate: the request body did not arrive in time\n",
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
         Ok(Err(e)) if client_body_failed(&e) => {
             // The client's own body was malformed or cut short: its fault, not
             // the upstream's.

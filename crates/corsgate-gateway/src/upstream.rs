@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 use crate::config::UpstreamProtocol;
 use crate::forward::remove_hop_by_hop;
 use crate::h1client;
+use crate::upload::Upload;
 
 /// The error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -120,7 +121,7 @@ pub enum Outgoing<'a> {
     /// Any request (origin-form URI for HTTP/1.1, absolute for h2c), its
     /// headers ready for the upstream, sent by hyper's client (bodiless
     /// HTTP/1.1 ones by the in-task client).
-    Request(Request<Incoming>),
+    Request(Request<Upload>),
 }
 
 /// The connections to one upstream (`host:port`, protocol).
@@ -136,12 +137,12 @@ pub struct Pool {
     /// an HTTP/1.1 connection's task runs on the worker that opened it, so
     /// it is only lent to requests on that worker.
     shards: Vec<Arc<Mutex<Idle>>>,
-    h2: Mutex<Option<http2::SendRequest<Incoming>>>,
+    h2: Mutex<Option<http2::SendRequest<Upload>>>,
 }
 
 struct Idle {
     /// Connections driven by hyper, oldest first; checkouts take the newest.
-    conns: Vec<(http1::SendRequest<Incoming>, Instant)>,
+    conns: Vec<(http1::SendRequest<Upload>, Instant)>,
     /// Plain connections for the in-task client, oldest first.
     raw: Vec<(h1client::Conn, Instant)>,
     /// This worker's share of `upstream_idle_per_host` (the shares add up
@@ -215,7 +216,7 @@ impl Idle {
 /// An HTTP/1.1 connection lent to one request; it goes back to the pool
 /// when the response body has been read to its end, and is closed otherwise.
 pub struct Lease {
-    conn: Option<http1::SendRequest<Incoming>>,
+    conn: Option<http1::SendRequest<Upload>>,
     pool: Arc<Mutex<Idle>>,
     idle_timeout: Duration,
 }
@@ -528,7 +529,7 @@ impl Pool {
         &self.shards[i % self.shards.len()]
     }
 
-    fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
+    fn checkout(&self) -> Option<http1::SendRequest<Upload>> {
         let mut idle = self.shard().lock().ok()?;
         let now = Instant::now();
         if !idle.reusing(now) {
@@ -616,7 +617,7 @@ impl Pool {
 
     async fn send_h1(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<Upload>,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         if req.body().is_end_stream() {
             let (parts, _empty) = req.into_parts();
@@ -673,7 +674,7 @@ impl Pool {
 
     async fn send_h2(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<Upload>,
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         loop {
             let shared = self
@@ -717,7 +718,7 @@ impl Pool {
         }
     }
 
-    fn forget_h2(&self, conn: &http2::SendRequest<Incoming>) {
+    fn forget_h2(&self, conn: &http2::SendRequest<Upload>) {
         if !conn.is_closed() {
             return;
         }
@@ -773,7 +774,7 @@ impl Pool {
         Ok(stream)
     }
 
-    async fn connect_h1(&self) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
+    async fn connect_h1(&self) -> Result<http1::SendRequest<Upload>, UpstreamFailure> {
         let stream = self.tcp().await?;
         self.handshake_h1(stream).await
     }
@@ -781,7 +782,7 @@ impl Pool {
     async fn handshake_h1(
         &self,
         stream: TcpStream,
-    ) -> Result<http1::SendRequest<Incoming>, UpstreamFailure> {
+    ) -> Result<http1::SendRequest<Upload>, UpstreamFailure> {
         let io = TokioIo::new(stream);
         let (send, conn) = http1::Builder::new()
             // The in-task client's limit on a response head, exact (hyper's
@@ -798,7 +799,7 @@ impl Pool {
         Ok(send)
     }
 
-    async fn connect_h2(&self) -> Result<http2::SendRequest<Incoming>, UpstreamFailure> {
+    async fn connect_h2(&self) -> Result<http2::SendRequest<Upload>, UpstreamFailure> {
         let io = TokioIo::new(self.tcp().await?);
         let (send, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
