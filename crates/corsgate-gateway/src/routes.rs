@@ -37,17 +37,34 @@ pub fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route
 /// another route once dropped ([`crate::target::without_parameters`]):
 /// `/api;x/me` is `/api/me` to Tomcat, Jetty and Spring, so it must not go
 /// through the route of `/` (or be forwarded under `/api/`'s policy to an
-/// application that reads it another way).
+/// application that reads it another way). Likewise a path that a lenient
+/// application reads as another route's ([`crate::target::lenient_reading`]:
+/// `/API/me` and `/ap%C4%B1/me` to a case-insensitive one, `/api./me` to
+/// Windows): a catch-all `/` must not serve `/api/`'s resources.
 pub fn find_unambiguous<'a>(
     routes: &'a [Route],
     host: &str,
     path: &str,
 ) -> Result<Option<&'a Route>, crate::target::Refusal> {
     let found = find(routes, host, path);
+    let same =
+        |other: Option<&Route>| found.map(std::ptr::from_ref) == other.map(std::ptr::from_ref);
     if let Some(stripped) = crate::target::without_parameters(path) {
-        let other = find(routes, host, &stripped);
-        if found.map(std::ptr::from_ref) != other.map(std::ptr::from_ref) {
+        if !same(find(routes, host, &stripped)) {
             return Err(crate::target::Refusal::ParameterChangesRoute);
+        }
+    }
+    if crate::target::may_read_otherwise(path) {
+        // Case, trailing dots and spaces, parameters, all at once: the
+        // route a lenient application's reading would choose, the routes'
+        // prefixes read the same way.
+        let lenient = crate::target::lenient_reading(path);
+        let other = routes.iter().find(|r| {
+            r.host.as_deref().is_none_or(|h| h == host)
+                && path_matches(&crate::target::lenient_reading(&r.path), &lenient)
+        });
+        if !same(other) {
+            return Err(crate::target::Refusal::ReadingChangesRoute);
         }
     }
     Ok(found)
