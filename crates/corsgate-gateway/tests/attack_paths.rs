@@ -174,6 +174,40 @@ fn answer(head: &str) -> Vec<u8> {
         .and_then(|rest| rest.split_once('/'))
         .is_some_and(|(_, tail)| format!("/{tail}") == "/api/me");
     let body = if secret { "secret" } else { "public" };
+    // Misbehaviours on request, by the last name of the path.
+    let trick = path.rsplit('/').next().unwrap_or("");
+    let reflect = "access-control-allow-origin: https://evil.example\r\naccess-control-allow-credentials: true\r\n";
+    let tricky = |status: &str, cors: &str| {
+        format!("HTTP/1.1 {status}\r\n{cors}content-length: 6\r\n\r\nsecret").into_bytes()
+    };
+    match trick {
+        "upper" => {
+            return tricky(
+                "200 OK",
+                "ACCESS-CONTROL-ALLOW-ORIGIN: https://evil.example\r\nAccess-Control-Allow-Credentials: TRUE\r\n",
+            )
+        }
+        "dup" => return tricky("200 OK", &format!("{reflect}{reflect}")),
+        "space" => {
+            return tricky(
+                "200 OK",
+                "access-control-allow-origin : https://evil.example\r\naccess-control-allow-credentials : true\r\n",
+            )
+        }
+        "fold" => {
+            return tricky(
+                "200 OK",
+                "x-a: 1\r\n access-control-allow-origin: https://evil.example\r\n",
+            )
+        }
+        "early" => {
+            let mut out = format!("HTTP/1.1 103 Early Hints\r\n{reflect}\r\n").into_bytes();
+            out.extend(tricky("200 OK", reflect));
+            return out;
+        }
+        "error" => return tricky("500 Internal Server Error", reflect),
+        _ => {}
+    }
     let origin = head
         .split("\r\n")
         .find_map(|l| {
@@ -769,6 +803,35 @@ async fn websocket_handshake_variants_from_a_disallowed_origin() {
             assert_eq!(got, status, "{target} {up:?}: {resp}");
             assert!(take(&heads).is_empty(), "{target} {up:?}");
             assert!(!readable_secret(&resp, EVIL), "{target} {up:?}");
+        }
+    }
+}
+
+/// The upstream's own CORS headers, however it spells them, never reach a
+/// page on a disallowed origin through a route with a policy: upper case,
+/// twice, a space before the colon, folded into another line, in a 103
+/// before the answer, on a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_cors_headers_cannot_slip_through() {
+    let (gw, _heads) = setup(true).await;
+    let addr = gw.local_addr();
+    for trick in ["upper", "dup", "space", "fold", "early", "error"] {
+        for mode in [Mode::Plain, Mode::Body] {
+            let target = format!("/api/{trick}");
+            let (status, resp) = raw(addr, &request(mode, &target, "gw.example")).await;
+            let ctx = format!("{mode:?} {trick}: {status}");
+            // Every response in the stream (1xx included) is checked.
+            for head in resp.split("\r\n\r\n") {
+                let lower = head.to_ascii_lowercase();
+                assert!(!lower.contains("evil.example"), "{ctx}: {resp}");
+            }
+            assert!(!readable_secret(&resp, EVIL), "{ctx}: {resp}");
+            assert!(
+                header(&resp, "vary")
+                    .iter()
+                    .any(|v| v.to_ascii_lowercase().contains("origin")),
+                "{ctx}: {resp}"
+            );
         }
     }
 }
