@@ -24,11 +24,13 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
 const EVIL: &str = "https://evil.example";
-const REFLECT: &str = "Access-Control-Allow-Origin: https://evil.example\r\n\
-                       Access-Control-Allow-Credentials: true\r\n";
 
-/// The upstream's answer for a request line's path.
-fn answer(path: &str) -> Option<Vec<u8>> {
+/// The upstream's answer for a request line's path, reflecting `origin`.
+fn answer(path: &str, origin: &str) -> Option<Vec<u8>> {
+    let reflect = format!(
+        "Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n"
+    );
+    let reflect = reflect.as_str();
     let last = path
         .split('?')
         .next()
@@ -45,7 +47,7 @@ fn answer(path: &str) -> Option<Vec<u8>> {
             "200 OK",
             "ACCESS-CONTROL-ALLOW-ORIGIN: https://evil.example\r\naccess-control-allow-credentials: TRUE\r\n",
         ),
-        "dup" => ok("200 OK", &format!("{REFLECT}{REFLECT}")),
+        "dup" => ok("200 OK", &format!("{reflect}{reflect}")),
         "space" => ok(
             "200 OK",
             "Access-Control-Allow-Origin : https://evil.example\r\nAccess-Control-Allow-Credentials : true\r\n",
@@ -55,13 +57,13 @@ fn answer(path: &str) -> Option<Vec<u8>> {
             "X-A: 1\r\n Access-Control-Allow-Origin: https://evil.example\r\n",
         ),
         "early" => format!(
-            "HTTP/1.1 103 Early Hints\r\n{REFLECT}\r\n{}",
-            ok("200 OK", REFLECT)
+            "HTTP/1.1 103 Early Hints\r\n{reflect}\r\n{}",
+            ok("200 OK", reflect)
         ),
-        "error" => ok("500 Internal Server Error", REFLECT),
-        "vary" => ok("200 OK", &format!("{REFLECT}Vary: Accept-Encoding\r\n")),
+        "error" => ok("500 Internal Server Error", reflect),
+        "vary" => ok("200 OK", &format!("{reflect}Vary: Accept-Encoding\r\n")),
         "drop" => return None,
-        _ => ok("200 OK", REFLECT),
+        _ => ok("200 OK", reflect),
     };
     Some(text.into_bytes())
 }
@@ -83,7 +85,15 @@ fn start_upstream() -> u16 {
                 }
                 let head = String::from_utf8_lossy(&buf).into_owned();
                 let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
-                if let Some(a) = answer(&path) {
+                let origin = head
+                    .split("\r\n")
+                    .find_map(|l| {
+                        let (n, v) = l.split_once(':')?;
+                        n.eq_ignore_ascii_case("origin")
+                            .then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default();
+                if let Some(a) = answer(&path, &origin) {
                     let _ = s.write_all(&a);
                 }
             });
@@ -369,8 +379,15 @@ const TABLE: &[(&str, Want, Want)] = &[
     ("/other/api", Want::Outside, Want::Outside),
 ];
 
-fn run(server: Server) -> Vec<String> {
-    let upstream = start_upstream();
+/// An exported server, running beside its catch-all.
+struct Site {
+    port: u16,
+    exported: String,
+    _running: Running,
+    _dir: TempDir,
+}
+
+fn site(server: Server, upstream: u16) -> Site {
     let dir = std::env::temp_dir().join(format!(
         "corsgate-export-attack-{server:?}-{}-{}",
         std::process::id(),
@@ -388,7 +405,19 @@ fn run(server: Server) -> Vec<String> {
         upstream,
     );
     let port = free_port();
-    let _running = start(server, &exported, &dir.0, port, upstream);
+    let running = start(server, &exported, &dir.0, port, upstream);
+    Site {
+        port,
+        exported,
+        _running: running,
+        _dir: dir,
+    }
+}
+
+fn run(server: Server) -> Vec<String> {
+    let upstream = start_upstream();
+    let site = site(server, upstream);
+    let (port, exported) = (site.port, &site.exported);
     let mut problems = Vec::new();
     for (target, nginx, apache) in TABLE {
         let want = if server == Server::Nginx {
@@ -456,4 +485,98 @@ fn nginx_export_under_attack() {
 fn apache_export_under_attack() {
     let problems = run(Server::Apache);
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Serves one page (any path) on loopback: its origin is a refused one.
+fn start_page() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let body = "<!doctype html><title>refused origin</title>";
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+/// The same in headless Chromium, with `credentials: 'include'`, from a page
+/// whose origin the policy refuses: the upstream itself is readable (the
+/// control), nothing is through either export — except, on nginx < 1.29,
+/// an answer after a 103, which the export warns about.
+#[test]
+fn chromium_reads_nothing_through_either_export() {
+    use corsgate_conformance::webdriver::Driver;
+    let upstream = start_upstream();
+    let nginx = site(Server::Nginx, upstream);
+    let apache = site(Server::Apache, upstream);
+    let page = start_page();
+    let driver = Driver::start("/usr/bin/chromedriver", "/usr/bin/chromium")
+        .expect("chromium and chromedriver are installed (scripts/test installs them)");
+    driver
+        .navigate(&format!("http://127.0.0.1:{page}/"))
+        .expect("the page loads");
+    let paths = ["/api/x", "/API", "/api.", "/api/upper", "/api/early"];
+    let mut urls = vec![("upstream", "/api/x", upstream)];
+    for p in paths {
+        urls.push(("nginx", p, nginx.port));
+        urls.push(("apache", p, apache.port));
+    }
+    let list: Vec<String> = urls
+        .iter()
+        .map(|(_, p, port)| format!("http://127.0.0.1:{port}{p}"))
+        .collect();
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           const out = [];
+           for (const url of {}) {{
+             try {{
+               const r = await fetch(url, {{credentials: 'include'}});
+               out.push('read ' + r.status + ': ' + (await r.text()));
+             }} catch (e) {{
+               out.push('blocked: ' + e);
+             }}
+           }}
+           done(out);
+         }})().catch(e => done('JS error: ' + e));",
+        serde_json::to_string(&list).unwrap()
+    );
+    let result = driver
+        .execute_async(&script, vec![])
+        .expect("the script runs");
+    let seen: Vec<String> = result
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    for ((name, path, _), got) in urls.iter().zip(&seen) {
+        println!("chromium {}: {name} {path}: {got}", driver.browser_version);
+    }
+    assert!(
+        seen[0] == "read 200: secret",
+        "the control must be readable, or the test proves nothing: {seen:?}"
+    );
+    let old_nginx = nginx_version() < (1, 29);
+    for ((name, path, _), got) in urls.iter().zip(&seen).skip(1) {
+        if *name == "nginx" && *path == "/api/early" && old_nginx {
+            assert!(nginx.exported.contains("103 Early Hints"));
+            continue;
+        }
+        assert!(
+            got.starts_with("blocked: TypeError"),
+            "{name} {path}: the page read the answer: {got}"
+        );
+    }
+    drop(driver);
 }
