@@ -173,6 +173,11 @@ fn answer(head: &str) -> Vec<u8> {
         .map(|(_, rest)| rest)
         .and_then(|rest| rest.split_once('/'))
         .is_some_and(|(_, tail)| format!("/{tail}") == "/api/me");
+    if head.to_ascii_lowercase().contains("\r\nupgrade: h2c") {
+        // A careless upstream that accepts any switch.
+        return b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n"
+            .to_vec();
+    }
     let body = if secret { "secret" } else { "public" };
     // Misbehaviours on request, by the last name of the path.
     let trick = path.rsplit('/').next().unwrap_or("");
@@ -833,5 +838,64 @@ async fn upstream_cors_headers_cannot_slip_through() {
                 "{ctx}: {resp}"
             );
         }
+    }
+}
+
+/// A switch to another protocol than WebSocket is not tunnelled: after a
+/// 101 for `h2c` (or `TLS/1.2`, or a list), the client would talk straight to
+/// the upstream, each later request unrouted and unchecked (h2c smuggling).
+/// The switch goes the ordinary way without its upgrade headers, and what
+/// the client writes next is a new request, routed and normalised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_websocket_is_tunnelled() {
+    let (gw, heads) = setup(true).await;
+    let addr = gw.local_addr();
+    for upgrade in ["h2c", "H2C", "TLS/1.2", "h2c, websocket", "websocket, h2c"] {
+        take(&heads);
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let hello = format!(
+            "GET /public/x HTTP/1.1\r\nhost: gw.example\r\nconnection: Upgrade, HTTP2-Settings\r\n\
+             upgrade: {upgrade}\r\nhttp2-settings: AAMAAABkAAQAAP__\r\n\r\n"
+        );
+        s.write_all(hello.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        let first = String::from_utf8_lossy(&got).into_owned();
+        assert!(!first.starts_with("HTTP/1.1 101"), "{upgrade}: {first}");
+        // What the client writes next: a request the gateway refuses.
+        let _ = s
+            .write_all(b"GET /healthz/..%2fapi/me HTTP/1.1\r\nhost: gw.example\r\n\r\n")
+            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        let seen = take(&heads);
+        assert!(
+            seen.iter().all(|h| !h.contains("..%2f")),
+            "{upgrade}: the upstream got an unrouted request: {seen:?}"
+        );
+        assert_eq!(seen.len(), 1, "{upgrade}: {seen:?}");
+        let lower = seen[0].to_ascii_lowercase();
+        assert!(
+            seen[0].starts_with("GET /_public/public/x HTTP/1.1\r\n"),
+            "{upgrade}: {seen:?}"
+        );
+        assert!(!lower.contains("\r\nupgrade:"), "{upgrade}: {lower}");
+        assert!(!lower.contains("http2-settings"), "{upgrade}: {lower}");
     }
 }
