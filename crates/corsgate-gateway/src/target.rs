@@ -871,11 +871,17 @@ mod tests {
         fn arbitrary_strings_never_panic(p in "\\PC{0,40}", raw in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = normalise(&p);
             let _ = normalise(&format!("/{p}"));
+            let _ = lenient_reading(&p);
+            let _ = may_read_otherwise(&p);
             let _ = authority(p.as_bytes());
             let _ = authority(&raw);
             let s = String::from_utf8_lossy(&raw);
             if let Ok(once) = normalise(&format!("/{s}")) {
                 check_normal(&once);
+                // What reads as itself needs no second look.
+                if !may_read_otherwise(&once) {
+                    prop_assert_eq!(lenient_reading(&once), once.to_string());
+                }
                 prop_assert_eq!(&*normalise(&once).unwrap(), &*once);
             }
         }
