@@ -37,17 +37,48 @@ pub fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route
 /// another route once dropped ([`crate::target::without_parameters`]):
 /// `/api;x/me` is `/api/me` to Tomcat, Jetty and Spring, so it must not go
 /// through the route of `/` (or be forwarded under `/api/`'s policy to an
-/// application that reads it another way).
+/// application that reads it another way). Likewise a path that a lenient
+/// application reads as another route's ([`crate::target::lenient_reading`]:
+/// `/API/me` and `/ap%C4%B1/me` to a case-insensitive one, `/api./me` to
+/// Windows): a catch-all `/` must not serve `/api/`'s resources.
 pub fn find_unambiguous<'a>(
     routes: &'a [Route],
     host: &str,
     path: &str,
 ) -> Result<Option<&'a Route>, crate::target::Refusal> {
     let found = find(routes, host, path);
+    let same =
+        |other: Option<&Route>| found.map(std::ptr::from_ref) == other.map(std::ptr::from_ref);
     if let Some(stripped) = crate::target::without_parameters(path) {
-        let other = find(routes, host, &stripped);
-        if found.map(std::ptr::from_ref) != other.map(std::ptr::from_ref) {
+        if !same(find(routes, host, &stripped)) {
             return Err(crate::target::Refusal::ParameterChangesRoute);
+        }
+    }
+    // Either side may hold what a lenient reading changes: `/docs/x` is
+    // `/Docs/x` to a case-insensitive application.
+    if crate::target::may_read_otherwise(path)
+        || routes
+            .iter()
+            .any(|r| crate::target::may_read_otherwise(&r.path))
+    {
+        // Case, trailing dots and spaces, parameters, all at once: the
+        // route a lenient application's reading would choose, the routes'
+        // prefixes read the same way.
+        let lenient = crate::target::lenient_reading(path);
+        let other = routes.iter().find(|r| {
+            r.host.as_deref().is_none_or(|h| h == host) && {
+                // A prefix in lower case without `;`, `%` or a trailing dot
+                // on a name (most) reads as itself: no allocation.
+                let prefix = if crate::target::may_read_otherwise(&r.path) {
+                    std::borrow::Cow::Owned(crate::target::lenient_reading(&r.path))
+                } else {
+                    std::borrow::Cow::Borrowed(r.path.as_str())
+                };
+                path_matches(&prefix, &lenient)
+            }
+        });
+        if !same(other) {
+            return Err(crate::target::Refusal::ReadingChangesRoute);
         }
     }
     Ok(found)
@@ -78,6 +109,26 @@ mod tests {
         assert_eq!(host_name("Admin.Example.com.:443"), "admin.example.com");
         assert_eq!(host_name("admin.example.com/x"), "");
         assert_eq!(host_name("user@admin.example.com"), "");
+    }
+
+    #[test]
+    fn lenient_readings_may_not_change_the_route() {
+        let text = "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:1\"\n\
+             [[routes]]\npath = \"/\"\ncors = false\n\
+             [[routes]]\npath = \"/api/\"\ncors = false\n\
+             [[routes]]\npath = \"/Docs/\"\ncors = false\n";
+        let config = crate::GatewayConfig::from_toml(text).unwrap();
+        let r = &config.routes;
+        let route = |p: &str| find_unambiguous(r, "", p).map(|f| f.map(|f| f.path.clone()));
+        let refused = Err(crate::target::Refusal::ReadingChangesRoute);
+        assert_eq!(route("/api/me"), Ok(Some("/api/".to_owned())));
+        assert_eq!(route("/api/ME"), Ok(Some("/api/".to_owned())));
+        assert_eq!(route("/API/me"), refused);
+        assert_eq!(route("/api./me"), refused);
+        assert_eq!(route("/ap%C4%B1/me"), refused);
+        assert_eq!(route("/Docs/x"), Ok(Some("/Docs/".to_owned())));
+        assert_eq!(route("/docs/x"), refused);
+        assert_eq!(route("/other/X."), Ok(Some("/".to_owned())));
     }
 
     #[test]

@@ -24,11 +24,16 @@
 //! `REJECT_REQUEST`), a raw `\`, `%00` and raw control bytes, a `%` not
 //! followed by two hex digits, double-encoded dots and separators
 //! (`%252e`, `%252f`, `%255c`), and a dot segment carrying a path parameter
-//! (`..;x`, `.;`, `..%3B`: Tomcat and other Java stacks take `..;x` for `..`).
+//! (`..;x`, `.;`, `..%3B`: Tomcat and other Java stacks take `..;x` for `..`),
+//! and overlong UTF-8 encodings of ASCII characters (`%C0%AE`, `%C0%AF`,
+//! `%E0%80%AE`: a dot or a slash to lenient decoders).
 //! Other `;` parameters are kept; [`without_parameters`] gives the path as
 //! those stacks match it, so that routing can refuse a `;` that would change
 //! the route (`crate::routes::find_unambiguous`). Paths stay case-sensitive
-//! (`/API` is not `/api`); the query is not touched.
+//! (`/API` is not `/api`), but [`lenient_reading`] gives the path as a
+//! case-insensitive, Windows-like application reads it (`/API./me` is
+//! `/api/me` there), so that routing can refuse a path that such an
+//! application would take for another route's; the query is not touched.
 //!
 //! [`authority`] checks a `Host` value (reg-name, IPv4 or `[IPv6]`, optional
 //! port; no userinfo, path or spaces) and canonicalises it: lower case, one
@@ -62,10 +67,19 @@ pub enum Refusal {
     /// `%25` encoding `%2E`, `%2F` or `%5C` (`%252e`, `%252f`, `%255c`): a
     /// dot segment or separator to an application that decodes twice.
     DoubleEncoded,
+    /// An overlong UTF-8 encoding of an ASCII character (`%C0%AE` for `.`,
+    /// `%C0%AF` for `/`, `%E0%80%AE`): never valid UTF-8, and a dot or a
+    /// separator to a lenient decoder (old IIS, some Java decoders).
+    OverlongUtf8,
     /// `;` path parameters (`/api;x/me`) that would select another route
     /// once dropped, as Tomcat, Jetty and Spring drop them
     /// ([`crate::routes::find_unambiguous`]).
     ParameterChangesRoute,
+    /// A path that a lenient application (case-insensitive, Windows'
+    /// trailing dots and spaces) reads as another route's: `/API/me` or
+    /// `/api./me` beside routes `/` and `/api/`
+    /// ([`crate::routes::find_unambiguous`]).
+    ReadingChangesRoute,
 }
 
 impl Refusal {
@@ -81,7 +95,11 @@ impl Refusal {
             Refusal::DotSegmentParameter => "dot segment with a path parameter (..;)",
             Refusal::NotAbsolute => "the path does not start with /",
             Refusal::DoubleEncoded => "double-encoded dot, slash or backslash in the path",
+            Refusal::OverlongUtf8 => "overlong UTF-8 encoding of an ASCII character in the path",
             Refusal::ParameterChangesRoute => "a ;parameter in the path hides another route",
+            Refusal::ReadingChangesRoute => {
+                "the path reads as another route's in another case or without trailing dots"
+            }
         }
     }
 }
@@ -200,6 +218,23 @@ fn canonical_segment(seg: &[u8], out: &mut String) -> Result<(), Refusal> {
                     return Err(Refusal::DoubleEncoded);
                 }
             }
+            if matches!(d, 0xc0 | 0xc1 | 0xe0 | 0xf0) {
+                // The next escape's byte: a continuation byte after C0/C1,
+                // 80 or 81 after E0, 80 after F0 make an overlong encoding
+                // of an ASCII character.
+                let next = match (seg.get(i + 3), seg.get(i + 4), seg.get(i + 5)) {
+                    (Some(b'%'), Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h << 4 | l),
+                    _ => None,
+                };
+                if matches!(
+                    (d, next),
+                    (0xc0 | 0xc1, Some(0x80..=0xbf))
+                        | (0xe0, Some(0x80 | 0x81))
+                        | (0xf0, Some(0x80))
+                ) {
+                    return Err(Refusal::OverlongUtf8);
+                }
+            }
             match d {
                 b'/' => return Err(Refusal::EncodedSlash),
                 b'\\' => return Err(Refusal::EncodedBackslash),
@@ -312,6 +347,84 @@ pub fn without_parameters(path: &str) -> Option<String> {
         out.push('/');
     }
     Some(out)
+}
+
+/// The percent-encoded non-ASCII letters that Java's `equalsIgnoreCase`,
+/// .NET's `OrdinalIgnoreCase` and Unicode case folding take for an ASCII
+/// letter: `İ` and `ı` for `i`, `ſ` for `s`, the Kelvin sign `K` for `k`.
+const FOLDS_TO_ASCII: &[(&str, u8)] = &[
+    ("%C4%B0", b'i'),
+    ("%C4%B1", b'i'),
+    ("%C5%BF", b's'),
+    ("%E2%84%AA", b'k'),
+];
+
+/// Whether a normalised path may read as another one to a lenient
+/// application: it holds `;`, an ASCII upper-case letter, `%` (a non-ASCII
+/// letter that folds to an ASCII one, a `%20` at a segment's end), or a
+/// segment ending in `.`. One scan, no allocation: false for most paths.
+pub fn may_read_otherwise(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b';'
+            || c == b'%'
+            || c.is_ascii_uppercase()
+            || (c == b'.' && matches!(b.get(i + 1), None | Some(b'/')))
+    })
+}
+
+/// A normalised path as the most lenient common application reads it: each
+/// segment's `;` (or `%3B`) parameters dropped (Tomcat, Jetty, Spring), ASCII letters
+/// lower-cased and the non-ASCII letters that fold to ASCII ones replaced by
+/// them (case-insensitive routing: Express by default, IIS, ASP.NET, Spring
+/// with `setCaseSensitive(false)`), trailing dots and spaces (`%20`) removed
+/// from each segment (Windows file names: `/api./` is `/api/`), then empty
+/// segments dropped. The routes' prefixes read the same way
+/// ([`crate::routes::find_unambiguous`]) must choose the same route.
+pub fn lenient_reading(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut segs = path.split('/').skip(1).peekable();
+    while let Some(seg) = segs.next() {
+        let name = seg.split(';').next().unwrap_or("");
+        // `%3B` too: an application that decodes before it drops parameters.
+        let name = match name.find("%3B").or_else(|| name.find("%3b")) {
+            Some(i) => &name[..i],
+            None => name,
+        };
+        let mut folded = String::with_capacity(name.len());
+        let mut rest = name;
+        while let Some(c) = rest.chars().next() {
+            if let Some((enc, ascii)) = FOLDS_TO_ASCII.iter().find(|(e, _)| {
+                rest.get(..e.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(e))
+            }) {
+                folded.push(char::from(*ascii));
+                rest = &rest[enc.len()..];
+                continue;
+            }
+            folded.push(c.to_ascii_lowercase());
+            rest = &rest[c.len_utf8()..];
+        }
+        let mut name = folded.as_str();
+        loop {
+            let trimmed = name
+                .strip_suffix('.')
+                .or_else(|| name.strip_suffix(' '))
+                .or_else(|| name.strip_suffix("%20"));
+            match trimmed {
+                Some(t) => name = t,
+                None => break,
+            }
+        }
+        if !name.is_empty() || segs.peek().is_none() {
+            out.push('/');
+            out.push_str(name);
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// Why a `Host` (or `:authority`) is refused with 400.
@@ -513,6 +626,14 @@ mod tests {
             ("/a/b;c/../d", "/a/d"),
             ("/a%2525", "/a%2525"),
             ("/a%2541", "/a%2541"),
+            ("/caf%c3%a9", "/caf%C3%A9"),
+            ("/%c0", "/%C0"),
+            ("/%e0%a4%85", "/%E0%A4%85"),
+            ("/%f0%9f%98%80", "/%F0%9F%98%80"),
+            (
+                "/%ef%bc%8e%ef%bc%8e%ef%bc%8f",
+                "/%EF%BC%8E%EF%BC%8E%EF%BC%8F",
+            ),
         ];
         for (input, want) in ok {
             assert_eq!(n(input).as_deref(), Ok(*want), "{input}");
@@ -543,6 +664,12 @@ mod tests {
             ("/healthz/..%252fapi", DoubleEncoded),
             ("/healthz/..%255Capi", DoubleEncoded),
             ("/a%252E", DoubleEncoded),
+            ("/healthz/%c0%ae%c0%ae/api", OverlongUtf8),
+            ("/healthz/%C0%AE%C0%AE/api", OverlongUtf8),
+            ("/healthz/..%c0%afapi", OverlongUtf8),
+            ("/healthz/..%c1%9capi", OverlongUtf8),
+            ("/healthz/%e0%80%ae%e0%80%ae/api", OverlongUtf8),
+            ("/healthz/%f0%80%80%ae", OverlongUtf8),
         ];
         for (input, want) in refused {
             assert_eq!(n(input), Err(*want), "{input:?}");
@@ -561,6 +688,45 @@ mod tests {
             ("/a;b/c;d/", Some("/a/c/")),
         ] {
             assert_eq!(without_parameters(p).as_deref(), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn lenient_readings() {
+        for (p, want) in [
+            ("/api/me", "/api/me"),
+            ("/API/Me", "/api/me"),
+            ("/api./me", "/api/me"),
+            ("/api.../me", "/api/me"),
+            ("/api%20/me", "/api/me"),
+            ("/api.%20./me", "/api/me"),
+            ("/ap%C4%B1/me", "/api/me"),
+            ("/ap%c4%b0/me", "/api/me"),
+            ("/%C5%BFecret", "/secret"),
+            ("/%E2%84%AAeys", "/keys"),
+            ("/api;x/me", "/api/me"),
+            ("/api%3Bx/me", "/api/me"),
+            ("/API;x./ME", "/api/me"),
+            ("/.../api", "/api"),
+            ("/api/", "/api/"),
+            ("/", "/"),
+            ("/caf%C3%A9", "/caf%c3%a9"),
+        ] {
+            assert_eq!(lenient_reading(p), want, "{p}");
+        }
+        for (p, may) in [
+            ("/api/me", false),
+            ("/api/v1.2/x.json", false),
+            ("/api/x.", true),
+            ("/api./x", true),
+            ("/Api", true),
+            ("/a;b", true),
+            ("/a%20", true),
+        ] {
+            assert_eq!(may_read_otherwise(p), may, "{p}");
+            if !may {
+                assert_eq!(lenient_reading(p), p, "{p}");
+            }
         }
     }
 
@@ -705,11 +871,17 @@ mod tests {
         fn arbitrary_strings_never_panic(p in "\\PC{0,40}", raw in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = normalise(&p);
             let _ = normalise(&format!("/{p}"));
+            let _ = lenient_reading(&p);
+            let _ = may_read_otherwise(&p);
             let _ = authority(p.as_bytes());
             let _ = authority(&raw);
             let s = String::from_utf8_lossy(&raw);
             if let Ok(once) = normalise(&format!("/{s}")) {
                 check_normal(&once);
+                // What reads as itself needs no second look.
+                if !may_read_otherwise(&once) {
+                    prop_assert_eq!(lenient_reading(&once), once.to_string());
+                }
                 prop_assert_eq!(&*normalise(&once).unwrap(), &*once);
             }
         }

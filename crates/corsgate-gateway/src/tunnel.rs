@@ -1,5 +1,6 @@
-//! WebSocket (any HTTP/1.1 `Upgrade`) passthrough, with the route's allowed
-//! origins enforced on the handshake.
+//! WebSocket passthrough (HTTP/1.1 `Upgrade: websocket`, no other protocol:
+//! see [`is_upgrade`]), with the route's allowed origins enforced on the
+//! handshake.
 //!
 //! The handshake goes to the upstream on a connection of its own. When the
 //! upstream switches protocols (101), its answer goes back to the client and
@@ -33,11 +34,22 @@ use crate::listener::Activity;
 use crate::proxy::ClientSideBase;
 use crate::upstream::{Pool, UpstreamFailure};
 
-/// Whether a request asks to switch protocols (`Connection: upgrade` and an
-/// `Upgrade` header, over HTTP/1.1).
+/// Whether a request asks to switch to WebSocket (`Connection: upgrade` and
+/// `Upgrade: websocket`, over HTTP/1.1), the one switch that is tunnelled.
+///
+/// Any other `Upgrade` (`h2c`, `TLS/1.2`, several protocols offered) goes
+/// the ordinary way, its upgrade headers dropped as hop-by-hop: a tunnelled
+/// `h2c` switch would let the client speak HTTP/2 straight to the upstream
+/// after the 101, every later request on it unrouted and unchecked (h2c
+/// smuggling), as Envoy and nginx (without explicit configuration) refuse.
 pub fn is_upgrade<B>(req: &Request<B>) -> bool {
+    let mut upgrades = req.headers().get_all(header::UPGRADE).iter();
+    let websocket = match (upgrades.next(), upgrades.next()) {
+        (Some(u), None) => u.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"),
+        _ => false,
+    };
     req.version() == Version::HTTP_11
-        && req.headers().contains_key(header::UPGRADE)
+        && websocket
         && req
             .headers()
             .get_all(header::CONNECTION)

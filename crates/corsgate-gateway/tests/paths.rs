@@ -441,7 +441,7 @@ async fn the_upstream_receives_exactly_the_normalised_path_that_was_routed() {
         ("/api/me", Some("/_api/api/me")),
         ("/%61pi/me", Some("/_api/api/me")),
         ("/%61%70%69/me", Some("/_api/api/me")),
-        ("/API/me", Some("/_root/API/me")),
+        ("/API/me", None),
         ("/healthz/%2e%2e/api/me", Some("/_api/api/me")),
         ("/healthz/../api/me", Some("/_api/api/me")),
         ("/public/../admin", Some("/_root/admin")),
@@ -505,10 +505,8 @@ async fn the_upstream_receives_exactly_the_normalised_path_that_was_routed() {
         (b"/api/\xe2\x80\xa8", Some("/_api/api/%E2%80%A8")),
         (b"/api/\xff\xfe", None),
         (b"/healthz/\xc0\xae\xc0\xae/api", None),
-        (
-            b"/healthz/%c0%ae%c0%ae/api",
-            Some("/_healthz/healthz/%C0%AE%C0%AE/api"),
-        ),
+        // Overlong UTF-8 dots: refused (a lenient decoder reads `..`).
+        (b"/healthz/%c0%ae%c0%ae/api", None),
         (b"/api/\x7f", None),
     ] {
         heads.lock().unwrap().clear();

@@ -253,14 +253,23 @@ fn route_policy(path: &std::path::Path, url: &url::Url) -> Result<(Policy, Strin
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         TestError::Usage(all.join("\n"))
     })?;
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let route =
-        corsgate_gateway::routes::find(&config.routes, host, url.path()).ok_or_else(|| {
+    // As `corsgate serve` routes: the host checked and canonical (lower
+    // case, no trailing dot), the path normalised, and a path that a lenient
+    // application would read as another route's refused.
+    let host = corsgate_gateway::routes::host_name(url.host_str().unwrap_or_default());
+    let refused = |why: &dyn std::fmt::Display| {
+        TestError::Usage(format!(
+            "the gateway of {} refuses {url} with 400: {why}",
+            path.display()
+        ))
+    };
+    let normal = corsgate_gateway::target::normalise(url.path()).map_err(|why| refused(&why))?;
+    let route = corsgate_gateway::routes::find_unambiguous(&config.routes, &host, &normal)
+        .map_err(|why| refused(&why))?
+        .ok_or_else(|| {
             TestError::Usage(format!(
-                "no route of {} serves {url} (host {host}, path {})",
+                "no route of {} serves {url} (host {host}, path {normal})",
                 path.display(),
-                url.path()
             ))
         })?;
     let policy = route.policy.as_ref().ok_or_else(|| {

@@ -247,7 +247,6 @@ impl Site {
     /// slashes, or with a slash still encoded (`/api%2Fitems`). The exact prefix matches it too: the configurations test the
     /// exact prefix first. `None` for `/`, which every path is under.
     pub fn variant_regex(&self) -> Option<String> {
-        let trailing = self.location.ends_with('/');
         let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
         if segments.is_empty() {
             return None;
@@ -278,11 +277,12 @@ impl Site {
                 .collect::<Vec<_>>()
                 .join(&format!("{SLASH}+")),
         );
-        if trailing {
-            r.push_str(SLASH);
-        } else {
-            let _ = write!(r, "(?:{SLASH}|$)");
-        }
+        // The name may end the path too: `/API`, `/api.`, `/api;x` with
+        // nothing after are `/api` to a lenient upstream, and `/api` is
+        // `/api/` to one that ignores a trailing slash (Express' default).
+        // nginx answers the exact `/api` itself (301 to `/api/`), and
+        // excepts it; Apache and Envoy refuse it.
+        let _ = write!(r, "(?:{SLASH}|$)");
         Some(r)
     }
 
@@ -749,8 +749,15 @@ mod tests {
         ] {
             assert!(m(p), "{p} should be a variant ({v})");
         }
+        // The name alone, in any spelling (`/api` itself included: the
+        // nginx writer excepts it, nginx redirects it).
         for p in [
-            "/apix/x", "/ap/x", "/x/api/x", "/api", "/apii/x", "/%62pi/x",
+            "/api", "/API", "/api.", "/api%20", "/api;x", "/%61pi", "/Api. ",
+        ] {
+            assert!(m(p), "{p} should be a variant ({v})");
+        }
+        for p in [
+            "/apix/x", "/ap/x", "/x/api/x", "/apii/x", "/%62pi/x", "/apix", "/api.x",
         ] {
             assert!(!m(p), "{p} is not a variant ({v})");
         }

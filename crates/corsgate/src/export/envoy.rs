@@ -376,10 +376,15 @@ max_age = 600"#,
                 "/api;x/items",
                 "/%61pi/items",
                 "//API/x",
+                // The name alone: `/api/` to a case-insensitive upstream
+                // that ignores a trailing slash (Express' defaults).
+                "/api",
+                "/API",
+                "/api.",
             ] {
                 assert!(full(routes[2], p), "{p} is a variant: {}", routes[2]);
             }
-            for p in ["/apix/items", "/x/api/items", "/api"] {
+            for p in ["/apix/items", "/x/api/items", "/apix", "/api.x"] {
                 assert!(!full(routes[2], p), "{p} is not a variant: {}", routes[2]);
             }
             let settings = y.find("\nnormalize_path:").unwrap();

@@ -58,6 +58,22 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         w,
         "#    elements, 8 KiB) are not counted; the names themselves are checked."
     );
+    let _ = writeln!(
+        w,
+        "#  - nginx before 1.29 takes an upstream's 1xx (103 Early Hints) for the final answer"
+    );
+    let _ = writeln!(
+        w,
+        "#    and relays the real one after it unfiltered, the upstream's own CORS headers"
+    );
+    let _ = writeln!(
+        w,
+        "#    included: behind nginx < 1.29 the upstream must send no 1xx (RFC 9110 forbids"
+    );
+    let _ = writeln!(
+        w,
+        "#    them to the HTTP/1.0 requests nginx sends; no directive can drop them)."
+    );
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -254,7 +270,11 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(
         w,
-        "# (`/api;x/`), trailing dots (`/api./`, as Windows reads it) or a letter still encoded (`%2561pi`)."
+        "# (`/api;x/`), trailing dots (`/api./`, as Windows reads it) or a letter still encoded (`%2561pi`),"
+    );
+    let _ = writeln!(
+        w,
+        "# also with nothing after it (`/API`, `/api.`: `/api/` to a case-insensitive upstream)."
     );
     let _ = writeln!(w, "map $uri $corsgate_refused_path {{");
     let _ = writeln!(w, "    default 0;");
@@ -265,6 +285,13 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
             "    {} 0;   # the location itself",
             q(&format!("~^{}", super::escape(&site.location)))
         );
+        if let Some(bare) = site.location.strip_suffix('/').filter(|b| !b.is_empty()) {
+            let _ = writeln!(
+                w,
+                "    {} 0;   # nginx redirects it to the location (301)",
+                q(&format!("~^{}$", super::escape(bare)))
+            );
+        }
         let _ = writeln!(w, "    {} 1;", q(&format!("~*{variant}")));
     }
     let _ = writeln!(w, "}}");
