@@ -359,7 +359,16 @@ impl Refusal {
             Refusal::UnsupportedScheme { scheme, .. } => format!(
                 "serve the resource over http or https; browsers do not use CORS for '{scheme}:' URLs"
             ),
-            Refusal::MissingAllowOrigin { stage, origin, .. } => format!(
+            Refusal::MissingAllowOrigin { origin, .. }
+            | Refusal::WildcardOriginWithCredentials { origin, .. }
+            | Refusal::MultipleAllowOrigin { origin, .. }
+            | Refusal::InvalidAllowOrigin { origin, .. }
+            | Refusal::AllowOriginMismatch { origin, .. }
+                if is_null(origin) =>
+            {
+                NULL_ORIGIN_FIX.into()
+            }
+            Refusal::MissingAllowOrigin { stage, origin, .. } => { let origin = named(origin); format!(
                 "make {} include `Access-Control-Allow-Origin: {origin}`{}",
                 stage.response(),
                 if *stage == Stage::Preflight {
@@ -367,12 +376,13 @@ impl Refusal {
                 } else {
                     " (on error responses too)"
                 }
-            ),
-            Refusal::WildcardOriginWithCredentials { stage, origin } => format!(
-                "in {}, replace `Access-Control-Allow-Origin: *` by `Access-Control-Allow-Origin: {origin}`, add `Access-Control-Allow-Credentials: true` and `Vary: Origin`; or make the request without credentials",
+            ) }
+            Refusal::WildcardOriginWithCredentials { stage, origin } => { let origin = named(origin); format!(
+                "in {}, send `Access-Control-Allow-Origin: {origin}` instead of the wildcard, with `Access-Control-Allow-Credentials: true` and `Vary: Origin`; or make the request without credentials",
                 stage.response()
-            ),
+            ) }
             Refusal::MultipleAllowOrigin { origin, lines, .. } => {
+                let origin = named(origin);
                 if *lines > 1 {
                     format!(
                         "`Access-Control-Allow-Origin` is added twice (usually by both a proxy and the application): remove it from one of them so exactly one `Access-Control-Allow-Origin: {origin}` remains"
@@ -384,7 +394,8 @@ impl Refusal {
                 }
             }
             Refusal::InvalidAllowOrigin { origin, .. } | Refusal::AllowOriginMismatch { origin, .. } => format!(
-                "send `Access-Control-Allow-Origin: {origin}` exactly (same scheme, host and port, no trailing slash), with `Vary: Origin`"
+                "send `Access-Control-Allow-Origin: {}` exactly (same scheme, host and port, no trailing slash), with `Vary: Origin`",
+                named(origin)
             ),
             Refusal::InvalidAllowCredentials { stage, .. } => format!(
                 "add `Access-Control-Allow-Credentials: true` (exactly, lower case) to {}; or make the request without credentials",
@@ -396,9 +407,15 @@ impl Refusal {
             Refusal::PreflightRedirect { .. } => {
                 "answer the OPTIONS preflight directly with 204 at the URL requested; browsers never follow a redirect on a preflight (fix the URL, e.g. a missing trailing slash or http→https)".into()
             }
+            Refusal::InvalidAllowMethods { element, .. } if element.is_empty() => {
+                "make `Access-Control-Allow-Methods` a comma-separated list of the methods the page uses (e.g. `PUT, DELETE`), without quotes, semicolons or other characters".into()
+            }
             Refusal::InvalidAllowMethods { element, .. } => format!(
                 "make `Access-Control-Allow-Methods` a comma-separated list of methods; '{element}' is not a method"
             ),
+            Refusal::InvalidAllowHeaders { element, .. } if element.is_empty() => {
+                "make `Access-Control-Allow-Headers` a comma-separated list of the header names the page sends (e.g. `Content-Type, Authorization`), without quotes, semicolons or other characters".into()
+            }
             Refusal::InvalidAllowHeaders { element, .. } => format!(
                 "make `Access-Control-Allow-Headers` a comma-separated list of header names; '{element}' is not a header name"
             ),
@@ -450,9 +467,19 @@ impl fmt::Display for Refusal {
                 f,
                 "{url} uses the '{scheme}' scheme; cross-origin requests are only possible to http and https URLs"
             )?,
+            Refusal::MissingAllowOrigin { stage, origin, status } if is_null(origin) => write!(
+                f,
+                "the request was sent with `Origin: null` ({NULL_ORIGIN_WHY}), and {} (status {status}) has no `Access-Control-Allow-Origin` header",
+                stage.response()
+            )?,
             Refusal::MissingAllowOrigin { stage, origin, status } => write!(
                 f,
                 "the request was sent with `Origin: {origin}`, but {} (status {status}) has no `Access-Control-Allow-Origin` header; the browser needs `Access-Control-Allow-Origin: {origin}` (or `*` without credentials) to let the page read it",
+                stage.response()
+            )?,
+            Refusal::WildcardOriginWithCredentials { stage, origin } if is_null(origin) => write!(
+                f,
+                "the request included credentials (cookies or HTTP authentication) and {} says `Access-Control-Allow-Origin: *`, which is never enough with credentials; the request's origin is `null` ({NULL_ORIGIN_WHY})",
                 stage.response()
             )?,
             Refusal::WildcardOriginWithCredentials { stage, origin } => write!(
@@ -462,15 +489,17 @@ impl fmt::Display for Refusal {
             )?,
             Refusal::MultipleAllowOrigin { stage, value, lines, origin } => write!(
                 f,
-                "{} has {} `Access-Control-Allow-Origin` value '{value}'{}; exactly one value is allowed, and it must be `{origin}`",
+                "{} has {} `Access-Control-Allow-Origin` value '{value}'{}; exactly one value is allowed{}",
                 stage.response(),
                 if *lines > 1 { "several" } else { "a list as its" },
-                if *lines > 1 { format!(" (the header appears {lines} times)") } else { String::new() }
+                if *lines > 1 { format!(" (the header appears {lines} times)") } else { String::new() },
+                if is_null(origin) { format!(", and the request's origin is `null` ({NULL_ORIGIN_WHY})") } else { format!(", and it must be `{origin}`") }
             )?,
             Refusal::InvalidAllowOrigin { stage, value, origin } => write!(
                 f,
-                "{} has `Access-Control-Allow-Origin: {value}`, which is not an origin; the browser needs exactly `{origin}`",
-                stage.response()
+                "{} has `Access-Control-Allow-Origin: {value}`, which is not an origin{}",
+                stage.response(),
+                if is_null(origin) { format!("; the request's origin is `null` ({NULL_ORIGIN_WHY})") } else { format!("; the browser needs exactly `{origin}`") }
             )?,
             Refusal::AllowOriginMismatch { stage, value, origin } => {
                 write!(
@@ -503,9 +532,15 @@ impl fmt::Display for Refusal {
                 "the OPTIONS preflight was answered with a redirect ({status}{}); browsers never follow redirects for a preflight",
                 location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
             )?,
+            Refusal::InvalidAllowMethods { element, .. } if element.is_empty() => f.write_str(
+                "the preflight response's `Access-Control-Allow-Methods` does not parse as a comma-separated list of methods, so the browser discards the whole preflight"
+            )?,
             Refusal::InvalidAllowMethods { value, element } => write!(
                 f,
                 "the preflight response has `Access-Control-Allow-Methods: {value}`, and '{element}' in it is not a method name, so the browser discards the whole preflight"
+            )?,
+            Refusal::InvalidAllowHeaders { element, .. } if element.is_empty() => f.write_str(
+                "the preflight response's `Access-Control-Allow-Headers` does not parse as a comma-separated list of header names, so the browser discards the whole preflight"
             )?,
             Refusal::InvalidAllowHeaders { value, element } => write!(
                 f,
@@ -553,6 +588,27 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// The origin as a fix names it: a placeholder when it is not known.
+pub(crate) fn named(origin: &str) -> &str {
+    if origin.trim().is_empty() {
+        "<page origin>"
+    } else {
+        origin
+    }
+}
+
+/// Whether a serialized origin is the opaque `null`.
+pub(crate) fn is_null(origin: &str) -> bool {
+    origin.trim().eq_ignore_ascii_case("null")
+}
+
+/// Why a request carries `Origin: null`.
+const NULL_ORIGIN_WHY: &str =
+    "a sandboxed page, a page opened from a file, or a request redirected across origins";
+
+/// The fix when the request's origin is `null`: never allow it.
+pub(crate) const NULL_ORIGIN_FIX: &str = "no server change is safe: allowing `null` would let every sandboxed page read the response; make the request from a page with a real origin, and request the final URL directly instead of through a cross-origin redirect";
+
 fn describe_list(list: &[String]) -> String {
     if list.is_empty() {
         "absent or empty".into()
@@ -568,6 +624,9 @@ pub(crate) fn mismatch_hint(value: &str, origin: &str) -> Option<String> {
     }
     if value.eq_ignore_ascii_case(origin) {
         return Some("they differ only in case".into());
+    }
+    if is_null(origin) {
+        return Some("the request's origin is `null` (after a cross-origin redirect, or from a sandboxed or file: page), so no allowed origin matches it; never allow `null`".into());
     }
     if value == "null" {
         return Some("`null` only matches sandboxed pages, file: pages and requests after a cross-origin redirect; never allow it".into());

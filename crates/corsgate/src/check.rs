@@ -427,8 +427,9 @@ pub fn report(
         browser_note: r.browser_note,
         details: r.details.clone(),
     });
+    // A configuration for the `null` origin would allow every sandboxed page.
     let snippet = match &reason {
-        Some(r) if r.is_cors && !r.fix.client_side() => {
+        Some(r) if r.is_cors && !r.fix.client_side() && asked_origin_is_real(request) => {
             Some(snippets::config(server, request, profile, &exchanges))
         }
         _ => None,
@@ -451,6 +452,10 @@ pub fn report(
         request: asked,
         exchanges,
     }
+}
+
+fn asked_origin_is_real(request: &Request) -> bool {
+    !request.origin().as_str().eq_ignore_ascii_case("null")
 }
 
 /// The fix for the first refusal: the plan's first step (same remedy), or the

@@ -155,7 +155,24 @@ fn chrome(t: &str) -> Option<Parsed> {
         body = rest;
     }
     let status = status_in(body);
-    let o = origin.clone().unwrap_or_else(|| UNKNOWN_ORIGIN.into());
+    // After a redirect across origins from a cross-origin URL, Chromium sent
+    // `Origin: null` (the message still quotes the page's origin): that is
+    // the origin the answer was judged against.
+    let tainted = match (&redirected_from, &url, &origin) {
+        (Some(first), Some(last), Some(page)) => {
+            let of = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+            let first = of(first);
+            first.is_some()
+                && first != of(last)
+                && url::Url::parse(page).ok().map(|u| u.origin()) != first
+        }
+        _ => false,
+    };
+    let o = if tainted {
+        "null".to_owned()
+    } else {
+        origin.clone().unwrap_or_else(|| UNKNOWN_ORIGIN.into())
+    };
     let stage = if preflight {
         Stage::Preflight
     } else {
@@ -590,7 +607,7 @@ fn causes(r: &Refusal, browser: &str) -> Vec<String> {
         ],
         Refusal::WildcardOriginWithCredentials { .. } => &[
             "the request sends cookies (`credentials: 'include'`, `withCredentials = true`) and the server is configured with `*`",
-            "a CORS library's \"allow any origin\" option combined with credentials",
+            "the server uses a CORS library's any-origin option (`*`) and the page sends credentials",
         ],
         Refusal::MultipleAllowOrigin { .. } => &[
             "both a reverse proxy (nginx `add_header`, a CDN, an API gateway) and the application add `Access-Control-Allow-Origin`",
@@ -686,7 +703,17 @@ fn build(p: Parsed) -> Explanation {
     match p.kind {
         Kind::Refusal(r, value) => {
             let mut causes = causes(&r, p.browser);
-            if let Refusal::AllowOriginMismatch { value, origin, .. }
+            let tainted = origin_of(&r).is_some_and(|o| o == "null");
+            if tainted {
+                causes.insert(
+                    0,
+                    format!(
+                        "the request was redirected from {} to another origin, so the browser sent `Origin: null` (the console still names the page's origin); no safe answer can allow `null`: have the page request {} directly",
+                        p.redirected_from.as_deref().unwrap_or("its first URL"),
+                        p.url.as_deref().unwrap_or("the final URL")
+                    ),
+                );
+            } else if let Refusal::AllowOriginMismatch { value, origin, .. }
             | Refusal::InvalidAllowOrigin { value, origin, .. } = &r
             {
                 let why = crate::hints::mixup(value, origin).or_else(|| {
@@ -770,9 +797,30 @@ fn context(r: &Refusal, origin: Option<&str>, url: Option<&str>) -> RemedyContex
     match r {
         Refusal::MethodNotAllowed { method, .. } => ctx.method = method.clone(),
         Refusal::HeaderNotAllowed { header, .. } => ctx.unsafe_headers = vec![header.clone()],
+        // The message does not say what the request sends: a placeholder,
+        // never an empty value.
+        Refusal::InvalidAllowMethods { .. } => ctx.method = "<METHOD>".into(),
+        Refusal::InvalidAllowHeaders { .. } => {
+            ctx.unsafe_headers = vec!["<the header names the page sends>".into()]
+        }
         _ => {}
     }
+    // The origin the browser really sent (`null` after a cross-origin redirect).
+    if let Some(o) = origin_of(r) {
+        ctx.origin = o.to_owned();
+    }
     ctx
+}
+
+fn origin_of(r: &Refusal) -> Option<&str> {
+    match r {
+        Refusal::MissingAllowOrigin { origin, .. }
+        | Refusal::WildcardOriginWithCredentials { origin, .. }
+        | Refusal::MultipleAllowOrigin { origin, .. }
+        | Refusal::InvalidAllowOrigin { origin, .. }
+        | Refusal::AllowOriginMismatch { origin, .. } => Some(origin),
+        _ => None,
+    }
 }
 
 /// The human report.
