@@ -619,35 +619,103 @@ fn describe_list(list: &[String]) -> String {
 
 /// A short hint for the usual near-misses between an allowed origin and the real one.
 pub(crate) fn mismatch_hint(value: &str, origin: &str) -> Option<String> {
-    if value.trim_end_matches('/') == origin {
-        return Some("the allowed value has a trailing slash; origins never do".into());
-    }
-    if value.eq_ignore_ascii_case(origin) {
-        return Some("they differ only in case".into());
+    near_miss(value, origin)
+}
+
+/// How an allowed value and the request's origin were probably mixed up: a
+/// trailing slash, case, a path, query or fragment, the scheme, the port,
+/// two loopback names, `www.`; `None` when they are simply different.
+/// Each hint names only what really differs (a value ending in `?` is not a
+/// port, `ftp:` is not "http vs https").
+///
+/// ```
+/// use corsgate_core::refusal::near_miss;
+/// let o = "https://app.example";
+/// assert!(near_miss("https://app.example:8443", o).unwrap().contains("port"));
+/// assert!(!near_miss("https://app.example?", o).unwrap().contains("port differs"));
+/// assert!(near_miss("ftp://app.example", o).unwrap().contains("ftp vs https"));
+/// ```
+pub fn near_miss(value: &str, origin: &str) -> Option<String> {
+    let value = value.trim();
+    if value == origin {
+        return None;
     }
     if is_null(origin) {
         return Some("the request's origin is `null` (after a cross-origin redirect, or from a sandboxed or file: page), so no allowed origin matches it; never allow `null`".into());
     }
-    if value == "null" {
+    if value.eq_ignore_ascii_case("null") {
         return Some("`null` only matches sandboxed pages, file: pages and requests after a cross-origin redirect; never allow it".into());
     }
-    let strip = |s: &str| s.split_once("://").map(|(_, rest)| rest.to_owned());
-    if let (Some(a), Some(b)) = (strip(value), strip(origin)) {
-        if a == b {
-            return Some("the scheme differs (http vs https)".into());
+    if value.len() > origin.len()
+        && value.starts_with(origin)
+        && value[origin.len()..].bytes().all(|b| b == b'/')
+    {
+        return Some("the allowed value has a trailing slash; origins never do".into());
+    }
+    if value.eq_ignore_ascii_case(origin) {
+        return Some("they differ only in case; the comparison is byte for byte".into());
+    }
+    let scheme_hint = |sa: &str, sb: &str| {
+        let web = |s: &str| s == "http" || s == "https";
+        if web(sa) && web(sb) {
+            format!(
+                "the scheme differs ({sa} vs {sb}); http and https origins are different origins"
+            )
+        } else {
+            format!("the scheme differs ({sa} vs {sb}); the scheme is part of the origin")
         }
-        let host = |s: &str| {
-            s.rsplit_once(':')
-                .map_or(s.to_owned(), |(h, _)| h.to_owned())
-        };
-        let (ha, hb) = (host(&a), host(&b));
-        if ha == hb {
-            return Some("the port differs; the port is part of the origin".into());
+    };
+    if let (Some((sa, ra)), Some((sb, rb))) = (value.split_once("://"), origin.split_once("://")) {
+        if ra == rb && !sa.eq_ignore_ascii_case(sb) {
+            return Some(scheme_hint(
+                &sa.to_ascii_lowercase(),
+                &sb.to_ascii_lowercase(),
+            ));
         }
-        let loopbacks = ["localhost", "127.0.0.1", "[::1]"];
-        if loopbacks.contains(&ha.as_str()) && loopbacks.contains(&hb.as_str()) {
-            return Some("localhost, 127.0.0.1 and [::1] are three different origins".into());
-        }
+    }
+    let a = url::Url::parse(value).ok()?;
+    let b = url::Url::parse(origin).ok()?;
+    let extra = value.strip_prefix(origin).unwrap_or_default();
+    let what = match extra.as_bytes().first() {
+        Some(b'?') => Some("a query"),
+        Some(b'#') => Some("a fragment"),
+        Some(b'/') => Some("a path"),
+        _ => None,
+    };
+    if let Some(what) = what {
+        return Some(format!(
+            "the allowed value has {what} ('{extra}') after the origin; an origin is only scheme://host[:port]"
+        ));
+    }
+    if a.path() != "/" || a.query().is_some() || a.fragment().is_some() {
+        return Some(
+            "the allowed value has a path, query or fragment; an origin is only scheme://host[:port]"
+                .into(),
+        );
+    }
+    let (ha, hb) = (a.host_str()?, b.host_str()?);
+    let (pa, pb) = (a.port_or_known_default(), b.port_or_known_default());
+    let port = |p: Option<u16>| p.map_or("none".to_owned(), |p| p.to_string());
+    if a.scheme() != b.scheme() && ha == hb {
+        return Some(scheme_hint(a.scheme(), b.scheme()));
+    }
+    if ha == hb && pa != pb {
+        return Some(format!(
+            "the port differs ({} vs {}); the port is part of the origin",
+            port(pa),
+            port(pb)
+        ));
+    }
+    let loopback = ["localhost", "127.0.0.1", "[::1]"];
+    if ha != hb && loopback.contains(&ha) && loopback.contains(&hb) {
+        return Some(format!(
+            "{ha} and {hb} are different origins even though both reach this machine; allow the one the page is opened with"
+        ));
+    }
+    if ha == format!("www.{hb}") || hb == format!("www.{ha}") {
+        return Some(format!(
+            "{ha} and {hb} are different origins; allow the one the page is served from"
+        ));
     }
     None
 }
