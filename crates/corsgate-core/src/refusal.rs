@@ -523,6 +523,10 @@ impl fmt::Display for Refusal {
                     stage.response()
                 )?,
             },
+            Refusal::PreflightStatus { status } if (300..400).contains(status) => write!(
+                f,
+                "the browser sent an OPTIONS preflight first and it was answered with status {status} without a `Location`, which browsers take as an ordinary answer, not a redirect: a status outside 2xx; a preflight must be answered with a 2xx status (usually 204)"
+            )?,
             Refusal::PreflightStatus { status } => write!(
                 f,
                 "the browser sent an OPTIONS preflight first and it was answered with status {status}; a preflight must be answered with a 2xx status (usually 204)"

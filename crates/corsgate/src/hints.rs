@@ -140,6 +140,22 @@ fn preflight_hints(out: &mut Vec<Hint>, exchanges: &[Exchange]) {
                 "preflight_not_found",
                 "the preflight was answered 404: no route matches OPTIONS for this path. Put the CORS layer in front of the router so it answers every OPTIONS preflight",
             )),
+            300..=399
+                if !e.response.is_redirect_status()
+                    || e
+                        .response
+                        .headers
+                        .get_str("location")
+                        .is_none_or(|l| l.trim().is_empty()) =>
+            {
+                out.push(hint(
+                "preflight_status_without_location",
+                format!(
+                    "the preflight was answered {} without a `Location`: that is no redirect, browsers take it as an ordinary answer whose status is not 2xx. Answer OPTIONS with 204 in the CORS layer, before whatever produced the {}",
+                    e.status, e.status
+                ),
+            ))
+            }
             300..=399 => {
                 let location = e.response.headers.get_str("location");
                 let why = location

@@ -1062,3 +1062,61 @@ fn cookies_go_with_the_actual_request_when_credentials_allow() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("one name=value pair"), "{}", r.stderr);
 }
+
+#[test]
+fn a_3xx_preflight_without_location_is_a_bad_status_not_a_redirect() {
+    // As Chromium: the CORS headers first, then "does not have HTTP ok
+    // status"; no fix or hint talks about a `Location` that is not there.
+    for (status, extra, code) in [
+        (
+            302u16,
+            &[
+                ("Access-Control-Allow-Origin", APP),
+                ("Access-Control-Allow-Methods", "PATCH"),
+            ][..],
+            "preflight_status",
+        ),
+        (301, &[("Location", "")][..], "missing_allow_origin"),
+        (307, &[][..], "missing_allow_origin"),
+    ] {
+        let s = preflight_answered(status, extra);
+        let r = corsgate(&[
+            "check",
+            &s.url("/api"),
+            "--origin",
+            APP,
+            "-X",
+            "PATCH",
+            "--json",
+            "--no-probe",
+        ]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        let v = r.json();
+        assert_eq!(v["reason"]["code"], code, "{status}: {v:#}");
+        assert_eq!(v["reason"]["stage"], "preflight");
+        let hints = codes(&v, "hints");
+        assert!(
+            hints.contains(&"preflight_status_without_location".to_owned()),
+            "{hints:?}"
+        );
+        assert!(
+            !hints.contains(&"preflight_redirect".to_owned()),
+            "{hints:?}"
+        );
+        for f in v["fixes"].as_array().unwrap() {
+            assert!(f["remove_headers"].as_array().unwrap().is_empty(), "{f:#}");
+            assert!(
+                !f["sentence"].as_str().unwrap().contains("redirect"),
+                "{f:#}"
+            );
+        }
+        assert!(
+            v["fixes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["status"] == 204),
+            "{v:#}"
+        );
+    }
+}
