@@ -138,3 +138,33 @@ fn decision_reasons_for_gateway_logs_are_safe() {
         }
     }
 }
+
+#[test]
+fn policy_errors_shown_by_the_gateway_and_playground_are_safe() {
+    let bad = [
+        "origins = [\"null\"]\n",
+        "origins = [\"NULL\", \"file:///home/me/index.html\"]\n",
+        "origins = [\"*\"]\ncredentials = true\n",
+        "origins = [\"https://*.example\", \"*\"]\ncredentials = true\n",
+        "origins = [\"https://app.example/\", \"https://app.example/path\"]\n",
+        "origins = [\"*.example\", \"https://*\", \"https://a.*.example\"]\n",
+        "origins = []\nmethods = [\"P UT\"]\nrequest_headers = [\"a b\"]\n",
+        "origins = [\"https://app.example\"]\nexpose_headers = [\"*\"]\ncredentials = true\n",
+        "origins = \"https://app.example\"\n",
+        "not toml at all = = =\n",
+    ];
+    let mut seen = 0;
+    for toml in bad {
+        let Err(errors) = Policy::from_toml(toml) else {
+            continue;
+        };
+        let all = errors.to_string();
+        assert_eq!(unsafe_advice(&all), None, "{toml}: {all}");
+        for (e, _) in errors.located() {
+            let text = e.to_string();
+            assert_eq!(unsafe_advice(&text), None, "{toml}: {text}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 8, "{seen}");
+}
