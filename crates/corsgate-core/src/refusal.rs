@@ -402,7 +402,8 @@ impl Refusal {
                 stage.response()
             ),
             Refusal::PreflightStatus { status } => format!(
-                "answer the OPTIONS preflight with 204 (any 2xx works) instead of {status}: handle OPTIONS before authentication, routing or method checks"
+                "answer the OPTIONS preflight with 204 (any 2xx works) instead of {}: handle OPTIONS before authentication, routing or method checks",
+                if *status == 0 { "its current status".to_owned() } else { status.to_string() }
             ),
             Refusal::PreflightRedirect { .. } => {
                 "answer the OPTIONS preflight directly with 204 at the URL requested; browsers never follow a redirect on a preflight (fix the URL, e.g. a missing trailing slash or http→https)".into()
@@ -469,13 +470,15 @@ impl fmt::Display for Refusal {
             )?,
             Refusal::MissingAllowOrigin { stage, origin, status } if is_null(origin) => write!(
                 f,
-                "the request was sent with `Origin: null` ({NULL_ORIGIN_WHY}), and {} (status {status}) has no `Access-Control-Allow-Origin` header",
-                stage.response()
+                "the request was sent with `Origin: null` ({NULL_ORIGIN_WHY}), and {}{} has no `Access-Control-Allow-Origin` header",
+                stage.response(),
+                status_note(*status)
             )?,
             Refusal::MissingAllowOrigin { stage, origin, status } => write!(
                 f,
-                "the request was sent with `Origin: {origin}`, but {} (status {status}) has no `Access-Control-Allow-Origin` header; the browser needs `Access-Control-Allow-Origin: {origin}` (or `*` without credentials) to let the page read it",
-                stage.response()
+                "the request was sent with `Origin: {origin}`, but {}{} has no `Access-Control-Allow-Origin` header; the browser needs `Access-Control-Allow-Origin: {origin}` (or `*` without credentials) to let the page read it",
+                stage.response(),
+                status_note(*status)
             )?,
             Refusal::WildcardOriginWithCredentials { stage, origin } if is_null(origin) => write!(
                 f,
@@ -501,6 +504,11 @@ impl fmt::Display for Refusal {
                 stage.response(),
                 if is_null(origin) { format!("; the request's origin is `null` ({NULL_ORIGIN_WHY})") } else { format!("; the browser needs exactly `{origin}`") }
             )?,
+            Refusal::AllowOriginMismatch { stage, value, origin } if value.is_empty() => write!(
+                f,
+                "the request was sent with `Origin: {origin}`, and {} does not allow it (what it sent instead is not known here: no `Access-Control-Allow-Origin` at all, or another value)",
+                stage.response()
+            )?,
             Refusal::AllowOriginMismatch { stage, value, origin } => {
                 write!(
                     f,
@@ -523,6 +531,9 @@ impl fmt::Display for Refusal {
                     stage.response()
                 )?,
             },
+            Refusal::PreflightStatus { status: 0 } => f.write_str(
+                "the browser sent an OPTIONS preflight first, and it was answered with a status outside 200–299 (which one is not known here); a preflight must be answered with a 2xx status (usually 204)"
+            )?,
             Refusal::PreflightStatus { status } if (300..400).contains(status) => write!(
                 f,
                 "the browser sent an OPTIONS preflight first and it was answered with status {status} without a `Location`, which browsers take as an ordinary answer, not a redirect: a status outside 2xx; a preflight must be answered with a 2xx status (usually 204)"
@@ -531,11 +542,18 @@ impl fmt::Display for Refusal {
                 f,
                 "the browser sent an OPTIONS preflight first and it was answered with status {status}; a preflight must be answered with a 2xx status (usually 204)"
             )?,
-            Refusal::PreflightRedirect { status, location } => write!(
-                f,
-                "the OPTIONS preflight was answered with a redirect ({status}{}); browsers never follow redirects for a preflight",
-                location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
-            )?,
+            Refusal::PreflightRedirect { status, location } => {
+                let what = match (*status, location.as_deref()) {
+                    (0, None) => String::new(),
+                    (0, Some(l)) => format!(" (to {l})"),
+                    (s, None) => format!(" ({s})"),
+                    (s, Some(l)) => format!(" ({s} to {l})"),
+                };
+                write!(
+                    f,
+                    "the OPTIONS preflight was answered with a redirect{what}; browsers never follow redirects for a preflight"
+                )?
+            }
             Refusal::InvalidAllowMethods { element, .. } if element.is_empty() => f.write_str(
                 "the preflight response's `Access-Control-Allow-Methods` does not parse as a comma-separated list of methods, so the browser discards the whole preflight"
             )?,
@@ -598,6 +616,15 @@ pub(crate) fn named(origin: &str) -> &str {
         "<page origin>"
     } else {
         origin
+    }
+}
+
+/// ` (status N)`, or nothing when the status is not known (0).
+fn status_note(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        format!(" (status {status})")
     }
 }
 

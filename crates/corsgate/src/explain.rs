@@ -726,6 +726,14 @@ fn build(p: Parsed) -> Explanation {
                 }
             }
             let meaning = match (&r, p.status) {
+                // A console message names the method or header, never the
+                // list the server sent: say so rather than guess "absent".
+                (Refusal::MethodNotAllowed { method, allowed, .. }, _) if allowed.is_empty() => format!(
+                    "the request uses method {method}, and the preflight response's `Access-Control-Allow-Methods` does not list it (the message does not say what it lists: the header may be absent, or list other methods; methods are case-sensitive). `corsgate check` with this method shows the header"
+                ),
+                (Refusal::HeaderNotAllowed { header, allowed, .. }, _) if allowed.is_empty() => format!(
+                    "the request sends the header '{header}', and the preflight response's `Access-Control-Allow-Headers` does not list it (the message does not say what it lists: the header may be absent, or list other names). `corsgate check` with this header shows it"
+                ),
                 (Refusal::PreflightStatus { .. }, None) => "the browser sent an OPTIONS preflight first, and it was answered with a status outside 200–299 (the message does not say which; the Network panel does)".to_owned(),
                 _ => {
                     let m = r.to_string().replace(" (status 0)", "");

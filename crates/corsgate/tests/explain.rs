@@ -274,3 +274,35 @@ fn unparsable_allow_lists_are_never_fixed_with_an_empty_value() {
         assert!(!meaning.contains("''"), "{meaning}");
     }
 }
+
+#[test]
+fn what_a_message_does_not_say_is_not_stated() {
+    let head = "Access to fetch at 'https://api.example.com/items' from origin 'https://app.example.com' has been blocked by CORS policy: ";
+    // No status in the message: never "status 0" or "(0)".
+    for body in [
+        "Response to preflight request doesn't pass access control check: Redirect is not allowed for a preflight request.",
+        "Response to preflight request doesn't pass access control check: It does not have HTTP ok status.",
+        "No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+    ] {
+        let v = explain(&format!("{head}{body}"));
+        let text = format!("{} {}", v["meaning"], v["fix"]["sentence"]);
+        assert!(!text.contains("status 0") && !text.contains("(0") && !text.contains(" 0:"), "{text}");
+    }
+    // The list the server sent is not in the message: no "absent or empty".
+    for body in [
+        "Method PATCH is not allowed by Access-Control-Allow-Methods in preflight response.",
+        "Request header field x-api-key is not allowed by Access-Control-Allow-Headers in preflight response.",
+    ] {
+        let v = explain(&format!("{head}{body}"));
+        let meaning = v["meaning"].as_str().unwrap();
+        assert!(!meaning.contains("absent or empty"), "{meaning}");
+        assert!(meaning.contains("does not list it"), "{meaning}");
+    }
+    // Safari does not say what the response allowed.
+    let v = explain("Origin https://app.example.com is not allowed by Access-Control-Allow-Origin. Status code: 200");
+    let meaning = v["meaning"].as_str().unwrap();
+    assert!(
+        !meaning.contains("``") && !meaning.contains("allows `"),
+        "{meaning}"
+    );
+}
