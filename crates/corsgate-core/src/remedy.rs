@@ -222,6 +222,12 @@ impl Refusal {
             // cannot be scoped to one origin and widening it would let them
             // all in (found by the Chromium fixes harness).
             r.side = Side::Client;
+            // A client-side fix carries no server change: a tool that
+            // ignores `side` must find nothing to apply.
+            r.set_headers.clear();
+            r.vary.clear();
+            r.remove_headers.clear();
+            r.status = None;
             r.sentence = format!(
                 "the request's origin is `null` (after a cross-origin redirect, or from a sandboxed or file: page), so no answer can be limited to one origin, and this fix ({}) would apply to every such page: request the final URL directly instead of through the redirect, from a page with a real origin",
                 self.fix()

@@ -38,6 +38,15 @@ fn every_refusal_text_and_remedy_is_safe() {
             assert_safe("report fix", r, &report.fix);
             let remedy = &report.remedy;
             assert_safe("remedy sentence", r, &remedy.sentence);
+            if remedy.side == Side::Client {
+                assert!(
+                    remedy.set_headers.is_empty()
+                        && remedy.vary.is_empty()
+                        && remedy.remove_headers.is_empty()
+                        && remedy.status.is_none(),
+                    "a client-side fix carries a server change: {r:?} in {ctx:?}: {remedy:?}"
+                );
+            }
             let lines = remedy
                 .set_headers
                 .iter()
