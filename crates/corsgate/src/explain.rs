@@ -130,11 +130,112 @@ pub fn explain(raw: &str, origin: Option<&str>) -> Option<Explanation> {
     let page = origin.unwrap_or(UNKNOWN_ORIGIN);
     let mut parsed = chrome(&text)
         .or_else(|| firefox(&text, page))
-        .or_else(|| safari(&text, page))?;
+        .or_else(|| safari(&text, page))
+        .or_else(|| {
+            // A message cut short (mid-word, mid-value): completed when what
+            // is left names one message family only.
+            let full = complete(&text)?;
+            chrome(&full).or_else(|| firefox(&full, page))
+        })?;
     if parsed.origin.is_none() {
         parsed.origin = origin.map(str::to_owned);
     }
     Some(build(parsed))
+}
+
+/// Chrome's message bodies as (fixed head, tail after a quoted value): a
+/// body cut inside the head is completed when one family only starts so; a
+/// body cut inside the value loses the value (it is not known).
+const CHROME_BODIES: &[(&str, Option<&str>)] = &[
+    ("No 'Access-Control-Allow-Origin' header is present on the requested resource.", None),
+    ("Cross origin requests are not allowed by request mode.", None),
+    ("Cross origin requests are only supported for protocol schemes: http, https.", None),
+    ("It does not have HTTP ok status.", None),
+    ("Redirect is not allowed for a preflight request.", None),
+    ("Cannot parse Access-Control-Allow-Methods response header field in preflight response.", None),
+    ("Cannot parse Access-Control-Allow-Headers response header field in preflight response.", None),
+    ("The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'.", None),
+    ("The 'Access-Control-Allow-Origin' header has a value '", Some("' that is not equal to the supplied origin.")),
+    ("The 'Access-Control-Allow-Origin' header contains multiple values '", Some("', but only one is allowed.")),
+    ("The 'Access-Control-Allow-Origin' header contains the invalid value '", Some("'.")),
+    ("The value of the 'Access-Control-Allow-Credentials' header in the response is '", Some("' which must be 'true' when the request's credentials mode is 'include'.")),
+];
+
+/// Firefox's reasons, in the same form.
+const FIREFOX_REASONS: &[(&str, Option<&str>)] = &[
+    ("CORS header 'Access-Control-Allow-Origin' missing", None),
+    (
+        "CORS header 'Access-Control-Allow-Origin' does not match '",
+        Some("'"),
+    ),
+    (
+        "Multiple CORS header 'Access-Control-Allow-Origin' not allowed",
+        None,
+    ),
+    (
+        "Credential is not supported if the CORS header 'Access-Control-Allow-Origin' is '*'",
+        None,
+    ),
+    (
+        "Did not find method in CORS header 'Access-Control-Allow-Methods'",
+        None,
+    ),
+    (
+        "expected 'true' in CORS header 'Access-Control-Allow-Credentials'",
+        None,
+    ),
+    ("CORS preflight response did not succeed", None),
+    ("CORS request external redirect not allowed", None),
+    ("CORS request did not succeed", None),
+    ("CORS disabled", None),
+];
+
+/// The shortest cut body that is completed.
+const MIN_CUT: usize = 12;
+
+/// Completes a cut `body` from `forms`: the one form it is a prefix of (or
+/// whose head it starts with, when the cut is inside the value).
+fn complete_from(body: &str, forms: &[(&str, Option<&str>)]) -> Option<String> {
+    let body = body.trim_end_matches(['…', '.', ' ']);
+    if body.len() < MIN_CUT {
+        return None;
+    }
+    let found: Vec<String> = forms
+        .iter()
+        .filter_map(|(head, tail)| {
+            if head.starts_with(body) {
+                Some(format!("{head}{}", tail.unwrap_or_default()))
+            } else {
+                tail.filter(|_| body.starts_with(head))
+                    .map(|tail| format!("{head}{tail}"))
+            }
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// The whole message for one cut short, when it can be told which it was.
+fn complete(text: &str) -> Option<String> {
+    let marker = "has been blocked by CORS policy: ";
+    if let Some(i) = text.find(marker) {
+        let pre = "Response to preflight request doesn't pass access control check: ";
+        let (head, body) = text.split_at(i + marker.len());
+        let (head, body) = match body.strip_prefix(pre) {
+            Some(rest) => (format!("{head}{pre}"), rest),
+            None => (head.to_owned(), body),
+        };
+        return complete_from(body, CHROME_BODIES).map(|b| format!("{head}{b}"));
+    }
+    let marker = "(Reason: ";
+    let i = text.find(marker)?;
+    let reason = &text[i + marker.len()..];
+    if reason.contains(')') {
+        return None;
+    }
+    complete_from(reason, FIREFOX_REASONS).map(|r| format!("{}{r}).", &text[..i + marker.len()]))
 }
 
 /// Stands for the page's origin when the message does not name it.

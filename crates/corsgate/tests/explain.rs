@@ -306,3 +306,68 @@ fn what_a_message_does_not_say_is_not_stated() {
         "{meaning}"
     );
 }
+
+#[test]
+fn messages_cut_anywhere_are_read_or_refused_never_misread() {
+    let chrome = "Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: ";
+    let pre = "Response to preflight request doesn't pass access control check: ";
+    let ff = "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at https://api.example.com/x. (Reason: ";
+    let bodies: Vec<(String, String)> = [
+        "No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+        "The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'.",
+        "The 'Access-Control-Allow-Origin' header has a value 'https://app.example.com/' that is not equal to the supplied origin.",
+        "The 'Access-Control-Allow-Origin' header contains multiple values 'https://a.example, https://b.example', but only one is allowed.",
+        "The 'Access-Control-Allow-Origin' header contains the invalid value 'app.example.com'.",
+        "The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true' when the request's credentials mode is 'include'.",
+        "Cannot parse Access-Control-Allow-Headers response header field in preflight response.",
+    ]
+    .iter()
+    .flat_map(|b| {
+        [
+            (chrome.to_string(), b.to_string()),
+            (format!("{chrome}{pre}"), b.to_string()),
+        ]
+    })
+    .chain(
+        [
+            "CORS header 'Access-Control-Allow-Origin' missing).",
+            "CORS header 'Access-Control-Allow-Origin' does not match 'https://app.example.com/').",
+            "Credential is not supported if the CORS header 'Access-Control-Allow-Origin' is '*').",
+            "expected 'true' in CORS header 'Access-Control-Allow-Credentials').",
+            "CORS preflight response did not succeed). Status code: 401.",
+        ]
+        .iter()
+        .map(|r| (ff.to_owned(), r.to_string())),
+    )
+    .collect();
+    let mut read = 0;
+    for (head, body) in &bodies {
+        let full = explain(&format!("{head}{body}"));
+        let code = full["code"].as_str().unwrap().to_owned();
+        // Every cut from 12 characters into the body to the end, one run per
+        // cut (the binary is slow to start: a stride of 3 characters).
+        let cuts: Vec<usize> = (12..body.len())
+            .step_by(3)
+            .filter(|c| body.is_char_boundary(*c))
+            .collect();
+        let texts: Vec<String> = cuts
+            .iter()
+            .map(|c| format!("{head}{}", &body[..*c]))
+            .collect();
+        for t in texts {
+            let r = common::corsgate(&["explain", &t, "--json"]);
+            if r.code != 0 {
+                continue; // not told: refused, never misread
+            }
+            let v = r.json();
+            assert_eq!(v["code"], code, "cut: {t}\n{v:#}");
+            read += 1;
+        }
+        // Cut past the point where families part, it is always read.
+        let late = format!("{head}{}", &body[..body.len().min(70)]);
+        let r = common::corsgate(&["explain", &late, "--json"]);
+        assert_eq!(r.code, 0, "not read: {late}");
+        assert_eq!(r.json()["code"], code, "{late}");
+    }
+    assert!(read > 200, "{read}");
+}
