@@ -81,9 +81,33 @@ struct Entry {
     response: HarResponse,
 }
 
+/// The header lines of an entry, pseudo-headers left out. Some recording
+/// tools write every line twice: when each distinct line of a list (at least
+/// two of them) occurs an even number of times, the list is taken as doubled
+/// and halved (`Sec-Fetch-Mode: cors, cors` would read as a non-CORS request;
+/// two `Access-Control-Allow-Origin` lines as a refusal). A lone line sent
+/// twice, among other single lines, is kept: servers really do that.
 fn list(h: &[NameValue]) -> HeaderList {
-    h.iter()
-        .filter(|nv| !nv.name.starts_with(':'))
+    let lines: Vec<&NameValue> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
+    let key = |nv: &NameValue| (nv.name.to_ascii_lowercase(), nv.value.clone());
+    let mut counts: HashMap<(String, String), usize> = HashMap::new();
+    for nv in &lines {
+        *counts.entry(key(nv)).or_default() += 1;
+    }
+    let doubled = counts.len() >= 2 && counts.values().all(|c| c % 2 == 0);
+    let mut kept: HashMap<(String, String), usize> = HashMap::new();
+    lines
+        .into_iter()
+        .filter(|nv| {
+            if !doubled {
+                return true;
+            }
+            let k = key(nv);
+            let half = counts.get(&k).copied().unwrap_or(0) / 2;
+            let n = kept.entry(k).or_default();
+            *n += 1;
+            *n <= half
+        })
         .map(|nv| (nv.name.as_str(), nv.value.as_bytes()))
         .collect()
 }
@@ -170,6 +194,9 @@ struct Judge {
     creator: Option<String>,
     pending: HashMap<(String, String), Vec<Preflight>>,
     pending_count: usize,
+    /// Pending preflights in file order, to judge the oldest alone when
+    /// [`MAX_PENDING`] are waiting (bounded memory, nothing dropped).
+    order: std::collections::VecDeque<((String, String), usize)>,
     cross_origin: usize,
     preflights: usize,
     failed: usize,
@@ -243,19 +270,30 @@ impl Judge {
                             .collect()
                     })
                     .unwrap_or_default();
-                if self.pending_count < MAX_PENDING {
-                    self.pending_count += 1;
-                    self.pending
-                        .entry((origin, e.request.url.clone()))
-                        .or_default()
-                        .push(Preflight {
-                            entry: index,
-                            started: e.started,
-                            method: m,
-                            headers,
-                            response,
-                        });
+                while self.pending_count >= MAX_PENDING {
+                    self.evict_oldest();
                 }
+                let key = (origin, e.request.url.clone());
+                self.pending_count += 1;
+                if self.order.len() >= 2 * MAX_PENDING {
+                    // Preflights paired since are still listed: keep only
+                    // those pending, so the order stays bounded too.
+                    let mut live: Vec<((String, String), usize)> = self
+                        .pending
+                        .iter()
+                        .flat_map(|(k, v)| v.iter().map(move |p| (k.clone(), p.entry)))
+                        .collect();
+                    live.sort_by_key(|(_, entry)| *entry);
+                    self.order = live.into();
+                }
+                self.order.push_back((key.clone(), index));
+                self.pending.entry(key).or_default().push(Preflight {
+                    entry: index,
+                    started: e.started,
+                    method: m,
+                    headers,
+                    response,
+                });
                 return;
             }
         }
@@ -539,15 +577,47 @@ impl Judge {
         result
     }
 
+    /// The oldest preflight still waiting for its request is judged alone
+    /// (as at the end of the file); a request that comes after it is judged
+    /// without it, with a note.
+    fn evict_oldest(&mut self) {
+        while let Some((key, entry)) = self.order.pop_front() {
+            let Some(list) = self.pending.get_mut(&key) else {
+                continue;
+            };
+            let Some(i) = list.iter().position(|p| p.entry == entry) else {
+                continue;
+            };
+            let p = list.remove(i);
+            if list.is_empty() {
+                self.pending.remove(&key);
+            }
+            self.pending_count -= 1;
+            self.judge_leftover(key, p);
+            return;
+        }
+        // Nothing in the order: the count cannot be trusted, start over.
+        self.pending_count = self.pending.values().map(Vec::len).sum();
+    }
+
     /// Preflights whose request never came: judge the preflight alone.
     fn leftovers(&mut self) {
         let pending = std::mem::take(&mut self.pending);
+        self.order.clear();
+        self.pending_count = 0;
         let mut all: Vec<((String, String), Preflight)> = pending
             .into_iter()
             .flat_map(|(k, v)| v.into_iter().map(move |p| (k.clone(), p)))
             .collect();
         all.sort_by_key(|(_, p)| p.entry);
-        for ((origin, url), p) in all {
+        for (key, p) in all {
+            self.judge_leftover(key, p);
+        }
+        self.results.sort_by_key(|r| r.entry);
+    }
+
+    fn judge_leftover(&mut self, (origin, url): (String, String), p: Preflight) {
+        {
             self.cross_origin += 1;
             let mut headers = HeaderList::new();
             for h in &p.headers {
@@ -578,7 +648,6 @@ impl Judge {
             }
             self.record(r);
         }
-        self.results.sort_by_key(|r| r.entry);
     }
 }
 
@@ -685,6 +754,7 @@ pub fn judge_reader(
         creator: None,
         pending: HashMap::new(),
         pending_count: 0,
+        order: std::collections::VecDeque::new(),
         cross_origin: 0,
         preflights: 0,
         failed: 0,

@@ -575,3 +575,102 @@ fn large_har_streams_in_bounded_memory() {
     assert!(took.as_secs() < 60, "took {took:?}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// Every request and response header line written twice, as some recording
+/// tools do: judged as if written once, so every blocked request is flagged.
+#[test]
+fn a_har_with_every_header_line_doubled_is_judged_as_written_once() {
+    let double = |v: &mut Value, part: &str| {
+        let lines = v[part]["headers"].as_array().unwrap().clone();
+        let mut twice = Vec::new();
+        for l in lines {
+            twice.push(l.clone());
+            twice.push(l);
+        }
+        v[part]["headers"] = Value::Array(twice);
+    };
+    let mut entries = Vec::new();
+    for i in 0..40 {
+        let (acao, blocked) = if i % 2 == 0 {
+            ("https://other.example", true)
+        } else {
+            (APP, false)
+        };
+        let mut e = chrome_entry(
+            "fetch",
+            "GET",
+            &format!("{API}/doubled/{i}"),
+            &[("origin", APP)],
+            if blocked { 0 } else { 200 },
+            &[
+                ("access-control-allow-origin", acao),
+                ("content-type", "application/json"),
+            ],
+            blocked.then_some("net::ERR_FAILED"),
+        );
+        double(&mut e, "request");
+        double(&mut e, "response");
+        entries.push(e);
+    }
+    // A server that really sends the header twice (among single lines) is still refused.
+    entries.push(chrome_entry(
+        "fetch",
+        "GET",
+        &format!("{API}/twice"),
+        &[("origin", APP)],
+        0,
+        &[
+            ("access-control-allow-origin", APP),
+            ("access-control-allow-origin", APP),
+            ("content-type", "application/json"),
+        ],
+        Some("net::ERR_FAILED"),
+    ));
+    let path = write("doubled.har", &har("a recorder", entries));
+    let r = corsgate(&["har", path.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["cross_origin"], 41, "{v:#}");
+    assert_eq!(v["failed"], 21, "{v:#}");
+    assert_eq!(v["unknown"], 0, "{v:#}");
+    assert_eq!(
+        result(&v, &format!("{API}/doubled/0"), "GET")["code"],
+        "allow_origin_mismatch"
+    );
+    assert_eq!(
+        result(&v, &format!("{API}/twice"), "GET")["code"],
+        "multiple_allow_origin"
+    );
+}
+
+/// More preflights waiting for their request than the judge keeps: the
+/// oldest are judged alone, none is dropped.
+#[test]
+fn preflights_beyond_the_pending_bound_are_judged_not_dropped() {
+    let n = 10_050;
+    let mut entries = Vec::with_capacity(n);
+    for i in 0..n {
+        entries.push(chrome_entry(
+            "preflight",
+            "OPTIONS",
+            &format!("{API}/p/{i}"),
+            &[("origin", APP), ("access-control-request-method", "PUT")],
+            if i % 10 == 0 { 403 } else { 204 },
+            &[
+                ("access-control-allow-origin", APP),
+                ("access-control-allow-methods", "PUT"),
+            ],
+            None,
+        ));
+    }
+    let path = write("many-preflights.har", &har("WebInspector", entries));
+    let r = corsgate(&["har", path.to_str().unwrap(), "--json"]);
+    let v = r.json();
+    assert_eq!(v["preflights"], n as u64);
+    assert_eq!(v["cross_origin"], n as u64, "every preflight is judged");
+    assert_eq!(v["failed"], (n as u64).div_ceil(10), "{}", v["failed"]);
+    assert_eq!(
+        v["failed"].as_u64().unwrap() + v["unknown"].as_u64().unwrap(),
+        n as u64
+    );
+}
