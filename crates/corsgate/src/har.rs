@@ -783,14 +783,31 @@ pub fn judge_reader(
     })
 }
 
-/// Runs `corsgate har`.
+/// Runs `corsgate har`: the file, or standard input for `-`; gzip-compressed
+/// (`.har.gz`, told by its first bytes, not its name) or not.
 pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
-    let file = File::open(&args.file).map_err(|e| HarError::Io(args.file.clone(), e))?;
-    judge_reader(
-        BufReader::with_capacity(256 * 1024, file),
-        args.browser.into(),
-        args.all,
-    )
+    let io = |e| HarError::Io(args.file.clone(), e);
+    let input: Box<dyn std::io::Read> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(&args.file).map_err(io)?)
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, input);
+    let gzip = {
+        use std::io::BufRead;
+        reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
+    };
+    let profile = args.browser.into();
+    if gzip {
+        let inflated = flate2::bufread::MultiGzDecoder::new(reader);
+        judge_reader(
+            BufReader::with_capacity(256 * 1024, inflated),
+            profile,
+            args.all,
+        )
+    } else {
+        judge_reader(reader, profile, args.all)
+    }
 }
 
 fn short(url: &str, max: usize) -> String {

@@ -674,3 +674,46 @@ fn preflights_beyond_the_pending_bound_are_judged_not_dropped() {
         n as u64
     );
 }
+
+/// `.har.gz` (told by its bytes) and `-` for standard input, plain or compressed.
+#[test]
+fn gzip_and_standard_input() {
+    use std::io::Write;
+    let v = chrome_har();
+    let plain = serde_json::to_vec(&v).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("har");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("chrome.har.gz");
+    std::fs::write(&file, &gz).unwrap();
+    let expected = corsgate(&[
+        "har",
+        write("chrome-plain.har", &v).to_str().unwrap(),
+        "--json",
+    ]);
+    let from_file = corsgate(&["har", file.to_str().unwrap(), "--json"]);
+    assert_eq!(from_file.code, expected.code, "{}", from_file.stderr);
+    assert_eq!(from_file.json(), expected.json());
+    for bytes in [plain, gz] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+            .args(["har", "-", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(out.status.code(), Some(expected.code));
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got, expected.json());
+    }
+    // A broken compressed file is a clear error, not a panic.
+    std::fs::write(&file, &[0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    let r = corsgate(&["har", file.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+}
