@@ -713,7 +713,7 @@ fn gzip_and_standard_input() {
         assert_eq!(got, expected.json());
     }
     // A broken compressed file is a clear error, not a panic.
-    std::fs::write(&file, &[0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    std::fs::write(&file, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
     let r = corsgate(&["har", file.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
 }
