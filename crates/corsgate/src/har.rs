@@ -850,40 +850,95 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         return out;
     }
     out.push('\n');
-    for r in &report.results {
-        let mark = match r.outcome {
-            "allowed" => st.ok("ALLOWED"),
-            "refused" => st.bad("REFUSED"),
-            _ => st.warn("UNKNOWN"),
-        };
-        let _ = writeln!(
-            out,
-            "#{:<4} {mark} {} {} from {} (status {}{})",
-            r.entry,
-            r.method,
-            short(&r.url, 80),
-            r.origin,
-            r.status,
-            if r.preflight { ", preflighted" } else { "" }
-        );
-        if let (Some(code), Some(m)) = (r.code, &r.message) {
-            let _ = writeln!(out, "      {}: {m}", st.bold(code));
+    if all {
+        for r in &report.results {
+            result_lines(&mut out, st, r);
         }
-        for h in &r.hints {
-            let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
-        }
-        for n in &r.notes {
-            let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));
-        }
+    } else {
+        grouped(&mut out, st, report);
     }
     if !all {
         let _ = writeln!(
             out,
             "\n{}",
             st.dim(
-                "(only failures and unknowns are listed; --all lists every cross-origin request)"
+                "(grouped by refusal, one example each; --all lists every cross-origin request)"
             )
         );
     }
     out
+}
+
+/// One request: its line, the refusal, causes and notes.
+fn result_lines(out: &mut String, st: &Style, r: &HarResult) {
+    let mark = match r.outcome {
+        "allowed" => st.ok("ALLOWED"),
+        "refused" => st.bad("REFUSED"),
+        _ => st.warn("UNKNOWN"),
+    };
+    let _ = writeln!(
+        out,
+        "#{:<4} {mark} {} {} from {} (status {}{})",
+        r.entry,
+        r.method,
+        short(&r.url, 80),
+        r.origin,
+        r.status,
+        if r.preflight { ", preflighted" } else { "" }
+    );
+    if let (Some(code), Some(m)) = (r.code, &r.message) {
+        let _ = writeln!(out, "      {}: {m}", st.bold(code));
+    }
+    for h in &r.hints {
+        let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));
+    }
+}
+
+/// The failures grouped by refusal code and the unknowns by why they cannot
+/// be judged, most frequent first, each with its count and one example.
+fn grouped(out: &mut String, st: &Style, report: &HarReport) {
+    let mut groups: Vec<(String, Vec<&HarResult>)> = Vec::new();
+    for r in &report.results {
+        let key = match (r.outcome, r.code) {
+            ("refused", Some(code)) => code.to_owned(),
+            ("refused", None) => "refused".to_owned(),
+            _ => format!(
+                "cannot be judged: {}",
+                r.notes.first().map_or("(no note)", String::as_str)
+            ),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    // Refusals first, then unknowns; the larger groups first in each.
+    groups.sort_by_key(|(k, v)| {
+        (
+            k.starts_with("cannot be judged"),
+            std::cmp::Reverse(v.len()),
+        )
+    });
+    for (key, members) in &groups {
+        let urls: std::collections::HashSet<&str> =
+            members.iter().map(|r| r.url.as_str()).collect();
+        let origins: std::collections::HashSet<&str> =
+            members.iter().map(|r| r.origin.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "{} — {} request{} ({} URL{}, {} origin{})",
+            st.bold(key),
+            members.len(),
+            if members.len() == 1 { "" } else { "s" },
+            urls.len(),
+            if urls.len() == 1 { "" } else { "s" },
+            origins.len(),
+            if origins.len() == 1 { "" } else { "s" },
+        );
+        result_lines(out, st, members[0]);
+        out.push('\n');
+    }
 }

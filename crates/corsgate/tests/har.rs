@@ -641,6 +641,22 @@ fn a_har_with_every_header_line_doubled_is_judged_as_written_once() {
         result(&v, &format!("{API}/twice"), "GET")["code"],
         "multiple_allow_origin"
     );
+    // The human report: one group per refusal, with its count and one example.
+    let h = corsgate(&["har", path.to_str().unwrap()]);
+    assert!(
+        h.stdout
+            .contains("allow_origin_mismatch — 20 requests (20 URLs, 1 origin)"),
+        "{}",
+        h.stdout
+    );
+    assert_eq!(h.stdout.matches("REFUSED GET").count(), 2, "{}", h.stdout);
+    let all = corsgate(&["har", path.to_str().unwrap(), "--all"]);
+    assert_eq!(
+        all.stdout.matches("REFUSED GET").count(),
+        21,
+        "{}",
+        all.stdout
+    );
 }
 
 /// More preflights waiting for their request than the judge keeps: the
