@@ -787,10 +787,17 @@ pub fn judge_reader(
 /// (`.har.gz`, told by its first bytes, not its name) or not.
 pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
     let io = |e| HarError::Io(args.file.clone(), e);
-    let input: Box<dyn std::io::Read> = if args.file.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
+    let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), None)
     } else {
-        Box::new(File::open(&args.file).map_err(io)?)
+        let f = File::open(&args.file).map_err(io)?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let input: Box<dyn std::io::Read> = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Box::new(Progress::new(input, total))
+    } else {
+        input
     };
     let mut reader = BufReader::with_capacity(256 * 1024, input);
     let gzip = {
@@ -807,6 +814,66 @@ pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
         )
     } else {
         judge_reader(reader, profile, args.all)
+    }
+}
+
+/// A reader that shows on standard error (a terminal) how much of the file
+/// was read, at most ten times a second, and clears the line at the end.
+struct Progress<R> {
+    inner: R,
+    read: u64,
+    total: Option<u64>,
+    shown: std::time::Instant,
+    started: std::time::Instant,
+}
+
+impl<R> Progress<R> {
+    fn new(inner: R, total: Option<u64>) -> Self {
+        let now = std::time::Instant::now();
+        Progress {
+            inner,
+            read: 0,
+            total,
+            shown: now,
+            started: now,
+        }
+    }
+
+    fn show(&self) {
+        let mb = |b: u64| b as f64 / 1e6;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let line = match self.total {
+            Some(t) if t > 0 => format!(
+                "\rcorsgate har: {:.0} of {:.0} MB ({:.0}%), {:.0} MB/s ",
+                mb(self.read),
+                mb(t),
+                100.0 * self.read as f64 / t as f64,
+                mb(self.read) / secs
+            ),
+            _ => format!(
+                "\rcorsgate har: {:.0} MB, {:.0} MB/s ",
+                mb(self.read),
+                mb(self.read) / secs
+            ),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = std::io::Write::write_all(&mut err, line.as_bytes());
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if n == 0 {
+            // The end: clear the line.
+            let mut err = std::io::stderr().lock();
+            let _ = std::io::Write::write_all(&mut err, b"\r\x1b[2K");
+        } else if self.shown.elapsed() >= std::time::Duration::from_millis(100) {
+            self.shown = std::time::Instant::now();
+            self.show();
+        }
+        Ok(n)
     }
 }
 
@@ -940,5 +1007,28 @@ fn grouped(out: &mut String, st: &Style, report: &HarReport) {
         );
         result_lines(out, st, members[0]);
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn progress_passes_every_byte_through() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut p = Progress::new(&data[..], Some(data.len() as u64));
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 777];
+        loop {
+            let n = p.read(&mut chunk).expect("reads");
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(out, data);
+        assert_eq!(p.read, data.len() as u64);
     }
 }
