@@ -218,6 +218,8 @@ fn missing_allow_origin_human_output() {
     assert!(r
         .stdout
         .contains("Access-Control-Allow-Origin: http://localhost:3000"));
+    // Every answer was received: the list is not called partial.
+    assert!(!r.stdout.contains("may be partial"), "{}", r.stdout);
     // Not a terminal: no colour.
     assert!(!r.stdout.contains('\x1b'));
     // Unknown server: the snippet is a corsgate policy.
@@ -305,6 +307,8 @@ fn preflight_401_means_auth_before_cors() {
         .filter(|f| f["stage"] == "actual")
         .all(|f| f["assumed"] == true));
     assert!(fixes.iter().any(|f| f["stage"] == "actual"));
+    // …so the list says it may be partial, and the human report says what to do.
+    assert_eq!(v["fixes_partial"], true, "{v:#}");
     // Only the preflight was sent (plus the probe, which repeats it with another origin).
     assert!(s.seen().iter().all(|r| r.method == "OPTIONS"));
 }
