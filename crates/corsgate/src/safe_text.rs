@@ -173,6 +173,7 @@ fn every_refusal_variant_in_check_outputs_and_fixes() {
             }
         }
     }
+    eprintln!("every refusal variant: {outputs} texts checked");
     assert!(outputs > 2_000, "{outputs}");
 }
 
@@ -455,6 +456,7 @@ fn generated_servers_in_check_and_har_outputs() {
         );
         outputs += 2;
     }
+    eprintln!("generated servers: {outputs} outputs checked, refusal codes {codes:?}");
     assert!(outputs > 2_500, "{outputs}");
 }
 
@@ -543,6 +545,7 @@ fn every_explain_message_family() {
         }
     }
     // Every family is read (the Firefox network error and others have no fix, but a text).
+    eprintln!("explain: {explained} explanations of {} message families", MESSAGES.len());
     assert!(explained >= MESSAGES.len() * 30, "{explained}");
 }
 
