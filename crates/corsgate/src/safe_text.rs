@@ -545,7 +545,10 @@ fn every_explain_message_family() {
         }
     }
     // Every family is read (the Firefox network error and others have no fix, but a text).
-    eprintln!("explain: {explained} explanations of {} message families", MESSAGES.len());
+    eprintln!(
+        "explain: {explained} explanations of {} message families",
+        MESSAGES.len()
+    );
     assert!(explained >= MESSAGES.len() * 30, "{explained}");
 }
 
