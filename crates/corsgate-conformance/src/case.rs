@@ -153,8 +153,11 @@ pub enum Acac {
 /// The answer to a preflight at one hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightSpec {
-    /// Status (a 3xx comes with a `Location`).
+    /// Status.
     pub status: u16,
+    /// Whether a redirect status comes with a `Location` (without one,
+    /// browsers take the 3xx as an ordinary non-ok answer).
+    pub location: bool,
     /// `Access-Control-Allow-Origin`.
     pub acao: Acao,
     /// `Access-Control-Allow-Credentials`.
@@ -365,7 +368,7 @@ impl Case {
         let mut headers = Vec::new();
         if preflight {
             let p = &h.preflight;
-            if matches!(p.status, 301 | 302 | 303 | 307 | 308) {
+            if p.location && matches!(p.status, 301 | 302 | 303 | 307 | 308) {
                 let loc = format!(
                     "{}?preflight-redirect",
                     self.url(site, api, hop, Dest::Target, false)

@@ -334,8 +334,12 @@ fn preflight(rng: &mut Rng, req: &RequestSpec, include: bool) -> PreflightSpec {
         (2, 405),
         (2, 500),
     ]);
+    // Half the redirect statuses come without a `Location`: an ordinary
+    // non-ok answer for the browser, not a redirect.
+    let location = matches!(status, 301 | 302 | 303 | 307 | 308) && rng.chance(50);
     PreflightSpec {
         status,
+        location,
         acao: acao(rng, include),
         acac: acac(rng, include),
         acam: acam(rng, &req.method),

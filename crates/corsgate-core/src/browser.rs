@@ -550,7 +550,7 @@ impl Fetch<'_> {
         let profile = self.browser.profile;
         let origin = self.serialized_origin();
         let url = self.current_url().clone();
-        let location = response.location();
+        let location = profile.redirect_location(&response);
         if self.cors_tainting {
             let stage = if location.is_some() {
                 Stage::Redirect

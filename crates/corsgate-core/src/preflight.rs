@@ -128,17 +128,19 @@ fn check_preflight(
     response: &Response,
     profile: Profile,
 ) -> Result<PreflightAllowance, Refusal> {
-    if response.is_redirect_status() && profile.reports_preflight_redirect() {
+    // A 3xx without a `Location` is no redirect: an ordinary non-ok status.
+    let location = profile.redirect_location(response);
+    if location.is_some() && profile.reports_preflight_redirect() {
         return Err(Refusal::PreflightRedirect {
             status: response.status,
-            location: response.headers.get_str("location"),
+            location,
         });
     }
     let status_error = || {
-        if response.is_redirect_status() {
+        if location.is_some() {
             Refusal::PreflightRedirect {
                 status: response.status,
-                location: response.headers.get_str("location"),
+                location: location.clone(),
             }
         } else {
             Refusal::PreflightStatus {
@@ -358,5 +360,111 @@ mod tests {
                 .code(),
             "preflight_redirect"
         );
+    }
+
+    /// A 3xx preflight answer is a redirect only with a `Location`
+    /// (Chromium: a non-empty one). Without it, Chromium checks the CORS
+    /// headers first, then reports "It does not have HTTP ok status";
+    /// Firefox looks at the status first either way.
+    #[test]
+    fn a_3xx_preflight_without_location_is_an_ordinary_bad_status() {
+        let req = Request::builder(ORIGIN, "https://api.example/x")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let cors = |r: Response| {
+            r.header("Access-Control-Allow-Origin", ORIGIN)
+                .header("Access-Control-Allow-Methods", "PUT")
+        };
+        // (status, Location, CORS headers) → (Chromium, Firefox, Standard)
+        let cases: &[(u16, Option<&str>, bool, [&str; 3])] = &[
+            (302, None, true, ["preflight_status"; 3]),
+            (
+                302,
+                None,
+                false,
+                [
+                    "missing_allow_origin",
+                    "preflight_status",
+                    "missing_allow_origin",
+                ],
+            ),
+            (
+                301,
+                Some(""),
+                true,
+                [
+                    "preflight_status",
+                    "preflight_redirect",
+                    "preflight_redirect",
+                ],
+            ),
+            (
+                301,
+                Some("  "),
+                false,
+                [
+                    "missing_allow_origin",
+                    "preflight_redirect",
+                    "missing_allow_origin",
+                ],
+            ),
+            (307, Some("/y"), true, ["preflight_redirect"; 3]),
+            (
+                308,
+                Some("/y"),
+                false,
+                [
+                    "preflight_redirect",
+                    "preflight_redirect",
+                    "missing_allow_origin",
+                ],
+            ),
+            (
+                303,
+                Some("https://other.example/"),
+                true,
+                ["preflight_redirect"; 3],
+            ),
+            (304, Some("/y"), true, ["preflight_status"; 3]),
+            (
+                300,
+                None,
+                false,
+                [
+                    "missing_allow_origin",
+                    "preflight_status",
+                    "missing_allow_origin",
+                ],
+            ),
+        ];
+        for (status, location, with_cors, expected) in cases {
+            let mut resp = Response::new(*status);
+            if let Some(l) = location {
+                resp = resp.header("Location", *l);
+            }
+            if *with_cors {
+                resp = cors(resp);
+            }
+            for (profile, want) in [Profile::Chromium, Profile::Firefox, Profile::Standard]
+                .into_iter()
+                .zip(expected)
+            {
+                let err = check_preflight_response(&req, ORIGIN, &resp, profile).unwrap_err();
+                assert_eq!(
+                    err.code(),
+                    *want,
+                    "{status} {location:?} cors={with_cors} {profile}"
+                );
+                if let Refusal::PreflightRedirect { location: l, .. } = &err {
+                    assert!(l.is_some());
+                }
+                // No fix of an ordinary bad status talks about a `Location`.
+                if err.code() == "preflight_status" {
+                    assert!(!err.to_string().contains("redirect to"), "{err}");
+                    assert!(!err.fix().contains("Location"), "{}", err.fix());
+                }
+            }
+        }
     }
 }

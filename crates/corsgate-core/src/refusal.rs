@@ -359,7 +359,16 @@ impl Refusal {
             Refusal::UnsupportedScheme { scheme, .. } => format!(
                 "serve the resource over http or https; browsers do not use CORS for '{scheme}:' URLs"
             ),
-            Refusal::MissingAllowOrigin { stage, origin, .. } => format!(
+            Refusal::MissingAllowOrigin { origin, .. }
+            | Refusal::WildcardOriginWithCredentials { origin, .. }
+            | Refusal::MultipleAllowOrigin { origin, .. }
+            | Refusal::InvalidAllowOrigin { origin, .. }
+            | Refusal::AllowOriginMismatch { origin, .. }
+                if is_null(origin) =>
+            {
+                NULL_ORIGIN_FIX.into()
+            }
+            Refusal::MissingAllowOrigin { stage, origin, .. } => { let origin = named(origin); format!(
                 "make {} include `Access-Control-Allow-Origin: {origin}`{}",
                 stage.response(),
                 if *stage == Stage::Preflight {
@@ -367,12 +376,13 @@ impl Refusal {
                 } else {
                     " (on error responses too)"
                 }
-            ),
-            Refusal::WildcardOriginWithCredentials { stage, origin } => format!(
-                "in {}, replace `Access-Control-Allow-Origin: *` by `Access-Control-Allow-Origin: {origin}`, add `Access-Control-Allow-Credentials: true` and `Vary: Origin`; or make the request without credentials",
+            ) }
+            Refusal::WildcardOriginWithCredentials { stage, origin } => { let origin = named(origin); format!(
+                "in {}, send `Access-Control-Allow-Origin: {origin}` instead of the wildcard, with `Access-Control-Allow-Credentials: true` and `Vary: Origin`; or make the request without credentials",
                 stage.response()
-            ),
+            ) }
             Refusal::MultipleAllowOrigin { origin, lines, .. } => {
+                let origin = named(origin);
                 if *lines > 1 {
                     format!(
                         "`Access-Control-Allow-Origin` is added twice (usually by both a proxy and the application): remove it from one of them so exactly one `Access-Control-Allow-Origin: {origin}` remains"
@@ -384,21 +394,29 @@ impl Refusal {
                 }
             }
             Refusal::InvalidAllowOrigin { origin, .. } | Refusal::AllowOriginMismatch { origin, .. } => format!(
-                "send `Access-Control-Allow-Origin: {origin}` exactly (same scheme, host and port, no trailing slash), with `Vary: Origin`"
+                "send `Access-Control-Allow-Origin: {}` exactly (same scheme, host and port, no trailing slash), with `Vary: Origin`",
+                named(origin)
             ),
             Refusal::InvalidAllowCredentials { stage, .. } => format!(
                 "add `Access-Control-Allow-Credentials: true` (exactly, lower case) to {}; or make the request without credentials",
                 stage.response()
             ),
             Refusal::PreflightStatus { status } => format!(
-                "answer the OPTIONS preflight with 204 (any 2xx works) instead of {status}: handle OPTIONS before authentication, routing or method checks"
+                "answer the OPTIONS preflight with 204 (any 2xx works) instead of {}: handle OPTIONS before authentication, routing or method checks",
+                if *status == 0 { "its current status".to_owned() } else { status.to_string() }
             ),
             Refusal::PreflightRedirect { .. } => {
                 "answer the OPTIONS preflight directly with 204 at the URL requested; browsers never follow a redirect on a preflight (fix the URL, e.g. a missing trailing slash or http→https)".into()
             }
+            Refusal::InvalidAllowMethods { element, .. } if element.is_empty() => {
+                "make `Access-Control-Allow-Methods` a comma-separated list of the methods the page uses (e.g. `PUT, DELETE`), without quotes, semicolons or other characters".into()
+            }
             Refusal::InvalidAllowMethods { element, .. } => format!(
                 "make `Access-Control-Allow-Methods` a comma-separated list of methods; '{element}' is not a method"
             ),
+            Refusal::InvalidAllowHeaders { element, .. } if element.is_empty() => {
+                "make `Access-Control-Allow-Headers` a comma-separated list of the header names the page sends (e.g. `Content-Type, Authorization`), without quotes, semicolons or other characters".into()
+            }
             Refusal::InvalidAllowHeaders { element, .. } => format!(
                 "make `Access-Control-Allow-Headers` a comma-separated list of header names; '{element}' is not a header name"
             ),
@@ -450,9 +468,21 @@ impl fmt::Display for Refusal {
                 f,
                 "{url} uses the '{scheme}' scheme; cross-origin requests are only possible to http and https URLs"
             )?,
+            Refusal::MissingAllowOrigin { stage, origin, status } if is_null(origin) => write!(
+                f,
+                "the request was sent with `Origin: null` ({NULL_ORIGIN_WHY}), and {}{} has no `Access-Control-Allow-Origin` header",
+                stage.response(),
+                status_note(*status)
+            )?,
             Refusal::MissingAllowOrigin { stage, origin, status } => write!(
                 f,
-                "the request was sent with `Origin: {origin}`, but {} (status {status}) has no `Access-Control-Allow-Origin` header; the browser needs `Access-Control-Allow-Origin: {origin}` (or `*` without credentials) to let the page read it",
+                "the request was sent with `Origin: {origin}`, but {}{} has no `Access-Control-Allow-Origin` header; the browser needs `Access-Control-Allow-Origin: {origin}` (or `*` without credentials) to let the page read it",
+                stage.response(),
+                status_note(*status)
+            )?,
+            Refusal::WildcardOriginWithCredentials { stage, origin } if is_null(origin) => write!(
+                f,
+                "the request included credentials (cookies or HTTP authentication) and {} says `Access-Control-Allow-Origin: *`, which is never enough with credentials; the request's origin is `null` ({NULL_ORIGIN_WHY})",
                 stage.response()
             )?,
             Refusal::WildcardOriginWithCredentials { stage, origin } => write!(
@@ -462,14 +492,21 @@ impl fmt::Display for Refusal {
             )?,
             Refusal::MultipleAllowOrigin { stage, value, lines, origin } => write!(
                 f,
-                "{} has {} `Access-Control-Allow-Origin` value '{value}'{}; exactly one value is allowed, and it must be `{origin}`",
+                "{} has {} `Access-Control-Allow-Origin` value '{value}'{}; exactly one value is allowed{}",
                 stage.response(),
                 if *lines > 1 { "several" } else { "a list as its" },
-                if *lines > 1 { format!(" (the header appears {lines} times)") } else { String::new() }
+                if *lines > 1 { format!(" (the header appears {lines} times)") } else { String::new() },
+                if is_null(origin) { format!(", and the request's origin is `null` ({NULL_ORIGIN_WHY})") } else { format!(", and it must be `{origin}`") }
             )?,
             Refusal::InvalidAllowOrigin { stage, value, origin } => write!(
                 f,
-                "{} has `Access-Control-Allow-Origin: {value}`, which is not an origin; the browser needs exactly `{origin}`",
+                "{} has `Access-Control-Allow-Origin: {value}`, which is not an origin{}",
+                stage.response(),
+                if is_null(origin) { format!("; the request's origin is `null` ({NULL_ORIGIN_WHY})") } else { format!("; the browser needs exactly `{origin}`") }
+            )?,
+            Refusal::AllowOriginMismatch { stage, value, origin } if value.is_empty() => write!(
+                f,
+                "the request was sent with `Origin: {origin}`, and {} does not allow it (what it sent instead is not known here: no `Access-Control-Allow-Origin` at all, or another value)",
                 stage.response()
             )?,
             Refusal::AllowOriginMismatch { stage, value, origin } => {
@@ -494,18 +531,38 @@ impl fmt::Display for Refusal {
                     stage.response()
                 )?,
             },
+            Refusal::PreflightStatus { status: 0 } => f.write_str(
+                "the browser sent an OPTIONS preflight first, and it was answered with a status outside 200–299 (which one is not known here); a preflight must be answered with a 2xx status (usually 204)"
+            )?,
+            Refusal::PreflightStatus { status } if (300..400).contains(status) => write!(
+                f,
+                "the browser sent an OPTIONS preflight first and it was answered with status {status} without a `Location`, which browsers take as an ordinary answer, not a redirect: a status outside 2xx; a preflight must be answered with a 2xx status (usually 204)"
+            )?,
             Refusal::PreflightStatus { status } => write!(
                 f,
                 "the browser sent an OPTIONS preflight first and it was answered with status {status}; a preflight must be answered with a 2xx status (usually 204)"
             )?,
-            Refusal::PreflightRedirect { status, location } => write!(
-                f,
-                "the OPTIONS preflight was answered with a redirect ({status}{}); browsers never follow redirects for a preflight",
-                location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
+            Refusal::PreflightRedirect { status, location } => {
+                let what = match (*status, location.as_deref()) {
+                    (0, None) => String::new(),
+                    (0, Some(l)) => format!(" (to {l})"),
+                    (s, None) => format!(" ({s})"),
+                    (s, Some(l)) => format!(" ({s} to {l})"),
+                };
+                write!(
+                    f,
+                    "the OPTIONS preflight was answered with a redirect{what}; browsers never follow redirects for a preflight"
+                )?
+            }
+            Refusal::InvalidAllowMethods { element, .. } if element.is_empty() => f.write_str(
+                "the preflight response's `Access-Control-Allow-Methods` does not parse as a comma-separated list of methods, so the browser discards the whole preflight"
             )?,
             Refusal::InvalidAllowMethods { value, element } => write!(
                 f,
                 "the preflight response has `Access-Control-Allow-Methods: {value}`, and '{element}' in it is not a method name, so the browser discards the whole preflight"
+            )?,
+            Refusal::InvalidAllowHeaders { element, .. } if element.is_empty() => f.write_str(
+                "the preflight response's `Access-Control-Allow-Headers` does not parse as a comma-separated list of header names, so the browser discards the whole preflight"
             )?,
             Refusal::InvalidAllowHeaders { value, element } => write!(
                 f,
@@ -553,6 +610,36 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// The origin as a fix names it: a placeholder when it is not known.
+pub(crate) fn named(origin: &str) -> &str {
+    if origin.trim().is_empty() {
+        "<page origin>"
+    } else {
+        origin
+    }
+}
+
+/// ` (status N)`, or nothing when the status is not known (0).
+fn status_note(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        format!(" (status {status})")
+    }
+}
+
+/// Whether a serialized origin is the opaque `null`.
+pub(crate) fn is_null(origin: &str) -> bool {
+    origin.trim().eq_ignore_ascii_case("null")
+}
+
+/// Why a request carries `Origin: null`.
+const NULL_ORIGIN_WHY: &str =
+    "a sandboxed page, a page opened from a file, or a request redirected across origins";
+
+/// The fix when the request's origin is `null`: never allow it.
+pub(crate) const NULL_ORIGIN_FIX: &str = "no server change is safe: allowing `null` would let every sandboxed page read the response; make the request from a page with a real origin, and request the final URL directly instead of through a cross-origin redirect";
+
 fn describe_list(list: &[String]) -> String {
     if list.is_empty() {
         "absent or empty".into()
@@ -563,32 +650,103 @@ fn describe_list(list: &[String]) -> String {
 
 /// A short hint for the usual near-misses between an allowed origin and the real one.
 pub(crate) fn mismatch_hint(value: &str, origin: &str) -> Option<String> {
-    if value.trim_end_matches('/') == origin {
+    near_miss(value, origin)
+}
+
+/// How an allowed value and the request's origin were probably mixed up: a
+/// trailing slash, case, a path, query or fragment, the scheme, the port,
+/// two loopback names, `www.`; `None` when they are simply different.
+/// Each hint names only what really differs (a value ending in `?` is not a
+/// port, `ftp:` is not "http vs https").
+///
+/// ```
+/// use corsgate_core::refusal::near_miss;
+/// let o = "https://app.example";
+/// assert!(near_miss("https://app.example:8443", o).unwrap().contains("port"));
+/// assert!(!near_miss("https://app.example?", o).unwrap().contains("port differs"));
+/// assert!(near_miss("ftp://app.example", o).unwrap().contains("ftp vs https"));
+/// ```
+pub fn near_miss(value: &str, origin: &str) -> Option<String> {
+    let value = value.trim();
+    if value == origin {
+        return None;
+    }
+    if is_null(origin) {
+        return Some("the request's origin is `null` (after a cross-origin redirect, or from a sandboxed or file: page), so no allowed origin matches it; never allow `null`".into());
+    }
+    if value.eq_ignore_ascii_case("null") {
+        return Some("`null` only matches sandboxed pages, file: pages and requests after a cross-origin redirect; never allow it".into());
+    }
+    if value.len() > origin.len()
+        && value.starts_with(origin)
+        && value[origin.len()..].bytes().all(|b| b == b'/')
+    {
         return Some("the allowed value has a trailing slash; origins never do".into());
     }
     if value.eq_ignore_ascii_case(origin) {
-        return Some("they differ only in case".into());
+        return Some("they differ only in case; the comparison is byte for byte".into());
     }
-    if value == "null" {
-        return Some("`null` only matches sandboxed pages, file: pages and requests after a cross-origin redirect; never allow it".into());
+    let scheme_hint = |sa: &str, sb: &str| {
+        let web = |s: &str| s == "http" || s == "https";
+        if web(sa) && web(sb) {
+            format!(
+                "the scheme differs ({sa} vs {sb}); http and https origins are different origins"
+            )
+        } else {
+            format!("the scheme differs ({sa} vs {sb}); the scheme is part of the origin")
+        }
+    };
+    if let (Some((sa, ra)), Some((sb, rb))) = (value.split_once("://"), origin.split_once("://")) {
+        if ra == rb && !sa.eq_ignore_ascii_case(sb) {
+            return Some(scheme_hint(
+                &sa.to_ascii_lowercase(),
+                &sb.to_ascii_lowercase(),
+            ));
+        }
     }
-    let strip = |s: &str| s.split_once("://").map(|(_, rest)| rest.to_owned());
-    if let (Some(a), Some(b)) = (strip(value), strip(origin)) {
-        if a == b {
-            return Some("the scheme differs (http vs https)".into());
-        }
-        let host = |s: &str| {
-            s.rsplit_once(':')
-                .map_or(s.to_owned(), |(h, _)| h.to_owned())
-        };
-        let (ha, hb) = (host(&a), host(&b));
-        if ha == hb {
-            return Some("the port differs; the port is part of the origin".into());
-        }
-        let loopbacks = ["localhost", "127.0.0.1", "[::1]"];
-        if loopbacks.contains(&ha.as_str()) && loopbacks.contains(&hb.as_str()) {
-            return Some("localhost, 127.0.0.1 and [::1] are three different origins".into());
-        }
+    let a = url::Url::parse(value).ok()?;
+    let b = url::Url::parse(origin).ok()?;
+    let extra = value.strip_prefix(origin).unwrap_or_default();
+    let what = match extra.as_bytes().first() {
+        Some(b'?') => Some("a query"),
+        Some(b'#') => Some("a fragment"),
+        Some(b'/') => Some("a path"),
+        _ => None,
+    };
+    if let Some(what) = what {
+        return Some(format!(
+            "the allowed value has {what} ('{extra}') after the origin; an origin is only scheme://host[:port]"
+        ));
+    }
+    if a.path() != "/" || a.query().is_some() || a.fragment().is_some() {
+        return Some(
+            "the allowed value has a path, query or fragment; an origin is only scheme://host[:port]"
+                .into(),
+        );
+    }
+    let (ha, hb) = (a.host_str()?, b.host_str()?);
+    let (pa, pb) = (a.port_or_known_default(), b.port_or_known_default());
+    let port = |p: Option<u16>| p.map_or("none".to_owned(), |p| p.to_string());
+    if a.scheme() != b.scheme() && ha == hb {
+        return Some(scheme_hint(a.scheme(), b.scheme()));
+    }
+    if ha == hb && pa != pb {
+        return Some(format!(
+            "the port differs ({} vs {}); the port is part of the origin",
+            port(pa),
+            port(pb)
+        ));
+    }
+    let loopback = ["localhost", "127.0.0.1", "[::1]"];
+    if ha != hb && loopback.contains(&ha) && loopback.contains(&hb) {
+        return Some(format!(
+            "{ha} and {hb} are different origins even though both reach this machine; allow the one the page is opened with"
+        ));
+    }
+    if ha == format!("www.{hb}") || hb == format!("www.{ha}") {
+        return Some(format!(
+            "{ha} and {hb} are different origins; allow the one the page is served from"
+        ));
     }
     None
 }

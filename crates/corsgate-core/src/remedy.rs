@@ -89,7 +89,10 @@ impl Refusal {
     /// let r = Refusal::WildcardOriginWithCredentials { stage: Stage::Actual, origin: "https://app.example".into() };
     /// let fix = r.remedy(&RemedyContext { url: "https://api.example/".into(), ..Default::default() });
     /// assert_eq!(fix.side, Side::Server);
-    /// assert_eq!(fix.set_headers, [("Access-Control-Allow-Origin".to_string(), "https://app.example".to_string())]);
+    /// assert_eq!(fix.set_headers, [
+    ///     ("Access-Control-Allow-Origin".to_string(), "https://app.example".to_string()),
+    ///     ("Access-Control-Allow-Credentials".to_string(), "true".to_string()),
+    /// ]);
     /// assert_eq!(fix.vary, ["Origin"]);
     /// ```
     pub fn remedy(&self, ctx: &RemedyContext) -> Remedy {
@@ -115,12 +118,18 @@ impl Refusal {
             | Refusal::MultipleAllowOrigin { origin, .. }
             | Refusal::InvalidAllowOrigin { origin, .. }
             | Refusal::AllowOriginMismatch { origin, .. } => {
-                if origin == "null" {
+                if crate::refusal::is_null(origin) || crate::refusal::is_null(&ctx.origin) {
                     // Allowing `null` would let any sandboxed page in: never propose it.
                     r.side = Side::Client;
-                    r.sentence = "the request's origin became `null` after a cross-origin redirect, and allowing `null` would let any sandboxed page read the response: request the final URL directly instead of through the redirect".into();
+                    r.sentence = crate::refusal::NULL_ORIGIN_FIX.into();
                 } else {
-                    set(&mut r, "Access-Control-Allow-Origin", origin.clone());
+                    let named = crate::refusal::named(origin).to_owned();
+                    set(&mut r, "Access-Control-Allow-Origin", named);
+                    if matches!(self, Refusal::WildcardOriginWithCredentials { .. }) {
+                        // The request has credentials: the one origin and
+                        // `true`, never the wildcard.
+                        set(&mut r, "Access-Control-Allow-Credentials", "true".into());
+                    }
                     r.vary.push("Origin".into());
                 }
             }
@@ -133,7 +142,13 @@ impl Refusal {
                 r.remove_headers.push("Location".into());
             }
             Refusal::InvalidAllowMethods { .. } => {
-                set(&mut r, "Access-Control-Allow-Methods", ctx.method.clone())
+                // Never an empty value: without the method, a placeholder.
+                let method = if ctx.method.is_empty() {
+                    "<METHOD>".to_owned()
+                } else {
+                    ctx.method.clone()
+                };
+                set(&mut r, "Access-Control-Allow-Methods", method)
             }
             Refusal::InvalidAllowHeaders { .. } => {
                 if ctx.unsafe_headers.is_empty() {
@@ -201,14 +216,20 @@ impl Refusal {
                 // Chromium fixes harness).
                 | Refusal::RedirectContainsCredentials { .. }
         );
-        if widens && ctx.origin == "null" {
+        if widens && crate::refusal::is_null(&ctx.origin) {
             // A redirect-tainted request: every page that reaches this URL
             // through a cross-origin redirect sends `null`, so the answer
             // cannot be scoped to one origin and widening it would let them
             // all in (found by the Chromium fixes harness).
             r.side = Side::Client;
+            // A client-side fix carries no server change: a tool that
+            // ignores `side` must find nothing to apply.
+            r.set_headers.clear();
+            r.vary.clear();
+            r.remove_headers.clear();
+            r.status = None;
             r.sentence = format!(
-                "the request's origin became `null` after a cross-origin redirect, so no answer can be limited to one origin, and this fix ({}) would apply to every page redirected here: request the final URL directly instead of through the redirect",
+                "the request's origin is `null` (after a cross-origin redirect, or from a sandboxed or file: page), so no answer can be limited to one origin, and this fix ({}) would apply to every such page: request the final URL directly instead of through the redirect, from a page with a real origin",
                 self.fix()
             );
         } else if widens && !ctx.origin.is_empty() {

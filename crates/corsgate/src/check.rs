@@ -107,6 +107,11 @@ pub struct CheckReport {
     /// Whether the request passes in the model once every fix is applied (false
     /// when a fix is on the client side or the plan gave up).
     pub fixes_complete: bool,
+    /// Whether some fix concerns an answer corsgate never received (the
+    /// browser stopped before sending that request): the plan assumed an
+    /// answer without CORS headers there, so the list may be partial; run
+    /// `check` again once the earlier fixes are in place.
+    pub fixes_partial: bool,
     /// The server software, when its headers tell.
     pub server: ServerKind,
     /// A ready configuration for that server, allowing exactly this request.
@@ -415,6 +420,7 @@ pub fn report(
     } else {
         fix::plan(request, profile, &exchanges, server)
     };
+    let fixes_partial = fixes.iter().any(|f| f.assumed);
     let reason = verdict.reason.as_ref().map(|r| Reason {
         code: r.code,
         message: r.message.clone(),
@@ -427,8 +433,9 @@ pub fn report(
         browser_note: r.browser_note,
         details: r.details.clone(),
     });
+    // A configuration for the `null` origin would allow every sandboxed page.
     let snippet = match &reason {
-        Some(r) if r.is_cors && !r.fix.client_side() => {
+        Some(r) if r.is_cors && !r.fix.client_side() && asked_origin_is_real(request) => {
             Some(snippets::config(server, request, profile, &exchanges))
         }
         _ => None,
@@ -442,6 +449,7 @@ pub fn report(
         steps: verdict.steps.clone(),
         hints,
         fixes,
+        fixes_partial,
         fixes_complete,
         server,
         snippet,
@@ -451,6 +459,10 @@ pub fn report(
         request: asked,
         exchanges,
     }
+}
+
+fn asked_origin_is_real(request: &Request) -> bool {
+    !request.origin().as_str().eq_ignore_ascii_case("null")
 }
 
 /// The fix for the first refusal: the plan's first step (same remedy), or the

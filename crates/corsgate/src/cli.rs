@@ -222,7 +222,7 @@ pub struct ExplainArgs {
 /// `corsgate har`.
 #[derive(Debug, Args)]
 pub struct HarArgs {
-    /// The HAR file (Chrome: Network panel → "Save all as HAR"; Firefox: "Save All As HAR").
+    /// The HAR file, plain or gzip-compressed, or `-` for standard input (Chrome: Network panel → "Save all as HAR"; Firefox: "Save All As HAR").
     pub file: PathBuf,
     /// The browser whose behaviour to model.
     #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]

@@ -130,11 +130,112 @@ pub fn explain(raw: &str, origin: Option<&str>) -> Option<Explanation> {
     let page = origin.unwrap_or(UNKNOWN_ORIGIN);
     let mut parsed = chrome(&text)
         .or_else(|| firefox(&text, page))
-        .or_else(|| safari(&text, page))?;
+        .or_else(|| safari(&text, page))
+        .or_else(|| {
+            // A message cut short (mid-word, mid-value): completed when what
+            // is left names one message family only.
+            let full = complete(&text)?;
+            chrome(&full).or_else(|| firefox(&full, page))
+        })?;
     if parsed.origin.is_none() {
         parsed.origin = origin.map(str::to_owned);
     }
     Some(build(parsed))
+}
+
+/// Chrome's message bodies as (fixed head, tail after a quoted value): a
+/// body cut inside the head is completed when one family only starts so; a
+/// body cut inside the value loses the value (it is not known).
+const CHROME_BODIES: &[(&str, Option<&str>)] = &[
+    ("No 'Access-Control-Allow-Origin' header is present on the requested resource.", None),
+    ("Cross origin requests are not allowed by request mode.", None),
+    ("Cross origin requests are only supported for protocol schemes: http, https.", None),
+    ("It does not have HTTP ok status.", None),
+    ("Redirect is not allowed for a preflight request.", None),
+    ("Cannot parse Access-Control-Allow-Methods response header field in preflight response.", None),
+    ("Cannot parse Access-Control-Allow-Headers response header field in preflight response.", None),
+    ("The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'.", None),
+    ("The 'Access-Control-Allow-Origin' header has a value '", Some("' that is not equal to the supplied origin.")),
+    ("The 'Access-Control-Allow-Origin' header contains multiple values '", Some("', but only one is allowed.")),
+    ("The 'Access-Control-Allow-Origin' header contains the invalid value '", Some("'.")),
+    ("The value of the 'Access-Control-Allow-Credentials' header in the response is '", Some("' which must be 'true' when the request's credentials mode is 'include'.")),
+];
+
+/// Firefox's reasons, in the same form.
+const FIREFOX_REASONS: &[(&str, Option<&str>)] = &[
+    ("CORS header 'Access-Control-Allow-Origin' missing", None),
+    (
+        "CORS header 'Access-Control-Allow-Origin' does not match '",
+        Some("'"),
+    ),
+    (
+        "Multiple CORS header 'Access-Control-Allow-Origin' not allowed",
+        None,
+    ),
+    (
+        "Credential is not supported if the CORS header 'Access-Control-Allow-Origin' is '*'",
+        None,
+    ),
+    (
+        "Did not find method in CORS header 'Access-Control-Allow-Methods'",
+        None,
+    ),
+    (
+        "expected 'true' in CORS header 'Access-Control-Allow-Credentials'",
+        None,
+    ),
+    ("CORS preflight response did not succeed", None),
+    ("CORS request external redirect not allowed", None),
+    ("CORS request did not succeed", None),
+    ("CORS disabled", None),
+];
+
+/// The shortest cut body that is completed.
+const MIN_CUT: usize = 12;
+
+/// Completes a cut `body` from `forms`: the one form it is a prefix of (or
+/// whose head it starts with, when the cut is inside the value).
+fn complete_from(body: &str, forms: &[(&str, Option<&str>)]) -> Option<String> {
+    let body = body.trim_end_matches(['…', '.', ' ']);
+    if body.len() < MIN_CUT {
+        return None;
+    }
+    let found: Vec<String> = forms
+        .iter()
+        .filter_map(|(head, tail)| {
+            if head.starts_with(body) {
+                Some(format!("{head}{}", tail.unwrap_or_default()))
+            } else {
+                tail.filter(|_| body.starts_with(head))
+                    .map(|tail| format!("{head}{tail}"))
+            }
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// The whole message for one cut short, when it can be told which it was.
+fn complete(text: &str) -> Option<String> {
+    let marker = "has been blocked by CORS policy: ";
+    if let Some(i) = text.find(marker) {
+        let pre = "Response to preflight request doesn't pass access control check: ";
+        let (head, body) = text.split_at(i + marker.len());
+        let (head, body) = match body.strip_prefix(pre) {
+            Some(rest) => (format!("{head}{pre}"), rest),
+            None => (head.to_owned(), body),
+        };
+        return complete_from(body, CHROME_BODIES).map(|b| format!("{head}{b}"));
+    }
+    let marker = "(Reason: ";
+    let i = text.find(marker)?;
+    let reason = &text[i + marker.len()..];
+    if reason.contains(')') {
+        return None;
+    }
+    complete_from(reason, FIREFOX_REASONS).map(|r| format!("{}{r}).", &text[..i + marker.len()]))
 }
 
 /// Stands for the page's origin when the message does not name it.
@@ -155,7 +256,24 @@ fn chrome(t: &str) -> Option<Parsed> {
         body = rest;
     }
     let status = status_in(body);
-    let o = origin.clone().unwrap_or_else(|| UNKNOWN_ORIGIN.into());
+    // After a redirect across origins from a cross-origin URL, Chromium sent
+    // `Origin: null` (the message still quotes the page's origin): that is
+    // the origin the answer was judged against.
+    let tainted = match (&redirected_from, &url, &origin) {
+        (Some(first), Some(last), Some(page)) => {
+            let of = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+            let first = of(first);
+            first.is_some()
+                && first != of(last)
+                && url::Url::parse(page).ok().map(|u| u.origin()) != first
+        }
+        _ => false,
+    };
+    let o = if tainted {
+        "null".to_owned()
+    } else {
+        origin.clone().unwrap_or_else(|| UNKNOWN_ORIGIN.into())
+    };
     let stage = if preflight {
         Stage::Preflight
     } else {
@@ -590,7 +708,7 @@ fn causes(r: &Refusal, browser: &str) -> Vec<String> {
         ],
         Refusal::WildcardOriginWithCredentials { .. } => &[
             "the request sends cookies (`credentials: 'include'`, `withCredentials = true`) and the server is configured with `*`",
-            "a CORS library's \"allow any origin\" option combined with credentials",
+            "the server uses a CORS library's any-origin option (`*`) and the page sends credentials",
         ],
         Refusal::MultipleAllowOrigin { .. } => &[
             "both a reverse proxy (nginx `add_header`, a CDN, an API gateway) and the application add `Access-Control-Allow-Origin`",
@@ -686,7 +804,17 @@ fn build(p: Parsed) -> Explanation {
     match p.kind {
         Kind::Refusal(r, value) => {
             let mut causes = causes(&r, p.browser);
-            if let Refusal::AllowOriginMismatch { value, origin, .. }
+            let tainted = origin_of(&r).is_some_and(|o| o == "null");
+            if tainted {
+                causes.insert(
+                    0,
+                    format!(
+                        "the request was redirected from {} to another origin, so the browser sent `Origin: null` (the console still names the page's origin); no safe answer can allow `null`: have the page request {} directly",
+                        p.redirected_from.as_deref().unwrap_or("its first URL"),
+                        p.url.as_deref().unwrap_or("the final URL")
+                    ),
+                );
+            } else if let Refusal::AllowOriginMismatch { value, origin, .. }
             | Refusal::InvalidAllowOrigin { value, origin, .. } = &r
             {
                 let why = crate::hints::mixup(value, origin).or_else(|| {
@@ -699,6 +827,14 @@ fn build(p: Parsed) -> Explanation {
                 }
             }
             let meaning = match (&r, p.status) {
+                // A console message names the method or header, never the
+                // list the server sent: say so rather than guess "absent".
+                (Refusal::MethodNotAllowed { method, allowed, .. }, _) if allowed.is_empty() => format!(
+                    "the request uses method {method}, and the preflight response's `Access-Control-Allow-Methods` does not list it (the message does not say what it lists: the header may be absent, or list other methods; methods are case-sensitive). `corsgate check` with this method shows the header"
+                ),
+                (Refusal::HeaderNotAllowed { header, allowed, .. }, _) if allowed.is_empty() => format!(
+                    "the request sends the header '{header}', and the preflight response's `Access-Control-Allow-Headers` does not list it (the message does not say what it lists: the header may be absent, or list other names). `corsgate check` with this header shows it"
+                ),
                 (Refusal::PreflightStatus { .. }, None) => "the browser sent an OPTIONS preflight first, and it was answered with a status outside 200–299 (the message does not say which; the Network panel does)".to_owned(),
                 _ => {
                     let m = r.to_string().replace(" (status 0)", "");
@@ -770,9 +906,30 @@ fn context(r: &Refusal, origin: Option<&str>, url: Option<&str>) -> RemedyContex
     match r {
         Refusal::MethodNotAllowed { method, .. } => ctx.method = method.clone(),
         Refusal::HeaderNotAllowed { header, .. } => ctx.unsafe_headers = vec![header.clone()],
+        // The message does not say what the request sends: a placeholder,
+        // never an empty value.
+        Refusal::InvalidAllowMethods { .. } => ctx.method = "<METHOD>".into(),
+        Refusal::InvalidAllowHeaders { .. } => {
+            ctx.unsafe_headers = vec!["<the header names the page sends>".into()]
+        }
         _ => {}
     }
+    // The origin the browser really sent (`null` after a cross-origin redirect).
+    if let Some(o) = origin_of(r) {
+        ctx.origin = o.to_owned();
+    }
     ctx
+}
+
+fn origin_of(r: &Refusal) -> Option<&str> {
+    match r {
+        Refusal::MissingAllowOrigin { origin, .. }
+        | Refusal::WildcardOriginWithCredentials { origin, .. }
+        | Refusal::MultipleAllowOrigin { origin, .. }
+        | Refusal::InvalidAllowOrigin { origin, .. }
+        | Refusal::AllowOriginMismatch { origin, .. } => Some(origin),
+        _ => None,
+    }
 }
 
 /// The human report.

@@ -81,9 +81,33 @@ struct Entry {
     response: HarResponse,
 }
 
+/// The header lines of an entry, pseudo-headers left out. Some recording
+/// tools write every line twice: when each distinct line of a list (at least
+/// two of them) occurs an even number of times, the list is taken as doubled
+/// and halved (`Sec-Fetch-Mode: cors, cors` would read as a non-CORS request;
+/// two `Access-Control-Allow-Origin` lines as a refusal). A lone line sent
+/// twice, among other single lines, is kept: servers really do that.
 fn list(h: &[NameValue]) -> HeaderList {
-    h.iter()
-        .filter(|nv| !nv.name.starts_with(':'))
+    let lines: Vec<&NameValue> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
+    let key = |nv: &NameValue| (nv.name.to_ascii_lowercase(), nv.value.clone());
+    let mut counts: HashMap<(String, String), usize> = HashMap::new();
+    for nv in &lines {
+        *counts.entry(key(nv)).or_default() += 1;
+    }
+    let doubled = counts.len() >= 2 && counts.values().all(|c| c % 2 == 0);
+    let mut kept: HashMap<(String, String), usize> = HashMap::new();
+    lines
+        .into_iter()
+        .filter(|nv| {
+            if !doubled {
+                return true;
+            }
+            let k = key(nv);
+            let half = counts.get(&k).copied().unwrap_or(0) / 2;
+            let n = kept.entry(k).or_default();
+            *n += 1;
+            *n <= half
+        })
         .map(|nv| (nv.name.as_str(), nv.value.as_bytes()))
         .collect()
 }
@@ -170,6 +194,9 @@ struct Judge {
     creator: Option<String>,
     pending: HashMap<(String, String), Vec<Preflight>>,
     pending_count: usize,
+    /// Pending preflights in file order, to judge the oldest alone when
+    /// [`MAX_PENDING`] are waiting (bounded memory, nothing dropped).
+    order: std::collections::VecDeque<((String, String), usize)>,
     cross_origin: usize,
     preflights: usize,
     failed: usize,
@@ -243,19 +270,30 @@ impl Judge {
                             .collect()
                     })
                     .unwrap_or_default();
-                if self.pending_count < MAX_PENDING {
-                    self.pending_count += 1;
-                    self.pending
-                        .entry((origin, e.request.url.clone()))
-                        .or_default()
-                        .push(Preflight {
-                            entry: index,
-                            started: e.started,
-                            method: m,
-                            headers,
-                            response,
-                        });
+                while self.pending_count >= MAX_PENDING {
+                    self.evict_oldest();
                 }
+                let key = (origin, e.request.url.clone());
+                self.pending_count += 1;
+                if self.order.len() >= 2 * MAX_PENDING {
+                    // Preflights paired since are still listed: keep only
+                    // those pending, so the order stays bounded too.
+                    let mut live: Vec<((String, String), usize)> = self
+                        .pending
+                        .iter()
+                        .flat_map(|(k, v)| v.iter().map(move |p| (k.clone(), p.entry)))
+                        .collect();
+                    live.sort_by_key(|(_, entry)| *entry);
+                    self.order = live.into();
+                }
+                self.order.push_back((key.clone(), index));
+                self.pending.entry(key).or_default().push(Preflight {
+                    entry: index,
+                    started: e.started,
+                    method: m,
+                    headers,
+                    response,
+                });
                 return;
             }
         }
@@ -539,15 +577,47 @@ impl Judge {
         result
     }
 
+    /// The oldest preflight still waiting for its request is judged alone
+    /// (as at the end of the file); a request that comes after it is judged
+    /// without it, with a note.
+    fn evict_oldest(&mut self) {
+        while let Some((key, entry)) = self.order.pop_front() {
+            let Some(list) = self.pending.get_mut(&key) else {
+                continue;
+            };
+            let Some(i) = list.iter().position(|p| p.entry == entry) else {
+                continue;
+            };
+            let p = list.remove(i);
+            if list.is_empty() {
+                self.pending.remove(&key);
+            }
+            self.pending_count -= 1;
+            self.judge_leftover(key, p);
+            return;
+        }
+        // Nothing in the order: the count cannot be trusted, start over.
+        self.pending_count = self.pending.values().map(Vec::len).sum();
+    }
+
     /// Preflights whose request never came: judge the preflight alone.
     fn leftovers(&mut self) {
         let pending = std::mem::take(&mut self.pending);
+        self.order.clear();
+        self.pending_count = 0;
         let mut all: Vec<((String, String), Preflight)> = pending
             .into_iter()
             .flat_map(|(k, v)| v.into_iter().map(move |p| (k.clone(), p)))
             .collect();
         all.sort_by_key(|(_, p)| p.entry);
-        for ((origin, url), p) in all {
+        for (key, p) in all {
+            self.judge_leftover(key, p);
+        }
+        self.results.sort_by_key(|r| r.entry);
+    }
+
+    fn judge_leftover(&mut self, (origin, url): (String, String), p: Preflight) {
+        {
             self.cross_origin += 1;
             let mut headers = HeaderList::new();
             for h in &p.headers {
@@ -578,7 +648,6 @@ impl Judge {
             }
             self.record(r);
         }
-        self.results.sort_by_key(|r| r.entry);
     }
 }
 
@@ -685,6 +754,7 @@ pub fn judge_reader(
         creator: None,
         pending: HashMap::new(),
         pending_count: 0,
+        order: std::collections::VecDeque::new(),
         cross_origin: 0,
         preflights: 0,
         failed: 0,
@@ -713,14 +783,98 @@ pub fn judge_reader(
     })
 }
 
-/// Runs `corsgate har`.
+/// Runs `corsgate har`: the file, or standard input for `-`; gzip-compressed
+/// (`.har.gz`, told by its first bytes, not its name) or not.
 pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
-    let file = File::open(&args.file).map_err(|e| HarError::Io(args.file.clone(), e))?;
-    judge_reader(
-        BufReader::with_capacity(256 * 1024, file),
-        args.browser.into(),
-        args.all,
-    )
+    let io = |e| HarError::Io(args.file.clone(), e);
+    let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = File::open(&args.file).map_err(io)?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let input: Box<dyn std::io::Read> = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Box::new(Progress::new(input, total))
+    } else {
+        input
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, input);
+    let gzip = {
+        use std::io::BufRead;
+        reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
+    };
+    let profile = args.browser.into();
+    if gzip {
+        let inflated = flate2::bufread::MultiGzDecoder::new(reader);
+        judge_reader(
+            BufReader::with_capacity(256 * 1024, inflated),
+            profile,
+            args.all,
+        )
+    } else {
+        judge_reader(reader, profile, args.all)
+    }
+}
+
+/// A reader that shows on standard error (a terminal) how much of the file
+/// was read, at most ten times a second, and clears the line at the end.
+struct Progress<R> {
+    inner: R,
+    read: u64,
+    total: Option<u64>,
+    shown: std::time::Instant,
+    started: std::time::Instant,
+}
+
+impl<R> Progress<R> {
+    fn new(inner: R, total: Option<u64>) -> Self {
+        let now = std::time::Instant::now();
+        Progress {
+            inner,
+            read: 0,
+            total,
+            shown: now,
+            started: now,
+        }
+    }
+
+    fn show(&self) {
+        let mb = |b: u64| b as f64 / 1e6;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let line = match self.total {
+            Some(t) if t > 0 => format!(
+                "\rcorsgate har: {:.0} of {:.0} MB ({:.0}%), {:.0} MB/s ",
+                mb(self.read),
+                mb(t),
+                100.0 * self.read as f64 / t as f64,
+                mb(self.read) / secs
+            ),
+            _ => format!(
+                "\rcorsgate har: {:.0} MB, {:.0} MB/s ",
+                mb(self.read),
+                mb(self.read) / secs
+            ),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = std::io::Write::write_all(&mut err, line.as_bytes());
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if n == 0 {
+            // The end: clear the line.
+            let mut err = std::io::stderr().lock();
+            let _ = std::io::Write::write_all(&mut err, b"\r\x1b[2K");
+        } else if self.shown.elapsed() >= std::time::Duration::from_millis(100) {
+            self.shown = std::time::Instant::now();
+            self.show();
+        }
+        Ok(n)
+    }
 }
 
 fn short(url: &str, max: usize) -> String {
@@ -763,40 +917,118 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         return out;
     }
     out.push('\n');
-    for r in &report.results {
-        let mark = match r.outcome {
-            "allowed" => st.ok("ALLOWED"),
-            "refused" => st.bad("REFUSED"),
-            _ => st.warn("UNKNOWN"),
-        };
-        let _ = writeln!(
-            out,
-            "#{:<4} {mark} {} {} from {} (status {}{})",
-            r.entry,
-            r.method,
-            short(&r.url, 80),
-            r.origin,
-            r.status,
-            if r.preflight { ", preflighted" } else { "" }
-        );
-        if let (Some(code), Some(m)) = (r.code, &r.message) {
-            let _ = writeln!(out, "      {}: {m}", st.bold(code));
+    if all {
+        for r in &report.results {
+            result_lines(&mut out, st, r);
         }
-        for h in &r.hints {
-            let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
-        }
-        for n in &r.notes {
-            let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));
-        }
+    } else {
+        grouped(&mut out, st, report);
     }
     if !all {
         let _ = writeln!(
             out,
             "\n{}",
             st.dim(
-                "(only failures and unknowns are listed; --all lists every cross-origin request)"
+                "(grouped by refusal, one example each; --all lists every cross-origin request)"
             )
         );
     }
     out
+}
+
+/// One request: its line, the refusal, causes and notes.
+fn result_lines(out: &mut String, st: &Style, r: &HarResult) {
+    let mark = match r.outcome {
+        "allowed" => st.ok("ALLOWED"),
+        "refused" => st.bad("REFUSED"),
+        _ => st.warn("UNKNOWN"),
+    };
+    let _ = writeln!(
+        out,
+        "#{:<4} {mark} {} {} from {} (status {}{})",
+        r.entry,
+        r.method,
+        short(&r.url, 80),
+        r.origin,
+        r.status,
+        if r.preflight { ", preflighted" } else { "" }
+    );
+    if let (Some(code), Some(m)) = (r.code, &r.message) {
+        let _ = writeln!(out, "      {}: {m}", st.bold(code));
+    }
+    for h in &r.hints {
+        let _ = writeln!(out, "      {} {}", st.warn("cause:"), h.message);
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "      {}", st.dim(&format!("note: {n}")));
+    }
+}
+
+/// The failures grouped by refusal code and the unknowns by why they cannot
+/// be judged, most frequent first, each with its count and one example.
+fn grouped(out: &mut String, st: &Style, report: &HarReport) {
+    let mut groups: Vec<(String, Vec<&HarResult>)> = Vec::new();
+    for r in &report.results {
+        let key = match (r.outcome, r.code) {
+            ("refused", Some(code)) => code.to_owned(),
+            ("refused", None) => "refused".to_owned(),
+            _ => format!(
+                "cannot be judged: {}",
+                r.notes.first().map_or("(no note)", String::as_str)
+            ),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    // Refusals first, then unknowns; the larger groups first in each.
+    groups.sort_by_key(|(k, v)| {
+        (
+            k.starts_with("cannot be judged"),
+            std::cmp::Reverse(v.len()),
+        )
+    });
+    for (key, members) in &groups {
+        let urls: std::collections::HashSet<&str> =
+            members.iter().map(|r| r.url.as_str()).collect();
+        let origins: std::collections::HashSet<&str> =
+            members.iter().map(|r| r.origin.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "{} — {} request{} ({} URL{}, {} origin{})",
+            st.bold(key),
+            members.len(),
+            if members.len() == 1 { "" } else { "s" },
+            urls.len(),
+            if urls.len() == 1 { "" } else { "s" },
+            origins.len(),
+            if origins.len() == 1 { "" } else { "s" },
+        );
+        result_lines(out, st, members[0]);
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn progress_passes_every_byte_through() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut p = Progress::new(&data[..], Some(data.len() as u64));
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 777];
+        loop {
+            let n = p.read(&mut chunk).expect("reads");
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(out, data);
+        assert_eq!(p.read, data.len() as u64);
+    }
 }

@@ -140,6 +140,22 @@ fn preflight_hints(out: &mut Vec<Hint>, exchanges: &[Exchange]) {
                 "preflight_not_found",
                 "the preflight was answered 404: no route matches OPTIONS for this path. Put the CORS layer in front of the router so it answers every OPTIONS preflight",
             )),
+            300..=399
+                if !e.response.is_redirect_status()
+                    || e
+                        .response
+                        .headers
+                        .get_str("location")
+                        .is_none_or(|l| l.trim().is_empty()) =>
+            {
+                out.push(hint(
+                "preflight_status_without_location",
+                format!(
+                    "the preflight was answered {} without a `Location`: that is no redirect, browsers take it as an ordinary answer whose status is not 2xx. Answer OPTIONS with 204 in the CORS layer, before whatever produced the {}",
+                    e.status, e.status
+                ),
+            ))
+            }
             300..=399 => {
                 let location = e.response.headers.get_str("location");
                 let why = location
@@ -356,54 +372,10 @@ fn vary_hints(out: &mut Vec<Hint>, origin: &str, exchanges: &[Exchange], probe: 
     }
 }
 
-/// Says how an allowed origin and the page's origin were probably mixed up.
+/// Says how an allowed origin and the page's origin were probably mixed up
+/// (the engine's [`corsgate_core::refusal::near_miss`]).
 pub fn mixup(value: &str, origin: &str) -> Option<String> {
-    if value.trim_end_matches('/') == origin && value != origin {
-        return Some("the allowed value has a trailing slash; an Origin never has one".into());
-    }
-    if value.eq_ignore_ascii_case(origin) {
-        return Some("they differ in upper/lower case; the comparison is byte for byte".into());
-    }
-    if value == "null" {
-        return Some(
-            "`null` is what sandboxed pages and cross-origin redirects send; never allow it".into(),
-        );
-    }
-    let (a, b) = (Url::parse(value).ok()?, Url::parse(origin).ok()?);
-    if a.path() != "/" || a.query().is_some() {
-        return Some(format!(
-            "the allowed value has a path ('{}'); an origin is only scheme://host:port",
-            a.path()
-        ));
-    }
-    let (ha, hb) = (a.host_str()?, b.host_str()?);
-    let (pa, pb) = (a.port_or_known_default(), b.port_or_known_default());
-    if a.scheme() != b.scheme() && ha == hb {
-        return Some(format!(
-            "the scheme differs ({} vs {}); http and https origins are different origins",
-            a.scheme(),
-            b.scheme()
-        ));
-    }
-    if ha == hb && pa != pb {
-        return Some(format!(
-            "the port differs ({} vs {}); the port is part of the origin (check the dev server's port)",
-            pa.map_or("none".into(), |p| p.to_string()),
-            pb.map_or("none".into(), |p| p.to_string())
-        ));
-    }
-    let loopback = ["localhost", "127.0.0.1", "[::1]"];
-    if loopback.contains(&ha) && loopback.contains(&hb) {
-        return Some(format!(
-            "{ha} and {hb} are different origins even though both reach this machine; allow the one the page is opened with"
-        ));
-    }
-    if ha == format!("www.{hb}") || hb == format!("www.{ha}") {
-        return Some(format!(
-            "{ha} and {hb} are different origins; allow the one the page is served from"
-        ));
-    }
-    None
+    corsgate_core::refusal::near_miss(value, origin)
 }
 
 #[cfg(test)]
@@ -427,6 +399,124 @@ mod tests {
             .unwrap()
             .contains("www.app.example"));
         assert_eq!(mixup("https://other.example", o), None);
+    }
+
+    /// What a near-miss hint must say, and the words only that class may use.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Class {
+        Slash,
+        Case,
+        Query,
+        Fragment,
+        Path,
+        WebScheme,
+        OtherScheme,
+        Port,
+        Loopback,
+        Www,
+        Unrelated,
+    }
+
+    const CLAIMS: &[(Class, &str)] = &[
+        (Class::Slash, "trailing slash"),
+        (Class::Case, "only in case"),
+        (Class::Query, "a query"),
+        (Class::Fragment, "a fragment"),
+        (Class::Path, "a path"),
+        (Class::WebScheme, "http and https"),
+        (Class::OtherScheme, "the scheme is part of the origin"),
+        (Class::Port, "the port differs"),
+        (Class::Loopback, "reach this machine"),
+        (Class::Www, "www."),
+    ];
+
+    /// Values derived from an origin, with the class each belongs to.
+    fn variants(origin: &str) -> Vec<(String, Class)> {
+        let u = Url::parse(origin).unwrap();
+        let host = u.host_str().unwrap().to_owned();
+        let port = u.port();
+        let scheme = u.scheme().to_owned();
+        let with = |scheme: &str, host: &str, port: Option<u16>| match port {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        };
+        let mut out = vec![
+            (format!("{origin}/"), Class::Slash),
+            (format!("{origin}//"), Class::Slash),
+            (format!("{origin}?"), Class::Query),
+            (format!("{origin}?x=1"), Class::Query),
+            (format!("{origin}#"), Class::Fragment),
+            (format!("{origin}#top"), Class::Fragment),
+            (format!("{origin}/w"), Class::Path),
+            (format!("{origin}/api/"), Class::Path),
+            (origin.to_ascii_uppercase(), Class::Case),
+            (with(&scheme, "unrelated.example", port), Class::Unrelated),
+        ];
+        for other in ["http", "https"] {
+            if other != scheme {
+                out.push((with(other, &host, port), Class::WebScheme));
+            }
+        }
+        for other in ["ftp", "ws", "wss", "file"] {
+            out.push((with(other, &host, port), Class::OtherScheme));
+        }
+        for p in [1u16, 8080, 8443, 3001] {
+            if Some(p) != u.port_or_known_default() {
+                out.push((with(&scheme, &host, Some(p)), Class::Port));
+            }
+        }
+        let loopback = ["localhost", "127.0.0.1", "[::1]"];
+        if loopback.contains(&host.as_str()) {
+            for l in loopback.iter().filter(|l| **l != host) {
+                out.push((with(&scheme, l, port), Class::Loopback));
+            }
+        } else {
+            out.push((with(&scheme, &format!("www.{host}"), port), Class::Www));
+        }
+        out
+    }
+
+    #[test]
+    fn near_miss_hints_name_only_what_differs() {
+        let origins = [
+            "https://app.example",
+            "http://localhost:3000",
+            "https://app.example:8443",
+            "http://127.0.0.1:8080",
+            "http://[::1]:5173",
+            "https://www.app.example",
+        ];
+        let mut n = 0;
+        for origin in origins {
+            for (value, class) in variants(origin) {
+                let hint = mixup(&value, origin);
+                let refusal = corsgate_core::Refusal::AllowOriginMismatch {
+                    stage: Stage::Actual,
+                    value: value.clone(),
+                    origin: origin.to_owned(),
+                };
+                let message = refusal.to_string();
+                if class == Class::Unrelated {
+                    assert_eq!(hint, None, "{value} vs {origin}");
+                    continue;
+                }
+                let hint = hint.unwrap_or_else(|| panic!("no hint for {value} vs {origin}"));
+                assert!(message.contains(&hint), "{message}");
+                for (c, words) in CLAIMS {
+                    let says = hint.contains(words);
+                    if *c == class {
+                        assert!(says, "{value} vs {origin} ({class:?}): '{hint}'");
+                    } else {
+                        assert!(
+                            !says,
+                            "{value} vs {origin} ({class:?}) claims {c:?}: '{hint}'"
+                        );
+                    }
+                }
+                n += 1;
+            }
+        }
+        assert!(n > 90, "{n}");
     }
 
     #[test]

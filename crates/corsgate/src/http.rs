@@ -5,6 +5,13 @@
 //! Failures are typed ([`NetError`]) so that a DNS failure, a refused
 //! connection, a TLS error or a timeout is reported as what it is, never as a
 //! CORS refusal.
+//!
+//! The response is read as a browser reads it: interim answers (`100
+//! Continue`, `103 Early Hints`, any 1xx but `101`) are skipped, a head may
+//! end its lines with a bare LF, and the answer is judged as soon as the final
+//! head is in. The body is then drained for a moment under its own short
+//! deadline (so a well-behaved server is not cut off mid-write), never under
+//! the request's timeout: a body that drips is not a timeout.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -18,7 +25,11 @@ use url::Url;
 
 /// How many body bytes are read (and thrown away) before the connection is dropped.
 const BODY_LIMIT: usize = 64 * 1024;
-/// The largest response head read.
+/// How long the body is drained at most, once the head is in.
+const DRAIN_DEADLINE: Duration = Duration::from_millis(1000);
+/// How long the drain waits for each chunk of the body.
+const DRAIN_IDLE: Duration = Duration::from_millis(300);
+/// The largest response head read, interim heads included.
 const HEAD_LIMIT: usize = 256 * 1024;
 
 /// A request to put on the wire.
@@ -168,22 +179,36 @@ impl Client {
         })
     }
 
-    /// Sends one request on a new connection and returns the status and headers.
+    /// Sends one request on a new connection and returns the status and
+    /// headers of the final response (interim 1xx skipped). The timeout
+    /// covers everything up to the final head; the body is drained after,
+    /// under its own short deadline.
     pub fn send(&self, request: &WireRequest) -> Result<Response, NetError> {
         let url = Url::parse(&request.url).map_err(|e| NetError::BadUrl {
             url: request.url.clone(),
             message: e.to_string(),
         })?;
         let seconds = self.timeout.as_secs_f64();
+        let timeout = self.timeout;
         let fut = send_async(self.tls.clone(), url, request);
-        self.runtime
-            .block_on(async { tokio::time::timeout(self.timeout, fut).await })
-            .unwrap_or_else(|_| {
-                Err(NetError::Timeout {
-                    url: request.url.clone(),
-                    seconds,
-                })
-            })
+        self.runtime.block_on(async move {
+            let (response, stream, body_read) = tokio::time::timeout(timeout, fut)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(NetError::Timeout {
+                        url: request.url.clone(),
+                        seconds,
+                    })
+                })?;
+            let no_body = request.method == "HEAD"
+                || response.status == 204
+                || response.status == 304
+                || response.status < 200;
+            if !no_body {
+                drain(stream, body_read).await;
+            }
+            Ok(response)
+        })
     }
 }
 
@@ -237,11 +262,30 @@ async fn connect(url: &Url) -> Result<(TcpStream, String), NetError> {
     })
 }
 
+/// Reads (and throws away) a little of the body, so a well-behaved server is
+/// not cut off mid-write; never an error, and never longer than
+/// [`DRAIN_DEADLINE`].
+async fn drain(mut stream: Box<dyn Io>, already: usize) {
+    let work = async {
+        let mut read = already;
+        let mut chunk = [0u8; 8192];
+        while read < BODY_LIMIT {
+            match tokio::time::timeout(DRAIN_IDLE, stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => read += n,
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_DEADLINE, work).await;
+}
+
+/// Connects, sends the request and reads up to the final response head.
+/// Returns the response, the stream and how many body bytes came with the head.
 async fn send_async(
     tls: Arc<rustls::ClientConfig>,
     url: Url,
     request: &WireRequest,
-) -> Result<Response, NetError> {
+) -> Result<(Response, Box<dyn Io>, usize), NetError> {
     let protocol = |message: String| NetError::Protocol {
         url: url.to_string(),
         message,
@@ -294,43 +338,71 @@ async fn send_async(
         stream.write_all(body).await.map_err(io)?;
     }
     stream.flush().await.map_err(io)?;
-    // Read the response head.
+    let (status, headers, body_read) = read_final_head(&mut stream, protocol).await?;
+    Ok((Response::with_headers(status, headers), stream, body_read))
+}
+
+/// Reads response heads until the final one: an interim 1xx (but `101
+/// Switching Protocols`, which is final) is skipped as browsers skip it, its
+/// headers never judged. Returns the final status and headers, and how many
+/// bytes after the head were read with it.
+async fn read_final_head(
+    stream: &mut Box<dyn Io>,
+    protocol: impl Fn(String) -> NetError,
+) -> Result<(u16, HeaderList, usize), NetError> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
+    let mut total = 0usize;
+    loop {
+        let head_end = loop {
+            if let Some(i) = head_end(&buf) {
+                break i;
+            }
+            if total + buf.len() > HEAD_LIMIT {
+                return Err(protocol(format!(
+                    "the response head is larger than {HEAD_LIMIT} bytes (interim 1xx heads included)"
+                )));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| protocol(e.to_string()))?;
+            if n == 0 {
+                return Err(protocol(if buf.is_empty() && total == 0 {
+                    "the server closed the connection without answering".into()
+                } else if buf.is_empty() {
+                    "the server closed the connection after an interim (1xx) response, without a final one".into()
+                } else {
+                    "the server closed the connection in the middle of the response head".into()
+                }));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let (status, headers) = parse_head(&buf[..head_end]).map_err(&protocol)?;
+        if (100..200).contains(&status) && status != 101 {
+            total += head_end;
+            buf.drain(..head_end);
+            continue;
         }
-        if buf.len() > HEAD_LIMIT {
-            return Err(protocol(format!(
-                "the response head is larger than {HEAD_LIMIT} bytes"
-            )));
-        }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.map_err(io)?;
-        if n == 0 {
-            return Err(protocol(if buf.is_empty() {
-                "the server closed the connection without answering".into()
-            } else {
-                "the server closed the connection in the middle of the response head".into()
-            }));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let (status, headers) = parse_head(&buf[..head_end]).map_err(protocol)?;
-    // Read a little of the body so well-behaved servers are not cut off
-    // mid-write; never an error, and never longer than a moment.
-    let no_body = request.method == "HEAD" || status == 204 || status == 304 || status < 200;
-    if !no_body {
-        let mut read = buf.len() - head_end;
-        let mut chunk = [0u8; 8192];
-        while read < BODY_LIMIT {
-            match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut chunk)).await {
-                Ok(Ok(n)) if n > 0 => read += n,
-                _ => break,
+        return Ok((status, headers, buf.len() - head_end));
+    }
+}
+
+/// Where a response head ends: after the first empty line, whether lines
+/// end in CRLF or a bare LF (`\n\n` or `\n\r\n`), as browsers find it.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            match (buf.get(i + 1), buf.get(i + 2)) {
+                (Some(b'\n'), _) => return Some(i + 2),
+                (Some(b'\r'), Some(b'\n')) => return Some(i + 3),
+                _ => {}
             }
         }
+        i += 1;
     }
-    Ok(Response::with_headers(status, headers))
+    None
 }
 
 /// The request head, byte for byte: the method, the path, `Host`, then the
@@ -369,10 +441,6 @@ fn request_head(
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Parses a response head as leniently as a browser: the status line must be
@@ -438,6 +506,30 @@ mod tests {
         assert_eq!(h.get("x-a").as_deref(), Some(&b"1, 2"[..]));
         assert!(parse_head(b"SSH-2.0\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn heads_end_at_the_first_empty_line_whatever_the_line_endings() {
+        // Complete heads are followed by `body`: the head ends where it starts.
+        let cases: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody",
+            b"HTTP/1.1 200 OK\nA: 1\n\nbody",
+            b"HTTP/1.1 200 OK\r\nA: 1\n\r\nbody",
+            b"HTTP/1.1 200 OK\nA: 1\r\n\nbody",
+            b"HTTP/1.1 200 OK\r\nA: 1\r\n",
+            b"HTTP/1.1 200 OK\r\nA: 1\r\n\r",
+            b"HTTP/1.1 200 OK\nA: 1\n",
+            b"",
+        ];
+        for bytes in cases {
+            let end = bytes.windows(4).position(|w| w == b"body");
+            assert_eq!(head_end(bytes), end, "{:?}", String::from_utf8_lossy(bytes));
+            if let Some(e) = end {
+                let (status, h) = parse_head(&bytes[..e]).expect("parses");
+                assert_eq!(status, 200);
+                assert_eq!(h.get("a").as_deref(), Some(&b"1"[..]));
+            }
+        }
     }
 
     #[test]

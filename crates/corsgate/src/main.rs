@@ -18,6 +18,8 @@ mod har;
 mod hints;
 mod http;
 mod render;
+#[cfg(test)]
+mod safe_text;
 mod scan;
 mod snippets;
 

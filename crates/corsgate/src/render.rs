@@ -252,6 +252,13 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
                 .map(|e| &e.response);
             remedy_lines(&mut out, &f.remedy, "       ", before);
         }
+        if report.fixes_partial {
+            let _ = writeln!(
+                out,
+                "  {}",
+                st.dim("(this list may be partial: the steps marked 'not received yet' assume an answer corsgate never saw; apply the others, then run the same `corsgate check` again)")
+            );
+        }
         if !report.fixes_complete {
             let _ = writeln!(
                 out,

@@ -188,9 +188,14 @@ fn wildcard_with_credentials_is_refused_and_the_fix_names_the_origin() {
     assert_eq!(v["reason"]["code"], "wildcard_origin_with_credentials");
     assert_eq!(v["reason"]["chromium"], "WildcardOriginNotAllowed");
     assert_eq!(v["reason"]["firefox"], "CORSNotSupportingCredentials");
-    // Every fix in the plan: no wildcard anywhere, and the plan ends in a pass.
+    // One fix: the one origin instead of `*`, keeping credentials; the plan
+    // ends in a pass, with no wildcard anywhere.
     let fixes = v["fixes"].as_array().unwrap();
-    assert_eq!(fixes.len(), 2, "{fixes:#?}");
+    assert_eq!(fixes.len(), 1, "{fixes:#?}");
+    assert_eq!(
+        set_value(&fixes[0], "Access-Control-Allow-Credentials").as_deref(),
+        Some("true")
+    );
     assert_eq!(v["fixes_complete"], true);
     for f in fixes {
         for h in f["set_headers"].as_array().unwrap() {
@@ -213,6 +218,8 @@ fn missing_allow_origin_human_output() {
     assert!(r
         .stdout
         .contains("Access-Control-Allow-Origin: http://localhost:3000"));
+    // Every answer was received: the list is not called partial.
+    assert!(!r.stdout.contains("may be partial"), "{}", r.stdout);
     // Not a terminal: no colour.
     assert!(!r.stdout.contains('\x1b'));
     // Unknown server: the snippet is a corsgate policy.
@@ -300,6 +307,8 @@ fn preflight_401_means_auth_before_cors() {
         .filter(|f| f["stage"] == "actual")
         .all(|f| f["assumed"] == true));
     assert!(fixes.iter().any(|f| f["stage"] == "actual"));
+    // …so the list says it may be partial, and the human report says what to do.
+    assert_eq!(v["fixes_partial"], true, "{v:#}");
     // Only the preflight was sent (plus the probe, which repeats it with another origin).
     assert!(s.seen().iter().all(|r| r.method == "OPTIONS"));
 }
@@ -1056,4 +1065,62 @@ fn cookies_go_with_the_actual_request_when_credentials_allow() {
     let r = check(&["--cookie", "a=b\r\nX-Evil: 1"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("one name=value pair"), "{}", r.stderr);
+}
+
+#[test]
+fn a_3xx_preflight_without_location_is_a_bad_status_not_a_redirect() {
+    // As Chromium: the CORS headers first, then "does not have HTTP ok
+    // status"; no fix or hint talks about a `Location` that is not there.
+    for (status, extra, code) in [
+        (
+            302u16,
+            &[
+                ("Access-Control-Allow-Origin", APP),
+                ("Access-Control-Allow-Methods", "PATCH"),
+            ][..],
+            "preflight_status",
+        ),
+        (301, &[("Location", "")][..], "missing_allow_origin"),
+        (307, &[][..], "missing_allow_origin"),
+    ] {
+        let s = preflight_answered(status, extra);
+        let r = corsgate(&[
+            "check",
+            &s.url("/api"),
+            "--origin",
+            APP,
+            "-X",
+            "PATCH",
+            "--json",
+            "--no-probe",
+        ]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        let v = r.json();
+        assert_eq!(v["reason"]["code"], code, "{status}: {v:#}");
+        assert_eq!(v["reason"]["stage"], "preflight");
+        let hints = codes(&v, "hints");
+        assert!(
+            hints.contains(&"preflight_status_without_location".to_owned()),
+            "{hints:?}"
+        );
+        assert!(
+            !hints.contains(&"preflight_redirect".to_owned()),
+            "{hints:?}"
+        );
+        for f in v["fixes"].as_array().unwrap() {
+            assert!(f["remove_headers"].as_array().unwrap().is_empty(), "{f:#}");
+            assert!(
+                !f["sentence"].as_str().unwrap().contains("redirect"),
+                "{f:#}"
+            );
+        }
+        assert!(
+            v["fixes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["status"] == 204),
+            "{v:#}"
+        );
+    }
 }

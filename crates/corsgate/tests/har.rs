@@ -575,3 +575,161 @@ fn large_har_streams_in_bounded_memory() {
     assert!(took.as_secs() < 60, "took {took:?}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// Every request and response header line written twice, as some recording
+/// tools do: judged as if written once, so every blocked request is flagged.
+#[test]
+fn a_har_with_every_header_line_doubled_is_judged_as_written_once() {
+    let double = |v: &mut Value, part: &str| {
+        let lines = v[part]["headers"].as_array().unwrap().clone();
+        let mut twice = Vec::new();
+        for l in lines {
+            twice.push(l.clone());
+            twice.push(l);
+        }
+        v[part]["headers"] = Value::Array(twice);
+    };
+    let mut entries = Vec::new();
+    for i in 0..40 {
+        let (acao, blocked) = if i % 2 == 0 {
+            ("https://other.example", true)
+        } else {
+            (APP, false)
+        };
+        let mut e = chrome_entry(
+            "fetch",
+            "GET",
+            &format!("{API}/doubled/{i}"),
+            &[("origin", APP)],
+            if blocked { 0 } else { 200 },
+            &[
+                ("access-control-allow-origin", acao),
+                ("content-type", "application/json"),
+            ],
+            blocked.then_some("net::ERR_FAILED"),
+        );
+        double(&mut e, "request");
+        double(&mut e, "response");
+        entries.push(e);
+    }
+    // A server that really sends the header twice (among single lines) is still refused.
+    entries.push(chrome_entry(
+        "fetch",
+        "GET",
+        &format!("{API}/twice"),
+        &[("origin", APP)],
+        0,
+        &[
+            ("access-control-allow-origin", APP),
+            ("access-control-allow-origin", APP),
+            ("content-type", "application/json"),
+        ],
+        Some("net::ERR_FAILED"),
+    ));
+    let path = write("doubled.har", &har("a recorder", entries));
+    let r = corsgate(&["har", path.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["cross_origin"], 41, "{v:#}");
+    assert_eq!(v["failed"], 21, "{v:#}");
+    assert_eq!(v["unknown"], 0, "{v:#}");
+    assert_eq!(
+        result(&v, &format!("{API}/doubled/0"), "GET")["code"],
+        "allow_origin_mismatch"
+    );
+    assert_eq!(
+        result(&v, &format!("{API}/twice"), "GET")["code"],
+        "multiple_allow_origin"
+    );
+    // The human report: one group per refusal, with its count and one example.
+    let h = corsgate(&["har", path.to_str().unwrap()]);
+    assert!(
+        h.stdout
+            .contains("allow_origin_mismatch — 20 requests (20 URLs, 1 origin)"),
+        "{}",
+        h.stdout
+    );
+    assert_eq!(h.stdout.matches("REFUSED GET").count(), 2, "{}", h.stdout);
+    let all = corsgate(&["har", path.to_str().unwrap(), "--all"]);
+    assert_eq!(
+        all.stdout.matches("REFUSED GET").count(),
+        21,
+        "{}",
+        all.stdout
+    );
+}
+
+/// More preflights waiting for their request than the judge keeps: the
+/// oldest are judged alone, none is dropped.
+#[test]
+fn preflights_beyond_the_pending_bound_are_judged_not_dropped() {
+    let n = 10_050;
+    let mut entries = Vec::with_capacity(n);
+    for i in 0..n {
+        entries.push(chrome_entry(
+            "preflight",
+            "OPTIONS",
+            &format!("{API}/p/{i}"),
+            &[("origin", APP), ("access-control-request-method", "PUT")],
+            if i % 10 == 0 { 403 } else { 204 },
+            &[
+                ("access-control-allow-origin", APP),
+                ("access-control-allow-methods", "PUT"),
+            ],
+            None,
+        ));
+    }
+    let path = write("many-preflights.har", &har("WebInspector", entries));
+    let r = corsgate(&["har", path.to_str().unwrap(), "--json"]);
+    let v = r.json();
+    assert_eq!(v["preflights"], n as u64);
+    assert_eq!(v["cross_origin"], n as u64, "every preflight is judged");
+    assert_eq!(v["failed"], (n as u64).div_ceil(10), "{}", v["failed"]);
+    assert_eq!(
+        v["failed"].as_u64().unwrap() + v["unknown"].as_u64().unwrap(),
+        n as u64
+    );
+}
+
+/// `.har.gz` (told by its bytes) and `-` for standard input, plain or compressed.
+#[test]
+fn gzip_and_standard_input() {
+    use std::io::Write;
+    let v = chrome_har();
+    let plain = serde_json::to_vec(&v).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("har");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("chrome.har.gz");
+    std::fs::write(&file, &gz).unwrap();
+    let expected = corsgate(&[
+        "har",
+        write("chrome-plain.har", &v).to_str().unwrap(),
+        "--json",
+    ]);
+    let from_file = corsgate(&["har", file.to_str().unwrap(), "--json"]);
+    assert_eq!(from_file.code, expected.code, "{}", from_file.stderr);
+    assert_eq!(from_file.json(), expected.json());
+    for bytes in [plain, gz] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+            .args(["har", "-", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(out.status.code(), Some(expected.code));
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got, expected.json());
+    }
+    // A broken compressed file is a clear error, not a panic.
+    std::fs::write(&file, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    let r = corsgate(&["har", file.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+}
