@@ -121,7 +121,7 @@ for _ in range(50):
 
 import threading
 
-cross = {"own": 0, "gateway_status": 0, "other": 0, "late": 0, "statuses": {}}
+cross = {"own": 0, "gateway_status": 0, "other": 0, "late": 0, "statuses": {}, "other_seen": []}
 lock = threading.Lock()
 
 
@@ -189,6 +189,8 @@ def keepalive_client(tid, until):
                     cross["late"] += 1
                 else:
                     cross["other"] += 1
+                    if len(cross["other_seen"]) < 20:
+                        cross["other_seen"].append([method, rid, code, (got or b"").decode("latin-1"), body[:40].decode("latin-1")])
             if header(head, b"connection") == b"close" and s is not None:
                 s.close()
                 s = None
@@ -203,7 +205,6 @@ def slow_reader(result):
     must give up on the client after its send timeout."""
     try:
         c = socket.create_connection((host, port), timeout=5)
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         c.sendall(b"GET /public/big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
         time.sleep(float(result["stall"]))
         c.settimeout(10)
@@ -220,6 +221,10 @@ def slow_reader(result):
         result["status_line"] = first[:12].decode("latin-1")
         # Cut: the 200 had begun, and the connection ended before its body.
         result["cut_by_gateway"] = first.startswith(b"HTTP/1.1 200") and got < result["size"]
+    except socket.timeout:
+        # Still open, nothing more sent: the gateway neither finished nor cut it.
+        result["cut_by_gateway"] = False
+        result["error"] = "timed out"
     except OSError as e:
         result["cut_by_gateway"] = True
         result["error"] = str(e)
