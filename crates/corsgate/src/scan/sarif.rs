@@ -254,25 +254,35 @@ impl Rules {
     }
 }
 
+/// Where corsgate is documented: the package's repository (absent when not set).
+fn information_uri() -> Option<&'static str> {
+    Some(env!("CARGO_PKG_REPOSITORY")).filter(|u| u.contains("://"))
+}
+
 fn rule_json(id: &str, short: &str, full: &str, help: &str, severity: Severity) -> Value {
     let mut tags = vec!["security", "cors"];
     if severity == Severity::Info {
         tags = vec!["cors"];
     }
-    json!({
+    let mut rule = json!({
         "id": id,
         "name": id,
         "shortDescription": { "text": short },
         "fullDescription": { "text": full },
         "help": { "text": help },
-        "helpUri": format!("{}/blob/main/docs/scan.md#finding-classes-and-severities", env!("CARGO_PKG_REPOSITORY")),
         "defaultConfiguration": { "level": level(severity) },
         "properties": {
             "tags": tags,
             "precision": "very-high",
             "security-severity": security_severity(severity),
         },
-    })
+    });
+    if let Some(uri) = information_uri() {
+        rule["helpUri"] = json!(format!(
+            "{uri}/blob/main/docs/scan.md#finding-classes-and-severities"
+        ));
+    }
+    rule
 }
 
 fn location(url: &str, origin: Option<&str>) -> Value {
@@ -414,16 +424,18 @@ impl<W: Write> SarifWriter<W> {
 
     /// Ends the document: the tool with its rules, and the invocation.
     pub fn finish(mut self, exit_code: u8, command_line: &str) -> io::Result<W> {
-        let tool = json!({
+        let mut tool = json!({
             "driver": {
                 "name": "corsgate",
                 "fullName": "corsgate scan",
                 "version": env!("CARGO_PKG_VERSION"),
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": env!("CARGO_PKG_REPOSITORY"),
                 "rules": self.rules.all(),
             }
         });
+        if let Some(uri) = information_uri() {
+            tool["driver"]["informationUri"] = json!(uri);
+        }
         let invocation = json!({
             "commandLine": command_line,
             "executionSuccessful": self.failed_targets == 0,
