@@ -455,8 +455,18 @@ fn run_pool(
                         o.next - 1
                     };
                     let target = &list[i];
+                    // A bug on one target must not stop (or hang) the others: it is
+                    // that target's error.
                     let outcome = match &clients {
-                        Ok(c) => scan_target(settings, &target.url, c, progress),
+                        Ok(c) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            scan_target(settings, &target.url, c, progress)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(ScanError::Usage(
+                                "internal error while scanning this target (please report it)"
+                                    .into(),
+                            ))
+                        }),
                         Err(e) => Err(ScanError::Usage(e.to_string())),
                     };
                     let mut o = lock();
