@@ -74,10 +74,11 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
+        // One terminal line: `wide_msg` is cut to the width left.
         let template = if per_request {
-            "{spinner} scanning {msg} [{bar:30}] {pos}/{len} requests ({elapsed})"
+            "{spinner} scanning [{bar:25}] {pos}/{len} requests ({elapsed})"
         } else {
-            "{spinner} scanning [{bar:30}] {pos}/{len} targets, {per_sec}, ETA {eta} {msg}"
+            "{spinner} scanning [{bar:25}] {pos}/{len} targets ({elapsed}, ETA {eta}) {wide_msg}"
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
@@ -402,7 +403,7 @@ impl Sinks<'_> {
         let t = &self.totals;
         if !self.progress.per_request {
             self.progress.bar.set_message(format!(
-                "· {} failing, {} not judged, {} requests",
+                "{} failing, {} not judged, {} requests",
                 t.failing,
                 t.not_judged,
                 self.progress.requests.load(Ordering::Relaxed)
