@@ -187,8 +187,9 @@ pub struct ScanArgs {
     /// --targets / --openapi) give one block per target and a summary.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
-    /// A file of URLs to scan: one per line; blank lines and lines starting with `#` are
-    /// skipped. A line that is not an http(s) URL is an error (exit 2) naming FILE:LINE.
+    /// A file of URLs to scan (`-`: standard input): one per line; blank lines and lines
+    /// starting with `#` are skipped. A line that is not an http(s) URL is an error (exit 2)
+    /// naming FILE:LINE.
     #[arg(long, value_name = "FILE")]
     pub targets: Option<PathBuf>,
     /// An OpenAPI 3 document (JSON or YAML): every path under its first server URL is scanned,

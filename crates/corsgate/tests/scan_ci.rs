@@ -564,6 +564,45 @@ fn bad_lines_in_a_targets_file_are_named_and_nothing_is_scanned() {
     assert_eq!(r.code, 2);
 }
 
+/// Runs `corsgate ARGS` with `input` on standard input.
+fn with_stdin(args: &[&str], input: &str) -> common::Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn targets_can_come_from_standard_input() {
+    let s = flawed(Behaviour::Reflect);
+    let input = format!("# from a pipe\n{}\n{}\n", s.url("/a"), s.url("/b"));
+    let r = with_stdin(&["scan", "--targets", "-", "--json"], &input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["targets"].as_array().unwrap().len(), 2);
+    assert_eq!(v["targets"][1]["source"], "stdin:3");
+    let r = with_stdin(&["scan", "--targets", "-"], "http://127.0.0.1:9/\nnope\n");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("stdin:2: "), "{}", r.stderr);
+}
+
 #[test]
 fn openapi_paths_are_scanned_with_their_examples() {
     let d = dir("openapi");

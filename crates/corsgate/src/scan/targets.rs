@@ -81,9 +81,17 @@ pub fn collect(
         }
     }
     if let Some(path) = file {
-        match std::fs::read(path) {
+        // `-` is standard input (`… | corsgate scan --targets -`).
+        let (name, read) = if path == Path::new("-") {
+            let mut buf = Vec::new();
+            let r = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf);
+            ("stdin".to_owned(), r.map(|_| buf))
+        } else {
+            (path.display().to_string(), std::fs::read(path))
+        };
+        match read {
             Ok(bytes) => {
-                let (targets, errs) = from_lines(&path.display().to_string(), &bytes);
+                let (targets, errs) = from_lines(&name, &bytes);
                 errors.extend(errs);
                 for t in targets {
                     out.push(&mut seen, t);
