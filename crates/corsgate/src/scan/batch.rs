@@ -36,7 +36,7 @@ use crate::cli::{FormatArg, ScanArgs};
 use crate::render::Style;
 
 use super::baseline::{Baseline, BaselineWriter};
-use super::sarif::SarifWriter;
+use super::sarif::{rule_id, SarifWriter};
 use super::targets::{self, Target};
 use super::{render, scan_target, Observer, ScanError, ScanReport, Settings, Severity, WORKERS};
 
@@ -252,7 +252,7 @@ fn compact(target: &Target, outcome: &Outcome, code: u8, st: &Style) -> String {
             s,
             "    {:<6} {}: {}{origin}",
             f.severity.label(),
-            st.bold(f.class.name()),
+            st.bold(rule_id(f)),
             f.title
         );
     }
@@ -267,7 +267,7 @@ fn compact(target: &Target, outcome: &Outcome, code: u8, st: &Style) -> String {
             "    {}",
             st.dim(&format!(
                 "suppressed {} ({}){why}",
-                x.finding.class.name(),
+                rule_id(&x.finding),
                 x.finding.severity.label().to_ascii_lowercase()
             ))
         );
