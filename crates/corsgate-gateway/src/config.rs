@@ -548,9 +548,28 @@ impl GatewayConfig {
                     Some(r.path.span()),
                     format!("route path {path:?} must start with '/'"),
                 );
+            } else if let Ok(n) = crate::target::normalise(path) {
+                // Requests are routed on normalised paths: another
+                // spelling could never match.
+                if n != path.as_str() {
+                    cx.err(
+                        Some(r.path.span()),
+                        format!("route path {path:?} is not in normal form; write {n:?}"),
+                    );
+                }
+            } else {
+                cx.err(
+                    Some(r.path.span()),
+                    format!("route path {path:?} holds what requests are refused for (%2F, %5C, \\, ..;, control bytes)"),
+                );
             }
             let host = r.host.as_ref().map(|h| {
-                let v = h.get_ref().trim().to_ascii_lowercase();
+                // Requests' hosts lose a trailing dot before matching.
+                let v = h
+                    .get_ref()
+                    .trim()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
                 if v.is_empty() || v.contains(['/', ' ']) || v.contains(':') {
                     cx.err(
                         Some(h.span()),

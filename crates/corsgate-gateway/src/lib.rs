@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod reload;
 pub mod routes;
+pub mod target;
 pub mod tls;
 pub mod tunnel;
 pub mod upstream;

@@ -2,6 +2,7 @@
 //! gateway (preflights) or a forward to the upstream, with the policy's CORS
 //! headers on whatever comes back, including the gateway's own 502 and 504.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::forward::{is_plain, remove_hop_by_hop, ClientSide, ForwardingCache};
 use crate::h1client;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::routes;
+use crate::target;
 use crate::tunnel;
 use crate::upstream::Pool;
 
@@ -378,7 +380,7 @@ async fn route_and_forward(
     shared: &Shared,
     rt: &Runtime,
     client: &ClientSideBase,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     start: Instant,
 ) -> Response<GatewayBody> {
     let metrics = &shared.metrics;
@@ -387,9 +389,48 @@ async fn route_and_forward(
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let first_host = hosts.next();
     let several_hosts = hosts.next().is_some();
-    let host_value: Option<HeaderValue> = match req.uri().authority() {
+    let raw_host: Option<HeaderValue> = match req.uri().authority() {
         Some(a) => HeaderValue::from_str(a.as_str()).ok(),
         None => first_host.cloned(),
+    };
+    if several_hosts {
+        metrics.undecided("bad_request");
+        return local(StatusCode::BAD_REQUEST, "corsgate: several Host headers\n");
+    }
+    if req.method() == http::Method::CONNECT {
+        metrics.undecided("bad_request");
+        return local(
+            StatusCode::BAD_REQUEST,
+            "corsgate: unsupported request target\n",
+        );
+    }
+    // The host, checked as an authority and canonical (lower case, no
+    // trailing dot): what routes match and what the upstream is given.
+    let checked = match raw_host.as_ref().map(|h| target::authority(h.as_bytes())) {
+        None => None,
+        // HTTP/1.0 may send an empty Host: as good as none.
+        Some(Err(target::HostRefusal::Empty)) if req.version() < Version::HTTP_11 => None,
+        Some(Err(why)) => {
+            metrics.undecided("bad_request");
+            tracing::debug!(reason = why.as_str(), "bad Host");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad Host\n");
+        }
+        Some(Ok(a)) => {
+            // The host name is only kept when a route is host-specific.
+            let name = if rt.host_routes {
+                a.host().to_owned()
+            } else {
+                String::new()
+            };
+            // `None`: the value as sent is canonical.
+            let canonical = a.into_canonical().map(|v| HeaderValue::from_str(&v).ok());
+            Some((canonical, name))
+        }
+    };
+    let (host_value, host) = match checked {
+        None => (None, String::new()),
+        Some((None, name)) => (raw_host, name),
+        Some((Some(canonical), name)) => (canonical, name),
     };
     if req.version() == Version::HTTP_11 && host_value.is_none() {
         metrics.undecided("bad_request");
@@ -398,33 +439,26 @@ async fn route_and_forward(
             "corsgate: HTTP/1.1 request without Host\n",
         );
     }
-    if several_hosts {
-        metrics.undecided("bad_request");
-        return local(StatusCode::BAD_REQUEST, "corsgate: several Host headers\n");
-    }
-    if !req.uri().path().starts_with('/') || req.method() == http::Method::CONNECT {
-        metrics.undecided("bad_request");
-        return local(
-            StatusCode::BAD_REQUEST,
-            "corsgate: unsupported request target\n",
-        );
-    }
-    let host_name = || {
-        host_value
-            .as_ref()
-            .and_then(|h| h.to_str().ok())
-            .map(routes::host_name)
-            .unwrap_or_default()
+    // The path, normalised once: routed on, and forwarded as it is.
+    let path = match target::normalise(req.uri().path()) {
+        Ok(p) => p,
+        Err(why) => {
+            metrics.undecided("bad_request");
+            tracing::debug!(reason = why.as_str(), path = %req.uri().path(), "bad request target");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
     };
-    // The host name is only worked out when a route is host-specific.
-    let host = if rt.host_routes {
-        host_name()
-    } else {
-        String::new()
+    let found = match routes::find_unambiguous(&rt.config.routes, &host, &path) {
+        Ok(found) => found,
+        Err(why) => {
+            metrics.undecided("bad_request");
+            tracing::debug!(reason = why.as_str(), path = %path, "bad request target");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
     };
-    let Some(route) = routes::find(&rt.config.routes, &host, req.uri().path()) else {
+    let Some(route) = found else {
         metrics.undecided("no_route");
-        tracing::debug!(host = %host_name(), path = %req.uri().path(), "no route");
+        tracing::debug!(host = %host, path = %path, "no route");
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
     };
 
@@ -449,6 +483,16 @@ async fn route_and_forward(
         }
     };
 
+    // From here on, the request's target is the upstream's: the routed
+    // path after the base path (preflights answered above never need it).
+    match upstream_uri(&route.upstream, req.uri(), path) {
+        None => {}
+        Some(Ok(uri)) => *req.uri_mut() = uri,
+        Some(Err(_)) => {
+            metrics.undecided("bad_request");
+            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+        }
+    }
     let side = ClientSide {
         peer: client.peer,
         tls: client.tls,
@@ -507,18 +551,9 @@ async fn upgrade(
             return resp;
         }
     };
-    let uri = match upstream_uri(up, req.uri()) {
-        None => req.uri().clone(),
-        Some(Ok(uri)) => uri,
-        Some(Err(_)) => {
-            shared.metrics.undecided("bad_request");
-            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
-        }
-    };
     let target = tunnel::Target {
         pool,
         host: upstream_host(rt, side, pool),
-        uri,
         trust_forwarded: rt.config.trust_forwarded,
         idle: rt.config.timeouts.idle,
     };
@@ -622,15 +657,8 @@ async fn forward(
     start: Instant,
 ) -> Response<GatewayBody> {
     let up = &route.upstream;
+    // The request's target is the upstream's already (`route_and_forward`).
     let (mut parts, body) = req.into_parts();
-    match upstream_uri(up, &parts.uri) {
-        None => {}
-        Some(Ok(uri)) => parts.uri = uri,
-        Some(Err(_)) => {
-            shared.metrics.undecided("bad_request");
-            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
-        }
-    }
     let Some(pool) = rt.pool(route) else {
         // Runtime::new builds a pool for every route's upstream.
         shared.metrics.upstream_error(UpstreamError::Other);
@@ -719,20 +747,26 @@ async fn forward(
     }
 }
 
-/// The request target for the upstream: the origin form with the
-/// upstream's base path for HTTP/1.1 (`None`: the request's own target, in
-/// origin form already, will do), the absolute form for h2c.
-fn upstream_uri(up: &Upstream, uri: &Uri) -> Option<Result<Uri, http::Error>> {
+/// The request target for the upstream: the normalised `path` the request
+/// was routed on, after the upstream's base path, with the query as the
+/// client sent it; in origin form for HTTP/1.1, absolute form for h2c.
+/// `None`: the request's own target is exactly that already (no allocation).
+fn upstream_uri(up: &Upstream, uri: &Uri, path: Cow<'_, str>) -> Option<Result<Uri, http::Error>> {
     let origin_form = uri.scheme().is_none() && uri.authority().is_none();
-    if up.protocol == UpstreamProtocol::Http1 && up.base_path.is_empty() && origin_form {
+    let same_path = matches!(path, Cow::Borrowed(_));
+    if up.protocol == UpstreamProtocol::Http1 && up.base_path.is_empty() && origin_form && same_path
+    {
         return None;
     }
-    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-    let pq = if up.base_path.is_empty() {
-        pq.to_owned()
-    } else {
-        format!("{}{pq}", up.base_path)
-    };
+    let query = uri.query();
+    let mut pq =
+        String::with_capacity(up.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    pq.push_str(&up.base_path);
+    pq.push_str(&path);
+    if let Some(q) = query {
+        pq.push('?');
+        pq.push_str(q);
+    }
     let b = match up.protocol {
         UpstreamProtocol::Http1 => Uri::builder(),
         UpstreamProtocol::H2c => Uri::builder()

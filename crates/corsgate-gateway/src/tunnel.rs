@@ -61,8 +61,6 @@ pub struct Target<'a> {
     pub pool: &'a Pool,
     /// `Host` for the upstream, if it is set.
     pub host: Option<&'a HeaderValue>,
-    /// The request target for the upstream (origin form, base path included).
-    pub uri: http::Uri,
     /// Whether forwarding headers from the client are kept and appended to.
     pub trust_forwarded: bool,
     /// How long a tunnel may carry no byte either way before it is closed.
@@ -70,7 +68,9 @@ pub struct Target<'a> {
 }
 
 /// Sends the handshake upstream on a new connection and, on 101, splices the
-/// client's connection to it.
+/// client's connection to it. The request's target is the upstream's
+/// already: the normalised path it was routed on, in origin form, after the
+/// upstream's base path (`proxy::route_and_forward`).
 pub async fn forward(
     target: Target<'_>,
     client: &ClientSideBase,
@@ -93,7 +93,6 @@ pub async fn forward(
     if let Some(h) = target.host {
         parts.headers.insert(header::HOST, h.clone());
     }
-    parts.uri = target.uri;
     parts.version = Version::HTTP_11;
     let upstream_req = Request::from_parts(parts, Empty::<Bytes>::new());
 

@@ -8,6 +8,13 @@
 //! it), no blind reflection of `Origin` (only values that matched an exact
 //! origin or an anchored pattern are echoed), no `null`.
 //!
+//! Paths: in each output the block that matches the location (on the path
+//! the server has normalized) is the block that proxies, and the upstream
+//! receives that normalized path; what an upstream could read differently
+//! (`..;`, backslashes, the prefix's case and `;parameter` variants) is
+//! refused in the whole server. [`Site`] checks `--location` and builds the
+//! patterns.
+//!
 //! What each server cannot express is said in a comment in its output and in
 //! `docs/export.md`.
 
@@ -34,7 +41,9 @@ pub struct ExportArgs {
     /// Where actual requests are proxied to.
     #[arg(long, default_value = "http://127.0.0.1:8000")]
     pub upstream: String,
-    /// The URL path prefix the policy covers.
+    /// The URL path prefix the policy covers: `/`, or `/` and segments of
+    /// letters, digits, `-`, `.`, `_`, `~` (end it with `/`: nginx and Envoy
+    /// read `/api` as a string prefix that also covers `/apix`).
     #[arg(long, default_value = "/")]
     pub location: String,
     /// A name for this policy (letters, digits, `_`) that goes into the names of the variables
@@ -149,9 +158,9 @@ impl Site {
                         || !b.is_ascii()
                 })
         };
-        if bad(location) || !location.starts_with('/') {
+        if !location_ok(location) {
             return Err(format!(
-                "--location '{location}' must be a URL path starting with '/', without spaces, quotes or any of ; {{ }} # $ % < > \\"
+                "--location '{location}' must be a URL path prefix: '/' and segments of letters, digits, '-', '.', '_' and '~', without empty, '.' or '..' segments (the servers match the normalized request path, so the prefix must be normalized too)"
             ));
         }
         let (tls, rest) = if let Some(r) = upstream.strip_prefix("https://") {
@@ -172,13 +181,95 @@ impl Site {
             Some(i) => (&rest[..i], Some(&rest[i..])),
             None => (rest, None),
         };
+        let upstream_authority = format!("{}://{authority}", if tls { "https" } else { "http" });
+        // The servers replace the location's prefix with the upstream's path:
+        // `/api/` onto `/base` would make `/api/items` `/baseitems`.
+        let upstream_path = path.filter(|p| *p != "/").map(|p| {
+            if location.ends_with('/') && !p.ends_with('/') {
+                format!("{p}/")
+            } else {
+                p.to_owned()
+            }
+        });
         Ok(Site {
-            upstream: upstream.to_owned(),
-            upstream_authority: format!("{}://{authority}", if tls { "https" } else { "http" }),
-            upstream_path: path.filter(|p| *p != "/").map(str::to_owned),
+            upstream: match &upstream_path {
+                Some(p) => format!("{upstream_authority}{p}"),
+                None => upstream.to_owned(),
+            },
+            upstream_authority,
+            upstream_path,
             upstream_tls: tls,
             location: location.to_owned(),
         })
+    }
+
+    /// A regex (PCRE) for the paths `<Location "LOCATION">` covers, on
+    /// Apache's normalized path: any number of slashes where the location has
+    /// one (Apache's location walk merges them, even under `MergeSlashes
+    /// Off`), and a location without a trailing slash ends at a segment end.
+    pub fn path_regex(&self) -> String {
+        let trailing = self.location.ends_with('/');
+        let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
+        let mut r = String::from("^/+");
+        r.push_str(
+            &segments
+                .iter()
+                .map(|s| escape(s))
+                .collect::<Vec<_>>()
+                .join("/+"),
+        );
+        if !segments.is_empty() {
+            r.push_str(if trailing { "/+" } else { "(?:/|$)" });
+        }
+        r
+    }
+
+    /// A regex, to be matched ignoring case, for the paths an upstream could
+    /// read as the location while the server does not: the prefix in another
+    /// case (`/API/`), with a path parameter on a segment (`/api;x/`, which
+    /// Tomcat reads as `/api/`), with trailing dots or spaces on a segment
+    /// (`/api./`, which Windows reads as `/api/`), with a letter still
+    /// percent-encoded after the server's decoding (`%2561pi` arrives as `%61pi`), behind extra
+    /// slashes, or with a slash still encoded (`/api%2Fitems`). The exact prefix matches it too: the configurations test the
+    /// exact prefix first. `None` for `/`, which every path is under.
+    pub fn variant_regex(&self) -> Option<String> {
+        let trailing = self.location.ends_with('/');
+        let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
+        if segments.is_empty() {
+            return None;
+        }
+        let segment = |seg: &str| {
+            let mut r = String::new();
+            for c in seg.chars() {
+                let mut alts = vec![escape(&c.to_string())];
+                for v in [c.to_ascii_lowercase(), c.to_ascii_uppercase()] {
+                    let hex = format!("%{:02x}", v as u32);
+                    if !alts.contains(&hex) {
+                        alts.push(hex);
+                    }
+                }
+                let _ = write!(r, "(?:{})", alts.join("|"));
+            }
+            // Trailing dots and spaces (Windows drops them), then `;parameters`.
+            r.push_str("(?:\\.|%2e|\\x20|%20)*(?:;[^/]*)?");
+            r
+        };
+        // A slash, or one still encoded (Apache keeps %2F under NoDecode).
+        const SLASH: &str = "(?:/|%2f|%5c)";
+        let mut r = format!("^{SLASH}+");
+        r.push_str(
+            &segments
+                .iter()
+                .map(|s| segment(s))
+                .collect::<Vec<_>>()
+                .join(&format!("{SLASH}+")),
+        );
+        if trailing {
+            r.push_str(SLASH);
+        } else {
+            let _ = write!(r, "(?:{SLASH}|$)");
+        }
+        Some(r)
     }
 
     /// The upstream's host and port, for Envoy's cluster.
@@ -203,6 +294,44 @@ impl Site {
         }
     }
 }
+
+/// A `--location` the servers can match as written: `/`, or `/` and
+/// segments of unreserved characters, none empty (but a trailing slash), `.`
+/// or `..`. Every server matches the normalized request path, so a prefix
+/// holding `//`, a dot segment or a percent sign would never match (or match
+/// differently per server); `*`, `?` and `[` are patterns in `<Location>`.
+fn location_ok(location: &str) -> bool {
+    let Some(rest) = location.strip_prefix('/') else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    rest.is_empty()
+        || rest.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        })
+}
+
+/// A normalized path the exported nginx and Apache configurations refuse
+/// (400) in the whole server, searched anywhere in the decoded path:
+/// - a `.` or `..` segment followed by `;` (Tomcat and other Java stacks read
+///   `..;` as `..`);
+/// - a `.` or `..` segment bounded by a still-encoded slash or backslash
+///   (`%2F..%2F`: Apache keeps `%2F` under `AllowEncodedSlashes NoDecode`, and
+///   an upstream that decodes it resolves the dot segment);
+/// - a backslash (read as `/` by some upstreams).
+///
+/// Each could take the request out of the location at the upstream while the
+/// proxy applied the location's policy, or into it through another route of
+/// the same server. The servers resolve plain dot segments themselves, so no
+/// normalized path holds `/../` otherwise. PCRE;
+/// `\x5c` rather than a doubled backslash, which both servers' quoted strings
+/// would unescape.
+pub(crate) const REFUSED_PATH: &str = "(?:/|%2[fF]|%5[cC])\\.\\.?(?:[;/]|%2[fF]|%5[cC]|$)|\\x5c";
 
 /// An `origins` entry that is a pattern.
 #[derive(Debug, Clone)]
@@ -527,8 +656,123 @@ mod tests {
         assert!(Site::new("http://a", "api").is_err());
         assert!(Site::new("http://a", "/a b").is_err());
         assert!(Site::new("http://a", "/a}").is_err());
+        // Locations the servers could not match as written are refused.
+        for bad in [
+            "/api//",
+            "//api/",
+            "/./api/",
+            "/api/../x/",
+            "/api/.",
+            "/%61pi/",
+            "/api/*",
+            "/api?",
+            "/api[1]/",
+            "/api/;x",
+            "/api\\x",
+            "/é/",
+        ] {
+            assert!(Site::new("http://a", bad).is_err(), "{bad}");
+        }
+        for good in ["/", "/api", "/api/", "/v1.2/a-b_c~d/", "/.well-known/x"] {
+            assert!(Site::new("http://a", good).is_ok(), "{good}");
+        }
         let s = Site::new("http://[::1]:9000/base", "/").unwrap();
         assert_eq!(s.host_port(), ("::1".into(), 9000));
-        assert_eq!(s.upstream_path.as_deref(), Some("/base"));
+        assert_eq!(s.upstream_path.as_deref(), Some("/base/"));
+        assert_eq!(s.upstream, "http://[::1]:9000/base/");
+        // A location with a trailing slash maps onto a path with one.
+        let s = Site::new("https://up.example/v2", "/api/").unwrap();
+        assert_eq!(s.upstream_path.as_deref(), Some("/v2/"));
+        assert_eq!(s.upstream, "https://up.example/v2/");
+        let s = Site::new("https://up.example/v2", "/api").unwrap();
+        assert_eq!(s.upstream_path.as_deref(), Some("/v2"));
+    }
+
+    /// The Apache rewrite pattern covers what `<Location>` covers: any number
+    /// of slashes, and a location without a trailing slash ends at a segment.
+    #[test]
+    fn path_regex_follows_location_matching() {
+        let re = |loc: &str| Site::new("http://a", loc).unwrap().path_regex();
+        assert_eq!(re("/"), "^/+");
+        assert_eq!(re("/api/"), "^/+api/+");
+        assert_eq!(re("/api"), "^/+api(?:/|$)");
+        assert_eq!(re("/v1.2/x/"), "^/+v1\\.2/+x/+");
+    }
+
+    /// A regex the servers match ignoring case (nginx `~*`, Apache `[NC]`),
+    /// checked with the `regex` crate (the patterns use no lookaround).
+    fn matches_nocase(re: &str, text: &str) -> bool {
+        regex::RegexBuilder::new(re)
+            .case_insensitive(true)
+            .build()
+            .unwrap()
+            .is_match(text)
+    }
+
+    /// The variants an upstream could read as the location.
+    #[test]
+    fn variant_regex_catches_what_an_upstream_reads_as_the_location() {
+        let site = |loc: &str| Site::new("http://a", loc).unwrap();
+        assert_eq!(site("/").variant_regex(), None);
+        let v = site("/api/").variant_regex().unwrap();
+        let m = |p: &str| matches_nocase(&v, p);
+        for p in [
+            "/api/x",
+            "/API/x",
+            "/aPi/x",
+            "/api;x/x",
+            "/api;/x",
+            "//api//x",
+            "/%61pi/x",
+            "/%41PI/x",
+            "/api%2Fx",
+            "/api%2fx",
+            "/api%5cx",
+            "%2Fapi/x",
+            "/api./x",
+            "/api .;x/y",
+            "/api%2e%20/x",
+        ] {
+            assert!(m(p), "{p} should be a variant ({v})");
+        }
+        for p in [
+            "/apix/x", "/ap/x", "/x/api/x", "/api", "/apii/x", "/%62pi/x",
+        ] {
+            assert!(!m(p), "{p} is not a variant ({v})");
+        }
+        let v = site("/api").variant_regex().unwrap();
+        assert!(matches_nocase(&v, "/API"));
+        assert!(matches_nocase(&v, "/Api/x"));
+        assert!(!matches_nocase(&v, "/apix"));
+    }
+
+    /// The refused paths: `..;`, `.;`, dot segments next to an encoded slash
+    /// or backslash, any backslash; never an ordinary normalized path.
+    #[test]
+    fn refused_path_pattern() {
+        let m = |p: &str| regex::Regex::new(REFUSED_PATH).unwrap().is_match(p);
+        for p in [
+            "/api/..;/x",
+            "/api/.;/x",
+            "/..;",
+            "/api/x%2F..%2Fy",
+            "/api/x%2f../y",
+            "/api/..%5cy",
+            "/api/a\\b",
+            "/api/x%2F.",
+        ] {
+            assert!(m(p), "{p} must be refused");
+        }
+        for p in [
+            "/api/items",
+            "/.well-known/x",
+            "/api/..x/y",
+            "/api/x..;/y",
+            "/api/a%2Fb",
+            "/api/v1.2/",
+            "/api/x;y/z",
+        ] {
+            assert!(!m(p), "{p} must not be refused");
+        }
     }
 }

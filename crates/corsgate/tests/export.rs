@@ -14,6 +14,14 @@
 //! Then raw requests no browser sends probe what the servers cannot express;
 //! each documented difference is asserted to be exactly that difference.
 //!
+//! A generated table of path forms (`/%61pi/`, `//api/`, `/x/../api/`, `..;`,
+//! `%2F`, case variants, escapes out of the location, the absolute form) goes
+//! through each server in front of a hostile upstream that reflects any
+//! Origin with credentials, under the server settings that change
+//! normalization and beside a catch-all proxy: every answer is a refusal or
+//! carries exactly the policy's CORS headers. Headless Chromium confirms it
+//! for `/%61pi/items` on a refused origin.
+//!
 //! Needs nginx and Apache httpd (Debian packages nginx and apache2; scripts/test
 //! installs them).
 
@@ -522,6 +530,12 @@ impl Server {
     }
 
     fn start(self, exported: &str, dir: &Path, port: u16) -> Running {
+        self.start_with(exported, dir, port, "")
+    }
+
+    /// `start`, with `extra` directives in the server context (nginx's
+    /// `server {}`, Apache's main configuration), before the exported part.
+    fn start_with(self, exported: &str, dir: &Path, port: u16, extra: &str) -> Running {
         let log = dir.join("error.log");
         let d = dir.display();
         let mut child = match self {
@@ -537,7 +551,7 @@ impl Server {
                      events {{ worker_connections 256; }}\n\
                      http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                      fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                     {http_part}\n  server {{\n    listen 127.0.0.1:{port};\n    # ---- server {{}} context{server_part}\n  }}\n}}\n"
+                     {http_part}\n  server {{\n    listen 127.0.0.1:{port};\n    {extra}\n    # ---- server {{}} context{server_part}\n  }}\n}}\n"
                 );
                 std::fs::write(dir.join("nginx.conf"), conf).unwrap();
                 Command::new(bin)
@@ -585,6 +599,8 @@ impl Server {
                 if is_root() {
                     conf.push_str("User nobody\nGroup nogroup\n");
                 }
+                conf.push_str(extra);
+                conf.push('\n');
                 conf.push_str(&format!("Include {d}/exported.conf\n"));
                 std::fs::write(dir.join("httpd.conf"), conf).unwrap();
                 Command::new(bin)
@@ -1273,6 +1289,665 @@ fn named_exports_share_one_server() {
                 run(other).status.code(),
                 Some(1),
                 "{} {path}",
+                server.name()
+            );
+        }
+        drop(running);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Path forms: no request reaches the upstream without the policy's headers.
+//
+// In front of a hostile upstream (it reflects any Origin with credentials,
+// answers every method, and says which path it received), a generated table
+// of path forms is sent to each server: percent-encoded letters of the
+// location, encoded slashes and backslashes, encoded dot segments, `/./`,
+// `/x/../`, `..;`, doubled slashes, case variants, escapes out of the location
+// and the absolute form. Each answer must be either a refusal without CORS
+// headers, or carry exactly `Policy::decide`'s CORS headers; an answer that
+// came from the upstream must carry exactly the policy's, and the path the
+// upstream received must be inside the location once decoded.
+
+/// The origin the policy refuses, and the one it allows (POLICIES[0]).
+const EVIL: &str = "https://evil.example";
+const GOOD: &str = "https://app.example.com";
+
+/// What the hostile upstream received: one request target per request.
+struct Hostile {
+    port: u16,
+    paths: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// The value of header `name` in a request head (first line, any case).
+fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn start_hostile() -> Hostile {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let paths = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let head = String::from_utf8_lossy(&read_head(&mut s)).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+                if let Ok(mut p) = seen.lock() {
+                    p.push(target.clone());
+                }
+                let origin = head_value(&head, "origin").unwrap_or("*");
+                let acrm = head_value(&head, "access-control-request-method").unwrap_or("*");
+                let acrh = head_value(&head, "access-control-request-headers").unwrap_or("*");
+                let body = "{\"secret\":\"from the upstream\"}\n";
+                let out = format!(
+                    "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: {origin}\r\n\
+                     Access-Control-Allow-Credentials: true\r\nAccess-Control-Allow-Methods: {acrm}\r\n\
+                     Access-Control-Allow-Headers: {acrh}\r\nAccess-Control-Expose-Headers: *\r\n\
+                     Access-Control-Allow-Private-Network: true\r\nAccess-Control-Max-Age: 86400\r\n\
+                     X-Upstream-Path: {}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    target.replace(['\r', '\n'], ""),
+                    body.len()
+                );
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    Hostile { port, paths }
+}
+
+/// The request targets to try, each with the class it belongs to. The
+/// location is `/api/`; the upstream's `/secret` is outside it.
+fn path_forms(port: u16) -> Vec<(&'static str, String)> {
+    // The location's segment, written every way a server might read as `api`.
+    let mut segments: Vec<(&'static str, String)> = vec![("plain", "api".into())];
+    let word = "api";
+    for (i, c) in word.char_indices() {
+        for hex in [format!("%{:02X}", c as u32), format!("%{:02x}", c as u32)] {
+            segments.push((
+                "percent-encoded letter",
+                format!("{}{hex}{}", &word[..i], &word[i + 1..]),
+            ));
+        }
+    }
+    segments.push(("percent-encoded letter", "%61%70%69".into()));
+    segments.push(("percent-encoded letter", "%41%50%49".into()));
+    for case in ["API", "Api", "aPi", "apI"] {
+        segments.push(("case variant", case.into()));
+    }
+    for (class, s) in [
+        ("double encoding", "%2561pi"),
+        ("overlong UTF-8", "%C1%A1pi"),
+        ("full-width letter", "%EF%BD%81pi"),
+        ("path parameter", "api;x"),
+        ("path parameter", "api;"),
+        ("path parameter", "api%3B"),
+        ("trailing junk", "api."),
+        ("trailing junk", "api%20"),
+        ("trailing junk", "api%00"),
+        ("trailing junk", "api%09"),
+    ] {
+        segments.push((class, s.into()));
+    }
+    // What comes before it: slashes, dot segments (plain and encoded), `..;`,
+    // encoded slashes and backslashes.
+    let prefixes: &[(&str, &str)] = &[
+        ("plain", "/"),
+        ("double slash", "//"),
+        ("double slash", "///"),
+        ("dot segment", "/./"),
+        ("dot segment", "/x/../"),
+        ("dot segment", "/x/y/../../"),
+        ("encoded dot segment", "/%2e/"),
+        ("encoded dot segment", "/x/%2e%2e/"),
+        ("encoded dot segment", "/x/.%2E/"),
+        ("encoded dot segment", "/x/%2E./"),
+        ("..;", "/x/..;/"),
+        ("..;", "/x/%2e%2e;/"),
+        ("encoded slash", "/x%2F..%2F"),
+        ("encoded slash", "/x/..%2f"),
+        ("encoded slash", "%2F"),
+        ("backslash", "/x/..%5C"),
+        ("backslash", "/x/..\\"),
+        ("fragment", "/x#/../"),
+        ("query", "/x?/../"),
+    ];
+    // What comes after it: the item, and escapes out of the location.
+    let suffixes: &[(&str, &str)] = &[
+        ("plain", "/items"),
+        ("double slash", "//items"),
+        ("dot segment", "/./items"),
+        ("dot segment", "/x/../items"),
+        ("encoded slash", "%2Fitems"),
+        ("escape", "/../secret"),
+        ("escape", "/%2e%2e/secret"),
+        ("escape", "/.%2e/secret"),
+        ("escape", "/..%2Fsecret"),
+        ("escape", "/..;/secret"),
+        ("escape", "/%2e%2e;/secret"),
+        ("escape", "/..%3Bsecret"),
+        ("escape", "/..%5Csecret"),
+        ("escape", "/..\\secret"),
+        ("escape", "/items/..%2F..%2Fsecret"),
+        ("escape", "/items%2F..%2F..%2Fsecret"),
+        ("escape", "/%C0%AE%C0%AE/secret"),
+        ("fragment", "/items#/../../secret"),
+    ];
+    let mut out = Vec::new();
+    // Every way of writing the segment, after every prefix.
+    for (sc, seg) in &segments {
+        for (pc, prefix) in prefixes {
+            let class = if *pc == "plain" { sc } else { pc };
+            out.push((*class, format!("{prefix}{seg}/items")));
+        }
+    }
+    // Every suffix, after every prefix, with the plain and an encoded segment.
+    for seg in ["api", "%61pi"] {
+        for (pc, prefix) in prefixes {
+            for (xc, suffix) in suffixes {
+                let class = if *xc != "plain" { xc } else { pc };
+                out.push((*class, format!("{prefix}{seg}{suffix}")));
+            }
+        }
+    }
+    // The absolute form, and a query that looks like a path.
+    for p in [
+        "/api/items",
+        "/%61pi/items",
+        "/x/../api/items",
+        "//api/items",
+    ] {
+        out.push(("absolute form", format!("http://127.0.0.1:{port}{p}")));
+        out.push(("absolute form", format!("http://other.example{p}")));
+        out.push(("absolute form", format!("HTTP://127.0.0.1:{port}{p}")));
+    }
+    out.push(("query", "/api/items?/../secret".into()));
+    out.push(("query", "/%61pi/items?x=/api/".into()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `exchange`, except that a connection closed without an answer is `None`
+/// (a refusal).
+fn try_exchange(port: u16, method: &str, target: &str, lines: &[(&str, &str)]) -> Option<Response> {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (n, v) in lines {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    s.write_all(req.as_bytes()).ok()?;
+    let head = read_head(&mut s);
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let text = String::from_utf8_lossy(&head[..end]).into_owned();
+    let mut it = text.split("\r\n");
+    let status: u16 = it.next()?.split(' ').nth(1)?.parse().ok()?;
+    let mut list = HeaderList::new();
+    for l in it {
+        if let Some((n, v)) = l.split_once(':') {
+            list.append(n.trim().to_ascii_lowercase(), v.trim());
+        }
+    }
+    Some(Response::with_headers(status, list))
+}
+
+/// The `Access-Control-*` lines of a header list, sorted.
+fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = h
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `Policy::decide`'s `Access-Control-*` lines for a request.
+fn decided_lines(policy: &Policy, method: &str, lines: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut map = HeaderMap::new();
+    for (n, v) in lines {
+        map.append(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let d = policy.decide(&Method::from_bytes(method.as_bytes()).unwrap(), &map);
+    cors_lines(&HeaderList::from_http(&d.headers().to_header_map()))
+}
+
+/// Percent-decodes every escape (`%2F` too): what the most lenient upstream reads.
+fn decode_all(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the most lenient upstream reads a path it received as inside
+/// `/api/`: decoded up to three times (for upstreams that decode again), `\`
+/// as `/`, a segment's `;` parameters dropped (so `..;` is `..` and `api;x`
+/// is `api`, as Tomcat reads them), trailing dots and spaces dropped (as
+/// Windows does), case ignored, dot segments resolved.
+fn lenient_inside(received: &str) -> bool {
+    let path = received.split(['?', '#']).next().unwrap_or("");
+    let decoded = decode_all(&decode_all(&decode_all(path))).replace('\\', "/");
+    let mut stack: Vec<String> = Vec::new();
+    for seg in decoded.split('/').skip(1) {
+        // Windows (IIS) also drops a segment's trailing dots and spaces.
+        let name = seg.split(';').next().unwrap_or("").to_ascii_lowercase();
+        let name = match name.as_str() {
+            "." | ".." => name,
+            _ => name.trim_end_matches(['.', ' ']).to_owned(),
+        };
+        match name.as_str() {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            _ => stack.push(name),
+        }
+    }
+    // `/api` alone is not under `/api/`; a trailing empty segment makes it so.
+    stack.first().map(String::as_str) == Some("api")
+        && (stack.len() > 1 || decoded.trim_end_matches('/').len() < decoded.len())
+}
+
+/// Whether a path the exported block forwarded stays inside `/api/` as
+/// written and however the upstream reads it.
+fn inside_location(received: &str) -> bool {
+    received.starts_with("/api/") && lenient_inside(received)
+}
+
+/// One server against the table; returns (forms, answered by the upstream,
+/// refused) and the problems found.
+///
+/// `extra` may hold `{UPSTREAM}`, the hostile upstream's port: a catch-all
+/// proxy to the same upstream, as many servers have beside the exported
+/// block. Then an answer from the upstream to a path outside the location is
+/// the catch-all's business; but any path the upstream may read as inside
+/// `/api/` must still carry exactly the policy's headers.
+fn path_table(server: Server, extra: &str, case: &Case) -> (usize, usize, usize, Vec<String>) {
+    let hostile = start_hostile();
+    let catch_all = extra.contains("{UPSTREAM}");
+    let extra = &extra.replace("{UPSTREAM}", &hostile.port.to_string());
+    let policy = Policy::from_toml(case.toml).unwrap();
+    let dir = temp_dir(&format!("paths-{}", server.name()));
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, case.toml).unwrap();
+    let exported = export(server.name(), &file, hostile.port);
+    let port = free_port();
+    let running = server.start_with(&exported, &dir, port, extra);
+    let setting = if extra.is_empty() {
+        "defaults".to_owned()
+    } else {
+        extra.replace('\n', "; ")
+    };
+    let requests: [(&str, &[(&str, &str)]); 4] = [
+        ("GET", &[("Origin", EVIL), ("Cookie", "session=1")]),
+        (
+            "OPTIONS",
+            &[
+                ("Origin", EVIL),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+        ),
+        ("GET", &[("Origin", GOOD), ("Cookie", "session=1")]),
+        (
+            "OPTIONS",
+            &[
+                ("Origin", GOOD),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+        ),
+    ];
+    let forms = path_forms(port);
+    let (mut upstream_answers, mut refused, mut outside) = (0, 0, 0);
+    let mut problems = Vec::new();
+    let mut covered_plain = false;
+    let mut covered_encoded = false;
+    for (class, target) in &forms {
+        for (method, lines) in &requests {
+            let what = format!(
+                "{} ({setting}) [{class}] {method} {target} from {}",
+                server.name(),
+                lines[0].1
+            );
+            let Some(r) = try_exchange(port, method, target, lines) else {
+                refused += 1;
+                continue;
+            };
+            let got = cors_lines(&r.headers);
+            let want = decided_lines(&policy, method, lines);
+            let acao: Vec<_> = got
+                .iter()
+                .filter(|(n, _)| n == "access-control-allow-origin")
+                .collect();
+            if acao.len() > 1 {
+                problems.push(format!(
+                    "{what}: {} Access-Control-Allow-Origin lines: {got:?}",
+                    acao.len()
+                ));
+            }
+            let upstream_path = r
+                .headers
+                .get_all("x-upstream-path")
+                .next()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            // Through the catch-all, outside the location: not the policy's business.
+            if catch_all && upstream_path.as_deref().is_some_and(|p| !lenient_inside(p)) {
+                outside += 1;
+                continue;
+            }
+            if lines[0].1 == EVIL && got.iter().any(|(_, v)| v == EVIL) {
+                problems.push(format!("{what}: the refused origin is echoed: {got:?}"));
+            }
+            match upstream_path {
+                Some(p) => {
+                    upstream_answers += 1;
+                    if *method == "OPTIONS" {
+                        problems.push(format!("{what}: a preflight reached the upstream as {p}"));
+                    }
+                    if got != want {
+                        problems.push(format!(
+                            "{what}: {} from the upstream with {got:?}, not the policy's {want:?}",
+                            r.status
+                        ));
+                    }
+                    if !inside_location(&p) {
+                        problems.push(format!(
+                            "{what}: the upstream received {p:?}, outside /api/"
+                        ));
+                    }
+                    if lines[0].1 == GOOD && *method == "GET" {
+                        covered_plain |= target == "/api/items";
+                        covered_encoded |= target == "/%61pi/items";
+                    }
+                }
+                None => {
+                    if !got.is_empty() && got != want {
+                        problems.push(format!(
+                            "{what}: {} with {got:?}, neither no CORS headers nor the policy's {want:?}",
+                            r.status
+                        ));
+                    }
+                    refused += 1;
+                }
+            }
+        }
+    }
+    if !covered_plain || !covered_encoded {
+        problems.push(format!(
+            "{} ({setting}): /api/items reached the upstream: {covered_plain}; /%61pi/items: {covered_encoded} (both must, or the table proves nothing)",
+            server.name()
+        ));
+    }
+    // Without a catch-all, nothing reached the upstream outside the location
+    // (the upstream's own log).
+    for p in hostile.paths.lock().map(|p| p.clone()).unwrap_or_default() {
+        if !catch_all && !inside_location(&p) {
+            problems.push(format!(
+                "{} ({setting}): the upstream's log holds {p:?}, outside /api/",
+                server.name()
+            ));
+        }
+    }
+    drop(running);
+    if catch_all {
+        println!(
+            "{} ({setting}): {outside} answers from the catch-all, outside the location",
+            server.name()
+        );
+    }
+    (
+        forms.len() * requests.len(),
+        upstream_answers,
+        refused,
+        problems,
+    )
+}
+
+/// Runs the table with the first policy (exact origins, credentials) once
+/// per server setting that changes what the server normalizes before
+/// matching (and what it forwards), and with the any-origin policy once.
+fn path_forms_are_covered_or_refused(server: Server, settings: &[&str]) {
+    let mut all = Vec::new();
+    let runs = settings
+        .iter()
+        .map(|s| (*s, &POLICIES[0]))
+        .chain([("", &POLICIES[2])]);
+    for (extra, case) in runs {
+        let (sent, upstream, refused, problems) = path_table(server, extra, case);
+        println!(
+            "{} ({}, {}): {sent} requests over the path forms: {upstream} answered by the upstream (with the policy's headers), {refused} refused, {} problems",
+            server.name(),
+            case.name,
+            if extra.is_empty() { "defaults".to_owned() } else { extra.replace('\n', "; ") },
+            problems.len()
+        );
+        all.extend(problems);
+    }
+    assert!(
+        all.is_empty(),
+        "{} problems; the first ones:\n{}",
+        all.len(),
+        all.iter().take(12).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn nginx_path_forms_are_covered_or_refused() {
+    path_forms_are_covered_or_refused(
+        Server::Nginx,
+        &[
+            "",
+            "merge_slashes off;",
+            "location / { proxy_pass http://127.0.0.1:{UPSTREAM}; }",
+        ],
+    );
+}
+
+#[test]
+fn apache_path_forms_are_covered_or_refused() {
+    path_forms_are_covered_or_refused(
+        Server::Apache,
+        &[
+            "",
+            "MergeSlashes Off\nAllowEncodedSlashes NoDecode",
+            "AllowEncodedSlashes On",
+            "ProxyPass / http://127.0.0.1:{UPSTREAM}/",
+            "AllowEncodedSlashes NoDecode\nProxyPass / http://127.0.0.1:{UPSTREAM}/ nocanon",
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The same in a real browser: headless Chromium on a page whose origin the
+// policy refuses.
+
+/// Serves one page (for any path) on loopback; its origin is the refused one.
+fn start_page() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = read_head(&mut s);
+                let body = "<!doctype html><title>not an allowed origin</title><p>page";
+                let _ = s.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            });
+        }
+    });
+    port
+}
+
+/// A page on a refused origin fetches `/%61pi/items` with credentials through
+/// the exported Apache and nginx: the request reaches the hostile upstream
+/// (as `/api/items`), and the page cannot read the answer. The same fetch
+/// straight to the upstream is readable, so the page would see a bypass.
+#[test]
+fn chromium_cannot_read_the_encoded_path_through_either_server() {
+    use corsgate_conformance::webdriver::Driver;
+    let hostile = start_hostile();
+    let dir = temp_dir("chromium");
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, POLICIES[0].toml).unwrap();
+    let mut ports = Vec::new();
+    let mut running = Vec::new();
+    for server in [Server::Apache, Server::Nginx] {
+        let sub = dir.join(server.name());
+        std::fs::create_dir_all(&sub).unwrap();
+        let exported = export(server.name(), &file, hostile.port);
+        let port = free_port();
+        running.push(server.start(&exported, &sub, port));
+        ports.push((server.name(), port));
+    }
+    let page = start_page();
+    let driver = Driver::start("/usr/bin/chromedriver", "/usr/bin/chromium")
+        .expect("chromium and chromedriver are installed (scripts/test installs them)");
+    driver
+        .navigate(&format!("http://127.0.0.1:{page}/"))
+        .expect("the page loads");
+    let mut urls = vec![(
+        "upstream",
+        format!("http://127.0.0.1:{}/%61pi/items", hostile.port),
+    )];
+    for (name, port) in &ports {
+        urls.push((name, format!("http://127.0.0.1:{port}/%61pi/items")));
+    }
+    let list = serde_json::to_string(&urls.iter().map(|(_, u)| u).collect::<Vec<_>>()).unwrap();
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           const out = [];
+           for (const url of {list}) {{
+             try {{
+               const r = await fetch(url, {{credentials: 'include'}});
+               out.push('read ' + r.status + ': ' + (await r.text()));
+             }} catch (e) {{
+               out.push('blocked: ' + e);
+             }}
+           }}
+           done(out);
+         }})().catch(e => done('JS error: ' + e));"
+    );
+    let result = driver
+        .execute_async(&script, vec![])
+        .expect("the script runs");
+    let seen: Vec<String> = result
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    for ((name, url), got) in urls.iter().zip(&seen) {
+        println!("chromium {}: {name} {url}: {got}", driver.browser_version);
+    }
+    assert!(
+        seen[0].starts_with("read 200") && seen[0].contains("from the upstream"),
+        "the control (the hostile upstream itself) must be readable, or the test proves nothing: {seen:?}"
+    );
+    for ((name, _), got) in urls.iter().zip(&seen).skip(1) {
+        assert!(
+            got.starts_with("blocked: TypeError"),
+            "{name}: the page read the answer: {got}"
+        );
+    }
+    // Both fetches reached the upstream, normalized: the browser refused the
+    // policy's answer, not a server error.
+    let reached = hostile
+        .paths
+        .lock()
+        .map(|p| p.iter().filter(|t| *t == "/api/items").count())
+        .unwrap_or(0);
+    assert_eq!(reached, 2, "{:?}", hostile.paths.lock().map(|p| p.clone()));
+    drop(driver);
+    drop(running);
+}
+
+/// An `--upstream` with a path: the location's prefix is replaced by it, so
+/// `/api/items` (however written) reaches the upstream as `/base/items`.
+#[test]
+fn an_upstream_path_replaces_the_location_prefix() {
+    let hostile = start_hostile();
+    for server in [Server::Nginx, Server::Apache] {
+        let dir = temp_dir(&format!("base-{}", server.name()));
+        let file = dir.join("policy.toml");
+        std::fs::write(&file, POLICIES[0].toml).unwrap();
+        let out = Command::new(BIN)
+            .args(["export", "--to", server.name(), "--location", "/api/"])
+            .args([
+                "--upstream",
+                &format!("http://127.0.0.1:{}/base", hostile.port),
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let running = server.start(&String::from_utf8(out.stdout).unwrap(), &dir, port);
+        for target in ["/api/items", "/%61pi/items", "/api/x/../items"] {
+            let r = try_exchange(port, "GET", target, &[("Origin", GOOD)])
+                .unwrap_or_else(|| panic!("{} {target}: no answer", server.name()));
+            let received = r
+                .headers
+                .get_all("x-upstream-path")
+                .next()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            assert_eq!(
+                received.as_deref(),
+                Some("/base/items"),
+                "{} {target}",
+                server.name()
+            );
+            assert_eq!(
+                cors_lines(&r.headers),
+                decided_lines(
+                    &Policy::from_toml(POLICIES[0].toml).unwrap(),
+                    "GET",
+                    &[("Origin", GOOD)]
+                ),
+                "{} {target}",
                 server.name()
             );
         }

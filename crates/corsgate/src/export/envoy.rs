@@ -25,7 +25,13 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
             "   browsers never send, is not refused under `:*`;",
             " - preflights from other origins are not forwarded (`forward_not_matching_preflights:",
             "   false`, Envoy 1.31+) but answered without CORS headers, which the browser refuses;",
-            " - `Vary: Origin` is added with `response_headers_to_add` (the filter does not add it).",
+            " - the filter echoes the request's Origin in Access-Control-Allow-Origin, never `*`, even",
+            "   for `origins = [\"*\"]`: `Vary: Origin` is added to every proxied answer with",
+            "   `response_headers_to_add` (the filter adds none); the filter's own preflight answers",
+            "   may not get it (OPTIONS answers, which HTTP caches do not store);",
+            " - routing sees the path normalized (RFC 3986, slashes merged, escaped slashes refused)",
+            "   and the upstream receives that same path: the first three settings below belong to",
+            "   the HttpConnectionManager and apply to every route of it.",
             "Put the CORS filter before any authentication filter (jwt_authn, ext_authz, rbac).",
             "This output has not been run against a real Envoy; see docs/export.md.",
         ]
@@ -34,6 +40,21 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     comment(&mut o, &lines);
     let w = &mut o;
     let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# HttpConnectionManager: route on the path the upstream receives. Percent-encoded"
+    );
+    let _ = writeln!(
+        w,
+        "# letters are decoded and dot segments resolved (`/%61pi/x/../items` is `/api/items`"
+    );
+    let _ = writeln!(
+        w,
+        "# for the route and for the upstream alike); %2F and %5C are refused (400)."
+    );
+    let _ = writeln!(w, "normalize_path: true");
+    let _ = writeln!(w, "merge_slashes: true");
+    let _ = writeln!(w, "path_with_escaped_slashes_action: REJECT_REQUEST");
     let _ = writeln!(w, "http_filters:");
     let _ = writeln!(w, "- name: envoy.filters.http.cors");
     let _ = writeln!(
@@ -51,17 +72,45 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     let _ = writeln!(w, "  - name: corsgate");
     let _ = writeln!(w, "    domains: [\"*\"]");
     let _ = writeln!(w, "    routes:");
+    let _ = writeln!(
+        w,
+        "    # Keep these routes before any catch-all route. A dot segment with a parameter (`..;`)"
+    );
+    let _ = writeln!(
+        w,
+        "    # or a backslash anywhere: some upstreams (Tomcat, IIS) read them as `..` or `/`, which"
+    );
+    let _ = writeln!(
+        w,
+        "    # could take a request into or out of the location there. Refused."
+    );
+    let _ = writeln!(
+        w,
+        "    - match: {{safe_regex: {{regex: {}}}}}",
+        yq(".*(?:/\\.\\.?;|\\\\).*")
+    );
+    let _ = writeln!(w, "      direct_response: {{status: 400}}");
+    if !site.location.ends_with('/') {
+        let _ = writeln!(
+            w,
+            "    # a prefix without a trailing slash is a string prefix: it also covers `{0}x`",
+            site.location
+        );
+    }
     let _ = writeln!(w, "    - match: {{prefix: {}}}", yq(&site.location));
     let _ = writeln!(w, "      route:");
     let _ = writeln!(w, "        cluster: corsgate_upstream");
     if let Some(p) = &site.upstream_path {
         let _ = writeln!(w, "        prefix_rewrite: {}", yq(p));
     }
-    if !m.any {
-        let _ = writeln!(w, "      response_headers_to_add:");
-        let _ = writeln!(w, "      - header: {{key: vary, value: Origin}}");
-        let _ = writeln!(w, "        append_action: APPEND_IF_EXISTS_OR_ADD");
-    }
+    // Always, `*` included: the filter answers with the request's Origin.
+    let _ = writeln!(
+        w,
+        "      # the filter echoes the Origin (never `*`), so every answer varies on it"
+    );
+    let _ = writeln!(w, "      response_headers_to_add:");
+    let _ = writeln!(w, "      - header: {{key: vary, value: Origin}}");
+    let _ = writeln!(w, "        append_action: APPEND_IF_EXISTS_OR_ADD");
     let _ = writeln!(
         w,
         "      # the upstream's own CORS headers are dropped; the filter adds the policy's"
@@ -146,6 +195,25 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
         let _ = writeln!(w, "          allow_private_network_access: true");
     }
     let _ = writeln!(w, "          forward_not_matching_preflights: false");
+    if let Some(variant) = site.variant_regex() {
+        let _ = writeln!(
+            w,
+            "    # The prefix in another case, with a path parameter (`/api;x/`) or a letter still"
+        );
+        let _ = writeln!(
+            w,
+            "    # encoded (`%2561pi`), trailing dots (`/api./`): an upstream may read it as the location."
+        );
+        let _ = writeln!(
+            w,
+            "    - match: {{safe_regex: {{regex: {}}}}}",
+            yq(&format!(
+                "(?i){}.*",
+                variant.strip_prefix('^').unwrap_or(&variant)
+            ))
+        );
+        let _ = writeln!(w, "      direct_response: {{status: 400}}");
+    }
     let (host, port) = site.host_port();
     let _ = writeln!(w, "clusters:");
     let _ = writeln!(w, "- name: corsgate_upstream");
@@ -220,13 +288,124 @@ max_age = 600"#,
     }
 
     #[test]
-    fn any_origin_has_no_credentials_and_no_vary() {
+    fn any_origin_has_no_credentials_and_varies_on_origin() {
         let y = export("origins = [\"*\"]\nmethods = [\"*\"]\nrequest_headers = [\"*\"]\n");
         assert!(y.contains("safe_regex: {regex: \".*\"}"), "{y}");
         assert!(y.contains("allow_credentials: false"));
         assert!(y.contains("allow_methods: \"*\""));
         assert!(y.contains("allow_headers: \"*\""));
-        assert!(!y.contains("key: vary"));
+        // Envoy's filter echoes the request's Origin, `*` policy or not.
+        assert_eq!(route_vary(&y), ["Origin"], "{y}");
+    }
+
+    /// The `vary` values in the route's `response_headers_to_add`, read by
+    /// structure: the list under that key, at the route's indentation.
+    fn route_vary(y: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        for line in y.lines() {
+            if line == "      response_headers_to_add:" {
+                inside = true;
+                continue;
+            }
+            if inside && !line.starts_with("      - ") && !line.starts_with("        ") {
+                inside = false;
+            }
+            if inside {
+                if let Some(rest) = line.strip_prefix("      - header: {key: vary, value: ") {
+                    out.push(rest.trim_end_matches('}').to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// The connection manager's path settings come before `http_filters`, at
+    /// the top level of the fragment, once each.
+    fn top_level(y: &str, key: &str) -> Vec<String> {
+        y.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn every_policy_varies_on_origin_and_routes_on_the_normalized_path() {
+        for toml in [
+            "origins = [\"*\"]\n",
+            "origins = [\"*\"]\nmax_age = 60\nexpose_headers = [\"x-a\"]\n",
+            "origins = [\"https://app.example.com\"]\ncredentials = true\n",
+            "origins = [\"https://*.example.org:*\"]\n",
+        ] {
+            let y = export(toml);
+            assert_eq!(route_vary(&y), ["Origin"], "{toml}\n{y}");
+            assert_eq!(top_level(&y, "normalize_path"), ["true"], "{y}");
+            assert_eq!(top_level(&y, "merge_slashes"), ["true"], "{y}");
+            assert_eq!(
+                top_level(&y, "path_with_escaped_slashes_action"),
+                ["REJECT_REQUEST"],
+                "{y}"
+            );
+            // The routes, in order: the refused forms, the policy's prefix, the
+            // variants of the prefix; the regexes full-match (RE2), checked here
+            // with the `regex` crate, whose syntax agrees for these.
+            let routes: Vec<&str> = y
+                .lines()
+                .filter_map(|l| l.strip_prefix("    - match: "))
+                .collect();
+            assert_eq!(routes.len(), 3, "{y}");
+            assert_eq!(routes[1], "{prefix: \"/api/\"}");
+            let full = |route: &str, path: &str| {
+                let re = route
+                    .strip_prefix("{safe_regex: {regex: \"")
+                    .and_then(|r| r.strip_suffix("\"}}"))
+                    .unwrap()
+                    .replace("\\\\", "\\");
+                regex::Regex::new(&format!("^(?:{re})$"))
+                    .unwrap()
+                    .is_match(path)
+            };
+            for p in ["/api/..;/x", "/x/..;/api/y", "/api/.;/x", "/api/a\\b"] {
+                assert!(full(routes[0], p), "{p} must be refused: {}", routes[0]);
+            }
+            for p in ["/api/items", "/api/..x", "/a;b/c"] {
+                assert!(!full(routes[0], p), "{p} must pass: {}", routes[0]);
+            }
+            for p in [
+                "/API/items",
+                "/Api/",
+                "/api;x/items",
+                "/%61pi/items",
+                "//API/x",
+            ] {
+                assert!(full(routes[2], p), "{p} is a variant: {}", routes[2]);
+            }
+            for p in ["/apix/items", "/x/api/items", "/api"] {
+                assert!(!full(routes[2], p), "{p} is not a variant: {}", routes[2]);
+            }
+            let settings = y.find("\nnormalize_path:").unwrap();
+            assert!(settings < y.find("\nhttp_filters:").unwrap());
+            // Every line is a comment, blank, or indented YAML under a known top-level key.
+            for line in y.lines() {
+                let top = !line.starts_with(' ') && !line.starts_with('#') && !line.is_empty();
+                if top {
+                    assert!(
+                        [
+                            "normalize_path:",
+                            "merge_slashes:",
+                            "path_with_escaped_slashes_action:",
+                            "http_filters:",
+                            "- name: envoy.filters.http.",
+                            "route_config:",
+                            "clusters:",
+                            "- name: corsgate_upstream",
+                        ]
+                        .iter()
+                        .any(|k| line.starts_with(k)),
+                        "unexpected top-level line {line:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

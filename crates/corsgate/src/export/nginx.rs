@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{comment, header_comment, Headers, Model, Site, CORS_RESPONSE_HEADERS};
+use super::{comment, header_comment, Headers, Model, Site, CORS_RESPONSE_HEADERS, REFUSED_PATH};
 
 /// The marker line between the http-context part and the server-context part.
 pub const SERVER_PART: &str = "# ---- server {} context";
@@ -239,10 +239,68 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(w);
 
+    // Paths refused in the whole server. Map regexes are tried in order.
+    let _ = writeln!(
+        w,
+        "# Paths refused in the whole server (400), so that no other location of it can hand the"
+    );
+    let _ = writeln!(
+        w,
+        "# upstream a path it may read as this one: `..;` and `.;` segments, dot segments next to an"
+    );
+    let _ = writeln!(
+        w,
+        "# encoded slash, backslashes; and the prefix in another case, with a path parameter"
+    );
+    let _ = writeln!(
+        w,
+        "# (`/api;x/`), trailing dots (`/api./`, as Windows reads it) or a letter still encoded (`%2561pi`)."
+    );
+    let _ = writeln!(w, "map $uri $corsgate_refused_path {{");
+    let _ = writeln!(w, "    default 0;");
+    let _ = writeln!(w, "    {} 1;", q(&format!("~{REFUSED_PATH}")));
+    if let Some(variant) = site.variant_regex() {
+        let _ = writeln!(
+            w,
+            "    {} 0;   # the location itself",
+            q(&format!("~^{}", super::escape(&site.location)))
+        );
+        let _ = writeln!(w, "    {} 1;", q(&format!("~*{variant}")));
+    }
+    let _ = writeln!(w, "}}");
+    let _ = writeln!(w);
+
     // The location.
     let _ = writeln!(w, "{SERVER_PART} (inside your server block) ----");
     let _ = writeln!(w);
-    let _ = writeln!(w, "location {} {{", site.location);
+    let _ = writeln!(
+        w,
+        "# At server level (before any location is chosen): the refused paths above."
+    );
+    let _ = writeln!(w, "if ($corsgate_refused_path) {{ return 400; }}");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# nginx matches the normalized path: percent-decoded, dot segments resolved, slashes merged"
+    );
+    let _ = writeln!(
+        w,
+        "# (merge_slashes on, the default). `^~`: no regex location elsewhere in the server can take"
+    );
+    let _ = writeln!(w, "# a path under this prefix away from the policy.");
+    if !site.location.ends_with('/') {
+        let _ = writeln!(
+            w,
+            "# A prefix without a trailing slash is a string prefix: `{0}` also covers `{0}x` and",
+            site.location
+        );
+        let _ = writeln!(
+            w,
+            "# `{}-admin/` (the policy applies there too). End --location with `/` to cover one tree.",
+            site.location
+        );
+    }
+    let _ = writeln!(w, "location ^~ {} {{", site.location);
     let _ = writeln!(
         w,
         "    # add_header here replaces every add_header inherited from the server level"
@@ -307,7 +365,19 @@ pub(crate) fn render(m: &Model, site: &Site, source: &str) -> String {
     );
     let _ = writeln!(w, "    if ($corsgate_answer = 204) {{ return 204; }}");
     let _ = writeln!(w, "    if ($corsgate_answer = 403) {{ return 403; }}");
-    let _ = writeln!(w, "    proxy_pass {};", site.upstream);
+    let _ = writeln!(
+        w,
+        "    # With a URI part, nginx sends the path it matched (normalized, then percent-encoded"
+    );
+    let _ = writeln!(
+        w,
+        "    # again), not the raw request target: the upstream serves what the policy covered."
+    );
+    let target = match &site.upstream_path {
+        Some(_) => site.upstream.clone(),
+        None => format!("{}{}", site.upstream_authority, site.location),
+    };
+    let _ = writeln!(w, "    proxy_pass {target};");
     let _ = writeln!(w, "}}");
     o
 }
