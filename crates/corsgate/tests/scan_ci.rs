@@ -464,22 +464,51 @@ fn a_baseline_entry_suppresses_only_what_it_names() {
     let other = flawed(Behaviour::Reflect);
     let url = high.url("/a");
     let other_url = other.url("/b");
+    // The finding's stable origin and fingerprint, as a written baseline has them.
+    let w = d.join("written.json");
+    scan(&[&url, "--write-baseline", w.to_str().unwrap()]);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&w).unwrap()).unwrap();
+    let entry = written["ignore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rule"] == "reflected_origin")
+        .expect("the reflected origin is in the written baseline");
+    let origin = entry["origin"].as_str().unwrap();
+    let fp = entry["fingerprint"].as_str().unwrap();
+    let other_fp = if fp == "0000000000000000" {
+        "0000000000000001"
+    } else {
+        "0000000000000000"
+    };
     // (baseline entry fields, whether the reflected_origin finding of `url` is suppressed)
     let cases: Vec<(String, bool)> = vec![
         (format!("rule = \"reflected_origin\"\nurl = \"{url}\""), true),
         ("rule = \"reflected_origin\"\nurl = \"*\"".into(), true),
         (
-            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\norigin = \"http://attacker{{L}}.com\""),
+            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\norigin = \"{origin}\""),
+            true,
+        ),
+        (
+            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\nfingerprint = \"{}\"", fp.to_uppercase()),
+            true,
+        ),
+        (
+            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\norigin = \"{origin}\"\nfingerprint = \"{fp}\""),
             true,
         ),
         (format!("rule = \"null_origin\"\nurl = \"{url}\""), false),
         (format!("rule = \"reflected_origin\"\nurl = \"{other_url}\""), false),
         (
-            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\norigin = \"null\""),
+            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\norigin = \"https://not-the-probe.example\""),
             false,
         ),
         (
-            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\nfingerprint = \"0000000000000000\""),
+            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\nfingerprint = \"{other_fp}\""),
+            false,
+        ),
+        (
+            format!("rule = \"reflected_origin\"\nurl = \"{url}\"\norigin = \"{origin}\"\nfingerprint = \"{other_fp}\""),
             false,
         ),
     ];
