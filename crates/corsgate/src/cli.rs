@@ -217,7 +217,7 @@ pub struct ScanArgs {
     pub client: ClientArgs,
     /// At most this many requests in flight at once, over all targets (each target's probes
     /// go up to 4 at a time, so N/4 targets are scanned at once).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
     /// Exit 1 only for findings of this severity or higher (findings below it are still reported).
     #[arg(long, value_enum, default_value_t = FailOnArg::Low, value_name = "SEVERITY")]
