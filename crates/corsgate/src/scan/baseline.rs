@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::sarif::{fingerprint, rule_id, stable_origin};
+use super::sarif::{class_name, fingerprint, rule_id, stable_origin};
 use super::{ScanReport, Suppressed};
 
 /// The one version of the format.
@@ -33,7 +33,7 @@ struct FileFormat {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    /// The rule id (the finding class, e.g. `subdomain_trusted`).
+    /// The rule id (SARIF `ruleId`) or the finding class (`subdomain_trusted`).
     pub rule: String,
     /// The target URL, or `*` for every target.
     pub url: String,
@@ -128,8 +128,9 @@ impl Baseline {
             let rule = rule_id(&f);
             let stable = stable_origin(report, &f);
             let fp = fingerprint(rule, &url, stable.as_deref());
+            let class = class_name(&f);
             let hit = self.entries.iter().position(|e| {
-                e.rule == rule
+                (e.rule == rule || e.rule == class)
                     && (e.url == "*" || e.url == url)
                     && e.origin.as_ref().is_none_or(|o| Some(o) == stable.as_ref())
                     && e.fingerprint.as_ref().is_none_or(|x| *x == fp)

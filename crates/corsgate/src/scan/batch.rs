@@ -36,7 +36,7 @@ use crate::cli::{FormatArg, ScanArgs};
 use crate::render::Style;
 
 use super::baseline::{Baseline, BaselineWriter};
-use super::sarif::{rule_id, SarifWriter};
+use super::sarif::{class_name, SarifWriter};
 use super::targets::{self, Target};
 use super::{render, scan_target, Observer, ScanError, ScanReport, Settings, Severity, WORKERS};
 
@@ -252,7 +252,7 @@ fn compact(target: &Target, outcome: &Outcome, code: u8, st: &Style) -> String {
             s,
             "    {:<6} {}: {}{origin}",
             f.severity.label(),
-            st.bold(rule_id(f)),
+            st.bold(class_name(f)),
             f.title
         );
     }
@@ -267,7 +267,7 @@ fn compact(target: &Target, outcome: &Outcome, code: u8, st: &Style) -> String {
             "    {}",
             st.dim(&format!(
                 "suppressed {} ({}){why}",
-                rule_id(&x.finding),
+                class_name(&x.finding),
                 x.finding.severity.label().to_ascii_lowercase()
             ))
         );

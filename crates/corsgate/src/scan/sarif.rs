@@ -21,9 +21,20 @@ use super::{Finding, ScanReport, Severity};
 // Adapter: the only place that reads the finding types.
 // ---------------------------------------------------------------------------
 
-/// The stable rule id of a finding: its class name (`reflected_origin`).
+/// The class name of a finding (`reflected_origin`, as in JSON).
+pub fn class_name(f: &Finding) -> &'static str {
+    f.class.name()
+}
+
+/// The stable rule id (SARIF `ruleId`) of a finding: today its class name.
 pub fn rule_id(f: &Finding) -> &'static str {
     f.class.name()
+}
+
+/// The rule id of the class named `class` (one of [`RULES`]); the same
+/// mapping as [`rule_id`].
+fn rule_id_of(class: &'static str) -> &'static str {
+    class
 }
 
 /// The finding's probe origin with this run's random label replaced by a fixed
@@ -79,8 +90,8 @@ fn security_severity(s: Severity) -> &'static str {
 /// The text of a rule: short description, full description, help (the fix),
 /// and the class's highest severity.
 pub struct RuleText {
-    /// The rule id.
-    pub id: &'static str,
+    /// The finding class it describes (its JSON name; the rule id comes from [`rule_id_of`]).
+    pub class: &'static str,
     /// One line.
     pub short: &'static str,
     /// What the server does.
@@ -93,115 +104,116 @@ pub struct RuleText {
 
 const EXACT: &str = "Compare the Origin header with an exact list of your origins (scheme://host[:port], a set lookup, never a prefix, suffix, substring or regex test); send it back in Access-Control-Allow-Origin only on a match, with Vary: Origin. `corsgate scan` prints a corsgate policy that does this.";
 
-/// Every rule of today's finding classes, in the order of docs/scan.md.
+/// The rule of every finding class, in the order of docs/scan.md. A class
+/// missing here still gets a rule, described from its first finding.
 pub const RULES: &[RuleText] = &[
     RuleText {
-        id: "reflected_origin",
+        class: "reflected_origin",
         short: "Any origin is allowed: the server echoes the Origin header",
         full: "The server copies whatever Origin it receives into Access-Control-Allow-Origin, so every website a user visits can read the endpoint's responses (with the user's cookies when credentials are allowed).",
         help: EXACT,
         severity: Severity::High,
     },
     RuleText {
-        id: "null_origin",
+        class: "null_origin",
         short: "The `null` origin is allowed",
         full: "Any website can send `Origin: null` from a sandboxed iframe, so allowing null lets every site read the responses.",
         help: "Never allow `null`: remove it from the allowed origins (it is what sandboxed iframes, data: and file: pages send, which any site can produce). Compare the Origin header with an exact list of your origins.",
         severity: Severity::High,
     },
     RuleText {
-        id: "prefix_match",
+        class: "prefix_match",
         short: "Origins that merely start with a trusted origin are allowed",
         full: "The origin check only looks at the start of the name, so whoever registers a domain such as app.example.com.attacker.com passes it.",
         help: "Anchor the comparison at the end of the origin, or better: compare the Origin header with an exact list of your origins.",
         severity: Severity::High,
     },
     RuleText {
-        id: "suffix_match",
+        class: "suffix_match",
         short: "Origins that merely end with the trusted domain are allowed",
         full: "The origin check only looks at the end of the name, without a dot boundary, so whoever registers a domain such as attackerexample.com passes it.",
         help: "Match whole labels: a subdomain pattern must require the dot (`.example.com`), and only if every subdomain is yours; better: compare the Origin header with an exact list of your origins.",
         severity: Severity::High,
     },
     RuleText {
-        id: "unescaped_dot",
+        class: "unescaped_dot",
         short: "A dot in the allowed origin pattern matches any character",
         full: "A regex dot that is not escaped matches any character, so whoever registers a domain such as appxexample.com passes the check.",
         help: "Escape every dot in origin regexes (`app\\.example\\.com`), or better: compare the Origin header with an exact list of your origins.",
         severity: Severity::High,
     },
     RuleText {
-        id: "special_character",
+        class: "special_character",
         short: "An origin with a special character after a trusted host is allowed",
         full: "The origin check stops at an unusual character (`_`, `$`, `+`, a backtick), so an origin such as app.example.com_.attacker.com, which browsers send, passes as yours.",
         help: "Compare the whole origin string, not a parsed prefix of it: compare the Origin header with an exact list of your origins.",
         severity: Severity::High,
     },
     RuleText {
-        id: "subdomain_trusted",
+        class: "subdomain_trusted",
         short: "Every subdomain is allowed",
         full: "Every subdomain is trusted, so one subdomain with an XSS flaw or a dangling DNS record (subdomain takeover) is enough to read the responses.",
         help: "List the subdomains that need access; if you do mean every subdomain, make sure none can be taken over or runs untrusted content.",
         severity: Severity::Medium,
     },
     RuleText {
-        id: "http_origin_trusted",
+        class: "http_origin_trusted",
         short: "A plain-http origin is allowed",
         full: "Anyone on the user's network path (public Wi-Fi, a rogue router) can inject script into an http page and so read the responses.",
         help: "Allow only https:// origins (http:// only for localhost during development).",
         severity: Severity::Medium,
     },
     RuleText {
-        id: "missing_vary",
+        class: "missing_vary",
         short: "Access-Control-Allow-Origin depends on Origin without Vary: Origin",
         full: "The answer changes with the Origin header but does not say so, so a shared cache can hand one origin's answer to another (breaking your own pages or, with other flaws, leaking).",
         help: "Send Vary: Origin on every answer whose CORS headers depend on the Origin header.",
         severity: Severity::Low,
     },
     RuleText {
-        id: "wildcard_with_credentials",
+        class: "wildcard_with_credentials",
         short: "Access-Control-Allow-Origin: * is sent with Access-Control-Allow-Credentials: true",
         full: "Browsers refuse this pair, so it does not do what was meant; the usual 'fix', echoing the Origin instead of *, would let every website read your users' data.",
         help: "Public data: keep `*` and drop Access-Control-Allow-Credentials. Per-user data: list the exact origins that need cookies.",
         severity: Severity::Low,
     },
     RuleText {
-        id: "wildcard_origin",
+        class: "wildcard_origin",
         short: "Any website can read the response without credentials (Access-Control-Allow-Origin: *)",
         full: "Fine for public data; a leak if the endpoint relies on where the request comes from (an intranet, a VPN, an IP allowlist), since a visitor's browser can be used to read it.",
         help: "Keep `*` only for public data; for anything else list the exact origins.",
         severity: Severity::Info,
     },
     RuleText {
-        id: "multiple_allow_origin",
+        class: "multiple_allow_origin",
         short: "Several origins in Access-Control-Allow-Origin",
         full: "Browsers accept exactly one origin there; a list, or two header lines (often one from the app and one from a proxy), makes them refuse every cross-origin read.",
         help: "Send one value: the request's Origin when it is on your list; set CORS headers in one place only.",
         severity: Severity::Info,
     },
     RuleText {
-        id: "preflight_not_ok",
+        class: "preflight_not_ok",
         short: "A preflight is answered with a non-2xx status",
         full: "Browsers require a 2xx status on the answer to a preflight, so the request fails even from your own pages (often an auth layer or router that answers OPTIONS before CORS does).",
         help: "Answer preflights (OPTIONS with Origin and Access-Control-Request-Method) before authentication and routing, with 204 and the CORS headers.",
         severity: Severity::Info,
     },
     RuleText {
-        id: "preflight_reflects_request",
+        class: "preflight_reflects_request",
         short: "The preflight answer allows any method or header that is asked for",
         full: "Harmless while the origin check is right, but it makes every origin mistake worse: an allowed origin can send any method and header.",
         help: "List the methods and request headers the endpoint really accepts.",
         severity: Severity::Info,
     },
     RuleText {
-        id: "trusted_origin_refused",
+        class: "trusted_origin_refused",
         short: "A trusted origin cannot read the response",
         full: "A page on an origin you trust cannot read this endpoint, with or without credentials: not a security problem, but your own front end is blocked.",
         help: "Allow this origin exactly, or check that the endpoint is the one your pages call (`corsgate check` explains the refusal).",
         severity: Severity::Info,
     },
     RuleText {
-        id: "redirected",
+        class: "redirected",
         short: "The endpoint answers with a redirect, which the scanner does not follow",
         full: "The scanner judges the redirect answer itself and does not follow it, so what the final resource allows is not covered.",
         help: "Scan the URL the redirect leads to as well.",
@@ -222,33 +234,39 @@ pub const SCHEMA_URI: &str =
 /// result is written.
 struct Rules {
     extra: Vec<Value>,
-    extra_ids: Vec<String>,
+    extra_classes: Vec<&'static str>,
 }
 
 impl Rules {
     fn index(&mut self, f: &Finding) -> usize {
-        let id = rule_id(f);
-        if let Some(i) = RULES.iter().position(|r| r.id == id) {
+        let class = class_name(f);
+        if let Some(i) = RULES.iter().position(|r| r.class == class) {
             return i;
         }
-        if let Some(i) = self.extra_ids.iter().position(|x| x == id) {
+        if let Some(i) = self.extra_classes.iter().position(|x| *x == class) {
             return RULES.len() + i;
         }
-        self.extra_ids.push(id.to_owned());
+        self.extra_classes.push(class);
         self.extra.push(rule_json(
-            id,
-            &f.title,
-            &f.why,
-            &f.fix,
+            rule_id(f),
+            class,
+            (&f.title, &f.why, &f.fix),
             f.severity.max(Severity::Low),
         ));
-        RULES.len() + self.extra_ids.len() - 1
+        RULES.len() + self.extra_classes.len() - 1
     }
 
     fn all(&self) -> Vec<Value> {
         RULES
             .iter()
-            .map(|r| rule_json(r.id, r.short, r.full, r.help, r.severity))
+            .map(|r| {
+                rule_json(
+                    rule_id_of(r.class),
+                    r.class,
+                    (r.short, r.full, r.help),
+                    r.severity,
+                )
+            })
             .chain(self.extra.iter().cloned())
             .collect()
     }
@@ -259,14 +277,15 @@ fn information_uri() -> Option<&'static str> {
     Some(env!("CARGO_PKG_REPOSITORY")).filter(|u| u.contains("://"))
 }
 
-fn rule_json(id: &str, short: &str, full: &str, help: &str, severity: Severity) -> Value {
+fn rule_json(id: &str, class: &str, text: (&str, &str, &str), severity: Severity) -> Value {
+    let (short, full, help) = text;
     let mut tags = vec!["security", "cors"];
     if severity == Severity::Info {
         tags = vec!["cors"];
     }
     let mut rule = json!({
         "id": id,
-        "name": id,
+        "name": class,
         "shortDescription": { "text": short },
         "fullDescription": { "text": full },
         "help": { "text": help },
@@ -365,7 +384,7 @@ impl<W: Write> SarifWriter<W> {
             out,
             rules: Rules {
                 extra: Vec::new(),
-                extra_ids: Vec::new(),
+                extra_classes: Vec::new(),
             },
             first: true,
             notifications: Vec::new(),
@@ -485,7 +504,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_distinct_and_described() {
-        let ids: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
+        let ids: BTreeSet<&str> = RULES.iter().map(|r| rule_id_of(r.class)).collect();
         assert_eq!(ids.len(), RULES.len());
         for r in RULES {
             assert!(!r.short.is_empty() && !r.full.is_empty() && !r.help.is_empty());
