@@ -11,7 +11,7 @@ use corsgate_core::{Credentials, Profile};
     name = "corsgate",
     version,
     about = "corsgate: CORS made correct, safe and debuggable",
-    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding above info, 1 findings, 2 could not scan; for export: 2 when the policy is invalid."
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding at or above --fail-on, 1 findings, 2 could not scan; for export: 2 when the policy is invalid."
 )]
 pub struct Cli {
     /// Colour in human output.
@@ -180,11 +180,26 @@ pub struct CheckArgs {
 /// `corsgate scan`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  corsgate scan https://api.example.com/me --origin https://app.example.com -H 'Cookie: session=…'\n\nExit codes: 0 no finding above info, 1 findings (low, medium or high), 2 could not scan (bad arguments, target unreachable, some probes failed and nothing was found, or nothing was judged: every answer a redirect, a 404/410 or a 5xx)."
+    after_help = "Examples:\n  corsgate scan https://api.example.com/me --origin https://app.example.com -H 'Cookie: session=…'\n  corsgate scan --targets urls.txt --origin https://app.example.com --sarif cors.sarif --baseline cors-baseline.toml\n  corsgate scan --openapi openapi.yaml --origin https://app.example.com --fail-on high\n\nExit codes: 0 no finding at or above --fail-on (default low) on any target, 1 findings at or above it (on any target), 2 could not scan (bad arguments or input files, or a target not fully judged — unreachable, probes failed, or nothing judged: every answer a redirect, a 404/410 or a 5xx — and no finding at or above --fail-on). 1 wins over 2; the summary names the targets that were not judged."
 )]
 pub struct ScanArgs {
-    /// The endpoint to scan (http or https).
-    pub url: String,
+    /// The endpoints to scan (http or https). One URL gives the full report; more (or
+    /// --targets / --openapi) give one block per target and a summary.
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+    /// A file of URLs to scan (`-`: standard input): one per line; blank lines and lines
+    /// starting with `#` are skipped. A line that is not an http(s) URL is an error (exit 2)
+    /// naming FILE:LINE.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// An OpenAPI 3 document (JSON or YAML): every path under its first server URL is scanned,
+    /// with `{parameters}` filled from their examples (or `1`). See docs/scan.md.
+    #[arg(long, value_name = "FILE")]
+    pub openapi: Option<PathBuf>,
+    /// The base URL for --openapi paths instead of the document's `servers` (e.g. a staging host,
+    /// or when its server URL is relative).
+    #[arg(long, value_name = "URL", requires = "openapi")]
+    pub openapi_server: Option<String>,
     /// An origin you trust (repeatable), exact or a pattern (`https://*.example.com`,
     /// `http://localhost:*`): a control that should be allowed, and the base of the hostile
     /// origins the scanner tries (corsgate_core::hostile; what a pattern allows is never hostile).
@@ -201,9 +216,81 @@ pub struct ScanArgs {
     /// The browser modelled, the timeout and extra CA certificates.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Print one JSON object (schema in docs/scan.md) instead of the human report.
+    /// At most this many requests in flight at once, over all targets (each target's probes
+    /// go up to 4 at a time, so N/4 targets are scanned at once).
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+    /// Exit 1 only for findings of this severity or higher (findings below it are still reported).
+    #[arg(long, value_enum, default_value_t = FailOnArg::Low, value_name = "SEVERITY")]
+    pub fail_on: FailOnArg,
+    /// Findings accepted on purpose (TOML or JSON, format in docs/scan.md): reported as
+    /// suppressed, they do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write every finding of this run to FILE as a baseline (TOML, or JSON when FILE ends in
+    /// .json); the run then exits 0 unless a target could not be judged (2).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Also write the results as SARIF 2.1.0 to FILE (for code-scanning dashboards).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// What to print on standard output: the human report, one JSON document (schema in
+    /// docs/scan.md), or SARIF 2.1.0.
+    #[arg(long, value_enum, conflicts_with = "json", value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+    /// Print one JSON object (schema in docs/scan.md) instead of the human report (= --format json).
     #[arg(long)]
     pub json: bool,
+    /// No progress line on standard error (it is only drawn when standard error is a terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl ScanArgs {
+    /// The output format chosen (`--json` is `--format json`).
+    pub fn output_format(&self) -> FormatArg {
+        match self.format {
+            Some(f) => f,
+            None if self.json => FormatArg::Json,
+            None => FormatArg::Human,
+        }
+    }
+}
+
+/// `corsgate scan --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// The human report.
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// `corsgate scan --fail-on`: the lowest severity that fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Any finding, informational ones included.
+    Info,
+    /// Low, medium or high (the default).
+    Low,
+    /// Medium or high.
+    Medium,
+    /// High only.
+    High,
+}
+
+impl From<FailOnArg> for crate::scan::Severity {
+    fn from(f: FailOnArg) -> Self {
+        use crate::scan::Severity;
+        match f {
+            FailOnArg::Info => Severity::Info,
+            FailOnArg::Low => Severity::Low,
+            FailOnArg::Medium => Severity::Medium,
+            FailOnArg::High => Severity::High,
+        }
+    }
 }
 
 /// `corsgate explain`.

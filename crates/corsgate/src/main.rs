@@ -96,23 +96,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_ERROR)
             }
         },
-        Command::Scan(args) => match scan::run(&args) {
-            Ok(report) => {
-                if args.json {
-                    print_json(&report);
-                } else {
-                    print(&scan::render(&report, &style));
-                }
-                ExitCode::from(report.exit_code())
-            }
-            Err(e) => {
-                if args.json {
-                    print_json(&error_json(e.code(), &e.to_string()));
-                }
-                eprintln!("corsgate: could not scan: {e}");
-                ExitCode::from(EXIT_ERROR)
-            }
-        },
+        Command::Scan(args) => scan::main(&args, &style),
         Command::Serve(args) => serve(args.args),
         Command::Playground(args) => playground(args.page, args.gateway),
         Command::Export(args) => export::main(&args),

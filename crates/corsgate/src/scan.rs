@@ -20,10 +20,19 @@
 //!
 //! No request but GET and OPTIONS is ever sent: the preflighted PUT or DELETE
 //! itself never is.
+//!
+//! For CI, [`batch`] scans many targets ([`targets`]: URLs, a file, an OpenAPI
+//! document) with bounded concurrency and streams each result to the chosen
+//! outputs (human, JSON, [`sarif`]) in input order; [`baseline`] marks accepted
+//! findings as suppressed; `--fail-on` sets the severity that fails the run.
 
+mod baseline;
+mod batch;
 mod findings;
 mod probes;
 mod render;
+mod sarif;
+mod targets;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -38,6 +47,7 @@ use crate::check::wire_request;
 use crate::cli::{parse_header, ScanArgs};
 use crate::http::{Client, NetError, WireRequest};
 
+pub use batch::main;
 pub use findings::{Finding, PolicySuggestion, Severity};
 pub use probes::{PlannedOrigin, ProbeKind};
 pub use render::render;
@@ -48,8 +58,8 @@ pub const SCHEMA: &str = "corsgate-scan/1";
 /// The `User-Agent` of the probes.
 pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS scan)");
 
-/// How many requests are in flight at once.
-const WORKERS: usize = 4;
+/// How many requests of one target are in flight at once.
+pub const WORKERS: usize = 4;
 
 /// The methods the preflight probes ask for when `--method` is not given.
 const DEFAULT_METHODS: [&str; 2] = ["PUT", "DELETE"];
@@ -198,8 +208,10 @@ pub struct Summary {
     /// Answers that say something about the endpoint's CORS (not a redirect,
     /// not 404/410, not 5xx); none means nothing was judged (exit 2).
     pub judged: usize,
-    /// The highest severity found (null when nothing was found).
+    /// The highest severity found (null when nothing was found); suppressed findings are not counted.
     pub worst: Option<Severity>,
+    /// Findings suppressed by the baseline (not counted above).
+    pub suppressed: usize,
 }
 
 /// The outcome of `corsgate scan`.
@@ -219,23 +231,59 @@ pub struct ScanReport {
     pub attacker_domain: String,
     /// Counts.
     pub summary: Summary,
-    /// The findings, highest severity first.
+    /// The findings, highest severity first (without those the baseline suppresses).
     pub findings: Vec<Finding>,
+    /// The findings the baseline (`--baseline`) accepts, with why.
+    pub suppressed: Vec<Suppressed>,
+    /// The lowest severity that makes the exit code 1 (`--fail-on`).
+    pub fail_on: Severity,
     /// A corsgate policy allowing exactly the trusted origins.
     pub policy: PolicySuggestion,
     /// Every request sent and its answer.
     pub probes: Vec<ProbeRecord>,
 }
 
+/// A finding the baseline accepts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suppressed {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The baseline entry's `reason` (null when it gives none).
+    pub reason: Option<String>,
+}
+
 impl ScanReport {
-    /// 0: nothing above info; 1: findings; 2: nothing found but some probes
-    /// failed, or nothing was judged (every answer a redirect, a 404 or a 5xx).
+    /// 0: nothing at or above `fail_on`; 1: findings at or above it; 2: none,
+    /// but the scan is incomplete (some probes failed) or nothing was judged
+    /// (every answer a redirect, a 404 or a 5xx).
     pub fn exit_code(&self) -> u8 {
         match self.summary.worst {
-            Some(s) if s > Severity::Info => 1,
-            _ if self.summary.failed > 0 || self.summary.judged == 0 => 2,
+            Some(s) if s >= self.fail_on => 1,
+            _ if self.incomplete() => 2,
             _ => 0,
         }
+    }
+
+    /// Whether part of the endpoint's behaviour was not judged.
+    pub fn incomplete(&self) -> bool {
+        self.summary.failed > 0 || self.summary.judged == 0
+    }
+
+    /// Recomputes the finding counts of the summary from `findings` and `suppressed`.
+    pub fn recount(&mut self) {
+        let s = &mut self.summary;
+        (s.high, s.medium, s.low, s.info) = (0, 0, 0, 0);
+        for f in &self.findings {
+            match f.severity {
+                Severity::High => s.high += 1,
+                Severity::Medium => s.medium += 1,
+                Severity::Low => s.low += 1,
+                Severity::Info => s.info += 1,
+            }
+        }
+        s.worst = self.findings.iter().map(|f| f.severity).max();
+        s.suppressed = self.suppressed.len();
     }
 }
 
@@ -489,46 +537,60 @@ fn plan_requests(
     Ok(out)
 }
 
-/// Sends every request, `WORKERS` at a time, each on its own connection.
-fn send_all(
-    planned: &[Planned],
+/// What a scan reports while it runs (the progress line).
+pub trait Observer: Sync {
+    /// The target's requests are planned: `n` of them.
+    fn planned(&self, _n: usize) {}
+    /// One request was answered (or failed).
+    fn sent(&self) {}
+}
+
+/// The HTTP clients of one scan's request workers: `n` of them.
+pub fn clients(
+    n: usize,
     timeout: Duration,
     roots: &[rustls::pki_types::CertificateDer<'static>],
-) -> Result<Vec<Result<Response, NetError>>, ScanError> {
+) -> Result<Vec<Client>, ScanError> {
+    (0..n.max(1))
+        .map(|_| {
+            Client::new(timeout, roots.to_vec())
+                .map_err(|e| usage(format!("cannot start the HTTP client: {e}")))
+        })
+        .collect()
+}
+
+/// Sends every request, one worker per client, each on its own connection.
+fn send_all(
+    planned: &[Planned],
+    clients: &[Client],
+    observer: &dyn Observer,
+) -> Vec<Result<Response, NetError>> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<Response, NetError>>>> =
         Mutex::new(vec![None; planned.len()]);
-    let start_error: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..WORKERS.min(planned.len()) {
-            s.spawn(|| {
-                let client = match Client::new(timeout, roots.to_vec()) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        if let Ok(mut slot) = start_error.lock() {
-                            *slot = Some(e.to_string());
-                        }
-                        return;
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = planned.get(i) else { break };
-                    let r = client.send(&p.wire);
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(r);
-                    }
-                }
-            });
+    let work = |client: &Client| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(p) = planned.get(i) else { break };
+        let r = client.send(&p.wire);
+        observer.sent();
+        if let Ok(mut all) = results.lock() {
+            all[i] = Some(r);
         }
-    });
-    if let Some(e) = start_error.into_inner().ok().flatten() {
-        return Err(usage(format!("cannot start the HTTP client: {e}")));
+    };
+    let used = clients.len().min(planned.len());
+    if used <= 1 {
+        if let Some(c) = clients.first() {
+            work(c);
+        }
+    } else {
+        std::thread::scope(|s| {
+            for c in &clients[..used] {
+                s.spawn(|| work(c));
+            }
+        });
     }
-    let results = results
-        .into_inner()
-        .map_err(|_| usage("a probe thread failed"))?;
-    Ok(results
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results
         .into_iter()
         .map(|r| {
             r.unwrap_or_else(|| {
@@ -538,7 +600,7 @@ fn send_all(
                 })
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The engine's verdict on an answer: a GET is read (or not); a preflight
@@ -635,36 +697,75 @@ fn judge_raw(origin: &str, response: &Response) -> (Access, Access) {
     (access(echoed), access(echoed && credentials))
 }
 
-/// Runs `corsgate scan`.
-pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
-    let (url, target_origin) = target(&args.url)?;
-    let url_str = url.to_string();
-    let mut trusted: Vec<AllowedOrigin> = Vec::new();
-    for o in &args.origins {
-        let origin = trusted_origin(o)?;
-        if !trusted.contains(&origin) {
-            trusted.push(origin);
-        }
-    }
-    let extra = user_headers(args)?;
-    let methods: Vec<String> = if args.methods.is_empty() {
-        DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect()
-    } else {
-        let mut ms = Vec::new();
-        for m in &args.methods {
-            // Validated (and normalized) as fetch() does.
-            let r = Request::builder("https://corsgate.invalid", url_str.as_str())
-                .method(m.clone())
-                .build()
-                .map_err(|e| usage(format!("--method {m}: {e}")))?;
-            if !ms.contains(&r.method().to_owned()) {
-                ms.push(r.method().to_owned());
+/// What every target of one run shares, validated once: the trusted
+/// origins, the user's headers, the methods, the browser model, `--fail-on`.
+pub struct Settings {
+    trusted: Vec<AllowedOrigin>,
+    extra: Vec<(String, String)>,
+    methods: Vec<String>,
+    profile: Profile,
+    fail_on: Severity,
+}
+
+impl Settings {
+    /// Validates the arguments every target shares.
+    pub fn from_args(args: &ScanArgs) -> Result<Settings, ScanError> {
+        let mut trusted: Vec<AllowedOrigin> = Vec::new();
+        for o in &args.origins {
+            let origin = trusted_origin(o)?;
+            if !trusted.contains(&origin) {
+                trusted.push(origin);
             }
         }
-        ms
-    };
-    let profile = args.client.profile();
-    let roots = args.client.roots().map_err(|e| usage(e.to_string()))?;
+        let extra = user_headers(args)?;
+        let methods: Vec<String> = if args.methods.is_empty() {
+            DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect()
+        } else {
+            let mut ms = Vec::new();
+            for m in &args.methods {
+                // Validated (and normalized) as fetch() does.
+                let r = Request::builder("https://corsgate.invalid", "https://corsgate.invalid/")
+                    .method(m.clone())
+                    .build()
+                    .map_err(|e| usage(format!("--method {m}: {e}")))?;
+                if !ms.contains(&r.method().to_owned()) {
+                    ms.push(r.method().to_owned());
+                }
+            }
+            ms
+        };
+        Ok(Settings {
+            trusted,
+            extra,
+            methods,
+            profile: args.client.profile(),
+            fail_on: args.fail_on.into(),
+        })
+    }
+}
+
+/// Checks a target URL as `scan` requests it and returns it normalized.
+pub fn check_target(url: &str) -> Result<String, ScanError> {
+    target(url).map(|(u, _)| u.to_string())
+}
+
+/// Scans one target with `clients` (one request worker each).
+pub fn scan_target(
+    settings: &Settings,
+    url: &str,
+    clients: &[Client],
+    observer: &dyn Observer,
+) -> Result<ScanReport, ScanError> {
+    let (url, target_origin) = target(url)?;
+    let url_str = url.to_string();
+    let Settings {
+        trusted,
+        extra,
+        methods,
+        profile,
+        fail_on,
+    } = settings;
+    let (profile, methods, extra) = (*profile, methods.clone(), extra.as_slice());
     let label = PROBE_LABEL;
     let trusted_cross: Vec<AllowedOrigin> = trusted
         .iter()
@@ -672,8 +773,9 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
         .cloned()
         .collect();
     let origins = probes::plan(&target_origin, &trusted_cross);
-    let planned = plan_requests(&url_str, profile, &origins, &methods, &extra, label)?;
-    let answers = send_all(&planned, args.client.timeout(), &roots)?;
+    let planned = plan_requests(&url_str, profile, &origins, &methods, extra, label)?;
+    observer.planned(planned.len());
+    let answers = send_all(&planned, clients, observer);
     if let Some(Err(e)) = answers.iter().find(|r| r.is_err()) {
         if answers.iter().all(Result::is_err) {
             return Err(ScanError::Unreachable(e.clone()));
@@ -724,22 +826,13 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
     let plan_info: Vec<PlannedOrigin> = origins;
     let trusted_strings: Vec<String> = trusted_cross.iter().map(entry_string).collect();
     let (found, policy) = findings::find(&records, &plan_info, &trusted_strings, &methods, label);
-    let mut summary = Summary {
+    let summary = Summary {
         probes: records.len(),
         failed: records.iter().filter(|r| r.error.is_some()).count(),
         judged: records.iter().filter(|r| judged(r)).count(),
         ..Summary::default()
     };
-    for f in &found {
-        match f.severity {
-            Severity::High => summary.high += 1,
-            Severity::Medium => summary.medium += 1,
-            Severity::Low => summary.low += 1,
-            Severity::Info => summary.info += 1,
-        }
-    }
-    summary.worst = found.iter().map(|f| f.severity).max();
-    Ok(ScanReport {
+    let mut report = ScanReport {
         schema: SCHEMA,
         target: TargetInfo {
             url: url_str,
@@ -752,7 +845,11 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport, ScanError> {
         attacker_domain: format!("{LABEL_LETTERS}.net"),
         summary,
         findings: found,
+        suppressed: Vec::new(),
+        fail_on: *fail_on,
         policy,
         probes: records,
-    })
+    };
+    report.recount();
+    Ok(report)
 }

@@ -119,6 +119,32 @@ pub fn render(report: &ScanReport, st: &Style) -> String {
         }
         out.push('\n');
     }
+    if !report.suppressed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.dim(&format!(
+                "SUPPRESSED by the baseline ({})",
+                report.suppressed.len()
+            ))
+        );
+        for x in &report.suppressed {
+            let reason = x
+                .reason
+                .as_deref()
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {} ({}): {}{reason}",
+                st.dim("•"),
+                x.finding.class.name(),
+                x.finding.severity.label().to_ascii_lowercase(),
+                x.finding.title
+            );
+        }
+        out.push('\n');
+    }
     let failed: Vec<_> = report.probes.iter().filter(|p| p.error.is_some()).collect();
     if !failed.is_empty() {
         let _ = writeln!(
@@ -158,13 +184,26 @@ pub fn render(report: &ScanReport, st: &Style) -> String {
         let _ = writeln!(out, "  {}", st.dim(&format!("note: {n}")));
     }
     out.push('\n');
+    let suppressed = if s.suppressed > 0 {
+        format!(", {} suppressed", s.suppressed)
+    } else {
+        String::new()
+    };
     let verdict = format!(
-        "{} high, {} medium, {} low, {} info",
+        "{} high, {} medium, {} low, {} info{suppressed}",
         s.high, s.medium, s.low, s.info
     );
     let code = report.exit_code();
+    let clean = if report.fail_on == Severity::Low {
+        "nothing above info".to_owned()
+    } else {
+        format!(
+            "nothing at or above {} (--fail-on)",
+            report.fail_on.label().to_ascii_lowercase()
+        )
+    };
     let line = match code {
-        0 => st.ok(&format!("Result: {verdict} — nothing above info")),
+        0 => st.ok(&format!("Result: {verdict} — {clean}")),
         1 => st.bad(&format!("Result: {verdict}")),
         _ if s.judged == 0 => st.warn(&format!(
             "Result: {verdict} — nothing judged: no answer said anything about CORS (every one a redirect, a 404/410 or a 5xx, or none came)"
