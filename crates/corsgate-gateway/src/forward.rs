@@ -1,6 +1,8 @@
 //! Header rewriting as proxies do it: hop-by-hop headers removed in both
-//! directions, `Host` chosen, and `X-Forwarded-For`/`-Proto`/`-Host` and
-//! `Forwarded` (RFC 7239) set for the upstream.
+//! directions, `Host` chosen, `X-Forwarded-For`/`-Proto`/`-Host` and
+//! `Forwarded` (RFC 7239) set for the upstream, and the headers some
+//! application stacks read as the request's path, method or origin
+//! ([`OVERRIDES`], [`FORWARDING_FACTS`]) kept from reaching it.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,6 +16,76 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Headers that application stacks read *instead of* the request line: the
+/// path (`X-Original-URL`, `X-Rewrite-URL`: IIS URL Rewrite and ISAPI_Rewrite,
+/// read by Symfony before 2.7.49/3.4.14 and Zend Framework 1/2 as the request
+/// URI, CVE-2018-14773; `X-Original-URI`, `X-Forwarded-Uri`: the original
+/// target as nginx `auth_request` setups and Traefik's ForwardAuth pass it)
+/// or the method (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+/// `X-Method-Override`: Spring's `HiddenHttpMethodFilter` family, Express
+/// `method-override`, ASP.NET Web API, OData). The gateway routed and
+/// decided on the request line; an upstream that took one of these would
+/// serve another route's resource, or let a `POST` the policy allowed act
+/// as a `DELETE` it does not. No front proxy needs to pass them on, so they
+/// are removed whether or not `trust_forwarded` is set.
+pub static OVERRIDES: [HeaderName; 7] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-original-uri"),
+    HeaderName::from_static("x-forwarded-uri"),
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+];
+
+/// Forwarding facts beyond `X-Forwarded-For`/`-Proto`/`-Host`/`Forwarded`
+/// that stacks believe when told to trust their proxy: the path prefix the
+/// proxy stripped (`X-Forwarded-Prefix`: Spring's `ForwardedHeaderFilter`
+/// prepends it to the context path and request URI, Symfony and ASP.NET Core
+/// to generated URLs; `X-Forwarded-Path`), the port and scheme
+/// (`X-Forwarded-Port`, `X-Forwarded-Scheme`, `X-Forwarded-Ssl`,
+/// `Front-End-Https`, `X-Url-Scheme`: Rack, Django, Spring, Symfony), the
+/// proxy's name (`X-Forwarded-Server`) and the client address (`X-Real-IP`:
+/// nginx `real_ip`, many applications). From a client they are spoofs
+/// (links, redirects and cache keys built on them, "secure" checks passed);
+/// removed unless `trust_forwarded`, kept as sent when it is (the trusted
+/// proxy in front is then the one answerable for them). The gateway sets
+/// none of them.
+pub static FORWARDING_FACTS: [HeaderName; 9] = [
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-forwarded-path"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-scheme"),
+    HeaderName::from_static("x-forwarded-ssl"),
+    HeaderName::from_static("front-end-https"),
+    HeaderName::from_static("x-url-scheme"),
+    HeaderName::from_static("x-forwarded-server"),
+    HeaderName::from_static("x-real-ip"),
+];
+
+fn is_override(n: &HeaderName) -> bool {
+    // Every name of both lists starts with `x-` or `f`: one byte test keeps
+    // the common headers (standard names, `accept`, `cookie`…) cheap.
+    matches!(n.as_str().as_bytes().first(), Some(b'x' | b'f'))
+        && (OVERRIDES.contains(n) || FORWARDING_FACTS.contains(n))
+}
+
+/// Removes [`OVERRIDES`], and [`FORWARDING_FACTS`] unless `trust`.
+fn remove_overrides(map: &mut HeaderMap, trust: bool) {
+    for n in &OVERRIDES {
+        if map.contains_key(n) {
+            map.remove(n);
+        }
+    }
+    if !trust {
+        for n in &FORWARDING_FACTS {
+            if map.contains_key(n) {
+                map.remove(n);
+            }
+        }
+    }
+}
 
 /// Removes the hop-by-hop headers of RFC 9110 §7.6.1, and every header the
 /// `Connection` header names.
@@ -51,10 +123,12 @@ pub fn remove_hop_by_hop(map: &mut HeaderMap) {
     }
 }
 
-/// Whether a request carries no hop-by-hop header and no forwarding header
-/// of its own: then removing the first and setting the second comes down to
-/// adding [`ForwardingCache::fresh`]'s headers, which can be written
-/// straight into the request head without touching the map.
+/// Whether a request carries no hop-by-hop header, no forwarding header of
+/// its own and none of [`OVERRIDES`] and [`FORWARDING_FACTS`]: then removing
+/// the first and setting the second comes down to adding
+/// [`ForwardingCache::fresh`]'s headers, which can be written straight into
+/// the request head without touching the map. A request carrying any of
+/// them takes the path that removes them ([`ForwardingCache::apply`]).
 pub fn is_plain(map: &HeaderMap) -> bool {
     !map.keys().any(|n| {
         is_hop_by_hop(n)
@@ -62,6 +136,7 @@ pub fn is_plain(map: &HeaderMap) -> bool {
             || *n == X_FORWARDED_PROTO
             || *n == X_FORWARDED_HOST
             || *n == FORWARDED
+            || is_override(n)
     })
 }
 
@@ -88,10 +163,12 @@ pub struct ClientSide {
     pub host: Option<HeaderValue>,
 }
 
-/// Sets the forwarding headers on a request going upstream.
+/// Sets the forwarding headers on a request going upstream, and removes
+/// [`OVERRIDES`] (and [`FORWARDING_FACTS`] unless `trust`).
 pub fn set_forwarding_headers(map: &mut HeaderMap, client: &ClientSide, trust: bool) {
     let ip = client.peer.ip();
     let proto = if client.tls { "https" } else { "http" };
+    remove_overrides(map, trust);
     if !trust {
         for n in [
             &X_FORWARDED_FOR,
@@ -241,8 +318,10 @@ impl ForwardingCache {
     }
 
     /// Sets the forwarding headers on a request going upstream, as
-    /// [`set_forwarding_headers`] does (`client` is the same connection's).
+    /// [`set_forwarding_headers`] does (`client` is the same connection's),
+    /// overrides removed as it removes them.
     pub fn apply(&self, map: &mut HeaderMap, client: &ClientSide, trust: bool) {
+        remove_overrides(map, trust);
         if trust && (map.contains_key(&X_FORWARDED_FOR) || map.contains_key(&FORWARDED)) {
             // Values to append to: nothing to reuse.
             set_forwarding_headers(map, client, trust);
@@ -326,6 +405,47 @@ mod tests {
     }
 
     #[test]
+    fn overrides_go_always_and_forwarding_facts_unless_trusted() {
+        for trust in [false, true] {
+            let mut m = HeaderMap::new();
+            for n in OVERRIDES.iter().chain(&FORWARDING_FACTS) {
+                m.append(n.clone(), HeaderValue::from_static("/admin"));
+                m.append(n.clone(), HeaderValue::from_static("DELETE"));
+            }
+            m.insert("x-kept", HeaderValue::from_static("1"));
+            assert!(!is_plain(&m));
+            let mut a = m.clone();
+            set_forwarding_headers(&mut a, &client(), trust);
+            let cache = ForwardingCache::new(client().peer, false);
+            let mut b = m.clone();
+            cache.apply(&mut b, &client(), trust);
+            assert_eq!(a, b);
+            for n in &OVERRIDES {
+                assert!(!a.contains_key(n), "{n} trust={trust}");
+            }
+            for n in &FORWARDING_FACTS {
+                let kept: Vec<_> = a.get_all(n).iter().collect();
+                if trust {
+                    assert_eq!(kept, ["/admin", "DELETE"], "{n}");
+                } else {
+                    assert!(kept.is_empty(), "{n}");
+                }
+            }
+            assert!(a.contains_key("x-kept"));
+        }
+        for n in OVERRIDES.iter().chain(&FORWARDING_FACTS) {
+            let mut m = HeaderMap::new();
+            m.insert(n.clone(), HeaderValue::from_static("x"));
+            assert!(!is_plain(&m), "{n}");
+        }
+        for n in ["x-original", "x-forwarded", "x-http-method-overrid", "from"] {
+            let mut m = HeaderMap::new();
+            m.insert(n, HeaderValue::from_static("x"));
+            assert!(is_plain(&m), "{n}");
+        }
+    }
+
+    #[test]
     fn trusted_forwarding_headers_are_appended() {
         let mut m = HeaderMap::new();
         m.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
@@ -353,6 +473,12 @@ mod tests {
                 ("x-forwarded-host", "other"),
             ],
             vec![("x-forwarded-for", " ")],
+            vec![("x-original-url", "/admin")],
+            vec![
+                ("x-http-method-override", "DELETE"),
+                ("x-forwarded-prefix", "/evil"),
+            ],
+            vec![("x-real-ip", "10.0.0.9"), ("x-forwarded-for", "10.0.0.1")],
         ];
         for peer in ["192.0.2.7:5555", "[2001:db8::1]:4"] {
             for tls in [false, true] {
