@@ -64,26 +64,74 @@ pub static FORWARDING_FACTS: [HeaderName; 9] = [
     HeaderName::from_static("x-real-ip"),
 ];
 
-fn is_override(n: &HeaderName) -> bool {
-    // Every name of both lists starts with `x-` or `f`: one byte test keeps
-    // the common headers (standard names, `accept`, `cookie`…) cheap.
-    matches!(n.as_str().as_bytes().first(), Some(b'x' | b'f'))
-        && (OVERRIDES.contains(n) || FORWARDING_FACTS.contains(n))
+/// How a header of [`OVERRIDES`] or [`FORWARDING_FACTS`] is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    /// Removed from every request.
+    Always,
+    /// Removed unless `trust_forwarded`.
+    Untrusted,
+}
+
+/// Whether `name` is `listed` with any of its `-` spelled `_`: CGI, PHP and
+/// several WSGI/Rack servers turn both into `_` in `HTTP_*` variables, so
+/// `X_Original_URL` reaches such an application as `X-Original-URL` would
+/// (nginx and Apache drop underscore names by default for that reason; the
+/// upstream behind this gateway may not).
+fn same_name(name: &str, listed: &str) -> bool {
+    name.len() == listed.len()
+        && name
+            .bytes()
+            .zip(listed.bytes())
+            .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+}
+
+/// Which removal, if any, applies to `n`. Underscore spellings of any of
+/// them, and of `X-Forwarded-For`/`-Proto`/`-Host`, are removed always: no
+/// proxy sends them, and they would stand beside the gateway's own values.
+fn removal(n: &HeaderName) -> Option<Removal> {
+    let s = n.as_str();
+    // Every listed name starts with `x` or `f`: one byte test keeps the
+    // common headers (standard names, `accept`, `cookie`…) cheap.
+    if !matches!(s.as_bytes().first(), Some(b'x' | b'f')) {
+        return None;
+    }
+    if OVERRIDES.iter().any(|o| same_name(s, o.as_str())) {
+        return Some(Removal::Always);
+    }
+    let underscore = s.contains('_');
+    if FORWARDING_FACTS.iter().any(|o| same_name(s, o.as_str())) {
+        return Some(if underscore {
+            Removal::Always
+        } else {
+            Removal::Untrusted
+        });
+    }
+    let own = [
+        &X_FORWARDED_FOR,
+        &X_FORWARDED_PROTO,
+        &X_FORWARDED_HOST,
+        &FORWARDED,
+    ];
+    (underscore && own.iter().any(|o| same_name(s, o.as_str()))).then_some(Removal::Always)
 }
 
 /// Removes [`OVERRIDES`], and [`FORWARDING_FACTS`] unless `trust`.
 fn remove_overrides(map: &mut HeaderMap, trust: bool) {
-    for n in &OVERRIDES {
-        if map.contains_key(n) {
-            map.remove(n);
-        }
+    if !map.keys().any(|n| removal(n).is_some()) {
+        return;
     }
-    if !trust {
-        for n in &FORWARDING_FACTS {
-            if map.contains_key(n) {
-                map.remove(n);
-            }
-        }
+    let names: Vec<HeaderName> = map
+        .keys()
+        .filter(|n| match removal(n) {
+            Some(Removal::Always) => true,
+            Some(Removal::Untrusted) => !trust,
+            None => false,
+        })
+        .cloned()
+        .collect();
+    for n in names {
+        map.remove(n);
     }
 }
 
@@ -136,7 +184,7 @@ pub fn is_plain(map: &HeaderMap) -> bool {
             || *n == X_FORWARDED_PROTO
             || *n == X_FORWARDED_HOST
             || *n == FORWARDED
-            || is_override(n)
+            || removal(n).is_some()
     })
 }
 
@@ -438,7 +486,32 @@ mod tests {
             m.insert(n.clone(), HeaderValue::from_static("x"));
             assert!(!is_plain(&m), "{n}");
         }
-        for n in ["x-original", "x-forwarded", "x-http-method-overrid", "from"] {
+        for (n, trusted_keeps) in [
+            ("x_original_url", false),
+            ("X_HTTP_Method-Override", false),
+            ("x_forwarded_prefix", false),
+            ("x_forwarded_for", false),
+            ("x-forwarded-port", true),
+        ] {
+            for trust in [false, true] {
+                let mut m = HeaderMap::new();
+                m.insert(
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_static("x"),
+                );
+                assert!(!is_plain(&m), "{n}");
+                set_forwarding_headers(&mut m, &client(), trust);
+                let name = n.to_ascii_lowercase();
+                assert_eq!(m.contains_key(&name), trust && trusted_keeps, "{n}");
+            }
+        }
+        for n in [
+            "x-original",
+            "x-forwarded",
+            "x-http-method-overrid",
+            "from",
+            "x_real_ipx",
+        ] {
             let mut m = HeaderMap::new();
             m.insert(n, HeaderValue::from_static("x"));
             assert!(is_plain(&m), "{n}");
