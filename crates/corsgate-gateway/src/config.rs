@@ -219,8 +219,11 @@ pub struct GatewayConfig {
     pub routes: Vec<Route>,
     /// Forward the client's `Host` to the upstream (else the upstream's authority).
     pub preserve_host: bool,
-    /// Keep incoming `X-Forwarded-*`/`Forwarded` and append to them (only
-    /// behind another trusted proxy); otherwise they are replaced.
+    /// Keep incoming `X-Forwarded-*`/`Forwarded` and append to them, and
+    /// keep the other forwarding facts (`X-Forwarded-Prefix`, `X-Real-IP`…:
+    /// `forward::FORWARDING_FACTS`) (only behind another trusted proxy);
+    /// otherwise they are replaced or removed. Path and method overrides
+    /// (`forward::OVERRIDES`) are removed either way.
     pub trust_forwarded: bool,
     /// Limits.
     pub limits: Limits,

@@ -19,12 +19,12 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 
 /// Headers that application stacks read *instead of* the request line: the
 /// path (`X-Original-URL`, `X-Rewrite-URL`: IIS URL Rewrite and ISAPI_Rewrite,
-/// read by Symfony before 2.7.49/3.4.14 and Zend Framework 1/2 as the request
-/// URI, CVE-2018-14773; `X-Original-URI`, `X-Forwarded-Uri`: the original
+/// taken from any client as the request URI by Symfony until 2.7.49, 2.8.44,
+/// 3.3.18, 3.4.14, 4.0.14 and 4.1.3 (CVE-2018-14773) and by Zend Framework; `X-Original-URI`, `X-Forwarded-Uri`: the original
 /// target as nginx `auth_request` setups and Traefik's ForwardAuth pass it)
 /// or the method (`X-HTTP-Method-Override`, `X-HTTP-Method`,
-/// `X-Method-Override`: Spring's `HiddenHttpMethodFilter` family, Express
-/// `method-override`, ASP.NET Web API, OData). The gateway routed and
+/// `X-Method-Override`: Express `method-override`, OData, Google APIs,
+/// ASP.NET Web API handlers). The gateway routed and
 /// decided on the request line; an upstream that took one of these would
 /// serve another route's resource, or let a `POST` the policy allowed act
 /// as a `DELETE` it does not. No front proxy needs to pass them on, so they
