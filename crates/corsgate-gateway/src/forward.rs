@@ -19,7 +19,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 
 /// Headers that application stacks read *instead of* the request line: the
 /// path (`X-Original-URL`, `X-Rewrite-URL`: IIS URL Rewrite and ISAPI_Rewrite,
-/// taken from any client as the request URI by Symfony until 2.7.49, 2.8.44,
+/// taken from any client as the request URI by Symfony before 2.7.49, 2.8.44,
 /// 3.3.18, 3.4.14, 4.0.14 and 4.1.3 (CVE-2018-14773) and by Zend Framework; `X-Original-URI`, `X-Forwarded-Uri`: the original
 /// target as nginx `auth_request` setups and Traefik's ForwardAuth pass it)
 /// or the method (`X-HTTP-Method-Override`, `X-HTTP-Method`,

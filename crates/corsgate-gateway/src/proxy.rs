@@ -791,8 +791,8 @@ async fn forward(
         && body.is_end_stream()
         && is_plain(&parts.headers)
     {
-        // The common case: no body, no hop-by-hop or forwarding headers of
-        // its own. The in-task client writes the head with the forwarding
+        // The common case: no body, no hop-by-hop, forwarding or override
+        // headers of its own (`is_plain`). The in-task client writes the head with the forwarding
         // headers added as it goes, the map untouched.
         let lines = client.forwarding.fresh_lines(side);
         let extra = h1client::Extra {
