@@ -21,7 +21,10 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// path (`X-Original-URL`, `X-Rewrite-URL`: IIS URL Rewrite and ISAPI_Rewrite,
 /// taken from any client as the request URI by Symfony before 2.7.49, 2.8.44,
 /// 3.3.18, 3.4.14, 4.0.14 and 4.1.3 (CVE-2018-14773) and by Zend Framework; `X-Original-URI`, `X-Forwarded-Uri`: the original
-/// target as nginx `auth_request` setups and Traefik's ForwardAuth pass it)
+/// target as nginx `auth_request` setups and Traefik's ForwardAuth pass it;
+/// `Script-Name`: gunicorn sets `SCRIPT_NAME` from it and strips it from
+/// `PATH_INFO`, benoitc/gunicorn#2650; `X-Script-Name`: the same in the
+/// common Flask/Django "reverse proxied" middleware)
 /// or the method (`X-HTTP-Method-Override`, `X-HTTP-Method`,
 /// `X-Method-Override`: Express `method-override`, OData, Google APIs,
 /// ASP.NET Web API handlers). The gateway routed and
@@ -29,11 +32,13 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// serve another route's resource, or let a `POST` the policy allowed act
 /// as a `DELETE` it does not. No front proxy needs to pass them on, so they
 /// are removed whether or not `trust_forwarded` is set.
-pub static OVERRIDES: [HeaderName; 7] = [
+pub static OVERRIDES: [HeaderName; 9] = [
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
     HeaderName::from_static("x-original-uri"),
     HeaderName::from_static("x-forwarded-uri"),
+    HeaderName::from_static("script-name"),
+    HeaderName::from_static("x-script-name"),
     HeaderName::from_static("x-http-method-override"),
     HeaderName::from_static("x-http-method"),
     HeaderName::from_static("x-method-override"),
@@ -45,19 +50,22 @@ pub static OVERRIDES: [HeaderName; 7] = [
 /// prepends it to the context path and request URI, Symfony and ASP.NET Core
 /// to generated URLs; `X-Forwarded-Path`), the port and scheme
 /// (`X-Forwarded-Port`, `X-Forwarded-Scheme`, `X-Forwarded-Ssl`,
-/// `Front-End-Https`, `X-Url-Scheme`: Rack, Django, Spring, Symfony), the
+/// `X-Forwarded-Protocol`, `Front-End-Https`, `X-Url-Scheme`: Rack,
+/// gunicorn — which trusts them from 127.0.0.1 by default, where a gateway
+/// on the same host connects from —, Django, Spring, Symfony), the
 /// proxy's name (`X-Forwarded-Server`) and the client address (`X-Real-IP`:
 /// nginx `real_ip`, many applications). From a client they are spoofs
 /// (links, redirects and cache keys built on them, "secure" checks passed);
 /// removed unless `trust_forwarded`, kept as sent when it is (the trusted
 /// proxy in front is then the one answerable for them). The gateway sets
 /// none of them.
-pub static FORWARDING_FACTS: [HeaderName; 9] = [
+pub static FORWARDING_FACTS: [HeaderName; 10] = [
     HeaderName::from_static("x-forwarded-prefix"),
     HeaderName::from_static("x-forwarded-path"),
     HeaderName::from_static("x-forwarded-port"),
     HeaderName::from_static("x-forwarded-scheme"),
     HeaderName::from_static("x-forwarded-ssl"),
+    HeaderName::from_static("x-forwarded-protocol"),
     HeaderName::from_static("front-end-https"),
     HeaderName::from_static("x-url-scheme"),
     HeaderName::from_static("x-forwarded-server"),
@@ -91,9 +99,9 @@ fn same_name(name: &str, listed: &str) -> bool {
 /// proxy sends them, and they would stand beside the gateway's own values.
 fn removal(n: &HeaderName) -> Option<Removal> {
     let s = n.as_str();
-    // Every listed name starts with `x` or `f`: one byte test keeps the
-    // common headers (standard names, `accept`, `cookie`…) cheap.
-    if !matches!(s.as_bytes().first(), Some(b'x' | b'f')) {
+    // Every listed name starts with `x`, `f` or `s`: one byte test keeps
+    // most common headers (`accept`, `cookie`, `host`…) cheap.
+    if !matches!(s.as_bytes().first(), Some(b'x' | b'f' | b's')) {
         return None;
     }
     if OVERRIDES.iter().any(|o| same_name(s, o.as_str())) {

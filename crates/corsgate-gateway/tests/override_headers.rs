@@ -42,6 +42,10 @@ const ROWS: &[(&str, &str, bool)] = &[
     ("X-Forwarded-Uri", "/admin", false),
     ("x-original-url", "//evil.example/admin", false),
     ("X-ORIGINAL-URL", "/%2e%2e/admin", false),
+    // gunicorn's SCRIPT_NAME (benoitc/gunicorn#2650), Flask/Django recipes.
+    ("Script-Name", "/api", false),
+    ("SCRIPT_NAME", "/api", false),
+    ("X-Script-Name", "/api", false),
     // Method overrides.
     ("X-HTTP-Method-Override", "DELETE", false),
     ("X-HTTP-Method", "PUT", false),
@@ -62,6 +66,7 @@ const ROWS: &[(&str, &str, bool)] = &[
     ("X-Forwarded-Port", "8443", true),
     ("X-Forwarded-Scheme", "https", true),
     ("X-Forwarded-Ssl", "on", true),
+    ("X-Forwarded-Protocol", "ssl", true),
     ("Front-End-Https", "on", true),
     ("X-Url-Scheme", "https", true),
     ("X-Forwarded-Server", "evil.example", true),
