@@ -175,14 +175,14 @@ pub const RULES: &[RuleText] = &[
         class: "wildcard_with_credentials",
         short: "Access-Control-Allow-Origin: * is sent with Access-Control-Allow-Credentials: true",
         full: "Browsers refuse this pair, so it does not do what was meant; the usual 'fix', echoing the Origin instead of *, would let every website read your users' data.",
-        help: "Public data: keep `*` and drop Access-Control-Allow-Credentials. Per-user data: list the exact origins that need cookies.",
+        help: "Public data: drop Access-Control-Allow-Credentials (the wildcard then works, for reads without cookies). Per-user data: list the exact origins that need cookies.",
         severity: Severity::Low,
     },
     RuleText {
         class: "wildcard_origin",
         short: "Any website can read the response without credentials (Access-Control-Allow-Origin: *)",
         full: "Fine for public data; a leak if the endpoint relies on where the request comes from (an intranet, a VPN, an IP allowlist), since a visitor's browser can be used to read it.",
-        help: "Keep `*` only for public data; for anything else list the exact origins.",
+        help: "The wildcard suits public data only; for anything else list the exact origins.",
         severity: Severity::Info,
     },
     RuleText {
