@@ -128,9 +128,10 @@ impl Endpoint {
             }
             Check::Substring => yes(origin.contains("app.example.com")
                 || (origin.len() > 12 && TRUSTED.contains(origin))),
-            Check::IgnoresPort => yes(origin.rsplit_once(':').map_or(false, |(a, p)| {
-                a == TRUSTED && p.bytes().all(|b| b.is_ascii_digit())
-            }) || exact),
+            Check::IgnoresPort => yes(origin
+                .rsplit_once(':')
+                .is_some_and(|(a, p)| a == TRUSTED && p.bytes().all(|b| b.is_ascii_digit()))
+                || exact),
             Check::ThirdParty => yes(exact
                 || corsgate_core::hostile::is_third_party_host(
                     host_of(origin).split(':').next().unwrap_or_default(),
@@ -148,10 +149,9 @@ impl Endpoint {
 
     /// The answer to one request head (`None`: close without answering).
     fn answer(&self, head: &str) -> Option<String> {
-        let mut lines = head.split("\r\n");
-        let first = lines.next().unwrap_or_default();
+        let first = head.split("\r\n").next().unwrap_or_default();
         let method = first.split(' ').next().unwrap_or_default();
-        let mut get = |name: &str| -> Option<String> {
+        let get = |name: &str| -> Option<String> {
             head.split("\r\n").skip(1).find_map(|l| {
                 let (n, v) = l.split_once(':')?;
                 n.trim()
@@ -159,7 +159,6 @@ impl Endpoint {
                     .then(|| v.trim().to_owned())
             })
         };
-        let _ = lines.next();
         let origin = get("origin");
         if let (Some(d), Some(o)) = (self.drop, &origin) {
             if o.contains(d) {
