@@ -914,7 +914,7 @@ fn compare(
         (false, true) => {
             let seen = exchanges
                 .iter()
-                .map(|e| format!("{} answer: {}", stage_name(e.stage), cors_lines(e)))
+                .map(|e| format!("{} response: {}", stage_name(e.stage), cors_lines(e)))
                 .collect::<Vec<_>>()
                 .join(" / ");
             let creds = if case.credentials {

@@ -4,8 +4,10 @@
 //! (`corsgate_core::advice`). Two sources of cases: generated values of every
 //! `Refusal` variant put straight into a report, and generated servers
 //! (preflight and response answers, redirects) run through the browser model
-//! as `check` runs them, recorded as a HAR too.
+//! as `check` runs them, recorded as a HAR too. `scan` (human, `--json`,
+//! SARIF) and `corsgate test` outputs are held to it in [`endpoints`].
 
+mod endpoints;
 #[path = "../../corsgate-core/tests/support/refusals.rs"]
 mod refusals;
 

@@ -51,6 +51,8 @@ pub use batch::main;
 pub use findings::{Finding, PolicySuggestion, Severity};
 pub use probes::{PlannedOrigin, ProbeKind};
 pub use render::render;
+#[cfg(test)]
+pub(crate) use {findings::FindingClass, sarif::SarifWriter};
 
 /// The version of the JSON document (bumped on any incompatible change).
 pub const SCHEMA: &str = "corsgate-scan/1";

@@ -700,7 +700,7 @@ fn server_findings(
             r,
             "Access-Control-Allow-Origin: * is sent with Access-Control-Allow-Credentials: true".into(),
             "Browsers refuse this pair, so it does not do what was meant; the usual 'fix', echoing the Origin instead of *, would let every website read your users' data.",
-            "Decide: public data → keep `*` and drop Access-Control-Allow-Credentials; per-user data → list the exact origins that need cookies (the policy below).",
+            "Decide: public data → drop Access-Control-Allow-Credentials (the wildcard then works, for reads without cookies); per-user data → list the exact origins that need cookies (the policy below).",
         ));
     }
 
@@ -815,7 +815,7 @@ fn server_findings(
             r,
             "any website can read the response without credentials (Access-Control-Allow-Origin: *)".into(),
             "Fine for public data; a leak if this endpoint relies on where the request comes from (an intranet, a VPN, an IP allowlist), since a visitor's browser can be used to read it.",
-            "Keep `*` only for public data; for anything else list the exact origins (the policy below).",
+            "The wildcard suits public data only; for anything else list the exact origins (the policy below).",
         ));
     }
     // A fixed Access-Control-Allow-Origin naming a third-party hosting origin.

@@ -104,8 +104,9 @@ pub struct RuleText {
 
 const EXACT: &str = "Compare the Origin header with an exact list of your origins (scheme://host[:port], a set lookup, never a prefix, suffix, substring or regex test); send it back in Access-Control-Allow-Origin only on a match, with Vary: Origin. `corsgate scan` prints a corsgate policy that does this.";
 
-/// The rule of every finding class, in the order of docs/scan.md. A class
-/// missing here still gets a rule, described from its first finding.
+/// The rule of every finding class (`FindingClass::ALL`, in its order; a test
+/// holds every class to an entry of its own). Should a class still be missing,
+/// its rule is described from its first finding.
 pub const RULES: &[RuleText] = &[
     RuleText {
         class: "reflected_origin",
@@ -174,14 +175,14 @@ pub const RULES: &[RuleText] = &[
         class: "wildcard_with_credentials",
         short: "Access-Control-Allow-Origin: * is sent with Access-Control-Allow-Credentials: true",
         full: "Browsers refuse this pair, so it does not do what was meant; the usual 'fix', echoing the Origin instead of *, would let every website read your users' data.",
-        help: "Public data: keep `*` and drop Access-Control-Allow-Credentials. Per-user data: list the exact origins that need cookies.",
+        help: "Public data: drop Access-Control-Allow-Credentials (the wildcard then works, for reads without cookies). Per-user data: list the exact origins that need cookies.",
         severity: Severity::Low,
     },
     RuleText {
         class: "wildcard_origin",
         short: "Any website can read the response without credentials (Access-Control-Allow-Origin: *)",
         full: "Fine for public data; a leak if the endpoint relies on where the request comes from (an intranet, a VPN, an IP allowlist), since a visitor's browser can be used to read it.",
-        help: "Keep `*` only for public data; for anything else list the exact origins.",
+        help: "The wildcard suits public data only; for anything else list the exact origins.",
         severity: Severity::Info,
     },
     RuleText {
@@ -218,6 +219,69 @@ pub const RULES: &[RuleText] = &[
         full: "The scanner judges the redirect answer itself and does not follow it, so what the final resource allows is not covered.",
         help: "Scan the URL the redirect leads to as well.",
         severity: Severity::Info,
+    },
+    RuleText {
+        class: "tld_swap",
+        short: "The trusted name under another top-level domain is allowed",
+        full: "The origin check ignores the top-level domain, so whoever registers the same name under another one (app.example.net for app.example.com) passes it.",
+        help: "Compare the whole host, top-level domain included, or better: compare the Origin header with an exact list of your origins.",
+        severity: Severity::High,
+    },
+    RuleText {
+        class: "substring_match",
+        short: "Origins that merely contain (or are contained in) a trusted origin are allowed",
+        full: "The origin check tests a substring (contains, indexOf), so whoever registers a domain that contains the trusted name, or is part of it, passes it.",
+        help: "Never test with contains, indexOf or startsWith on the trusted string: compare the Origin header with an exact list of your origins.",
+        severity: Severity::High,
+    },
+    RuleText {
+        class: "other_port",
+        short: "The trusted host on another port is allowed",
+        full: "The origin check ignores the port, so any other service on that host (a debug console, a user-content server) can read the responses.",
+        help: "Compare scheme, host and port together: compare the Origin header with an exact list of your origins.",
+        severity: Severity::Medium,
+    },
+    RuleText {
+        class: "third_party_trusted",
+        short: "A code-hosting, sandbox or CDN origin is allowed",
+        full: "Anyone can publish script on a code-hosting, sandbox or CDN domain, so any account there can read the responses (with the user's cookies when credentials are allowed).",
+        help: "Remove code-hosting, sandbox and CDN origins from the allowed origins; compare the Origin header with an exact list of your own origins.",
+        severity: Severity::High,
+    },
+    RuleText {
+        class: "localhost_trusted",
+        short: "A localhost or loopback origin is allowed",
+        full: "Whatever runs on the user's machine (any dev server, a local app, a malicious package's server) can read the responses; a check that only looks for `localhost` at the start also lets hosts such as localhost.attacker.com through.",
+        help: "Allow localhost only in development configurations, never in production; compare the Origin header with an exact list of your origins.",
+        severity: Severity::High,
+    },
+    RuleText {
+        class: "case_insensitive",
+        short: "An upper-case form of a trusted origin is accepted",
+        full: "No browser sends an upper-case origin, but a server that compares origins without regard to case often has a looser check elsewhere.",
+        help: "Compare the Origin header byte for byte with lower-case entries of an exact list of your origins.",
+        severity: Severity::Low,
+    },
+    RuleText {
+        class: "trailing_dot",
+        short: "The trusted host with a trailing dot is allowed",
+        full: "A host with a final dot is a separate origin with its own cookies and storage; allowing it shows a check that normalises instead of comparing.",
+        help: "Compare the Origin header exactly with a list of your origins, without normalising it.",
+        severity: Severity::Low,
+    },
+    RuleText {
+        class: "excessive_max_age",
+        short: "Access-Control-Max-Age is longer than browsers keep a preflight",
+        full: "Browsers keep a preflight at most 2 hours (Chromium) or 24 hours (Firefox); a longer value only shows that a permissive answer, or a mistake, is meant to stick.",
+        help: "Send Access-Control-Max-Age of a few minutes to 2 hours (600 to 7200).",
+        severity: Severity::Low,
+    },
+    RuleText {
+        class: "sensitive_header_exposed",
+        short: "Access-Control-Expose-Headers names a credential-like header",
+        full: "Headers that carry credentials or session state (tokens, session ids, CSRF tokens) become readable by every allowed origin's script; any origin mistake then hands them over.",
+        help: "Expose only the headers pages need to read (a request id, pagination).",
+        severity: Severity::Low,
     },
 ];
 
@@ -500,6 +564,26 @@ mod tests {
         }
         // The value is part of the baseline format: it must never change.
         assert_eq!(fingerprint("", "", None), "d94d12186c0f2fb7");
+    }
+
+    #[test]
+    fn every_finding_class_has_its_own_rule_text() {
+        use super::super::findings::FindingClass;
+        let classes: Vec<&str> = FindingClass::ALL.iter().map(|c| c.name()).collect();
+        let described: Vec<&str> = RULES.iter().map(|r| r.class).collect();
+        // Same classes, same order, each once: a new class needs its text here.
+        assert_eq!(described, classes);
+        for r in RULES {
+            assert!(r.short.len() > 20 && r.full.len() > 40 && r.help.len() > 20);
+            assert!(r.short.lines().count() == 1, "{}", r.class);
+        }
+        // No two classes share a text.
+        for (i, a) in RULES.iter().enumerate() {
+            for b in &RULES[i + 1..] {
+                assert_ne!(a.short, b.short, "{} / {}", a.class, b.class);
+                assert_ne!(a.full, b.full, "{} / {}", a.class, b.class);
+            }
+        }
     }
 
     #[test]
