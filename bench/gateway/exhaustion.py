@@ -2,7 +2,8 @@
 """Slow and stalling peers against a reverse proxy, with the scripts of
 crates/corsgate-gateway/tests/exhaustion.rs, to compare corsgate with nginx
 (see exhaustion.sh). Runs its own upstream: GET /big answers 64 MiB and
-records when the proxy drops the connection; POST /upload reads the body and
+records when the proxy drops the connection; GET /stall sends half an
+answer and stalls; POST /upload reads the body and
 answers its length; POST /hang reads the body and never answers.
 
 usage: exhaustion.py NAME HTTP_PORT H2C_PORT UPSTREAM_PORT
@@ -41,6 +42,14 @@ def serve(c):
         k, _, v = h.partition(b":")
         if k.strip().lower() == b"content-length":
             length = int(v)
+    if "/stall" in line:
+        # Half an answer, then nothing: the proxy's read timeout must cut it.
+        try:
+            c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + b"s" * 65536)
+            time.sleep(30)
+        except OSError:
+            pass
+        return
     if "/big" in line:
         size = 64 << 20
         chunk = b"x" * 65536
@@ -123,6 +132,26 @@ def slow_reader():
     s.close()
 
 
+def stalled_upstream():
+    s = socket.create_connection(("127.0.0.1", http_port))
+    s.sendall(b"GET /raw/stall HTTP/1.1\r\nHost: a\r\n\r\n")
+    got = b""
+    s.settimeout(20)
+    t0 = time.monotonic()
+    try:
+        while b"\r\n\r\n" not in got:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    t0 = time.monotonic()  # from the head: the body stalls after 64 KiB
+    t = time_to_close(s, b"", 1, 20)
+    row("upstream sends 64 KiB of 1 MiB, then stalls", "client connection %s" % fmt(t, 20))
+    s.close()
+
+
 def h2(scenario, first, trickle, every=0.2, limit=10):
     s = socket.create_connection(("127.0.0.1", h2_port))
     s.sendall(first)
@@ -166,6 +195,7 @@ def upload(scenario, path, total, pieces, every, limit=20):
 threading.Thread(target=upstream, daemon=True).start()
 time.sleep(0.3)
 slow_reader()
+stalled_upstream()
 h2("preface 1 byte / 200 ms", b"", PREFACE)
 h2("nothing sent", b"", b"")
 h2("preface + SETTINGS, then idle", PREFACE + SETTINGS, b"", limit=8)

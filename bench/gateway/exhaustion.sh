@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Slow and stalling peers, side by side: corsgate and nginx as reverse
 # proxies with the same timeouts (1 s for the header read, the client's
-# body, the send to the client and the upstream's answer), each in front of
+# body, the send to the client, the upstream's answer and each upstream
+# read), each in front of
 # the upstream that exhaustion.py runs. Prints a Markdown table.
 #
 #   bench/gateway/exhaustion.sh
@@ -34,6 +35,7 @@ header_read = "1s"
 client_body = "1s"
 client_send = "1s"
 upstream_response = "1s"
+upstream_read = "1s"
 idle = "60s"
 [[routes]]
 path = "/"
