@@ -21,11 +21,14 @@
 //! upstream's headers reached the page); `/healthz/%c0%ae%c0%ae/api/me`
 //! went through `/healthz` to a decoder that takes overlong UTF-8 for dots.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use corsgate_gateway::{start, GatewayConfig, RunningGateway};
+use common::{answering_upstream, base_path_routes, raw, start_gateway, Heads};
+use corsgate_gateway::RunningGateway;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -40,38 +43,8 @@ preserve_host = {preserve_host}
 [timeouts]
 upstream_connect = "5s"
 upstream_response = "20s"
-
-[[routes]]
-path = "/"
-cors = false
-upstream = "http://{up}/_root"
-
-[[routes]]
-path = "/healthz"
-cors = false
-upstream = "http://{up}/_healthz"
-
-[[routes]]
-path = "/public/"
-upstream = "http://{up}/_public"
-[routes.policy]
-origins = ["*"]
-
-[[routes]]
-path = "/api/"
-upstream = "http://{up}/_api"
-[routes.policy]
-origins = ["https://app.example.com"]
-credentials = true
-
-[[routes]]
-path = "/api/"
-host = "admin.example.com"
-upstream = "http://{up}/_admin"
-[routes.policy]
-origins = ["https://admin.example.com"]
-credentials = true
-"#
+{}"#,
+        base_path_routes(up)
     )
 }
 
@@ -231,96 +204,9 @@ fn answer(head: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
-type Heads = Arc<Mutex<Vec<String>>>;
-
-/// A raw HTTP/1.1 upstream recording each request head byte for byte.
-async fn upstream() -> (SocketAddr, Heads) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let heads: Heads = Arc::new(Mutex::new(Vec::new()));
-    let h2 = heads.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let heads = h2.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
-                        let body: usize = head
-                            .split("\r\n")
-                            .find_map(|l| {
-                                let (n, v) = l.split_once(':')?;
-                                n.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() < end + 4 + body {
-                            break;
-                        }
-                        buf.drain(..end + 4 + body);
-                        let out = answer(&head);
-                        heads.lock().unwrap().push(head);
-                        if s.write_all(&out).await.is_err() {
-                            return;
-                        }
-                    }
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
-        }
-    });
-    (addr, heads)
-}
-
 async fn setup(preserve_host: bool) -> (RunningGateway, Heads) {
-    let (up, heads) = upstream().await;
-    let gw = start(GatewayConfig::from_toml(&config(up, preserve_host)).unwrap())
-        .await
-        .unwrap();
-    (gw, heads)
-}
-
-/// One exchange on a fresh connection; the response's status and text.
-async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
-                let len: Option<usize> = head
-                    .split("\r\n")
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok());
-                if len.is_some_and(|n| out.len() >= end + 4 + n) {
-                    return;
-                }
-            }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok(),
-        "no answer to {:?}",
-        String::from_utf8_lossy(request)
-    );
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("not a response: {text:?}"));
-    (status, text)
+    let (up, heads) = answering_upstream(Arc::new(answer)).await;
+    (start_gateway(&config(up, preserve_host)).await, heads)
 }
 
 fn header<'a>(resp: &'a str, name: &str) -> Vec<&'a str> {

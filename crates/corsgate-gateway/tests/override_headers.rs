@@ -19,17 +19,14 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use corsgate_gateway::{start, GatewayConfig, RunningGateway};
+use corsgate_gateway::RunningGateway;
 use http_body_util::Full;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+use tokio::net::TcpStream;
 
 /// (name as the client spells it, value, kept with `trust_forwarded`).
 const ROWS: &[(&str, &str, bool)] = &[
@@ -99,50 +96,6 @@ request_headers = ["*"]
     )
 }
 
-/// A bare HTTP/1.1 upstream that records each request head byte for byte,
-/// skips its `content-length` body and answers [`OK`].
-async fn recording_upstream() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let h2 = heads.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let heads = h2.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
-                        let body: usize = head
-                            .split("\r\n")
-                            .find_map(|l| {
-                                let (n, v) = l.split_once(':')?;
-                                n.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() < end + 4 + body {
-                            break;
-                        }
-                        buf.drain(..end + 4 + body);
-                        heads.lock().unwrap().push(head);
-                        if s.write_all(OK).await.is_err() {
-                            return;
-                        }
-                    }
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
-        }
-    });
-    (addr, heads)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
     /// `GET`, no body, HTTP/1.1: the in-task client (its fast path for the
@@ -193,7 +146,7 @@ async fn exchange(
             if mode == Mode::Body {
                 req.push_str("hello");
             }
-            raw(addr, req.as_bytes()).await;
+            raw_text(addr, req.as_bytes(), NoLength::HeadOnly).await;
         }
         Mode::H2Get | Mode::H2Post => {
             let s = TcpStream::connect(addr).await.unwrap();
@@ -222,40 +175,6 @@ async fn exchange(
     }
     let got = heads.lock().unwrap().pop();
     got.unwrap_or_else(|| panic!("{mode:?} {extra:?}: nothing reached the upstream"))
-}
-
-/// Writes `request`, reads the answer's head (and its body by
-/// `content-length`), then drops the connection.
-async fn raw(addr: SocketAddr, request: &[u8]) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .split("\r\n")
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if out.len() >= end + 4 + len {
-                    return;
-                }
-            }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok(),
-        "no answer to {:?}",
-        String::from_utf8_lossy(request)
-    );
 }
 
 /// The requests of the table: each row alone, repeated, named in
@@ -337,10 +256,8 @@ fn check(mode: Mode, trust: bool, extra: &[(&str, &str)], control: &str, head: &
 }
 
 async fn run(trust: bool) {
-    let (up, heads) = recording_upstream().await;
-    let gw = start(GatewayConfig::from_toml(&config(up, trust)).unwrap())
-        .await
-        .unwrap();
+    let (up, heads) = recording_upstream(OK.to_vec()).await;
+    let gw = start_gateway(&config(up, trust)).await;
     let cases = cases();
     for mode in MODES {
         let control = exchange(&gw, &heads, mode, &[]).await;

@@ -28,11 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use corsgate_gateway::{start, GatewayConfig, RunningGateway};
+use corsgate_gateway::{GatewayConfig, RunningGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
 /// Routes, each with its own base path on the one upstream.
 const ROUTES: &[(&str, &str)] = &[
@@ -51,140 +49,33 @@ admin = "127.0.0.1:0"
 [timeouts]
 upstream_connect = "2s"
 upstream_response = "5s"
+{}"#,
+        base_path_routes(up)
+    )
+}
 
-[[routes]]
-path = "/"
-cors = false
-upstream = "http://{up}/_root"
-
+/// `/healthz` with CORS off, `/public/` any origin and `/api/` one
+/// credentialed origin, all on the config's default upstream.
+const DEFAULT_UPSTREAM_ROUTES: &str = r#"
 [[routes]]
 path = "/healthz"
 cors = false
-upstream = "http://{up}/_healthz"
 
 [[routes]]
 path = "/public/"
-upstream = "http://{up}/_public"
 [routes.policy]
 origins = ["*"]
 
 [[routes]]
 path = "/api/"
-upstream = "http://{up}/_api"
 [routes.policy]
 origins = ["https://app.example.com"]
 credentials = true
+"#;
 
-[[routes]]
-path = "/api/"
-host = "admin.example.com"
-upstream = "http://{up}/_admin"
-[routes.policy]
-origins = ["https://admin.example.com"]
-credentials = true
-"#
-    )
-}
-
-type Answer = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
-
-/// A bare HTTP/1.1 upstream that records each request head byte for byte,
-/// skips its `content-length` body, and answers `answer`.
-async fn recording_upstream(answer: Vec<u8>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    answering_upstream(Arc::new(move |_: &str| answer.clone())).await
-}
-
-/// [`recording_upstream`] with an answer chosen from the request head.
-async fn answering_upstream(answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let h2 = heads.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let heads = h2.clone();
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
-                        let body: usize = head
-                            .split("\r\n")
-                            .find_map(|l| {
-                                let (n, v) = l.split_once(':')?;
-                                n.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() < end + 4 + body {
-                            break;
-                        }
-                        buf.drain(..end + 4 + body);
-                        let out = answer(&head);
-                        heads.lock().unwrap().push(head);
-                        if s.write_all(&out).await.is_err() {
-                            return;
-                        }
-                    }
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
-        }
-    });
-    (addr, heads)
-}
-
-async fn setup() -> (RunningGateway, Arc<Mutex<Vec<String>>>) {
+async fn setup() -> (RunningGateway, Heads) {
     let (up, heads) = recording_upstream(OK.to_vec()).await;
-    let gw = start(GatewayConfig::from_toml(&config(up)).unwrap())
-        .await
-        .unwrap();
-    (gw, heads)
-}
-
-/// One exchange on a fresh connection: the raw request bytes out, the
-/// response back (its head, and its body by `content-length`, or to the
-/// end of the stream).
-async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
-                let len: Option<usize> = head
-                    .split("\r\n")
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok());
-                if len.is_some_and(|n| out.len() >= end + 4 + n) {
-                    return;
-                }
-            }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok(),
-        "no answer to {:?}",
-        String::from_utf8_lossy(request)
-    );
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("not a response: {text:?}"));
-    (status, text)
+    (start_gateway(&config(up)).await, heads)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -768,9 +659,7 @@ async fn an_h2c_upstream_gets_the_normalised_path_too() {
          [[routes]]\npath = \"/h2/\"\nupstream_protocol = \"h2c\"\ncors = false\n\
          [[routes]]\npath = \"/\"\ncors = false\n"
     );
-    let gw = start(GatewayConfig::from_toml(&text).unwrap())
-        .await
-        .unwrap();
+    let gw = start_gateway(&text).await;
     let a = gw.local_addr();
     for (path, want) in [
         ("/h2/x/../%65cho?q=/../a", Some("/h2/echo?q=/../a")),
@@ -955,26 +844,9 @@ upstream_response = "5s"
 path = "/"
 cors = false
 upstream = "http://{n}/public"
-
-[[routes]]
-path = "/healthz"
-cors = false
-
-[[routes]]
-path = "/public/"
-[routes.policy]
-origins = ["*"]
-
-[[routes]]
-path = "/api/"
-[routes.policy]
-origins = ["https://app.example.com"]
-credentials = true
-"#
+{DEFAULT_UPSTREAM_ROUTES}"#
     );
-    let gw = start(GatewayConfig::from_toml(&config).unwrap())
-        .await
-        .unwrap();
+    let gw = start_gateway(&config).await;
     let addr = gw.local_addr();
 
     // Controls: the sensitive location through its own route is readable
@@ -1091,24 +963,9 @@ fn chromium_on_a_disallowed_origin_cannot_read_through_path_tricks() {
             r#"
 listen = "127.0.0.1:0"
 upstream = "http://{up}"
-
-[[routes]]
-path = "/healthz"
-cors = false
-
-[[routes]]
-path = "/public/"
-[routes.policy]
-origins = ["*"]
-
-[[routes]]
-path = "/api/"
-[routes.policy]
-origins = ["https://app.example.com"]
-credentials = true
-"#
+{DEFAULT_UPSTREAM_ROUTES}"#
         );
-        let gw = start(GatewayConfig::from_toml(&config).unwrap()).await.unwrap();
+        let gw = start_gateway(&config).await;
         let gw_url = format!("http://127.0.0.1:{}", gw.local_addr().port());
         (page_origin, gw_url, heads, gw)
     });

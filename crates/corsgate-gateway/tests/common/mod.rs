@@ -1,6 +1,12 @@
 //! Test support: a real upstream on loopback that knows nothing of CORS (or
-//! gets it wrong on purpose), and a small HTTP client.
+//! gets it wrong on purpose), and a small HTTP client; the `raw` module for tests
+//! that must see the bytes on the wire.
 #![allow(dead_code)]
+
+mod raw;
+// Not every test file uses the raw helpers.
+#[allow(unused_imports)]
+pub use raw::*;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,0 +1,178 @@
+//! Raw HTTP/1.1 on loopback sockets, for tests that must see bytes exactly:
+//! an upstream recording each request head byte for byte, one-shot raw
+//! exchanges with the gateway, and the gateway started from a config text.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use corsgate_gateway::{start, GatewayConfig, RunningGateway};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A complete `200 OK` with the body `ok`.
+pub const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+/// The request heads an upstream recorded, in order.
+pub type Heads = Arc<Mutex<Vec<String>>>;
+
+/// An upstream's answer, chosen from the request head.
+pub type Answer = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
+
+/// A bare HTTP/1.1 upstream that records each request head byte for byte,
+/// skips its `content-length` body, and answers `answer`.
+pub async fn recording_upstream(answer: Vec<u8>) -> (SocketAddr, Heads) {
+    answering_upstream(Arc::new(move |_: &str| answer.clone())).await
+}
+
+/// [`recording_upstream`] with an answer chosen from the request head.
+pub async fn answering_upstream(answer: Answer) -> (SocketAddr, Heads) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let heads: Heads = Arc::new(Mutex::new(Vec::new()));
+    let h2 = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let heads = h2.clone();
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+                        let body: usize = head
+                            .split("\r\n")
+                            .find_map(|l| {
+                                let (n, v) = l.split_once(':')?;
+                                n.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse().ok())?
+                            })
+                            .unwrap_or(0);
+                        if buf.len() < end + 4 + body {
+                            break;
+                        }
+                        buf.drain(..end + 4 + body);
+                        let out = answer(&head);
+                        heads.lock().unwrap().push(head);
+                        if s.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, heads)
+}
+
+/// The gateway started from a TOML config text.
+pub async fn start_gateway(config: &str) -> RunningGateway {
+    start(GatewayConfig::from_toml(config).unwrap())
+        .await
+        .unwrap()
+}
+
+/// What to read of a response without `content-length`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoLength {
+    /// Its body runs to the end of the stream.
+    ToEnd,
+    /// Only its head.
+    HeadOnly,
+}
+
+/// One exchange on a fresh connection: the raw request bytes out, the
+/// response back (its head, and its body by `content-length`, or as
+/// `no_length` says without one), then the connection dropped.
+pub async fn raw_text(addr: SocketAddr, request: &[u8], no_length: NoLength) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+                let len: Option<usize> = head
+                    .split("\r\n")
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok());
+                let len = match no_length {
+                    NoLength::ToEnd => len,
+                    NoLength::HeadOnly => Some(len.unwrap_or(0)),
+                };
+                if len.is_some_and(|n| out.len() >= end + 4 + n) {
+                    return;
+                }
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "no answer to {:?}",
+        String::from_utf8_lossy(request)
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`raw_text`] reading an unsized body to the end of the stream; the
+/// response's status and text.
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let text = raw_text(addr, request, NoLength::ToEnd).await;
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not a response: {text:?}"));
+    (status, text)
+}
+
+/// The routes of the path tests, each on its own base path of the one
+/// upstream `up`: `/` and `/healthz` with CORS off, `/public/` any origin,
+/// `/api/` one credentialed origin, and `/api/` on host `admin.example.com`
+/// another.
+pub fn base_path_routes(up: SocketAddr) -> String {
+    format!(
+        r#"
+[[routes]]
+path = "/"
+cors = false
+upstream = "http://{up}/_root"
+
+[[routes]]
+path = "/healthz"
+cors = false
+upstream = "http://{up}/_healthz"
+
+[[routes]]
+path = "/public/"
+upstream = "http://{up}/_public"
+[routes.policy]
+origins = ["*"]
+
+[[routes]]
+path = "/api/"
+upstream = "http://{up}/_api"
+[routes.policy]
+origins = ["https://app.example.com"]
+credentials = true
+
+[[routes]]
+path = "/api/"
+host = "admin.example.com"
+upstream = "http://{up}/_admin"
+[routes.policy]
+origins = ["https://admin.example.com"]
+credentials = true
+"#
+    )
+}
