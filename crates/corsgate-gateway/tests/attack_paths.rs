@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{answering_upstream, base_path_routes, raw, start_gateway, Heads};
+use common::{answering_upstream, base_path_routes, h2_connect, raw, start_gateway, Heads};
 use corsgate_gateway::RunningGateway;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -545,14 +545,7 @@ async fn the_routed_authority_is_the_only_host_forwarded() {
             }
         }
         // h2 with `:authority` and a disagreeing `host` field.
-        let s = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(s),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(conn);
+        let mut sender = h2_connect(addr).await;
         for (uri, host, want) in [
             (
                 "http://gw.example/api/me",

@@ -26,7 +26,6 @@ use bytes::Bytes;
 use common::*;
 use corsgate_gateway::RunningGateway;
 use http_body_util::Full;
-use tokio::net::TcpStream;
 
 /// (name as the client spells it, value, kept with `trust_forwarded`).
 const ROWS: &[(&str, &str, bool)] = &[
@@ -149,14 +148,7 @@ async fn exchange(
             raw_text(addr, req.as_bytes(), NoLength::HeadOnly).await;
         }
         Mode::H2Get | Mode::H2Post => {
-            let s = TcpStream::connect(addr).await.unwrap();
-            let (mut sender, conn) = hyper::client::conn::http2::handshake(
-                hyper_util::rt::TokioExecutor::new(),
-                hyper_util::rt::TokioIo::new(s),
-            )
-            .await
-            .unwrap();
-            tokio::spawn(conn);
+            let mut sender = h2_connect(addr).await;
             let mut b = http::Request::builder()
                 .method(if mode == Mode::H2Get { "GET" } else { "POST" })
                 .uri("http://gw.example/api/x?q=1")

@@ -30,7 +30,6 @@ use std::time::Duration;
 use common::*;
 use corsgate_gateway::{GatewayConfig, RunningGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Routes, each with its own base path on the one upstream.
 const ROUTES: &[(&str, &str)] = &[
@@ -592,14 +591,7 @@ async fn websocket_handshakes_cannot_climb_into_another_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_requests_are_normalised_the_same_way() {
     let (gw, heads) = setup().await;
-    let s = TcpStream::connect(gw.local_addr()).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(s),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let mut sender = h2_connect(gw.local_addr()).await;
     // (`:authority` and `:path`, upstream line or None for 400, Host forwarded)
     for (uri, want, host) in [
         ("http://gw.example/healthz/..%2fapi/me", None, ""),
