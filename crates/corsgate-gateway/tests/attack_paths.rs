@@ -27,7 +27,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{answering_upstream, base_path_routes, h2_connect, raw, start_gateway, Heads};
+use common::{
+    answering_upstream, base_path_routes, h2_connect, percent_decode_once, raw, start_gateway,
+    Heads,
+};
 use corsgate_gateway::RunningGateway;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,27 +54,10 @@ upstream_response = "20s"
 // ---------------------------------------------------------------------------
 // The lenient application, written independently of `target.rs`.
 
-fn hexval(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
 /// Decodes every `%XX` once; overlong UTF-8 sequences of ASCII characters
 /// decode to that character (as old lenient decoders did).
 fn lenient_decode(path: &str) -> String {
-    let b = path.as_bytes();
-    let mut bytes = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
-                bytes.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        bytes.push(b[i]);
-        i += 1;
-    }
+    let bytes = percent_decode_once(path);
     let mut out = String::new();
     let mut j = 0;
     while j < bytes.len() {

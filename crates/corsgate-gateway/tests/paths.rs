@@ -119,28 +119,12 @@ fn received_head(heads: &Mutex<Vec<String>>) -> Option<String> {
 // ---------------------------------------------------------------------------
 // An independent model of a normalising upstream and of the routes.
 
-fn hexval(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
 /// What an aggressive application makes of a path: every escape decoded
 /// once, `\` taken as `/`, `;params` dropped from each segment, dot
 /// segments resolved, empty segments dropped.
 fn aggressive(path: &str) -> String {
-    let b = path.as_bytes();
-    let mut dec = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
-                dec.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        dec.push(if b[i] == b'\\' { b'/' } else { b[i] });
-        i += 1;
-    }
+    // A `\` the client wrote is a `/`; one decoded from `%5C` is not.
+    let dec = percent_decode_once(&path.replace('\\', "/"));
     let dec = String::from_utf8_lossy(&dec).into_owned();
     let mut out: Vec<&str> = Vec::new();
     for seg in dec.split('/') {

@@ -1,6 +1,7 @@
 //! Raw HTTP/1.1 on loopback sockets, for tests that must see bytes exactly:
 //! an upstream recording each request head byte for byte, one-shot raw
-//! exchanges with the gateway, and the gateway started from a config text.
+//! exchanges with the gateway, the gateway started from a config text, and
+//! the routes and path decoding the path tests share.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -134,6 +135,27 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("not a response: {text:?}"));
     (status, text)
+}
+
+/// The bytes of `path` with every `%XX` decoded once (and nothing else), as
+/// an application behind the gateway may read it.
+pub fn percent_decode_once(path: &str) -> Vec<u8> {
+    let hexval = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let b = path.as_bytes();
+    let mut bytes = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
+                bytes.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    bytes
 }
 
 /// The routes of the path tests, each on its own base path of the one
