@@ -1,5 +1,6 @@
-//! Shared machinery of the live export tests for Caddy and HAProxy (copied in
-//! part from tests/export.rs, which runs nginx and Apache the same way): the
+//! Shared machinery of the live export tests (tests/export.rs for nginx and
+//! Apache, tests/export_caddy.rs and tests/export_haproxy.rs, and
+//! tests/export_attack.rs use it): the
 //! policies and the generated browser fetches, a loopback upstream with
 //! misleading CORS headers, the judge (corsgate's browser role against the
 //! real server and against `Policy::decide`), hostile origin classes, path
@@ -349,6 +350,21 @@ pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
     }
 }
 
+/// Connects to a loopback server, retrying a refused or reset connect a few
+/// times: on a loaded machine a server's accept queue can overflow for a
+/// moment, which says nothing about its CORS answers.
+pub fn connect(port: u16) -> TcpStream {
+    let mut last = None;
+    for attempt in 0..8u64 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25 << attempt));
+    }
+    panic!("cannot connect to 127.0.0.1:{port}: {last:?}");
+}
+
 /// Sends raw header lines to the server and reads its answer.
 pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) -> Response {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
@@ -359,7 +375,7 @@ pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]
         req.extend_from_slice(b"\r\n");
     }
     req.extend_from_slice(b"Connection: close\r\n\r\n");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = connect(port);
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(&req).unwrap();
     let head = read_head(&mut s);
