@@ -44,8 +44,8 @@ use http::{HeaderMap, Method};
 
 use edge::{
     cors_lines, decided_lines, decode_all, exchange, export, free_port, is_root, read_head, real,
-    seen, start_hostile, temp_dir, try_exchange, wait_port, which, Case, Probe, Running, Upstream,
-    API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS, UPSTREAM_HEADERS,
+    seen, serve_page, start_hostile, temp_dir, try_exchange, wait_port, which, Case, Probe,
+    Running, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS, UPSTREAM_HEADERS,
 };
 
 // ---------------------------------------------------------------------------
@@ -1297,26 +1297,7 @@ fn apache_path_forms_are_covered_or_refused() {
 
 /// Serves one page (for any path) on loopback; its origin is the refused one.
 fn start_page() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = read_head(&mut s);
-                let body = "<!doctype html><title>not an allowed origin</title><p>page";
-                let _ = s.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            });
-        }
-    });
-    port
+    serve_page("<!doctype html><title>not an allowed origin</title><p>page")
 }
 
 /// A page on a refused origin fetches `/%61pi/items` with credentials through

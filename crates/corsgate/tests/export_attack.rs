@@ -16,14 +16,16 @@
 //! upstream's 103 for the final response and relays the real one after it
 //! unfiltered; the export warns about it.
 
+#[path = "common/edge.rs"]
+mod edge;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
-const EVIL: &str = "https://evil.example";
+use edge::{free_port, is_root, serve_page, wait_port, Running, TempDir, BIN, EVIL};
 
 /// The upstream's answer for a request line's path, reflecting `origin`.
 fn answer(path: &str, origin: &str) -> Option<Vec<u8>> {
@@ -100,53 +102,6 @@ fn start_upstream() -> u16 {
         }
     });
     port
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A server we started; stopped (SIGTERM to its own pid) on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn export(to: &str, dir: &Path, upstream: u16) -> String {
@@ -250,21 +205,8 @@ fn start(server: Server, exported: &str, dir: &Path, port: u16, upstream: u16) -
                 .unwrap()
         }
     };
-    let begun = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{server:?} exited ({status}): {}",
-                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
-            );
-        }
-        assert!(
-            begun.elapsed() < Duration::from_secs(20),
-            "{server:?} not up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Running(child)
+    wait_port(port, &mut child, &dir.join("stderr.log"));
+    Running { child }
 }
 
 /// The response a browser acts on: interim (1xx) responses skipped, as
@@ -489,24 +431,7 @@ fn apache_export_under_attack() {
 
 /// Serves one page (any path) on loopback: its origin is a refused one.
 fn start_page() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf);
-                let body = "<!doctype html><title>refused origin</title>";
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+    serve_page("<!doctype html><title>refused origin</title>")
 }
 
 /// The same in headless Chromium, with `credentials: 'include'`, from a page

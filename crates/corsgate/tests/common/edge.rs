@@ -1776,7 +1776,8 @@ pub fn named_exports_share_one_server(server: Server) {
 // One case in a real browser: headless Chromium, `credentials: 'include'`.
 
 /// A page server: any path answers a blank HTML page (the page's origin).
-fn start_page() -> u16 {
+/// Serves one HTML page with `body` (any path) on loopback; returns its port.
+pub fn serve_page(body: &'static str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1785,7 +1786,6 @@ fn start_page() -> u16 {
             std::thread::spawn(move || {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let _ = read_head(&mut s);
-                let body = "<!doctype html><title>corsgate export</title><p>page";
                 let _ = s.write_all(
                     format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -1797,6 +1797,10 @@ fn start_page() -> u16 {
         }
     });
     port
+}
+
+fn start_page() -> u16 {
+    serve_page("<!doctype html><title>corsgate export</title><p>page")
 }
 
 /// A credentialed PUT with a JSON body (allowed: the page reads the status,
