@@ -28,24 +28,18 @@
 #[path = "common/edge.rs"]
 mod edge;
 
-use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use corsgate_core::decision::Action;
-use corsgate_core::{
-    Browser, Credentials, HeaderList, Outgoing, Policy, Profile, Request, Response, Verdict,
-};
+use corsgate_core::{Browser, Credentials, Outgoing, Policy, Profile, Request, Response, Verdict};
 use http::{HeaderMap, Method};
 
 use edge::{
-    cors_lines, decided_lines, decode_all, exchange, export, free_port, is_root, read_head, real,
-    seen, serve_page, start_hostile, temp_dir, try_exchange, wait_port, which, Case, Probe,
-    Running, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS, UPSTREAM_HEADERS,
+    cors_lines, decided_lines, decode_all, exchange, export, free_port, is_root, probe_table, real,
+    reference_with, seen, serve_page, start_hostile, start_upstream_with, temp_dir, try_exchange,
+    wait_port, which, Case, Probe, Running, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS,
 };
 
 // ---------------------------------------------------------------------------
@@ -78,48 +72,7 @@ const ORIGINS: &[&str] = &[
 // The upstream: a loopback HTTP/1.1 server that counts what reaches it.
 
 fn start_upstream() -> Upstream {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let preflights = Arc::new(AtomicUsize::new(0));
-    let (r, p) = (requests.clone(), preflights.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let (r, p) = (r.clone(), p.clone());
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let head = String::from_utf8_lossy(&read_head(&mut s)).to_ascii_lowercase();
-                r.fetch_add(1, Ordering::SeqCst);
-                if head.starts_with("options ")
-                    && head.contains("\r\naccess-control-request-method:")
-                {
-                    p.fetch_add(1, Ordering::SeqCst);
-                }
-                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
-                let status = PATHS
-                    .iter()
-                    .find(|(p, _)| path.starts_with(p))
-                    .map_or(200, |(_, s)| *s);
-                let body = "{\"upstream\":true}\n";
-                let mut out = format!("HTTP/1.1 {status} X\r\n");
-                for (n, v) in UPSTREAM_HEADERS {
-                    out.push_str(&format!("{n}: {v}\r\n"));
-                }
-                let body = if head.starts_with("head ") { "" } else { body };
-                out.push_str(&format!(
-                    "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    if body.is_empty() { 18 } else { body.len() }
-                ));
-                let _ = s.write_all(out.as_bytes());
-            });
-        }
-    });
-    Upstream {
-        port,
-        requests,
-        preflights,
-    }
+    start_upstream_with(false)
 }
 
 // ---------------------------------------------------------------------------
@@ -127,26 +80,7 @@ fn start_upstream() -> Upstream {
 
 /// What `Policy::decide` answers, in front of the same upstream answer.
 fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
-    let method = Method::from_bytes(out.method.as_bytes()).unwrap();
-    let headers: HeaderMap = out.headers.to_http().0;
-    let d = policy.decide(&method, &headers);
-    match d.action() {
-        Action::Respond(s) => Response::with_headers(
-            s.as_u16(),
-            HeaderList::from_http(&d.headers().to_header_map()),
-        ),
-        Action::PassOn => {
-            let mut map = HeaderMap::new();
-            for (n, v) in UPSTREAM_HEADERS {
-                map.append(
-                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                    v.parse().unwrap(),
-                );
-            }
-            d.into_headers().apply_to(&mut map);
-            Response::with_headers(status, HeaderList::from_http(&map))
-        }
-    }
+    reference_with(policy, out, status, false)
 }
 
 // ---------------------------------------------------------------------------
@@ -368,83 +302,13 @@ fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static str>)>
 }
 
 fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
-    let mut report = Vec::new();
-    let mut problems = Vec::new();
-    for p in PROBES {
-        let lines: Vec<(String, Vec<u8>)> = p
-            .headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
-            .collect();
-        let got = exchange(port, p.method, "/api/items", &lines);
-        let mut map = HeaderMap::new();
-        for (n, v) in p.headers {
-            map.append(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        let d = policy.decide(&Method::from_bytes(p.method.as_bytes()).unwrap(), &map);
-        let (want_status, want_acao) = match d.action() {
-            Action::Respond(s) => (
-                s.as_u16(),
-                d.headers()
-                    .to_header_map()
-                    .get("access-control-allow-origin")
-                    .map(|v| v.to_str().unwrap().to_owned()),
-            ),
-            Action::PassOn => (
-                200,
-                d.headers()
-                    .to_header_map()
-                    .get("access-control-allow-origin")
-                    .map(|v| v.to_str().unwrap().to_owned()),
-            ),
-        };
-        let acao: Vec<String> = got
-            .headers
-            .get_all("access-control-allow-origin")
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect();
-        assert!(
-            acao.len() <= 1,
-            "{}: {what}: duplicate ACAO {acao:?}",
-            server.name(),
-            what = p.what
-        );
-        let got_pair = (got.status, acao.first().cloned());
-        let want_pair = (want_status, want_acao);
-        match documented(server, p.what) {
-            None if got_pair != want_pair => problems.push(format!(
-                "{}: {}: {got_pair:?} differs from Policy::decide's {want_pair:?} and is not a documented difference",
-                server.name(),
-                p.what
-            )),
-            None => {}
-            Some(_) if got_pair == want_pair => problems.push(format!(
-                "{}: {}: no longer differs from Policy::decide ({got_pair:?}); update docs/export.md",
-                server.name(),
-                p.what
-            )),
-            Some((s, a)) if got_pair != (s, a.map(str::to_owned)) => problems.push(format!(
-                "{}: {}: {got_pair:?} is not the documented difference {:?} (Policy::decide: {want_pair:?})",
-                server.name(),
-                p.what,
-                (s, a)
-            )),
-            Some(_) => report.push(format!(
-                "{}: {} → {} {:?} (Policy::decide: {} {:?})",
-                server.name(),
-                p.what,
-                got_pair.0,
-                got_pair.1,
-                want_pair.0,
-                want_pair.1
-            )),
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    report
+    probe_table(
+        server.name(),
+        PROBES,
+        &move |what| documented(server, what),
+        port,
+        policy,
+    )
 }
 
 /// Legacy Private Network Access (the browser role does not model it): the

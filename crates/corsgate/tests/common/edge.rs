@@ -275,6 +275,12 @@ pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
 }
 
 pub fn start_upstream() -> Upstream {
+    start_upstream_with(true)
+}
+
+/// `start_upstream`, reflecting the request's Origin in its
+/// `Access-Control-Allow-Origin` or not (then always `*`).
+pub fn start_upstream_with(reflect: bool) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -300,7 +306,12 @@ pub fn start_upstream() -> Upstream {
                     .map_or(200, |(_, s)| *s);
                 let body = "{\"upstream\":true}\n";
                 let mut out = format!("HTTP/1.1 {status} X\r\n");
-                for (n, v) in upstream_headers(head_value(&head, "origin")) {
+                let origin = if reflect {
+                    head_value(&head, "origin")
+                } else {
+                    None
+                };
+                for (n, v) in upstream_headers(origin) {
                     out.push_str(&format!("{n}: {v}\r\n"));
                 }
                 let body = if head.starts_with("head ") { "" } else { body };
@@ -324,6 +335,11 @@ pub fn start_upstream() -> Upstream {
 
 /// What `Policy::decide` answers, in front of the same upstream answer.
 pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
+    reference_with(policy, out, status, true)
+}
+
+/// `reference` for an upstream started by `start_upstream_with(reflect)`.
+pub fn reference_with(policy: &Policy, out: &Outgoing, status: u16, reflect: bool) -> Response {
     let method = Method::from_bytes(out.method.as_bytes()).unwrap();
     let headers: HeaderMap = out.headers.to_http().0;
     let d = policy.decide(&method, &headers);
@@ -337,6 +353,7 @@ pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
             let origin = out
                 .headers
                 .get("origin")
+                .filter(|_| reflect)
                 .map(|v| String::from_utf8_lossy(&v).into_owned());
             for (n, v) in upstream_headers(origin.as_deref()) {
                 map.append(
@@ -1035,9 +1052,30 @@ pub fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static st
 }
 
 pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
+    probe_table(
+        server.name(),
+        PROBES,
+        &move |what| documented(server, what),
+        port,
+        policy,
+    )
+}
+
+/// A server's documented difference for a probe, by the probe's `what`.
+pub type Documented = dyn Fn(&str) -> Option<(u16, Option<&'static str>)>;
+
+/// Sends `probes` to the server `name` on `port`; a difference from
+/// `Policy::decide` must be exactly the documented one.
+pub fn probe_table(
+    name: &str,
+    probes: &[Probe],
+    documented: &Documented,
+    port: u16,
+    policy: &Policy,
+) -> Vec<String> {
     let mut report = Vec::new();
     let mut problems = Vec::new();
-    for p in PROBES {
+    for p in probes {
         let lines: Vec<(String, Vec<u8>)> = p
             .headers
             .iter()
@@ -1076,32 +1114,32 @@ pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
         assert!(
             acao.len() <= 1,
             "{}: {what}: duplicate ACAO {acao:?}",
-            server.name(),
+            name,
             what = p.what
         );
         let got_pair = (got.status, acao.first().cloned());
         let want_pair = (want_status, want_acao);
-        match documented(server, p.what) {
+        match documented(p.what) {
             None if got_pair != want_pair => problems.push(format!(
                 "{}: {}: {got_pair:?} differs from Policy::decide's {want_pair:?} and is not a documented difference",
-                server.name(),
+                name,
                 p.what
             )),
             None => {}
             Some(_) if got_pair == want_pair => problems.push(format!(
                 "{}: {}: no longer differs from Policy::decide ({got_pair:?}); update docs/export.md",
-                server.name(),
+                name,
                 p.what
             )),
             Some((s, a)) if got_pair != (s, a.map(str::to_owned)) => problems.push(format!(
                 "{}: {}: {got_pair:?} is not the documented difference {:?} (Policy::decide: {want_pair:?})",
-                server.name(),
+                name,
                 p.what,
                 (s, a)
             )),
             Some(_) => report.push(format!(
                 "{}: {} → {} {:?} (Policy::decide: {} {:?})",
-                server.name(),
+                name,
                 p.what,
                 got_pair.0,
                 got_pair.1,
