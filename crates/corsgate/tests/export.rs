@@ -27,19 +27,23 @@
 
 #[path = "common/edge.rs"]
 mod edge;
+#[path = "common/nginx_apache.rs"]
+mod nginx_apache;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 
 use corsgate_core::decision::Action;
 use corsgate_core::{Browser, Credentials, Outgoing, Policy, Profile, Request, Response, Verdict};
 use http::{HeaderMap, Method};
 
+use nginx_apache::Server;
+
 use edge::{
-    cors_lines, decided_lines, decode_all, exchange, export, free_port, is_root, probe_table, real,
+    cors_lines, decided_lines, decode_all, exchange, export, free_port, probe_table, real,
     reference_with, seen, serve_page, start_hostile, start_upstream_with, temp_dir, try_exchange,
-    wait_port, which, Case, Probe, Running, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS,
+    Case, Probe, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS,
 };
 
 // ---------------------------------------------------------------------------
@@ -84,192 +88,13 @@ fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
 }
 
 // ---------------------------------------------------------------------------
-// The servers.
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Server {
-    Nginx,
-    Apache,
-}
-
-impl Server {
-    fn name(self) -> &'static str {
-        match self {
-            Server::Nginx => "nginx",
-            Server::Apache => "apache",
-        }
-    }
-
-    fn start(self, exported: &str, dir: &Path, port: u16) -> Running {
-        self.start_with(exported, dir, port, "")
-    }
-
-    /// `start`, with `extra` directives in the server context (nginx's
-    /// `server {}`, Apache's main configuration), before the exported part.
-    fn start_with(self, exported: &str, dir: &Path, port: u16, extra: &str) -> Running {
-        let log = dir.join("error.log");
-        let d = dir.display();
-        let mut child = match self {
-            Server::Nginx => {
-                let bin = which(&["nginx"]).expect(
-                    "nginx is needed for this test (Debian: apt-get install nginx; scripts/test installs it)",
-                );
-                let (http_part, server_part) = exported
-                    .split_once("# ---- server {} context")
-                    .expect("the nginx export has a server part");
-                let conf = format!(
-                    "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                     events {{ worker_connections 256; }}\n\
-                     http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-                     fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                     {http_part}\n  server {{\n    listen 127.0.0.1:{port};\n    {extra}\n    # ---- server {{}} context{server_part}\n  }}\n}}\n"
-                );
-                std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-                Command::new(bin)
-                    .arg("-p")
-                    .arg(dir)
-                    .arg("-e")
-                    .arg(&log)
-                    .arg("-c")
-                    .arg(dir.join("nginx.conf"))
-                    .args(["-g", "daemon off;"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                    .spawn()
-                    .unwrap()
-            }
-            Server::Apache => {
-                let bin = which(&["apache2", "httpd"]).expect(
-                    "Apache httpd is needed for this test (Debian: apt-get install apache2; scripts/test installs it)",
-                );
-                let modules = [
-                    "/usr/lib/apache2/modules",
-                    "/usr/lib64/httpd/modules",
-                    "/usr/lib/httpd/modules",
-                ]
-                .into_iter()
-                .find(|m| Path::new(m).join("mod_headers.so").is_file())
-                .expect("Apache's modules directory");
-                std::fs::write(dir.join("exported.conf"), exported).unwrap();
-                let mut conf = format!(
-                    "ServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\nErrorLog {d}/error.log\n\
-                     LogLevel warn\nDefaultRuntimeDir {d}\nServerName 127.0.0.1\n"
-                );
-                for (name, file) in [
-                    ("mpm_event_module", "mod_mpm_event.so"),
-                    ("authz_core_module", "mod_authz_core.so"),
-                    ("headers_module", "mod_headers.so"),
-                    ("setenvif_module", "mod_setenvif.so"),
-                    ("rewrite_module", "mod_rewrite.so"),
-                    ("proxy_module", "mod_proxy.so"),
-                    ("proxy_http_module", "mod_proxy_http.so"),
-                ] {
-                    conf.push_str(&format!("LoadModule {name} {modules}/{file}\n"));
-                }
-                if is_root() {
-                    conf.push_str("User nobody\nGroup nogroup\n");
-                }
-                conf.push_str(extra);
-                conf.push('\n');
-                conf.push_str(&format!("Include {d}/exported.conf\n"));
-                std::fs::write(dir.join("httpd.conf"), conf).unwrap();
-                Command::new(bin)
-                    .arg("-d")
-                    .arg(dir)
-                    .arg("-f")
-                    .arg(dir.join("httpd.conf"))
-                    .arg("-DFOREGROUND")
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                    .spawn()
-                    .unwrap()
-            }
-        };
-        wait_port(port, &mut child, &dir.join("stderr.log"));
-        Running { child }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Raw requests no browser sends: where the servers cannot follow
 // `Policy::decide`, and the answer each gives instead.
 
-/// Run against the first policy (exact origins, credentials).
-const PROBES: &[Probe] = &[
-    Probe {
-        what: "an upper-case exact origin on a preflight",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "HTTPS://APP.EXAMPLE.COM"),
-            ("Access-Control-Request-Method", "PUT"),
-        ],
-    },
-    Probe {
-        what: "an empty Access-Control-Request-Method",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", ""),
-        ],
-    },
-    Probe {
-        what: "two Origin lines",
-        method: "GET",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Origin", "https://admin.example.com"),
-        ],
-    },
-    Probe {
-        what: "Access-Control-Request-Headers in two lines",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", "PUT"),
-            ("Access-Control-Request-Headers", "content-type"),
-            ("Access-Control-Request-Headers", "x-evil"),
-        ],
-    },
-    Probe {
-        what: "17 empty elements in Access-Control-Request-Headers",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", "PUT"),
-            (
-                "Access-Control-Request-Headers",
-                ",,,,,,,,,,,,,,,,,content-type",
-            ),
-        ],
-    },
-    Probe {
-        what: "a lower-case options method",
-        method: "options",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", "PUT"),
-        ],
-    },
-    Probe {
-        what: "an explicit default port under an exact origin",
-        method: "GET",
-        headers: &[("Origin", "https://app.example.com:443")],
-    },
-    Probe {
-        what: "mixed-case, spaced request header names",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://admin.example.com"),
-            ("Access-Control-Request-Method", "DELETE"),
-            (
-                "Access-Control-Request-Headers",
-                " Content-Type ,AUTHORIZATION,, ",
-            ),
-        ],
-    },
-];
+/// Run against the first policy (exact origins, credentials): the first eight
+/// of the shared table in tests/common/edge.rs (the later ones are Caddy's and
+/// HAProxy's).
+const PROBES: &[Probe] = edge::PROBES.split_at(8).0;
 
 /// The documented differences (docs/export.md), per server: which probe, and
 /// the (status, Access-Control-Allow-Origin) the server gives instead of

@@ -18,14 +18,18 @@
 
 #[path = "common/edge.rs"]
 mod edge;
+#[path = "common/nginx_apache.rs"]
+mod nginx_apache;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use edge::{free_port, is_root, serve_page, wait_port, Running, TempDir, BIN, EVIL};
+use nginx_apache::Server;
+
+use edge::{free_port, serve_page, Running, TempDir, BIN, EVIL};
 
 /// The upstream's answer for a request line's path, reflecting `origin`.
 fn answer(path: &str, origin: &str) -> Option<Vec<u8>> {
@@ -130,83 +134,12 @@ fn export(to: &str, dir: &Path, upstream: u16) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Server {
-    Nginx,
-    Apache,
-}
-
 fn start(server: Server, exported: &str, dir: &Path, port: u16, upstream: u16) -> Running {
-    let d = dir.display();
-    let mut child = match server {
-        Server::Nginx => {
-            let (http_part, server_part) = exported
-                .split_once("# ---- server {} context")
-                .expect("the nginx export has a server part");
-            let conf = format!(
-                "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                 {http_part}\n  server {{\n    listen 127.0.0.1:{port};\n\
-                 location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n\
-                 # ---- server {{}} context{server_part}\n  }}\n}}\n"
-            );
-            std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-            Command::new("/usr/sbin/nginx")
-                .arg("-p")
-                .arg(dir)
-                .arg("-e")
-                .arg(dir.join("error.log"))
-                .arg("-c")
-                .arg(dir.join("nginx.conf"))
-                .args(["-g", "daemon off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                .spawn()
-                .unwrap()
-        }
-        Server::Apache => {
-            let modules = "/usr/lib/apache2/modules";
-            std::fs::write(dir.join("exported.conf"), exported).unwrap();
-            let mut conf = format!(
-                "ServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\nErrorLog {d}/error.log\n\
-                 LogLevel warn\nDefaultRuntimeDir {d}\nServerName 127.0.0.1\n"
-            );
-            for (name, file) in [
-                ("mpm_event_module", "mod_mpm_event.so"),
-                ("authz_core_module", "mod_authz_core.so"),
-                ("headers_module", "mod_headers.so"),
-                ("setenvif_module", "mod_setenvif.so"),
-                ("rewrite_module", "mod_rewrite.so"),
-                ("proxy_module", "mod_proxy.so"),
-                ("proxy_http_module", "mod_proxy_http.so"),
-            ] {
-                conf.push_str(&format!("LoadModule {name} {modules}/{file}\n"));
-            }
-            if is_root() {
-                conf.push_str("User nobody\nGroup nogroup\n");
-            }
-            conf.push_str(&format!(
-                "ProxyPass / http://127.0.0.1:{upstream}/\nInclude {d}/exported.conf\n"
-            ));
-            std::fs::write(dir.join("httpd.conf"), conf).unwrap();
-            Command::new("/usr/sbin/apache2")
-                .arg("-d")
-                .arg(dir)
-                .arg("-f")
-                .arg(dir.join("httpd.conf"))
-                .arg("-DFOREGROUND")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                .spawn()
-                .unwrap()
-        }
+    let catch_all = match server {
+        Server::Nginx => format!("location / {{ proxy_pass http://127.0.0.1:{upstream}; }}"),
+        Server::Apache => format!("ProxyPass / http://127.0.0.1:{upstream}/"),
     };
-    wait_port(port, &mut child, &dir.join("stderr.log"));
-    Running { child }
+    server.start_with(exported, dir, port, &catch_all)
 }
 
 /// The response a browser acts on: interim (1xx) responses skipped, as
