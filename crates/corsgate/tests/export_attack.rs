@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use nginx_apache::Server;
 
-use edge::{free_port, serve_page, Running, TempDir, BIN, EVIL};
+use edge::{free_port, serve_page, Running, TempDir, EVIL};
 
 /// The upstream's answer for a request line's path, reflecting `origin`.
 fn answer(path: &str, origin: &str) -> Option<Vec<u8>> {
@@ -108,6 +108,7 @@ fn start_upstream() -> u16 {
     port
 }
 
+/// The exported `to` configuration of the attack's policy (written to `dir`).
 fn export(to: &str, dir: &Path, upstream: u16) -> String {
     let policy = dir.join("policy.toml");
     std::fs::write(
@@ -115,23 +116,7 @@ fn export(to: &str, dir: &Path, upstream: u16) -> String {
         "origins = [\"https://app.example.com\"]\ncredentials = true\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["export", "--to", to])
-        .arg(&policy)
-        .args([
-            "--upstream",
-            &format!("http://127.0.0.1:{upstream}"),
-            "--location",
-            "/api/",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    edge::export(to, &policy, upstream)
 }
 
 fn start(server: Server, exported: &str, dir: &Path, port: u16, upstream: u16) -> Running {
