@@ -41,9 +41,9 @@ use http::{HeaderMap, Method};
 use nginx_apache::Server;
 
 use edge::{
-    cors_lines, decided_lines, decode_all, exchange, export, free_port, probe_table, real,
-    reference_with, seen, serve_page, start_hostile, start_upstream_with, temp_dir, try_exchange,
-    Case, Probe, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS,
+    cors_lines, decided_lines, decode_all, exchange, export, fetch_each, free_port, probe_table,
+    real, reference_with, seen, serve_page, start_hostile, start_upstream_with, temp_dir,
+    try_exchange, Case, Probe, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS,
 };
 
 // ---------------------------------------------------------------------------
@@ -1023,31 +1023,8 @@ fn chromium_cannot_read_the_encoded_path_through_either_server() {
     for (name, port) in &ports {
         urls.push((name, format!("http://127.0.0.1:{port}/%61pi/items")));
     }
-    let list = serde_json::to_string(&urls.iter().map(|(_, u)| u).collect::<Vec<_>>()).unwrap();
-    let script = format!(
-        "const done = arguments[arguments.length - 1];
-         (async () => {{
-           const out = [];
-           for (const url of {list}) {{
-             try {{
-               const r = await fetch(url, {{credentials: 'include'}});
-               out.push('read ' + r.status + ': ' + (await r.text()));
-             }} catch (e) {{
-               out.push('blocked: ' + e);
-             }}
-           }}
-           done(out);
-         }})().catch(e => done('JS error: ' + e));"
-    );
-    let result = driver
-        .execute_async(&script, vec![])
-        .expect("the script runs");
-    let seen: Vec<String> = result
-        .as_array()
-        .unwrap_or_else(|| panic!("{result}"))
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect();
+    let list: Vec<String> = urls.iter().map(|(_, u)| u.clone()).collect();
+    let seen = fetch_each(&driver, &list);
     for ((name, url), got) in urls.iter().zip(&seen) {
         println!("chromium {}: {name} {url}: {got}", driver.browser_version);
     }

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use nginx_apache::Server;
 
-use edge::{free_port, serve_page, Running, TempDir, EVIL};
+use edge::{fetch_each, free_port, serve_page, Running, TempDir, EVIL};
 
 /// The upstream's answer for a request line's path, reflecting `origin`.
 fn answer(path: &str, origin: &str) -> Option<Vec<u8>> {
@@ -378,31 +378,7 @@ fn chromium_reads_nothing_through_either_export() {
         .iter()
         .map(|(_, p, port)| format!("http://127.0.0.1:{port}{p}"))
         .collect();
-    let script = format!(
-        "const done = arguments[arguments.length - 1];
-         (async () => {{
-           const out = [];
-           for (const url of {}) {{
-             try {{
-               const r = await fetch(url, {{credentials: 'include'}});
-               out.push('read ' + r.status + ': ' + (await r.text()));
-             }} catch (e) {{
-               out.push('blocked: ' + e);
-             }}
-           }}
-           done(out);
-         }})().catch(e => done('JS error: ' + e));",
-        serde_json::to_string(&list).unwrap()
-    );
-    let result = driver
-        .execute_async(&script, vec![])
-        .expect("the script runs");
-    let seen: Vec<String> = result
-        .as_array()
-        .unwrap_or_else(|| panic!("{result}"))
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect();
+    let seen = fetch_each(&driver, &list);
     for ((name, path, _), got) in urls.iter().zip(&seen) {
         println!("chromium {}: {name} {path}: {got}", driver.browser_version);
     }

@@ -1919,3 +1919,36 @@ pub fn chromium(server: Server) {
     );
     assert_eq!(got[1]["ok"], false, "{}: {got}", server.name());
 }
+
+/// Fetches each of `urls` in turn with `credentials: 'include'` from the page
+/// `driver` is on; for each, `read STATUS: BODY` or `blocked: ERROR`.
+pub fn fetch_each(
+    driver: &corsgate_conformance::webdriver::Driver,
+    urls: &[String],
+) -> Vec<String> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           const out = [];
+           for (const url of {}) {{
+             try {{
+               const r = await fetch(url, {{credentials: 'include'}});
+               out.push('read ' + r.status + ': ' + (await r.text()));
+             }} catch (e) {{
+               out.push('blocked: ' + e);
+             }}
+           }}
+           done(out);
+         }})().catch(e => done('JS error: ' + e));",
+        serde_json::to_string(urls).unwrap()
+    );
+    let result = driver
+        .execute_async(&script, vec![])
+        .expect("the script runs");
+    result
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
