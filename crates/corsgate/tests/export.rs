@@ -25,84 +25,29 @@
 //! Needs nginx and Apache httpd (Debian packages nginx and apache2; scripts/test
 //! installs them).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "common/edge.rs"]
+mod edge;
+#[path = "common/nginx_apache.rs"]
+mod nginx_apache;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
 
 use corsgate_core::decision::Action;
-use corsgate_core::{
-    Browser, Credentials, HeaderList, Outgoing, Policy, Profile, Request, Response, Verdict,
-};
+use corsgate_core::{Browser, Credentials, Outgoing, Policy, Profile, Request, Response, Verdict};
 use http::{HeaderMap, Method};
 
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
-const API: &str = "https://api.example.net";
+use nginx_apache::Server;
+
+use edge::{
+    cors_lines, decided_lines, decode_all, exchange, export, fetch_each, free_port, probe_table,
+    real, reference_with, seen, serve_page, start_hostile, start_upstream_with, temp_dir,
+    try_exchange, Case, Probe, Upstream, API, BIN, EVIL, GOOD, PATHS, POLICIES, SPECS,
+};
 
 // ---------------------------------------------------------------------------
 // The policies and the request matrix.
-
-struct Case {
-    name: &'static str,
-    toml: &'static str,
-}
-
-const POLICIES: &[Case] = &[
-    Case {
-        name: "exact origins with credentials",
-        toml: r#"
-origins = ["https://app.example.com", "https://admin.example.com"]
-methods = ["PUT", "DELETE"]
-request_headers = ["content-type", "authorization"]
-expose_headers = ["x-request-id"]
-credentials = true
-max_age = 600
-"#,
-    },
-    Case {
-        name: "subdomain patterns and any port",
-        toml: r#"
-origins = ["https://*.example.com", "https://*.preview.example.net:*", "http://localhost:*", "https://app.example.org"]
-methods = ["PATCH"]
-request_headers = ["x-trace", "content-type"]
-expose_headers = ["x-total", "x-request-id"]
-credentials = true
-"#,
-    },
-    Case {
-        name: "any origin",
-        toml: r#"
-origins = ["*"]
-methods = ["*"]
-request_headers = ["x-trace"]
-expose_headers = ["x-request-id"]
-max_age = 60
-"#,
-    },
-    Case {
-        name: "mirrored request headers",
-        toml: r#"
-origins = ["https://app.example.com", "https://*.example.org", "http://localhost:3000"]
-methods = ["PUT", "patch"]
-request_headers = ["*"]
-expose_headers = ["x-total"]
-credentials = true
-max_age = 0
-"#,
-    },
-    Case {
-        name: "private network access",
-        toml: r#"
-origins = ["https://app.example.com", "http://localhost:*"]
-methods = ["PUT"]
-request_headers = ["content-type"]
-private_network = true
-"#,
-    },
-];
 
 const ORIGINS: &[&str] = &[
     "https://app.example.com",
@@ -127,167 +72,11 @@ const ORIGINS: &[&str] = &[
     "https://example.org",
 ];
 
-struct Spec {
-    method: &'static str,
-    headers: &'static [(&'static str, &'static str)],
-    include: bool,
-}
-
-const SPECS: &[Spec] = &[
-    Spec {
-        method: "GET",
-        headers: &[],
-        include: false,
-    },
-    Spec {
-        method: "GET",
-        headers: &[],
-        include: true,
-    },
-    Spec {
-        method: "HEAD",
-        headers: &[],
-        include: false,
-    },
-    Spec {
-        method: "POST",
-        headers: &[("Content-Type", "text/plain")],
-        include: true,
-    },
-    Spec {
-        method: "POST",
-        headers: &[("Content-Type", "application/json")],
-        include: true,
-    },
-    Spec {
-        method: "PUT",
-        headers: &[("Content-Type", "application/json")],
-        include: true,
-    },
-    Spec {
-        method: "DELETE",
-        headers: &[("Authorization", "Bearer t")],
-        include: true,
-    },
-    Spec {
-        method: "PATCH",
-        headers: &[],
-        include: false,
-    },
-    Spec {
-        method: "patch",
-        headers: &[],
-        include: false,
-    },
-    Spec {
-        method: "GET",
-        headers: &[("X-Trace", "1")],
-        include: false,
-    },
-    Spec {
-        method: "PUT",
-        headers: &[("X-Custom", "1"), ("Content-Type", "application/json")],
-        include: false,
-    },
-    Spec {
-        method: "OPTIONS",
-        headers: &[],
-        include: false,
-    },
-    Spec {
-        method: "FOO",
-        headers: &[("X-Trace", "1")],
-        include: true,
-    },
-];
-
-/// Paths the upstream answers 200, 404 and 500 on.
-const PATHS: &[(&str, u16)] = &[
-    ("/api/items", 200),
-    ("/api/missing", 404),
-    ("/api/broken", 500),
-];
-
-/// What the upstream sends besides its status: misleading CORS headers of
-/// its own, readable and unreadable headers, and a Vary.
-const UPSTREAM_HEADERS: &[(&str, &str)] = &[
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Credentials", "true"),
-    ("Access-Control-Expose-Headers", "*"),
-    ("Access-Control-Allow-Methods", "*"),
-    ("Access-Control-Allow-Headers", "*"),
-    ("Access-Control-Max-Age", "1"),
-    ("Content-Type", "application/json"),
-    ("X-Request-Id", "42"),
-    ("X-Total", "7"),
-    ("X-Secret", "s"),
-    ("Vary", "Accept-Encoding"),
-];
-
 // ---------------------------------------------------------------------------
 // The upstream: a loopback HTTP/1.1 server that counts what reaches it.
 
-struct Upstream {
-    port: u16,
-    requests: Arc<AtomicUsize>,
-    preflights: Arc<AtomicUsize>,
-}
-
-fn read_head(s: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    buf
-}
-
 fn start_upstream() -> Upstream {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let preflights = Arc::new(AtomicUsize::new(0));
-    let (r, p) = (requests.clone(), preflights.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let (r, p) = (r.clone(), p.clone());
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let head = String::from_utf8_lossy(&read_head(&mut s)).to_ascii_lowercase();
-                r.fetch_add(1, Ordering::SeqCst);
-                if head.starts_with("options ")
-                    && head.contains("\r\naccess-control-request-method:")
-                {
-                    p.fetch_add(1, Ordering::SeqCst);
-                }
-                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
-                let status = PATHS
-                    .iter()
-                    .find(|(p, _)| path.starts_with(p))
-                    .map_or(200, |(_, s)| *s);
-                let body = "{\"upstream\":true}\n";
-                let mut out = format!("HTTP/1.1 {status} X\r\n");
-                for (n, v) in UPSTREAM_HEADERS {
-                    out.push_str(&format!("{n}: {v}\r\n"));
-                }
-                let body = if head.starts_with("head ") { "" } else { body };
-                out.push_str(&format!(
-                    "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    if body.is_empty() { 18 } else { body.len() }
-                ));
-                let _ = s.write_all(out.as_bytes());
-            });
-        }
-    });
-    Upstream {
-        port,
-        requests,
-        preflights,
-    }
+    start_upstream_with(false)
 }
 
 // ---------------------------------------------------------------------------
@@ -295,431 +84,17 @@ fn start_upstream() -> Upstream {
 
 /// What `Policy::decide` answers, in front of the same upstream answer.
 fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
-    let method = Method::from_bytes(out.method.as_bytes()).unwrap();
-    let headers: HeaderMap = out.headers.to_http().0;
-    let d = policy.decide(&method, &headers);
-    match d.action() {
-        Action::Respond(s) => Response::with_headers(
-            s.as_u16(),
-            HeaderList::from_http(&d.headers().to_header_map()),
-        ),
-        Action::PassOn => {
-            let mut map = HeaderMap::new();
-            for (n, v) in UPSTREAM_HEADERS {
-                map.append(
-                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                    v.parse().unwrap(),
-                );
-            }
-            d.into_headers().apply_to(&mut map);
-            Response::with_headers(status, HeaderList::from_http(&map))
-        }
-    }
-}
-
-/// Connects to a loopback server, retrying a refused or reset connect a few
-/// times: on a loaded machine a server's accept queue can overflow for a
-/// moment, which says nothing about its CORS answers.
-fn connect(port: u16) -> TcpStream {
-    let mut last = None;
-    for attempt in 0..8u64 {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => return s,
-            Err(e) => last = Some(e),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25 << attempt));
-    }
-    panic!("cannot connect to 127.0.0.1:{port}: {last:?}");
-}
-
-/// Sends raw header lines to the server and reads its answer.
-fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) -> Response {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
-    for (n, v) in lines {
-        req.extend_from_slice(n.as_bytes());
-        req.extend_from_slice(b": ");
-        req.extend_from_slice(v);
-        req.extend_from_slice(b"\r\n");
-    }
-    req.extend_from_slice(b"Connection: close\r\n\r\n");
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(&req).unwrap();
-    let head = read_head(&mut s);
-    let end = head
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no answer head: {:?}", String::from_utf8_lossy(&head)));
-    let text = String::from_utf8_lossy(&head[..end]).into_owned();
-    let mut it = text.split("\r\n");
-    let status: u16 = it
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line in {text:?}"));
-    let mut list = HeaderList::new();
-    for l in it {
-        if let Some((n, v)) = l.split_once(':') {
-            list.append(n.trim().to_ascii_lowercase(), v.trim());
-        }
-    }
-    Response::with_headers(status, list)
-}
-
-fn real(port: u16, out: &Outgoing) -> Response {
-    let url = url::Url::parse(&out.url).unwrap();
-    let lines: Vec<(String, Vec<u8>)> = out
-        .headers
-        .iter()
-        .map(|(n, v)| (n.to_owned(), v.to_vec()))
-        .collect();
-    exchange(port, &out.method, url.path(), &lines)
-}
-
-/// What a page sees: the parts of a verdict that must agree.
-#[derive(Debug, PartialEq, Eq)]
-struct Seen {
-    allowed: bool,
-    status: Option<u16>,
-    exposed: Vec<String>,
-    refusal: Option<&'static str>,
-}
-
-/// Headers the server adds for framing, whatever the policy: not compared.
-const FRAMING: &[&str] = &[
-    "content-length",
-    "connection",
-    "date",
-    "server",
-    "transfer-encoding",
-    "keep-alive",
-];
-
-fn seen(v: &Verdict) -> Seen {
-    let mut exposed = v.exposed_headers.clone();
-    exposed.retain(|h| !FRAMING.contains(&h.as_str()));
-    exposed.sort();
-    Seen {
-        allowed: v.allowed,
-        status: v.status,
-        exposed,
-        refusal: v.reason.as_ref().map(|r| r.code),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The servers.
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16, child: &mut Child, log: &Path) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the server exited ({status}): {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "port {port} not up: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A server we started; stopped (SIGTERM to its own pid, then waited for) on drop.
-struct Running {
-    child: Child,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A temporary directory, removed on drop (after a panic too).
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(tag: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "corsgate-export-{tag}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-fn export(to: &str, policy: &Path, upstream: u16) -> String {
-    let out = Command::new(BIN)
-        .args(["export", "--to", to])
-        .arg(policy)
-        .args([
-            "--upstream",
-            &format!("http://127.0.0.1:{upstream}"),
-            "--location",
-            "/api/",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "export failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn which(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
-    for n in names {
-        for d in &dirs {
-            let p = d.join(n);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Server {
-    Nginx,
-    Apache,
-}
-
-impl Server {
-    fn name(self) -> &'static str {
-        match self {
-            Server::Nginx => "nginx",
-            Server::Apache => "apache",
-        }
-    }
-
-    fn start(self, exported: &str, dir: &Path, port: u16) -> Running {
-        self.start_with(exported, dir, port, "")
-    }
-
-    /// `start`, with `extra` directives in the server context (nginx's
-    /// `server {}`, Apache's main configuration), before the exported part.
-    fn start_with(self, exported: &str, dir: &Path, port: u16, extra: &str) -> Running {
-        let log = dir.join("error.log");
-        let d = dir.display();
-        let mut child = match self {
-            Server::Nginx => {
-                let bin = which(&["nginx"]).expect(
-                    "nginx is needed for this test (Debian: apt-get install nginx; scripts/test installs it)",
-                );
-                let (http_part, server_part) = exported
-                    .split_once("# ---- server {} context")
-                    .expect("the nginx export has a server part");
-                let conf = format!(
-                    "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                     events {{ worker_connections 256; }}\n\
-                     http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-                     fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                     {http_part}\n  server {{\n    listen 127.0.0.1:{port};\n    {extra}\n    # ---- server {{}} context{server_part}\n  }}\n}}\n"
-                );
-                std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-                Command::new(bin)
-                    .arg("-p")
-                    .arg(dir)
-                    .arg("-e")
-                    .arg(&log)
-                    .arg("-c")
-                    .arg(dir.join("nginx.conf"))
-                    .args(["-g", "daemon off;"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                    .spawn()
-                    .unwrap()
-            }
-            Server::Apache => {
-                let bin = which(&["apache2", "httpd"]).expect(
-                    "Apache httpd is needed for this test (Debian: apt-get install apache2; scripts/test installs it)",
-                );
-                let modules = [
-                    "/usr/lib/apache2/modules",
-                    "/usr/lib64/httpd/modules",
-                    "/usr/lib/httpd/modules",
-                ]
-                .into_iter()
-                .find(|m| Path::new(m).join("mod_headers.so").is_file())
-                .expect("Apache's modules directory");
-                std::fs::write(dir.join("exported.conf"), exported).unwrap();
-                let mut conf = format!(
-                    "ServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\nErrorLog {d}/error.log\n\
-                     LogLevel warn\nDefaultRuntimeDir {d}\nServerName 127.0.0.1\n"
-                );
-                for (name, file) in [
-                    ("mpm_event_module", "mod_mpm_event.so"),
-                    ("authz_core_module", "mod_authz_core.so"),
-                    ("headers_module", "mod_headers.so"),
-                    ("setenvif_module", "mod_setenvif.so"),
-                    ("rewrite_module", "mod_rewrite.so"),
-                    ("proxy_module", "mod_proxy.so"),
-                    ("proxy_http_module", "mod_proxy_http.so"),
-                ] {
-                    conf.push_str(&format!("LoadModule {name} {modules}/{file}\n"));
-                }
-                if is_root() {
-                    conf.push_str("User nobody\nGroup nogroup\n");
-                }
-                conf.push_str(extra);
-                conf.push('\n');
-                conf.push_str(&format!("Include {d}/exported.conf\n"));
-                std::fs::write(dir.join("httpd.conf"), conf).unwrap();
-                Command::new(bin)
-                    .arg("-d")
-                    .arg(dir)
-                    .arg("-f")
-                    .arg(dir.join("httpd.conf"))
-                    .arg("-DFOREGROUND")
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                    .spawn()
-                    .unwrap()
-            }
-        };
-        wait_port(port, &mut child, &dir.join("stderr.log"));
-        Running { child }
-    }
+    reference_with(policy, out, status, false)
 }
 
 // ---------------------------------------------------------------------------
 // Raw requests no browser sends: where the servers cannot follow
 // `Policy::decide`, and the answer each gives instead.
 
-struct Probe {
-    what: &'static str,
-    method: &'static str,
-    headers: &'static [(&'static str, &'static str)],
-}
-
-/// Run against the first policy (exact origins, credentials).
-const PROBES: &[Probe] = &[
-    Probe {
-        what: "an upper-case exact origin on a preflight",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "HTTPS://APP.EXAMPLE.COM"),
-            ("Access-Control-Request-Method", "PUT"),
-        ],
-    },
-    Probe {
-        what: "an empty Access-Control-Request-Method",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", ""),
-        ],
-    },
-    Probe {
-        what: "two Origin lines",
-        method: "GET",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Origin", "https://admin.example.com"),
-        ],
-    },
-    Probe {
-        what: "Access-Control-Request-Headers in two lines",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", "PUT"),
-            ("Access-Control-Request-Headers", "content-type"),
-            ("Access-Control-Request-Headers", "x-evil"),
-        ],
-    },
-    Probe {
-        what: "17 empty elements in Access-Control-Request-Headers",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", "PUT"),
-            (
-                "Access-Control-Request-Headers",
-                ",,,,,,,,,,,,,,,,,content-type",
-            ),
-        ],
-    },
-    Probe {
-        what: "a lower-case options method",
-        method: "options",
-        headers: &[
-            ("Origin", "https://app.example.com"),
-            ("Access-Control-Request-Method", "PUT"),
-        ],
-    },
-    Probe {
-        what: "an explicit default port under an exact origin",
-        method: "GET",
-        headers: &[("Origin", "https://app.example.com:443")],
-    },
-    Probe {
-        what: "mixed-case, spaced request header names",
-        method: "OPTIONS",
-        headers: &[
-            ("Origin", "https://admin.example.com"),
-            ("Access-Control-Request-Method", "DELETE"),
-            (
-                "Access-Control-Request-Headers",
-                " Content-Type ,AUTHORIZATION,, ",
-            ),
-        ],
-    },
-];
+/// Run against the first policy (exact origins, credentials): the first eight
+/// of the shared table in tests/common/edge.rs (the later ones are Caddy's and
+/// HAProxy's).
+const PROBES: &[Probe] = edge::PROBES.split_at(8).0;
 
 /// The documented differences (docs/export.md), per server: which probe, and
 /// the (status, Access-Control-Allow-Origin) the server gives instead of
@@ -752,83 +127,13 @@ fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static str>)>
 }
 
 fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
-    let mut report = Vec::new();
-    let mut problems = Vec::new();
-    for p in PROBES {
-        let lines: Vec<(String, Vec<u8>)> = p
-            .headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
-            .collect();
-        let got = exchange(port, p.method, "/api/items", &lines);
-        let mut map = HeaderMap::new();
-        for (n, v) in p.headers {
-            map.append(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        let d = policy.decide(&Method::from_bytes(p.method.as_bytes()).unwrap(), &map);
-        let (want_status, want_acao) = match d.action() {
-            Action::Respond(s) => (
-                s.as_u16(),
-                d.headers()
-                    .to_header_map()
-                    .get("access-control-allow-origin")
-                    .map(|v| v.to_str().unwrap().to_owned()),
-            ),
-            Action::PassOn => (
-                200,
-                d.headers()
-                    .to_header_map()
-                    .get("access-control-allow-origin")
-                    .map(|v| v.to_str().unwrap().to_owned()),
-            ),
-        };
-        let acao: Vec<String> = got
-            .headers
-            .get_all("access-control-allow-origin")
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect();
-        assert!(
-            acao.len() <= 1,
-            "{}: {what}: duplicate ACAO {acao:?}",
-            server.name(),
-            what = p.what
-        );
-        let got_pair = (got.status, acao.first().cloned());
-        let want_pair = (want_status, want_acao);
-        match documented(server, p.what) {
-            None if got_pair != want_pair => problems.push(format!(
-                "{}: {}: {got_pair:?} differs from Policy::decide's {want_pair:?} and is not a documented difference",
-                server.name(),
-                p.what
-            )),
-            None => {}
-            Some(_) if got_pair == want_pair => problems.push(format!(
-                "{}: {}: no longer differs from Policy::decide ({got_pair:?}); update docs/export.md",
-                server.name(),
-                p.what
-            )),
-            Some((s, a)) if got_pair != (s, a.map(str::to_owned)) => problems.push(format!(
-                "{}: {}: {got_pair:?} is not the documented difference {:?} (Policy::decide: {want_pair:?})",
-                server.name(),
-                p.what,
-                (s, a)
-            )),
-            Some(_) => report.push(format!(
-                "{}: {} → {} {:?} (Policy::decide: {} {:?})",
-                server.name(),
-                p.what,
-                got_pair.0,
-                got_pair.1,
-                want_pair.0,
-                want_pair.1
-            )),
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    report
+    probe_table(
+        server.name(),
+        PROBES,
+        &move |what| documented(server, what),
+        port,
+        policy,
+    )
 }
 
 /// Legacy Private Network Access (the browser role does not model it): the
@@ -1324,61 +629,6 @@ fn named_exports_share_one_server() {
 // came from the upstream must carry exactly the policy's, and the path the
 // upstream received must be inside the location once decoded.
 
-/// The origin the policy refuses, and the one it allows (POLICIES[0]).
-const EVIL: &str = "https://evil.example";
-const GOOD: &str = "https://app.example.com";
-
-/// What the hostile upstream received: one request target per request.
-struct Hostile {
-    port: u16,
-    paths: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-/// The value of header `name` in a request head (first line, any case).
-fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.split("\r\n").skip(1).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn start_hostile() -> Hostile {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let paths = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = paths.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let head = String::from_utf8_lossy(&read_head(&mut s)).into_owned();
-                let target = head.split(' ').nth(1).unwrap_or("").to_owned();
-                if let Ok(mut p) = seen.lock() {
-                    p.push(target.clone());
-                }
-                let origin = head_value(&head, "origin").unwrap_or("*");
-                let acrm = head_value(&head, "access-control-request-method").unwrap_or("*");
-                let acrh = head_value(&head, "access-control-request-headers").unwrap_or("*");
-                let body = "{\"secret\":\"from the upstream\"}\n";
-                let out = format!(
-                    "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: {origin}\r\n\
-                     Access-Control-Allow-Credentials: true\r\nAccess-Control-Allow-Methods: {acrm}\r\n\
-                     Access-Control-Allow-Headers: {acrh}\r\nAccess-Control-Expose-Headers: *\r\n\
-                     Access-Control-Allow-Private-Network: true\r\nAccess-Control-Max-Age: 86400\r\n\
-                     X-Upstream-Path: {}\r\nContent-Type: application/json\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    target.replace(['\r', '\n'], ""),
-                    body.len()
-                );
-                let _ = s.write_all(out.as_bytes());
-            });
-        }
-    });
-    Hostile { port, paths }
-}
-
 /// The request targets to try, each with the class it belongs to. The
 /// location is `/api/`; the upstream's `/secret` is outside it.
 fn path_forms(port: u16) -> Vec<(&'static str, String)> {
@@ -1491,80 +741,6 @@ fn path_forms(port: u16) -> Vec<(&'static str, String)> {
     out
 }
 
-/// `exchange`, except that a connection closed without an answer is `None`
-/// (a refusal).
-fn try_exchange(port: u16, method: &str, target: &str, lines: &[(&str, &str)]) -> Option<Response> {
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
-    for (n, v) in lines {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    req.push_str("Connection: close\r\n\r\n");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    s.write_all(req.as_bytes()).ok()?;
-    let head = read_head(&mut s);
-    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let text = String::from_utf8_lossy(&head[..end]).into_owned();
-    let mut it = text.split("\r\n");
-    let status: u16 = it.next()?.split(' ').nth(1)?.parse().ok()?;
-    let mut list = HeaderList::new();
-    for l in it {
-        if let Some((n, v)) = l.split_once(':') {
-            list.append(n.trim().to_ascii_lowercase(), v.trim());
-        }
-    }
-    Some(Response::with_headers(status, list))
-}
-
-/// The `Access-Control-*` lines of a header list, sorted.
-fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = h
-        .iter()
-        .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
-        .map(|(n, v)| {
-            (
-                n.to_ascii_lowercase(),
-                String::from_utf8_lossy(v).into_owned(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// `Policy::decide`'s `Access-Control-*` lines for a request.
-fn decided_lines(policy: &Policy, method: &str, lines: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut map = HeaderMap::new();
-    for (n, v) in lines {
-        map.append(
-            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    let d = policy.decide(&Method::from_bytes(method.as_bytes()).unwrap(), &map);
-    cors_lines(&HeaderList::from_http(&d.headers().to_header_map()))
-}
-
-/// Percent-decodes every escape (`%2F` too): what the most lenient upstream reads.
-fn decode_all(path: &str) -> String {
-    let b = path.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Whether the most lenient upstream reads a path it received as inside
 /// `/api/`: decoded up to three times (for upstreams that decode again), `\`
 /// as `/`, a segment's `;` parameters dropped (so `..;` is `..` and `api;x`
@@ -1609,7 +785,7 @@ fn inside_location(received: &str) -> bool {
 /// the catch-all's business; but any path the upstream may read as inside
 /// `/api/` must still carry exactly the policy's headers.
 fn path_table(server: Server, extra: &str, case: &Case) -> (usize, usize, usize, Vec<String>) {
-    let hostile = start_hostile();
+    let hostile = start_hostile("export");
     let catch_all = extra.contains("{UPSTREAM}");
     let extra = &extra.replace("{UPSTREAM}", &hostile.port.to_string());
     let policy = Policy::from_toml(case.toml).unwrap();
@@ -1810,26 +986,7 @@ fn apache_path_forms_are_covered_or_refused() {
 
 /// Serves one page (for any path) on loopback; its origin is the refused one.
 fn start_page() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = read_head(&mut s);
-                let body = "<!doctype html><title>not an allowed origin</title><p>page";
-                let _ = s.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            });
-        }
-    });
-    port
+    serve_page("<!doctype html><title>not an allowed origin</title><p>page")
 }
 
 /// A page on a refused origin fetches `/%61pi/items` with credentials through
@@ -1839,7 +996,7 @@ fn start_page() -> u16 {
 #[test]
 fn chromium_cannot_read_the_encoded_path_through_either_server() {
     use corsgate_conformance::webdriver::Driver;
-    let hostile = start_hostile();
+    let hostile = start_hostile("export");
     let dir = temp_dir("chromium");
     let file = dir.join("policy.toml");
     std::fs::write(&file, POLICIES[0].toml).unwrap();
@@ -1866,31 +1023,8 @@ fn chromium_cannot_read_the_encoded_path_through_either_server() {
     for (name, port) in &ports {
         urls.push((name, format!("http://127.0.0.1:{port}/%61pi/items")));
     }
-    let list = serde_json::to_string(&urls.iter().map(|(_, u)| u).collect::<Vec<_>>()).unwrap();
-    let script = format!(
-        "const done = arguments[arguments.length - 1];
-         (async () => {{
-           const out = [];
-           for (const url of {list}) {{
-             try {{
-               const r = await fetch(url, {{credentials: 'include'}});
-               out.push('read ' + r.status + ': ' + (await r.text()));
-             }} catch (e) {{
-               out.push('blocked: ' + e);
-             }}
-           }}
-           done(out);
-         }})().catch(e => done('JS error: ' + e));"
-    );
-    let result = driver
-        .execute_async(&script, vec![])
-        .expect("the script runs");
-    let seen: Vec<String> = result
-        .as_array()
-        .unwrap_or_else(|| panic!("{result}"))
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect();
+    let list: Vec<String> = urls.iter().map(|(_, u)| u.clone()).collect();
+    let seen = fetch_each(&driver, &list);
     for ((name, url), got) in urls.iter().zip(&seen) {
         println!("chromium {}: {name} {url}: {got}", driver.browser_version);
     }
@@ -1920,7 +1054,7 @@ fn chromium_cannot_read_the_encoded_path_through_either_server() {
 /// `/api/items` (however written) reaches the upstream as `/base/items`.
 #[test]
 fn an_upstream_path_replaces_the_location_prefix() {
-    let hostile = start_hostile();
+    let hostile = start_hostile("export");
     for server in [Server::Nginx, Server::Apache] {
         let dir = temp_dir(&format!("base-{}", server.name()));
         let file = dir.join("policy.toml");

@@ -16,14 +16,20 @@
 //! upstream's 103 for the final response and relays the real one after it
 //! unfiltered; the export warns about it.
 
+#[path = "common/edge.rs"]
+mod edge;
+#[path = "common/nginx_apache.rs"]
+mod nginx_apache;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
-const EVIL: &str = "https://evil.example";
+use nginx_apache::Server;
+
+use edge::{fetch_each, free_port, serve_page, Running, TempDir, EVIL};
 
 /// The upstream's answer for a request line's path, reflecting `origin`.
 fn answer(path: &str, origin: &str) -> Option<Vec<u8>> {
@@ -102,53 +108,7 @@ fn start_upstream() -> u16 {
     port
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A server we started; stopped (SIGTERM to its own pid) on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
+/// The exported `to` configuration of the attack's policy (written to `dir`).
 fn export(to: &str, dir: &Path, upstream: u16) -> String {
     let policy = dir.join("policy.toml");
     std::fs::write(
@@ -156,115 +116,15 @@ fn export(to: &str, dir: &Path, upstream: u16) -> String {
         "origins = [\"https://app.example.com\"]\ncredentials = true\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["export", "--to", to])
-        .arg(&policy)
-        .args([
-            "--upstream",
-            &format!("http://127.0.0.1:{upstream}"),
-            "--location",
-            "/api/",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Server {
-    Nginx,
-    Apache,
+    edge::export(to, &policy, upstream)
 }
 
 fn start(server: Server, exported: &str, dir: &Path, port: u16, upstream: u16) -> Running {
-    let d = dir.display();
-    let mut child = match server {
-        Server::Nginx => {
-            let (http_part, server_part) = exported
-                .split_once("# ---- server {} context")
-                .expect("the nginx export has a server part");
-            let conf = format!(
-                "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                 {http_part}\n  server {{\n    listen 127.0.0.1:{port};\n\
-                 location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n\
-                 # ---- server {{}} context{server_part}\n  }}\n}}\n"
-            );
-            std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-            Command::new("/usr/sbin/nginx")
-                .arg("-p")
-                .arg(dir)
-                .arg("-e")
-                .arg(dir.join("error.log"))
-                .arg("-c")
-                .arg(dir.join("nginx.conf"))
-                .args(["-g", "daemon off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                .spawn()
-                .unwrap()
-        }
-        Server::Apache => {
-            let modules = "/usr/lib/apache2/modules";
-            std::fs::write(dir.join("exported.conf"), exported).unwrap();
-            let mut conf = format!(
-                "ServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\nErrorLog {d}/error.log\n\
-                 LogLevel warn\nDefaultRuntimeDir {d}\nServerName 127.0.0.1\n"
-            );
-            for (name, file) in [
-                ("mpm_event_module", "mod_mpm_event.so"),
-                ("authz_core_module", "mod_authz_core.so"),
-                ("headers_module", "mod_headers.so"),
-                ("setenvif_module", "mod_setenvif.so"),
-                ("rewrite_module", "mod_rewrite.so"),
-                ("proxy_module", "mod_proxy.so"),
-                ("proxy_http_module", "mod_proxy_http.so"),
-            ] {
-                conf.push_str(&format!("LoadModule {name} {modules}/{file}\n"));
-            }
-            if is_root() {
-                conf.push_str("User nobody\nGroup nogroup\n");
-            }
-            conf.push_str(&format!(
-                "ProxyPass / http://127.0.0.1:{upstream}/\nInclude {d}/exported.conf\n"
-            ));
-            std::fs::write(dir.join("httpd.conf"), conf).unwrap();
-            Command::new("/usr/sbin/apache2")
-                .arg("-d")
-                .arg(dir)
-                .arg("-f")
-                .arg(dir.join("httpd.conf"))
-                .arg("-DFOREGROUND")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-                .spawn()
-                .unwrap()
-        }
+    let catch_all = match server {
+        Server::Nginx => format!("location / {{ proxy_pass http://127.0.0.1:{upstream}; }}"),
+        Server::Apache => format!("ProxyPass / http://127.0.0.1:{upstream}/"),
     };
-    let begun = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{server:?} exited ({status}): {}",
-                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
-            );
-        }
-        assert!(
-            begun.elapsed() < Duration::from_secs(20),
-            "{server:?} not up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Running(child)
+    server.start_with(exported, dir, port, &catch_all)
 }
 
 /// The response a browser acts on: interim (1xx) responses skipped, as
@@ -489,24 +349,7 @@ fn apache_export_under_attack() {
 
 /// Serves one page (any path) on loopback: its origin is a refused one.
 fn start_page() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf);
-                let body = "<!doctype html><title>refused origin</title>";
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+    serve_page("<!doctype html><title>refused origin</title>")
 }
 
 /// The same in headless Chromium, with `credentials: 'include'`, from a page
@@ -535,31 +378,7 @@ fn chromium_reads_nothing_through_either_export() {
         .iter()
         .map(|(_, p, port)| format!("http://127.0.0.1:{port}{p}"))
         .collect();
-    let script = format!(
-        "const done = arguments[arguments.length - 1];
-         (async () => {{
-           const out = [];
-           for (const url of {}) {{
-             try {{
-               const r = await fetch(url, {{credentials: 'include'}});
-               out.push('read ' + r.status + ': ' + (await r.text()));
-             }} catch (e) {{
-               out.push('blocked: ' + e);
-             }}
-           }}
-           done(out);
-         }})().catch(e => done('JS error: ' + e));",
-        serde_json::to_string(&list).unwrap()
-    );
-    let result = driver
-        .execute_async(&script, vec![])
-        .expect("the script runs");
-    let seen: Vec<String> = result
-        .as_array()
-        .unwrap_or_else(|| panic!("{result}"))
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect();
+    let seen = fetch_each(&driver, &list);
     for ((name, path, _), got) in urls.iter().zip(&seen) {
         println!("chromium {}: {name} {path}: {got}", driver.browser_version);
     }

@@ -1,5 +1,6 @@
-//! Shared machinery of the live export tests for Caddy and HAProxy (copied in
-//! part from tests/export.rs, which runs nginx and Apache the same way): the
+//! Shared machinery of the live export tests (tests/export.rs for nginx and
+//! Apache, tests/export_caddy.rs and tests/export_haproxy.rs, and
+//! tests/export_attack.rs use it): the
 //! policies and the generated browser fetches, a loopback upstream with
 //! misleading CORS headers, the judge (corsgate's browser role against the
 //! real server and against `Policy::decide`), hostile origin classes, path
@@ -274,6 +275,12 @@ pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
 }
 
 pub fn start_upstream() -> Upstream {
+    start_upstream_with(true)
+}
+
+/// `start_upstream`, reflecting the request's Origin in its
+/// `Access-Control-Allow-Origin` or not (then always `*`).
+pub fn start_upstream_with(reflect: bool) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -299,7 +306,12 @@ pub fn start_upstream() -> Upstream {
                     .map_or(200, |(_, s)| *s);
                 let body = "{\"upstream\":true}\n";
                 let mut out = format!("HTTP/1.1 {status} X\r\n");
-                for (n, v) in upstream_headers(head_value(&head, "origin")) {
+                let origin = if reflect {
+                    head_value(&head, "origin")
+                } else {
+                    None
+                };
+                for (n, v) in upstream_headers(origin) {
                     out.push_str(&format!("{n}: {v}\r\n"));
                 }
                 let body = if head.starts_with("head ") { "" } else { body };
@@ -323,6 +335,11 @@ pub fn start_upstream() -> Upstream {
 
 /// What `Policy::decide` answers, in front of the same upstream answer.
 pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
+    reference_with(policy, out, status, true)
+}
+
+/// `reference` for an upstream started by `start_upstream_with(reflect)`.
+pub fn reference_with(policy: &Policy, out: &Outgoing, status: u16, reflect: bool) -> Response {
     let method = Method::from_bytes(out.method.as_bytes()).unwrap();
     let headers: HeaderMap = out.headers.to_http().0;
     let d = policy.decide(&method, &headers);
@@ -336,6 +353,7 @@ pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
             let origin = out
                 .headers
                 .get("origin")
+                .filter(|_| reflect)
                 .map(|v| String::from_utf8_lossy(&v).into_owned());
             for (n, v) in upstream_headers(origin.as_deref()) {
                 map.append(
@@ -349,6 +367,21 @@ pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
     }
 }
 
+/// Connects to a loopback server, retrying a refused or reset connect a few
+/// times: on a loaded machine a server's accept queue can overflow for a
+/// moment, which says nothing about its CORS answers.
+pub fn connect(port: u16) -> TcpStream {
+    let mut last = None;
+    for attempt in 0..8u64 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25 << attempt));
+    }
+    panic!("cannot connect to 127.0.0.1:{port}: {last:?}");
+}
+
 /// Sends raw header lines to the server and reads its answer.
 pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) -> Response {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
@@ -359,7 +392,7 @@ pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]
         req.extend_from_slice(b"\r\n");
     }
     req.extend_from_slice(b"Connection: close\r\n\r\n");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = connect(port);
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(&req).unwrap();
     let head = read_head(&mut s);
@@ -1019,9 +1052,30 @@ pub fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static st
 }
 
 pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
+    probe_table(
+        server.name(),
+        PROBES,
+        &move |what| documented(server, what),
+        port,
+        policy,
+    )
+}
+
+/// A server's documented difference for a probe, by the probe's `what`.
+pub type Documented = dyn Fn(&str) -> Option<(u16, Option<&'static str>)>;
+
+/// Sends `probes` to the server `name` on `port`; a difference from
+/// `Policy::decide` must be exactly the documented one.
+pub fn probe_table(
+    name: &str,
+    probes: &[Probe],
+    documented: &Documented,
+    port: u16,
+    policy: &Policy,
+) -> Vec<String> {
     let mut report = Vec::new();
     let mut problems = Vec::new();
-    for p in PROBES {
+    for p in probes {
         let lines: Vec<(String, Vec<u8>)> = p
             .headers
             .iter()
@@ -1060,32 +1114,32 @@ pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
         assert!(
             acao.len() <= 1,
             "{}: {what}: duplicate ACAO {acao:?}",
-            server.name(),
+            name,
             what = p.what
         );
         let got_pair = (got.status, acao.first().cloned());
         let want_pair = (want_status, want_acao);
-        match documented(server, p.what) {
+        match documented(p.what) {
             None if got_pair != want_pair => problems.push(format!(
                 "{}: {}: {got_pair:?} differs from Policy::decide's {want_pair:?} and is not a documented difference",
-                server.name(),
+                name,
                 p.what
             )),
             None => {}
             Some(_) if got_pair == want_pair => problems.push(format!(
                 "{}: {}: no longer differs from Policy::decide ({got_pair:?}); update docs/export.md",
-                server.name(),
+                name,
                 p.what
             )),
             Some((s, a)) if got_pair != (s, a.map(str::to_owned)) => problems.push(format!(
                 "{}: {}: {got_pair:?} is not the documented difference {:?} (Policy::decide: {want_pair:?})",
-                server.name(),
+                name,
                 p.what,
                 (s, a)
             )),
             Some(_) => report.push(format!(
                 "{}: {} → {} {:?} (Policy::decide: {} {:?})",
-                server.name(),
+                name,
                 p.what,
                 got_pair.0,
                 got_pair.1,
@@ -1760,7 +1814,8 @@ pub fn named_exports_share_one_server(server: Server) {
 // One case in a real browser: headless Chromium, `credentials: 'include'`.
 
 /// A page server: any path answers a blank HTML page (the page's origin).
-fn start_page() -> u16 {
+/// Serves one HTML page with `body` (any path) on loopback; returns its port.
+pub fn serve_page(body: &'static str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1769,7 +1824,6 @@ fn start_page() -> u16 {
             std::thread::spawn(move || {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let _ = read_head(&mut s);
-                let body = "<!doctype html><title>corsgate export</title><p>page";
                 let _ = s.write_all(
                     format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -1781,6 +1835,10 @@ fn start_page() -> u16 {
         }
     });
     port
+}
+
+fn start_page() -> u16 {
+    serve_page("<!doctype html><title>corsgate export</title><p>page")
 }
 
 /// A credentialed PUT with a JSON body (allowed: the page reads the status,
@@ -1860,4 +1918,37 @@ pub fn chromium(server: Server) {
         server.name()
     );
     assert_eq!(got[1]["ok"], false, "{}: {got}", server.name());
+}
+
+/// Fetches each of `urls` in turn with `credentials: 'include'` from the page
+/// `driver` is on; for each, `read STATUS: BODY` or `blocked: ERROR`.
+pub fn fetch_each(
+    driver: &corsgate_conformance::webdriver::Driver,
+    urls: &[String],
+) -> Vec<String> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           const out = [];
+           for (const url of {}) {{
+             try {{
+               const r = await fetch(url, {{credentials: 'include'}});
+               out.push('read ' + r.status + ': ' + (await r.text()));
+             }} catch (e) {{
+               out.push('blocked: ' + e);
+             }}
+           }}
+           done(out);
+         }})().catch(e => done('JS error: ' + e));",
+        serde_json::to_string(urls).unwrap()
+    );
+    let result = driver
+        .execute_async(&script, vec![])
+        .expect("the script runs");
+    result
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
 }
