@@ -38,26 +38,32 @@ tree_hwm_kib() { # a process and its children
 render "$here/nginx-upstream.conf.in" "" > "$work/upstream.conf"
 nginx -p "$work" -c "$work/upstream.conf" -g 'daemon on;' 2>/dev/null
 wait_port "$UP"
+up_pid=$(cat "$work/upstream.pid")
 
 # CPU ticks (user + system) of a process and its children: a cost per
 # request that load from other processes on the machine barely moves.
 cpu_ticks() { local t; t=$(awk '{print $14+$15}' "/proc/$1/stat"); for c in $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14+$15}' "/proc/$c/stat"))); done; echo "$t"; }
 measure() { # name url pid [lua]
-  local out c0 c1
-  c0=$(cpu_ticks "$3")
+  local out c0 c1 u0 u1 w
+  c0=$(cpu_ticks "$3"); u0=$(cpu_ticks "$up_pid")
+  # wrk's own CPU time (user + system) from bash's `times`
+  # in a subshell that runs only wrk.
   if [ -n "${4:-}" ]; then
-    out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$4" "$2")
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$4" "$2"; times)
   else
-    out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Origin: https://app.example.com' "$2")
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Origin: https://app.example.com' "$2"; times)
   fi
-  c1=$(cpu_ticks "$3")
+  c1=$(cpu_ticks "$3"); u1=$(cpu_ticks "$up_pid")
   local rps p99 errs n us
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   us=$(awk -v t="$((c1 - c0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  ups=$(awk -v t="$((u1 - u0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  # The last line of `times`: the children's user and system time (NmN.NNNs).
+  w=$(tail -1 <<<"$out" | awk -v n="$n" '{s=0; for (i=1;i<=2;i++) {split($i,a,"m"); sub("s","",a[2]); s+=a[1]*60+a[2]}; printf "%.1f", s*1e6/n}')
   errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-  echo "$1|$rps|$p99|${errs:-none}|$us"
+  echo "$1|$rps|$p99|${errs:-none}|$us|$ups|$w"
 }
 
 # Start everything once; then measure in interleaved rounds so that load
@@ -107,14 +113,16 @@ echo
 echo "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS interleaved rounds (medians), $(nproc) cores,"
 echo "upstream: nginx (1 worker) returning a small JSON body; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| target | requests/s (median) | p99 latency (median) | proxy CPU per request (median) | peak RSS (KiB) |"
-echo "|---|---:|---:|---:|---:|"
+echo "| target | requests/s (median) | p99 latency (median) | proxy CPU per request (median) | upstream CPU | wrk CPU | peak RSS (KiB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for n in "corsgate (policy), actual GET" "corsgate (CORS off), actual GET" "nginx, actual GET" "corsgate (policy), preflight" "nginx, preflight"; do
   rps=$(grep -F "$n|" "$work/raw" | cut -d'|' -f2 | median)
   p99=$(grep -F "$n|" "$work/raw" | cut -d'|' -f3 | while read -r v; do to_ms "$v"; echo; done | median)
   cpu=$(grep -F "$n|" "$work/raw" | cut -d'|' -f5 | median)
+  ucpu=$(grep -F "$n|" "$work/raw" | cut -d'|' -f6 | median)
+  wcpu=$(grep -F "$n|" "$work/raw" | cut -d'|' -f7 | median)
   case "$n" in corsgate\ \(policy*) rss=$rss_gw;; corsgate\ \(CORS*) rss=$rss_off;; *) rss="$rss_ngx (all processes)";; esac
-  echo "| $n | $rps | ${p99} ms | ${cpu} µs | $rss |"
+  echo "| $n | $rps | ${p99} ms | ${cpu} µs | ${ucpu} µs | ${wcpu} µs | $rss |"
 done
 errs=$(cut -d'|' -f4 "$work/raw" | grep -v '^none$' || true)
 echo
