@@ -8,61 +8,53 @@ use std::process::ExitCode;
 use crate::config::GatewayConfig;
 use crate::demo;
 
-const USAGE: &str = "usage: corsgate serve --config FILE [--check]
-       corsgate serve --demo [--listen ADDR] [--admin ADDR]
-
-  --config FILE   the gateway configuration (TOML); reloaded on change and on SIGHUP
-  --check         validate the file and exit
-  --demo          built-in demo policy and demo upstream on loopback
-  --listen ADDR   demo gateway address (default 127.0.0.1:8080)
-  --admin ADDR    demo admin address (default 127.0.0.1:9901)";
-
-#[derive(Debug, Default)]
-struct Args {
-    config: Option<PathBuf>,
-    check: bool,
-    demo: bool,
-    listen: Option<SocketAddr>,
-    admin: Option<SocketAddr>,
+/// The arguments of `corsgate serve` (and of the `corsgate-gateway` binary's
+/// `serve`): one definition, parsed by clap wherever they are given.
+///
+/// ```
+/// use clap::Parser;
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     serve: corsgate_gateway::ServeArgs,
+/// }
+/// let cli = Cli::try_parse_from(["x", "--config", "corsgate.toml", "--check"]).unwrap();
+/// assert!(cli.serve.check);
+/// assert!(Cli::try_parse_from(["x", "--demo", "--config", "a.toml"]).is_err());
+/// ```
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["config", "demo"])))]
+pub struct ServeArgs {
+    /// The gateway configuration (TOML); reloaded on change and on SIGHUP.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration file and exit (0 when valid, 2 otherwise).
+    #[arg(long, conflicts_with = "demo")]
+    pub check: bool,
+    /// The built-in demo policy and demo upstream on loopback.
+    #[arg(long)]
+    pub demo: bool,
+    /// The demo gateway's address.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        conflicts_with = "config",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+    /// The demo admin address (`/healthz`, `/metrics`).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        conflicts_with = "config",
+        default_value = "127.0.0.1:9901"
+    )]
+    pub admin: SocketAddr,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "serve" => {}
-            "--config" | "-c" => a.config = Some(PathBuf::from(value("--config")?)),
-            "--check" => a.check = true,
-            "--demo" => a.demo = true,
-            "--listen" => {
-                let v = value("--listen")?;
-                a.listen = Some(
-                    v.parse()
-                        .map_err(|_| format!("--listen {v}: not an address"))?,
-                );
-            }
-            "--admin" => {
-                let v = value("--admin")?;
-                a.admin = Some(
-                    v.parse()
-                        .map_err(|_| format!("--admin {v}: not an address"))?,
-                );
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if a.demo == a.config.is_some() {
-        return Err("give either --config FILE or --demo".into());
-    }
-    Ok(a)
-}
+/// Exit code: could not run (invalid configuration, a listener that cannot
+/// bind, a runtime that cannot start), as every `corsgate` command.
+const EXIT_ERROR: u8 = 2;
 
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -86,24 +78,10 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs `serve` with these arguments (without the program name; a leading
-/// `serve` is accepted). Returns the process exit code.
-pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
-    let args: Vec<String> = args.into_iter().collect();
-    let a = match parse(&args) {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("corsgate serve: {e}");
-            }
-            eprintln!("{USAGE}");
-            return if e.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
-        }
-    };
+/// Runs `serve` with parsed arguments until SIGTERM or SIGINT. Returns the
+/// process exit code: 0 after a clean shutdown (or a valid `--check`), 2
+/// when it could not run.
+pub fn run_cli(a: &ServeArgs) -> ExitCode {
     // The client connections are served on the listener's worker threads
     // (one single-threaded runtime per core); this runtime only runs the
     // admin listener, reloads and signals.
@@ -114,10 +92,10 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("corsgate serve: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_ERROR);
         }
     };
-    rt.block_on(async move {
+    rt.block_on(async {
         // The demo's upstream, to write the demo configuration out once the
         // gateway runs (for `corsgate test --config`).
         let mut demo_upstream = None;
@@ -128,17 +106,16 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
                     for e in errors {
                         eprintln!("error: {e}");
                     }
-                    return ExitCode::FAILURE;
+                    return ExitCode::from(EXIT_ERROR);
                 }
             }
         } else {
-            let listen = a.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-            let admin = a.admin.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9901)));
+            let (listen, admin) = (a.listen, a.admin);
             let up = match demo::start_demo_upstream(SocketAddr::from(([127, 0, 0, 1], 0))).await {
                 Ok(u) => u,
                 Err(e) => {
                     eprintln!("corsgate serve --demo: cannot start the demo upstream: {e}");
-                    return ExitCode::FAILURE;
+                    return ExitCode::from(EXIT_ERROR);
                 }
             };
             demo_upstream = Some(up);
@@ -148,7 +125,7 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
                     for e in errors {
                         eprintln!("error: {e}");
                     }
-                    return ExitCode::FAILURE;
+                    return ExitCode::from(EXIT_ERROR);
                 }
             }
         };
@@ -161,7 +138,7 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("corsgate serve: {e}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(EXIT_ERROR);
             }
         };
         if a.demo {
@@ -186,17 +163,39 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied())).map(|c| c.serve)
     }
 
     #[test]
     fn arguments() {
-        assert!(parse(&v(&["serve", "--demo"])).unwrap().demo);
-        assert!(parse(&v(&["--config", "a.toml", "--check"])).unwrap().check);
-        assert!(parse(&v(&["serve"])).is_err());
-        assert!(parse(&v(&["--demo", "--config", "x"])).is_err());
-        assert!(parse(&v(&["--demo", "--listen", "nope"])).is_err());
+        assert!(parse(&["--demo"]).unwrap().demo);
+        assert!(parse(&["--config", "a.toml", "--check"]).unwrap().check);
+        assert_eq!(
+            parse(&["--demo", "--listen", "127.0.0.1:1"])
+                .unwrap()
+                .listen,
+            SocketAddr::from(([127, 0, 0, 1], 1))
+        );
+        // Each of these is refused, never half-understood.
+        for bad in [
+            &[][..],
+            &["--demo", "--config", "x"],
+            &["--demo", "--listen", "nope"],
+            &["--check", "--demo"],
+            &["--config", "a.toml", "--listen", "127.0.0.1:1"],
+            &["--config"],
+            &["--config", "a.toml", "--verbose"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

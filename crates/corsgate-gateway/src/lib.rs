@@ -17,7 +17,7 @@
 //! * [`demo`]: `serve --demo`.
 //!
 //! Entry points: [`start`] (tests, embedding), [`serve`] (runs until a
-//! future resolves), [`run_cli`] (`serve --config FILE` / `serve --demo`).
+//! future resolves), [`run_cli`] with [`ServeArgs`] (`serve --config FILE` / `serve --demo`, parsed by clap).
 // Unsafe code only in `fdlimit` (getrlimit/setrlimit), which allows it.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -53,7 +53,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use cli::run_cli;
+pub use cli::{run_cli, ServeArgs};
 pub use config::{ConfigError, GatewayConfig};
 pub use demo::{demo_config, start_demo_upstream};
 pub use metrics::Metrics;

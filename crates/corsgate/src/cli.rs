@@ -44,8 +44,7 @@ pub enum Command {
     Har(HarArgs),
     /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
     /// policy and upstream, plus the playground page on its own origin).
-    #[command(disable_help_flag = true)]
-    Serve(ServeArgs),
+    Serve(corsgate_gateway::ServeArgs),
     /// Serve the playground page (and its demo gateway) on loopback.
     Playground(PlaygroundArgs),
     /// Probe a deployed endpoint for CORS misconfigurations (reflected origins, `null`,
@@ -56,14 +55,6 @@ pub enum Command {
     Test(crate::contract::TestArgs),
     /// Print nginx, Apache httpd, Caddy, HAProxy or Envoy configuration, or a Gateway API HTTPRoute, that implements a policy file.
     Export(crate::export::ExportArgs),
-}
-
-/// Arguments of `corsgate serve`, handed to the gateway as they are.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// `--config FILE [--check]` or `--demo [--listen ADDR] [--admin ADDR]`; `--help` for details.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
 }
 
 /// Arguments of `corsgate playground`.

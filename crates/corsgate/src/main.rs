@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Scan(args) => scan::main(&args, &style),
-        Command::Serve(args) => serve(args.args),
+        Command::Serve(args) => serve(&args),
         Command::Playground(args) => playground(args.page, args.gateway),
         Command::Export(args) => export::main(&args),
         Command::Test(args) => test(&args, &style),
@@ -154,8 +154,8 @@ fn test(args: &contract::TestArgs, style: &Style) -> ExitCode {
 
 /// `corsgate serve`: the gateway. With `--demo`, the playground page is served
 /// too, on its own origin, so a new user sees the flow in a browser at once.
-fn serve(args: Vec<String>) -> ExitCode {
-    if args.iter().any(|a| a == "--demo") {
+fn serve(args: &corsgate_gateway::ServeArgs) -> ExitCode {
+    if args.demo {
         let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
         let gateway: std::net::SocketAddr = ([127, 0, 0, 1], 8089).into();
         std::thread::spawn(move || {

@@ -1,0 +1,12 @@
+//! `corsgate serve` parses its arguments with clap, from the one definition
+//! the gateway's own binary uses ([`corsgate_gateway::ServeArgs`]): help on
+//! standard output with 0, usage errors and configurations that cannot run
+//! on standard error with 2, a valid `--check` 0, a busy port named.
+
+#[path = "../../corsgate-gateway/tests/serve_cli_cases.rs"]
+mod serve_cli_cases;
+
+#[test]
+fn serve_arguments_exit_codes_and_streams() {
+    serve_cli_cases::check_serve_cli(std::path::Path::new(env!("CARGO_BIN_EXE_corsgate")));
+}
