@@ -364,6 +364,27 @@ impl ResponseHeaders {
     }
 }
 
+/// Whether a response header is a CORS response header: any name that
+/// starts with `access-control-`. The one definition the tower layer (through
+/// [`ResponseHeaders::apply_to`]) and the gateway use to decide which of a
+/// handler's or an upstream's headers the policy's answer replaces: besides
+/// the seven names browsers read today, a misspelt or future
+/// `Access-Control-*` line is removed too, so no name can carry an answer
+/// past the policy.
+///
+/// ```
+/// use corsgate_core::decision::is_cors_response_header;
+/// use http::HeaderName;
+/// assert!(is_cors_response_header(&http::header::ACCESS_CONTROL_ALLOW_ORIGIN));
+/// assert!(is_cors_response_header(&HeaderName::from_static("access-control-allow-private-network")));
+/// assert!(is_cors_response_header(&HeaderName::from_static("access-control-allow-origins")));
+/// assert!(!is_cors_response_header(&http::header::VARY));
+/// ```
+#[inline]
+pub fn is_cors_response_header(name: &HeaderName) -> bool {
+    name.as_str().as_bytes().starts_with(b"access-control-")
+}
+
 /// What a response's map holds that matters to adding a decision's lines.
 #[derive(Clone, Copy)]
 enum Scan {
@@ -382,7 +403,7 @@ fn scan(map: &HeaderMap) -> Scan {
     for k in map.keys() {
         if *k == header::VARY {
             vary = true;
-        } else if CORS_NAMES.iter().any(|c| c == k) {
+        } else if is_cors_response_header(k) {
             return Scan::Cors;
         }
     }
@@ -428,6 +449,21 @@ fn merge(repr: Repr, map: &mut HeaderMap) {
             None => {
                 map.remove(name);
             }
+        }
+    }
+    // Any other `Access-Control-*` line (misspelt, or a name browsers may
+    // read one day) goes too: the answer is the policy's alone.
+    if map
+        .keys()
+        .any(|k| is_cors_response_header(k) && !CORS_NAMES.contains(k))
+    {
+        let others: Vec<HeaderName> = map
+            .keys()
+            .filter(|k| is_cors_response_header(k) && !CORS_NAMES.contains(k))
+            .cloned()
+            .collect();
+        for name in others {
+            map.remove(name);
         }
     }
     if let Some(vary) = vary {

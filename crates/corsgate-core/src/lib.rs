@@ -77,5 +77,5 @@ pub mod decision;
 pub mod origin_set;
 pub mod policy;
 
-pub use decision::{Decision, Reason, RequestKind};
+pub use decision::{is_cors_response_header, Decision, Reason, RequestKind};
 pub use policy::{Policy, PolicyBuilder, PolicyConfig, PolicyError, PolicyErrors};

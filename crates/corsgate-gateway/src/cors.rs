@@ -99,8 +99,7 @@ impl RoutePolicy {
     }
 }
 
-/// Whether a response header is one of the CORS response headers the policy
-/// owns (upstream copies are removed).
-pub fn is_cors_response_header(name: &HeaderName) -> bool {
-    name.as_str().starts_with("access-control-")
-}
+/// Whether a response header is a CORS response header the policy owns
+/// (upstream copies are removed): the engine's one definition, the same as
+/// the tower layer's.
+pub use corsgate_core::is_cors_response_header;

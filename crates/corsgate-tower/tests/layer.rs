@@ -294,6 +294,17 @@ async fn inner_cors_headers_never_leak() {
             "access-control-allow-methods",
             HeaderValue::from_static("*"),
         );
+        // A misspelt and a Private Network Access line: the policy owns every
+        // Access-Control-* name (corsgate_core::is_cors_response_header), as
+        // the gateway does.
+        h.insert(
+            "access-control-allow-origins",
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
         Ok::<_, Infallible>(res)
     });
     let mut svc = CorsLayer::new(policy()).layer(inner);
@@ -320,6 +331,8 @@ async fn inner_cors_headers_never_leak() {
     assert_eq!(h["access-control-expose-headers"], "x-request-id");
     assert!(h.get("access-control-allow-methods").is_none());
     assert_eq!(h.get_all("access-control-allow-origin").iter().count(), 1);
+    assert!(h.get("access-control-allow-origins").is_none(), "{h:?}");
+    assert!(h.get("access-control-allow-private-network").is_none(), "{h:?}");
 }
 
 /// Services on other threads pick up every swap: while this thread swaps
