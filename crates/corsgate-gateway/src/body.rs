@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::upstream::{BoxError, UpstreamBody};
+use crate::error::BoxError;
+use crate::upstream::UpstreamBody;
 
 /// A response body.
 #[derive(Debug)]

@@ -729,7 +729,7 @@ impl GatewayConfig {
                 );
             }
         }
-        crate::routes::sort_routes(&mut routes);
+        sort_routes(&mut routes);
         if !cx.errors.is_empty() {
             return Err(cx.errors);
         }
@@ -797,6 +797,17 @@ fn addr(cx: &mut Ctx<'_>, v: &Spanned<String>) -> Option<SocketAddr> {
             None
         }
     }
+}
+
+/// Orders routes most specific first, the order `routes::find` relies on
+/// (its first match is the most specific).
+fn sort_routes(routes: &mut [Route]) {
+    routes.sort_by(|a, b| {
+        b.host
+            .is_some()
+            .cmp(&a.host.is_some())
+            .then(b.path.len().cmp(&a.path.len()))
+    });
 }
 
 #[cfg(test)]

@@ -26,8 +26,10 @@ pub mod admin;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod cors;
 pub mod demo;
+mod error;
 pub mod fdlimit;
 pub mod forward;
 pub mod h1client;
@@ -37,11 +39,13 @@ pub mod metrics;
 pub mod proxy;
 pub mod reload;
 pub mod routes;
+pub mod runtime;
 pub mod target;
 pub mod tls;
 pub mod tunnel;
 pub mod upload;
 pub mod upstream;
+mod worker;
 
 use std::fmt;
 use std::future::Future;
@@ -94,7 +98,7 @@ impl std::error::Error for GatewayError {}
 pub struct RunningGateway {
     addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
-    shared: Arc<proxy::Shared>,
+    shared: Arc<runtime::Shared>,
     reloader: Arc<Reloader>,
     draining: watch::Sender<bool>,
     stop: watch::Sender<bool>,
@@ -164,8 +168,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     let timeouts = config.timeouts.clone();
     let poll = config.reload_poll;
     let source = config.source.clone();
-    let shared = Arc::new(proxy::Shared {
-        runtime: ArcSwap::from_pointee(proxy::Runtime::new(config)),
+    let shared = Arc::new(runtime::Shared {
+        runtime: ArcSwap::from_pointee(runtime::Runtime::new(config)),
         metrics: metrics.clone(),
     });
     let reloader = Arc::new(Reloader::new(shared.clone(), source.clone()));

@@ -24,63 +24,10 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{later, Limits, Timeouts};
+use crate::connection::ClientSideBase;
 use crate::metrics::ClientTimeout;
-use crate::proxy::{handle, ClientSideBase, Shared};
-
-/// A stream that counts its reads and writes, so that an idle connection can
-/// be told from a busy one without reading the clock on every poll.
-pub(crate) struct Activity<T> {
-    pub(crate) inner: T,
-    pub(crate) ticks: Arc<AtomicU64>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if r.is_ready() {
-            self.ticks.fetch_add(1, Relaxed);
-        }
-        r
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if r.is_ready() {
-            self.ticks.fetch_add(1, Relaxed);
-        }
-        r
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if r.is_ready() {
-            self.ticks.fetch_add(1, Relaxed);
-        }
-        r
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+use crate::proxy::handle;
+use crate::runtime::Shared;
 
 /// What a client connection's I/O tells its timers (`drive`): traffic,
 /// write stalls, and, for HTTP/2, how far the client got with its preface
@@ -312,33 +259,11 @@ pub(crate) fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     b
 }
 
-/// How many worker threads serve client connections: one per core.
-pub(crate) fn worker_count() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-thread_local! {
-    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
-
-/// The index of the worker thread running this code (0 elsewhere); the
-/// upstream pools keep one idle list per worker, so that a request and its
-/// upstream connection run on the same thread.
-pub(crate) fn worker_index() -> usize {
-    worker_slot().unwrap_or(0)
-}
-
-/// The index of the worker thread running this code, if it is one.
-pub(crate) fn worker_slot() -> Option<usize> {
-    WORKER.with(|w| w.get())
-}
-
 /// Accepts and serves client connections until `shutdown` turns true, then
 /// asks every connection to finish its requests in flight and close, and
 /// waits for them (at most `timeouts.drain`).
 ///
-/// The work runs on one single-threaded runtime per core ([`worker_count`]);
+/// The work runs on one single-threaded runtime per core ([`crate::worker::worker_count`]);
 /// this task accepts and hands each connection to the worker with the fewest
 /// open connections. A connection, its requests and its upstream
 /// connections then stay on one thread, with no work stealing and no
@@ -357,7 +282,7 @@ pub(crate) async fn run(
     let (stop, stop_rx) = watch::channel(false);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut workers = Vec::new();
-    for i in 0..worker_count() {
+    for i in 0..crate::worker::worker_count() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Handoff>();
         let open = Arc::new(AtomicUsize::new(0));
         let w = Worker {
@@ -373,7 +298,7 @@ pub(crate) async fn run(
         let spawned = std::thread::Builder::new()
             .name(format!("corsgate-worker-{i}"))
             .spawn(move || {
-                WORKER.with(|c| c.set(Some(i)));
+                crate::worker::enter(i);
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

@@ -90,7 +90,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            shards: (0..=crate::listener::worker_count())
+            shards: (0..=crate::worker::worker_count())
                 .map(|_| Shard::default())
                 .collect(),
             disagreements: AtomicU64::new(0),
@@ -118,7 +118,7 @@ impl Metrics {
     /// This thread's shard.
     fn shard(&self) -> &Shard {
         let last = self.shards.len() - 1;
-        &self.shards[crate::listener::worker_slot().unwrap_or(last).min(last)]
+        &self.shards[crate::worker::worker_slot().unwrap_or(last).min(last)]
     }
     /// A counter summed over the shards.
     fn sum(&self, f: impl Fn(&Shard) -> &AtomicU64) -> u64 {

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::config::{ConfigError, GatewayConfig};
-use crate::proxy::{Runtime, Shared};
+use crate::runtime::{Runtime, Shared};
 
 /// Applies new configurations to a running gateway.
 pub struct Reloader {

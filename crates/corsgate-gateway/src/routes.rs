@@ -1,17 +1,8 @@
-//! Route matching: the most specific route wins (a route with a host before
-//! one without, then the longest path prefix).
+//! Route matching: the first route that matches wins; the configuration
+//! keeps its routes most specific first (a route with a host before one
+//! without, then the longest path prefix; see `config`).
 
 use crate::config::Route;
-
-/// Orders routes most specific first.
-pub(crate) fn sort_routes(routes: &mut [Route]) {
-    routes.sort_by(|a, b| {
-        b.host
-            .is_some()
-            .cmp(&a.host.is_some())
-            .then(b.path.len().cmp(&a.path.len()))
-    });
-}
 
 /// The host part of a `Host` value or URI authority as routes name it:
 /// lower case, without port or IPv6 brackets, a trailing dot removed

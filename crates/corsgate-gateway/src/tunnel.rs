@@ -29,9 +29,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::body::GatewayBody;
+use crate::connection::{Activity, ClientSideBase};
 use crate::forward::{remove_hop_by_hop, ClientSide};
-use crate::listener::Activity;
-use crate::proxy::ClientSideBase;
 use crate::upstream::{Pool, UpstreamFailure};
 
 /// Whether a request asks to switch to WebSocket (`Connection: upgrade` and

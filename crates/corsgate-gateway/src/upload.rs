@@ -15,7 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::config::later;
-use crate::upstream::BoxError;
+use crate::error::BoxError;
 
 /// The client sent nothing of its request body for `client_body`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,8 +38,7 @@ use crate::forward::remove_hop_by_hop;
 use crate::h1client;
 use crate::upload::Upload;
 
-/// The error type of response bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::error::BoxError;
 
 /// The error of a response body whose upstream sent nothing for
 /// `timeouts.upstream_read` while more was expected (nginx's
@@ -133,7 +132,7 @@ pub struct Pool {
     idle_timeout: Duration,
     /// Longest wait between two reads of a response body.
     read_timeout: Duration,
-    /// One idle list per worker thread (see [`crate::listener::worker_index`]):
+    /// One idle list per worker thread (see [`crate::worker::worker_index`]):
     /// an HTTP/1.1 connection's task runs on the worker that opened it, so
     /// it is only lent to requests on that worker.
     shards: Vec<Arc<Mutex<Idle>>>,
@@ -472,7 +471,7 @@ impl Pool {
             authority: authority.to_string(),
         });
         let shards = {
-            let n = crate::listener::worker_count().max(1);
+            let n = crate::worker::worker_count().max(1);
             (0..n)
                 .map(|i| {
                     let max = max_idle / n + usize::from(i < max_idle % n);
@@ -525,7 +524,7 @@ impl Pool {
     }
 
     fn shard(&self) -> &Arc<Mutex<Idle>> {
-        let i = crate::listener::worker_index();
+        let i = crate::worker::worker_index();
         &self.shards[i % self.shards.len()]
     }
 

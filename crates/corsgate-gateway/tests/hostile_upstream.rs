@@ -714,18 +714,28 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
     for layout in layouts {
         let (up, record) = hostile_upstream().await;
         let (gw, a) = gateway_on_cpus(up, layout, "0s").await;
-        // One worker thread per CPU the process may use.
-        let workers = std::fs::read_dir(format!("/proc/{}/task", gw.0.id()))
-            .map(|d| {
-                d.flatten()
-                    .filter(|t| {
-                        std::fs::read_to_string(t.path().join("comm"))
-                            .is_ok_and(|c| c.starts_with("corsgate-worker"))
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        assert_eq!(workers, layout.split(',').count(), "cpus {layout}");
+        // One worker thread per CPU the process may use (the listener is
+        // bound before the workers start: wait for them, at most 10 s).
+        let count_workers = || {
+            std::fs::read_dir(format!("/proc/{}/task", gw.0.id()))
+                .map(|d| {
+                    d.flatten()
+                        .filter(|t| {
+                            std::fs::read_to_string(t.path().join("comm"))
+                                .is_ok_and(|c| c.starts_with("corsgate-worker"))
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        let want = layout.split(',').count();
+        let waited = Instant::now();
+        let mut workers = count_workers();
+        while workers < want && waited.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            workers = count_workers();
+        }
+        assert_eq!(workers, want, "cpus {layout}");
         let clients = 8;
         let started = Instant::now();
         let tasks: Vec<_> = (0..clients)

@@ -332,7 +332,10 @@ async fn inner_cors_headers_never_leak() {
     assert!(h.get("access-control-allow-methods").is_none());
     assert_eq!(h.get_all("access-control-allow-origin").iter().count(), 1);
     assert!(h.get("access-control-allow-origins").is_none(), "{h:?}");
-    assert!(h.get("access-control-allow-private-network").is_none(), "{h:?}");
+    assert!(
+        h.get("access-control-allow-private-network").is_none(),
+        "{h:?}"
+    );
 }
 
 /// Services on other threads pick up every swap: while this thread swaps
