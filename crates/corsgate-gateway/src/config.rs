@@ -64,6 +64,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the kernel schedules the worker threads (Linux; elsewhere ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerScheduling {
+    /// `SCHED_BATCH`: the same share of the CPU as any thread, but a worker
+    /// woken by network activity does not preempt the thread running on its
+    /// core; it runs at the next scheduling point and then serves every
+    /// connection that became ready meanwhile. Fewer context switches per
+    /// request for the gateway, the upstream and the clients on a shared
+    /// machine (see docs/gateway.md, Figures).
+    #[default]
+    Batch,
+    /// `SCHED_OTHER`, the default of every thread: a woken worker may
+    /// preempt the running thread at once.
+    Normal,
+}
+
 /// An upstream base URL: `http://host:port`, optionally with a path prefix
 /// that is prepended to every forwarded path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +153,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Most idle pooled connections kept per upstream.
     pub upstream_idle_per_host: usize,
+    /// How the worker threads are scheduled.
+    pub worker_scheduling: WorkerScheduling,
 }
 
 impl Default for Limits {
@@ -145,6 +164,7 @@ impl Default for Limits {
             max_headers: 100,
             max_connections: 10_000,
             upstream_idle_per_host: 256,
+            worker_scheduling: WorkerScheduling::Batch,
         }
     }
 }
@@ -279,6 +299,7 @@ struct FileLimits {
     max_headers: Option<Spanned<i64>>,
     max_connections: Option<Spanned<i64>>,
     upstream_idle_per_host: Option<Spanned<i64>>,
+    worker_scheduling: Option<WorkerScheduling>,
 }
 
 #[derive(Deserialize, Default)]
@@ -592,6 +613,7 @@ impl GatewayConfig {
                 100_000,
                 dl.upstream_idle_per_host,
             ),
+            worker_scheduling: l.worker_scheduling.unwrap_or(dl.worker_scheduling),
         };
 
         let mut routes = Vec::new();
@@ -834,6 +856,31 @@ host = "API.example.com"
 origins = ["https://app.example.com"]
 credentials = true
 "#;
+
+    #[test]
+    fn worker_scheduling_is_batch_unless_said_otherwise() {
+        let c = GatewayConfig::from_toml(GOOD).unwrap();
+        assert_eq!(c.limits.worker_scheduling, WorkerScheduling::Batch);
+        let with = |v: &str| {
+            GOOD.replace(
+                "[timeouts]",
+                &format!("[limits]\nworker_scheduling = {v}\n\n[timeouts]"),
+            )
+        };
+        let c = GatewayConfig::from_toml(&with("\"normal\"")).unwrap();
+        assert_eq!(c.limits.worker_scheduling, WorkerScheduling::Normal);
+        let c = GatewayConfig::from_toml(&with("\"batch\"")).unwrap();
+        assert_eq!(c.limits.worker_scheduling, WorkerScheduling::Batch);
+        for bad in ["\"fifo\"", "1", "\"Batch \""] {
+            let errors = GatewayConfig::from_toml(&with(bad)).unwrap_err();
+            let text = errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            assert!(text.contains("line 7, column 21"), "{bad}: {text}");
+        }
+    }
 
     #[test]
     fn parses_a_good_file() {

@@ -277,6 +277,7 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let builder = http_builder(&limits);
+    let scheduling = limits.worker_scheduling;
     let max = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max as usize));
     let (stop, stop_rx) = watch::channel(false);
@@ -298,7 +299,7 @@ pub(crate) async fn run(
         let spawned = std::thread::Builder::new()
             .name(format!("corsgate-worker-{i}"))
             .spawn(move || {
-                crate::worker::enter(i);
+                crate::worker::enter(i, scheduling);
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

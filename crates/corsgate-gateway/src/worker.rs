@@ -25,7 +25,31 @@ pub(crate) fn worker_slot() -> Option<usize> {
     WORKER.with(|w| w.get())
 }
 
-/// Marks the calling thread as worker `i` (once, as the worker starts).
-pub(crate) fn enter(i: usize) {
+/// Marks the calling thread as worker `i` (once, as the worker starts) and
+/// applies the configured scheduling policy to it.
+pub(crate) fn enter(i: usize, scheduling: crate::config::WorkerScheduling) {
     WORKER.with(|c| c.set(Some(i)));
+    if scheduling == crate::config::WorkerScheduling::Batch {
+        set_batch();
+    }
 }
+
+/// Puts the calling thread under `SCHED_BATCH` (priority 0, as
+/// `SCHED_OTHER`); a failure is logged and the thread keeps its policy.
+#[cfg(target_os = "linux")]
+fn set_batch() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads the struct passed (pid 0: the calling
+    // thread) and nothing else.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    if rc != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot put a worker thread under SCHED_BATCH; it keeps the default policy"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_batch() {}

@@ -736,6 +736,20 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
             workers = count_workers();
         }
         assert_eq!(workers, want, "cpus {layout}");
+        // Each worker runs under SCHED_BATCH (the default
+        // `limits.worker_scheduling`): field 41 of /proc/PID/task/TID/stat.
+        for t in std::fs::read_dir(format!("/proc/{}/task", gw.0.id()))
+            .unwrap()
+            .flatten()
+        {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.starts_with("corsgate-worker") {
+                let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
+                let rest = &stat[stat.rfind(')').unwrap() + 2..];
+                let policy: u32 = rest.split(' ').nth(38).unwrap().parse().unwrap();
+                assert_eq!(policy, 3, "{comm}: policy {policy}, want SCHED_BATCH (3)");
+            }
+        }
         let clients = 8;
         let started = Instant::now();
         let tasks: Vec<_> = (0..clients)
