@@ -98,6 +98,12 @@ pub struct Fetch<'b> {
     original_headers: Option<HeaderList>,
     /// The header names the latest redirect removed.
     last_stripped: Vec<&'static str>,
+    /// The `Origin` the previous hop carried, for a profile whose
+    /// [`Profile::keeps_origin_header_on_redirect`].
+    sent_origin: Option<String>,
+    /// A refusal that waits for the current hop's preflight (see
+    /// [`Profile::preflights_before_refusing_userinfo_redirect`]).
+    refuse_after_preflight: Option<Refusal>,
 }
 
 impl Browser {
@@ -133,6 +139,8 @@ impl Browser {
             steps: Vec::new(),
             preflights: 0,
             verdict: None,
+            sent_origin: None,
+            refuse_after_preflight: None,
             pending: None,
             preflight_required: false,
             original_headers: None,
@@ -231,8 +239,14 @@ impl Fetch<'_> {
         let mut view = self.request.clone();
         if let Some(original) = &self.original_headers {
             let mut headers = original.clone();
-            for name in &self.last_stripped {
-                headers.remove(name);
+            if !self
+                .browser
+                .profile
+                .preflight_lists_headers_a_redirect_removed()
+            {
+                for name in &self.last_stripped {
+                    headers.remove(name);
+                }
             }
             view.headers = headers;
         }
@@ -448,11 +462,29 @@ impl Fetch<'_> {
     }
 
     fn send_actual(&mut self, url: &Url, origin: Option<String>) -> Action {
+        if let Some(refusal) = self.refuse_after_preflight.take() {
+            return self.refuse(refusal);
+        }
         let mut headers = self.request.headers().clone();
         let needs_origin = origin.is_some() || !matches!(self.request.method(), "GET" | "HEAD");
-        if needs_origin {
-            headers.append("Origin", origin.unwrap_or_else(|| self.serialized_origin()));
+        let origin = if needs_origin {
+            Some(origin.unwrap_or_else(|| self.serialized_origin()))
+        } else if self.browser.profile.keeps_origin_header_on_redirect()
+            && self
+                .url_list
+                .windows(2)
+                .last()
+                .is_some_and(|w| Origin::from_url(&w[0]).same_origin(&Origin::from_url(&w[1])))
+        {
+            // A redirect within one origin leaves the headers as they were.
+            self.sent_origin.clone()
+        } else {
+            None
+        };
+        if let Some(o) = &origin {
+            headers.append("Origin", o.clone());
         }
+        self.sent_origin = origin;
         self.state = State::AwaitActual;
         self.step(
             StepKind::RequestSent,
@@ -656,9 +688,19 @@ impl Fetch<'_> {
                 && !self.request.origin().same_origin(&next_origin))
                 || self.cors_tainting)
         {
-            return self.refuse(Refusal::RedirectContainsCredentials {
+            let refusal = Refusal::RedirectContainsCredentials {
                 location: next.to_string(),
-            });
+            };
+            if self.cors_tainting
+                || !self
+                    .browser
+                    .profile
+                    .preflights_before_refusing_userinfo_redirect()
+            {
+                return self.refuse(refusal);
+            }
+            // Preflight the hop first (if it needs one), then refuse.
+            self.refuse_after_preflight = Some(refusal);
         }
         let m = self.request.method.clone();
         self.last_stripped.clear();

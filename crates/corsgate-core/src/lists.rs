@@ -136,10 +136,11 @@ pub fn parse_max_age(headers: &HeaderList, profile: Profile) -> MaxAge {
     let parsed: Option<i128> = if several {
         None
     } else {
-        match profile {
-            // Chromium's StringToInt64 takes an optional minus sign; negative means "do not cache".
-            Profile::Chromium => parse_signed(first),
-            _ => parse_digits(first),
+        if profile.max_age_takes_a_sign() {
+            // A negative value then means "do not cache".
+            parse_signed(first)
+        } else {
+            parse_digits(first)
         }
     };
     match parsed {
