@@ -12,7 +12,8 @@
 //! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side;
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
 //!   [`firefox_report`] — its section of `docs/conformance.md`;
-//!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver.
+//!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
+//!   [`webkit_console`] — WebKit's console reasons for them.
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
@@ -34,3 +35,4 @@ pub mod run;
 pub mod server;
 pub mod webdriver;
 pub mod webkit;
+pub mod webkit_console;

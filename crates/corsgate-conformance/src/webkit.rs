@@ -206,8 +206,18 @@ pub fn run_webkit(
     cases: &Arc<Vec<Case>>,
     opts: &WebkitOptions,
 ) -> Result<BrowserRun, String> {
-    let start = Instant::now();
     let x = Xvfb::start(&opts.xvfb)?;
+    run_webkit_on(&x, servers, cases, opts)
+}
+
+/// [`run_webkit`] on a running X server (which the console pass can reuse).
+pub fn run_webkit_on(
+    x: &Xvfb,
+    servers: &Servers,
+    cases: &Arc<Vec<Case>>,
+    opts: &WebkitOptions,
+) -> Result<BrowserRun, String> {
+    let start = Instant::now();
     let version = webkit_version(opts, &x.display)?;
     let pages = run_pages(
         &|| start_webkit(opts, &x.display),

@@ -22,7 +22,7 @@ use crate::preflight::{
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
 use crate::remedy::RemedyContext;
-use crate::request::{Initiator, Mode, Request};
+use crate::request::{Credentials, Initiator, Mode, Request};
 use crate::response::Response;
 use crate::safelist;
 use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
@@ -251,6 +251,25 @@ impl Fetch<'_> {
             view.headers = headers;
         }
         view
+    }
+
+    /// The credentials mode a redirect's CORS check assumes: the request's,
+    /// or `include` for a `same-origin` request that started on the page's
+    /// origin under a profile whose
+    /// [`Profile::same_origin_start_keeps_credentials`].
+    fn redirect_credentials(&self) -> Credentials {
+        let c = self.request.credentials();
+        if c == Credentials::SameOrigin
+            && self.browser.profile.same_origin_start_keeps_credentials()
+            && self
+                .request
+                .origin()
+                .same_origin(&Origin::from_url(self.request.url()))
+        {
+            Credentials::Include
+        } else {
+            c
+        }
     }
 
     /// The standard's redirect-taint, reduced to "is it still same-origin?".
@@ -589,13 +608,12 @@ impl Fetch<'_> {
             } else {
                 Stage::Actual
             };
-            if let Err(r) = cors_check(
-                &origin,
-                self.request.credentials(),
-                &response,
-                stage,
-                profile,
-            ) {
+            let credentials = if stage == Stage::Redirect {
+                self.redirect_credentials()
+            } else {
+                self.request.credentials()
+            };
+            if let Err(r) = cors_check(&origin, credentials, &response, stage, profile) {
                 self.step(
                     StepKind::CorsCheck,
                     false,

@@ -446,9 +446,11 @@ impl Profile {
 
     /// Whether an `Access-Control-Allow-Origin` value that is not a URL at all is
     /// reported as invalid (Chromium `InvalidAllowOriginValue`) rather than as a
-    /// mismatch (Firefox has one key for both).
+    /// mismatch (Firefox has one key for both; WebKit one message, "Origin …
+    /// is not allowed by Access-Control-Allow-Origin", checked against
+    /// WebKitGTK 2.50.6's console).
     pub fn reports_invalid_allow_origin(self) -> bool {
-        !matches!(self, Profile::Firefox)
+        !matches!(self, Profile::Firefox | Profile::Safari)
     }
 
     /// Whether the console warns when `Authorization` passed only because of `*`
@@ -487,6 +489,32 @@ impl Profile {
     /// `CORSExternalRedirectNotAllowed`). The outcome is the same: refused.
     pub fn reports_preflight_redirect(self) -> bool {
         !matches!(self, Profile::Standard | Profile::Safari)
+    }
+
+    /// Whether a request in credentials mode `same-origin` whose first URL is
+    /// on the page's origin has a *redirect* from another origin CORS-checked
+    /// as credentialed (so `*` in `Access-Control-Allow-Origin` is refused
+    /// there), while its final response is checked as uncredentialed. WebKit
+    /// checks redirects against the stored-credentials policy it chose when
+    /// the load started, and a load that starts same-origin uses stored
+    /// credentials; the standard checks both as uncredentialed. Checked
+    /// against WebKitGTK 2.50.6 (`XMLHttpRequest` without `withCredentials`,
+    /// credentials mode `same-origin`, from the page to another origin that
+    /// redirects with `*`: "Cross-origin redirection to … denied by
+    /// Cross-Origin Resource Sharing policy: Cannot use wildcard in
+    /// Access-Control-Allow-Origin when credentials flag is true"; the same
+    /// `*` on the final response passes).
+    pub fn same_origin_start_keeps_credentials(self) -> bool {
+        matches!(self, Profile::Safari)
+    }
+
+    /// Whether a redirected preflight is reported as any other non-ok
+    /// status. WebKit says "Preflight response is not successful. Status
+    /// code: 302" for a preflight answered with a redirect, the same as for
+    /// a 404; the standard's network error names no reason, and corsgate
+    /// then names the redirect. Checked against WebKitGTK 2.50.6's console.
+    pub fn reports_preflight_redirect_as_status(self) -> bool {
+        matches!(self, Profile::Safari)
     }
 }
 
