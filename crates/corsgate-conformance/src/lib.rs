@@ -13,7 +13,7 @@
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
 //!   [`firefox_report`] — its section of `docs/conformance.md`;
 //!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
-//!   [`webkit_console`] — WebKit's console reasons for them.
+//!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section.
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
@@ -36,3 +36,4 @@ pub mod server;
 pub mod webdriver;
 pub mod webkit;
 pub mod webkit_console;
+pub mod webkit_report;

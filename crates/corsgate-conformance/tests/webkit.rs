@@ -38,6 +38,7 @@ use corsgate_conformance::run::{compare, disagreement_report};
 use corsgate_conformance::server::Servers;
 use corsgate_conformance::webkit::{run_webkit_on, SafariCheckCli, WebkitOptions, Xvfb};
 use corsgate_conformance::webkit_console::{console_messages, is_reason, normalize, reason_codes};
+use corsgate_conformance::webkit_report::{render, splice, Differs, WebkitReport, DEPARTURES};
 use corsgate_core::Profile;
 
 /// The size of the committed matrix (the same as the Chromium test's).
@@ -146,6 +147,46 @@ fn webkit_agrees_with_the_engine() {
         eprintln!("reason differs: {d}");
     }
     if seed == SEED && count == CASES {
+        // Every listed departure shows on its case: the safari profile and the
+        // other profile differ there (WebKit's side is the comparison above).
+        for d in DEPARTURES {
+            let case = &cases[d.case as usize];
+            let run = |p: Profile| Engine(p).run(&site, case, d.api).expect("the engine runs");
+            let (ours, theirs) = (run(Profile::Safari), run(d.versus));
+            let differs = match d.differs {
+                Differs::Observation => ours.0 != theirs.0,
+                Differs::Reason => {
+                    let code = |v: &Option<corsgate_core::Verdict>| {
+                        v.as_ref().and_then(|v| v.reason.as_ref()).map(|r| r.code)
+                    };
+                    code(&ours.1) != code(&theirs.1)
+                }
+            };
+            assert!(
+                differs,
+                "docs: case #{} does not show `{}` (safari and {} agree there)",
+                d.case, d.method, d.versus
+            );
+        }
+        if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
+            let tolerated: Vec<(u32, Api)> = soup.iter().map(|d| (d.id, d.api)).collect();
+            let section = render(&WebkitReport {
+                webkit: &webkit,
+                total,
+                tolerated: &tolerated,
+                standard: standard.len(),
+                check: (
+                    check.compared,
+                    check.compared - check.disagreements.len(),
+                    check_soup.len(),
+                ),
+                reasons: (reasons.compared, reasons.messages.len()),
+                elapsed: started.elapsed(),
+            });
+            let old = std::fs::read_to_string(path).unwrap_or_default();
+            std::fs::write(path, splice(&old, &section)).expect("write docs/conformance.md");
+        }
         let fixture = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/webkit_messages.txt"
