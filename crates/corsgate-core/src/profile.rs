@@ -4,7 +4,8 @@
 //! The engine implements the standard; a [`Profile`] says where a given browser
 //! behaves otherwise. Every difference is one method here, so an explanation can
 //! say when a behaviour is browser-specific. The `chromium` profile is the
-//! default and is checked against real Chromium by the conformance tests.
+//! default; the `chromium`, `firefox` and `safari` profiles are checked against
+//! real Chromium, Firefox and WebKit (WebKitGTK) by the conformance tests.
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,7 +32,8 @@ pub enum Profile {
     Chromium,
     /// Firefox.
     Firefox,
-    /// Safari (WebKit), from WebKit's source; not checked against a real Safari.
+    /// Safari (WebKit): checked against WebKitGTK 2.50.6 (MiniBrowser on
+    /// libsoup) by the conformance harness, not against Safari on CFNetwork.
     Safari,
     /// The Fetch standard to the letter.
     Standard,
