@@ -1175,6 +1175,61 @@ mod tests {
         assert_eq!(acrh(Profile::Standard), [ct]);
     }
 
+    /// Checked against WebKitGTK 2.50.6 (case #269 of the conformance
+    /// matrix): after a cross-origin 307, WebKit preflights the next hop with
+    /// `Origin: null` and announces `authorization` although the redirect
+    /// removed it; the standard announces only what is left. After a 303
+    /// turns a `custom` request into a `GET` with no unsafe header left,
+    /// WebKit still preflights (case #14); the standard does not.
+    #[test]
+    fn safari_preflights_again_after_a_redirect_with_the_original_headers() {
+        let run = |profile, method: &str, status: u16| {
+            let req = Request::builder("http://app.example", "http://api.example/0")
+                .method(method)
+                .header("Authorization", "Bearer t")
+                .build()
+                .unwrap();
+            let mut seen = Vec::new();
+            Browser::new(profile)
+                .run(req, |out| {
+                    if out.stage == Stage::Preflight {
+                        seen.push((
+                            out.headers.get_str("origin"),
+                            out.headers.get_str("access-control-request-headers"),
+                        ));
+                    }
+                    let first = out.url.ends_with("/0");
+                    Ok::<_, ()>(match out.stage {
+                        Stage::Actual if first => Response::new(status)
+                            .header("Location", "http://other.example/1")
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(204)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Methods", "PUT, custom")
+                            .header("Access-Control-Allow-Headers", "authorization"),
+                    })
+                })
+                .unwrap();
+            seen
+        };
+        let page = Some("http://app.example".to_owned());
+        let null = Some("null".to_owned());
+        let auth = Some("authorization".to_owned());
+        assert_eq!(
+            run(Profile::Safari, "PUT", 307),
+            [(page.clone(), auth.clone()), (null.clone(), auth.clone())]
+        );
+        assert_eq!(
+            run(Profile::Standard, "PUT", 307),
+            [(page.clone(), auth.clone()), (null.clone(), None)]
+        );
+        assert_eq!(
+            run(Profile::Safari, "custom", 303),
+            [(page.clone(), auth.clone()), (null, auth.clone())]
+        );
+        assert_eq!(run(Profile::Standard, "custom", 303), [(page, auth)]);
+    }
+
     /// Runs `req` twice through one browser of `profile`, answering with
     /// `respond`; how many preflights each run sent.
     fn preflights_twice(
