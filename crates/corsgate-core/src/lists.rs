@@ -227,6 +227,10 @@ mod tests {
         assert_eq!(parse_max_age(&h("abc"), Profile::Firefox).seconds, 0);
         assert_eq!(parse_max_age(&h("-1"), Profile::Chromium).seconds, 0);
         assert_eq!(parse_max_age(&h("-1"), Profile::Standard).seconds, 5);
+        // WebKitGTK 2.50.6: -1 caches nothing, an unparsable value 5 s
+        // (conformance matrix, e.g. case #563).
+        assert_eq!(parse_max_age(&h("-1"), Profile::Safari).seconds, 0);
+        assert_eq!(parse_max_age(&h("abc"), Profile::Safari).seconds, 5);
         assert_eq!(
             parse_max_age(&h("99999999999999999999999"), Profile::Safari).seconds,
             600
