@@ -11,7 +11,9 @@
 //! * [`case`] — one case and its exact responses; [`matrix`] — the seeded matrix.
 //! * [`server`] — the loopback servers; [`webdriver`] and [`page`] — the browser side;
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
-//!   [`firefox_report`] — its section of `docs/conformance.md`.
+//!   [`firefox_report`] — its section of `docs/conformance.md`;
+//!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
+//!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section.
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
@@ -32,3 +34,6 @@ pub mod rng;
 pub mod run;
 pub mod server;
 pub mod webdriver;
+pub mod webkit;
+pub mod webkit_console;
+pub mod webkit_report;

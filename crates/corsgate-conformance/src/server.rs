@@ -41,11 +41,15 @@ pub struct Logged {
 
 type Log = HashMap<(u32, Api), Vec<Logged>>;
 
+/// Extra HTML pages by path (see [`Servers::add_page`]).
+type Pages = HashMap<String, String>;
+
 /// The running servers.
 #[derive(Debug)]
 pub struct Servers {
     site: Site,
     log: Arc<Mutex<Log>>,
+    pages: Arc<Mutex<Pages>>,
     stop: Arc<AtomicBool>,
     addrs: Vec<std::net::SocketAddr>,
 }
@@ -75,17 +79,26 @@ impl Servers {
             run: format!("r{:x}", nanos & 0xffff_ffff_ffff),
         };
         let log = Arc::new(Mutex::new(Log::new()));
+        let pages = Arc::new(Mutex::new(Pages::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut addrs = Vec::new();
         for listener in [page, target, other] {
             addrs.push(listener.local_addr()?);
             let (cases, site, log, stop) = (cases.clone(), site.clone(), log.clone(), stop.clone());
-            let patch = patch.clone();
-            thread::spawn(move || accept_loop(listener, cases, site, log, stop, patch));
+            let (patch, pages) = (patch.clone(), pages.clone());
+            let ctx = Ctx {
+                cases,
+                site,
+                log,
+                pages,
+                patch,
+            };
+            thread::spawn(move || accept_loop(listener, ctx, stop));
         }
         Ok(Servers {
             site,
             log,
+            pages,
             stop,
             addrs,
         })
@@ -94,6 +107,15 @@ impl Servers {
     /// The origins and run tag.
     pub fn site(&self) -> &Site {
         &self.site
+    }
+
+    /// Serves `html` at `path` (on every origin) from now on: the WebKit
+    /// console pass loads its runner page from here.
+    pub fn add_page(&self, path: &str, html: String) {
+        self.pages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_owned(), html);
     }
 
     /// What reached the servers for one case and API, in order.
@@ -117,22 +139,25 @@ impl Drop for Servers {
     }
 }
 
-fn accept_loop(
-    listener: TcpListener,
+/// What every connection of a server shares.
+#[derive(Clone)]
+struct Ctx {
     cases: Arc<Vec<Case>>,
     site: Site,
     log: Arc<Mutex<Log>>,
-    stop: Arc<AtomicBool>,
+    pages: Arc<Mutex<Pages>>,
     patch: Patch,
-) {
+}
+
+fn accept_loop(listener: TcpListener, ctx: Ctx, stop: Arc<AtomicBool>) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(stream) = stream else { continue };
-        let (cases, site, log, patch) = (cases.clone(), site.clone(), log.clone(), patch.clone());
+        let ctx = ctx.clone();
         thread::spawn(move || {
-            let _ = serve(stream, &cases, &site, &log, &patch);
+            let _ = serve(stream, &ctx);
         });
     }
 }
@@ -201,13 +226,7 @@ fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
     }))
 }
 
-fn serve(
-    stream: TcpStream,
-    cases: &[Case],
-    site: &Site,
-    log: &Mutex<Log>,
-    patch: &Patch,
-) -> io::Result<()> {
+fn serve(stream: TcpStream, ctx: &Ctx) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -217,7 +236,7 @@ fn serve(
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         io::copy(&mut (&mut reader).take(len), &mut io::sink())?;
-        let wire = answer(&head, cases, site, log, patch);
+        let wire = answer(&head, ctx);
         write_response(&mut writer, &wire, head.method == "HEAD")?;
         if head
             .get("connection")
@@ -229,16 +248,29 @@ fn serve(
     Ok(())
 }
 
-fn answer(head: &Head, cases: &[Case], site: &Site, log: &Mutex<Log>, patch: &Patch) -> Wire {
+fn html(page: &str) -> Wire {
+    Wire {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), b"text/html; charset=utf-8".to_vec()),
+            ("Content-Length".into(), page.len().to_string().into_bytes()),
+        ],
+        body: page.as_bytes().to_vec(),
+    }
+}
+
+fn answer(head: &Head, ctx: &Ctx) -> Wire {
+    let (cases, site, log, patch) = (&ctx.cases, &ctx.site, &ctx.log, &ctx.patch);
     if head.path == "/" {
-        return Wire {
-            status: 200,
-            headers: vec![
-                ("Content-Type".into(), b"text/html; charset=utf-8".to_vec()),
-                ("Content-Length".into(), PAGE.len().to_string().into_bytes()),
-            ],
-            body: PAGE.as_bytes().to_vec(),
-        };
+        return html(PAGE);
+    }
+    if let Some(page) = ctx
+        .pages
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&head.path)
+    {
+        return html(page);
     }
     let Some(r) = route(&head.path, &site.run) else {
         return not_found();
@@ -319,7 +351,11 @@ fn write_response(w: &mut impl Write, wire: &Wire, head_only: bool) -> io::Resul
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if !head_only {
+    // 1xx, 204, 205 and 304 answers never carry a body: one here would be
+    // read as the start of the next response on the connection (libsoup,
+    // WebKitGTK's HTTP stack, then fails that next response).
+    let bodyless = matches!(wire.status, 100..=199 | 204 | 205 | 304);
+    if !head_only && !bodyless {
         out.extend_from_slice(&wire.body);
     }
     w.write_all(&out)?;

@@ -136,9 +136,22 @@ impl Driver {
         caps: &Value,
         profile_dir: PathBuf,
     ) -> Result<Driver, Error> {
+        Driver::launch_env(program, args, &[], caps, profile_dir)
+    }
+
+    /// [`Driver::launch`] with extra environment variables for the driver
+    /// (and the browser it starts): WebKitWebDriver needs `DISPLAY`.
+    pub fn launch_env(
+        program: &str,
+        args: impl Fn(u16) -> Vec<String>,
+        envs: &[(&str, &str)],
+        caps: &Value,
+        profile_dir: PathBuf,
+    ) -> Result<Driver, Error> {
         let port = free_port().map_err(|e| e.to_string())?;
         let child = Command::new(program)
             .args(args(port))
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

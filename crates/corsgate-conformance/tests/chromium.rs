@@ -98,6 +98,8 @@ fn chromium_agrees_with_the_engine() {
         // Keep the Firefox section (tests/firefox.rs writes it).
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
+        // And the WebKit section (tests/webkit.rs writes it).
+        let text = corsgate_conformance::webkit_report::keep_section(&old, &text);
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let report = disagreement_report(

@@ -1,5 +1,5 @@
 //! The preflight cache across *different* requests to one URL, in real
-//! Chromium and Firefox against the engine's profiles.
+//! Chromium, Firefox and WebKit against the engine's profiles.
 //!
 //! The matrix (tests/chromium.rs, tests/firefox.rs) repeats one request, so it
 //! only sees a cache entry reused or not. What happens when a second request
@@ -12,8 +12,9 @@
 //! Each sequence runs through the browser one request after another, and
 //! through the engine's browser with the same mirroring server; the number of
 //! preflights before each request must be the same. Needs Debian's
-//! `chromium`, `chromium-driver` and `firefox-esr` and geckodriver, like the
-//! matrix tests, and fails without them.
+//! `chromium`, `chromium-driver` and `firefox-esr` and geckodriver, and
+//! `webkit2gtk-driver` and `xvfb`, like the matrix tests, and fails without
+//! them.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,6 +24,7 @@ use std::thread;
 use corsgate_conformance::gecko::{start_firefox, FirefoxOptions};
 use corsgate_conformance::run::Options;
 use corsgate_conformance::webdriver::Driver;
+use corsgate_conformance::webkit::{start_webkit, WebkitOptions, Xvfb};
 use corsgate_core::{Browser, Credentials, Profile, Request, Response, Stage};
 use serde_json::{json, Value};
 
@@ -95,6 +97,22 @@ const SEQUENCES: &[(&str, Url, &[Step])] = &[
         "the same request twice, to a URL of 1024 bytes",
         Url::Length(1024),
         &[("PUT", &["x-a"], false), ("PUT", &["x-a"], false)],
+    ),
+    (
+        "a conditional request twice",
+        Url::Plain,
+        &[
+            ("PUT", &["x-a", "if-none-match"], false),
+            ("PUT", &["x-a", "if-none-match"], false),
+        ],
+    ),
+    (
+        "a `*` answer, then Authorization again",
+        Url::Wildcard,
+        &[
+            ("PUT", &["authorization"], false),
+            ("PUT", &["authorization"], false),
+        ],
     ),
     (
         "a `*` answer, then another method and header",
@@ -384,4 +402,16 @@ fn firefox_preflight_cache_across_requests() {
     let driver = start_firefox(&opts).unwrap_or_else(|e| panic!("cannot start Firefox: {e}"));
     let seen = in_browser(&driver, &page, &api, &log, "f");
     compare("firefox", Profile::Firefox, &seen, &page, &api, "f");
+}
+
+#[test]
+fn webkit_preflight_cache_across_requests() {
+    let (page, api, log) = serve();
+    let opts = WebkitOptions::from_env();
+    let x = Xvfb::start(&opts.xvfb).unwrap_or_else(|e| panic!("cannot start Xvfb: {e}"));
+    let driver =
+        start_webkit(&opts, &x.display).unwrap_or_else(|e| panic!("cannot start WebKit: {e}"));
+    let seen = in_browser(&driver, &page, &api, &log, "w");
+    drop(driver);
+    compare("webkit", Profile::Safari, &seen, &page, &api, "w");
 }

@@ -136,10 +136,11 @@ pub fn parse_max_age(headers: &HeaderList, profile: Profile) -> MaxAge {
     let parsed: Option<i128> = if several {
         None
     } else {
-        match profile {
-            // Chromium's StringToInt64 takes an optional minus sign; negative means "do not cache".
-            Profile::Chromium => parse_signed(first),
-            _ => parse_digits(first),
+        if profile.max_age_takes_a_sign() {
+            // A negative value then means "do not cache".
+            parse_signed(first)
+        } else {
+            parse_digits(first)
         }
     };
     match parsed {
@@ -226,6 +227,10 @@ mod tests {
         assert_eq!(parse_max_age(&h("abc"), Profile::Firefox).seconds, 0);
         assert_eq!(parse_max_age(&h("-1"), Profile::Chromium).seconds, 0);
         assert_eq!(parse_max_age(&h("-1"), Profile::Standard).seconds, 5);
+        // WebKitGTK 2.50.6: -1 caches nothing, an unparsable value 5 s
+        // (conformance matrix, e.g. case #563).
+        assert_eq!(parse_max_age(&h("-1"), Profile::Safari).seconds, 0);
+        assert_eq!(parse_max_age(&h("abc"), Profile::Safari).seconds, 5);
         assert_eq!(
             parse_max_age(&h("99999999999999999999999"), Profile::Safari).seconds,
             600

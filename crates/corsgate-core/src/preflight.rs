@@ -137,7 +137,7 @@ fn check_preflight(
         });
     }
     let status_error = || {
-        if location.is_some() {
+        if location.is_some() && !profile.reports_preflight_redirect_as_status() {
             Refusal::PreflightRedirect {
                 status: response.status,
                 location: location.clone(),

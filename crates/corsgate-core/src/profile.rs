@@ -4,7 +4,8 @@
 //! The engine implements the standard; a [`Profile`] says where a given browser
 //! behaves otherwise. Every difference is one method here, so an explanation can
 //! say when a behaviour is browser-specific. The `chromium` profile is the
-//! default and is checked against real Chromium by the conformance tests.
+//! default; the `chromium`, `firefox` and `safari` profiles are checked against
+//! real Chromium, Firefox and WebKit (WebKitGTK) by the conformance tests.
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,7 +32,8 @@ pub enum Profile {
     Chromium,
     /// Firefox.
     Firefox,
-    /// Safari (WebKit), from WebKit's source; not checked against a real Safari.
+    /// Safari (WebKit): checked against WebKitGTK 2.50.6 (MiniBrowser on
+    /// libsoup) by the conformance harness, not against Safari on CFNetwork.
     Safari,
     /// The Fetch standard to the letter.
     Standard,
@@ -162,6 +164,16 @@ impl Profile {
         5
     }
 
+    /// Whether `Access-Control-Max-Age` may carry a sign, a negative value
+    /// meaning "do not cache" (rather than being unparsable, which means the
+    /// default). Chromium's `StringToInt64` takes an optional sign; WebKit
+    /// parses the value as a signed integer too, so `-1` caches nothing
+    /// where the standard (digits only) falls back to 5 seconds. Checked
+    /// against Chromium 156 and WebKitGTK 2.50.6 (`tests/webkit.rs`).
+    pub fn max_age_takes_a_sign(self) -> bool {
+        matches!(self, Profile::Chromium | Profile::Safari)
+    }
+
     /// What an unparsable `Access-Control-Max-Age` does.
     pub fn invalid_max_age(self) -> InvalidMaxAge {
         match self {
@@ -222,9 +234,12 @@ impl Profile {
     /// value per name, so `Content-Type: text/plain` twice is `text/plain,
     /// text/plain`, which is not safelisted; the standard checks each line.
     /// Checked against Chromium 156 and Firefox 153 ESR by the conformance
-    /// harness.
+    /// harness. WebKit does the same (`HTTPHeaderMap::add` joins the lines
+    /// before `isCrossOriginSafeRequestHeader` sees them): a doubled
+    /// `Content-Type: text/plain` is preflighted. Checked against WebKitGTK
+    /// 2.50.6 (`tests/webkit.rs`).
     pub fn combines_request_headers(self) -> bool {
-        matches!(self, Profile::Chromium | Profile::Firefox)
+        matches!(self, Profile::Chromium | Profile::Firefox | Profile::Safari)
     }
 
     /// Whether a `Content-Type` request header holding a comma is never
@@ -274,9 +289,10 @@ impl Profile {
     /// each tainted request a fresh opaque origin, so they never match.
     /// Firefox sends such a preflight with the page's origin
     /// ([`Profile::preflight_uses_request_origin`]) and reuses it under that
-    /// origin. Checked against Chromium 156 and Firefox 153 ESR.
+    /// origin. WebKit never reuses a `null`-origin preflight either.
+    /// Checked against Chromium 156, Firefox 153 ESR and WebKitGTK 2.50.6.
     pub fn caches_tainted_origin_preflights(self) -> bool {
-        !matches!(self, Profile::Chromium)
+        !matches!(self, Profile::Chromium | Profile::Safari)
     }
 
     /// Whether a preflight made without credentials for a URL whose host is
@@ -314,8 +330,15 @@ impl Profile {
     /// none, e.g. after a 303 made it a `GET`) unless the preflight cache
     /// holds an entry for that URL. The standard judges each hop afresh.
     /// Checked against Firefox 153 ESR.
+    ///
+    /// WebKit does the same (`NetworkLoadChecker` clears `m_isSimpleRequest`
+    /// once it preflights, and every later hop outside the page's origin is
+    /// preflighted again unless the cache allows it), with the request's
+    /// origin as it is by then: `Origin: null` after a cross-origin
+    /// redirect. Checked against WebKitGTK 2.50.6 (a `custom` request
+    /// redirected 303 to another origin preflights the `GET` there).
     pub fn keeps_preflighting_after_redirect(self) -> bool {
-        matches!(self, Profile::Firefox)
+        matches!(self, Profile::Firefox | Profile::Safari)
     }
 
     /// Whether a preflight after a redirect announces (and has allowed) the
@@ -328,8 +351,49 @@ impl Profile {
     /// 302 again announces `content-type` at the third hop although the
     /// header is long gone from the request. The standard uses the request's
     /// current headers. Checked against Firefox 153 ESR.
+    /// WebKit judges and announces the original headers too
+    /// (`m_originalRequestHeaders`), all of them: see
+    /// [`Profile::preflight_lists_headers_a_redirect_removed`].
     pub fn preflight_lists_original_headers(self) -> bool {
-        matches!(self, Profile::Firefox)
+        matches!(self, Profile::Firefox | Profile::Safari)
+    }
+
+    /// Whether, with [`Profile::preflight_lists_original_headers`], the
+    /// preflight after a redirect still announces (and needs allowed) the
+    /// headers that very redirect removed: `Authorization` after a
+    /// cross-origin hop, `Content-Type` and `Content-Language` after a 303.
+    /// WebKit keeps the request's original header map for its CORS checks,
+    /// so a `PUT` with `Authorization` redirected 307 to another origin
+    /// preflights there with `Access-Control-Request-Headers:
+    /// authorization`, and a `GET` from the page with `Authorization`
+    /// redirected to another origin is preflighted for it. Firefox drops
+    /// what the latest redirect removed. Checked against WebKitGTK 2.50.6.
+    pub fn preflight_lists_headers_a_redirect_removed(self) -> bool {
+        matches!(self, Profile::Safari)
+    }
+
+    /// Whether a request redirected within one origin keeps the `Origin`
+    /// header the previous hop carried on a hop that would, by the standard,
+    /// carry none (a same-origin `GET` after a `PUT` answered 303, a
+    /// `no-cors` `POST` redirected 302 to a `GET` on the same host). WebKit
+    /// leaves the headers of a same-origin redirect as they were; the
+    /// standard adds `Origin` afresh at every hop. A redirect to another
+    /// origin rebuilds the header in WebKit too (a `no-cors` `POST`
+    /// redirected to a `GET` elsewhere carries none). Checked against
+    /// WebKitGTK 2.50.6.
+    pub fn keeps_origin_header_on_redirect(self) -> bool {
+        matches!(self, Profile::Safari)
+    }
+
+    /// Whether a same-origin request redirected to another origin's URL with
+    /// `user:pass@` is refused only after the browser has sent that hop's
+    /// preflight (when the hop needs one) and the preflight passed. WebKit
+    /// turns such a request into a CORS one and preflights it before it
+    /// looks at the URL's credentials; the standard refuses the redirect at
+    /// once. A request that is already CORS (it has been to another origin)
+    /// is refused at once in WebKit too. Checked against WebKitGTK 2.50.6.
+    pub fn preflights_before_refusing_userinfo_redirect(self) -> bool {
+        matches!(self, Profile::Safari)
     }
 
     /// Whether a preflight carries the request's own origin even after a
@@ -373,17 +437,22 @@ impl Profile {
     }
 
     /// Whether the preflight's status is judged before its CORS headers
-    /// (Firefox), so a 401 without CORS headers is reported as a bad status;
-    /// the standard and Chromium run the CORS check first. The outcome is the same.
+    /// (Firefox; WebKit's `validatePreflightResponse` too: "Preflight
+    /// response is not successful. Status code: N"), so a 401 without CORS
+    /// headers is reported as a bad status; the standard and Chromium run the
+    /// CORS check first. The outcome is the same. WebKit's order checked
+    /// against WebKitGTK 2.50.6's console.
     pub fn preflight_status_first(self) -> bool {
-        matches!(self, Profile::Firefox)
+        matches!(self, Profile::Firefox | Profile::Safari)
     }
 
     /// Whether an `Access-Control-Allow-Origin` value that is not a URL at all is
     /// reported as invalid (Chromium `InvalidAllowOriginValue`) rather than as a
-    /// mismatch (Firefox has one key for both).
+    /// mismatch (Firefox has one key for both; WebKit one message, "Origin …
+    /// is not allowed by Access-Control-Allow-Origin", checked against
+    /// WebKitGTK 2.50.6's console).
     pub fn reports_invalid_allow_origin(self) -> bool {
-        !matches!(self, Profile::Firefox)
+        !matches!(self, Profile::Firefox | Profile::Safari)
     }
 
     /// Whether the console warns when `Authorization` passed only because of `*`
@@ -422,6 +491,32 @@ impl Profile {
     /// `CORSExternalRedirectNotAllowed`). The outcome is the same: refused.
     pub fn reports_preflight_redirect(self) -> bool {
         !matches!(self, Profile::Standard | Profile::Safari)
+    }
+
+    /// Whether a request in credentials mode `same-origin` whose first URL is
+    /// on the page's origin has a *redirect* from another origin CORS-checked
+    /// as credentialed (so `*` in `Access-Control-Allow-Origin` is refused
+    /// there), while its final response is checked as uncredentialed. WebKit
+    /// checks redirects against the stored-credentials policy it chose when
+    /// the load started, and a load that starts same-origin uses stored
+    /// credentials; the standard checks both as uncredentialed. Checked
+    /// against WebKitGTK 2.50.6 (`XMLHttpRequest` without `withCredentials`,
+    /// credentials mode `same-origin`, from the page to another origin that
+    /// redirects with `*`: "Cross-origin redirection to … denied by
+    /// Cross-Origin Resource Sharing policy: Cannot use wildcard in
+    /// Access-Control-Allow-Origin when credentials flag is true"; the same
+    /// `*` on the final response passes).
+    pub fn same_origin_start_keeps_credentials(self) -> bool {
+        matches!(self, Profile::Safari)
+    }
+
+    /// Whether a redirected preflight is reported as any other non-ok
+    /// status. WebKit says "Preflight response is not successful. Status
+    /// code: 302" for a preflight answered with a redirect, the same as for
+    /// a 404; the standard's network error names no reason, and corsgate
+    /// then names the redirect. Checked against WebKitGTK 2.50.6's console.
+    pub fn reports_preflight_redirect_as_status(self) -> bool {
+        matches!(self, Profile::Safari)
     }
 }
 
