@@ -15,7 +15,7 @@ use crate::check_cli::CheckCli;
 use crate::judge::{Judge, Observation};
 use crate::run::{run_pages, ChromiumRun};
 use crate::server::Servers;
-use crate::webdriver::{Driver, Error};
+use crate::webdriver::{ConsoleSource, Driver, Error};
 
 /// What a browser did with every case (the same record for either browser).
 pub type BrowserRun = ChromiumRun;
@@ -207,7 +207,9 @@ pub fn start_firefox(opts: &FirefoxOptions) -> Result<Driver, Error> {
         "browserName": "firefox",
         "moz:firefoxOptions": {
             "binary": opts.firefox,
-            "args": ["-headless", "-profile", profile_dir.display().to_string()],
+            // System access lets `Driver::console` read the console service
+            // in Marionette's chrome context.
+            "args": ["-headless", "-remote-allow-system-access", "-profile", profile_dir.display().to_string()],
             "prefs": firefox_prefs(),
         },
         "timeouts": {"script": 300_000, "pageLoad": 60_000}
@@ -218,6 +220,10 @@ pub fn start_firefox(opts: &FirefoxOptions) -> Result<Driver, Error> {
         &caps,
         profile_dir,
     )
+    .map(|mut d| {
+        d.console_source = ConsoleSource::GeckoChrome;
+        d
+    })
     .map_err(|e| {
         if e.starts_with("cannot start ") {
             format!("{e} (install it with `cargo install geckodriver --locked`, or set CORSGATE_GECKODRIVER)")
@@ -247,6 +253,7 @@ pub fn run_firefox(
         version,
         observed: pages.observed,
         errors: pages.errors,
+        console: pages.console,
         elapsed: start.elapsed(),
         sessions: pages.sessions,
     })

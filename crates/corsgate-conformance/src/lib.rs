@@ -13,6 +13,8 @@
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
 //!   [`firefox_report`] — its section of `docs/conformance.md`.
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run.
+//! * [`console`] — the browsers' console messages, attributed to cases and
+//!   compared with the engine's refusals.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
@@ -21,6 +23,7 @@
 
 pub mod case;
 pub mod check_cli;
+pub mod console;
 pub mod firefox_report;
 pub mod fixes;
 pub mod gecko;

@@ -100,6 +100,20 @@ fn chromium_agrees_with_the_engine() {
         let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
+    // The console: the same first failure, and the same header or method named.
+    let (console, console_report) = corsgate_conformance::console::check_run(
+        corsgate_conformance::console::Family::Chromium,
+        Profile::Chromium,
+        &site,
+        &cases,
+        &chromium.observed,
+        &chromium.console,
+        "console_chromium.txt",
+        40,
+    );
+    if !console_report.is_empty() {
+        eprintln!("console differences (first 40):{console_report}");
+    }
     let report = disagreement_report(
         "chromium",
         &cases,
@@ -114,5 +128,10 @@ fn chromium_agrees_with_the_engine() {
         "{} of {total} requests disagree between Chromium and the engine's chromium profile, {} with `corsgate check` (first 40 shown):{report}",
         bad.len(),
         check_bad.len()
+    );
+    assert!(
+        console.misses.is_empty(),
+        "{} blocked requests where Chromium's console names another failure (or header, method) than the engine (first 40 shown):{console_report}",
+        console.misses.len()
     );
 }

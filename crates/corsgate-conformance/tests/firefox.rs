@@ -134,6 +134,20 @@ fn firefox_agrees_with_the_engine() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
+    // The console: the same first failure, and the same header or method named.
+    let (console, console_report) = corsgate_conformance::console::check_run(
+        corsgate_conformance::console::Family::Firefox,
+        Profile::Firefox,
+        &site,
+        &cases,
+        &firefox.observed,
+        &firefox.console,
+        "console_firefox.txt",
+        40,
+    );
+    if !console_report.is_empty() {
+        eprintln!("console differences (first 40):{console_report}");
+    }
     let report = disagreement_report(
         "firefox",
         &cases,
@@ -148,5 +162,10 @@ fn firefox_agrees_with_the_engine() {
         "{} of {total} requests disagree between Firefox and the engine's firefox profile, {} with `corsgate check --browser firefox` (first {shown} shown):{report}",
         bad.len(),
         check_bad.len()
+    );
+    assert!(
+        console.misses.is_empty(),
+        "{} blocked requests where Firefox's console names another failure (or header, method) than the engine (first 40 shown):{console_report}",
+        console.misses.len()
     );
 }

@@ -354,6 +354,20 @@ impl Profile {
         matches!(self, Profile::Firefox)
     }
 
+    /// Whether a request that carries `Origin` outside CORS (a `no-cors`
+    /// `POST`, or a same-origin one) sends `Origin: null` once any redirect
+    /// on its way crossed origins, even a redirect from the page's own
+    /// origin to another, which the standard's redirect-taint does not
+    /// count (the current URL was same-origin with the request's origin).
+    /// Chromium's network stack nulls the header on every cross-origin
+    /// redirect (`RedirectUtil::UpdateHttpRequest`) and only CORS requests
+    /// get it recomputed. Found by the conformance harness (seed
+    /// `0x5eed20f1ce20`, a `no-cors` `POST` 308-redirected from the page's
+    /// origin to another) in Chromium 156.
+    pub fn redirect_nulls_no_cors_origin(self) -> bool {
+        matches!(self, Profile::Chromium)
+    }
+
     /// Whether `fetch()` refuses every redirect to a URL with `user:pass@`,
     /// even a same-origin one the standard allows. Chromium's `fetch()` does;
     /// its `XMLHttpRequest` follows the same-origin ones. Checked against
