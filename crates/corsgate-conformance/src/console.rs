@@ -210,10 +210,17 @@ pub fn expected(refusal: &Refusal, family: Family) -> Option<Class> {
     })
 }
 
-/// The console messages of a run attributed to their cases; for each case
-/// and API, the last error (not warning) message of the family.
+/// The console messages of a run attributed to their cases: for each case
+/// and API, the first error (not warning) message of its last run. Chromium
+/// logs one message per blocked request, so that is its last message.
+/// Firefox logs every check that failed, in order (a redirected preflight:
+/// "external redirect not allowed", then the check of the 3xx answer), and
+/// closes each failed request with "CORS request did not succeed": the
+/// first message after the previous close is the first failure, and the
+/// closing one counts only for a request that logged nothing else.
 pub fn attribute(family: Family, console: &[String], run: &str) -> BTreeMap<(u32, Api), Message> {
-    let mut out = BTreeMap::new();
+    // Per request: the finished runs' message and the open run's first one.
+    let mut runs: BTreeMap<(u32, Api), (Option<Message>, Option<Message>)> = BTreeMap::new();
     for line in console {
         let (class, text) = match family {
             Family::Chromium => {
@@ -239,19 +246,36 @@ pub fn attribute(family: Family, console: &[String], run: &str) -> BTreeMap<(u32
                 _ => continue,
             },
         };
-        if let Some((id, api)) = case_of(&text, run) {
-            out.insert(
-                (id, api),
-                Message {
-                    id,
-                    api,
-                    class,
-                    text,
-                },
-            );
+        let Some((id, api)) = case_of(&text, run) else {
+            continue;
+        };
+        let message = Message {
+            id,
+            api,
+            class,
+            text,
+        };
+        let (done, open) = runs.entry((id, api)).or_default();
+        match family {
+            Family::Chromium => *done = Some(message),
+            // A redirected preflight closes twice (the preflight, then the
+            // request): a closing message stands only for a request that
+            // logged nothing else.
+            Family::Firefox if message.class.name == "CORSDidNotSucceed" => match open.take() {
+                Some(first) => *done = Some(first),
+                None if done.is_none() => *done = Some(message),
+                None => {}
+            },
+            Family::Firefox => {
+                if open.is_none() {
+                    *open = Some(message);
+                }
+            }
         }
     }
-    out
+    runs.into_iter()
+        .filter_map(|(k, (done, open))| open.or(done).map(|m| (k, m)))
+        .collect()
 }
 
 /// One blocked request where the console and the engine name different things.
@@ -290,6 +314,10 @@ pub struct ConsoleComparison {
     /// engine, one the preflight announced and the answer did not allow
     /// (several were disallowed: see [`another_disallowed_header`]).
     pub other_header: Vec<Miss>,
+    /// `no-cors` requests the engine refuses (a redirect to `user:pass@`)
+    /// for which the console logs nothing: Chromium writes no message when
+    /// it refuses a `no-cors` fetch's redirect.
+    pub silent_no_cors: Vec<Miss>,
     /// Every difference.
     pub misses: Vec<Miss>,
 }
@@ -305,7 +333,7 @@ impl fmt::Display for ConsoleComparison {
         };
         write!(
             f,
-            "{} blocked requests; class: {} / {} ({:.2} %); header/method named: {} / {} ({:.2} %), of the others {} name another disallowed header; no CORS message and no CORS refusal: {}; differences: {}",
+            "{} blocked requests; class: {} / {} ({:.2} %); header/method named: {} / {} ({:.2} %), of the others {} name another disallowed header; no CORS message and no CORS refusal: {}; no message for a refused no-cors request: {}; differences: {}",
             self.blocked,
             self.same_class,
             self.compared,
@@ -315,6 +343,7 @@ impl fmt::Display for ConsoleComparison {
             pct(self.same_named, self.named),
             self.other_header.len(),
             self.neither,
+            self.silent_no_cors.len(),
             self.misses.len()
         )
     }
@@ -402,6 +431,19 @@ pub fn compare(
                 } else if !class_ok || !named_ok {
                     c.misses.push(miss(got));
                 }
+            }
+            (Some(_), None)
+                if family == Family::Chromium
+                    && case.request.mode == corsgate_core::Mode::NoCors =>
+            {
+                c.silent_no_cors.push(Miss {
+                    id,
+                    api,
+                    engine: want.clone(),
+                    console: None,
+                    text: String::new(),
+                    trace: o.trace.clone(),
+                });
             }
             _ => {
                 c.compared += 1;

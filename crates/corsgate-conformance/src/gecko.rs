@@ -207,16 +207,22 @@ pub fn start_firefox(opts: &FirefoxOptions) -> Result<Driver, Error> {
         "browserName": "firefox",
         "moz:firefoxOptions": {
             "binary": opts.firefox,
-            // System access lets `Driver::console` read the console service
-            // in Marionette's chrome context.
-            "args": ["-headless", "-remote-allow-system-access", "-profile", profile_dir.display().to_string()],
+            "args": ["-headless", "-profile", profile_dir.display().to_string()],
             "prefs": firefox_prefs(),
         },
         "timeouts": {"script": 300_000, "pageLoad": 60_000}
     }}});
     Driver::launch(
         &opts.geckodriver,
-        |port| vec!["--port".into(), port.to_string()],
+        // System access lets `Driver::console` read the console service in
+        // Marionette's chrome context.
+        |port| {
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--allow-system-access".into(),
+            ]
+        },
         &caps,
         profile_dir,
     )

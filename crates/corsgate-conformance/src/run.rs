@@ -250,6 +250,8 @@ pub fn run_jobs_with_console(
     for jobs in sessions.iter().filter(|j| !j.is_empty()) {
         let driver = start()?;
         driver.navigate(&format!("{page_origin}/"))?;
+        // The first read starts the recording where one is needed.
+        console.extend(driver.console()?);
         sessions_run += 1;
         for chunk in jobs.chunks(batch.max(1)) {
             let v = driver.execute_async(

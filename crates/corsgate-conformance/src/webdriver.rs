@@ -46,16 +46,23 @@ pub enum ConsoleSource {
     GeckoChrome,
 }
 
-/// Reads the CORS messages of Firefox's console service and empties it.
+/// Reads the CORS messages of Firefox's console service logged since the
+/// last call. The first call registers a listener that keeps them (the
+/// service itself keeps only its last few hundred messages).
 const GECKO_CONSOLE: &str = r#"
-const out = [];
-for (const m of Services.console.getMessageArray() || []) {
-  if (m instanceof Ci.nsIScriptError && /^CORS/.test(m.category)) {
-    out.push(m.category + '\t' + ((m.flags & Ci.nsIScriptError.warningFlag) ? 'w' : 'e') + '\t' + m.errorMessage);
-  }
+const w = window;
+if (!w.__corsgateConsole) {
+  w.__corsgateConsole = [];
+  Services.console.registerListener({
+    QueryInterface: ChromeUtils.generateQI(['nsIConsoleListener']),
+    observe(m) {
+      if (m instanceof Ci.nsIScriptError && /^CORS/.test(m.category)) {
+        w.__corsgateConsole.push(m.category + '\t' + ((m.flags & Ci.nsIScriptError.warningFlag) ? 'w' : 'e') + '\t' + m.errorMessage);
+      }
+    },
+  });
 }
-Services.console.reset();
-return out;
+return w.__corsgateConsole.splice(0);
 "#;
 
 /// A WebDriver server process with one browser session. Dropping it ends the

@@ -386,10 +386,19 @@ impl Profile {
         }
     }
 
-    /// Whether the preflight's status is judged before its CORS headers
-    /// (Firefox), so a 401 without CORS headers is reported as a bad status;
-    /// the standard and Chromium run the CORS check first. The outcome is the same.
-    pub fn preflight_status_first(self) -> bool {
+    /// Whether `Access-Control-Allow-Headers` is parsed only after the
+    /// method was found in `Access-Control-Allow-Methods`, so a preflight
+    /// answer that lacks the method *and* holds an unparsable header list is
+    /// reported as "method not found". Firefox checks the methods (parse and
+    /// match) before it reads the header list
+    /// (`nsCORSPreflightListener::CheckPreflightRequestApproved`); the
+    /// standard and Chromium parse both lists first. Found by comparing
+    /// Firefox 153 ESR's console with the engine (the conformance harness).
+    /// Firefox, like the standard and Chromium, runs the CORS check
+    /// (`Access-Control-Allow-Origin`, `-Credentials`) on a preflight answer
+    /// before its status: a 404 preflight with a mismatched origin is logged
+    /// as the mismatch.
+    pub fn checks_method_before_parsing_allow_headers(self) -> bool {
         matches!(self, Profile::Firefox)
     }
 
@@ -429,6 +438,18 @@ impl Profile {
                 .find(|v| !v.is_empty()),
             _ => response.headers.get_str("location"),
         }
+    }
+
+    /// Whether a preflight answered with a redirect is CORS-checked
+    /// (`Access-Control-Allow-Origin`, `-Credentials`) before the redirect
+    /// is refused, so a 3xx with a bad `Access-Control-Allow-Origin` is
+    /// reported as that, and "external redirect not allowed" only when the
+    /// CORS check passed. Firefox's CORS listener checks the 3xx before its
+    /// preflight listener refuses the redirect; Chromium refuses the
+    /// redirect first. Found by comparing Firefox 153 ESR's console with the
+    /// engine (the conformance harness). The outcome is the same: refused.
+    pub fn cors_checks_a_redirected_preflight(self) -> bool {
+        matches!(self, Profile::Firefox)
     }
 
     /// Whether a redirected preflight is reported apart from other non-ok
