@@ -477,6 +477,12 @@ pub fn normalise(text: &str, site: &Site) -> String {
     for (o, placeholder) in origins {
         t = t.replace(o.as_str(), placeholder);
     }
+    // Ports also where a value spells the origin otherwise (`HTTP://LOCALHOST:P`).
+    for (o, placeholder) in origins {
+        if let (Some(port), Some(new)) = (o.rsplit(':').next(), placeholder.rsplit(':').next()) {
+            t = t.replace(&format!(":{port}"), &format!(":{new}"));
+        }
+    }
     let tag = format!("/c/{}/", site.run);
     let mut out = String::with_capacity(t.len());
     let mut rest = t.as_str();
@@ -524,40 +530,6 @@ pub fn fixture_lines(
         .into_iter()
         .map(|(text, class)| format!("{class}\t{text}"))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classes_and_cases() {
-        let t = "Access to fetch at 'http://127.0.0.1:5/c/r1/7/f/1' (redirected from 'http://localhost:4/c/r1/7/f/0') from origin 'http://localhost:3' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Request header field X-B is not allowed by Access-Control-Allow-Headers in preflight response.";
-        assert_eq!(case_of(t, "r1"), Some((7, Api::Fetch)));
-        assert_eq!(
-            chromium_class(t),
-            Some(Class {
-                name: "HeaderDisallowedByPreflightResponse".into(),
-                named: Some("x-b".into())
-            })
-        );
-        let f = "CORSMissingAllowHeaderFromPreflight2\te\tCross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at http://localhost:4/c/r1/9/x/0. (Reason: header ‘x-a’ is not allowed according to header ‘Access-Control-Allow-Headers’ from CORS preflight response).";
-        let (class, warning, text) = firefox_class(f).expect("parses");
-        assert!(!warning);
-        assert_eq!(class.name, "CORSMissingAllowHeaderFromPreflight");
-        assert_eq!(class.named.as_deref(), Some("x-a"));
-        assert_eq!(case_of(text, "r1"), Some((9, Api::Xhr)));
-        let site = Site {
-            page: "http://localhost:3".into(),
-            target: "http://localhost:4".into(),
-            other: "http://127.0.0.1:5".into(),
-            run: "r1".into(),
-        };
-        assert_eq!(
-            normalise(t, &site),
-            "Access to fetch at 'http://127.0.0.1:9090/api/f/1' (redirected from 'http://localhost:8080/api/f/0') from origin 'http://localhost:3000' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Request header field X-B is not allowed by Access-Control-Allow-Headers in preflight response."
-        );
-    }
 }
 
 /// The console check of a conformance test: attributes `console` to the
@@ -646,4 +618,38 @@ pub fn check_run(
         ));
     }
     (cmp, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_cases() {
+        let t = "Access to fetch at 'http://127.0.0.1:5/c/r1/7/f/1' (redirected from 'http://localhost:4/c/r1/7/f/0') from origin 'http://localhost:3' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Request header field X-B is not allowed by Access-Control-Allow-Headers in preflight response.";
+        assert_eq!(case_of(t, "r1"), Some((7, Api::Fetch)));
+        assert_eq!(
+            chromium_class(t),
+            Some(Class {
+                name: "HeaderDisallowedByPreflightResponse".into(),
+                named: Some("x-b".into())
+            })
+        );
+        let f = "CORSMissingAllowHeaderFromPreflight2\te\tCross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at http://localhost:4/c/r1/9/x/0. (Reason: header ‘x-a’ is not allowed according to header ‘Access-Control-Allow-Headers’ from CORS preflight response).";
+        let (class, warning, text) = firefox_class(f).expect("parses");
+        assert!(!warning);
+        assert_eq!(class.name, "CORSMissingAllowHeaderFromPreflight");
+        assert_eq!(class.named.as_deref(), Some("x-a"));
+        assert_eq!(case_of(text, "r1"), Some((9, Api::Xhr)));
+        let site = Site {
+            page: "http://localhost:3".into(),
+            target: "http://localhost:4".into(),
+            other: "http://127.0.0.1:5".into(),
+            run: "r1".into(),
+        };
+        assert_eq!(
+            normalise(t, &site),
+            "Access to fetch at 'http://127.0.0.1:9090/api/f/1' (redirected from 'http://localhost:8080/api/f/0') from origin 'http://localhost:3000' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Request header field X-B is not allowed by Access-Control-Allow-Headers in preflight response."
+        );
+    }
 }

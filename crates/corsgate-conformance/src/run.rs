@@ -224,6 +224,10 @@ pub fn run_jobs(
     .map(|(results, sessions, _)| (results, sessions))
 }
 
+/// What [`run_jobs_with_console`] returns: the page's results by
+/// [`page::key`], the number of sessions, and the console messages.
+pub type JobsRun = (BTreeMap<String, Value>, usize, Vec<String>);
+
 /// [`run_jobs`], also returning the console messages the sessions logged
 /// (read after every batch, so none is lost when a session ends).
 #[allow(clippy::too_many_arguments)]
@@ -236,7 +240,7 @@ pub fn run_jobs_with_console(
     batch: usize,
     width: usize,
     repeat_session: usize,
-) -> Result<(BTreeMap<String, Value>, usize, Vec<String>), String> {
+) -> Result<JobsRun, String> {
     let job = |&(id, api): &(u32, Api)| page::job(site, &cases[id as usize], api);
     let (repeated, single): (Vec<_>, Vec<_>) =
         pairs.iter().partition(|(id, _)| cases[*id as usize].repeat);

@@ -92,11 +92,12 @@ fn chrome_multiple_values_and_mismatch_after_redirect() {
     assert_eq!(v["redirected_from"], "https://a.example.com/start");
     assert_eq!(v["value"], "https://app.example.com/");
     // a.example redirected to b.example: the browser sent `Origin: null`, so
-    // the slash is not why it failed.
+    // the slash is not why it failed; the message proves it.
     assert!(
-        v["causes"][0].as_str().unwrap().contains("`Origin: null`"),
+        v["proves"].as_str().unwrap().contains("`Origin: null`"),
         "{v:#}"
     );
+    assert_eq!(v["sent_origin"], "null");
     assert_eq!(v["fix"]["side"], "client");
 }
 
@@ -179,8 +180,8 @@ fn firefox_authorization_wildcard_warning() {
 fn human_output_and_unrecognized_messages() {
     let r = corsgate(&["explain", "Access to fetch at 'https://api.example.com/items' from origin 'http://localhost:3000' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: It does not have HTTP ok status."]);
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("What it means:"));
-    assert!(r.stdout.contains("Likely causes:"));
+    assert!(r.stdout.contains("What the message proves:"));
+    assert!(r.stdout.contains("What it suggests (guesses"));
     assert!(r.stdout.contains("authentication"));
     assert!(r.stdout.contains(
         "corsgate check 'https://api.example.com/items' --origin 'http://localhost:3000'"
