@@ -466,7 +466,9 @@ pub fn compare(
 /// the other origin `http://127.0.0.1:9090`, and `/c/<run>/<id>/<api>/<hop>`
 /// as `/api/<api>/<hop>`.
 pub fn normalise(text: &str, site: &Site) -> String {
-    // The longest first, so no origin is replaced inside another.
+    // Markers first, so no replacement is replaced again: origins (the
+    // longest first), then their ports where a value spells the origin
+    // otherwise (`HTTP://LOCALHOST:P`), a port followed by no digit.
     let mut origins = [
         (&site.page, "http://localhost:3000"),
         (&site.target, "http://localhost:8080"),
@@ -474,14 +476,34 @@ pub fn normalise(text: &str, site: &Site) -> String {
     ];
     origins.sort_by_key(|(o, _)| std::cmp::Reverse(o.len()));
     let mut t = text.to_owned();
-    for (o, placeholder) in origins {
-        t = t.replace(o.as_str(), placeholder);
+    for (i, (o, _)) in origins.iter().enumerate() {
+        t = t.replace(o.as_str(), &format!("\u{1}O{i}\u{1}"));
     }
-    // Ports also where a value spells the origin otherwise (`HTTP://LOCALHOST:P`).
-    for (o, placeholder) in origins {
-        if let (Some(port), Some(new)) = (o.rsplit(':').next(), placeholder.rsplit(':').next()) {
-            t = t.replace(&format!(":{port}"), &format!(":{new}"));
+    for (i, (o, _)) in origins.iter().enumerate() {
+        let Some(port) = o.rsplit(':').next() else {
+            continue;
+        };
+        let needle = format!(":{port}");
+        let mut out = String::with_capacity(t.len());
+        let mut rest = t.as_str();
+        while let Some(j) = rest.find(&needle) {
+            let after = &rest[j + needle.len()..];
+            out.push_str(&rest[..j]);
+            if after.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push_str(&needle);
+            } else {
+                out.push_str(&format!("\u{1}P{i}\u{1}"));
+            }
+            rest = after;
         }
+        out.push_str(rest);
+        t = out;
+    }
+    for (i, (_, placeholder)) in origins.iter().enumerate() {
+        let port = placeholder.rsplit(':').next().unwrap_or_default();
+        t = t
+            .replace(&format!("\u{1}O{i}\u{1}"), placeholder)
+            .replace(&format!("\u{1}P{i}\u{1}"), &format!(":{port}"));
     }
     let tag = format!("/c/{}/", site.run);
     let mut out = String::with_capacity(t.len());
@@ -650,6 +672,15 @@ mod tests {
         assert_eq!(
             normalise(t, &site),
             "Access to fetch at 'http://127.0.0.1:9090/api/f/1' (redirected from 'http://localhost:8080/api/f/0') from origin 'http://localhost:3000' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: Request header field X-B is not allowed by Access-Control-Allow-Headers in preflight response."
+        );
+        // A value spelling the page's origin in upper case keeps its spelling,
+        // with the port made the same for every run.
+        assert_eq!(
+            normalise(
+                "has a value 'HTTP://LOCALHOST:3' at http://localhost:4/c/r1/2/f/0",
+                &site
+            ),
+            "has a value 'HTTP://LOCALHOST:3000' at http://localhost:8080/api/f/0"
         );
     }
 }
