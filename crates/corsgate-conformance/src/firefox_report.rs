@@ -68,6 +68,8 @@ pub struct FirefoxReport<'a> {
     pub standard: &'a [Disagreement],
     /// `corsgate check --browser firefox`, when it ran.
     pub check: Option<&'a Comparison>,
+    /// Firefox's console against the engine's refusals, when read.
+    pub console: Option<&'a crate::console::ConsoleComparison>,
     /// Wall time of the whole test.
     pub elapsed: Duration,
 }
@@ -156,6 +158,7 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
         tolerated,
         standard,
         check,
+        console,
         elapsed,
     } = input;
     let total = firefox.observed.len();
@@ -197,6 +200,9 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
             c.compared,
             pct(ok, c.compared)
         );
+    }
+    if let Some(c) = console {
+        crate::report::console_rows(&mut s, "Firefox", c);
     }
     let _ = writeln!(
         s,

@@ -84,22 +84,6 @@ fn chromium_agrees_with_the_engine() {
         check.compared - check.disagreements.len(),
         check.compared
     );
-    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
-        let text = render(&ReportInput {
-            cases: &cases,
-            site: &site,
-            chromium: &chromium,
-            chromium_disagreements: &bad,
-            standard: &standard,
-            check: Some(&check),
-            elapsed: started.elapsed(),
-        });
-        // Keep the Firefox section (tests/firefox.rs writes it).
-        let old = std::fs::read_to_string(path).unwrap_or_default();
-        let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
-        std::fs::write(path, text).expect("write docs/conformance.md");
-    }
     // The console: the same first failure, and the same header or method named.
     let (console, console_report) = corsgate_conformance::console::check_run(
         corsgate_conformance::console::Family::Chromium,
@@ -113,6 +97,23 @@ fn chromium_agrees_with_the_engine() {
     );
     if !console_report.is_empty() {
         eprintln!("console differences (first 40):{console_report}");
+    }
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
+        let text = render(&ReportInput {
+            cases: &cases,
+            site: &site,
+            chromium: &chromium,
+            chromium_disagreements: &bad,
+            standard: &standard,
+            check: Some(&check),
+            console: Some(&console),
+            elapsed: started.elapsed(),
+        });
+        // Keep the Firefox section (tests/firefox.rs writes it).
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
+        std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let report = disagreement_report(
         "chromium",

@@ -113,27 +113,6 @@ fn firefox_agrees_with_the_engine() {
         check.compared - check.disagreements.len(),
         check.compared
     );
-    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
-        let gecko = geckodriver_version(&opts.geckodriver).unwrap_or_else(|e| e.to_string());
-        let section = render(&FirefoxReport {
-            cases: &cases,
-            site: &site,
-            firefox: &firefox,
-            geckodriver: &gecko,
-            disagreements: &bad,
-            tolerated: &dns,
-            standard: &standard,
-            check: Some(&check),
-            elapsed: started.elapsed(),
-        });
-        let old = std::fs::read_to_string(path).unwrap_or_default();
-        std::fs::write(path, splice(&old, &section)).expect("write docs/conformance.md");
-    }
-    let shown = std::env::var("CORSGATE_SHOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
     // The console: the same first failure, and the same header or method named.
     let (console, console_report) = corsgate_conformance::console::check_run(
         corsgate_conformance::console::Family::Firefox,
@@ -148,6 +127,28 @@ fn firefox_agrees_with_the_engine() {
     if !console_report.is_empty() {
         eprintln!("console differences (first 40):{console_report}");
     }
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
+        let gecko = geckodriver_version(&opts.geckodriver).unwrap_or_else(|e| e.to_string());
+        let section = render(&FirefoxReport {
+            cases: &cases,
+            site: &site,
+            firefox: &firefox,
+            geckodriver: &gecko,
+            disagreements: &bad,
+            tolerated: &dns,
+            standard: &standard,
+            check: Some(&check),
+            console: Some(&console),
+            elapsed: started.elapsed(),
+        });
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, splice(&old, &section)).expect("write docs/conformance.md");
+    }
+    let shown = std::env::var("CORSGATE_SHOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
     let report = disagreement_report(
         "firefox",
         &cases,
