@@ -51,6 +51,27 @@ pub enum MultipleOriginDetection {
     Comma,
 }
 
+/// Which request header a browser names when a preflight answer allows
+/// several of the request's headers not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisallowedHeaderNamed {
+    /// The first in alphabetical order of the lower-cased names (the
+    /// standard's sorted "CORS-unsafe request-header names"; Firefox, whose
+    /// console says so on every such case of the conformance harness). The
+    /// engine names this one.
+    FirstSorted,
+    /// The first in the order of Blink's request header map, a string-hash
+    /// order that also depends on the order script set them (`fetch()` and
+    /// `XMLHttpRequest` differ); not modelled: the engine names the first
+    /// sorted, which is one of the disallowed headers Chromium might name.
+    BlinkHeaderMap,
+    /// WebKit's `validateCrossOriginHeaders` walks its `HTTPHeaderMap`:
+    /// the headers with a known name first, then the others, each in the
+    /// order script set them (WebKit's source; not checked against Safari).
+    WebKitHeaderMap,
+}
+
 /// What a browser does with an `Access-Control-Max-Age` it cannot parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -383,6 +404,19 @@ impl Profile {
             Profile::Firefox => MultipleOriginDetection::HeaderLines,
             Profile::Safari => MultipleOriginDetection::Comma,
             Profile::Standard => MultipleOriginDetection::CombinedMismatch,
+        }
+    }
+
+    /// Which request header the console names when several are not
+    /// allowed by the preflight answer. Checked by the conformance
+    /// harness against Chromium 156's and Firefox 153 ESR's consoles (Chromium
+    /// named another disallowed header than the first sorted on 32 of 774
+    /// requests of a fresh seed).
+    pub fn disallowed_header_named(self) -> DisallowedHeaderNamed {
+        match self {
+            Profile::Chromium => DisallowedHeaderNamed::BlinkHeaderMap,
+            Profile::Safari => DisallowedHeaderNamed::WebKitHeaderMap,
+            Profile::Firefox | Profile::Standard => DisallowedHeaderNamed::FirstSorted,
         }
     }
 
