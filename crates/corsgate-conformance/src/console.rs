@@ -564,8 +564,8 @@ pub fn fixture_lines(
 
 /// The console check of a conformance test: attributes `console` to the
 /// cases, compares it with the engine under `profile`, prints the figures,
-/// writes `fixture` (under `crates/corsgate/tests/fixtures/`) when
-/// `CORSGATE_WRITE_CONSOLE` is set (and every raw message to the file
+/// adds the run's distinct messages to `fixture` (under
+/// `crates/corsgate/tests/fixtures/`) when `CORSGATE_WRITE_CONSOLE` is set (and every raw message to the file
 /// `CORSGATE_CONSOLE_RAW` names), and returns the comparison with a
 /// report of its first `shown` differences.
 #[allow(clippy::too_many_arguments)]
@@ -593,7 +593,15 @@ pub fn check_run(
             "{}/../corsgate/tests/fixtures/{fixture}",
             env!("CARGO_MANIFEST_DIR")
         );
-        let mut text = lines.join("\n");
+        // Added to what earlier runs (other seeds) wrote.
+        let mut all: std::collections::BTreeSet<String> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        all.extend(lines.iter().cloned());
+        let mut text = all.into_iter().collect::<Vec<_>>().join("\n");
         text.push('\n');
         if let Err(e) = std::fs::write(&path, text) {
             eprintln!("cannot write {path}: {e}");
