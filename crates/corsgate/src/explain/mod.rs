@@ -45,11 +45,14 @@ pub struct Guess {
 /// What a console message says.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
-    /// `chrome`, `firefox` or `safari`.
+    /// `chrome`, `firefox`, `safari`, or `chrome_or_safari` for a message
+    /// both print alike.
     pub browser: &'static str,
     /// Stable code: the refusal's code, or one of `network_error`,
     /// `cors_disabled`, `origin_header_not_added`, `local_network_access`,
-    /// `access_control_checks` (Safari's line that names no reason).
+    /// `access_control_checks` (Safari's line that names no reason),
+    /// `load_failed` (Safari's `fetch()` failure without a reason),
+    /// `forbidden_request_header` (script set a header only the browser may set).
     pub code: &'static str,
     /// The message's row in its family's table (Chromium's `CorsError`,
     /// Firefox's console category, a name for WebKit's message).
@@ -400,6 +403,7 @@ pub fn render(e: &Explanation, st: &Style) -> String {
     let browser = match e.browser {
         "chrome" => "Chrome",
         "firefox" => "Firefox",
+        "chrome_or_safari" => "Chrome or Safari",
         _ => "Safari",
     };
     let mut names = Vec::new();

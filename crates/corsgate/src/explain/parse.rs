@@ -5,7 +5,7 @@
 
 use corsgate_core::{Refusal, Stage};
 
-use super::table::{Row, CHROMIUM, FIREFOX, WEBKIT};
+use super::table::{Row, CHROMIUM, FIREFOX, UNSAFE_HEADER, WEBKIT};
 
 /// What was read from a message.
 pub(super) struct Parsed {
@@ -154,12 +154,38 @@ fn complete(text: &str) -> Option<String> {
 /// Any family, then a message cut short.
 pub(super) fn any(text: &str, page: &str) -> Option<Parsed> {
     chrome(text)
+        .or_else(|| unsafe_header(text))
         .or_else(|| firefox(text, page))
         .or_else(|| safari(text, page))
         .or_else(|| {
             let full = complete(text)?;
             chrome(&full).or_else(|| firefox(&full, page))
         })
+}
+
+/// "Refused to set unsafe header "X"" (Chromium and Safari alike).
+fn unsafe_header(t: &str) -> Option<Parsed> {
+    let name = between(t, UNSAFE_HEADER.head, "\"")?;
+    if t.contains(CHROME_MARKER) || t.contains("(Reason: ") {
+        return None;
+    }
+    Some(Parsed {
+        browser: "chrome_or_safari",
+        url: None,
+        redirected_from: None,
+        origin: None,
+        sent_origin: None,
+        preflight: None,
+        status: None,
+        value: Some(name.to_owned()),
+        row: Some(&UNSAFE_HEADER),
+        kind: Kind::Other {
+            code: "forbidden_request_header",
+            chromium: None,
+            firefox: None,
+            is_cors: false,
+        },
+    })
 }
 
 fn origin_of(u: &str) -> Option<url::Origin> {
@@ -169,6 +195,9 @@ fn origin_of(u: &str) -> Option<url::Origin> {
 fn chrome(t: &str) -> Option<Parsed> {
     // `fetch()` in mode "same-origin": Blink's own message, or the frame's
     // after a redirect to another origin.
+    // WebKit says "… from origin X. Domains, protocols and ports must match."
+    let webkit_mode = between(t, "Unsafe attempt to load URL ", " from origin ")
+        .filter(|_| t.contains("Domains, protocols and ports must match"));
     if let Some(u) = between(
         t,
         "Fetch API cannot load ",
@@ -177,13 +206,22 @@ fn chrome(t: &str) -> Option<Parsed> {
     .or_else(|| {
         between(t, "Unsafe attempt to load URL ", " from frame with URL")
             .filter(|_| t.contains("Domains, protocols and ports must match"))
-    }) {
+    })
+    .or(webkit_mode)
+    {
         let row = CHROMIUM.iter().find(|r| r.key == "DisallowedByMode");
+        let origin = between(t, "request origin ", ".")
+            .or_else(|| between(t, " from origin ", ". Domains"))
+            .map(str::to_owned);
         return Some(Parsed {
-            browser: "chrome",
+            browser: if webkit_mode.is_some() {
+                "safari"
+            } else {
+                "chrome"
+            },
             url: Some(u.to_owned()),
             redirected_from: None,
-            origin: between(t, "request origin ", ".").map(str::to_owned),
+            origin,
             sent_origin: None,
             preflight: Some(false),
             status: None,
@@ -525,6 +563,10 @@ fn safari(t: &str, page: &str) -> Option<Parsed> {
     let redirect_to =
         between(t, "Cross-origin redirection to ", " denied by Cross-Origin").map(str::to_owned);
     let url = between(t, "cannot load ", " due to access control checks")
+        .or_else(|| {
+            let rest = &t[t.find("Fetch API cannot load ")? + "Fetch API cannot load ".len()..];
+            Some(rest.trim_end().trim_end_matches('.'))
+        })
         .map(str::to_owned)
         .or_else(|| redirect_to.clone());
     let (row, value) = find_row(WEBKIT, t, false)?;
@@ -613,7 +655,8 @@ fn safari(t: &str, page: &str) -> Option<Parsed> {
             },
             None,
         ),
-        "AccessControlChecks" => {
+        "AccessControlChecks" | "FetchCannotLoad" => {
+            let is_cors = row.key == "AccessControlChecks";
             return Some(Parsed {
                 browser: "safari",
                 url,
@@ -625,12 +668,16 @@ fn safari(t: &str, page: &str) -> Option<Parsed> {
                 value: None,
                 row: Some(row),
                 kind: Kind::Other {
-                    code: "access_control_checks",
+                    code: if is_cors {
+                        "access_control_checks"
+                    } else {
+                        "load_failed"
+                    },
                     chromium: None,
                     firefox: None,
-                    is_cors: true,
+                    is_cors,
                 },
-            })
+            });
         }
         _ => return None,
     };

@@ -344,6 +344,19 @@ pub const FIREFOX: &[Row] = &[
     },
 ];
 
+/// Printed by Chromium and Safari alike when script sets a forbidden request
+/// header (`setRequestHeader`, `Headers`): not a CORS failure.
+pub const UNSAFE_HEADER: Row = Row {
+    key: "RefusedUnsafeHeader",
+    head: "Refused to set unsafe header \"",
+    tail: Some("\""),
+    proves: "the page's script tried to set `{value}`, a header only the browser may set (a forbidden request header); the browser left it out and sent the request without it",
+    guesses: &[
+        ("perhaps the code (or a library) sets it by habit; remove the call", Settle::Code),
+        ("perhaps the request then fails for another reason: that one has its own console message", Settle::Check),
+    ],
+};
+
 /// Safari (WebKit): its messages, found anywhere in the pasted text.
 pub const WEBKIT: &[Row] = &[
     Row {
@@ -432,6 +445,17 @@ pub const WEBKIT: &[Row] = &[
         guesses: &[
             CHECK_FIRST,
             ("perhaps the server is unreachable: Safari reports some network failures with this line too", Settle::Network),
+        ],
+    },
+    Row {
+        key: "FetchCannotLoad",
+        head: "Fetch API cannot load ",
+        tail: None,
+        proves: "Safari's `fetch()` failed for this URL; this line gives no reason (not even that CORS refused it)",
+        guesses: &[
+            ("perhaps a CORS refusal whose reason Safari printed on the line before", Settle::Network),
+            ("perhaps the request's mode is 'same-origin' and the URL, or a redirect, is on another origin", Settle::Code),
+            ("perhaps a network failure (connection refused, TLS, a content blocker)", Settle::Check),
         ],
     },
 ];
