@@ -289,6 +289,12 @@ fn build(p: Parsed) -> Explanation {
                 Some(Refusal::PreflightStatus { .. } | Refusal::PreflightRedirect { .. })
             );
         if let Some(g) = status_guess(s, preflight) {
+            // The status settles the guesses about other statuses.
+            suggests.retain(|g| {
+                !["401", "404", "5xx", "3xx"]
+                    .iter()
+                    .any(|code| g.guess.contains(code))
+            });
             suggests.insert(
                 0,
                 Guess {
