@@ -606,8 +606,13 @@ impl fmt::Display for Case {
             let p = &h.preflight;
             write!(
                 f,
-                "\n  hop {i}: preflight {} ACAO={} ACAC={}{}{}{}",
+                "\n  hop {i}: preflight {}{} ACAO={} ACAC={}{}{}{}",
                 p.status,
+                if (300..400).contains(&p.status) && !p.location {
+                    " (no Location)"
+                } else {
+                    ""
+                },
                 p.acao,
                 p.acac,
                 show_lines("ACAM", &p.acam),

@@ -68,6 +68,8 @@ pub struct FirefoxReport<'a> {
     pub standard: &'a [Disagreement],
     /// `corsgate check --browser firefox`, when it ran.
     pub check: Option<&'a Comparison>,
+    /// Firefox's console against the engine's refusals, when read.
+    pub console: Option<&'a crate::console::ConsoleComparison>,
     /// Wall time of the whole test.
     pub elapsed: Duration,
 }
@@ -156,6 +158,7 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
         tolerated,
         standard,
         check,
+        console,
         elapsed,
     } = input;
     let total = firefox.observed.len();
@@ -198,6 +201,9 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
             pct(ok, c.compared)
         );
     }
+    if let Some(c) = console {
+        crate::report::console_rows(&mut s, "Firefox", c);
+    }
     let _ = writeln!(
         s,
         "| Standard profile ≠ Firefox | {} / {total} requests |",
@@ -232,7 +238,9 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
          | A preflight back at the page's own origin is CORS-checked | yes | no | yes | `same_origin_preflight_skips_cors_check` |\n\
          | A preflight made for a redirect-tainted request is reused | no | yes (under the page's origin) | yes (under `null`) | `caches_tainted_origin_preflights` |\n\
          | An uncredentialed preflight for an IP-address host (`127.0.0.1`) is reused | yes | no, as a rule (see below) | yes | `caches_preflights_for_ip_hosts` |\n\
-         | Firefox checks the response status of a preflight before its `Access-Control-Allow-Origin` | — | yes | — | (already in the engine) |\n"
+         | A preflight answer lacking the method *and* holding an unparsable `Access-Control-Allow-Headers` is reported as | the unparsable list | the missing method | the unparsable list | `checks_method_before_parsing_allow_headers` |\n\
+         | A redirected preflight with a bad `Access-Control-Allow-Origin` is reported as | the redirect | the origin check (its console) | the redirect | `cors_checks_a_redirected_preflight` |\n\
+         | A no-cors request redirected across origins (even from the page's own) sends `Origin` | `null` | the page's origin | the page's origin | `redirect_nulls_no_cors_origin` |\n"
     );
 
     // Generated: where Chromium (through its profile, 100% in agreement with

@@ -15,7 +15,7 @@ use crate::check_cli::CheckCli;
 use crate::judge::{Judge, Observation};
 use crate::run::{run_pages, ChromiumRun};
 use crate::server::Servers;
-use crate::webdriver::{Driver, Error};
+use crate::webdriver::{ConsoleSource, Driver, Error};
 
 /// What a browser did with every case (the same record for either browser).
 pub type BrowserRun = ChromiumRun;
@@ -214,10 +214,22 @@ pub fn start_firefox(opts: &FirefoxOptions) -> Result<Driver, Error> {
     }}});
     Driver::launch(
         &opts.geckodriver,
-        |port| vec!["--port".into(), port.to_string()],
+        // System access lets `Driver::console` read the console service in
+        // Marionette's chrome context.
+        |port| {
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--allow-system-access".into(),
+            ]
+        },
         &caps,
         profile_dir,
     )
+    .map(|mut d| {
+        d.console_source = ConsoleSource::GeckoChrome;
+        d
+    })
     .map_err(|e| {
         if e.starts_with("cannot start ") {
             format!("{e} (install it with `cargo install geckodriver --locked`, or set CORSGATE_GECKODRIVER)")
@@ -247,6 +259,7 @@ pub fn run_firefox(
         version,
         observed: pages.observed,
         errors: pages.errors,
+        console: pages.console,
         elapsed: start.elapsed(),
         sessions: pages.sessions,
     })

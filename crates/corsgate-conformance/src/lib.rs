@@ -15,6 +15,8 @@
 //!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
 //!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section.
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run.
+//! * [`console`] — the browsers' console messages, attributed to cases and
+//!   compared with the engine's refusals.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
 //!   [`run`] — running and comparing;
 //!   [`report`] — `docs/conformance.md`.
@@ -23,6 +25,7 @@
 
 pub mod case;
 pub mod check_cli;
+pub mod console;
 pub mod firefox_report;
 pub mod fixes;
 pub mod gecko;

@@ -29,8 +29,45 @@ pub struct ReportInput<'a> {
     pub standard: &'a [Disagreement],
     /// `corsgate check`, when it ran.
     pub check: Option<&'a Comparison>,
+    /// Chromium's console against the engine's refusals, when read.
+    pub console: Option<&'a crate::console::ConsoleComparison>,
     /// Wall time of the whole test.
     pub elapsed: Duration,
+}
+
+/// The console rows of a report's table.
+pub fn console_rows(s: &mut String, browser: &str, c: &crate::console::ConsoleComparison) {
+    let _ = writeln!(
+        s,
+        "| The failure {browser}'s console names for a blocked request, named by the engine | {} / {} ({}) |",
+        c.same_class,
+        c.compared,
+        pct(c.same_class, c.compared)
+    );
+    let _ = writeln!(
+        s,
+        "| The request header or method it quotes, quoted by the engine | {} / {} ({}){} |",
+        c.same_named,
+        c.named,
+        pct(c.same_named, c.named),
+        if c.other_header.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the other {} quote another header the answer did not allow (when several are, Chromium quotes the first in Blink's header-map order, which the engine does not model: it quotes the first alphabetically)",
+                c.other_header.len()
+            )
+        }
+    );
+    if c.neither + c.silent_no_cors.len() > 0 {
+        let _ = writeln!(
+            s,
+            "| Blocked requests with no CORS message | {} (network errors the engine names no {browser} class for: {}; refused `no-cors` redirects {browser} logs nothing for: {}) |",
+            c.neither + c.silent_no_cors.len(),
+            c.neither,
+            c.silent_no_cors.len()
+        );
+    }
 }
 
 fn outcome_word(o: &Observation) -> String {
@@ -116,6 +153,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         chromium_disagreements,
         standard,
         check,
+        console,
         elapsed,
     } = input;
     let total = chromium.observed.len();
@@ -158,6 +196,9 @@ pub fn render(input: &ReportInput<'_>) -> String {
             let _ = writeln!(s, "| `corsgate check --json` | not compared in this run |");
         }
     }
+    if let Some(c) = console {
+        console_rows(&mut s, "Chromium", c);
+    }
     let _ = writeln!(
         s,
         "| Standard profile ≠ Chromium | {} / {total} requests |",
@@ -184,6 +225,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
     let _ = writeln!(
         s,
         "`corsgate check --json` is the third judge: run as a subprocess against the same live servers (its own URLs), on the `fetch` half of every case except the repeated ones (one command has no preflight cache to carry over) and those with a NUL byte (which a command line cannot carry); its outcome, readable headers and the requests that reached the servers must equal Chromium's.\n"
+    );
+    let _ = writeln!(
+        s,
+        "The console is a fourth witness: every message Chromium's DevTools console printed (read through chromedriver's log) is attributed to its case by URL, and for every blocked request the failure it names (`PreflightMissingAllowOriginHeader`…, and the request header or method it quotes) must be the one the engine's refusal names. The same runs for Firefox's console (its console service, read in Marionette's chrome context: each request's first message after the previous \"CORS request did not succeed\"). The distinct messages are `corsgate explain`'s test fixtures (`crates/corsgate/tests/fixtures/console_*.txt`, rewritten with `CORSGATE_WRITE_CONSOLE=1`).\n"
     );
     let _ = writeln!(s, "## What the matrix covers\n");
     let mut outcomes: BTreeMap<(&str, &str), usize> = BTreeMap::new();

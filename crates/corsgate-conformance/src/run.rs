@@ -25,6 +25,8 @@ pub struct ChromiumRun {
     pub observed: BTreeMap<(u32, Api), Observation>,
     /// The error text script saw, for blocked or thrown cases (for reports).
     pub errors: BTreeMap<(u32, Api), String>,
+    /// The browser's console messages, in order ([`crate::webdriver::Driver::console`]).
+    pub console: Vec<String>,
     /// Wall time of the browser part.
     pub elapsed: Duration,
     /// How many browser sessions (fresh profiles) the run used.
@@ -96,6 +98,7 @@ pub fn run_chromium(
         },
         observed: pages.observed,
         errors: pages.errors,
+        console: pages.console,
         elapsed: start.elapsed(),
     })
 }
@@ -107,6 +110,8 @@ pub struct Pages {
     pub observed: BTreeMap<(u32, Api), Observation>,
     /// The error text script saw, for blocked or thrown cases.
     pub errors: BTreeMap<(u32, Api), String>,
+    /// The browsers' console messages, in order.
+    pub console: Vec<String>,
     /// How many browser sessions (fresh profiles) the run used.
     pub sessions: usize,
 }
@@ -128,7 +133,7 @@ pub fn run_pages(
         .iter()
         .flat_map(|c| BROWSER_APIS.map(|api| (c.id, api)))
         .collect();
-    let (results, sessions_run) = run_jobs(
+    let (results, sessions_run, console) = run_jobs_with_console(
         start,
         site,
         cases,
@@ -184,6 +189,7 @@ pub fn run_pages(
     Ok(Pages {
         observed,
         errors,
+        console,
         sessions: sessions_run,
     })
 }
@@ -205,6 +211,36 @@ pub fn run_jobs(
     width: usize,
     repeat_session: usize,
 ) -> Result<(BTreeMap<String, Value>, usize), String> {
+    run_jobs_with_console(
+        start,
+        site,
+        cases,
+        pairs,
+        page_origin,
+        batch,
+        width,
+        repeat_session,
+    )
+    .map(|(results, sessions, _)| (results, sessions))
+}
+
+/// What [`run_jobs_with_console`] returns: the page's results by
+/// [`page::key`], the number of sessions, and the console messages.
+pub type JobsRun = (BTreeMap<String, Value>, usize, Vec<String>);
+
+/// [`run_jobs`], also returning the console messages the sessions logged
+/// (read after every batch, so none is lost when a session ends).
+#[allow(clippy::too_many_arguments)]
+pub fn run_jobs_with_console(
+    start: &dyn Fn() -> Result<Driver, String>,
+    site: &Site,
+    cases: &[Case],
+    pairs: &[(u32, Api)],
+    page_origin: &str,
+    batch: usize,
+    width: usize,
+    repeat_session: usize,
+) -> Result<JobsRun, String> {
     let job = |&(id, api): &(u32, Api)| page::job(site, &cases[id as usize], api);
     let (repeated, single): (Vec<_>, Vec<_>) =
         pairs.iter().partition(|(id, _)| cases[*id as usize].repeat);
@@ -213,10 +249,13 @@ pub fn run_jobs(
         sessions.push(chunk.iter().map(job).collect());
     }
     let mut results: BTreeMap<String, Value> = BTreeMap::new();
+    let mut console = Vec::new();
     let mut sessions_run = 0;
     for jobs in sessions.iter().filter(|j| !j.is_empty()) {
         let driver = start()?;
         driver.navigate(&format!("{page_origin}/"))?;
+        // The first read starts the recording where one is needed.
+        console.extend(driver.console()?);
         sessions_run += 1;
         for chunk in jobs.chunks(batch.max(1)) {
             let v = driver.execute_async(
@@ -230,9 +269,13 @@ pub fn run_jobs(
                 return Err(format!("the page script failed: {e}"));
             }
             results.extend(map);
+            console.extend(driver.console()?);
         }
+        // Messages still on their way from the network stack.
+        std::thread::sleep(Duration::from_millis(300));
+        console.extend(driver.console()?);
     }
-    Ok((results, sessions_run))
+    Ok((results, sessions_run, console))
 }
 
 /// A result of the page script as an [`Outcome`].

@@ -27,6 +27,44 @@ pub const CHROMIUM_FLAGS: [&str; 8] = [
 /// A WebDriver error, as text for the test output.
 pub type Error = String;
 
+/// Where a session's console messages are read from ([`Driver::console`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsoleSource {
+    /// Not read.
+    #[default]
+    None,
+    /// chromedriver's legacy log endpoint (`goog:loggingPrefs` `browser`):
+    /// every console message of the page, CORS errors included, as the
+    /// DevTools console prints them.
+    ChromeLog,
+    /// Firefox's console service, read in Marionette's chrome context (the
+    /// session needs `-remote-allow-system-access`): each `nsIScriptError`
+    /// whose category starts with `CORS`, as `<category>\t<e|w>\t<text>`.
+    /// (Firefox prints `console.log` calls to standard output with
+    /// `devtools.console.stdout.content`, but not the network errors the
+    /// CORS checks log: checked with Firefox 153 ESR.)
+    GeckoChrome,
+}
+
+/// Reads the CORS messages of Firefox's console service logged since the
+/// last call. The first call registers a listener that keeps them (the
+/// service itself keeps only its last few hundred messages).
+const GECKO_CONSOLE: &str = r#"
+const w = window;
+if (!w.__corsgateConsole) {
+  w.__corsgateConsole = [];
+  Services.console.registerListener({
+    QueryInterface: ChromeUtils.generateQI(['nsIConsoleListener']),
+    observe(m) {
+      if (m instanceof Ci.nsIScriptError && /^CORS/.test(m.category)) {
+        w.__corsgateConsole.push(m.category + '\t' + ((m.flags & Ci.nsIScriptError.warningFlag) ? 'w' : 'e') + '\t' + m.errorMessage);
+      }
+    },
+  });
+}
+return w.__corsgateConsole.splice(0);
+"#;
+
 /// A WebDriver server process with one browser session. Dropping it ends the
 /// session, then the driver process (by its own handle), then removes the profile.
 #[derive(Debug)]
@@ -37,6 +75,8 @@ pub struct Driver {
     profile_dir: PathBuf,
     /// `browserVersion` as the session reported it.
     pub browser_version: String,
+    /// Where [`Driver::console`] reads the console from.
+    pub console_source: ConsoleSource,
 }
 
 fn free_port() -> io::Result<u16> {
@@ -109,6 +149,7 @@ impl Driver {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
             "timeouts": {"script": 300_000, "pageLoad": 60_000}
         }}});
         Driver::launch(
@@ -117,6 +158,10 @@ impl Driver {
             &caps,
             profile_dir,
         )
+        .map(|mut d| {
+            d.console_source = ConsoleSource::ChromeLog;
+            d
+        })
         .map_err(|e| {
             if e.starts_with("cannot start ") {
                 format!("{e} (install Debian's chromium-driver)")
@@ -162,6 +207,7 @@ impl Driver {
             session: String::new(),
             profile_dir,
             browser_version: String::new(),
+            console_source: ConsoleSource::None,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while http(port, "GET", "/status", None).is_err() {
@@ -218,6 +264,55 @@ impl Driver {
             Some(&json!({ "width": width, "height": height })),
         )
         .map(|_| ())
+    }
+
+    /// The console messages logged since the last call, oldest first (none
+    /// when the session's [`ConsoleSource`] is `None`).
+    pub fn console(&self) -> Result<Vec<String>, Error> {
+        let texts = |v: Value, field: Option<&str>| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| match field {
+                            Some(f) => e[f].as_str(),
+                            None => e.as_str(),
+                        })
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match self.console_source {
+            ConsoleSource::None => Ok(Vec::new()),
+            ConsoleSource::ChromeLog => {
+                let v = http(
+                    self.port,
+                    "POST",
+                    &format!("/session/{}/se/log", self.session),
+                    Some(&json!({ "type": "browser" })),
+                )?;
+                Ok(texts(v, Some("message")))
+            }
+            ConsoleSource::GeckoChrome => {
+                let context = |c: &str| {
+                    http(
+                        self.port,
+                        "POST",
+                        &format!("/session/{}/moz/context", self.session),
+                        Some(&json!({ "context": c })),
+                    )
+                };
+                context("chrome")?;
+                let v = http(
+                    self.port,
+                    "POST",
+                    &format!("/session/{}/execute/sync", self.session),
+                    Some(&json!({ "script": GECKO_CONSOLE, "args": [] })),
+                );
+                context("content")?;
+                Ok(texts(v?, None))
+            }
+        }
     }
 
     /// Runs `script` as WebDriver's executeAsyncScript with `args`.

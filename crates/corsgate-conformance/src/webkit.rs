@@ -233,6 +233,9 @@ pub fn run_webkit_on(
         errors: pages.errors,
         elapsed: start.elapsed(),
         sessions: pages.sessions,
+        // WebKit's console is read apart, from a plain MiniBrowser
+        // (`webkit_console`): automation writes none.
+        console: pages.console,
     })
 }
 

@@ -84,6 +84,20 @@ fn chromium_agrees_with_the_engine() {
         check.compared - check.disagreements.len(),
         check.compared
     );
+    // The console: the same first failure, and the same header or method named.
+    let (console, console_report) = corsgate_conformance::console::check_run(
+        corsgate_conformance::console::Family::Chromium,
+        Profile::Chromium,
+        &site,
+        &cases,
+        &chromium.observed,
+        &chromium.console,
+        "console_chromium.txt",
+        40,
+    );
+    if !console_report.is_empty() {
+        eprintln!("console differences (first 40):{console_report}");
+    }
     if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
         let text = render(&ReportInput {
@@ -93,6 +107,7 @@ fn chromium_agrees_with_the_engine() {
             chromium_disagreements: &bad,
             standard: &standard,
             check: Some(&check),
+            console: Some(&console),
             elapsed: started.elapsed(),
         });
         // Keep the Firefox section (tests/firefox.rs writes it).
@@ -116,5 +131,10 @@ fn chromium_agrees_with_the_engine() {
         "{} of {total} requests disagree between Chromium and the engine's chromium profile, {} with `corsgate check` (first 40 shown):{report}",
         bad.len(),
         check_bad.len()
+    );
+    assert!(
+        console.misses.is_empty(),
+        "{} blocked requests where Chromium's console names another failure (or header, method) than the engine (first 40 shown):{console_report}",
+        console.misses.len()
     );
 }

@@ -113,6 +113,20 @@ fn firefox_agrees_with_the_engine() {
         check.compared - check.disagreements.len(),
         check.compared
     );
+    // The console: the same first failure, and the same header or method named.
+    let (console, console_report) = corsgate_conformance::console::check_run(
+        corsgate_conformance::console::Family::Firefox,
+        Profile::Firefox,
+        &site,
+        &cases,
+        &firefox.observed,
+        &firefox.console,
+        "console_firefox.txt",
+        40,
+    );
+    if !console_report.is_empty() {
+        eprintln!("console differences (first 40):{console_report}");
+    }
     if std::env::var_os("CORSGATE_WRITE_DOCS").is_some() && bad.is_empty() && seed == SEED {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
         let gecko = geckodriver_version(&opts.geckodriver).unwrap_or_else(|e| e.to_string());
@@ -125,6 +139,7 @@ fn firefox_agrees_with_the_engine() {
             tolerated: &dns,
             standard: &standard,
             check: Some(&check),
+            console: Some(&console),
             elapsed: started.elapsed(),
         });
         let old = std::fs::read_to_string(path).unwrap_or_default();
@@ -148,5 +163,10 @@ fn firefox_agrees_with_the_engine() {
         "{} of {total} requests disagree between Firefox and the engine's firefox profile, {} with `corsgate check --browser firefox` (first {shown} shown):{report}",
         bad.len(),
         check_bad.len()
+    );
+    assert!(
+        console.misses.is_empty(),
+        "{} blocked requests where Firefox's console names another failure (or header, method) than the engine (first 40 shown):{console_report}",
+        console.misses.len()
     );
 }

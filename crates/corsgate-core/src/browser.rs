@@ -487,7 +487,17 @@ impl Fetch<'_> {
         let mut headers = self.request.headers().clone();
         let needs_origin = origin.is_some() || !matches!(self.request.method(), "GET" | "HEAD");
         let origin = if needs_origin {
-            Some(origin.unwrap_or_else(|| self.serialized_origin()))
+            Some(origin.unwrap_or_else(|| {
+                let crossed = self
+                    .url_list
+                    .windows(2)
+                    .any(|w| !Origin::from_url(&w[0]).same_origin(&Origin::from_url(&w[1])));
+                if crossed && self.browser.profile.redirect_nulls_no_cors_origin() {
+                    "null".to_owned()
+                } else {
+                    self.serialized_origin()
+                }
+            }))
         } else if self.browser.profile.keeps_origin_header_on_redirect()
             && self
                 .url_list
@@ -1386,6 +1396,39 @@ mod tests {
             .mode(Mode::NoCors)
             .build();
         assert!(matches!(put, Err(crate::RequestError::NoCorsMethod { .. })));
+    }
+
+    /// Checked against Chromium 156: a `no-cors` `POST` 308-redirected from
+    /// the page's own origin to another carries `Origin: null` there (the
+    /// network stack nulls it on any cross-origin redirect); the standard
+    /// keeps the page's origin, since the redirect left a same-origin URL.
+    #[test]
+    fn chromium_nulls_a_no_cors_origin_after_a_cross_origin_redirect() {
+        let origins = |profile| {
+            let req = Request::builder("http://app.example", "http://app.example/0")
+                .method("POST")
+                .mode(Mode::NoCors)
+                .build()
+                .unwrap();
+            let mut origins = Vec::new();
+            Browser::new(profile)
+                .run(req, |out| {
+                    origins.push(out.headers.get_str("origin"));
+                    Ok::<_, ()>(if out.url.ends_with("/0") {
+                        Response::new(308).header("Location", "http://api.example/1")
+                    } else {
+                        Response::new(200)
+                    })
+                })
+                .unwrap();
+            origins
+        };
+        let page = Some("http://app.example".to_owned());
+        assert_eq!(
+            origins(Profile::Chromium),
+            [page.clone(), Some("null".into())]
+        );
+        assert_eq!(origins(Profile::Standard), [page.clone(), page]);
     }
 
     /// Checked against Chromium 156 and Firefox 153 ESR: `fetch()` with X-HTTP-Method-Override

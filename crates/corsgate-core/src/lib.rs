@@ -67,7 +67,7 @@ pub use cache::PreflightCache;
 pub use cors_check::cors_check;
 pub use headers::HeaderList;
 pub use origin::{Origin, OriginError};
-pub use profile::Profile;
+pub use profile::{DisallowedHeaderNamed, Profile};
 pub use refusal::{Refusal, Stage};
 pub use request::{Classification, Credentials, Initiator, Mode, Request, RequestError};
 pub use response::Response;

@@ -130,7 +130,10 @@ fn check_preflight(
 ) -> Result<PreflightAllowance, Refusal> {
     // A 3xx without a `Location` is no redirect: an ordinary non-ok status.
     let location = profile.redirect_location(response);
-    if location.is_some() && profile.reports_preflight_redirect() {
+    if location.is_some()
+        && profile.reports_preflight_redirect()
+        && !profile.cors_checks_a_redirected_preflight()
+    {
         return Err(Refusal::PreflightRedirect {
             status: response.status,
             location,
@@ -148,7 +151,8 @@ fn check_preflight(
             }
         }
     };
-    // Firefox looks at the status first; the standard and Chromium run the CORS check first.
+    // WebKit looks at the status first; the standard, Chromium and Firefox
+    // run the CORS check first.
     if profile.preflight_status_first() && !response.is_ok_status() {
         return Err(status_error());
     }
@@ -172,13 +176,17 @@ fn check_preflight(
         TokenList::Absent => None,
         TokenList::Tokens { items } => Some(items),
     };
-    let header_names = match parse_token_list(&response.headers, "access-control-allow-headers") {
+    let parse_headers = || match parse_token_list(&response.headers, "access-control-allow-headers")
+    {
         TokenList::Invalid { value, element } => {
-            return Err(Refusal::InvalidAllowHeaders { value, element })
+            Err(Refusal::InvalidAllowHeaders { value, element })
         }
-        TokenList::Absent => Vec::new(),
-        TokenList::Tokens { items } => items,
+        TokenList::Absent => Ok(Vec::new()),
+        TokenList::Tokens { items } => Ok(items),
     };
+    // Firefox reads the header list only once the method passed.
+    let late = profile.checks_method_before_parsing_allow_headers();
+    let early = if late { None } else { Some(parse_headers()?) };
     if methods.is_none() && request.forces_preflight() {
         methods = Some(vec![request.method().to_owned()]);
     }
@@ -195,6 +203,10 @@ fn check_preflight(
             wildcard_ignored: include && method_wildcard,
         });
     }
+    let header_names = match early {
+        Some(names) => names,
+        None => parse_headers()?,
+    };
     let header_wildcard = header_names.iter().any(|x| x == "*");
     let listed = |name: &str| header_names.iter().any(|h| h.eq_ignore_ascii_case(name));
     let unsafe_names: Vec<UnsafeHeader> =
@@ -379,16 +391,8 @@ mod tests {
         // (status, Location, CORS headers) → (Chromium, Firefox, Standard)
         let cases: &[(u16, Option<&str>, bool, [&str; 3])] = &[
             (302, None, true, ["preflight_status"; 3]),
-            (
-                302,
-                None,
-                false,
-                [
-                    "missing_allow_origin",
-                    "preflight_status",
-                    "missing_allow_origin",
-                ],
-            ),
+            // Firefox 153 too runs the CORS check before the status (its console).
+            (302, None, false, ["missing_allow_origin"; 3]),
             (
                 301,
                 Some(""),
@@ -399,16 +403,8 @@ mod tests {
                     "preflight_redirect",
                 ],
             ),
-            (
-                301,
-                Some("  "),
-                false,
-                [
-                    "missing_allow_origin",
-                    "preflight_redirect",
-                    "missing_allow_origin",
-                ],
-            ),
+            // Firefox CORS-checks a redirected preflight first (its console).
+            (301, Some("  "), false, ["missing_allow_origin"; 3]),
             (307, Some("/y"), true, ["preflight_redirect"; 3]),
             (
                 308,
@@ -416,7 +412,7 @@ mod tests {
                 false,
                 [
                     "preflight_redirect",
-                    "preflight_redirect",
+                    "missing_allow_origin",
                     "missing_allow_origin",
                 ],
             ),
@@ -427,16 +423,7 @@ mod tests {
                 ["preflight_redirect"; 3],
             ),
             (304, Some("/y"), true, ["preflight_status"; 3]),
-            (
-                300,
-                None,
-                false,
-                [
-                    "missing_allow_origin",
-                    "preflight_status",
-                    "missing_allow_origin",
-                ],
-            ),
+            (300, None, false, ["missing_allow_origin"; 3]),
         ];
         for (status, location, with_cors, expected) in cases {
             let mut resp = Response::new(*status);
@@ -466,5 +453,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Firefox's console (Firefox 153 ESR, the conformance harness): a
+    /// redirected preflight is CORS-checked before the redirect is refused.
+    #[test]
+    fn firefox_checks_a_redirected_preflight_before_refusing_the_redirect() {
+        let req = Request::builder(ORIGIN, "https://api.example/x")
+            .method("PUT")
+            .build()
+            .unwrap();
+        let bad = Response::new(307)
+            .header("Location", "/y")
+            .header("Access-Control-Allow-Origin", "https://other.example");
+        let code = |r: &Response, p| {
+            check_preflight_response(&req, ORIGIN, r, p)
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(code(&bad, Profile::Firefox), "allow_origin_mismatch");
+        assert_eq!(code(&bad, Profile::Chromium), "preflight_redirect");
+        let good = Response::new(307)
+            .header("Location", "/y")
+            .header("Access-Control-Allow-Origin", ORIGIN);
+        assert_eq!(code(&good, Profile::Firefox), "preflight_redirect");
+    }
+
+    /// Firefox's console (Firefox 153 ESR, the conformance harness): the
+    /// method is looked for before `Access-Control-Allow-Headers` is parsed;
+    /// Chromium parses both lists first.
+    #[test]
+    fn firefox_checks_the_method_before_parsing_the_header_list() {
+        let req = Request::builder(ORIGIN, "https://api.example/x")
+            .method("PUT")
+            .header("X-A", "1")
+            .build()
+            .unwrap();
+        let resp = Response::new(204)
+            .header("Access-Control-Allow-Origin", ORIGIN)
+            .header("Access-Control-Allow-Methods", "GET")
+            .header("Access-Control-Allow-Headers", "x-a;");
+        let code = |resp: &Response, p| {
+            check_preflight_response(&req, ORIGIN, resp, p)
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(code(&resp, Profile::Firefox), "method_not_allowed");
+        assert_eq!(code(&resp, Profile::Chromium), "invalid_allow_headers");
+        assert_eq!(code(&resp, Profile::Standard), "invalid_allow_headers");
+        // With the method allowed, Firefox finds the unparsable list too.
+        let resp = resp.header("Access-Control-Allow-Methods", "PUT");
+        assert_eq!(code(&resp, Profile::Firefox), "invalid_allow_headers");
     }
 }

@@ -170,7 +170,9 @@ pub enum Refusal {
         authorization_not_covered: bool,
     },
     /// A redirect's `Location` contains a user name or password.
-    /// Chromium `RedirectContainsCredentials`; Firefox: no console key.
+    /// Chromium `RedirectContainsCredentials`; Firefox logs only
+    /// `CORSDidNotSucceed` ("CORS request did not succeed", its console
+    /// checked by the conformance harness).
     RedirectContainsCredentials {
         /// The location.
         location: String,
@@ -315,6 +317,7 @@ impl Refusal {
     pub fn firefox_error(&self) -> Option<&'static str> {
         match self {
             Refusal::UnsupportedScheme { .. } => Some("CORSRequestNotHttp"),
+            Refusal::RedirectContainsCredentials { .. } => Some("CORSDidNotSucceed"),
             Refusal::MissingAllowOrigin { .. } => Some("CORSMissingAllowOrigin"),
             Refusal::WildcardOriginWithCredentials { .. } => Some("CORSNotSupportingCredentials"),
             Refusal::MultipleAllowOrigin { lines, .. } if *lines > 1 => {

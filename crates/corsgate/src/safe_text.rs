@@ -512,6 +512,15 @@ const MESSAGES: &[&str] = &[
     "Credentials flag is true, but Access-Control-Allow-Credentials is not \"true\".",
     "Method {m} is not allowed by Access-Control-Allow-Methods.",
     "Request header field {h} is not allowed by Access-Control-Allow-Headers.",
+    "Header Access-Control-Allow-Methods has an invalid value: {v}",
+    "Header Access-Control-Allow-Headers has an invalid value: {v}",
+    "Cross-origin redirection to https://other.example/y denied by Cross-Origin Resource Sharing policy: Origin {o} is not allowed by Access-Control-Allow-Origin. Status code: 302",
+    "Cross-origin redirection to https://u:p@other.example/y denied by Cross-Origin Resource Sharing policy: redirection URL https://u:p@other.example/y has credentials",
+    "Fetch API cannot load https://api.example/x.",
+    "Unsafe attempt to load URL https://api.example/x from origin {o}. Domains, protocols and ports must match.",
+    // Chrome and Safari alike.
+    "Refused to set unsafe header \"{h}\"",
+    "Fetch API cannot load https://api.example/x. Request mode is \"same-origin\" but the URL's origin is not same as the request origin {o}.",
 ];
 
 #[test]

@@ -92,11 +92,12 @@ fn chrome_multiple_values_and_mismatch_after_redirect() {
     assert_eq!(v["redirected_from"], "https://a.example.com/start");
     assert_eq!(v["value"], "https://app.example.com/");
     // a.example redirected to b.example: the browser sent `Origin: null`, so
-    // the slash is not why it failed.
+    // the slash is not why it failed; the message proves it.
     assert!(
-        v["causes"][0].as_str().unwrap().contains("`Origin: null`"),
+        v["proves"].as_str().unwrap().contains("`Origin: null`"),
         "{v:#}"
     );
+    assert_eq!(v["sent_origin"], "null");
     assert_eq!(v["fix"]["side"], "client");
 }
 
@@ -179,8 +180,8 @@ fn firefox_authorization_wildcard_warning() {
 fn human_output_and_unrecognized_messages() {
     let r = corsgate(&["explain", "Access to fetch at 'https://api.example.com/items' from origin 'http://localhost:3000' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: It does not have HTTP ok status."]);
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("What it means:"));
-    assert!(r.stdout.contains("Likely causes:"));
+    assert!(r.stdout.contains("What the message proves:"));
+    assert!(r.stdout.contains("What it suggests (guesses"));
     assert!(r.stdout.contains("authentication"));
     assert!(r.stdout.contains(
         "corsgate check 'https://api.example.com/items' --origin 'http://localhost:3000'"
@@ -370,4 +371,46 @@ fn messages_cut_anywhere_are_read_or_refused_never_misread() {
         assert_eq!(r.json()["code"], code, "{late}");
     }
     assert!(read > 200, "{read}");
+}
+
+/// What a message proves is stated; what it suggests is worded as a guess,
+/// each with the check that settles it; a status in the message picks the
+/// guess it points to and drops the others about statuses.
+#[test]
+fn proves_and_suggests() {
+    let ff = "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at https://api.example.com/x. (Reason: CORS preflight response did not succeed). Status code: 404.";
+    let v = explain(ff);
+    let suggests = v["suggests"].as_array().unwrap();
+    assert!(
+        suggests[0]["guess"].as_str().unwrap().contains("404/405"),
+        "{v:#}"
+    );
+    assert!(
+        !suggests
+            .iter()
+            .any(|g| g["guess"].as_str().unwrap().contains("401")),
+        "{v:#}"
+    );
+    assert!(v["proves"].as_str().unwrap().contains("404"));
+    let chrome = "Access to fetch at 'https://api.example.com/x' from origin 'https://app.example.com' has been blocked by CORS policy: Request header field x-api-key is not allowed by Access-Control-Allow-Headers in preflight response.";
+    for msg in [ff, chrome] {
+        let v = explain(msg);
+        for g in v["suggests"].as_array().unwrap() {
+            let guess = g["guess"].as_str().unwrap();
+            assert!(
+                guess.starts_with("perhaps") || guess.starts_with("the status"),
+                "a guess not worded as one: {guess}"
+            );
+            assert!(!g["settle"].as_str().unwrap().is_empty());
+        }
+    }
+    let v = explain(chrome);
+    assert_eq!(
+        v["check"],
+        "corsgate check 'https://api.example.com/x' --origin 'https://app.example.com' --header 'x-api-key: <value>'"
+    );
+    assert!(v["suggests"][0]["settle"]
+        .as_str()
+        .unwrap()
+        .contains("--header 'x-api-key: <value>'"));
 }
