@@ -12,6 +12,7 @@ use crate::fix::{self, Fix};
 use crate::hints::{self, Hint, Probe};
 use crate::http::{Client, NetError, WireRequest};
 use crate::snippets::{self, ServerKind};
+use corsgate_core::policy::reason_header::PolicyReason;
 use corsgate_core::remedy::Remedy;
 
 /// The `User-Agent` corsgate sends.
@@ -98,6 +99,11 @@ pub struct CheckReport {
     pub exposed_headers: Vec<String>,
     /// Why not (null when allowed).
     pub reason: Option<Reason>,
+    /// When the server is corsgate (gateway, tower layer, playground) with
+    /// `reason_header` on: its policy's own reason for the refusal
+    /// (`corsgate-reason`) and the TOML edit that allows the request
+    /// (`corsgate-policy-edit`), read from the refusing answer.
+    pub policy_reason: Option<PolicyReason>,
     /// The engine's trace.
     pub steps: Vec<corsgate_core::Step>,
     /// Root causes and warnings beyond the first failed check.
@@ -414,7 +420,20 @@ pub fn report(
     probe: Option<Probe>,
 ) -> CheckReport {
     let server = snippets::detect(exchanges.iter().map(|e| &e.response.headers));
-    let hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
+    let mut hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
+    // The answer that refused, when corsgate's policy says why.
+    let policy_reason = if verdict.allowed {
+        None
+    } else {
+        exchanges
+            .iter()
+            .rev()
+            .find_map(|e| PolicyReason::from_headers(&e.response.headers))
+    };
+    if policy_reason.is_some() {
+        // The policy refused: no authentication layer ran before CORS.
+        hints.retain(|h| h.code != "preflight_auth_before_cors");
+    }
     let (fixes, fixes_complete) = if verdict.allowed {
         (Vec::new(), true)
     } else {
@@ -433,8 +452,11 @@ pub fn report(
         browser_note: r.browser_note,
         details: r.details.clone(),
     });
-    // A configuration for the `null` origin would allow every sandboxed page.
+    // A configuration for the `null` origin would allow every sandboxed page;
+    // a policy that says its own edit needs no new one (which would drop the
+    // origins, methods and headers it already allows).
     let snippet = match &reason {
+        Some(_) if policy_reason.is_some() => None,
         Some(r) if r.is_cors && !r.fix.client_side() && asked_origin_is_real(request) => {
             Some(snippets::config(server, request, profile, &exchanges))
         }
@@ -446,6 +468,7 @@ pub fn report(
         preflights: verdict.preflights,
         exposed_headers: verdict.exposed_headers.clone(),
         reason,
+        policy_reason,
         steps: verdict.steps.clone(),
         hints,
         fixes,

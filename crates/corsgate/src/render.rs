@@ -65,7 +65,7 @@ fn interesting_request_header(name: &str) -> bool {
 
 fn interesting_response_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n.starts_with("access-control-") || n == "vary" || n == "location"
+    n.starts_with("access-control-") || n.starts_with("corsgate-") || n == "vary" || n == "location"
 }
 
 fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
@@ -160,6 +160,33 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         }
     }
     out.push('\n');
+    if let Some(p) = &report.policy_reason {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            st.bad(&st.bold("REFUSED by the server's corsgate policy")),
+            p.text
+        );
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.dim(&format!("(corsgate-reason: {})", p.code))
+        );
+        if p.edits.is_empty() {
+            if let Some(why) = &p.why_no_edit {
+                let _ = writeln!(out, "  {why}");
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "  Fix: edit the policy (TOML; under [routes.policy] of the route for `corsgate serve`), replacing these keys:"
+            );
+            for e in &p.edits {
+                let _ = writeln!(out, "    {}", st.ok(e));
+            }
+        }
+        out.push('\n');
+    }
     match &report.reason {
         None => {
             let _ = writeln!(
@@ -228,7 +255,12 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         }
     }
     if !report.allowed && !report.fixes.is_empty() {
-        let _ = writeln!(out, "\n{}", st.bold("Fix, in order:"));
+        let title = if report.policy_reason.is_some() {
+            "What the browser needs, header by header (the policy edit above makes the server send it):"
+        } else {
+            "Fix, in order:"
+        };
+        let _ = writeln!(out, "\n{}", st.bold(title));
         for (i, f) in report.fixes.iter().enumerate() {
             let which = match f.remedy.stage {
                 Stage::Preflight => "preflight response",
