@@ -268,12 +268,7 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
                 Stage::Redirect => "redirect response",
             };
             let who = if f.client_side() { "client" } else { which };
-            let assumed = if f.assumed {
-                st.dim(" (not received yet: assumes it has no CORS headers)")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "  {}. [{who}] {}{assumed}", i + 1, f.remedy.sentence);
+            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.remedy.sentence);
             let before = report
                 .exchanges
                 .iter()
@@ -284,14 +279,37 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
                 .map(|e| &e.response);
             remedy_lines(&mut out, &f.remedy, "       ", before);
         }
-        if report.fixes_partial {
-            let _ = writeln!(
-                out,
-                "  {}",
-                st.dim("(this list may be partial: the steps marked 'not received yet' assume an answer corsgate never saw; apply the others, then run the same `corsgate check` again)")
-            );
+    }
+    if !report.allowed && !report.learned.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.bold("Asked the server beyond what the browser sent (safe methods only), to see what comes next:")
+        );
+        for e in &report.learned {
+            exchange(&mut out, st, e, &[]);
         }
-        if !report.fixes_complete {
+    }
+    if !report.allowed && report.fixes_partial {
+        let missing: Vec<String> = report
+            .unobserved
+            .iter()
+            .map(|u| format!("{} {}", u.method, u.url))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{} the answer to {} was never received (the browser stops before sending it, and corsgate does not send a {} itself), so the fixes for it are not listed: apply the ones above, then run the same `corsgate check` again",
+            st.warn(&st.bold("This list is partial:")),
+            missing.join(", "),
+            report
+                .unobserved
+                .first()
+                .map(|u| u.method.as_str())
+                .unwrap_or("request"),
+        );
+    }
+    if !report.allowed && !report.fixes.is_empty() {
+        if !report.fixes_complete && !report.fixes_partial {
             let _ = writeln!(
                 out,
                 "  {}",
