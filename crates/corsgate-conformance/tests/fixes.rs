@@ -59,6 +59,43 @@ struct Failure {
     seen: Vec<String>,
 }
 
+/// A fix of `corsgate check --json` as the engine's [`Remedy`], its URL
+/// moved from `from` to `to` (the check route to the fetch one).
+fn remedy_from_json(f: &serde_json::Value, from: &str, to: &str) -> Option<Remedy> {
+    use corsgate_core::remedy::Side;
+    use corsgate_core::Stage;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(Remedy {
+        side: match f["side"].as_str()? {
+            "server" => Side::Server,
+            _ => Side::Client,
+        },
+        stage: match f["stage"].as_str()? {
+            "preflight" => Stage::Preflight,
+            "redirect" => Stage::Redirect,
+            _ => Stage::Actual,
+        },
+        url: f["url"].as_str()?.replace(from, to),
+        set_headers: f["set_headers"]
+            .as_array()?
+            .iter()
+            .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
+            .collect(),
+        vary: strings(&f["vary"]),
+        remove_headers: strings(&f["remove_headers"]),
+        status: f["status"].as_u64().and_then(|s| u16::try_from(s).ok()),
+        sentence: f["sentence"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
 fn pairs_line(pairs: &[(u32, Api)]) -> String {
     pairs
         .iter()
@@ -366,18 +403,16 @@ fn prove(which: Which) {
         "no built `corsgate` binary next to this test: run `cargo build -p corsgate` \
          (cargo test --workspace builds it) or set CORSGATE_BIN",
     );
-    let mut cli_compared = 0;
-    let mut cli_same = 0;
-    let mut cli_assumed = 0;
-    let mut cli_other: Vec<(u32, String)> = Vec::new();
-    for p in fixable.iter().filter(|p| p.1 == Api::Fetch) {
+    let covered = |p: &(u32, Api)| {
         let case = &cases[p.0 as usize];
-        if case.repeat
-            || case.request.mode != Mode::Cors
-            || case.request.headers.iter().any(|(_, v)| v.contains('\0'))
-        {
-            continue;
-        }
+        p.1 == Api::Fetch
+            && !case.repeat
+            && case.request.mode == Mode::Cors
+            && !case.request.headers.iter().any(|(_, v)| v.contains('\0'))
+    };
+    let mut cli_json: BTreeMap<(u32, Api), serde_json::Value> = BTreeMap::new();
+    for p in blocked.iter().filter(|p| covered(p)) {
+        let case = &cases[p.0 as usize];
         let mut cmd = std::process::Command::new(&binary);
         cmd.arg("check")
             .arg(case.start_url(&site, Api::Check))
@@ -389,6 +424,15 @@ fn prove(which: Which) {
         }
         let out = cmd.output().expect("run corsgate check");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        cli_json.insert(*p, json);
+    }
+    let mut cli_compared = 0;
+    let mut cli_same = 0;
+    let mut cli_assumed = 0;
+    let mut cli_other: Vec<(u32, String)> = Vec::new();
+    for p in fixable.iter().filter(|p| covered(p)) {
+        let case = &cases[p.0 as usize];
+        let json = &cli_json[p];
         cli_compared += 1;
         let from = format!("/c/{}/{}/f/", site.run, case.id);
         let to = format!("/c/{}/{}/c/", site.run, case.id);
@@ -399,18 +443,14 @@ fn prove(which: Which) {
                 serde_json::from_str(&text.replace(&from, &to)).expect("JSON")
             })
             .collect();
-        // The fixes for answers it received, up to the first it had to assume.
-        let mut seen_prefix = 0;
+        // The fixes for answers it received (or learned); when it says the
+        // list is partial, they stop before the first answer it never got.
         let cli: Vec<serde_json::Value> = json["fixes"]
             .as_array()
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .enumerate()
-            .map(|(i, mut f)| {
-                if f["assumed"] == false && seen_prefix == i {
-                    seen_prefix += 1;
-                }
+            .map(|mut f| {
                 if let Some(o) = f.as_object_mut() {
                     o.remove("assumed");
                     o.remove("snippet");
@@ -420,9 +460,10 @@ fn prove(which: Which) {
             .collect();
         if cli == engine {
             cli_same += 1;
-        } else if seen_prefix < cli.len()
-            && engine.len() >= seen_prefix
-            && cli[..seen_prefix] == engine[..seen_prefix]
+        } else if json["fixes_partial"] == true
+            && json["fixes_complete"] == false
+            && engine.len() > cli.len()
+            && engine[..cli.len()] == cli[..]
         {
             cli_assumed += 1;
         } else {
@@ -436,6 +477,109 @@ fn prove(which: Which) {
             ));
         }
     }
+
+    // 7. What one `corsgate check` run reported, applied as it stands (the
+    //    URLs of its `/c/` routes mapped to the `fetch` ones), and the
+    //    request run again in the browser: where check said the list is
+    //    complete, the request must pass; where it said partial, it is
+    //    counted (honest); from the second origin, nothing may widen.
+    let mut check_fixes: BTreeMap<(u32, Api), Vec<Remedy>> = BTreeMap::new();
+    let (mut said_complete, mut said_partial, mut said_client) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for (p, json) in &cli_json {
+        let from = format!("/c/{}/{}/c/", site.run, p.0);
+        let to = format!("/c/{}/{}/f/", site.run, p.0);
+        let remedies: Vec<Remedy> = json["fixes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| remedy_from_json(f, &from, &to))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let server_side = remedies
+            .iter()
+            .any(|r| r.side == corsgate_core::remedy::Side::Server);
+        if json["fixes_partial"] == true {
+            assert_eq!(
+                json["fixes_complete"], false,
+                "#{} partial yet complete",
+                p.0
+            );
+            said_partial.push(*p);
+        } else if json["fixes_complete"] == true {
+            said_complete.push(*p);
+        } else {
+            said_client.push(*p);
+        }
+        if server_side {
+            check_fixes.insert(*p, remedies);
+        }
+    }
+    let check_pairs: Vec<(u32, Api)> = check_fixes.keys().copied().collect();
+    let check_table = table(&site, &check_fixes).unwrap_or_else(|e| panic!("{e}"));
+    switch.install(check_table);
+    switch.set(true);
+    let after_check = run(&check_pairs, &site.page);
+    switch.set(false);
+    let check_original2 = run(&check_pairs, &second);
+    switch.set(true);
+    let check_fixed2 = run(&check_pairs, &second);
+    switch.set(false);
+    let mut complete_passing = 0;
+    let mut partial_passing = 0;
+    let mut partial_with_fixes = 0;
+    let mut check_widened = 0;
+    for p in &check_pairs {
+        let case = &cases[p.0 as usize];
+        let passes = after_check[p].passes(case, p.1);
+        if said_complete.contains(p) {
+            if passes {
+                complete_passing += 1;
+            } else {
+                failures.push(Failure {
+                    id: p.0,
+                    api: p.1,
+                    what: format!("`corsgate check` said its fixes are complete, yet {name} still refuses with them applied"),
+                    remedies: check_fixes[p].clone(),
+                    seen: vec![
+                        format!("original: {}", original[p]),
+                        format!("with check's fixes: {}", after_check[p]),
+                    ],
+                });
+            }
+        } else if said_partial.contains(p) {
+            partial_with_fixes += 1;
+            partial_passing += usize::from(passes);
+        }
+        let (o, f) = (&check_original2[p], &check_fixed2[p]);
+        let widened = (!readable(Some(&o.outcome)) && readable(Some(&f.outcome)))
+            || (o.first.is_some() && !readable(o.first.as_ref()) && readable(f.first.as_ref()));
+        if widened {
+            check_widened += 1;
+            failures.push(Failure {
+                id: p.0,
+                api: p.1,
+                what: format!("`corsgate check`'s fixes let the second origin {second} in"),
+                remedies: check_fixes[p].clone(),
+                seen: vec![
+                    format!("second origin, original: {o}"),
+                    format!("second origin, with check's fixes: {f}"),
+                ],
+            });
+        }
+    }
+    let complete_with_fixes = check_pairs
+        .iter()
+        .filter(|p| said_complete.contains(p))
+        .count();
+    eprintln!(
+        "corsgate check, one run, its fixes applied in {name}: {} blocked fetch requests checked; said complete {} ({complete_with_fixes} with server-side fixes, {complete_passing} pass), said partial {} ({partial_with_fixes} with fixes so far, {partial_passing} pass already), client-side or no complete fix {}; second origin widened by check's fixes: {check_widened}",
+        cli_json.len(),
+        said_complete.len(),
+        said_partial.len(),
+        said_client.len(),
+    );
 
     let client_total: usize = client.values().map(Vec::len).sum();
     let no_cors = fixable
@@ -508,7 +652,8 @@ fn prove(which: Which) {
             }
         );
         let _ = writeln!(doc, "| Engine (`{cli_browser}` profile) predicts these browser runs (fixed; second origin, original and fixed) | {} / {predicted} |", predicted - mispredicted.len());
-        let _ = writeln!(doc, "| `corsgate check --browser {cli_browser} --json` reports the same `fixes` (the `fetch` half it models: `cors` mode, not repeated) | {cli_same} / {cli_compared}; {cli_assumed} agree up to the first fix for an answer it never received and had to assume (`\"assumed\": true`), and differ after it; {} otherwise |", cli_other.len());
+        let _ = writeln!(doc, "| `corsgate check --browser {cli_browser} --json` reports the same `fixes` (the `fetch` half it models: `cors` mode, not repeated) | {cli_same} / {cli_compared}; {cli_assumed} stop before the first answer it never received (`fixes_partial: true`, `fixes_complete: false`, the missing answers in `unobserved`) and agree up to there; {} otherwise |", cli_other.len());
+        let _ = writeln!(doc, "| One `corsgate check` run per blocked `fetch` request it models, its `fixes` applied as printed, run again in {name} | {} checked: **said complete {} ({complete_with_fixes} with server-side fixes), {complete_passing} / {complete_with_fixes} pass**; said partial (what to run next printed) {} ({partial_with_fixes} with fixes so far, {partial_passing} of them pass already); client-side or no complete server fix {}; second origin: {check_widened} widened |", cli_json.len(), said_complete.len(), said_partial.len(), said_client.len());
         let _ = writeln!(doc, "| Run time | {:.1} s in the browser, {:.1} s for the whole test (debug build, 2 cores) |\n", browser_elapsed.as_secs_f64(), started.elapsed().as_secs_f64());
         let _ = writeln!(
             doc,

@@ -125,6 +125,11 @@ pub struct CheckReport {
     /// plan needed (safe methods only: the GET a failed preflight stopped,
     /// to see whether the URL redirects), with their answers.
     pub learned: Vec<Exchange>,
+    /// Server-side alternatives to a client-side last fix, where one exists
+    /// (a redirect that taints the origin to `null`, kept on its own origin
+    /// instead); each changes the URL the request ends on, so run `check`
+    /// again once it is in place.
+    pub fix_alternatives: Vec<Fix>,
     /// The server software, when its headers tell.
     pub server: ServerKind,
     /// A ready configuration for that server, allowing exactly this request.
@@ -489,6 +494,7 @@ pub fn report_learning(
             complete: true,
             unobserved: Vec::new(),
             learned: Vec::new(),
+            alternatives: Vec::new(),
         }
     } else {
         fix::plan(request, profile, &exchanges, server, learn)
@@ -532,6 +538,7 @@ pub fn report_learning(
         fixes_complete,
         unobserved: planned.unobserved,
         learned: planned.learned,
+        fix_alternatives: planned.alternatives,
         server,
         snippet,
         redirects: verdict.redirects,

@@ -81,6 +81,9 @@ pub struct Planned {
     /// The requests sent to learn an answer the browser had not asked for
     /// yet (safe methods only: GET, HEAD, OPTIONS), and their answers.
     pub learned: Vec<Exchange>,
+    /// Server-side alternatives to a client-side last fix (a redirect kept on
+    /// its own origin instead of a `null`-tainting one).
+    pub alternatives: Vec<Fix>,
 }
 
 /// How many requests a plan may send to learn answers.
@@ -132,6 +135,11 @@ pub fn plan(
             200
         })
     });
+    let alternatives = outcome
+        .alternatives
+        .into_iter()
+        .map(|r| Fix::new(r, server, false))
+        .collect();
     let mut fixes = Vec::new();
     for r in outcome.remedies {
         let never_seen = unseen
@@ -154,6 +162,7 @@ pub fn plan(
             })
             .collect(),
         learned,
+        alternatives,
     }
 }
 

@@ -280,6 +280,17 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             remedy_lines(&mut out, &f.remedy, "       ", before);
         }
     }
+    if !report.allowed && !report.fix_alternatives.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.bold("Or, on the server, instead of the client-side step:")
+        );
+        for f in &report.fix_alternatives {
+            let _ = writeln!(out, "  • [redirect response] {}", f.remedy.sentence);
+            remedy_lines(&mut out, &f.remedy, "       ", None);
+        }
+    }
     if !report.allowed && !report.learned.is_empty() {
         let _ = writeln!(
             out,

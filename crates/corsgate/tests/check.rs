@@ -1185,3 +1185,47 @@ fn a_failed_preflight_of_a_get_learns_the_redirect() {
         .iter()
         .any(|q| q.method == "GET" && q.path == "/api"));
 }
+
+/// A redirect to another origin turns the page's origin into `null`: only
+/// the client can fix that from there (and the client-side step sets
+/// nothing), but the server has an alternative: keep the redirect on its
+/// own origin, offered beside it.
+#[test]
+fn a_null_tainting_redirect_gets_a_server_side_alternative() {
+    let s = serve(|req| match req.path.as_str() {
+        "/a" => {
+            let port = req
+                .header("host")
+                .and_then(|h| h.rsplit(':').next())
+                .unwrap_or("0");
+            let to = format!("http://localhost:{port}/b?x=1");
+            let mut a = answer(302, &[("Access-Control-Allow-Origin", APP)]);
+            a.headers.push(("Location".into(), to));
+            a
+        }
+        _ => answer(200, &[("Access-Control-Allow-Origin", APP)]),
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/a"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    let fixes = v["fixes"].as_array().unwrap();
+    let last = fixes.last().expect("a fix");
+    assert_eq!(last["side"], "client", "{v:#}");
+    assert_eq!(last["set_headers"], serde_json::json!([]), "{v:#}");
+    assert_eq!(v["fixes_complete"], false);
+    let alt = &v["fix_alternatives"][0];
+    assert_eq!(alt["side"], "server", "{v:#}");
+    assert_eq!(alt["stage"], "redirect");
+    assert_eq!(
+        set_value(alt, "Location").as_deref(),
+        Some(s.url("/b?x=1").as_str()),
+        "{v:#}"
+    );
+}
