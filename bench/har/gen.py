@@ -10,13 +10,15 @@ no answer headers) of three kinds: a preflight answered without
 Access-Control-Allow-Origin, an unlisted method, and an actual GET whose
 answer names another origin. The last line printed is what `corsgate har`
 must report: how many cross-origin requests and how many blocked.
---doubled writes every header line twice (as some recording tools do).
+--doubled writes every header line twice (as some recording tools do);
+--no-bodies leaves every response body out (the densest file: entries only).
 """
 import json
 import sys
 
 out_path, size_mb = sys.argv[1], float(sys.argv[2])
 doubled = "--doubled" in sys.argv
+no_bodies = "--no-bodies" in sys.argv
 target = int(size_mb * 1e6)
 APP = "https://app.example.com"
 API = "https://api.example.net"
@@ -54,6 +56,8 @@ COMMON = [("Accept", "*/*"), ("Accept-Language", "en-GB,en;q=0.9"),
           ("Sec-Fetch-Dest", "empty"), ("Referer", APP + "/")]
 body = json.dumps({"items": [{"id": k, "name": "item %d" % k, "tags": ["a", "b"], "note": "x" * 40} for k in range(40)]})
 script = "function f(){return 1}\n" * 400
+if no_bodies:
+    body = script = ""
 
 
 def page(n, i):

@@ -44,40 +44,45 @@ impl fmt::Display for HarError {
     }
 }
 
+/// A header line, borrowed from the entry's bytes where it has no escapes
+/// (most: a HAR of half a million entries then allocates no header).
 #[derive(Debug, Deserialize)]
-struct NameValue {
-    name: String,
-    #[serde(default)]
-    value: String,
+struct NameValue<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    value: std::borrow::Cow<'a, str>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarRequest {
+struct HarRequest<'a> {
     method: String,
     url: String,
-    #[serde(default)]
-    headers: Vec<NameValue>,
+    #[serde(default, borrow)]
+    headers: Vec<NameValue<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarResponse {
+struct HarResponse<'a> {
     #[serde(default)]
     status: i64,
-    #[serde(default)]
-    headers: Vec<NameValue>,
+    #[serde(default, borrow)]
+    headers: Vec<NameValue<'a>>,
     #[serde(default, rename = "_error")]
     error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Entry {
+struct Entry<'a> {
     #[serde(default, rename = "startedDateTime")]
     started: String,
     /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
     #[serde(default, rename = "_resourceType")]
     resource_type: Option<String>,
-    request: HarRequest,
-    response: HarResponse,
+    #[serde(borrow)]
+    request: HarRequest<'a>,
+    #[serde(borrow)]
+    response: HarResponse<'a>,
 }
 
 /// The header lines of an entry, pseudo-headers left out. Some recording
@@ -86,28 +91,35 @@ struct Entry {
 /// and halved (`Sec-Fetch-Mode: cors, cors` would read as a non-CORS request;
 /// two `Access-Control-Allow-Origin` lines as a refusal). A lone line sent
 /// twice, among other single lines, is kept: servers really do that.
-fn list(h: &[NameValue]) -> HeaderList {
-    let lines: Vec<&NameValue> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
-    let key = |nv: &NameValue| (nv.name.to_ascii_lowercase(), nv.value.clone());
-    let mut counts: HashMap<(String, String), usize> = HashMap::new();
-    for nv in &lines {
-        *counts.entry(key(nv)).or_default() += 1;
+fn list(h: &[NameValue<'_>]) -> HeaderList {
+    let lines: Vec<&NameValue<'_>> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
+    let same = |a: &NameValue<'_>, b: &NameValue<'_>| {
+        a.value == b.value && a.name.eq_ignore_ascii_case(&b.name)
+    };
+    // How many times each line occurs (pairwise: header lists are short, and
+    // nothing is allocated); an odd number of lines cannot be doubled.
+    let doubled = lines.len() >= 4
+        && lines.len() % 2 == 0
+        && lines.iter().any(|b| !same(lines[0], b))
+        && lines
+            .iter()
+            .all(|a| lines.iter().filter(|b| same(a, b)).count() % 2 == 0);
+    if !doubled {
+        return lines
+            .into_iter()
+            .map(|nv| (&*nv.name, nv.value.as_bytes()))
+            .collect();
     }
-    let doubled = counts.len() >= 2 && counts.values().all(|c| c % 2 == 0);
-    let mut kept: HashMap<(String, String), usize> = HashMap::new();
+    // Keep the first half of each line's occurrences, in order.
     lines
-        .into_iter()
-        .filter(|nv| {
-            if !doubled {
-                return true;
-            }
-            let k = key(nv);
-            let half = counts.get(&k).copied().unwrap_or(0) / 2;
-            let n = kept.entry(k).or_default();
-            *n += 1;
-            *n <= half
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            let before = lines[..*i].iter().filter(|b| same(a, b)).count();
+            let total = lines.iter().filter(|b| same(a, b)).count();
+            before < total / 2
         })
-        .map(|nv| (nv.name.as_str(), nv.value.as_bytes()))
+        .map(|(_, nv)| (&*nv.name, nv.value.as_bytes()))
         .collect()
 }
 
@@ -284,7 +296,7 @@ fn is_safelisted_name(name: &str) -> bool {
 }
 
 impl Judge {
-    fn entry(&mut self, index: usize, e: Entry) {
+    fn entry(&mut self, index: usize, e: Entry<'_>) {
         self.entries += 1;
         let req_headers = list(&e.request.headers);
         let Some(origin) = req_headers.get_str("origin") else {
@@ -818,7 +830,7 @@ fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result
                 } else {
                     loop {
                         let raw = sp.value()?;
-                        let e: Entry = serde_json::from_slice(raw)
+                        let e: Entry<'_> = serde_json::from_slice(raw)
                             .map_err(|e| HarError::Malformed(format!("entry {index}: {e}")))?;
                         judge.entry(index, e);
                         index += 1;
