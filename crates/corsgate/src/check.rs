@@ -393,6 +393,10 @@ pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
                 wire.headers.append("Cookie", c.as_bytes());
             }
         }
+        if args.no_probe {
+            // Nothing beyond what the browser sends.
+            return None;
+        }
         send(&client, out, wire).ok().map(|(_, e)| e)
     };
     Ok(report_learning(

@@ -1148,7 +1148,9 @@ fn a_failed_preflight_of_a_get_learns_the_redirect() {
         ("GET", "/api") => answer(301, &[("Location", "/api/")]),
         _ => answer(200, &[("Access-Control-Allow-Origin", "*")]),
     });
-    let r = corsgate(&[
+    // With --no-probe, nothing beyond what the browser sends: the list stops
+    // at the GET's answer, never received, and says so.
+    let args = [
         "check",
         &s.url("/api"),
         "--origin",
@@ -1156,8 +1158,15 @@ fn a_failed_preflight_of_a_get_learns_the_redirect() {
         "-H",
         "X-Token: 1",
         "--json",
-        "--no-probe",
-    ]);
+    ];
+    let r = corsgate(&[&args[..], &["--no-probe"]].concat());
+    let v = r.json();
+    assert_eq!(v["learned"], serde_json::json!([]), "{v:#}");
+    assert_eq!(v["fixes_partial"], true, "{v:#}");
+    assert_eq!(v["fixes_complete"], false, "{v:#}");
+    assert_eq!(v["unobserved"][0]["method"], "GET", "{v:#}");
+    assert!(s.seen().iter().all(|q| q.method == "OPTIONS"));
+    let r = corsgate(&args);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
     assert_eq!(v["learned"][0]["method"], "GET", "{v:#}");
