@@ -307,16 +307,21 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             .iter()
             .map(|u| format!("{} {}", u.method, u.url))
             .collect();
+        let method = report
+            .unobserved
+            .first()
+            .map(|u| u.method.as_str())
+            .unwrap_or("request");
+        let why = if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+            format!("and corsgate asks for a {method} itself only without --no-probe, at most {} times, and when the server answers", crate::fix::LEARN_BUDGET)
+        } else {
+            format!("and corsgate does not send a {method} itself")
+        };
         let _ = writeln!(
             out,
-            "\n{} the answer to {} was never received (the browser stops before sending it, and corsgate does not send a {} itself), so the fixes for it are not listed: apply the ones above, then run the same `corsgate check` again",
+            "\n{} the answer to {} was never received (the browser stops before sending it, {why}), so the fixes for it are not listed: apply the ones above, then run the same `corsgate check` again",
             st.warn(&st.bold("This list is partial:")),
             missing.join(", "),
-            report
-                .unobserved
-                .first()
-                .map(|u| u.method.as_str())
-                .unwrap_or("request"),
         );
     }
     if !report.allowed && !report.fixes.is_empty() {
