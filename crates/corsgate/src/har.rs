@@ -99,11 +99,15 @@ fn list(h: &[NameValue<'_>]) -> HeaderList {
     // How many times each line occurs (pairwise: header lists are short, and
     // nothing is allocated); an odd number of lines cannot be doubled.
     let doubled = lines.len() >= 4
-        && lines.len() % 2 == 0
+        && lines.len().is_multiple_of(2)
         && lines.iter().any(|b| !same(lines[0], b))
-        && lines
-            .iter()
-            .all(|a| lines.iter().filter(|b| same(a, b)).count() % 2 == 0);
+        && lines.iter().all(|a| {
+            lines
+                .iter()
+                .filter(|b| same(a, b))
+                .count()
+                .is_multiple_of(2)
+        });
     if !doubled {
         return lines
             .into_iter()

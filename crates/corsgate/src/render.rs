@@ -324,14 +324,16 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             missing.join(", "),
         );
     }
-    if !report.allowed && !report.fixes.is_empty() {
-        if !report.fixes_complete && !report.fixes_partial {
-            let _ = writeln!(
-                out,
-                "  {}",
-                st.dim("(after these, the request still fails in corsgate's model: see the client-side step)")
-            );
-        }
+    if !report.allowed
+        && !report.fixes.is_empty()
+        && !report.fixes_complete
+        && !report.fixes_partial
+    {
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.dim("(after these, the request still fails in corsgate's model: see the client-side step)")
+        );
     }
     if let Some(snippet) = &report.snippet {
         let _ = writeln!(

@@ -6,7 +6,6 @@
 //! configuration file and served by a second gateway, makes the same check
 //! pass — and no origin, method or header the policy allowed is lost.
 
-#[allow(dead_code)]
 #[path = "common/edge.rs"]
 mod edge;
 

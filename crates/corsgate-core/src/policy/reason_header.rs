@@ -387,8 +387,15 @@ credentials = true
     fn table_of_refusals() {
         let p = policy(DEMO);
         let o = ("origin", "https://app.example.com");
-        // (method, headers, code, text contains, edits)
-        let cases: &[(Method, Vec<(&str, &str)>, &str, &str, &[&str])] = &[
+        // (method, request headers, code, text it contains, edits)
+        type Case<'a> = (
+            Method,
+            Vec<(&'a str, &'a str)>,
+            &'a str,
+            &'a str,
+            &'a [&'a str],
+        );
+        let cases: &[Case] = &[
             (
                 Method::OPTIONS,
                 vec![o, ("access-control-request-method", "PATCH")],
