@@ -31,6 +31,7 @@ path = "/public/"
 [routes.policy]
 origins = ["*"]
 expose_headers = ["x-request-id"]
+reason_header = true
 
 [[routes]]
 path = "/api/"
