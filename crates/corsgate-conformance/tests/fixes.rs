@@ -92,7 +92,8 @@ fn remedy_from_json(f: &serde_json::Value, from: &str, to: &str) -> Option<Remed
         set_headers: f["set_headers"]
             .as_array()?
             .iter()
-            .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
+            // A `Location` names the check route too.
+            .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.replace(from, to))))
             .collect(),
         vary: strings(&f["vary"]),
         remove_headers: strings(&f["remove_headers"]),
