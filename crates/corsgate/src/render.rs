@@ -254,9 +254,23 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             let _ = writeln!(out, "  {} {}", st.warn("•"), h.message);
         }
     }
-    if !report.allowed && !report.fixes.is_empty() {
+    // The policy's edit is the fix: its header-by-header view (written for
+    // a server that is not corsgate: "before authentication"...) stays in
+    // `--json`.
+    let policy_edit = report
+        .policy_reason
+        .as_ref()
+        .is_some_and(|p| !p.edits.is_empty());
+    if policy_edit && !report.fixes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.dim("(the same fix header by header, as the browser sees it: `fixes` in --json)")
+        );
+    }
+    if !report.allowed && !report.fixes.is_empty() && !policy_edit {
         let title = if report.policy_reason.is_some() {
-            "What the browser needs, header by header (the policy edit above makes the server send it):"
+            "What the browser needs, header by header:"
         } else {
             "Fix, in order:"
         };
@@ -317,9 +331,18 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         } else {
             format!("and corsgate does not send a {method} itself")
         };
+        let next = if report
+            .policy_reason
+            .as_ref()
+            .is_some_and(|p| !p.edits.is_empty())
+        {
+            "once the policy is edited, run the same `corsgate check` again"
+        } else {
+            "so the fixes for it are not listed: apply the ones above, then run the same `corsgate check` again"
+        };
         let _ = writeln!(
             out,
-            "\n{} the answer to {} was never received (the browser stops before sending it, {why}), so the fixes for it are not listed: apply the ones above, then run the same `corsgate check` again",
+            "\n{} the answer to {} was never received (the browser stops before sending it, {why}); {next}",
             st.warn(&st.bold("This list is partial:")),
             missing.join(", "),
         );
