@@ -510,4 +510,97 @@ credentials = true
             assert!(v.len() <= MAX_VALUE, "{}", v.len());
         }
     }
+
+    /// Every refusal of a table of policies, origins (hostile ones among
+    /// them), methods and request headers: no sentence or edit advises what
+    /// must never be allowed, every edit allows exactly the request it was
+    /// made for and keeps everything the policy allowed.
+    #[test]
+    fn no_reason_advises_the_unsafe_and_every_edit_keeps_the_policy() {
+        let policies = [
+            DEMO,
+            "origins = [\"*\"]\nmethods = [\"PUT\"]\n",
+            "origins = [\"https://*.example.com\", \"http://localhost:*\"]\nrequest_headers = [\"*\"]\ncredentials = true\n",
+            "origins = [\"https://app.example.com\"]\nmethods = [\"*\"]\n",
+        ];
+        let origins = [
+            "https://app.example.com",
+            "https://evil.example",
+            "null",
+            "http://app.example.com",
+            "https://app.example.com.evil.net",
+            "https://a.example.com",
+            "http://localhost:3000",
+            "file://",
+            "https://app.example.com/",
+        ];
+        let methods = ["PUT", "PATCH", "patch", "DELETE", "GE T", ""];
+        let headers = [
+            "",
+            "content-type",
+            "x-token, authorization",
+            "x-a,,x-b",
+            "bad header",
+        ];
+        let mut checked = 0;
+        for text in policies {
+            let p = policy(text);
+            for origin in origins {
+                for method in methods {
+                    for acrh in headers {
+                        let mut pairs = vec![("origin", origin)];
+                        if !method.is_empty() {
+                            pairs.push(("access-control-request-method", method));
+                        }
+                        if !acrh.is_empty() {
+                            pairs.push(("access-control-request-headers", acrh));
+                        }
+                        let h = req(&pairs);
+                        for m in [Method::OPTIONS, Method::GET] {
+                            let Some(r) = PolicyReason::of(&p, &m, &h) else {
+                                continue;
+                            };
+                            checked += 1;
+                            for t in std::iter::once(&r.text).chain(&r.edits) {
+                                assert!(crate::advice::unsafe_advice(t).is_none(), "{t}");
+                            }
+                            if r.edits.is_empty() {
+                                continue;
+                            }
+                            let mut edited = String::from(text);
+                            for e in &r.edits {
+                                let key = e.split(' ').next().unwrap();
+                                let kept: Vec<&str> = edited
+                                    .lines()
+                                    .filter(|l| !l.starts_with(&format!("{key} ")))
+                                    .collect();
+                                edited = format!("{}\n{e}\n", kept.join("\n"));
+                            }
+                            let after = Policy::from_toml(&edited).expect("the edit builds");
+                            assert!(after.decide_with(&m, &h, false).allowed(), "{edited}");
+                            assert!(!edited.contains("\"null\""), "{edited}");
+                            // Nothing allowed before is refused after.
+                            for o in origins {
+                                for mm in ["PUT", "DELETE", "PATCH"] {
+                                    let probe = req(&[
+                                        ("origin", o),
+                                        ("access-control-request-method", mm),
+                                    ]);
+                                    if p.decide_with(&Method::OPTIONS, &probe, false).allowed() {
+                                        assert!(
+                                            after
+                                                .decide_with(&Method::OPTIONS, &probe, false)
+                                                .allowed(),
+                                            "{edited} lost {o} {mm}"
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 300, "{checked}");
+    }
 }
