@@ -417,9 +417,7 @@ fn prove(which: Which) {
             && case.request.mode == Mode::Cors
             && !case.request.headers.iter().any(|(_, v)| v.contains('\0'))
     };
-    let mut cli_json: BTreeMap<(u32, Api), serde_json::Value> = BTreeMap::new();
-    for p in blocked.iter().filter(|p| covered(p)) {
-        let case = &cases[p.0 as usize];
+    let run_check = |case: &Case| -> serde_json::Value {
         let mut cmd = std::process::Command::new(&binary);
         cmd.arg("check")
             .arg(case.start_url(&site, Api::Check))
@@ -432,8 +430,11 @@ fn prove(which: Which) {
             cmd.arg("--header").arg(format!("{n}: {v}"));
         }
         let out = cmd.output().expect("run corsgate check");
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        cli_json.insert(*p, json);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let mut cli_json: BTreeMap<(u32, Api), serde_json::Value> = BTreeMap::new();
+    for p in blocked.iter().filter(|p| covered(p)) {
+        cli_json.insert(*p, run_check(&cases[p.0 as usize]));
     }
     let mut cli_compared = 0;
     let mut cli_same = 0;
@@ -590,6 +591,98 @@ fn prove(which: Which) {
         said_client.len(),
     );
 
+    // 7b. Where check said its list is partial: the answers with its fixes
+    //     (served on its own route too), check run a second time, both
+    //     lists applied, and the request run again.
+    let fixes_of = |json: &serde_json::Value, p: &(u32, Api), to_fetch: bool| -> Vec<Remedy> {
+        let from = format!("/c/{}/{}/c/", site.run, p.0);
+        let to = if to_fetch {
+            format!("/c/{}/{}/f/", site.run, p.0)
+        } else {
+            from.clone()
+        };
+        json["fixes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| remedy_from_json(f, &from, &to))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut both: BTreeMap<(u32, Api), Vec<Remedy>> = BTreeMap::new();
+    for p in &said_partial {
+        both.insert(*p, fixes_of(&cli_json[p], p, true));
+        both.insert((p.0, Api::Check), fixes_of(&cli_json[p], p, false));
+    }
+    switch.install(table(&site, &both).unwrap_or_else(|e| panic!("{e}")));
+    switch.set(true);
+    let mut twice: BTreeMap<(u32, Api), Vec<Remedy>> = BTreeMap::new();
+    let mut second_complete = 0;
+    let mut second_partial = 0;
+    let mut complete_twice: Vec<(u32, Api)> = Vec::new();
+    for p in &said_partial {
+        let json = run_check(&cases[p.0 as usize]);
+        if json["allowed"] == true || json["fixes_complete"] == true {
+            second_complete += 1;
+            complete_twice.push(*p);
+        } else if json["fixes_partial"] == true {
+            second_partial += 1;
+        }
+        let mut all = fixes_of(&cli_json[p], p, true);
+        all.extend(fixes_of(&json, p, true));
+        twice.insert(*p, all);
+    }
+    switch.set(false);
+    let twice_pairs: Vec<(u32, Api)> = twice.keys().copied().collect();
+    switch.install(table(&site, &twice).unwrap_or_else(|e| panic!("{e}")));
+    switch.set(true);
+    let after_twice = run(&twice_pairs, &site.page);
+    switch.set(false);
+    let twice_original2 = run(&twice_pairs, &second);
+    switch.set(true);
+    let twice_fixed2 = run(&twice_pairs, &second);
+    switch.set(false);
+    let mut twice_passing = 0;
+    let mut twice_widened = 0;
+    for p in &twice_pairs {
+        let case = &cases[p.0 as usize];
+        let passes = after_twice[p].passes(case, p.1);
+        twice_passing += usize::from(passes);
+        if !passes && complete_twice.contains(p) {
+            failures.push(Failure {
+                id: p.0,
+                api: p.1,
+                what: format!("the second `corsgate check` said its fixes are complete, yet {name} still refuses with both runs' fixes applied"),
+                remedies: twice[p].clone(),
+                seen: vec![
+                    format!("original: {}", original[p]),
+                    format!("with both runs' fixes: {}", after_twice[p]),
+                ],
+            });
+        }
+        let (o, f) = (&twice_original2[p], &twice_fixed2[p]);
+        let widened = (!readable(Some(&o.outcome)) && readable(Some(&f.outcome)))
+            || (o.first.is_some() && !readable(o.first.as_ref()) && readable(f.first.as_ref()));
+        if widened {
+            twice_widened += 1;
+            failures.push(Failure {
+                id: p.0,
+                api: p.1,
+                what: format!("two `corsgate check` runs' fixes let the second origin {second} in"),
+                remedies: twice[p].clone(),
+                seen: vec![
+                    format!("second origin, original: {o}"),
+                    format!("second origin, with both runs' fixes: {f}"),
+                ],
+            });
+        }
+    }
+    eprintln!(
+        "corsgate check, second run where the first said partial ({}): complete {second_complete}, still partial {second_partial}; both runs' fixes applied: {twice_passing} pass; second origin widened: {twice_widened}",
+        said_partial.len()
+    );
+
     let client_total: usize = client.values().map(Vec::len).sum();
     let no_cors = fixable
         .iter()
@@ -663,6 +756,7 @@ fn prove(which: Which) {
         let _ = writeln!(doc, "| Engine (`{cli_browser}` profile) predicts these browser runs (fixed; second origin, original and fixed) | {} / {predicted} |", predicted - mispredicted.len());
         let _ = writeln!(doc, "| `corsgate check --browser {cli_browser} --json` reports the same `fixes` (the `fetch` half it models: `cors` mode, not repeated) | {cli_same} / {cli_compared}; {cli_assumed} stop before the first answer it never received (`fixes_partial: true`, `fixes_complete: false`, the missing answers in `unobserved`) and agree up to there; {} otherwise |", cli_other.len());
         let _ = writeln!(doc, "| One `corsgate check` run per blocked `fetch` request it models, its `fixes` applied as printed, run again in {name} | {} checked: **said complete {} ({complete_with_fixes} with server-side fixes), {complete_passing} / {complete_with_fixes} pass**; said partial (what to run next printed) {} ({partial_with_fixes} with fixes so far, {partial_passing} of them pass already); client-side or no complete server fix {}; second origin: {check_widened} widened |", cli_json.len(), said_complete.len(), said_partial.len(), said_client.len());
+        let _ = writeln!(doc, "| The same, where the first run said partial: its fixes served, `corsgate check` run a second time, both lists applied, run again in {name} | {}: **{twice_passing} pass** ({:.1}%); the second run said complete (or allowed) for {second_complete}, still partial for {second_partial}; second origin: {twice_widened} widened |", said_partial.len(), 100.0 * twice_passing as f64 / said_partial.len().max(1) as f64);
         let _ = writeln!(doc, "| Run time | {:.1} s in the browser, {:.1} s for the whole test (debug build, 2 cores) |\n", browser_elapsed.as_secs_f64(), started.elapsed().as_secs_f64());
         let _ = writeln!(
             doc,
