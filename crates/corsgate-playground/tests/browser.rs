@@ -140,6 +140,25 @@ fn playground_in_chromium() {
         "{reason}"
     );
 
+    // The proposed change, put in the policy with one click: the same
+    // request is then allowed, by the engine and by this browser.
+    run(
+        &driver,
+        "document.getElementById('use-edit').click(); done(true);",
+    );
+    assert_eq!(
+        wait_for(
+            &driver,
+            "document.getElementById('policy').value.includes('\"x-secret\"]')",
+            "true"
+        ),
+        Value::Bool(true)
+    );
+    let (engine, real) = ask_and_run(&driver);
+    assert_eq!(engine["allowed"], "true", "{engine}");
+    assert_eq!(real["allowed"], "true", "{real}");
+    assert_eq!(real["agree"], "true", "{real}");
+
     // "Run it in this browser" from an origin the page cannot send: it says
     // which origin it really ran from and leaves the request as built.
     set_request(&driver, "GET", "/api/items", "", "include");
