@@ -87,8 +87,39 @@ function showVerdict(data) {
     const r = v.reason;
     out.append(el("div", { class: "banner bad", id: "engine-verdict", "data-allowed": "false", "data-code": r ? r.code : "" },
       `Blocked (${r ? r.code : "unknown"}): ${r ? r.message.replace(/ Fix: .*$/, "") : ""}`));
-    if (r) out.append(el("div", { class: "fix" }, el("strong", {}, "Fix: "), r.fix));
+    if (r) out.append(el("div", { class: "fix" }, el("strong", {}, "The browser's fix: "), r.fix));
+    if (data.policy_reason) out.append(policyReasonBox(data.policy_reason));
   }
+}
+
+// The policy's own reason (the gateway's corsgate-reason header) beside the
+// browser's, and the TOML change that allows the request.
+function policyReasonBox(p) {
+  const box = el("div", { class: "box policy-reason", id: "policy-reason", "data-code": p.code },
+    el("h3", {}, "The policy's reason (corsgate-reason)"), el("p", {}, p.text));
+  if (p.edits.length) {
+    box.append(el("p", {}, "Proposed policy change (TOML, replacing these keys):"),
+      el("pre", { class: "wire", id: "policy-edit" }, p.edits.join("\n")));
+    const use = el("button", { type: "button", id: "use-edit" }, "Put this change in the policy");
+    use.addEventListener("click", () => { applyEdits(p.edits); });
+    box.append(use);
+  } else if (p.why_no_edit) {
+    box.append(el("p", { class: "muted", id: "policy-edit-none" }, p.why_no_edit));
+  }
+  return box;
+}
+
+// Replaces each edited key's line in the policy text (or appends it).
+function applyEdits(edits) {
+  const area = $("policy");
+  let text = area.value;
+  for (const line of edits) {
+    const key = line.split(" ")[0];
+    const re = new RegExp(`^${key}\\s*=.*$`, "m");
+    text = re.test(text) ? text.replace(re, line) : `${text.replace(/\n?$/, "\n")}${line}\n`;
+  }
+  area.value = text;
+  area.dispatchEvent(new Event("input"));
 }
 
 async function evaluate() {
@@ -116,12 +147,17 @@ async function runInBrowser() {
   try { req = currentRequest(); } catch (e) { real.replaceChildren(el("p", {}, e.message)); return; }
   const applied = await applyPolicy();
   if (applied.errors && applied.errors.length) { real.replaceChildren(el("p", {}, "Fix the policy first.")); return; }
-  if (req.origin !== location.origin) {
-    req.origin = location.origin;
-    $("origin").value = location.origin;
-  }
+  // A page cannot choose its Origin: this browser sends the page's own. Say so,
+  // and compare with the engine's prediction for that origin, leaving the
+  // request the user built (and its verdict above) as it is.
+  const asked = req.origin;
+  const ranFrom = location.origin;
   const data = await evaluate();
-  const predicted = data && data.verdict;
+  let predicted = data && data.verdict;
+  if (asked !== ranFrom) {
+    const resp = await fetch("/api/evaluate", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(Object.assign({}, req, { origin: ranFrom })) });
+    predicted = (await resp.json()).verdict;
+  }
   let outcome;
   try {
     const headers = new Headers();
@@ -136,9 +172,12 @@ async function runInBrowser() {
   }
   const agree = predicted && predicted.allowed === outcome.allowed &&
     (!outcome.allowed || JSON.stringify(predicted.exposed_headers) === JSON.stringify(outcome.readable));
+  const where = asked === ranFrom
+    ? `ran from ${ranFrom}`
+    : `ran from ${ranFrom}, not ${asked || "(empty)"}: a page cannot choose its Origin, so this is the request from the page's own origin; the engine's prediction compared is for ${ranFrom}`;
   real.replaceChildren(
-    el("div", { class: "banner " + (agree ? "ok" : "bad"), id: "real-verdict", "data-allowed": String(outcome.allowed), "data-agree": String(!!agree) },
-      `This browser: ${outcome.allowed ? `allowed (status ${outcome.status}; readable: ${outcome.readable.join(", ") || "(none)"})` : `blocked (${outcome.error})`} — ` +
+    el("div", { class: "banner " + (agree ? "ok" : "bad"), id: "real-verdict", "data-allowed": String(outcome.allowed), "data-agree": String(!!agree), "data-ran-from": ranFrom, "data-asked": asked },
+      `This browser (${where}): ${outcome.allowed ? `allowed (status ${outcome.status}; readable: ${outcome.readable.join(", ") || "(none)"})` : `blocked (${outcome.error})`} — ` +
       (agree ? "matches the engine's prediction." : "differs from the engine's prediction!")));
 }
 

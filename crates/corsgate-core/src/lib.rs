@@ -76,6 +76,7 @@ pub use verdict::{RefusalReport, Step, StepKind, Verdict};
 pub mod decision;
 pub mod origin_set;
 pub mod policy;
+pub mod policy_reason;
 
 pub use decision::{is_cors_response_header, Decision, Reason, RequestKind};
 pub use policy::{Policy, PolicyBuilder, PolicyConfig, PolicyError, PolicyErrors};

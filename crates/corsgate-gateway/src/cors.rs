@@ -5,9 +5,14 @@
 //! The proxy only talks to this module. What the gateway adds on top of the
 //! engine: the upstream's own `Access-Control-*` headers are always removed
 //! before the policy's are written (so a denied origin never inherits an
-//! upstream `Access-Control-Allow-Origin: *`, and no header is ever doubled).
+//! upstream `Access-Control-Allow-Origin: *`, and no header is ever doubled),
+//! and, when the route's policy sets `reason_header = true`, the policy's own
+//! reason on every refusal (`corsgate-reason`, `corsgate-policy-edit`; see
+//! [`corsgate_core::policy_reason`], off by default because it
+//! reveals the policy to whoever asks).
 
 use corsgate_core::decision::{Action, Decision};
+use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::{Policy, PolicyConfig, RequestKind};
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -38,6 +43,8 @@ pub fn kind_label(kind: Kind) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Verdict {
     decision: Decision,
+    /// The policy's reason, for a refusal when the policy turns it on.
+    reason: Option<Box<PolicyReason>>,
 }
 
 impl Verdict {
@@ -75,6 +82,9 @@ impl Verdict {
     /// headers replace any already there; `Vary` gains the names it lacks.
     pub fn apply_to(self, map: &mut HeaderMap) {
         self.decision.into_headers().apply_to(map);
+        if let Some(r) = self.reason {
+            r.apply_to(map);
+        }
     }
 }
 
@@ -93,9 +103,13 @@ impl RoutePolicy {
 
     /// Decides what to do with a request.
     pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Verdict {
-        Verdict {
-            decision: self.policy.decide(method, headers),
-        }
+        let decision = self.policy.decide(method, headers);
+        let reason = if !decision.allowed() && self.policy.reason_header() {
+            PolicyReason::of(&self.policy, method, headers).map(Box::new)
+        } else {
+            None
+        };
+        Verdict { decision, reason }
     }
 }
 

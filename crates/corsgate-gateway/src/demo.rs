@@ -31,6 +31,7 @@ path = "/public/"
 [routes.policy]
 origins = ["*"]
 expose_headers = ["x-request-id"]
+reason_header = true
 
 [[routes]]
 path = "/api/"
@@ -41,6 +42,9 @@ request_headers = ["content-type", "authorization"]
 expose_headers = ["x-request-id"]
 credentials = true
 max_age = 600
+# The policy's reason on refusals (corsgate-reason, corsgate-policy-edit): on for
+# the demo, off by default because it shows the policy to anyone who asks.
+reason_header = true
 "#
     )
 }
@@ -177,7 +181,7 @@ Allowed preflight, answered by the gateway (the upstream never sees it)
   curl -i -X OPTIONS http://{gw}/api/items -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type'
 Denied: an origin not in the list (no Access-Control-Allow-Origin; see the log line)
   curl -i http://{gw}/api/me -H 'Origin: https://evil.example'
-Denied preflight: a method the policy does not allow (403)
+Denied preflight: a method the policy does not allow (403; corsgate-reason says why, corsgate-policy-edit how to allow it)
   curl -i -X OPTIONS http://{gw}/api/items -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PATCH'
 Errors keep their CORS headers (401 from the upstream, readable by the page)
   curl -i http://{gw}/api/me -H 'Origin: https://app.example.com'
@@ -186,7 +190,7 @@ Metrics
 "#
     );
     text.push_str(&format!(
-        "A browser's view of one request, step by step, with the fix when it fails\n  corsgate check http://{gw}/api/items --origin https://app.example.com -X PUT -H 'Content-Type: application/json' --credentials include\n"
+        "A browser's view of one request, step by step, with the fix when it fails\n  corsgate check http://{gw}/api/items --origin https://app.example.com -X PUT -H 'Content-Type: application/json' --credentials include\nThe same for the refused PATCH: the policy's reason first, with the policy edit that fixes it\n  corsgate check http://{gw}/api/items --origin https://app.example.com -X PATCH\n"
     ));
     if let Some(f) = config_file {
         text.push_str(&format!(

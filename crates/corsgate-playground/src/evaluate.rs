@@ -1,7 +1,13 @@
 //! The engine's side of the playground: validate a policy, then run a request
 //! through the browser model against what the demo gateway would answer.
+//!
+//! The demo gateway always tells the policy's reason on a refusal
+//! (`corsgate-reason`, `corsgate-policy-edit`: the playground turns
+//! `reason_header` on whatever the edited TOML says), so the page shows the
+//! policy's reason beside the browser's and proposes the TOML change.
 
 use corsgate_core::decision::Action as Decided;
+use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::{
     Browser, Credentials, HeaderList, Policy, PolicyErrors, Profile, Request, Response, Stage,
     Verdict,
@@ -89,6 +95,10 @@ pub struct EvalResponse {
     pub verdict: Option<Verdict>,
     /// What went over the wire in the model.
     pub wire: Vec<Exchange>,
+    /// When the policy refused: its own reason and the TOML edit that allows
+    /// the request (what the gateway's `corsgate-reason` and
+    /// `corsgate-policy-edit` say).
+    pub policy_reason: Option<PolicyReason>,
 }
 
 fn pairs(h: &HeaderList) -> Vec<(String, String)> {
@@ -112,6 +122,29 @@ pub fn gateway_answer(
     corsgate_core::Decision,
 ) {
     let decision = policy.decide(method, headers);
+    // The playground always tells the policy's reason (`reason_header`).
+    let reason = if decision.allowed() {
+        None
+    } else {
+        PolicyReason::of(policy, method, headers)
+    };
+    let (status, mut map, body, decision) = answer(method, path, decision);
+    if let Some(r) = reason {
+        r.apply_to(&mut map);
+    }
+    (status, map, body, decision)
+}
+
+fn answer(
+    method: &http::Method,
+    path: &str,
+    decision: corsgate_core::Decision,
+) -> (
+    http::StatusCode,
+    http::HeaderMap,
+    String,
+    corsgate_core::Decision,
+) {
     match decision.action() {
         Decided::Respond(status) => (
             status,
@@ -183,12 +216,16 @@ pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
         }
     };
     let mut wire = Vec::new();
+    let mut refused_because = None;
     let result = Browser::new(profile).run(request, |out| {
         let method = http::Method::from_bytes(out.method.as_bytes()).map_err(|e| e.to_string())?;
         let (headers, _) = out.headers.to_http();
         let path = url_path(&out.url);
         let (status, map, _body, _) = gateway_answer(&policy, &method, &path, &headers);
         let response = Response::with_headers(status.as_u16(), HeaderList::from_http(&map));
+        if let Some(r) = PolicyReason::from_headers(&response.headers) {
+            refused_because = Some(r);
+        }
         wire.push(Exchange {
             stage: out.stage,
             method: out.method.clone(),
@@ -203,6 +240,11 @@ pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
     });
     match result {
         Ok(verdict) => EvalResponse {
+            policy_reason: if verdict.allowed {
+                None
+            } else {
+                refused_because
+            },
             verdict: Some(verdict),
             wire,
             ..Default::default()

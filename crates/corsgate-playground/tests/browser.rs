@@ -122,6 +122,70 @@ fn playground_in_chromium() {
         "the browser agrees with the engine: {real}"
     );
 
+    // The policy's own reason beside the browser's, with the TOML change.
+    let reason = wait_for(
+        &driver,
+        "document.getElementById('policy-reason')",
+        "({code: document.getElementById('policy-reason').dataset.code, text: document.getElementById('policy-reason').textContent, edit: (document.getElementById('policy-edit') || {}).textContent})",
+    );
+    assert_eq!(reason["code"], "header_not_allowed", "{reason}");
+    assert!(
+        reason["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("`x-secret` is not listed")),
+        "{reason}"
+    );
+    assert_eq!(
+        reason["edit"], r#"request_headers = ["content-type", "x-request-id", "x-secret"]"#,
+        "{reason}"
+    );
+
+    // The proposed change, put in the policy with one click: the same
+    // request is then allowed, by the engine and by this browser.
+    run(
+        &driver,
+        "document.getElementById('use-edit').click(); done(true);",
+    );
+    assert_eq!(
+        wait_for(
+            &driver,
+            "document.getElementById('policy').value.includes('\"x-secret\"]')",
+            "true"
+        ),
+        Value::Bool(true)
+    );
+    let (engine, real) = ask_and_run(&driver);
+    assert_eq!(engine["allowed"], "true", "{engine}");
+    assert_eq!(real["allowed"], "true", "{real}");
+    assert_eq!(real["agree"], "true", "{real}");
+
+    // "Run it in this browser" from an origin the page cannot send: it says
+    // which origin it really ran from and leaves the request as built.
+    set_request(&driver, "GET", "/api/items", "", "include");
+    run(
+        &driver,
+        "document.getElementById('origin').value = 'https://evil.example'; done(true);",
+    );
+    let (engine, real) = ask_and_run(&driver);
+    assert_eq!(engine["allowed"], "false", "{engine}");
+    assert_eq!(real["asked"], "https://evil.example", "{real}");
+    assert_eq!(
+        real["ranFrom"].as_str(),
+        Some(running.page_origin.as_str()),
+        "{real}"
+    );
+    assert!(
+        real["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("a page cannot choose its Origin")),
+        "{real}"
+    );
+    assert_eq!(real["agree"], "true", "{real}");
+    assert_eq!(
+        run(&driver, "done(document.getElementById('origin').value)"),
+        "https://evil.example"
+    );
+
     // An allowed request: PUT with JSON and cookies.
     set_request(
         &driver,

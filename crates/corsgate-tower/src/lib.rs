@@ -14,6 +14,11 @@
 //! * The policy can be replaced atomically while serving through a
 //!   [`CorsHandle`] (an `arc-swap`; requests never take a lock), and debug
 //!   mode can be switched on at run time.
+//! * With the policy's `reason_header` on (off by default: it reveals the
+//!   policy to whoever asks), every refused request's answer carries the
+//!   policy's reason and the TOML edit that allows it (`corsgate-reason`,
+//!   `corsgate-policy-edit`; see [`corsgate_core::policy_reason`]),
+//!   which `corsgate check` prints first.
 //! * The allowed actual-request path allocates nothing into a response map
 //!   with room; into one that has none yet, it makes the same first
 //!   allocation any added header makes, cloning prebuilt lines.
@@ -70,6 +75,7 @@ use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
 use corsgate_core::decision::{Action, Decision, ResponseHeaders};
+use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::{Policy, Reason, RequestKind};
 use http::{Method, Request, Response};
 use pin_project_lite::pin_project;
@@ -230,7 +236,10 @@ where
         let decision = {
             let policy = &*self.policy;
             let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
-            if req.method() == Method::OPTIONS {
+            if policy.reason_header() {
+                // The request's headers are needed again for the reason.
+                policy.decide_with(req.method(), req.headers(), debug)
+            } else if req.method() == Method::OPTIONS {
                 // Borrow the headers mutably beside the method: a preflight's
                 // echoed Origin is moved into the answer rather than copied.
                 let mut headers = std::mem::take(req.headers_mut());
@@ -240,6 +249,11 @@ where
             } else {
                 policy.decide_with(req.method(), req.headers(), debug)
             }
+        };
+        let reason = if !decision.allowed() && self.policy.reason_header() {
+            PolicyReason::of(&self.policy, req.method(), req.headers()).map(Box::new)
+        } else {
+            None
         };
         let outcome = self
             .shared
@@ -251,6 +265,9 @@ where
                 let mut res = Response::new(ResBody::default());
                 *res.status_mut() = status;
                 decision.into_headers().apply_to(res.headers_mut());
+                if let Some(r) = reason {
+                    r.apply_to(res.headers_mut());
+                }
                 if let Some(o) = outcome {
                     res.extensions_mut().insert(o);
                 }
@@ -262,6 +279,7 @@ where
                 state: State::Inner {
                     fut: self.inner.call(req),
                     headers: Some(decision.into_headers()),
+                    reason,
                     outcome,
                 },
             },
@@ -292,6 +310,7 @@ pin_project! {
             #[pin]
             fut: F,
             headers: Option<ResponseHeaders>,
+            reason: Option<Box<PolicyReason>>,
             outcome: Option<CorsOutcome>,
         },
         Ready {
@@ -311,6 +330,7 @@ where
             StateProj::Inner {
                 fut,
                 headers,
+                reason,
                 outcome,
             } => {
                 let mut res = match fut.poll(cx) {
@@ -320,6 +340,9 @@ where
                 };
                 if let Some(h) = headers.take() {
                     h.apply_to(res.headers_mut());
+                }
+                if let Some(r) = reason.take() {
+                    r.apply_to(res.headers_mut());
                 }
                 if let Some(o) = outcome.take() {
                     res.extensions_mut().insert(o);

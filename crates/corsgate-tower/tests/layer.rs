@@ -398,3 +398,54 @@ fn swaps_reach_services_on_other_threads() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_policys_reason_only_when_turned_on_and_only_on_refusals() {
+    let patch = || {
+        request(
+            Method::OPTIONS,
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PATCH"),
+            ],
+        )
+    };
+    let evil = || request(Method::GET, &[("origin", "https://evil.example")]);
+    let allowed = || request(Method::GET, &[("origin", "https://app.example.com")]);
+    // Off by default: nothing of the policy is told.
+    let (_, inner) = counting(StatusCode::OK);
+    let mut svc = CorsLayer::new(policy()).layer(inner);
+    for req in [patch(), evil(), allowed()] {
+        let res = send(&mut svc, req).await;
+        assert!(res.headers().get("corsgate-reason").is_none());
+        assert!(res.headers().get("corsgate-policy-edit").is_none());
+    }
+    // On: the refused preflight (answered here) and the refused actual
+    // request (passed on) carry it; the allowed one does not.
+    let on = Policy::try_from({
+        let mut c = policy().config().clone();
+        c.reason_header = true;
+        c
+    })
+    .unwrap();
+    let (calls, inner) = counting(StatusCode::OK);
+    let mut svc = CorsLayer::new(on).layer(inner);
+    let res = send(&mut svc, patch()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.headers()["corsgate-reason"],
+        "method_not_allowed; the policy lists `PUT, DELETE`; `PATCH` is not listed (methods are case-sensitive)"
+    );
+    assert_eq!(
+        res.headers()["corsgate-policy-edit"],
+        r#"methods = ["PUT", "DELETE", "PATCH"]"#
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let res = send(&mut svc, evil()).await;
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let reason = res.headers()["corsgate-reason"].to_str().unwrap();
+    assert!(reason.starts_with("origin_not_allowed; "), "{reason}");
+    let res = send(&mut svc, allowed()).await;
+    assert!(res.headers().get("corsgate-reason").is_none());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

@@ -8,10 +8,11 @@ use corsgate_core::{Browser, Credentials, HeaderList, Outgoing, Profile, Request
 use serde::Serialize;
 
 use crate::cli::{parse_header, CheckArgs, ClientArgs};
-use crate::fix::{self, Fix};
+use crate::fix::{self, Fix, Unobserved};
 use crate::hints::{self, Hint, Probe};
 use crate::http::{Client, NetError, WireRequest};
 use crate::snippets::{self, ServerKind};
+use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::remedy::Remedy;
 
 /// The `User-Agent` corsgate sends.
@@ -98,20 +99,37 @@ pub struct CheckReport {
     pub exposed_headers: Vec<String>,
     /// Why not (null when allowed).
     pub reason: Option<Reason>,
+    /// When the server is corsgate (gateway, tower layer, playground) with
+    /// `reason_header` on: its policy's own reason for the refusal
+    /// (`corsgate-reason`) and the TOML edit that allows the request
+    /// (`corsgate-policy-edit`), read from the refusing answer.
+    pub policy_reason: Option<PolicyReason>,
     /// The engine's trace.
     pub steps: Vec<corsgate_core::Step>,
     /// Root causes and warnings beyond the first failed check.
     pub hints: Vec<Hint>,
     /// Every fix to apply, in order, until the request would pass (in corsgate's model).
     pub fixes: Vec<Fix>,
-    /// Whether the request passes in the model once every fix is applied (false
-    /// when a fix is on the client side or the plan gave up).
+    /// Whether the request passes in the model once every fix is applied,
+    /// every answer on the way seen (false when a fix is on the client side,
+    /// the plan gave up, or an answer was never received).
     pub fixes_complete: bool,
-    /// Whether some fix concerns an answer corsgate never received (the
-    /// browser stopped before sending that request): the plan assumed an
-    /// answer without CORS headers there, so the list may be partial; run
-    /// `check` again once the earlier fixes are in place.
+    /// Whether the plan needed an answer corsgate never received (the browser
+    /// stopped before sending that request, and its method is not safe to
+    /// send): the list stops before the first fix for it (nothing is
+    /// assumed); apply these, then run the same `check` again.
     pub fixes_partial: bool,
+    /// The answers the plan needed and never saw.
+    pub unobserved: Vec<Unobserved>,
+    /// Requests `check` sent beyond the browser's own to learn an answer the
+    /// plan needed (safe methods only: the GET a failed preflight stopped,
+    /// to see whether the URL redirects), with their answers.
+    pub learned: Vec<Exchange>,
+    /// Server-side alternatives to a client-side last fix, where one exists
+    /// (a redirect that taints the origin to `null`, kept on its own origin
+    /// instead); each changes the URL the request ends on, so run `check`
+    /// again once it is in place.
+    pub fix_alternatives: Vec<Fix>,
     /// The server software, when its headers tell.
     pub server: ServerKind,
     /// A ready configuration for that server, allowing exactly this request.
@@ -361,7 +379,29 @@ pub fn run(args: &CheckArgs) -> Result<CheckReport, CheckError> {
     } else {
         probe(&client, &exchanges, &asked.origin)
     };
-    Ok(report(&request, asked, profile, verdict, exchanges, probe))
+    let page_origin = asked.origin.clone();
+    let mut learn = |out: &Outgoing| -> Option<Exchange> {
+        let origin = out
+            .headers
+            .get_str("origin")
+            .unwrap_or_else(|| page_origin.clone());
+        let mut wire = wire_request(out, &origin, body);
+        if let Some(c) = &cookie {
+            if out.stage == Stage::Actual
+                && sends_cookies(request.credentials(), &page_origin, &out.url)
+            {
+                wire.headers.append("Cookie", c.as_bytes());
+            }
+        }
+        if args.no_probe {
+            // Nothing beyond what the browser sends.
+            return None;
+        }
+        send(&client, out, wire).ok().map(|(_, e)| e)
+    };
+    Ok(report_learning(
+        &request, asked, profile, verdict, exchanges, probe, &mut learn,
+    ))
 }
 
 /// Re-sends the last safe request (the preflight, or a GET/HEAD) whose answer
@@ -404,7 +444,9 @@ fn probe(client: &Client, exchanges: &[Exchange], origin: &str) -> Option<Probe>
     })
 }
 
-/// Assembles the report from the verdict and the exchanges.
+/// Assembles the report from the verdict and the exchanges, learning no
+/// answer beyond them (the in-memory tests' entry).
+#[cfg(test)]
 pub fn report(
     request: &Request,
     asked: Asked,
@@ -413,14 +455,57 @@ pub fn report(
     exchanges: Vec<Exchange>,
     probe: Option<Probe>,
 ) -> CheckReport {
+    report_learning(
+        request,
+        asked,
+        profile,
+        verdict,
+        exchanges,
+        probe,
+        &mut |_| None,
+    )
+}
+
+/// [`report`], asking `learn` for the answers the fix plan needs beyond the
+/// exchanges (see [`fix::plan`]).
+pub fn report_learning(
+    request: &Request,
+    asked: Asked,
+    profile: Profile,
+    verdict: Verdict,
+    exchanges: Vec<Exchange>,
+    probe: Option<Probe>,
+    learn: &mut dyn FnMut(&Outgoing) -> Option<Exchange>,
+) -> CheckReport {
     let server = snippets::detect(exchanges.iter().map(|e| &e.response.headers));
-    let hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
-    let (fixes, fixes_complete) = if verdict.allowed {
-        (Vec::new(), true)
+    let mut hints = hints::find(request, &asked, &verdict, &exchanges, probe.as_ref());
+    // The answer that refused, when corsgate's policy says why.
+    let policy_reason = if verdict.allowed {
+        None
     } else {
-        fix::plan(request, profile, &exchanges, server)
+        exchanges
+            .iter()
+            .rev()
+            .find_map(|e| PolicyReason::from_headers(&e.response.headers))
     };
-    let fixes_partial = fixes.iter().any(|f| f.assumed);
+    if policy_reason.is_some() {
+        // The policy refused: no authentication layer ran before CORS.
+        hints.retain(|h| h.code != "preflight_auth_before_cors");
+    }
+    let planned = if verdict.allowed {
+        fix::Planned {
+            fixes: Vec::new(),
+            complete: true,
+            unobserved: Vec::new(),
+            learned: Vec::new(),
+            alternatives: Vec::new(),
+        }
+    } else {
+        fix::plan(request, profile, &exchanges, server, learn)
+    };
+    let fixes = planned.fixes;
+    let fixes_complete = planned.complete;
+    let fixes_partial = !planned.unobserved.is_empty();
     let reason = verdict.reason.as_ref().map(|r| Reason {
         code: r.code,
         message: r.message.clone(),
@@ -433,8 +518,11 @@ pub fn report(
         browser_note: r.browser_note,
         details: r.details.clone(),
     });
-    // A configuration for the `null` origin would allow every sandboxed page.
+    // A configuration for the `null` origin would allow every sandboxed page;
+    // a policy that says its own edit needs no new one (which would drop the
+    // origins, methods and headers it already allows).
     let snippet = match &reason {
+        Some(_) if policy_reason.is_some() => None,
         Some(r) if r.is_cors && !r.fix.client_side() && asked_origin_is_real(request) => {
             Some(snippets::config(server, request, profile, &exchanges))
         }
@@ -446,11 +534,15 @@ pub fn report(
         preflights: verdict.preflights,
         exposed_headers: verdict.exposed_headers.clone(),
         reason,
+        policy_reason,
         steps: verdict.steps.clone(),
         hints,
         fixes,
         fixes_partial,
         fixes_complete,
+        unobserved: planned.unobserved,
+        learned: planned.learned,
+        fix_alternatives: planned.alternatives,
         server,
         snippet,
         redirects: verdict.redirects,

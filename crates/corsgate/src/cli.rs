@@ -158,9 +158,12 @@ pub struct CheckArgs {
     /// The browser modelled, the timeout and extra CA certificates.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Do not send the probe: when an answer names the page's origin, corsgate repeats that
-    /// request (the preflight, or a GET/HEAD) once with another origin, to spot answers that
-    /// depend on the origin without `Vary: Origin` and servers that echo any origin.
+    /// Send only what the browser sends. Without it corsgate also sends (a) the probe: when an
+    /// answer names the page's origin, that request (the preflight, or a GET/HEAD) once more
+    /// with another origin, to spot answers that depend on the origin without `Vary: Origin`
+    /// and servers that echo any origin; (b) the requests a failed preflight kept the browser
+    /// from sending, when their method is safe (GET, HEAD, OPTIONS), so the fixes can cover
+    /// what follows (a redirect, say) instead of stopping at the first answer never received.
     #[arg(long)]
     pub no_probe: bool,
     /// Print one JSON object instead of the human report.

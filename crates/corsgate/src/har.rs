@@ -16,8 +16,7 @@ use std::io::BufReader;
 use corsgate_core::{
     safelist, Browser, Credentials, HeaderList, Origin, Profile, Request, Response, Stage, Verdict,
 };
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::check::{Asked, Exchange};
 use crate::cli::HarArgs;
@@ -45,40 +44,45 @@ impl fmt::Display for HarError {
     }
 }
 
+/// A header line, borrowed from the entry's bytes where it has no escapes
+/// (most: a HAR of half a million entries then allocates no header).
 #[derive(Debug, Deserialize)]
-struct NameValue {
-    name: String,
-    #[serde(default)]
-    value: String,
+struct NameValue<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    value: std::borrow::Cow<'a, str>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarRequest {
+struct HarRequest<'a> {
     method: String,
     url: String,
-    #[serde(default)]
-    headers: Vec<NameValue>,
+    #[serde(default, borrow)]
+    headers: Vec<NameValue<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarResponse {
+struct HarResponse<'a> {
     #[serde(default)]
     status: i64,
-    #[serde(default)]
-    headers: Vec<NameValue>,
+    #[serde(default, borrow)]
+    headers: Vec<NameValue<'a>>,
     #[serde(default, rename = "_error")]
     error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Entry {
+struct Entry<'a> {
     #[serde(default, rename = "startedDateTime")]
     started: String,
     /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
     #[serde(default, rename = "_resourceType")]
     resource_type: Option<String>,
-    request: HarRequest,
-    response: HarResponse,
+    #[serde(borrow)]
+    request: HarRequest<'a>,
+    #[serde(borrow)]
+    response: HarResponse<'a>,
 }
 
 /// The header lines of an entry, pseudo-headers left out. Some recording
@@ -87,28 +91,39 @@ struct Entry {
 /// and halved (`Sec-Fetch-Mode: cors, cors` would read as a non-CORS request;
 /// two `Access-Control-Allow-Origin` lines as a refusal). A lone line sent
 /// twice, among other single lines, is kept: servers really do that.
-fn list(h: &[NameValue]) -> HeaderList {
-    let lines: Vec<&NameValue> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
-    let key = |nv: &NameValue| (nv.name.to_ascii_lowercase(), nv.value.clone());
-    let mut counts: HashMap<(String, String), usize> = HashMap::new();
-    for nv in &lines {
-        *counts.entry(key(nv)).or_default() += 1;
+fn list(h: &[NameValue<'_>]) -> HeaderList {
+    let lines: Vec<&NameValue<'_>> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
+    let same = |a: &NameValue<'_>, b: &NameValue<'_>| {
+        a.value == b.value && a.name.eq_ignore_ascii_case(&b.name)
+    };
+    // How many times each line occurs (pairwise: header lists are short, and
+    // nothing is allocated); an odd number of lines cannot be doubled.
+    let doubled = lines.len() >= 4
+        && lines.len().is_multiple_of(2)
+        && lines.iter().any(|b| !same(lines[0], b))
+        && lines.iter().all(|a| {
+            lines
+                .iter()
+                .filter(|b| same(a, b))
+                .count()
+                .is_multiple_of(2)
+        });
+    if !doubled {
+        return lines
+            .into_iter()
+            .map(|nv| (&*nv.name, nv.value.as_bytes()))
+            .collect();
     }
-    let doubled = counts.len() >= 2 && counts.values().all(|c| c % 2 == 0);
-    let mut kept: HashMap<(String, String), usize> = HashMap::new();
+    // Keep the first half of each line's occurrences, in order.
     lines
-        .into_iter()
-        .filter(|nv| {
-            if !doubled {
-                return true;
-            }
-            let k = key(nv);
-            let half = counts.get(&k).copied().unwrap_or(0) / 2;
-            let n = kept.entry(k).or_default();
-            *n += 1;
-            *n <= half
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            let before = lines[..*i].iter().filter(|b| same(a, b)).count();
+            let total = lines.iter().filter(|b| same(a, b)).count();
+            before < total / 2
         })
-        .map(|nv| (nv.name.as_str(), nv.value.as_bytes()))
+        .map(|(_, nv)| (&*nv.name, nv.value.as_bytes()))
         .collect()
 }
 
@@ -158,8 +173,13 @@ pub struct HarReport {
     pub failed: usize,
     /// How many cannot be judged from the file.
     pub unknown: usize,
-    /// The judged requests (failures and unknowns; all with `--all`).
+    /// The judged requests (failures and unknowns; all with `--all`);
+    /// empty for the human report, which keeps `groups` instead.
     pub results: Vec<HarResult>,
+    /// Refusals and unknowns grouped, with one example each (the human
+    /// report without `--all`, which keeps nothing else per request).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<HarGroup>,
 }
 
 struct Preflight {
@@ -187,9 +207,58 @@ struct Actual {
     blocked: bool,
 }
 
+/// What the judge keeps of each result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every cross-origin request (`--all`).
+    All,
+    /// Refusals and unknowns (`--json`): memory grows with them.
+    Failures,
+    /// Counts per refusal and one example each (the human report): memory
+    /// bounded whatever the file's size.
+    Groups,
+}
+
+/// A refusal (or why a request cannot be judged), counted, with one example.
+#[derive(Debug, Clone, Serialize)]
+pub struct HarGroup {
+    /// The refusal's code, or `cannot be judged: <why>`.
+    pub key: String,
+    /// How many requests.
+    pub count: usize,
+    /// Distinct URLs and origins among them (counted up to
+    /// [`MAX_DISTINCT`] each).
+    pub urls: usize,
+    /// Distinct origins.
+    pub origins: usize,
+    /// The first one.
+    pub example: HarResult,
+    #[serde(skip)]
+    url_set: std::collections::HashSet<u64>,
+    #[serde(skip)]
+    origin_set: std::collections::HashSet<u64>,
+}
+
+/// How many distinct URLs (and origins) a group counts.
+pub const MAX_DISTINCT: usize = 100_000;
+
+/// The group a result is counted in.
+fn group_key(r: &HarResult) -> String {
+    match (r.outcome, r.code) {
+        ("refused", Some(code)) => code.to_owned(),
+        ("refused", None) => "refused".to_owned(),
+        _ => format!(
+            "cannot be judged: {}",
+            r.notes.first().map_or("(no note)", String::as_str)
+        ),
+    }
+}
+
 struct Judge {
     profile: Profile,
-    all: bool,
+    keep: Keep,
+    groups: Vec<HarGroup>,
+    hasher: std::collections::hash_map::RandomState,
     entries: usize,
     creator: Option<String>,
     pending: HashMap<(String, String), Vec<Preflight>>,
@@ -231,7 +300,7 @@ fn is_safelisted_name(name: &str) -> bool {
 }
 
 impl Judge {
-    fn entry(&mut self, index: usize, e: Entry) {
+    fn entry(&mut self, index: usize, e: Entry<'_>) {
         self.entries += 1;
         let req_headers = list(&e.request.headers);
         let Some(origin) = req_headers.get_str("origin") else {
@@ -299,12 +368,20 @@ impl Judge {
         }
         self.cross_origin += 1;
         let key = (origin.clone(), e.request.url.clone());
+        let mut emptied = false;
         let preflight = self.pending.get_mut(&key).and_then(|v| {
             let i = v.iter().position(|p| p.method == e.request.method)?;
-            Some(v.remove(i))
+            let p = v.remove(i);
+            emptied = v.is_empty();
+            Some(p)
         });
         if preflight.is_some() {
             self.pending_count -= 1;
+        }
+        if emptied {
+            // A paired URL keeps nothing: memory follows what is pending,
+            // not how many URLs the file has.
+            self.pending.remove(&key);
         }
         let actual = Actual {
             response,
@@ -328,9 +405,48 @@ impl Judge {
             "unknown" => self.unknown += 1,
             _ => {}
         }
-        if self.all || r.outcome != "allowed" {
-            self.results.push(r);
+        match self.keep {
+            Keep::All => self.results.push(r),
+            Keep::Failures if r.outcome != "allowed" => self.results.push(r),
+            Keep::Groups if r.outcome != "allowed" => self.group(r),
+            _ => {}
         }
+    }
+
+    /// Counts `r` in its group (the human report), keeping only the first
+    /// of each as the example.
+    fn group(&mut self, r: HarResult) {
+        use std::hash::BuildHasher;
+        let key = group_key(&r);
+        let (url, origin) = (
+            self.hasher.hash_one(r.url.as_str()),
+            self.hasher.hash_one(r.origin.as_str()),
+        );
+        let g = match self.groups.iter().position(|g| g.key == key) {
+            Some(i) => &mut self.groups[i],
+            None => {
+                self.groups.push(HarGroup {
+                    key,
+                    count: 0,
+                    urls: 0,
+                    origins: 0,
+                    example: r,
+                    url_set: Default::default(),
+                    origin_set: Default::default(),
+                });
+                let last = self.groups.len() - 1;
+                &mut self.groups[last]
+            }
+        };
+        g.count += 1;
+        if g.url_set.len() < MAX_DISTINCT {
+            g.url_set.insert(url);
+        }
+        if g.origin_set.len() < MAX_DISTINCT {
+            g.origin_set.insert(origin);
+        }
+        g.urls = g.url_set.len();
+        g.origins = g.origin_set.len();
     }
 
     /// Builds the script's request from what the file recorded.
@@ -651,93 +767,95 @@ impl Judge {
     }
 }
 
-struct Top<'a>(&'a mut Judge);
-struct Log<'a>(&'a mut Judge);
-struct Entries<'a>(&'a mut Judge);
-
 #[derive(Deserialize)]
 struct Creator {
     #[serde(default)]
     name: Option<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for Top<'_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_map(self)
+mod split;
+
+use split::{SplitError, Splitter};
+
+impl From<SplitError> for HarError {
+    fn from(e: SplitError) -> HarError {
+        HarError::Malformed(match e {
+            SplitError::Io(e) => format!("reading failed: {e}"),
+            SplitError::Syntax(m) => m,
+        })
     }
 }
 
-impl<'de> Visitor<'de> for Top<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a HAR object with a \"log\"")
+/// A JSON string key as text (HAR keys carry no escapes worth keeping).
+fn key_of(raw: &[u8]) -> Result<String, String> {
+    serde_json::from_slice::<String>(raw).map_err(|e| format!("a key that is not a string ({e})"))
+}
+
+/// Walks `{"log": {"creator": …, "entries": [ … ]}}`, handing each entry to
+/// the judge as soon as it is read; true when `log.entries` was found.
+fn walk<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<bool, HarError> {
+    sp.expect(b'{', "a JSON object")?;
+    let mut found = false;
+    if sp.peek()? == Some(b'}') {
+        sp.expect(b'}', "`}`")?;
+        return Ok(false);
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut found = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "log" {
-                found = map.next_value_seed(Log(&mut *self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    loop {
+        let key = key_of(sp.value()?).map_err(|m| sp.here(&m))?;
+        sp.expect(b':', "`:`")?;
+        if key == "log" && sp.peek()? == Some(b'{') {
+            found |= walk_log(sp, judge)?;
+        } else {
+            sp.value()?;
+        }
+        if sp.comma_or(b'}')? {
+            return Ok(found);
+        }
+    }
+}
+
+fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<bool, HarError> {
+    sp.expect(b'{', "a JSON object")?;
+    let mut found = false;
+    if sp.peek()? == Some(b'}') {
+        sp.expect(b'}', "`}`")?;
+        return Ok(false);
+    }
+    loop {
+        let key = key_of(sp.value()?).map_err(|m| sp.here(&m))?;
+        sp.expect(b':', "`:`")?;
+        match key.as_str() {
+            "entries" => {
+                sp.expect(b'[', "the list of entries")?;
+                found = true;
+                let mut index = judge.entries;
+                if sp.peek()? == Some(b']') {
+                    sp.expect(b']', "`]`")?;
+                } else {
+                    loop {
+                        let raw = sp.value()?;
+                        let e: Entry<'_> = serde_json::from_slice(raw)
+                            .map_err(|e| HarError::Malformed(format!("entry {index}: {e}")))?;
+                        judge.entry(index, e);
+                        index += 1;
+                        if sp.comma_or(b']')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            "creator" => {
+                let c: Creator = serde_json::from_slice(sp.value()?)
+                    .map_err(|e| HarError::Malformed(format!("log.creator: {e}")))?;
+                judge.creator = c.name;
+            }
+            _ => {
+                sp.value()?;
             }
         }
-        Ok(found)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Log<'_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Log<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a HAR log object with \"entries\"")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut found = false;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "entries" => {
-                    map.next_value_seed(Entries(&mut *self.0))?;
-                    found = true;
-                }
-                "creator" => {
-                    let c: Creator = map.next_value()?;
-                    self.0.creator = c.name;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+        if sp.comma_or(b'}')? {
+            return Ok(found);
         }
-        Ok(found)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Entries<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of HAR entries")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(e) = seq.next_element::<Entry>()? {
-            self.0.entry(index, e);
-            index += 1;
-        }
-        Ok(())
     }
 }
 
@@ -745,11 +863,13 @@ impl<'de> Visitor<'de> for Entries<'_> {
 pub fn judge_reader(
     reader: impl std::io::Read,
     profile: Profile,
-    all: bool,
+    keep: Keep,
 ) -> Result<HarReport, HarError> {
     let mut judge = Judge {
         profile,
-        all,
+        keep,
+        groups: Vec::new(),
+        hasher: Default::default(),
         entries: 0,
         creator: None,
         pending: HashMap::new(),
@@ -761,11 +881,11 @@ pub fn judge_reader(
         unknown: 0,
         results: Vec::new(),
     };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let found = Top(&mut judge)
-        .deserialize(&mut de)
-        .map_err(|e| HarError::Malformed(e.to_string()))?;
-    de.end().map_err(|e| HarError::Malformed(e.to_string()))?;
+    let mut sp = Splitter::new(reader);
+    let found = walk(&mut sp, &mut judge)?;
+    if !sp.at_end()? {
+        return Err(sp.here("more after the HAR object").into());
+    }
     if !found {
         return Err(HarError::Malformed(
             "no \"log\" object with \"entries\" (is this a HAR export?)".into(),
@@ -780,6 +900,17 @@ pub fn judge_reader(
         failed: judge.failed,
         unknown: judge.unknown,
         results: judge.results,
+        groups: {
+            let mut g = judge.groups;
+            // Refusals first, then unknowns; the larger groups first in each.
+            g.sort_by_key(|g| {
+                (
+                    g.key.starts_with("cannot be judged"),
+                    std::cmp::Reverse(g.count),
+                )
+            });
+            g
+        },
     })
 }
 
@@ -805,15 +936,20 @@ pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
         reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
     };
     let profile = args.browser.into();
+    let keep = match (args.all, args.json) {
+        (true, _) => Keep::All,
+        (false, true) => Keep::Failures,
+        (false, false) => Keep::Groups,
+    };
     if gzip {
         let inflated = flate2::bufread::MultiGzDecoder::new(reader);
         judge_reader(
             BufReader::with_capacity(256 * 1024, inflated),
             profile,
-            args.all,
+            keep,
         )
     } else {
-        judge_reader(reader, profile, args.all)
+        judge_reader(reader, profile, keep)
     }
 }
 
@@ -904,7 +1040,7 @@ pub fn render(report: &HarReport, st: &Style, all: bool) -> String {
         report.failed,
         report.unknown
     );
-    if report.results.is_empty() {
+    if report.results.is_empty() && report.groups.is_empty() {
         let _ = writeln!(
             out,
             "{}",
@@ -967,45 +1103,27 @@ fn result_lines(out: &mut String, st: &Style, r: &HarResult) {
 /// The failures grouped by refusal code and the unknowns by why they cannot
 /// be judged, most frequent first, each with its count and one example.
 fn grouped(out: &mut String, st: &Style, report: &HarReport) {
-    let mut groups: Vec<(String, Vec<&HarResult>)> = Vec::new();
-    for r in &report.results {
-        let key = match (r.outcome, r.code) {
-            ("refused", Some(code)) => code.to_owned(),
-            ("refused", None) => "refused".to_owned(),
-            _ => format!(
-                "cannot be judged: {}",
-                r.notes.first().map_or("(no note)", String::as_str)
-            ),
-        };
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(r),
-            None => groups.push((key, vec![r])),
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let at_most = |n: usize| {
+        if n >= MAX_DISTINCT {
+            format!("at least {n}")
+        } else {
+            n.to_string()
         }
-    }
-    // Refusals first, then unknowns; the larger groups first in each.
-    groups.sort_by_key(|(k, v)| {
-        (
-            k.starts_with("cannot be judged"),
-            std::cmp::Reverse(v.len()),
-        )
-    });
-    for (key, members) in &groups {
-        let urls: std::collections::HashSet<&str> =
-            members.iter().map(|r| r.url.as_str()).collect();
-        let origins: std::collections::HashSet<&str> =
-            members.iter().map(|r| r.origin.as_str()).collect();
+    };
+    for g in &report.groups {
         let _ = writeln!(
             out,
             "{} — {} request{} ({} URL{}, {} origin{})",
-            st.bold(key),
-            members.len(),
-            if members.len() == 1 { "" } else { "s" },
-            urls.len(),
-            if urls.len() == 1 { "" } else { "s" },
-            origins.len(),
-            if origins.len() == 1 { "" } else { "s" },
+            st.bold(&g.key),
+            g.count,
+            plural(g.count),
+            at_most(g.urls),
+            plural(g.urls),
+            at_most(g.origins),
+            plural(g.origins),
         );
-        result_lines(out, st, members[0]);
+        result_lines(out, st, &g.example);
         out.push('\n');
     }
 }

@@ -65,7 +65,7 @@ fn interesting_request_header(name: &str) -> bool {
 
 fn interesting_response_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n.starts_with("access-control-") || n == "vary" || n == "location"
+    n.starts_with("access-control-") || n.starts_with("corsgate-") || n == "vary" || n == "location"
 }
 
 fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
@@ -160,6 +160,33 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         }
     }
     out.push('\n');
+    if let Some(p) = &report.policy_reason {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            st.bad(&st.bold("REFUSED by the server's corsgate policy")),
+            p.text
+        );
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.dim(&format!("(corsgate-reason: {})", p.code))
+        );
+        if p.edits.is_empty() {
+            if let Some(why) = &p.why_no_edit {
+                let _ = writeln!(out, "  {why}");
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "  Fix: edit the policy (TOML; under [routes.policy] of the route for `corsgate serve`), replacing these keys:"
+            );
+            for e in &p.edits {
+                let _ = writeln!(out, "    {}", st.ok(e));
+            }
+        }
+        out.push('\n');
+    }
     match &report.reason {
         None => {
             let _ = writeln!(
@@ -227,8 +254,27 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             let _ = writeln!(out, "  {} {}", st.warn("•"), h.message);
         }
     }
-    if !report.allowed && !report.fixes.is_empty() {
-        let _ = writeln!(out, "\n{}", st.bold("Fix, in order:"));
+    // The policy's edit is the fix: its header-by-header view (written for
+    // a server that is not corsgate: "before authentication"...) stays in
+    // `--json`.
+    let policy_edit = report
+        .policy_reason
+        .as_ref()
+        .is_some_and(|p| !p.edits.is_empty());
+    if policy_edit && !report.fixes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.dim("(the same fix header by header, as the browser sees it: `fixes` in --json)")
+        );
+    }
+    if !report.allowed && !report.fixes.is_empty() && !policy_edit {
+        let title = if report.policy_reason.is_some() {
+            "What the browser needs, header by header:"
+        } else {
+            "Fix, in order:"
+        };
+        let _ = writeln!(out, "\n{}", st.bold(title));
         for (i, f) in report.fixes.iter().enumerate() {
             let which = match f.remedy.stage {
                 Stage::Preflight => "preflight response",
@@ -236,12 +282,7 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
                 Stage::Redirect => "redirect response",
             };
             let who = if f.client_side() { "client" } else { which };
-            let assumed = if f.assumed {
-                st.dim(" (not received yet: assumes it has no CORS headers)")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "  {}. [{who}] {}{assumed}", i + 1, f.remedy.sentence);
+            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.remedy.sentence);
             let before = report
                 .exchanges
                 .iter()
@@ -252,20 +293,70 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
                 .map(|e| &e.response);
             remedy_lines(&mut out, &f.remedy, "       ", before);
         }
-        if report.fixes_partial {
-            let _ = writeln!(
-                out,
-                "  {}",
-                st.dim("(this list may be partial: the steps marked 'not received yet' assume an answer corsgate never saw; apply the others, then run the same `corsgate check` again)")
-            );
+    }
+    if !report.allowed && !report.fix_alternatives.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.bold("Or, on the server, instead of the client-side step:")
+        );
+        for f in &report.fix_alternatives {
+            let _ = writeln!(out, "  • [redirect response] {}", f.remedy.sentence);
+            remedy_lines(&mut out, &f.remedy, "       ", None);
         }
-        if !report.fixes_complete {
-            let _ = writeln!(
-                out,
-                "  {}",
-                st.dim("(after these, the request still fails in corsgate's model: see the client-side step)")
-            );
+    }
+    if !report.allowed && !report.learned.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.bold("Asked the server beyond what the browser sent (safe methods only), to see what comes next:")
+        );
+        for e in &report.learned {
+            exchange(&mut out, st, e, &[]);
         }
+    }
+    if !report.allowed && report.fixes_partial {
+        let missing: Vec<String> = report
+            .unobserved
+            .iter()
+            .map(|u| format!("{} {}", u.method, u.url))
+            .collect();
+        let method = report
+            .unobserved
+            .first()
+            .map(|u| u.method.as_str())
+            .unwrap_or("request");
+        let why = if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+            format!("and corsgate asks for a {method} itself only without --no-probe, at most {} times, and when the server answers", crate::fix::LEARN_BUDGET)
+        } else {
+            format!("and corsgate does not send a {method} itself")
+        };
+        let next = if report
+            .policy_reason
+            .as_ref()
+            .is_some_and(|p| !p.edits.is_empty())
+        {
+            "once the policy is edited, run the same `corsgate check` again"
+        } else {
+            "so the fixes for it are not listed: apply the ones above, then run the same `corsgate check` again"
+        };
+        let _ = writeln!(
+            out,
+            "\n{} the answer to {} was never received (the browser stops before sending it, {why}); {next}",
+            st.warn(&st.bold("This list is partial:")),
+            missing.join(", "),
+        );
+    }
+    if !report.allowed
+        && !report.fixes.is_empty()
+        && !report.fixes_complete
+        && !report.fixes_partial
+    {
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.dim("(after these, the request still fails in corsgate's model: see the client-side step)")
+        );
     }
     if let Some(snippet) = &report.snippet {
         let _ = writeln!(

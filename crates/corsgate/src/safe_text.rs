@@ -444,12 +444,21 @@ fn generated_servers_in_check_and_har_outputs() {
     let har = serde_json::json!({"log": {"creator": {"name": "test"}, "entries": entries}});
     let text = serde_json::to_vec(&har).expect("serializes");
     for profile in [Profile::Chromium, Profile::Firefox] {
-        let report = crate::har::judge_reader(&text[..], profile, true).expect("a valid HAR");
+        let report = crate::har::judge_reader(&text[..], profile, crate::har::Keep::All)
+            .expect("a valid HAR");
         assert!(report.failed > 500, "{}", report.failed);
         assert_safe(
             "har (human)",
             "generated HAR",
             &crate::har::render(&report, &style(), true),
+        );
+        let grouped = crate::har::judge_reader(&text[..], profile, crate::har::Keep::Groups)
+            .expect("a valid HAR");
+        assert_eq!(grouped.failed, report.failed);
+        assert_safe(
+            "har (human, grouped)",
+            "generated HAR",
+            &crate::har::render(&grouped, &style(), false),
         );
         assert_safe_json(
             "har --json",

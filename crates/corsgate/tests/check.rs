@@ -281,10 +281,13 @@ fn preflight_401_means_auth_before_cors() {
     assert_eq!(v["reason"]["code"], "missing_allow_origin");
     assert_eq!(v["reason"]["chromium"], "PreflightMissingAllowOriginHeader");
     assert!(codes(&v, "hints").contains(&"preflight_auth_before_cors".to_owned()));
-    // The whole plan, one fix at a time, from the preflight actually received
-    // to the actual response corsgate never got (marked as assumed).
+    // The plan, one fix at a time, for the preflight actually received; the
+    // actual response (a DELETE, never sent) is not assumed: no fix for it,
+    // and the list says it is partial and not complete.
     let fixes = v["fixes"].as_array().unwrap();
-    assert_eq!(v["fixes_complete"], true, "{v:#}");
+    assert_eq!(v["fixes_complete"], false, "{v:#}");
+    assert_eq!(v["fixes_partial"], true, "{v:#}");
+    assert_eq!(v["unobserved"][0]["method"], "DELETE", "{v:#}");
     assert_eq!(
         set_value(&fixes[0], "Access-Control-Allow-Origin").as_deref(),
         Some(APP)
@@ -300,15 +303,24 @@ fn preflight_401_means_auth_before_cors() {
         .any(|f| set_value(f, "Access-Control-Allow-Headers").as_deref() == Some("authorization")));
     assert!(fixes
         .iter()
-        .filter(|f| f["stage"] == "preflight")
-        .all(|f| f["assumed"] == false));
-    assert!(fixes
-        .iter()
-        .filter(|f| f["stage"] == "actual")
-        .all(|f| f["assumed"] == true));
-    assert!(fixes.iter().any(|f| f["stage"] == "actual"));
-    // …so the list says it may be partial, and the human report says what to do.
-    assert_eq!(v["fixes_partial"], true, "{v:#}");
+        .all(|f| f["stage"] == "preflight" && f["assumed"] == false));
+    let human = corsgate(&[
+        "check",
+        &s.url("/api"),
+        "--origin",
+        APP,
+        "-X",
+        "DELETE",
+        "-H",
+        "Authorization: Bearer t",
+    ]);
+    assert!(
+        human
+            .stdout
+            .contains("This list is partial: the answer to DELETE"),
+        "{}",
+        human.stdout
+    );
     // Only the preflight was sent (plus the probe, which repeats it with another origin).
     assert!(s.seen().iter().all(|r| r.method == "OPTIONS"));
 }
@@ -1123,4 +1135,106 @@ fn a_3xx_preflight_without_location_is_a_bad_status_not_a_redirect() {
             "{v:#}"
         );
     }
+}
+
+/// A failed preflight hides where the GET goes: `check` asks the server for
+/// it (a GET is safe to send), sees the redirect, and lists the fixes for
+/// both hops instead of assuming a plain answer; a `*` that already serves
+/// the final answer is kept.
+#[test]
+fn a_failed_preflight_of_a_get_learns_the_redirect() {
+    let s = serve(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("OPTIONS", _) => answer(401, &[]),
+        ("GET", "/api") => answer(301, &[("Location", "/api/")]),
+        _ => answer(200, &[("Access-Control-Allow-Origin", "*")]),
+    });
+    // With --no-probe, nothing beyond what the browser sends: the list stops
+    // at the GET's answer, never received, and says so.
+    let args = [
+        "check",
+        &s.url("/api"),
+        "--origin",
+        APP,
+        "-H",
+        "X-Token: 1",
+        "--json",
+    ];
+    let r = corsgate(&[&args[..], &["--no-probe"]].concat());
+    let v = r.json();
+    assert_eq!(v["learned"], serde_json::json!([]), "{v:#}");
+    assert_eq!(v["fixes_partial"], true, "{v:#}");
+    assert_eq!(v["fixes_complete"], false, "{v:#}");
+    assert_eq!(v["unobserved"][0]["method"], "GET", "{v:#}");
+    assert!(s.seen().iter().all(|q| q.method == "OPTIONS"));
+    let r = corsgate(&args);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["learned"][0]["method"], "GET", "{v:#}");
+    assert_eq!(v["learned"][0]["status"], 301, "{v:#}");
+    assert_eq!(v["fixes_partial"], false, "{v:#}");
+    assert_eq!(v["fixes_complete"], true, "{v:#}");
+    let fixes = v["fixes"].as_array().unwrap();
+    // The redirect's own preflight and answer are fixed too.
+    assert!(
+        fixes
+            .iter()
+            .any(|f| f["stage"] == "redirect"
+                || f["url"].as_str().is_some_and(|u| u.ends_with("/api/"))),
+        "{v:#}"
+    );
+    // No fix narrows the final answer's working `*`.
+    for f in fixes {
+        if f["url"].as_str().is_some_and(|u| u.ends_with("/api/")) && f["stage"] == "actual" {
+            panic!("the final answer's `*` already serves this request: {f:#}");
+        }
+    }
+    // What was sent: the preflight, the learning GET, and what followed it.
+    assert!(s
+        .seen()
+        .iter()
+        .any(|q| q.method == "GET" && q.path == "/api"));
+}
+
+/// A redirect to another origin turns the page's origin into `null`: only
+/// the client can fix that from there (and the client-side step sets
+/// nothing), but the server has an alternative: keep the redirect on its
+/// own origin, offered beside it.
+#[test]
+fn a_null_tainting_redirect_gets_a_server_side_alternative() {
+    let s = serve(|req| match req.path.as_str() {
+        "/a" => {
+            let port = req
+                .header("host")
+                .and_then(|h| h.rsplit(':').next())
+                .unwrap_or("0");
+            let to = format!("http://localhost:{port}/b?x=1");
+            let mut a = answer(302, &[("Access-Control-Allow-Origin", APP)]);
+            a.headers.push(("Location".into(), to));
+            a
+        }
+        _ => answer(200, &[("Access-Control-Allow-Origin", APP)]),
+    });
+    let r = corsgate(&[
+        "check",
+        &s.url("/a"),
+        "--origin",
+        APP,
+        "--json",
+        "--no-probe",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v = r.json();
+    let fixes = v["fixes"].as_array().unwrap();
+    let last = fixes.last().expect("a fix");
+    assert_eq!(last["side"], "client", "{v:#}");
+    assert_eq!(last["set_headers"], serde_json::json!([]), "{v:#}");
+    assert_eq!(v["fixes_complete"], false);
+    let alt = &v["fix_alternatives"][0];
+    assert_eq!(alt["side"], "server", "{v:#}");
+    assert_eq!(alt["stage"], "redirect");
+    assert_eq!(
+        set_value(alt, "Location").as_deref(),
+        Some(s.url("/b?x=1").as_str()),
+        "{v:#}"
+    );
 }

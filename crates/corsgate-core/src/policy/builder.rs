@@ -119,6 +119,15 @@ impl PolicyBuilder {
         self.config.debug = yes;
         self
     }
+    /// The policy's own reason on every refused request: `corsgate-reason`
+    /// (what the policy lists and what was asked) and `corsgate-policy-edit`
+    /// (the TOML change that allows the request). Off by default: it tells
+    /// anyone, an attacker too, what the policy allows (see
+    /// [`reason_header`](crate::policy_reason)).
+    pub fn reason_header(mut self, yes: bool) -> Self {
+        self.config.reason_header = yes;
+        self
+    }
     /// Validates every setting and builds the policy, or returns every problem.
     pub fn build(self) -> Result<Policy, PolicyErrors> {
         build(&self.config)
@@ -139,6 +148,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         max_age: c.max_age,
         private_network: c.private_network,
         debug: c.debug,
+        reason_header: c.reason_header,
         ..PolicyConfig::default()
     };
 
@@ -342,6 +352,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         max_age,
         private_network: c.private_network,
         debug: c.debug,
+        reason_header: c.reason_header,
         preflight_vary,
         pass_template,
         preflight_template,

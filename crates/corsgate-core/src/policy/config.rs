@@ -10,6 +10,7 @@
 //! max_age = 600                                 # seconds, 0 to 86400
 //! private_network = false                       # legacy Private Network Access
 //! debug = false                                 # partial headers on refused preflights
+//! reason_header = false                         # corsgate-reason on refusals (reveals the policy)
 //! ```
 
 use std::ops::Range;
@@ -55,6 +56,11 @@ pub struct PolicyConfig {
     /// Partial headers on refused preflights, for the browser console.
     #[serde(default)]
     pub debug: bool,
+    /// The policy's reason (`corsgate-reason`) and edit (`corsgate-policy-edit`)
+    /// on every refused request; off by default because it reveals the policy
+    /// to anyone who asks (see [`crate::policy_reason`]).
+    #[serde(default)]
+    pub reason_header: bool,
 }
 
 impl PolicyConfig {
@@ -83,6 +89,8 @@ struct Located {
     private_network: bool,
     #[serde(default)]
     debug: bool,
+    #[serde(default)]
+    reason_header: bool,
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -130,6 +138,7 @@ pub(super) fn from_toml(text: &str) -> Result<Policy, PolicyErrors> {
         max_age: doc.max_age.as_ref().map(|m| *m.get_ref()),
         private_network: doc.private_network,
         debug: doc.debug,
+        reason_header: doc.reason_header,
     };
     builder::build(&config).map_err(|mut errors| {
         let find = |list: &[Spanned<String>], value: &str| -> Option<Range<usize>> {

@@ -76,6 +76,7 @@ pub struct Policy {
     pub(crate) max_age: Option<(u32, HeaderValue)>,
     pub(crate) private_network: bool,
     pub(crate) debug: bool,
+    pub(crate) reason_header: bool,
     pub(crate) preflight_vary: HeaderValue,
     /// The headers of an allowed actual request, ready to clone (`template`).
     pub(crate) pass_template: Option<&'static http::HeaderMap>,
@@ -121,6 +122,12 @@ impl Policy {
     /// so that the browser console names the exact failure.
     pub fn debug(&self) -> bool {
         self.debug
+    }
+
+    /// Whether refused requests carry the policy's reason
+    /// ([`reason_header`]).
+    pub fn reason_header(&self) -> bool {
+        self.reason_header
     }
 
     /// The exposed header names, lower case (`*` when every header is exposed).
