@@ -125,7 +125,7 @@ impl Policy {
     }
 
     /// Whether refused requests carry the policy's reason
-    /// ([`reason_header`]).
+    /// ([`crate::policy_reason`]).
     pub fn reason_header(&self) -> bool {
         self.reason_header
     }
