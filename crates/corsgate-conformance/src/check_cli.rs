@@ -23,6 +23,9 @@ pub struct CheckCli<'s> {
     pub binary: PathBuf,
     /// The servers, for their logs.
     pub servers: &'s Servers,
+    /// The `--browser` profile `check` models (`chromium`, its default;
+    /// `firefox`; `safari`), judged against that browser's runs.
+    pub browser: &'static str,
 }
 
 /// Where `cargo` puts the workspace's `corsgate` binary, seen from a test
@@ -39,7 +42,10 @@ pub fn find_binary() -> Option<PathBuf> {
 
 impl Judge for CheckCli<'_> {
     fn name(&self) -> String {
-        "corsgate check".into()
+        match self.browser {
+            "chromium" => "corsgate check".into(),
+            other => format!("corsgate check --browser {other}"),
+        }
     }
 
     fn apis(&self) -> &'static [Api] {
@@ -56,7 +62,7 @@ impl Judge for CheckCli<'_> {
     }
 
     fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {
-        self.check(site, case, "chromium")
+        self.check(site, case, self.browser)
     }
 }
 

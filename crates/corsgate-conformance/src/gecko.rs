@@ -10,9 +10,8 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::case::{Api, Case, Dest, Site};
-use crate::check_cli::CheckCli;
-use crate::judge::{Judge, Observation};
+use crate::case::{Case, Dest};
+use crate::judge::Observation;
 use crate::run::{run_pages, ChromiumRun};
 use crate::server::Servers;
 use crate::webdriver::{ConsoleSource, Driver, Error};
@@ -255,37 +254,7 @@ pub fn run_firefox(
         opts.width,
         opts.repeat_session,
     )?;
-    Ok(BrowserRun {
-        version,
-        observed: pages.observed,
-        errors: pages.errors,
-        console: pages.console,
-        elapsed: start.elapsed(),
-        sessions: pages.sessions,
-    })
-}
-
-/// `corsgate check --browser firefox --json` as a judge of Firefox's runs
-/// (the same cases as [`CheckCli`] covers: `fetch()`, not repeated).
-#[derive(Debug)]
-pub struct FirefoxCheckCli<'s>(pub CheckCli<'s>);
-
-impl Judge for FirefoxCheckCli<'_> {
-    fn name(&self) -> String {
-        "corsgate check --browser firefox".into()
-    }
-
-    fn apis(&self) -> &'static [Api] {
-        self.0.apis()
-    }
-
-    fn covers(&self, case: &Case) -> bool {
-        self.0.covers(case)
-    }
-
-    fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {
-        self.0.check(site, case, "firefox")
-    }
+    Ok(pages.into_run(version, start.elapsed()))
 }
 
 /// Whether Firefox and the engine differ on `case` only in whether a repeated

@@ -89,18 +89,12 @@ pub fn run_chromium(
         opts.width,
         REPEAT_SESSION,
     )?;
-    Ok(ChromiumRun {
-        sessions: pages.sessions,
-        version: if version.is_empty() {
-            driver_version_fallback()
-        } else {
-            version
-        },
-        observed: pages.observed,
-        errors: pages.errors,
-        console: pages.console,
-        elapsed: start.elapsed(),
-    })
+    let version = if version.is_empty() {
+        driver_version_fallback()
+    } else {
+        version
+    };
+    Ok(pages.into_run(version, start.elapsed()))
 }
 
 /// What a browser did with every case, before the version and timing are added.
@@ -114,6 +108,21 @@ pub struct Pages {
     pub console: Vec<String>,
     /// How many browser sessions (fresh profiles) the run used.
     pub sessions: usize,
+}
+
+impl Pages {
+    /// The run these pages make, with the browser's version and the wall
+    /// time of the browser part.
+    pub fn into_run(self, version: String, elapsed: Duration) -> ChromiumRun {
+        ChromiumRun {
+            version,
+            observed: self.observed,
+            errors: self.errors,
+            console: self.console,
+            elapsed,
+            sessions: self.sessions,
+        }
+    }
 }
 
 /// Runs every case through `fetch()` and XHR in browsers that `start` opens

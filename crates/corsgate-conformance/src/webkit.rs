@@ -19,10 +19,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::case::{Api, Case, Site};
-use crate::check_cli::CheckCli;
+use crate::case::Case;
 use crate::gecko::BrowserRun;
-use crate::judge::{Judge, Observation};
 use crate::run::run_pages;
 use crate::server::Servers;
 use crate::webdriver::{Driver, Error};
@@ -227,37 +225,7 @@ pub fn run_webkit_on(
         opts.width,
         opts.repeat_session,
     )?;
-    Ok(BrowserRun {
-        version,
-        observed: pages.observed,
-        errors: pages.errors,
-        elapsed: start.elapsed(),
-        sessions: pages.sessions,
-        // WebKit's console is read apart, from a plain MiniBrowser
-        // (`webkit_console`): automation writes none.
-        console: pages.console,
-    })
-}
-
-/// `corsgate check --browser safari --json` as a judge of WebKit's runs
-/// (the same cases as [`CheckCli`] covers: `fetch()`, not repeated).
-#[derive(Debug)]
-pub struct SafariCheckCli<'s>(pub CheckCli<'s>);
-
-impl Judge for SafariCheckCli<'_> {
-    fn name(&self) -> String {
-        "corsgate check --browser safari".into()
-    }
-
-    fn apis(&self) -> &'static [Api] {
-        self.0.apis()
-    }
-
-    fn covers(&self, case: &Case) -> bool {
-        self.0.covers(case)
-    }
-
-    fn judge(&mut self, site: &Site, case: &Case, _api: Api) -> Result<Observation, String> {
-        self.0.check(site, case, "safari")
-    }
+    // WebKit's console is read apart, from a plain MiniBrowser
+    // (`webkit_console`): automation writes none, so `console` stays empty.
+    Ok(pages.into_run(version, start.elapsed()))
 }

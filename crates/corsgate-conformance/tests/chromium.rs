@@ -63,6 +63,7 @@ fn chromium_agrees_with_the_engine() {
              run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
         );
         let mut judge = CheckCli {
+            browser: "chromium",
             binary,
             servers: &servers,
         };

@@ -19,7 +19,7 @@ use std::time::Instant;
 use corsgate_conformance::check_cli::{find_binary, CheckCli};
 use corsgate_conformance::firefox_report::{render, splice, FirefoxReport};
 use corsgate_conformance::gecko::{
-    dns_dependent, geckodriver_version, run_firefox, FirefoxCheckCli, FirefoxOptions,
+    dns_dependent, geckodriver_version, run_firefox, FirefoxOptions,
 };
 use corsgate_conformance::judge::{Engine, Judge};
 use corsgate_conformance::matrix::{generate, SEED};
@@ -81,10 +81,11 @@ fn firefox_agrees_with_the_engine() {
             "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
              run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
         );
-        let mut judge = FirefoxCheckCli(CheckCli {
+        let mut judge = CheckCli {
             binary,
             servers: &servers,
-        });
+            browser: "firefox",
+        };
         compare(&mut judge, &site, &cases, &firefox.observed)
     };
     let total = firefox.observed.len();

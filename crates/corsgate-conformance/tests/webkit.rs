@@ -36,7 +36,7 @@ use corsgate_conformance::judge::{Engine, Judge, Observation, Outcome};
 use corsgate_conformance::matrix::{generate, SEED};
 use corsgate_conformance::run::{compare, disagreement_report};
 use corsgate_conformance::server::Servers;
-use corsgate_conformance::webkit::{run_webkit_on, SafariCheckCli, WebkitOptions, Xvfb};
+use corsgate_conformance::webkit::{run_webkit_on, WebkitOptions, Xvfb};
 use corsgate_conformance::webkit_console::{console_messages, is_reason, normalize, reason_codes};
 use corsgate_conformance::webkit_report::{render, splice, Differs, WebkitReport, DEPARTURES};
 use corsgate_core::Profile;
@@ -83,10 +83,11 @@ fn webkit_agrees_with_the_engine() {
             "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
              run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
         );
-        let mut judge = SafariCheckCli(CheckCli {
+        let mut judge = CheckCli {
             binary,
             servers: &servers,
-        });
+            browser: "safari",
+        };
         compare(&mut judge, &site, &cases, &webkit.observed)
     };
     let total = webkit.observed.len();
