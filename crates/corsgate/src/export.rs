@@ -113,16 +113,8 @@ pub fn run(args: &ExportArgs) -> Result<String, String> {
         None => None,
     };
     Ok(match (args.to, name) {
-        (Target::Nginx, None) => nginx::render(&model, &site, &source),
-        (Target::Nginx, Some(n)) => nginx::render(&model, &site, &source).replace(
-            "$corsgate_",
-            &format!("$corsgate_{}_", n.to_ascii_lowercase()),
-        ),
-        (Target::Apache, None) => apache::render(&model, &site, &source),
-        (Target::Apache, Some(n)) => apache::render(&model, &site, &source).replace(
-            "CORSGATE_",
-            &format!("CORSGATE_{}_", n.to_ascii_uppercase()),
-        ),
+        (Target::Nginx, n) => with_name(nginx::render(&model, &site, &source), "$corsgate_", n),
+        (Target::Apache, n) => with_name(apache::render(&model, &site, &source), "CORSGATE_", n),
         (Target::Envoy, None) => envoy::render(&model, &site, &source),
         (Target::Envoy, Some(n)) => envoy::render(&model, &site, &source)
             .replace("corsgate_upstream", &format!("corsgate_{n}_upstream"))
@@ -620,6 +612,23 @@ pub(crate) fn comment(out: &mut String, lines: &[String]) {
     }
 }
 
+/// `text` with the export's `--name` after every occurrence of `prefix`
+/// (`$corsgate_` → `$corsgate_api_`), in the prefix's case, so that two
+/// exported routes in one server get their own variables and matchers.
+pub(crate) fn with_name(text: String, prefix: &str, name: Option<&str>) -> String {
+    match name {
+        None => text,
+        Some(n) => {
+            let n = if prefix.bytes().any(|b| b.is_ascii_uppercase()) {
+                n.to_ascii_uppercase()
+            } else {
+                n.to_ascii_lowercase()
+            };
+            text.replace(prefix, &format!("{prefix}{n}_"))
+        }
+    }
+}
+
 /// The comment lines every output starts with.
 pub(crate) fn header_comment(model: &Model, source: &str, target: &str) -> Vec<String> {
     let mut lines = vec![
@@ -638,6 +647,20 @@ pub(crate) fn header_comment(model: &Model, source: &str, target: &str) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_follow_the_prefix_case() {
+        let t = "set $corsgate_origin x; SetEnvIf X CORSGATE_ORIGIN; @corsgate_pre".to_owned();
+        assert_eq!(with_name(t.clone(), "$corsgate_", None), t);
+        assert_eq!(
+            with_name(t.clone(), "$corsgate_", Some("Api")),
+            "set $corsgate_api_origin x; SetEnvIf X CORSGATE_ORIGIN; @corsgate_pre"
+        );
+        assert_eq!(
+            with_name(t, "CORSGATE_", Some("Api")),
+            "set $corsgate_origin x; SetEnvIf X CORSGATE_API_ORIGIN; @corsgate_pre"
+        );
+    }
 
     fn model(toml: &str) -> Model {
         Model::new(&Policy::from_toml(toml).unwrap()).unwrap()

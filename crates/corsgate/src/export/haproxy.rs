@@ -56,14 +56,7 @@ pub(crate) fn render(
     source: &str,
     name: Option<&str>,
 ) -> Result<String, String> {
-    let o = write(m, site, source)?;
-    Ok(match name {
-        Some(n) => o.replace(
-            "corsgate_",
-            &format!("corsgate_{}_", n.to_ascii_lowercase()),
-        ),
-        None => o,
-    })
+    Ok(super::with_name(write(m, site, source)?, "corsgate_", name))
 }
 
 fn write(m: &Model, site: &Site, source: &str) -> Result<String, String> {
