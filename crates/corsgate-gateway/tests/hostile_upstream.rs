@@ -652,6 +652,26 @@ impl Drop for Process {
 
 /// The gateway binary pinned to `cpus` (one worker per CPU it may use),
 /// with the given `upstream_quarantine`.
+/// The gateway's worker threads: name and scheduling policy (field 41 of
+/// /proc/PID/task/TID/stat).
+fn worker_tasks(pid: u32) -> Vec<(String, u32)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            if !comm.starts_with("corsgate-worker") {
+                return None;
+            }
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let policy = rest.split(' ').nth(38)?.parse().ok()?;
+            Some((comm.trim().to_owned(), policy))
+        })
+        .collect()
+}
+
 async fn gateway_on_cpus(up: SocketAddr, cpus: &str, quarantine: &str) -> (Process, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -715,40 +735,18 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
         let (up, record) = hostile_upstream().await;
         let (gw, a) = gateway_on_cpus(up, layout, "0s").await;
         // One worker thread per CPU the process may use (the listener is
-        // bound before the workers start: wait for them, at most 10 s).
-        let count_workers = || {
-            std::fs::read_dir(format!("/proc/{}/task", gw.0.id()))
-                .map(|d| {
-                    d.flatten()
-                        .filter(|t| {
-                            std::fs::read_to_string(t.path().join("comm"))
-                                .is_ok_and(|c| c.starts_with("corsgate-worker"))
-                        })
-                        .count()
-                })
-                .unwrap_or(0)
-        };
+        // bound before the workers start: wait for them, at most 10 s), each
+        // under SCHED_BATCH (the default `limits.worker_scheduling`).
         let want = layout.split(',').count();
         let waited = Instant::now();
-        let mut workers = count_workers();
-        while workers < want && waited.elapsed() < Duration::from_secs(10) {
+        let mut workers = worker_tasks(gw.0.id());
+        while workers.len() < want && waited.elapsed() < Duration::from_secs(10) {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            workers = count_workers();
+            workers = worker_tasks(gw.0.id());
         }
-        assert_eq!(workers, want, "cpus {layout}");
-        // Each worker runs under SCHED_BATCH (the default
-        // `limits.worker_scheduling`): field 41 of /proc/PID/task/TID/stat.
-        for t in std::fs::read_dir(format!("/proc/{}/task", gw.0.id()))
-            .unwrap()
-            .flatten()
-        {
-            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-            if comm.starts_with("corsgate-worker") {
-                let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
-                let rest = &stat[stat.rfind(')').unwrap() + 2..];
-                let policy: u32 = rest.split(' ').nth(38).unwrap().parse().unwrap();
-                assert_eq!(policy, 3, "{comm}: policy {policy}, want SCHED_BATCH (3)");
-            }
+        assert_eq!(workers.len(), want, "cpus {layout}");
+        for (comm, policy) in &workers {
+            assert_eq!(*policy, 3, "{comm}: policy {policy}, want SCHED_BATCH (3)");
         }
         let clients = 8;
         let started = Instant::now();
@@ -794,8 +792,9 @@ async fn mixed_hostile_traffic_never_crosses_clients() {
         let violations = record.violations.lock().unwrap().clone();
         drop(gw);
         println!(
-            "cpus {layout} ({workers} workers): {total} requests in {:?}: {} correct, {} gateway 502, {} cut, {} wrong; \
+            "cpus {layout} ({} workers): {total} requests in {:?}: {} correct, {} gateway 502, {} cut, {} wrong; \
              {} upstream connections, {} reused after misbehaving",
+            workers.len(),
             started.elapsed(),
             tally[0],
             tally[1],
