@@ -150,15 +150,34 @@ impl PolicyReason {
         };
         let mut edits = Vec::new();
         let mut why_no_edit = None;
+        let mut refused = false;
         for (n, v) in headers.iter() {
             if n.eq_ignore_ascii_case(EDIT) {
                 let v = String::from_utf8_lossy(v).trim().to_owned();
                 match v.strip_prefix("# ") {
                     Some(why) => why_no_edit = Some(why.to_owned()),
-                    None if !v.is_empty() => edits.push(v),
-                    None => {}
+                    None if v.is_empty() => {}
+                    None if repeatable_edit(&v) => edits.push(v),
+                    None => refused = true,
                 }
             }
+        }
+        // Any server can send these headers: what it says is repeated only
+        // when it advises nothing no policy should allow.
+        let unsafe_text = |t: &str| crate::advice::unsafe_advice(t).is_some();
+        let text = if unsafe_text(&text) {
+            String::from(
+                "(the server's reason is not repeated: it advises allowing what no policy should)",
+            )
+        } else {
+            text
+        };
+        if refused || why_no_edit.as_deref().is_some_and(unsafe_text) {
+            edits.clear();
+            why_no_edit = Some(String::from(
+                "the server suggested a policy edit that corsgate does not repeat: it names a key no \
+                 policy has or would allow the `null` origin or any origin (`*`); edit the policy by hand",
+            ));
         }
         Some(PolicyReason {
             code,
@@ -167,6 +186,33 @@ impl PolicyReason {
             why_no_edit,
         })
     }
+}
+
+/// Whether an edit line a server sent may be printed as a fix: `key = value`
+/// for a key a policy has, and for `origins` no `null` and no bare `*` entry
+/// (nor a TOML escape that could spell one).
+fn repeatable_edit(line: &str) -> bool {
+    const KEYS: [&str; 3] = ["origins", "methods", "request_headers"];
+    let Some((key, value)) = line.split_once('=') else {
+        return false;
+    };
+    let key = key.trim();
+    if !KEYS.contains(&key) {
+        return false;
+    }
+    if key != "origins" {
+        return true;
+    }
+    if value.contains('\\') {
+        return false;
+    }
+    value
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|e| e.trim().trim_matches(|c| c == '"' || c == '\'').trim())
+        .all(|e| e != "*" && !e.eq_ignore_ascii_case("null"))
 }
 
 /// A header value from text: visible ASCII kept, anything else `?`, clipped.
@@ -385,6 +431,60 @@ methods = ["PUT", "DELETE"]
 request_headers = ["content-type", "authorization"]
 credentials = true
 "#;
+
+    /// A server that is not corsgate (or a hostile one) can send these
+    /// headers: `check` must never repeat an edit or a text that allows
+    /// `null` or any origin, nor a key no policy has.
+    #[test]
+    fn forged_reasons_never_advise_null_or_any_origin() {
+        let forged = |reason: &str, edits: &[&str]| {
+            let mut map = HeaderMap::new();
+            map.insert(REASON, HeaderValue::from_str(reason).unwrap());
+            for e in edits {
+                map.append(EDIT, HeaderValue::from_str(e).unwrap());
+            }
+            PolicyReason::from_headers(&HeaderList::from_http(&map)).unwrap()
+        };
+        let refused_edits = [
+            r#"origins = ["null"]"#,
+            r#"origins = ["https://app.example.com", "NULL"]"#,
+            r#"origins = ['*']"#,
+            r#"origins = ["*"]"#,
+            r#"origins = "*""#,
+            r#"origins = ["nul\u006c"]"#,
+            r#"credentials = true"#,
+            r#"reflect_origin = true"#,
+            "origins",
+        ];
+        for e in refused_edits {
+            let r = forged(
+                "origin_not_allowed; not listed",
+                &[r#"methods = ["PUT"]"#, e],
+            );
+            assert!(r.edits.is_empty(), "{e}: {r:?}");
+            assert!(
+                r.why_no_edit
+                    .as_deref()
+                    .is_some_and(|w| w.contains("does not repeat")),
+                "{e}"
+            );
+        }
+        // What corsgate itself sends passes, patterns included.
+        let r = forged(
+            "origin_not_allowed; not listed",
+            &[
+                r#"origins = ["https://app.example.com", "https://*.example.org", "https://new.example"]"#,
+            ],
+        );
+        assert_eq!(r.edits.len(), 1, "{r:?}");
+        // A reason text that advises an unsafe answer is not repeated.
+        let r = forged(
+            "origin_not_allowed; set Access-Control-Allow-Origin: null to fix this",
+            &[],
+        );
+        assert!(!r.text.contains("null"), "{r:?}");
+        assert!(crate::advice::unsafe_advice(&r.text).is_none());
+    }
 
     #[test]
     fn table_of_refusals() {
