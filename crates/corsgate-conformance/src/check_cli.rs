@@ -28,6 +28,15 @@ pub struct CheckCli<'s> {
     pub browser: &'static str,
 }
 
+/// [`find_binary`] for a test, which cannot run without it: panics with what
+/// to do when there is no built `corsgate` binary.
+pub fn built_binary() -> PathBuf {
+    find_binary().expect(
+        "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
+         run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
+    )
+}
+
 /// Where `cargo` puts the workspace's `corsgate` binary, seen from a test
 /// executable (`target/<profile>/deps/<test>`); `CORSGATE_BIN` overrides.
 pub fn find_binary() -> Option<PathBuf> {

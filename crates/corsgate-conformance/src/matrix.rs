@@ -12,6 +12,21 @@ use corsgate_core::{Credentials, Mode};
 use crate::case::{Acac, Acao, ActualSpec, Case, Dest, Hop, PreflightSpec, Redirect, RequestSpec};
 use crate::rng::Rng;
 
+/// The seed and the number of cases of a harness run: `CORSGATE_SEED`
+/// (hex, `0x` optional) and `CORSGATE_CASES` when set and valid, else
+/// [`SEED`] and `default_count`.
+pub fn seed_and_count_from_env(default_count: u32) -> (u64, u32) {
+    let count = std::env::var("CORSGATE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_count);
+    let seed = std::env::var("CORSGATE_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(SEED);
+    (seed, count)
+}
+
 /// The seed of the committed matrix.
 pub const SEED: u64 = 0x00C0_25A7_E5EE_D001;
 

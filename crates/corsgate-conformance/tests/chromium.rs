@@ -13,9 +13,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use corsgate_conformance::check_cli::{find_binary, CheckCli};
+use corsgate_conformance::check_cli::{built_binary, CheckCli};
 use corsgate_conformance::judge::{Engine, Judge};
-use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::matrix::{generate, seed_and_count_from_env, SEED};
 use corsgate_conformance::report::{render, ReportInput};
 use corsgate_conformance::run::{compare, disagreement_report, run_chromium, Options};
 use corsgate_conformance::server::Servers;
@@ -27,14 +27,7 @@ const CASES: u32 = 4000;
 #[test]
 fn chromium_agrees_with_the_engine() {
     let started = Instant::now();
-    let count = std::env::var("CORSGATE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CASES);
-    let seed = std::env::var("CORSGATE_SEED")
-        .ok()
-        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(SEED);
+    let (seed, count) = seed_and_count_from_env(CASES);
     let cases = Arc::new(generate(seed, count));
     let servers = Servers::start(cases.clone()).expect("loopback servers start");
     let site = servers.site().clone();
@@ -58,10 +51,7 @@ fn chromium_agrees_with_the_engine() {
     .disagreements;
     // The third judge: `corsgate check --json`, against the same live servers.
     let check = {
-        let binary = find_binary().expect(
-            "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
-             run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
-        );
+        let binary = built_binary();
         let mut judge = CheckCli {
             browser: "chromium",
             binary,

@@ -41,13 +41,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use corsgate_conformance::case::{Api, Case, Site};
-use corsgate_conformance::check_cli::find_binary;
+use corsgate_conformance::check_cli::built_binary;
 use corsgate_conformance::fixes::{plan, predict, run_pairs, show, table, Plan, Switch};
 use corsgate_conformance::gecko::{
     firefox_version, geckodriver_version, start_firefox, FirefoxOptions,
 };
 use corsgate_conformance::judge::Outcome;
-use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::matrix::{generate, seed_and_count_from_env, SEED};
 use corsgate_conformance::run::{chromium_version, Options, BROWSER_APIS, REPEAT_SESSION};
 use corsgate_conformance::server::Servers;
 use corsgate_conformance::webdriver::Driver;
@@ -242,14 +242,7 @@ fn prove(which: Which) {
     let started = Instant::now();
     let name = which.name();
     let (profile, cli_browser) = which.profile();
-    let count = std::env::var("CORSGATE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CASES);
-    let seed = std::env::var("CORSGATE_SEED")
-        .ok()
-        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(SEED);
+    let (seed, count) = seed_and_count_from_env(CASES);
     let cases: Arc<Vec<Case>> = Arc::new(generate(seed, count));
     let switch = Arc::new(Switch::default());
     let servers =
@@ -406,10 +399,7 @@ fn prove(which: Which) {
     // 6. What `corsgate check --json` reports as `fixes` for the same
     //    requests (the `fetch` half it models; its own URLs), against the
     //    engine's list that the browser just proved.
-    let binary = find_binary().expect(
-        "no built `corsgate` binary next to this test: run `cargo build -p corsgate` \
-         (cargo test --workspace builds it) or set CORSGATE_BIN",
-    );
+    let binary = built_binary();
     let covered = |p: &(u32, Api)| {
         let case = &cases[p.0 as usize];
         p.1 == Api::Fetch

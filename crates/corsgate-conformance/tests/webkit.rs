@@ -31,9 +31,9 @@ use std::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
 
 use corsgate_conformance::case::{Api, Case};
-use corsgate_conformance::check_cli::{find_binary, CheckCli};
+use corsgate_conformance::check_cli::{built_binary, CheckCli};
 use corsgate_conformance::judge::{Engine, Judge, Observation, Outcome};
-use corsgate_conformance::matrix::{generate, SEED};
+use corsgate_conformance::matrix::{generate, seed_and_count_from_env, SEED};
 use corsgate_conformance::run::{compare, disagreement_report};
 use corsgate_conformance::server::Servers;
 use corsgate_conformance::webkit::{run_webkit_on, WebkitOptions, Xvfb};
@@ -47,14 +47,7 @@ const CASES: u32 = 4000;
 #[test]
 fn webkit_agrees_with_the_engine() {
     let started = Instant::now();
-    let count = std::env::var("CORSGATE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CASES);
-    let seed = std::env::var("CORSGATE_SEED")
-        .ok()
-        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(SEED);
+    let (seed, count) = seed_and_count_from_env(CASES);
     let cases = Arc::new(generate(seed, count));
     let servers = Servers::start(cases.clone()).expect("loopback servers start");
     let site = servers.site().clone();
@@ -79,10 +72,7 @@ fn webkit_agrees_with_the_engine() {
     )
     .disagreements;
     let check = {
-        let binary = find_binary().expect(
-            "the workspace has `corsgate check` but no built `corsgate` binary next to this test: \
-             run `cargo build -p corsgate` (cargo test --workspace builds it) or set CORSGATE_BIN",
-        );
+        let binary = built_binary();
         let mut judge = CheckCli {
             binary,
             servers: &servers,
