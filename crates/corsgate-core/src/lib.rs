@@ -47,6 +47,7 @@ pub mod cors_check;
 pub mod exposure;
 pub mod headers;
 pub mod hostile;
+pub mod infer;
 mod interned;
 mod learned;
 pub mod lists;
