@@ -60,6 +60,7 @@ pub mod remedy;
 pub mod request;
 pub mod response;
 pub mod safelist;
+pub mod shadow;
 mod template;
 pub mod verdict;
 
