@@ -505,13 +505,18 @@ impl Inference {
             self.observed,
             if self.observed == 1 { "" } else { "s" }
         );
+        // Refused requests, one line per origin and reason.
+        let mut groups: BTreeMap<(&str, &str), Uses> = BTreeMap::new();
         for r in &self.refused {
+            groups.entry((&r.origin, r.why)).or_default().add(&r.source);
+        }
+        for ((origin, why), uses) in &groups {
             let _ = writeln!(
                 s,
-                "# not allowed: {} (origin {}): {}",
-                one_line(&r.source),
-                toml_str(&r.origin),
-                r.why
+                "# not allowed: origin {}: {}; {}",
+                one_line(&toml_str(origin)),
+                why,
+                uses_comment(uses, "came from it")
             );
         }
         list(&mut s, "origins", &self.origins);

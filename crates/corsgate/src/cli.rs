@@ -42,6 +42,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
     Har(HarArgs),
+    /// Propose the tightest policy that allows every cross-origin request in HAR files
+    /// (exact origins, the methods and headers sent, credentials only where carried).
+    Infer(crate::infer::InferArgs),
     /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
     /// policy and upstream, plus the playground page on its own origin).
     Serve(corsgate_gateway::ServeArgs),

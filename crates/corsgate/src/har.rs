@@ -55,42 +55,42 @@ impl fmt::Display for HarError {
 /// A header line, borrowed from the entry's bytes where it has no escapes
 /// (most: a HAR of half a million entries then allocates no header).
 #[derive(Debug, Deserialize)]
-struct NameValue<'a> {
+pub(crate) struct NameValue<'a> {
     #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
+    pub(crate) name: std::borrow::Cow<'a, str>,
     #[serde(default, borrow)]
-    value: std::borrow::Cow<'a, str>,
+    pub(crate) value: std::borrow::Cow<'a, str>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarRequest<'a> {
-    method: String,
-    url: String,
+pub(crate) struct HarRequest<'a> {
+    pub(crate) method: String,
+    pub(crate) url: String,
     #[serde(default, borrow)]
-    headers: Vec<NameValue<'a>>,
+    pub(crate) headers: Vec<NameValue<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarResponse<'a> {
+pub(crate) struct HarResponse<'a> {
     #[serde(default)]
-    status: i64,
+    pub(crate) status: i64,
     #[serde(default, borrow)]
-    headers: Vec<NameValue<'a>>,
+    pub(crate) headers: Vec<NameValue<'a>>,
     #[serde(default, rename = "_error")]
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     #[serde(default, rename = "startedDateTime")]
-    started: String,
+    pub(crate) started: String,
     /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
     #[serde(default, rename = "_resourceType")]
-    resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     #[serde(borrow)]
-    request: HarRequest<'a>,
+    pub(crate) request: HarRequest<'a>,
     #[serde(borrow)]
-    response: HarResponse<'a>,
+    pub(crate) response: HarResponse<'a>,
 }
 
 /// The header lines of an entry, pseudo-headers left out. Some recording
@@ -99,7 +99,7 @@ struct Entry<'a> {
 /// and halved (`Sec-Fetch-Mode: cors, cors` would read as a non-CORS request;
 /// two `Access-Control-Allow-Origin` lines as a refusal). A lone line sent
 /// twice, among other single lines, is kept: servers really do that.
-fn list(h: &[NameValue<'_>]) -> HeaderList {
+pub(crate) fn list(h: &[NameValue<'_>]) -> HeaderList {
     let lines: Vec<&NameValue<'_>> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
     let same = |a: &NameValue<'_>, b: &NameValue<'_>| {
         a.value == b.value && a.name.eq_ignore_ascii_case(&b.name)
@@ -315,7 +315,7 @@ fn refused_target(from: &str, r: &Response) -> bool {
 }
 
 /// Headers the browser adds by itself (not script), ignoring the safelisted ones.
-fn browser_added(name: &str) -> bool {
+pub(crate) fn browser_added(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.starts_with("sec-")
         || n.starts_with(':')
@@ -1024,7 +1024,51 @@ fn key_of(raw: &[u8]) -> Result<String, String> {
 
 /// Walks `{"log": {"creator": …, "entries": [ … ]}}`, handing each entry to
 /// the judge as soon as it is read; true when `log.entries` was found.
-fn walk<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<bool, HarError> {
+/// What reads a HAR's entries one by one as [`walk`] finds them.
+pub(crate) trait EntrySink {
+    /// The index the next entry gets.
+    fn next_index(&self) -> usize;
+    /// One entry.
+    fn entry(&mut self, index: usize, e: Entry<'_>);
+    /// `log.creator.name`.
+    fn creator(&mut self, name: Option<String>);
+}
+
+impl EntrySink for Judge {
+    fn next_index(&self) -> usize {
+        self.entries
+    }
+    fn entry(&mut self, index: usize, e: Entry<'_>) {
+        Judge::entry(self, index, e);
+    }
+    fn creator(&mut self, name: Option<String>) {
+        self.creator = name;
+    }
+}
+
+/// Reads a whole HAR from `reader` into `sink`, entry by entry (bounded
+/// memory); an error names what is malformed and where.
+pub(crate) fn read_entries(
+    reader: impl std::io::Read,
+    sink: &mut impl EntrySink,
+) -> Result<(), HarError> {
+    let mut sp = Splitter::new(reader);
+    let found = walk(&mut sp, sink)?;
+    if !sp.at_end()? {
+        return Err(sp.here("more after the HAR object").into());
+    }
+    if !found {
+        return Err(HarError::Malformed(
+            "no \"log\" object with \"entries\" (is this a HAR export?)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn walk<R: std::io::Read>(
+    sp: &mut Splitter<R>,
+    judge: &mut impl EntrySink,
+) -> Result<bool, HarError> {
     sp.expect(b'{', "a JSON object")?;
     let mut found = false;
     if sp.peek()? == Some(b'}') {
@@ -1045,7 +1089,10 @@ fn walk<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<boo
     }
 }
 
-fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<bool, HarError> {
+fn walk_log<R: std::io::Read>(
+    sp: &mut Splitter<R>,
+    judge: &mut impl EntrySink,
+) -> Result<bool, HarError> {
     sp.expect(b'{', "a JSON object")?;
     let mut found = false;
     if sp.peek()? == Some(b'}') {
@@ -1059,7 +1106,7 @@ fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result
             "entries" => {
                 sp.expect(b'[', "the list of entries")?;
                 found = true;
-                let mut index = judge.entries;
+                let mut index = judge.next_index();
                 if sp.peek()? == Some(b']') {
                     sp.expect(b']', "`]`")?;
                 } else {
@@ -1078,7 +1125,7 @@ fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result
             "creator" => {
                 let c: Creator = serde_json::from_slice(sp.value()?)
                     .map_err(|e| HarError::Malformed(format!("log.creator: {e}")))?;
-                judge.creator = c.name;
+                judge.creator(c.name);
             }
             _ => {
                 sp.value()?;
@@ -1113,16 +1160,7 @@ pub fn judge_reader(
         unknown: 0,
         results: Vec::new(),
     };
-    let mut sp = Splitter::new(reader);
-    let found = walk(&mut sp, &mut judge)?;
-    if !sp.at_end()? {
-        return Err(sp.here("more after the HAR object").into());
-    }
-    if !found {
-        return Err(HarError::Malformed(
-            "no \"log\" object with \"entries\" (is this a HAR export?)".into(),
-        ));
-    }
+    read_entries(reader, &mut judge)?;
     judge.leftovers();
     Ok(HarReport {
         creator: judge.creator,
@@ -1149,11 +1187,24 @@ pub fn judge_reader(
 /// Runs `corsgate har`: the file, or standard input for `-`; gzip-compressed
 /// (`.har.gz`, told by its first bytes, not its name) or not.
 pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
-    let io = |e| HarError::Io(args.file.clone(), e);
-    let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+    let profile = args.browser.into();
+    let keep = match (args.all, args.json) {
+        (true, _) => Keep::All,
+        (false, true) => Keep::Failures,
+        (false, false) => Keep::Groups,
+    };
+    judge_reader(open(&args.file)?, profile, keep)
+}
+
+/// Opens a HAR for reading: the file, or standard input for `-`; inflated
+/// when gzip-compressed (told by its first bytes, not its name); with a
+/// progress line when standard error is a terminal.
+pub(crate) fn open(file: &std::path::Path) -> Result<Box<dyn std::io::Read>, HarError> {
+    let io = |e| HarError::Io(file.to_path_buf(), e);
+    let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if file.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
-        let f = File::open(&args.file).map_err(io)?;
+        let f = File::open(file).map_err(io)?;
         let len = f.metadata().ok().map(|m| m.len());
         (Box::new(f), len)
     };
@@ -1167,22 +1218,12 @@ pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
         use std::io::BufRead;
         reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
     };
-    let profile = args.browser.into();
-    let keep = match (args.all, args.json) {
-        (true, _) => Keep::All,
-        (false, true) => Keep::Failures,
-        (false, false) => Keep::Groups,
-    };
-    if gzip {
+    Ok(if gzip {
         let inflated = flate2::bufread::MultiGzDecoder::new(reader);
-        judge_reader(
-            BufReader::with_capacity(256 * 1024, inflated),
-            profile,
-            keep,
-        )
+        Box::new(BufReader::with_capacity(256 * 1024, inflated))
     } else {
-        judge_reader(reader, profile, keep)
-    }
+        Box::new(reader)
+    })
 }
 
 /// A reader that shows on standard error (a terminal) how much of the file

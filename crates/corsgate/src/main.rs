@@ -17,6 +17,7 @@ mod fix;
 mod har;
 mod hints;
 mod http;
+mod infer;
 mod render;
 #[cfg(test)]
 mod safe_text;
@@ -101,6 +102,20 @@ fn main() -> ExitCode {
         Command::Playground(args) => playground(args.page, args.gateway),
         Command::Export(args) => export::main(&args),
         Command::Test(args) => test(&args, &style),
+        Command::Infer(args) => match infer::run(&args) {
+            Ok((inference, traffic, current)) => {
+                print(&infer::render(&inference, &traffic, current.as_ref()));
+                if inference.policy().is_some() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_REFUSED)
+                }
+            }
+            Err(e) => {
+                eprintln!("corsgate: {e}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        },
         Command::Har(args) => match har::run(&args) {
             Ok(report) => {
                 if args.json {
