@@ -79,6 +79,46 @@ pub struct Disagreement {
     pub candidate: Reason,
 }
 
+/// The candidate's decision, as [`Policy::decide_shadow`] makes it: a
+/// preflight's answer is not built, only its verdict kept.
+///
+/// [`Policy::decide_shadow`]: crate::policy::Policy::decide_shadow
+#[derive(Debug, Clone)]
+pub enum ShadowDecision {
+    /// A request passed on (or not CORS): the whole decision.
+    Decided(Decision),
+    /// A preflight: whether it would be allowed, and why.
+    Preflight {
+        /// Whether the candidate allows it.
+        allowed: bool,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+impl ShadowDecision {
+    /// Compares with the enforced decision for the same request. A preflight
+    /// both allow is not compared line by line (the page's outcome is the
+    /// same; the actual request that follows is compared whole).
+    pub fn compare(&self, enforced: &Decision) -> Option<Disagreement> {
+        match self {
+            ShadowDecision::Decided(d) => compare(enforced, d),
+            ShadowDecision::Preflight { allowed, reason } => {
+                let kind = match (enforced.allowed(), *allowed) {
+                    (true, false) => DisagreementKind::CandidateRefuses,
+                    (false, true) => DisagreementKind::CandidateAllows,
+                    _ => return None,
+                };
+                Some(Disagreement {
+                    kind,
+                    enforced: enforced.reason(),
+                    candidate: *reason,
+                })
+            }
+        }
+    }
+}
+
 /// Compares the enforced decision with the candidate's for the same request;
 /// `None` when they agree (same verdict, same CORS headers).
 pub fn compare(enforced: &Decision, candidate: &Decision) -> Option<Disagreement> {
@@ -110,5 +150,88 @@ fn same_headers(a: &Decision, b: &Decision) -> bool {
             (Some((n1, v1)), Some((n2, v2))) if n1 == n2 && v1 == v2 => {}
             _ => return false,
         }
+    }
+}
+
+/// Every [`Reason`] code, in a fixed order (the rows of [`ShadowCounts`]).
+pub const REASON_CODES: [&str; 12] = [
+    "not_cors",
+    "any_origin",
+    "origin_allowed",
+    "origin_not_allowed",
+    "origin_malformed",
+    "multiple_origins",
+    "preflight_allowed",
+    "method_not_allowed",
+    "method_malformed",
+    "header_not_allowed",
+    "headers_malformed",
+    "headers_too_large",
+];
+
+fn reason_index(reason: Reason) -> usize {
+    match reason {
+        Reason::NotCors => 0,
+        Reason::AnyOrigin => 1,
+        Reason::OriginAllowed => 2,
+        Reason::OriginNotAllowed => 3,
+        Reason::OriginMalformed => 4,
+        Reason::MultipleOrigins => 5,
+        Reason::PreflightAllowed => 6,
+        Reason::MethodNotAllowed => 7,
+        Reason::MethodMalformed => 8,
+        Reason::HeaderNotAllowed(_) => 9,
+        Reason::HeadersMalformed => 10,
+        Reason::HeadersTooLarge => 11,
+    }
+}
+
+impl Disagreement {
+    /// The reason that explains the difference: the candidate's when it
+    /// refuses or answers differently, the enforced policy's when the
+    /// candidate allows what it refuses.
+    pub fn reason(&self) -> Reason {
+        match self.kind {
+            DisagreementKind::CandidateAllows => self.enforced,
+            _ => self.candidate,
+        }
+    }
+}
+
+/// Disagreements counted by kind and [`Disagreement::reason`]: fixed
+/// storage, updated with relaxed atomic adds (no lock, no allocation), read
+/// for metrics.
+#[derive(Debug, Default)]
+pub struct ShadowCounts {
+    counts: [[std::sync::atomic::AtomicU64; REASON_CODES.len()]; 3],
+}
+
+impl ShadowCounts {
+    /// Counts one disagreement.
+    pub fn record(&self, d: &Disagreement) {
+        let kind = DisagreementKind::ALL
+            .iter()
+            .position(|k| *k == d.kind)
+            .unwrap_or(0);
+        self.counts[kind][reason_index(d.reason())]
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Every (kind, reason code, count) with a count above zero.
+    pub fn nonzero(&self) -> impl Iterator<Item = (DisagreementKind, &'static str, u64)> + '_ {
+        DisagreementKind::ALL
+            .iter()
+            .zip(&self.counts)
+            .flat_map(|(kind, row)| {
+                REASON_CODES.iter().zip(row).filter_map(move |(code, n)| {
+                    let n = n.load(std::sync::atomic::Ordering::Relaxed);
+                    (n > 0).then_some((*kind, *code, n))
+                })
+            })
+    }
+
+    /// How many disagreements in all.
+    pub fn total(&self) -> u64 {
+        self.nonzero().map(|(_, _, n)| n).sum()
     }
 }

@@ -6,7 +6,7 @@
 //! allowed actual request.
 
 use corsgate_core::policy::Policy;
-use corsgate_core::shadow::{compare, DisagreementKind};
+use corsgate_core::shadow::{compare, DisagreementKind, ShadowCounts};
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
 
@@ -122,6 +122,22 @@ proptest! {
         if let Some(d) = got {
             prop_assert_eq!(d.enforced, today.reason());
             prop_assert_eq!(d.candidate, shadow.reason());
+            // Counted under its kind and the code of its reason.
+            let counts = ShadowCounts::default();
+            counts.record(&d);
+            let seen: Vec<_> = counts.nonzero().collect();
+            prop_assert_eq!(seen, vec![(d.kind, d.reason().code(), 1)]);
+        }
+        // The candidate's cheap side agrees on every verdict (a preflight
+        // both allow is not compared line by line).
+        let cheap = candidate.decide_shadow(&method, &headers).compare(&today);
+        let preflight_headers_only = method == Method::OPTIONS
+            && headers.contains_key("access-control-request-method")
+            && got.is_some_and(|d| d.kind == DisagreementKind::HeadersDiffer);
+        if preflight_headers_only {
+            prop_assert!(cheap.is_none());
+        } else {
+            prop_assert_eq!(cheap, got);
         }
         // A policy agrees with itself.
         prop_assert!(compare(&today, &enforced.decide(&method, &headers)).is_none());
