@@ -132,13 +132,28 @@ impl Upstream {
 #[derive(Debug, Clone)]
 pub struct Route {
     /// Path prefix, e.g. `/api/`.
-    pub path: String,
+    pub(crate) path: String,
     /// Host name (lower case, no port), when the route is host-specific.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// The upstream for this route.
-    pub upstream: Upstream,
+    pub(crate) upstream: Upstream,
     /// The CORS policy, or `None` when the route has `cors = false`.
-    pub policy: Option<RoutePolicy>,
+    pub(crate) policy: Option<RoutePolicy>,
+}
+
+impl Route {
+    /// The path prefix, e.g. `/api/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The host name (lower case, no port), when the route is host-specific.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+    /// The route's CORS policy, or `None` when the route has `cors = false`.
+    pub fn policy(&self) -> Option<&corsgate_core::Policy> {
+        self.policy.as_ref().map(RoutePolicy::policy)
+    }
 }
 
 /// Size and count limits.
@@ -232,33 +247,33 @@ pub struct TlsFiles {
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// Where clients connect.
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Admin listener (`/healthz`, `/metrics`), if any.
-    pub admin: Option<SocketAddr>,
+    pub(crate) admin: Option<SocketAddr>,
     /// Routes, most specific first.
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// Forward the client's `Host` to the upstream (else the upstream's authority).
-    pub preserve_host: bool,
+    pub(crate) preserve_host: bool,
     /// Keep incoming `X-Forwarded-*`/`Forwarded` and append to them, and
     /// keep the other forwarding facts (`X-Forwarded-Prefix`, `X-Real-IP`…:
     /// `forward::FORWARDING_FACTS`) (only behind another trusted proxy);
     /// otherwise they are replaced or removed. Path and method overrides
     /// (`forward::OVERRIDES`) are removed either way.
-    pub trust_forwarded: bool,
+    pub(crate) trust_forwarded: bool,
     /// Limits.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Timeouts.
-    pub timeouts: Timeouts,
+    pub(crate) timeouts: Timeouts,
     /// TLS termination, if any.
-    pub tls: Option<TlsFiles>,
+    pub(crate) tls: Option<TlsFiles>,
     /// Log format.
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// Log level (`error`, `warn`, `info`, `debug`, `trace`).
-    pub log_level: tracing::Level,
+    pub(crate) log_level: tracing::Level,
     /// How often the file is checked for changes (hot reload); zero disables.
-    pub reload_poll: Duration,
+    pub(crate) reload_poll: Duration,
     /// The file it was read from.
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 // ---------------------------------------------------------------------------
@@ -477,9 +492,40 @@ impl GatewayConfig {
         Ok(config)
     }
 
-    /// Parses and validates configuration text. `file` only labels errors.
+    /// Parses and validates configuration text.
+    ///
+    /// ```
+    /// let config = corsgate_gateway::GatewayConfig::from_toml(
+    ///     r#"
+    /// listen = "127.0.0.1:0"
+    /// upstream = "http://127.0.0.1:3000"
+    /// [[routes]]
+    /// path = "/api/"
+    /// policy = { origins = ["https://app.example.com"] }
+    /// "#,
+    /// )
+    /// .unwrap();
+    /// assert_eq!(config.routes()[0].path(), "/api/");
+    /// assert!(config.routes()[0].policy().is_some());
+    /// ```
     pub fn from_toml(text: &str) -> Result<GatewayConfig, Vec<ConfigError>> {
         Self::parse(text, None)
+    }
+
+    /// The routes, most specific first (the order they are matched in).
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Where clients connect (port 0: any free port, see
+    /// [`crate::RunningGateway::local_addr`]).
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The admin listener's address (`/healthz`, `/metrics`), if any.
+    pub fn admin(&self) -> Option<SocketAddr> {
+        self.admin
     }
 
     fn parse(text: &str, file: Option<&Path>) -> Result<GatewayConfig, Vec<ConfigError>> {
@@ -777,7 +823,7 @@ impl GatewayConfig {
 
     /// Whether a reload from `self` to `new` needs a restart to take full
     /// effect (listener settings are not hot-swapped), and which ones.
-    pub fn restart_only_changes(&self, new: &GatewayConfig) -> Vec<&'static str> {
+    pub(crate) fn restart_only_changes(&self, new: &GatewayConfig) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.listen != new.listen {
             v.push("listen");
@@ -856,6 +902,37 @@ host = "API.example.com"
 origins = ["https://app.example.com"]
 credentials = true
 "#;
+
+    /// `timeouts.upstream_read` is read, defaults to 60 s and must be more
+    /// than zero (was in `tests/hostile_upstream.rs`).
+    #[test]
+    fn the_read_timeout_is_configured() {
+        let with = |v: &str| {
+            GatewayConfig::from_toml(&GOOD.replace(
+                "upstream_response = \"5s\"",
+                &format!("upstream_response = \"5s\"\n{v}"),
+            ))
+        };
+        assert_eq!(
+            with("").unwrap().timeouts.upstream_read,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            with("upstream_read = \"250ms\"")
+                .unwrap()
+                .timeouts
+                .upstream_read,
+            Duration::from_millis(250)
+        );
+        for bad in ["upstream_read = \"0s\"", "upstream_read = \"soon\""] {
+            let errors = with(bad).unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.line == Some(8)
+                    && (e.to_string().contains("upstream_read") || e.to_string().contains("soon"))),
+                "{bad}: {errors:?}"
+            );
+        }
+    }
 
     #[test]
     fn worker_scheduling_is_batch_unless_said_otherwise() {
