@@ -85,7 +85,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cli::{run_cli, ServeArgs};
-pub use config::{ConfigError, GatewayConfig, Route};
+pub use config::{ConfigError, ConfigErrorKind, GatewayConfig, Route};
 pub use demo::{demo_config, start_demo_upstream};
 pub use fdlimit::raise_nofile;
 pub use metrics::Metrics;

@@ -562,7 +562,7 @@ async fn overflowing_durations_are_refused_by_check_and_reload() {
             );
             let e = GatewayConfig::from_toml(&text).unwrap_err();
             assert_eq!(e[0].line, Some(8), "{key} = {value}: {e:?}");
-            assert!(e[0].message.contains("24h"), "{e:?}");
+            assert!(e[0].message().contains("24h"), "{e:?}");
             std::fs::write(&file, &text).unwrap();
             assert!(gw.reloader().reload_file().is_err(), "{key} = {value}");
             refused += 1;
