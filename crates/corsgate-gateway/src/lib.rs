@@ -84,9 +84,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use cli::{run_cli, ServeArgs};
+pub use cli::{run_cli, run_cli_with, ServeArgs};
 pub use config::{ConfigError, ConfigErrorKind, GatewayConfig, Route};
-pub use demo::{demo_config, start_demo_upstream};
+pub use demo::{demo_config, start_demo_upstream, DemoGateway};
 pub use fdlimit::raise_nofile;
 pub use metrics::Metrics;
 pub use reload::Reloader;
