@@ -10,35 +10,12 @@
 
 use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::{
-    Browser, Credentials, HeaderList, Policy, PolicyErrors, Profile, Request, Response, Stage,
-    Verdict,
+    Browser, Credentials, HeaderList, Policy, Profile, Request, Response, Stage, Verdict,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::gateway::gateway_answer;
-
-/// A policy problem, located in the TOML text when possible.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PolicyProblem {
-    /// What is wrong and how to fix it.
-    pub message: String,
-    /// 1-based line.
-    pub line: Option<usize>,
-    /// 1-based column.
-    pub column: Option<usize>,
-}
-
-/// Turns policy errors into located problems.
-pub fn problems(errors: &PolicyErrors) -> Vec<PolicyProblem> {
-    errors
-        .located()
-        .map(|(e, loc)| PolicyProblem {
-            message: e.to_string(),
-            line: loc.map(|l| l.0),
-            column: loc.map(|l| l.1),
-        })
-        .collect()
-}
+pub use crate::policy::{problems, telling, PolicyProblem};
 
 /// What the page asks the engine.
 #[derive(Debug, Clone, Deserialize)]
@@ -106,17 +83,6 @@ fn pairs(h: &HeaderList) -> Vec<(String, String)> {
     h.iter()
         .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
         .collect()
-}
-
-/// `policy` with `reason_header` on: the playground's gateways tell the
-/// policy's reason on every refusal.
-pub fn telling(policy: Policy) -> Policy {
-    if policy.reason_header() {
-        return policy;
-    }
-    let mut config = policy.config().clone();
-    config.reason_header = true;
-    config.build().unwrap_or(policy)
 }
 
 /// Validates the policy and judges the request.

@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod events;
 pub mod gateway;
 pub mod page;
+pub mod policy;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -34,7 +35,7 @@ use corsgate_gateway::DemoGateway;
 use corsgate_tower::CorsLayer;
 use tokio::net::TcpListener;
 
-use crate::evaluate::telling;
+use crate::policy::telling;
 use crate::state::{Live, Shared, Target};
 
 /// A running playground.

@@ -8,8 +8,8 @@ use corsgate_core::Policy;
 use corsgate_gateway::DemoGateway;
 use corsgate_tower::CorsHandle;
 
-use crate::evaluate::{problems, telling, PolicyProblem};
 use crate::events::Events;
+use crate::policy::{problems, telling, PolicyProblem};
 
 /// The live policy, with the text it came from.
 #[derive(Debug)]
