@@ -88,7 +88,28 @@ pub fn demo_config(
 }
 
 /// The gateway `serve --demo` started, for a page that edits its `/api/`
-/// policy (the playground; see `run_cli_with`).
+/// policy (the playground; see [`crate::run_cli_with`]).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use corsgate_gateway::demo::{demo_policy, DemoGateway};
+/// let any = "127.0.0.1:0".parse().unwrap();
+/// let up = corsgate_gateway::start_demo_upstream(any).await.unwrap();
+/// let gw = corsgate_gateway::start(corsgate_gateway::demo_config(any, any, up).unwrap())
+///     .await
+///     .unwrap();
+/// let demo = DemoGateway::of(&gw, up).unwrap();
+/// let page = "http://127.0.0.1:4000";
+/// demo.set_api_policy(&demo_policy(page)).unwrap();
+/// // An invalid policy changes nothing; the engine's error says why.
+/// let errors = demo
+///     .set_api_policy(&demo_policy(&format!("{page}/")))
+///     .unwrap_err();
+/// assert!(errors[0].policy_error().is_some());
+/// assert_eq!(gw.metrics().reloads_ok(), 1);
+/// gw.shutdown().await;
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct DemoGateway {
     listen: SocketAddr,

@@ -129,8 +129,6 @@ pub enum GatewayError {
     Bind(SocketAddr, std::io::Error),
     /// The TLS certificate or key could not be loaded.
     Tls(String),
-    /// The configuration is invalid.
-    Config(Vec<ConfigError>),
 }
 
 impl fmt::Display for GatewayError {
@@ -138,15 +136,6 @@ impl fmt::Display for GatewayError {
         match self {
             GatewayError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             GatewayError::Tls(e) => write!(f, "TLS: {e}"),
-            GatewayError::Config(errors) => {
-                for (i, e) in errors.iter().enumerate() {
-                    if i > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                Ok(())
-            }
         }
     }
 }
