@@ -95,15 +95,18 @@ pub async fn start_page(page_addr: SocketAddr, demo: DemoGateway) -> std::io::Re
     let gateway_origin = demo.origin();
     let text = demo_policy(&page_origin);
     let policy = telling(Policy::from_toml(&text).map_err(invalid)?);
-    demo.set_api_policy(&text).map_err(|errors| {
-        invalid(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    // The demo configuration allows the usual page origin already.
+    if page_origin != corsgate_gateway::demo::DEMO_PAGE_ORIGIN {
+        demo.set_api_policy(&text).map_err(|errors| {
+            invalid(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    }
     let shared = Shared::new(
         Live {
             text,
