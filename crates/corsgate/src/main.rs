@@ -168,11 +168,11 @@ fn test(args: &contract::TestArgs, style: &Style) -> ExitCode {
 }
 
 /// `corsgate serve`: the gateway. With `--demo`, the playground page is served
-/// too, on its own origin, so a new user sees the flow in a browser at once.
+/// too, on its own origin, editing the policy of the gateway just started, so
+/// a new user sees the flow in a browser at once.
 fn serve(args: &corsgate_gateway::ServeArgs) -> ExitCode {
-    if args.demo {
-        let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
-        let gateway: std::net::SocketAddr = ([127, 0, 0, 1], 8089).into();
+    let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
+    corsgate_gateway::run_cli_with(args, move |demo| {
         std::thread::spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -182,20 +182,19 @@ fn serve(args: &corsgate_gateway::ServeArgs) -> ExitCode {
                 Err(e) => return eprintln!("corsgate: the playground cannot start: {e}"),
             };
             rt.block_on(async move {
-                match corsgate_playground::start(page, gateway).await {
+                match corsgate_playground::start_page(page, demo).await {
                     Ok(r) => {
                         eprintln!(
-                            "playground: open {}/ in a browser (its live-editable demo gateway is {})",
+                            "playground: open {}/ in a browser (it edits the policy of this gateway, {})",
                             r.page_origin, r.gateway_origin
                         );
                         std::future::pending::<()>().await;
                     }
-                    Err(e) => eprintln!("corsgate: the playground cannot start on {page} and {gateway}: {e}"),
+                    Err(e) => eprintln!("corsgate: the playground cannot start on {page}: {e}"),
                 }
             });
         });
-    }
-    corsgate_gateway::run_cli(args)
+    })
 }
 
 /// `corsgate playground`: the page and its demo gateway, until interrupted.
