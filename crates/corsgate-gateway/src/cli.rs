@@ -34,6 +34,11 @@ pub struct ServeArgs {
     /// The built-in demo policy and demo upstream on loopback.
     #[arg(long)]
     pub demo: bool,
+    /// Enforce every route's shadow candidate (`[routes.shadow]`) instead of
+    /// its policy, now and after every reload (to promote for good, move the
+    /// table to `[routes.policy]` in the file).
+    #[arg(long, requires = "config")]
+    pub promote: bool,
     /// The demo gateway's address.
     #[arg(
         long,
@@ -108,7 +113,16 @@ pub fn run_cli_with(a: &ServeArgs, on_demo: impl FnOnce(demo::DemoGateway)) -> E
         let mut demo_upstream = None;
         let config = if let Some(path) = &a.config {
             match GatewayConfig::from_file(path) {
-                Ok(c) => c,
+                Ok(mut c) => {
+                    if a.promote {
+                        let n = c.promote_shadows();
+                        tracing::info!(routes = n, "shadow policies promoted");
+                        eprintln!(
+                            "corsgate serve: {n} route(s) enforce their shadow policy (--promote)"
+                        );
+                    }
+                    c
+                }
                 Err(errors) => {
                     for e in errors {
                         eprintln!("error: {e}");

@@ -238,6 +238,10 @@ impl Route {
     pub fn policy(&self) -> Option<&corsgate_core::Policy> {
         self.policy.as_ref().map(RoutePolicy::policy)
     }
+    /// The candidate policy judged beside it in shadow (`[routes.shadow]`).
+    pub fn shadow(&self) -> Option<&corsgate_core::Policy> {
+        self.policy.as_ref().and_then(RoutePolicy::shadow)
+    }
 }
 
 /// Size and count limits.
@@ -358,6 +362,9 @@ pub struct GatewayConfig {
     pub(crate) reload_poll: Duration,
     /// The file it was read from.
     pub(crate) source: Option<PathBuf>,
+    /// Whether every route's shadow candidate is enforced instead of its
+    /// policy (`serve --promote`; kept across reloads).
+    pub(crate) promoted: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -432,6 +439,9 @@ struct FileRoute {
     #[serde(default = "yes")]
     cors: bool,
     policy: Option<Spanned<policy::SpannedPolicy>>,
+    /// A candidate policy judged beside `policy` on every request, never
+    /// enforced (shadow mode).
+    shadow: Option<Spanned<policy::SpannedPolicy>>,
 }
 
 /// Converts a byte offset into a 1-based (line, column).
@@ -819,6 +829,27 @@ impl GatewayConfig {
                     }
                 },
             };
+            // The shadow candidate: validated as any policy, only beside one.
+            let shadow = match &r.shadow {
+                None => None,
+                Some(s) if !r.cors || r.policy.is_none() => {
+                    cx.err(
+                        Some(s.span()),
+                        "a [routes.shadow] policy needs the route's [routes.policy] beside it",
+                    );
+                    None
+                }
+                Some(s) => match s.get_ref().build(s.span()) {
+                    Ok(candidate) => Some(candidate),
+                    Err(errors) => {
+                        for (error, span) in errors {
+                            cx.policy_err(span, path, error);
+                        }
+                        None
+                    }
+                },
+            };
+            let policy = policy.map(|p| p.with_shadow(shadow));
             if let Some(upstream) = upstream {
                 routes.push(Route {
                     path: path.clone(),
@@ -865,7 +896,20 @@ impl GatewayConfig {
             log_level,
             reload_poll,
             source: None,
+            promoted: false,
         })
+    }
+
+    /// Enforces every route's shadow candidate in place of its policy (the
+    /// routes without one keep theirs), now and after every reload:
+    /// `corsgate serve --promote`. Returns how many routes changed.
+    pub fn promote_shadows(&mut self) -> usize {
+        self.promoted = true;
+        self.routes
+            .iter_mut()
+            .filter_map(|r| r.policy.as_mut())
+            .map(|p| usize::from(p.promote()))
+            .sum()
     }
 
     /// Whether a reload from `self` to `new` needs a restart to take full

@@ -13,14 +13,17 @@
 
 use corsgate_core::decision::{Action, Decision};
 use corsgate_core::policy_reason::PolicyReason;
+use corsgate_core::shadow::Disagreement;
 use corsgate_core::{Policy, RequestKind};
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-/// A validated policy for one route.
+/// A validated policy for one route, and the candidate judged beside it
+/// (shadow mode), if any.
 #[derive(Debug, Clone)]
 pub struct RoutePolicy {
     policy: Policy,
+    shadow: Option<Policy>,
 }
 
 /// What kind of request it was.
@@ -41,6 +44,8 @@ pub struct Verdict {
     decision: Decision,
     /// The policy's reason, for a refusal when the policy turns it on.
     reason: Option<Box<PolicyReason>>,
+    /// How the shadow candidate would have decided otherwise, if it would.
+    disagreement: Option<Disagreement>,
 }
 
 impl Verdict {
@@ -58,6 +63,10 @@ impl Verdict {
     /// Whether the policy allows it.
     pub fn allowed(&self) -> bool {
         self.decision.allowed()
+    }
+    /// How the route's shadow candidate disagrees, if it does.
+    pub fn disagreement(&self) -> Option<&Disagreement> {
+        self.disagreement.as_ref()
     }
     /// A stable reason code.
     pub fn reason_code(&self) -> &'static str {
@@ -87,7 +96,32 @@ impl Verdict {
 impl RoutePolicy {
     /// A route's validated policy.
     pub fn new(policy: Policy) -> RoutePolicy {
-        RoutePolicy { policy }
+        RoutePolicy {
+            policy,
+            shadow: None,
+        }
+    }
+
+    /// The same with a candidate judged in shadow.
+    pub fn with_shadow(mut self, candidate: Option<Policy>) -> RoutePolicy {
+        self.shadow = candidate;
+        self
+    }
+
+    /// The candidate judged in shadow, if any.
+    pub fn shadow(&self) -> Option<&Policy> {
+        self.shadow.as_ref()
+    }
+
+    /// Enforces the candidate instead of the policy; false when there is none.
+    pub fn promote(&mut self) -> bool {
+        match self.shadow.take() {
+            Some(candidate) => {
+                self.policy = candidate;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The engine's policy.
@@ -97,13 +131,22 @@ impl RoutePolicy {
 
     /// Decides what to do with a request.
     pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Verdict {
+        let shadow = self
+            .shadow
+            .as_ref()
+            .map(|c| c.decide_shadow(method, headers));
         let decision = self.policy.decide(method, headers);
         let reason = if !decision.allowed() && self.policy.reason_header() {
             PolicyReason::of(&self.policy, method, headers).map(Box::new)
         } else {
             None
         };
-        Verdict { decision, reason }
+        let disagreement = shadow.and_then(|s| s.compare(&decision));
+        Verdict {
+            decision,
+            reason,
+            disagreement,
+        }
     }
 }
 

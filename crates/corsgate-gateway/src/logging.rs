@@ -142,6 +142,14 @@ pub fn denied_budget() -> &'static LogBudget {
     B.get_or_init(|| LogBudget::new(20, 100))
 }
 
+/// The budget of the `corsgate::shadow` lines (a candidate policy's
+/// disagreements): 20 a second, bursts of 100; every one is counted in the
+/// metrics.
+pub fn shadow_budget() -> &'static LogBudget {
+    static B: std::sync::OnceLock<LogBudget> = std::sync::OnceLock::new();
+    B.get_or_init(|| LogBudget::new(20, 100))
+}
+
 /// How often a task reports lines held back when no line gets through.
 pub const SUPPRESSED_REPORT: Duration = Duration::from_secs(10);
 

@@ -80,6 +80,8 @@ pub struct Metrics {
     /// One per worker thread, and a last one for every other thread.
     shards: Box<[Shard]>,
     disagreements: AtomicU64,
+    /// Shadow candidates' disagreements, by kind and reason.
+    shadow: corsgate_core::shadow::ShadowCounts,
     connections_open: AtomicI64,
     connections_total: AtomicU64,
     reloads_ok: AtomicU64,
@@ -94,6 +96,7 @@ impl Default for Metrics {
                 .map(|_| Shard::default())
                 .collect(),
             disagreements: AtomicU64::new(0),
+            shadow: Default::default(),
             connections_open: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
@@ -143,6 +146,14 @@ impl Metrics {
             UpstreamError::ReadTimeout => 3,
         };
         self.shard().upstream_errors[i].fetch_add(1, Relaxed);
+    }
+    /// Counts a shadow candidate's disagreement with the enforced policy.
+    pub(crate) fn shadow(&self, d: &corsgate_core::shadow::Disagreement) {
+        self.shadow.record(d);
+    }
+    /// The shadow candidates' disagreements so far, by kind and reason.
+    pub fn shadow_counts(&self) -> &corsgate_core::shadow::ShadowCounts {
+        &self.shadow
     }
     /// Counts an upstream response whose CORS headers disagreed with the policy.
     pub fn disagreement(&self) -> u64 {
@@ -267,6 +278,14 @@ impl Metrics {
                 s,
                 "corsgate_responses_total{{class=\"{c}\"}} {}",
                 self.sum(|s| &s.statuses[i])
+            )?;
+        }
+        writeln!(s, "# HELP corsgate_shadow_disagreements_total Requests on which a route's shadow candidate policy would have decided otherwise, by kind (candidate_refuses, candidate_allows, headers_differ) and reason.")?;
+        writeln!(s, "# TYPE corsgate_shadow_disagreements_total counter")?;
+        for (kind, reason, n) in self.shadow.nonzero() {
+            writeln!(
+                s,
+                "corsgate_shadow_disagreements_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}"
             )?;
         }
         writeln!(s, "# HELP corsgate_upstream_cors_disagreements_total Upstream responses whose CORS headers differed from the policy's (replaced).")?;

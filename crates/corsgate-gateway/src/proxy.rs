@@ -156,6 +156,10 @@ async fn route_and_forward(
         Some(policy) => {
             let v = policy.decide(req.method(), req.headers());
             metrics.decision(kind_label(v.kind()), v.allowed(), v.reason_code());
+            if let Some(d) = v.disagreement() {
+                metrics.shadow(d);
+                log_shadow(&req, route, d);
+            }
             if !v.allowed() {
                 log_denied(&req, route, &v);
             }
@@ -289,6 +293,34 @@ fn log_denied(req: &Request<Incoming>, route: &Route, v: &Verdict) {
         suppressed,
         "CORS request denied: {}",
         clip(v.reason_text().as_bytes())
+    );
+}
+
+/// A shadow candidate's disagreement, logged (rate-limited, each value
+/// clipped; every one is counted in the metrics).
+fn log_shadow<B>(req: &Request<B>, route: &Route, d: &corsgate_core::shadow::Disagreement) {
+    let Some(suppressed) = crate::logging::shadow_budget().admit() else {
+        return;
+    };
+    let clip = crate::logging::clip;
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| clip(o.as_bytes()))
+        .unwrap_or_default();
+    tracing::warn!(
+        target: "corsgate::shadow",
+        kind = d.kind.code(),
+        reason = d.reason().code(),
+        enforced = d.enforced.code(),
+        candidate = d.candidate.code(),
+        method = %clip(req.method().as_str().as_bytes()),
+        path = %clip(req.uri().path().as_bytes()),
+        route = %route.path,
+        origin = %origin,
+        suppressed,
+        "shadow policy disagrees: {}",
+        d.kind
     );
 }
 

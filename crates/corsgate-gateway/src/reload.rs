@@ -47,7 +47,11 @@ impl Reloader {
             *s = stamp(path);
         }
         match GatewayConfig::from_file(path) {
-            Ok(c) => {
+            Ok(mut c) => {
+                // `serve --promote` holds across reloads.
+                if self.shared.runtime.load().config.promoted {
+                    c.promote_shadows();
+                }
                 self.apply(c);
                 Ok(())
             }
