@@ -157,6 +157,12 @@ impl DemoGateway {
         }
     }
 
+    /// Every CORS decision of the gateway from now on (a slow reader misses
+    /// old ones rather than slow the gateway).
+    pub fn decisions(&self) -> tokio::sync::broadcast::Receiver<crate::Decided> {
+        self.reloader.decisions()
+    }
+
     /// The gateway's origin (`http://127.0.0.1:8080`).
     pub fn origin(&self) -> String {
         format!("http://{}", self.listen)

@@ -90,6 +90,7 @@ pub use demo::{demo_config, start_demo_upstream, DemoGateway};
 pub use fdlimit::raise_nofile;
 pub use metrics::Metrics;
 pub use reload::Reloader;
+pub use runtime::Decided;
 
 /// How the gateway chooses a request's route, for tools that must choose as
 /// it does (`corsgate test --config`): the host as routes name it
@@ -219,6 +220,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     let shared = Arc::new(runtime::Shared {
         runtime: ArcSwap::from_pointee(runtime::Runtime::new(config)),
         metrics: metrics.clone(),
+        decisions: std::sync::OnceLock::new(),
     });
     let reloader = Arc::new(Reloader::new(shared.clone(), source.clone()));
     let mut other_tasks = Vec::new();

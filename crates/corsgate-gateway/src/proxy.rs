@@ -20,7 +20,7 @@ use crate::forward::{is_plain, remove_hop_by_hop, ClientSide};
 use crate::h1client;
 use crate::metrics::UpstreamError;
 use crate::routes;
-use crate::runtime::{Runtime, Shared};
+use crate::runtime::{Decided, Runtime, Shared};
 use crate::target;
 use crate::tunnel;
 use crate::upstream::{Outgoing, Pool};
@@ -159,6 +159,19 @@ async fn route_and_forward(
             if let Some(d) = v.disagreement() {
                 metrics.shadow(d);
                 log_shadow(&req, route, d);
+            }
+            if let Some(watcher) = shared.decisions.get() {
+                let _ = watcher.send(Decided {
+                    origin: req
+                        .headers()
+                        .get(header::ORIGIN)
+                        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned()),
+                    method: req.method().to_string(),
+                    path: path.to_string(),
+                    allowed: v.allowed(),
+                    code: v.reason_code(),
+                    reason: v.reason_text(),
+                });
             }
             if !v.allowed() {
                 log_denied(&req, route, &v);

@@ -65,6 +65,14 @@ impl Reloader {
         }
     }
 
+    /// Every CORS decision from now on (see [`crate::DemoGateway::decisions`]).
+    pub(crate) fn decisions(&self) -> tokio::sync::broadcast::Receiver<crate::Decided> {
+        self.shared
+            .decisions
+            .get_or_init(|| tokio::sync::broadcast::channel(256).0)
+            .subscribe()
+    }
+
     /// Swaps in a validated configuration.
     pub fn apply(&self, config: GatewayConfig) {
         let old = self.shared.runtime.load();

@@ -1,8 +1,9 @@
 //! The gateway's state: what a reload swaps atomically (the configuration
 //! and the upstream connection pools built for it) and what every
-//! connection shares (that swappable runtime and the metrics).
+//! connection shares (that swappable runtime, the metrics, and the stream of
+//! decisions a watcher asked for).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 
@@ -79,4 +80,25 @@ pub struct Shared {
     pub runtime: ArcSwap<Runtime>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Every CORS decision, once a watcher subscribed (the playground page of
+    /// `serve --demo`, [`crate::DemoGateway::decisions`]); unset, it costs
+    /// a request one load.
+    pub decisions: OnceLock<tokio::sync::broadcast::Sender<Decided>>,
+}
+
+/// One CORS decision of the gateway, for a watcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The `Origin` header, if any.
+    pub origin: Option<String>,
+    /// The method.
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// Whether the policy allowed it.
+    pub allowed: bool,
+    /// The decision's reason code.
+    pub code: &'static str,
+    /// The decision's reason, for a person.
+    pub reason: String,
 }

@@ -27,13 +27,16 @@ fn shadowed(text: &str) -> String {
 
 const OLD: (&str, &str) = ("origin", "https://old.example.com");
 
-/// Requests of every kind, and how many disagreements each makes.
-fn requests() -> Vec<(
+/// A request: method, path, headers, and how many disagreements it makes.
+type Case = (
     &'static str,
     &'static str,
     Vec<(&'static str, &'static str)>,
     u64,
-)> {
+);
+
+/// Requests of every kind.
+fn requests() -> Vec<Case> {
     let pf = |m: &'static str| ("access-control-request-method", m);
     vec![
         ("GET", "/api/echo", vec![APP], 0),
@@ -82,7 +85,7 @@ async fn a_shadow_policy_changes_no_answer_and_counts_each_disagreement() {
     let plain_text = text.split("[routes.shadow]").collect::<Vec<_>>();
     // The same configuration without the shadow table.
     let without_shadow = {
-        let rest = plain_text[1].splitn(2, "\n\n").nth(1).unwrap_or("");
+        let rest = plain_text[1].split_once("\n\n").map_or("", |x| x.1);
         format!("{}{}", plain_text[0], rest)
     };
     let without = start(GatewayConfig::from_toml(&without_shadow).unwrap())

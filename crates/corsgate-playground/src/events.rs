@@ -31,7 +31,8 @@ impl DecisionEvent {
         method: String,
         path: String,
         allowed: bool,
-        reason: &corsgate_core::Reason,
+        code: &'static str,
+        reason: String,
     ) -> Self {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -43,8 +44,8 @@ impl DecisionEvent {
             method,
             path,
             allowed,
-            code: reason.code(),
-            reason: reason.to_string(),
+            code,
+            reason,
         }
     }
 }

@@ -82,7 +82,12 @@ async fn publish(
     let resp = next.run(req).await;
     if let Some(o) = resp.extensions().get::<CorsOutcome>() {
         shared.events.publish(DecisionEvent::now(
-            origin, method, path, o.allowed, &o.reason,
+            origin,
+            method,
+            path,
+            o.allowed,
+            o.reason.code(),
+            o.reason.to_string(),
         ));
     }
     resp

@@ -35,6 +35,7 @@ use corsgate_gateway::DemoGateway;
 use corsgate_tower::CorsLayer;
 use tokio::net::TcpListener;
 
+use crate::events::DecisionEvent;
 use crate::policy::telling;
 use crate::state::{Live, Shared, Target};
 
@@ -93,6 +94,8 @@ pub async fn start_page(page_addr: SocketAddr, demo: DemoGateway) -> std::io::Re
     let page = TcpListener::bind(page_addr).await?;
     let page_origin = format!("http://{}", page.local_addr()?);
     let gateway_origin = demo.origin();
+    // The gateway's decisions, for the live view.
+    let mut decisions = demo.decisions();
     let text = demo_policy(&page_origin);
     let policy = telling(Policy::from_toml(&text).map_err(invalid)?);
     // The demo configuration allows the usual page origin already.
@@ -116,6 +119,19 @@ pub async fn start_page(page_addr: SocketAddr, demo: DemoGateway) -> std::io::Re
         page_origin.clone(),
         gateway_origin.clone(),
     );
+    let events = shared.events.clone();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match decisions.recv().await {
+                Ok(d) => events.publish(DecisionEvent::now(
+                    d.origin, d.method, d.path, d.allowed, d.code, d.reason,
+                )),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
     let page_app = page::router(shared.clone());
     tokio::spawn(async move {
         let _ = axum::serve(page, page_app).await;

@@ -56,8 +56,6 @@ struct ConfigOut {
     page_origin: String,
     gateway_origin: String,
     policy: String,
-    /// Whether `/api/events` streams the gateway's decisions.
-    live_decisions: bool,
 }
 
 async fn config(State(s): State<Shared>) -> Json<ConfigOut> {
@@ -65,7 +63,6 @@ async fn config(State(s): State<Shared>) -> Json<ConfigOut> {
         page_origin: s.page_origin.clone(),
         gateway_origin: s.gateway_origin.clone(),
         policy: s.live().text.clone(),
-        live_decisions: s.streams_decisions(),
     })
 }
 

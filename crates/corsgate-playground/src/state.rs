@@ -62,11 +62,6 @@ impl Shared {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
-    /// Whether the live view has decisions to show (the playground's own
-    /// gateway publishes them; the gateway of `serve --demo` logs them).
-    pub fn streams_decisions(&self) -> bool {
-        matches!(self.target, Target::Tower(_))
-    }
     /// Validates `text` and applies it to the gateway; on failure nothing
     /// changes and the problems say why.
     pub fn apply(&self, text: String) -> Result<(), Vec<PolicyProblem>> {

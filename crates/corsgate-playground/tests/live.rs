@@ -55,10 +55,27 @@ async fn apply(page: &str, policy: &str) -> (u16, String) {
 
 async fn edits_the_gateway(r: &corsgate_playground::Running) {
     let (page, gw) = (&r.page_origin, &r.gateway_origin);
+    let mut live = r.shared.events.subscribe();
     // The demo policy allows the page, not PATCH.
     let (status, head) = preflight_patch(gw, page).await;
     assert_eq!(status, 403, "{head}");
     assert!(head.contains("corsgate-reason:"), "{head}");
+    // The live view hears of it.
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(5), live.recv())
+        .await
+        .expect("a decision event")
+        .expect("an event");
+    assert_eq!(
+        (
+            seen.origin.as_deref(),
+            seen.method.as_str(),
+            seen.path.as_str(),
+            seen.allowed
+        ),
+        (Some(page.as_str()), "OPTIONS", "/api/items/1", false),
+        "{seen:?}"
+    );
+    assert_eq!(seen.code, "method_not_allowed", "{seen:?}");
     // An invalid edit changes nothing.
     let text = r.shared.live().text.clone();
     let (status, _) = apply(page, &text.replace(page.as_str(), &format!("{page}/"))).await;

@@ -225,8 +225,7 @@ async function init() {
   let timer;
   $("policy").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(evaluate, 300); });
   for (const b of document.querySelectorAll("[data-preset]")) b.addEventListener("click", () => applyPreset(b.dataset.preset));
-  if (cfg.live_decisions) liveView();
-  else $("live-panel").append(el("p", { class: "note" }, "This is the gateway corsgate serve --demo started: its decisions are in its log (and on its admin port's /metrics)."));
+  liveView();
   await evaluate();
   document.body.dataset.ready = "true";
 }
