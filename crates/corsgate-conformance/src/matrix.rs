@@ -7,7 +7,7 @@
 //! Only values the real pipeline can carry are generated: no NUL, CR or LF in
 //! request header values, ASCII only.
 
-use corsgate_core::{Credentials, Mode};
+use corsgate_core::{Credentials, HeadersForm, Mode};
 
 use crate::case::{Acac, Acao, ActualSpec, Case, Dest, Hop, PreflightSpec, Redirect, RequestSpec};
 use crate::rng::Rng;
@@ -192,6 +192,7 @@ fn request(rng: &mut Rng) -> RequestSpec {
         headers,
         credentials,
         mode,
+        form: HeadersForm::Headers,
     }
 }
 

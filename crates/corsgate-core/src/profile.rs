@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::Initiator;
+use crate::request::{HeadersForm, Initiator};
 use crate::response::Response;
 
 /// Which browser's behaviour to model.
@@ -241,15 +241,6 @@ impl Profile {
         }
     }
 
-    /// Whether `fetch()` drops *every* line of a header when one of its lines
-    /// is forbidden. Chromium judges `X-HTTP-Method-Override` (and its
-    /// siblings) by the combined value, so appending `PATCH` and `TRACE`
-    /// sends neither; the standard drops only the `TRACE` line. Firefox does
-    /// the same as Chromium. Checked against Chromium 156 and Firefox 153 ESR.
-    pub fn fetch_drops_whole_forbidden_header(self) -> bool {
-        matches!(self, Profile::Chromium | Profile::Firefox)
-    }
-
     /// Whether a request header set several times is judged by its combined
     /// value (`a, b`) rather than line by line. Chromium and Firefox keep one
     /// value per name, so `Content-Type: text/plain` twice is `text/plain,
@@ -261,6 +252,37 @@ impl Profile {
     /// 2.50.6 (`tests/webkit.rs`).
     pub fn combines_request_headers(self) -> bool {
         matches!(self, Profile::Chromium | Profile::Firefox | Profile::Safari)
+    }
+
+    /// Whether a request whose headers script passed in `form` is judged
+    /// line by line, each unsafe line announced in
+    /// `Access-Control-Request-Headers` (a name given twice is listed twice:
+    /// `x-a,x-a`), even by a profile that
+    /// [`Profile::combines_request_headers`]. Firefox judges the entries of
+    /// `fetch()`'s own header list, which holds one line per pair (or per
+    /// key of a plain object: `X-A` and `x-a`): `Range: bytes=0-1` and
+    /// `Range: bytes=2-3` given as pairs need no preflight, and two
+    /// `Accept-Language` pairs of 120 bytes each none either, where a
+    /// `Headers` object (read back as one combined line) or
+    /// `setRequestHeader` (which combines) makes one unsafe line. Chromium
+    /// and WebKit judge the combined value whatever the form. Checked
+    /// against Firefox 153 ESR, Chromium 156 and WebKitGTK 2.50.6
+    /// (`tests/headers_form.rs` in the conformance crate).
+    pub fn judges_header_lines(self, form: HeadersForm) -> bool {
+        matches!(self, Profile::Firefox) && matches!(form, HeadersForm::Pairs | HeadersForm::Record)
+    }
+
+    /// Whether a request carrying several `Content-Type` lines sends only
+    /// the last one (where the other names go out combined, `a, b`).
+    /// Firefox sets `Content-Type` on its channel replacing the previous
+    /// value: pairs `text/plain` then `application/json` send
+    /// `Content-Type: application/json` (after a preflight for it). The
+    /// standard, Chromium and WebKit send `text/plain, application/json`.
+    /// Only a form that keeps two lines shows it (pairs, or a plain object
+    /// with `Content-Type` and `content-type`). Checked against Firefox 153
+    /// ESR (`tests/headers_form.rs` in the conformance crate).
+    pub fn sends_last_content_type_line(self) -> bool {
+        matches!(self, Profile::Firefox)
     }
 
     /// Whether a `Content-Type` request header holding a comma is never

@@ -1,0 +1,476 @@
+//! A header name given twice, in each form script can pass headers in
+//! (`fetch()` with a `Headers` object, a sequence of pairs or a plain
+//! object; `XMLHttpRequest.setRequestHeader`), in real Chromium, Firefox and
+//! WebKit against the engine's profiles.
+//!
+//! The matrix (tests/chromium.rs, tests/firefox.rs, tests/webkit.rs) runs
+//! every form too, but sees only whether a preflight was sent, what it
+//! announced and the outcome. This test also looks at the header lines that
+//! reached the server: each request's lines for the duplicated name must be
+//! the ones the engine sends, line for line. The server allows every header
+//! and method, so the request itself always goes out.
+//!
+//! `CORSGATE_FORM_TABLE=1` prints what each browser did (the table in
+//! `docs/conformance.md`); `CORSGATE_FORM_BROWSERS=chromium,firefox,webkit`
+//! picks the browsers (default: all three). Needs the browsers of the matrix
+//! tests and fails without them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use corsgate_conformance::case::{
+    Acac, Acao, ActualSpec, Api, Case, Dest, Hop, PreflightSpec, RequestSpec, Site,
+};
+use corsgate_conformance::gecko::{start_firefox, FirefoxOptions};
+use corsgate_conformance::judge::{Engine, Judge, Observation};
+use corsgate_conformance::run::{parse_outcome, run_jobs, Options, BROWSER_APIS};
+use corsgate_conformance::server::Servers;
+use corsgate_conformance::webdriver::Driver;
+use corsgate_conformance::webkit::{start_webkit, WebkitOptions, Xvfb};
+use corsgate_core::{Browser, Credentials, HeadersForm, Mode, Profile, Response, Stage};
+use serde_json::Value;
+
+/// The header sets: a label, the method, the mode, and the lines script sets.
+const SETS: &[(&str, &str, Mode, &[(&str, &str)])] = &[
+    (
+        "ct-same",
+        "POST",
+        Mode::Cors,
+        &[
+            ("Content-Type", "text/plain"),
+            ("Content-Type", "text/plain"),
+        ],
+    ),
+    (
+        "ct-safe-unsafe",
+        "POST",
+        Mode::Cors,
+        &[
+            ("Content-Type", "text/plain"),
+            ("Content-Type", "application/json"),
+        ],
+    ),
+    (
+        "ct-unsafe-safe",
+        "POST",
+        Mode::Cors,
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Type", "text/plain"),
+        ],
+    ),
+    (
+        "ct-charset",
+        "POST",
+        Mode::Cors,
+        &[
+            ("Content-Type", "text/plain;charset=utf-8"),
+            ("Content-Type", "text/plain"),
+        ],
+    ),
+    (
+        "ct-case",
+        "POST",
+        Mode::Cors,
+        &[
+            ("Content-Type", "text/plain"),
+            ("content-type", "text/plain"),
+        ],
+    ),
+    (
+        "accept-same",
+        "GET",
+        Mode::Cors,
+        &[
+            ("Accept", "application/json"),
+            ("Accept", "application/json"),
+        ],
+    ),
+    (
+        "accept-unsafe-safe",
+        "GET",
+        Mode::Cors,
+        &[("Accept", "a\"b"), ("Accept", "application/json")],
+    ),
+    (
+        "accept-case",
+        "GET",
+        Mode::Cors,
+        &[("Accept", "application/json"), ("accept", "*/*")],
+    ),
+    (
+        "al-same",
+        "GET",
+        Mode::Cors,
+        &[("Accept-Language", "en"), ("Accept-Language", "de")],
+    ),
+    (
+        "al-long",
+        "GET",
+        Mode::Cors,
+        &[
+            ("Accept-Language", LONG_LANG),
+            ("Accept-Language", LONG_LANG),
+        ],
+    ),
+    (
+        "cl-same",
+        "GET",
+        Mode::Cors,
+        &[("Content-Language", "de"), ("Content-Language", "en")],
+    ),
+    (
+        "range-same",
+        "GET",
+        Mode::Cors,
+        &[("Range", "bytes=0-1"), ("Range", "bytes=0-1")],
+    ),
+    (
+        "range-two",
+        "GET",
+        Mode::Cors,
+        &[("Range", "bytes=0-1"), ("Range", "bytes=2-3")],
+    ),
+    (
+        "xhmo-patch-trace",
+        "GET",
+        Mode::Cors,
+        &[
+            ("X-HTTP-Method-Override", "PATCH"),
+            ("X-HTTP-Method-Override", "TRACE"),
+        ],
+    ),
+    (
+        "xhmo-trace-patch",
+        "GET",
+        Mode::Cors,
+        &[
+            ("X-HTTP-Method-Override", "TRACE"),
+            ("X-HTTP-Method-Override", "PATCH"),
+        ],
+    ),
+    (
+        "xhmo-case",
+        "GET",
+        Mode::Cors,
+        &[
+            ("X-HTTP-Method-Override", "PATCH"),
+            ("x-http-method-override", "TRACE"),
+        ],
+    ),
+    (
+        "xhm-patch-delete",
+        "GET",
+        Mode::Cors,
+        &[("X-HTTP-Method", "PATCH"), ("X-HTTP-Method", "DELETE")],
+    ),
+    (
+        "xmo-patch-connect",
+        "GET",
+        Mode::Cors,
+        &[
+            ("X-Method-Override", "PATCH"),
+            ("X-Method-Override", "connect"),
+        ],
+    ),
+    (
+        "xhm-track-get",
+        "GET",
+        Mode::Cors,
+        &[("X-HTTP-Method", "track"), ("X-HTTP-Method", "GET")],
+    ),
+    (
+        "custom-same",
+        "GET",
+        Mode::Cors,
+        &[("X-A", "1"), ("X-A", "2")],
+    ),
+    (
+        "custom-case",
+        "GET",
+        Mode::Cors,
+        &[("X-A", "1"), ("x-a", "2")],
+    ),
+    (
+        "nocors-ct-same",
+        "POST",
+        Mode::NoCors,
+        &[
+            ("Content-Type", "text/plain"),
+            ("Content-Type", "text/plain"),
+        ],
+    ),
+    (
+        "nocors-ct-unsafe",
+        "POST",
+        Mode::NoCors,
+        &[
+            ("Content-Type", "text/plain"),
+            ("Content-Type", "application/json"),
+        ],
+    ),
+    (
+        "nocors-accept-case",
+        "GET",
+        Mode::NoCors,
+        &[("Accept", "application/json"), ("accept", "*/*")],
+    ),
+];
+
+/// 120 bytes: safelisted alone, over 128 once combined.
+const LONG_LANG: &str = "en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us";
+
+/// The fetch() forms (XHR runs with every case, always `setRequestHeader`).
+const FORMS: [HeadersForm; 3] = [
+    HeadersForm::Headers,
+    HeadersForm::Pairs,
+    HeadersForm::Record,
+];
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for (_, method, mode, lines) in SETS {
+        for form in FORMS {
+            let names: Vec<String> = lines.iter().map(|(n, _)| n.to_string()).collect();
+            let hop = Hop {
+                preflight: PreflightSpec {
+                    status: 204,
+                    location: false,
+                    acao: Acao::Echo,
+                    acac: Acac::Missing,
+                    acam: vec![format!("{method}, PATCH, DELETE")],
+                    acah: vec![names.join(", ")],
+                    max_age: Some("0".into()),
+                },
+                actual: ActualSpec {
+                    status: 200,
+                    acao: Acao::Echo,
+                    acac: Acac::Missing,
+                    aceh: vec![],
+                    extra: vec![],
+                    redirect: None,
+                },
+            };
+            out.push(Case {
+                id: out.len() as u32,
+                request: RequestSpec {
+                    method: method.to_string(),
+                    headers: lines
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
+                    credentials: Credentials::Omit,
+                    mode: *mode,
+                    form,
+                },
+                start: Dest::Target,
+                hops: vec![hop],
+                repeat: false,
+            });
+        }
+    }
+    out
+}
+
+/// The lines of `name` (any case) a request carried.
+fn lines_of(lines: &[(String, String)], name: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// What one browser (or the engine) did: the observation and, for each
+/// request that reached the server, the lines of the duplicated name.
+type Seen = BTreeMap<(u32, Api), (Observation, Vec<Vec<String>>)>;
+
+fn in_browser(
+    start: &dyn Fn() -> Result<Driver, String>,
+    servers: &Servers,
+    cases: &[Case],
+) -> Seen {
+    let site = servers.site();
+    let pairs: Vec<(u32, Api)> = cases
+        .iter()
+        .flat_map(|c| BROWSER_APIS.map(|api| (c.id, api)))
+        .collect();
+    let (results, _) = run_jobs(start, site, cases, &pairs, &site.page, 400, 8, 100)
+        .unwrap_or_else(|e| panic!("browser run failed: {e}"));
+    let mut out = Seen::new();
+    for case in cases {
+        for api in BROWSER_APIS {
+            let r: &Value = &results[&corsgate_conformance::page::key(case, api)];
+            let outcome = parse_outcome(r).unwrap_or_else(|| panic!("bad result {r}"));
+            let log = servers.requests(case.id, api);
+            let name = &case.request.headers[0].0;
+            let obs = Observation {
+                outcome,
+                first: None,
+                preflights: log.iter().filter(|l| l.preflight).count(),
+                requests: log.iter().filter(|l| !l.preflight).count(),
+                trace: log
+                    .iter()
+                    .map(|l| {
+                        corsgate_conformance::judge::trace_line(
+                            l.hop,
+                            l.preflight,
+                            &l.method,
+                            l.origin.as_deref(),
+                            l.request_headers.as_deref(),
+                        )
+                    })
+                    .collect(),
+            };
+            let sent = log
+                .iter()
+                .filter(|l| !l.preflight)
+                .map(|l| lines_of(&l.lines, name))
+                .collect();
+            out.insert((case.id, api), (obs, sent));
+        }
+    }
+    out
+}
+
+/// The engine's lines of the duplicated name on each request it sent.
+fn engine_lines(profile: Profile, site: &Site, case: &Case, api: Api) -> Vec<Vec<String>> {
+    let Ok(request) = case.engine_request(site, api) else {
+        return Vec::new();
+    };
+    let name = case.request.headers[0].0.clone();
+    let mut sent = Vec::new();
+    let mut browser = Browser::new(profile);
+    let _ = browser.run(request, |out| {
+        if out.stage != Stage::Preflight {
+            sent.push(
+                out.headers
+                    .get_all(&name)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let preflight = out.stage == Stage::Preflight;
+        let origin = out.headers.get("origin").map(|o| o.into_owned());
+        let wire = case.respond(site, api, 0, preflight, origin.as_deref());
+        let mut resp = Response::new(wire.status);
+        for (n, v) in wire.headers {
+            resp = resp.header(n, v);
+        }
+        Ok::<_, String>(resp)
+    });
+    sent
+}
+
+fn label(case: &Case, api: Api) -> String {
+    let set = SETS[case.id as usize / FORMS.len()].0;
+    let form = case.headers_form(api).name();
+    format!("{set} {form}")
+}
+
+fn show(o: &Observation, lines: &[Vec<String>]) -> String {
+    let pre = o
+        .trace
+        .iter()
+        .filter(|t| t.starts_with('P'))
+        .map(|t| t.split(" acrh=").nth(1).unwrap_or("-").to_owned())
+        .collect::<Vec<_>>();
+    let pre = if pre.is_empty() {
+        "no preflight".to_owned()
+    } else {
+        format!("preflight acrh={}", pre.join("+"))
+    };
+    let sent = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "[{}]",
+                l.iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!("{}; {pre}; sent {sent}", o.outcome)
+}
+
+#[test]
+fn duplicated_headers_in_every_form() {
+    let cases = Arc::new(cases());
+    let which = std::env::var("CORSGATE_FORM_BROWSERS")
+        .unwrap_or_else(|_| "chromium,firefox,webkit".into());
+    let mut failures = Vec::new();
+    let mut table = String::new();
+    for browser in which.split(',') {
+        // Servers of its own per browser: the logs are per case and API.
+        let servers = Servers::start(cases.clone()).expect("loopback servers start");
+        let site = servers.site().clone();
+        let (profile, seen) = match browser {
+            "chromium" => {
+                let o = Options::default();
+                (
+                    Profile::Chromium,
+                    in_browser(
+                        &|| Driver::start(&o.chromedriver, &o.chromium),
+                        &servers,
+                        &cases,
+                    ),
+                )
+            }
+            "firefox" => {
+                let o = FirefoxOptions::default();
+                (
+                    Profile::Firefox,
+                    in_browser(&|| start_firefox(&o), &servers, &cases),
+                )
+            }
+            "webkit" => {
+                let o = WebkitOptions::from_env();
+                let x = Xvfb::start(&o.xvfb).expect("Xvfb starts");
+                (
+                    Profile::Safari,
+                    in_browser(&|| start_webkit(&o, &x.display), &servers, &cases),
+                )
+            }
+            other => panic!("unknown browser {other}"),
+        };
+        let mut engine = Engine(profile);
+        for case in cases.iter() {
+            for api in BROWSER_APIS {
+                if api == Api::Xhr && case.request.form != HeadersForm::Headers {
+                    continue; // XHR is the same in every case of a set
+                }
+                let (obs, sent) = &seen[&(case.id, api)];
+                table.push_str(&format!(
+                    "{browser}\t{}\t{}\n",
+                    label(case, api),
+                    show(obs, sent)
+                ));
+                let got = engine.judge(&site, case, api);
+                let got_lines = engine_lines(profile, &site, case, api);
+                if got.as_ref() != Ok(obs) || &got_lines != sent {
+                    failures.push(format!(
+                        "{browser} {}: browser {}; engine {}",
+                        label(case, api),
+                        show(obs, sent),
+                        match &got {
+                            Ok(o) => show(o, &got_lines),
+                            Err(e) => e.clone(),
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    if std::env::var_os("CORSGATE_FORM_TABLE").is_some() {
+        eprintln!("{table}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} requests where the engine departs from the browser:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
