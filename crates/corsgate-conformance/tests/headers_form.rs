@@ -272,18 +272,20 @@ fn cases() -> Vec<Case> {
     out
 }
 
-/// The lines of `name` (any case) a request carried.
-fn lines_of(lines: &[(String, String)], name: &str) -> Vec<String> {
-    lines
-        .iter()
+/// The value of `name` (any case) a request carried: its lines joined with
+/// `", "` (what several lines mean in HTTP; the browsers send one line),
+/// `None` without any.
+fn value_of<'a>(lines: impl Iterator<Item = (&'a str, String)>, name: &str) -> Option<String> {
+    let values: Vec<String> = lines
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
-        .collect()
+        .map(|(_, v)| v)
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// What one browser (or the engine) did: the observation and, for each
-/// request that reached the server, the lines of the duplicated name.
-type Seen = BTreeMap<(u32, Api), (Observation, Vec<Vec<String>>)>;
+/// request that reached the server, the value of the duplicated name.
+type Seen = BTreeMap<(u32, Api), (Observation, Vec<Option<String>>)>;
 
 fn in_browser(
     start: &dyn Fn() -> Result<Driver, String>,
@@ -325,7 +327,7 @@ fn in_browser(
             let sent = log
                 .iter()
                 .filter(|l| !l.preflight)
-                .map(|l| lines_of(&l.lines, name))
+                .map(|l| value_of(l.lines.iter().map(|(n, v)| (n.as_str(), v.clone())), name))
                 .collect();
             out.insert((case.id, api), (obs, sent));
         }
@@ -333,8 +335,8 @@ fn in_browser(
     out
 }
 
-/// The engine's lines of the duplicated name on each request it sent.
-fn engine_lines(profile: Profile, site: &Site, case: &Case, api: Api) -> Vec<Vec<String>> {
+/// The engine's value of the duplicated name on each request it sent.
+fn engine_lines(profile: Profile, site: &Site, case: &Case, api: Api) -> Vec<Option<String>> {
     let Ok(request) = case.engine_request(site, api) else {
         return Vec::new();
     };
@@ -343,12 +345,12 @@ fn engine_lines(profile: Profile, site: &Site, case: &Case, api: Api) -> Vec<Vec
     let mut browser = Browser::new(profile);
     let _ = browser.run(request, |out| {
         if out.stage != Stage::Preflight {
-            sent.push(
+            sent.push(value_of(
                 out.headers
-                    .get_all(&name)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .collect::<Vec<_>>(),
-            );
+                    .iter()
+                    .map(|(n, v)| (n, String::from_utf8_lossy(v).into_owned())),
+                &name,
+            ));
         }
         let preflight = out.stage == Stage::Preflight;
         let origin = out.headers.get("origin").map(|o| o.into_owned());
@@ -368,11 +370,11 @@ fn label(case: &Case, api: Api) -> String {
     format!("{set} {form}")
 }
 
-fn show(o: &Observation, lines: &[Vec<String>]) -> String {
+fn show(o: &Observation, lines: &[Option<String>]) -> String {
     let pre = o
         .trace
         .iter()
-        .filter(|t| t.starts_with('P'))
+        .filter(|t| t.starts_with("P0 "))
         .map(|t| t.split(" acrh=").nth(1).unwrap_or("-").to_owned())
         .collect::<Vec<_>>();
     let pre = if pre.is_empty() {
