@@ -298,17 +298,16 @@ impl Profile {
     /// Whether the safelisted header `name` (lower case) takes part in the
     /// 1024-byte rule (safelisted values adding up to more than 1024 bytes
     /// all need a preflight). The standard counts and marks every safelisted
-    /// header; Firefox only `Accept`, `Accept-Language` and
-    /// `Content-Language`: a safe `Content-Type` (judged on its own, apart
-    /// from the other headers) and a safe `Range` stay out of
-    /// `Access-Control-Request-Headers`. Checked against Firefox 153 ESR
-    /// (whether their bytes count towards the total is not reached by the
-    /// matrix; the profile leaves them out).
-    pub fn total_limit_covers(self, name: &str) -> bool {
-        match self {
-            Profile::Firefox => !matches!(name, "content-type" | "range"),
-            _ => true,
-        }
+    /// header; Firefox has no such rule. With a `Headers` object or
+    /// `setRequestHeader` each name is one line, and the five safelisted
+    /// names of at most 128 bytes each cannot pass 1024 (three `Accept`,
+    /// `Accept-Language` and `Content-Language` lines of 120 bytes make
+    /// three unsafe lines of 360 bytes). Given as pairs, they stay nine safe
+    /// lines (1,080 bytes in all), and Firefox sends them without a
+    /// preflight. Checked against Firefox 153 ESR (the conformance matrix,
+    /// seed `0xc025a7e5eed001`: #160, #1843).
+    pub fn total_limit_covers(self, _name: &str) -> bool {
+        !matches!(self, Profile::Firefox)
     }
 
     /// Whether a request carrying a conditional header (`If-None-Match`,
