@@ -45,8 +45,11 @@ pub fn generate(seed: u64, count: u32) -> Vec<Case> {
         .collect()
 }
 
-/// Mixed into the seed for the form stream ("HEADERS").
-const FORM_STREAM: u64 = 0x4845_4144_4552_5300;
+/// Mixed into the seed for the form stream ("HEADERS" and 5: the first
+/// such stream whose matrix still shows every WebKit departure on its
+/// listed case; the one ending in 0 left none of
+/// `same_origin_start_keeps_credentials`).
+const FORM_STREAM: u64 = 0x4845_4144_4552_5305;
 
 /// Values a repeated name gets, by lower-case name: safe and unsafe ones,
 /// and, for the method-override names, safe and forbidden methods.

@@ -261,6 +261,7 @@ impl Fetch<'_> {
         let c = self.request.credentials();
         if c == Credentials::SameOrigin
             && self.browser.profile.same_origin_start_keeps_credentials()
+            && self.preflights == 0
             && self
                 .request
                 .origin()

@@ -603,7 +603,11 @@ impl Profile {
     /// redirects with `*`: "Cross-origin redirection to … denied by
     /// Cross-Origin Resource Sharing policy: Cannot use wildcard in
     /// Access-Control-Allow-Origin when credentials flag is true"; the same
-    /// `*` on the final response passes).
+    /// `*` on the final response passes). Not once the request has been
+    /// preflighted: an `XMLHttpRequest` from the page with
+    /// `Accept: a"b, */*` (two `setRequestHeader` calls) redirected 308 to
+    /// another origin is preflighted there, and that origin's 302 with `*`
+    /// passes (the conformance matrix, seed `0xc025a7e5eed001`, #1913).
     pub fn same_origin_start_keeps_credentials(self) -> bool {
         matches!(self, Profile::Safari)
     }
