@@ -67,7 +67,10 @@ const REPEATS: [(&str, &[&str]); 8] = [
     ("accept-language", &["en", "de", LONG_LANGUAGE]),
     ("content-language", &["de", "en", "de:DE"]),
     ("range", &["bytes=0-1", "bytes=2-3", "items=1-2"]),
-    ("x-http-method-override", &["PATCH", "TRACE", "DELETE", "connect", "GET"]),
+    (
+        "x-http-method-override",
+        &["PATCH", "TRACE", "DELETE", "connect", "GET"],
+    ),
     ("x-method-override", &["PATCH", "trace", "GET"]),
     ("x-http-method", &["PATCH", "track", "DELETE"]),
 ];

@@ -120,6 +120,8 @@ fn chromium_agrees_with_the_engine() {
         let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
         // And the WebKit section (tests/webkit.rs writes it).
         let text = corsgate_conformance::webkit_report::keep_section(&old, &text);
+        // And the headers-form section (tests/headers_form.rs writes it).
+        let text = corsgate_conformance::headers_form_report::keep_section(&old, &text);
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let report = disagreement_report(

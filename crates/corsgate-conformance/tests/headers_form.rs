@@ -10,9 +10,10 @@
 //! the ones the engine sends, line for line. The server allows every header
 //! and method, so the request itself always goes out.
 //!
-//! `CORSGATE_FORM_TABLE=1` prints what each browser did (the table in
-//! `docs/conformance.md`); `CORSGATE_FORM_BROWSERS=chromium,firefox,webkit`
-//! picks the browsers (default: all three). Needs the browsers of the matrix
+//! `CORSGATE_FORM_TABLE=1` prints what each browser did;
+//! `CORSGATE_WRITE_DOCS=1` writes it as a section of `docs/conformance.md`;
+//! `CORSGATE_FORM_BROWSERS=chromium,firefox,webkit` picks the browsers
+//! (default: all three). Needs the browsers of the matrix
 //! tests and fails without them.
 
 use std::collections::BTreeMap;
@@ -21,12 +22,13 @@ use std::sync::Arc;
 use corsgate_conformance::case::{
     Acac, Acao, ActualSpec, Api, Case, Dest, Hop, PreflightSpec, RequestSpec, Site,
 };
-use corsgate_conformance::gecko::{start_firefox, FirefoxOptions};
-use corsgate_conformance::judge::{Engine, Judge, Observation};
-use corsgate_conformance::run::{parse_outcome, run_jobs, Options, BROWSER_APIS};
+use corsgate_conformance::gecko::{firefox_version, start_firefox, FirefoxOptions};
+use corsgate_conformance::headers_form_report::{render, splice, Row};
+use corsgate_conformance::judge::{Engine, Judge, Observation, Outcome};
+use corsgate_conformance::run::{chromium_version, parse_outcome, run_jobs, Options, BROWSER_APIS};
 use corsgate_conformance::server::Servers;
 use corsgate_conformance::webdriver::Driver;
-use corsgate_conformance::webkit::{start_webkit, WebkitOptions, Xvfb};
+use corsgate_conformance::webkit::{start_webkit, webkit_version, WebkitOptions, Xvfb};
 use corsgate_core::{Browser, Credentials, HeadersForm, Mode, Profile, Response, Stage};
 use serde_json::Value;
 
@@ -371,31 +373,41 @@ fn label(case: &Case, api: Api) -> String {
 }
 
 fn show(o: &Observation, lines: &[Option<String>]) -> String {
-    let pre = o
+    let pre: Vec<String> = o
         .trace
         .iter()
         .filter(|t| t.starts_with("P0 "))
         .map(|t| t.split(" acrh=").nth(1).unwrap_or("-").to_owned())
-        .collect::<Vec<_>>();
-    let pre = if pre.is_empty() {
-        "no preflight".to_owned()
-    } else {
-        format!("preflight acrh={}", pre.join("+"))
+        .collect();
+    let pre = match pre.first().map(String::as_str) {
+        None => "no preflight".to_owned(),
+        Some("-") => "preflight (no headers)".to_owned(),
+        Some(acrh) => format!("preflight `{acrh}`"),
     };
-    let sent = lines
+    let sent = match lines.first() {
+        None => "nothing sent".to_owned(),
+        Some(None) => "not sent".to_owned(),
+        Some(Some(v)) => format!("sent `{}`", v.replace('|', "\\|")),
+    };
+    let outcome = match &o.outcome {
+        Outcome::Allowed { status: 200, .. } => String::new(),
+        other => format!("{other}; "),
+    };
+    format!("{outcome}{pre}; {sent}")
+}
+
+/// The lines of a set as a table cell.
+fn show_lines(method: &str, mode: Mode, lines: &[(&str, &str)]) -> String {
+    let mode = if mode == Mode::NoCors {
+        " `no-cors`"
+    } else {
+        ""
+    };
+    let lines: Vec<String> = lines
         .iter()
-        .map(|l| {
-            format!(
-                "[{}]",
-                l.iter()
-                    .map(|v| format!("{v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(" + ")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    format!("{}; {pre}; sent {sent}", o.outcome)
+        .map(|(n, v)| format!("`{n}: {}`", v.replace('|', "\\|")))
+        .collect();
+    format!("{method}{mode} {}", lines.join(" + "))
 }
 
 #[test]
@@ -405,35 +417,45 @@ fn duplicated_headers_in_every_form() {
         .unwrap_or_else(|_| "chromium,firefox,webkit".into());
     let mut failures = Vec::new();
     let mut table = String::new();
+    let mut versions: Vec<(&str, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for browser in which.split(',') {
         // Servers of its own per browser: the logs are per case and API.
         let servers = Servers::start(cases.clone()).expect("loopback servers start");
         let site = servers.site().clone();
-        let (profile, seen) = match browser {
+        let (name, profile, seen) = match browser {
             "chromium" => {
                 let o = Options::default();
+                versions.push((
+                    "Chromium",
+                    chromium_version(&o.chromium).unwrap_or_default(),
+                ));
+                let start = || Driver::start(&o.chromedriver, &o.chromium);
                 (
+                    "Chromium",
                     Profile::Chromium,
-                    in_browser(
-                        &|| Driver::start(&o.chromedriver, &o.chromium),
-                        &servers,
-                        &cases,
-                    ),
+                    in_browser(&start, &servers, &cases),
                 )
             }
             "firefox" => {
                 let o = FirefoxOptions::default();
+                versions.push(("Firefox", firefox_version(&o.firefox).unwrap_or_default()));
+                let start = || start_firefox(&o);
                 (
+                    "Firefox",
                     Profile::Firefox,
-                    in_browser(&|| start_firefox(&o), &servers, &cases),
+                    in_browser(&start, &servers, &cases),
                 )
             }
             "webkit" => {
                 let o = WebkitOptions::from_env();
                 let x = Xvfb::start(&o.xvfb).expect("Xvfb starts");
+                versions.push(("WebKit", webkit_version(&o, &x.display).unwrap_or_default()));
+                let start = || start_webkit(&o, &x.display);
                 (
+                    "WebKit",
                     Profile::Safari,
-                    in_browser(&|| start_webkit(&o, &x.display), &servers, &cases),
+                    in_browser(&start, &servers, &cases),
                 )
             }
             other => panic!("unknown browser {other}"),
@@ -445,18 +467,29 @@ fn duplicated_headers_in_every_form() {
                     continue; // XHR is the same in every case of a set
                 }
                 let (obs, sent) = &seen[&(case.id, api)];
-                table.push_str(&format!(
-                    "{browser}\t{}\t{}\n",
-                    label(case, api),
-                    show(obs, sent)
-                ));
+                let cell = show(obs, sent);
+                table.push_str(&format!("{browser}\t{}\t{cell}\n", label(case, api)));
+                let set = SETS[case.id as usize / FORMS.len()];
+                let form = case.headers_form(api).name();
+                let at = match rows.iter().position(|r| r.set == set.0 && r.form == form) {
+                    Some(i) => i,
+                    None => {
+                        rows.push(Row {
+                            set: set.0.to_owned(),
+                            lines: show_lines(set.1, set.2, set.3),
+                            form: form.to_owned(),
+                            seen: Default::default(),
+                        });
+                        rows.len() - 1
+                    }
+                };
+                rows[at].seen.insert(name.to_owned(), cell.clone());
                 let got = engine.judge(&site, case, api);
                 let got_lines = engine_lines(profile, &site, case, api);
                 if got.as_ref() != Ok(obs) || &got_lines != sent {
                     failures.push(format!(
-                        "{browser} {}: browser {}; engine {}",
+                        "{browser} {}: browser {cell}; engine {}",
                         label(case, api),
-                        show(obs, sent),
                         match &got {
                             Ok(o) => show(o, &got_lines),
                             Err(e) => e.clone(),
@@ -468,6 +501,15 @@ fn duplicated_headers_in_every_form() {
     }
     if std::env::var_os("CORSGATE_FORM_TABLE").is_some() {
         eprintln!("{table}");
+    }
+    if std::env::var_os("CORSGATE_WRITE_DOCS").is_some()
+        && failures.is_empty()
+        && versions.len() == 3
+    {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/conformance.md");
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, splice(&old, &render(&versions, &rows)))
+            .expect("write docs/conformance.md");
     }
     assert!(
         failures.is_empty(),

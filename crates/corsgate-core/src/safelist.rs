@@ -745,7 +745,9 @@ mod tests {
                 "range"
             ]
         );
-        assert!(unsafe_request_header_names_in(&h, Profile::Firefox, HeadersForm::Pairs).is_empty());
+        assert!(
+            unsafe_request_header_names_in(&h, Profile::Firefox, HeadersForm::Pairs).is_empty()
+        );
     }
 
     #[test]
