@@ -33,7 +33,15 @@ use corsgate_core::{Browser, Credentials, HeadersForm, Mode, Profile, Response, 
 use serde_json::Value;
 
 /// The header sets: a label, the method, the mode, and the lines script sets.
-const SETS: &[(&str, &str, Mode, &[(&str, &str)])] = &[
+/// A header set: a label, the method, the mode, the lines.
+type Set = (
+    &'static str,
+    &'static str,
+    Mode,
+    &'static [(&'static str, &'static str)],
+);
+
+const SETS: &[Set] = &[
     (
         "ct-same",
         "POST",
@@ -194,6 +202,22 @@ const SETS: &[(&str, &str, Mode, &[(&str, &str)])] = &[
         &[("X-A", "1"), ("x-a", "2")],
     ),
     (
+        "total-over-1024",
+        "GET",
+        Mode::Cors,
+        &[
+            ("Accept", LONG_ACCEPT),
+            ("Accept-Language", LONG_LANG),
+            ("Content-Language", LONG_LANG),
+            ("Accept", LONG_ACCEPT),
+            ("Accept-Language", LONG_LANG),
+            ("Content-Language", LONG_LANG),
+            ("Accept", LONG_ACCEPT),
+            ("Accept-Language", LONG_LANG),
+            ("Content-Language", LONG_LANG),
+        ],
+    ),
+    (
         "nocors-ct-same",
         "POST",
         Mode::NoCors,
@@ -221,6 +245,10 @@ const SETS: &[(&str, &str, Mode, &[(&str, &str)])] = &[
 
 /// 120 bytes: safelisted alone, over 128 once combined.
 const LONG_LANG: &str = "en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us,en-us";
+
+/// 120 bytes of a safe `Accept`: three such lines and six of `LONG_LANG` come
+/// to 1,074 bytes, over the standard's 1,024.
+const LONG_ACCEPT: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 /// The fetch() forms (XHR runs with every case, always `setRequestHeader`).
 const FORMS: [HeadersForm; 3] = [
@@ -387,6 +415,7 @@ fn show(o: &Observation, lines: &[Option<String>]) -> String {
     let sent = match lines.first() {
         None => "nothing sent".to_owned(),
         Some(None) => "not sent".to_owned(),
+        Some(Some(v)) if v.len() > 60 => format!("sent `{}…` ({} bytes)", &v[..20], v.len()),
         Some(Some(v)) => format!("sent `{}`", v.replace('|', "\\|")),
     };
     let outcome = match &o.outcome {

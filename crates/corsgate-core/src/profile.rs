@@ -304,8 +304,8 @@ impl Profile {
     /// `Accept-Language` and `Content-Language` lines of 120 bytes make
     /// three unsafe lines of 360 bytes). Given as pairs, they stay nine safe
     /// lines (1,080 bytes in all), and Firefox sends them without a
-    /// preflight. Checked against Firefox 153 ESR (the conformance matrix,
-    /// seed `0xc025a7e5eed001`: #160, #1843).
+    /// preflight. Checked against Firefox 153 ESR (`tests/headers_form.rs`
+    /// in the conformance crate, and the matrix's pairs).
     pub fn total_limit_covers(self, _name: &str) -> bool {
         !matches!(self, Profile::Firefox)
     }
