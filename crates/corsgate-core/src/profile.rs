@@ -242,7 +242,11 @@ impl Profile {
     }
 
     /// Whether a request header set several times is judged by its combined
-    /// value (`a, b`) rather than line by line. Chromium and Firefox keep one
+    /// value (`a, b`) rather than line by line. Only a request list that
+    /// holds a name twice shows it: pairs (a `Headers` object and
+    /// `setRequestHeader` make one line per name, see
+    /// [`crate::HeadersForm`]); Firefox then judges line by line anyway
+    /// ([`Profile::judges_header_lines`]). Chromium and Firefox keep one
     /// value per name, so `Content-Type: text/plain` twice is `text/plain,
     /// text/plain`, which is not safelisted; the standard checks each line.
     /// Checked against Chromium 156 and Firefox 153 ESR by the conformance
