@@ -1235,6 +1235,43 @@ mod tests {
         assert_eq!(run(Profile::Standard, "custom", 303), [(page, auth)]);
     }
 
+    /// Checked against WebKitGTK 2.50.6 (the conformance matrix): an
+    /// `XMLHttpRequest` without credentials from the page to its own origin,
+    /// redirected 308 to another origin that redirects again with `*`, is
+    /// refused there as credentialed; once it has been preflighted (an
+    /// unsafe header), the same `*` passes. The standard lets both through.
+    #[test]
+    fn safari_same_origin_start_keeps_credentials_until_a_preflight() {
+        let run = |profile, header: (&str, &str)| {
+            let req = Request::builder("http://app.example", "http://app.example/0")
+                .header(header.0, header.1)
+                .initiator(Initiator::Xhr)
+                .headers_form(HeadersForm::SetRequestHeader)
+                .build()
+                .unwrap();
+            Browser::new(profile)
+                .run(req, |out| {
+                    let hop = out.url.rsplit('/').next().unwrap_or_default().to_owned();
+                    Ok::<_, ()>(match (out.stage, hop.as_str()) {
+                        (Stage::Preflight, _) => Response::new(204)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Headers", "x-a"),
+                        (_, "0") => Response::new(308).header("Location", "http://api.example/1"),
+                        (_, "1") => Response::new(302)
+                            .header("Location", "http://api.example/2")
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                    })
+                })
+                .unwrap()
+                .allowed
+        };
+        assert!(!run(Profile::Safari, ("Accept", "*/*")));
+        assert!(run(Profile::Safari, ("X-A", "1")));
+        assert!(run(Profile::Standard, ("Accept", "*/*")));
+        assert!(run(Profile::Standard, ("X-A", "1")));
+    }
+
     /// Runs `req` twice through one browser of `profile`, answering with
     /// `respond`; how many preflights each run sent.
     fn preflights_twice(
