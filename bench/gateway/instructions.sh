@@ -10,6 +10,8 @@
 #
 #   bench/gateway/instructions.sh             # actual GET and preflight
 #   N1=1000 N2=5000 bench/gateway/instructions.sh
+#   SHADOW=1 bench/gateway/instructions.sh    # also the gateway with a shadow policy
+#                                             # (the same policy as [routes.shadow])
 #
 # Needs valgrind and nginx (Debian packages), python3, cargo.
 set -euo pipefail
@@ -28,13 +30,16 @@ render "$here/nginx-upstream.conf.in" > "$work/upstream.conf"
 nginx -p "$work" -c "$work/upstream.conf" -g 'daemon on;' 2>/dev/null
 wait_port "$UP"
 render "$here/corsgate.toml.in" > "$work/gw.toml"
+# The same policy again as the route's shadow candidate: every request judged twice.
+{ cat "$work/gw.toml"; echo; echo "[routes.shadow]"; sed -n '/^\[routes.policy\]/,$p' "$work/gw.toml" | tail -n +2; } > "$work/gw-shadow.toml"
 # One nginx process doing the work, so that callgrind counts all of it.
 render "$here/nginx-proxy.conf.in" | sed -e 's/^worker_processes .*;/worker_processes 1; master_process off;/' > "$work/proxy.conf"
 
 count() { # contender kind n -> total instructions
   local out="$work/$1-$2-$3.cg" pid port
-  if [ "$1" = corsgate ]; then
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" serve --config "$work/gw.toml" 2>/dev/null &
+  if [ "$1" = corsgate ] || [ "$1" = corsgate-shadow ]; then
+    local cfg="$work/gw.toml"; [ "$1" = corsgate-shadow ] && cfg="$work/gw-shadow.toml"
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" serve --config "$cfg" 2>/dev/null &
     pid=$!; port=$GW
   else
     valgrind --tool=callgrind --callgrind-out-file="$out" nginx -p "$work" -c "$work/proxy.conf" -g 'daemon off;' 2>/dev/null &
@@ -56,4 +61,8 @@ echo "|---|---:|---:|---:|"
 for kind in get preflight; do
   c=$(per_request corsgate "$kind"); n=$(per_request nginx "$kind")
   echo "| $kind | $c | $n | $(awk -v c="$c" -v n="$n" 'BEGIN {printf "%.2f", c / n}') |"
+  if [ -n "${SHADOW:-}" ]; then
+    s=$(per_request corsgate-shadow "$kind")
+    echo "| $kind, with a shadow policy | $s | | shadow ÷ enforcement alone: $(awk -v s="$s" -v c="$c" 'BEGIN {printf "%.3f", s / c}') |"
+  fi
 done

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use corsgate_core::{Credentials, Initiator, Mode, Request, RequestError};
+use corsgate_core::{Credentials, HeadersForm, Initiator, Mode, Request, RequestError};
 
 /// Which script API (or tool) makes the request. Each has its own URLs, so
 /// preflight caches and server logs never mix.
@@ -219,6 +219,9 @@ pub struct RequestSpec {
     pub credentials: Credentials,
     /// fetch's mode (XHR is always `cors`).
     pub mode: Mode,
+    /// How the page hands `fetch()` the headers (a `Headers` object, pairs,
+    /// a plain object); XHR always calls `setRequestHeader`.
+    pub form: HeadersForm,
 }
 
 /// A conformance case.
@@ -483,6 +486,14 @@ impl Case {
         }
     }
 
+    /// The form in which `api` gets the headers.
+    pub fn headers_form(&self, api: Api) -> HeadersForm {
+        match api {
+            Api::Xhr => HeadersForm::SetRequestHeader,
+            _ => self.request.form,
+        }
+    }
+
     /// The mode `api` ends up with.
     pub fn mode(&self, api: Api) -> Mode {
         match api {
@@ -506,6 +517,7 @@ impl Case {
             .method(self.request.method.as_str())
             .credentials(self.credentials(api))
             .mode(self.mode(api))
+            .headers_form(self.headers_form(api))
             .initiator(if api == Api::Xhr {
                 Initiator::Xhr
             } else {
@@ -598,6 +610,9 @@ impl fmt::Display for Case {
         }
         if self.repeat {
             f.write_str(" (twice)")?;
+        }
+        if self.request.form != HeadersForm::Headers {
+            write!(f, " headers={}", self.request.form.name())?;
         }
         for (n, v) in &r.headers {
             write!(f, " [{n}: {}]", show_value(v))?;

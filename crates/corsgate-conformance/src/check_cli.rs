@@ -90,7 +90,9 @@ impl CheckCli<'_> {
             .arg("--browser")
             .arg(browser)
             .arg("--no-probe")
-            .arg("--json");
+            .arg("--json")
+            .arg("--headers-form")
+            .arg(case.request.form.name());
         for (n, v) in &case.request.headers {
             cmd.arg("--header").arg(format!("{n}: {v}"));
         }

@@ -222,10 +222,11 @@ pub fn render(input: &FirefoxReport<'_>) -> String {
         "## Firefox behaviour the engine's `firefox` profile models\n\n\
          Each was found by this harness, is a documented `Profile` method in `corsgate-core` and is pinned by a unit test there:\n\n\
          | Behaviour | Chromium | Firefox | Standard | `Profile` method |\n|---|---|---|---|---|\n\
-         | A header appended twice is judged by its combined value (`text/plain, text/plain` needs a preflight) | yes | yes | no, line by line | `combines_request_headers` |\n\
+         | A header given twice in a `Headers` object, or with `setRequestHeader`, is judged by its combined value (`text/plain, text/plain` needs a preflight) | yes | yes | yes (the object is read back combined) | `combines_request_headers` |\n\
+         | A header given twice as pairs (or as `X-A` and `x-a` in a plain object) is judged line by line, and named once per line in `Access-Control-Request-Headers` (`x-a,x-a`) | no, combined | yes | line by line, named once | `judges_header_lines` |\n\
+         | Several `Content-Type` lines (pairs) go out as the last one alone (the other names combined) | no, combined | yes | no, combined | `sends_last_content_type_line` |\n\
          | `Content-Type` with a comma (`text/plain;charset=utf-8, application/json`) | safelisted | preflighted | safelisted | `content_type_rejects_comma` |\n\
-         | Past 1024 bytes of safelisted values, a safe `Content-Type` or `Range` is announced too | yes | no | yes | `total_limit_covers` |\n\
-         | `fetch()` drops every `X-HTTP-Method-Override` line when one names a forbidden method | yes | yes | only that line | `fetch_drops_whole_forbidden_header` |\n\
+         | Past 1024 bytes of safelisted values (nine safe pairs of 120 bytes), they all need a preflight | yes | no: no such rule | yes | `total_limit_covers` |\n\
          | A response (or redirect) failing the CORS check, or a refused redirect, forgets the cached preflight for that URL | no | yes | no (only a failed preflight does) | `clears_preflight_cache_on_failure` |\n\
          | A new preflight to a URL replaces the cached methods and headers of earlier ones (`PUT`, `DELETE`, `PUT` makes three preflights) | yes | no, it adds to them | no, it adds to them | `cache_replaces_entry` |\n\
          | A preflight to a URL of 1024 bytes or more is cached | no | yes | yes | `preflight_cache_url_limit` |\n\

@@ -148,6 +148,7 @@ pub fn predict(
         .method(case.request.method.as_str())
         .credentials(case.credentials(api))
         .mode(case.mode(api))
+        .headers_form(case.headers_form(api))
         .initiator(if api == Api::Xhr {
             Initiator::Xhr
         } else {

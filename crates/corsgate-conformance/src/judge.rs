@@ -214,3 +214,21 @@ impl Engine {
         Ok((observation, Some(last)))
     }
 }
+
+/// The engine as it was before the request model knew the form: every
+/// `fetch()` judged as if the page had passed a `Headers` object, whatever
+/// form it used. Only for the figures (how many requests the form decides).
+#[derive(Debug, Clone, Copy)]
+pub struct FormBlind(pub Profile);
+
+impl Judge for FormBlind {
+    fn name(&self) -> String {
+        format!("engine:{} (form ignored)", self.0)
+    }
+
+    fn judge(&mut self, site: &Site, case: &Case, api: Api) -> Result<Observation, String> {
+        let mut blind = case.clone();
+        blind.request.form = corsgate_core::HeadersForm::Headers;
+        Engine(self.0).judge(site, &blind, api)
+    }
+}

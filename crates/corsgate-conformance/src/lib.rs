@@ -13,7 +13,8 @@
 //!   [`gecko`] — the same cases in headless Firefox, through geckodriver;
 //!   [`firefox_report`] — its section of `docs/conformance.md`;
 //!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
-//!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section.
+//!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section;
+//!   [`headers_form_report`] — the section of `tests/headers_form.rs` (a header given twice, in each form).
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run;
 //!   [`har_record`] — a HAR recorded from Chromium's DevTools events.
 //! * [`console`] — the browsers' console messages, attributed to cases and
@@ -31,6 +32,7 @@ pub mod firefox_report;
 pub mod fixes;
 pub mod gecko;
 pub mod har_record;
+pub mod headers_form_report;
 pub mod judge;
 pub mod matrix;
 pub mod page;

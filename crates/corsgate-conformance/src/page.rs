@@ -15,8 +15,16 @@ function names(list) { return [...new Set(list.map(n => n.toLowerCase()))].sort(
 async function viaFetch(j) {
   let req;
   try {
-    const h = new Headers();
-    for (const [n, v] of j.headers) h.append(n, v);
+    let h;
+    if (j.form === 'pairs') {
+      h = j.headers.map(([n, v]) => [n, v]);
+    } else if (j.form === 'object') {
+      h = {};
+      for (const [n, v] of j.headers) h[n] = v;
+    } else {
+      h = new Headers();
+      for (const [n, v] of j.headers) h.append(n, v);
+    }
     req = new Request(j.url, {method: j.method, headers: h, credentials: j.credentials, mode: j.mode});
   } catch (e) { return {kind: 'threw', error: String(e)}; }
   try {
@@ -80,6 +88,7 @@ pub fn job(site: &Site, case: &Case, api: Api) -> Value {
         "headers": headers,
         "credentials": case.request.credentials.name(),
         "mode": Case::mode_name(case.request.mode),
+        "form": case.headers_form(api).name(),
         "repeat": case.repeat,
     })
 }

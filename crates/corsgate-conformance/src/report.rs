@@ -294,8 +294,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
          * `Range: bytes=N-` / `bytes=N-M` needs no preflight (as the standard says).\n\
          * An empty element in `Access-Control-Expose-Headers` (`,x-b`, or an empty line next to `x-b`) still exposes `x-b` (as the standard says).\n\
          * The client hints `Save-Data` (`on`), `DPR`, `Device-Memory`, `Downlink` (a decimal number), `Width`, `Viewport-Width`, `RTT` (digits), `ECT` (`slow-2g`, `2g`, `3g`, `4g`) and `Intervention` are safelisted request headers.\n\
-         * A request header appended twice is judged by its combined value: `Content-Type: text/plain` twice (`text/plain, text/plain`) needs a preflight.\n\
-         * `fetch()` drops every line of `X-HTTP-Method-Override` when one of them names a forbidden method; XHR drops only that call.\n\
+         * A request header given twice is judged by its combined value, whatever the form script passed the headers in: `Content-Type: text/plain` twice (`text/plain, text/plain`) needs a preflight, given as pairs too, where the standard judges each pair (a `Headers` object reaches the request as one combined line, as the standard says; see `tests/headers_form.rs`).\n\
+         * A forbidden `X-HTTP-Method-Override` value drops what the form joined it with: every line in a `Headers` object (read back as one line `PATCH, TRACE`), only that pair or `setRequestHeader` call otherwise, as the standard says (`HeadersForm` in `corsgate-core`, not a `Profile` method).\n\
          * On a redirect to any origin but the page's own, Chromium removes the client hints `DPR`, `Device-Memory`, `Width`, `Viewport-Width`, `RTT`, `Downlink` and `ECT`, so the next hop's preflight no longer announces them.\n\
          * A request with a conditional header (`If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`, `If-Match`, `If-Range`) skips the preflight cache: it is preflighted every time.\n\
          * A preflight made with the `null` origin of a redirect-tainted request is never reused (each tainted request gets a fresh opaque origin).\n\

@@ -37,6 +37,9 @@ pub struct Logged {
     pub request_headers: Option<String>,
     /// Every header name the request carried, lower case, in order.
     pub names: Vec<String>,
+    /// Every header line the request carried, as sent (the value lossily
+    /// decoded), in order.
+    pub lines: Vec<(String, String)>,
 }
 
 type Log = HashMap<(u32, Api), Vec<Logged>>;
@@ -304,6 +307,11 @@ fn answer(head: &Head, ctx: &Ctx) -> Wire {
                 .headers
                 .iter()
                 .map(|(n, _)| n.to_ascii_lowercase())
+                .collect(),
+            lines: head
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
                 .collect(),
         });
     patch(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use corsgate_conformance::check_cli::{built_binary, CheckCli};
-use corsgate_conformance::judge::{Engine, Judge};
+use corsgate_conformance::judge::{Engine, FormBlind, Judge};
 use corsgate_conformance::matrix::{generate, seed_and_count_from_env, SEED};
 use corsgate_conformance::report::{render, ReportInput};
 use corsgate_conformance::run::{compare, disagreement_report, run_chromium, Options};
@@ -60,6 +60,20 @@ fn chromium_agrees_with_the_engine() {
         compare(&mut judge, &site, &cases, &chromium.observed)
     };
     let total = chromium.observed.len();
+    // The figure before the request model knew the form (every `fetch()`
+    // judged as a `Headers` object): what the form dimension decides.
+    let blind = compare(
+        &mut FormBlind(Profile::Chromium),
+        &site,
+        &cases,
+        &chromium.observed,
+    )
+    .disagreements
+    .len();
+    eprintln!(
+        "engine:chromium ignoring the headers form: {} of {total} agree",
+        total - blind
+    );
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s; {}: {} of {total} agree; engine:standard differs on {}",
         cases.len(),
@@ -106,6 +120,8 @@ fn chromium_agrees_with_the_engine() {
         let text = corsgate_conformance::firefox_report::keep_section(&old, &text);
         // And the WebKit section (tests/webkit.rs writes it).
         let text = corsgate_conformance::webkit_report::keep_section(&old, &text);
+        // And the headers-form section (tests/headers_form.rs writes it).
+        let text = corsgate_conformance::headers_form_report::keep_section(&old, &text);
         std::fs::write(path, text).expect("write docs/conformance.md");
     }
     let report = disagreement_report(

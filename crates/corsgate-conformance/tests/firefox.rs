@@ -21,7 +21,7 @@ use corsgate_conformance::firefox_report::{render, splice, FirefoxReport};
 use corsgate_conformance::gecko::{
     dns_dependent, geckodriver_version, run_firefox, FirefoxOptions,
 };
-use corsgate_conformance::judge::{Engine, Judge};
+use corsgate_conformance::judge::{Engine, FormBlind, Judge};
 use corsgate_conformance::matrix::{generate, seed_and_count_from_env, SEED};
 use corsgate_conformance::run::{compare, disagreement_report};
 use corsgate_conformance::server::Servers;
@@ -79,6 +79,20 @@ fn firefox_agrees_with_the_engine() {
         compare(&mut judge, &site, &cases, &firefox.observed)
     };
     let total = firefox.observed.len();
+    // The figure before the request model knew the form (every `fetch()`
+    // judged as a `Headers` object): what the form dimension decides.
+    let blind = compare(
+        &mut FormBlind(Profile::Firefox),
+        &site,
+        &cases,
+        &firefox.observed,
+    )
+    .disagreements
+    .len();
+    eprintln!(
+        "engine:firefox ignoring the headers form: {} of {total} agree",
+        total - blind
+    );
     eprintln!(
         "{} cases x fetch/XHR = {total} requests against {} in {:.1} s ({} sessions; {:.1} s in all); {}: {} of {total} agree exactly, {} tolerated (DNS-dependent cache reuse on 127.0.0.1); engine:standard differs on {}",
         cases.len(),

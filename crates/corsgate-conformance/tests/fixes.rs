@@ -415,7 +415,8 @@ fn prove(which: Which) {
             .args(["--credentials", case.request.credentials.name()])
             // Without --no-probe: check may ask for what a failed
             // preflight hid (a GET's redirect), as a user's run does.
-            .args(["--browser", cli_browser, "--json"]);
+            .args(["--browser", cli_browser, "--json"])
+            .args(["--headers-form", case.request.form.name()]);
         for (n, v) in &case.request.headers {
             cmd.arg("--header").arg(format!("{n}: {v}"));
         }

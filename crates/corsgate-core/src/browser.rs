@@ -261,6 +261,7 @@ impl Fetch<'_> {
         let c = self.request.credentials();
         if c == Credentials::SameOrigin
             && self.browser.profile.same_origin_start_keeps_credentials()
+            && self.preflights == 0
             && self
                 .request
                 .origin()
@@ -298,20 +299,6 @@ impl Fetch<'_> {
                 false,
                 format!("script cannot set the forbidden header '{name}'; the browser dropped it"),
             );
-            let profile = self.browser.profile;
-            if profile.fetch_drops_whole_forbidden_header()
-                && self.request.initiator() == Initiator::Fetch
-                && self.request.headers.contains(&name)
-            {
-                // Chromium judges the combined value: one forbidden line
-                // (X-HTTP-Method-Override: TRACE) takes the others with it.
-                self.request.headers.remove(&name);
-                self.step(
-                    StepKind::Note,
-                    false,
-                    format!("{profile} judges '{name}' by its combined value, so it dropped every line of it"),
-                );
-            }
         }
         let profile = self.browser.profile;
         if profile.keeps_preflighting_after_redirect()
@@ -485,6 +472,13 @@ impl Fetch<'_> {
             return self.refuse(refusal);
         }
         let mut headers = self.request.headers().clone();
+        if self.browser.profile.sends_last_content_type_line()
+            && headers.get_all("content-type").count() > 1
+        {
+            if let Some(last) = headers.get_all("content-type").last().map(<[u8]>::to_vec) {
+                headers.set("Content-Type", last);
+            }
+        }
         let needs_origin = origin.is_some() || !matches!(self.request.method(), "GET" | "HEAD");
         let origin = if needs_origin {
             Some(origin.unwrap_or_else(|| {
@@ -809,9 +803,10 @@ impl Fetch<'_> {
                 let ctx = RemedyContext {
                     url: self.current_url().to_string(),
                     method: self.request.method().to_owned(),
-                    unsafe_headers: safelist::unsafe_request_header_names(
+                    unsafe_headers: safelist::unsafe_request_header_names_in(
                         self.request.headers(),
                         self.browser.profile,
+                        self.request.headers_form(),
                     )
                     .into_iter()
                     .map(|u| u.name)
@@ -862,7 +857,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Credentials;
+    use crate::request::{Credentials, HeadersForm};
 
     /// Checked against Chromium 156: a same-origin URL that redirects to a
     /// cross-origin one gets a preflight there when the request is not simple
@@ -1240,6 +1235,43 @@ mod tests {
         assert_eq!(run(Profile::Standard, "custom", 303), [(page, auth)]);
     }
 
+    /// Checked against WebKitGTK 2.50.6 (the conformance matrix): an
+    /// `XMLHttpRequest` without credentials from the page to its own origin,
+    /// redirected 308 to another origin that redirects again with `*`, is
+    /// refused there as credentialed; once it has been preflighted (an
+    /// unsafe header), the same `*` passes. The standard lets both through.
+    #[test]
+    fn safari_same_origin_start_keeps_credentials_until_a_preflight() {
+        let run = |profile, header: (&str, &str)| {
+            let req = Request::builder("http://app.example", "http://app.example/0")
+                .header(header.0, header.1)
+                .initiator(Initiator::Xhr)
+                .headers_form(HeadersForm::SetRequestHeader)
+                .build()
+                .unwrap();
+            Browser::new(profile)
+                .run(req, |out| {
+                    let hop = out.url.rsplit('/').next().unwrap_or_default().to_owned();
+                    Ok::<_, ()>(match (out.stage, hop.as_str()) {
+                        (Stage::Preflight, _) => Response::new(204)
+                            .header("Access-Control-Allow-Origin", "*")
+                            .header("Access-Control-Allow-Headers", "x-a"),
+                        (_, "0") => Response::new(308).header("Location", "http://api.example/1"),
+                        (_, "1") => Response::new(302)
+                            .header("Location", "http://api.example/2")
+                            .header("Access-Control-Allow-Origin", "*"),
+                        _ => Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                    })
+                })
+                .unwrap()
+                .allowed
+        };
+        assert!(!run(Profile::Safari, ("Accept", "*/*")));
+        assert!(run(Profile::Safari, ("X-A", "1")));
+        assert!(run(Profile::Standard, ("Accept", "*/*")));
+        assert!(run(Profile::Standard, ("X-A", "1")));
+    }
+
     /// Runs `req` twice through one browser of `profile`, answering with
     /// `respond`; how many preflights each run sent.
     fn preflights_twice(
@@ -1431,24 +1463,33 @@ mod tests {
         assert_eq!(origins(Profile::Standard), [page.clone(), page]);
     }
 
-    /// Checked against Chromium 156 and Firefox 153 ESR: `fetch()` with X-HTTP-Method-Override
-    /// appended as `PATCH` then `TRACE` sends no such header at all.
+    /// Checked against Chromium 156, Firefox 153 ESR and WebKitGTK 2.50.6
+    /// (`tests/headers_form.rs`): X-HTTP-Method-Override `PATCH` then `TRACE`
+    /// in a `Headers` object reaches the request as one line `PATCH, TRACE`,
+    /// which is forbidden, so no such header is sent; as pairs only the
+    /// `TRACE` line is dropped and `PATCH` is preflighted and sent; in a
+    /// plain object the last value (`TRACE`) wins and nothing is sent.
     #[test]
-    fn chromium_fetch_drops_every_line_of_a_forbidden_override() {
-        let req = |initiator| {
+    fn a_forbidden_override_line_drops_what_its_form_joined_it_with() {
+        let req = |form| {
             Request::builder("http://app.example", "http://api.example/x")
                 .header("X-HTTP-Method-Override", "PATCH")
                 .header("X-HTTP-Method-Override", "TRACE")
-                .initiator(initiator)
+                .headers_form(form)
                 .build()
                 .unwrap()
         };
-        assert!(preflight_headers(Profile::Chromium, req(Initiator::Fetch)).is_empty());
-        // Firefox 153 ESR too.
-        assert!(preflight_headers(Profile::Firefox, req(Initiator::Fetch)).is_empty());
-        assert_eq!(
-            preflight_headers(Profile::Standard, req(Initiator::Fetch)),
-            [Some("x-http-method-override".to_owned())]
-        );
+        for p in Profile::ALL {
+            assert!(preflight_headers(p, req(HeadersForm::Headers)).is_empty());
+            assert!(preflight_headers(p, req(HeadersForm::Record)).is_empty());
+            assert_eq!(
+                preflight_headers(p, req(HeadersForm::Pairs)),
+                [Some("x-http-method-override".to_owned())]
+            );
+            assert_eq!(
+                preflight_headers(p, req(HeadersForm::SetRequestHeader)),
+                [Some("x-http-method-override".to_owned())]
+            );
+        }
     }
 }

@@ -71,7 +71,9 @@ pub use headers::HeaderList;
 pub use origin::{Origin, OriginError};
 pub use profile::{DisallowedHeaderNamed, Profile};
 pub use refusal::{Refusal, Stage};
-pub use request::{Classification, Credentials, Initiator, Mode, Request, RequestError};
+pub use request::{
+    Classification, Credentials, HeadersForm, Initiator, Mode, Request, RequestError,
+};
 pub use response::Response;
 pub use verdict::{RefusalReport, Step, StepKind, Verdict};
 

@@ -45,7 +45,11 @@ pub struct PreflightRequest {
 impl PreflightRequest {
     /// The preflight for `request` at `url`, with `origin` the serialized request origin.
     pub fn for_request(request: &Request, origin: &str, url: &Url, profile: Profile) -> Self {
-        let unsafe_names = safelist::unsafe_request_header_names(request.headers(), profile);
+        let unsafe_names = safelist::unsafe_request_header_names_in(
+            request.headers(),
+            profile,
+            request.headers_form(),
+        );
         PreflightRequest {
             url: url.to_string(),
             origin: origin.to_owned(),
@@ -209,8 +213,11 @@ fn check_preflight(
     };
     let header_wildcard = header_names.iter().any(|x| x == "*");
     let listed = |name: &str| header_names.iter().any(|h| h.eq_ignore_ascii_case(name));
-    let unsafe_names: Vec<UnsafeHeader> =
-        safelist::unsafe_request_header_names(request.headers(), profile);
+    let unsafe_names: Vec<UnsafeHeader> = safelist::unsafe_request_header_names_in(
+        request.headers(),
+        profile,
+        request.headers_form(),
+    );
     let has_authorization = request.headers().contains("authorization");
     if has_authorization && !listed("authorization") && !profile.wildcard_covers_authorization() {
         return Err(Refusal::HeaderNotAllowed {

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::Initiator;
+use crate::request::{HeadersForm, Initiator};
 use crate::response::Response;
 
 /// Which browser's behaviour to model.
@@ -241,17 +241,12 @@ impl Profile {
         }
     }
 
-    /// Whether `fetch()` drops *every* line of a header when one of its lines
-    /// is forbidden. Chromium judges `X-HTTP-Method-Override` (and its
-    /// siblings) by the combined value, so appending `PATCH` and `TRACE`
-    /// sends neither; the standard drops only the `TRACE` line. Firefox does
-    /// the same as Chromium. Checked against Chromium 156 and Firefox 153 ESR.
-    pub fn fetch_drops_whole_forbidden_header(self) -> bool {
-        matches!(self, Profile::Chromium | Profile::Firefox)
-    }
-
     /// Whether a request header set several times is judged by its combined
-    /// value (`a, b`) rather than line by line. Chromium and Firefox keep one
+    /// value (`a, b`) rather than line by line. Only a request list that
+    /// holds a name twice shows it: pairs (a `Headers` object and
+    /// `setRequestHeader` make one line per name, see
+    /// [`crate::HeadersForm`]); Firefox then judges line by line anyway
+    /// ([`Profile::judges_header_lines`]). Chromium and Firefox keep one
     /// value per name, so `Content-Type: text/plain` twice is `text/plain,
     /// text/plain`, which is not safelisted; the standard checks each line.
     /// Checked against Chromium 156 and Firefox 153 ESR by the conformance
@@ -261,6 +256,37 @@ impl Profile {
     /// 2.50.6 (`tests/webkit.rs`).
     pub fn combines_request_headers(self) -> bool {
         matches!(self, Profile::Chromium | Profile::Firefox | Profile::Safari)
+    }
+
+    /// Whether a request whose headers script passed in `form` is judged
+    /// line by line, each unsafe line announced in
+    /// `Access-Control-Request-Headers` (a name given twice is listed twice:
+    /// `x-a,x-a`), even by a profile that
+    /// [`Profile::combines_request_headers`]. Firefox judges the entries of
+    /// `fetch()`'s own header list, which holds one line per pair (or per
+    /// key of a plain object: `X-A` and `x-a`): `Range: bytes=0-1` and
+    /// `Range: bytes=2-3` given as pairs need no preflight, and two
+    /// `Accept-Language` pairs of 120 bytes each none either, where a
+    /// `Headers` object (read back as one combined line) or
+    /// `setRequestHeader` (which combines) makes one unsafe line. Chromium
+    /// and WebKit judge the combined value whatever the form. Checked
+    /// against Firefox 153 ESR, Chromium 156 and WebKitGTK 2.50.6
+    /// (`tests/headers_form.rs` in the conformance crate).
+    pub fn judges_header_lines(self, form: HeadersForm) -> bool {
+        matches!(self, Profile::Firefox) && matches!(form, HeadersForm::Pairs | HeadersForm::Record)
+    }
+
+    /// Whether a request carrying several `Content-Type` lines sends only
+    /// the last one (where the other names go out combined, `a, b`).
+    /// Firefox sets `Content-Type` on its channel replacing the previous
+    /// value: pairs `text/plain` then `application/json` send
+    /// `Content-Type: application/json` (after a preflight for it). The
+    /// standard, Chromium and WebKit send `text/plain, application/json`.
+    /// Only a form that keeps two lines shows it (pairs, or a plain object
+    /// with `Content-Type` and `content-type`). Checked against Firefox 153
+    /// ESR (`tests/headers_form.rs` in the conformance crate).
+    pub fn sends_last_content_type_line(self) -> bool {
+        matches!(self, Profile::Firefox)
     }
 
     /// Whether a `Content-Type` request header holding a comma is never
@@ -276,17 +302,16 @@ impl Profile {
     /// Whether the safelisted header `name` (lower case) takes part in the
     /// 1024-byte rule (safelisted values adding up to more than 1024 bytes
     /// all need a preflight). The standard counts and marks every safelisted
-    /// header; Firefox only `Accept`, `Accept-Language` and
-    /// `Content-Language`: a safe `Content-Type` (judged on its own, apart
-    /// from the other headers) and a safe `Range` stay out of
-    /// `Access-Control-Request-Headers`. Checked against Firefox 153 ESR
-    /// (whether their bytes count towards the total is not reached by the
-    /// matrix; the profile leaves them out).
-    pub fn total_limit_covers(self, name: &str) -> bool {
-        match self {
-            Profile::Firefox => !matches!(name, "content-type" | "range"),
-            _ => true,
-        }
+    /// header; Firefox has no such rule. With a `Headers` object or
+    /// `setRequestHeader` each name is one line, and the five safelisted
+    /// names of at most 128 bytes each cannot pass 1024 (three `Accept`,
+    /// `Accept-Language` and `Content-Language` lines of 120 bytes make
+    /// three unsafe lines of 360 bytes). Given as pairs, they stay nine safe
+    /// lines (1,080 bytes in all), and Firefox sends them without a
+    /// preflight. Checked against Firefox 153 ESR (`tests/headers_form.rs`
+    /// in the conformance crate, and the matrix's pairs).
+    pub fn total_limit_covers(self, _name: &str) -> bool {
+        !matches!(self, Profile::Firefox)
     }
 
     /// Whether a request carrying a conditional header (`If-None-Match`,
@@ -582,7 +607,13 @@ impl Profile {
     /// redirects with `*`: "Cross-origin redirection to … denied by
     /// Cross-Origin Resource Sharing policy: Cannot use wildcard in
     /// Access-Control-Allow-Origin when credentials flag is true"; the same
-    /// `*` on the final response passes).
+    /// `*` on the final response passes). Not once the request has been
+    /// preflighted: an `XMLHttpRequest` from the page with
+    /// `Accept: a"b, */*` (two `setRequestHeader` calls) redirected 308 to
+    /// another origin is preflighted there, and that origin's 302 with `*`
+    /// passes (found by the conformance matrix on a draft of its headers
+    /// form stream, case #1913 with two `Accept` lines; the committed
+    /// matrix's #1913 is not preflighted; pinned by a unit test).
     pub fn same_origin_start_keeps_credentials(self) -> bool {
         matches!(self, Profile::Safari)
     }

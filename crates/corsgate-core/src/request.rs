@@ -86,6 +86,84 @@ pub enum Initiator {
     Xhr,
 }
 
+/// How script handed the request its headers: the forms of `fetch()`'s
+/// `HeadersInit`, and `XMLHttpRequest.setRequestHeader`. The form decides
+/// what becomes of a name given twice: a [`HeadersForm::Headers`] object
+/// reaches the request as one combined line per name (the `Headers`
+/// iterator sorts and combines), [`HeadersForm::Pairs`] as one line per
+/// pair, a [`HeadersForm::Record`] cannot hold a key twice, and
+/// `setRequestHeader` combines into the first line as it goes. Browsers
+/// part ways on what they then judge and send: see
+/// [`Profile::judges_header_lines`], [`Profile::total_limit_covers`] and
+/// [`Profile::sends_last_content_type_line`]. A forbidden value
+/// (`X-HTTP-Method-Override: TRACE`) drops what the form joined it with:
+/// the whole name in a `Headers` object, only that pair or call otherwise.
+///
+/// The builder's [`RequestBuilder::header`] lines are what script wrote, in
+/// order (`append` calls, pairs, object keys or `setRequestHeader` calls).
+///
+/// ```
+/// use corsgate_core::{HeadersForm, Request};
+/// let req = Request::builder("https://app.example", "https://api.example/x")
+///     .header("X-A", "1")
+///     .header("x-a", "2")
+///     .headers_form(HeadersForm::Pairs)
+///     .build()
+///     .unwrap();
+/// assert_eq!(req.headers_form(), HeadersForm::Pairs);
+/// assert_eq!(req.headers().len(), 2);
+/// assert_eq!("object".parse::<HeadersForm>().unwrap(), HeadersForm::Record);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeadersForm {
+    /// A `Headers` object (`new Headers()`, then `append`): the default.
+    #[default]
+    Headers,
+    /// A sequence of pairs, `[[name, value], …]`: each appended on its own.
+    Pairs,
+    /// A record (a plain object): a key given twice keeps its first place
+    /// and its last value; `X-A` and `x-a` stay two keys.
+    Record,
+    /// `XMLHttpRequest.setRequestHeader`, call by call: a repeated name is
+    /// combined into the first line (`a, b`); a forbidden call is ignored.
+    SetRequestHeader,
+}
+
+impl HeadersForm {
+    /// All forms.
+    pub const ALL: [HeadersForm; 4] = [
+        HeadersForm::Headers,
+        HeadersForm::Pairs,
+        HeadersForm::Record,
+        HeadersForm::SetRequestHeader,
+    ];
+    /// The name used on the command line (`--headers-form`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadersForm::Headers => "headers",
+            HeadersForm::Pairs => "pairs",
+            HeadersForm::Record => "object",
+            HeadersForm::SetRequestHeader => "set-request-header",
+        }
+    }
+}
+
+impl std::str::FromStr for HeadersForm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "headers" => Ok(HeadersForm::Headers),
+            "pairs" => Ok(HeadersForm::Pairs),
+            "object" | "record" => Ok(HeadersForm::Record),
+            "set-request-header" | "xhr" => Ok(HeadersForm::SetRequestHeader),
+            other => Err(format!(
+                "unknown headers form '{other}': use headers, pairs, object or set-request-header"
+            )),
+        }
+    }
+}
+
 /// A request as the browser holds it after script built it.
 ///
 /// ```
@@ -116,6 +194,7 @@ pub struct Request {
     pub(crate) initiator: Initiator,
     pub(crate) use_cors_preflight: bool,
     pub(crate) dropped_headers: Vec<String>,
+    pub(crate) headers_form: HeadersForm,
 }
 
 /// Why script could not make a request at all (the browser throws before sending anything).
@@ -198,6 +277,7 @@ pub struct RequestBuilder {
     mode: Mode,
     initiator: Initiator,
     use_cors_preflight: bool,
+    headers_form: HeadersForm,
 }
 
 impl RequestBuilder {
@@ -224,6 +304,11 @@ impl RequestBuilder {
     /// Which API makes the request.
     pub fn initiator(mut self, i: Initiator) -> Self {
         self.initiator = i;
+        self
+    }
+    /// How script passed the headers (default: a `Headers` object).
+    pub fn headers_form(mut self, form: HeadersForm) -> Self {
+        self.headers_form = form;
         self
     }
     /// Forces a preflight, as XHR upload listeners or a streamed body do.
@@ -261,8 +346,7 @@ impl RequestBuilder {
         if self.mode == Mode::NoCors && !method::is_cors_safelisted(&method) {
             return Err(RequestError::NoCorsMethod { method });
         }
-        let mut headers = HeaderList::new();
-        let mut dropped = Vec::new();
+        let mut lines = Vec::with_capacity(self.headers.len());
         for (name, value) in self.headers {
             if !crate::headers::is_token(name.as_bytes()) {
                 return Err(RequestError::InvalidHeaderName { name });
@@ -272,12 +356,9 @@ impl RequestBuilder {
             if trimmed.iter().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
                 return Err(RequestError::InvalidHeaderValue { name });
             }
-            if safelist::is_forbidden_request_header(&name, trimmed) {
-                dropped.push(name.to_ascii_lowercase());
-                continue;
-            }
-            headers.append(name, trimmed);
+            lines.push((name, trimmed.to_vec()));
         }
+        let (headers, dropped) = form_header_list(self.headers_form, self.mode, lines);
         Ok(Request {
             origin,
             url,
@@ -288,8 +369,93 @@ impl RequestBuilder {
             initiator: self.initiator,
             use_cors_preflight: self.use_cors_preflight,
             dropped_headers: dropped,
+            headers_form: self.headers_form,
         })
     }
+}
+
+/// The request's header list as the form makes it from what script wrote
+/// (names and trimmed values, in order), with the forbidden names dropped.
+///
+/// * a `Headers` object is read back through its iterator: one line per
+///   name, the values combined with `", "`; then each line is appended, so
+///   a forbidden combined value (`X-HTTP-Method-Override: PATCH, TRACE`)
+///   drops the whole name (the iterator also lower-cases and sorts the
+///   names; the engine keeps them where and as script first wrote them);
+/// * pairs are appended one by one: only the forbidden line is dropped;
+/// * a record keeps a key's first place and last value, then is appended
+///   like pairs (`X-A` and `x-a` are two keys);
+/// * `setRequestHeader` ignores a forbidden call and combines a repeated
+///   name into the first line.
+///
+/// In `no-cors` mode `fetch()`'s guard appends a line only when the name's
+/// combined value is still no-CORS-safelisted (Fetch standard, "append" with
+/// guard `request-no-cors`). Checked against Chromium 156, Firefox 153 ESR
+/// and WebKitGTK 2.50.6 (`tests/headers_form.rs` in the conformance crate).
+fn form_header_list(
+    form: HeadersForm,
+    mode: Mode,
+    lines: Vec<(String, Vec<u8>)>,
+) -> (HeaderList, Vec<String>) {
+    let position = |out: &[(String, Vec<u8>)], name: &str, exact: bool| {
+        out.iter().position(|(n, _)| {
+            if exact {
+                n == name
+            } else {
+                n.eq_ignore_ascii_case(name)
+            }
+        })
+    };
+    let join = |old: &mut Vec<u8>, value: &[u8]| {
+        old.extend_from_slice(b", ");
+        old.extend_from_slice(value);
+    };
+    // What reaches the request's "append", in order.
+    let mut appended: Vec<(String, Vec<u8>)> = Vec::with_capacity(lines.len());
+    match form {
+        HeadersForm::Headers | HeadersForm::Record => {
+            let exact = form == HeadersForm::Record;
+            for (name, value) in lines {
+                match position(&appended, &name, exact) {
+                    Some(i) if exact => appended[i].1 = value,
+                    Some(i) => join(&mut appended[i].1, &value),
+                    None => appended.push((name, value)),
+                }
+            }
+        }
+        HeadersForm::Pairs | HeadersForm::SetRequestHeader => appended = lines,
+    }
+    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(appended.len());
+    let mut dropped = Vec::new();
+    for (name, value) in appended {
+        if safelist::is_forbidden_request_header(&name, &value) {
+            dropped.push(name.to_ascii_lowercase());
+            continue;
+        }
+        let existing = position(&out, &name, false);
+        if form == HeadersForm::SetRequestHeader {
+            if let Some(i) = existing {
+                join(&mut out[i].1, &value);
+                continue;
+            }
+        } else if mode == Mode::NoCors {
+            let mut combined = existing.map(|i| out[i].1.clone()).unwrap_or_default();
+            if existing.is_some() {
+                combined.extend_from_slice(b", ");
+            }
+            combined.extend_from_slice(&value);
+            if !safelist::is_no_cors_safelisted_request_header(&name, &combined) {
+                // The guard drops it silently (it is not a forbidden name).
+                continue;
+            }
+        }
+        out.push((name, value));
+    }
+    let mut headers = HeaderList::new();
+    for (name, value) in out {
+        headers.append(name, value);
+    }
+    (headers, dropped)
 }
 
 fn trim_http_whitespace(v: &[u8]) -> &[u8] {
@@ -350,6 +516,7 @@ impl Request {
             mode: Mode::Cors,
             initiator: Initiator::Fetch,
             use_cors_preflight: false,
+            headers_form: HeadersForm::Headers,
         }
     }
 
@@ -381,6 +548,10 @@ impl Request {
     pub fn initiator(&self) -> Initiator {
         self.initiator
     }
+    /// How script passed the headers.
+    pub fn headers_form(&self) -> HeadersForm {
+        self.headers_form
+    }
     /// Whether a preflight is forced.
     pub fn forces_preflight(&self) -> bool {
         self.use_cors_preflight
@@ -399,7 +570,11 @@ impl Request {
     pub fn preflight_reasons(&self, profile: Profile) -> PreflightReasons {
         PreflightReasons {
             method: (!method::is_cors_safelisted(&self.method)).then(|| self.method.clone()),
-            headers: safelist::unsafe_request_header_names(&self.headers, profile),
+            headers: safelist::unsafe_request_header_names_in(
+                &self.headers,
+                profile,
+                self.headers_form,
+            ),
             forced: self.use_cors_preflight,
         }
     }
@@ -495,5 +670,66 @@ mod tests {
             Request::builder("nope", "https://a.example").build(),
             Err(RequestError::InvalidOrigin { .. })
         ));
+    }
+
+    /// What each form makes of a name given twice, as Chromium 156, Firefox
+    /// 153 ESR and WebKitGTK 2.50.6 sent it (`tests/headers_form.rs` in the
+    /// conformance crate).
+    #[test]
+    fn each_form_builds_its_header_list() {
+        let lines = |form, mode, h: &[(&str, &str)]| -> Vec<(String, String)> {
+            let mut b = req().headers_form(form).mode(mode).method("POST");
+            for (n, v) in h {
+                b = b.header(*n, *v);
+            }
+            let r = b.build().unwrap();
+            r.headers()
+                .iter()
+                .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                .collect()
+        };
+        let l = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        let two = [("X-A", "1"), ("x-a", "2"), ("X-A", "3")];
+        use HeadersForm::*;
+        assert_eq!(lines(Headers, Mode::Cors, &two), [l("X-A", "1, 2, 3")]);
+        assert_eq!(
+            lines(Pairs, Mode::Cors, &two),
+            [l("X-A", "1"), l("x-a", "2"), l("X-A", "3")]
+        );
+        assert_eq!(
+            lines(Record, Mode::Cors, &two),
+            [l("X-A", "3"), l("x-a", "2")]
+        );
+        assert_eq!(
+            lines(SetRequestHeader, Mode::Cors, &two),
+            [l("X-A", "1, 2, 3")]
+        );
+        // `no-cors`: the guard judges the name's combined value.
+        let ct = [
+            ("Content-Type", "text/plain"),
+            ("Content-Type", "application/json"),
+        ];
+        assert!(lines(Headers, Mode::NoCors, &ct).is_empty());
+        assert_eq!(
+            lines(Pairs, Mode::NoCors, &ct),
+            [l("Content-Type", "text/plain")]
+        );
+        assert!(lines(Record, Mode::NoCors, &ct).is_empty());
+        assert!(lines(Pairs, Mode::NoCors, &[("X-A", "1")]).is_empty());
+        // A forbidden override value drops what the form joined it with.
+        let o = [
+            ("X-HTTP-Method-Override", "PATCH"),
+            ("X-HTTP-Method-Override", "TRACE"),
+        ];
+        assert!(lines(Headers, Mode::Cors, &o).is_empty());
+        assert_eq!(
+            lines(Pairs, Mode::Cors, &o),
+            [l("X-HTTP-Method-Override", "PATCH")]
+        );
+        assert!(lines(Record, Mode::Cors, &o).is_empty());
+        assert_eq!(
+            lines(SetRequestHeader, Mode::Cors, &o),
+            [l("X-HTTP-Method-Override", "PATCH")]
+        );
     }
 }

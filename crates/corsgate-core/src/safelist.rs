@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::headers::HeaderList;
 use crate::profile::Profile;
+use crate::request::HeadersForm;
 
 /// Why a request header is not CORS-safelisted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -286,11 +287,33 @@ pub struct UnsafeHeader {
 /// assert_eq!(names, ["content-type", "x-b"]);
 /// ```
 pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Vec<UnsafeHeader> {
+    unsafe_request_header_names_in(headers, profile, HeadersForm::Headers)
+}
+
+/// [`unsafe_request_header_names`] for a request whose headers script
+/// passed in `form`: a profile that [`Profile::judges_header_lines`] in that
+/// form judges (and announces) each line apart.
+///
+/// ```
+/// use corsgate_core::{HeaderList, HeadersForm, Profile, safelist::unsafe_request_header_names_in};
+/// let h = HeaderList::new().with("Range", "bytes=0-1").with("Range", "bytes=2-3");
+/// let names = |p, f| -> Vec<String> {
+///     unsafe_request_header_names_in(&h, p, f).into_iter().map(|u| u.name).collect()
+/// };
+/// assert_eq!(names(Profile::Chromium, HeadersForm::Pairs), ["range"]);
+/// assert!(names(Profile::Firefox, HeadersForm::Pairs).is_empty());
+/// ```
+pub fn unsafe_request_header_names_in(
+    headers: &HeaderList,
+    profile: Profile,
+    form: HeadersForm,
+) -> Vec<UnsafeHeader> {
     let mut unsafe_names: Vec<UnsafeHeader> = Vec::new();
     let mut potentially: Vec<String> = Vec::new();
     let mut total = 0usize;
     let combined;
-    let headers = if profile.combines_request_headers() {
+    let per_line = profile.judges_header_lines(form);
+    let headers = if profile.combines_request_headers() && !per_line {
         combined = combine(headers);
         &combined
     } else {
@@ -318,8 +341,20 @@ pub fn unsafe_request_header_names(headers: &HeaderList, profile: Profile) -> Ve
         }));
     }
     unsafe_names.sort_by(|a, b| a.name.cmp(&b.name));
-    unsafe_names.dedup_by(|a, b| a.name == b.name);
+    if !per_line {
+        unsafe_names.dedup_by(|a, b| a.name == b.name);
+    }
     unsafe_names
+}
+
+/// The Fetch standard's *no-CORS-safelisted request-header*: `Accept`,
+/// `Accept-Language`, `Content-Language` or `Content-Type` with a
+/// CORS-safelisted value. `fetch()` in `no-cors` mode drops any other.
+pub fn is_no_cors_safelisted_request_header(name: &str, value: &[u8]) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "accept" | "accept-language" | "content-language" | "content-type"
+    ) && check_request_header(name, value, Profile::Standard).is_ok()
 }
 
 /// One line per name, in first-seen order, the values joined by `", "`.
@@ -609,6 +644,49 @@ mod tests {
         }
     }
 
+    /// Checked against Firefox 153 ESR, Chromium 156 and WebKitGTK 2.50.6
+    /// (`tests/headers_form.rs`): given as pairs, Firefox judges each line
+    /// and lists a custom name once per line; the others judge the combined
+    /// value and list it once.
+    #[test]
+    fn firefox_judges_pairs_line_by_line() {
+        let names = |h: &HeaderList, p, f| -> Vec<String> {
+            unsafe_request_header_names_in(h, p, f)
+                .into_iter()
+                .map(|u| u.name)
+                .collect()
+        };
+        let long = "en-us,".repeat(20);
+        for (name, a, b) in [
+            ("Content-Type", "text/plain;charset=utf-8", "text/plain"),
+            ("Range", "bytes=0-1", "bytes=2-3"),
+            ("Accept-Language", &long[..119], &long[..119]),
+        ] {
+            let h = HeaderList::new().with(name, a).with(name, b);
+            for form in [HeadersForm::Pairs, HeadersForm::Record] {
+                assert!(names(&h, Profile::Firefox, form).is_empty(), "{name}");
+            }
+            assert_eq!(
+                names(&h, Profile::Firefox, HeadersForm::Headers),
+                [name.to_ascii_lowercase()]
+            );
+            // Combined, `text/plain;charset=utf-8, text/plain` is one
+            // MIME type with an odd parameter for Chromium and WebKit.
+            let expected: &[&str] = if name == "Content-Type" { &[] } else { &[name] };
+            for p in [Profile::Chromium, Profile::Safari] {
+                let lower: Vec<String> = expected.iter().map(|n| n.to_ascii_lowercase()).collect();
+                assert_eq!(names(&h, p, HeadersForm::Pairs), lower, "{p} {name}");
+            }
+        }
+        let h = HeaderList::new().with("X-A", "1").with("x-a", "2");
+        assert_eq!(
+            names(&h, Profile::Firefox, HeadersForm::Pairs),
+            ["x-a", "x-a"]
+        );
+        assert_eq!(names(&h, Profile::Chromium, HeadersForm::Pairs), ["x-a"]);
+        assert_eq!(names(&h, Profile::Standard, HeadersForm::Pairs), ["x-a"]);
+    }
+
     /// Checked against Firefox 153 ESR: XHR's `setRequestHeader` twice makes
     /// `text/plain;charset=utf-8, application/json`, which Firefox preflights
     /// (its strict parser wants one media type) and Chromium and the
@@ -630,9 +708,11 @@ mod tests {
         .is_ok());
     }
 
-    /// Checked against Firefox 153 ESR: past 1024 bytes of safelisted
-    /// values Firefox announces `Accept`, `Accept-Language` and
-    /// `Content-Language`, but not a safe `Content-Type` or `Range`.
+    /// Checked against Firefox 153 ESR: three `Accept`, `Accept-Language`
+    /// and `Content-Language` lines of 120 bytes are announced when they
+    /// reach the request combined (360 bytes each: too long), but given as
+    /// pairs they need no preflight: Firefox has no 1024-byte rule. A safe
+    /// `Content-Type` or `Range` is never announced.
     #[test]
     fn firefox_total_limit_leaves_out_content_type_and_range() {
         let long = "a".repeat(120);
@@ -664,6 +744,9 @@ mod tests {
                 "content-type",
                 "range"
             ]
+        );
+        assert!(
+            unsafe_request_header_names_in(&h, Profile::Firefox, HeadersForm::Pairs).is_empty()
         );
     }
 

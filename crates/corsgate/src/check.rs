@@ -178,7 +178,8 @@ impl CheckError {
 pub fn build_request(args: &CheckArgs) -> Result<(Request, Asked), CheckError> {
     let mut builder = Request::builder(args.origin.clone(), args.url.clone())
         .method(args.method.clone())
-        .credentials(args.credentials.into());
+        .credentials(args.credentials.into())
+        .headers_form(args.headers_form);
     let mut shown = Vec::new();
     let mut content_type = false;
     for h in &args.headers {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use corsgate_core::{Credentials, Profile};
+use corsgate_core::{Credentials, HeadersForm, Profile};
 
 /// corsgate: CORS made correct, safe and debuggable.
 #[derive(Debug, Parser)]
@@ -131,6 +131,10 @@ pub struct ClientArgs {
     pub cacert: Option<PathBuf>,
 }
 
+fn parse_headers_form(s: &str) -> Result<HeadersForm, String> {
+    s.parse()
+}
+
 /// `corsgate check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -145,6 +149,12 @@ pub struct CheckArgs {
     /// A request header script sets, 'Name: value' (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// How script passes the headers to fetch(), which matters when a name is repeated:
+    /// 'headers' (a Headers object: the values combined into one line), 'pairs'
+    /// ([[name, value], …]: one line each), 'object' (a plain object: a key once, its last
+    /// value) or 'set-request-header' (XMLHttpRequest: combined, a forbidden call ignored).
+    #[arg(long, value_name = "FORM", default_value = "headers", value_parser = parse_headers_form)]
+    pub headers_form: HeadersForm,
     /// The credentials mode.
     #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
     pub credentials: CredentialsArg,

@@ -1238,3 +1238,64 @@ fn a_null_tainting_redirect_gets_a_server_side_alternative() {
         "{v:#}"
     );
 }
+
+/// `--headers-form`: two `Range` lines, each safelisted. Given as pairs,
+/// Firefox judges each line (no preflight) and Chromium the combined value
+/// (`bytes=0-1, bytes=2-3`: preflighted); in a `Headers` object both see one
+/// combined line; in a plain object the last value alone goes. As measured
+/// by the conformance crate's `tests/headers_form.rs`.
+#[test]
+fn headers_form_decides_how_a_repeated_header_is_judged() {
+    for (form, browser, preflight, sent) in [
+        ("pairs", "firefox", false, "bytes=0-1, bytes=2-3"),
+        ("pairs", "chromium", true, "bytes=0-1, bytes=2-3"),
+        ("headers", "firefox", true, "bytes=0-1, bytes=2-3"),
+        ("object", "chromium", false, "bytes=2-3"),
+    ] {
+        let s = serve(|req| {
+            let mut h = vec![("Access-Control-Allow-Origin", APP)];
+            if req.method == "OPTIONS" {
+                h.push(("Access-Control-Allow-Headers", "range"));
+            }
+            answer(if req.method == "OPTIONS" { 204 } else { 200 }, &h)
+        });
+        let r = corsgate(&[
+            "check",
+            &s.url("/r"),
+            "--origin",
+            APP,
+            "-H",
+            "Range: bytes=0-1",
+            "-H",
+            "Range: bytes=2-3",
+            "--headers-form",
+            form,
+            "--browser",
+            browser,
+            "--json",
+            "--no-probe",
+        ]);
+        assert_eq!(r.code, 0, "{form} {browser}: {}{}", r.stdout, r.stderr);
+        let v = r.json();
+        assert_eq!(v["preflight"], preflight, "{form} {browser}");
+        let seen = s.seen();
+        let get = seen.last().expect("the request reached the server");
+        let lines: Vec<&str> = get
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("range"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(lines.join(", "), sent, "{form} {browser}");
+    }
+    let r = corsgate(&[
+        "check",
+        "http://127.0.0.1:9/",
+        "--origin",
+        APP,
+        "--headers-form",
+        "tuple",
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("pairs"), "{}", r.stderr);
+}
