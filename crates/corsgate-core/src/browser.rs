@@ -21,7 +21,7 @@ use crate::preflight::{
 };
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
-use crate::remedy::RemedyContext;
+use crate::remedy_data::RemedyContext;
 use crate::request::{Credentials, Initiator, Mode, Request};
 use crate::response::Response;
 use crate::safelist;

@@ -4,9 +4,9 @@
 //! and the final response. It looks only at `Access-Control-Allow-Origin` and,
 //! for credentialed requests, `Access-Control-Allow-Credentials`.
 
+use crate::init::Credentials;
 use crate::profile::{MultipleOriginDetection, Profile};
 use crate::refusal::{Refusal, Stage};
-use crate::request::Credentials;
 use crate::response::Response;
 
 /// Runs the Fetch standard's CORS check, reporting the failure the way

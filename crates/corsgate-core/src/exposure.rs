@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::headers::HeaderList;
+use crate::init::Credentials;
 use crate::lists::{parse_token_list, TokenList};
-use crate::request::Credentials;
 use crate::safelist::{is_forbidden_response_header, is_safelisted_response_header};
 
 /// The headers of a CORS response that script can read.

@@ -33,8 +33,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use http::HeaderValue;
 
+use crate::fx::Fx;
 use crate::interned::Table;
-use crate::origin_set::Fx;
 
 /// Slots per origin set (a power of two): the most pattern-allowed values one
 /// set remembers.

@@ -45,8 +45,10 @@ pub mod browser;
 pub mod cache;
 pub mod cors_check;
 pub mod exposure;
+mod fx;
 pub mod headers;
 pub mod hostile;
+mod init;
 mod interned;
 mod learned;
 pub mod lists;
@@ -55,7 +57,15 @@ pub mod origin;
 pub mod preflight;
 pub mod profile;
 pub mod refusal;
-pub mod remedy;
+mod remedy_data;
+mod repair;
+/// Remedies: the smallest safe change that fixes a refusal, as data
+/// ([`Remedy`](remedy::Remedy)), and the [`repair`](remedy::repair) loop that
+/// applies them one at a time until a request would pass.
+pub mod remedy {
+    pub use crate::remedy_data::{Remedy, RemedyContext, Side};
+    pub use crate::repair::{repair, Repair};
+}
 pub mod request;
 pub mod response;
 pub mod safelist;
@@ -76,6 +86,7 @@ pub use verdict::{RefusalReport, Step, StepKind, Verdict};
 pub mod decision;
 pub mod origin_set;
 pub mod policy;
+mod policy_error;
 pub mod policy_reason;
 
 pub use decision::{is_cors_response_header, Decision, Reason, RequestKind};

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::Initiator;
+use crate::init::Initiator;
 use crate::response::Response;
 
 /// Which browser's behaviour to model.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::profile::Profile;
 use crate::refusal::{Refusal, Stage};
-use crate::remedy::{Remedy, RemedyContext};
+use crate::remedy_data::{Remedy, RemedyContext};
 
 /// One step of the trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 use http::HeaderValue;
 
 use super::{HeaderRule, MethodRule, Policy, PolicyConfig, PolicyError, PolicyErrors, Setting};
+use crate::fx::FxBuild;
 use crate::headers::is_token;
 use crate::interned::intern;
 use crate::method;
-use crate::origin_set::{Entry, FxBuild, OriginSet};
+use crate::origin_set::{Entry, OriginSet};
 use crate::safelist::is_forbidden_request_header;
 
 /// The longest preflight max-age any browser honours (Firefox: a day).

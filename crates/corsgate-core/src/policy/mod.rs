@@ -28,15 +28,15 @@
 
 mod builder;
 mod config;
-mod error;
 
 use http::HeaderValue;
 
+pub use crate::policy_error::{PolicyError, PolicyErrors, Setting};
 pub use builder::PolicyBuilder;
 pub use config::PolicyConfig;
-pub use error::{PolicyError, PolicyErrors, Setting};
 
-use crate::origin_set::{FxBuild, OriginSet};
+use crate::fx::FxBuild;
+use crate::origin_set::OriginSet;
 
 /// Which methods a preflight may ask for.
 #[derive(Debug, Clone)]
