@@ -18,6 +18,7 @@
 //! `Origin` value is reused), and the [`Decision`] lives on the stack.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -191,8 +192,8 @@ impl fmt::Display for Reason {
 /// For a request passed on, at most four headers, held as values while the
 /// inner service runs (small, so a middleware's future stays small); for a
 /// preflight, the answer's header map, built once and moved into the
-/// response. Values are shared with the policy (static memory, see
-/// `interned`) or the request, so cloning one never copies bytes.
+/// response. Values are shared with the policy (reference-counted, see
+/// `values`) or the request, so cloning one never copies bytes.
 #[derive(Debug, Clone)]
 pub struct ResponseHeaders {
     repr: Repr,
@@ -205,9 +206,14 @@ enum Repr {
         expose: Option<HeaderValue>,
         credentials: bool,
         vary_origin: bool,
-        /// The same lines prebuilt, with a placeholder for `allow_origin`
-        /// (see `template`); set only where they are exactly these lines.
-        template: Option<&'static HeaderMap>,
+    },
+    /// An allowed request passed on: the policy's prebuilt lines (see
+    /// `template`), with a placeholder for `allow_origin`. The same lines as
+    /// [`Repr::Pass`] with the policy's credentials, exposed headers and
+    /// `Vary`, held without copying them.
+    Template {
+        allow_origin: HeaderValue,
+        template: Arc<HeaderMap>,
     },
     Answer(HeaderMap),
 }
@@ -220,7 +226,6 @@ impl Default for ResponseHeaders {
                 expose: None,
                 credentials: false,
                 vary_origin: false,
-                template: None,
             },
         }
     }
@@ -246,6 +251,7 @@ pub struct Iter<'a> {
 #[derive(Debug)]
 enum IterRepr<'a> {
     Pass(std::array::IntoIter<Option<(HeaderName, &'a HeaderValue)>, 4>),
+    Template(&'a HeaderValue, http::header::Iter<'a, HeaderValue>),
     Answer(http::header::Iter<'a, HeaderValue>),
 }
 
@@ -254,6 +260,13 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
             IterRepr::Pass(it) => it.find_map(|x| x),
+            IterRepr::Template(origin, it) => it.next().map(|(n, v)| {
+                if n == header::ACCESS_CONTROL_ALLOW_ORIGIN {
+                    (n.clone(), *origin)
+                } else {
+                    (n.clone(), v)
+                }
+            }),
             IterRepr::Answer(it) => it.next().map(|(n, v)| (n.clone(), v)),
         }
     }
@@ -282,6 +295,10 @@ impl ResponseHeaders {
                 ]
                 .into_iter(),
             ),
+            Repr::Template {
+                allow_origin,
+                template,
+            } => IterRepr::Template(allow_origin, template.iter()),
             Repr::Answer(map) => IterRepr::Answer(map.iter()),
         };
         Iter { inner }
@@ -296,6 +313,7 @@ impl ResponseHeaders {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Pass { .. } => self.iter().count(),
+            Repr::Template { template, .. } => template.len(),
             Repr::Answer(map) => map.len(),
         }
     }
@@ -308,12 +326,19 @@ impl ResponseHeaders {
     /// the names the response does not vary on already.
     #[inline]
     pub fn apply_to(self, map: &mut HeaderMap) {
-        match self.repr {
-            Repr::Pass {
-                allow_origin: Some(v),
-                template: Some(t),
-                ..
-            } if map.capacity() == 0 => crate::template::fill(map, t, v),
+        let repr = match self.repr {
+            Repr::Template {
+                allow_origin,
+                template,
+            } => {
+                if map.capacity() == 0 {
+                    return crate::template::fill(map, &template, allow_origin);
+                }
+                pass_from_template(allow_origin, &template)
+            }
+            other => other,
+        };
+        match repr {
             Repr::Answer(answer) if map.is_empty() => *map = answer,
             Repr::Pass {
                 allow_origin,
@@ -347,7 +372,6 @@ impl ResponseHeaders {
                         expose,
                         credentials,
                         vary_origin,
-                        template: None,
                     },
                     map,
                 ),
@@ -383,6 +407,28 @@ impl ResponseHeaders {
 #[inline]
 pub fn is_cors_response_header(name: &HeaderName) -> bool {
     name.as_str().as_bytes().starts_with(b"access-control-")
+}
+
+/// The lines of a [`Repr::Template`] as a [`Repr::Pass`], for a map that
+/// has headers already (the template's lines are the policy's own, so this
+/// reads them back instead of keeping a copy beside the template).
+fn pass_from_template(allow_origin: HeaderValue, template: &HeaderMap) -> Repr {
+    let (mut credentials, mut expose, mut vary_origin) = (false, None, false);
+    for (name, value) in template {
+        if name == header::ACCESS_CONTROL_ALLOW_CREDENTIALS {
+            credentials = true;
+        } else if name == header::ACCESS_CONTROL_EXPOSE_HEADERS {
+            expose = Some(value.clone());
+        } else if name == header::VARY {
+            vary_origin = true;
+        }
+    }
+    Repr::Pass {
+        allow_origin: Some(allow_origin),
+        expose,
+        credentials,
+        vary_origin,
+    }
 }
 
 /// What a response's map holds that matters to adding a decision's lines.
@@ -440,6 +486,10 @@ fn merge(repr: Repr, map: &mut HeaderMap) {
             }
             (set, answer.remove(header::VARY))
         }
+        Repr::Template {
+            allow_origin,
+            template,
+        } => return merge(pass_from_template(allow_origin, &template), map),
     };
     for (name, value) in CORS_NAMES.iter().zip(set.iter_mut()) {
         match value.take() {
@@ -583,14 +633,14 @@ impl Decision {
 }
 
 /// What [`Policy::decide_inner`] found.
-enum Decided {
+enum Decided<'p> {
     Done(Decision),
-    Answer(Answer),
+    Answer(Answer<'p>),
 }
 
 /// A preflight's answer before the request's `Origin` is put in (when it
 /// echoes it).
-struct Answer {
+struct Answer<'p> {
     status: StatusCode,
     allowed: bool,
     reason: Reason,
@@ -598,10 +648,10 @@ struct Answer {
     echo: bool,
     /// The same lines prebuilt (`template`), where they are exactly the
     /// draft's but for its origin and method.
-    template: Option<&'static HeaderMap>,
+    template: Option<&'p HeaderMap>,
 }
 
-impl Answer {
+impl Answer<'_> {
     fn finish(mut self, origin: impl FnOnce() -> Option<HeaderValue>) -> Decision {
         if self.echo {
             self.draft.allow_origin = origin();
@@ -703,7 +753,7 @@ impl Policy {
     /// the request's `Origin` where it echoes it (the callers either copy the
     /// value or move it out of the request).
     #[inline]
-    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decided {
+    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decided<'_> {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let Some(origin) = origins.next() else {
@@ -712,7 +762,6 @@ impl Policy {
                 expose: if any { self.expose.clone() } else { None },
                 credentials: false,
                 vary_origin: !any,
-                template: None,
             };
             let d = Decision {
                 kind: RequestKind::NotCors,
@@ -751,12 +800,9 @@ impl Policy {
         }
         let (repr, allowed, reason) = match matched {
             Ok(acao) => (
-                Repr::Pass {
-                    allow_origin: Some(acao.unwrap_or_else(|| origin.clone())),
-                    expose: self.expose.clone(),
-                    credentials: self.credentials,
-                    vary_origin: !any,
-                    template: self.pass_template,
+                Repr::Template {
+                    allow_origin: acao.unwrap_or_else(|| origin.clone()),
+                    template: Arc::clone(&self.pass_template),
                 },
                 true,
                 if any {
@@ -771,7 +817,6 @@ impl Policy {
                     expose: None,
                     credentials: false,
                     vary_origin: !any,
-                    template: None,
                 },
                 false,
                 reason,
@@ -796,7 +841,7 @@ impl Policy {
         matched: Result<Option<HeaderValue>, Reason>,
         method: Option<&HeaderValue>,
         debug: bool,
-    ) -> Answer {
+    ) -> Answer<'_> {
         let vary = Some(self.preflight_vary.clone());
         // Without debug, a refusal carries no CORS header at all.
         let forbidden = |vary: Option<HeaderValue>, reason: Reason| Answer {
@@ -886,7 +931,7 @@ impl Policy {
         let template = if h.allow_private_network {
             None
         } else {
-            self.preflight_template
+            self.preflight_template.as_ref()
         };
         Answer {
             status: StatusCode::NO_CONTENT,
@@ -1302,13 +1347,8 @@ mod tests {
                     for origin in ["https://app.example.com", "https://t.example.org"] {
                         let d = p.decide(&Method::GET, &hm(&[("origin", origin)]));
                         assert!(d.allowed());
-                        let ResponseHeaders {
-                            repr: Repr::Pass { template, .. },
-                        } = d.headers()
-                        else {
-                            panic!("an actual request is passed on");
-                        };
-                        assert!(template.is_some(), "a template was made");
+                        let ResponseHeaders { repr } = d.headers();
+                        assert!(matches!(repr, Repr::Template { .. }), "a template was made");
                         let mut fresh = HeaderMap::new();
                         d.headers().clone().apply_to(&mut fresh);
                         let mut roomy = HeaderMap::with_capacity(8);

@@ -49,7 +49,6 @@ mod fx;
 pub mod headers;
 pub mod hostile;
 mod init;
-mod interned;
 mod learned;
 pub mod lists;
 pub mod method;
@@ -70,6 +69,7 @@ pub mod request;
 pub mod response;
 pub mod safelist;
 mod template;
+mod values;
 pub mod verdict;
 
 pub use browser::{evaluate, Action, Browser, Fetch, Outgoing};

@@ -21,11 +21,11 @@ use std::collections::HashMap;
 use http::HeaderValue;
 
 use crate::fx::FxBuild;
-use crate::interned::intern;
 use crate::learned::Learned;
 pub use crate::learned::SLOTS as REMEMBERED;
 use crate::origin::{default_port, Host, Origin, OriginError};
 use crate::policy_error::PolicyError;
+use crate::values::shared;
 
 /// `http` or `https`: the only schemes a policy allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -361,8 +361,8 @@ pub enum OriginMatch<'p> {
     /// echoed). The value is remembered, so the next request with it gets
     /// [`PatternSeen`](OriginMatch::PatternSeen).
     Pattern,
-    /// A pattern entry that allowed this very value before: a static copy of
-    /// it, as cheap to answer with as an exact entry. (A set remembers a
+    /// A pattern entry that allowed this very value before: the set's copy
+    /// of it, as cheap to answer with as an exact entry. (A set remembers a
     /// bounded number of values; beyond that, matches stay
     /// [`Pattern`](OriginMatch::Pattern).)
     PatternSeen(&'p HeaderValue),
@@ -423,7 +423,7 @@ impl OriginSet {
                 }
                 match HeaderValue::from_str(s) {
                     Ok(v) => {
-                        self.exact.insert(s.as_bytes().into(), intern(v));
+                        self.exact.insert(s.as_bytes().into(), shared(v));
                         true
                     }
                     Err(_) => false,
