@@ -40,38 +40,87 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The shared primitives of both roles.
 pub mod advice;
-pub mod browser;
-pub mod cache;
-pub mod cors_check;
-pub mod exposure;
-mod fx;
 pub mod headers;
-pub mod hostile;
-mod init;
-mod learned;
 pub mod lists;
 pub mod method;
 pub mod origin;
-pub mod preflight;
-pub mod profile;
-pub mod refusal;
-mod remedy_data;
-mod repair;
+
+// The two roles.
+pub mod browser;
+pub mod server;
+
+// The facade: the paths users name, whichever role the item lives in.
+/// The preflight cache a browser keeps between fetches.
+pub mod cache {
+    pub use crate::browser::cache::*;
+}
+/// The CORS check: does a response allow the request's origin (and credentials)?
+pub mod cors_check {
+    pub use crate::browser::cors_check::*;
+}
+/// Which response headers script may read.
+pub mod exposure {
+    pub use crate::browser::exposure::*;
+}
+/// The preflight: when a browser sends one, what it sends, and how it judges the answer.
+pub mod preflight {
+    pub use crate::browser::preflight::*;
+}
+/// Where browsers depart from the standard: one `Profile` method per quirk.
+pub mod profile {
+    pub use crate::browser::profile::*;
+}
+/// Every reason a browser blocks a response, each with its explanation and fix.
+pub mod refusal {
+    pub use crate::browser::refusal::*;
+}
+/// The request a page's script makes, and whether it needs a preflight.
+pub mod request {
+    pub use crate::browser::request::*;
+}
+/// A response as the browser model sees it.
+pub mod response {
+    pub use crate::browser::response::*;
+}
+/// CORS-safelisted and forbidden methods and headers.
+pub mod safelist {
+    pub use crate::browser::safelist::*;
+}
+/// The outcome of a fetch: allowed or refused, with the steps taken.
+pub mod verdict {
+    pub use crate::browser::verdict::*;
+}
+/// The server role's decision for one request, and why.
+pub mod decision {
+    pub use crate::server::decision::*;
+}
+/// Hostile origins a policy is checked against.
+pub mod hostile {
+    pub use crate::server::hostile::*;
+}
+/// The allowed origins of a policy and their matcher.
+pub mod origin_set {
+    pub use crate::server::origin_set::*;
+}
+/// The server role's configuration: a validated CORS `Policy`.
+pub mod policy {
+    pub use crate::server::policy::*;
+}
+/// The explanation a server may send with a refusal (`corsgate-reason`).
+pub mod policy_reason {
+    pub use crate::server::policy_reason::*;
+}
 /// Remedies: the smallest safe change that fixes a refusal, as data
 /// ([`Remedy`](remedy::Remedy)), and the [`repair`](remedy::repair) loop that
 /// applies them one at a time until a request would pass.
 pub mod remedy {
-    pub use crate::remedy_data::{Remedy, RemedyContext, Side};
-    pub use crate::repair::{repair, Repair};
+    pub use crate::browser::remedy::{Remedy, RemedyContext, Side};
+    pub use crate::browser::repair::{repair, Repair};
 }
-pub mod request;
-pub mod response;
-pub mod safelist;
-mod template;
-mod values;
-pub mod verdict;
 
+// The browser role's main types.
 pub use browser::{evaluate, Action, Browser, Fetch, Outgoing};
 pub use cache::PreflightCache;
 pub use cors_check::cors_check;
@@ -83,11 +132,17 @@ pub use request::{Classification, Credentials, Initiator, Mode, Request, Request
 pub use response::Response;
 pub use verdict::{RefusalReport, Step, StepKind, Verdict};
 
-pub mod decision;
-pub mod origin_set;
-pub mod policy;
-mod policy_error;
-pub mod policy_reason;
-
+// The server role's main types.
 pub use decision::{is_cors_response_header, Decision, Reason, RequestKind};
 pub use policy::{Policy, PolicyBuilder, PolicyConfig, PolicyError, PolicyErrors};
+
+// Role-qualified names for the names both roles use (the short names above
+// stay, for the code that already uses them).
+/// The browser machine's next step (send a request, or the verdict).
+pub use browser::Action as BrowserAction;
+/// The server's decision: pass the request on, or answer it here.
+pub use decision::Action as ServerAction;
+/// Why the server decided as it did (for logs).
+pub use decision::Reason as DecisionReason;
+/// A browser's verdict on a fetch.
+pub use verdict::Verdict as BrowserVerdict;

@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use crate::refusal::{Refusal, Stage};
-use crate::response::Response;
+use crate::browser::refusal::{Refusal, Stage};
+use crate::browser::response::Response;
 
 /// Who has to change something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,12 +112,14 @@ impl Refusal {
             | Refusal::MultipleAllowOrigin { origin, .. }
             | Refusal::InvalidAllowOrigin { origin, .. }
             | Refusal::AllowOriginMismatch { origin, .. } => {
-                if crate::refusal::is_null(origin) || crate::refusal::is_null(&ctx.origin) {
+                if crate::browser::refusal::is_null(origin)
+                    || crate::browser::refusal::is_null(&ctx.origin)
+                {
                     // Allowing `null` would let any sandboxed page in: never propose it.
                     r.side = Side::Client;
-                    r.sentence = crate::refusal::NULL_ORIGIN_FIX.into();
+                    r.sentence = crate::browser::refusal::NULL_ORIGIN_FIX.into();
                 } else {
-                    let named = crate::refusal::named(origin).to_owned();
+                    let named = crate::browser::refusal::named(origin).to_owned();
                     set(&mut r, "Access-Control-Allow-Origin", named);
                     if matches!(self, Refusal::WildcardOriginWithCredentials { .. }) {
                         // The request has credentials: the one origin and
@@ -210,7 +212,7 @@ impl Refusal {
                 // Chromium fixes harness).
                 | Refusal::RedirectContainsCredentials { .. }
         );
-        if widens && crate::refusal::is_null(&ctx.origin) {
+        if widens && crate::browser::refusal::is_null(&ctx.origin) {
             // A redirect-tainted request: every page that reaches this URL
             // through a cross-origin redirect sends `null`, so the answer
             // cannot be scoped to one origin and widening it would let them

@@ -7,12 +7,12 @@
 
 use serde::Serialize;
 
+use crate::browser::profile::Profile;
+use crate::browser::refusal::Stage;
+use crate::browser::remedy::{Remedy, RemedyContext, Side};
+use crate::browser::request::Request;
+use crate::browser::response::Response;
 use crate::browser::{Browser, Outgoing};
-use crate::profile::Profile;
-use crate::refusal::Stage;
-use crate::remedy_data::{Remedy, RemedyContext, Side};
-use crate::request::Request;
-use crate::response::Response;
 
 impl Remedy {
     /// Whether this remedy applies to the answer to `out`.
@@ -57,7 +57,7 @@ fn origin_of(url: &str) -> Option<url::Origin> {
 fn keep_redirect_on_origin(page: &str, hops: &[Hop]) -> Option<Remedy> {
     for hop in hops {
         let sent = hop.origin.as_deref().unwrap_or(page);
-        if crate::refusal::is_null(sent) || !hop.response.is_redirect_status() {
+        if crate::browser::refusal::is_null(sent) || !hop.response.is_redirect_status() {
             continue;
         }
         let here = url::Url::parse(&hop.url).ok()?;
@@ -174,7 +174,7 @@ pub fn repair(
         let stuck = client || remedies.contains(&remedy);
         remedies.push(remedy);
         if stuck {
-            let alternatives = if client && crate::refusal::is_null(&ctx.origin) {
+            let alternatives = if client && crate::browser::refusal::is_null(&ctx.origin) {
                 keep_redirect_on_origin(&request.origin().to_string(), &hops)
                     .into_iter()
                     .collect()

@@ -12,13 +12,13 @@ use std::fmt;
 use serde::Serialize;
 use url::Url;
 
-pub use crate::init::{Credentials, Initiator, Mode};
+pub use crate::browser::init::{Credentials, Initiator, Mode};
 
+use crate::browser::profile::Profile;
+use crate::browser::safelist::{self, UnsafeHeader};
 use crate::headers::HeaderList;
 use crate::method;
 use crate::origin::Origin;
-use crate::profile::Profile;
-use crate::safelist::{self, UnsafeHeader};
 
 /// A request as the browser holds it after script built it.
 ///

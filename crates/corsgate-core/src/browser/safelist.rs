@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::browser::profile::Profile;
 use crate::headers::HeaderList;
-use crate::profile::Profile;
 
 /// Why a request header is not CORS-safelisted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

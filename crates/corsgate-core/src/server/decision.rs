@@ -24,8 +24,8 @@ use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::headers::{is_token, trim_ows};
-use crate::origin_set::OriginMatch;
-use crate::policy::{HeaderRule, MethodRule, Policy};
+use crate::server::origin_set::OriginMatch;
+use crate::server::policy::{HeaderRule, MethodRule, Policy};
 
 /// The most `Access-Control-Request-Headers` bytes (all lines together) read.
 pub const MAX_REQUEST_HEADERS_BYTES: usize = 8 * 1024;
@@ -332,7 +332,7 @@ impl ResponseHeaders {
                 template,
             } => {
                 if map.capacity() == 0 {
-                    return crate::template::fill(map, &template, allow_origin);
+                    return crate::server::fast::template::fill(map, &template, allow_origin);
                 }
                 pass_from_template(allow_origin, &template)
             }
@@ -537,7 +537,7 @@ impl Draft {
     #[inline(never)]
     fn into_map_from(mut self, template: &HeaderMap) -> HeaderMap {
         match (self.allow_origin.take(), self.allow_methods.take()) {
-            (Some(o), Some(m)) => crate::template::preflight_answer(template, o, m),
+            (Some(o), Some(m)) => crate::server::fast::template::preflight_answer(template, o, m),
             (o, m) => {
                 self.allow_origin = o;
                 self.allow_methods = m;

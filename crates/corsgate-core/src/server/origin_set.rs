@@ -20,12 +20,12 @@ use std::collections::HashMap;
 
 use http::HeaderValue;
 
-use crate::fx::FxBuild;
-use crate::learned::Learned;
-pub use crate::learned::SLOTS as REMEMBERED;
 use crate::origin::{default_port, Host, Origin, OriginError};
-use crate::policy_error::PolicyError;
-use crate::values::shared;
+use crate::server::fast::fx::FxBuild;
+use crate::server::fast::learned::Learned;
+pub use crate::server::fast::learned::SLOTS as REMEMBERED;
+use crate::server::fast::values::shared;
+use crate::server::policy_error::PolicyError;
 
 /// `http` or `https`: the only schemes a policy allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

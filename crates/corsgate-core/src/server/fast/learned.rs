@@ -31,8 +31,8 @@ use std::sync::OnceLock;
 
 use http::HeaderValue;
 
-use crate::fx::Fx;
-use crate::values::shared_copy;
+use crate::server::fast::fx::Fx;
+use crate::server::fast::values::shared_copy;
 
 /// Slots per origin set (a power of two): the most pattern-allowed values one
 /// set remembers.

@@ -31,12 +31,12 @@ mod config;
 
 use http::HeaderValue;
 
-pub use crate::policy_error::{PolicyError, PolicyErrors, Setting};
+pub use crate::server::policy_error::{PolicyError, PolicyErrors, Setting};
 pub use builder::PolicyBuilder;
 pub use config::PolicyConfig;
 
-use crate::fx::FxBuild;
-use crate::origin_set::OriginSet;
+use crate::server::fast::fx::FxBuild;
+use crate::server::origin_set::OriginSet;
 
 /// Which methods a preflight may ask for.
 #[derive(Debug, Clone)]
@@ -125,7 +125,7 @@ impl Policy {
     }
 
     /// Whether refused requests carry the policy's reason
-    /// ([`crate::policy_reason`]).
+    /// ([`crate::server::policy_reason`]).
     pub fn reason_header(&self) -> bool {
         self.reason_header
     }
