@@ -533,14 +533,20 @@ struct Draft {
 
 impl Draft {
     /// The answer cloned from `template`, which holds exactly these lines
-    /// but for the origin and the method (see `template`).
+    /// but for the origin and the method (see `template`); the draft holds
+    /// neither `policy`'s request headers nor its max-age, which are in the
+    /// template.
     #[inline(never)]
-    fn into_map_from(mut self, template: &HeaderMap) -> HeaderMap {
+    fn into_map_from(mut self, template: &HeaderMap, policy: &Policy) -> HeaderMap {
         match (self.allow_origin.take(), self.allow_methods.take()) {
             (Some(o), Some(m)) => crate::server::fast::template::preflight_answer(template, o, m),
             (o, m) => {
                 self.allow_origin = o;
                 self.allow_methods = m;
+                if let HeaderRule::List { value, .. } = &policy.request_headers {
+                    self.allow_headers = value.clone();
+                }
+                self.max_age = policy.max_age.as_ref().map(|(_, v)| v.clone());
                 self.into_map()
             }
         }
@@ -647,8 +653,9 @@ struct Answer<'p> {
     draft: Draft,
     echo: bool,
     /// The same lines prebuilt (`template`), where they are exactly the
-    /// draft's but for its origin and method.
-    template: Option<&'p HeaderMap>,
+    /// draft's but for its origin and method (and the policy, whose
+    /// request headers and max-age the draft then leaves out).
+    template: Option<(&'p HeaderMap, &'p Policy)>,
 }
 
 impl Answer<'_> {
@@ -657,7 +664,7 @@ impl Answer<'_> {
             self.draft.allow_origin = origin();
         }
         let map = match self.template {
-            Some(t) => self.draft.into_map_from(t),
+            Some((t, policy)) => self.draft.into_map_from(t, policy),
             None => self.draft.into_map(),
         };
         Decision {
@@ -881,6 +888,12 @@ impl Policy {
             }
         };
 
+        let pna = self.private_network
+            && headers
+                .get(ACRPN)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        let templated = !pna && self.preflight_template.is_some();
+
         // Method.
         let Some(method) = method else {
             return refuse(h, Reason::MethodMalformed);
@@ -901,6 +914,7 @@ impl Policy {
         match self.requested_headers(headers) {
             Requested::Ok { lines, names } => {
                 h.allow_headers = match &self.request_headers {
+                    HeaderRule::List { .. } if templated => None,
                     HeaderRule::List { value, .. } => value.clone(),
                     HeaderRule::Mirror if names == 0 => None,
                     HeaderRule::Mirror if lines == 1 => {
@@ -921,18 +935,19 @@ impl Policy {
                 return refuse(h, reason);
             }
         }
-        h.max_age = self.max_age.as_ref().map(|(_, v)| v.clone());
-        h.allow_private_network = self.private_network
-            && headers
-                .get(ACRPN)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        h.allow_private_network = pna;
         // The template holds no Private Network Access line, and lists the
-        // policy's request headers.
-        let template = if h.allow_private_network {
+        // policy's request headers and max-age: with it, the draft does not
+        // copy them (`Answer::finish` puts them back if the template cannot
+        // be used after all).
+        let template = if pna {
             None
         } else {
-            self.preflight_template.as_ref()
+            self.preflight_template.as_ref().map(|t| (t, self))
         };
+        if template.is_none() {
+            h.max_age = self.max_age.as_ref().map(|(_, v)| v.clone());
+        }
         Answer {
             status: StatusCode::NO_CONTENT,
             allowed: true,
