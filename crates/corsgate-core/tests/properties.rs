@@ -1,7 +1,8 @@
 //! Property tests for the parsers: what the engine produces parses back to the
 //! same thing, and no byte string makes any parser panic.
 
-use corsgate_core::lists::{parse_max_age, parse_token_list, split_tokens};
+use corsgate_core::lists::{parse_token_list, split_tokens};
+use corsgate_core::preflight::parse_max_age;
 use corsgate_core::safelist::{
     check_request_header, mime_essence, parse_single_range, unsafe_request_header_names,
 };

@@ -13,9 +13,6 @@ use std::path::{Path, PathBuf};
 
 /// Cycles that predate the check: (crate directory, modules).
 const KNOWN: &[(&str, &[&str])] = &[
-    ("corsgate-core", &["profile", "request", "safelist"]),
-    ("corsgate-core", &["browser", "remedy", "verdict"]),
-    ("corsgate-core", &["learned", "origin_set", "policy"]),
     (
         "corsgate",
         &[

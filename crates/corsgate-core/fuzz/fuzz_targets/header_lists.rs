@@ -1,6 +1,7 @@
 //! The response-header list parsers (Allow-Methods/-Headers, Expose-Headers, Max-Age).
 #![no_main]
-use corsgate_core::lists::{parse_max_age, parse_token_list};
+use corsgate_core::lists::parse_token_list;
+use corsgate_core::preflight::parse_max_age;
 use corsgate_core::{HeaderList, Profile};
 use libfuzzer_sys::fuzz_target;
 

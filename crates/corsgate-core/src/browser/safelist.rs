@@ -10,9 +10,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::browser::profile::Profile;
 use crate::headers::HeaderList;
-use crate::profile::Profile;
-use crate::request::HeadersForm;
+use crate::browser::init::HeadersForm;
 
 /// Why a request header is not CORS-safelisted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -52,8 +52,8 @@
 //! ```
 
 use crate::origin::Host;
-use crate::origin_set::{AllowedOrigin, OriginMatch, PortSpec};
-use crate::policy::Policy;
+use crate::server::origin_set::{AllowedOrigin, OriginMatch, PortSpec};
+use crate::server::policy::Policy;
 use crate::Origin;
 
 /// The letters-only label of made-up names (a `[a-z]+` regex matches it).

@@ -4,15 +4,16 @@
 use serde::Serialize;
 use url::Url;
 
-use crate::cors_check::cors_check;
+use crate::browser::cors_check::cors_check;
+pub use crate::browser::max_age::{parse_max_age, MaxAge};
+use crate::browser::profile::Profile;
+use crate::browser::refusal::{Refusal, Stage};
+use crate::browser::request::Request;
+use crate::browser::response::Response;
+use crate::browser::safelist::{self, UnsafeHeader};
 use crate::headers::HeaderList;
-use crate::lists::{parse_max_age, parse_token_list, MaxAge, TokenList};
+use crate::lists::{parse_token_list, TokenList};
 use crate::method;
-use crate::profile::Profile;
-use crate::refusal::{Refusal, Stage};
-use crate::request::Request;
-use crate::response::Response;
-use crate::safelist::{self, UnsafeHeader};
 
 /// The preflight request a browser sends.
 ///
@@ -251,7 +252,7 @@ fn check_preflight(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Credentials;
+    use crate::browser::request::Credentials;
 
     const ORIGIN: &str = "https://app.example";
 

@@ -15,62 +15,22 @@
 //!   as placeholders, then credentials, the listed headers, `Max-Age` and
 //!   `Vary` as the policy has them.
 //!
-//! Templates are shared process-wide and never freed, keyed by their lines,
-//! so rebuilding a policy reuses the ones already made. The table holds at
-//! most [`LIMIT`] bytes; past it a policy has no template and its headers are
-//! appended one by one (the same lines, a little slower).
-
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+//! Each policy builds its own templates, once, and they are dropped with it:
+//! nothing is shared process-wide, so every policy (the first, or the
+//! thousandth reload) has them.
 
 use http::{header, HeaderMap, HeaderName, HeaderValue};
-
-/// The most bytes the process-wide table holds, bookkeeping included.
-pub const LIMIT: usize = 1 << 20;
-
-/// Bookkeeping counted per template besides its lines: the map's index and
-/// entries, the table's slot, roughly.
-const ENTRY_OVERHEAD: usize = 1024;
 
 /// The value put where a line's per-request value goes.
 const PLACEHOLDER: HeaderValue = HeaderValue::from_static("null");
 
-#[derive(Default)]
-struct Table {
-    maps: HashMap<Vec<u8>, &'static HeaderMap>,
-    bytes: usize,
-}
-
-static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-
-/// The static map of exactly `lines`, in order: the one already made, or a
-/// new one if it fits in the table; `None` when the table is full.
-fn intern(lines: &[(HeaderName, HeaderValue)]) -> Option<&'static HeaderMap> {
-    // Names and values never hold a NUL byte: the key is unambiguous.
-    let mut key = Vec::new();
-    for (n, v) in lines {
-        key.extend_from_slice(n.as_str().as_bytes());
-        key.push(0);
-        key.extend_from_slice(v.as_bytes());
-        key.push(0);
-    }
-    let mut guard = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
-    let table = guard.get_or_insert_with(Table::default);
-    if let Some(map) = table.maps.get(&key) {
-        return Some(map);
-    }
-    let cost = key.len() * 2 + ENTRY_OVERHEAD;
-    if table.bytes + cost > LIMIT {
-        return None;
-    }
+/// The map of exactly `lines`, in order.
+fn build(lines: &[(HeaderName, HeaderValue)]) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(lines.len());
     for (n, v) in lines {
         map.append(n.clone(), v.clone());
     }
-    let map: &'static HeaderMap = Box::leak(Box::new(map));
-    table.maps.insert(key, map);
-    table.bytes += cost;
-    Some(map)
+    map
 }
 
 /// The first lines of both templates: the origin's placeholder, and
@@ -91,7 +51,7 @@ pub(crate) fn allowed_actual(
     credentials: bool,
     expose: Option<&HeaderValue>,
     vary_origin: bool,
-) -> Option<&'static HeaderMap> {
+) -> HeaderMap {
     let mut lines = origin_and_credentials(credentials);
     if let Some(v) = expose {
         lines.push((header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone()));
@@ -99,7 +59,7 @@ pub(crate) fn allowed_actual(
     if vary_origin {
         lines.push((header::VARY, HeaderValue::from_static("origin")));
     }
-    intern(&lines)
+    build(&lines)
 }
 
 /// The template of an allowed preflight's answer, in the order
@@ -110,7 +70,7 @@ pub(crate) fn allowed_preflight(
     allow_headers: Option<&HeaderValue>,
     max_age: Option<&HeaderValue>,
     vary: &HeaderValue,
-) -> Option<&'static HeaderMap> {
+) -> HeaderMap {
     let mut lines = origin_and_credentials(credentials);
     lines.push((header::ACCESS_CONTROL_ALLOW_METHODS, PLACEHOLDER));
     if let Some(v) = allow_headers {
@@ -120,7 +80,7 @@ pub(crate) fn allowed_preflight(
         lines.push((header::ACCESS_CONTROL_MAX_AGE, v.clone()));
     }
     lines.push((header::VARY, vary.clone()));
-    intern(&lines)
+    build(&lines)
 }
 
 /// An allowed actual request's template in `map`, with `allow_origin` in
@@ -179,30 +139,25 @@ mod tests {
     #[test]
     fn one_template_per_shape() {
         let x = HeaderValue::from_static("x-request-id");
-        let a = allowed_actual(true, Some(&x), true).expect("room");
-        let b = allowed_actual(true, Some(&HeaderValue::from_static("x-request-id")), true)
-            .expect("room");
-        assert!(std::ptr::eq(a, b), "reused, not made twice");
-        let c = allowed_actual(false, Some(&x), true).expect("room");
-        assert!(!std::ptr::eq(a, c));
+        let a = allowed_actual(true, Some(&x), true);
+        let c = allowed_actual(false, Some(&x), true);
         assert_eq!(a.len(), 4);
         assert_eq!(c.len(), 3);
         assert!(c.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
-        let d = allowed_actual(false, None, false).expect("room");
+        let d = allowed_actual(false, None, false);
         assert_eq!(d.len(), 1);
         let vary = HeaderValue::from_static("origin, access-control-request-method");
-        let p = allowed_preflight(true, Some(&x), None, &vary).expect("room");
+        let p = allowed_preflight(true, Some(&x), None, &vary);
         assert_eq!(p.len(), 5);
-        assert!(!std::ptr::eq(a, p));
     }
 
     #[test]
     fn fill_replaces_the_placeholders_only() {
-        let t = allowed_actual(true, None, true).expect("room");
+        let t = allowed_actual(true, None, true);
         let mut map = HeaderMap::new();
         fill(
             &mut map,
-            t,
+            &t,
             HeaderValue::from_static("https://app.example.com"),
         );
         assert_eq!(map.len(), 3);
@@ -218,10 +173,9 @@ mod tests {
         );
 
         let vary = HeaderValue::from_static("origin");
-        let t = allowed_preflight(false, None, Some(&HeaderValue::from_static("600")), &vary)
-            .expect("room");
+        let t = allowed_preflight(false, None, Some(&HeaderValue::from_static("600")), &vary);
         let map = preflight_answer(
-            t,
+            &t,
             HeaderValue::from_static("https://a.example"),
             HeaderValue::from_static("PUT"),
         );

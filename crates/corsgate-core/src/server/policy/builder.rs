@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet};
 use http::HeaderValue;
 
 use super::{HeaderRule, MethodRule, Policy, PolicyConfig, PolicyError, PolicyErrors, Setting};
+use crate::browser::safelist::is_forbidden_request_header;
 use crate::headers::is_token;
-use crate::interned::intern;
 use crate::method;
-use crate::origin_set::{Entry, FxBuild, OriginSet};
-use crate::safelist::is_forbidden_request_header;
+use crate::server::fast::fx::FxBuild;
+use crate::server::fast::values::shared;
+use crate::server::origin_set::{Entry, OriginSet};
 
 /// The longest preflight max-age any browser honours (Firefox: a day).
 pub const MAX_AGE_LIMIT: i64 = 86_400;
@@ -123,7 +124,7 @@ impl PolicyBuilder {
     /// (what the policy lists and what was asked) and `corsgate-policy-edit`
     /// (the TOML change that allows the request). Off by default: it tells
     /// anyone, an attacker too, what the policy allows (see
-    /// [`reason_header`](crate::policy_reason)).
+    /// [`reason_header`](crate::server::policy_reason)).
     pub fn reason_header(mut self, yes: bool) -> Self {
         self.config.reason_header = yes;
         self
@@ -138,7 +139,7 @@ fn joined(names: &[String]) -> Option<HeaderValue> {
     if names.is_empty() {
         return None;
     }
-    HeaderValue::from_str(&names.join(", ")).ok().map(intern)
+    HeaderValue::from_str(&names.join(", ")).ok().map(shared)
 }
 
 pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
@@ -207,7 +208,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             let m = method::normalize(value);
             if !method_values.contains_key(m.as_str()) {
                 if let Ok(v) = HeaderValue::from_str(&m) {
-                    method_values.insert(m.clone().into(), intern(v));
+                    method_values.insert(m.clone().into(), shared(v));
                     normalized.methods.push(m);
                 }
             }
@@ -289,7 +290,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
                 setting: Setting::ExposeHeaders,
                 value: value.clone(),
             });
-        } else if crate::safelist::is_forbidden_response_header(&lower) {
+        } else if crate::browser::safelist::is_forbidden_response_header(&lower) {
             errors.push(PolicyError::ForbiddenResponseHeader {
                 value: value.clone(),
             });
@@ -311,7 +312,7 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         }
         Some(v) => u32::try_from(v).ok().map(|s| {
             let value = HeaderValue::from(s);
-            (s, intern(value))
+            (s, shared(value))
         }),
     };
 
@@ -326,16 +327,19 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
         (false, true) => "origin, access-control-request-method, access-control-request-headers, access-control-request-private-network",
     };
     let expose = joined(&expose_names);
-    let pass_template =
-        crate::template::allowed_actual(c.credentials, expose.as_ref(), !any_origin);
+    let pass_template = std::sync::Arc::new(crate::server::fast::template::allowed_actual(
+        c.credentials,
+        expose.as_ref(),
+        !any_origin,
+    ));
     let preflight_vary = HeaderValue::from_static(preflight_vary);
     let preflight_template = match &request_headers {
-        HeaderRule::List { value, .. } => crate::template::allowed_preflight(
+        HeaderRule::List { value, .. } => Some(crate::server::fast::template::allowed_preflight(
             c.credentials,
             value.as_ref(),
             max_age.as_ref().map(|(_, v)| v),
             &preflight_vary,
-        ),
+        )),
         HeaderRule::Mirror => None,
     };
     Ok(Policy {

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::profile::Profile;
+use crate::browser::profile::Profile;
 
 /// One cached permission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -17,59 +17,15 @@
 //! with it costs one hash lookup, as an exact entry does.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 
 use http::HeaderValue;
 
-use crate::interned::intern;
-use crate::learned::Learned;
-pub use crate::learned::SLOTS as REMEMBERED;
 use crate::origin::{default_port, Host, Origin, OriginError};
-use crate::policy::PolicyError;
-
-/// A fast, non-cryptographic hasher (FxHash). The tables are built once from
-/// the configuration, so request-controlled keys cannot lengthen a probe
-/// sequence beyond what the configuration itself produces.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FxBuild;
-
-#[derive(Default)]
-pub(crate) struct Fx(u64);
-
-const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        for b in chunks.remainder() {
-            self.add(u64::from(*b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Fx {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
-    }
-}
-
-impl BuildHasher for FxBuild {
-    type Hasher = Fx;
-    fn build_hasher(&self) -> Fx {
-        Fx(0)
-    }
-}
+use crate::server::fast::fx::FxBuild;
+use crate::server::fast::learned::Learned;
+pub use crate::server::fast::learned::SLOTS as REMEMBERED;
+use crate::server::fast::values::shared;
+use crate::server::policy_error::PolicyError;
 
 /// `http` or `https`: the only schemes a policy allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -405,8 +361,8 @@ pub enum OriginMatch<'p> {
     /// echoed). The value is remembered, so the next request with it gets
     /// [`PatternSeen`](OriginMatch::PatternSeen).
     Pattern,
-    /// A pattern entry that allowed this very value before: a static copy of
-    /// it, as cheap to answer with as an exact entry. (A set remembers a
+    /// A pattern entry that allowed this very value before: the set's copy
+    /// of it, as cheap to answer with as an exact entry. (A set remembers a
     /// bounded number of values; beyond that, matches stay
     /// [`Pattern`](OriginMatch::Pattern).)
     PatternSeen(&'p HeaderValue),
@@ -467,7 +423,7 @@ impl OriginSet {
                 }
                 match HeaderValue::from_str(s) {
                     Ok(v) => {
-                        self.exact.insert(s.as_bytes().into(), intern(v));
+                        self.exact.insert(s.as_bytes().into(), shared(v));
                         true
                     }
                     Err(_) => false,

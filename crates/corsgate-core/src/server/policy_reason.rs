@@ -4,7 +4,7 @@
 //! playground), the browser only learns that CORS failed; the console cannot
 //! say that the *policy* lists `PUT, DELETE` and the page asked for `PATCH`.
 //! With `reason_header = true` (TOML) or
-//! [`PolicyBuilder::reason_header`](crate::policy::PolicyBuilder::reason_header),
+//! [`PolicyBuilder::reason_header`](crate::server::policy::PolicyBuilder::reason_header),
 //! every refused request's answer carries:
 //!
 //! - `corsgate-reason: <code>; <sentence>` — what the policy lists and what
@@ -31,9 +31,9 @@
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 
-use crate::decision::Reason;
 use crate::headers::HeaderList;
-use crate::policy::{Policy, PolicyConfig};
+use crate::server::decision::Reason;
+use crate::server::policy::{Policy, PolicyConfig};
 
 /// The reason header's name.
 pub const REASON: &str = "corsgate-reason";

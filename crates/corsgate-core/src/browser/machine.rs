@@ -12,20 +12,20 @@
 use serde::Serialize;
 use url::Url;
 
-use crate::cors_check::cors_check;
-use crate::exposure::exposed_headers;
-use crate::headers::HeaderList;
-use crate::origin::Origin;
-use crate::preflight::{
+use crate::browser::cors_check::cors_check;
+use crate::browser::exposure::exposed_headers;
+use crate::browser::preflight::{
     check_preflight_response, check_same_origin_preflight_response, PreflightRequest,
 };
-use crate::profile::Profile;
-use crate::refusal::{Refusal, Stage};
-use crate::remedy::RemedyContext;
-use crate::request::{Credentials, Initiator, Mode, Request};
-use crate::response::Response;
-use crate::safelist;
-use crate::verdict::{RefusalReport, Step, StepKind, Verdict};
+use crate::browser::profile::Profile;
+use crate::browser::refusal::{Refusal, Stage};
+use crate::browser::remedy::RemedyContext;
+use crate::browser::request::{Credentials, Initiator, Mode, Request};
+use crate::browser::response::Response;
+use crate::browser::safelist;
+use crate::browser::verdict::{RefusalReport, Step, StepKind, Verdict};
+use crate::headers::HeaderList;
+use crate::origin::Origin;
 use crate::PreflightCache;
 
 /// Conditional request headers: with one of them the fetch's cache mode is
@@ -857,7 +857,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Credentials, HeadersForm};
+    use crate::browser::request::{Credentials, HeadersForm};
 
     /// Checked against Chromium 156: a same-origin URL that redirects to a
     /// cross-origin one gets a preflight there when the request is not simple

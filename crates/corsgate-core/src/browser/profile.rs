@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::{HeadersForm, Initiator};
-use crate::response::Response;
+use crate::browser::init::{HeadersForm, Initiator};
+use crate::browser::response::Response;
 
 /// Which browser's behaviour to model.
 ///
@@ -212,7 +212,7 @@ impl Profile {
     /// Whether the client-hint request headers `Save-Data`, `Device-Memory`,
     /// `DPR`, `Width`, `Viewport-Width`, `RTT`, `Downlink`, `ECT` and
     /// `Intervention` are CORS-safelisted (with values of the right shape; see
-    /// [`crate::safelist::check_request_header`]). Chromium's `cors.cc`
+    /// [`crate::browser::safelist::check_request_header`]). Chromium's `cors.cc`
     /// safelists them; the standard does not. Checked against Chromium 156 by
     /// the conformance harness.
     pub fn safelists_client_hints(self) -> bool {

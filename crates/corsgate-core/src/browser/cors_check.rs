@@ -4,10 +4,10 @@
 //! and the final response. It looks only at `Access-Control-Allow-Origin` and,
 //! for credentialed requests, `Access-Control-Allow-Credentials`.
 
-use crate::profile::{MultipleOriginDetection, Profile};
-use crate::refusal::{Refusal, Stage};
-use crate::request::Credentials;
-use crate::response::Response;
+use crate::browser::init::Credentials;
+use crate::browser::profile::{MultipleOriginDetection, Profile};
+use crate::browser::refusal::{Refusal, Stage};
+use crate::browser::response::Response;
 
 /// Runs the Fetch standard's CORS check, reporting the failure the way
 /// `profile` would classify it.

@@ -5,9 +5,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::profile::Profile;
-use crate::refusal::{Refusal, Stage};
-use crate::remedy::{Remedy, RemedyContext};
+use crate::browser::profile::Profile;
+use crate::browser::refusal::{Refusal, Stage};
+use crate::browser::remedy::{Remedy, RemedyContext};
 
 /// One step of the trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

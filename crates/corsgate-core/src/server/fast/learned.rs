@@ -1,54 +1,48 @@
 //! Origins that a subdomain or any-port pattern allowed before, remembered so
 //! that answering them again costs what an exact origin costs.
 //!
-//! A pattern's answer echoes the request's own `Origin`. In a server, that
-//! value is a slice of the connection's read buffer: putting it into the
-//! response is an atomic reference-count increment, and dropping the response
-//! a decrement, on top of parsing the origin and looking up its parent
-//! domains. Yet a page sends the same `Origin` on every request, so after the
-//! first match an allowed origin is as good as an exact entry.
+//! A pattern's answer echoes the request's own `Origin`: parsing the origin
+//! and looking up its parent domains. Yet a page sends the same `Origin` on
+//! every request, so after the first match an allowed origin is as good as an
+//! exact entry.
 //!
 //! So each [`Learned`] (one per origin set, hence per policy) has a fixed
 //! array of write-once slots indexed by a hash of the origin's bytes. When a
-//! pattern allows a value whose slot is empty, a static copy of the value is
-//! put in the slot; a later request with byte-equal `Origin` finds it there
-//! with one hash, one atomic load and one comparison, and answers with the
-//! static copy (no reference count, no parse).
+//! pattern allows a value whose slot is empty, a copy of the value (shared,
+//! see `values`) is put in the slot; a later request with byte-equal `Origin`
+//! finds it there with one hash, one atomic load and one comparison, and
+//! answers with the copy (no parse).
 //!
 //! Bounds, because the values come from requests:
 //! * a slot is written once and never evicted, so one set learns at most
 //!   [`SLOTS`] origins, and colliding origins cannot make it churn;
-//! * the static copies are shared process-wide (a policy reload finds the
-//!   copies already made) and their memory, never freed, is capped at
-//!   [`LIMIT`] bytes; once the cap is reached nothing more is learned and
-//!   pattern matches keep echoing the request's value (correct, as before);
+//! * the copies belong to the set: they are freed with the policy, and a
+//!   reloaded policy starts with empty slots of its own, whatever earlier
+//!   policies learned (nothing is process-wide);
+//! * a copy is of the value's bytes only, so a remembered origin never keeps
+//!   a request's (or a connection's) buffer alive;
 //! * only values a pattern of the set allowed are ever learned: a slot is
 //!   consulted only with a byte-equal comparison, so it can only answer for
 //!   the very value that was matched.
 
 use std::fmt;
 use std::hash::Hasher;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
 use http::HeaderValue;
 
-use crate::interned::Table;
-use crate::origin_set::Fx;
+use crate::server::fast::fx::Fx;
+use crate::server::fast::values::shared_copy;
 
 /// Slots per origin set (a power of two): the most pattern-allowed values one
 /// set remembers.
 pub const SLOTS: usize = 1024;
 
-/// The most bytes of static copies the process keeps (values plus
-/// bookkeeping): about ten thousand typical origins.
-pub const LIMIT: usize = 1 << 20;
-
 /// The learned origins of one origin set.
 #[derive(Clone, Default)]
 pub(crate) struct Learned {
     /// Empty until the set has a pattern; then [`SLOTS`] long.
-    slots: Box<[OnceLock<&'static HeaderValue>]>,
+    slots: Box<[OnceLock<HeaderValue>]>,
 }
 
 impl fmt::Debug for Learned {
@@ -59,7 +53,7 @@ impl fmt::Debug for Learned {
 }
 
 /// Where a value would be learned, found once per request.
-pub(crate) struct Slot<'a>(&'a OnceLock<&'static HeaderValue>);
+pub(crate) struct Slot<'a>(&'a OnceLock<HeaderValue>);
 
 impl Learned {
     /// Makes room to learn (called when the set gets its first pattern).
@@ -84,40 +78,21 @@ impl Learned {
 }
 
 impl<'a> Slot<'a> {
-    /// The static copy of `bytes`, if this value was learned.
+    /// The remembered copy of `bytes`, if this value was learned.
     #[inline]
-    pub(crate) fn get(&self, bytes: &[u8]) -> Option<&'static HeaderValue> {
-        self.0.get().copied().filter(|v| v.as_bytes() == bytes)
+    pub(crate) fn get(&self, bytes: &[u8]) -> Option<&'a HeaderValue> {
+        self.0.get().filter(|v| v.as_bytes() == bytes)
     }
 
-    /// Remembers `value` (which a pattern just allowed) if the slot is free
-    /// and the process-wide cap allows.
+    /// Remembers `value` (which a pattern just allowed) if the slot is free.
     pub(crate) fn learn(&self, value: &HeaderValue) {
         if self.0.get().is_none() {
-            if let Some(v) = copy(value) {
+            if let Some(v) = shared_copy(value.as_bytes()) {
                 // Lost a race: the slot holds another value; keep it.
                 let _ = self.0.set(v);
             }
         }
     }
-}
-
-static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-
-/// Set once the cap is reached, so that later matches never take the lock.
-static FULL: AtomicBool = AtomicBool::new(false);
-
-/// The process-wide static copy of `value`, made if the cap allows.
-fn copy(value: &HeaderValue) -> Option<&'static HeaderValue> {
-    if FULL.load(Ordering::Relaxed) {
-        return None;
-    }
-    let mut guard = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
-    let got = guard.get_or_insert_with(Table::default).copy(value, LIMIT);
-    if got.is_none() {
-        FULL.store(true, Ordering::Relaxed);
-    }
-    got
 }
 
 #[cfg(test)]
@@ -135,6 +110,7 @@ mod tests {
         slot.learn(&a);
         let got = l.slot(a.as_bytes()).unwrap().get(a.as_bytes()).unwrap();
         assert_eq!(got, &a);
+        assert_ne!(got.as_bytes().as_ptr(), a.as_bytes().as_ptr(), "a copy");
         // Same slot, other bytes: no answer, and the slot keeps its value.
         assert!(slot.get(b"https://b.example").is_none());
         slot.learn(&HeaderValue::from_static("https://b.example"));

@@ -18,13 +18,14 @@
 //! `Origin` value is reused), and the [`Decision`] lives on the stack.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::headers::{is_token, trim_ows};
-use crate::origin_set::OriginMatch;
-use crate::policy::{HeaderRule, MethodRule, Policy};
+use crate::server::origin_set::OriginMatch;
+use crate::server::policy::{HeaderRule, MethodRule, Policy};
 
 /// The most `Access-Control-Request-Headers` bytes (all lines together) read.
 pub const MAX_REQUEST_HEADERS_BYTES: usize = 8 * 1024;
@@ -191,8 +192,8 @@ impl fmt::Display for Reason {
 /// For a request passed on, at most four headers, held as values while the
 /// inner service runs (small, so a middleware's future stays small); for a
 /// preflight, the answer's header map, built once and moved into the
-/// response. Values are shared with the policy (static memory, see
-/// `interned`) or the request, so cloning one never copies bytes.
+/// response. Values are shared with the policy (reference-counted, see
+/// `values`) or the request, so cloning one never copies bytes.
 #[derive(Debug, Clone)]
 pub struct ResponseHeaders {
     repr: Repr,
@@ -205,9 +206,14 @@ enum Repr {
         expose: Option<HeaderValue>,
         credentials: bool,
         vary_origin: bool,
-        /// The same lines prebuilt, with a placeholder for `allow_origin`
-        /// (see `template`); set only where they are exactly these lines.
-        template: Option<&'static HeaderMap>,
+    },
+    /// An allowed request passed on: the policy's prebuilt lines (see
+    /// `template`), with a placeholder for `allow_origin`. The same lines as
+    /// [`Repr::Pass`] with the policy's credentials, exposed headers and
+    /// `Vary`, held without copying them.
+    Template {
+        allow_origin: HeaderValue,
+        template: Arc<HeaderMap>,
     },
     Answer(HeaderMap),
 }
@@ -220,7 +226,6 @@ impl Default for ResponseHeaders {
                 expose: None,
                 credentials: false,
                 vary_origin: false,
-                template: None,
             },
         }
     }
@@ -246,6 +251,7 @@ pub struct Iter<'a> {
 #[derive(Debug)]
 enum IterRepr<'a> {
     Pass(std::array::IntoIter<Option<(HeaderName, &'a HeaderValue)>, 4>),
+    Template(&'a HeaderValue, http::header::Iter<'a, HeaderValue>),
     Answer(http::header::Iter<'a, HeaderValue>),
 }
 
@@ -254,6 +260,13 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
             IterRepr::Pass(it) => it.find_map(|x| x),
+            IterRepr::Template(origin, it) => it.next().map(|(n, v)| {
+                if n == header::ACCESS_CONTROL_ALLOW_ORIGIN {
+                    (n.clone(), *origin)
+                } else {
+                    (n.clone(), v)
+                }
+            }),
             IterRepr::Answer(it) => it.next().map(|(n, v)| (n.clone(), v)),
         }
     }
@@ -282,6 +295,10 @@ impl ResponseHeaders {
                 ]
                 .into_iter(),
             ),
+            Repr::Template {
+                allow_origin,
+                template,
+            } => IterRepr::Template(allow_origin, template.iter()),
             Repr::Answer(map) => IterRepr::Answer(map.iter()),
         };
         Iter { inner }
@@ -296,6 +313,7 @@ impl ResponseHeaders {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Pass { .. } => self.iter().count(),
+            Repr::Template { template, .. } => template.len(),
             Repr::Answer(map) => map.len(),
         }
     }
@@ -308,12 +326,19 @@ impl ResponseHeaders {
     /// the names the response does not vary on already.
     #[inline]
     pub fn apply_to(self, map: &mut HeaderMap) {
-        match self.repr {
-            Repr::Pass {
-                allow_origin: Some(v),
-                template: Some(t),
-                ..
-            } if map.capacity() == 0 => crate::template::fill(map, t, v),
+        let repr = match self.repr {
+            Repr::Template {
+                allow_origin,
+                template,
+            } => {
+                if map.capacity() == 0 {
+                    return crate::server::fast::template::fill(map, &template, allow_origin);
+                }
+                pass_from_template(allow_origin, &template)
+            }
+            other => other,
+        };
+        match repr {
             Repr::Answer(answer) if map.is_empty() => *map = answer,
             Repr::Pass {
                 allow_origin,
@@ -347,7 +372,6 @@ impl ResponseHeaders {
                         expose,
                         credentials,
                         vary_origin,
-                        template: None,
                     },
                     map,
                 ),
@@ -383,6 +407,28 @@ impl ResponseHeaders {
 #[inline]
 pub fn is_cors_response_header(name: &HeaderName) -> bool {
     name.as_str().as_bytes().starts_with(b"access-control-")
+}
+
+/// The lines of a [`Repr::Template`] as a [`Repr::Pass`], for a map that
+/// has headers already (the template's lines are the policy's own, so this
+/// reads them back instead of keeping a copy beside the template).
+fn pass_from_template(allow_origin: HeaderValue, template: &HeaderMap) -> Repr {
+    let (mut credentials, mut expose, mut vary_origin) = (false, None, false);
+    for (name, value) in template {
+        if name == header::ACCESS_CONTROL_ALLOW_CREDENTIALS {
+            credentials = true;
+        } else if name == header::ACCESS_CONTROL_EXPOSE_HEADERS {
+            expose = Some(value.clone());
+        } else if name == header::VARY {
+            vary_origin = true;
+        }
+    }
+    Repr::Pass {
+        allow_origin: Some(allow_origin),
+        expose,
+        credentials,
+        vary_origin,
+    }
 }
 
 /// What a response's map holds that matters to adding a decision's lines.
@@ -440,6 +486,10 @@ fn merge(repr: Repr, map: &mut HeaderMap) {
             }
             (set, answer.remove(header::VARY))
         }
+        Repr::Template {
+            allow_origin,
+            template,
+        } => return merge(pass_from_template(allow_origin, &template), map),
     };
     for (name, value) in CORS_NAMES.iter().zip(set.iter_mut()) {
         match value.take() {
@@ -483,14 +533,20 @@ struct Draft {
 
 impl Draft {
     /// The answer cloned from `template`, which holds exactly these lines
-    /// but for the origin and the method (see `template`).
+    /// but for the origin and the method (see `template`); the draft holds
+    /// neither `policy`'s request headers nor its max-age, which are in the
+    /// template.
     #[inline(never)]
-    fn into_map_from(mut self, template: &HeaderMap) -> HeaderMap {
+    fn into_map_from(mut self, template: &HeaderMap, policy: &Policy) -> HeaderMap {
         match (self.allow_origin.take(), self.allow_methods.take()) {
-            (Some(o), Some(m)) => crate::template::preflight_answer(template, o, m),
+            (Some(o), Some(m)) => crate::server::fast::template::preflight_answer(template, o, m),
             (o, m) => {
                 self.allow_origin = o;
                 self.allow_methods = m;
+                if let HeaderRule::List { value, .. } = &policy.request_headers {
+                    self.allow_headers = value.clone();
+                }
+                self.max_age = policy.max_age.as_ref().map(|(_, v)| v.clone());
                 self.into_map()
             }
         }
@@ -583,31 +639,32 @@ impl Decision {
 }
 
 /// What [`Policy::decide_inner`] found.
-enum Decided {
+enum Decided<'p> {
     Done(Decision),
-    Answer(Answer),
+    Answer(Answer<'p>),
 }
 
 /// A preflight's answer before the request's `Origin` is put in (when it
 /// echoes it).
-struct Answer {
+struct Answer<'p> {
     status: StatusCode,
     allowed: bool,
     reason: Reason,
     draft: Draft,
     echo: bool,
     /// The same lines prebuilt (`template`), where they are exactly the
-    /// draft's but for its origin and method.
-    template: Option<&'static HeaderMap>,
+    /// draft's but for its origin and method (and the policy, whose
+    /// request headers and max-age the draft then leaves out).
+    template: Option<(&'p HeaderMap, &'p Policy)>,
 }
 
-impl Answer {
+impl Answer<'_> {
     fn finish(mut self, origin: impl FnOnce() -> Option<HeaderValue>) -> Decision {
         if self.echo {
             self.draft.allow_origin = origin();
         }
         let map = match self.template {
-            Some(t) => self.draft.into_map_from(t),
+            Some((t, policy)) => self.draft.into_map_from(t, policy),
             None => self.draft.into_map(),
         };
         Decision {
@@ -721,7 +778,7 @@ impl Policy {
     /// the request's `Origin` where it echoes it (the callers either copy the
     /// value or move it out of the request).
     #[inline]
-    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decided {
+    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decided<'_> {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let Some(origin) = origins.next() else {
@@ -730,7 +787,6 @@ impl Policy {
                 expose: if any { self.expose.clone() } else { None },
                 credentials: false,
                 vary_origin: !any,
-                template: None,
             };
             let d = Decision {
                 kind: RequestKind::NotCors,
@@ -769,12 +825,9 @@ impl Policy {
         }
         let (repr, allowed, reason) = match matched {
             Ok(acao) => (
-                Repr::Pass {
-                    allow_origin: Some(acao.unwrap_or_else(|| origin.clone())),
-                    expose: self.expose.clone(),
-                    credentials: self.credentials,
-                    vary_origin: !any,
-                    template: self.pass_template,
+                Repr::Template {
+                    allow_origin: acao.unwrap_or_else(|| origin.clone()),
+                    template: Arc::clone(&self.pass_template),
                 },
                 true,
                 if any {
@@ -789,7 +842,6 @@ impl Policy {
                     expose: None,
                     credentials: false,
                     vary_origin: !any,
-                    template: None,
                 },
                 false,
                 reason,
@@ -814,7 +866,7 @@ impl Policy {
         matched: Result<Option<HeaderValue>, Reason>,
         method: Option<&HeaderValue>,
         debug: bool,
-    ) -> Answer {
+    ) -> Answer<'_> {
         let vary = Some(self.preflight_vary.clone());
         // Without debug, a refusal carries no CORS header at all.
         let forbidden = |vary: Option<HeaderValue>, reason: Reason| Answer {
@@ -854,6 +906,12 @@ impl Policy {
             }
         };
 
+        let pna = self.private_network
+            && headers
+                .get(ACRPN)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        let templated = !pna && self.preflight_template.is_some();
+
         // Method.
         let Some(method) = method else {
             return refuse(h, Reason::MethodMalformed);
@@ -874,6 +932,7 @@ impl Policy {
         match self.requested_headers(headers) {
             Requested::Ok { lines, names } => {
                 h.allow_headers = match &self.request_headers {
+                    HeaderRule::List { .. } if templated => None,
                     HeaderRule::List { value, .. } => value.clone(),
                     HeaderRule::Mirror if names == 0 => None,
                     HeaderRule::Mirror if lines == 1 => {
@@ -894,18 +953,19 @@ impl Policy {
                 return refuse(h, reason);
             }
         }
-        h.max_age = self.max_age.as_ref().map(|(_, v)| v.clone());
-        h.allow_private_network = self.private_network
-            && headers
-                .get(ACRPN)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        h.allow_private_network = pna;
         // The template holds no Private Network Access line, and lists the
-        // policy's request headers.
-        let template = if h.allow_private_network {
+        // policy's request headers and max-age: with it, the draft does not
+        // copy them (`Answer::finish` puts them back if the template cannot
+        // be used after all).
+        let template = if pna {
             None
         } else {
-            self.preflight_template
+            self.preflight_template.as_ref().map(|t| (t, self))
         };
+        if template.is_none() {
+            h.max_age = self.max_age.as_ref().map(|(_, v)| v.clone());
+        }
         Answer {
             status: StatusCode::NO_CONTENT,
             allowed: true,
@@ -1320,13 +1380,8 @@ mod tests {
                     for origin in ["https://app.example.com", "https://t.example.org"] {
                         let d = p.decide(&Method::GET, &hm(&[("origin", origin)]));
                         assert!(d.allowed());
-                        let ResponseHeaders {
-                            repr: Repr::Pass { template, .. },
-                        } = d.headers()
-                        else {
-                            panic!("an actual request is passed on");
-                        };
-                        assert!(template.is_some(), "a template was made");
+                        let ResponseHeaders { repr } = d.headers();
+                        assert!(matches!(repr, Repr::Template { .. }), "a template was made");
                         let mut fresh = HeaderMap::new();
                         d.headers().clone().apply_to(&mut fresh);
                         let mut roomy = HeaderMap::with_capacity(8);

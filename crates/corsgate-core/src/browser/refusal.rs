@@ -268,7 +268,12 @@ impl Refusal {
             Refusal::PreflightRedirect { .. } | Refusal::RedirectContainsCredentials { .. } => {
                 Some("Location")
             }
-            _ => None,
+            Refusal::DisallowedByMode { .. }
+            | Refusal::UnsupportedScheme { .. }
+            | Refusal::PreflightStatus { .. }
+            | Refusal::RedirectNotHttp { .. }
+            | Refusal::InvalidRedirectLocation { .. }
+            | Refusal::TooManyRedirects => None,
         }
     }
 
@@ -309,7 +314,9 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => Some("MethodDisallowedByPreflightResponse"),
             Refusal::HeaderNotAllowed { .. } => Some("HeaderDisallowedByPreflightResponse"),
             Refusal::RedirectContainsCredentials { .. } => Some("RedirectContainsCredentials"),
-            _ => None,
+            Refusal::RedirectNotHttp { .. }
+            | Refusal::InvalidRedirectLocation { .. }
+            | Refusal::TooManyRedirects => None,
         }
     }
 
@@ -333,7 +340,10 @@ impl Refusal {
             Refusal::InvalidAllowHeaders { .. } => Some("CORSInvalidAllowHeader"),
             Refusal::MethodNotAllowed { .. } => Some("CORSMethodNotFound"),
             Refusal::HeaderNotAllowed { .. } => Some("CORSMissingAllowHeaderFromPreflight"),
-            _ => None,
+            Refusal::DisallowedByMode { .. }
+            | Refusal::RedirectNotHttp { .. }
+            | Refusal::InvalidRedirectLocation { .. }
+            | Refusal::TooManyRedirects => None,
         }
     }
 
@@ -349,7 +359,24 @@ impl Refusal {
             Refusal::MultipleAllowOrigin { lines: 1, .. } => Some(
                 "Chromium reports this as 'multiple values'; Firefox as 'does not match'",
             ),
-            _ => None,
+            Refusal::DisallowedByMode { .. }
+            | Refusal::UnsupportedScheme { .. }
+            | Refusal::MissingAllowOrigin { .. }
+            | Refusal::WildcardOriginWithCredentials { .. }
+            | Refusal::MultipleAllowOrigin { .. }
+            | Refusal::InvalidAllowOrigin { .. }
+            | Refusal::AllowOriginMismatch { .. }
+            | Refusal::InvalidAllowCredentials { .. }
+            | Refusal::PreflightStatus { .. }
+            | Refusal::PreflightRedirect { .. }
+            | Refusal::InvalidAllowMethods { .. }
+            | Refusal::InvalidAllowHeaders { .. }
+            | Refusal::MethodNotAllowed { .. }
+            | Refusal::HeaderNotAllowed { .. }
+            | Refusal::RedirectContainsCredentials { .. }
+            | Refusal::RedirectNotHttp { .. }
+            | Refusal::InvalidRedirectLocation { .. }
+            | Refusal::TooManyRedirects => None,
         }
     }
 

@@ -28,15 +28,15 @@
 
 mod builder;
 mod config;
-mod error;
 
 use http::HeaderValue;
 
+pub use crate::server::policy_error::{PolicyError, PolicyErrors, Setting};
 pub use builder::PolicyBuilder;
 pub use config::PolicyConfig;
-pub use error::{PolicyError, PolicyErrors, Setting};
 
-use crate::origin_set::{FxBuild, OriginSet};
+use crate::server::fast::fx::FxBuild;
+use crate::server::origin_set::OriginSet;
 
 /// Which methods a preflight may ask for.
 #[derive(Debug, Clone)]
@@ -79,10 +79,10 @@ pub struct Policy {
     pub(crate) reason_header: bool,
     pub(crate) preflight_vary: HeaderValue,
     /// The headers of an allowed actual request, ready to clone (`template`).
-    pub(crate) pass_template: Option<&'static http::HeaderMap>,
+    pub(crate) pass_template: std::sync::Arc<http::HeaderMap>,
     /// The answer to an allowed preflight, ready to clone, for a policy that
     /// lists its request headers (`template`).
-    pub(crate) preflight_template: Option<&'static http::HeaderMap>,
+    pub(crate) preflight_template: Option<http::HeaderMap>,
     pub(crate) config: PolicyConfig,
 }
 
@@ -125,7 +125,7 @@ impl Policy {
     }
 
     /// Whether refused requests carry the policy's reason
-    /// ([`crate::policy_reason`]).
+    /// ([`crate::server::policy_reason`]).
     pub fn reason_header(&self) -> bool {
         self.reason_header
     }

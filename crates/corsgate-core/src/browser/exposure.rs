@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use crate::browser::init::Credentials;
+use crate::browser::safelist::{is_forbidden_response_header, is_safelisted_response_header};
 use crate::headers::HeaderList;
 use crate::lists::{parse_token_list, TokenList};
-use crate::request::Credentials;
-use crate::safelist::{is_forbidden_response_header, is_safelisted_response_header};
 
 /// The headers of a CORS response that script can read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
