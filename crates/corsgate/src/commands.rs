@@ -1,0 +1,170 @@
+//! Each subcommand from parsed arguments to an exit code: runs it, prints its
+//! report (text or `--json`) on standard output and its errors on standard
+//! error, and maps the outcome to the codes of [`crate::exit`].
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::output::{error_json, print, print_json};
+use crate::render::{self, Style};
+use crate::{check, contract, exit, explain, export, har, scan};
+
+/// Runs the parsed command line: the report on standard output, errors on
+/// standard error, the exit code of [`crate::exit`].
+pub fn run(cli: Cli) -> ExitCode {
+    let style = Style::new(cli.color);
+    match cli.command {
+        Command::Check(args) => match check::run(&args) {
+            Ok(report) => {
+                if args.json {
+                    print_json(&report);
+                } else {
+                    print(&render::check(&report, &style));
+                }
+                match &report.reason {
+                    None => ExitCode::SUCCESS,
+                    Some(r) if r.is_cors => ExitCode::from(exit::REFUSED),
+                    Some(_) => ExitCode::from(exit::ERROR),
+                }
+            }
+            Err(e) => {
+                if args.json {
+                    print_json(&error_json(e.code(), &e.to_string()));
+                }
+                eprintln!("corsgate: could not check: {e}");
+                ExitCode::from(exit::ERROR)
+            }
+        },
+        Command::Explain(args) => match explain::run(&args) {
+            Ok(explanation) => {
+                if args.json {
+                    print_json(&explanation);
+                } else {
+                    print(&explain::render(&explanation, &style));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                if args.json {
+                    print_json(&error_json("not_recognized", &e));
+                }
+                eprintln!("corsgate: {e}");
+                ExitCode::from(exit::ERROR)
+            }
+        },
+        Command::Scan(args) => scan::main(&args, &style),
+        Command::Serve(args) => serve(&args),
+        Command::Playground(args) => playground(args.page, args.gateway),
+        Command::Export(args) => export::main(&args),
+        Command::Test(args) => test(&args, &style),
+        Command::Har(args) => match har::run(&args) {
+            Ok(report) => {
+                if args.json {
+                    print_json(&report);
+                } else {
+                    print(&har::render(&report, &style, args.all));
+                }
+                if report.failed > 0 {
+                    ExitCode::from(exit::REFUSED)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => {
+                if args.json {
+                    print_json(&error_json("bad_har", &e.to_string()));
+                }
+                eprintln!("corsgate: {e}");
+                ExitCode::from(exit::ERROR)
+            }
+        },
+    }
+}
+
+/// `corsgate test`: the report on standard output (and JUnit XML where asked).
+fn test(args: &contract::TestArgs, style: &Style) -> ExitCode {
+    match contract::run(args) {
+        Ok(report) => {
+            if let Some(path) = &args.junit {
+                if let Err(e) = std::fs::write(path, contract::junit(&report)) {
+                    eprintln!("corsgate: cannot write {}: {e}", path.display());
+                    return ExitCode::from(exit::ERROR);
+                }
+            }
+            if args.json {
+                print_json(&report);
+            } else {
+                print(&contract::render(&report, style));
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => {
+            if args.json {
+                print_json(&error_json(e.code(), &e.to_string()));
+            }
+            eprintln!("corsgate: could not test: {e}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// `corsgate serve`: the gateway. With `--demo`, the playground page is served
+/// too, on its own origin, so a new user sees the flow in a browser at once.
+fn serve(args: &corsgate_gateway::ServeArgs) -> ExitCode {
+    if args.demo {
+        let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
+        let gateway: std::net::SocketAddr = ([127, 0, 0, 1], 8089).into();
+        std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return eprintln!("corsgate: the playground cannot start: {e}"),
+            };
+            rt.block_on(async move {
+                match corsgate_playground::start(page, gateway).await {
+                    Ok(r) => {
+                        eprintln!(
+                            "playground: open {}/ in a browser (its live-editable demo gateway is {})",
+                            r.page_origin, r.gateway_origin
+                        );
+                        std::future::pending::<()>().await;
+                    }
+                    Err(e) => eprintln!("corsgate: the playground cannot start on {page} and {gateway}: {e}"),
+                }
+            });
+        });
+    }
+    corsgate_gateway::run_cli(args)
+}
+
+/// `corsgate playground`: the page and its demo gateway, until interrupted.
+fn playground(page: std::net::SocketAddr, gateway: std::net::SocketAddr) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("corsgate: cannot start the runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    rt.block_on(async move {
+        match corsgate_playground::start(page, gateway).await {
+            Ok(r) => {
+                println!(
+                    "corsgate playground: open {}/ (demo gateway on {}); Ctrl-C to stop",
+                    r.page_origin, r.gateway_origin
+                );
+                let _ = tokio::signal::ctrl_c().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("corsgate: cannot start the playground on {page} and {gateway}: {e}");
+                ExitCode::from(exit::ERROR)
+            }
+        }
+    })
+}

@@ -1,0 +1,32 @@
+//! The `corsgate` command as a library; `src/main.rs` only parses the command
+//! line with [`cli::Cli`] and hands it to [`run`].
+//!
+//! Commands, one module each: [`check`] a URL as a browser would, [`explain`]
+//! a console CORS message, judge every cross-origin request in a [`har`] file,
+//! [`scan`] an endpoint for CORS misconfigurations, contract-test a deployed
+//! endpoint against a policy ([`contract`], `corsgate test`), [`export`] a
+//! policy as server configuration; `serve` and `playground` are the gateway
+//! and playground crates behind the same parser.
+//!
+//! Exit codes are documented in [`exit`].
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod cli;
+mod commands;
+pub mod contract;
+pub mod exit;
+pub mod explain;
+pub mod export;
+pub mod fix;
+pub mod har;
+pub mod hints;
+mod http;
+mod output;
+pub mod render;
+#[cfg(test)]
+mod safe_text;
+pub mod scan;
+pub mod snippets;
+
+pub use commands::run;
