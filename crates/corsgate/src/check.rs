@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use corsgate_core::{Browser, Credentials, HeaderList, Outgoing, Profile, Request, Stage, Verdict};
-use serde::Serialize;
 
 use crate::cli::{parse_header, CheckArgs, ClientArgs};
-use crate::fix::{self, Fix, Unobserved};
-use crate::hints::{self, Hint, Probe};
+use crate::fix;
+use crate::hints::{self, Probe};
 use crate::http::{Client, NetError, WireRequest};
-use crate::snippets::{self, ServerKind};
+use crate::report::{Asked, CheckReport, Exchange, Fix, Reason, ServerKind};
+use crate::snippets;
 use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::remedy::Remedy;
 
@@ -20,131 +20,6 @@ pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (
 
 /// The origin used by the probe request that spots origin-dependent answers.
 pub const PROBE_ORIGIN: &str = "https://corsgate-probe.example";
-
-/// What the user asked for, normalized.
-#[derive(Debug, Clone, Serialize)]
-pub struct Asked {
-    /// The page's origin, serialized as the browser sends it.
-    pub origin: String,
-    /// The URL.
-    pub url: String,
-    /// The method.
-    pub method: String,
-    /// The author headers, as `Name: value`.
-    pub headers: Vec<String>,
-    /// The credentials mode.
-    pub credentials: &'static str,
-    /// The browser profile.
-    pub browser: &'static str,
-    /// The `--origin` argument when it was not a bare origin (a path or trailing slash was dropped).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_argument: Option<String>,
-}
-
-/// One request sent and the answer received.
-#[derive(Debug, Clone, Serialize)]
-pub struct Exchange {
-    /// `preflight` or `actual`.
-    pub stage: Stage,
-    /// The method.
-    pub method: String,
-    /// The URL.
-    pub url: String,
-    /// The request's header lines.
-    pub request_headers: Vec<(String, String)>,
-    /// The response's status.
-    pub status: u16,
-    /// The response's header lines.
-    pub response_headers: Vec<(String, String)>,
-    /// The response, for the engine.
-    #[serde(skip)]
-    pub response: corsgate_core::Response,
-}
-
-/// The reason for a refusal, as `--json` prints it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Reason {
-    /// Stable code, e.g. `allow_origin_mismatch`.
-    pub code: &'static str,
-    /// The explanation.
-    pub message: String,
-    /// The structured fix.
-    pub fix: Fix,
-    /// Which response it concerns.
-    pub stage: Stage,
-    /// The response header concerned.
-    pub header: Option<&'static str>,
-    /// Chromium's `CorsError`.
-    pub chromium: Option<&'static str>,
-    /// Firefox's console key.
-    pub firefox: Option<&'static str>,
-    /// Whether this is a CORS failure rather than a network error.
-    pub is_cors: bool,
-    /// When the outcome depends on the browser.
-    pub browser_note: Option<&'static str>,
-    /// The structured refusal.
-    pub details: corsgate_core::Refusal,
-}
-
-/// The outcome of `corsgate check`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
-    /// Whether script could read the response.
-    pub allowed: bool,
-    /// Whether a preflight was needed and sent.
-    pub preflight: bool,
-    /// How many preflights were sent (a redirect can need a second one).
-    pub preflights: usize,
-    /// Lower-case names of the response headers script can read.
-    pub exposed_headers: Vec<String>,
-    /// Why not (null when allowed).
-    pub reason: Option<Reason>,
-    /// When the server is corsgate (gateway, tower layer, playground) with
-    /// `reason_header` on: its policy's own reason for the refusal
-    /// (`corsgate-reason`) and the TOML edit that allows the request
-    /// (`corsgate-policy-edit`), read from the refusing answer.
-    pub policy_reason: Option<PolicyReason>,
-    /// The engine's trace.
-    pub steps: Vec<corsgate_core::Step>,
-    /// Root causes and warnings beyond the first failed check.
-    pub hints: Vec<Hint>,
-    /// Every fix to apply, in order, until the request would pass (in corsgate's model).
-    pub fixes: Vec<Fix>,
-    /// Whether the request passes in the model once every fix is applied,
-    /// every answer on the way seen (false when a fix is on the client side,
-    /// the plan gave up, or an answer was never received).
-    pub fixes_complete: bool,
-    /// Whether the plan needed an answer corsgate never received (the browser
-    /// stopped before sending that request, and its method is not safe to
-    /// send): the list stops before the first fix for it (nothing is
-    /// assumed); apply these, then run the same `check` again.
-    pub fixes_partial: bool,
-    /// The answers the plan needed and never saw.
-    pub unobserved: Vec<Unobserved>,
-    /// Requests `check` sent beyond the browser's own to learn an answer the
-    /// plan needed (safe methods only: the GET a failed preflight stopped,
-    /// to see whether the URL redirects), with their answers.
-    pub learned: Vec<Exchange>,
-    /// Server-side alternatives to a client-side last fix, where one exists
-    /// (a redirect that taints the origin to `null`, kept on its own origin
-    /// instead); each changes the URL the request ends on, so run `check`
-    /// again once it is in place.
-    pub fix_alternatives: Vec<Fix>,
-    /// The server software, when its headers tell.
-    pub server: ServerKind,
-    /// A ready configuration for that server, allowing exactly this request.
-    pub snippet: Option<String>,
-    /// How many redirects were followed.
-    pub redirects: usize,
-    /// The final URL.
-    pub final_url: String,
-    /// The final status, when allowed.
-    pub status: Option<u16>,
-    /// What was asked.
-    pub request: Asked,
-    /// The requests sent and the answers received.
-    pub exchanges: Vec<Exchange>,
-}
 
 /// Why a check could not be made: exit code 2.
 #[derive(Debug)]

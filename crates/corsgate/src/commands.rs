@@ -4,10 +4,52 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use clap::{Parser, Subcommand};
+
 use crate::output::{error_json, print, print_json};
 use crate::render::{self, Style};
 use crate::{check, contract, exit, explain, export, har, scan};
+
+/// corsgate: CORS made correct, safe and debuggable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "corsgate",
+    version,
+    about = "corsgate: CORS made correct, safe and debuggable",
+    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding at or above --fail-on, 1 findings, 2 could not scan; for export: 2 when the policy is invalid."
+)]
+pub struct Cli {
+    /// Colour in human output.
+    #[arg(long, value_enum, default_value_t = crate::cli::ColorChoice::Auto, global = true)]
+    pub color: crate::cli::ColorChoice,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send a cross-origin request as a browser would, and say whether script could read the answer.
+    Check(crate::cli::CheckArgs),
+    /// Explain a Chrome, Firefox or Safari console CORS message.
+    Explain(crate::cli::ExplainArgs),
+    /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
+    Har(crate::cli::HarArgs),
+    /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
+    /// policy and upstream, plus the playground page on its own origin).
+    Serve(corsgate_gateway::ServeArgs),
+    /// Serve the playground page (and its demo gateway) on loopback.
+    Playground(crate::cli::PlaygroundArgs),
+    /// Probe a deployed endpoint for CORS misconfigurations (reflected origins, `null`,
+    /// prefix/suffix/regex flaws, trusted subdomains and http origins, missing `Vary`...).
+    Scan(crate::cli::ScanArgs),
+    /// Contract-test a deployed endpoint against a policy file: the requests the policy allows
+    /// and those it must refuse, each judged as a browser would.
+    Test(contract::TestArgs),
+    /// Print nginx, Apache httpd, Caddy, HAProxy or Envoy configuration, or a Gateway API HTTPRoute, that implements a policy file.
+    Export(export::ExportArgs),
+}
 
 /// Runs the parsed command line: the report on standard output, errors on
 /// standard error, the exit code of [`crate::exit`].

@@ -43,9 +43,10 @@ use corsgate_core::{
 };
 use serde::Serialize;
 
-use crate::check::{send, wire_request, Exchange};
+use crate::check::{send, wire_request};
 use crate::cli::{parse_header, ClientArgs};
 use crate::http::Client;
+use crate::report::Exchange;
 
 pub use cases::{CaseKind, CaseSpec};
 pub use junit::junit;

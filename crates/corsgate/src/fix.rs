@@ -8,32 +8,9 @@ use std::collections::HashMap;
 
 use corsgate_core::remedy::{repair, Remedy, Side};
 use corsgate_core::{Outgoing, Profile, Request, Response, Stage};
-use serde::Serialize;
 
-use crate::check::Exchange;
-use crate::snippets::{self, ServerKind};
-
-/// A snippet for one server kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Snippet {
-    /// The server kind it is written for.
-    pub server: ServerKind,
-    /// The configuration text.
-    pub text: String,
-}
-
-/// One fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fix {
-    /// The engine's structured remedy.
-    #[serde(flatten)]
-    pub remedy: Remedy,
-    /// Always false: a fix for a response corsgate never received is not
-    /// listed (see [`Planned::unobserved`]); kept for readers of `--json`.
-    pub assumed: bool,
-    /// The change for the likely server, when it can be told.
-    pub snippet: Option<Snippet>,
-}
+use crate::report::{Exchange, Fix, ServerKind, Unobserved};
+use crate::snippets;
 
 impl Fix {
     /// Wraps a remedy, with a snippet for `server`.
@@ -54,18 +31,6 @@ impl Fix {
     pub fn client_side(&self) -> bool {
         self.remedy.side == Side::Client
     }
-}
-
-/// An answer the plan needed but corsgate never received (the browser would
-/// not have sent that request yet, and it was not safe to send it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unobserved {
-    /// Which response.
-    pub stage: Stage,
-    /// The request's method.
-    pub method: String,
-    /// Its URL.
-    pub url: String,
 }
 
 /// What [`plan`] found.

@@ -18,10 +18,10 @@ use corsgate_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::check::{Asked, Exchange};
 use crate::cli::HarArgs;
-use crate::hints::{self, Hint};
+use crate::hints;
 use crate::render::Style;
+use crate::report::{Asked, Exchange, Hint};
 
 /// How many pending (not yet paired) preflights are kept at most.
 const MAX_PENDING: usize = 10_000;

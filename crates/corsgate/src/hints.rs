@@ -5,19 +5,9 @@
 //! scheme, port or host) and the warnings worth knowing even when allowed.
 
 use corsgate_core::{Origin, Refusal, Request, Response, Stage, Verdict};
-use serde::Serialize;
 use url::Url;
 
-use crate::check::{Asked, Exchange};
-
-/// One hint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hint {
-    /// Stable code, e.g. `preflight_auth_before_cors`.
-    pub code: &'static str,
-    /// For a person.
-    pub message: String,
-}
+use crate::report::{Asked, Exchange, Hint};
 
 /// The answer to the same request with another origin.
 #[derive(Debug, Clone)]

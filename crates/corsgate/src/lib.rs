@@ -24,9 +24,10 @@ pub mod hints;
 mod http;
 mod output;
 pub mod render;
+pub mod report;
 #[cfg(test)]
 mod safe_text;
 pub mod scan;
 pub mod snippets;
 
-pub use commands::run;
+pub use commands::{run, Cli, Command};

@@ -7,5 +7,5 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    corsgate::run(corsgate::cli::Cli::parse())
+    corsgate::run(corsgate::Cli::parse())
 }

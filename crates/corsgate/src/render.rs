@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 
 use corsgate_core::{Stage, StepKind};
 
-use crate::check::{CheckReport, Exchange};
 use crate::cli::ColorChoice;
+use crate::report::{CheckReport, Exchange};
 
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]

@@ -19,11 +19,12 @@ use corsgate_core::{
     Browser, Credentials, Mode, Outgoing, Profile, Request, Response, Stage, Verdict,
 };
 
-use crate::check::{self, Asked, CheckReport, Exchange};
+use crate::check;
 use crate::cli::ColorChoice;
-use crate::fix::Fix;
 use crate::render::{self, Style};
-use crate::snippets::ServerKind;
+use crate::report::Fix;
+use crate::report::ServerKind;
+use crate::report::{Asked, CheckReport, Exchange};
 
 /// Fails with the place and the text when `text` gives unsafe advice.
 fn assert_safe(format: &str, case: &str, text: &str) {

@@ -44,7 +44,7 @@ use corsgate_core::{Action, Browser, Credentials, HeaderList, Origin, Profile, R
 use serde::Serialize;
 
 use crate::check::wire_request;
-use crate::cli::{parse_header, ScanArgs};
+use crate::cli::{parse_header, FailOnArg, ScanArgs};
 use crate::http::{Client, NetError, WireRequest};
 
 pub use batch::main;
@@ -854,4 +854,16 @@ pub fn scan_target(
     };
     report.recount();
     Ok(report)
+}
+
+/// `--fail-on`: the lowest severity that fails the run.
+impl From<FailOnArg> for Severity {
+    fn from(f: FailOnArg) -> Self {
+        match f {
+            FailOnArg::Info => Severity::Info,
+            FailOnArg::Low => Severity::Low,
+            FailOnArg::Medium => Severity::Medium,
+            FailOnArg::High => Severity::High,
+        }
+    }
 }

@@ -26,9 +26,8 @@ use corsgate_core::{Refusal, Stage};
 use serde::Serialize;
 
 use crate::cli::ExplainArgs;
-use crate::fix::Fix;
 use crate::render::Style;
-use crate::snippets::ServerKind;
+use crate::report::{Fix, ServerKind};
 
 use parse::{Kind, Parsed};
 use table::Settle;

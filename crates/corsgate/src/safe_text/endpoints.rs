@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::{assert_safe, assert_safe_json, style, Rng};
-use crate::cli::{Cli, Command};
+use crate::{Cli, Command};
 
 /// The origin the endpoints mean to trust.
 const TRUSTED: &str = "https://app.example.com";
