@@ -381,18 +381,10 @@ pub fn report_learning(
     let fixes = planned.fixes;
     let fixes_complete = planned.complete;
     let fixes_partial = !planned.unobserved.is_empty();
-    let reason = verdict.reason.as_ref().map(|r| Reason {
-        code: r.code,
-        message: r.message.clone(),
-        fix: first_fix(&fixes, &r.remedy, server),
-        stage: r.stage,
-        header: r.header,
-        chromium: r.chromium,
-        firefox: r.firefox,
-        is_cors: r.is_cors,
-        browser_note: r.browser_note,
-        details: r.details.clone(),
-    });
+    let reason = verdict
+        .reason
+        .as_ref()
+        .map(|r| Reason::new(r, first_fix(&fixes, &r.remedy, server)));
     // A configuration for the `null` origin would allow every sandboxed page;
     // a policy that says its own edit needs no new one (which would drop the
     // origins, methods and headers it already allows).
@@ -436,7 +428,7 @@ fn asked_origin_is_real(request: &Request) -> bool {
 /// engine's own remedy when the plan is empty.
 fn first_fix(fixes: &[Fix], remedy: &Remedy, server: ServerKind) -> Fix {
     match fixes.first() {
-        Some(f) if f.remedy == *remedy => f.clone(),
+        Some(f) if f.remedy().as_ref() == Some(remedy) => f.clone(),
         _ => Fix::new(remedy.clone(), server, false),
     }
 }

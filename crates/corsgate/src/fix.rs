@@ -13,7 +13,7 @@ use crate::report::{Exchange, Fix, ServerKind, Unobserved};
 use crate::snippets;
 
 impl Fix {
-    /// Wraps a remedy, with a snippet for `server`.
+    /// Wraps a remedy, with a snippet for `server` when the server must change.
     pub fn new(remedy: Remedy, server: ServerKind, assumed: bool) -> Fix {
         let snippet = if remedy.side == Side::Server {
             snippets::for_fix(server, &remedy)
@@ -21,15 +21,10 @@ impl Fix {
             None
         };
         Fix {
-            remedy,
             assumed,
             snippet,
+            ..Fix::from(remedy)
         }
-    }
-
-    /// Only the client can fix it.
-    pub fn client_side(&self) -> bool {
-        self.remedy.side == Side::Client
     }
 }
 
@@ -172,10 +167,10 @@ mod tests {
         assert_eq!(planned.unobserved.len(), 1);
         assert_eq!(planned.unobserved[0].stage, Stage::Actual);
         let fixes = planned.fixes;
-        assert!(fixes.iter().any(|f| f.remedy.status == Some(204)));
+        assert!(fixes.iter().any(|f| f.status == Some(204)));
         assert!(fixes
             .iter()
-            .all(|f| f.remedy.stage == Stage::Preflight && !f.assumed));
+            .all(|f| f.stage == Some(Stage::Preflight) && !f.assumed));
         // Learned (a safe method would be asked for): complete.
         let get = Request::builder("https://app.example", url)
             .header("X-Token", "1")
@@ -199,15 +194,11 @@ mod tests {
         assert!(planned.complete, "{:#?}", planned.fixes);
         assert_eq!(planned.learned.len(), 1);
         assert!(planned.unobserved.is_empty());
-        assert!(planned
-            .fixes
-            .iter()
-            .any(|f| f.remedy.stage == Stage::Actual));
+        assert!(planned.fixes.iter().any(|f| f.stage == Some(Stage::Actual)));
         for f in &fixes {
-            assert!(f.remedy.set_headers.iter().all(|(_, v)| v != "*"));
+            assert!(f.set_headers.iter().all(|(_, v)| v != "*"));
             assert!(
-                f.snippet.as_ref().unwrap().text.contains("add_header")
-                    || f.remedy.set_headers.is_empty()
+                f.snippet.as_ref().unwrap().text.contains("add_header") || f.set_headers.is_empty()
             );
         }
     }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::HarArgs;
 use crate::hints;
 use crate::render::Style;
-use crate::report::{Asked, Exchange, Hint};
+use crate::report::{Asked, Exchange, Fix, Hint};
 
 /// How many pending (not yet paired) preflights are kept at most.
 const MAX_PENDING: usize = 10_000;
@@ -150,8 +150,9 @@ pub struct HarResult {
     pub code: Option<&'static str>,
     /// The explanation.
     pub message: Option<String>,
-    /// The fix.
-    pub fix: Option<String>,
+    /// The fix (the shape of [`Fix`]; no snippet: `corsgate check` on the
+    /// request gives one for the server it detects).
+    pub fix: Option<Fix>,
     /// What the file cannot tell, and other remarks.
     pub notes: Vec<String>,
     /// Root causes beyond the first failed check (as `check` gives them).
@@ -682,7 +683,7 @@ impl Judge {
                     result.outcome = "refused";
                     result.code = reason.map(|r| r.code);
                     result.message = reason.map(|r| r.message.clone());
-                    result.fix = reason.map(|r| r.fix.clone());
+                    result.fix = reason.map(|r| Fix::from(r.remedy.clone()));
                 }
             }
             None => {

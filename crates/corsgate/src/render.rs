@@ -98,11 +98,11 @@ fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
     }
 }
 
-/// The lines of a remedy: headers to set, `Vary` to merge, headers to remove,
+/// The lines of a fix: headers to set, `Vary` to merge, headers to remove,
 /// status; when the response it concerns is known, what it already has is not repeated.
 pub fn remedy_lines(
     out: &mut String,
-    r: &corsgate_core::remedy::Remedy,
+    r: &crate::report::Fix,
     indent: &str,
     before: Option<&corsgate_core::Response>,
 ) {
@@ -276,22 +276,22 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         };
         let _ = writeln!(out, "\n{}", st.bold(title));
         for (i, f) in report.fixes.iter().enumerate() {
-            let which = match f.remedy.stage {
-                Stage::Preflight => "preflight response",
-                Stage::Actual => "response",
-                Stage::Redirect => "redirect response",
+            let which = match f.stage {
+                Some(Stage::Preflight) => "preflight response",
+                Some(Stage::Redirect) => "redirect response",
+                Some(Stage::Actual) | None => "response",
             };
             let who = if f.client_side() { "client" } else { which };
-            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.remedy.sentence);
+            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.sentence);
             let before = report
                 .exchanges
                 .iter()
                 .find(|e| {
-                    (e.stage == Stage::Preflight) == (f.remedy.stage == Stage::Preflight)
-                        && e.url == f.remedy.url
+                    (e.stage == Stage::Preflight) == (f.stage == Some(Stage::Preflight))
+                        && f.url.as_ref() == Some(&e.url)
                 })
                 .map(|e| &e.response);
-            remedy_lines(&mut out, &f.remedy, "       ", before);
+            remedy_lines(&mut out, f, "       ", before);
         }
     }
     if !report.allowed && !report.fix_alternatives.is_empty() {
@@ -301,8 +301,8 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             st.bold("Or, on the server, instead of the client-side step:")
         );
         for f in &report.fix_alternatives {
-            let _ = writeln!(out, "  • [redirect response] {}", f.remedy.sentence);
-            remedy_lines(&mut out, &f.remedy, "       ", None);
+            let _ = writeln!(out, "  • [redirect response] {}", f.sentence);
+            remedy_lines(&mut out, f, "       ", None);
         }
     }
     if !report.allowed && !report.learned.is_empty() {

@@ -117,7 +117,7 @@ fn every_refusal_variant_in_check_outputs_and_fixes() {
                 {
                     let fix = Fix::new(report.remedy.clone(), server, false);
                     let mut lines = String::new();
-                    render::remedy_lines(&mut lines, &fix.remedy, "  ", None);
+                    render::remedy_lines(&mut lines, &fix, "  ", None);
                     assert_safe("fix lines", &case, &lines);
                     if let Some(s) = &fix.snippet {
                         assert_safe("fix snippet", &case, &s.text);

@@ -55,7 +55,7 @@ pub use render::render;
 pub(crate) use {findings::FindingClass, sarif::SarifWriter};
 
 /// The version of the JSON document (bumped on any incompatible change).
-pub const SCHEMA: &str = "corsgate-scan/1";
+pub const SCHEMA: &str = "corsgate-scan/2";
 
 /// The `User-Agent` of the probes.
 pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS scan)");

@@ -483,8 +483,8 @@ pub fn render(e: &Explanation, st: &Style) -> String {
         }
     }
     if let Some(f) = &e.fix {
-        let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.remedy.sentence);
-        crate::render::remedy_lines(&mut out, &f.remedy, "    ", None);
+        let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.sentence);
+        crate::render::remedy_lines(&mut out, f, "    ", None);
     }
     if let Some(c) = &e.check {
         let _ = writeln!(
