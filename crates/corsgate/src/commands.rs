@@ -16,7 +16,10 @@ use crate::{check, contract, exit, explain, export, har, scan};
     name = "corsgate",
     version,
     about = "corsgate: CORS made correct, safe and debuggable",
-    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding at or above --fail-on, 1 findings, 2 could not scan; for export: 2 when the policy is invalid."
+    after_help = concat!(
+        "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\n",
+        crate::exit_codes_help!()
+    )
 )]
 pub struct Cli {
     /// Colour in human output.
@@ -31,15 +34,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send a cross-origin request as a browser would, and say whether script could read the answer.
+    #[command(after_help = crate::exit_codes_help!())]
     Check(crate::cli::CheckArgs),
     /// Explain a Chrome, Firefox or Safari console CORS message.
+    #[command(after_help = crate::exit_codes_help!())]
     Explain(crate::cli::ExplainArgs),
     /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
+    #[command(after_help = crate::exit_codes_help!())]
     Har(crate::cli::HarArgs),
     /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
     /// policy and upstream, plus the playground page on its own origin).
+    #[command(after_help = crate::exit_codes_help!())]
     Serve(corsgate_gateway::ServeArgs),
     /// Serve the playground page (and its demo gateway) on loopback.
+    #[command(after_help = crate::exit_codes_help!())]
     Playground(crate::cli::PlaygroundArgs),
     /// Probe a deployed endpoint for CORS misconfigurations (reflected origins, `null`,
     /// prefix/suffix/regex flaws, trusted subdomains and http origins, missing `Vary`...).
@@ -48,6 +56,7 @@ pub enum Command {
     /// and those it must refuse, each judged as a browser would.
     Test(contract::TestArgs),
     /// Print nginx, Apache httpd, Caddy, HAProxy or Envoy configuration, or a Gateway API HTTPRoute, that implements a policy file.
+    #[command(after_help = crate::exit_codes_help!())]
     Export(export::ExportArgs),
 }
 

@@ -16,5 +16,14 @@ pub const REFUSED: u8 = 1;
 /// Could not run: code 2.
 pub const ERROR: u8 = 2;
 
+/// The exit-code paragraph of `--help`, as a literal (for `concat!` in clap
+/// attributes): the table above in one line.
+#[macro_export]
+macro_rules! exit_codes_help {
+    () => {
+        "Exit codes: 0 allowed (or explained, exported, nothing found), 1 refused by CORS (for har: some request refused; for scan: findings at or above --fail-on; for test: some case differs), 2 could not run (a bad argument, a missing or unreadable file, an invalid policy or config, a network error, a port in use)."
+    };
+}
+
 /// The exit-code paragraph every `--help` ends with.
-pub const HELP: &str = "Exit codes: 0 allowed (or explained, exported, nothing found), 1 refused by CORS (for scan: findings at or above --fail-on; for test: contract failures), 2 could not run (a bad argument, a missing or unreadable file, an invalid policy or config, a network error, a port in use).";
+pub const HELP: &str = exit_codes_help!();
