@@ -432,3 +432,293 @@ fn first_fix(fixes: &[Fix], remedy: &Remedy, server: ServerKind) -> Fix {
         _ => Fix::new(remedy.clone(), server, false),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(argv: &[&str]) -> CheckArgs {
+        let mut full = vec!["corsgate", "check"];
+        full.extend_from_slice(argv);
+        match crate::Cli::try_parse_from(full).expect("parses").command {
+            crate::Command::Check(a) => a,
+            other => panic!("not check: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cookie_lines_join_pairs_and_refuse_what_would_break_the_head() {
+        let cases: &[(&[&str], Result<Option<&str>, ()>)] = &[
+            (&[], Ok(None)),
+            (&["a=1"], Ok(Some("a=1"))),
+            (&["a=1", "b=2"], Ok(Some("a=1; b=2"))),
+            (&["empty="], Ok(Some("empty="))),
+            (&["noequals"], Err(())),
+            (&["a=1;b=2"], Err(())),
+            (&["a=1\r\nX-Injected: 1"], Err(())),
+            (&["a=\t1"], Err(())),
+            (&["a=1", "bad"], Err(())),
+        ];
+        for (input, want) in cases {
+            let input: Vec<String> = input.iter().map(|s| s.to_string()).collect();
+            let got = cookie_line(&input);
+            match want {
+                Ok(line) => assert_eq!(got.unwrap().as_deref(), *line, "{input:?}"),
+                Err(()) => {
+                    let e = got.expect_err(&format!("{input:?} accepted"));
+                    assert_eq!(e.code(), "bad_arguments");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cookies_go_where_the_credentials_mode_lets_them() {
+        let page = "https://app.example";
+        let cases = [
+            (Credentials::Include, "https://api.example/x", true),
+            (Credentials::Include, "not a url", true),
+            (Credentials::Omit, "https://app.example/x", false),
+            (Credentials::SameOrigin, "https://app.example/x?y", true),
+            (Credentials::SameOrigin, "https://APP.example:443/", true),
+            (Credentials::SameOrigin, "https://app.example:8443/", false),
+            (Credentials::SameOrigin, "http://app.example/", false),
+            (Credentials::SameOrigin, "https://api.example/", false),
+            (Credentials::SameOrigin, "not a url", false),
+        ];
+        for (mode, url, want) in cases {
+            assert_eq!(sends_cookies(mode, page, url), want, "{mode:?} {url}");
+        }
+    }
+
+    fn outgoing(stage: Stage, method: &str, headers: &[(&str, &str)]) -> Outgoing {
+        let mut h = HeaderList::new();
+        for (n, v) in headers {
+            h.append(*n, *v);
+        }
+        Outgoing {
+            stage,
+            method: method.into(),
+            url: "https://api.example/items".into(),
+            headers: h,
+        }
+    }
+
+    #[test]
+    fn the_wire_request_adds_what_every_browser_request_carries() {
+        struct Case {
+            stage: Stage,
+            method: &'static str,
+            headers: &'static [(&'static str, &'static str)],
+            origin: &'static str,
+            body: Option<&'static [u8]>,
+            // (Accept, Referer, Content-Length, body sent)
+            want: (
+                &'static str,
+                Option<&'static str>,
+                Option<&'static str>,
+                bool,
+            ),
+        }
+        let cases = [
+            Case {
+                stage: Stage::Preflight,
+                method: "OPTIONS",
+                headers: &[("Origin", "https://app.example")],
+                origin: "https://app.example",
+                body: Some(b"x"),
+                want: ("*/*", Some("https://app.example/"), None, false),
+            },
+            Case {
+                stage: Stage::Actual,
+                method: "PUT",
+                headers: &[("Accept", "application/json")],
+                origin: "https://app.example",
+                body: Some(b"hello"),
+                want: (
+                    "application/json",
+                    Some("https://app.example/"),
+                    Some("5"),
+                    true,
+                ),
+            },
+            Case {
+                stage: Stage::Actual,
+                method: "GET",
+                headers: &[],
+                origin: "https://app.example",
+                body: Some(b"ignored"),
+                want: ("*/*", Some("https://app.example/"), None, false),
+            },
+            Case {
+                stage: Stage::Actual,
+                method: "POST",
+                headers: &[],
+                origin: "null",
+                body: None,
+                want: ("*/*", None, None, false),
+            },
+        ];
+        for c in cases {
+            let w = wire_request(&outgoing(c.stage, c.method, c.headers), c.origin, c.body);
+            let (accept, referer, length, sent) = c.want;
+            let what = format!("{} {}", c.method, c.origin);
+            assert_eq!(
+                w.headers.get_str("accept").as_deref(),
+                Some(accept),
+                "{what}"
+            );
+            assert_eq!(w.headers.get_all("accept").count(), 1, "{what}");
+            assert_eq!(w.headers.get_str("referer").as_deref(), referer, "{what}");
+            assert_eq!(
+                w.headers.get_str("content-length").as_deref(),
+                length,
+                "{what}"
+            );
+            assert_eq!(w.body.is_some(), sent, "{what}");
+            assert_eq!(w.headers.get_str("user-agent").as_deref(), Some(USER_AGENT));
+            assert_eq!(w.headers.get_str("sec-fetch-mode").as_deref(), Some("cors"));
+            assert_eq!(
+                (w.method.as_str(), w.url.as_str()),
+                (c.method, "https://api.example/items")
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_built_as_fetch_builds_them_or_refused_with_the_reason() {
+        let ok: &[(&[&str], &str, &[&str], Option<&str>)] = &[
+            // (argv, origin, headers shown, origin_argument)
+            (
+                &["https://api.example/x", "-o", "https://app.example"],
+                "https://app.example",
+                &[],
+                None,
+            ),
+            (
+                &["https://api.example/x", "-o", "https://app.example/page?q"],
+                "https://app.example",
+                &[],
+                Some("https://app.example/page?q"),
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-X",
+                    "POST",
+                    "-d",
+                    "hi",
+                ],
+                "https://app.example",
+                &["Content-Type: text/plain;charset=UTF-8"],
+                None,
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-X",
+                    "POST",
+                    "-d",
+                    "{}",
+                    "-H",
+                    "content-type:  application/json ",
+                ],
+                "https://app.example",
+                &["content-type: application/json"],
+                None,
+            ),
+        ];
+        for (argv, origin, shown, origin_argument) in ok {
+            let (_, asked) = build_request(&args(argv)).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(asked.origin, *origin, "{argv:?}");
+            assert_eq!(asked.headers, *shown, "{argv:?}");
+            assert_eq!(
+                asked.origin_argument.as_deref(),
+                *origin_argument,
+                "{argv:?}"
+            );
+            assert_eq!(
+                (asked.browser, asked.credentials),
+                ("chromium", "same-origin")
+            );
+        }
+        let refused: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-d",
+                    "x",
+                ],
+                "refuses a body with GET",
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-X",
+                    "head",
+                    "-d",
+                    "x",
+                ],
+                "HEAD",
+            ),
+            (
+                &["ftp://api.example/x", "-o", "https://app.example"],
+                "http and https",
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-H",
+                    "nocolon",
+                ],
+                "no ':'",
+            ),
+            (&["not a url", "-o", "https://app.example"], ""),
+        ];
+        for (argv, says) in refused {
+            let e = build_request(&args(argv)).expect_err(&format!("{argv:?} accepted"));
+            assert_eq!(e.code(), "bad_arguments", "{argv:?}");
+            assert!(e.to_string().contains(says), "{argv:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_first_fix_is_the_plans_when_it_is_the_same_remedy() {
+        let remedy = |sentence: &str| Remedy {
+            side: corsgate_core::remedy::Side::Server,
+            stage: Stage::Actual,
+            url: "https://api.example/".into(),
+            set_headers: vec![(
+                "Access-Control-Allow-Origin".into(),
+                "https://app.example".into(),
+            )],
+            vary: vec!["Origin".into()],
+            remove_headers: Vec::new(),
+            status: None,
+            sentence: sentence.into(),
+        };
+        let planned = Fix::new(remedy("a"), ServerKind::Nginx, false);
+        // The same remedy: the plan's fix (with its snippet).
+        assert_eq!(
+            first_fix(&[planned.clone()], &remedy("a"), ServerKind::Nginx),
+            planned
+        );
+        // Another remedy, or no plan: the engine's own, for the same server.
+        for plan in [vec![planned], Vec::new()] {
+            let f = first_fix(&plan, &remedy("b"), ServerKind::Apache);
+            assert_eq!(f.sentence, "b");
+            assert_eq!(f.snippet.map(|s| s.server), Some(ServerKind::Apache));
+        }
+    }
+}
