@@ -371,3 +371,95 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Fix;
+    use corsgate_core::Response;
+
+    fn fix() -> Fix {
+        Fix {
+            set_headers: vec![
+                (
+                    "Access-Control-Allow-Origin".into(),
+                    "https://app.example".into(),
+                ),
+                ("Access-Control-Allow-Credentials".into(), "true".into()),
+            ],
+            vary: vec!["Origin".into()],
+            remove_headers: vec!["Location".into()],
+            status: Some(204),
+            ..Fix::advice("allow it")
+        }
+    }
+
+    #[test]
+    fn fix_lines_leave_out_what_the_answer_already_has() {
+        let all = [
+            "set    Access-Control-Allow-Origin: https://app.example",
+            "set    Access-Control-Allow-Credentials: true",
+            "vary   add Origin",
+            "remove Location",
+            "status 204",
+        ];
+        let cases: Vec<(Option<Response>, Vec<&str>)> = vec![
+            (None, all.to_vec()),
+            // One line with the exact value: not repeated.
+            (
+                Some(
+                    Response::new(200).header("Access-Control-Allow-Origin", "https://app.example"),
+                ),
+                vec![all[1], all[2], all[3], all[4]],
+            ),
+            // Two lines of it (a duplicate is the problem): repeated.
+            (
+                Some(
+                    Response::new(200)
+                        .header("Access-Control-Allow-Origin", "https://app.example")
+                        .header("Access-Control-Allow-Origin", "https://app.example"),
+                ),
+                all.to_vec(),
+            ),
+            // Another value: repeated.
+            (
+                Some(Response::new(200).header("Access-Control-Allow-Credentials", "TRUE")),
+                all.to_vec(),
+            ),
+            // Vary already has Origin, in a list, any case.
+            (
+                Some(Response::new(200).header("Vary", "Accept-Encoding, ORIGIN")),
+                vec![all[0], all[1], all[3], all[4]],
+            ),
+            (
+                Some(Response::new(200).header("Vary", "Origins")),
+                all.to_vec(),
+            ),
+        ];
+        for (before, want) in cases {
+            let mut out = String::new();
+            remedy_lines(&mut out, &fix(), "  ", before.as_ref());
+            let got: Vec<&str> = out.lines().map(|l| l.strip_prefix("  ").unwrap()).collect();
+            assert_eq!(got, want, "{before:?}");
+        }
+        let mut out = String::new();
+        remedy_lines(&mut out, &Fix::advice("only a sentence"), "  ", None);
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let never = Style::new(ColorChoice::Never);
+        let always = Style::new(ColorChoice::Always);
+        for (paint, code) in [
+            (Style::ok as fn(&Style, &str) -> String, "32"),
+            (Style::bad, "31"),
+            (Style::warn, "33"),
+            (Style::bold, "1"),
+            (Style::dim, "2"),
+        ] {
+            assert_eq!(paint(&never, "x"), "x");
+            assert_eq!(paint(&always, "x"), format!("\x1b[{code}mx\x1b[0m"));
+        }
+    }
+}
