@@ -373,6 +373,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn vary_origin_is_found_in_any_line_and_list() {
+        let cases: &[(&[&str], bool)] = &[
+            (&[], false),
+            (&["Origin"], true),
+            (&["origin"], true),
+            (&["Accept-Encoding, Origin"], true),
+            (&["Accept-Encoding", " ORIGIN "], true),
+            (&["*"], true),
+            (&["Origins"], false),
+            (&["Accept-Encoding"], false),
+            (&["X-Origin"], false),
+        ];
+        for (lines, want) in cases {
+            let mut r = Response::new(200);
+            for l in *lines {
+                r = r.header("Vary", *l);
+            }
+            assert_eq!(has_vary_origin(&r), *want, "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn every_stage_has_a_name_for_people() {
+        let names = [Stage::Preflight, Stage::Actual, Stage::Redirect].map(stage_name);
+        assert_eq!(
+            names,
+            ["preflight response", "response", "redirect response"]
+        );
+    }
+
+    #[test]
     fn mixups() {
         let o = "http://localhost:3000";
         assert!(mixup("http://localhost:3000/", o)

@@ -403,6 +403,34 @@ mod tests {
         }
     }
 
+    /// `check --json` wrote the engine's remedy flattened, then `assumed` and
+    /// `snippet`: the one shape writes the same bytes for it.
+    #[test]
+    fn a_fix_from_a_remedy_writes_the_bytes_check_wrote_before() {
+        let ctx = RemedyContext {
+            url: "https://api.example/items".into(),
+            ..Default::default()
+        };
+        for r in refusals() {
+            let remedy = r.remedy(&ctx);
+            let snippet = Snippet {
+                server: ServerKind::Nginx,
+                text: "add_header X 1;".into(),
+            };
+            let fix = Fix {
+                snippet: Some(snippet.clone()),
+                ..Fix::from(remedy.clone())
+            };
+            let engine = serde_json::to_string(&remedy).unwrap();
+            let before = format!(
+                "{},\"assumed\":false,\"snippet\":{}}}",
+                engine.strip_suffix('}').unwrap(),
+                serde_json::to_string(&snippet).unwrap()
+            );
+            assert_eq!(serde_json::to_string(&fix).unwrap(), before);
+        }
+    }
+
     #[test]
     fn a_fix_from_a_remedy_gives_it_back_and_advice_names_no_response() {
         for r in refusals() {
