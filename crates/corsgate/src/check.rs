@@ -449,7 +449,9 @@ mod tests {
 
     #[test]
     fn cookie_lines_join_pairs_and_refuse_what_would_break_the_head() {
-        let cases: &[(&[&str], Result<Option<&str>, ()>)] = &[
+        /// (the `--cookie` arguments, the line or a refusal)
+        type Case<'a> = (&'a [&'a str], Result<Option<&'a str>, ()>);
+        let cases: &[Case] = &[
             (&[], Ok(None)),
             (&["a=1"], Ok(Some("a=1"))),
             (&["a=1", "b=2"], Ok(Some("a=1; b=2"))),
@@ -588,7 +590,9 @@ mod tests {
 
     #[test]
     fn requests_are_built_as_fetch_builds_them_or_refused_with_the_reason() {
-        let ok: &[(&[&str], &str, &[&str], Option<&str>)] = &[
+        /// (argv, origin, headers shown, origin_argument)
+        type Built<'a> = (&'a [&'a str], &'a str, &'a [&'a str], Option<&'a str>);
+        let ok: &[Built] = &[
             // (argv, origin, headers shown, origin_argument)
             (
                 &["https://api.example/x", "-o", "https://app.example"],
@@ -711,7 +715,11 @@ mod tests {
         let planned = Fix::new(remedy("a"), ServerKind::Nginx, false);
         // The same remedy: the plan's fix (with its snippet).
         assert_eq!(
-            first_fix(&[planned.clone()], &remedy("a"), ServerKind::Nginx),
+            first_fix(
+                std::slice::from_ref(&planned),
+                &remedy("a"),
+                ServerKind::Nginx
+            ),
             planned
         );
         // Another remedy, or no plan: the engine's own, for the same server.

@@ -960,7 +960,9 @@ mod tests {
     #[test]
     fn a_raw_origin_is_read_only_when_echoed_byte_for_byte() {
         let origin = "https://app.example.com`.evil.net";
-        let cases: &[(&[(&str, &str)], (bool, bool))] = &[
+        /// (the answer's lines, (read without credentials, with))
+        type Case<'a> = (&'a [(&'a str, &'a str)], (bool, bool));
+        let cases: &[Case] = &[
             (&[], (false, false)),
             (&[("Access-Control-Allow-Origin", origin)], (true, false)),
             (
