@@ -341,8 +341,8 @@ pub fn report(
     )
 }
 
-/// [`report`], asking `learn` for the answers the fix plan needs beyond the
-/// exchanges (see [`fix::plan`]).
+/// `report`, asking `learn` for the answers the fix plan needs beyond the
+/// exchanges (see `fix::plan`).
 pub fn report_learning(
     request: &Request,
     asked: Asked,

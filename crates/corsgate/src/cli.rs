@@ -96,6 +96,7 @@ pub struct CheckArgs {
     /// The URL the page's script requests.
     pub url: String,
     /// The page's origin (e.g. https://app.example.com); a page URL works too.
+    #[allow(rustdoc::bare_urls)] // the text is also `--help`'s
     #[arg(long, short = 'o')]
     pub origin: String,
     /// The request method, as passed to fetch().

@@ -1,5 +1,5 @@
 //! The `corsgate` command as a library; `src/main.rs` only parses the command
-//! line with [`cli::Cli`] and hands it to [`run`].
+//! line with [`Cli`] and hands it to [`run`].
 //!
 //! Commands, one module each: [`check`] a URL as a browser would, [`explain`]
 //! a console CORS message, judge every cross-origin request in a [`har`] file,
@@ -18,9 +18,9 @@ pub mod contract;
 pub mod exit;
 pub mod explain;
 pub mod export;
-pub mod fix;
+mod fix;
 pub mod har;
-pub mod hints;
+mod hints;
 mod http;
 mod output;
 pub mod render;
@@ -28,6 +28,6 @@ pub mod report;
 #[cfg(test)]
 mod safe_text;
 pub mod scan;
-pub mod snippets;
+mod snippets;
 
 pub use commands::{run, Cli, Command};

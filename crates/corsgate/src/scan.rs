@@ -1,6 +1,6 @@
 //! `corsgate scan`: finds CORS misconfigurations in a deployed endpoint.
 //!
-//! 1. [`probes::plan`] picks the `Origin` values: controls (none, same origin,
+//! 1. `probes::plan` picks the `Origin` values: controls (none, same origin,
 //!    the user's trusted origins, a pattern's representative origin), then
 //!    the shared catalogue of hostile origins ([`corsgate_core::hostile`]):
 //!    deterministic, so one run is the verdict.
@@ -14,16 +14,16 @@
 //!    credentials: could a page on that origin read it (or pass the preflight)?
 //!    An origin no browser sends (upper case, `%0b`) is sent raw and judged
 //!    by whether the answer echoes it.
-//! 4. [`findings::find`] turns the judgements and the raw headers into typed
+//! 4. `findings::find` turns the judgements and the raw headers into typed
 //!    findings with a severity, the evidence, why it matters and the fix; the
 //!    fix includes a corsgate policy validated with [`corsgate_core::Policy`].
 //!
 //! No request but GET and OPTIONS is ever sent: the preflighted PUT or DELETE
 //! itself never is.
 //!
-//! For CI, [`batch`] scans many targets ([`targets`]: URLs, a file, an OpenAPI
+//! For CI, `batch` scans many targets (`targets`: URLs, a file, an OpenAPI
 //! document) with bounded concurrency and streams each result to the chosen
-//! outputs (human, JSON, [`sarif`]) in input order; [`baseline`] marks accepted
+//! outputs (human, JSON, `sarif`) in input order; `baseline` marks accepted
 //! findings as suppressed; `--fail-on` sets the severity that fails the run.
 
 mod baseline;

@@ -6,7 +6,7 @@
 //! through the engine's refusal enum.
 //!
 //! * [`table`] — one table per message family (Chromium, Firefox, WebKit).
-//! * [`parse`] — reading a pasted message into a row, its value, URLs, origin
+//! * `parse` — reading a pasted message into a row, its value, URLs, origin
 //!   and status, for each family.
 //!
 //! Redirect-aware: after a redirect across origins from a cross-origin URL,

@@ -240,7 +240,7 @@ impl Evidence {
 pub struct Finding {
     /// What kind.
     pub class: FindingClass,
-    /// The class's stable rule id ([`FindingClass::rule_id`]), for SARIF and CI.
+    /// The class's stable rule id (`FindingClass::rule_id`), for SARIF and CI.
     pub rule_id: &'static str,
     /// How bad.
     pub severity: Severity,
