@@ -3,7 +3,8 @@
 //! library's `exit` module) and the stream (help on standard output with
 //! nothing on standard error; an error on standard error with nothing on
 //! standard output). Nothing here reaches the network: every error is found
-//! before a request would be sent (port 1 on loopback where a URL is needed).
+//! before a request would be sent (port 1 on loopback where a URL is needed),
+//! and the servers (`serve`, `playground`) are given a port already in use.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -64,6 +65,16 @@ const URL: &str = "http://127.0.0.1:1/api";
 fn every_command_exit_code_and_stream() {
     let f = Files::new();
     let missing = f.path("missing.toml");
+    // A port in use: `serve` and `playground` say which address, exit 2.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = listener.local_addr().unwrap().to_string();
+    f.write(
+        "busy.toml",
+        &format!("listen = \"{busy}\"\nupstream = \"http://127.0.0.1:1\"\n\n[[routes]]\npath = \"/\"\ncors = false\n"),
+    );
+    let busy_says: &'static str = Box::leak(format!("cannot listen on {busy}").into_boxed_str());
+    let busy_page: &'static str =
+        Box::leak(format!("cannot start the playground on {busy}").into_boxed_str());
     let cases: Vec<(Vec<String>, Want)> = vec![
         // The top level.
         (v(&["--help"]), Want::Help("Exit codes: 0")),
@@ -224,6 +235,10 @@ fn every_command_exit_code_and_stream() {
             v(&["serve", "--config", &f.path("bad-config.toml"), "--check"]),
             Want::Error("line 2"),
         ),
+        (
+            v(&["serve", "--config", &f.path("busy.toml")]),
+            Want::Error(busy_says),
+        ),
         // playground
         (v(&["playground", "--help"]), Want::Help("Exit codes: 0")),
         (
@@ -231,6 +246,10 @@ fn every_command_exit_code_and_stream() {
             Want::Error("--frobnicate"),
         ),
         (v(&["playground", "--page", "nope"]), Want::Error("nope")),
+        (
+            v(&["playground", "--page", &busy, "--gateway", "127.0.0.1:0"]),
+            Want::Error(busy_page),
+        ),
     ];
     let mut failures = Vec::new();
     for (args, want) in &cases {
