@@ -14,7 +14,8 @@
 //!   [`firefox_report`] — its section of `docs/conformance.md`;
 //!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
 //!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section.
-//! * [`fixes`] — the reported remedies, applied to the servers and re-run.
+//! * [`fixes`] — the reported remedies, applied to the servers and re-run;
+//!   [`har_record`] — a HAR recorded from Chromium's DevTools events.
 //! * [`console`] — the browsers' console messages, attributed to cases and
 //!   compared with the engine's refusals.
 //! * [`judge`] — observations and judges ([`check_cli`]: `corsgate check`);
@@ -29,6 +30,7 @@ pub mod console;
 pub mod firefox_report;
 pub mod fixes;
 pub mod gecko;
+pub mod har_record;
 pub mod judge;
 pub mod matrix;
 pub mod page;

@@ -139,6 +139,18 @@ impl Driver {
     /// Starts `chromedriver` and a headless `chromium` session. Fails (with a
     /// message saying what to install) when either is missing.
     pub fn start(chromedriver: &str, chromium: &str) -> Result<Driver, Error> {
+        Driver::start_chromium(chromedriver, chromium, false)
+    }
+
+    /// [`Driver::start`] with the performance log on: every `Network.*`
+    /// DevTools event of the session, read with [`Driver::performance_log`]
+    /// (what DevTools-recording tools build a HAR from; see
+    /// [`har_record`](crate::har_record)).
+    pub fn start_recording(chromedriver: &str, chromium: &str) -> Result<Driver, Error> {
+        Driver::start_chromium(chromedriver, chromium, true)
+    }
+
+    fn start_chromium(chromedriver: &str, chromium: &str, record: bool) -> Result<Driver, Error> {
         let profile_dir = std::env::temp_dir().join(format!(
             "corsgate-chromium-{}-{}",
             std::process::id(),
@@ -146,12 +158,18 @@ impl Driver {
         ));
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile_dir.display()));
-        let caps = json!({"capabilities": {"alwaysMatch": {
+        let mut caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
             "goog:loggingPrefs": {"browser": "ALL"},
             "timeouts": {"script": 300_000, "pageLoad": 60_000}
         }}});
+        if record {
+            let m = &mut caps["capabilities"]["alwaysMatch"];
+            m["goog:loggingPrefs"]["performance"] = json!("ALL");
+            m["goog:chromeOptions"]["perfLoggingPrefs"] =
+                json!({"enableNetwork": true, "enablePage": false});
+        }
         Driver::launch(
             chromedriver,
             |port| vec![format!("--port={port}")],
@@ -313,6 +331,18 @@ impl Driver {
                 Ok(texts(v?, None))
             }
         }
+    }
+
+    /// The performance log entries since the last call (a session started
+    /// with [`Driver::start_recording`]; empty otherwise).
+    pub fn performance_log(&self) -> Result<Vec<Value>, Error> {
+        let v = http(
+            self.port,
+            "POST",
+            &format!("/session/{}/se/log", self.session),
+            Some(&json!({ "type": "performance" })),
+        )?;
+        Ok(v.as_array().cloned().unwrap_or_default())
     }
 
     /// Runs `script` as WebDriver's executeAsyncScript with `args`.

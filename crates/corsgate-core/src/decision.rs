@@ -699,6 +699,24 @@ impl Policy {
         }
     }
 
+    /// The candidate's side of a shadow evaluation
+    /// ([`crate::shadow`]): the decision, except that a preflight's answer
+    /// is not built (only its verdict is compared). Call it before a
+    /// [`decide_taking`](Self::decide_taking) moves the request's `Origin`.
+    pub fn decide_shadow(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> crate::shadow::ShadowDecision {
+        match self.decide_inner(method, headers, false) {
+            Decided::Done(d) => crate::shadow::ShadowDecision::Decided(d),
+            Decided::Answer(a) => crate::shadow::ShadowDecision::Preflight {
+                allowed: a.allowed,
+                reason: a.reason,
+            },
+        }
+    }
+
     /// The decision; for a preflight, its answer still to be finished with
     /// the request's `Origin` where it echoes it (the callers either copy the
     /// value or move it out of the request).

@@ -47,6 +47,7 @@ pub mod cors_check;
 pub mod exposure;
 pub mod headers;
 pub mod hostile;
+pub mod infer;
 mod interned;
 mod learned;
 pub mod lists;
@@ -59,6 +60,7 @@ pub mod remedy;
 pub mod request;
 pub mod response;
 pub mod safelist;
+pub mod shadow;
 mod template;
 pub mod verdict;
 

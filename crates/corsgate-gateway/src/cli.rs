@@ -82,6 +82,13 @@ async fn shutdown_signal() {
 /// process exit code: 0 after a clean shutdown (or a valid `--check`), 2
 /// when it could not run.
 pub fn run_cli(a: &ServeArgs) -> ExitCode {
+    run_cli_with(a, |_| {})
+}
+
+/// [`run_cli`], handing the gateway `--demo` started to `on_demo` once it
+/// listens (`corsgate serve --demo` serves the playground page with it: the
+/// page edits this gateway's policy).
+pub fn run_cli_with(a: &ServeArgs, on_demo: impl FnOnce(demo::DemoGateway)) -> ExitCode {
     // The client connections are served on the listener's worker threads
     // (one single-threaded runtime per core); this runtime only runs the
     // admin listener, reloads and signals.
@@ -144,14 +151,21 @@ pub fn run_cli(a: &ServeArgs) -> ExitCode {
         if a.demo {
             if let Some(admin) = running.admin_addr() {
                 let gw = running.local_addr();
-                let file = demo_upstream.and_then(|up| {
+                if let Some(up) = demo_upstream {
                     let path =
                         std::env::temp_dir().join(format!("corsgate-demo-{}.toml", gw.port()));
-                    std::fs::write(&path, demo::demo_toml(gw, admin, up))
+                    let file = std::fs::write(&path, demo::demo_toml(gw, admin, up))
                         .ok()
-                        .map(|()| path)
-                });
-                println!("{}", demo::curl_lines(gw, admin, file.as_deref()));
+                        .map(|()| path);
+                    println!("{}", demo::curl_lines(gw, admin, file.as_deref()));
+                    on_demo(demo::DemoGateway::new(
+                        gw,
+                        admin,
+                        up,
+                        running.reloader.clone(),
+                        file,
+                    ));
+                }
             }
         }
         shutdown_signal().await;

@@ -13,19 +13,98 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cors::{PolicySpec, RoutePolicy};
+use corsgate_core::PolicyError;
+
+use crate::cors::RoutePolicy;
+
+mod policy;
 
 /// One configuration problem, located in the file when possible.
+///
+/// A route's policy problem carries the engine's own typed error
+/// ([`ConfigErrorKind::Policy`]), placed on the value it is about, in an
+/// inline `policy = { … }` table as in a `[routes.policy]` table:
+///
+/// ```
+/// use corsgate_core::PolicyError;
+/// use corsgate_gateway::{ConfigErrorKind, GatewayConfig};
+/// let text = "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:3000\"\n\
+///             [[routes]]\npath = \"/api/\"\n\
+///             policy = { origins = [\"https://a.example\", \"null\"], methods = [\"TRACE\"] }\n";
+/// let errors = GatewayConfig::from_toml(text).unwrap_err();
+/// assert_eq!(errors.len(), 2);
+/// assert!(matches!(errors[0].policy_error(), Some(PolicyError::NullOrigin)));
+/// assert_eq!((errors[0].line, errors[0].column), (Some(5), Some(44)));
+/// assert!(matches!(
+///     &errors[1].kind,
+///     ConfigErrorKind::Policy { route, error: PolicyError::ForbiddenMethod { value }, .. }
+///         if route == "/api/" && value == "TRACE"
+/// ));
+/// assert_eq!((errors[1].line, errors[1].column), (Some(5), Some(64)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The file, when the text came from one.
     pub file: Option<PathBuf>,
     /// 1-based line.
     pub line: Option<usize>,
-    /// 1-based column.
+    /// 1-based column (in characters).
     pub column: Option<usize>,
     /// What is wrong.
-    pub message: String,
+    pub kind: ConfigErrorKind,
+}
+
+/// What is wrong with a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The file cannot be read, is not TOML of the right shape, or a
+    /// gateway setting (address, upstream, duration, limit, route) is
+    /// invalid: what is wrong and how to fix it.
+    Invalid(String),
+    /// A route's CORS policy is invalid: the engine's own error, unchanged.
+    Policy {
+        /// The route's path.
+        route: String,
+        /// The engine's error.
+        error: PolicyError,
+    },
+}
+
+impl ConfigError {
+    /// The engine's error, when the problem is in a route's policy.
+    pub fn policy_error(&self) -> Option<&PolicyError> {
+        match &self.kind {
+            ConfigErrorKind::Policy { error, .. } => Some(error),
+            ConfigErrorKind::Invalid(_) => None,
+        }
+    }
+
+    /// The problem without its location.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+
+    /// A problem found without a file position.
+    pub(crate) fn unlocated(file: Option<PathBuf>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file,
+            line: None,
+            column: None,
+            kind: ConfigErrorKind::Invalid(message.into()),
+        }
+    }
+}
+
+impl fmt::Display for ConfigErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigErrorKind::Invalid(m) => f.write_str(m),
+            ConfigErrorKind::Policy { route, error } => {
+                write!(f, "route {route:?} policy: {error}")
+            }
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -36,11 +115,16 @@ impl fmt::Display for ConfigError {
         if let (Some(l), Some(c)) = (self.line, self.column) {
             write!(f, "line {l}, column {c}: ")?;
         }
-        f.write_str(&self.message)
+        write!(f, "{}", self.kind)
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.policy_error()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Which protocol the gateway speaks to the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -132,13 +216,28 @@ impl Upstream {
 #[derive(Debug, Clone)]
 pub struct Route {
     /// Path prefix, e.g. `/api/`.
-    pub path: String,
+    pub(crate) path: String,
     /// Host name (lower case, no port), when the route is host-specific.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// The upstream for this route.
-    pub upstream: Upstream,
+    pub(crate) upstream: Upstream,
     /// The CORS policy, or `None` when the route has `cors = false`.
-    pub policy: Option<RoutePolicy>,
+    pub(crate) policy: Option<RoutePolicy>,
+}
+
+impl Route {
+    /// The path prefix, e.g. `/api/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The host name (lower case, no port), when the route is host-specific.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+    /// The route's CORS policy, or `None` when the route has `cors = false`.
+    pub fn policy(&self) -> Option<&corsgate_core::Policy> {
+        self.policy.as_ref().map(RoutePolicy::policy)
+    }
 }
 
 /// Size and count limits.
@@ -232,33 +331,33 @@ pub struct TlsFiles {
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// Where clients connect.
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Admin listener (`/healthz`, `/metrics`), if any.
-    pub admin: Option<SocketAddr>,
+    pub(crate) admin: Option<SocketAddr>,
     /// Routes, most specific first.
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// Forward the client's `Host` to the upstream (else the upstream's authority).
-    pub preserve_host: bool,
+    pub(crate) preserve_host: bool,
     /// Keep incoming `X-Forwarded-*`/`Forwarded` and append to them, and
     /// keep the other forwarding facts (`X-Forwarded-Prefix`, `X-Real-IP`…:
     /// `forward::FORWARDING_FACTS`) (only behind another trusted proxy);
     /// otherwise they are replaced or removed. Path and method overrides
     /// (`forward::OVERRIDES`) are removed either way.
-    pub trust_forwarded: bool,
+    pub(crate) trust_forwarded: bool,
     /// Limits.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Timeouts.
-    pub timeouts: Timeouts,
+    pub(crate) timeouts: Timeouts,
     /// TLS termination, if any.
-    pub tls: Option<TlsFiles>,
+    pub(crate) tls: Option<TlsFiles>,
     /// Log format.
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// Log level (`error`, `warn`, `info`, `debug`, `trace`).
-    pub log_level: tracing::Level,
+    pub(crate) log_level: tracing::Level,
     /// How often the file is checked for changes (hot reload); zero disables.
-    pub reload_poll: Duration,
+    pub(crate) reload_poll: Duration,
     /// The file it was read from.
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 // ---------------------------------------------------------------------------
@@ -332,7 +431,7 @@ struct FileRoute {
     upstream_protocol: Option<UpstreamProtocol>,
     #[serde(default = "yes")]
     cors: bool,
-    policy: Option<Spanned<PolicySpec>>,
+    policy: Option<Spanned<policy::SpannedPolicy>>,
 }
 
 /// Converts a byte offset into a 1-based (line, column).
@@ -346,43 +445,6 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .map_or(0, |i| i + 1);
     let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
     (line, column)
-}
-
-/// Re-validates a `[routes.policy]` table on its own text with the engine's
-/// TOML loader, which locates each problem on its value, and returns each
-/// problem with its byte offset in the whole file. `None` when the table is
-/// not a plain `[header]` table (e.g. an inline table) or nothing is located.
-fn locate_policy_errors(text: &str, span: Range<usize>) -> Option<Vec<(usize, String)>> {
-    let table = text.get(span.clone())?;
-    if !table.starts_with('[') {
-        return None;
-    }
-    // toml spans a `[header]` table by its header only: its keys run to the
-    // next header line (or the end of the file).
-    let body_start = span.start + text.get(span.start..)?.find('\n')? + 1;
-    let rest = text.get(body_start..)?;
-    let mut body_len = 0;
-    for line in rest.split_inclusive('\n') {
-        if line.trim_start().starts_with('[') {
-            break;
-        }
-        body_len += line.len();
-    }
-    let body = rest.get(..body_len)?;
-    let errors = corsgate_core::Policy::from_toml(body).err()?;
-    // Byte offset of each line start in `body`.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(body.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let mut out = Vec::new();
-    for (e, loc) in errors.located() {
-        let (line, column) = loc?;
-        let start = *line_starts.get(line.checked_sub(1)?)?;
-        let in_line = body.get(start..)?.chars().take(column.saturating_sub(1));
-        let offset = body_start + start + in_line.map(char::len_utf8).sum::<usize>();
-        out.push((offset, e.to_string()));
-    }
-    (!out.is_empty()).then_some(out)
 }
 
 struct Ctx<'a> {
@@ -404,7 +466,21 @@ impl Ctx<'_> {
             file: self.file.map(Path::to_path_buf),
             line,
             column,
-            message: message.into(),
+            kind: ConfigErrorKind::Invalid(message.into()),
+        });
+    }
+
+    /// A route's policy problem, the engine's error kept whole.
+    fn policy_err(&mut self, span: Range<usize>, route: &str, error: PolicyError) {
+        let (line, column) = line_col(self.text, span.start);
+        self.errors.push(ConfigError {
+            file: self.file.map(Path::to_path_buf),
+            line: Some(line),
+            column: Some(column),
+            kind: ConfigErrorKind::Policy {
+                route: route.to_owned(),
+                error,
+            },
         });
     }
 }
@@ -460,12 +536,10 @@ impl GatewayConfig {
     /// Reads and validates a configuration file.
     pub fn from_file(path: &Path) -> Result<GatewayConfig, Vec<ConfigError>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![ConfigError {
-                file: Some(path.to_path_buf()),
-                line: None,
-                column: None,
-                message: format!("cannot read the file: {e}"),
-            }]
+            vec![ConfigError::unlocated(
+                Some(path.to_path_buf()),
+                format!("cannot read the file: {e}"),
+            )]
         })?;
         let mut config = Self::parse(&text, Some(path))?;
         // TLS files are relative to the configuration file.
@@ -477,9 +551,40 @@ impl GatewayConfig {
         Ok(config)
     }
 
-    /// Parses and validates configuration text. `file` only labels errors.
+    /// Parses and validates configuration text.
+    ///
+    /// ```
+    /// let config = corsgate_gateway::GatewayConfig::from_toml(
+    ///     r#"
+    /// listen = "127.0.0.1:0"
+    /// upstream = "http://127.0.0.1:3000"
+    /// [[routes]]
+    /// path = "/api/"
+    /// policy = { origins = ["https://app.example.com"] }
+    /// "#,
+    /// )
+    /// .unwrap();
+    /// assert_eq!(config.routes()[0].path(), "/api/");
+    /// assert!(config.routes()[0].policy().is_some());
+    /// ```
     pub fn from_toml(text: &str) -> Result<GatewayConfig, Vec<ConfigError>> {
         Self::parse(text, None)
+    }
+
+    /// The routes, most specific first (the order they are matched in).
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Where clients connect (port 0: any free port, see
+    /// [`crate::RunningGateway::local_addr`]).
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The admin listener's address (`/healthz`, `/metrics`), if any.
+    pub fn admin(&self) -> Option<SocketAddr> {
+        self.admin
     }
 
     fn parse(text: &str, file: Option<&Path>) -> Result<GatewayConfig, Vec<ConfigError>> {
@@ -704,23 +809,11 @@ impl GatewayConfig {
                     None
                 }
                 (false, None) => None,
-                (true, Some(p)) => match RoutePolicy::build(p.get_ref()) {
-                    Ok(policy) => Some(policy),
-                    Err(problems) => {
-                        match locate_policy_errors(text, p.span()) {
-                            Some(located) => {
-                                for (offset, m) in located {
-                                    cx.err(
-                                        Some(offset..offset),
-                                        format!("route {path:?} policy: {m}"),
-                                    );
-                                }
-                            }
-                            None => {
-                                for m in problems {
-                                    cx.err(Some(p.span()), format!("route {path:?} policy: {m}"));
-                                }
-                            }
+                (true, Some(p)) => match p.get_ref().build(p.span()) {
+                    Ok(policy) => Some(RoutePolicy::new(policy)),
+                    Err(errors) => {
+                        for (error, span) in errors {
+                            cx.policy_err(span, path, error);
                         }
                         None
                     }
@@ -777,7 +870,7 @@ impl GatewayConfig {
 
     /// Whether a reload from `self` to `new` needs a restart to take full
     /// effect (listener settings are not hot-swapped), and which ones.
-    pub fn restart_only_changes(&self, new: &GatewayConfig) -> Vec<&'static str> {
+    pub(crate) fn restart_only_changes(&self, new: &GatewayConfig) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.listen != new.listen {
             v.push("listen");
@@ -857,6 +950,37 @@ origins = ["https://app.example.com"]
 credentials = true
 "#;
 
+    /// `timeouts.upstream_read` is read, defaults to 60 s and must be more
+    /// than zero (was in `tests/hostile_upstream.rs`).
+    #[test]
+    fn the_read_timeout_is_configured() {
+        let with = |v: &str| {
+            GatewayConfig::from_toml(&GOOD.replace(
+                "upstream_response = \"5s\"",
+                &format!("upstream_response = \"5s\"\n{v}"),
+            ))
+        };
+        assert_eq!(
+            with("").unwrap().timeouts.upstream_read,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            with("upstream_read = \"250ms\"")
+                .unwrap()
+                .timeouts
+                .upstream_read,
+            Duration::from_millis(250)
+        );
+        for bad in ["upstream_read = \"0s\"", "upstream_read = \"soon\""] {
+            let errors = with(bad).unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.line == Some(8)
+                    && (e.to_string().contains("upstream_read") || e.to_string().contains("soon"))),
+                "{bad}: {errors:?}"
+            );
+        }
+    }
+
     #[test]
     fn worker_scheduling_is_batch_unless_said_otherwise() {
         let c = GatewayConfig::from_toml(GOOD).unwrap();
@@ -919,7 +1043,7 @@ credentials = true
         );
         let e = GatewayConfig::from_toml(&bad).unwrap_err();
         assert_eq!((e[0].line, e[0].column), (Some(18), Some(12)), "{e:?}");
-        assert!(e[0].message.contains("trailing slash"), "{e:?}");
+        assert!(e[0].message().contains("trailing slash"), "{e:?}");
         // Inline tables are located at the table.
         let inline = "listen = \"127.0.0.1:1\"\nupstream = \"http://127.0.0.1:2\"\n[[routes]]\npath = \"/\"\npolicy = { origins = [\"https://a.example/\"] }\n";
         let e = GatewayConfig::from_toml(inline).unwrap_err();
@@ -930,7 +1054,7 @@ credentials = true
     fn routes_need_a_policy_or_cors_off() {
         let bad = "listen = \"127.0.0.1:1\"\nupstream = \"http://127.0.0.1:2\"\n[[routes]]\npath = \"/\"\n";
         let e = GatewayConfig::from_toml(bad).unwrap_err();
-        assert!(e[0].message.contains("cors = false"), "{e:?}");
+        assert!(e[0].message().contains("cors = false"), "{e:?}");
         let ok = format!("{bad}cors = false\n");
         assert!(GatewayConfig::from_toml(&ok).unwrap().routes[0]
             .policy
@@ -995,7 +1119,7 @@ credentials = true
                 (Some(7), Some(4 + key.len())),
                 "{key}: {e:?}"
             );
-            assert!(e[0].message.contains("24h"), "{e:?}");
+            assert!(e[0].message().contains("24h"), "{e:?}");
         }
         let bad = format!("reload_poll = \"1000h\"\n{GOOD}");
         assert!(GatewayConfig::from_toml(&bad).is_err());

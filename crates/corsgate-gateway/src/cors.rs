@@ -13,13 +13,9 @@
 
 use corsgate_core::decision::{Action, Decision};
 use corsgate_core::policy_reason::PolicyReason;
-use corsgate_core::{Policy, PolicyConfig, RequestKind};
+use corsgate_core::{Policy, RequestKind};
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-
-/// A route's policy settings as written in the file: the keys of
-/// [`corsgate_core::PolicyConfig`].
-pub type PolicySpec = PolicyConfig;
 
 /// A validated policy for one route.
 #[derive(Debug, Clone)]
@@ -89,11 +85,9 @@ impl Verdict {
 }
 
 impl RoutePolicy {
-    /// Validates a spec; returns every problem found.
-    pub fn build(spec: &PolicySpec) -> Result<RoutePolicy, Vec<String>> {
-        spec.build()
-            .map(|policy| RoutePolicy { policy })
-            .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
+    /// A route's validated policy.
+    pub fn new(policy: Policy) -> RoutePolicy {
+        RoutePolicy { policy }
     }
 
     /// The engine's policy.

@@ -1,13 +1,18 @@
-//! `serve --demo`: a built-in demo upstream (a small JSON API that knows
-//! nothing of CORS, or gets it wrong) and a demo policy in front of it.
+//! `serve --demo`: the one demo of corsgate — a demo upstream (a small JSON
+//! API that knows nothing of CORS, or gets it wrong) and a demo policy in
+//! front of it. The playground serves the same upstream ([`answer`]) behind
+//! `corsgate_tower::CorsLayer` and edits the same policy ([`demo_policy`]);
+//! under `serve --demo` its page edits the policy of the gateway started
+//! ([`DemoGateway`]).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -16,10 +21,43 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, GatewayConfig};
+use crate::reload::Reloader;
 
-/// The demo policy: `/public/` open to any origin without credentials,
-/// `/api/` to two exact origins with credentials.
+/// Where the playground page of `corsgate serve --demo` is served: an
+/// origin the demo policy allows.
+pub const DEMO_PAGE_ORIGIN: &str = "http://127.0.0.1:8088";
+
+/// The demo policy (the `/api/` route's): two exact origins and the page's
+/// (`page_origin`), with credentials. The playground edits this text.
+pub fn demo_policy(page_origin: &str) -> String {
+    format!(
+        r#"# Who may read the demo API from a browser. Edit me, then "Apply".
+origins = ["{page_origin}", "https://app.example.com", "http://localhost:3000"]
+methods = ["PUT", "DELETE"]
+request_headers = ["content-type", "authorization", "x-request-id"]
+expose_headers = ["x-request-id", "x-total-count"]
+credentials = true
+max_age = 0      # no preflight caching, so every edit shows at once
+# The policy's reason on refusals (corsgate-reason, corsgate-policy-edit): on for
+# the demo, off by default because it shows the policy to anyone who asks.
+reason_header = true
+"#
+    )
+}
+
+/// The demo configuration: `/public/` open to any origin without
+/// credentials, `/api/` under [`demo_policy`] for the page of `serve --demo`.
 pub fn demo_toml(listen: SocketAddr, admin: SocketAddr, upstream: SocketAddr) -> String {
+    demo_toml_with(listen, admin, upstream, &demo_policy(DEMO_PAGE_ORIGIN))
+}
+
+/// The demo configuration with `policy` (TOML keys) as the `/api/` route's.
+fn demo_toml_with(
+    listen: SocketAddr,
+    admin: SocketAddr,
+    upstream: SocketAddr,
+    policy: &str,
+) -> String {
     format!(
         r#"# corsgate demo configuration
 listen = "{listen}"
@@ -36,16 +74,7 @@ reason_header = true
 [[routes]]
 path = "/api/"
 [routes.policy]
-origins = ["https://app.example.com", "http://localhost:3000"]
-methods = ["PUT", "DELETE"]
-request_headers = ["content-type", "authorization"]
-expose_headers = ["x-request-id"]
-credentials = true
-max_age = 600
-# The policy's reason on refusals (corsgate-reason, corsgate-policy-edit): on for
-# the demo, off by default because it shows the policy to anyone who asks.
-reason_header = true
-"#
+{policy}"#
     )
 }
 
@@ -58,8 +87,99 @@ pub fn demo_config(
     GatewayConfig::from_toml(&demo_toml(listen, admin, upstream))
 }
 
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+/// The gateway `serve --demo` started, for a page that edits its `/api/`
+/// policy (the playground; see [`crate::run_cli_with`]).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use corsgate_gateway::demo::{demo_policy, DemoGateway};
+/// let any = "127.0.0.1:0".parse().unwrap();
+/// let up = corsgate_gateway::start_demo_upstream(any).await.unwrap();
+/// let gw = corsgate_gateway::start(corsgate_gateway::demo_config(any, any, up).unwrap())
+///     .await
+///     .unwrap();
+/// let demo = DemoGateway::of(&gw, up).unwrap();
+/// let page = "http://127.0.0.1:4000";
+/// demo.set_api_policy(&demo_policy(page)).unwrap();
+/// // An invalid policy changes nothing; the engine's error says why.
+/// let errors = demo
+///     .set_api_policy(&demo_policy(&format!("{page}/")))
+///     .unwrap_err();
+/// assert!(errors[0].policy_error().is_some());
+/// assert_eq!(gw.metrics().reloads_ok(), 1);
+/// gw.shutdown().await;
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct DemoGateway {
+    listen: SocketAddr,
+    admin: SocketAddr,
+    upstream: SocketAddr,
+    reloader: Arc<Reloader>,
+    file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for DemoGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoGateway")
+            .field("listen", &self.listen)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DemoGateway {
+    /// The demo gateway `gateway` (started from [`demo_config`], with an
+    /// admin listener) in front of the demo upstream at `upstream`.
+    pub fn of(gateway: &crate::RunningGateway, upstream: SocketAddr) -> Option<DemoGateway> {
+        Some(DemoGateway::new(
+            gateway.local_addr(),
+            gateway.admin_addr()?,
+            upstream,
+            gateway.reloader.clone(),
+            None,
+        ))
+    }
+
+    pub(crate) fn new(
+        listen: SocketAddr,
+        admin: SocketAddr,
+        upstream: SocketAddr,
+        reloader: Arc<Reloader>,
+        file: Option<PathBuf>,
+    ) -> DemoGateway {
+        DemoGateway {
+            listen,
+            admin,
+            upstream,
+            reloader,
+            file,
+        }
+    }
+
+    /// The gateway's origin (`http://127.0.0.1:8080`).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    /// Replaces the `/api/` route's policy with `policy` (TOML keys, as
+    /// [`demo_policy`] writes them) in the running gateway, and in the demo
+    /// file `corsgate test --config` reads. Nothing changes when the
+    /// configuration is invalid; the errors say why.
+    pub fn set_api_policy(&self, policy: &str) -> Result<(), Vec<ConfigError>> {
+        let text = demo_toml_with(self.listen, self.admin, self.upstream, policy);
+        let config = GatewayConfig::from_toml(&text)?;
+        self.reloader.apply(config);
+        if let Some(f) = &self.file {
+            // Best effort: the running gateway has the new policy either way.
+            let _ = std::fs::write(f, &text);
+        }
+        Ok(())
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response<String> {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -85,19 +205,24 @@ fn escape(s: &str) -> String {
     o
 }
 
-/// The demo API. `/api/*` deliberately sends `Access-Control-Allow-Origin: *`
+/// The demo API's answer to a request: status, headers and a JSON body. A
+/// plain function, so that the playground's model and its live gateway
+/// (`corsgate_tower::CorsLayer` in front of it) see the same upstream as
+/// `serve --demo`. `/api/*` deliberately sends `Access-Control-Allow-Origin: *`
 /// (a common upstream mistake) to show the gateway replacing it.
-async fn demo_api(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let mut resp = match (&method, path.as_str()) {
-        (&Method::GET, "/public/hello") => json(
+pub fn answer(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    received_bytes: usize,
+) -> Response<String> {
+    let mut resp = match (method, path) {
+        (&Method::GET | &Method::HEAD, "/public/hello") => json(
             StatusCode::OK,
             r#"{"message":"hello from the demo upstream"}"#.into(),
         ),
         (&Method::GET, "/api/me") => {
-            let cookie = req
-                .headers()
+            let cookie = headers
                 .get(header::COOKIE)
                 .and_then(|c| c.to_str().ok())
                 .unwrap_or("");
@@ -110,23 +235,23 @@ async fn demo_api(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
                 )
             }
         }
-        (_, "/api/items") | (_, "/api/items/1") => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            json(
+        (&Method::GET | &Method::HEAD, "/api/items") => {
+            let mut r = json(
                 StatusCode::OK,
-                format!(
-                    r#"{{"method":"{}","path":"{}","received_bytes":{}}}"#,
-                    escape(method.as_str()),
-                    escape(&path),
-                    body.len()
-                ),
-            )
+                r#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.into(),
+            );
+            r.headers_mut()
+                .insert("x-total-count", HeaderValue::from_static("2"));
+            r
         }
+        (_, "/api/items") | (_, "/api/items/1") => json(
+            StatusCode::OK,
+            format!(
+                r#"{{"method":"{}","path":"{}","received_bytes":{received_bytes}}}"#,
+                escape(method.as_str()),
+                escape(path),
+            ),
+        ),
         _ => json(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.into()),
     };
     if path.starts_with("/api/") {
@@ -135,7 +260,19 @@ async fn demo_api(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
             HeaderValue::from_static("*"),
         );
     }
-    Ok(resp)
+    resp
+}
+
+/// [`answer`] over hyper, the body read first (its size is in the answer).
+async fn demo_api(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let resp = answer(&parts.method, parts.uri.path(), &parts.headers, body.len());
+    Ok(resp.map(|b| Full::new(Bytes::from(b))))
 }
 
 /// Starts the demo upstream on `addr` (port 0 for any); returns its address.
@@ -199,4 +336,51 @@ Metrics
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_api_answers_known_and_unknown_paths() {
+        let none = HeaderMap::new();
+        let items = answer(&Method::GET, "/api/items", &none, 0);
+        assert_eq!(items.status(), 200);
+        assert_eq!(items.headers()["x-total-count"], "2");
+        assert_eq!(items.headers()["access-control-allow-origin"], "*");
+        let patch = answer(
+            &Method::from_bytes(b"patch").unwrap(),
+            "/api/items/1",
+            &none,
+            3,
+        );
+        assert_eq!(
+            patch.body(),
+            r#"{"method":"patch","path":"/api/items/1","received_bytes":3}"#
+        );
+        assert_eq!(answer(&Method::GET, "/api/me", &none, 0).status(), 401);
+        let mut cookie = HeaderMap::new();
+        cookie.insert(header::COOKIE, HeaderValue::from_static("session=1"));
+        assert_eq!(answer(&Method::GET, "/api/me", &cookie, 0).status(), 200);
+        let hello = answer(&Method::GET, "/public/hello", &none, 0);
+        assert_eq!(hello.status(), 200);
+        assert!(hello.headers().get("access-control-allow-origin").is_none());
+        assert_eq!(answer(&Method::GET, "/nope", &none, 0).status(), 404);
+    }
+
+    #[test]
+    fn the_demo_policy_is_valid_for_any_page_origin() {
+        for page in [
+            DEMO_PAGE_ORIGIN,
+            "http://127.0.0.1:41234",
+            "http://localhost:9",
+        ] {
+            let p = corsgate_core::Policy::from_toml(&demo_policy(page)).expect(page);
+            assert!(p.reason_header());
+        }
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let config = demo_config(any, any, any).unwrap();
+        assert_eq!(config.routes().len(), 2);
+    }
 }

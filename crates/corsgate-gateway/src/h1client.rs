@@ -135,6 +135,7 @@ impl Conn {
         }
     }
 
+    #[cfg(test)]
     /// Whether the upstream has not closed the connection (nor sent
     /// anything unasked).
     pub fn looks_open(&self) -> bool {

@@ -3,48 +3,75 @@
 //! `corsgate serve`: a reverse proxy that enforces a corsgate CORS policy in
 //! front of an HTTP API that knows nothing of CORS.
 //!
-//! * [`config`]: the TOML file (routes with per-route policies, limits,
-//!   timeouts, admin listener, logging), errors with line and column.
-//! * [`proxy`]: route, decide, answer preflights here, forward the rest with
-//!   the policy's CORS headers on every response (502/504 included).
-//! * [`listener`]: HTTP/1.1 and h2c/h2 on one port, optional rustls TLS,
-//!   limits, idle timeout, graceful drain.
-//! * [`admin`]: `/healthz` and Prometheus `/metrics`.
-//! * [`fdlimit`]: the open-file limit and the connection budget it allows.
-//! * [`upload`]: the request body on its way upstream (read timeout,
-//!   progress for the upstream response deadline).
-//! * [`reload`]: hot reload on file change and SIGHUP.
-//! * [`demo`]: `serve --demo`.
+//! The public API is small; the modules are private:
 //!
-//! Entry points: [`start`] (tests, embedding), [`serve`] (runs until a
-//! future resolves), [`run_cli`] with [`ServeArgs`] (`serve --config FILE` / `serve --demo`, parsed by clap).
+//! * [`GatewayConfig`]: the TOML file (routes with per-route policies,
+//!   limits, timeouts, admin listener, logging), read with
+//!   [`GatewayConfig::from_file`] or [`GatewayConfig::from_toml`]; every
+//!   problem a [`ConfigError`] with its line and column.
+//! * [`start`] (tests, embedding) binds the listeners and returns a
+//!   [`RunningGateway`] (its address, [`Metrics`], [`Reloader`], graceful
+//!   [`RunningGateway::shutdown`]); [`serve`] runs until a future resolves.
+//! * [`run_cli`] with [`ServeArgs`]: `serve --config FILE` / `serve --demo`,
+//!   parsed by clap (the `corsgate serve` command and the `corsgate-gateway`
+//!   binary).
+//! * [`routing`]: how a request's route is chosen (what `corsgate test
+//!   --config` runs to test the route a URL goes through).
+//! * [`demo`]: the demo upstream and configuration of `serve --demo`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = corsgate_gateway::GatewayConfig::from_toml(
+//!     r#"
+//! listen = "127.0.0.1:0"
+//! upstream = "http://127.0.0.1:3000"
+//! [[routes]]
+//! path = "/api/"
+//! policy = { origins = ["https://app.example.com"], credentials = true }
+//! "#,
+//! )
+//! .map_err(|errors| errors[0].to_string())?;
+//! let gateway = corsgate_gateway::start(config).await?;
+//! println!("listening on {}", gateway.local_addr());
+//! gateway.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Inside (see ARCHITECTURE.md): `listener` accepts and drives connections
+//! (HTTP/1.1 and h2c/h2 on one port, optional rustls TLS, limits, timers,
+//! graceful drain); `proxy` handles one request (route, decide, answer
+//! preflights here, forward the rest with the policy's CORS headers on every
+//! response, 502/504 included) over `upstream`'s pools; `admin` serves
+//! `/healthz` and Prometheus `/metrics`; `reload` re-reads the file on change
+//! and SIGHUP; `fdlimit` sets the connection budget the open-file limit allows.
 // Unsafe code only in `fdlimit` (getrlimit/setrlimit), which allows it.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod body;
-pub mod cli;
-pub mod config;
-pub mod connection;
-pub mod cors;
+mod admin;
+mod body;
+mod cli;
+mod config;
+mod connection;
+mod cors;
 pub mod demo;
 mod error;
-pub mod fdlimit;
-pub mod forward;
-pub mod h1client;
-pub mod listener;
-pub mod logging;
-pub mod metrics;
-pub mod proxy;
-pub mod reload;
-pub mod routes;
-pub mod runtime;
-pub mod target;
-pub mod tls;
-pub mod tunnel;
-pub mod upload;
-pub mod upstream;
+mod fdlimit;
+mod forward;
+mod h1client;
+mod listener;
+mod logging;
+mod metrics;
+mod proxy;
+mod reload;
+mod routes;
+mod runtime;
+mod target;
+mod tls;
+mod tunnel;
+mod upload;
+mod upstream;
 mod worker;
 
 use std::fmt;
@@ -57,11 +84,43 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use cli::{run_cli, ServeArgs};
-pub use config::{ConfigError, GatewayConfig};
-pub use demo::{demo_config, start_demo_upstream};
+pub use cli::{run_cli, run_cli_with, ServeArgs};
+pub use config::{ConfigError, ConfigErrorKind, GatewayConfig, Route};
+pub use demo::{demo_config, start_demo_upstream, DemoGateway};
+pub use fdlimit::raise_nofile;
 pub use metrics::Metrics;
 pub use reload::Reloader;
+
+/// How the gateway chooses a request's route, for tools that must choose as
+/// it does (`corsgate test --config`): the host as routes name it
+/// ([`host_name`]), the path normalised ([`normalise`]; a path the gateway
+/// refuses with 400 is an `Err`), then the first matching route, unless a
+/// lenient application would read the path as another route's
+/// ([`find_unambiguous`]).
+///
+/// ```
+/// use corsgate_gateway::routing::{find_unambiguous, host_name, normalise};
+/// let config = corsgate_gateway::GatewayConfig::from_toml(
+///     "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:3000\"\n\
+///      [[routes]]\npath = \"/api/\"\npolicy = { origins = [\"https://a.example\"] }\n\
+///      [[routes]]\npath = \"/\"\ncors = false\n",
+/// )
+/// .unwrap();
+/// let host = host_name("API.example.com.:443");
+/// assert_eq!(host, "api.example.com");
+/// let path = normalise("/x/../api//me").unwrap();
+/// assert_eq!(path, "/api/me");
+/// let route = find_unambiguous(config.routes(), &host, &path).unwrap().unwrap();
+/// assert_eq!(route.path(), "/api/");
+/// // `/API/me` is `/api/me` to a case-insensitive application: refused,
+/// // never served by the route of `/`.
+/// assert!(find_unambiguous(config.routes(), &host, "/API/me").is_err());
+/// assert!(normalise("/api%2Fadmin").is_err());
+/// ```
+pub mod routing {
+    pub use crate::routes::{find_unambiguous, host_name};
+    pub use crate::target::{normalise, Refusal};
+}
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -70,8 +129,6 @@ pub enum GatewayError {
     Bind(SocketAddr, std::io::Error),
     /// The TLS certificate or key could not be loaded.
     Tls(String),
-    /// The configuration is invalid.
-    Config(Vec<ConfigError>),
 }
 
 impl fmt::Display for GatewayError {
@@ -79,15 +136,6 @@ impl fmt::Display for GatewayError {
         match self {
             GatewayError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             GatewayError::Tls(e) => write!(f, "TLS: {e}"),
-            GatewayError::Config(errors) => {
-                for (i, e) in errors.iter().enumerate() {
-                    if i > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                Ok(())
-            }
         }
     }
 }

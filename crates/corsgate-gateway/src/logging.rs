@@ -95,6 +95,7 @@ impl LogBudget {
         }
     }
 
+    #[cfg(test)]
     /// Lines held back and not yet reported.
     pub fn pending(&self) -> u64 {
         self.suppressed.load(Relaxed)

@@ -125,17 +125,17 @@ impl Metrics {
         self.shards.iter().map(|s| f(s).load(Relaxed)).sum()
     }
     /// Counts one request's CORS decision.
-    pub fn decision(&self, kind: &str, allowed: bool, reason: &str) {
+    pub(crate) fn decision(&self, kind: &str, allowed: bool, reason: &str) {
         let s = self.shard();
         s.requests[kind_index(kind)][usize::from(!allowed)].fetch_add(1, Relaxed);
         s.reasons[reason_index(reason)].fetch_add(1, Relaxed);
     }
     /// Counts a request that got no CORS decision (no route, malformed).
-    pub fn undecided(&self, reason: &str) {
+    pub(crate) fn undecided(&self, reason: &str) {
         self.shard().reasons[reason_index(reason)].fetch_add(1, Relaxed);
     }
     /// Counts an upstream failure.
-    pub fn upstream_error(&self, e: UpstreamError) {
+    pub(crate) fn upstream_error(&self, e: UpstreamError) {
         let i = match e {
             UpstreamError::Connect => 0,
             UpstreamError::Timeout => 1,
@@ -149,7 +149,7 @@ impl Metrics {
         self.disagreements.fetch_add(1, Relaxed) + 1
     }
     /// Records a response's status and latency (time to response head).
-    pub fn response(&self, status: u16, elapsed: Duration) {
+    pub(crate) fn response(&self, status: u16, elapsed: Duration) {
         let s = self.shard();
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         s.statuses[class].fetch_add(1, Relaxed);
@@ -164,17 +164,17 @@ impl Metrics {
         );
     }
     /// A client connection opened.
-    pub fn connection_opened(&self) {
+    pub(crate) fn connection_opened(&self) {
         self.connections_open.fetch_add(1, Relaxed);
         self.connections_total.fetch_add(1, Relaxed);
     }
     /// A client connection closed.
-    pub fn connection_closed(&self) {
+    pub(crate) fn connection_closed(&self) {
         self.connections_open.fetch_sub(1, Relaxed);
     }
     /// A client connection was closed (or a request answered 408) by a
     /// client-side timeout.
-    pub fn client_timeout(&self, t: ClientTimeout) {
+    pub(crate) fn client_timeout(&self, t: ClientTimeout) {
         let i = match t {
             ClientTimeout::HeaderRead => 0,
             ClientTimeout::Send => 1,
@@ -183,7 +183,7 @@ impl Metrics {
         self.client_timeouts[i].fetch_add(1, Relaxed);
     }
     /// A configuration reload was applied or refused.
-    pub fn reload(&self, ok: bool) {
+    pub(crate) fn reload(&self, ok: bool) {
         if ok {
             self.reloads_ok.fetch_add(1, Relaxed);
         } else {

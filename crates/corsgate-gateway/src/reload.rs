@@ -38,12 +38,10 @@ impl Reloader {
     /// Re-reads the configuration file and applies it if valid.
     pub fn reload_file(&self) -> Result<(), Vec<ConfigError>> {
         let Some(path) = &self.path else {
-            return Err(vec![ConfigError {
-                file: None,
-                line: None,
-                column: None,
-                message: "this gateway was not started from a file".into(),
-            }]);
+            return Err(vec![ConfigError::unlocated(
+                None,
+                "this gateway was not started from a file",
+            )]);
         };
         if let Ok(mut s) = self.stamp.lock() {
             *s = stamp(path);

@@ -466,6 +466,7 @@ pub struct Authority<'a> {
 }
 
 impl<'a> Authority<'a> {
+    #[cfg(test)]
     /// The canonical `host[:port]`.
     pub fn value(&self) -> Cow<'_, str> {
         match &self.canonical {

@@ -107,12 +107,6 @@ impl Upload {
             waiting: false,
         }
     }
-
-    /// A body with no read timeout of its own (a caller that bounds the
-    /// whole exchange otherwise).
-    pub fn plain(inner: Incoming) -> Upload {
-        Upload::new(inner, crate::config::MAX_DURATION, None)
-    }
 }
 
 impl Body for Upload {

@@ -562,7 +562,7 @@ async fn overflowing_durations_are_refused_by_check_and_reload() {
             );
             let e = GatewayConfig::from_toml(&text).unwrap_err();
             assert_eq!(e[0].line, Some(8), "{key} = {value}: {e:?}");
-            assert!(e[0].message.contains("24h"), "{e:?}");
+            assert!(e[0].message().contains("24h"), "{e:?}");
             std::fs::write(&file, &text).unwrap();
             assert!(gw.reloader().reload_file().is_err(), "{key} = {value}");
             refused += 1;
@@ -628,7 +628,7 @@ async fn healthz(admin: SocketAddr) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_descriptors_the_admin_port_answers_and_nothing_spins() {
     // This process holds both ends of hundreds of connections.
-    corsgate_gateway::fdlimit::raise_nofile();
+    corsgate_gateway::raise_nofile();
     let (up, _) = start_upstream().await;
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

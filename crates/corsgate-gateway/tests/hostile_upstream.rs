@@ -523,39 +523,6 @@ async fn each_class(with_body: bool) {
     );
 }
 
-/// `timeouts.upstream_read` is read, defaults to 60 s and must be more
-/// than zero.
-#[test]
-fn the_read_timeout_is_configured() {
-    let up: SocketAddr = "127.0.0.1:9".parse().unwrap();
-    let with = |v: &str| {
-        GatewayConfig::from_toml(&config_text(up).replace(
-            "upstream_response = \"1s\"",
-            &format!("upstream_response = \"1s\"\n{v}"),
-        ))
-    };
-    assert_eq!(
-        with("").unwrap().timeouts.upstream_read,
-        Duration::from_secs(60)
-    );
-    assert_eq!(
-        with("upstream_read = \"250ms\"")
-            .unwrap()
-            .timeouts
-            .upstream_read,
-        Duration::from_millis(250)
-    );
-    for bad in ["upstream_read = \"0s\"", "upstream_read = \"soon\""] {
-        let errors = with(bad).unwrap_err();
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.to_string().contains("upstream_read") || e.to_string().contains("soon")),
-            "{bad}: {errors:?}"
-        );
-    }
-}
-
 /// The 64 KiB limit on a response head is exact, however the bytes are
 /// split into reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

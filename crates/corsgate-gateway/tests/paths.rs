@@ -267,7 +267,7 @@ fn check(raw_target: &str, mode: Mode, status: u16, resp: &str, line: Option<Str
     // The query, byte for byte.
     assert_eq!(query, raw_query, "{ctx}");
     // What was forwarded is in normal form, and is what the route matched.
-    let again = corsgate_gateway::target::normalise(&forwarded).expect("normal form is accepted");
+    let again = corsgate_gateway::routing::normalise(&forwarded).expect("normal form is accepted");
     assert_eq!(
         again,
         forwarded.as_str(),
@@ -678,7 +678,7 @@ fn route_paths_and_hosts_are_written_in_normal_form() {
     }
     let text = "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:1\"\n[[routes]]\npath = \"/\"\nhost = \"Admin.Example.com.\"\ncors = false\n";
     let c = GatewayConfig::from_toml(text).unwrap();
-    assert_eq!(c.routes[0].host.as_deref(), Some("admin.example.com"));
+    assert_eq!(c.routes()[0].host(), Some("admin.example.com"));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,43 +1,21 @@
 //! The engine's side of the playground: validate a policy, then run a request
-//! through the browser model against what the demo gateway would answer.
+//! through the browser model against what the live gateway answers (its
+//! layer and upstream called in-process, [`gateway_answer`]).
 //!
-//! The demo gateway always tells the policy's reason on a refusal
+//! The model always tells the policy's reason on a refusal
 //! (`corsgate-reason`, `corsgate-policy-edit`: the playground turns
-//! `reason_header` on whatever the edited TOML says), so the page shows the
-//! policy's reason beside the browser's and proposes the TOML change.
+//! `reason_header` on whatever the edited TOML says, [`telling`]), so the
+//! page shows the policy's reason beside the browser's and proposes the TOML
+//! change.
 
-use corsgate_core::decision::Action as Decided;
 use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::{
-    Browser, Credentials, HeaderList, Policy, PolicyErrors, Profile, Request, Response, Stage,
-    Verdict,
+    Browser, Credentials, HeaderList, Policy, Profile, Request, Response, Stage, Verdict,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::upstream;
-
-/// A policy problem, located in the TOML text when possible.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PolicyProblem {
-    /// What is wrong and how to fix it.
-    pub message: String,
-    /// 1-based line.
-    pub line: Option<usize>,
-    /// 1-based column.
-    pub column: Option<usize>,
-}
-
-/// Turns policy errors into located problems.
-pub fn problems(errors: &PolicyErrors) -> Vec<PolicyProblem> {
-    errors
-        .located()
-        .map(|(e, loc)| PolicyProblem {
-            message: e.to_string(),
-            line: loc.map(|l| l.0),
-            column: loc.map(|l| l.1),
-        })
-        .collect()
-}
+use crate::gateway::gateway_answer;
+pub use crate::policy::{problems, telling, PolicyProblem};
 
 /// What the page asks the engine.
 #[derive(Debug, Clone, Deserialize)]
@@ -131,68 +109,10 @@ fn pairs(h: &HeaderList) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What the demo gateway answers to one request under `policy`: the same code
-/// path as the real gateway (`Policy::decide`, then the upstream, then the
-/// decision's headers).
-pub fn gateway_answer(
-    policy: &Policy,
-    method: &http::Method,
-    path: &str,
-    headers: &http::HeaderMap,
-) -> (
-    http::StatusCode,
-    http::HeaderMap,
-    String,
-    corsgate_core::Decision,
-) {
-    let decision = policy.decide(method, headers);
-    // The playground always tells the policy's reason (`reason_header`).
-    let reason = if decision.allowed() {
-        None
-    } else {
-        PolicyReason::of(policy, method, headers)
-    };
-    let (status, mut map, body, decision) = answer(method, path, decision);
-    if let Some(r) = reason {
-        r.apply_to(&mut map);
-    }
-    (status, map, body, decision)
-}
-
-fn answer(
-    method: &http::Method,
-    path: &str,
-    decision: corsgate_core::Decision,
-) -> (
-    http::StatusCode,
-    http::HeaderMap,
-    String,
-    corsgate_core::Decision,
-) {
-    match decision.action() {
-        Decided::Respond(status) => (
-            status,
-            decision.headers().to_header_map(),
-            String::new(),
-            decision,
-        ),
-        Decided::PassOn => {
-            let (status, mut map, body) = upstream::answer(method.as_str(), path);
-            // Known here so that the model's response carries what the real one does.
-            map.insert(
-                http::header::CONTENT_LENGTH,
-                http::HeaderValue::from(body.len()),
-            );
-            decision.headers().clone().apply_to(&mut map);
-            (status, map, body, decision)
-        }
-    }
-}
-
 /// Validates the policy and judges the request.
 pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
     let policy = match Policy::from_toml(&req.policy) {
-        Ok(p) => p,
+        Ok(p) => telling(p),
         Err(errors) => {
             return EvalResponse {
                 errors: problems(&errors),
@@ -245,7 +165,7 @@ pub fn evaluate(req: &EvalRequest, gateway_origin: &str) -> EvalResponse {
         let method = http::Method::from_bytes(out.method.as_bytes()).map_err(|e| e.to_string())?;
         let (headers, _) = out.headers.to_http();
         let path = url_path(&out.url);
-        let (status, map, _body, _) = gateway_answer(&policy, &method, &path, &headers);
+        let (status, map, _body) = gateway_answer(&policy, &method, &path, &headers);
         let response = Response::with_headers(status.as_u16(), HeaderList::from_http(&map));
         if let Some(r) = PolicyReason::from_headers(&response.headers) {
             refused_because = Some(r);

@@ -1,11 +1,11 @@
-//! The demo gateway's recent decisions, broadcast to the page as server-sent events.
+//! The live gateway's recent decisions, broadcast to the page as server-sent events.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-/// One decision of the demo gateway.
+/// One decision of the live gateway.
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionEvent {
     /// Milliseconds since the Unix epoch.
@@ -30,7 +30,8 @@ impl DecisionEvent {
         origin: Option<String>,
         method: String,
         path: String,
-        decision: &corsgate_core::Decision,
+        allowed: bool,
+        reason: &corsgate_core::Reason,
     ) -> Self {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -41,9 +42,9 @@ impl DecisionEvent {
             origin,
             method,
             path,
-            allowed: decision.allowed(),
-            code: decision.reason().code(),
-            reason: decision.reason().to_string(),
+            allowed,
+            code: reason.code(),
+            reason: reason.to_string(),
         }
     }
 }

@@ -10,38 +10,33 @@
 //! the page as WebAssembly: the page then needs no build step and no wasm
 //! toolchain, and the prediction comes from exactly the code the gateway runs.
 //!
-//! Two listeners: the page (`/`, `/api/*`) on one origin and the demo
-//! gateway (a JSON API behind `Policy::decide`) on another, so the page's
-//! requests to the gateway are real cross-origin requests.
+//! One demo: the upstream is `corsgate_gateway::demo::answer` and the policy
+//! `corsgate_gateway::demo::demo_policy`, the same as `corsgate serve --demo`'s.
+//! The page edits the policy of the gateway the user started: with [`start`]
+//! (`corsgate playground`) its own live gateway, shipped code
+//! (`corsgate_tower::CorsLayer` in front of the demo upstream); with
+//! [`start_page`] (`corsgate serve --demo`) the gateway `serve` started. Page
+//! and gateway are on two origins, so the page's requests to the gateway are
+//! real cross-origin requests.
 
 pub mod assets;
 pub mod evaluate;
 pub mod events;
 pub mod gateway;
 pub mod page;
+pub mod policy;
 pub mod state;
-pub mod upstream;
 
 use std::net::SocketAddr;
 
 use corsgate_core::Policy;
+use corsgate_gateway::demo::demo_policy;
+use corsgate_gateway::DemoGateway;
+use corsgate_tower::CorsLayer;
 use tokio::net::TcpListener;
 
-use crate::state::{Live, Shared};
-
-/// The default policy for a page served at `page_origin`.
-pub fn demo_policy(page_origin: &str) -> String {
-    format!(
-        r#"# Who may read the demo API from a browser. Edit me, then "Apply".
-origins = ["{page_origin}"]
-methods = ["PUT", "DELETE"]
-request_headers = ["content-type", "x-request-id"]
-expose_headers = ["x-total-count"]
-credentials = true
-max_age = 0      # no preflight caching, so every change shows at once
-"#
-    )
-}
+use crate::policy::telling;
+use crate::state::{Live, Shared, Target};
 
 /// A running playground.
 #[derive(Debug)]
@@ -54,30 +49,76 @@ pub struct Running {
     pub shared: Shared,
 }
 
-/// Binds both listeners (port 0 picks a free port), then serves until the process ends.
+fn invalid(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+}
+
+/// Binds the page and the playground's own live gateway (port 0 picks a free
+/// port), then serves until the process ends.
 pub async fn start(page_addr: SocketAddr, gateway_addr: SocketAddr) -> std::io::Result<Running> {
     let page = TcpListener::bind(page_addr).await?;
     let gateway = TcpListener::bind(gateway_addr).await?;
     let page_origin = format!("http://{}", page.local_addr()?);
     let gateway_origin = format!("http://{}", gateway.local_addr()?);
     let text = demo_policy(&page_origin);
-    let policy = Policy::from_toml(&text)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let policy = telling(Policy::from_toml(&text).map_err(invalid)?);
+    let layer = CorsLayer::new(policy.clone());
     let shared = Shared::new(
         Live {
             text,
             policy: policy.into(),
         },
+        Target::Tower(layer.handle()),
         page_origin.clone(),
         gateway_origin.clone(),
     );
     let page_app = page::router(shared.clone());
-    let gateway_app = gateway::router(shared.clone());
+    let gateway_app = gateway::router(shared.clone(), layer);
     tokio::spawn(async move {
         let _ = axum::serve(page, page_app).await;
     });
     tokio::spawn(async move {
         let _ = axum::serve(gateway, gateway_app).await;
+    });
+    Ok(Running {
+        page_origin,
+        gateway_origin,
+        shared,
+    })
+}
+
+/// Binds the page alone, editing the `/api/` policy of the gateway
+/// `corsgate serve --demo` started (made to allow the page's origin first).
+pub async fn start_page(page_addr: SocketAddr, demo: DemoGateway) -> std::io::Result<Running> {
+    let page = TcpListener::bind(page_addr).await?;
+    let page_origin = format!("http://{}", page.local_addr()?);
+    let gateway_origin = demo.origin();
+    let text = demo_policy(&page_origin);
+    let policy = telling(Policy::from_toml(&text).map_err(invalid)?);
+    // The demo configuration allows the usual page origin already.
+    if page_origin != corsgate_gateway::demo::DEMO_PAGE_ORIGIN {
+        demo.set_api_policy(&text).map_err(|errors| {
+            invalid(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    }
+    let shared = Shared::new(
+        Live {
+            text,
+            policy: policy.into(),
+        },
+        Target::Gateway(demo),
+        page_origin.clone(),
+        gateway_origin.clone(),
+    );
+    let page_app = page::router(shared.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(page, page_app).await;
     });
     Ok(Running {
         page_origin,

@@ -1,5 +1,5 @@
 //! The page server: the embedded page, the engine's JSON endpoint, policy
-//! updates for the demo gateway, and the live decisions as server-sent events.
+//! updates for the live gateway, and its decisions as server-sent events.
 
 use std::convert::Infallible;
 
@@ -9,15 +9,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use corsgate_core::Policy;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
 use crate::assets;
-use crate::evaluate::{evaluate, problems, EvalRequest, EvalResponse, PolicyProblem};
-use crate::state::{Live, Shared};
+use crate::evaluate::{evaluate, EvalRequest, EvalResponse, PolicyProblem};
+use crate::state::Shared;
 
 /// The page's router.
 pub fn router(shared: Shared) -> Router {
@@ -57,6 +56,8 @@ struct ConfigOut {
     page_origin: String,
     gateway_origin: String,
     policy: String,
+    /// Whether `/api/events` streams the gateway's decisions.
+    live_decisions: bool,
 }
 
 async fn config(State(s): State<Shared>) -> Json<ConfigOut> {
@@ -64,6 +65,7 @@ async fn config(State(s): State<Shared>) -> Json<ConfigOut> {
         page_origin: s.page_origin.clone(),
         gateway_origin: s.gateway_origin.clone(),
         policy: s.live().text.clone(),
+        live_decisions: s.streams_decisions(),
     })
 }
 
@@ -82,20 +84,9 @@ struct PolicyOut {
 }
 
 async fn apply(State(s): State<Shared>, Json(p): Json<PolicyIn>) -> (StatusCode, Json<PolicyOut>) {
-    match Policy::from_toml(&p.policy) {
-        Ok(policy) => {
-            s.swap(Live {
-                text: p.policy,
-                policy: policy.into(),
-            });
-            (StatusCode::OK, Json(PolicyOut { errors: Vec::new() }))
-        }
-        Err(e) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(PolicyOut {
-                errors: problems(&e),
-            }),
-        ),
+    match s.apply(p.policy) {
+        Ok(()) => (StatusCode::OK, Json(PolicyOut { errors: Vec::new() })),
+        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, Json(PolicyOut { errors })),
     }
 }
 

@@ -80,7 +80,7 @@ fn playground_in_chromium() {
     run(
         &driver,
         "const p = document.getElementById('policy');
-         p.value = p.value.replace(/origins = \\[\"([^\"]+)\"\\]/, 'origins = [\"$1/\"]');
+         p.value = p.value.replace('\"' + location.origin + '\"', '\"' + location.origin + '/\"');
          p.dispatchEvent(new Event('input')); done(true);",
     );
     let error = wait_for(
@@ -97,7 +97,7 @@ fn playground_in_chromium() {
     run(
         &driver,
         "const p = document.getElementById('policy');
-         p.value = p.value.replace(/\\/\"\\]/, '\"]').replace('methods = [\"PUT\", \"DELETE\"]', 'methods = [\"PUT\", \"DELETE\", \"patch\"]');
+         p.value = p.value.replace(location.origin + '/\"', location.origin + '\"').replace('methods = [\"PUT\", \"DELETE\"]', 'methods = [\"PUT\", \"DELETE\", \"patch\"]');
          p.dispatchEvent(new Event('input')); done(true);",
     );
     assert_eq!(
@@ -136,7 +136,8 @@ fn playground_in_chromium() {
         "{reason}"
     );
     assert_eq!(
-        reason["edit"], r#"request_headers = ["content-type", "x-request-id", "x-secret"]"#,
+        reason["edit"],
+        r#"request_headers = ["content-type", "authorization", "x-request-id", "x-secret"]"#,
         "{reason}"
     );
 

@@ -7,7 +7,7 @@
 //! cargo bench -p corsgate-tower --bench instructions -- WORKLOAD ORIGINS CONTENDER N
 //! #   WORKLOAD  actual_allowed | actual_denied | preflight_allowed | preflight_denied | hostile_acrh
 //! #   ORIGINS   1 | 100 | 10000 | pattern
-//! #   CONTENDER none | corsgate | tower-http | floor
+//! #   CONTENDER none | corsgate | corsgate-shadow | tower-http | floor
 //! #   INNER (optional) empty (default: the response has no header) | json (it has a Content-Type)
 //! ```
 
@@ -73,6 +73,13 @@ fn main() -> ExitCode {
                 }
                 "corsgate" => {
                     let mut s = corsgate(origins).layer($inner);
+                    run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
+                }
+                "corsgate-shadow" => {
+                    // A candidate as large as the policy, judged on every request.
+                    let candidate = corsgate(origins).handle().policy();
+                    let layer = corsgate(origins).shadow((*candidate).clone());
+                    let mut s = layer.layer($inner);
                     run(&mut |req| drop(black_box(drive(&mut s, req, &mut cx))));
                 }
                 "tower-http" => {

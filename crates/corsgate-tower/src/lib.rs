@@ -19,6 +19,13 @@
 //!   policy's reason and the TOML edit that allows it (`corsgate-reason`,
 //!   `corsgate-policy-edit`; see [`corsgate_core::policy_reason`]),
 //!   which `corsgate check` prints first.
+//! * A candidate policy can run in **shadow** beside the enforced one
+//!   ([`CorsLayer::shadow`], [`CorsHandle::set_shadow`]): judged on every
+//!   request, never changing a response; each disagreement is counted by
+//!   kind and reason ([`CorsHandle::shadow_counts`]) and handed to an
+//!   optional callback (for a bounded log), and [`CorsHandle::promote`]
+//!   makes the candidate the enforced policy. Shadowing an allowed actual
+//!   request allocates nothing.
 //! * The allowed actual-request path allocates nothing into a response map
 //!   with room; into one that has none yet, it makes the same first
 //!   allocation any added header makes, cloning prebuilt lines.
@@ -73,9 +80,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use corsgate_core::decision::{Action, Decision, ResponseHeaders};
 use corsgate_core::policy_reason::PolicyReason;
+use corsgate_core::shadow::{Disagreement, ShadowCounts};
 use corsgate_core::{Policy, Reason, RequestKind};
 use http::{Method, Request, Response};
 use pin_project_lite::pin_project;
@@ -84,15 +92,35 @@ use tower_service::Service;
 
 pub use corsgate_core;
 
-#[derive(Debug)]
+/// What a shadow disagreement is reported to: the disagreement and the
+/// request's method, URI and headers (a logger should clip and rate-limit
+/// what it writes: every value is the client's).
+pub type OnDisagreement =
+    dyn Fn(&Disagreement, &Method, &http::Uri, &http::HeaderMap) + Send + Sync;
+
 struct Shared {
     policy: ArcSwap<Policy>,
+    /// The candidate judged beside the policy, never enforced.
+    shadow: ArcSwapOption<Policy>,
+    shadow_counts: ShadowCounts,
+    on_disagreement: Option<Box<OnDisagreement>>,
     /// Bumped after every policy swap. A service keeps its own reference to
     /// the policy and reloads it only when this moved: a plain load per
     /// request instead of an arc-swap read.
     generation: AtomicU64,
     debug: AtomicBool,
     record: AtomicBool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("policy", &self.policy)
+            .field("shadow", &self.shadow)
+            .field("shadow_counts", &self.shadow_counts)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The layer: wraps services in [`Cors`]. Cloning it shares the policy.
@@ -126,6 +154,9 @@ impl CorsLayer {
         CorsLayer {
             shared: Arc::new(Shared {
                 policy: ArcSwap::from_pointee(policy),
+                shadow: ArcSwapOption::empty(),
+                shadow_counts: ShadowCounts::default(),
+                on_disagreement: None,
                 generation: AtomicU64::new(0),
                 debug: AtomicBool::new(false),
                 record: AtomicBool::new(false),
@@ -138,6 +169,36 @@ impl CorsLayer {
     /// hot paths that do not log).
     pub fn record_decisions(self, yes: bool) -> Self {
         self.shared.record.store(yes, Ordering::Relaxed);
+        self
+    }
+
+    /// Judges `candidate` beside the policy on every request, without
+    /// enforcing it (see [`CorsHandle::shadow_counts`]).
+    ///
+    /// ```
+    /// use corsgate_core::Policy;
+    /// use corsgate_tower::CorsLayer;
+    /// let enforced = Policy::builder().origins(["https://app.example", "https://old.example"]).build().unwrap();
+    /// let candidate = Policy::builder().origin("https://app.example").build().unwrap();
+    /// let layer = CorsLayer::new(enforced).shadow(candidate);
+    /// assert!(layer.handle().shadow().is_some());
+    /// ```
+    pub fn shadow(self, candidate: Policy) -> Self {
+        self.shared.shadow.store(Some(Arc::new(candidate)));
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        self
+    }
+
+    /// Calls `f` on every shadow disagreement (before the response is sent;
+    /// keep it cheap and bounded). Must be set before the layer is cloned
+    /// or used; otherwise it is ignored.
+    pub fn on_disagreement(
+        mut self,
+        f: impl Fn(&Disagreement, &Method, &http::Uri, &http::HeaderMap) + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.on_disagreement = Some(Box::new(f));
+        }
         self
     }
 
@@ -169,6 +230,33 @@ impl CorsHandle {
         self.shared.policy.load_full()
     }
 
+    /// Replaces (or, with `None`, removes) the candidate judged in shadow.
+    pub fn set_shadow(&self, candidate: Option<Policy>) {
+        self.shared.shadow.store(candidate.map(Arc::new));
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The candidate judged in shadow, if any.
+    pub fn shadow(&self) -> Option<Arc<Policy>> {
+        self.shared.shadow.load_full()
+    }
+
+    /// Makes the candidate the enforced policy (and stops shadowing);
+    /// false when there was no candidate.
+    pub fn promote(&self) -> bool {
+        let Some(candidate) = self.shared.shadow.swap(None) else {
+            return false;
+        };
+        self.shared.policy.store(candidate);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    /// The shadow disagreements so far, by kind and reason.
+    pub fn shadow_counts(&self) -> &ShadowCounts {
+        &self.shared.shadow_counts
+    }
+
     /// Turns debug mode on or off at run time (on if either this switch or the
     /// policy's own `debug` setting is on): refused preflights then carry the
     /// partial headers that make the browser console name the failing check.
@@ -191,6 +279,7 @@ impl<S> Layer<S> for CorsLayer {
         Cors {
             inner,
             policy: self.shared.policy.load_full(),
+            shadow: self.shared.shadow.load_full(),
             generation,
             shared: Arc::clone(&self.shared),
         }
@@ -204,6 +293,8 @@ pub struct Cors<S> {
     shared: Arc<Shared>,
     /// The policy as of `generation`.
     policy: Arc<Policy>,
+    /// The shadow candidate as of `generation`.
+    shadow: Option<Arc<Policy>>,
     generation: u64,
 }
 
@@ -231,8 +322,14 @@ where
         let generation = self.shared.generation.load(Ordering::SeqCst);
         if generation != self.generation {
             self.policy = self.shared.policy.load_full();
+            self.shadow = self.shared.shadow.load_full();
             self.generation = generation;
         }
+        // The candidate first: a preflight's Origin may be moved out below.
+        let shadow = self
+            .shadow
+            .as_deref()
+            .map(|c| c.decide_shadow(req.method(), req.headers()));
         let decision = {
             let policy = &*self.policy;
             let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
@@ -250,6 +347,12 @@ where
                 policy.decide_with(req.method(), req.headers(), debug)
             }
         };
+        if let Some(d) = shadow.and_then(|s| s.compare(&decision)) {
+            self.shared.shadow_counts.record(&d);
+            if let Some(f) = &self.shared.on_disagreement {
+                f(&d, req.method(), req.uri(), req.headers());
+            }
+        }
         let reason = if !decision.allowed() && self.policy.reason_header() {
             PolicyReason::of(&self.policy, req.method(), req.headers()).map(Box::new)
         } else {

@@ -167,8 +167,36 @@ fn the_layer_adds_no_allocation_to_an_allowed_actual_request() {
             .insert("content-type", HeaderValue::from_static("application/json"));
         ready(Ok::<_, Infallible>(res))
     });
-    let mut bare = inner;
-    let mut layered = CorsLayer::new(policy()).layer(inner);
+    // The same with a candidate in shadow, agreeing or not (a narrower one
+    // refuses two of the origins below): the layer still adds nothing.
+    let narrower = || {
+        Policy::builder()
+            .origin("https://app0.example.com")
+            .build()
+            .unwrap()
+    };
+    for shadow in [None, Some(policy()), Some(narrower())] {
+        let counted = shadow.as_ref().is_some_and(|s| s.origins().len() == 1);
+        let layer = match shadow {
+            Some(candidate) => CorsLayer::new(policy()).shadow(candidate),
+            None => CorsLayer::new(policy()),
+        };
+        let handle = layer.handle();
+        allowed_actual_requests_add_nothing(inner, layer);
+        assert_eq!(
+            handle.shadow_counts().total() > 0,
+            counted,
+            "disagreements counted exactly when the candidate disagrees"
+        );
+    }
+}
+
+fn allowed_actual_requests_add_nothing<S>(inner: S, layer: CorsLayer)
+where
+    S: Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone,
+{
+    let mut bare = inner.clone();
+    let mut layered = layer.layer(inner);
     let waker = Waker::from(Arc::new(Noop));
     let mut cx = Context::from_waker(&waker);
 

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::output::{error_json, print, print_json};
 use crate::render::{self, Style};
-use crate::{check, contract, exit, explain, export, har, scan};
+use crate::{check, contract, exit, explain, export, har, infer, scan};
 
 /// corsgate: CORS made correct, safe and debuggable.
 #[derive(Debug, Parser)]
@@ -42,6 +42,10 @@ pub enum Command {
     /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
     #[command(after_help = crate::exit_codes_help!())]
     Har(crate::cli::HarArgs),
+    /// Propose the tightest policy that allows every cross-origin request in HAR files
+    /// (exact origins, the methods and headers sent, credentials only where carried).
+    #[command(after_help = crate::exit_codes_help!())]
+    Infer(crate::infer::InferArgs),
     /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
     /// policy and upstream, plus the playground page on its own origin).
     #[command(after_help = crate::exit_codes_help!())]
@@ -108,6 +112,20 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Playground(args) => playground(args.page, args.gateway),
         Command::Export(args) => export::main(&args),
         Command::Test(args) => test(&args, &style),
+        Command::Infer(args) => match infer::run(&args) {
+            Ok((inference, traffic, current)) => {
+                print(&infer::render(&inference, &traffic, current.as_ref()));
+                if inference.policy().is_some() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(exit::REFUSED)
+                }
+            }
+            Err(e) => {
+                eprintln!("corsgate: {e}");
+                ExitCode::from(exit::ERROR)
+            }
+        },
         Command::Har(args) => match har::run(&args) {
             Ok(report) => {
                 if args.json {
@@ -160,11 +178,11 @@ fn test(args: &contract::TestArgs, style: &Style) -> ExitCode {
 }
 
 /// `corsgate serve`: the gateway. With `--demo`, the playground page is served
-/// too, on its own origin, so a new user sees the flow in a browser at once.
+/// too, on its own origin, editing the policy of the gateway just started, so
+/// a new user sees the flow in a browser at once.
 fn serve(args: &corsgate_gateway::ServeArgs) -> ExitCode {
-    if args.demo {
-        let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
-        let gateway: std::net::SocketAddr = ([127, 0, 0, 1], 8089).into();
+    let page: std::net::SocketAddr = ([127, 0, 0, 1], 8088).into();
+    corsgate_gateway::run_cli_with(args, move |demo| {
         std::thread::spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -174,20 +192,19 @@ fn serve(args: &corsgate_gateway::ServeArgs) -> ExitCode {
                 Err(e) => return eprintln!("corsgate: the playground cannot start: {e}"),
             };
             rt.block_on(async move {
-                match corsgate_playground::start(page, gateway).await {
+                match corsgate_playground::start_page(page, demo).await {
                     Ok(r) => {
                         eprintln!(
-                            "playground: open {}/ in a browser (its live-editable demo gateway is {})",
+                            "playground: open {}/ in a browser (it edits the policy of this gateway, {})",
                             r.page_origin, r.gateway_origin
                         );
                         std::future::pending::<()>().await;
                     }
-                    Err(e) => eprintln!("corsgate: the playground cannot start on {page} and {gateway}: {e}"),
+                    Err(e) => eprintln!("corsgate: the playground cannot start on {page}: {e}"),
                 }
             });
         });
-    }
-    corsgate_gateway::run_cli(args)
+    })
 }
 
 /// `corsgate playground`: the page and its demo gateway, until interrupted.

@@ -258,15 +258,15 @@ fn route_policy(path: &std::path::Path, url: &url::Url) -> Result<(Policy, Strin
     // As `corsgate serve` routes: the host checked and canonical (lower
     // case, no trailing dot), the path normalised, and a path that a lenient
     // application would read as another route's refused.
-    let host = corsgate_gateway::routes::host_name(url.host_str().unwrap_or_default());
+    let host = corsgate_gateway::routing::host_name(url.host_str().unwrap_or_default());
     let refused = |why: &dyn std::fmt::Display| {
         TestError::Usage(format!(
             "the gateway of {} refuses {url} with 400: {why}",
             path.display()
         ))
     };
-    let normal = corsgate_gateway::target::normalise(url.path()).map_err(|why| refused(&why))?;
-    let route = corsgate_gateway::routes::find_unambiguous(&config.routes, &host, &normal)
+    let normal = corsgate_gateway::routing::normalise(url.path()).map_err(|why| refused(&why))?;
+    let route = corsgate_gateway::routing::find_unambiguous(config.routes(), &host, &normal)
         .map_err(|why| refused(&why))?
         .ok_or_else(|| {
             TestError::Usage(format!(
@@ -274,16 +274,16 @@ fn route_policy(path: &std::path::Path, url: &url::Url) -> Result<(Policy, Strin
                 path.display(),
             ))
         })?;
-    let policy = route.policy.as_ref().ok_or_else(|| {
+    let policy = route.policy().ok_or_else(|| {
         TestError::Usage(format!(
             "the route {} of {} has `cors = false`: there is no policy to test",
-            route.path,
+            route.path(),
             path.display()
         ))
     })?;
     Ok((
-        policy.policy().clone(),
-        format!("{} (route {})", path.display(), route.path),
+        policy.clone(),
+        format!("{} (route {})", path.display(), route.path()),
     ))
 }
 

@@ -14,7 +14,8 @@ use std::fs::File;
 use std::io::BufReader;
 
 use corsgate_core::{
-    safelist, Browser, Credentials, HeaderList, Origin, Profile, Request, Response, Stage, Verdict,
+    safelist, Browser, Classification, Credentials, HeaderList, Origin, Profile, Request, Response,
+    Stage, Verdict,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,13 @@ use crate::report::{Asked, Exchange, Fix, Hint};
 
 /// How many pending (not yet paired) preflights are kept at most.
 const MAX_PENDING: usize = 10_000;
+
+/// How many entries later a request's preflight may still come. Chromium
+/// starts a request before its preflight, so DevTools (and tools that record
+/// its events) list the request first, the preflight a few entries later;
+/// a request that needs a preflight waits this long for it (bounded memory:
+/// at most this many wait).
+const PREFLIGHT_AFTER: usize = 1_000;
 
 /// Why a HAR file could not be read.
 #[derive(Debug)]
@@ -47,42 +55,42 @@ impl fmt::Display for HarError {
 /// A header line, borrowed from the entry's bytes where it has no escapes
 /// (most: a HAR of half a million entries then allocates no header).
 #[derive(Debug, Deserialize)]
-struct NameValue<'a> {
+pub(crate) struct NameValue<'a> {
     #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
+    pub(crate) name: std::borrow::Cow<'a, str>,
     #[serde(default, borrow)]
-    value: std::borrow::Cow<'a, str>,
+    pub(crate) value: std::borrow::Cow<'a, str>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarRequest<'a> {
-    method: String,
-    url: String,
+pub(crate) struct HarRequest<'a> {
+    pub(crate) method: String,
+    pub(crate) url: String,
     #[serde(default, borrow)]
-    headers: Vec<NameValue<'a>>,
+    pub(crate) headers: Vec<NameValue<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct HarResponse<'a> {
+pub(crate) struct HarResponse<'a> {
     #[serde(default)]
-    status: i64,
+    pub(crate) status: i64,
     #[serde(default, borrow)]
-    headers: Vec<NameValue<'a>>,
+    pub(crate) headers: Vec<NameValue<'a>>,
     #[serde(default, rename = "_error")]
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     #[serde(default, rename = "startedDateTime")]
-    started: String,
+    pub(crate) started: String,
     /// Chrome's `_resourceType` (`fetch`, `xhr`, `preflight`, `document`...).
     #[serde(default, rename = "_resourceType")]
-    resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     #[serde(borrow)]
-    request: HarRequest<'a>,
+    pub(crate) request: HarRequest<'a>,
     #[serde(borrow)]
-    response: HarResponse<'a>,
+    pub(crate) response: HarResponse<'a>,
 }
 
 /// The header lines of an entry, pseudo-headers left out. Some recording
@@ -91,7 +99,7 @@ struct Entry<'a> {
 /// and halved (`Sec-Fetch-Mode: cors, cors` would read as a non-CORS request;
 /// two `Access-Control-Allow-Origin` lines as a refusal). A lone line sent
 /// twice, among other single lines, is kept: servers really do that.
-fn list(h: &[NameValue<'_>]) -> HeaderList {
+pub(crate) fn list(h: &[NameValue<'_>]) -> HeaderList {
     let lines: Vec<&NameValue<'_>> = h.iter().filter(|nv| !nv.name.starts_with(':')).collect();
     let same = |a: &NameValue<'_>, b: &NameValue<'_>| {
         a.value == b.value && a.name.eq_ignore_ascii_case(&b.name)
@@ -206,6 +214,22 @@ struct Actual {
     response: Response,
     /// Status 0 or an `_error`: the browser blocked or failed it.
     blocked: bool,
+    /// False when it never reached the network (recorded with provisional
+    /// headers: refused at its preflight).
+    sent: bool,
+}
+
+/// A request waiting for a preflight recorded after it.
+struct Waiting {
+    rec: Recorded,
+    actual: Actual,
+    /// False for a failed request recorded with provisional headers only
+    /// (no `Origin`: the request never reached the network because its
+    /// preflight failed): it is a CORS request only if a preflight pairs it.
+    has_origin: bool,
+    /// Whether the model says it needs a preflight (else it only might):
+    /// a preflight pairs with such a request first.
+    sure: bool,
 }
 
 /// What the judge keeps of each result.
@@ -267,6 +291,8 @@ struct Judge {
     /// Pending preflights in file order, to judge the oldest alone when
     /// [`MAX_PENDING`] are waiting (bounded memory, nothing dropped).
     order: std::collections::VecDeque<((String, String), usize)>,
+    /// Requests recorded before their preflight, oldest first.
+    waiting: std::collections::VecDeque<Waiting>,
     cross_origin: usize,
     preflights: usize,
     failed: usize,
@@ -274,8 +300,23 @@ struct Judge {
     results: Vec<HarResult>,
 }
 
+/// Whether a redirect's target is one a browser refuses to follow for a CORS
+/// request, whatever it would answer: credentials in the URL, or a scheme
+/// other than `http`/`https`.
+fn refused_target(from: &str, r: &Response) -> bool {
+    let target = r
+        .headers
+        .get_str("location")
+        .and_then(|l| url::Url::parse(from).ok()?.join(&l).ok());
+    target.is_some_and(|u| {
+        !u.username().is_empty()
+            || u.password().is_some()
+            || !matches!(u.scheme(), "http" | "https")
+    })
+}
+
 /// Headers the browser adds by itself (not script), ignoring the safelisted ones.
-fn browser_added(name: &str) -> bool {
+pub(crate) fn browser_added(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.starts_with("sec-")
         || n.starts_with(':')
@@ -303,8 +344,10 @@ fn is_safelisted_name(name: &str) -> bool {
 impl Judge {
     fn entry(&mut self, index: usize, e: Entry<'_>) {
         self.entries += 1;
+        self.expire_waiting(index);
         let req_headers = list(&e.request.headers);
         let Some(origin) = req_headers.get_str("origin") else {
+            self.provisional(index, e, req_headers);
             return;
         };
         // Navigations (a form POST), no-cors loads and WebSockets carry an Origin
@@ -319,15 +362,20 @@ impl Judge {
         let Ok(url) = url::Url::parse(&e.request.url) else {
             return;
         };
-        if origin != "null"
-            && Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
-        {
-            return;
-        }
         let response = Response::with_headers(
             u16::try_from(e.response.status).unwrap_or(0),
             list(&e.response.headers),
         );
+        // Same origin: CORS does not apply, unless the answer redirects where
+        // a browser refuses to go (credentials in the URL): that is a refusal.
+        let leaves =
+            matches!(response.status, 0 | 300..=399) && refused_target(&e.request.url, &response);
+        if origin != "null"
+            && Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
+            && !leaves
+        {
+            return;
+        }
         if e.request.method == "OPTIONS" {
             if let Some(m) = req_headers.get_str("access-control-request-method") {
                 self.preflights += 1;
@@ -340,6 +388,18 @@ impl Judge {
                             .collect()
                     })
                     .unwrap_or_default();
+                let preflight = Preflight {
+                    entry: index,
+                    started: e.started,
+                    method: m,
+                    headers,
+                    response,
+                };
+                // Its request, recorded before it?
+                if let Some(w) = self.take_waiting(&origin, &e.request.url, &preflight) {
+                    self.judge_waiting(w, Some(&preflight), origin);
+                    return;
+                }
                 while self.pending_count >= MAX_PENDING {
                     self.evict_oldest();
                 }
@@ -357,17 +417,10 @@ impl Judge {
                     self.order = live.into();
                 }
                 self.order.push_back((key.clone(), index));
-                self.pending.entry(key).or_default().push(Preflight {
-                    entry: index,
-                    started: e.started,
-                    method: m,
-                    headers,
-                    response,
-                });
+                self.pending.entry(key).or_default().push(preflight);
                 return;
             }
         }
-        self.cross_origin += 1;
         let key = (origin.clone(), e.request.url.clone());
         let mut emptied = false;
         let preflight = self.pending.get_mut(&key).and_then(|v| {
@@ -387,6 +440,7 @@ impl Judge {
         let actual = Actual {
             response,
             blocked: e.response.status == 0 || e.response.error.is_some(),
+            sent: true,
         };
         let rec = Recorded {
             entry: index,
@@ -396,8 +450,150 @@ impl Judge {
             origin,
             headers: req_headers,
         };
+        if preflight.is_none() {
+            if let Some(sure) = self.needs_preflight(&rec) {
+                // Its preflight may be recorded after it.
+                self.waiting.push_back(Waiting {
+                    rec,
+                    actual,
+                    has_origin: true,
+                    sure,
+                });
+                return;
+            }
+        }
+        self.cross_origin += 1;
         let result = self.judge(&rec, preflight.as_ref(), Some(&actual));
         self.record(result);
+    }
+
+    /// Whether the request, as recorded, needs a preflight (`Some(true)`),
+    /// might (`Some(false)`: it carries a header script may have set that
+    /// the model or the recording can disagree on, such as `Cache-Control`,
+    /// which DevTools also adds itself), or cannot (`None`).
+    fn needs_preflight(&self, rec: &Recorded) -> Option<bool> {
+        // The headers script may have set, judged as the browser judges them.
+        let mut b =
+            Request::builder(rec.origin.as_str(), rec.url.as_str()).method(rec.method.as_str());
+        for (n, v) in rec.headers.iter() {
+            if !browser_added(n)
+                && !n
+                    .to_ascii_lowercase()
+                    .starts_with("access-control-request-")
+            {
+                b = b.header(n, v);
+            }
+        }
+        let sure = b
+            .build()
+            .is_ok_and(|r| matches!(r.classify(self.profile), Classification::Preflight(_)));
+        if sure {
+            return Some(true);
+        }
+        let maybe = rec.headers.iter().any(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            !n.starts_with("sec-")
+                && !n.starts_with(':')
+                && !matches!(
+                    n.as_str(),
+                    "origin"
+                        | "referer"
+                        | "host"
+                        | "connection"
+                        | "cookie"
+                        | "user-agent"
+                        | "accept"
+                        | "accept-encoding"
+                        | "accept-language"
+                        | "priority"
+                        | "dnt"
+                        | "upgrade-insecure-requests"
+                        | "x-client-data"
+                        | "content-length"
+                )
+        });
+        maybe.then_some(false)
+    }
+
+    /// An entry without `Origin`: a request that failed before reaching
+    /// the network is recorded with its provisional headers only (Chromium
+    /// adds `Origin` in the network stack). If a preflight for the same URL
+    /// and method follows, it was a CORS request refused at its preflight.
+    fn provisional(&mut self, index: usize, e: Entry<'_>, headers: HeaderList) {
+        let failed = e.response.status == 0 || e.response.error.is_some();
+        let script = matches!(e.resource_type.as_deref(), None | Some("fetch" | "xhr"));
+        if !failed || !script || headers.contains("access-control-request-method") {
+            return;
+        }
+        let response = Response::with_headers(0, list(&e.response.headers));
+        self.waiting.push_back(Waiting {
+            rec: Recorded {
+                entry: index,
+                started: e.started,
+                method: e.request.method,
+                url: e.request.url,
+                origin: String::new(),
+                headers,
+            },
+            actual: Actual {
+                response,
+                blocked: true,
+                sent: false,
+            },
+            has_origin: false,
+            sure: true,
+        });
+    }
+
+    /// The oldest request waiting for `origin`'s preflight `p` to its URL:
+    /// the same method, and every header the preflight announces among the
+    /// request's (or sanitized away: `Authorization`, `Cookie`).
+    fn take_waiting(&mut self, origin: &str, url: &str, p: &Preflight) -> Option<Waiting> {
+        let fits = |w: &Waiting| {
+            w.rec.url == url
+                && w.rec.method == p.method
+                && (!w.has_origin || w.rec.origin == origin)
+                // Provisional headers (a hop after a redirect) may lack
+                // the script's own.
+                && (!w.has_origin
+                    || p.headers.iter().all(|h| {
+                        w.rec.headers.contains(h) || matches!(h.as_str(), "authorization" | "cookie")
+                    }))
+        };
+        let i = self
+            .waiting
+            .iter()
+            .position(|w| w.sure && fits(w))
+            .or_else(|| self.waiting.iter().position(fits))?;
+        self.waiting.remove(i)
+    }
+
+    fn judge_waiting(&mut self, mut w: Waiting, preflight: Option<&Preflight>, origin: String) {
+        if !w.has_origin {
+            w.rec.origin = origin;
+        }
+        self.cross_origin += 1;
+        let result = self.judge(&w.rec, preflight, Some(&w.actual));
+        self.record(result);
+    }
+
+    /// Requests whose preflight did not come within [`PREFLIGHT_AFTER`]
+    /// entries (or by the end of the file, `index` = `usize::MAX`): judged
+    /// without it; a provisional one was not shown to be a CORS request.
+    fn expire_waiting(&mut self, index: usize) {
+        while self
+            .waiting
+            .front()
+            .is_some_and(|w| w.rec.entry.saturating_add(PREFLIGHT_AFTER) <= index)
+        {
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            if w.has_origin {
+                let origin = w.rec.origin.clone();
+                self.judge_waiting(w, None, origin);
+            }
+        }
     }
 
     fn record(&mut self, r: HarResult) {
@@ -522,6 +718,8 @@ impl Judge {
         } else {
             Credentials::SameOrigin
         };
+        // A request that never reached the network has no answer of its own.
+        let answer = actual.filter(|a| a.sent);
         let run = |creds: Credentials, notes: &mut Vec<String>| -> Option<Verdict> {
             let request = self.request(rec, preflight, creds, notes)?;
             let mut browser = Browser::new(self.profile);
@@ -531,11 +729,19 @@ impl Judge {
                         Some(p) => Ok(p.response.clone()),
                         None => Err(()),
                     },
-                    _ => match actual {
+                    _ => match answer {
                         Some(a) => {
                             let mut r = a.response.clone();
-                            // Redirect hops are separate entries: judge this hop alone.
-                            if r.is_redirect_status() {
+                            // A redirect the browser refused to follow is
+                            // recorded with status 0 and its `Location`.
+                            if r.status == 0 && r.headers.contains("location") {
+                                r.status = 302;
+                            }
+                            // Redirect hops are separate entries: judge this
+                            // hop alone, unless the browser refuses to follow
+                            // it whatever comes next (credentials in the URL,
+                            // a scheme other than HTTP(S)).
+                            if r.is_redirect_status() && !refused_target(&rec.url, &r) {
                                 r.headers.remove("location");
                             }
                             Ok(r)
@@ -549,11 +755,29 @@ impl Judge {
         let mut used = creds;
         let verdict = run(creds, &mut notes);
         let Some(mut verdict) = verdict else {
+            if actual.is_some_and(|a| !a.sent) && preflight.is_some() {
+                // Refused at its preflight, which passes as judged: the
+                // page's credentials mode is the one thing a HAR hides.
+                if !has_cookie {
+                    if let Some(v) = run(Credentials::Include, &mut scratch) {
+                        if !v.allowed {
+                            notes.push("the browser refused it at its preflight, which fails only with credentials: the page probably sends cookies (`credentials: 'include'`); a HAR does not record the credentials mode".into());
+                            result.hints =
+                                self.hints(rec, preflight, None, Credentials::Include, &v);
+                            return self.finish(result, Some(v), notes, false);
+                        }
+                    }
+                }
+                notes.push("the browser refused it before sending it, yet the recorded preflight passes: run `corsgate check` on it to see why".into());
+                result.outcome = "unknown";
+                result.notes = notes;
+                return result;
+            }
             // The model needs a response the file does not have.
             if let (None, Some(actual)) = (preflight, actual) {
                 notes.push("it needs a preflight that is not in the file: only the response itself can be judged, assuming the preflight passed".into());
                 let judged = self.judge_without_preflight(rec, creds, actual);
-                return self.finish(result, judged, notes);
+                return self.finish(result, judged, notes, actual.response.headers.is_empty());
             }
             notes.push("the browser passed the preflight, so it sent the request itself, which is not in the file".into());
             result.outcome = "unknown";
@@ -576,7 +800,12 @@ impl Judge {
         if !verdict.allowed {
             result.hints = self.hints(rec, preflight, actual, used, &verdict);
         }
-        self.finish(result, Some(verdict), notes)
+        // Whether the answer the refusal is about has nothing recorded.
+        let unrecorded = match verdict.reason.as_ref().map(|r| r.stage) {
+            Some(Stage::Preflight) => preflight.is_none_or(|p| p.response.headers.is_empty()),
+            _ => answer.is_none_or(|a| a.response.headers.is_empty()),
+        };
+        self.finish(result, Some(verdict), notes, unrecorded)
     }
 
     /// The root-cause hints `check` would give, from the recorded answers.
@@ -662,6 +891,7 @@ impl Judge {
         mut result: HarResult,
         verdict: Option<Verdict>,
         mut notes: Vec<String>,
+        unrecorded: bool,
     ) -> HarResult {
         match verdict {
             Some(v) if v.allowed => {
@@ -675,7 +905,7 @@ impl Judge {
                         r,
                         corsgate_core::Refusal::MissingAllowOrigin { status: 0, .. }
                     )
-                }) && result.status == 0;
+                }) && unrecorded;
                 if nothing {
                     result.outcome = "unknown";
                     notes.push("the file has no response for it (status 0: blocked or failed before an answer was recorded); run `corsgate check` on it to see why".into());
@@ -719,6 +949,7 @@ impl Judge {
 
     /// Preflights whose request never came: judge the preflight alone.
     fn leftovers(&mut self) {
+        self.expire_waiting(usize::MAX);
         let pending = std::mem::take(&mut self.pending);
         self.order.clear();
         self.pending_count = 0;
@@ -794,7 +1025,51 @@ fn key_of(raw: &[u8]) -> Result<String, String> {
 
 /// Walks `{"log": {"creator": …, "entries": [ … ]}}`, handing each entry to
 /// the judge as soon as it is read; true when `log.entries` was found.
-fn walk<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<bool, HarError> {
+/// What reads a HAR's entries one by one as [`walk`] finds them.
+pub(crate) trait EntrySink {
+    /// The index the next entry gets.
+    fn next_index(&self) -> usize;
+    /// One entry.
+    fn entry(&mut self, index: usize, e: Entry<'_>);
+    /// `log.creator.name`.
+    fn creator(&mut self, name: Option<String>);
+}
+
+impl EntrySink for Judge {
+    fn next_index(&self) -> usize {
+        self.entries
+    }
+    fn entry(&mut self, index: usize, e: Entry<'_>) {
+        Judge::entry(self, index, e);
+    }
+    fn creator(&mut self, name: Option<String>) {
+        self.creator = name;
+    }
+}
+
+/// Reads a whole HAR from `reader` into `sink`, entry by entry (bounded
+/// memory); an error names what is malformed and where.
+pub(crate) fn read_entries(
+    reader: impl std::io::Read,
+    sink: &mut impl EntrySink,
+) -> Result<(), HarError> {
+    let mut sp = Splitter::new(reader);
+    let found = walk(&mut sp, sink)?;
+    if !sp.at_end()? {
+        return Err(sp.here("more after the HAR object").into());
+    }
+    if !found {
+        return Err(HarError::Malformed(
+            "no \"log\" object with \"entries\" (is this a HAR export?)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn walk<R: std::io::Read>(
+    sp: &mut Splitter<R>,
+    judge: &mut impl EntrySink,
+) -> Result<bool, HarError> {
     sp.expect(b'{', "a JSON object")?;
     let mut found = false;
     if sp.peek()? == Some(b'}') {
@@ -815,7 +1090,10 @@ fn walk<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<boo
     }
 }
 
-fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result<bool, HarError> {
+fn walk_log<R: std::io::Read>(
+    sp: &mut Splitter<R>,
+    judge: &mut impl EntrySink,
+) -> Result<bool, HarError> {
     sp.expect(b'{', "a JSON object")?;
     let mut found = false;
     if sp.peek()? == Some(b'}') {
@@ -829,7 +1107,7 @@ fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result
             "entries" => {
                 sp.expect(b'[', "the list of entries")?;
                 found = true;
-                let mut index = judge.entries;
+                let mut index = judge.next_index();
                 if sp.peek()? == Some(b']') {
                     sp.expect(b']', "`]`")?;
                 } else {
@@ -848,7 +1126,7 @@ fn walk_log<R: std::io::Read>(sp: &mut Splitter<R>, judge: &mut Judge) -> Result
             "creator" => {
                 let c: Creator = serde_json::from_slice(sp.value()?)
                     .map_err(|e| HarError::Malformed(format!("log.creator: {e}")))?;
-                judge.creator = c.name;
+                judge.creator(c.name);
             }
             _ => {
                 sp.value()?;
@@ -876,22 +1154,14 @@ pub fn judge_reader(
         pending: HashMap::new(),
         pending_count: 0,
         order: std::collections::VecDeque::new(),
+        waiting: std::collections::VecDeque::new(),
         cross_origin: 0,
         preflights: 0,
         failed: 0,
         unknown: 0,
         results: Vec::new(),
     };
-    let mut sp = Splitter::new(reader);
-    let found = walk(&mut sp, &mut judge)?;
-    if !sp.at_end()? {
-        return Err(sp.here("more after the HAR object").into());
-    }
-    if !found {
-        return Err(HarError::Malformed(
-            "no \"log\" object with \"entries\" (is this a HAR export?)".into(),
-        ));
-    }
+    read_entries(reader, &mut judge)?;
     judge.leftovers();
     Ok(HarReport {
         creator: judge.creator,
@@ -918,11 +1188,24 @@ pub fn judge_reader(
 /// Runs `corsgate har`: the file, or standard input for `-`; gzip-compressed
 /// (`.har.gz`, told by its first bytes, not its name) or not.
 pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
-    let io = |e| HarError::Io(args.file.clone(), e);
-    let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+    let profile = args.browser.into();
+    let keep = match (args.all, args.json) {
+        (true, _) => Keep::All,
+        (false, true) => Keep::Failures,
+        (false, false) => Keep::Groups,
+    };
+    judge_reader(open(&args.file)?, profile, keep)
+}
+
+/// Opens a HAR for reading: the file, or standard input for `-`; inflated
+/// when gzip-compressed (told by its first bytes, not its name); with a
+/// progress line when standard error is a terminal.
+pub(crate) fn open(file: &std::path::Path) -> Result<Box<dyn std::io::Read>, HarError> {
+    let io = |e| HarError::Io(file.to_path_buf(), e);
+    let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if file.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
-        let f = File::open(&args.file).map_err(io)?;
+        let f = File::open(file).map_err(io)?;
         let len = f.metadata().ok().map(|m| m.len());
         (Box::new(f), len)
     };
@@ -936,22 +1219,12 @@ pub fn run(args: &HarArgs) -> Result<HarReport, HarError> {
         use std::io::BufRead;
         reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
     };
-    let profile = args.browser.into();
-    let keep = match (args.all, args.json) {
-        (true, _) => Keep::All,
-        (false, true) => Keep::Failures,
-        (false, false) => Keep::Groups,
-    };
-    if gzip {
+    Ok(if gzip {
         let inflated = flate2::bufread::MultiGzDecoder::new(reader);
-        judge_reader(
-            BufReader::with_capacity(256 * 1024, inflated),
-            profile,
-            keep,
-        )
+        Box::new(BufReader::with_capacity(256 * 1024, inflated))
     } else {
-        judge_reader(reader, profile, keep)
-    }
+        Box::new(reader)
+    })
 }
 
 /// A reader that shows on standard error (a terminal) how much of the file

@@ -3,7 +3,8 @@
 //!
 //! Commands, one module each: [`check`] a URL as a browser would, [`explain`]
 //! a console CORS message, judge every cross-origin request in a [`har`] file,
-//! [`scan`] an endpoint for CORS misconfigurations, contract-test a deployed
+//! [`scan`] an endpoint for CORS misconfigurations, [`infer`] the tightest policy
+//! from HAR files, contract-test a deployed
 //! endpoint against a policy ([`contract`], `corsgate test`), [`export`] a
 //! policy as server configuration; `serve` and `playground` are the gateway
 //! and playground crates behind the same parser.
@@ -22,6 +23,7 @@ mod fix;
 pub mod har;
 mod hints;
 mod http;
+pub mod infer;
 mod output;
 pub mod render;
 pub mod report;

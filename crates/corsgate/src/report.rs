@@ -460,7 +460,7 @@ mod tests {
     #[test]
     fn the_playground_fix_has_the_same_keys() {
         let req = corsgate_playground::evaluate::EvalRequest {
-            policy: corsgate_playground::demo_policy("http://127.0.0.1:8088"),
+            policy: "origins = [\"http://127.0.0.1:8088\"]\nmethods = [\"GET\"]\n".into(),
             origin: "https://not-allowed.example".into(),
             method: "PUT".into(),
             path: "/api/items".into(),

@@ -154,6 +154,22 @@ fn every_command_exit_code_and_stream() {
             v(&["har", "x.har", "--browser", "netscape"]),
             Want::Error("netscape"),
         ),
+        // infer
+        (v(&["infer", "--help"]), Want::Help("Exit codes: 0")),
+        (
+            v(&["infer", "x.har", "--frobnicate"]),
+            Want::Error("--frobnicate"),
+        ),
+        (v(&["infer"]), Want::Error("<FILES>")),
+        (
+            v(&["infer", &f.path("missing.har")]),
+            Want::Error("missing.har"),
+        ),
+        (v(&["infer", &f.path("bad.har")]), Want::Error("corsgate: ")),
+        (
+            v(&["infer", &f.path("bad.har"), "--against", &missing]),
+            Want::Error("corsgate: "),
+        ),
         // scan
         (v(&["scan", "--help"]), Want::Help("Exit codes: 0")),
         (
@@ -287,7 +303,15 @@ fn every_command_exit_code_and_stream() {
 /// text is what every `--help` ends with.
 #[test]
 fn the_exit_codes_are_documented_in_every_help() {
-    for sub in ["check", "explain", "har", "serve", "playground", "export"] {
+    for sub in [
+        "check",
+        "explain",
+        "har",
+        "infer",
+        "serve",
+        "playground",
+        "export",
+    ] {
         let out = Command::new(bin()).args([sub, "--help"]).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains(corsgate::exit::HELP), "{sub}: {stdout}");

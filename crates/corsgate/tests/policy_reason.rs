@@ -183,7 +183,8 @@ fn the_demos_refused_patch_names_the_policy_and_its_edit_fixes_it() {
     assert_eq!(v["policy_reason"]["code"], "origin_not_allowed", "{out}");
     let edit = v["policy_reason"]["edits"][0].as_str().unwrap();
     assert!(
-        edit.starts_with(r#"origins = ["https://app.example.com", "http://localhost:3000", "https://evil.example"]"#),
+        // The demo policy's list (the playground page's origin first), and it.
+        edit.starts_with(r#"origins = ["http://127.0.0.1:8088", "https://app.example.com", "http://localhost:3000", "https://evil.example"]"#),
         "{edit}"
     );
 }

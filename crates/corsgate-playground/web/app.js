@@ -225,7 +225,8 @@ async function init() {
   let timer;
   $("policy").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(evaluate, 300); });
   for (const b of document.querySelectorAll("[data-preset]")) b.addEventListener("click", () => applyPreset(b.dataset.preset));
-  liveView();
+  if (cfg.live_decisions) liveView();
+  else $("live-panel").append(el("p", { class: "note" }, "This is the gateway corsgate serve --demo started: its decisions are in its log (and on its admin port's /metrics)."));
   await evaluate();
   document.body.dataset.ready = "true";
 }

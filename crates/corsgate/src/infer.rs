@@ -1,0 +1,268 @@
+//! `corsgate infer`: reads traffic (DevTools HAR files, plain or
+//! gzip-compressed, or standard input) and proposes the tightest policy that
+//! allows every cross-origin request seen ([`corsgate_core::infer`] does the
+//! proposing; this module reads the files and prints).
+//!
+//! What each entry contributes:
+//! * a preflight: its `Origin`, the method it asks for and the headers it
+//!   announces (exactly what the policy must allow);
+//! * a cross-origin request: its `Origin`, method and the headers script set
+//!   (browser-added ones left out), credentials when it carried a `Cookie`,
+//!   and the response headers it could read: those its answer exposed by
+//!   name and carried (a HAR does not show what script read; an answer that
+//!   exposes `*` contributes none, said in a note).
+//!
+//! Same-origin requests, navigations and `no-cors` loads are not CORS and
+//! are skipped; every entry is counted.
+
+use std::path::PathBuf;
+
+use corsgate_core::infer::{infer, InferOptions, Inference, Observed};
+use corsgate_core::policy::PolicyConfig;
+use corsgate_core::Origin;
+
+use crate::har::{self, browser_added, Entry, EntrySink, HarError};
+
+/// What `corsgate infer` was asked.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InferArgs {
+    /// HAR files (several front-ends' recordings may be given), plain or
+    /// gzip-compressed; `-` for standard input.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The policy in force today (TOML): also print what it allows that the
+    /// proposal refuses.
+    #[arg(long, value_name = "POLICY.toml")]
+    pub against: Option<PathBuf>,
+    /// An origin pattern to use for the origins it matches
+    /// (`https://*.preview.example.com`); never over a public suffix.
+    #[arg(long = "pattern", value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// The preflight cache lifetime to propose, in seconds.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub max_age: u32,
+}
+
+/// Why inference could not run.
+#[derive(Debug)]
+pub enum InferCmdError {
+    /// A HAR file could not be read.
+    Har(HarError),
+    /// The current policy could not be read.
+    Against(String),
+    /// A pattern is refused, or the proposal did not validate.
+    Infer(corsgate_core::infer::InferError),
+}
+
+impl std::fmt::Display for InferCmdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InferCmdError::Har(e) => e.fmt(f),
+            InferCmdError::Against(e) => f.write_str(e),
+            InferCmdError::Infer(e) => e.fmt(f),
+        }
+    }
+}
+
+/// What the HAR files showed, before proposing.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// The requests, in file order.
+    pub observed: Vec<Observed>,
+    /// Entries read, in all files.
+    pub entries: usize,
+    /// Notes on what the files cannot show.
+    pub notes: Vec<String>,
+}
+
+struct Sink<'a> {
+    file: String,
+    traffic: &'a mut Traffic,
+    index: usize,
+    exposes_any: usize,
+}
+
+impl EntrySink for Sink<'_> {
+    fn next_index(&self) -> usize {
+        self.index
+    }
+    fn creator(&mut self, _name: Option<String>) {}
+    fn entry(&mut self, index: usize, e: Entry<'_>) {
+        self.index = index + 1;
+        self.traffic.entries += 1;
+        if let Some(o) = observe(&self.file, index, &e, &mut self.exposes_any) {
+            self.traffic.observed.push(o);
+        }
+    }
+}
+
+/// The request an entry shows, if it is a cross-origin CORS request or a
+/// preflight.
+fn observe(file: &str, index: usize, e: &Entry<'_>, exposes_any: &mut usize) -> Option<Observed> {
+    let headers = har::list(&e.request.headers);
+    let origin = headers.get_str("origin")?;
+    if headers
+        .get_str("sec-fetch-mode")
+        .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
+        || e.resource_type.as_deref() == Some("document")
+    {
+        return None;
+    }
+    let url = url::Url::parse(&e.request.url).ok()?;
+    if Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url))) {
+        return None;
+    }
+    let source = format!("{file} #{index} {} {}", e.request.method, e.request.url);
+    if e.request.method == "OPTIONS" {
+        if let Some(method) = headers.get_str("access-control-request-method") {
+            let mut o =
+                Observed::new(origin, method.trim()).source(format!("{source} (preflight)"));
+            if let Some(names) = headers.get_str("access-control-request-headers") {
+                o = o.announced(names);
+            }
+            return Some(o);
+        }
+    }
+    let mut o = Observed::new(origin, e.request.method.as_str()).source(source);
+    for (name, value) in headers.iter() {
+        let lower = name.to_ascii_lowercase();
+        if lower == "cookie" {
+            o = o.credentials(true);
+        } else if !browser_added(name)
+            && !matches!(
+                lower.as_str(),
+                "origin" | "referer" | "host" | "connection" | "content-length"
+            )
+        {
+            o = o.header(name, value);
+        }
+    }
+    let response = har::list(&e.response.headers);
+    if let Some(exposed) = response.get_str("access-control-expose-headers") {
+        for name in exposed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "*" {
+                *exposes_any += 1;
+            } else if response.contains(name) {
+                o = o.expose(name.to_ascii_lowercase());
+            }
+        }
+    }
+    Some(o)
+}
+
+/// Reads every file's requests.
+pub fn read(files: &[PathBuf]) -> Result<Traffic, HarError> {
+    let mut traffic = Traffic::default();
+    let mut exposes_any = 0;
+    for f in files {
+        let mut sink = Sink {
+            file: f.display().to_string(),
+            traffic: &mut traffic,
+            index: 0,
+            exposes_any: 0,
+        };
+        har::read_entries(har::open(f)?, &mut sink)?;
+        exposes_any += sink.exposes_any;
+    }
+    if exposes_any > 0 {
+        traffic.notes.push(format!(
+            "{exposes_any} answer(s) exposed every header (`*`): which of them script read is not in a HAR, so none was added; list the ones the page reads in expose_headers"
+        ));
+    }
+    Ok(traffic)
+}
+
+/// Runs `corsgate infer`: the proposal and, with `--against`, what the
+/// current policy allows that it refuses.
+pub fn run(args: &InferArgs) -> Result<(Inference, Traffic, Option<PolicyConfig>), InferCmdError> {
+    let traffic = read(&args.files).map_err(InferCmdError::Har)?;
+    for p in &args.patterns {
+        if let Some(why) = pattern_over_public_suffix(p) {
+            return Err(InferCmdError::Infer(
+                corsgate_core::infer::InferError::Pattern {
+                    pattern: p.clone(),
+                    why,
+                },
+            ));
+        }
+    }
+    let options = InferOptions {
+        patterns: args.patterns.clone(),
+        max_age: args.max_age,
+    };
+    let inference = infer(&traffic.observed, &options).map_err(InferCmdError::Infer)?;
+    let current = match &args.against {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                InferCmdError::Against(format!("cannot read {}: {e}", path.display()))
+            })?;
+            let policy = corsgate_core::policy::Policy::from_toml(&text).map_err(|e| {
+                InferCmdError::Against(format!("{}: not a valid policy: {e}", path.display()))
+            })?;
+            Some(policy.config().clone())
+        }
+    };
+    Ok((inference, traffic, current))
+}
+
+/// Why a pattern would cover a public suffix (`https://*.github.io`,
+/// `https://*.co.uk`), if it would: every site under it belongs to someone
+/// else.
+fn pattern_over_public_suffix(pattern: &str) -> Option<String> {
+    let rest = pattern.split_once("://").map_or(pattern, |(_, r)| r);
+    let host = rest.strip_prefix("*.")?;
+    let host = host.split(':').next().unwrap_or(host).trim_end_matches('.');
+    // Only listed suffixes: the list's implicit rule would make any unknown
+    // name (`localhost`, an internal TLD) a suffix too.
+    let suffix = psl::suffix(host.as_bytes()).filter(|s| s.is_known())?;
+    (suffix.as_bytes().eq_ignore_ascii_case(host.as_bytes())).then(|| {
+        format!(
+            "`{host}` is a public suffix: `*.{host}` would allow every site registered under it"
+        )
+    })
+}
+
+/// The human report: the TOML, then notes and narrowings as comments.
+pub fn render(inference: &Inference, traffic: &Traffic, current: Option<&PolicyConfig>) -> String {
+    let mut out = inference.to_toml();
+    for n in &traffic.notes {
+        out.push_str(&format!("# note: {n}\n"));
+    }
+    if let Some(current) = current {
+        let narrowings = inference.narrowings(current);
+        if narrowings.is_empty() {
+            out.push_str("# against the current policy: it allows nothing this proposal refuses\n");
+        } else {
+            out.push_str("# against the current policy, this proposal no longer allows:\n");
+            for n in narrowings {
+                out.push_str(&format!("#   {} = {}\n", n.setting, n.value));
+            }
+        }
+    }
+    if inference.policy().is_none() {
+        out.push_str("# no request a safe policy can allow was seen: no policy to propose\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_over_public_suffixes_are_refused() {
+        for (p, refused) in [
+            ("https://*.github.io", true),
+            ("https://*.co.uk", true),
+            ("https://*.com", true),
+            ("https://*.example.com", false),
+            ("https://*.preview.example.co.uk", false),
+            ("http://*.localhost:*", false),
+            ("https://*.internal", false),
+            ("https://*.s3.amazonaws.com", true),
+        ] {
+            assert_eq!(pattern_over_public_suffix(p).is_some(), refused, "{p}");
+        }
+    }
+}
