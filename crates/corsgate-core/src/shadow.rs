@@ -79,22 +79,9 @@ pub struct Disagreement {
     pub candidate: Reason,
 }
 
-/// The candidate's decision, as [`Policy::decide_shadow`] makes it: a
-/// preflight's answer is not built, only its verdict kept.
-///
-/// [`Policy::decide_shadow`]: crate::policy::Policy::decide_shadow
-#[derive(Debug, Clone)]
-pub enum ShadowDecision {
-    /// A request passed on (or not CORS): the whole decision.
-    Decided(Decision),
-    /// A preflight: whether it would be allowed, and why.
-    Preflight {
-        /// Whether the candidate allows it.
-        allowed: bool,
-        /// Why.
-        reason: Reason,
-    },
-}
+// `ShadowDecision` is defined beside `Policy::decide_shadow` (decision.rs),
+// so that decision does not name this module (no import cycle).
+pub use crate::server::decision::ShadowDecision;
 
 impl ShadowDecision {
     /// Compares with the enforced decision for the same request. A preflight

@@ -69,7 +69,10 @@ pub struct EvalResponse {
     pub errors: Vec<PolicyProblem>,
     /// A problem with the request itself.
     pub error: Option<String>,
-    /// The verdict, when the policy and the request are valid.
+    /// The verdict, when the policy and the request are valid; in JSON its
+    /// `reason.fix` has the one `fix` shape of corsgate's reports
+    /// (`corsgate::report::Fix`; see [`verdict_json`]).
+    #[serde(serialize_with = "verdict_json")]
     pub verdict: Option<Verdict>,
     /// What went over the wire in the model.
     pub wire: Vec<Exchange>,
@@ -77,6 +80,27 @@ pub struct EvalResponse {
     /// the request (what the gateway's `corsgate-reason` and
     /// `corsgate-policy-edit` say).
     pub policy_reason: Option<PolicyReason>,
+}
+
+/// The verdict as the page reads it: the engine's `Verdict`, whose
+/// `reason.fix` (a sentence) and `reason.remedy` (the structured change)
+/// become one `fix` object with the keys of every corsgate report's `fix`
+/// (`corsgate::report::Fix`: side, stage, url, set_headers, vary,
+/// remove_headers, status, sentence, assumed, snippet; a test in the
+/// corsgate crate holds the two to the same keys).
+fn verdict_json<S: serde::Serializer>(v: &Option<Verdict>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error as _;
+    let mut value = serde_json::to_value(v).map_err(S::Error::custom)?;
+    if let Some(reason) = value.get_mut("reason").and_then(|r| r.as_object_mut()) {
+        if let Some(mut fix) = reason.remove("remedy") {
+            if let Some(f) = fix.as_object_mut() {
+                f.insert("assumed".into(), serde_json::Value::Bool(false));
+                f.insert("snippet".into(), serde_json::Value::Null);
+            }
+            reason.insert("fix".into(), fix);
+        }
+    }
+    value.serialize(s)
 }
 
 fn pairs(h: &HeaderList) -> Vec<(String, String)> {

@@ -87,7 +87,7 @@ function showVerdict(data) {
     const r = v.reason;
     out.append(el("div", { class: "banner bad", id: "engine-verdict", "data-allowed": "false", "data-code": r ? r.code : "" },
       `Blocked (${r ? r.code : "unknown"}): ${r ? r.message.replace(/ Fix: .*$/, "") : ""}`));
-    if (r) out.append(el("div", { class: "fix" }, el("strong", {}, "The browser's fix: "), r.fix));
+    if (r) out.append(el("div", { class: "fix" }, el("strong", {}, "The browser's fix: "), r.fix.sentence));
     if (data.policy_reason) out.append(policyReasonBox(data.policy_reason));
   }
 }

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use corsgate_core::{Browser, Credentials, HeaderList, Outgoing, Profile, Request, Stage, Verdict};
-use serde::Serialize;
 
 use crate::cli::{parse_header, CheckArgs, ClientArgs};
-use crate::fix::{self, Fix, Unobserved};
-use crate::hints::{self, Hint, Probe};
+use crate::fix;
+use crate::hints::{self, Probe};
 use crate::http::{Client, NetError, WireRequest};
-use crate::snippets::{self, ServerKind};
+use crate::report::{Asked, CheckReport, Exchange, Fix, Reason, ServerKind};
+use crate::snippets;
 use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::remedy::Remedy;
 
@@ -20,131 +20,6 @@ pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (
 
 /// The origin used by the probe request that spots origin-dependent answers.
 pub const PROBE_ORIGIN: &str = "https://corsgate-probe.example";
-
-/// What the user asked for, normalized.
-#[derive(Debug, Clone, Serialize)]
-pub struct Asked {
-    /// The page's origin, serialized as the browser sends it.
-    pub origin: String,
-    /// The URL.
-    pub url: String,
-    /// The method.
-    pub method: String,
-    /// The author headers, as `Name: value`.
-    pub headers: Vec<String>,
-    /// The credentials mode.
-    pub credentials: &'static str,
-    /// The browser profile.
-    pub browser: &'static str,
-    /// The `--origin` argument when it was not a bare origin (a path or trailing slash was dropped).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_argument: Option<String>,
-}
-
-/// One request sent and the answer received.
-#[derive(Debug, Clone, Serialize)]
-pub struct Exchange {
-    /// `preflight` or `actual`.
-    pub stage: Stage,
-    /// The method.
-    pub method: String,
-    /// The URL.
-    pub url: String,
-    /// The request's header lines.
-    pub request_headers: Vec<(String, String)>,
-    /// The response's status.
-    pub status: u16,
-    /// The response's header lines.
-    pub response_headers: Vec<(String, String)>,
-    /// The response, for the engine.
-    #[serde(skip)]
-    pub response: corsgate_core::Response,
-}
-
-/// The reason for a refusal, as `--json` prints it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Reason {
-    /// Stable code, e.g. `allow_origin_mismatch`.
-    pub code: &'static str,
-    /// The explanation.
-    pub message: String,
-    /// The structured fix.
-    pub fix: Fix,
-    /// Which response it concerns.
-    pub stage: Stage,
-    /// The response header concerned.
-    pub header: Option<&'static str>,
-    /// Chromium's `CorsError`.
-    pub chromium: Option<&'static str>,
-    /// Firefox's console key.
-    pub firefox: Option<&'static str>,
-    /// Whether this is a CORS failure rather than a network error.
-    pub is_cors: bool,
-    /// When the outcome depends on the browser.
-    pub browser_note: Option<&'static str>,
-    /// The structured refusal.
-    pub details: corsgate_core::Refusal,
-}
-
-/// The outcome of `corsgate check`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
-    /// Whether script could read the response.
-    pub allowed: bool,
-    /// Whether a preflight was needed and sent.
-    pub preflight: bool,
-    /// How many preflights were sent (a redirect can need a second one).
-    pub preflights: usize,
-    /// Lower-case names of the response headers script can read.
-    pub exposed_headers: Vec<String>,
-    /// Why not (null when allowed).
-    pub reason: Option<Reason>,
-    /// When the server is corsgate (gateway, tower layer, playground) with
-    /// `reason_header` on: its policy's own reason for the refusal
-    /// (`corsgate-reason`) and the TOML edit that allows the request
-    /// (`corsgate-policy-edit`), read from the refusing answer.
-    pub policy_reason: Option<PolicyReason>,
-    /// The engine's trace.
-    pub steps: Vec<corsgate_core::Step>,
-    /// Root causes and warnings beyond the first failed check.
-    pub hints: Vec<Hint>,
-    /// Every fix to apply, in order, until the request would pass (in corsgate's model).
-    pub fixes: Vec<Fix>,
-    /// Whether the request passes in the model once every fix is applied,
-    /// every answer on the way seen (false when a fix is on the client side,
-    /// the plan gave up, or an answer was never received).
-    pub fixes_complete: bool,
-    /// Whether the plan needed an answer corsgate never received (the browser
-    /// stopped before sending that request, and its method is not safe to
-    /// send): the list stops before the first fix for it (nothing is
-    /// assumed); apply these, then run the same `check` again.
-    pub fixes_partial: bool,
-    /// The answers the plan needed and never saw.
-    pub unobserved: Vec<Unobserved>,
-    /// Requests `check` sent beyond the browser's own to learn an answer the
-    /// plan needed (safe methods only: the GET a failed preflight stopped,
-    /// to see whether the URL redirects), with their answers.
-    pub learned: Vec<Exchange>,
-    /// Server-side alternatives to a client-side last fix, where one exists
-    /// (a redirect that taints the origin to `null`, kept on its own origin
-    /// instead); each changes the URL the request ends on, so run `check`
-    /// again once it is in place.
-    pub fix_alternatives: Vec<Fix>,
-    /// The server software, when its headers tell.
-    pub server: ServerKind,
-    /// A ready configuration for that server, allowing exactly this request.
-    pub snippet: Option<String>,
-    /// How many redirects were followed.
-    pub redirects: usize,
-    /// The final URL.
-    pub final_url: String,
-    /// The final status, when allowed.
-    pub status: Option<u16>,
-    /// What was asked.
-    pub request: Asked,
-    /// The requests sent and the answers received.
-    pub exchanges: Vec<Exchange>,
-}
 
 /// Why a check could not be made: exit code 2.
 #[derive(Debug)]
@@ -467,8 +342,8 @@ pub fn report(
     )
 }
 
-/// [`report`], asking `learn` for the answers the fix plan needs beyond the
-/// exchanges (see [`fix::plan`]).
+/// `report`, asking `learn` for the answers the fix plan needs beyond the
+/// exchanges (see `fix::plan`).
 pub fn report_learning(
     request: &Request,
     asked: Asked,
@@ -507,18 +382,10 @@ pub fn report_learning(
     let fixes = planned.fixes;
     let fixes_complete = planned.complete;
     let fixes_partial = !planned.unobserved.is_empty();
-    let reason = verdict.reason.as_ref().map(|r| Reason {
-        code: r.code,
-        message: r.message.clone(),
-        fix: first_fix(&fixes, &r.remedy, server),
-        stage: r.stage,
-        header: r.header,
-        chromium: r.chromium,
-        firefox: r.firefox,
-        is_cors: r.is_cors,
-        browser_note: r.browser_note,
-        details: r.details.clone(),
-    });
+    let reason = verdict
+        .reason
+        .as_ref()
+        .map(|r| Reason::new(r, first_fix(&fixes, &r.remedy, server)));
     // A configuration for the `null` origin would allow every sandboxed page;
     // a policy that says its own edit needs no new one (which would drop the
     // origins, methods and headers it already allows).
@@ -562,7 +429,305 @@ fn asked_origin_is_real(request: &Request) -> bool {
 /// engine's own remedy when the plan is empty.
 fn first_fix(fixes: &[Fix], remedy: &Remedy, server: ServerKind) -> Fix {
     match fixes.first() {
-        Some(f) if f.remedy == *remedy => f.clone(),
+        Some(f) if f.remedy().as_ref() == Some(remedy) => f.clone(),
         _ => Fix::new(remedy.clone(), server, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(argv: &[&str]) -> CheckArgs {
+        let mut full = vec!["corsgate", "check"];
+        full.extend_from_slice(argv);
+        match crate::Cli::try_parse_from(full).expect("parses").command {
+            crate::Command::Check(a) => a,
+            other => panic!("not check: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cookie_lines_join_pairs_and_refuse_what_would_break_the_head() {
+        /// (the `--cookie` arguments, the line or a refusal)
+        type Case<'a> = (&'a [&'a str], Result<Option<&'a str>, ()>);
+        let cases: &[Case] = &[
+            (&[], Ok(None)),
+            (&["a=1"], Ok(Some("a=1"))),
+            (&["a=1", "b=2"], Ok(Some("a=1; b=2"))),
+            (&["empty="], Ok(Some("empty="))),
+            (&["noequals"], Err(())),
+            (&["a=1;b=2"], Err(())),
+            (&["a=1\r\nX-Injected: 1"], Err(())),
+            (&["a=\t1"], Err(())),
+            (&["a=1", "bad"], Err(())),
+        ];
+        for (input, want) in cases {
+            let input: Vec<String> = input.iter().map(|s| s.to_string()).collect();
+            let got = cookie_line(&input);
+            match want {
+                Ok(line) => assert_eq!(got.unwrap().as_deref(), *line, "{input:?}"),
+                Err(()) => {
+                    let e = got.expect_err(&format!("{input:?} accepted"));
+                    assert_eq!(e.code(), "bad_arguments");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cookies_go_where_the_credentials_mode_lets_them() {
+        let page = "https://app.example";
+        let cases = [
+            (Credentials::Include, "https://api.example/x", true),
+            (Credentials::Include, "not a url", true),
+            (Credentials::Omit, "https://app.example/x", false),
+            (Credentials::SameOrigin, "https://app.example/x?y", true),
+            (Credentials::SameOrigin, "https://APP.example:443/", true),
+            (Credentials::SameOrigin, "https://app.example:8443/", false),
+            (Credentials::SameOrigin, "http://app.example/", false),
+            (Credentials::SameOrigin, "https://api.example/", false),
+            (Credentials::SameOrigin, "not a url", false),
+        ];
+        for (mode, url, want) in cases {
+            assert_eq!(sends_cookies(mode, page, url), want, "{mode:?} {url}");
+        }
+    }
+
+    fn outgoing(stage: Stage, method: &str, headers: &[(&str, &str)]) -> Outgoing {
+        let mut h = HeaderList::new();
+        for (n, v) in headers {
+            h.append(*n, *v);
+        }
+        Outgoing {
+            stage,
+            method: method.into(),
+            url: "https://api.example/items".into(),
+            headers: h,
+        }
+    }
+
+    #[test]
+    fn the_wire_request_adds_what_every_browser_request_carries() {
+        struct Case {
+            stage: Stage,
+            method: &'static str,
+            headers: &'static [(&'static str, &'static str)],
+            origin: &'static str,
+            body: Option<&'static [u8]>,
+            // (Accept, Referer, Content-Length, body sent)
+            want: (
+                &'static str,
+                Option<&'static str>,
+                Option<&'static str>,
+                bool,
+            ),
+        }
+        let cases = [
+            Case {
+                stage: Stage::Preflight,
+                method: "OPTIONS",
+                headers: &[("Origin", "https://app.example")],
+                origin: "https://app.example",
+                body: Some(b"x"),
+                want: ("*/*", Some("https://app.example/"), None, false),
+            },
+            Case {
+                stage: Stage::Actual,
+                method: "PUT",
+                headers: &[("Accept", "application/json")],
+                origin: "https://app.example",
+                body: Some(b"hello"),
+                want: (
+                    "application/json",
+                    Some("https://app.example/"),
+                    Some("5"),
+                    true,
+                ),
+            },
+            Case {
+                stage: Stage::Actual,
+                method: "GET",
+                headers: &[],
+                origin: "https://app.example",
+                body: Some(b"ignored"),
+                want: ("*/*", Some("https://app.example/"), None, false),
+            },
+            Case {
+                stage: Stage::Actual,
+                method: "POST",
+                headers: &[],
+                origin: "null",
+                body: None,
+                want: ("*/*", None, None, false),
+            },
+        ];
+        for c in cases {
+            let w = wire_request(&outgoing(c.stage, c.method, c.headers), c.origin, c.body);
+            let (accept, referer, length, sent) = c.want;
+            let what = format!("{} {}", c.method, c.origin);
+            assert_eq!(
+                w.headers.get_str("accept").as_deref(),
+                Some(accept),
+                "{what}"
+            );
+            assert_eq!(w.headers.get_all("accept").count(), 1, "{what}");
+            assert_eq!(w.headers.get_str("referer").as_deref(), referer, "{what}");
+            assert_eq!(
+                w.headers.get_str("content-length").as_deref(),
+                length,
+                "{what}"
+            );
+            assert_eq!(w.body.is_some(), sent, "{what}");
+            assert_eq!(w.headers.get_str("user-agent").as_deref(), Some(USER_AGENT));
+            assert_eq!(w.headers.get_str("sec-fetch-mode").as_deref(), Some("cors"));
+            assert_eq!(
+                (w.method.as_str(), w.url.as_str()),
+                (c.method, "https://api.example/items")
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_built_as_fetch_builds_them_or_refused_with_the_reason() {
+        /// (argv, origin, headers shown, origin_argument)
+        type Built<'a> = (&'a [&'a str], &'a str, &'a [&'a str], Option<&'a str>);
+        let ok: &[Built] = &[
+            // (argv, origin, headers shown, origin_argument)
+            (
+                &["https://api.example/x", "-o", "https://app.example"],
+                "https://app.example",
+                &[],
+                None,
+            ),
+            (
+                &["https://api.example/x", "-o", "https://app.example/page?q"],
+                "https://app.example",
+                &[],
+                Some("https://app.example/page?q"),
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-X",
+                    "POST",
+                    "-d",
+                    "hi",
+                ],
+                "https://app.example",
+                &["Content-Type: text/plain;charset=UTF-8"],
+                None,
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-X",
+                    "POST",
+                    "-d",
+                    "{}",
+                    "-H",
+                    "content-type:  application/json ",
+                ],
+                "https://app.example",
+                &["content-type: application/json"],
+                None,
+            ),
+        ];
+        for (argv, origin, shown, origin_argument) in ok {
+            let (_, asked) = build_request(&args(argv)).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(asked.origin, *origin, "{argv:?}");
+            assert_eq!(asked.headers, *shown, "{argv:?}");
+            assert_eq!(
+                asked.origin_argument.as_deref(),
+                *origin_argument,
+                "{argv:?}"
+            );
+            assert_eq!(
+                (asked.browser, asked.credentials),
+                ("chromium", "same-origin")
+            );
+        }
+        let refused: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-d",
+                    "x",
+                ],
+                "refuses a body with GET",
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-X",
+                    "head",
+                    "-d",
+                    "x",
+                ],
+                "HEAD",
+            ),
+            (
+                &["ftp://api.example/x", "-o", "https://app.example"],
+                "http and https",
+            ),
+            (
+                &[
+                    "https://api.example/x",
+                    "-o",
+                    "https://app.example",
+                    "-H",
+                    "nocolon",
+                ],
+                "no ':'",
+            ),
+            (&["not a url", "-o", "https://app.example"], ""),
+        ];
+        for (argv, says) in refused {
+            let e = build_request(&args(argv)).expect_err(&format!("{argv:?} accepted"));
+            assert_eq!(e.code(), "bad_arguments", "{argv:?}");
+            assert!(e.to_string().contains(says), "{argv:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_first_fix_is_the_plans_when_it_is_the_same_remedy() {
+        let remedy = |sentence: &str| Remedy {
+            side: corsgate_core::remedy::Side::Server,
+            stage: Stage::Actual,
+            url: "https://api.example/".into(),
+            set_headers: vec![(
+                "Access-Control-Allow-Origin".into(),
+                "https://app.example".into(),
+            )],
+            vary: vec!["Origin".into()],
+            remove_headers: Vec::new(),
+            status: None,
+            sentence: sentence.into(),
+        };
+        let planned = Fix::new(remedy("a"), ServerKind::Nginx, false);
+        // The same remedy: the plan's fix (with its snippet).
+        assert_eq!(
+            first_fix(
+                std::slice::from_ref(&planned),
+                &remedy("a"),
+                ServerKind::Nginx
+            ),
+            planned
+        );
+        // Another remedy, or no plan: the engine's own, for the same server.
+        for plan in [vec![planned], Vec::new()] {
+            let f = first_fix(&plan, &remedy("b"), ServerKind::Apache);
+            assert_eq!(f.sentence, "b");
+            assert_eq!(f.snippet.map(|s| s.server), Some(ServerKind::Apache));
+        }
     }
 }

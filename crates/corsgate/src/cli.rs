@@ -1,26 +1,12 @@
-//! The command line: subcommands and their flags (clap derive).
+//! The arguments of the subcommands (clap derive) and their parsers: a leaf
+//! module (it names no other module of the crate), so every command can
+//! take its arguments without depending on the top-level parser
+//! ([`crate::Cli`], in `commands`).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use corsgate_core::{Credentials, HeadersForm, Profile};
-
-/// corsgate: CORS made correct, safe and debuggable.
-#[derive(Debug, Parser)]
-#[command(
-    name = "corsgate",
-    version,
-    about = "corsgate: CORS made correct, safe and debuggable",
-    after_help = "Examples:\n  corsgate check https://api.example.com/items --origin http://localhost:3000 -X PUT -H 'Content-Type: application/json'\n  corsgate explain \"Access to fetch at '…' from origin '…' has been blocked by CORS policy: …\"\n  corsgate har session.har\n  corsgate scan https://api.example.com/me --origin https://app.example.com\n  corsgate export --to nginx cors.toml --upstream http://127.0.0.1:8000 --location /api/\n\nExit codes: 0 allowed, 1 refused by CORS, 2 could not check (bad arguments, network error, unreadable file); for scan: 0 no finding at or above --fail-on, 1 findings, 2 could not scan; for export: 2 when the policy is invalid."
-)]
-pub struct Cli {
-    /// Colour in human output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
-    pub color: ColorChoice,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 /// When to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,33 +17,6 @@ pub enum ColorChoice {
     Always,
     /// Never.
     Never,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Send a cross-origin request as a browser would, and say whether script could read the answer.
-    Check(CheckArgs),
-    /// Explain a Chrome, Firefox or Safari console CORS message.
-    Explain(ExplainArgs),
-    /// Find and judge every cross-origin request in a HAR file from Chrome or Firefox DevTools.
-    Har(HarArgs),
-    /// Propose the tightest policy that allows every cross-origin request in HAR files
-    /// (exact origins, the methods and headers sent, credentials only where carried).
-    Infer(crate::infer::InferArgs),
-    /// Run the CORS gateway: `serve --config FILE [--check]`, or `serve --demo` (a demo
-    /// policy and upstream, plus the playground page on its own origin).
-    Serve(corsgate_gateway::ServeArgs),
-    /// Serve the playground page (and its demo gateway) on loopback.
-    Playground(PlaygroundArgs),
-    /// Probe a deployed endpoint for CORS misconfigurations (reflected origins, `null`,
-    /// prefix/suffix/regex flaws, trusted subdomains and http origins, missing `Vary`...).
-    Scan(ScanArgs),
-    /// Contract-test a deployed endpoint against a policy file: the requests the policy allows
-    /// and those it must refuse, each judged as a browser would.
-    Test(crate::contract::TestArgs),
-    /// Print nginx, Apache httpd, Caddy, HAProxy or Envoy configuration, or a Gateway API HTTPRoute, that implements a policy file.
-    Export(crate::export::ExportArgs),
 }
 
 /// Arguments of `corsgate playground`.
@@ -141,6 +100,7 @@ pub struct CheckArgs {
     /// The URL the page's script requests.
     pub url: String,
     /// The page's origin (e.g. https://app.example.com); a page URL works too.
+    #[allow(rustdoc::bare_urls)] // the text is also `--help`'s
     #[arg(long, short = 'o')]
     pub origin: String,
     /// The request method, as passed to fetch().
@@ -286,18 +246,6 @@ pub enum FailOnArg {
     Medium,
     /// High only.
     High,
-}
-
-impl From<FailOnArg> for crate::scan::Severity {
-    fn from(f: FailOnArg) -> Self {
-        use crate::scan::Severity;
-        match f {
-            FailOnArg::Info => Severity::Info,
-            FailOnArg::Low => Severity::Low,
-            FailOnArg::Medium => Severity::Medium,
-            FailOnArg::High => Severity::High,
-        }
-    }
 }
 
 /// `corsgate explain`.

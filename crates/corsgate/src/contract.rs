@@ -43,9 +43,10 @@ use corsgate_core::{
 };
 use serde::Serialize;
 
-use crate::check::{send, wire_request, Exchange};
+use crate::check::{send, wire_request};
 use crate::cli::{parse_header, ClientArgs};
 use crate::http::Client;
+use crate::report::{Exchange, Fix};
 
 pub use cases::{CaseKind, CaseSpec};
 pub use junit::junit;
@@ -80,7 +81,7 @@ pub struct TestArgs {
     /// The browser modelled, the timeout and extra CA certificates.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Print one JSON object (schema `corsgate-test/1`) instead of the human report.
+    /// Print one JSON object (schema `corsgate-test/2`) instead of the human report.
     #[arg(long)]
     pub json: bool,
     /// Also write the results as JUnit XML to this file, for CI.
@@ -158,8 +159,9 @@ pub struct Problem {
     pub code: &'static str,
     /// What happened.
     pub message: String,
-    /// What to change.
-    pub fix: String,
+    /// What to change ([`Fix`]: the browser's structured fix when the
+    /// endpoint refused what the policy allows, else a sentence).
+    pub fix: Fix,
 }
 
 /// One case and how it went.
@@ -194,7 +196,7 @@ pub struct Summary {
 /// The report of `corsgate test`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
-    /// `corsgate-test/1`.
+    /// `corsgate-test/2`.
     pub schema: &'static str,
     /// The endpoint.
     pub url: String,
@@ -426,7 +428,7 @@ pub fn run(args: &TestArgs) -> Result<TestReport, TestError> {
     }
     let passed = results.iter().filter(|r| r.pass).count();
     Ok(TestReport {
-        schema: "corsgate-test/1",
+        schema: "corsgate-test/2",
         url: url.to_string(),
         policy: source,
         browser: profile.name(),
@@ -545,7 +547,7 @@ fn run_raw(client: &Client, case: CaseSpec, url: &str, extra: &[(String, String)
             problems: vec![Problem {
                 code: "not_sent",
                 message: format!("the request could not be completed: {e}"),
-                fix: "check that the URL is right and the endpoint is up".into(),
+                fix: Fix::advice("check that the URL is right and the endpoint is up"),
             }],
             exchanges: Vec::new(),
         },
@@ -576,7 +578,7 @@ fn run_raw(client: &Client, case: CaseSpec, url: &str, extra: &[(String, String)
                         case.origin,
                         if case.credentials { " with credentials" } else { "" }
                     ),
-                    fix: "compare the Origin header byte for byte with the policy's origins (exact entries, or a parsed scheme, host and port for patterns)".into(),
+                    fix: Fix::advice("compare the Origin header byte for byte with the policy's origins (exact entries, or a parsed scheme, host and port for patterns)"),
                 });
             }
             CaseResult {
@@ -643,7 +645,7 @@ fn run_case(
                 problems: vec![Problem {
                     code: "not_sent",
                     message: format!("the request could not be completed: {e}"),
-                    fix: "check that the URL is right and the endpoint is up (a timeout can be raised with --timeout)".into(),
+                    fix: Fix::advice("check that the URL is right and the endpoint is up (a timeout can be raised with --timeout)"),
                 }],
                 exchanges,
             };
@@ -720,7 +722,7 @@ fn vary_pass(results: &mut [CaseResult]) {
         r.problems.push(Problem {
             code: "no_vary_origin",
             message,
-            fix: "add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included".to_owned(),
+            fix: Fix::advice("add `Vary: Origin` to every answer whose CORS headers depend on Origin, refusals included"),
         });
         r.pass = false;
     }
@@ -852,7 +854,7 @@ fn looser_pass(policy: &Policy, results: &mut [CaseResult]) {
             r.problems.push(Problem {
                 code: "looser_than_policy",
                 message,
-                fix: "make the endpoint answer exactly what the policy allows (`corsgate export --to nginx|apache|envoy` prints such configuration, or put `corsgate serve` in front)".to_owned(),
+                fix: Fix::advice("make the endpoint answer exactly what the policy allows (`corsgate export --to nginx|apache|envoy` prints such configuration, or put `corsgate serve` in front)"),
             });
             r.pass = false;
         }
@@ -901,9 +903,12 @@ fn compare(
                         .next()
                         .unwrap_or(&r.message)
                         .to_owned(),
-                    r.fix.clone(),
+                    Fix::from(r.remedy.clone()),
                 ),
-                None => ("the browser refused the answer".to_owned(), String::new()),
+                None => (
+                    "the browser refused the answer".to_owned(),
+                    Fix::advice(String::new()),
+                ),
             };
             problems.push(Problem {
                 code: "readable_but_refused",
@@ -957,7 +962,7 @@ fn compare(
             problems.push(Problem {
                 code: "refused_but_allowed",
                 message: format!("{what} ({seen})"),
-                fix: "answer only what the policy allows: compare the parsed Origin with the listed origins and patterns, never echo it unchecked, and list only the allowed methods and headers (`corsgate export --to nginx|apache|envoy` prints configuration that does this, or put `corsgate serve` in front)".to_owned(),
+                fix: Fix::advice("answer only what the policy allows: compare the parsed Origin with the listed origins and patterns, never echo it unchecked, and list only the allowed methods and headers (`corsgate export --to nginx|apache|envoy` prints configuration that does this, or put `corsgate serve` in front)"),
             });
         }
         _ => {}
@@ -979,7 +984,7 @@ fn compare(
                 problems.push(Problem {
                     code: "not_exposed",
                     message: format!("the endpoint sends {name}, which the policy exposes, but script cannot read it"),
-                    fix: format!("add {name} to Access-Control-Expose-Headers on actual responses"),
+                    fix: Fix::advice(format!("add {name} to Access-Control-Expose-Headers on actual responses")),
                 });
             }
         }

@@ -13,7 +13,7 @@
 //! the server has normalized) is the block that proxies, and the upstream
 //! receives that normalized path; what an upstream could read differently
 //! (`..;`, backslashes, the prefix's case and `;parameter` variants) is
-//! refused in the whole server. [`Site`] checks `--location` and builds the
+//! refused in the whole server. `Site` checks `--location` and builds the
 //! patterns.
 //!
 //! What each server cannot express is said in a comment in its output and in

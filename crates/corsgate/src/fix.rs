@@ -8,35 +8,12 @@ use std::collections::HashMap;
 
 use corsgate_core::remedy::{repair, Remedy, Side};
 use corsgate_core::{Outgoing, Profile, Request, Response, Stage};
-use serde::Serialize;
 
-use crate::check::Exchange;
-use crate::snippets::{self, ServerKind};
-
-/// A snippet for one server kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Snippet {
-    /// The server kind it is written for.
-    pub server: ServerKind,
-    /// The configuration text.
-    pub text: String,
-}
-
-/// One fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fix {
-    /// The engine's structured remedy.
-    #[serde(flatten)]
-    pub remedy: Remedy,
-    /// Always false: a fix for a response corsgate never received is not
-    /// listed (see [`Planned::unobserved`]); kept for readers of `--json`.
-    pub assumed: bool,
-    /// The change for the likely server, when it can be told.
-    pub snippet: Option<Snippet>,
-}
+use crate::report::{Exchange, Fix, ServerKind, Unobserved};
+use crate::snippets;
 
 impl Fix {
-    /// Wraps a remedy, with a snippet for `server`.
+    /// Wraps a remedy, with a snippet for `server` when the server must change.
     pub fn new(remedy: Remedy, server: ServerKind, assumed: bool) -> Fix {
         let snippet = if remedy.side == Side::Server {
             snippets::for_fix(server, &remedy)
@@ -44,28 +21,11 @@ impl Fix {
             None
         };
         Fix {
-            remedy,
             assumed,
             snippet,
+            ..Fix::from(remedy)
         }
     }
-
-    /// Only the client can fix it.
-    pub fn client_side(&self) -> bool {
-        self.remedy.side == Side::Client
-    }
-}
-
-/// An answer the plan needed but corsgate never received (the browser would
-/// not have sent that request yet, and it was not safe to send it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unobserved {
-    /// Which response.
-    pub stage: Stage,
-    /// The request's method.
-    pub method: String,
-    /// Its URL.
-    pub url: String,
 }
 
 /// What [`plan`] found.
@@ -170,6 +130,94 @@ pub fn plan(
 mod tests {
     use super::*;
     use corsgate_core::Credentials;
+    use proptest::prelude::*;
+
+    fn response(status: u16, lines: &[(&'static str, &'static str)]) -> Response {
+        let mut r = Response::new(status);
+        for (n, v) in lines {
+            r = r.header(*n, *v);
+        }
+        r
+    }
+
+    fn answer() -> impl Strategy<Value = Response> {
+        (
+            prop::sample::select(vec![200u16, 204, 301, 401, 403, 500]),
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    ("Access-Control-Allow-Origin", "https://app.example"),
+                    ("Access-Control-Allow-Origin", "*"),
+                    ("Access-Control-Allow-Origin", "https://other.example"),
+                    ("Access-Control-Allow-Credentials", "true"),
+                    ("Access-Control-Allow-Methods", "PUT"),
+                    ("Access-Control-Allow-Headers", "x-token"),
+                    ("Location", "https://api.example/elsewhere"),
+                ]),
+                0..4,
+            ),
+        )
+            .prop_map(|(status, lines)| response(status, &lines))
+    }
+
+    proptest! {
+        /// Whatever was answered: a fix only ever concerns an answer that
+        /// was received or learned (never assumed), the plan is complete
+        /// only when nothing was missing, a learned answer is asked for at
+        /// most once per URL and stage with a safe method, and no fix sets
+        /// `Access-Control-Allow-Origin` to `*` or `null`.
+        #[test]
+        fn fixes_concern_only_answers_received(
+            method in prop::sample::select(vec!["GET", "PUT"]),
+            credentials in any::<bool>(),
+            token in any::<bool>(),
+            first in answer(),
+            second in prop::option::of(answer()),
+            learnable in prop::option::of(answer()),
+        ) {
+            let url = "https://api.example/items";
+            let mut b = Request::builder("https://app.example", url)
+                .method(method)
+                .credentials(if credentials { Credentials::Include } else { Credentials::Omit });
+            if token {
+                b = b.header("X-Token", "1");
+            }
+            let req = b.build().unwrap();
+            let preflighted = method == "PUT" || token;
+            let mut exchanges = vec![ex(if preflighted { Stage::Preflight } else { Stage::Actual }, url, first)];
+            if let (true, Some(s)) = (preflighted, second) {
+                exchanges.push(ex(Stage::Actual, url, s));
+            }
+            let mut asked: Vec<(Stage, String, String)> = Vec::new();
+            let planned = plan(&req, Profile::Chromium, &exchanges, ServerKind::Unknown, &mut |out| {
+                asked.push((out.stage, out.url.clone(), out.method.clone()));
+                learnable.clone().map(|r| ex(out.stage, &out.url, r))
+            });
+            let seen: Vec<(bool, String)> = exchanges
+                .iter()
+                .chain(&planned.learned)
+                .map(|e| (e.stage == Stage::Preflight, e.url.clone()))
+                .collect();
+            for f in &planned.fixes {
+                let stage = f.stage.expect("a planned fix names its response");
+                let url = f.url.clone().expect("and its URL");
+                prop_assert!(seen.contains(&(stage == Stage::Preflight, url)), "{:?}", f);
+                prop_assert!(!f.assumed);
+                for (n, v) in &f.set_headers {
+                    if n.eq_ignore_ascii_case("access-control-allow-origin") {
+                        prop_assert!(v != "*" && v != "null", "{:?}", f);
+                    }
+                }
+            }
+            if planned.complete {
+                prop_assert!(planned.unobserved.is_empty());
+            }
+            prop_assert!(planned.learned.len() <= LEARN_BUDGET);
+            for (i, a) in asked.iter().enumerate() {
+                prop_assert!(matches!(a.2.as_str(), "GET" | "HEAD" | "OPTIONS"), "{:?}", a);
+                prop_assert!(!asked[..i].iter().any(|b| (b.0 == Stage::Preflight, &b.1) == (a.0 == Stage::Preflight, &a.1)), "asked twice: {:?}", asked);
+            }
+        }
+    }
 
     fn ex(stage: Stage, url: &str, r: Response) -> Exchange {
         Exchange {
@@ -207,10 +255,10 @@ mod tests {
         assert_eq!(planned.unobserved.len(), 1);
         assert_eq!(planned.unobserved[0].stage, Stage::Actual);
         let fixes = planned.fixes;
-        assert!(fixes.iter().any(|f| f.remedy.status == Some(204)));
+        assert!(fixes.iter().any(|f| f.status == Some(204)));
         assert!(fixes
             .iter()
-            .all(|f| f.remedy.stage == Stage::Preflight && !f.assumed));
+            .all(|f| f.stage == Some(Stage::Preflight) && !f.assumed));
         // Learned (a safe method would be asked for): complete.
         let get = Request::builder("https://app.example", url)
             .header("X-Token", "1")
@@ -234,15 +282,11 @@ mod tests {
         assert!(planned.complete, "{:#?}", planned.fixes);
         assert_eq!(planned.learned.len(), 1);
         assert!(planned.unobserved.is_empty());
-        assert!(planned
-            .fixes
-            .iter()
-            .any(|f| f.remedy.stage == Stage::Actual));
+        assert!(planned.fixes.iter().any(|f| f.stage == Some(Stage::Actual)));
         for f in &fixes {
-            assert!(f.remedy.set_headers.iter().all(|(_, v)| v != "*"));
+            assert!(f.set_headers.iter().all(|(_, v)| v != "*"));
             assert!(
-                f.snippet.as_ref().unwrap().text.contains("add_header")
-                    || f.remedy.set_headers.is_empty()
+                f.snippet.as_ref().unwrap().text.contains("add_header") || f.set_headers.is_empty()
             );
         }
     }

@@ -19,10 +19,10 @@ use corsgate_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::check::{Asked, Exchange};
 use crate::cli::HarArgs;
-use crate::hints::{self, Hint};
+use crate::hints;
 use crate::render::Style;
+use crate::report::{Asked, Exchange, Fix, Hint};
 
 /// How many pending (not yet paired) preflights are kept at most.
 const MAX_PENDING: usize = 10_000;
@@ -158,8 +158,9 @@ pub struct HarResult {
     pub code: Option<&'static str>,
     /// The explanation.
     pub message: Option<String>,
-    /// The fix.
-    pub fix: Option<String>,
+    /// The fix (the shape of [`Fix`]; no snippet: `corsgate check` on the
+    /// request gives one for the server it detects).
+    pub fix: Option<Fix>,
     /// What the file cannot tell, and other remarks.
     pub notes: Vec<String>,
     /// Root causes beyond the first failed check (as `check` gives them).
@@ -912,7 +913,7 @@ impl Judge {
                     result.outcome = "refused";
                     result.code = reason.map(|r| r.code);
                     result.message = reason.map(|r| r.message.clone());
-                    result.fix = reason.map(|r| r.fix.clone());
+                    result.fix = reason.map(|r| Fix::from(r.remedy.clone()));
                 }
             }
             None => {
@@ -1404,7 +1405,178 @@ fn grouped(out: &mut String, st: &Style, report: &HarReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::io::Read;
+
+    #[test]
+    fn browser_added_and_safelisted_names() {
+        for n in [
+            "Sec-Fetch-Mode",
+            "sec-ch-ua",
+            ":authority",
+            "User-Agent",
+            "DNT",
+            "X-Client-Data",
+            "If-None-Match",
+        ] {
+            assert!(browser_added(n), "{n}");
+            assert!(!is_safelisted_name(n), "{n}");
+        }
+        for n in [
+            "Accept",
+            "accept-language",
+            "Content-Language",
+            "CONTENT-TYPE",
+            "Range",
+        ] {
+            assert!(is_safelisted_name(n), "{n}");
+            assert!(!browser_added(n), "{n}");
+        }
+        for n in ["Authorization", "X-Token", "Cookie", "Origin", "secret"] {
+            assert!(!browser_added(n) && !is_safelisted_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn short_urls_keep_their_length_in_characters() {
+        let cases = [
+            ("https://a.example/", 40, "https://a.example/"),
+            ("https://a.example/", 18, "https://a.example/"),
+            ("https://a.example/x", 18, "https://a.example…"),
+            ("https://ä.example/ü", 10, "https://ä…"),
+            ("abc", 1, "…"),
+            ("abc", 0, "…"),
+        ];
+        for (url, max, want) in cases {
+            let got = short(url, max);
+            assert_eq!(got, want, "{url} {max}");
+            assert!(got.chars().count() <= max.max(1));
+        }
+    }
+
+    /// One generated HAR entry: a GET from `origin` to `url` and its answer.
+    #[derive(Debug, Clone)]
+    struct Gen {
+        origin: &'static str,
+        url: &'static str,
+        status: i64,
+        acao: Option<&'static str>,
+        cookie: bool,
+    }
+
+    fn har_of(entries: &[Gen]) -> String {
+        let entries: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|g| {
+                let mut req = vec![
+                    serde_json::json!({"name": "Origin", "value": g.origin}),
+                    serde_json::json!({"name": "Sec-Fetch-Mode", "value": "cors"}),
+                ];
+                if g.cookie {
+                    req.push(serde_json::json!({"name": "Cookie", "value": "s=1"}));
+                }
+                let resp: Vec<serde_json::Value> = g
+                    .acao
+                    .map(|v| serde_json::json!({"name": "Access-Control-Allow-Origin", "value": v}))
+                    .into_iter()
+                    .collect();
+                serde_json::json!({
+                    "startedDateTime": "2026-01-01T00:00:00Z",
+                    "request": {"method": "GET", "url": g.url, "headers": req},
+                    "response": {"status": g.status, "headers": resp},
+                })
+            })
+            .collect();
+        serde_json::json!({"log": {"creator": {"name": "gen"}, "entries": entries}}).to_string()
+    }
+
+    fn gen() -> impl Strategy<Value = Gen> {
+        (
+            prop::sample::select(vec!["https://app.example", "https://api.example", "null"]),
+            prop::sample::select(vec!["https://api.example/items", "https://app.example/me"]),
+            prop::sample::select(vec![200i64, 0, 404, 500]),
+            prop::option::of(prop::sample::select(vec![
+                "https://app.example",
+                "https://api.example",
+                "*",
+                "null",
+            ])),
+            any::<bool>(),
+        )
+            .prop_map(|(origin, url, status, acao, cookie)| Gen {
+                origin,
+                url,
+                status,
+                acao,
+                cookie,
+            })
+    }
+
+    proptest! {
+        /// The counts agree with the results, same-origin requests are not
+        /// counted, every refusal carries its code and a fix, and the three
+        /// ways of keeping results see the same requests.
+        #[test]
+        fn counts_results_and_fixes_agree(entries in prop::collection::vec(gen(), 0..24)) {
+            let text = har_of(&entries);
+            let all = judge_reader(text.as_bytes(), Profile::Chromium, Keep::All).expect("a valid HAR");
+            let same_origin = entries
+                .iter()
+                .filter(|g| g.url.starts_with(g.origin))
+                .count();
+            prop_assert_eq!(all.entries, entries.len());
+            prop_assert_eq!(all.cross_origin, entries.len() - same_origin);
+            prop_assert_eq!(all.results.len(), all.cross_origin);
+            let count = |o: &str| all.results.iter().filter(|r| r.outcome == o).count();
+            prop_assert_eq!(all.failed, count("refused"));
+            prop_assert_eq!(all.unknown, count("unknown"));
+            for r in &all.results {
+                let g = &entries[r.entry];
+                match r.outcome {
+                    "refused" => {
+                        prop_assert!(r.code.is_some());
+                        let fix = r.fix.as_ref().expect("a refusal has a fix");
+                        prop_assert!(!fix.sentence.is_empty());
+                        prop_assert!(fix.stage.is_some() && fix.url.is_some());
+                        // Never advice corsgate forbids.
+                        for (n, v) in &fix.set_headers {
+                            if n.eq_ignore_ascii_case("access-control-allow-origin") {
+                                prop_assert!(v != "null" && v != "*", "{:?}", fix);
+                            }
+                        }
+                    }
+                    _ => prop_assert!(r.fix.is_none() && r.code.is_none()),
+                }
+                if g.status == 200 && g.acao == Some(g.origin) && g.origin != "null" && !g.cookie {
+                    prop_assert_eq!(r.outcome, "allowed", "{:?}", g);
+                }
+                if g.status == 200 && g.acao.is_none() {
+                    prop_assert_eq!(r.outcome, "refused", "{:?}", g);
+                }
+            }
+            let failures = judge_reader(text.as_bytes(), Profile::Chromium, Keep::Failures).expect("valid");
+            let not_allowed: Vec<usize> = all.results.iter().filter(|r| r.outcome != "allowed").map(|r| r.entry).collect();
+            let kept: Vec<usize> = failures.results.iter().map(|r| r.entry).collect();
+            prop_assert_eq!(kept, not_allowed);
+            let groups = judge_reader(text.as_bytes(), Profile::Chromium, Keep::Groups).expect("valid");
+            prop_assert!(groups.results.is_empty());
+            prop_assert_eq!(groups.groups.iter().map(|g| g.count).sum::<usize>(), all.failed + all.unknown);
+        }
+
+        /// Any bytes: an error or a report, never a panic.
+        #[test]
+        fn any_input_is_a_report_or_an_error(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = judge_reader(&bytes[..], Profile::Chromium, Keep::All);
+        }
+
+        /// A valid HAR cut anywhere: an error or a report, never a panic.
+        #[test]
+        fn a_truncated_har_is_an_error_not_a_panic(entries in prop::collection::vec(gen(), 1..6), cut in 0usize..2000) {
+            let text = har_of(&entries);
+            let cut = cut.min(text.len());
+            let _ = judge_reader(&text.as_bytes()[..cut], Profile::Chromium, Keep::All);
+        }
+    }
 
     #[test]
     fn progress_passes_every_byte_through() {

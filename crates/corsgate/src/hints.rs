@@ -5,19 +5,9 @@
 //! scheme, port or host) and the warnings worth knowing even when allowed.
 
 use corsgate_core::{Origin, Refusal, Request, Response, Stage, Verdict};
-use serde::Serialize;
 use url::Url;
 
-use crate::check::{Asked, Exchange};
-
-/// One hint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hint {
-    /// Stable code, e.g. `preflight_auth_before_cors`.
-    pub code: &'static str,
-    /// For a person.
-    pub message: String,
-}
+use crate::report::{Asked, Exchange, Hint};
 
 /// The answer to the same request with another origin.
 #[derive(Debug, Clone)]
@@ -381,6 +371,37 @@ pub fn mixup(value: &str, origin: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vary_origin_is_found_in_any_line_and_list() {
+        let cases: &[(&[&str], bool)] = &[
+            (&[], false),
+            (&["Origin"], true),
+            (&["origin"], true),
+            (&["Accept-Encoding, Origin"], true),
+            (&["Accept-Encoding", " ORIGIN "], true),
+            (&["*"], true),
+            (&["Origins"], false),
+            (&["Accept-Encoding"], false),
+            (&["X-Origin"], false),
+        ];
+        for (lines, want) in cases {
+            let mut r = Response::new(200);
+            for l in *lines {
+                r = r.header("Vary", *l);
+            }
+            assert_eq!(has_vary_origin(&r), *want, "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn every_stage_has_a_name_for_people() {
+        let names = [Stage::Preflight, Stage::Actual, Stage::Redirect].map(stage_name);
+        assert_eq!(
+            names,
+            ["preflight response", "response", "redirect response"]
+        );
+    }
 
     #[test]
     fn mixups() {

@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 
 use corsgate_core::{Stage, StepKind};
 
-use crate::check::{CheckReport, Exchange};
 use crate::cli::ColorChoice;
+use crate::report::{CheckReport, Exchange};
 
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]
@@ -98,11 +98,11 @@ fn exchange(out: &mut String, st: &Style, e: &Exchange, author: &[String]) {
     }
 }
 
-/// The lines of a remedy: headers to set, `Vary` to merge, headers to remove,
+/// The lines of a fix: headers to set, `Vary` to merge, headers to remove,
 /// status; when the response it concerns is known, what it already has is not repeated.
 pub fn remedy_lines(
     out: &mut String,
-    r: &corsgate_core::remedy::Remedy,
+    r: &crate::report::Fix,
     indent: &str,
     before: Option<&corsgate_core::Response>,
 ) {
@@ -276,22 +276,22 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         };
         let _ = writeln!(out, "\n{}", st.bold(title));
         for (i, f) in report.fixes.iter().enumerate() {
-            let which = match f.remedy.stage {
-                Stage::Preflight => "preflight response",
-                Stage::Actual => "response",
-                Stage::Redirect => "redirect response",
+            let which = match f.stage {
+                Some(Stage::Preflight) => "preflight response",
+                Some(Stage::Redirect) => "redirect response",
+                Some(Stage::Actual) | None => "response",
             };
             let who = if f.client_side() { "client" } else { which };
-            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.remedy.sentence);
+            let _ = writeln!(out, "  {}. [{who}] {}", i + 1, f.sentence);
             let before = report
                 .exchanges
                 .iter()
                 .find(|e| {
-                    (e.stage == Stage::Preflight) == (f.remedy.stage == Stage::Preflight)
-                        && e.url == f.remedy.url
+                    (e.stage == Stage::Preflight) == (f.stage == Some(Stage::Preflight))
+                        && f.url.as_ref() == Some(&e.url)
                 })
                 .map(|e| &e.response);
-            remedy_lines(&mut out, &f.remedy, "       ", before);
+            remedy_lines(&mut out, f, "       ", before);
         }
     }
     if !report.allowed && !report.fix_alternatives.is_empty() {
@@ -301,8 +301,8 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
             st.bold("Or, on the server, instead of the client-side step:")
         );
         for f in &report.fix_alternatives {
-            let _ = writeln!(out, "  • [redirect response] {}", f.remedy.sentence);
-            remedy_lines(&mut out, &f.remedy, "       ", None);
+            let _ = writeln!(out, "  • [redirect response] {}", f.sentence);
+            remedy_lines(&mut out, f, "       ", None);
         }
     }
     if !report.allowed && !report.learned.is_empty() {
@@ -370,4 +370,96 @@ pub fn check(report: &CheckReport, st: &Style) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Fix;
+    use corsgate_core::Response;
+
+    fn fix() -> Fix {
+        Fix {
+            set_headers: vec![
+                (
+                    "Access-Control-Allow-Origin".into(),
+                    "https://app.example".into(),
+                ),
+                ("Access-Control-Allow-Credentials".into(), "true".into()),
+            ],
+            vary: vec!["Origin".into()],
+            remove_headers: vec!["Location".into()],
+            status: Some(204),
+            ..Fix::advice("allow it")
+        }
+    }
+
+    #[test]
+    fn fix_lines_leave_out_what_the_answer_already_has() {
+        let all = [
+            "set    Access-Control-Allow-Origin: https://app.example",
+            "set    Access-Control-Allow-Credentials: true",
+            "vary   add Origin",
+            "remove Location",
+            "status 204",
+        ];
+        let cases: Vec<(Option<Response>, Vec<&str>)> = vec![
+            (None, all.to_vec()),
+            // One line with the exact value: not repeated.
+            (
+                Some(
+                    Response::new(200).header("Access-Control-Allow-Origin", "https://app.example"),
+                ),
+                vec![all[1], all[2], all[3], all[4]],
+            ),
+            // Two lines of it (a duplicate is the problem): repeated.
+            (
+                Some(
+                    Response::new(200)
+                        .header("Access-Control-Allow-Origin", "https://app.example")
+                        .header("Access-Control-Allow-Origin", "https://app.example"),
+                ),
+                all.to_vec(),
+            ),
+            // Another value: repeated.
+            (
+                Some(Response::new(200).header("Access-Control-Allow-Credentials", "TRUE")),
+                all.to_vec(),
+            ),
+            // Vary already has Origin, in a list, any case.
+            (
+                Some(Response::new(200).header("Vary", "Accept-Encoding, ORIGIN")),
+                vec![all[0], all[1], all[3], all[4]],
+            ),
+            (
+                Some(Response::new(200).header("Vary", "Origins")),
+                all.to_vec(),
+            ),
+        ];
+        for (before, want) in cases {
+            let mut out = String::new();
+            remedy_lines(&mut out, &fix(), "  ", before.as_ref());
+            let got: Vec<&str> = out.lines().map(|l| l.strip_prefix("  ").unwrap()).collect();
+            assert_eq!(got, want, "{before:?}");
+        }
+        let mut out = String::new();
+        remedy_lines(&mut out, &Fix::advice("only a sentence"), "  ", None);
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let never = Style::new(ColorChoice::Never);
+        let always = Style::new(ColorChoice::Always);
+        for (paint, code) in [
+            (Style::ok as fn(&Style, &str) -> String, "32"),
+            (Style::bad, "31"),
+            (Style::warn, "33"),
+            (Style::bold, "1"),
+            (Style::dim, "2"),
+        ] {
+            assert_eq!(paint(&never, "x"), "x");
+            assert_eq!(paint(&always, "x"), format!("\x1b[{code}mx\x1b[0m"));
+        }
+    }
 }

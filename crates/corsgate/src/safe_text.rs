@@ -19,11 +19,12 @@ use corsgate_core::{
     Browser, Credentials, Mode, Outgoing, Profile, Request, Response, Stage, Verdict,
 };
 
-use crate::check::{self, Asked, CheckReport, Exchange};
+use crate::check;
 use crate::cli::ColorChoice;
-use crate::fix::Fix;
 use crate::render::{self, Style};
-use crate::snippets::ServerKind;
+use crate::report::Fix;
+use crate::report::ServerKind;
+use crate::report::{Asked, CheckReport, Exchange};
 
 /// Fails with the place and the text when `text` gives unsafe advice.
 fn assert_safe(format: &str, case: &str, text: &str) {
@@ -116,7 +117,7 @@ fn every_refusal_variant_in_check_outputs_and_fixes() {
                 {
                     let fix = Fix::new(report.remedy.clone(), server, false);
                     let mut lines = String::new();
-                    render::remedy_lines(&mut lines, &fix.remedy, "  ", None);
+                    render::remedy_lines(&mut lines, &fix, "  ", None);
                     assert_safe("fix lines", &case, &lines);
                     if let Some(s) = &fix.snippet {
                         assert_safe("fix snippet", &case, &s.text);

@@ -1,6 +1,6 @@
 //! `corsgate scan`: finds CORS misconfigurations in a deployed endpoint.
 //!
-//! 1. [`probes::plan`] picks the `Origin` values: controls (none, same origin,
+//! 1. `probes::plan` picks the `Origin` values: controls (none, same origin,
 //!    the user's trusted origins, a pattern's representative origin), then
 //!    the shared catalogue of hostile origins ([`corsgate_core::hostile`]):
 //!    deterministic, so one run is the verdict.
@@ -14,16 +14,16 @@
 //!    credentials: could a page on that origin read it (or pass the preflight)?
 //!    An origin no browser sends (upper case, `%0b`) is sent raw and judged
 //!    by whether the answer echoes it.
-//! 4. [`findings::find`] turns the judgements and the raw headers into typed
+//! 4. `findings::find` turns the judgements and the raw headers into typed
 //!    findings with a severity, the evidence, why it matters and the fix; the
 //!    fix includes a corsgate policy validated with [`corsgate_core::Policy`].
 //!
 //! No request but GET and OPTIONS is ever sent: the preflighted PUT or DELETE
 //! itself never is.
 //!
-//! For CI, [`batch`] scans many targets ([`targets`]: URLs, a file, an OpenAPI
+//! For CI, `batch` scans many targets (`targets`: URLs, a file, an OpenAPI
 //! document) with bounded concurrency and streams each result to the chosen
-//! outputs (human, JSON, [`sarif`]) in input order; [`baseline`] marks accepted
+//! outputs (human, JSON, `sarif`) in input order; `baseline` marks accepted
 //! findings as suppressed; `--fail-on` sets the severity that fails the run.
 
 mod baseline;
@@ -44,7 +44,7 @@ use corsgate_core::{Action, Browser, Credentials, HeaderList, Origin, Profile, R
 use serde::Serialize;
 
 use crate::check::wire_request;
-use crate::cli::{parse_header, ScanArgs};
+use crate::cli::{parse_header, FailOnArg, ScanArgs};
 use crate::http::{Client, NetError, WireRequest};
 
 pub use batch::main;
@@ -55,7 +55,7 @@ pub use render::render;
 pub(crate) use {findings::FindingClass, sarif::SarifWriter};
 
 /// The version of the JSON document (bumped on any incompatible change).
-pub const SCHEMA: &str = "corsgate-scan/1";
+pub const SCHEMA: &str = "corsgate-scan/2";
 
 /// The `User-Agent` of the probes.
 pub const USER_AGENT: &str = concat!("corsgate/", env!("CARGO_PKG_VERSION"), " (CORS scan)");
@@ -854,4 +854,282 @@ pub fn scan_target(
     };
     report.recount();
     Ok(report)
+}
+
+/// `--fail-on`: the lowest severity that fails the run.
+impl From<FailOnArg> for Severity {
+    fn from(f: FailOnArg) -> Self {
+        match f {
+            FailOnArg::Info => Severity::Info,
+            FailOnArg::Low => Severity::Low,
+            FailOnArg::Medium => Severity::Medium,
+            FailOnArg::High => Severity::High,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    #[test]
+    fn targets_are_http_urls_with_a_host() {
+        let cases = [
+            ("https://api.example.com/me", Ok("https://api.example.com")),
+            ("http://127.0.0.1:8080/x?y", Ok("http://127.0.0.1:8080")),
+            (
+                "HTTPS://API.Example.COM:443/",
+                Ok("https://api.example.com"),
+            ),
+            ("ftp://files.example.com/", Err("ftp: URL")),
+            ("file:///etc/passwd", Err("file: URL")),
+            ("data:text/plain,x", Err("data: URL")),
+            ("api.example.com/me", Err("not a valid URL")),
+            ("", Err("not a valid URL")),
+        ];
+        for (url, want) in cases {
+            match (target(url), want) {
+                (Ok((_, origin)), Ok(o)) => assert_eq!(origin.as_str(), o, "{url}"),
+                (Err(e), Err(says)) => {
+                    assert!(matches!(e, ScanError::Usage(_)), "{url}");
+                    assert!(e.to_string().contains(says), "{url}: {e}");
+                }
+                (got, want) => panic!("{url}: got {:?}, want {want:?}", got.map(|g| g.1)),
+            }
+        }
+    }
+
+    #[test]
+    fn trusted_origins_are_origins_or_patterns_never_null_or_any() {
+        let ok = [
+            ("https://app.example.com", "https://app.example.com"),
+            (
+                "https://app.example.com/page?q=1",
+                "https://app.example.com",
+            ),
+            ("http://localhost:3000", "http://localhost:3000"),
+            ("https://*.example.com", "https://*.example.com"),
+            ("http://localhost:*", "http://localhost:*"),
+        ];
+        for (arg, entry) in ok {
+            let parsed = trusted_origin(arg).unwrap_or_else(|e| panic!("{arg}: {e}"));
+            assert_eq!(entry_string(&parsed), entry, "{arg}");
+        }
+        let refused = [
+            ("*", "every origin"),
+            (" * ", "every origin"),
+            ("null", "never a safe origin"),
+            ("ftp://app.example.com", "http:// or https://"),
+            ("https://*", "a pattern is"),
+        ];
+        for (arg, says) in refused {
+            let e = trusted_origin(arg).expect_err(arg);
+            assert!(e.to_string().contains(says), "{arg}: {e}");
+        }
+    }
+
+    proptest! {
+        /// What `--origin` accepts prints back as an entry that parses to
+        /// the same thing (the policy suggestion and the report use it).
+        #[test]
+        fn trusted_entries_round_trip(
+            scheme in prop::sample::select(vec!["http", "https"]),
+            labels in prop::collection::vec("[a-z][a-z0-9]{0,6}", 1..4),
+            wildcard in any::<bool>(),
+            port in prop::option::of(prop_oneof![Just(None), (1u16..).prop_map(Some)]),
+        ) {
+            let host = format!("{}.example", labels.join("."));
+            let star = if wildcard { "*." } else { "" };
+            let port = match port {
+                None => String::new(),
+                Some(None) => ":*".to_owned(),
+                Some(Some(p)) => format!(":{p}"),
+            };
+            let arg = format!("{scheme}://{star}{host}{port}");
+            let parsed = trusted_origin(&arg);
+            prop_assert!(parsed.is_ok(), "{}: {:?}", arg, parsed.as_ref().err().map(ToString::to_string));
+            let parsed = parsed.expect("checked");
+            let again = trusted_origin(&entry_string(&parsed)).expect("its own entry parses");
+            prop_assert_eq!(&again, &parsed);
+            prop_assert!(!matches!(parsed, AllowedOrigin::Any));
+        }
+    }
+
+    #[test]
+    fn a_raw_origin_is_read_only_when_echoed_byte_for_byte() {
+        let origin = "https://app.example.com`.evil.net";
+        /// (the answer's lines, (read without credentials, with))
+        type Case<'a> = (&'a [(&'a str, &'a str)], (bool, bool));
+        let cases: &[Case] = &[
+            (&[], (false, false)),
+            (&[("Access-Control-Allow-Origin", origin)], (true, false)),
+            (
+                &[
+                    ("Access-Control-Allow-Origin", origin),
+                    ("Access-Control-Allow-Credentials", "true"),
+                ],
+                (true, true),
+            ),
+            (
+                &[
+                    ("Access-Control-Allow-Origin", origin),
+                    ("Access-Control-Allow-Credentials", "TRUE"),
+                ],
+                (true, false),
+            ),
+            (&[("Access-Control-Allow-Origin", "*")], (false, false)),
+            (
+                &[(
+                    "Access-Control-Allow-Origin",
+                    "https://APP.example.com`.evil.net",
+                )],
+                (false, false),
+            ),
+        ];
+        for (headers, (read, with_credentials)) in cases {
+            let mut r = Response::new(200);
+            for (n, v) in *headers {
+                r = r.header(*n, *v);
+            }
+            let (plain, creds) = judge_raw(origin, &r);
+            assert_eq!(
+                (plain.allowed, creds.allowed),
+                (*read, *with_credentials),
+                "{headers:?}"
+            );
+            assert_eq!(plain.refusal.is_none(), plain.allowed);
+            assert_eq!(creds.refusal, (!creds.allowed).then_some("not_echoed"));
+        }
+    }
+
+    #[test]
+    fn the_engine_judges_a_probe_answer_as_a_browser() {
+        let req = |origin: &str, method: &str, credentials| {
+            Request::builder(origin, "https://api.example/me")
+                .method(method)
+                .credentials(credentials)
+                .build()
+                .unwrap()
+        };
+        let app = "https://app.example";
+        let cases = [
+            (
+                req(app, "GET", Credentials::Omit),
+                Response::new(200).header("Access-Control-Allow-Origin", app),
+                true,
+                None,
+            ),
+            (
+                req(app, "GET", Credentials::Omit),
+                Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                true,
+                None,
+            ),
+            (
+                req(app, "GET", Credentials::Include),
+                Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                false,
+                Some("wildcard_origin_with_credentials"),
+            ),
+            (
+                req(app, "GET", Credentials::Omit),
+                Response::new(200),
+                false,
+                Some("missing_allow_origin"),
+            ),
+            (
+                req(app, "GET", Credentials::Omit),
+                Response::new(302)
+                    .header("Location", "https://api.example/x")
+                    .header("Access-Control-Allow-Origin", app),
+                false,
+                Some("redirect_not_followed"),
+            ),
+            (
+                req(app, "PUT", Credentials::Omit),
+                Response::new(204)
+                    .header("Access-Control-Allow-Origin", app)
+                    .header("Access-Control-Allow-Methods", "PUT"),
+                true,
+                None,
+            ),
+            (
+                req(app, "PUT", Credentials::Omit),
+                Response::new(204).header("Access-Control-Allow-Origin", app),
+                false,
+                Some("method_not_allowed"),
+            ),
+        ];
+        for (request, response, allowed, refusal) in cases {
+            let a = judge(Profile::Chromium, &request, &response);
+            assert_eq!(
+                (a.allowed, a.refusal),
+                (allowed, refusal),
+                "{} {:?}",
+                request.method(),
+                response
+            );
+        }
+    }
+
+    #[test]
+    fn only_cors_vary_and_location_lines_are_kept_in_order() {
+        let mut h = HeaderList::new();
+        for (n, v) in [
+            ("Content-Type", "text/plain"),
+            ("access-control-allow-origin", "https://a.example"),
+            ("Vary", "Origin"),
+            ("Set-Cookie", "s=1"),
+            ("Location", "/x"),
+            ("ACCESS-CONTROL-ALLOW-CREDENTIALS", "true"),
+            ("X-Access-Control-Fake", "1"),
+        ] {
+            h.append(n, v);
+        }
+        let kept: Vec<String> = cors_lines(&h).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            kept,
+            [
+                "access-control-allow-origin",
+                "Vary",
+                "Location",
+                "ACCESS-CONTROL-ALLOW-CREDENTIALS"
+            ]
+        );
+    }
+
+    #[test]
+    fn user_headers_are_what_a_signed_in_request_carries_not_what_the_scanner_sets() {
+        let parse = |h: &str| {
+            let cli =
+                crate::Cli::try_parse_from(["corsgate", "scan", "https://a.example/", "-H", h])
+                    .expect("parses");
+            match cli.command {
+                crate::Command::Scan(a) => user_headers(&a),
+                _ => unreachable!(),
+            }
+        };
+        for ok in [
+            "Cookie: session=1",
+            "Authorization: Bearer x",
+            "X-Api-Key: a:b",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+        let refused = [
+            ("Origin: https://x.example", "sets Origin itself"),
+            ("host: x", "sets host itself"),
+            ("Access-Control-Request-Method: PUT", "itself"),
+            ("Content-Length: 5", "itself"),
+            ("Bad Name: x", "not a valid header name"),
+            ("nocolon", "has no ':'"),
+            ("X-A: a\rb", "NUL, CR or LF"),
+        ];
+        for (h, says) in refused {
+            let e = parse(h).expect_err(h);
+            assert!(e.to_string().contains(says), "{h}: {e}");
+        }
+    }
 }

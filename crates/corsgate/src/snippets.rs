@@ -4,38 +4,9 @@
 //! allows exactly the request at hand: one origin, its method, its headers.
 
 use corsgate_core::{HeaderList, Profile, Request};
-use serde::Serialize;
 
-use crate::check::Exchange;
+use crate::report::{Exchange, ServerKind, Snippet};
 use corsgate_core::remedy::Remedy;
-
-use crate::fix::Snippet;
-
-/// The server software, as far as its headers tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerKind {
-    /// nginx or OpenResty.
-    Nginx,
-    /// Apache httpd.
-    Apache,
-    /// Node.js Express.
-    Express,
-    /// Not told: snippets are a corsgate policy.
-    Unknown,
-}
-
-impl ServerKind {
-    /// The name for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            ServerKind::Nginx => "nginx",
-            ServerKind::Apache => "Apache",
-            ServerKind::Express => "Express",
-            ServerKind::Unknown => "corsgate policy (corsgate serve, or corsgate-tower in axum)",
-        }
-    }
-}
 
 /// Detects the server from the responses' headers. The application framework
 /// (`X-Powered-By`) wins over the front server, since that is where CORS

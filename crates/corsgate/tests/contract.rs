@@ -142,7 +142,7 @@ fn the_gateway_in_front_of_an_api_keeps_the_contract() {
     let junit = std::env::temp_dir().join(format!("corsgate-contract-{}.xml", std::process::id()));
     let (code, v, stderr) = test_json(&url, "gw", &["--junit", junit.to_str().unwrap()]);
     assert_eq!(code, 0, "{:?}\n{stderr}", failing(&v));
-    assert_eq!(v["schema"], "corsgate-test/1");
+    assert_eq!(v["schema"], "corsgate-test/2");
     let all = cases(&v);
     let readable = all
         .iter()
@@ -310,7 +310,7 @@ fn missing_vary_and_unexposed_headers_are_named() {
         "{}",
         ok["problems"]
     );
-    assert!(ok["problems"][0]["fix"]
+    assert!(ok["problems"][0]["fix"]["sentence"]
         .as_str()
         .unwrap()
         .contains("Access-Control-Expose-Headers"));
@@ -334,6 +334,14 @@ fn a_server_without_cors_fails_the_allowed_cases_with_the_browser_reason() {
     let ok = case(&v, "https://app.example.com", "GET");
     assert_eq!(ok["problems"][0]["code"], "readable_but_refused");
     assert_eq!(ok["actual"]["refusal"], "missing_allow_origin");
+    // The browser's structured fix, in the one `fix` shape (report::Fix).
+    let fix = &ok["problems"][0]["fix"];
+    assert_eq!(fix["stage"], "actual", "{fix:#}");
+    assert!(fix["set_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h[0] == "Access-Control-Allow-Origin" && h[1] == "https://app.example.com"));
 }
 
 #[test]

@@ -310,6 +310,19 @@ fn chrome_har_is_judged() {
     assert_eq!(pre["code"], "header_not_allowed");
     assert!(pre["message"].as_str().unwrap().contains("x-token"));
     assert_eq!(pre["preflight"], true);
+    // The one `fix` shape (report::Fix), the structured change included.
+    assert_eq!(pre["fix"]["stage"], "preflight", "{pre:#}");
+    assert!(pre["fix"]["set_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h[0] == "Access-Control-Allow-Headers"
+            && h[1]
+                .as_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("x-token")));
+    assert!(pre["fix"]["sentence"].is_string() && pre["fix"]["snippet"].is_null());
 
     let nothing = result(&v, &format!("{API}/nothing"), "GET");
     assert_eq!(nothing["outcome"], "unknown");

@@ -420,7 +420,7 @@ fn human_report_groups_by_severity() {
 fn json_carries_the_documented_fields() {
     let s = allowing(|_| true, true, true);
     let (_, v) = scan(&s, &["-X", "PATCH", "-H", "Cookie: session=abc"]);
-    assert_eq!(v["schema"], "corsgate-scan/1");
+    assert_eq!(v["schema"], "corsgate-scan/2");
     assert!(v["target"]["url"].as_str().unwrap().ends_with("/api/me"));
     assert!(v["target"]["origin"]
         .as_str()
@@ -439,9 +439,13 @@ fn json_carries_the_documented_fields() {
     let probes = v["probes"].as_array().unwrap();
     assert_eq!(sum["probes"].as_u64().unwrap() as usize, probes.len());
     for f in findings(&v) {
-        for k in ["class", "severity", "title", "why", "fix"] {
+        for k in ["class", "severity", "title", "why"] {
             assert!(f[k].is_string(), "finding.{k}: {f:#}");
         }
+        // The one `fix` shape (report::Fix): advice names no response.
+        assert!(f["fix"]["sentence"].is_string(), "finding.fix: {f:#}");
+        assert_eq!(f["fix"]["side"], "server");
+        assert!(f["fix"]["stage"].is_null() && f["fix"]["set_headers"].is_array());
         assert!(f["credentials"].is_boolean());
         assert!(f["also_allowed"].is_array());
         assert!(f.get("origin").is_some() && f.get("attacker_domain").is_some());

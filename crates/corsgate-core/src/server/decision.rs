@@ -760,14 +760,10 @@ impl Policy {
     /// ([`crate::shadow`]): the decision, except that a preflight's answer
     /// is not built (only its verdict is compared). Call it before a
     /// [`decide_taking`](Self::decide_taking) moves the request's `Origin`.
-    pub fn decide_shadow(
-        &self,
-        method: &Method,
-        headers: &HeaderMap,
-    ) -> crate::shadow::ShadowDecision {
+    pub fn decide_shadow(&self, method: &Method, headers: &HeaderMap) -> ShadowDecision {
         match self.decide_inner(method, headers, false) {
-            Decided::Done(d) => crate::shadow::ShadowDecision::Decided(d),
-            Decided::Answer(a) => crate::shadow::ShadowDecision::Preflight {
+            Decided::Done(d) => ShadowDecision::Decided(d),
+            Decided::Answer(a) => ShadowDecision::Preflight {
                 allowed: a.allowed,
                 reason: a.reason,
             },
@@ -1057,6 +1053,24 @@ fn join_lines(headers: &HeaderMap) -> Option<HeaderValue> {
         joined.extend_from_slice(line.as_bytes());
     }
     HeaderValue::from_bytes(&joined).ok()
+}
+
+/// The candidate's decision, as [`Policy::decide_shadow`] makes it: a
+/// preflight's answer is not built, only its verdict kept.
+///
+/// [`Policy::decide_shadow`]: crate::policy::Policy::decide_shadow
+/// (compared with the enforced decision in `crate::shadow`)
+#[derive(Debug, Clone)]
+pub enum ShadowDecision {
+    /// A request passed on (or not CORS): the whole decision.
+    Decided(Decision),
+    /// A preflight: whether it would be allowed, and why.
+    Preflight {
+        /// Whether the candidate allows it.
+        allowed: bool,
+        /// Why.
+        reason: Reason,
+    },
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub fn junit(report: &TestReport) -> String {
         let body: Vec<String> = c
             .problems
             .iter()
-            .map(|p| format!("{}: {}\nfix: {}", p.code, p.message, p.fix))
+            .map(|p| format!("{}: {}\nfix: {}", p.code, p.message, p.fix.sentence))
             .collect();
         let _ = writeln!(
             x,

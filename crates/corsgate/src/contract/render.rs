@@ -50,8 +50,8 @@ pub fn render(report: &TestReport, st: &Style) -> String {
         }
         for p in &c.problems {
             let _ = writeln!(out, "    {} {}", st.bad(p.code), p.message);
-            if !p.fix.is_empty() {
-                let _ = writeln!(out, "    {} {}", st.bold("fix:"), p.fix);
+            if !p.fix.sentence.is_empty() {
+                let _ = writeln!(out, "    {} {}", st.bold("fix:"), p.fix.sentence);
             }
         }
     }

@@ -6,7 +6,7 @@
 //! through the engine's refusal enum.
 //!
 //! * [`table`] — one table per message family (Chromium, Firefox, WebKit).
-//! * [`parse`] — reading a pasted message into a row, its value, URLs, origin
+//! * `parse` — reading a pasted message into a row, its value, URLs, origin
 //!   and status, for each family.
 //!
 //! Redirect-aware: after a redirect across origins from a cross-origin URL,
@@ -26,9 +26,8 @@ use corsgate_core::{Refusal, Stage};
 use serde::Serialize;
 
 use crate::cli::ExplainArgs;
-use crate::fix::Fix;
 use crate::render::Style;
-use crate::snippets::ServerKind;
+use crate::report::{Fix, ServerKind};
 
 use parse::{Kind, Parsed};
 use table::Settle;
@@ -484,8 +483,8 @@ pub fn render(e: &Explanation, st: &Style) -> String {
         }
     }
     if let Some(f) = &e.fix {
-        let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.remedy.sentence);
-        crate::render::remedy_lines(&mut out, &f.remedy, "    ", None);
+        let _ = writeln!(out, "\n{}\n  {}", st.bold("Fix:"), f.sentence);
+        crate::render::remedy_lines(&mut out, f, "    ", None);
     }
     if let Some(c) = &e.check {
         let _ = writeln!(

@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::{assert_safe, assert_safe_json, style, Rng};
-use crate::cli::{Cli, Command};
+use crate::{Cli, Command};
 
 /// The origin the endpoints mean to trust.
 const TRUSTED: &str = "https://app.example.com";
@@ -352,7 +352,7 @@ fn generated_endpoints_in_scan_and_contract_outputs() {
                 .unwrap_or_else(|err| panic!("scan of {case}: {err}"));
             for f in &report.findings {
                 classes.insert(f.class.name());
-                for t in [&f.title, &f.why, &f.fix] {
+                for t in [&f.title, &f.why, &f.fix.sentence] {
                     assert_safe("scan finding", &case, t);
                 }
             }
@@ -394,7 +394,7 @@ fn generated_endpoints_in_scan_and_contract_outputs() {
             for p in &c.problems {
                 problems.insert(p.code);
                 assert_safe("test problem", &case, &p.message);
-                assert_safe("test fix", &case, &p.fix);
+                assert_safe("test fix", &case, &p.fix.sentence);
             }
         }
         assert_safe(

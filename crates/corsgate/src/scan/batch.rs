@@ -127,7 +127,7 @@ enum Stdout {
     Full,
     /// One block per target and a summary.
     Compact,
-    /// The `corsgate-scan/1` document of one target.
+    /// The `corsgate-scan/2` document of one target.
     JsonOne,
     /// A `corsgate-scan-set/1` document, streamed.
     JsonSet { first: bool },

@@ -6,6 +6,8 @@ use corsgate_core::hostile::{self, HostileClass, Reach};
 use corsgate_core::Policy;
 use serde::Serialize;
 
+use crate::report::Fix;
+
 use super::probes::{PlannedOrigin, ProbeKind};
 use super::{ProbeRecord, ProbeRequest};
 
@@ -238,7 +240,7 @@ impl Evidence {
 pub struct Finding {
     /// What kind.
     pub class: FindingClass,
-    /// The class's stable rule id ([`FindingClass::rule_id`]), for SARIF and CI.
+    /// The class's stable rule id (`FindingClass::rule_id`), for SARIF and CI.
     pub rule_id: &'static str,
     /// How bad.
     pub severity: Severity,
@@ -256,8 +258,8 @@ pub struct Finding {
     pub evidence: Evidence,
     /// Why it matters, in one sentence.
     pub why: String,
-    /// How to fix it.
-    pub fix: String,
+    /// How to fix it ([`Fix`]: a sentence, `stage` null).
+    pub fix: Fix,
     /// Other probe origins allowed for the same reason (or explained by this finding).
     pub also_allowed: Vec<String>,
 }
@@ -583,7 +585,7 @@ fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Findin
                 f.severity = s;
                 f.title = title;
                 f.why = why;
-                f.fix = fix;
+                f.fix = Fix::advice(fix);
                 f.credentials = h.credentials;
                 f.browsers = h.plan.browsers;
                 f.also_allowed.retain(|o| Some(o) != h.plan.origin.as_ref());
@@ -607,7 +609,7 @@ fn trust_findings(records: &[ProbeRecord], plan: &[PlannedOrigin]) -> Vec<Findin
             browsers: h.plan.browsers,
             evidence: Evidence::of(h.evidence),
             why,
-            fix,
+            fix: Fix::advice(fix),
             also_allowed: Vec::new(),
         });
     }
@@ -653,7 +655,7 @@ fn server_finding(
         browsers: None,
         evidence: Evidence::of(r),
         why: why.to_owned(),
-        fix: fix.to_owned(),
+        fix: Fix::advice(fix),
         also_allowed: Vec::new(),
     }
 }

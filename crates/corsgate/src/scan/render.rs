@@ -112,7 +112,7 @@ pub fn render(report: &ScanReport, st: &Style) -> String {
                 }
             }
             let _ = writeln!(out, "      why:   {}", f.why);
-            let _ = writeln!(out, "      fix:   {}", f.fix);
+            let _ = writeln!(out, "      fix:   {}", f.fix.sentence);
             if !f.also_allowed.is_empty() {
                 let _ = writeln!(out, "      also allowed: {}", f.also_allowed.join(", "));
             }

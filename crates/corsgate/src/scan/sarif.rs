@@ -314,7 +314,7 @@ impl Rules {
         self.extra.push(rule_json(
             rule_id(f),
             class,
-            (&f.title, &f.why, &f.fix),
+            (&f.title, &f.why, &f.fix.sentence),
             f.severity.max(Severity::Low),
         ));
         RULES.len() + self.extra_classes.len() - 1
