@@ -10,9 +10,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::browser::init::HeadersForm;
 use crate::browser::profile::Profile;
 use crate::headers::HeaderList;
-use crate::browser::init::HeadersForm;
 
 /// Why a request header is not CORS-safelisted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
