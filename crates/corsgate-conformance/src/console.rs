@@ -429,7 +429,7 @@ pub fn compare(
                 // Only where the profile says the browser names a header the
                 // engine does not model.
                 let unmodelled = profile.disallowed_header_named()
-                    != corsgate_core::DisallowedHeaderNamed::FirstSorted;
+                    == corsgate_core::DisallowedHeaderNamed::WebKitHeaderMap;
                 if class_ok
                     && !named_ok
                     && unmodelled

@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod advice;
+pub mod blink_header_map;
 pub mod browser;
 pub mod cache;
 pub mod cors_check;
