@@ -212,7 +212,10 @@ fn answer(mut stream: TcpStream, page: bool) {
             if h == "\r\n" || h == "\n" {
                 break;
             }
-            if let Some(v) = h.strip_prefix("Origin: ").or_else(|| h.strip_prefix("origin: ")) {
+            if let Some(v) = h
+                .strip_prefix("Origin: ")
+                .or_else(|| h.strip_prefix("origin: "))
+            {
                 origin = v.trim().to_owned();
             }
         }
@@ -246,7 +249,9 @@ fn decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = s
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b[i], hex) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -270,9 +275,17 @@ fn main() {
     let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(400);
     let page = TcpListener::bind("127.0.0.1:0").expect("bind");
     let target = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let page_url = format!("http://localhost:{}", page.local_addr().expect("addr").port());
-    let target_url = format!(
+    let page_url = format!(
         "http://localhost:{}",
+        page.local_addr().expect("addr").port()
+    );
+    // `BLINK_TARGET_HOST=name.test` sends the requests to that name
+    // (resolved to 127.0.0.1 by Chromium's host resolver rules): an origin
+    // that is not potentially trustworthy, unlike `localhost`.
+    let target_host = std::env::var("BLINK_TARGET_HOST").ok();
+    let target_url = format!(
+        "http://{}:{}",
+        target_host.as_deref().unwrap_or("localhost"),
         target.local_addr().expect("addr").port()
     );
     thread::spawn(move || serve(page, true));
@@ -282,12 +295,44 @@ fn main() {
     let chromedriver =
         std::env::var("CORSGATE_CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
     let chromium = std::env::var("CORSGATE_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-    let driver = Driver::start(&chromedriver, &chromium).expect("chromium starts");
-    driver.navigate(&format!("{page_url}/")).expect("page loads");
+    let driver = match &target_host {
+        None => Driver::start(&chromedriver, &chromium).expect("chromium starts"),
+        Some(host) => {
+            let profile_dir =
+                std::env::temp_dir().join(format!("corsgate-blink-order-{}", std::process::id()));
+            let mut args: Vec<String> = corsgate_conformance::webdriver::CHROMIUM_FLAGS
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            args.push(format!("--user-data-dir={}", profile_dir.display()));
+            args.push(format!("--host-resolver-rules=MAP {host} 127.0.0.1"));
+            let caps = json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": chromium, "args": args},
+                "goog:loggingPrefs": {"browser": "ALL"},
+                "timeouts": {"script": 300_000, "pageLoad": 60_000}
+            }}});
+            let mut d = Driver::launch(
+                &chromedriver,
+                |port| vec![format!("--port={port}")],
+                &caps,
+                profile_dir,
+            )
+            .expect("chromium starts");
+            d.console_source = corsgate_conformance::webdriver::ConsoleSource::ChromeLog;
+            d
+        }
+    };
+    driver
+        .navigate(&format!("{page_url}/"))
+        .expect("page loads");
     let mut console = driver.console().expect("console");
     for chunk in jobs.chunks(200) {
         let r = driver
-            .execute_async(RUNNER, vec![Value::Array(chunk.to_vec()), json!(target_url)])
+            .execute_async(
+                RUNNER,
+                vec![Value::Array(chunk.to_vec()), json!(target_url)],
+            )
             .expect("script runs");
         assert_eq!(r, json!("ok"), "{r}");
         console.extend(driver.console().expect("console"));

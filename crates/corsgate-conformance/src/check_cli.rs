@@ -92,7 +92,8 @@ impl CheckCli<'_> {
             .arg("--no-probe")
             .arg("--json");
         for (n, v) in &case.request.headers {
-            cmd.arg("--header").arg(format!("{n}: {v}"));
+            // One argument, so a name starting with `-` is not read as an option.
+            cmd.arg(format!("--header={n}: {v}"));
         }
         let out = cmd
             .output()

@@ -213,7 +213,7 @@ fn check_preflight(
         safelist::unsafe_request_header_names(request.headers(), profile);
     // The browser names the first disallowed one in the order it walks them
     // (those unsafe only through the 1024-byte total come last).
-    if let Some(order) = profile.unsafe_header_order(request.headers(), request.initiator()) {
+    if let Some(order) = profile.unsafe_header_order(request) {
         unsafe_names.sort_by_key(|u| {
             (
                 matches!(u.reason, safelist::UnsafeReason::TotalTooLarge { .. }),
