@@ -30,7 +30,15 @@
 //! `XMLHttpRequest`, every one named as this order predicts, on Chromium
 //! 156; then by the conformance matrix.
 
-use crate::request::Initiator;
+/// How script's headers reach Blink's request map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insertion {
+    /// `fetch()`: its header list is an ordered map, copied in sorted order.
+    Sorted,
+    /// `XMLHttpRequest`: its own map, filled in the order script set the
+    /// headers, copied in that map's slot order.
+    ViaOwnMap,
+}
 
 /// The header Blink adds to every request's map after script's. Its name
 /// matters only through where it lands when the table grows: `User-Agent`
@@ -216,7 +224,7 @@ impl Table {
 /// them) in the order Chromium's network service sees them, for a request
 /// that carries the user-agent client hints (`client_hints`: see
 /// [`sends_client_hints`]) or not.
-pub fn network_order(names: &[String], initiator: Initiator, client_hints: bool) -> Vec<String> {
+pub fn network_order(names: &[String], insertion: Insertion, client_hints: bool) -> Vec<String> {
     let mut unique: Vec<String> = Vec::new();
     for n in names {
         let l = n.to_ascii_lowercase();
@@ -225,14 +233,14 @@ pub fn network_order(names: &[String], initiator: Initiator, client_hints: bool)
         }
     }
     let mut map = Table::new();
-    match initiator {
-        Initiator::Fetch => {
+    match insertion {
+        Insertion::Sorted => {
             unique.sort();
             for n in &unique {
                 map.insert(n);
             }
         }
-        Initiator::Xhr => {
+        Insertion::ViaOwnMap => {
             let mut own = Table::new();
             for n in &unique {
                 own.insert(n);
@@ -303,15 +311,15 @@ mod tests {
     /// through XHR, and the growth the four headers Blink adds cause.
     #[test]
     fn orders_as_chromium_named() {
-        let cases: &[(Initiator, &[&str], &[&str], &str)] = &[
+        let cases: &[(Insertion, &[&str], &[&str], &str)] = &[
             (
-                Initiator::Fetch,
+                Insertion::Sorted,
                 &["x-gjdEs.AmBuc", "Pragma", "ykrxrwaSHn1e", "0zxVfHXKJk1Cfnl"],
                 &[],
                 "pragma",
             ),
             (
-                Initiator::Xhr,
+                Insertion::ViaOwnMap,
                 &[
                     "Content-Language",
                     "dt2ajc",
@@ -339,7 +347,11 @@ mod tests {
 
     #[test]
     fn every_name_once() {
-        let order = network_order(&v(&["X-B", "x-a", "x-b", "X-C"]), Initiator::Xhr, false);
+        let order = network_order(
+            &v(&["X-B", "x-a", "x-b", "X-C"]),
+            Insertion::ViaOwnMap,
+            false,
+        );
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(sorted, v(&["x-a", "x-b", "x-c"]));

@@ -511,7 +511,10 @@ impl Profile {
         match self.disallowed_header_named() {
             DisallowedHeaderNamed::BlinkHeaderMap => Some(crate::blink_header_map::network_order(
                 &request.headers().unique_names(),
-                request.initiator(),
+                match request.initiator() {
+                    Initiator::Fetch => crate::blink_header_map::Insertion::Sorted,
+                    Initiator::Xhr => crate::blink_header_map::Insertion::ViaOwnMap,
+                },
                 crate::blink_header_map::sends_client_hints(request.url()),
             )),
             _ => None,
