@@ -275,8 +275,11 @@ fn main() {
     let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(400);
     let page = TcpListener::bind("127.0.0.1:0").expect("bind");
     let target = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // `BLINK_PAGE_HOST=name.test` serves the page from that name instead.
+    let page_host = std::env::var("BLINK_PAGE_HOST").ok();
     let page_url = format!(
-        "http://localhost:{}",
+        "http://{}:{}",
+        page_host.as_deref().unwrap_or("localhost"),
         page.local_addr().expect("addr").port()
     );
     // `BLINK_TARGET_HOST=name.test` sends the requests to that name
@@ -295,9 +298,10 @@ fn main() {
     let chromedriver =
         std::env::var("CORSGATE_CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
     let chromium = std::env::var("CORSGATE_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-    let driver = match &target_host {
-        None => Driver::start(&chromedriver, &chromium).expect("chromium starts"),
-        Some(host) => {
+    let mapped: Vec<&String> = page_host.iter().chain(target_host.iter()).collect();
+    let driver = match mapped.is_empty() {
+        true => Driver::start(&chromedriver, &chromium).expect("chromium starts"),
+        false => {
             let profile_dir =
                 std::env::temp_dir().join(format!("corsgate-blink-order-{}", std::process::id()));
             let mut args: Vec<String> = corsgate_conformance::webdriver::CHROMIUM_FLAGS
@@ -305,7 +309,11 @@ fn main() {
                 .map(|s| s.to_string())
                 .collect();
             args.push(format!("--user-data-dir={}", profile_dir.display()));
-            args.push(format!("--host-resolver-rules=MAP {host} 127.0.0.1"));
+            let rules: Vec<String> = mapped
+                .iter()
+                .map(|h| format!("MAP {h} 127.0.0.1"))
+                .collect();
+            args.push(format!("--host-resolver-rules={}", rules.join(",")));
             let caps = json!({"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {"binary": chromium, "args": args},

@@ -1,7 +1,9 @@
 //! Which disallowed request header Chromium names: the engine's `chromium`
 //! profile against the data of `examples/blink_header_order.rs` (3,400
-//! requests to `http://localhost:P` and 1,200 to `http://corsgate.test:P`
-//! — not potentially trustworthy — run in Chromium 156, kept in
+//! requests to `http://localhost:P` from a page on `http://localhost`, 1,200
+//! to `http://corsgate.test:P` — not potentially trustworthy — and 800 to
+//! `http://localhost:P` from a page on `http://page.test` (the request's URL
+//! decides, not the page's), run in Chromium 156, kept in
 //! `tests/fixtures/blink_header_order*.tsv`: the API — `headers`, `object`
 //! and `pairs` are `fetch()` with a `Headers` object, a plain object and an
 //! array of pairs —, the headers in the order script gave them (`name` for
@@ -29,7 +31,21 @@ fn the_chromium_profile_names_the_header_chromium_named_on_an_insecure_url() {
     );
 }
 
+#[test]
+fn the_chromium_profile_names_the_header_chromium_named_from_an_insecure_page() {
+    judge_from(
+        include_str!("fixtures/blink_header_order_insecure_page.tsv"),
+        "http://page.test:1",
+        "http://localhost:2/x",
+        800,
+    );
+}
+
 fn judge(data: &str, url: &str, count: usize) {
+    judge_from(data, "http://localhost:1", url, count);
+}
+
+fn judge_from(data: &str, origin: &str, url: &str, count: usize) {
     let mut compared = 0;
     let mut wrong = Vec::new();
     let mut sorted_would = 0;
@@ -43,19 +59,17 @@ fn judge(data: &str, url: &str, count: usize) {
         } else {
             Initiator::Fetch
         };
-        let mut b = Request::builder("http://localhost:1", url).initiator(initiator);
+        let mut b = Request::builder(origin, url).initiator(initiator);
         for h in headers.split(' ') {
             let (n, v) = h.split_once(':').unwrap_or((h, "v"));
             b = b.header(n, v);
         }
         let request = b.build().expect("the request builds");
         let answer = Response::new(204)
-            .header("Access-Control-Allow-Origin", "http://localhost:1")
+            .header("Access-Control-Allow-Origin", origin)
             .header("Access-Control-Allow-Headers", allow);
-        let refusal =
-            check_preflight_response(&request, "http://localhost:1", &answer, Profile::Chromium);
-        let standard =
-            check_preflight_response(&request, "http://localhost:1", &answer, Profile::Standard);
+        let refusal = check_preflight_response(&request, origin, &answer, Profile::Chromium);
+        let standard = check_preflight_response(&request, origin, &answer, Profile::Standard);
         compared += 1;
         match refusal {
             Err(Refusal::HeaderNotAllowed { header, .. }) if header == named => {}

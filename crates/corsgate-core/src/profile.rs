@@ -503,7 +503,7 @@ impl Profile {
     /// `fetch()` or `XMLHttpRequest` set them
     /// ([`crate::blink_header_map`]), and on the URL (the user-agent client
     /// hints Blink adds to potentially trustworthy ones). Checked against
-    /// Chromium 156's console on 4,600 requests with 2 to 6 disallowed headers
+    /// Chromium 156's console on 5,400 requests with 2 to 6 disallowed headers
     /// (`examples/blink_header_order.rs` in the conformance crate) and on
     /// the conformance matrix. WebKit's order
     /// ([`DisallowedHeaderNamed::WebKitHeaderMap`]) is not modelled.
