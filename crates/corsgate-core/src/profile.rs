@@ -505,8 +505,12 @@ impl Profile {
     /// hints Blink adds to potentially trustworthy ones). Checked against
     /// Chromium 156's console on 5,400 requests with 2 to 6 disallowed headers
     /// (`examples/blink_header_order.rs` in the conformance crate) and on
-    /// the conformance matrix. WebKit's order
-    /// ([`DisallowedHeaderNamed::WebKitHeaderMap`]) is not modelled.
+    /// the conformance matrix. Not modelled: after a redirect that removed
+    /// headers (client hints, `Authorization`, `Content-Type` after a 303),
+    /// the engine orders the remaining ones afresh, where Chromium keeps the
+    /// first hop's order less the removed names (no case of the fresh seeds
+    /// reached a difference); WebKit's order
+    /// ([`DisallowedHeaderNamed::WebKitHeaderMap`]).
     pub fn unsafe_header_order(self, request: &crate::Request) -> Option<Vec<String>> {
         match self.disallowed_header_named() {
             DisallowedHeaderNamed::BlinkHeaderMap => Some(crate::blink_header_map::network_order(
