@@ -54,8 +54,14 @@ pub fn console_rows(s: &mut String, browser: &str, c: &crate::console::ConsoleCo
             String::new()
         } else {
             format!(
-                "; {} of them with several request headers the answer did not allow, where {browser} quotes the first in its own order (Chromium: Blink's header-map order, `Profile::unsafe_header_order`; the first alphabetically is the one quoted in {} of them)",
-                c.several_disallowed, c.first_sorted_named
+                "; {} of them with several request headers the answer did not allow, where {browser} quotes the first {} (the first alphabetically is the one quoted in {} of them)",
+                c.several_disallowed,
+                if browser == "Chromium" {
+                    "in Blink's header-map order (`Profile::unsafe_header_order`)"
+                } else {
+                    "in its own order"
+                },
+                c.first_sorted_named
             )
         },
         if c.other_header.is_empty() {
