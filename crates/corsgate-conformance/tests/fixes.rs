@@ -417,7 +417,8 @@ fn prove(which: Which) {
             // preflight hid (a GET's redirect), as a user's run does.
             .args(["--browser", cli_browser, "--json"]);
         for (n, v) in &case.request.headers {
-            cmd.arg("--header").arg(format!("{n}: {v}"));
+            // One argument, so a name starting with `-` is not read as an option.
+            cmd.arg(format!("--header={n}: {v}"));
         }
         let out = cmd.output().expect("run corsgate check");
         serde_json::from_slice(&out.stdout).unwrap_or_default()
