@@ -94,7 +94,8 @@ impl CheckCli<'_> {
             .arg("--headers-form")
             .arg(case.request.form.name());
         for (n, v) in &case.request.headers {
-            cmd.arg("--header").arg(format!("{n}: {v}"));
+            // One argument, so a name starting with `-` is not read as an option.
+            cmd.arg(format!("--header={n}: {v}"));
         }
         let out = cmd
             .output()

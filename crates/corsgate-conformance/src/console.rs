@@ -308,6 +308,13 @@ pub struct ConsoleComparison {
     pub named: usize,
     /// Of those, the same one named by the engine.
     pub same_named: usize,
+    /// Requests where the console names a request header while the last
+    /// preflight announced several the answer did not allow.
+    pub several_disallowed: usize,
+    /// Of those, the ones where the console's header is the first of the
+    /// disallowed in alphabetical order (what the engine named before it
+    /// modelled Blink's header-map order).
+    pub first_sorted_named: usize,
     /// Blocked requests neither names a CORS class for (network errors).
     pub neither: usize,
     /// Requests where the console names another request header than the
@@ -333,7 +340,7 @@ impl fmt::Display for ConsoleComparison {
         };
         write!(
             f,
-            "{} blocked requests; class: {} / {} ({:.2} %); header/method named: {} / {} ({:.2} %), of the others {} name another disallowed header; no CORS message and no CORS refusal: {}; no message for a refused no-cors request: {}; differences: {}",
+            "{} blocked requests; class: {} / {} ({:.2} %); header/method named: {} / {} ({:.2} %) ({} with several disallowed headers, of which the first sorted is the one named in {}), of the others {} name another disallowed header; no CORS message and no CORS refusal: {}; no message for a refused no-cors request: {}; differences: {}",
             self.blocked,
             self.same_class,
             self.compared,
@@ -341,6 +348,8 @@ impl fmt::Display for ConsoleComparison {
             self.same_named,
             self.named,
             pct(self.same_named, self.named),
+            self.several_disallowed,
+            self.first_sorted_named,
             self.other_header.len(),
             self.neither,
             self.silent_no_cors.len(),
@@ -372,6 +381,28 @@ pub fn another_disallowed_header(refusal: Option<&Refusal>, got: &Class, o: &Obs
         .unwrap_or_default();
     announced.split(',').any(|h| h == named)
         && !allowed.iter().any(|a| a.eq_ignore_ascii_case(named))
+}
+
+/// The request headers the last preflight announced
+/// (`Access-Control-Request-Headers`, sorted) that the refusal's allowed
+/// list does not hold.
+fn announced_disallowed(refusal: Option<&Refusal>, o: &Observation) -> Vec<String> {
+    let Some(Refusal::HeaderNotAllowed { allowed, .. }) = refusal else {
+        return Vec::new();
+    };
+    let announced = o
+        .trace
+        .iter()
+        .rev()
+        .find(|l| l.starts_with('P'))
+        .and_then(|l| l.split(" acrh=").nth(1))
+        .unwrap_or_default();
+    announced
+        .split(',')
+        .filter(|h| !h.is_empty() && *h != "-")
+        .filter(|h| !allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Compares, for every request the browser blocked, the console's class
@@ -417,6 +448,13 @@ pub fn compare(
                     if named_ok {
                         c.same_named += 1;
                     }
+                    let disallowed = announced_disallowed(refusal.as_ref(), o);
+                    if disallowed.len() > 1 {
+                        c.several_disallowed += 1;
+                        if disallowed.first() == g.named.as_ref() {
+                            c.first_sorted_named += 1;
+                        }
+                    }
                 }
                 let miss = |got: Option<&Message>| Miss {
                     id,
@@ -429,7 +467,7 @@ pub fn compare(
                 // Only where the profile says the browser names a header the
                 // engine does not model.
                 let unmodelled = profile.disallowed_header_named()
-                    != corsgate_core::DisallowedHeaderNamed::FirstSorted;
+                    == corsgate_core::DisallowedHeaderNamed::WebKitHeaderMap;
                 if class_ok
                     && !named_ok
                     && unmodelled

@@ -247,6 +247,17 @@ fn request(rng: &mut Rng) -> RequestSpec {
             headers.push((name.to_owned(), value));
         }
     }
+    // Now and then, several custom headers of random names (lengths, case,
+    // token characters): when the answer allows several of them not, the
+    // browser names the first in its own order (Chromium: Blink's header
+    // map, `Profile::unsafe_header_order`). Drawn from a stream of their
+    // own, so that every other choice of the matrix stays as it was.
+    let mut side = Rng::new(rng.clone().next_u64() ^ 0xb11c_0de5_eed0_4ead);
+    if side.chance(6) {
+        for _ in 0..2 + side.below(4) {
+            headers.push((random_header_name(&mut side), "1".to_owned()));
+        }
+    }
     let credentials = *rng.weighted(&[
         (35, Credentials::SameOrigin),
         (20, Credentials::Omit),
@@ -260,6 +271,27 @@ fn request(rng: &mut Rng) -> RequestSpec {
         mode,
         form: HeadersForm::Headers,
     }
+}
+
+/// A custom header name: an optional `x-`/`X-`, then 1 to 14 (now and then
+/// up to 40) token characters of mixed case.
+fn random_header_name(rng: &mut Rng) -> String {
+    const PUNCT: &[u8] = b"!#$%&'*+-.^_`|~";
+    let mut name = String::new();
+    if rng.chance(40) {
+        name.push_str(if rng.chance(50) { "x-" } else { "X-" });
+    }
+    let max = if rng.chance(20) { 40 } else { 14 };
+    for _ in 0..=rng.below(max) {
+        let c = match rng.below(10) {
+            0..=5 => char::from(b'a' + rng.below(26) as u8),
+            6 | 7 => char::from(b'A' + rng.below(26) as u8),
+            8 => char::from(b'0' + rng.below(10) as u8),
+            _ => char::from(*rng.pick(PUNCT)),
+        };
+        name.push(c);
+    }
+    name
 }
 
 /// The method the browser puts on the wire (fetch and XHR normalize six methods).

@@ -46,15 +46,29 @@ pub fn console_rows(s: &mut String, browser: &str, c: &crate::console::ConsoleCo
     );
     let _ = writeln!(
         s,
-        "| The request header or method it quotes, quoted by the engine | {} / {} ({}){} |",
+        "| The request header or method it quotes, quoted by the engine | {} / {} ({}){}{} |",
         c.same_named,
         c.named,
         pct(c.same_named, c.named),
+        if c.several_disallowed == 0 {
+            String::new()
+        } else {
+            format!(
+                "; {} of them with several request headers the answer did not allow, where {browser} quotes the first {} (the first alphabetically is the one quoted in {} of them)",
+                c.several_disallowed,
+                if browser == "Chromium" {
+                    "in Blink's header-map order (`Profile::unsafe_header_order`)"
+                } else {
+                    "in its own order"
+                },
+                c.first_sorted_named
+            )
+        },
         if c.other_header.is_empty() {
             String::new()
         } else {
             format!(
-                "; the other {} quote another header the answer did not allow (when several are, Chromium quotes the first in Blink's header-map order, which the engine does not model: it quotes the first alphabetically)",
+                "; the other {} quote another header the answer did not allow (the browser's order, which the engine does not model for it: it quotes the first alphabetically)",
                 c.other_header.len()
             )
         }
@@ -277,7 +291,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         s,
         "\n{preflighted} of the {total} requests sent at least one preflight; {redirected} cases redirect (301/302/303/307/308, to the same origin, another origin or back to the page's origin, some with `user:pass@`); {include} cases use `credentials: \"include\"` (`withCredentials` for XHR); {repeated} cases run twice in a row, so the second run meets the preflight cache (`Access-Control-Max-Age` absent, `0`, `600`, `86400`, `-1`, `abc`). Chromium's preflight cache holds 1024 entries and evicts at random when full, so the repeated cases run in fresh browsers of at most {REPEAT_SESSION} requests each ({sessions} browser sessions in all), where it cannot fill up; the engine's cache has no such limit.\n\n\
          Requests vary the method (`GET`, `get`, `HEAD`, `POST`, `post`, `PUT`, `put`, `DELETE`, `PATCH`, `patch`, `Patch`, `OPTIONS`, `M-SEARCH`, `PROPFIND`, `custom`, and `TRACE`, `Connect`, `GE T` which throw), \
-         headers (safelisted names with valid and invalid values, `Range`, values over 128 bytes and totals over 1024, custom headers, client hints, `Authorization`, forbidden headers, repeated names) the credentials mode, and `fetch()`'s mode (`cors`, `no-cors` — whose answer is opaque —, `same-origin`). \
+         headers (safelisted names with valid and invalid values, `Range`, values over 128 bytes and totals over 1024, custom headers (now and then several of random names), client hints, `Authorization`, forbidden headers, repeated names) the credentials mode, and `fetch()`'s mode (`cors`, `no-cors` — whose answer is opaque —, `same-origin`). \
          Responses vary the preflight status (2xx, 3xx with and without `Location`, 4xx, 5xx), `Access-Control-Allow-Origin` (missing, echoed, `*`, `null`, trailing slash, upper-case scheme or host, another origin, padded, duplicated, a list, empty, quoted), \
          `Access-Control-Allow-Credentials` (`true`, `True`, `false`, duplicated, empty, padded), `Access-Control-Allow-Methods` and `-Headers` (exact, case-changed, `*`, lists with empty elements, invalid tokens, split over lines), \
          `Access-Control-Max-Age`, and `Access-Control-Expose-Headers` (names, `*`, empty elements, invalid tokens, control bytes, quoted names, `set-cookie`).\n"
@@ -303,7 +317,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
          * A same-origin URL that redirects cross-origin is preflighted there when the request is not simple (an engine bug, now fixed).\n\
          * `no-cors`: `new Request()` throws for methods other than GET, HEAD and POST; `Origin` is sent only on methods other than GET and HEAD; once the request has been to another origin the answer stays opaque, even back on the page's origin (engine bugs, now fixed).\n\
          * A new preflight to a URL replaces what the preflight cache held for that origin and URL, whatever the credentials mode: `PUT`, then `DELETE`, then `PUT` again is preflighted three times (the standard keeps `PUT`). Shown by `tests/preflight_cache.rs`, which runs request sequences against a server that allows exactly what each preflight asks.\n\
-         * A preflight to a URL of 1024 bytes or more is never cached (a URL of 1023 bytes is): requests to it are preflighted every time (`tests/preflight_cache.rs`).\n"
+         * A preflight to a URL of 1024 bytes or more is never cached (a URL of 1023 bytes is): requests to it are preflighted every time (`tests/preflight_cache.rs`).\n\
+         * When a preflight answer allows several of the request's headers not, the console names the first in the order of Blink's `HTTPHeaderMap`, a hash table: rapidhash of the lower-cased name (as UTF-16), open addressing with triangular probing from a table of 8 that doubles at half load; `fetch()` inserts the names sorted, XHR in the slot order of its own map (script's order), then Blink adds `User-Agent` and, on a potentially trustworthy URL, the three user-agent client hints, which can grow the table (`blink_header_map`; 5,400 requests of `examples/blink_header_order.rs` in `tests/blink_header_order.rs`).\n"
     );
 
     let _ = writeln!(s, "## Where the standard and Chromium differ\n");

@@ -418,7 +418,8 @@ fn prove(which: Which) {
             .args(["--browser", cli_browser, "--json"])
             .args(["--headers-form", case.request.form.name()]);
         for (n, v) in &case.request.headers {
-            cmd.arg("--header").arg(format!("{n}: {v}"));
+            // One argument, so a name starting with `-` is not read as an option.
+            cmd.arg(format!("--header={n}: {v}"));
         }
         let out = cmd.output().expect("run corsgate check");
         serde_json::from_slice(&out.stdout).unwrap_or_default()

@@ -42,6 +42,7 @@
 
 // The shared primitives of both roles.
 pub mod advice;
+pub mod blink_header_map;
 pub mod headers;
 pub mod infer;
 pub mod lists;

@@ -214,11 +214,24 @@ fn check_preflight(
     };
     let header_wildcard = header_names.iter().any(|x| x == "*");
     let listed = |name: &str| header_names.iter().any(|h| h.eq_ignore_ascii_case(name));
-    let unsafe_names: Vec<UnsafeHeader> = safelist::unsafe_request_header_names_in(
+    let mut unsafe_names: Vec<UnsafeHeader> = safelist::unsafe_request_header_names_in(
         request.headers(),
         profile,
         request.headers_form(),
     );
+    // The browser names the first disallowed one in the order it walks them
+    // (those unsafe only through the 1024-byte total come last).
+    if let Some(order) = profile.unsafe_header_order(request) {
+        unsafe_names.sort_by_key(|u| {
+            (
+                matches!(u.reason, safelist::UnsafeReason::TotalTooLarge { .. }),
+                order
+                    .iter()
+                    .position(|n| *n == u.name)
+                    .unwrap_or(usize::MAX),
+            )
+        });
+    }
     let has_authorization = request.headers().contains("authorization");
     if has_authorization && !listed("authorization") && !profile.wildcard_covers_authorization() {
         return Err(Refusal::HeaderNotAllowed {
