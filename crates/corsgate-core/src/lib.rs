@@ -100,8 +100,7 @@ pub mod safelist {
         check_request_header, is_forbidden_request_header, is_forbidden_response_header,
         is_safelisted_request_header, is_safelisted_response_header, mime_essence,
         parse_single_range, request_headers_value, unsafe_request_header_names,
-        unsafe_request_header_names_in, ByteRange,
-        UnsafeHeader, UnsafeReason,
+        unsafe_request_header_names_in, ByteRange, UnsafeHeader, UnsafeReason,
     };
 }
 /// The outcome of a fetch: allowed or refused, with the steps taken.
