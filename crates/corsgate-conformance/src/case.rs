@@ -23,6 +23,9 @@ pub enum Api {
     Check,
 }
 
+/// The APIs the page exercises.
+pub const BROWSER_APIS: [Api; 2] = [Api::Fetch, Api::Xhr];
+
 impl Api {
     /// The URL path segment.
     pub fn segment(self) -> &'static str {

@@ -124,7 +124,7 @@ pub trait Judge {
     fn judge(&mut self, site: &Site, case: &Case, api: Api) -> Result<Observation, String>;
     /// Which of Chromium's APIs it is compared with.
     fn apis(&self) -> &'static [Api] {
-        &crate::run::BROWSER_APIS
+        &crate::case::BROWSER_APIS
     }
     /// Whether it can judge this case at all.
     fn covers(&self, _case: &Case) -> bool {

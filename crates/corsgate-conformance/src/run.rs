@@ -13,8 +13,7 @@ use crate::page;
 use crate::server::Servers;
 use crate::webdriver::Driver;
 
-/// The APIs the page exercises.
-pub const BROWSER_APIS: [Api; 2] = [Api::Fetch, Api::Xhr];
+pub use crate::case::BROWSER_APIS;
 
 /// What Chromium did with every case.
 #[derive(Debug)]
