@@ -79,7 +79,18 @@ struct Sink<'a> {
     file: String,
     traffic: &'a mut Traffic,
     index: usize,
+    tally: Tally,
+}
+
+/// What the files leave unknown, counted for the notes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    /// Answers that exposed every header (`*`).
     exposes_any: usize,
+    /// Requests without a cookie answered with `Allow-Credentials: true`:
+    /// the page may fetch them with `credentials: 'include'`, which a HAR
+    /// does not record.
+    credentials_unknown: usize,
 }
 
 impl EntrySink for Sink<'_> {
@@ -90,7 +101,7 @@ impl EntrySink for Sink<'_> {
     fn entry(&mut self, index: usize, e: Entry<'_>) {
         self.index = index + 1;
         self.traffic.entries += 1;
-        if let Some(o) = observe(&self.file, index, &e, &mut self.exposes_any) {
+        if let Some(o) = observe(&self.file, index, &e, &mut self.tally) {
             self.traffic.observed.push(o);
         }
     }
@@ -98,7 +109,7 @@ impl EntrySink for Sink<'_> {
 
 /// The request an entry shows, if it is a cross-origin CORS request or a
 /// preflight.
-fn observe(file: &str, index: usize, e: &Entry<'_>, exposes_any: &mut usize) -> Option<Observed> {
+fn observe(file: &str, index: usize, e: &Entry<'_>, tally: &mut Tally) -> Option<Observed> {
     let headers = har::list(&e.request.headers);
     let origin = headers.get_str("origin")?;
     if headers
@@ -138,10 +149,16 @@ fn observe(file: &str, index: usize, e: &Entry<'_>, exposes_any: &mut usize) -> 
         }
     }
     let response = har::list(&e.response.headers);
+    let grants_credentials = response
+        .get_str("access-control-allow-credentials")
+        .is_some_and(|v| v.trim() == "true");
+    if grants_credentials && !o.credentials && e.response.status != 0 {
+        tally.credentials_unknown += 1;
+    }
     if let Some(exposed) = response.get_str("access-control-expose-headers") {
         for name in exposed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             if name == "*" {
-                *exposes_any += 1;
+                tally.exposes_any += 1;
             } else if response.contains(name) {
                 o = o.expose(name.to_ascii_lowercase());
             }
@@ -153,16 +170,22 @@ fn observe(file: &str, index: usize, e: &Entry<'_>, exposes_any: &mut usize) -> 
 /// Reads every file's requests.
 pub fn read(files: &[PathBuf]) -> Result<Traffic, HarError> {
     let mut traffic = Traffic::default();
-    let mut exposes_any = 0;
+    let (mut exposes_any, mut credentials_unknown) = (0, 0);
     for f in files {
         let mut sink = Sink {
             file: f.display().to_string(),
             traffic: &mut traffic,
             index: 0,
-            exposes_any: 0,
+            tally: Tally::default(),
         };
         har::read_entries(har::open(f)?, &mut sink)?;
-        exposes_any += sink.exposes_any;
+        exposes_any += sink.tally.exposes_any;
+        credentials_unknown += sink.tally.credentials_unknown;
+    }
+    if credentials_unknown > 0 {
+        traffic.notes.push(format!(
+            "{credentials_unknown} request(s) carried no cookie but were answered with Access-Control-Allow-Credentials: true; a HAR does not record whether the page fetched them with credentials: 'include' (which needs credentials = true even without cookies). Only a carried cookie counts here; to settle it, run this proposal in shadow ([routes.shadow]): a headers_differ count on those requests means the page needs credentials"
+        ));
     }
     if exposes_any > 0 {
         traffic.notes.push(format!(

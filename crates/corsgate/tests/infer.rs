@@ -273,6 +273,39 @@ credentials = true
 }
 
 #[test]
+fn credentials_granted_without_a_cookie_are_a_guess_said_as_one() {
+    let f = temp(
+        "c.har",
+        har(vec![entry(
+            "GET",
+            API,
+            &[("Origin", APP), ("Sec-Fetch-Mode", "cors")],
+            200,
+            &[
+                ("Access-Control-Allow-Origin", APP),
+                ("Access-Control-Allow-Credentials", "true"),
+            ],
+            "fetch",
+        )])
+        .as_bytes(),
+    );
+    let (code, out, err) = run(&["infer", f.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !settings(&out).credentials,
+        "only a carried cookie grants credentials"
+    );
+    assert!(
+        out.contains("# note: 1 request(s) carried no cookie"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[routes.shadow]"),
+        "the note names the check that settles it"
+    );
+}
+
+#[test]
 fn bad_input_and_unsafe_patterns_exit_2_and_nothing_allowable_exits_1() {
     let f = temp("p.har", har(session()).as_bytes());
     let only_null = temp("n.har", har(vec![session().pop().unwrap()]).as_bytes());
