@@ -130,7 +130,7 @@ pub mod origin_set {
 /// The server role's configuration: a validated CORS `Policy`.
 pub mod policy {
     pub use crate::server::policy::{
-        Policy, PolicyBuilder, PolicyConfig, PolicyError, PolicyErrors, Setting,
+        Policy, PolicyBuilder, PolicyConfig, PolicyError, PolicyErrors, Setting, SpannedPolicy,
     };
 }
 /// The explanation a server may send with a refusal (`corsgate-reason`).

@@ -17,8 +17,6 @@ use corsgate_core::PolicyError;
 
 use crate::cors::RoutePolicy;
 
-mod policy;
-
 /// One configuration problem, located in the file when possible.
 ///
 /// A route's policy problem carries the engine's own typed error
@@ -438,10 +436,10 @@ struct FileRoute {
     upstream_protocol: Option<UpstreamProtocol>,
     #[serde(default = "yes")]
     cors: bool,
-    policy: Option<Spanned<policy::SpannedPolicy>>,
+    policy: Option<Spanned<corsgate_core::policy::SpannedPolicy>>,
     /// A candidate policy judged beside `policy` on every request, never
     /// enforced (shadow mode).
-    shadow: Option<Spanned<policy::SpannedPolicy>>,
+    shadow: Option<Spanned<corsgate_core::policy::SpannedPolicy>>,
 }
 
 /// Converts a byte offset into a 1-based (line, column).

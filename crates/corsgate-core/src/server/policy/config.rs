@@ -13,12 +13,9 @@
 //! reason_header = false                         # corsgate-reason on refusals (reveals the policy)
 //! ```
 
-use std::ops::Range;
-
 use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
-use super::{builder, Policy, PolicyError, PolicyErrors, Setting};
+use super::{builder, Policy, PolicyError, PolicyErrors, SpannedPolicy};
 
 /// A policy's settings, as written in a configuration file. Unknown keys are
 /// an error. Turn it into a [`Policy`] with [`build`](Self::build) (or
@@ -70,29 +67,6 @@ impl PolicyConfig {
     }
 }
 
-/// The same document with the position of every value kept.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Located {
-    origins: Spanned<Vec<Spanned<String>>>,
-    #[serde(default)]
-    methods: Vec<Spanned<String>>,
-    #[serde(default)]
-    request_headers: Vec<Spanned<String>>,
-    #[serde(default)]
-    expose_headers: Vec<Spanned<String>>,
-    #[serde(default)]
-    credentials: Option<Spanned<bool>>,
-    #[serde(default)]
-    max_age: Option<Spanned<i64>>,
-    #[serde(default)]
-    private_network: bool,
-    #[serde(default)]
-    debug: bool,
-    #[serde(default)]
-    reason_header: bool,
-}
-
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.as_bytes().get(..offset).unwrap_or_default();
@@ -109,7 +83,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 pub(super) fn from_toml(text: &str) -> Result<Policy, PolicyErrors> {
-    let doc: Located = match toml::from_str(text) {
+    let doc: SpannedPolicy = match toml::from_str(text) {
         Ok(d) => d,
         Err(e) => {
             let (line, column) = match e.span() {
@@ -128,40 +102,9 @@ pub(super) fn from_toml(text: &str) -> Result<Policy, PolicyErrors> {
             return Err(errors);
         }
     };
-    let plain = |v: &[Spanned<String>]| v.iter().map(|s| s.get_ref().clone()).collect();
-    let config = PolicyConfig {
-        origins: plain(doc.origins.get_ref()),
-        methods: plain(&doc.methods),
-        request_headers: plain(&doc.request_headers),
-        expose_headers: plain(&doc.expose_headers),
-        credentials: doc.credentials.as_ref().is_some_and(|c| *c.get_ref()),
-        max_age: doc.max_age.as_ref().map(|m| *m.get_ref()),
-        private_network: doc.private_network,
-        debug: doc.debug,
-        reason_header: doc.reason_header,
-    };
+    let config = doc.config();
     builder::build(&config).map_err(|mut errors| {
-        let find = |list: &[Spanned<String>], value: &str| -> Option<Range<usize>> {
-            list.iter().find(|s| s.get_ref() == value).map(|s| s.span())
-        };
-        errors.locate(|e| {
-            let span = match (e.setting(), e.value()) {
-                (Setting::Methods, Some(v)) => find(&doc.methods, v),
-                (Setting::RequestHeaders, Some(v)) => find(&doc.request_headers, v),
-                (Setting::ExposeHeaders, Some(v)) => find(&doc.expose_headers, v),
-                (Setting::ExposeHeaders, None) => find(&doc.expose_headers, "*"),
-                (Setting::Origins | Setting::Credentials, Some(v)) => {
-                    find(doc.origins.get_ref(), v)
-                }
-                (Setting::Origins, None) => {
-                    find(doc.origins.get_ref(), "*").or_else(|| Some(doc.origins.span()))
-                }
-                (Setting::Credentials, None) => doc.credentials.as_ref().map(Spanned::span),
-                (Setting::MaxAge, _) => doc.max_age.as_ref().map(Spanned::span),
-                _ => None,
-            };
-            span.map(|s| line_col(text, s.start))
-        });
+        errors.locate(|e| doc.span_of(e).map(|s| line_col(text, s.start)));
         errors
     })
 }

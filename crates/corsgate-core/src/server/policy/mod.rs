@@ -28,12 +28,14 @@
 
 mod builder;
 mod config;
+mod spanned;
 
 use http::HeaderValue;
 
 pub use crate::server::policy_error::{PolicyError, PolicyErrors, Setting};
 pub use builder::PolicyBuilder;
 pub use config::PolicyConfig;
+pub use spanned::SpannedPolicy;
 
 use crate::server::fast::fx::FxBuild;
 use crate::server::origin_set::OriginSet;

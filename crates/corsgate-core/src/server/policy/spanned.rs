@@ -1,27 +1,35 @@
-//! A route's `policy` table as written in the file, every value with its
-//! byte span, and the engine's own typed errors located on those spans.
-//!
-//! The table is read once, with the rest of the file: an inline
-//! `policy = { … }` table and a `[routes.policy]` table are the same to it,
-//! and each [`PolicyError`] from [`PolicyConfig::build`] is placed on the
-//! value it is about (the origin, method or header named, `max_age`,
-//! `credentials`), never re-parsed. The keys are [`PolicyConfig`]'s; a unit
-//! test holds the two lists equal.
+//! A policy table as written, every value with its byte span, and the
+//! engine's own typed errors located on those spans: the one reader for
+//! `Policy::from_toml` and for any file that holds a policy table (the
+//! gateway's routes). An inline `policy = { … }` table and a `[policy]`
+//! table are the same to it; nothing is parsed twice. The keys are
+//! [`PolicyConfig`]'s; a unit test holds the two lists equal.
 
 use std::ops::Range;
 
-use corsgate_core::policy::Setting;
-use corsgate_core::{Policy, PolicyConfig, PolicyError};
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::{Policy, PolicyConfig, PolicyError, Setting};
 
 /// A list of strings, with the list's span and each value's.
 type List = Option<Spanned<Vec<Spanned<String>>>>;
 
-/// The keys of [`PolicyConfig`], each value spanned.
-#[derive(Deserialize)]
+/// The keys of [`PolicyConfig`], each value with its byte span in the
+/// document it was read from (a whole file, or a table inside a larger one).
+///
+/// ```
+/// use corsgate_core::policy::SpannedPolicy;
+/// let text = "origins = [\"https://a.example\", \"null\"]\n";
+/// let doc: SpannedPolicy = toml::from_str(text).unwrap();
+/// let errors = doc.build(0..text.len()).unwrap_err();
+/// let (error, span) = &errors[0];
+/// assert_eq!(error.code(), "null_origin");
+/// assert_eq!(&text[span.clone()], "\"null\"");
+/// ```
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SpannedPolicy {
+pub struct SpannedPolicy {
     origins: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     methods: List,
@@ -49,7 +57,7 @@ fn plain(list: &List) -> Vec<String> {
 
 impl SpannedPolicy {
     /// The settings without their spans.
-    fn config(&self) -> PolicyConfig {
+    pub fn config(&self) -> PolicyConfig {
         PolicyConfig {
             origins: self
                 .origins
@@ -71,10 +79,7 @@ impl SpannedPolicy {
     /// Validates the policy with the engine; on failure, every error the
     /// engine found, unchanged, each with the span of what it is about
     /// (`table` when nothing narrower names it).
-    pub(crate) fn build(
-        &self,
-        table: Range<usize>,
-    ) -> Result<Policy, Vec<(PolicyError, Range<usize>)>> {
+    pub fn build(&self, table: Range<usize>) -> Result<Policy, Vec<(PolicyError, Range<usize>)>> {
         self.config().build().map_err(|errors| {
             errors
                 .iter()
@@ -86,8 +91,9 @@ impl SpannedPolicy {
         })
     }
 
-    /// The span of the value (or setting) an error is about.
-    fn span_of(&self, e: &PolicyError) -> Option<Range<usize>> {
+    /// The span of the value (or setting) an error is about: the value it
+    /// names (a duplicate at its second listing), else its setting's.
+    pub fn span_of(&self, e: &PolicyError) -> Option<Range<usize>> {
         let origins = Some(&self.origins);
         let list = match e.setting() {
             Setting::Origins => origins,
