@@ -300,6 +300,25 @@ struct Judge {
     results: Vec<HarResult>,
 }
 
+/// Whether an entry with `Origin` is a request CORS can apply to: `None` for
+/// navigations (a form POST), `no-cors` loads and WebSockets (they carry an
+/// `Origin` too) and unparsable URLs; else whether it is same-origin (which
+/// CORS leaves alone, but for where it redirects).
+pub(crate) fn cors_request(e: &Entry<'_>, headers: &HeaderList, origin: &str) -> Option<bool> {
+    if headers
+        .get_str("sec-fetch-mode")
+        .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
+        || e.resource_type.as_deref() == Some("document")
+    {
+        return None;
+    }
+    let url = url::Url::parse(&e.request.url).ok()?;
+    Some(
+        origin != "null"
+            && Origin::parse_header(origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url))),
+    )
+}
+
 /// Whether a redirect's target is one a browser refuses to follow for a CORS
 /// request, whatever it would answer: credentials in the URL, or a scheme
 /// other than `http`/`https`.
@@ -350,16 +369,7 @@ impl Judge {
             self.provisional(index, e, req_headers);
             return;
         };
-        // Navigations (a form POST), no-cors loads and WebSockets carry an Origin
-        // too, but CORS does not apply to them.
-        if req_headers
-            .get_str("sec-fetch-mode")
-            .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
-            || e.resource_type.as_deref() == Some("document")
-        {
-            return;
-        }
-        let Ok(url) = url::Url::parse(&e.request.url) else {
+        let Some(same_origin) = cors_request(&e, &req_headers, &origin) else {
             return;
         };
         let response = Response::with_headers(
@@ -370,10 +380,7 @@ impl Judge {
         // a browser refuses to go (credentials in the URL): that is a refusal.
         let leaves =
             matches!(response.status, 0 | 300..=399) && refused_target(&e.request.url, &response);
-        if origin != "null"
-            && Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url)))
-            && !leaves
-        {
+        if same_origin && !leaves {
             return;
         }
         if e.request.method == "OPTIONS" {
@@ -1066,9 +1073,11 @@ pub(crate) fn read_entries(
     Ok(())
 }
 
-fn walk<R: std::io::Read>(
+/// Walks the members of a JSON object, handing each key to `member`, which
+/// must read its value; true when `member` returned true for any of them.
+fn members<R: std::io::Read>(
     sp: &mut Splitter<R>,
-    judge: &mut impl EntrySink,
+    mut member: impl FnMut(&mut Splitter<R>, &str) -> Result<bool, HarError>,
 ) -> Result<bool, HarError> {
     sp.expect(b'{', "a JSON object")?;
     let mut found = false;
@@ -1079,63 +1088,63 @@ fn walk<R: std::io::Read>(
     loop {
         let key = key_of(sp.value()?).map_err(|m| sp.here(&m))?;
         sp.expect(b':', "`:`")?;
-        if key == "log" && sp.peek()? == Some(b'{') {
-            found |= walk_log(sp, judge)?;
-        } else {
-            sp.value()?;
-        }
+        found |= member(sp, &key)?;
         if sp.comma_or(b'}')? {
             return Ok(found);
         }
     }
 }
 
+/// `{"log": {…}}`: true when `log.entries` was found.
+fn walk<R: std::io::Read>(
+    sp: &mut Splitter<R>,
+    judge: &mut impl EntrySink,
+) -> Result<bool, HarError> {
+    members(sp, |sp, key| {
+        if key == "log" && sp.peek()? == Some(b'{') {
+            walk_log(sp, judge)
+        } else {
+            sp.value()?;
+            Ok(false)
+        }
+    })
+}
+
+/// `log`: its creator and its entries, each handed to `judge` when read.
 fn walk_log<R: std::io::Read>(
     sp: &mut Splitter<R>,
     judge: &mut impl EntrySink,
 ) -> Result<bool, HarError> {
-    sp.expect(b'{', "a JSON object")?;
-    let mut found = false;
-    if sp.peek()? == Some(b'}') {
-        sp.expect(b'}', "`}`")?;
-        return Ok(false);
-    }
-    loop {
-        let key = key_of(sp.value()?).map_err(|m| sp.here(&m))?;
-        sp.expect(b':', "`:`")?;
-        match key.as_str() {
-            "entries" => {
-                sp.expect(b'[', "the list of entries")?;
-                found = true;
-                let mut index = judge.next_index();
-                if sp.peek()? == Some(b']') {
-                    sp.expect(b']', "`]`")?;
-                } else {
-                    loop {
-                        let raw = sp.value()?;
-                        let e: Entry<'_> = serde_json::from_slice(raw)
-                            .map_err(|e| HarError::Malformed(format!("entry {index}: {e}")))?;
-                        judge.entry(index, e);
-                        index += 1;
-                        if sp.comma_or(b']')? {
-                            break;
-                        }
-                    }
+    members(sp, |sp, key| match key {
+        "entries" => {
+            sp.expect(b'[', "the list of entries")?;
+            let mut index = judge.next_index();
+            if sp.peek()? == Some(b']') {
+                sp.expect(b']', "`]`")?;
+                return Ok(true);
+            }
+            loop {
+                let raw = sp.value()?;
+                let e: Entry<'_> = serde_json::from_slice(raw)
+                    .map_err(|e| HarError::Malformed(format!("entry {index}: {e}")))?;
+                judge.entry(index, e);
+                index += 1;
+                if sp.comma_or(b']')? {
+                    return Ok(true);
                 }
             }
-            "creator" => {
-                let c: Creator = serde_json::from_slice(sp.value()?)
-                    .map_err(|e| HarError::Malformed(format!("log.creator: {e}")))?;
-                judge.creator(c.name);
-            }
-            _ => {
-                sp.value()?;
-            }
         }
-        if sp.comma_or(b'}')? {
-            return Ok(found);
+        "creator" => {
+            let c: Creator = serde_json::from_slice(sp.value()?)
+                .map_err(|e| HarError::Malformed(format!("log.creator: {e}")))?;
+            judge.creator(c.name);
+            Ok(false)
         }
-    }
+        _ => {
+            sp.value()?;
+            Ok(false)
+        }
+    })
 }
 
 /// Reads and judges a HAR from any reader.

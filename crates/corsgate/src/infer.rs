@@ -19,7 +19,6 @@ use std::path::PathBuf;
 
 use corsgate_core::infer::{infer, InferOptions, Inference, Observed};
 use corsgate_core::policy::PolicyConfig;
-use corsgate_core::Origin;
 
 use crate::har::{self, browser_added, Entry, EntrySink, HarError};
 
@@ -112,15 +111,7 @@ impl EntrySink for Sink<'_> {
 fn observe(file: &str, index: usize, e: &Entry<'_>, tally: &mut Tally) -> Option<Observed> {
     let headers = har::list(&e.request.headers);
     let origin = headers.get_str("origin")?;
-    if headers
-        .get_str("sec-fetch-mode")
-        .is_some_and(|m| !m.eq_ignore_ascii_case("cors"))
-        || e.resource_type.as_deref() == Some("document")
-    {
-        return None;
-    }
-    let url = url::Url::parse(&e.request.url).ok()?;
-    if Origin::parse_header(&origin).is_ok_and(|o| o.same_origin(&Origin::from_url(&url))) {
+    if har::cors_request(e, &headers, &origin)? {
         return None;
     }
     let source = format!("{file} #{index} {} {}", e.request.method, e.request.url);
