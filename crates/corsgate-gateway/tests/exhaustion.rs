@@ -767,7 +767,9 @@ async fn wait_until_connects(addr: SocketAddr) {
 
 /// 1,000 denied requests with a 15 KiB Origin write a bounded log: values
 /// clipped to 256 bytes and lines rate limited, while the metrics count
-/// every denial and every line held back.
+/// every denial and every line held back. Then 1,000 allowed requests with a
+/// 15 KiB path that the route's shadow candidate refuses: the shadow's log
+/// lines are bounded and clipped the same way, and every disagreement counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_denied_requests_writes_a_bounded_log() {
     let (up, _) = start_upstream().await;
@@ -777,7 +779,13 @@ async fn a_flood_of_denied_requests_writes_a_bounded_log() {
     let (mut child, addr, cfg_dir) = gateway_process(
         "denylog",
         up,
-        |t| t,
+        |t| {
+            t.replacen(
+                "max_age = 600\n",
+                "max_age = 600\n\n[routes.shadow]\norigins = [\"https://other.example.com\"]\n",
+                1,
+            )
+        },
         std::process::Stdio::null(),
         std::fs::File::create(&log).unwrap().into(),
     )
@@ -796,6 +804,21 @@ async fn a_flood_of_denied_requests_writes_a_bounded_log() {
         sent += 1;
     }
     assert_eq!(sent, 1000);
+    let long_path = format!("/api/{}", "p".repeat(15 * 1024));
+    for _ in 0..1000 {
+        let req = http::Request::builder()
+            .uri(format!("http://{addr}{long_path}"))
+            .header("origin", "https://app.example.com")
+            .body(http_body_util::Full::new(Bytes::new()).boxed())
+            .unwrap();
+        let resp = client.request(req).await.unwrap();
+        assert_eq!(
+            resp.headers()["access-control-allow-origin"],
+            "https://app.example.com",
+            "the shadow never changes an answer"
+        );
+        let _ = resp.into_body().collect().await;
+    }
     // The metrics, on the admin port named in the log's start line.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let text = std::fs::read_to_string(&log).unwrap();
@@ -829,6 +852,28 @@ async fn a_flood_of_denied_requests_writes_a_bounded_log() {
     assert!(text.lines().all(|l| l.len() < 2048), "a line over 2 KiB");
     let marker = format!("…({} bytes)", origin.len());
     assert!(text.contains(&marker), "no clip marker {marker}");
+    // The shadow's lines: as bounded, as clipped; every disagreement counted.
+    let shadow: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("shadow policy disagrees"))
+        .collect();
+    assert_eq!(
+        metric(
+            &m,
+            "corsgate_shadow_disagreements_total{kind=\"candidate_refuses\",reason=\"origin_not_allowed\"}"
+        ),
+        1000,
+        "{m}"
+    );
+    assert!(
+        !shadow.is_empty() && shadow.len() <= 400,
+        "{} shadow lines",
+        shadow.len()
+    );
+    let path_marker = format!("…({} bytes)", long_path.len());
+    assert!(shadow
+        .iter()
+        .all(|l| l.len() < 2048 && l.contains(&path_marker)));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&cfg_dir);
 }
