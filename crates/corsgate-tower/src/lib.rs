@@ -103,7 +103,8 @@ struct Shared {
     /// The candidate judged beside the policy, never enforced.
     shadow: ArcSwapOption<Policy>,
     shadow_counts: ShadowCounts,
-    on_disagreement: Option<Box<OnDisagreement>>,
+    /// Read only when a disagreement happens (never on an agreeing request).
+    on_disagreement: ArcSwapOption<Box<OnDisagreement>>,
     /// Bumped after every policy swap. A service keeps its own reference to
     /// the policy and reloads it only when this moved: a plain load per
     /// request instead of an arc-swap read.
@@ -156,7 +157,7 @@ impl CorsLayer {
                 policy: ArcSwap::from_pointee(policy),
                 shadow: ArcSwapOption::empty(),
                 shadow_counts: ShadowCounts::default(),
-                on_disagreement: None,
+                on_disagreement: ArcSwapOption::empty(),
                 generation: AtomicU64::new(0),
                 debug: AtomicBool::new(false),
                 record: AtomicBool::new(false),
@@ -190,15 +191,14 @@ impl CorsLayer {
     }
 
     /// Calls `f` on every shadow disagreement (before the response is sent;
-    /// keep it cheap and bounded). Must be set before the layer is cloned
-    /// or used; otherwise it is ignored.
+    /// keep it cheap and bounded), for every service of this layer and its
+    /// clones; a later call replaces it.
     pub fn on_disagreement(
-        mut self,
+        self,
         f: impl Fn(&Disagreement, &Method, &http::Uri, &http::HeaderMap) + Send + Sync + 'static,
     ) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.on_disagreement = Some(Box::new(f));
-        }
+        let f: Box<OnDisagreement> = Box::new(f);
+        self.shared.on_disagreement.store(Some(Arc::new(f)));
         self
     }
 
@@ -349,7 +349,7 @@ where
         };
         if let Some(d) = shadow.and_then(|s| s.compare(&decision)) {
             self.shared.shadow_counts.record(&d);
-            if let Some(f) = &self.shared.on_disagreement {
+            if let Some(f) = self.shared.on_disagreement.load().as_ref() {
                 f(&d, req.method(), req.uri(), req.headers());
             }
         }

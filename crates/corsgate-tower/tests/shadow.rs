@@ -98,9 +98,11 @@ proptest! {
         let plain = CorsLayer::new(policy(a.0.clone(), a.1, a.2));
         let seen = Arc::new(AtomicUsize::new(0));
         let s = seen.clone();
-        let shadowed = CorsLayer::new(enforced)
-            .on_disagreement(move |_, _, _, _| { s.fetch_add(1, Ordering::Relaxed); })
-            .shadow(candidate);
+        // The callback set on a clone reaches the original's services too.
+        let shadowed = CorsLayer::new(enforced).shadow(candidate);
+        let _ = shadowed.clone().on_disagreement(move |_, _, _, _| {
+            s.fetch_add(1, Ordering::Relaxed);
+        });
         let (x, y) = (call(&plain, &method, &headers), call(&shadowed, &method, &headers));
         prop_assert_eq!(x.status(), y.status());
         prop_assert_eq!(x.headers(), y.headers());
