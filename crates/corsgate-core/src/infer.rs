@@ -137,9 +137,7 @@ impl Observed {
                 .map(|n| n.trim().to_ascii_lowercase())
                 .filter(|n| !n.is_empty() && !is_forbidden_request_header(n, b"")),
         );
-        names.sort();
-        names.dedup();
-        names
+        dedup(names.into_iter())
     }
 
     /// Whether `policy` lets a page read the response to this request: the
@@ -635,7 +633,7 @@ fn replay(policy: &Policy, o: &Observed, profile: Profile) -> bool {
         Ok::<_, ()>(match decision.action() {
             Decided::Respond(status) => Response::with_headers(
                 status.as_u16(),
-                from_http(&decision.headers().to_header_map()),
+                HeaderList::from_http(&decision.headers().to_header_map()),
             ),
             Decided::PassOn => {
                 let mut map = HeaderMap::new();
@@ -648,7 +646,7 @@ fn replay(policy: &Policy, o: &Observed, profile: Profile) -> bool {
                     }
                 }
                 decision.into_headers().apply_to(&mut map);
-                Response::with_headers(200, from_http(&map))
+                Response::with_headers(200, HeaderList::from_http(&map))
             }
         })
     });
@@ -656,12 +654,4 @@ fn replay(policy: &Policy, o: &Observed, profile: Profile) -> bool {
         Ok(v) => v.allowed && expose.iter().all(|n| v.exposed_headers.contains(n)),
         Err(()) => false,
     }
-}
-
-fn from_http(map: &HeaderMap) -> HeaderList {
-    let mut list = HeaderList::new();
-    for (n, v) in map {
-        list.append(n.as_str(), v.as_bytes());
-    }
-    list
 }
