@@ -329,6 +329,22 @@ pub fn infer(observed: &[Observed], options: &InferOptions) -> Result<Inference,
                 continue;
             }
         };
+        // A method or header name no browser sends (a hand-edited or hostile
+        // recording) is refused here, not left to fail the whole proposal.
+        let (listed, exposed) = (o.listed_headers(), dedup(o.exposed()));
+        let names_ok = crate::method::is_valid(o.method.trim())
+            && listed
+                .iter()
+                .chain(&exposed)
+                .all(|n| crate::headers::is_token(n.as_bytes()));
+        if !names_ok {
+            inf.refused.push(Unallowable {
+                source: o.source.clone(),
+                origin: o.origin.clone(),
+                why: "its method or a header name is not one a browser sends",
+            });
+            continue;
+        }
         let entry = patterns
             .iter()
             .find(|(_, p)| allows_origin(p, origin.as_str()))
@@ -343,11 +359,11 @@ pub fn infer(observed: &[Observed], options: &InferOptions) -> Result<Inference,
                 .add(&o.source);
             preflight = true;
         }
-        for h in o.listed_headers() {
+        for h in listed {
             inf.headers.entry(h).or_default().add(&o.source);
             preflight = true;
         }
-        for h in dedup(o.exposed()) {
+        for h in exposed {
             inf.expose.entry(h).or_default().add(&o.source);
         }
         if o.credentials {

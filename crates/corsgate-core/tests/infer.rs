@@ -202,6 +202,23 @@ fn a_requested_pattern_replaces_the_origins_it_covers_and_must_be_needed() {
 }
 
 #[test]
+fn names_no_browser_sends_are_refused_not_fatal() {
+    let seen = [
+        Observed::new("https://app.example.com", "GE T"),
+        Observed::new("https://app.example.com", "PUT").announced("x a, x-b"),
+        Observed::new("https://app.example.com", "GET").expose("x\ny"),
+        Observed::new("https://admin.example.com", "PATCH").announced("x-ok"),
+    ];
+    let inf = infer(&seen, &InferOptions::default()).unwrap();
+    assert_eq!(inf.refused().len(), 3, "{:?}", inf.refused());
+    assert_eq!(inf.config().origins, ["https://admin.example.com"]);
+    assert_eq!(inf.config().methods, ["PATCH"]);
+    assert_eq!(inf.config().request_headers, ["x-ok"]);
+    assert!(inf.allows(&seen[3]));
+    assert!(Policy::from_toml(&inf.to_toml()).is_ok());
+}
+
+#[test]
 fn only_refused_traffic_gives_no_policy() {
     let seen = [Observed::new("null", "GET").credentials(true)];
     let inf = infer(&seen, &InferOptions::default()).unwrap();
