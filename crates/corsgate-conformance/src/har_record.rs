@@ -83,28 +83,11 @@ fn header_list(h: &[(String, String)]) -> Value {
     )
 }
 
-/// ISO 8601 from a CDP `wallTime` (seconds since the epoch).
+/// ISO 8601 from a CDP `wallTime` (seconds since the epoch), to the millisecond.
 fn iso(wall: f64) -> String {
-    let ms = (wall * 1000.0).round() as i64;
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let at = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis((wall.max(0.0) * 1000.0).round() as u64);
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 impl Pending {
