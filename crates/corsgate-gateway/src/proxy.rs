@@ -277,6 +277,14 @@ async fn upgrade(
     resp
 }
 
+/// A request header's value for a log line, clipped (empty when absent).
+fn clipped<B>(req: &Request<B>, name: header::HeaderName) -> std::borrow::Cow<'_, str> {
+    req.headers()
+        .get(name)
+        .map(|v| crate::logging::clip(v.as_bytes()))
+        .unwrap_or_default()
+}
+
 fn log_denied(req: &Request<Incoming>, route: &Route, v: &Verdict) {
     // A client can send a denied request per packet: the lines are rate
     // limited (the metrics count every denial) and each value clipped.
@@ -284,16 +292,8 @@ fn log_denied(req: &Request<Incoming>, route: &Route, v: &Verdict) {
         return;
     };
     let clip = crate::logging::clip;
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .map(|o| clip(o.as_bytes()))
-        .unwrap_or_default();
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .map(|o| clip(o.as_bytes()))
-        .unwrap_or_default();
+    let origin = clipped(req, header::ORIGIN);
+    let user_agent = clipped(req, header::USER_AGENT);
     tracing::warn!(
         target: "corsgate::denied",
         kind = kind_label(v.kind()),
@@ -316,11 +316,7 @@ fn log_shadow<B>(req: &Request<B>, route: &Route, d: &corsgate_core::shadow::Dis
         return;
     };
     let clip = crate::logging::clip;
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .map(|o| clip(o.as_bytes()))
-        .unwrap_or_default();
+    let origin = clipped(req, header::ORIGIN);
     tracing::warn!(
         target: "corsgate::shadow",
         kind = d.kind.code(),
