@@ -505,6 +505,15 @@ impl Inference {
                 value: "true".into(),
             });
         }
+        // A longer preflight cache lifetime (none proposed: no preflight seen).
+        if let Some(now) = current.max_age {
+            if self.config.max_age.is_none_or(|proposed| now > proposed) {
+                out.push(Narrowing {
+                    setting: "max_age",
+                    value: now.to_string(),
+                });
+            }
+        }
         out
     }
 

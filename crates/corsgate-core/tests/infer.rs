@@ -165,6 +165,9 @@ proptest! {
         let n = inf.narrowings(&any);
         prop_assert!(n.iter().any(|x| x.setting == "origins" && x.value == "*"));
         prop_assert!(n.iter().any(|x| x.setting == "methods" && x.value == "*"));
+        // A longer preflight cache lifetime than the proposal's (600 s, or none) narrows too.
+        let longer = PolicyConfig { max_age: Some(86_400), ..c.clone() };
+        prop_assert!(inf.narrowings(&longer).iter().any(|x| x.setting == "max_age" && x.value == "86400"));
     }
 }
 
