@@ -335,7 +335,9 @@ impl Session<'_> {
             .zip(results)
             .map(|(c, r)| {
                 let ok = r["ok"].as_bool() == Some(true)
-                    && r["status"].as_i64().is_some_and(|s| (200..300).contains(&s))
+                    && r["status"]
+                        .as_i64()
+                        .is_some_and(|s| (200..300).contains(&s))
                     && c.reads.is_none_or(|_| r["read"].is_string());
                 Outcome {
                     call: c.name,
@@ -413,7 +415,10 @@ impl Gateway {
                     .map(|v| v.trim_end_matches('"').to_owned())
                     .unwrap_or_default()
             };
-            out.insert((label("kind"), label("reason")), n.trim().parse().unwrap_or(0));
+            out.insert(
+                (label("kind"), label("reason")),
+                n.trim().parse().unwrap_or(0),
+            );
         }
         out
     }
@@ -524,7 +529,13 @@ credentials = true
 max_age = 7200
 "#;
 
-fn gateway_toml(listen: u16, admin: u16, upstream: u16, policy: &str, shadow: Option<&str>) -> String {
+fn gateway_toml(
+    listen: u16,
+    admin: u16,
+    upstream: u16,
+    policy: &str,
+    shadow: Option<&str>,
+) -> String {
     let mut s = format!(
         "listen = \"127.0.0.1:{listen}\"\nadmin = \"127.0.0.1:{admin}\"\nupstream = \"http://127.0.0.1:{upstream}\"\nlog_format = \"json\"\nreload_poll = \"0s\"\n\n[[routes]]\npath = \"/\"\n\n[routes.policy]\n{policy}\n"
     );
@@ -532,6 +543,61 @@ fn gateway_toml(listen: u16, admin: u16, upstream: u16, policy: &str, shadow: Op
         s.push_str(&format!("[routes.shadow]\n{shadow}\n"));
     }
     s
+}
+
+/// `corsgate test URL --policy POLICY --json` with the session cookie:
+/// (exit code, summary, the problems' codes).
+fn contract_test(url: &str, policy: &Path) -> (Option<i32>, Value, BTreeSet<String>) {
+    let out = Command::new(built_binary())
+        .args(["test", url, "--policy"])
+        .arg(policy)
+        .args(["-H", &format!("Cookie: {COOKIE}"), "--json"])
+        .output()
+        .expect("corsgate test runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "corsgate test --json: {e}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let codes = report["cases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["problems"].as_array().into_iter().flatten())
+        .filter_map(|p| p["code"].as_str().map(str::to_owned))
+        .collect();
+    (out.status.code(), report["summary"].clone(), codes)
+}
+
+/// The cross-origin requests of a recording to `base`: (origin, method, path).
+fn cross_origin(rec: &Recording, base: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for e in rec.har["log"]["entries"].as_array().into_iter().flatten() {
+        let url = e["request"]["url"].as_str().unwrap_or_default();
+        let origin = e["request"]["headers"].as_array().and_then(|h| {
+            h.iter()
+                .find(|h| {
+                    h["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case("origin"))
+                })
+                .and_then(|h| h["value"].as_str())
+        });
+        if let (Some(origin), Some(rest)) = (origin, url.strip_prefix(base)) {
+            out.push((
+                origin.to_owned(),
+                e["request"]["method"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                rest.split('?').next().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    out.sort();
+    out
 }
 
 fn sorted(v: &[&str]) -> Vec<String> {
@@ -552,7 +618,14 @@ fn failed(outcomes: &[Outcome]) -> BTreeSet<&'static str> {
 fn describe(outcomes: &[Outcome]) -> String {
     outcomes
         .iter()
-        .map(|o| format!("  {} {}: {}", o.call, if o.succeeded { "ok" } else { "FAILED" }, o.detail))
+        .map(|o| {
+            format!(
+                "  {} {}: {}",
+                o.call,
+                if o.succeeded { "ok" } else { "FAILED" },
+                o.detail
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -607,7 +680,9 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     };
     // Sign in: the API sets the session cookie (host 127.0.0.1, any port:
     // the front-ends are same-site, cross-origin).
-    driver.navigate(&format!("{base}/login")).expect("sign-in page");
+    driver
+        .navigate(&format!("{base}/login"))
+        .expect("sign-in page");
     let session_run = |s: &mut Session, tag: &str| {
         let mut all = s.run(&fe.app, &base, &app_calls(), &format!("{tag}-app"));
         all.extend(s.run(&fe.admin, &base, &admin_calls(), &format!("{tag}-admin")));
@@ -630,7 +705,9 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     );
     let har = dir.join("session.har");
     std::fs::write(&har, serde_json::to_vec_pretty(&recording.har).unwrap()).unwrap();
-    let entries = recording.har["log"]["entries"].as_array().map_or(0, Vec::len);
+    let entries = recording.har["log"]["entries"]
+        .as_array()
+        .map_or(0, Vec::len);
 
     // 2. Infer.
     let today = dir.join("today.toml");
@@ -654,7 +731,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         .unwrap_or_else(|e| panic!("the proposal is not a valid policy: {e}\n{proposal}"))
         .config()
         .clone();
-    assert_eq!(inferred.origins, sorted(&[&fe.app, &fe.admin]), "{proposal}");
+    assert_eq!(
+        inferred.origins,
+        sorted(&[&fe.app, &fe.admin]),
+        "{proposal}"
+    );
     assert_eq!(inferred.methods, sorted(&["DELETE", "PUT"]), "{proposal}");
     assert_eq!(
         inferred.request_headers,
@@ -663,7 +744,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     );
     assert_eq!(inferred.expose_headers, ["x-total-count"], "{proposal}");
     assert!(inferred.credentials, "{proposal}");
-    assert_eq!(inferred.max_age, Some(600), "preflights were needed: {proposal}");
+    assert_eq!(
+        inferred.max_age,
+        Some(600),
+        "preflights were needed: {proposal}"
+    );
     // `--against` today's policy: exactly what the proposal no longer allows
     // (GET and POST are always allowed: not narrowed).
     let narrowed: BTreeSet<&str> = proposal
@@ -685,7 +770,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     let policy = inferred.build().expect("the proposal builds");
     for (origin, calls) in [(&fe.app, app_calls()), (&fe.admin, admin_calls())] {
         for c in &calls {
-            assert!(observed(origin, c).allowed_by(&policy), "{origin} {}", c.name);
+            assert!(
+                observed(origin, c).allowed_by(&policy),
+                "{origin} {}",
+                c.name
+            );
         }
     }
 
@@ -701,7 +790,12 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     let outcomes = session_run(&mut session, "shadow");
     assert!(failed(&outcomes).is_empty(), "{}", describe(&outcomes));
     let replay = session.take_log();
-    let replayed = replay.har["log"]["entries"].as_array().map_or(0, Vec::len);
+    let replayed = cross_origin(&replay, &base);
+    assert_eq!(
+        replayed,
+        cross_origin(&recording, &base),
+        "the replay makes the recorded session's cross-origin requests"
+    );
     let counted = gateway.disagreements();
     assert!(
         counted.values().all(|&n| n == 0),
@@ -716,23 +810,13 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         describe(&outcomes)
     );
     let hostile_har = session.take_log();
-    let mut hostile_requests: Vec<(String, String)> = Vec::new();
-    for e in hostile_har.har["log"]["entries"].as_array().unwrap() {
-        let url = e["request"]["url"].as_str().unwrap_or_default();
-        let from_hostile = e["request"]["headers"].as_array().is_some_and(|h| {
-            h.iter().any(|h| {
-                h["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("origin"))
-                    && h["value"] == fe.hostile.as_str()
-            })
-        });
-        if url.starts_with(&base) && from_hostile {
-            let path = url[base.len()..].split('?').next().unwrap_or_default();
-            hostile_requests.push((
-                e["request"]["method"].as_str().unwrap_or_default().to_owned(),
-                path.to_owned(),
-            ));
-        }
-    }
+    let mut hostile_requests: Vec<(String, String)> = cross_origin(&hostile_har, &base)
+        .into_iter()
+        .map(|(o, m, p)| {
+            assert_eq!(o, fe.hostile, "only the hostile page ran");
+            (m, p)
+        })
+        .collect();
     // 4 calls, 2 of them preflighted.
     assert_eq!(hostile_requests.len(), 6, "{hostile_requests:?}");
     let counted = gateway.disagreements();
@@ -751,7 +835,10 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     let mut logged: Vec<(String, String)> = lines
         .iter()
         .map(|(o, m, p)| {
-            assert_eq!(o, &fe.hostile, "only the hostile origin disagrees: {lines:?}");
+            assert_eq!(
+                o, &fe.hostile,
+                "only the hostile origin disagrees: {lines:?}"
+            );
             (m.clone(), p.clone())
         })
         .collect();
@@ -761,6 +848,18 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         logged, hostile_requests,
         "the shadow log names each hostile request"
     );
+    // Before promotion, `corsgate test` holds the gateway (today's policy) to
+    // the proposal, and must fail: the test below is not vacuous.
+    let policy_file = dir.join("inferred.toml");
+    std::fs::write(&policy_file, &proposal).unwrap();
+    let (code, summary, problems) = contract_test(&format!("{base}/api/items"), &policy_file);
+    assert_eq!(
+        code,
+        Some(1),
+        "today's policy is looser than the proposal: {summary} {problems:?}"
+    );
+    assert!(problems.contains("looser_than_policy"), "{problems:?}");
+    eprintln!("corsgate test before promotion: {summary}, problems {problems:?}");
     drop(gateway);
 
     // 4. Promote.
@@ -780,7 +879,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         describe(&outcomes)
     );
     for o in &outcomes {
-        assert!(o.detail.contains("TypeError"), "a network error: {}", o.detail);
+        assert!(
+            o.detail.contains("TypeError"),
+            "a network error: {}",
+            o.detail
+        );
     }
     let refused = session.take_log();
     assert_eq!(
@@ -798,25 +901,12 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         reached.iter().all(|s| s.method == "GET"),
         "the hostile PUT and DELETE never reach the upstream: {reached:?}"
     );
-    let policy_file = dir.join("inferred.toml");
-    std::fs::write(&policy_file, &proposal).unwrap();
-    let out = Command::new(built_binary())
-        .args(["test", &format!("{base}/api/items"), "--policy"])
-        .arg(&policy_file)
-        .args(["-H", &format!("Cookie: {COOKIE}"), "--json"])
-        .output()
-        .expect("corsgate test runs");
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "corsgate test against the promoted policy: {}\n{report}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    let (code, summary, problems) = contract_test(&format!("{base}/api/items"), &policy_file);
+    assert_eq!(
+        code,
+        Some(0),
+        "corsgate test against the promoted policy: {summary} {problems:?}"
     );
-    let cases = serde_json::from_str::<Value>(&report)
-        .ok()
-        .and_then(|v| v["cases"].as_array().map(Vec::len))
-        .unwrap_or(0);
 
     // 5. Nothing unneeded: each value removed breaks exactly the calls that
     // need it, in Chromium and in the engine.
@@ -827,7 +917,10 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         .chain(admin_calls().into_iter().map(|c| (&fe.admin, c)))
         .collect();
     let needing = |f: &dyn Fn(&String, &Call) -> bool| -> BTreeSet<&str> {
-        all.iter().filter(|(o, c)| f(o, c)).map(|(o, c)| c_key(o, c, &fe)).collect()
+        all.iter()
+            .filter(|(o, c)| f(o, c))
+            .map(|(o, c)| c_key(o, c, &fe))
+            .collect()
     };
     for (i, o) in inferred.origins.iter().enumerate() {
         let mut c = inferred.clone();
@@ -837,7 +930,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     for (i, m) in inferred.methods.iter().enumerate() {
         let mut c = inferred.clone();
         c.methods.remove(i);
-        variants.push((format!("method {m}"), c, needing(&|_, call| call.method == m)));
+        variants.push((
+            format!("method {m}"),
+            c,
+            needing(&|_, call| call.method == m),
+        ));
     }
     for (i, h) in inferred.request_headers.iter().enumerate() {
         let mut c = inferred.clone();
@@ -860,7 +957,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     {
         let mut c = inferred.clone();
         c.credentials = false;
-        variants.push(("credentials".into(), c, needing(&|_, call| call.credentials)));
+        variants.push((
+            "credentials".into(),
+            c,
+            needing(&|_, call| call.credentials),
+        ));
     }
     for (n, (what, variant, expected)) in variants.iter().enumerate() {
         assert!(!expected.is_empty(), "{what}: some call needs it");
@@ -901,9 +1002,10 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
-        "session: {entries} HAR entries recorded, {replayed} replayed in shadow with 0 disagreements; \
+        "session: {entries} HAR entries recorded, {} cross-origin requests replayed in shadow with 0 disagreements; \
          {} hostile requests each counted and logged; promoted: 5 legitimate calls allowed, 4 hostile refused; \
-         corsgate test: {cases} cases passed; {} values each needed; {:.1} s",
+         corsgate test: {summary}; {} values each needed; {:.1} s",
+        replayed.len(),
         hostile_requests.len(),
         variants.len(),
         started.elapsed().as_secs_f64()
