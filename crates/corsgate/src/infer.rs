@@ -90,6 +90,9 @@ struct Tally {
     /// the page may fetch them with `credentials: 'include'`, which a HAR
     /// does not record.
     credentials_unknown: usize,
+    /// Answers that exposed a header by name and carried it: whether
+    /// script read it is not in a HAR.
+    exposed_unknown: usize,
 }
 
 impl EntrySink for Sink<'_> {
@@ -154,6 +157,9 @@ fn observe(file: &str, index: usize, e: &Entry<'_>, tally: &mut Tally) -> Option
                 o = o.expose(name.to_ascii_lowercase());
             }
         }
+        if !o.expose.is_empty() {
+            tally.exposed_unknown += 1;
+        }
     }
     Some(o)
 }
@@ -161,7 +167,7 @@ fn observe(file: &str, index: usize, e: &Entry<'_>, tally: &mut Tally) -> Option
 /// Reads every file's requests.
 pub fn read(files: &[PathBuf]) -> Result<Traffic, HarError> {
     let mut traffic = Traffic::default();
-    let (mut exposes_any, mut credentials_unknown) = (0, 0);
+    let (mut exposes_any, mut credentials_unknown, mut exposed_unknown) = (0, 0, 0);
     for f in files {
         let mut sink = Sink {
             file: f.display().to_string(),
@@ -172,10 +178,16 @@ pub fn read(files: &[PathBuf]) -> Result<Traffic, HarError> {
         har::read_entries(har::open(f)?, &mut sink)?;
         exposes_any += sink.tally.exposes_any;
         credentials_unknown += sink.tally.credentials_unknown;
+        exposed_unknown += sink.tally.exposed_unknown;
     }
     if credentials_unknown > 0 {
         traffic.notes.push(format!(
-            "{credentials_unknown} request(s) carried no cookie but were answered with Access-Control-Allow-Credentials: true; a HAR does not record whether the page fetched them with credentials: 'include' (which needs credentials = true even without cookies). Only a carried cookie counts here; to settle it, run this proposal in shadow ([routes.shadow]): a headers_differ count on those requests means the page needs credentials"
+            "{credentials_unknown} request(s) carried no cookie but were answered with Access-Control-Allow-Credentials: true; a HAR does not record whether the page fetched them with credentials: 'include' (which needs credentials = true even without cookies). Only a carried cookie counts here. A shadow run cannot settle it (the gateway does not see the credentials mode: a candidate without credentials counts headers_differ on every such request, whatever the page does); the page can: look for credentials: 'include' or withCredentials in its code, or run it against a gateway enforcing this proposal, where Chromium refuses such a fetch because Access-Control-Allow-Credentials is not 'true' while the request's credentials mode is 'include'"
+        ));
+    }
+    if exposed_unknown > 0 {
+        traffic.notes.push(format!(
+            "expose_headers holds the headers {exposed_unknown} answer(s) exposed by name and carried; a HAR does not show whether script read them, so each is a guess that the page reads it. To settle it, remove one and run the front-end's own tests against a gateway enforcing the result: a header no test misses is not needed"
         ));
     }
     if exposes_any > 0 {

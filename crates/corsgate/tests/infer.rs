@@ -300,8 +300,8 @@ fn credentials_granted_without_a_cookie_are_a_guess_said_as_one() {
         "{out}"
     );
     assert!(
-        out.contains("[routes.shadow]"),
-        "the note names the check that settles it"
+        out.contains("credentials: 'include' or withCredentials in its code"),
+        "the note names the check that settles it (a shadow run cannot: tests/infer_session.rs)"
     );
 }
 
