@@ -766,6 +766,11 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         ]),
         "{proposal}"
     );
+    // Which exposed header script read is not in a HAR: said as a guess.
+    assert!(
+        proposal.contains("# note: expose_headers holds the headers 2 answer(s) exposed"),
+        "{proposal}"
+    );
     // The engine agrees that the proposal allows the session.
     let policy = inferred.build().expect("the proposal builds");
     for (origin, calls) in [(&fe.app, app_calls()), (&fe.admin, admin_calls())] {
@@ -848,6 +853,40 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         logged, hostile_requests,
         "the shadow log names each hostile request"
     );
+    // What a shadow cannot tell: the credentials mode. A candidate without
+    // credentials counts a call the page made without them (the public GET)
+    // as `headers_differ` all the same, so `corsgate infer` must not offer a
+    // shadow run as the check that settles whether a page needs them.
+    {
+        let mut c = inferred.clone();
+        c.credentials = false;
+        let shadow = policy_toml(&c);
+        std::fs::write(
+            &config,
+            gateway_toml(listen, admin, up_port, TODAY, Some(&shadow)),
+        )
+        .unwrap();
+        gateway.reload();
+        let before: u64 = gateway.disagreements().values().sum();
+        let o = session.run(&fe.app, &base, &[ITEMS], "shadow-no-credentials");
+        assert!(failed(&o).is_empty(), "{}", describe(&o));
+        let after = gateway.disagreements();
+        assert_eq!(after.values().sum::<u64>(), before + 1, "{after:?}");
+        assert_eq!(
+            after.get(&("headers_differ".into(), "origin_allowed".into())),
+            Some(&1),
+            "{after:?}"
+        );
+        assert!(!proposal.contains("headers_differ count on those requests means"));
+        let _ = session.take_log();
+        // The proposal back in the shadow, for the promotion below.
+        std::fs::write(
+            &config,
+            gateway_toml(listen, admin, up_port, TODAY, Some(&proposal)),
+        )
+        .unwrap();
+        gateway.reload();
+    }
     // Before promotion, `corsgate test` holds the gateway (today's policy) to
     // the proposal, and must fail: the test below is not vacuous.
     let policy_file = dir.join("inferred.toml");
