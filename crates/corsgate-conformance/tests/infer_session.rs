@@ -8,7 +8,7 @@
 //!    whose page reads an exposed header (`X-Total-Count`), a credentialed
 //!    PUT with JSON and a custom header (`X-CSRF-Token`), a credentialed
 //!    DELETE with the custom header. The session's DevTools network events
-//!    are recorded into a HAR ([`har_record`]).
+//!    are recorded into a HAR (`corsgate_conformance::har_record`).
 //! 2. **Infer.** `corsgate infer` on that HAR must propose exactly the two
 //!    origins, the two methods, the two request headers and the one exposed
 //!    header the session used, credentials (cookies were carried) and a
@@ -18,17 +18,21 @@
 //!    replay of the same session shows 0 disagreements in `/metrics`; a
 //!    hostile origin (another port of `127.0.0.1`, allowed today) making the
 //!    same calls is counted once per request it made, and the
-//!    `corsgate::shadow` log names each (origin, method, path).
+//!    `corsgate::shadow` log names each (origin, method, path). What a
+//!    shadow cannot tell is shown too: a candidate without credentials counts
+//!    `headers_differ` on a call the page made without them.
 //! 4. **Promote.** `corsgate serve --promote`: every legitimate call succeeds
 //!    in Chromium (the exposed header readable), every call of the hostile
 //!    origin fails in Chromium (a network error for the page, Chromium's own
 //!    CORS error), its PUT and DELETE never reach the upstream, and
-//!    `corsgate test` against the promoted gateway passes.
+//!    `corsgate test` against the promoted gateway passes (against today's
+//!    policy, before promotion, it fails: it is not vacuous).
 //! 5. **Nothing unneeded.** For each value of the proposal (each origin,
 //!    method, request header, exposed header, and credentials), the gateway
 //!    is reloaded with the proposal less that value and the session run again
-//!    in Chromium: exactly the calls that need the value fail (and the engine,
-//!    `Observed::allowed_by`, says the same). `max_age` is not an allowance
+//!    in Chromium: exactly the calls that need the value fail, each with
+//!    Chromium's own CORS error (and the engine, `Observed::allowed_by`, says
+//!    the same). `max_age` is not an allowance
 //!    (it only caches preflights): it is checked to be there because
 //!    preflights were needed.
 //!
@@ -298,7 +302,7 @@ struct Frontends {
 
 struct Session<'a> {
     driver: &'a Driver,
-    /// The perfomance log since the last [`Session::take_log`].
+    /// The performance log since the last [`Session::take_log`].
     log: Vec<Value>,
 }
 
