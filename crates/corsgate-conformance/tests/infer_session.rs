@@ -8,8 +8,9 @@
 //!    whose page reads an exposed header (`X-Total-Count`), a credentialed
 //!    PUT with JSON and a custom header (`X-CSRF-Token`), a credentialed
 //!    DELETE with the custom header. The session's DevTools network events
-//!    are recorded into a HAR (`corsgate_conformance::har_record`).
-//! 2. **Infer.** `corsgate infer` on that HAR must propose exactly the two
+//!    are recorded into one HAR per front-end
+//!    (`corsgate_conformance::har_record`), the second gzip-compressed.
+//! 2. **Infer.** `corsgate infer` on both HARs must propose exactly the two
 //!    origins, the two methods, the two request headers and the one exposed
 //!    header the session used, credentials (cookies were carried) and a
 //!    max-age (preflights were needed); `--against` today's policy names what
@@ -700,32 +701,50 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
         all
     };
 
-    // 1. Record the session under today's policy.
+    // 1. Record the session under today's policy: one HAR per front-end,
+    // as two teams would export them (the admin console's gzip-compressed).
     let _ = session.take_log();
-    let outcomes = session_run(&mut session, "record");
+    let mut outcomes = session.run(&fe.app, &base, &app_calls(), "record-app");
+    let app_rec = session.take_log();
+    outcomes.extend(session.run(&fe.admin, &base, &admin_calls(), "record-admin"));
+    let admin_rec = session.take_log();
     assert!(
         failed(&outcomes).is_empty(),
         "today's policy must let the session work:\n{}",
         describe(&outcomes)
     );
-    let recording = session.take_log();
-    assert!(
-        recording.cors_errors.is_empty(),
-        "{:?}",
-        recording.cors_errors
-    );
-    let har = dir.join("session.har");
-    std::fs::write(&har, serde_json::to_vec_pretty(&recording.har).unwrap()).unwrap();
-    let entries = recording.har["log"]["entries"]
-        .as_array()
-        .map_or(0, Vec::len);
+    for rec in [&app_rec, &admin_rec] {
+        assert!(rec.cors_errors.is_empty(), "{:?}", rec.cors_errors);
+    }
+    let app_har = dir.join("app.har");
+    std::fs::write(&app_har, serde_json::to_vec_pretty(&app_rec.har).unwrap()).unwrap();
+    let admin_har = dir.join("admin.har");
+    std::fs::write(
+        &admin_har,
+        serde_json::to_vec_pretty(&admin_rec.har).unwrap(),
+    )
+    .unwrap();
+    let status = Command::new("gzip")
+        .arg(&admin_har)
+        .status()
+        .expect("gzip runs");
+    assert!(status.success());
+    let admin_har = dir.join("admin.har.gz");
+    let entries: usize = [&app_rec, &admin_rec]
+        .iter()
+        .map(|r| r.har["log"]["entries"].as_array().map_or(0, Vec::len))
+        .sum();
+    let mut recorded = cross_origin(&app_rec, &base);
+    recorded.extend(cross_origin(&admin_rec, &base));
+    recorded.sort();
 
     // 2. Infer.
     let today = dir.join("today.toml");
     std::fs::write(&today, TODAY).unwrap();
     let out = Command::new(built_binary())
         .arg("infer")
-        .arg(&har)
+        .arg(&app_har)
+        .arg(&admin_har)
         .arg("--against")
         .arg(&today)
         .output()
@@ -808,8 +827,7 @@ fn inferred_policy_allows_the_session_refuses_a_hostile_origin_and_holds_nothing
     let replay = session.take_log();
     let replayed = cross_origin(&replay, &base);
     assert_eq!(
-        replayed,
-        cross_origin(&recording, &base),
+        replayed, recorded,
         "the replay makes the recorded session's cross-origin requests"
     );
     let counted = gateway.disagreements();
