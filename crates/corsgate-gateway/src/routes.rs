@@ -18,7 +18,7 @@ pub fn host_name(authority: &str) -> String {
 /// Finds the route for a request's host name (as [`host_name`] gives it)
 /// and path. The path must be normalised first ([`crate::target::normalise`]):
 /// the match is a plain, case-sensitive prefix match on it.
-pub fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route> {
+pub(crate) fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route> {
     routes
         .iter()
         .find(|r| r.host.as_deref().is_none_or(|h| h == host) && path_matches(&r.path, path))

@@ -180,7 +180,7 @@ pub fn is_safelisted_request_header(name: &str, value: &[u8], profile: Profile) 
 
 /// A CORS-unsafe request-header byte: controls other than tab, DEL, and
 /// `"():<>?@[\]{}`.
-pub fn is_unsafe_byte(b: u8) -> bool {
+pub(crate) fn is_unsafe_byte(b: u8) -> bool {
     (b < 0x20 && b != 0x09) || b == 0x7f || b"\"():<>?@[\\]{}".contains(&b)
 }
 
@@ -350,7 +350,7 @@ pub fn unsafe_request_header_names_in(
 /// The Fetch standard's *no-CORS-safelisted request-header*: `Accept`,
 /// `Accept-Language`, `Content-Language` or `Content-Type` with a
 /// CORS-safelisted value. `fetch()` in `no-cors` mode drops any other.
-pub fn is_no_cors_safelisted_request_header(name: &str, value: &[u8]) -> bool {
+pub(crate) fn is_no_cors_safelisted_request_header(name: &str, value: &[u8]) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
         "accept" | "accept-language" | "content-language" | "content-type"
@@ -428,7 +428,7 @@ pub fn is_forbidden_request_header(name: &str, value: &[u8]) -> bool {
 }
 
 /// Response headers script can read from any CORS response.
-pub const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
+pub(crate) const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
     "cache-control",
     "content-language",
     "content-length",

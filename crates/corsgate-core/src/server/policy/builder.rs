@@ -14,7 +14,7 @@ use crate::server::fast::values::shared;
 use crate::server::origin_set::{Entry, OriginSet};
 
 /// The longest preflight max-age any browser honours (Firefox: a day).
-pub const MAX_AGE_LIMIT: i64 = 86_400;
+pub(super) const MAX_AGE_LIMIT: i64 = 86_400;
 
 /// Builds a [`Policy`] in code. Nothing is checked until [`build`](Self::build),
 /// which reports every problem at once.
