@@ -173,11 +173,6 @@ fn client_hint_value_ok(lower: &str, value: &[u8]) -> Option<bool> {
     })
 }
 
-/// Whether `name: value` is a CORS-safelisted request-header.
-pub fn is_safelisted_request_header(name: &str, value: &[u8], profile: Profile) -> bool {
-    check_request_header(name, value, profile).is_ok()
-}
-
 /// A CORS-unsafe request-header byte: controls other than tab, DEL, and
 /// `"():<>?@[\]{}`.
 pub(crate) fn is_unsafe_byte(b: u8) -> bool {
@@ -446,7 +441,7 @@ pub fn is_safelisted_response_header(name: &str) -> bool {
 }
 
 /// `Set-Cookie` and `Set-Cookie2`: never readable by script.
-pub fn is_forbidden_response_header(name: &str) -> bool {
+pub(crate) fn is_forbidden_response_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("set-cookie") || name.eq_ignore_ascii_case("set-cookie2")
 }
 
@@ -455,7 +450,7 @@ mod tests {
     use super::*;
 
     fn safe(name: &str, value: &[u8]) -> bool {
-        is_safelisted_request_header(name, value, Profile::Standard)
+        check_request_header(name, value, Profile::Standard).is_ok()
     }
 
     /// web-platform-tests `cors/cors-safelisted-request-header.any.js`.
