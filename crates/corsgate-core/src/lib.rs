@@ -6,7 +6,7 @@
 //! * **Browser role** — what a browser does with a cross-origin request and
 //!   what it receives: [`Origin`] parsing and comparison, request
 //!   classification ([`Request::classify`]), the preflight
-//!   ([`preflight`]), the [`cors_check`], exposed headers ([`exposure`]), the
+//!   ([`preflight`]), the `cors_check`, exposed headers ([`exposure`]), the
 //!   [`PreflightCache`], redirects, all driven by the sans-I/O [`Browser`].
 //!   Where browsers depart from the standard, a [`Profile`] says how.
 //! * **Server role** — what a server should answer: a validated [`Policy`]

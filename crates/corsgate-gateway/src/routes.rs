@@ -8,7 +8,7 @@ use crate::config::Route;
 /// lower case, without port or IPv6 brackets, a trailing dot removed
 /// (`Admin.Example.com.:443` is `admin.example.com`); empty, matching no
 /// host-specific route, when the value is not a valid authority (see
-/// [`crate::target::authority`]).
+/// `crate::target::authority`).
 pub fn host_name(authority: &str) -> String {
     crate::target::authority(authority.trim().as_bytes())
         .map(|a| a.host().to_owned())
@@ -24,12 +24,12 @@ pub(crate) fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'
         .find(|r| r.host.as_deref().is_none_or(|h| h == host) && path_matches(&r.path, path))
 }
 
-/// [`find`], refusing a path whose `;` path parameters would select
-/// another route once dropped ([`crate::target::without_parameters`]):
+/// `find`, refusing a path whose `;` path parameters would select
+/// another route once dropped (`crate::target::without_parameters`):
 /// `/api;x/me` is `/api/me` to Tomcat, Jetty and Spring, so it must not go
 /// through the route of `/` (or be forwarded under `/api/`'s policy to an
 /// application that reads it another way). Likewise a path that a lenient
-/// application reads as another route's ([`crate::target::lenient_reading`]:
+/// application reads as another route's (`crate::target::lenient_reading`:
 /// `/API/me` and `/ap%C4%B1/me` to a case-insensitive one, `/api./me` to
 /// Windows): a catch-all `/` must not serve `/api/`'s resources.
 pub fn find_unambiguous<'a>(

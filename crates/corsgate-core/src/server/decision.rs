@@ -599,7 +599,7 @@ fn varies_on(map: &HeaderMap, name: &[u8]) -> bool {
         .any(|v| split_list(v.as_bytes()).any(|t| t == b"*" || t.eq_ignore_ascii_case(name)))
 }
 
-/// The decision for one request; see the [module docs](self).
+/// The decision for one request.
 #[derive(Debug, Clone)]
 pub struct Decision {
     kind: RequestKind,

@@ -195,7 +195,7 @@ impl std::fmt::Display for HostileClass {
 pub enum Variant {
     /// Letters and dots only ([`LABEL_LETTERS`]).
     Letters,
-    /// With a digit and `-` ([`LABEL_MIXED`]).
+    /// With a digit and `-` (`LABEL_MIXED`).
     Mixed,
     /// No made-up label (`null`, `http://app.example.com`, `https://codepen.io`).
     Fixed,
@@ -216,7 +216,7 @@ pub enum Reach {
     NetworkAttacker,
     /// Software on the user's own machine (a dev server, a local app).
     LocalMachine,
-    /// Only some browsers send such an origin (see [`HostileOrigin::browsers`]).
+    /// Only some browsers send such an origin (see `HostileOrigin::browsers`).
     SomeBrowsers,
     /// No browser sends it, or no one can register it: it only shows a sloppy check.
     Nobody,

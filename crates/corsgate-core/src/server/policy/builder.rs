@@ -124,7 +124,7 @@ impl PolicyBuilder {
     /// (what the policy lists and what was asked) and `corsgate-policy-edit`
     /// (the TOML change that allows the request). Off by default: it tells
     /// anyone, an attacker too, what the policy allows (see
-    /// [`reason_header`](crate::server::policy_reason)).
+    /// `reason_header`).
     pub fn reason_header(mut self, yes: bool) -> Self {
         self.config.reason_header = yes;
         self
