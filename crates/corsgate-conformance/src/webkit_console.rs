@@ -9,7 +9,7 @@
 //! messages between two markers to the job.
 //!
 //! [`normalize`] turns a message into its run-independent form (the case
-//! URLs and origins replaced by `<url>` and `<origin>`), and [`reason_code`]
+//! URLs and origins replaced by `<url>` and `<origin>`), and `reason_code`
 //! maps the reason lines to corsgate's refusal codes.
 
 use std::collections::BTreeMap;

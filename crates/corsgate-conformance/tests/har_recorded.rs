@@ -7,6 +7,7 @@
 //! by `corsgate har`, and no request Chromium let through may be flagged.
 //!
 //! `CORSGATE_CASES=N` / `CORSGATE_SEED=<hex>` pick another matrix.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

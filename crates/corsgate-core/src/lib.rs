@@ -6,7 +6,7 @@
 //! * **Browser role** — what a browser does with a cross-origin request and
 //!   what it receives: [`Origin`] parsing and comparison, request
 //!   classification ([`Request::classify`]), the preflight
-//!   ([`preflight`]), the [`cors_check`], exposed headers ([`exposure`]), the
+//!   ([`preflight`]), the `cors_check`, exposed headers ([`exposure`]), the
 //!   [`PreflightCache`], redirects, all driven by the sans-I/O [`Browser`].
 //!   Where browsers depart from the standard, a [`Profile`] says how.
 //! * **Server role** — what a server should answer: a validated [`Policy`]
@@ -57,7 +57,7 @@ pub mod server;
 // The facade: the paths users name, whichever role the item lives in.
 /// The preflight cache a browser keeps between fetches.
 pub mod cache {
-    pub use crate::browser::cache::{CacheEntry, CacheItem, PreflightCache};
+    pub use crate::browser::cache::PreflightCache;
 }
 /// The CORS check: does a response allow the request's origin (and credentials)?
 pub mod cors_check {
@@ -65,19 +65,17 @@ pub mod cors_check {
 }
 /// Which response headers script may read.
 pub mod exposure {
-    pub use crate::browser::exposure::{exposed_headers, Exposure};
+    pub use crate::browser::exposure::exposed_headers;
 }
 /// The preflight: when a browser sends one, what it sends, and how it judges the answer.
 pub mod preflight {
     pub use crate::browser::preflight::{
-        check_preflight_response, parse_max_age, MaxAge, PreflightAllowance, PreflightRequest,
+        check_preflight_response, parse_max_age, MaxAge, PreflightRequest,
     };
 }
 /// Where browsers depart from the standard: one `Profile` method per quirk.
 pub mod profile {
-    pub use crate::browser::profile::{
-        DisallowedHeaderNamed, InvalidMaxAge, MultipleOriginDetection, Profile,
-    };
+    pub use crate::browser::profile::{DisallowedHeaderNamed, Profile};
 }
 /// Every reason a browser blocks a response, each with its explanation and fix.
 pub mod refusal {
@@ -86,8 +84,8 @@ pub mod refusal {
 /// The request a page's script makes, and whether it needs a preflight.
 pub mod request {
     pub use crate::browser::request::{
-        Classification, Credentials, HeadersForm, Initiator, Mode, PreflightReasons, Request,
-        RequestBuilder, RequestError,
+        Classification, Credentials, HeadersForm, Initiator, Mode, Request, RequestBuilder,
+        RequestError,
     };
 }
 /// A response as the browser model sees it.
@@ -97,10 +95,9 @@ pub mod response {
 /// CORS-safelisted and forbidden methods and headers.
 pub mod safelist {
     pub use crate::browser::safelist::{
-        check_request_header, is_forbidden_request_header, is_forbidden_response_header,
-        is_safelisted_request_header, is_safelisted_response_header, mime_essence,
-        parse_single_range, request_headers_value, unsafe_request_header_names,
-        unsafe_request_header_names_in, ByteRange, UnsafeHeader, UnsafeReason,
+        check_request_header, is_forbidden_request_header, is_safelisted_response_header,
+        mime_essence, parse_single_range, request_headers_value, unsafe_request_header_names,
+        unsafe_request_header_names_in, UnsafeHeader, UnsafeReason,
     };
 }
 /// The outcome of a fetch: allowed or refused, with the steps taken.
@@ -110,22 +107,19 @@ pub mod verdict {
 /// The server role's decision for one request, and why.
 pub mod decision {
     pub use crate::server::decision::{
-        is_cors_response_header, Action, Decision, Iter, Reason, RequestKind, ResponseHeaders,
-        ShortName,
+        is_cors_response_header, Action, Decision, Reason, RequestKind, ResponseHeaders,
     };
 }
 /// Hostile origins a policy is checked against.
 pub mod hostile {
     pub use crate::server::hostile::{
-        is_third_party_host, registrable_domain, representative, Catalogue, HostileClass,
-        HostileOrigin, Reach, Variant, LABEL_LETTERS,
+        is_third_party_host, registrable_domain, representative, Catalogue, HostileClass, Reach,
+        Variant, LABEL_LETTERS,
     };
 }
 /// The allowed origins of a policy and their matcher.
 pub mod origin_set {
-    pub use crate::server::origin_set::{
-        AllowedOrigin, OriginMatch, OriginSet, PortSpec, REMEMBERED,
-    };
+    pub use crate::server::origin_set::{AllowedOrigin, OriginMatch, PortSpec, REMEMBERED};
 }
 /// The server role's configuration: a validated CORS `Policy`.
 pub mod policy {
@@ -135,14 +129,14 @@ pub mod policy {
 }
 /// The explanation a server may send with a refusal (`corsgate-reason`).
 pub mod policy_reason {
-    pub use crate::server::policy_reason::{PolicyReason, EDIT, REASON};
+    pub use crate::server::policy_reason::{PolicyReason, REASON};
 }
 /// Remedies: the smallest safe change that fixes a refusal, as data
 /// ([`Remedy`](remedy::Remedy)), and the [`repair`](remedy::repair) loop that
 /// applies them one at a time until a request would pass.
 pub mod remedy {
     pub use crate::browser::remedy::{Remedy, RemedyContext, Side};
-    pub use crate::browser::repair::{repair, Repair};
+    pub use crate::browser::repair::repair;
 }
 
 // The browser role's main types.

@@ -2,6 +2,7 @@
 //! refusal message, fix sentence, remedy or decision reason advises allowing
 //! `null`, `*` with credentials, or reflecting an origin, for generated values
 //! of every `Refusal` variant (origin `null` and credentials included).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[path = "support/refusals.rs"]
 mod refusals;

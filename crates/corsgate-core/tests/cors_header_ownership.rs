@@ -4,6 +4,7 @@
 //! and `Vary`), the applied map's `Access-Control-*` lines are exactly the
 //! decision's own, and every other header is kept. The gateway and the tower
 //! layer share this through `corsgate_core::is_cors_response_header`.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use corsgate_core::{is_cors_response_header, Policy};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};

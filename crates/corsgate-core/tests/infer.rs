@@ -3,6 +3,7 @@
 //! through the browser role), every value of the proposal is needed by some
 //! request (remove it and one is refused), origins never seen are refused,
 //! and the TOML it prints loads back to the same settings.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use corsgate_core::infer::{infer, InferOptions, Observed};
 use corsgate_core::policy::{Policy, PolicyConfig};

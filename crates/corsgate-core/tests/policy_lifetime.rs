@@ -6,6 +6,7 @@
 //!
 //! Memory is counted with a counting global allocator (in its own test
 //! binary, per thread, so the harness's threads do not disturb the figures).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

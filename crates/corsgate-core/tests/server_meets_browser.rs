@@ -5,6 +5,7 @@
 //!
 //! The oracle below is written independently of the server code: a naive
 //! origin matcher on parsed origins and a direct reading of the settings.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use corsgate_core::decision::Action;
 use corsgate_core::{

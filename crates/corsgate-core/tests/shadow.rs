@@ -4,6 +4,7 @@
 //! built header maps), with the right kind; a policy never disagrees with
 //! itself; and judging the candidate and comparing allocates nothing on an
 //! allowed actual request.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use corsgate_core::policy::Policy;
 use corsgate_core::shadow::{compare, DisagreementKind, ShadowCounts};
@@ -149,13 +150,13 @@ mod counting {
     use std::cell::Cell;
 
     /// Counts this thread's allocations (the other tests run on others).
-    pub struct Counting;
+    pub(crate) struct Counting;
     thread_local! {
         static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     }
 
     /// This thread's allocations so far.
-    pub fn allocations() -> usize {
+    pub(crate) fn allocations() -> usize {
         ALLOCATIONS.with(Cell::get)
     }
 

@@ -12,7 +12,7 @@ use crate::upstream::UpstreamBody;
 
 /// A response body.
 #[derive(Debug)]
-pub enum GatewayBody {
+pub(crate) enum GatewayBody {
     /// Streamed from the upstream.
     Upstream(UpstreamBody),
     /// Made by the gateway (possibly empty).
@@ -21,11 +21,11 @@ pub enum GatewayBody {
 
 impl GatewayBody {
     /// An empty body.
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         GatewayBody::Local(None)
     }
     /// A body holding these bytes.
-    pub fn text(b: impl Into<Bytes>) -> Self {
+    pub(crate) fn text(b: impl Into<Bytes>) -> Self {
         let b = b.into();
         if b.is_empty() {
             GatewayBody::Local(None)

@@ -127,7 +127,7 @@ impl std::error::Error for ConfigError {
 /// Which protocol the gateway speaks to the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum UpstreamProtocol {
+pub(crate) enum UpstreamProtocol {
     /// HTTP/1.1 with pooled keep-alive connections (the default).
     #[default]
     Http1,
@@ -138,7 +138,7 @@ pub enum UpstreamProtocol {
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// One readable line per event.
     #[default]
     Human,
@@ -149,7 +149,7 @@ pub enum LogFormat {
 /// How the kernel schedules the worker threads (Linux; elsewhere ignored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum WorkerScheduling {
+pub(crate) enum WorkerScheduling {
     /// `SCHED_BATCH`: the same share of the CPU as any thread, but a worker
     /// woken by network activity does not preempt the thread running on its
     /// core; it runs at the next scheduling point and then serves every
@@ -166,7 +166,7 @@ pub enum WorkerScheduling {
 /// An upstream base URL: `http://host:port`, optionally with a path prefix
 /// that is prepended to every forwarded path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// `http`.
     pub scheme: http::uri::Scheme,
     /// `host:port`.
@@ -179,7 +179,7 @@ pub struct Upstream {
 
 impl Upstream {
     /// Parses `http://host[:port][/prefix]`.
-    pub fn parse(text: &str, protocol: UpstreamProtocol) -> Result<Upstream, String> {
+    pub(crate) fn parse(text: &str, protocol: UpstreamProtocol) -> Result<Upstream, String> {
         let uri: http::Uri = text
             .parse()
             .map_err(|e| format!("upstream {text:?} is not a URL: {e}"))?;
@@ -244,7 +244,7 @@ impl Route {
 
 /// Size and count limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest request head (request line and headers) in bytes (HTTP/1.1),
     /// or header list (HTTP/2).
     pub max_header_bytes: usize,
@@ -272,7 +272,7 @@ impl Default for Limits {
 
 /// Timeouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// Time a client has to send a complete request head.
     pub header_read: Duration,
     /// Time a client connection may stay without traffic.
@@ -302,7 +302,7 @@ pub struct Timeouts {
 /// The longest duration any setting accepts: one day. Longer values are
 /// refused where they are read, so that no deadline computed from one can
 /// overflow the clock.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for Timeouts {
     fn default() -> Self {
@@ -322,7 +322,7 @@ impl Default for Timeouts {
 
 /// TLS termination settings (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
+pub(crate) struct TlsFiles {
     /// Certificate chain.
     pub cert: PathBuf,
     /// Private key.
@@ -495,7 +495,7 @@ impl Ctx<'_> {
 
 /// `t + d`, saturating at `t` plus [`MAX_DURATION`] (or `t` itself) where
 /// the clock cannot represent the sum: no deadline computation panics.
-pub fn later(t: std::time::Instant, d: Duration) -> std::time::Instant {
+pub(crate) fn later(t: std::time::Instant, d: Duration) -> std::time::Instant {
     t.checked_add(d)
         .or_else(|| t.checked_add(MAX_DURATION))
         .unwrap_or(t)
@@ -503,7 +503,7 @@ pub fn later(t: std::time::Instant, d: Duration) -> std::time::Instant {
 
 /// Parses a duration such as `250ms`, `10s`, `2m` or `1h`, at most
 /// [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = parse_any_duration(text)?;
     if d > MAX_DURATION {
         return Err(format!(

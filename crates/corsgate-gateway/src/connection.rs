@@ -22,7 +22,7 @@ use crate::runtime::Shared;
 /// A response body on its way to the client: when dropped (sent, or the
 /// exchange given up) it counts as the end of its exchange.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     body: GatewayBody,
     client: Arc<ClientSideBase>,
     /// The client has yet to take the last frame given (or the head): the
@@ -103,7 +103,7 @@ impl http_body::Body for Answer {
 }
 
 /// The per-connection facts every request on it shares.
-pub struct ClientSideBase {
+pub(crate) struct ClientSideBase {
     /// Client address.
     pub peer: std::net::SocketAddr,
     /// TLS connection.
@@ -308,7 +308,7 @@ impl std::fmt::Debug for ClientSideBase {
 
 impl ClientSideBase {
     /// The facts of a new client connection.
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         peer: std::net::SocketAddr,
         tls: bool,
@@ -332,7 +332,7 @@ impl ClientSideBase {
     /// How many requests were read and how many exchanges have ended, in
     /// that order; the connection waits for (or reads) a request head when
     /// the two are equal.
-    pub fn exchanges(&self) -> (u64, u64) {
+    pub(crate) fn exchanges(&self) -> (u64, u64) {
         // `finished` first: read the other way round, an exchange ending in
         // between could make a request in flight look finished.
         let finished = self.finished.load(Relaxed);
@@ -341,7 +341,7 @@ impl ClientSideBase {
 
     /// Takes the connection's slot, for a tunnel that outlives the
     /// connection's HTTP exchange.
-    pub fn take_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    pub(crate) fn take_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.slot.lock().ok().and_then(|mut s| s.take())
     }
 
@@ -360,12 +360,12 @@ impl ClientSideBase {
 
     /// Records that the connection speaks HTTP/2 (known from ALPN before
     /// its first request).
-    pub fn mark_h2(&self) {
+    pub(crate) fn mark_h2(&self) {
         self.h2.store(true, Relaxed);
     }
 
     /// Whether a request came over HTTP/2.
-    pub fn is_h2(&self) -> bool {
+    pub(crate) fn is_h2(&self) -> bool {
         self.h2.load(Relaxed)
     }
 

@@ -21,16 +21,16 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 /// A validated policy for one route, and the candidate judged beside it
 /// (shadow mode), if any.
 #[derive(Debug, Clone)]
-pub struct RoutePolicy {
+pub(crate) struct RoutePolicy {
     policy: Policy,
     shadow: Option<Policy>,
 }
 
 /// What kind of request it was.
-pub type Kind = RequestKind;
+pub(crate) type Kind = RequestKind;
 
 /// A label for metrics and logs.
-pub fn kind_label(kind: Kind) -> &'static str {
+pub(crate) fn kind_label(kind: Kind) -> &'static str {
     match kind {
         RequestKind::NotCors => "not_cors",
         RequestKind::Preflight => "preflight",
@@ -40,7 +40,7 @@ pub fn kind_label(kind: Kind) -> &'static str {
 
 /// The decision for one request.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     decision: Decision,
     /// The policy's reason, for a refusal when the policy turns it on.
     reason: Option<Box<PolicyReason>>,
@@ -50,34 +50,34 @@ pub struct Verdict {
 
 impl Verdict {
     /// What kind of request it was.
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         self.decision.kind()
     }
     /// `Some(status)` when the gateway answers the request itself.
-    pub fn respond(&self) -> Option<StatusCode> {
+    pub(crate) fn respond(&self) -> Option<StatusCode> {
         match self.decision.action() {
             Action::PassOn => None,
             Action::Respond(s) => Some(s),
         }
     }
     /// Whether the policy allows it.
-    pub fn allowed(&self) -> bool {
+    pub(crate) fn allowed(&self) -> bool {
         self.decision.allowed()
     }
     /// How the route's shadow candidate disagrees, if it does.
-    pub fn disagreement(&self) -> Option<&Disagreement> {
+    pub(crate) fn disagreement(&self) -> Option<&Disagreement> {
         self.disagreement.as_ref()
     }
     /// A stable reason code.
-    pub fn reason_code(&self) -> &'static str {
+    pub(crate) fn reason_code(&self) -> &'static str {
         self.decision.reason().code()
     }
     /// A sentence for the log.
-    pub fn reason_text(&self) -> String {
+    pub(crate) fn reason_text(&self) -> String {
         self.decision.reason().to_string()
     }
     /// The CORS headers this verdict sets (`Vary` excluded).
-    pub fn cors_headers(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
+    pub(crate) fn cors_headers(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
         self.decision
             .headers()
             .iter()
@@ -85,7 +85,7 @@ impl Verdict {
     }
     /// Writes the verdict's headers into a response's header map: CORS
     /// headers replace any already there; `Vary` gains the names it lacks.
-    pub fn apply_to(self, map: &mut HeaderMap) {
+    pub(crate) fn apply_to(self, map: &mut HeaderMap) {
         self.decision.into_headers().apply_to(map);
         if let Some(r) = self.reason {
             r.apply_to(map);
@@ -95,7 +95,7 @@ impl Verdict {
 
 impl RoutePolicy {
     /// A route's validated policy.
-    pub fn new(policy: Policy) -> RoutePolicy {
+    pub(crate) fn new(policy: Policy) -> RoutePolicy {
         RoutePolicy {
             policy,
             shadow: None,
@@ -103,18 +103,18 @@ impl RoutePolicy {
     }
 
     /// The same with a candidate judged in shadow.
-    pub fn with_shadow(mut self, candidate: Option<Policy>) -> RoutePolicy {
+    pub(crate) fn with_shadow(mut self, candidate: Option<Policy>) -> RoutePolicy {
         self.shadow = candidate;
         self
     }
 
     /// The candidate judged in shadow, if any.
-    pub fn shadow(&self) -> Option<&Policy> {
+    pub(crate) fn shadow(&self) -> Option<&Policy> {
         self.shadow.as_ref()
     }
 
     /// Enforces the candidate instead of the policy; false when there is none.
-    pub fn promote(&mut self) -> bool {
+    pub(crate) fn promote(&mut self) -> bool {
         match self.shadow.take() {
             Some(candidate) => {
                 self.policy = candidate;
@@ -125,12 +125,12 @@ impl RoutePolicy {
     }
 
     /// The engine's policy.
-    pub fn policy(&self) -> &Policy {
+    pub(crate) fn policy(&self) -> &Policy {
         &self.policy
     }
 
     /// Decides what to do with a request.
-    pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Verdict {
+    pub(crate) fn decide(&self, method: &Method, headers: &HeaderMap) -> Verdict {
         let shadow = self
             .shadow
             .as_ref()
@@ -153,4 +153,4 @@ impl RoutePolicy {
 /// Whether a response header is a CORS response header the policy owns
 /// (upstream copies are removed): the engine's one definition, the same as
 /// the tower layer's.
-pub use corsgate_core::is_cors_response_header;
+pub(crate) use corsgate_core::is_cors_response_header;

@@ -3,4 +3,4 @@
 //! wrap another whatever its source.
 
 /// The error type of response bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;

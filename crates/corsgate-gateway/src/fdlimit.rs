@@ -10,14 +10,14 @@
 /// Descriptors kept out of the client budget: standard streams, listeners,
 /// the runtime's epoll and event descriptors, configuration and TLS files
 /// read at reload, and [`ADMIN_CONNECTIONS`] admin connections.
-pub const RESERVE: u64 = 64;
+pub(crate) const RESERVE: u64 = 64;
 
 /// Most admin connections served at once (more wait in the kernel's queue);
 /// part of [`RESERVE`].
-pub const ADMIN_CONNECTIONS: usize = 16;
+pub(crate) const ADMIN_CONNECTIONS: usize = 16;
 
 /// The soft and hard `RLIMIT_NOFILE` (`None` where they cannot be read).
-pub fn nofile() -> Option<(u64, u64)> {
+pub(crate) fn nofile() -> Option<(u64, u64)> {
     let mut r = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -56,7 +56,7 @@ pub fn raise_nofile() -> Option<u64> {
 /// The most client connections a process with `limit` descriptors can hold:
 /// each client connection may use one upstream connection as well, after
 /// [`RESERVE`]; at least 1.
-pub fn client_budget(limit: u64) -> usize {
+pub(crate) fn client_budget(limit: u64) -> usize {
     usize::try_from(limit.saturating_sub(RESERVE) / 2)
         .unwrap_or(usize::MAX)
         .max(1)
@@ -64,7 +64,7 @@ pub fn client_budget(limit: u64) -> usize {
 
 /// Raises the limit and clamps `max_connections` to the budget, with a
 /// warning when it had to.
-pub fn clamp_max_connections(max_connections: usize) -> usize {
+pub(crate) fn clamp_max_connections(max_connections: usize) -> usize {
     let Some(limit) = raise_nofile() else {
         return max_connections;
     };
@@ -93,7 +93,7 @@ pub fn clamp_max_connections(max_connections: usize) -> usize {
 static RESERVE_FD: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
 
 /// Whether the reserve descriptor is held (taken now if it was not).
-pub fn reserve_held() -> bool {
+pub(crate) fn reserve_held() -> bool {
     match RESERVE_FD.lock() {
         Ok(mut r) => {
             if r.is_none() {
@@ -107,7 +107,7 @@ pub fn reserve_held() -> bool {
 
 /// Closes the reserve descriptor, for the admin listener; whether it was
 /// held.
-pub fn release_reserve() -> bool {
+pub(crate) fn release_reserve() -> bool {
     RESERVE_FD.lock().ok().and_then(|mut r| r.take()).is_some()
 }
 
@@ -116,13 +116,13 @@ pub fn release_reserve() -> bool {
 /// by the next success; the pending connection stays in the kernel's queue
 /// and retrying at once would only spin.
 #[derive(Debug, Default)]
-pub struct AcceptBackoff {
+pub(crate) struct AcceptBackoff {
     failures: u32,
 }
 
 impl AcceptBackoff {
     /// Records a failure; returns how long to wait before the next accept.
-    pub fn failed(&mut self, e: &std::io::Error) -> std::time::Duration {
+    pub(crate) fn failed(&mut self, e: &std::io::Error) -> std::time::Duration {
         self.failures = self.failures.saturating_add(1);
         let ms = 10u64
             .saturating_mul(1 << (self.failures - 1).min(7))
@@ -134,7 +134,7 @@ impl AcceptBackoff {
     }
 
     /// Records a success.
-    pub fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         self.failures = 0;
     }
 }

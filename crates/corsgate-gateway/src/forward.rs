@@ -32,7 +32,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// serve another route's resource, or let a `POST` the policy allowed act
 /// as a `DELETE` it does not. No front proxy needs to pass them on, so they
 /// are removed whether or not `trust_forwarded` is set.
-pub static OVERRIDES: [HeaderName; 9] = [
+pub(crate) static OVERRIDES: [HeaderName; 9] = [
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
     HeaderName::from_static("x-original-uri"),
@@ -59,7 +59,7 @@ pub static OVERRIDES: [HeaderName; 9] = [
 /// removed unless `trust_forwarded`, kept as sent when it is (the trusted
 /// proxy in front is then the one answerable for them). The gateway sets
 /// none of them.
-pub static FORWARDING_FACTS: [HeaderName; 10] = [
+pub(crate) static FORWARDING_FACTS: [HeaderName; 10] = [
     HeaderName::from_static("x-forwarded-prefix"),
     HeaderName::from_static("x-forwarded-path"),
     HeaderName::from_static("x-forwarded-port"),
@@ -145,7 +145,7 @@ fn remove_overrides(map: &mut HeaderMap, trust: bool) {
 
 /// Removes the hop-by-hop headers of RFC 9110 §7.6.1, and every header the
 /// `Connection` header names.
-pub fn remove_hop_by_hop(map: &mut HeaderMap) {
+pub(crate) fn remove_hop_by_hop(map: &mut HeaderMap) {
     // One pass over the names first: most messages have none of them.
     if !map.keys().any(is_hop_by_hop) {
         return;
@@ -185,7 +185,7 @@ pub fn remove_hop_by_hop(map: &mut HeaderMap) {
 /// [`ForwardingCache::fresh`]'s headers, which can be written straight into
 /// the request head without touching the map. A request carrying any of
 /// them takes the path that removes them ([`ForwardingCache::apply`]).
-pub fn is_plain(map: &HeaderMap) -> bool {
+pub(crate) fn is_plain(map: &HeaderMap) -> bool {
     !map.keys().any(|n| {
         is_hop_by_hop(n)
             || *n == X_FORWARDED_FOR
@@ -210,7 +210,7 @@ fn is_hop_by_hop(n: &HeaderName) -> bool {
 
 /// What the gateway knows about the client side of a request.
 #[derive(Debug, Clone)]
-pub struct ClientSide {
+pub(crate) struct ClientSide {
     /// The client's address.
     pub peer: SocketAddr,
     /// Whether the client connection is TLS.
@@ -221,7 +221,7 @@ pub struct ClientSide {
 
 /// Sets the forwarding headers on a request going upstream, and removes
 /// [`OVERRIDES`] (and [`FORWARDING_FACTS`] unless `trust`).
-pub fn set_forwarding_headers(map: &mut HeaderMap, client: &ClientSide, trust: bool) {
+pub(crate) fn set_forwarding_headers(map: &mut HeaderMap, client: &ClientSide, trust: bool) {
     let ip = client.peer.ip();
     let proto = if client.tls { "https" } else { "http" };
     remove_overrides(map, trust);
@@ -292,7 +292,7 @@ fn forwarded_element(ip: IpAddr, proto: &str, host: Option<&HeaderValue>) -> Str
 /// same `Host`, the same `Forwarded` value. Gives exactly what
 /// [`set_forwarding_headers`] gives.
 #[derive(Debug)]
-pub struct ForwardingCache {
+pub(crate) struct ForwardingCache {
     ip: IpAddr,
     proto: &'static str,
     xff: Option<HeaderValue>,
@@ -305,7 +305,7 @@ pub struct ForwardingCache {
 
 impl ForwardingCache {
     /// For a client at `peer`, over TLS or not.
-    pub fn new(peer: SocketAddr, tls: bool) -> ForwardingCache {
+    pub(crate) fn new(peer: SocketAddr, tls: bool) -> ForwardingCache {
         let ip = peer.ip();
         ForwardingCache {
             ip,
@@ -319,7 +319,7 @@ impl ForwardingCache {
     /// [`Self::fresh`]'s headers as HTTP/1.1 header lines (`name: value`
     /// and CRLF each, in that order), cached for the last `Host` seen: no
     /// header value to clone, write and drop per request.
-    pub fn fresh_lines(&self, client: &ClientSide) -> Bytes {
+    pub(crate) fn fresh_lines(&self, client: &ClientSide) -> Bytes {
         if let Ok(lines) = self.lines.lock() {
             if let Some((host, rendered)) = &*lines {
                 if *host == client.host {
@@ -347,7 +347,10 @@ impl ForwardingCache {
 
     /// The forwarding headers for a request that [`is_plain`], in the order
     /// [`Self::apply`] adds them: what `apply` would set on such a request.
-    pub fn fresh(&self, client: &ClientSide) -> [Option<(&'static HeaderName, HeaderValue)>; 4] {
+    pub(crate) fn fresh(
+        &self,
+        client: &ClientSide,
+    ) -> [Option<(&'static HeaderName, HeaderValue)>; 4] {
         [
             self.xff.clone().map(|v| (&X_FORWARDED_FOR, v)),
             Some((&X_FORWARDED_PROTO, HeaderValue::from_static(self.proto))),
@@ -376,7 +379,7 @@ impl ForwardingCache {
     /// Sets the forwarding headers on a request going upstream, as
     /// [`set_forwarding_headers`] does (`client` is the same connection's),
     /// overrides removed as it removes them.
-    pub fn apply(&self, map: &mut HeaderMap, client: &ClientSide, trust: bool) {
+    pub(crate) fn apply(&self, map: &mut HeaderMap, client: &ClientSide, trust: bool) {
         remove_overrides(map, trust);
         if trust && (map.contains_key(&X_FORWARDED_FOR) || map.contains_key(&FORWARDED)) {
             // Values to append to: nothing to reuse.

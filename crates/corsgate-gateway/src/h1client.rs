@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 const MAX_HEADERS: usize = 128;
 /// Largest response head accepted from an upstream, in bytes (exact: a
 /// head one byte longer is refused, however the reads fell).
-pub const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Longest chunk-size or trailer line accepted, in bytes.
 const MAX_LINE: usize = 4096;
 /// Free space made in the read buffer before a read.
@@ -41,7 +41,7 @@ const READ_SPACE: usize = 16 * 1024;
 
 /// Why an exchange with the upstream failed.
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     /// The connection failed or closed before any byte of a response came
     /// back (on a pooled connection: the upstream had closed it).
     NothingReceived(io::Error),
@@ -61,7 +61,7 @@ const OTHER_CODING: &str = "a transfer coding other than chunked (not supported 
 impl Error {
     /// Whether no byte of a response was received, so the request can be
     /// sent again on another connection if it is idempotent.
-    pub fn nothing_received(&self) -> bool {
+    pub(crate) fn nothing_received(&self) -> bool {
         matches!(self, Error::NothingReceived(_))
     }
 
@@ -69,7 +69,7 @@ impl Error {
     /// belongs, bad lengths or chunks), rather than being a well-framed
     /// one the gateway does not pass on: then the upstream is not trusted
     /// with connection reuse for a while (see `upstream`).
-    pub fn breaks_framing(&self) -> bool {
+    pub(crate) fn breaks_framing(&self) -> bool {
         match self {
             Error::Malformed(what) => ![
                 HEAD_TOO_LARGE,
@@ -106,7 +106,7 @@ impl std::error::Error for Error {
 
 /// An HTTP/1.1 connection to an upstream, idle between exchanges.
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     /// Bytes read from the upstream and not used yet.
     buf: BytesMut,
@@ -116,7 +116,7 @@ pub struct Conn {
 
 impl Conn {
     /// A connection over a connected stream.
-    pub fn new(stream: TcpStream) -> Conn {
+    pub(crate) fn new(stream: TcpStream) -> Conn {
         Conn {
             stream,
             buf: BytesMut::new(),
@@ -126,7 +126,7 @@ impl Conn {
 
     /// What arrived on the connection while it was idle. Costs a syscall
     /// only when the reactor saw the socket readable.
-    pub fn idle_state(&self) -> Idle {
+    pub(crate) fn idle_state(&self) -> Idle {
         let mut probe = [0u8; 1];
         match self.stream.try_read(&mut probe) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Idle::Quiet,
@@ -138,20 +138,20 @@ impl Conn {
     #[cfg(test)]
     /// Whether the upstream has not closed the connection (nor sent
     /// anything unasked).
-    pub fn looks_open(&self) -> bool {
+    pub(crate) fn looks_open(&self) -> bool {
         self.idle_state() == Idle::Quiet
     }
 
     /// The stream, for a hand-over to another client; `None` when bytes
     /// from the upstream are still buffered.
-    pub fn into_stream(self) -> Option<TcpStream> {
+    pub(crate) fn into_stream(self) -> Option<TcpStream> {
         self.buf.is_empty().then_some(self.stream)
     }
 }
 
 /// What an idle connection's socket holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Idle {
+pub(crate) enum Idle {
     /// Nothing: the connection can carry a request.
     Quiet,
     /// The upstream closed it (or it failed).
@@ -162,7 +162,7 @@ pub enum Idle {
 
 /// Whether a request may be sent again after its connection failed without
 /// an answer (RFC 9110 §9.2.2).
-pub fn is_idempotent(m: &Method) -> bool {
+pub(crate) fn is_idempotent(m: &Method) -> bool {
     matches!(
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
@@ -171,7 +171,7 @@ pub fn is_idempotent(m: &Method) -> bool {
 
 /// Header fields added to a request as its head is written.
 #[derive(Debug, Default)]
-pub struct Extra<'a> {
+pub(crate) struct Extra<'a> {
     /// The `Host` to send instead of the request's own.
     pub host: Option<&'a HeaderValue>,
     /// Fields written after the request's own.
@@ -186,7 +186,7 @@ pub struct Extra<'a> {
 /// read later, through the returned [`ResponseBody`]. Hop-by-hop fields of
 /// the response are left out of its header map, but for a `Connection`
 /// field that names other fields (to be removed by the caller).
-pub async fn exchange(
+pub(crate) async fn exchange(
     mut conn: Conn,
     req: &request::Parts,
     extra: &Extra<'_>,
@@ -474,7 +474,7 @@ fn content_length(value: &[u8]) -> Option<u64> {
 
 /// Whether the `Content-Length` fields of a message agree on one valid
 /// length (or are absent).
-pub fn content_length_is_valid(values: http::header::GetAll<'_, HeaderValue>) -> bool {
+pub(crate) fn content_length_is_valid(values: http::header::GetAll<'_, HeaderValue>) -> bool {
     let mut length = None;
     for v in values {
         match content_length(v.as_bytes()) {
@@ -487,7 +487,7 @@ pub fn content_length_is_valid(values: http::header::GetAll<'_, HeaderValue>) ->
 
 /// Whether a `Transfer-Encoding` value names `chunked` and nothing else
 /// (empty list elements aside).
-pub fn is_only_chunked(value: &[u8]) -> bool {
+pub(crate) fn is_only_chunked(value: &[u8]) -> bool {
     let mut codings = value
         .split(|b| *b == b',')
         .map(<[u8]>::trim_ascii)
@@ -524,7 +524,7 @@ enum Chunk {
 
 /// A response body read from the upstream connection on demand.
 #[derive(Debug)]
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     /// The connection; `None` once it failed.
     conn: Option<Conn>,
     framing: Framing,
@@ -533,25 +533,25 @@ pub struct ResponseBody {
 
 impl ResponseBody {
     /// Closes the connection: the body will not be read to its end.
-    pub fn abandon(&mut self) {
+    pub(crate) fn abandon(&mut self) {
         self.conn = None;
     }
 
     /// Whether the body has been read to its end.
-    pub fn is_end_stream(&self) -> bool {
+    pub(crate) fn is_end_stream(&self) -> bool {
         matches!(self.framing, Framing::Done | Framing::Length(0))
     }
 
     /// Whether bytes came after the end of the response in the same reads
     /// (a body after 204/304/HEAD, more than the length, anything after the
     /// last chunk, a second response).
-    pub fn overran(&self) -> bool {
+    pub(crate) fn overran(&self) -> bool {
         self.is_end_stream() && self.conn.as_ref().is_some_and(|c| !c.buf.is_empty())
     }
 
     /// The connection, if the body was read to its end and the connection
     /// can carry another request.
-    pub fn reusable_conn(&mut self) -> Option<Conn> {
+    pub(crate) fn reusable_conn(&mut self) -> Option<Conn> {
         if !self.is_end_stream() || !self.keep_alive {
             return None;
         }
@@ -561,7 +561,7 @@ impl ResponseBody {
     }
 
     /// The size of what is left, when known.
-    pub fn size_hint(&self) -> SizeHint {
+    pub(crate) fn size_hint(&self) -> SizeHint {
         match self.framing {
             Framing::Length(n) => SizeHint::with_exact(n),
             Framing::Done => SizeHint::with_exact(0),
@@ -570,7 +570,7 @@ impl ResponseBody {
     }
 
     /// The next piece of the body.
-    pub fn poll_frame(
+    pub(crate) fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {

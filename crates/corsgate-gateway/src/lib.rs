@@ -94,10 +94,10 @@ pub use runtime::Decided;
 
 /// How the gateway chooses a request's route, for tools that must choose as
 /// it does (`corsgate test --config`): the host as routes name it
-/// ([`host_name`]), the path normalised ([`normalise`]; a path the gateway
+/// (`host_name`), the path normalised (`normalise`; a path the gateway
 /// refuses with 400 is an `Err`), then the first matching route, unless a
 /// lenient application would read the path as another route's
-/// ([`find_unambiguous`]).
+/// (`find_unambiguous`).
 ///
 /// ```
 /// use corsgate_gateway::routing::{find_unambiguous, host_name, normalise};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::LogFormat;
 
 /// Installs the global subscriber (a no-op if one is already installed).
-pub fn init(format: LogFormat, level: tracing::Level) {
+pub(crate) fn init(format: LogFormat, level: tracing::Level) {
     let b = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(true)
@@ -25,12 +25,12 @@ pub fn init(format: LogFormat, level: tracing::Level) {
 
 /// The most bytes of one client-supplied value (origin, path, user agent)
 /// a log line carries.
-pub const MAX_LOGGED: usize = 256;
+pub(crate) const MAX_LOGGED: usize = 256;
 
 /// A client-supplied value for a log line: lossy UTF-8, cut at
 /// [`MAX_LOGGED`] bytes (on a character boundary) with a `…(N bytes)`
 /// marker giving the full length.
-pub fn clip(value: &[u8]) -> Cow<'_, str> {
+pub(crate) fn clip(value: &[u8]) -> Cow<'_, str> {
     if value.len() <= MAX_LOGGED {
         return String::from_utf8_lossy(value);
     }
@@ -44,7 +44,7 @@ pub fn clip(value: &[u8]) -> Cow<'_, str> {
 /// most `burst` lines at once and `per_second` on average; the lines it
 /// holds back are counted and reported by the next line let through.
 #[derive(Debug)]
-pub struct LogBudget {
+pub(crate) struct LogBudget {
     per_second: f64,
     burst: f64,
     state: Mutex<(f64, Instant)>,
@@ -54,7 +54,7 @@ pub struct LogBudget {
 
 impl LogBudget {
     /// A bucket that starts full.
-    pub fn new(per_second: u32, burst: u32) -> LogBudget {
+    pub(crate) fn new(per_second: u32, burst: u32) -> LogBudget {
         LogBudget {
             per_second: f64::from(per_second),
             burst: f64::from(burst.max(1)),
@@ -67,7 +67,7 @@ impl LogBudget {
     /// Whether a line may be written now: `Some(n)` with the number of lines
     /// held back since the last one written, `None` when this one is held
     /// back too.
-    pub fn admit(&self) -> Option<u64> {
+    pub(crate) fn admit(&self) -> Option<u64> {
         self.admit_at(Instant::now())
     }
 
@@ -97,17 +97,17 @@ impl LogBudget {
 
     #[cfg(test)]
     /// Lines held back and not yet reported.
-    pub fn pending(&self) -> u64 {
+    pub(crate) fn pending(&self) -> u64 {
         self.suppressed.load(Relaxed)
     }
 
     /// Lines held back and not yet reported, which count as reported now.
-    pub fn take_pending(&self) -> u64 {
+    pub(crate) fn take_pending(&self) -> u64 {
         self.suppressed.swap(0, Relaxed)
     }
 
     /// Lines held back since the start.
-    pub fn suppressed_total(&self) -> u64 {
+    pub(crate) fn suppressed_total(&self) -> u64 {
         self.suppressed_total.load(Relaxed)
     }
 }
@@ -137,7 +137,7 @@ pub(crate) async fn report_suppressed(mut stop: tokio::sync::watch::Receiver<boo
 /// The budget of the `corsgate::denied` warnings: 20 a second, bursts of
 /// 100, whatever the request rate (every denial is still counted in the
 /// metrics).
-pub fn denied_budget() -> &'static LogBudget {
+pub(crate) fn denied_budget() -> &'static LogBudget {
     static B: std::sync::OnceLock<LogBudget> = std::sync::OnceLock::new();
     B.get_or_init(|| LogBudget::new(20, 100))
 }
@@ -145,13 +145,13 @@ pub fn denied_budget() -> &'static LogBudget {
 /// The budget of the `corsgate::shadow` lines (a candidate policy's
 /// disagreements): 20 a second, bursts of 100; every one is counted in the
 /// metrics.
-pub fn shadow_budget() -> &'static LogBudget {
+pub(crate) fn shadow_budget() -> &'static LogBudget {
     static B: std::sync::OnceLock<LogBudget> = std::sync::OnceLock::new();
     B.get_or_init(|| LogBudget::new(20, 100))
 }
 
 /// How often a task reports lines held back when no line gets through.
-pub const SUPPRESSED_REPORT: Duration = Duration::from_secs(10);
+pub(crate) const SUPPRESSED_REPORT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

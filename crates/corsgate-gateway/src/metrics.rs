@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Reason codes with their own counter; anything else counts as `other`.
-pub const REASONS: &[&str] = &[
+pub(crate) const REASONS: &[&str] = &[
     "not_cors",
     "any_origin",
     "origin_allowed",
@@ -28,13 +28,13 @@ pub const REASONS: &[&str] = &[
 const KINDS: [&str; 3] = ["not_cors", "preflight", "actual"];
 const UPSTREAM_ERRORS: [&str; 4] = ["connect", "timeout", "other", "read_timeout"];
 /// Histogram bucket upper bounds, in seconds.
-pub const BUCKETS: [f64; 14] = [
+pub(crate) const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Kinds of upstream failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// Could not connect (502).
     Connect,
     /// No response head in time (504).
@@ -48,7 +48,7 @@ pub enum UpstreamError {
 
 /// Client connections closed by a client-side timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientTimeout {
+pub(crate) enum ClientTimeout {
     /// No request head (or TLS handshake, or HTTP/2 preface or frame) in
     /// time.
     HeaderRead,

@@ -43,7 +43,7 @@ fn local(status: StatusCode, text: &'static str) -> Response<GatewayBody> {
 }
 
 /// Handles one request. Never fails: every problem becomes a response.
-pub async fn handle(
+pub(crate) async fn handle(
     client: Arc<ClientSideBase>,
     req: Request<Incoming>,
 ) -> Result<Response<Answer>, Infallible> {

@@ -8,7 +8,7 @@ use crate::config::Route;
 /// lower case, without port or IPv6 brackets, a trailing dot removed
 /// (`Admin.Example.com.:443` is `admin.example.com`); empty, matching no
 /// host-specific route, when the value is not a valid authority (see
-/// [`crate::target::authority`]).
+/// `crate::target::authority`).
 pub fn host_name(authority: &str) -> String {
     crate::target::authority(authority.trim().as_bytes())
         .map(|a| a.host().to_owned())
@@ -18,18 +18,18 @@ pub fn host_name(authority: &str) -> String {
 /// Finds the route for a request's host name (as [`host_name`] gives it)
 /// and path. The path must be normalised first ([`crate::target::normalise`]):
 /// the match is a plain, case-sensitive prefix match on it.
-pub fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route> {
+pub(crate) fn find<'a>(routes: &'a [Route], host: &str, path: &str) -> Option<&'a Route> {
     routes
         .iter()
         .find(|r| r.host.as_deref().is_none_or(|h| h == host) && path_matches(&r.path, path))
 }
 
-/// [`find`], refusing a path whose `;` path parameters would select
-/// another route once dropped ([`crate::target::without_parameters`]):
+/// `find`, refusing a path whose `;` path parameters would select
+/// another route once dropped (`crate::target::without_parameters`):
 /// `/api;x/me` is `/api/me` to Tomcat, Jetty and Spring, so it must not go
 /// through the route of `/` (or be forwarded under `/api/`'s policy to an
 /// application that reads it another way). Likewise a path that a lenient
-/// application reads as another route's ([`crate::target::lenient_reading`]:
+/// application reads as another route's (`crate::target::lenient_reading`:
 /// `/API/me` and `/ap%C4%B1/me` to a case-insensitive one, `/api./me` to
 /// Windows): a catch-all `/` must not serve `/api/`'s resources.
 pub fn find_unambiguous<'a>(

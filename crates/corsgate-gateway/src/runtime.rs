@@ -13,7 +13,7 @@ use crate::upstream::Pool;
 
 /// What a reload swaps atomically: the configuration and the upstream
 /// connection pools built for it.
-pub struct Runtime {
+pub(crate) struct Runtime {
     /// The configuration in force.
     pub config: GatewayConfig,
     /// One connection pool per distinct upstream (authority and protocol).
@@ -27,7 +27,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// Builds the upstream connection pools for a configuration.
-    pub fn new(config: GatewayConfig) -> Runtime {
+    pub(crate) fn new(config: GatewayConfig) -> Runtime {
         let mut pools: Vec<Pool> = Vec::new();
         for r in &config.routes {
             let up = &r.upstream;
@@ -75,7 +75,7 @@ impl Runtime {
 }
 
 /// State shared by every connection.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The swappable runtime.
     pub runtime: ArcSwap<Runtime>,
     /// Metrics.

@@ -330,7 +330,7 @@ fn rebuild(path: &str) -> Result<Cow<'_, str>, Refusal> {
 /// A normalised path with each segment's `;` parameters dropped, as
 /// Tomcat, Jetty and Spring drop them before matching (`/api;x/me` →
 /// `/api/me`, `/;x/api` → `/api`); `None` when it holds no `;`.
-pub fn without_parameters(path: &str) -> Option<String> {
+pub(crate) fn without_parameters(path: &str) -> Option<String> {
     if !path.contains(';') {
         return None;
     }
@@ -363,7 +363,7 @@ const FOLDS_TO_ASCII: &[(&str, u8)] = &[
 /// application: it holds `;`, an ASCII upper-case letter, `%` (a non-ASCII
 /// letter that folds to an ASCII one, a `%20` at a segment's end), or a
 /// segment ending in `.`. One scan, no allocation: false for most paths.
-pub fn may_read_otherwise(path: &str) -> bool {
+pub(crate) fn may_read_otherwise(path: &str) -> bool {
     let b = path.as_bytes();
     b.iter().enumerate().any(|(i, &c)| {
         c == b';'
@@ -381,7 +381,7 @@ pub fn may_read_otherwise(path: &str) -> bool {
 /// from each segment (Windows file names: `/api./` is `/api/`), then empty
 /// segments dropped. The routes' prefixes read the same way
 /// ([`crate::routes::find_unambiguous`]) must choose the same route.
-pub fn lenient_reading(path: &str) -> String {
+pub(crate) fn lenient_reading(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut segs = path.split('/').skip(1).peekable();
     while let Some(seg) = segs.next() {
@@ -429,7 +429,7 @@ pub fn lenient_reading(path: &str) -> String {
 
 /// Why a `Host` (or `:authority`) is refused with 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostRefusal {
+pub(crate) enum HostRefusal {
     /// Empty (where HTTP/1.1 needs one), or empty host before the port.
     Empty,
     /// Not a reg-name, IPv4 or bracketed IPv6 (a `/`, `@`, space, …).
@@ -442,7 +442,7 @@ pub enum HostRefusal {
 
 impl HostRefusal {
     /// A short reason, for logs.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HostRefusal::Empty => "empty Host",
             HostRefusal::BadHost => "Host is not a host name or IP address",
@@ -455,7 +455,7 @@ impl HostRefusal {
 /// A validated `Host` value: host lower-cased, a trailing dot removed, the
 /// port as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authority<'a> {
+pub(crate) struct Authority<'a> {
     /// The value as given.
     raw: &'a [u8],
     /// The canonical value, when it differs from `raw`.
@@ -468,7 +468,7 @@ pub struct Authority<'a> {
 impl<'a> Authority<'a> {
     #[cfg(test)]
     /// The canonical `host[:port]`.
-    pub fn value(&self) -> Cow<'_, str> {
+    pub(crate) fn value(&self) -> Cow<'_, str> {
         match &self.canonical {
             Some(c) => Cow::Borrowed(c),
             // Checked to be ASCII.
@@ -478,12 +478,12 @@ impl<'a> Authority<'a> {
 
     /// The canonical value when it differs from the value given (`None`:
     /// the value given is canonical).
-    pub fn into_canonical(self) -> Option<String> {
+    pub(crate) fn into_canonical(self) -> Option<String> {
         self.canonical
     }
 
     /// The host name as routes name it: lower case, no port, no brackets.
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         let v = self.canonical.as_deref().map_or(self.raw, str::as_bytes);
         let h = v.get(..self.host_len).unwrap_or_default();
         let h = h
@@ -498,7 +498,7 @@ impl<'a> Authority<'a> {
 /// userinfo) and gives its canonical form. A reg-name may hold letters,
 /// digits, `-`, `_` and dots between non-empty labels, with one trailing
 /// dot (removed: `admin.example.com.` is `admin.example.com`).
-pub fn authority(value: &[u8]) -> Result<Authority<'_>, HostRefusal> {
+pub(crate) fn authority(value: &[u8]) -> Result<Authority<'_>, HostRefusal> {
     if value.is_empty() {
         return Err(HostRefusal::Empty);
     }

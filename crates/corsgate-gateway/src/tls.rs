@@ -11,7 +11,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::TlsFiles;
 
 /// Loads the certificate and key and builds an acceptor.
-pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
+pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| format!("{}: {e}", files.cert.display()))?
         .collect::<Result<_, _>>()

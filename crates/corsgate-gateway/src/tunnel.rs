@@ -41,7 +41,7 @@ use crate::upstream::{Pool, UpstreamFailure};
 /// `h2c` switch would let the client speak HTTP/2 straight to the upstream
 /// after the 101, every later request on it unrouted and unchecked (h2c
 /// smuggling), as Envoy and nginx (without explicit configuration) refuse.
-pub fn is_upgrade<B>(req: &Request<B>) -> bool {
+pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
     let mut upgrades = req.headers().get_all(header::UPGRADE).iter();
     let websocket = match (upgrades.next(), upgrades.next()) {
         (Some(u), None) => u.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"),
@@ -59,7 +59,7 @@ pub fn is_upgrade<B>(req: &Request<B>) -> bool {
 }
 
 /// What became of a handshake sent upstream.
-pub enum Handshake {
+pub(crate) enum Handshake {
     /// The upstream switched protocols; the tunnel runs in its own task.
     Switched(Response<GatewayBody>),
     /// The upstream answered otherwise: an ordinary response.
@@ -67,7 +67,7 @@ pub enum Handshake {
 }
 
 /// Where the handshake goes and what it carries.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// The upstream's pool (only its connect settings are used).
     pub pool: &'a Pool,
     /// `Host` for the upstream, if it is set.
@@ -82,7 +82,7 @@ pub struct Target<'a> {
 /// client's connection to it. The request's target is the upstream's
 /// already: the normalised path it was routed on, in origin form, after the
 /// upstream's base path (`proxy::route_and_forward`).
-pub async fn forward(
+pub(crate) async fn forward(
     target: Target<'_>,
     client: &ClientSideBase,
     side: &ClientSide,

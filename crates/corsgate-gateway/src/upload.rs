@@ -19,7 +19,7 @@ use crate::error::BoxError;
 
 /// The client sent nothing of its request body for `client_body`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientBodyTimeout;
+pub(crate) struct ClientBodyTimeout;
 
 impl std::fmt::Display for ClientBodyTimeout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,7 +30,7 @@ impl std::fmt::Display for ClientBodyTimeout {
 impl std::error::Error for ClientBodyTimeout {}
 
 /// Whether an exchange failed because the client's body stalled.
-pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if err.is::<ClientBodyTimeout>() {
@@ -46,7 +46,7 @@ pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
 /// to the upstream at some instant (its last piece, or its end), from
 /// which the upstream has `upstream_response`.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     epoch: Instant,
     /// Nanoseconds after `epoch` of the last hand-over, or [`Self::CLIENT`].
     mark: AtomicU64,
@@ -56,7 +56,7 @@ impl Progress {
     const CLIENT: u64 = u64::MAX;
 
     /// A body whose request head was sent at `start`.
-    pub fn new(start: Instant) -> Progress {
+    pub(crate) fn new(start: Instant) -> Progress {
         Progress {
             epoch: start,
             mark: AtomicU64::new(0),
@@ -76,7 +76,7 @@ impl Progress {
 
     /// The upstream response deadline: `timeout` after the last hand-over,
     /// `None` while the body waits on the client.
-    pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
+    pub(crate) fn deadline(&self, timeout: Duration) -> Option<Instant> {
         match self.mark.load(Relaxed) {
             Self::CLIENT => None,
             n => Some(later(later(self.epoch, Duration::from_nanos(n)), timeout)),
@@ -86,7 +86,7 @@ impl Progress {
 
 /// A client's request body with its read timeout and progress.
 #[derive(Debug)]
-pub struct Upload {
+pub(crate) struct Upload {
     inner: Incoming,
     progress: Option<Arc<Progress>>,
     timeout: Duration,
@@ -98,7 +98,11 @@ pub struct Upload {
 impl Upload {
     /// Wraps a body: `timeout` between two pieces from the client;
     /// `progress` is told where the body is.
-    pub fn new(inner: Incoming, timeout: Duration, progress: Option<Arc<Progress>>) -> Upload {
+    pub(crate) fn new(
+        inner: Incoming,
+        timeout: Duration,
+        progress: Option<Arc<Progress>>,
+    ) -> Upload {
         Upload {
             inner,
             progress,

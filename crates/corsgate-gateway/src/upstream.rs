@@ -38,13 +38,13 @@ use crate::forward::remove_hop_by_hop;
 use crate::h1client;
 use crate::upload::Upload;
 
-pub use crate::error::BoxError;
+pub(crate) use crate::error::BoxError;
 
 /// The error of a response body whose upstream sent nothing for
 /// `timeouts.upstream_read` while more was expected (nginx's
 /// `proxy_read_timeout`); the upstream connection is closed.
 #[derive(Debug)]
-pub struct ReadTimedOut(pub Duration);
+pub(crate) struct ReadTimedOut(pub Duration);
 
 impl fmt::Display for ReadTimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,7 +60,7 @@ impl std::error::Error for ReadTimedOut {}
 
 /// Why a request could not be forwarded.
 #[derive(Debug)]
-pub enum UpstreamFailure {
+pub(crate) enum UpstreamFailure {
     /// No connection to the upstream could be made.
     Connect(io::Error),
     /// The exchange failed (the request body included).
@@ -74,7 +74,7 @@ pub enum UpstreamFailure {
 
 impl UpstreamFailure {
     /// Whether the connection could not be made.
-    pub fn is_connect(&self) -> bool {
+    pub(crate) fn is_connect(&self) -> bool {
         matches!(self, UpstreamFailure::Connect(_))
     }
 }
@@ -105,7 +105,7 @@ impl std::error::Error for UpstreamFailure {
 /// A request for [`Pool::send`]. (Moved once into `send`, never stored:
 /// boxing the larger variant would cost an allocation per request.)
 #[allow(clippy::large_enum_variant)]
-pub enum Outgoing<'a> {
+pub(crate) enum Outgoing<'a> {
     /// A request without a body for an HTTP/1.1 upstream, sent by the
     /// in-task client (see [`h1client::exchange`]).
     Head {
@@ -124,7 +124,7 @@ pub enum Outgoing<'a> {
 }
 
 /// The connections to one upstream (`host:port`, protocol).
-pub struct Pool {
+pub(crate) struct Pool {
     authority: Authority,
     host: Option<http::HeaderValue>,
     protocol: UpstreamProtocol,
@@ -214,7 +214,7 @@ impl Idle {
 
 /// An HTTP/1.1 connection lent to one request; it goes back to the pool
 /// when the response body has been read to its end, and is closed otherwise.
-pub struct Lease {
+pub(crate) struct Lease {
     conn: Option<http1::SendRequest<Upload>>,
     pool: Arc<Mutex<Idle>>,
     idle_timeout: Duration,
@@ -290,7 +290,7 @@ impl fmt::Debug for Lease {
 
 /// An upstream response body that hands its connection back to the pool
 /// once read to the end.
-pub struct UpstreamBody {
+pub(crate) struct UpstreamBody {
     inner: Inner,
     /// Longest wait between two reads from the upstream.
     read_timeout: Duration,
@@ -455,7 +455,7 @@ impl Body for UpstreamBody {
 
 impl Pool {
     /// A pool for one upstream.
-    pub fn new(
+    pub(crate) fn new(
         authority: Authority,
         protocol: UpstreamProtocol,
         connect_timeout: Duration,
@@ -497,12 +497,12 @@ impl Pool {
     }
 
     /// The upstream's `host:port` as a `Host` header value.
-    pub fn host_header(&self) -> Option<&http::HeaderValue> {
+    pub(crate) fn host_header(&self) -> Option<&http::HeaderValue> {
         self.host.as_ref()
     }
 
     /// Whether this pool serves that upstream.
-    pub fn serves(&self, authority: &Authority, protocol: UpstreamProtocol) -> bool {
+    pub(crate) fn serves(&self, authority: &Authority, protocol: UpstreamProtocol) -> bool {
         self.protocol == protocol && self.authority == *authority
     }
 
@@ -510,7 +510,10 @@ impl Pool {
     /// body, normalised whichever client read it: hop-by-hop fields
     /// removed, framing checked (ambiguous or unsupported framing is an
     /// [`UpstreamFailure::Refused`]), split cookies joined for HTTP/1.1.
-    pub async fn send(&self, out: Outgoing<'_>) -> Result<Response<UpstreamBody>, UpstreamFailure> {
+    pub(crate) async fn send(
+        &self,
+        out: Outgoing<'_>,
+    ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         match (out, self.protocol) {
             (Outgoing::Head { parts, extra, now }, UpstreamProtocol::Http1) => {
                 self.send_plain(parts, extra, now).await

@@ -20,6 +20,7 @@
 //! route to an application that reads them as `/api/me` (the reflecting
 //! upstream's headers reached the page); `/healthz/%c0%ae%c0%ae/api/me`
 //! went through `/healthz` to a decoder that takes overlong UTF-8 for dots.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

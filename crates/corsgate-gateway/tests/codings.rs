@@ -3,6 +3,7 @@
 //! so the client would get gzip bytes it was never told about. The gateway
 //! answers 502, with the policy's CORS headers, on both upstream paths
 //! (the in-task client for bodiless requests, hyper for requests with a body).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

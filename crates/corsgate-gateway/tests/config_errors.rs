@@ -3,6 +3,7 @@
 //! gateway's [`ConfigError`] (and its `source()`), each at the line and
 //! column of the value it is about — in inline `policy = { … }` tables,
 //! `[routes.policy]` tables and any route of many.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use corsgate_core::PolicyError;
 use corsgate_gateway::{ConfigError, ConfigErrorKind, GatewayConfig};

@@ -4,6 +4,7 @@
 //! exhaustion, and a flood of denied requests with huge origins. Each test
 //! drives a real gateway over real sockets; what nginx does with the same
 //! script is in docs/gateway.md ("Slow and flooding peers").
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

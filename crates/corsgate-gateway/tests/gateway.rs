@@ -1,6 +1,7 @@
 //! End-to-end tests on loopback: a real upstream, the gateway in front of it,
 //! real HTTP clients. Each pitfall of nginx, Apache, Envoy and ingress-nginx
 //! from the reference notes has a test named after it.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! (`corsgate_core::hostile`), on loopback: for the credentialed `/api/`
 //! route, every origin of the catalogue of its policy is refused, on simple
 //! requests and on preflights, while the trusted origin is allowed.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -23,6 +23,7 @@
 //! written the next request on the connection cannot be told from that
 //! request's response, by any HTTP/1.1 client (docs/gateway.md, "Pool
 //! hygiene").
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

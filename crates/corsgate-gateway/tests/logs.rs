@@ -1,5 +1,6 @@
 //! The gateway process logs one JSON line per denied request, with its
 //! reason, and nothing of the kind for allowed ones.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -15,6 +15,7 @@
 //! method overrides and every `_` spelling still go; the other forwarding
 //! facts (`X-Forwarded-Prefix`, `X-Real-IP`…) arrive as sent, and the head
 //! is the control's plus exactly their line.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

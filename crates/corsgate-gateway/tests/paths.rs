@@ -20,6 +20,7 @@
 //! Then host confusions through host routes, WebSocket handshakes from a
 //! disallowed origin, a real normalising nginx as the upstream, and a real
 //! Chromium page on a disallowed origin.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Hot reload while requests run: a valid file is applied, an invalid one is
 //! refused and the old policy kept, SIGHUP triggers a reload, and no request
 //! fails meanwhile.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

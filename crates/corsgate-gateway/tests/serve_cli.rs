@@ -1,7 +1,9 @@
 //! `corsgate-gateway serve` parses the same argument definition as
 //! `corsgate serve` (the cases are shared): help on standard output with 0,
 //! usage errors and configurations that cannot run on standard error with 2.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+#[path = "common/serve_cli_cases.rs"]
 mod serve_cli_cases;
 
 #[test]

@@ -4,6 +4,7 @@
 //! disagreements are counted in `/metrics` by kind and reason, a shadow
 //! without a policy is a located config error, and `promote_shadows` (what
 //! `serve --promote` does) enforces the candidate, also after a reload.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Bodies stream both ways in bounded memory: a large upload and a large
 //! download go through the gateway *process* while its peak RSS (VmHWM) is
 //! read from /proc. Size: `CORSGATE_STREAM_BYTES` (default 1 GiB).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! TLS termination with rustls: HTTPS in, plain HTTP to the upstream,
 //! `X-Forwarded-Proto: https`.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! with 403 before the upstream when it does not (cross-site WebSocket
 //! hijacking), and an upstream that does not switch protocols answered as an
 //! ordinary response.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

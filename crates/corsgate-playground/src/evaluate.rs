@@ -71,7 +71,7 @@ pub struct EvalResponse {
     pub error: Option<String>,
     /// The verdict, when the policy and the request are valid; in JSON its
     /// `reason.fix` has the one `fix` shape of corsgate's reports
-    /// (`corsgate::report::Fix`; see [`verdict_json`]).
+    /// (`corsgate::report::Fix`; see `verdict_json`).
     #[serde(serialize_with = "verdict_json")]
     pub verdict: Option<Verdict>,
     /// What went over the wire in the model.

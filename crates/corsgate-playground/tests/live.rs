@@ -1,6 +1,7 @@
 //! The page edits the policy of the gateway the user started, over real
 //! sockets: the playground's own `corsgate_tower::CorsLayer` gateway
 //! (`corsgate playground`) and the gateway of `corsgate serve --demo`.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::net::SocketAddr;
 

@@ -9,6 +9,7 @@
 //! ```text
 //! cargo bench -p corsgate-tower --bench cors -- --warm-up-time 1 --measurement-time 2
 //! ```
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

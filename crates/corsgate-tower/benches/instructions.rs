@@ -10,6 +10,7 @@
 //! #   CONTENDER none | corsgate | corsgate-shadow | tower-http | floor
 //! #   INNER (optional) empty (default: the response has no header) | json (it has a Content-Type)
 //! ```
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -11,6 +11,7 @@
 //! ```text
 //! cargo bench -p corsgate-tower --bench paired
 //! ```
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

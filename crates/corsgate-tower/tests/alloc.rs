@@ -2,6 +2,7 @@
 //! counting global allocator (in its own test binary, so the allocator is
 //! process-wide for these tests only). Counting is per thread, so the test
 //! harness's own threads do not disturb the figures.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,5 +1,6 @@
 //! The middleware with real inner services: tower `service_fn`s, and an axum
 //! router served by hyper on a loopback socket.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,6 +3,7 @@
 //! same layer without it; it counts exactly the disagreements the engine's
 //! `shadow::compare` finds, hands each to the callback, and `promote` makes
 //! the candidate the enforced policy.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,7 @@
 //! gRPC-Web through the layer: a service with tonic's body type, the
 //! preflight a gRPC-Web client sends, and the gRPC trailers-in-headers it must
 //! be able to read.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::convert::Infallible;
 

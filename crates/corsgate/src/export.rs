@@ -213,7 +213,7 @@ impl Site {
     /// Apache's normalized path: any number of slashes where the location has
     /// one (Apache's location walk merges them, even under `MergeSlashes
     /// Off`), and a location without a trailing slash ends at a segment end.
-    pub fn path_regex(&self) -> String {
+    pub(crate) fn path_regex(&self) -> String {
         let trailing = self.location.ends_with('/');
         let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
         let mut r = String::from("^/+");
@@ -238,7 +238,7 @@ impl Site {
     /// percent-encoded after the server's decoding (`%2561pi` arrives as `%61pi`), behind extra
     /// slashes, or with a slash still encoded (`/api%2Fitems`). The exact prefix matches it too: the configurations test the
     /// exact prefix first. `None` for `/`, which every path is under.
-    pub fn variant_regex(&self) -> Option<String> {
+    pub(crate) fn variant_regex(&self) -> Option<String> {
         let segments: Vec<&str> = self.location.split('/').filter(|s| !s.is_empty()).collect();
         if segments.is_empty() {
             return None;
@@ -279,7 +279,7 @@ impl Site {
     }
 
     /// The upstream's host and port, for Envoy's cluster.
-    pub fn host_port(&self) -> (String, u16) {
+    pub(crate) fn host_port(&self) -> (String, u16) {
         let auth = self
             .upstream_authority
             .split_once("://")
@@ -353,7 +353,7 @@ pub(crate) struct Pattern {
 
 impl Pattern {
     /// What the pattern accepts, for a comment beside it.
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match (self.subdomains, self.port) {
             (true, PortSpec::Any) => "one or more whole labels before the domain, any port",
             (true, _) => "one or more whole labels before the domain, never the domain itself",
@@ -364,7 +364,7 @@ impl Pattern {
     /// The anchored regex, for PCRE (nginx, Apache) when `lookahead`, else for
     /// RE2 (Envoy), which has no lookahead: then an explicit default port is
     /// not refused (browsers never send one).
-    pub fn regex(&self, lookahead: bool) -> String {
+    pub(crate) fn regex(&self, lookahead: bool) -> String {
         let mut r = String::from("^");
         r.push_str(&escape(self.scheme));
         r.push_str("://");
@@ -446,7 +446,7 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub fn new(policy: &Policy) -> Result<Model, String> {
+    pub(crate) fn new(policy: &Policy) -> Result<Model, String> {
         let c = policy.config();
         let mut m = Model {
             any: false,
@@ -500,7 +500,7 @@ impl Model {
     }
 
     /// The regex an allowed `Access-Control-Request-Method` matches (case-sensitive).
-    pub fn method_regex(&self) -> String {
+    pub(crate) fn method_regex(&self) -> String {
         match &self.methods {
             Methods::Any => format!("^{TOKEN_CLASS}+$"),
             Methods::List(l) => format!(
@@ -515,7 +515,7 @@ impl Model {
     /// tabs, empty elements) of allowed names. Possessive quantifiers keep it
     /// linear (the elements are delimited by commas). An absent header reads
     /// as the empty string, which matches.
-    pub fn headers_regex(&self) -> String {
+    pub(crate) fn headers_regex(&self) -> String {
         let name = match &self.headers {
             Headers::Mirror => format!("{TOKEN_CLASS}++"),
             Headers::List(l) if l.is_empty() => {
@@ -531,19 +531,19 @@ impl Model {
     }
 
     /// `Access-Control-Allow-Headers` for a list policy (None when empty).
-    pub fn allow_headers_list(&self) -> Option<String> {
+    pub(crate) fn allow_headers_list(&self) -> Option<String> {
         match &self.headers {
             Headers::List(l) if !l.is_empty() => Some(l.join(", ")),
             _ => None,
         }
     }
 
-    pub fn expose_value(&self) -> Option<String> {
+    pub(crate) fn expose_value(&self) -> Option<String> {
         (!self.expose.is_empty()).then(|| self.expose.join(", "))
     }
 
     /// The policy, summarized for a comment at the top of the output.
-    pub fn summary(&self) -> Vec<String> {
+    pub(crate) fn summary(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if self.any {
             lines.push("origins: * (any origin, without credentials)".into());
@@ -575,7 +575,7 @@ impl Model {
     }
 
     /// The `Vary` value of a preflight answer (Policy::decide's).
-    pub fn preflight_vary(&self) -> String {
+    pub(crate) fn preflight_vary(&self) -> String {
         let mut v = Vec::new();
         if !self.any {
             v.push("Origin");

@@ -30,7 +30,7 @@ impl Fix {
 
 /// What [`plan`] found.
 #[derive(Debug, Clone)]
-pub struct Planned {
+pub(crate) struct Planned {
     /// The fixes, for answers received (or learned) only.
     pub fixes: Vec<Fix>,
     /// Whether the request passes with them, every answer on the way seen.
@@ -47,7 +47,7 @@ pub struct Planned {
 }
 
 /// How many requests a plan may send to learn answers.
-pub const LEARN_BUDGET: usize = 8;
+pub(crate) const LEARN_BUDGET: usize = 8;
 
 /// The fixes to apply, in order, until the request would pass in the model,
 /// replaying the answers received. An answer never received is asked of
@@ -55,7 +55,7 @@ pub const LEARN_BUDGET: usize = 8;
 /// failed preflight stopped, to see whether the URL redirects); one still
 /// unknown is never assumed: the list stops before the first fix for it,
 /// says which answers are missing, and is not complete.
-pub fn plan(
+pub(crate) fn plan(
     request: &Request,
     profile: Profile,
     exchanges: &[Exchange],

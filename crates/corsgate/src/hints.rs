@@ -58,7 +58,7 @@ const UNINTERESTING: &[&str] = &[
 ];
 
 /// Finds the hints for one check.
-pub fn find(
+pub(crate) fn find(
     request: &Request,
     asked: &Asked,
     verdict: &Verdict,
@@ -364,7 +364,7 @@ fn vary_hints(out: &mut Vec<Hint>, origin: &str, exchanges: &[Exchange], probe: 
 
 /// Says how an allowed origin and the page's origin were probably mixed up
 /// (the engine's [`corsgate_core::refusal::near_miss`]).
-pub fn mixup(value: &str, origin: &str) -> Option<String> {
+pub(crate) fn mixup(value: &str, origin: &str) -> Option<String> {
     corsgate_core::refusal::near_miss(value, origin)
 }
 

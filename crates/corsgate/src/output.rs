@@ -5,14 +5,14 @@
 use std::io::Write;
 
 /// Writes `text` to standard output, ignoring a closed pipe.
-pub fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
 
 /// Writes `value` as pretty JSON and a newline.
-pub fn print_json(value: &impl serde::Serialize) {
+pub(crate) fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => print(&format!("{s}\n")),
         Err(e) => eprintln!("corsgate: cannot write JSON: {e}"),
@@ -20,6 +20,6 @@ pub fn print_json(value: &impl serde::Serialize) {
 }
 
 /// The JSON object for a command that could not run.
-pub fn error_json(code: &str, message: &str) -> serde_json::Value {
+pub(crate) fn error_json(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "error": { "code": code, "message": message } })
 }

@@ -11,7 +11,7 @@ use corsgate_core::remedy::Remedy;
 /// Detects the server from the responses' headers. The application framework
 /// (`X-Powered-By`) wins over the front server, since that is where CORS
 /// usually belongs.
-pub fn detect<'a>(responses: impl IntoIterator<Item = &'a HeaderList>) -> ServerKind {
+pub(crate) fn detect<'a>(responses: impl IntoIterator<Item = &'a HeaderList>) -> ServerKind {
     let mut kind = ServerKind::Unknown;
     for h in responses {
         if h.get_str("x-powered-by")
@@ -31,7 +31,7 @@ pub fn detect<'a>(responses: impl IntoIterator<Item = &'a HeaderList>) -> Server
 }
 
 /// The snippet applying one remedy, for a known server.
-pub fn for_fix(server: ServerKind, fix: &Remedy) -> Option<Snippet> {
+pub(crate) fn for_fix(server: ServerKind, fix: &Remedy) -> Option<Snippet> {
     let preflight = fix.stage == corsgate_core::Stage::Preflight;
     let mut set: Vec<(String, String)> = fix.set_headers.clone();
     let mut merge: Vec<String> = Vec::new();
@@ -140,7 +140,7 @@ fn needs(request: &Request, profile: Profile) -> Needs {
 }
 
 /// A complete configuration allowing exactly this request, for `server`.
-pub fn config(
+pub(crate) fn config(
     server: ServerKind,
     request: &Request,
     profile: Profile,

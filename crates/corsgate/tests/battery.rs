@@ -10,6 +10,7 @@
 //! writes it (regexes with the `regex` crate, `starts_with`, lax parsers...)
 //! and an answer style (credentials, methods, headers, max-age, exposed
 //! headers, `Vary`).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

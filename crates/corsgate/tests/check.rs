@@ -1,4 +1,5 @@
 //! `corsgate check` against real loopback servers with canned CORS answers.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

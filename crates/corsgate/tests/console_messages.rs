@@ -13,6 +13,7 @@
 //! WebKit's messages (`crates/corsgate-conformance/tests/fixtures/webkit_messages.txt`,
 //! written by the WebKit harness), when present, are read too, each held to
 //! the code its text names.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

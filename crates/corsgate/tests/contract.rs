@@ -1,6 +1,7 @@
 //! `corsgate test` against real loopback endpoints: corsgate's own gateway in
 //! front of an API (every case as the policy says), and servers that depart
 //! from the policy in one way each (the departure is named, the rest passes).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

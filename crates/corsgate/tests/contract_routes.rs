@@ -4,6 +4,7 @@
 //! application reads as another route's) refused here too, the host
 //! canonical. Before, the raw `url.path()` was matched: `/API/me` was tested
 //! against the catch-all's policy while `serve` refuses it.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

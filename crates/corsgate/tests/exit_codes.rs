@@ -5,6 +5,7 @@
 //! standard output). Nothing here reaches the network: every error is found
 //! before a request would be sent (port 1 on loopback where a URL is needed),
 //! and the servers (`serve`, `playground`) are given a port already in use.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::path::PathBuf;
 use std::process::Command;

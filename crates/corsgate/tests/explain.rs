@@ -1,5 +1,6 @@
 //! `corsgate explain` on console messages as Chrome and Firefox print them
 //! (formats from Chromium's cors_error_string.cc and Gecko's security.properties).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -24,6 +24,7 @@
 //!
 //! Needs nginx and Apache httpd (Debian packages nginx and apache2; scripts/test
 //! installs them).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[path = "common/edge.rs"]
 mod edge;

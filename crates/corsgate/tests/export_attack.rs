@@ -15,6 +15,7 @@
 //! documented (no nginx directive can fix it): nginx before 1.29 takes an
 //! upstream's 103 for the final response and relays the real one after it
 //! unfiltered; the export warns about it.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[path = "common/edge.rs"]
 mod edge;

@@ -5,6 +5,7 @@
 //! own errors carrying the policy's headers, and one credentialed case in
 //! headless Chromium. Needs Caddy 2.6+ (Debian package `caddy`; scripts/test
 //! installs it).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[path = "common/edge.rs"]
 mod edge;

@@ -15,6 +15,7 @@
 //! checker is not vacuous). The checker is tests/fixtures/schemas/check_schemas.py;
 //! it needs python3 with xds-protos, jsonschema and pyyaml (scripts/test
 //! installs them).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[path = "common/edge.rs"]
 mod edge;

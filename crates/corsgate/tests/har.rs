@@ -1,4 +1,5 @@
 //! `corsgate har` on HAR files written here in Chrome's and Firefox's shapes.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

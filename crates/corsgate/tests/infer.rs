@@ -3,6 +3,7 @@
 //! inputs (several files, gzip, standard input), `--against`, `--pattern`
 //! and the exit codes. The proposal itself is held to the engine by the
 //! property test in corsgate-core (`tests/infer.rs`).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::io::Write;
 use std::process::{Command, Stdio};

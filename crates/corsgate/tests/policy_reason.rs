@@ -5,6 +5,7 @@
 //! first, and no authentication layer. The edit, applied to the demo's own
 //! configuration file and served by a second gateway, makes the same check
 //! pass — and no origin, method or header the policy allowed is lost.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[path = "common/edge.rs"]
 mod edge;

@@ -1,5 +1,6 @@
 //! `corsgate scan` against real loopback servers, each misconfigured in one
 //! way, and one configured correctly (with corsgate's own `Policy::decide`).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! against the official SARIF 2.1.0 schema, `--fail-on`, baselines, targets
 //! files and OpenAPI documents, many targets with bounded concurrency, exit
 //! code precedence, and the progress line.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

@@ -2,8 +2,9 @@
 //! the gateway's own binary uses ([`corsgate_gateway::ServeArgs`]): help on
 //! standard output with 0, usage errors and configurations that cannot run
 //! on standard error with 2, a valid `--check` 0, a busy port named.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-#[path = "../../corsgate-gateway/tests/serve_cli_cases.rs"]
+#[path = "../../corsgate-gateway/tests/common/serve_cli_cases.rs"]
 mod serve_cli_cases;
 
 #[test]

@@ -3,6 +3,7 @@
 //! carry; `101` is final), the verdict given once the final head is in even
 //! when the body drips, and heads whose lines end in a bare LF accepted.
 //! Raw-socket servers write what no HTTP library would.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

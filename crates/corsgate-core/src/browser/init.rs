@@ -82,12 +82,12 @@ pub enum Initiator {
 /// pair, a [`HeadersForm::Record`] cannot hold a key twice, and
 /// `setRequestHeader` combines into the first line as it goes. Browsers
 /// part ways on what they then judge and send: see
-/// [`Profile::judges_header_lines`], [`Profile::total_limit_covers`] and
-/// [`Profile::sends_last_content_type_line`]. A forbidden value
+/// `Profile::judges_header_lines`, `Profile::total_limit_covers` and
+/// `Profile::sends_last_content_type_line`. A forbidden value
 /// (`X-HTTP-Method-Override: TRACE`) drops what the form joined it with:
 /// the whole name in a `Headers` object, only that pair or call otherwise.
 ///
-/// The builder's [`RequestBuilder::header`] lines are what script wrote, in
+/// The builder's `RequestBuilder::header` lines are what script wrote, in
 /// order (`append` calls, pairs, object keys or `setRequestHeader` calls).
 ///
 /// ```

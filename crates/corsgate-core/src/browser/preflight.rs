@@ -118,7 +118,7 @@ pub fn check_preflight_response(
 /// [`Profile::same_origin_preflight_skips_cors_check`]: the status, methods
 /// and headers are checked, `Access-Control-Allow-Origin` and
 /// `-Credentials` are not.
-pub fn check_same_origin_preflight_response(
+pub(crate) fn check_same_origin_preflight_response(
     request: &Request,
     response: &Response,
     profile: Profile,

@@ -173,14 +173,9 @@ fn client_hint_value_ok(lower: &str, value: &[u8]) -> Option<bool> {
     })
 }
 
-/// Whether `name: value` is a CORS-safelisted request-header.
-pub fn is_safelisted_request_header(name: &str, value: &[u8], profile: Profile) -> bool {
-    check_request_header(name, value, profile).is_ok()
-}
-
 /// A CORS-unsafe request-header byte: controls other than tab, DEL, and
 /// `"():<>?@[\]{}`.
-pub fn is_unsafe_byte(b: u8) -> bool {
+pub(crate) fn is_unsafe_byte(b: u8) -> bool {
     (b < 0x20 && b != 0x09) || b == 0x7f || b"\"():<>?@[\\]{}".contains(&b)
 }
 
@@ -350,7 +345,7 @@ pub fn unsafe_request_header_names_in(
 /// The Fetch standard's *no-CORS-safelisted request-header*: `Accept`,
 /// `Accept-Language`, `Content-Language` or `Content-Type` with a
 /// CORS-safelisted value. `fetch()` in `no-cors` mode drops any other.
-pub fn is_no_cors_safelisted_request_header(name: &str, value: &[u8]) -> bool {
+pub(crate) fn is_no_cors_safelisted_request_header(name: &str, value: &[u8]) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
         "accept" | "accept-language" | "content-language" | "content-type"
@@ -428,7 +423,7 @@ pub fn is_forbidden_request_header(name: &str, value: &[u8]) -> bool {
 }
 
 /// Response headers script can read from any CORS response.
-pub const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
+pub(crate) const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
     "cache-control",
     "content-language",
     "content-length",
@@ -446,7 +441,7 @@ pub fn is_safelisted_response_header(name: &str) -> bool {
 }
 
 /// `Set-Cookie` and `Set-Cookie2`: never readable by script.
-pub fn is_forbidden_response_header(name: &str) -> bool {
+pub(crate) fn is_forbidden_response_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("set-cookie") || name.eq_ignore_ascii_case("set-cookie2")
 }
 
@@ -455,7 +450,7 @@ mod tests {
     use super::*;
 
     fn safe(name: &str, value: &[u8]) -> bool {
-        is_safelisted_request_header(name, value, Profile::Standard)
+        check_request_header(name, value, Profile::Standard).is_ok()
     }
 
     /// web-platform-tests `cors/cors-safelisted-request-header.any.js`.

@@ -28,13 +28,13 @@ use crate::server::origin_set::OriginMatch;
 use crate::server::policy::{HeaderRule, MethodRule, Policy};
 
 /// The most `Access-Control-Request-Headers` bytes (all lines together) read.
-pub const MAX_REQUEST_HEADERS_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_REQUEST_HEADERS_BYTES: usize = 8 * 1024;
 /// The most `Access-Control-Request-Headers` lines read.
-pub const MAX_REQUEST_HEADERS_LINES: usize = 16;
+pub(crate) const MAX_REQUEST_HEADERS_LINES: usize = 16;
 /// The most header names one preflight may ask for.
-pub const MAX_REQUEST_HEADERS_NAMES: usize = 128;
+pub(crate) const MAX_REQUEST_HEADERS_NAMES: usize = 128;
 /// The most empty elements (`a,,b`) tolerated in `Access-Control-Request-Headers`.
-pub const MAX_REQUEST_HEADERS_EMPTY: usize = 16;
+pub(crate) const MAX_REQUEST_HEADERS_EMPTY: usize = 16;
 
 static TRUE: HeaderValue = fresh::TRUE;
 static VARY_ORIGIN: HeaderValue = fresh::VARY_ORIGIN;
@@ -599,7 +599,7 @@ fn varies_on(map: &HeaderMap, name: &[u8]) -> bool {
         .any(|v| split_list(v.as_bytes()).any(|t| t == b"*" || t.eq_ignore_ascii_case(name)))
 }
 
-/// The decision for one request; see the [module docs](self).
+/// The decision for one request.
 #[derive(Debug, Clone)]
 pub struct Decision {
     kind: RequestKind,

@@ -59,7 +59,7 @@ use crate::Origin;
 /// The letters-only label of made-up names (a `[a-z]+` regex matches it).
 pub const LABEL_LETTERS: &str = "evil";
 /// The mixed label: a digit and `-` (only `[\w-]+`-style regexes match it).
-pub const LABEL_MIXED: &str = "evil-1";
+pub(crate) const LABEL_MIXED: &str = "evil-1";
 /// The attacker's top-level domain.
 const ATTACKER_TLD: &str = "net";
 
@@ -195,7 +195,7 @@ impl std::fmt::Display for HostileClass {
 pub enum Variant {
     /// Letters and dots only ([`LABEL_LETTERS`]).
     Letters,
-    /// With a digit and `-` ([`LABEL_MIXED`]).
+    /// With a digit and `-` (`LABEL_MIXED`).
     Mixed,
     /// No made-up label (`null`, `http://app.example.com`, `https://codepen.io`).
     Fixed,
@@ -216,7 +216,7 @@ pub enum Reach {
     NetworkAttacker,
     /// Software on the user's own machine (a dev server, a local app).
     LocalMachine,
-    /// Only some browsers send such an origin (see [`HostileOrigin::browsers`]).
+    /// Only some browsers send such an origin (see `HostileOrigin::browsers`).
     SomeBrowsers,
     /// No browser sends it, or no one can register it: it only shows a sloppy check.
     Nobody,
@@ -368,7 +368,7 @@ pub fn representative(entry: &AllowedOrigin) -> Option<String> {
 
 /// Whether one of `trusted` allows `origin` (exact entries compared as
 /// strings, patterns as the policy builder reads them).
-pub fn allowed_by(trusted: &[AllowedOrigin], origin: &str) -> bool {
+pub(crate) fn allowed_by(trusted: &[AllowedOrigin], origin: &str) -> bool {
     let parsed = Origin::parse_header(origin).ok();
     let tuple = parsed.as_ref().and_then(Origin::tuple);
     trusted.iter().any(|e| match e {

@@ -38,7 +38,7 @@ use crate::server::policy::{Policy, PolicyConfig};
 /// The reason header's name.
 pub const REASON: &str = "corsgate-reason";
 /// The policy edit header's name (one line per TOML key to change).
-pub const EDIT: &str = "corsgate-policy-edit";
+pub(crate) const EDIT: &str = "corsgate-policy-edit";
 
 /// The longest header value written (the request's values are clipped).
 const MAX_VALUE: usize = 2048;

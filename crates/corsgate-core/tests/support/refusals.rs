@@ -8,7 +8,7 @@ use corsgate_core::{Refusal, Stage};
 
 /// Origins a refusal can name: real ones, the opaque `null` (a sandboxed page,
 /// or after a cross-origin redirect), odd spellings of it, a placeholder.
-pub const ORIGINS: &[&str] = &[
+pub(super) const ORIGINS: &[&str] = &[
     "https://app.example",
     "http://localhost:3000",
     "null",
@@ -18,7 +18,7 @@ pub const ORIGINS: &[&str] = &[
 ];
 
 /// Values an `Access-Control-Allow-Origin` can carry.
-pub const VALUES: &[&str] = &[
+pub(super) const VALUES: &[&str] = &[
     "*",
     "null",
     "https://app.example/",
@@ -37,10 +37,10 @@ pub const VALUES: &[&str] = &[
 const STAGES: [Stage; 3] = [Stage::Preflight, Stage::Actual, Stage::Redirect];
 
 /// How many variants `Refusal` has; [`variant`] fails to compile when one is added.
-pub const VARIANTS: usize = 18;
+pub(super) const VARIANTS: usize = 18;
 
 /// The index of a refusal's variant.
-pub fn variant(r: &Refusal) -> usize {
+pub(super) fn variant(r: &Refusal) -> usize {
     match r {
         Refusal::DisallowedByMode { .. } => 0,
         Refusal::UnsupportedScheme { .. } => 1,
@@ -64,7 +64,7 @@ pub fn variant(r: &Refusal) -> usize {
 }
 
 /// Every variant, with every origin, stage and value above.
-pub fn all() -> Vec<Refusal> {
+pub(super) fn all() -> Vec<Refusal> {
     let s = |v: &str| v.to_owned();
     let mut out = vec![
         Refusal::DisallowedByMode {
@@ -167,7 +167,7 @@ pub fn all() -> Vec<Refusal> {
 
 /// Contexts a remedy can be made in: with each origin (the request's origin
 /// after redirects), with and without a method and unsafe headers.
-pub fn contexts() -> Vec<RemedyContext> {
+pub(super) fn contexts() -> Vec<RemedyContext> {
     let mut out = Vec::new();
     for origin in ORIGINS {
         for (method, headers) in [

@@ -6,7 +6,7 @@
 mod raw;
 // Not every test file uses the raw helpers.
 #[allow(unused_imports)]
-pub use raw::*;
+pub(crate) use raw::*;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 
 /// What the upstream saw.
 #[derive(Default, Debug)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub requests: AtomicU64,
     pub options: AtomicU64,
 }
@@ -135,7 +135,7 @@ async fn upstream(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Up
 }
 
 /// A body of `total` bytes made lazily in 64 KiB chunks.
-pub fn chunked<E: Send + Sync + 'static>(
+pub(crate) fn chunked<E: Send + Sync + 'static>(
     total: u64,
 ) -> http_body_util::combinators::BoxBody<Bytes, E> {
     let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
@@ -151,7 +151,7 @@ fn futures_stream<E>(
 }
 
 /// A minimal `Stream` (no futures crate needed).
-pub mod futures_core_stream {
+pub(crate) mod futures_core_stream {
     use std::marker::PhantomData;
     use std::pin::Pin;
     use std::task::{Context, Poll};
@@ -159,15 +159,15 @@ pub mod futures_core_stream {
     use bytes::Bytes;
     use hyper::body::Frame;
 
-    pub use futures_core::Stream;
+    pub(crate) use futures_core::Stream;
 
-    pub struct Unfold<E> {
+    pub(crate) struct Unfold<E> {
         left: u64,
         chunk: Bytes,
         _e: PhantomData<fn() -> E>,
     }
     impl<E> Unfold<E> {
-        pub fn new(left: u64, chunk: Bytes) -> Self {
+        pub(crate) fn new(left: u64, chunk: Bytes) -> Self {
             Unfold {
                 left,
                 chunk,
@@ -189,7 +189,7 @@ pub mod futures_core_stream {
 }
 
 /// Starts the upstream on a free loopback port.
-pub async fn start_upstream() -> (SocketAddr, Arc<Seen>) {
+pub(crate) async fn start_upstream() -> (SocketAddr, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
@@ -216,7 +216,7 @@ pub async fn start_upstream() -> (SocketAddr, Arc<Seen>) {
 /// The test configuration: `/public/` any origin; `/api/` exact origin with
 /// credentials; `/api/` on host `admin.example.com` another origin; `/raw/`
 /// with CORS off.
-pub fn config_text(upstream: SocketAddr) -> String {
+pub(crate) fn config_text(upstream: SocketAddr) -> String {
     format!(
         r#"
 listen = "127.0.0.1:0"
@@ -259,29 +259,29 @@ cors = false
     )
 }
 
-pub async fn gateway(upstream: SocketAddr) -> RunningGateway {
+pub(crate) async fn gateway(upstream: SocketAddr) -> RunningGateway {
     let config = GatewayConfig::from_toml(&config_text(upstream)).unwrap();
     start(config).await.unwrap()
 }
 
-pub type TestClient = Client<HttpConnector, UpBody>;
+pub(crate) type TestClient = Client<HttpConnector, UpBody>;
 
-pub fn client() -> TestClient {
+pub(crate) fn client() -> TestClient {
     Client::builder(TokioExecutor::new()).build(HttpConnector::new())
 }
 
 /// A response, read whole.
-pub struct Got {
+pub(crate) struct Got {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
 }
 
 impl Got {
-    pub fn h(&self, name: &str) -> Option<&str> {
+    pub(crate) fn h(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-    pub fn all(&self, name: &str) -> Vec<String> {
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
         self.headers
             .get_all(name)
             .iter()
@@ -290,7 +290,12 @@ impl Got {
     }
 }
 
-pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Got {
+pub(crate) async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Got {
     let mut b = Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"));
@@ -301,7 +306,7 @@ pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
     read(resp).await
 }
 
-pub async fn read(resp: Response<Incoming>) -> Got {
+pub(crate) async fn read(resp: Response<Incoming>) -> Got {
     let (parts, body) = resp.into_parts();
     let body = body
         .collect()
@@ -315,10 +320,10 @@ pub async fn read(resp: Response<Incoming>) -> Got {
     }
 }
 
-pub const APP: (&str, &str) = ("origin", "https://app.example.com");
-pub const EVIL: (&str, &str) = ("origin", "https://evil.example");
+pub(crate) const APP: (&str, &str) = ("origin", "https://app.example.com");
+pub(crate) const EVIL: (&str, &str) = ("origin", "https://evil.example");
 
-pub async fn metrics(gw: &RunningGateway) -> String {
+pub(crate) async fn metrics(gw: &RunningGateway) -> String {
     let admin = gw.admin_addr().unwrap();
     send(admin, "GET", "/metrics", &[]).await.body
 }
@@ -326,7 +331,7 @@ pub async fn metrics(gw: &RunningGateway) -> String {
 /// The gateway *binary* as a child process, serving [`config_text`] with its
 /// listener on a free port, edited further by `edit`; returned once it
 /// accepts connections, with that address and the config's directory.
-pub async fn gateway_process(
+pub(crate) async fn gateway_process(
     tag: &str,
     upstream: SocketAddr,
     edit: impl FnOnce(String) -> String,
@@ -370,7 +375,7 @@ pub async fn gateway_process(
 /// after one answer without saying so (as an upstream whose keep-alive ran
 /// out does). Returns its address, the heads it read and how many
 /// connections it accepted.
-pub async fn scripted_upstream(
+pub(crate) async fn scripted_upstream(
     answer: &'static [u8],
     close_after: bool,
 ) -> (
@@ -416,7 +421,7 @@ pub async fn scripted_upstream(
 
 /// An HTTP/2 (prior knowledge) client connection to `addr`, driven in the
 /// background.
-pub async fn h2_connect<B>(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
+pub(crate) async fn h2_connect<B>(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
 where
     B: hyper::body::Body + Send + Unpin + 'static,
     B::Data: Send,

@@ -12,22 +12,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A complete `200 OK` with the body `ok`.
-pub const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+pub(crate) const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
 /// The request heads an upstream recorded, in order.
-pub type Heads = Arc<Mutex<Vec<String>>>;
+pub(crate) type Heads = Arc<Mutex<Vec<String>>>;
 
 /// An upstream's answer, chosen from the request head.
-pub type Answer = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
+pub(crate) type Answer = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
 
 /// A bare HTTP/1.1 upstream that records each request head byte for byte,
 /// skips its `content-length` body, and answers `answer`.
-pub async fn recording_upstream(answer: Vec<u8>) -> (SocketAddr, Heads) {
+pub(crate) async fn recording_upstream(answer: Vec<u8>) -> (SocketAddr, Heads) {
     answering_upstream(Arc::new(move |_: &str| answer.clone())).await
 }
 
 /// [`recording_upstream`] with an answer chosen from the request head.
-pub async fn answering_upstream(answer: Answer) -> (SocketAddr, Heads) {
+pub(crate) async fn answering_upstream(answer: Answer) -> (SocketAddr, Heads) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let heads: Heads = Arc::new(Mutex::new(Vec::new()));
@@ -72,7 +72,7 @@ pub async fn answering_upstream(answer: Answer) -> (SocketAddr, Heads) {
 }
 
 /// The gateway started from a TOML config text.
-pub async fn start_gateway(config: &str) -> RunningGateway {
+pub(crate) async fn start_gateway(config: &str) -> RunningGateway {
     start(GatewayConfig::from_toml(config).unwrap())
         .await
         .unwrap()
@@ -80,7 +80,7 @@ pub async fn start_gateway(config: &str) -> RunningGateway {
 
 /// What to read of a response without `content-length`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum NoLength {
+pub(crate) enum NoLength {
     /// Its body runs to the end of the stream.
     ToEnd,
     /// Only its head.
@@ -90,7 +90,7 @@ pub enum NoLength {
 /// One exchange on a fresh connection: the raw request bytes out, the
 /// response back (its head, and its body by `content-length`, or as
 /// `no_length` says without one), then the connection dropped.
-pub async fn raw_text(addr: SocketAddr, request: &[u8], no_length: NoLength) -> String {
+pub(crate) async fn raw_text(addr: SocketAddr, request: &[u8], no_length: NoLength) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
     let mut out = Vec::new();
@@ -128,7 +128,7 @@ pub async fn raw_text(addr: SocketAddr, request: &[u8], no_length: NoLength) -> 
 
 /// [`raw_text`] reading an unsized body to the end of the stream; the
 /// response's status and text.
-pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+pub(crate) async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     let text = raw_text(addr, request, NoLength::ToEnd).await;
     let status = text
         .get(9..12)
@@ -139,7 +139,7 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
 
 /// The bytes of `path` with every `%XX` decoded once (and nothing else), as
 /// an application behind the gateway may read it.
-pub fn percent_decode_once(path: &str) -> Vec<u8> {
+pub(crate) fn percent_decode_once(path: &str) -> Vec<u8> {
     let hexval = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let b = path.as_bytes();
     let mut bytes = Vec::new();
@@ -162,7 +162,7 @@ pub fn percent_decode_once(path: &str) -> Vec<u8> {
 /// upstream `up`: `/` and `/healthz` with CORS off, `/public/` any origin,
 /// `/api/` one credentialed origin, and `/api/` on host `admin.example.com`
 /// another.
-pub fn base_path_routes(up: SocketAddr) -> String {
+pub(crate) fn base_path_routes(up: SocketAddr) -> String {
     format!(
         r#"
 [[routes]]

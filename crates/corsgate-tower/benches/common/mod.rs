@@ -14,12 +14,12 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response
 use tower::{service_fn, Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer as TowerHttpCors};
 
-pub struct Noop;
+pub(crate) struct Noop;
 impl Wake for Noop {
     fn wake(self: Arc<Self>) {}
 }
 
-pub fn inner() -> impl Service<
+pub(crate) fn inner() -> impl Service<
     Request<()>,
     Response = Response<()>,
     Error = Infallible,
@@ -30,7 +30,7 @@ pub fn inner() -> impl Service<
 
 /// An inner service that answers like a JSON handler: a `Content-Type`
 /// line, so the layer merges into a map that holds headers already.
-pub fn inner_json() -> impl Service<
+pub(crate) fn inner_json() -> impl Service<
     Request<()>,
     Response = Response<()>,
     Error = Infallible,
@@ -46,7 +46,7 @@ pub fn inner_json() -> impl Service<
     })
 }
 
-pub fn drive<S>(svc: &mut S, req: Request<()>, cx: &mut Context<'_>) -> Response<()>
+pub(crate) fn drive<S>(svc: &mut S, req: Request<()>, cx: &mut Context<'_>) -> Response<()>
 where
     S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
 {
@@ -58,19 +58,19 @@ where
 }
 
 #[derive(Clone, Copy)]
-pub enum Origins {
+pub(crate) enum Origins {
     Exact(usize),
     Pattern,
 }
 
 impl Origins {
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         match self {
             Origins::Exact(n) => format!("{n}_origins"),
             Origins::Pattern => "subdomain_pattern".into(),
         }
     }
-    pub fn list(self) -> Vec<String> {
+    pub(crate) fn list(self) -> Vec<String> {
         match self {
             Origins::Exact(n) => (0..n)
                 .map(|i| format!("https://app{i}.example.com"))
@@ -78,7 +78,7 @@ impl Origins {
             Origins::Pattern => vec!["https://*.tenants.example.com".into()],
         }
     }
-    pub fn allowed(self) -> &'static str {
+    pub(crate) fn allowed(self) -> &'static str {
         match self {
             Origins::Exact(1) => "https://app0.example.com",
             Origins::Exact(100) => "https://app99.example.com",
@@ -89,7 +89,7 @@ impl Origins {
     }
 }
 
-pub fn corsgate(origins: Origins) -> corsgate_tower::CorsLayer {
+pub(crate) fn corsgate(origins: Origins) -> corsgate_tower::CorsLayer {
     let policy = corsgate_core::Policy::builder()
         .origins(origins.list())
         .methods(["PUT", "DELETE"])
@@ -102,7 +102,7 @@ pub fn corsgate(origins: Origins) -> corsgate_tower::CorsLayer {
     corsgate_tower::CorsLayer::new(policy)
 }
 
-pub fn tower_http(origins: Origins) -> TowerHttpCors {
+pub(crate) fn tower_http(origins: Origins) -> TowerHttpCors {
     let allow = match origins {
         Origins::Exact(_) => AllowOrigin::list(
             origins
@@ -130,7 +130,7 @@ pub fn tower_http(origins: Origins) -> TowerHttpCors {
 }
 
 #[derive(Clone, Copy)]
-pub enum Workload {
+pub(crate) enum Workload {
     ActualAllowed,
     ActualDenied,
     PreflightAllowed,
@@ -139,14 +139,14 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [
+    pub(crate) const ALL: [Workload; 5] = [
         Workload::ActualAllowed,
         Workload::ActualDenied,
         Workload::PreflightAllowed,
         Workload::PreflightDenied,
         Workload::HostileAcrh,
     ];
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Workload::ActualAllowed => "actual_allowed",
             Workload::ActualDenied => "actual_denied",
@@ -158,7 +158,7 @@ impl Workload {
     /// The request, shaped as hyper hands it over: header values are slices
     /// of one shared read buffer (`wire`), so cloning one (a layer echoing
     /// the `Origin`) is a reference-count bump, as in a real server.
-    pub fn request(self, wire: &Wire, hostile: &HeaderValue) -> Request<()> {
+    pub(crate) fn request(self, wire: &Wire, hostile: &HeaderValue) -> Request<()> {
         let mut req = Request::new(());
         *req.uri_mut() = http::Uri::from_static("/items");
         let h = req.headers_mut();
@@ -196,7 +196,7 @@ impl Workload {
 
 /// The header values of the workloads' requests, sliced out of one shared
 /// buffer the way hyper slices them out of a connection's read buffer.
-pub struct Wire {
+pub(crate) struct Wire {
     allowed: HeaderValue,
     denied: HeaderValue,
     put: HeaderValue,
@@ -204,7 +204,7 @@ pub struct Wire {
 }
 
 impl Wire {
-    pub fn new(allowed: &str) -> Wire {
+    pub(crate) fn new(allowed: &str) -> Wire {
         let text = format!("{allowed}\nhttps://evil.example.net\nPUT\ncontent-type,x-trace");
         let buf = Bytes::from(text.into_bytes());
         let mut at = 0;
@@ -231,10 +231,10 @@ impl Wire {
 /// is what writing four headers into an `http::HeaderMap` costs (an
 /// allocation, four appends, their drop), which no CORS layer can avoid.
 #[derive(Clone, Copy)]
-pub struct Floor;
+pub(crate) struct Floor;
 
 #[derive(Clone)]
-pub struct FloorService<S>(S);
+pub(crate) struct FloorService<S>(S);
 
 impl<S> Layer<S> for Floor {
     type Service = FloorService<S>;
@@ -259,7 +259,7 @@ where
     }
 }
 
-pub struct FloorFuture<F>(F);
+pub(crate) struct FloorFuture<F>(F);
 
 impl<F> Future for FloorFuture<F>
 where

@@ -62,10 +62,10 @@ const EXACT_TRIED: usize = 3;
 const UNLISTED_METHODS: [&str; 3] = ["PUT", "DELETE", "PATCH"];
 
 /// A header name no policy lists by accident.
-pub const UNLISTED_HEADER: &str = "x-corsgate-unlisted";
+pub(super) const UNLISTED_HEADER: &str = "x-corsgate-unlisted";
 
 /// The origin tried when any origin is allowed.
-pub const SOME_ORIGIN: &str = "https://corsgate-test.example";
+pub(super) const SOME_ORIGIN: &str = "https://corsgate-test.example";
 
 /// An origin a pattern allows: a made-up label in front of the domain, and a
 /// port when the pattern wants one.
@@ -104,7 +104,7 @@ fn kind(mut c: CaseSpec, kind: CaseKind) -> CaseSpec {
 
 /// The cases for a policy (its settings, its parsed origin entries, and the
 /// hostile catalogue without what the policy allows: `Catalogue::for_policy`).
-pub fn plan(
+pub(super) fn plan(
     config: &PolicyConfig,
     entries: &[AllowedOrigin],
     catalogue: &Catalogue,

@@ -48,7 +48,7 @@ fn sq(s: &str) -> String {
 }
 
 /// The marker line between the frontend rules and the backend section.
-pub const BACKEND_PART: &str = "# ---- backend";
+pub(super) const BACKEND_PART: &str = "# ---- backend";
 
 pub(crate) fn render(
     m: &Model,

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::{comment, header_comment, Headers, Model, Site, CORS_RESPONSE_HEADERS, REFUSED_PATH};
 
 /// The marker line between the http-context part and the server-context part.
-pub const SERVER_PART: &str = "# ---- server {} context";
+pub(super) const SERVER_PART: &str = "# ---- server {} context";
 
 /// An nginx quoted string (our values never hold `"` or `\`; `$` only where a
 /// variable is meant, or inside a regex, which nginx does not expand).

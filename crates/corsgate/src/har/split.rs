@@ -24,7 +24,7 @@ pub enum SplitError {
 }
 
 /// A reader of JSON values from a byte stream, one at a time.
-pub struct Splitter<R> {
+pub(super) struct Splitter<R> {
     inner: R,
     buf: Vec<u8>,
     /// Where the unread bytes start and end in `buf`.
@@ -40,7 +40,7 @@ pub struct Splitter<R> {
 
 impl<R: Read> Splitter<R> {
     /// Reads from `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         Splitter {
             inner,
             buf: vec![0; CHUNK],
@@ -108,7 +108,7 @@ impl<R: Read> Splitter<R> {
     }
 
     /// The next byte that is not whitespace, not consumed (`None` at the end).
-    pub fn peek(&mut self) -> Result<Option<u8>, SplitError> {
+    pub(super) fn peek(&mut self) -> Result<Option<u8>, SplitError> {
         loop {
             while self.start < self.end {
                 match self.buf[self.start] {
@@ -123,7 +123,7 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Consumes `byte` (after whitespace), or fails naming `what` was expected.
-    pub fn expect(&mut self, byte: u8, what: &str) -> Result<(), SplitError> {
+    pub(super) fn expect(&mut self, byte: u8, what: &str) -> Result<(), SplitError> {
         match self.peek()? {
             Some(b) if b == byte => {
                 self.start += 1;
@@ -134,7 +134,7 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Consumes a `,` or the closing `close`; true when it was the close.
-    pub fn comma_or(&mut self, close: u8) -> Result<bool, SplitError> {
+    pub(super) fn comma_or(&mut self, close: u8) -> Result<bool, SplitError> {
         match self.peek()? {
             Some(b',') => {
                 self.start += 1;
@@ -151,7 +151,7 @@ impl<R: Read> Splitter<R> {
     /// The next complete JSON value's bytes (after whitespace), consumed.
     /// Only the value's extent is found here; its syntax is serde_json's to
     /// check.
-    pub fn value(&mut self) -> Result<&[u8], SplitError> {
+    pub(super) fn value(&mut self) -> Result<&[u8], SplitError> {
         let Some(first) = self.peek()? else {
             return Err(self.error("expected a value", self.end));
         };
@@ -219,12 +219,12 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Whether only whitespace is left.
-    pub fn at_end(&mut self) -> Result<bool, SplitError> {
+    pub(super) fn at_end(&mut self) -> Result<bool, SplitError> {
         Ok(self.peek()?.is_none())
     }
 
     /// An error at the current position.
-    pub fn here(&self, what: &str) -> SplitError {
+    pub(super) fn here(&self, what: &str) -> SplitError {
         self.error(what, self.start)
     }
 }

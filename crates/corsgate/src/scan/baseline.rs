@@ -32,7 +32,7 @@ struct FileFormat {
 /// One accepted finding.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Entry {
+pub(super) struct Entry {
     /// The rule id (SARIF `ruleId`) or the finding class (`subdomain_trusted`).
     pub rule: String,
     /// The target URL, or `*` for every target.
@@ -50,7 +50,7 @@ pub struct Entry {
 
 /// A loaded baseline.
 #[derive(Debug)]
-pub struct Baseline {
+pub(super) struct Baseline {
     path: PathBuf,
     entries: Vec<Entry>,
     used: Vec<bool>,
@@ -64,14 +64,14 @@ fn is_json(path: &Path, text: &str) -> bool {
 
 impl Baseline {
     /// Reads and checks a baseline file; errors name the file and the entry.
-    pub fn load(path: &Path) -> Result<Baseline, String> {
+    pub(super) fn load(path: &Path) -> Result<Baseline, String> {
         let shown = path.display();
         let text = std::fs::read_to_string(path).map_err(|e| format!("--baseline {shown}: {e}"))?;
         Baseline::parse(path, &text)
     }
 
     /// Parses a baseline's text (`path` names it in errors and picks the format).
-    pub fn parse(path: &Path, text: &str) -> Result<Baseline, String> {
+    pub(super) fn parse(path: &Path, text: &str) -> Result<Baseline, String> {
         let shown = path.display();
         let file: FileFormat = if is_json(path, text) {
             serde_json::from_str(text).map_err(|e| format!("{shown}: not a valid baseline: {e}"))?
@@ -121,7 +121,7 @@ impl Baseline {
 
     /// Moves the findings the baseline accepts from `findings` to `suppressed`
     /// and recounts the summary.
-    pub fn apply(&mut self, report: &mut ScanReport) {
+    pub(super) fn apply(&mut self, report: &mut ScanReport) {
         let url = report.target.url.clone();
         let findings = std::mem::take(&mut report.findings);
         for f in findings {
@@ -150,7 +150,7 @@ impl Baseline {
     }
 
     /// The entries that matched no finding of the run, described.
-    pub fn stale(&self) -> Vec<String> {
+    pub(super) fn stale(&self) -> Vec<String> {
         self.entries
             .iter()
             .zip(&self.used)
@@ -197,7 +197,7 @@ fn comment(s: &str) -> String {
 
 /// Writes a baseline from the findings of a run, as targets finish, to a
 /// temporary file renamed over `path` at the end.
-pub struct BaselineWriter {
+pub(super) struct BaselineWriter {
     path: PathBuf,
     tmp: PathBuf,
     out: BufWriter<File>,
@@ -207,7 +207,7 @@ pub struct BaselineWriter {
 
 impl BaselineWriter {
     /// Starts the file (JSON when `path` ends in `.json`, TOML otherwise).
-    pub fn create(path: &Path) -> io::Result<BaselineWriter> {
+    pub(super) fn create(path: &Path) -> io::Result<BaselineWriter> {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
@@ -257,7 +257,7 @@ impl BaselineWriter {
     }
 
     /// Every finding of a scanned target, suppressed ones included (keeping their reason).
-    pub fn report(&mut self, report: &ScanReport) -> io::Result<()> {
+    pub(super) fn report(&mut self, report: &ScanReport) -> io::Result<()> {
         let url = report.target.url.as_str();
         let all = report.findings.iter().map(|f| (f, None)).chain(
             report
@@ -282,7 +282,7 @@ impl BaselineWriter {
     }
 
     /// Ends the file and puts it in place.
-    pub fn finish(mut self) -> io::Result<()> {
+    pub(super) fn finish(mut self) -> io::Result<()> {
         if self.json {
             let end = if self.first { "" } else { "\n  " };
             writeln!(self.out, "{end}]\n}}")?;
@@ -293,7 +293,7 @@ impl BaselineWriter {
     }
 
     /// Removes the temporary file (the run failed before the end).
-    pub fn abandon(self) {
+    pub(super) fn abandon(self) {
         drop(self.out);
         let _ = std::fs::remove_file(&self.tmp);
     }

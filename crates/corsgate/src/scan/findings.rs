@@ -974,7 +974,7 @@ fn suggest_policy(
 }
 
 /// Every finding, highest severity first, and the suggested policy.
-pub fn find(
+pub(super) fn find(
     records: &[ProbeRecord],
     plan: &[PlannedOrigin],
     trusted: &[String],

@@ -93,7 +93,7 @@ pub struct PlannedOrigin {
 
 /// The registrable domain (eTLD+1) of a host whose public suffix is on the
 /// list; `None` for IP addresses, `localhost`, unknown TLDs and suffixes themselves.
-pub fn registrable_domain(host: &str) -> Option<String> {
+pub(super) fn registrable_domain(host: &str) -> Option<String> {
     hostile::registrable_domain(host)
 }
 
@@ -101,7 +101,7 @@ pub fn registrable_domain(host: &str) -> Option<String> {
 /// entry), then the catalogue of hostile origins derived from the trusted
 /// entries and the target's own origin, without the target's origin and
 /// without what the trusted entries allow.
-pub fn plan(target: &Origin, trusted: &[AllowedOrigin]) -> Vec<PlannedOrigin> {
+pub(super) fn plan(target: &Origin, trusted: &[AllowedOrigin]) -> Vec<PlannedOrigin> {
     let mut out: Vec<PlannedOrigin> = Vec::new();
     let mut push = |p: PlannedOrigin| {
         if !out.iter().any(|q| q.origin == p.origin) {

@@ -22,12 +22,12 @@ use super::{Finding, ScanReport, Severity};
 // ---------------------------------------------------------------------------
 
 /// The class name of a finding (`reflected_origin`, as in JSON).
-pub fn class_name(f: &Finding) -> &'static str {
+pub(super) fn class_name(f: &Finding) -> &'static str {
     f.class.name()
 }
 
 /// The stable rule id (SARIF `ruleId`) of a finding: today its class name.
-pub fn rule_id(f: &Finding) -> &'static str {
+pub(super) fn rule_id(f: &Finding) -> &'static str {
     f.class.name()
 }
 
@@ -40,7 +40,7 @@ fn rule_id_of(class: &'static str) -> &'static str {
 /// The finding's probe origin with this run's random label replaced by a fixed
 /// placeholder (`https://attacker{L}.com`), so that the same flaw gives the same
 /// value on every run.
-pub fn stable_origin(report: &ScanReport, f: &Finding) -> Option<String> {
+pub(super) fn stable_origin(report: &ScanReport, f: &Finding) -> Option<String> {
     let origin = f.origin.as_deref()?;
     // The attacker domain is `attacker<label>.com`.
     let label = report
@@ -57,7 +57,7 @@ pub fn stable_origin(report: &ScanReport, f: &Finding) -> Option<String> {
 /// A stable fingerprint of a finding: FNV-1a (64 bits, hex) of the rule id,
 /// the target URL and the stable origin. Used as SARIF `partialFingerprints`
 /// and in baseline files.
-pub fn fingerprint(rule: &str, url: &str, origin: Option<&str>) -> String {
+pub(super) fn fingerprint(rule: &str, url: &str, origin: Option<&str>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in [rule, url, origin.unwrap_or("")] {
         for b in part.bytes().chain([0u8]) {
@@ -69,7 +69,7 @@ pub fn fingerprint(rule: &str, url: &str, origin: Option<&str>) -> String {
 }
 
 /// The SARIF level of a severity: high → error, medium and low → warning, info → note.
-pub fn level(s: Severity) -> &'static str {
+pub(super) fn level(s: Severity) -> &'static str {
     match s {
         Severity::High => "error",
         Severity::Medium | Severity::Low => "warning",
@@ -89,7 +89,7 @@ fn security_severity(s: Severity) -> &'static str {
 
 /// The text of a rule: short description, full description, help (the fix),
 /// and the class's highest severity.
-pub struct RuleText {
+pub(super) struct RuleText {
     /// The finding class it describes (its JSON name; the rule id comes from [`rule_id_of`]).
     pub class: &'static str,
     /// One line.
@@ -107,7 +107,7 @@ const EXACT: &str = "Compare the Origin header with an exact list of your origin
 /// The rule of every finding class (`FindingClass::ALL`, in its order; a test
 /// holds every class to an entry of its own). Should a class still be missing,
 /// its rule is described from its first finding.
-pub const RULES: &[RuleText] = &[
+pub(super) const RULES: &[RuleText] = &[
     RuleText {
         class: "reflected_origin",
         short: "Any origin is allowed: the server echoes the Origin header",
@@ -290,7 +290,7 @@ pub const RULES: &[RuleText] = &[
 // ---------------------------------------------------------------------------
 
 /// The `$schema` of the document.
-pub const SCHEMA_URI: &str =
+pub(super) const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// The rules of the run: every rule of [`RULES`], then any other rule id met
@@ -429,7 +429,7 @@ fn result_json(
 }
 
 /// Writes a SARIF log as targets finish.
-pub struct SarifWriter<W: Write> {
+pub(crate) struct SarifWriter<W: Write> {
     out: W,
     rules: Rules,
     first: bool,
@@ -439,7 +439,7 @@ pub struct SarifWriter<W: Write> {
 
 impl<W: Write> SarifWriter<W> {
     /// Starts the document.
-    pub fn new(mut out: W) -> io::Result<Self> {
+    pub(crate) fn new(mut out: W) -> io::Result<Self> {
         write!(
             out,
             "{{\n  \"$schema\": \"{SCHEMA_URI}\",\n  \"version\": \"2.1.0\",\n  \"runs\": [\n    {{\n      \"results\": ["
@@ -464,7 +464,7 @@ impl<W: Write> SarifWriter<W> {
     }
 
     /// The results of one scanned target.
-    pub fn report(&mut self, report: &ScanReport) -> io::Result<()> {
+    pub(crate) fn report(&mut self, report: &ScanReport) -> io::Result<()> {
         for f in &report.findings {
             let i = self.rules.index(f);
             let v = result_json(report, f, i, None);
@@ -494,7 +494,7 @@ impl<W: Write> SarifWriter<W> {
     }
 
     /// A target that could not be scanned.
-    pub fn error(&mut self, url: &str, code: &str, message: &str) -> io::Result<()> {
+    pub(super) fn error(&mut self, url: &str, code: &str, message: &str) -> io::Result<()> {
         self.failed_targets += 1;
         self.notifications.push(json!({
             "level": "error",
@@ -506,7 +506,7 @@ impl<W: Write> SarifWriter<W> {
     }
 
     /// Ends the document: the tool with its rules, and the invocation.
-    pub fn finish(mut self, exit_code: u8, command_line: &str) -> io::Result<W> {
+    pub(crate) fn finish(mut self, exit_code: u8, command_line: &str) -> io::Result<W> {
         let mut tool = json!({
             "driver": {
                 "name": "corsgate",

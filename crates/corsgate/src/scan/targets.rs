@@ -14,14 +14,14 @@ use serde_json::Value;
 use super::check_target;
 
 /// The value put in a path template (`{id}`) whose parameter gives no example.
-pub const PLACEHOLDER: &str = "1";
+pub(super) const PLACEHOLDER: &str = "1";
 
 /// How many errors are listed before "and N more".
 const ERRORS_SHOWN: usize = 20;
 
 /// One URL to scan and where it was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(super) struct Target {
     /// The URL, normalized.
     pub url: String,
     /// `argument 1`, `urls.txt:3`, `api.yaml: paths./users/{id}`.
@@ -30,7 +30,7 @@ pub struct Target {
 
 /// The targets of a run, without duplicates, in input order.
 #[derive(Debug, Default)]
-pub struct Targets {
+pub(super) struct Targets {
     /// The targets.
     pub list: Vec<Target>,
     /// `source (url) repeats source`, for every duplicate dropped.
@@ -59,7 +59,7 @@ fn joined(errors: Vec<String>) -> String {
 }
 
 /// All the targets: the URL arguments, then the targets file, then the OpenAPI paths.
-pub fn collect(
+pub(super) fn collect(
     urls: &[String],
     file: Option<&Path>,
     openapi: Option<&Path>,
@@ -130,7 +130,7 @@ pub fn collect(
 /// The targets of a targets file's bytes: one URL per line; blank lines and
 /// lines whose first non-blank character is `#` are skipped; anything else
 /// that is not one http(s) URL is an error `NAME:LINE: …`.
-pub fn from_lines(name: &str, bytes: &[u8]) -> (Vec<Target>, Vec<String>) {
+pub(super) fn from_lines(name: &str, bytes: &[u8]) -> (Vec<Target>, Vec<String>) {
     let mut targets = Vec::new();
     let mut errors = Vec::new();
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -323,7 +323,7 @@ fn segment(value: &str) -> String {
 /// the document's `servers[0]`, with server variables at their defaults).
 /// A document that is not OpenAPI 3 is an error; a path that cannot become a
 /// URL is one error among the returned ones.
-pub fn from_openapi(
+pub(super) fn from_openapi(
     name: &str,
     bytes: &[u8],
     server: Option<&str>,

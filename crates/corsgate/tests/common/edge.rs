@@ -21,18 +21,18 @@ use corsgate_core::{
 };
 use http::{HeaderMap, Method};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
-pub const API: &str = "https://api.example.net";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
+pub(crate) const API: &str = "https://api.example.net";
 
 // ---------------------------------------------------------------------------
 // The policies and the request matrix (as tests/export.rs).
 
-pub struct Case {
+pub(crate) struct Case {
     pub name: &'static str,
     pub toml: &'static str,
 }
 
-pub const POLICIES: &[Case] = &[
+pub(crate) const POLICIES: &[Case] = &[
     Case {
         name: "exact origins with credentials",
         toml: r#"
@@ -88,7 +88,7 @@ private_network = true
 
 /// The origins of the matrix. The hostile classes (never allowed by any
 /// policy here) are listed in [`HOSTILE`] too.
-pub const ORIGINS: &[&str] = &[
+pub(crate) const ORIGINS: &[&str] = &[
     "https://app.example.com",
     "https://admin.example.com",
     "https://a.example.com",
@@ -120,7 +120,7 @@ pub const ORIGINS: &[&str] = &[
 /// look-alikes, an unescaped dot, a subdomain of an exact origin, an http
 /// downgrade, another port. No policy of [`POLICIES`] but the any-origin one
 /// allows them, and that one only with `*` and without credentials.
-pub const HOSTILE: &[&str] = &[
+pub(crate) const HOSTILE: &[&str] = &[
     "https://evil.example",
     "null",
     "https://evil-example.com",
@@ -134,13 +134,13 @@ pub const HOSTILE: &[&str] = &[
     "https://app.example.com:8443",
 ];
 
-pub struct Spec {
+pub(crate) struct Spec {
     pub method: &'static str,
     pub headers: &'static [(&'static str, &'static str)],
     pub include: bool,
 }
 
-pub const SPECS: &[Spec] = &[
+pub(crate) const SPECS: &[Spec] = &[
     Spec {
         method: "GET",
         headers: &[],
@@ -209,7 +209,7 @@ pub const SPECS: &[Spec] = &[
 ];
 
 /// Paths the upstream answers 200, 404 and 500 on.
-pub const PATHS: &[(&str, u16)] = &[
+pub(crate) const PATHS: &[(&str, u16)] = &[
     ("/api/items", 200),
     ("/api/missing", 404),
     ("/api/broken", 500),
@@ -217,7 +217,7 @@ pub const PATHS: &[(&str, u16)] = &[
 
 /// What the upstream sends besides its status: misleading CORS headers of
 /// its own, readable and unreadable headers, and a Vary.
-pub const UPSTREAM_HEADERS: &[(&str, &str)] = &[
+pub(crate) const UPSTREAM_HEADERS: &[(&str, &str)] = &[
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Credentials", "true"),
     ("Access-Control-Expose-Headers", "*"),
@@ -236,7 +236,7 @@ pub const UPSTREAM_HEADERS: &[(&str, &str)] = &[
 /// What the upstream sends besides its status: misleading CORS headers (it
 /// reflects any Origin, with credentials, and allows everything), readable
 /// and unreadable headers, and a Vary.
-pub fn upstream_headers(origin: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn upstream_headers(origin: Option<&str>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = UPSTREAM_HEADERS
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
@@ -249,20 +249,20 @@ pub fn upstream_headers(origin: Option<&str>) -> Vec<(String, String)> {
 
 /// The value of header `name` in a request head (the first line of it, any case),
 /// lower-cased heads included.
-pub fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn head_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.split("\r\n").skip(1).find_map(|l| {
         let (n, v) = l.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
 }
 
-pub struct Upstream {
+pub(crate) struct Upstream {
     pub port: u16,
     pub requests: Arc<AtomicUsize>,
     pub preflights: Arc<AtomicUsize>,
 }
 
-pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_head(s: &mut TcpStream) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
@@ -274,13 +274,13 @@ pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
     buf
 }
 
-pub fn start_upstream() -> Upstream {
+pub(crate) fn start_upstream() -> Upstream {
     start_upstream_with(true)
 }
 
 /// `start_upstream`, reflecting the request's Origin in its
 /// `Access-Control-Allow-Origin` or not (then always `*`).
-pub fn start_upstream_with(reflect: bool) -> Upstream {
+pub(crate) fn start_upstream_with(reflect: bool) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -334,12 +334,17 @@ pub fn start_upstream_with(reflect: bool) -> Upstream {
 // The two ways of answering a browser's request.
 
 /// What `Policy::decide` answers, in front of the same upstream answer.
-pub fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
+pub(crate) fn reference(policy: &Policy, out: &Outgoing, status: u16) -> Response {
     reference_with(policy, out, status, true)
 }
 
 /// `reference` for an upstream started by `start_upstream_with(reflect)`.
-pub fn reference_with(policy: &Policy, out: &Outgoing, status: u16, reflect: bool) -> Response {
+pub(crate) fn reference_with(
+    policy: &Policy,
+    out: &Outgoing,
+    status: u16,
+    reflect: bool,
+) -> Response {
     let method = Method::from_bytes(out.method.as_bytes()).unwrap();
     let headers: HeaderMap = out.headers.to_http().0;
     let d = policy.decide(&method, &headers);
@@ -370,7 +375,7 @@ pub fn reference_with(policy: &Policy, out: &Outgoing, status: u16, reflect: boo
 /// Connects to a loopback server, retrying a refused or reset connect a few
 /// times: on a loaded machine a server's accept queue can overflow for a
 /// moment, which says nothing about its CORS answers.
-pub fn connect(port: u16) -> TcpStream {
+pub(crate) fn connect(port: u16) -> TcpStream {
     let mut last = None;
     for attempt in 0..8u64 {
         match TcpStream::connect(("127.0.0.1", port)) {
@@ -383,7 +388,12 @@ pub fn connect(port: u16) -> TcpStream {
 }
 
 /// Sends raw header lines to the server and reads its answer.
-pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]) -> Response {
+pub(crate) fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    lines: &[(String, Vec<u8>)],
+) -> Response {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
     for (n, v) in lines {
         req.extend_from_slice(n.as_bytes());
@@ -416,7 +426,7 @@ pub fn exchange(port: u16, method: &str, path: &str, lines: &[(String, Vec<u8>)]
     Response::with_headers(status, list)
 }
 
-pub fn real(port: u16, out: &Outgoing) -> Response {
+pub(crate) fn real(port: u16, out: &Outgoing) -> Response {
     let url = url::Url::parse(&out.url).unwrap();
     let lines: Vec<(String, Vec<u8>)> = out
         .headers
@@ -428,7 +438,7 @@ pub fn real(port: u16, out: &Outgoing) -> Response {
 
 /// What a page sees: the parts of a verdict that must agree.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub allowed: bool,
     pub status: Option<u16>,
     pub exposed: Vec<String>,
@@ -436,7 +446,7 @@ pub struct Seen {
 }
 
 /// Headers the server adds for framing, whatever the policy: not compared.
-pub const FRAMING: &[&str] = &[
+pub(crate) const FRAMING: &[&str] = &[
     "content-length",
     "connection",
     "date",
@@ -445,7 +455,7 @@ pub const FRAMING: &[&str] = &[
     "keep-alive",
 ];
 
-pub fn seen(v: &Verdict) -> Seen {
+pub(crate) fn seen(v: &Verdict) -> Seen {
     let mut exposed = v.exposed_headers.clone();
     exposed.retain(|h| !FRAMING.contains(&h.as_str()));
     exposed.sort();
@@ -457,7 +467,7 @@ pub fn seen(v: &Verdict) -> Seen {
     }
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -465,7 +475,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn wait_port(port: u16, child: &mut Child, log: &Path) {
+pub(crate) fn wait_port(port: u16, child: &mut Child, log: &Path) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -484,7 +494,7 @@ pub fn wait_port(port: u16, child: &mut Child, log: &Path) {
 }
 
 /// A server we started; stopped (SIGTERM to its own pid, then waited for) on drop.
-pub struct Running {
+pub(crate) struct Running {
     pub child: Child,
 }
 
@@ -506,7 +516,7 @@ impl Drop for Running {
 }
 
 /// A temporary directory, removed on drop (after a panic too).
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 
 impl std::ops::Deref for TempDir {
     type Target = Path;
@@ -521,7 +531,7 @@ impl Drop for TempDir {
     }
 }
 
-pub fn temp_dir(tag: &str) -> TempDir {
+pub(crate) fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "corsgate-export-{tag}-{}-{}",
         std::process::id(),
@@ -531,7 +541,7 @@ pub fn temp_dir(tag: &str) -> TempDir {
     TempDir(dir)
 }
 
-pub fn export(to: &str, policy: &Path, upstream: u16) -> String {
+pub(crate) fn export(to: &str, policy: &Path, upstream: u16) -> String {
     let out = Command::new(BIN)
         .args(["export", "--to", to])
         .arg(policy)
@@ -551,7 +561,7 @@ pub fn export(to: &str, policy: &Path, upstream: u16) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-pub fn which(names: &[&str]) -> Option<PathBuf> {
+pub(crate) fn which(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
@@ -566,7 +576,7 @@ pub fn which(names: &[&str]) -> Option<PathBuf> {
     None
 }
 
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -581,13 +591,13 @@ pub fn is_root() -> bool {
 // The servers.
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Server {
+pub(crate) enum Server {
     Caddy,
     Haproxy,
 }
 
 impl Server {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Server::Caddy => "caddy",
             Server::Haproxy => "haproxy",
@@ -597,7 +607,7 @@ impl Server {
     /// Starts the server on `port` with `exported` in a site (Caddy) or a
     /// frontend (HAProxy) whose other paths all go to `rest` (the rest of the
     /// site: the same application, without the policy), as deployments do.
-    pub fn start(self, exported: &str, dir: &Path, port: u16, rest: u16) -> Running {
+    pub(crate) fn start(self, exported: &str, dir: &Path, port: u16, rest: u16) -> Running {
         let d = dir.display();
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
         let mut child = match self {
@@ -654,7 +664,7 @@ impl Server {
 
 /// Figures of one server's run.
 #[derive(Debug, Default)]
-pub struct Figures {
+pub(crate) struct Figures {
     pub fetches: usize,
     pub allowed: usize,
     pub disagreements: Vec<String>,
@@ -673,7 +683,7 @@ pub struct Figures {
     pub catalogue_differs: Vec<String>,
 }
 
-pub fn equivalence(server: Server) -> Figures {
+pub(crate) fn equivalence(server: Server) -> Figures {
     let upstream = start_upstream();
     let rest = start_upstream();
     let mut f = Figures::default();
@@ -868,7 +878,7 @@ pub fn equivalence(server: Server) -> Figures {
     f
 }
 
-pub fn assert_figures(server: Server, f: &Figures) {
+pub(crate) fn assert_figures(server: Server, f: &Figures) {
     assert!(
         f.catalogue_differs.is_empty(),
         "{}: {} hostile-catalogue answers differ from Policy::decide; the first ones:\n{}",
@@ -923,14 +933,14 @@ pub fn assert_figures(server: Server, f: &Figures) {
 // ---------------------------------------------------------------------------
 // Raw requests no browser sends (as tests/export.rs).
 
-pub struct Probe {
+pub(crate) struct Probe {
     pub what: &'static str,
     pub method: &'static str,
     pub headers: &'static [(&'static str, &'static str)],
 }
 
 /// Run against the first policy (exact origins, credentials).
-pub const PROBES: &[Probe] = &[
+pub(crate) const PROBES: &[Probe] = &[
     Probe {
         what: "an upper-case exact origin on a preflight",
         method: "OPTIONS",
@@ -1035,7 +1045,7 @@ pub const PROBES: &[Probe] = &[
 /// The documented differences (docs/export.md), per server: which probe, and
 /// the (status, Access-Control-Allow-Origin) the server gives instead of
 /// `Policy::decide`'s.
-pub fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static str>)> {
+pub(crate) fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static str>)> {
     match (server, what) {
         // An empty header reads as absent: an ordinary request, proxied.
         // Caddy's placeholders read an empty header as an absent one.
@@ -1051,7 +1061,7 @@ pub fn documented(server: Server, what: &str) -> Option<(u16, Option<&'static st
     }
 }
 
-pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
+pub(crate) fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
     probe_table(
         server.name(),
         PROBES,
@@ -1062,11 +1072,11 @@ pub fn run_probes(server: Server, port: u16, policy: &Policy) -> Vec<String> {
 }
 
 /// A server's documented difference for a probe, by the probe's `what`.
-pub type Documented = dyn Fn(&str) -> Option<(u16, Option<&'static str>)>;
+pub(crate) type Documented = dyn Fn(&str) -> Option<(u16, Option<&'static str>)>;
 
 /// Sends `probes` to the server `name` on `port`; a difference from
 /// `Policy::decide` must be exactly the documented one.
-pub fn probe_table(
+pub(crate) fn probe_table(
     name: &str,
     probes: &[Probe],
     documented: &Documented,
@@ -1162,18 +1172,18 @@ pub fn probe_table(
 // with a path some upstream reads as inside `/api/` skipped the policy.
 
 /// The origin the first policy refuses, and the one it allows.
-pub const EVIL: &str = "https://evil.example";
-pub const GOOD: &str = "https://app.example.com";
+pub(crate) const EVIL: &str = "https://evil.example";
+pub(crate) const GOOD: &str = "https://app.example.com";
 
 /// A hostile upstream: reflects any Origin with credentials, answers every
 /// method, and says which request target it received and which listener
 /// (A or B) it is.
-pub struct Hostile {
+pub(crate) struct Hostile {
     pub port: u16,
     pub paths: Arc<Mutex<Vec<String>>>,
 }
 
-pub fn start_hostile(tag: &'static str) -> Hostile {
+pub(crate) fn start_hostile(tag: &'static str) -> Hostile {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let paths = Arc::new(Mutex::new(Vec::new()));
@@ -1212,7 +1222,7 @@ pub fn start_hostile(tag: &'static str) -> Hostile {
 
 /// The request targets to try, each with its class. The location is `/api/`;
 /// the upstream's `/secret` is outside it.
-pub fn path_forms(port: u16) -> Vec<(&'static str, String)> {
+pub(crate) fn path_forms(port: u16) -> Vec<(&'static str, String)> {
     let mut segments: Vec<(&'static str, String)> = vec![("plain", "api".into())];
     let word = "api";
     for (i, c) in word.char_indices() {
@@ -1328,7 +1338,7 @@ pub fn path_forms(port: u16) -> Vec<(&'static str, String)> {
 }
 
 /// `exchange`, except that a connection closed without an answer is `None`.
-pub fn try_exchange(
+pub(crate) fn try_exchange(
     port: u16,
     method: &str,
     target: &str,
@@ -1357,7 +1367,7 @@ pub fn try_exchange(
 }
 
 /// The `Access-Control-*` lines of a header list, sorted.
-pub fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
+pub(crate) fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = h
         .iter()
         .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
@@ -1373,7 +1383,7 @@ pub fn cors_lines(h: &HeaderList) -> Vec<(String, String)> {
 }
 
 /// `Policy::decide`'s `Access-Control-*` lines for a request.
-pub fn decided_lines(
+pub(crate) fn decided_lines(
     policy: &Policy,
     method: &str,
     lines: &[(&str, &str)],
@@ -1390,7 +1400,7 @@ pub fn decided_lines(
 }
 
 /// Percent-decodes every escape (`%2F` too), once.
-pub fn decode_all(path: &str) -> String {
+pub(crate) fn decode_all(path: &str) -> String {
     let b = path.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -1412,7 +1422,7 @@ pub fn decode_all(path: &str) -> String {
 /// Whether some upstream may read `received` as inside `/api/`: decoded once,
 /// `\` as `/`, `;parameters` dropped from segments (`..;` is `..`), trailing
 /// dots and spaces dropped from segments, dot segments resolved, case ignored.
-pub fn maybe_inside(received: &str) -> bool {
+pub(crate) fn maybe_inside(received: &str) -> bool {
     let path = received.split('?').next().unwrap_or("");
     let path = path
         .strip_prefix("http://")
@@ -1437,7 +1447,7 @@ pub fn maybe_inside(received: &str) -> bool {
 
 /// Figures of the path-form run.
 #[derive(Debug, Default)]
-pub struct PathFigures {
+pub(crate) struct PathFigures {
     pub forms: usize,
     pub requests: usize,
     pub through_policy: usize,
@@ -1447,7 +1457,7 @@ pub struct PathFigures {
     pub problems: Vec<String>,
 }
 
-pub fn path_table(server: Server) -> PathFigures {
+pub(crate) fn path_table(server: Server) -> PathFigures {
     let a = start_hostile("A");
     let b = start_hostile("B");
     let case = &POLICIES[0];
@@ -1586,7 +1596,7 @@ pub fn path_table(server: Server) -> PathFigures {
     f
 }
 
-pub fn assert_paths(server: Server, f: &PathFigures) {
+pub(crate) fn assert_paths(server: Server, f: &PathFigures) {
     assert!(
         f.problems.is_empty(),
         "{}: {} problems; the first ones:\n{}",
@@ -1606,7 +1616,7 @@ pub fn assert_paths(server: Server, f: &PathFigures) {
 
 /// With nothing listening upstream, an allowed origin still reads the
 /// server's own error (ACAO, ACAC, Vary), and a refused one gets no ACAO.
-pub fn own_errors(server: Server) {
+pub(crate) fn own_errors(server: Server) {
     let case = &POLICIES[0];
     let dir = temp_dir(&format!("errors-{}", server.name()));
     let file = dir.join("policy.toml");
@@ -1674,7 +1684,7 @@ fn with_auth(server: Server, exported: &str) -> String {
     out
 }
 
-pub fn auth_at_the_marked_line(server: Server) {
+pub(crate) fn auth_at_the_marked_line(server: Server) {
     let upstream = start_upstream();
     let case = &POLICIES[0];
     let dir = temp_dir(&format!("auth-{}", server.name()));
@@ -1740,7 +1750,7 @@ pub fn auth_at_the_marked_line(server: Server) {
 /// Two policies, each exported with its own `--name` and location, in one
 /// Caddy site or one HAProxy frontend: the server starts, and `corsgate test`
 /// finds each location keeping its own policy's contract and not the other's.
-pub fn named_exports_share_one_server(server: Server) {
+pub(crate) fn named_exports_share_one_server(server: Server) {
     let upstream = start_upstream();
     let a = "origins = [\"https://a.example.com\"]\nmethods = [\"PUT\"]\ncredentials = true\n";
     let b = "origins = [\"https://*.b.example.org\"]\nrequest_headers = [\"x-b\"]\n";
@@ -1815,7 +1825,7 @@ pub fn named_exports_share_one_server(server: Server) {
 
 /// A page server: any path answers a blank HTML page (the page's origin).
 /// Serves one HTML page with `body` (any path) on loopback; returns its port.
-pub fn serve_page(body: &'static str) -> u16 {
+pub(crate) fn serve_page(body: &'static str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1845,7 +1855,7 @@ fn start_page() -> u16 {
 /// the body and the exposed `X-Request-Id`, never `X-Secret`) and a
 /// credentialed DELETE (not allowed by the policy: the browser refuses it),
 /// in headless Chromium, each verdict equal to the engine's on `Policy::decide`.
-pub fn chromium(server: Server) {
+pub(crate) fn chromium(server: Server) {
     use corsgate_conformance::webdriver::Driver;
     let upstream = start_upstream();
     let page = start_page();
@@ -1922,7 +1932,7 @@ pub fn chromium(server: Server) {
 
 /// Fetches each of `urls` in turn with `credentials: 'include'` from the page
 /// `driver` is on; for each, `read STATUS: BODY` or `blocked: ERROR`.
-pub fn fetch_each(
+pub(crate) fn fetch_each(
     driver: &corsgate_conformance::webdriver::Driver,
     urls: &[String],
 ) -> Vec<String> {

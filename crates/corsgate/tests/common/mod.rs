@@ -14,14 +14,14 @@ use hyper_util::rt::TokioIo;
 
 /// A request the server received.
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
 }
 
 impl Seen {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -30,12 +30,12 @@ impl Seen {
 }
 
 /// A canned answer: status and header lines (duplicates allowed).
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
 }
 
-pub fn answer(status: u16, headers: &[(&str, &str)]) -> Answer {
+pub(crate) fn answer(status: u16, headers: &[(&str, &str)]) -> Answer {
     Answer {
         status,
         headers: headers
@@ -48,31 +48,31 @@ pub fn answer(status: u16, headers: &[(&str, &str)]) -> Answer {
 type Handler = dyn Fn(&Seen) -> Answer + Send + Sync;
 
 /// A running server; it stops when the test process ends.
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Server {
     /// `http://127.0.0.1:PORT` + path.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 /// Starts a server answering with `handler`.
-pub fn serve(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Server {
+pub(crate) fn serve(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Server {
     serve_with(None, handler)
 }
 
 /// The test CA's certificate (PEM), which signed `localhost.pem`.
-pub const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ca.pem");
+pub(crate) const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ca.pem");
 
 /// Starts an HTTPS server for `localhost` / 127.0.0.1, its certificate signed by [`CA_PEM`].
-pub fn serve_tls(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Server {
+pub(crate) fn serve_tls(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Server {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
@@ -168,21 +168,21 @@ fn serve_with(
 }
 
 /// The result of running the binary.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", self.stdout, self.stderr))
     }
 }
 
 /// Runs `corsgate ARGS`.
-pub fn corsgate(args: &[&str]) -> Run {
+pub(crate) fn corsgate(args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_corsgate"))
         .args(args)
         .env_remove("NO_COLOR")
@@ -196,7 +196,7 @@ pub fn corsgate(args: &[&str]) -> Run {
 }
 
 /// The value a fix sets for `name`.
-pub fn set_value(fix: &serde_json::Value, name: &str) -> Option<String> {
+pub(crate) fn set_value(fix: &serde_json::Value, name: &str) -> Option<String> {
     fix["set_headers"]
         .as_array()?
         .iter()
@@ -206,7 +206,7 @@ pub fn set_value(fix: &serde_json::Value, name: &str) -> Option<String> {
 
 /// A server that answers every connection with these raw bytes (for header
 /// lines no HTTP library would write).
-pub fn serve_raw(response: &'static [u8]) -> SocketAddr {
+pub(crate) fn serve_raw(response: &'static [u8]) -> SocketAddr {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -228,7 +228,7 @@ pub fn serve_raw(response: &'static [u8]) -> SocketAddr {
 
 /// A server whose every answer is what corsgate's own policy (`toml`) decides,
 /// plus `extra` header lines on the requests it passes on (what an API adds).
-pub fn policy_server(toml: &str, extra: &[(&str, &str)]) -> Server {
+pub(crate) fn policy_server(toml: &str, extra: &[(&str, &str)]) -> Server {
     let policy = corsgate_core::Policy::from_toml(toml).unwrap();
     let extra: Vec<(String, String)> = extra
         .iter()

@@ -9,26 +9,26 @@ use crate::edge::{is_root, wait_port, which, Running};
 
 /// nginx or Apache httpd.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Server {
+pub(crate) enum Server {
     Nginx,
     Apache,
 }
 
 impl Server {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Server::Nginx => "nginx",
             Server::Apache => "apache",
         }
     }
 
-    pub fn start(self, exported: &str, dir: &Path, port: u16) -> Running {
+    pub(crate) fn start(self, exported: &str, dir: &Path, port: u16) -> Running {
         self.start_with(exported, dir, port, "")
     }
 
     /// `start`, with `extra` directives in the server context (nginx's
     /// `server {}`, Apache's main configuration), before the exported part.
-    pub fn start_with(self, exported: &str, dir: &Path, port: u16, extra: &str) -> Running {
+    pub(crate) fn start_with(self, exported: &str, dir: &Path, port: u16, extra: &str) -> Running {
         let log = dir.join("error.log");
         let d = dir.display();
         let mut child = match self {

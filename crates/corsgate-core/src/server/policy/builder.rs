@@ -14,7 +14,7 @@ use crate::server::fast::values::shared;
 use crate::server::origin_set::{Entry, OriginSet};
 
 /// The longest preflight max-age any browser honours (Firefox: a day).
-pub const MAX_AGE_LIMIT: i64 = 86_400;
+pub(super) const MAX_AGE_LIMIT: i64 = 86_400;
 
 /// Builds a [`Policy`] in code. Nothing is checked until [`build`](Self::build),
 /// which reports every problem at once.
@@ -124,7 +124,7 @@ impl PolicyBuilder {
     /// (what the policy lists and what was asked) and `corsgate-policy-edit`
     /// (the TOML change that allows the request). Off by default: it tells
     /// anyone, an attacker too, what the policy allows (see
-    /// [`reason_header`](crate::server::policy_reason)).
+    /// `reason_header`).
     pub fn reason_header(mut self, yes: bool) -> Self {
         self.config.reason_header = yes;
         self

@@ -55,7 +55,7 @@ pub struct PolicyConfig {
     pub debug: bool,
     /// The policy's reason (`corsgate-reason`) and edit (`corsgate-policy-edit`)
     /// on every refused request; off by default because it reveals the policy
-    /// to anyone who asks (see [`crate::server::policy_reason`]).
+    /// to anyone who asks (see `crate::server::policy_reason`).
     #[serde(default)]
     pub reason_header: bool,
 }

@@ -63,7 +63,7 @@ pub(crate) enum HeaderRule {
     },
 }
 
-/// A validated CORS policy; see the [module docs](self).
+/// A validated CORS policy.
 ///
 /// It deserializes from any serde format through [`PolicyConfig`], validated.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -127,7 +127,7 @@ impl Policy {
     }
 
     /// Whether refused requests carry the policy's reason
-    /// ([`crate::server::policy_reason`]).
+    /// (`crate::server::policy_reason`).
     pub fn reason_header(&self) -> bool {
         self.reason_header
     }

@@ -21,7 +21,7 @@ struct Case {
 }
 
 /// Runs every case through `bin serve …`.
-pub fn check_serve_cli(bin: &Path) {
+pub(crate) fn check_serve_cli(bin: &Path) {
     let dir = tempdir();
     let good = dir.join("good.toml");
     std::fs::write(
