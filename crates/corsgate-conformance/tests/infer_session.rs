@@ -40,6 +40,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (or `CORSGATE_CHROMIUM` /
 //! `CORSGATE_CHROMEDRIVER`) and the built `corsgate` binary (`cargo build -p
 //! corsgate`, or `CORSGATE_BIN`); fails, never skips, without them.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
