@@ -110,8 +110,8 @@ pub mod verdict {
 /// The server role's decision for one request, and why.
 pub mod decision {
     pub use crate::server::decision::{
-        is_cors_response_header, Action, Decision, Iter, Reason, RequestKind, ResponseHeaders,
-        ShortName,
+        is_cors_response_header, Action, Decision, Iter, ParsedRequest, Reason, RequestKind,
+        ResponseHeaders, ShortName,
     };
 }
 /// Hostile origins a policy is checked against.

@@ -2,6 +2,12 @@
 //! non-cryptographic. The tables are built once from the configuration, so
 //! request-controlled keys cannot lengthen a probe sequence beyond what the
 //! configuration itself produces.
+//!
+//! [`hash_bytes`] is the key of the byte-keyed tables (`table`, `learned`):
+//! one word per eight bytes and the tail as one more word, so a key costs
+//! the same whatever its length modulo eight. It is computed once per
+//! request value and used by every table that looks the value up (an origin
+//! set's exact entries and learned slots, a shadow candidate's too).
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -41,9 +47,60 @@ impl Fx {
     }
 }
 
+/// The hash of `bytes` for the policy's byte-keyed tables: the length, then
+/// each 8-byte word, then the last (up to) 8 bytes as one word (overlapping
+/// the previous word when the length is not a multiple of 8). Equal bytes
+/// give equal hashes; the tables compare the bytes too.
+#[inline]
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = Fx(0);
+    h.add(bytes.len() as u64);
+    let mut rest = bytes;
+    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        h.add(u64::from_le_bytes(*w));
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        let w = match bytes.last_chunk::<8>() {
+            Some(w) => u64::from_le_bytes(*w),
+            // Shorter than a word: the bytes one by one.
+            None => rest
+                .iter()
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+        };
+        h.add(w);
+    }
+    h.0
+}
+
 impl BuildHasher for FxBuild {
     type Hasher = Fx;
     fn build_hasher(&self) -> Fx {
         Fx(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_bytes_equal_hashes_and_the_tail_counts() {
+        let a = b"https://app0.example.com";
+        assert_eq!(hash_bytes(a), hash_bytes(&a.to_vec()));
+        let mut seen = std::collections::HashSet::new();
+        for s in [
+            &b""[..],
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefghj",
+            b"https://app9999.example.com",
+            b"https://app9998.example.com",
+            b"https://app999.example.com",
+        ] {
+            assert!(seen.insert(hash_bytes(s)), "{s:?}");
+        }
     }
 }

@@ -47,7 +47,7 @@ pub(crate) enum MethodRule {
     Any,
     /// These methods (normalized), each with its precomputed header value.
     /// GET, HEAD and POST are always in.
-    List(std::collections::HashMap<Box<str>, HeaderValue, FxBuild>),
+    List(crate::server::fast::table::Table<HeaderValue>),
 }
 
 /// Which request headers a preflight may ask for.
