@@ -327,16 +327,13 @@ where
         }
         // The request is read once; the candidate and the policy both
         // decide on that reading.
-        let (decision, shadow) = {
-            let request = ParsedRequest::new(req.method(), req.headers());
-            let shadow = self
-                .shadow
-                .as_deref()
-                .map(|c| c.decide_shadow_parsed(&request));
-            let policy = &*self.policy;
-            let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
-            (policy.decide_parsed(&request, debug), shadow)
-        };
+        let request = ParsedRequest::new(req.method(), req.headers());
+        let shadow = self
+            .shadow
+            .as_deref()
+            .map(|c| c.decide_shadow_parsed(&request));
+        let debug = self.policy.debug() || self.shared.debug.load(Ordering::Relaxed);
+        let decision = self.policy.decide_parsed(&request, debug);
         if let Some(d) = shadow.and_then(|s| s.compare(&decision)) {
             self.shared.shadow_counts.record(&d);
             if let Some(f) = self.shared.on_disagreement.load().as_ref() {

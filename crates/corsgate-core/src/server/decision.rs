@@ -640,12 +640,6 @@ impl Decision {
     }
 }
 
-/// What [`Policy::decide_inner`] found.
-enum Decided<'p> {
-    Done(Decision),
-    Answer(Answer<'p>),
-}
-
 /// A preflight's answer before the request's `Origin` is put in (when it
 /// echoes it).
 struct Answer<'p> {
@@ -685,7 +679,7 @@ impl Answer<'_> {
 /// from its one read; a preflight that asks for more (rare: browsers send a
 /// few) has the rest read again from its lines by each policy that checks
 /// them, still without allocating.
-const INLINE_NAMES: usize = 16;
+const INLINE_NAMES: usize = 6;
 
 /// A request read once, for any number of decisions: the `Origin` (and the
 /// key every origin set looks it up with), and for a preflight its
@@ -827,7 +821,9 @@ impl<'h> RequestedNames<'h> {
 
 impl<'h> ParsedRequest<'h> {
     /// Reads the request's method and headers (no allocation).
-    #[inline]
+    // Always inline: built in the caller's frame, never moved (the struct
+    // holds a preflight's first names).
+    #[inline(always)]
     pub fn new(method: &Method, headers: &'h HeaderMap) -> Self {
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let origin = origins.next();
@@ -852,6 +848,7 @@ impl<'h> ParsedRequest<'h> {
         }
     }
 
+    #[inline(always)]
     fn preflight(headers: &'h HeaderMap) -> Option<PreflightRequest<'h>> {
         let mut acrm = headers
             .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -920,9 +917,11 @@ impl Policy {
     /// same request can be decided by other policies: a shadow candidate).
     #[inline]
     pub fn decide_parsed(&self, request: &ParsedRequest<'_>, debug: bool) -> Decision {
-        match self.decide_inner(request, debug) {
-            Decided::Done(d) => d,
-            Decided::Answer(a) => a.finish(|| request.origin.cloned()),
+        match &request.preflight {
+            None => self.decide_pass(request),
+            Some(pf) => self
+                .answer(request, pf, debug)
+                .finish(|| request.origin.cloned()),
         }
     }
 
@@ -945,17 +944,20 @@ impl Policy {
     /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
     /// ```
     pub fn decide_taking(&self, method: &Method, headers: &mut HeaderMap, debug: bool) -> Decision {
-        let decided = self.decide_inner(&ParsedRequest::new(method, headers), debug);
-        match decided {
-            Decided::Done(d) => d,
-            // Take the value, leaving an empty one: cheaper than removing the
-            // entry, and the request is answered here, not passed on.
-            Decided::Answer(a) => a.finish(|| {
-                headers
-                    .get_mut(header::ORIGIN)
-                    .map(|v| std::mem::replace(v, HeaderValue::from_static("")))
-            }),
-        }
+        let answer = {
+            let request = ParsedRequest::new(method, headers);
+            match &request.preflight {
+                None => return self.decide_pass(&request),
+                Some(pf) => self.answer(&request, pf, debug),
+            }
+        };
+        // Take the value, leaving an empty one: cheaper than removing the
+        // entry, and the request is answered here, not passed on.
+        answer.finish(|| {
+            headers
+                .get_mut(header::ORIGIN)
+                .map(|v| std::mem::replace(v, HeaderValue::from_static("")))
+        })
     }
 
     /// The candidate's side of a shadow evaluation
@@ -1046,11 +1048,9 @@ impl Policy {
         }
     }
 
-    /// The decision; for a preflight, its answer still to be finished with
-    /// the request's `Origin` where it echoes it (the callers either copy the
-    /// value or move it out of the request).
+    /// The decision for a request that is not a preflight (passed on).
     #[inline]
-    fn decide_inner(&self, request: &ParsedRequest<'_>, debug: bool) -> Decided<'_> {
+    fn decide_pass(&self, request: &ParsedRequest<'_>) -> Decision {
         let any = self.origins.is_any();
         let Some(origin) = request.origin else {
             let repr = Repr::Pass {
@@ -1059,28 +1059,23 @@ impl Policy {
                 credentials: false,
                 vary_origin: !any,
             };
-            let d = Decision {
+            return Decision {
                 kind: RequestKind::NotCors,
                 action: Action::PassOn,
                 allowed: true,
                 reason: Reason::NotCors,
                 headers: ResponseHeaders { repr },
             };
-            return Decided::Done(d);
         };
-        // `Ok(None)`: allowed by a pattern, answered with the request's own value.
-        let matched = self.match_origin(origin, request).map(|m| match m {
-            OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => Some(v.clone()),
-            OriginMatch::Any => Some(fresh::ANY),
-            _ => None,
-        });
-        if let Some(pf) = &request.preflight {
-            return Decided::Answer(self.preflight(request, pf, matched, debug));
-        }
-        let (repr, allowed, reason) = match matched {
-            Ok(acao) => (
+        let (repr, allowed, reason) = match self.match_origin(origin, request) {
+            Ok(m) => (
                 Repr::Template {
-                    allow_origin: acao.unwrap_or_else(|| origin.clone()),
+                    allow_origin: match m {
+                        OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => v.clone(),
+                        OriginMatch::Any => fresh::ANY,
+                        // A pattern's first sight: the request's own value.
+                        _ => origin.clone(),
+                    },
                     template: Arc::clone(&self.pass_template),
                 },
                 true,
@@ -1101,14 +1096,36 @@ impl Policy {
                 reason,
             ),
         };
-        let d = Decision {
+        Decision {
             kind: RequestKind::Actual,
             action: Action::PassOn,
             allowed,
             reason,
             headers: ResponseHeaders { repr },
+        }
+    }
+
+    /// A preflight's answer, still to be finished with the request's
+    /// `Origin` where it echoes it (the callers either copy the value or
+    /// move it out of the request).
+    #[inline]
+    fn answer<'h>(
+        &self,
+        request: &ParsedRequest<'h>,
+        pf: &PreflightRequest<'h>,
+        debug: bool,
+    ) -> Answer<'_> {
+        // `Ok(None)`: allowed by a pattern, answered with the request's own value.
+        let matched = match request.origin {
+            Some(origin) => self.match_origin(origin, request).map(|m| match m {
+                OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => Some(v.clone()),
+                OriginMatch::Any => Some(fresh::ANY),
+                _ => None,
+            }),
+            // Never: a preflight has an `Origin`.
+            None => Err(Reason::OriginMalformed),
         };
-        Decided::Done(d)
+        self.preflight(request, pf, matched, debug)
     }
 
     // Out of line: the actual-request path stays small (a preflight is
