@@ -465,7 +465,7 @@ impl OriginSet {
 
     /// [`matches`](Self::matches) with the value's lookup key computed
     /// already (once per request, for every set that looks it up).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn matches_keyed(&self, value: &HeaderValue, key: OriginKey) -> OriginMatch<'_> {
         if self.any {
             return OriginMatch::Any;
@@ -475,6 +475,13 @@ impl OriginSet {
         if let Some(v) = self.exact.get_hashed(key.0, value.as_bytes()) {
             return OriginMatch::Exact(v);
         }
+        self.matches_patterns(value, key)
+    }
+
+    /// [`matches_keyed`](Self::matches_keyed) past the exact entries: out of
+    /// line, so that an exact match is looked up in the caller.
+    #[inline(never)]
+    fn matches_patterns(&self, value: &HeaderValue, key: OriginKey) -> OriginMatch<'_> {
         let slot = self.learned.slot(key.0);
         if let Some(v) = slot.as_ref().and_then(|s| s.get(value.as_bytes())) {
             return OriginMatch::PatternSeen(v);

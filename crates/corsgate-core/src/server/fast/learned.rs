@@ -31,6 +31,7 @@ use std::sync::OnceLock;
 
 use http::HeaderValue;
 
+use crate::server::fast::table::same_bytes;
 use crate::server::fast::values::shared_copy;
 
 /// Slots per origin set (a power of two): the most pattern-allowed values one
@@ -78,7 +79,7 @@ impl<'a> Slot<'a> {
     /// The remembered copy of `bytes`, if this value was learned.
     #[inline]
     pub(crate) fn get(&self, bytes: &[u8]) -> Option<&'a HeaderValue> {
-        self.0.get().filter(|v| v.as_bytes() == bytes)
+        self.0.get().filter(|v| same_bytes(v.as_bytes(), bytes))
     }
 
     /// Remembers `value` (which a pattern just allowed) if the slot is free.

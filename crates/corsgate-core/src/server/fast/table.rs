@@ -57,7 +57,7 @@ impl<V: fmt::Debug> fmt::Debug for Table<V> {
 
 impl<V> Table<V> {
     /// The value of `key`, whose [`hash_bytes`] is `hash`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&V> {
         if self.entries.is_empty() {
             return None;
@@ -72,7 +72,7 @@ impl<V> Table<V> {
             }
             if slot.hash == hash {
                 if let Some((k, v)) = self.entries.get(slot.index as usize) {
-                    if **k == *key {
+                    if same_bytes(k, key) {
                         return Some(v);
                     }
                 }
@@ -137,9 +137,50 @@ impl<V> Table<V> {
     }
 }
 
+/// Whether `a` and `b` are the same bytes: compared a word at a time in
+/// line (a call to `memcmp` costs more than the comparison of an origin, and
+/// makes the caller save its registers around it).
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a, b);
+    while let (Some((p, xs)), Some((q, ys))) = (x.split_first_chunk::<8>(), y.split_first_chunk::<8>()) {
+        if u64::from_ne_bytes(*p) != u64::from_ne_bytes(*q) {
+            return false;
+        }
+        (x, y) = (xs, ys);
+    }
+    match (a.last_chunk::<8>(), b.last_chunk::<8>()) {
+        // The tail as the last word (overlapping the words compared).
+        (Some(p), Some(q)) => u64::from_ne_bytes(*p) == u64::from_ne_bytes(*q),
+        _ => x.iter().zip(y).all(|(p, q)| p == q),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let words: [&[u8]; 9] = [
+            b"", b"a", b"b", b"PUT", b"PUTS", b"abcdefgh", b"abcdefgi", b"https://app0.example.com",
+            b"https://app0.example.con",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        let long = b"https://app9999.example.com";
+        for i in 0..long.len() {
+            let mut other = *long;
+            other[i] ^= 1;
+            assert!(!same_bytes(long, &other), "byte {i}");
+        }
+    }
 
     #[test]
     fn finds_every_key_and_nothing_else() {
