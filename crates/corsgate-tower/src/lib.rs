@@ -423,21 +423,21 @@ where
                 reason,
                 outcome,
             } => {
-                let mut res = match fut.poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Ready(Ok(res)) => res,
-                };
-                if let Some(h) = headers.take() {
-                    h.apply_to(res.headers_mut());
+                // The response is changed where the inner future put it
+                // (moving it out and back costs more than the headers).
+                let mut out = fut.poll(cx);
+                if let Poll::Ready(Ok(res)) = &mut out {
+                    if let Some(h) = headers.take() {
+                        h.apply_to(res.headers_mut());
+                    }
+                    if let Some(r) = reason.take() {
+                        r.apply_to(res.headers_mut());
+                    }
+                    if let Some(o) = outcome.take() {
+                        res.extensions_mut().insert(o);
+                    }
                 }
-                if let Some(r) = reason.take() {
-                    r.apply_to(res.headers_mut());
-                }
-                if let Some(o) = outcome.take() {
-                    res.extensions_mut().insert(o);
-                }
-                Poll::Ready(Ok(res))
+                out
             }
             StateProj::Ready { res } => match res.take() {
                 Some(res) => Poll::Ready(Ok(res)),

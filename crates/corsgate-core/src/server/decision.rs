@@ -326,9 +326,35 @@ impl ResponseHeaders {
     /// none (a denied origin must not keep an inner
     /// `Access-Control-Allow-Origin: *`); `Vary` is appended, and only with
     /// the names the response does not vary on already.
-    #[inline]
+    #[inline(always)]
     pub fn apply_to(self, map: &mut HeaderMap) {
-        let repr = match self.repr {
+        // The allowed request into a map that has not allocated (the common
+        // case) in the caller; anything else out of line.
+        match self.repr {
+            Repr::Template {
+                allow_origin,
+                template,
+            } if map.capacity() == 0 => {
+                crate::server::fast::template::fill(map, &template, allow_origin)
+            }
+            repr => apply_repr(repr, map),
+        }
+    }
+
+    /// The headers in a new map.
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        self.clone().apply_to(&mut map);
+        map
+    }
+}
+
+/// [`ResponseHeaders::apply_to`] but for an allowed request's lines into a
+/// map that has not allocated.
+#[inline(never)]
+fn apply_repr(repr: Repr, map: &mut HeaderMap) {
+    {
+        let repr = match repr {
             Repr::Template {
                 allow_origin,
                 template,
@@ -380,13 +406,6 @@ impl ResponseHeaders {
             },
             repr => merge(repr, map),
         }
-    }
-
-    /// The headers in a new map.
-    pub fn to_header_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        self.clone().apply_to(&mut map);
-        map
     }
 }
 
