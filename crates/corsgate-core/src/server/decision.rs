@@ -306,6 +306,39 @@ impl ResponseHeaders {
         Iter { inner }
     }
 
+    /// Whether `self` and `other` add the same lines in the same order (what
+    /// a shadow comparison asks). Two allowed requests' lines are compared
+    /// as their origins and their policies' prebuilt lines, without walking
+    /// the substituted lines one by one.
+    pub(crate) fn same_lines(&self, other: &ResponseHeaders) -> bool {
+        if let (
+            Repr::Template {
+                allow_origin: a,
+                template: t,
+            },
+            Repr::Template {
+                allow_origin: b,
+                template: u,
+            },
+        ) = (&self.repr, &other.repr)
+        {
+            // Both templates hold the origin's placeholder first, so equal
+            // templates and equal origins are equal substituted lines.
+            return a == b
+                && (Arc::ptr_eq(t, u)
+                    || (t.len() == u.len()
+                        && t.iter().zip(u.iter()).all(|(x, y)| x == y)));
+        }
+        let (mut x, mut y) = (self.iter(), other.iter());
+        loop {
+            match (x.next(), y.next()) {
+                (None, None) => return true,
+                (Some((n1, v1)), Some((n2, v2))) if n1 == n2 && v1 == v2 => {}
+                _ => return false,
+            }
+        }
+    }
+
     /// Whether there is no header to add.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -1474,6 +1507,82 @@ mod tests {
             .is_none());
         let d = preflight(&p, &[("access-control-request-headers", "x-trace, no no")]);
         assert_eq!(d.reason(), Reason::HeadersMalformed);
+    }
+
+    /// The first problem in request order wins, whether it is a name the
+    /// policy refuses or one no policy accepts, past the names a parsed
+    /// request keeps too; the parsed request gives every policy the same
+    /// answer as its own reading, and a shadow's verdict is the decision's.
+    #[test]
+    fn a_parsed_request_answers_as_reading_it_name_by_name() {
+        let many_ok = vec!["x-trace"; INLINE_NAMES + 3].join(",");
+        let late_refused = format!("{many_ok},x-late");
+        let late_malformed = format!("{many_ok},no no,x-late");
+        let too_many = vec!["x-trace"; MAX_REQUEST_HEADERS_NAMES + 1].join(",");
+        let refused_then_too_many = format!("x-other,{too_many}");
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![("access-control-request-headers", "x-other, no no")], "header_not_allowed"),
+            (vec![("access-control-request-headers", "no no, x-other")], "headers_malformed"),
+            (vec![("access-control-request-headers", &many_ok)], "preflight_allowed"),
+            (vec![("access-control-request-headers", &late_refused)], "header_not_allowed"),
+            (vec![("access-control-request-headers", &late_malformed)], "headers_malformed"),
+            (vec![("access-control-request-headers", &too_many)], "headers_too_large"),
+            (vec![("access-control-request-headers", &refused_then_too_many)], "header_not_allowed"),
+            (
+                vec![
+                    ("access-control-request-headers", "x-trace"),
+                    ("access-control-request-headers", "x-other"),
+                ],
+                "header_not_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", "x-trace"), ("access-control-request-method", "PUT")],
+                "method_malformed",
+            ),
+        ];
+        let mirror = Policy::builder()
+            .origin("https://app.example.com")
+            .method("PUT")
+            .request_header("*")
+            .build()
+            .unwrap();
+        for (extra, code) in &cases {
+            let mut h = hm(&[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT"),
+            ]);
+            for (n, v) in extra {
+                h.append(
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            let request = ParsedRequest::new(&Method::OPTIONS, &h);
+            assert_eq!(request.kind(), RequestKind::Preflight);
+            for p in [policy(), mirror.clone()] {
+                let d = p.decide_parsed(&request, false);
+                let again = p.decide(&Method::OPTIONS, &h);
+                assert_eq!(d.reason(), again.reason());
+                assert_eq!(d.headers().to_header_map(), again.headers().to_header_map());
+                match p.decide_shadow_parsed(&request) {
+                    ShadowDecision::Preflight { allowed, reason } => {
+                        assert_eq!((allowed, reason), (d.allowed(), d.reason()), "{extra:?}");
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            let d = policy().decide_parsed(&request, false);
+            assert_eq!(d.reason().code(), *code, "{extra:?}");
+        }
+        let d = policy().decide(
+            &Method::OPTIONS,
+            &hm(&[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", &late_refused),
+            ]),
+        );
+        assert!(d.reason().to_string().contains("'x-late'"), "{}", d.reason());
     }
 
     #[test]
