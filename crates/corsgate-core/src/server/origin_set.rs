@@ -22,7 +22,7 @@ use http::HeaderValue;
 
 use crate::origin::{default_port, Host, Origin, OriginError};
 use crate::server::fast::fx::{hash_bytes, FxBuild};
-use crate::server::fast::learned::Learned;
+use crate::server::fast::learned::{Learned, Slot};
 use crate::server::fast::table::Table;
 pub use crate::server::fast::learned::SLOTS as REMEMBERED;
 use crate::server::fast::values::shared;
@@ -475,17 +475,18 @@ impl OriginSet {
         if let Some(v) = self.exact.get_hashed(key.0, value.as_bytes()) {
             return OriginMatch::Exact(v);
         }
-        self.matches_patterns(value, key)
-    }
-
-    /// [`matches_keyed`](Self::matches_keyed) past the exact entries: out of
-    /// line, so that an exact match is looked up in the caller.
-    #[inline(never)]
-    fn matches_patterns(&self, value: &HeaderValue, key: OriginKey) -> OriginMatch<'_> {
         let slot = self.learned.slot(key.0);
         if let Some(v) = slot.as_ref().and_then(|s| s.get(value.as_bytes())) {
             return OriginMatch::PatternSeen(v);
         }
+        self.match_and_learn(value, slot)
+    }
+
+    /// [`matches_keyed`](Self::matches_keyed) past the exact entries and the
+    /// learned values: out of line, so that those two are looked up in the
+    /// caller.
+    #[inline(never)]
+    fn match_and_learn(&self, value: &HeaderValue, slot: Option<Slot<'_>>) -> OriginMatch<'_> {
         let m = self.match_rules(value);
         if let (OriginMatch::Pattern, Some(slot)) = (m, slot) {
             slot.learn(value);

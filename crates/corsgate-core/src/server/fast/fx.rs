@@ -48,27 +48,31 @@ impl Fx {
 }
 
 /// The hash of `bytes` for the policy's byte-keyed tables: the length, then
-/// each 8-byte word, then the last (up to) 8 bytes as one word (overlapping
-/// the previous word when the length is not a multiple of 8). Equal bytes
-/// give equal hashes; the tables compare the bytes too.
+/// each 8-byte word before the last 8 bytes, then the last 8 bytes as one
+/// word (overlapping the word before when the length is not a multiple of
+/// 8; a value shorter than 8 bytes is one word). Equal bytes give equal
+/// hashes; the tables compare the bytes too.
 #[inline]
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = Fx(0);
     h.add(bytes.len() as u64);
-    let mut rest = bytes;
-    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
-        h.add(u64::from_le_bytes(*w));
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        let w = match bytes.last_chunk::<8>() {
-            Some(w) => u64::from_le_bytes(*w),
-            // Shorter than a word: the bytes one by one.
-            None => rest
-                .iter()
-                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
-        };
-        h.add(w);
+    match bytes.last_chunk::<8>() {
+        Some(last) => {
+            // Every whole word but the last, then the last 8 bytes (the
+            // tail, overlapping the word before it when the length is not
+            // a multiple of 8).
+            let mut rest = bytes;
+            while rest.len() > 8 {
+                let Some((w, tail)) = rest.split_first_chunk::<8>() else {
+                    break;
+                };
+                h.add(u64::from_le_bytes(*w));
+                rest = tail;
+            }
+            h.add(u64::from_le_bytes(*last));
+        }
+        // Shorter than a word: the bytes one by one.
+        None => h.add(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))),
     }
     h.0
 }

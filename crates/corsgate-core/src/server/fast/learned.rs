@@ -64,7 +64,7 @@ impl Learned {
     }
 
     /// The slot of a value whose `fx::hash_bytes` is `hash`, if learning is on.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn slot(&self, hash: u64) -> Option<Slot<'_>> {
         if self.slots.is_empty() {
             return None;
@@ -77,7 +77,7 @@ impl Learned {
 
 impl<'a> Slot<'a> {
     /// The remembered copy of `bytes`, if this value was learned.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, bytes: &[u8]) -> Option<&'a HeaderValue> {
         self.0.get().filter(|v| same_bytes(v.as_bytes(), bytes))
     }
