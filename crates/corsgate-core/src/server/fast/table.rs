@@ -4,9 +4,10 @@
 //! A request value is hashed once, and the same hash is used by every table
 //! that looks it up: an origin set's exact entries and its learned slots,
 //! and a shadow candidate's set for the same request. Open addressing with
-//! linear probing over a slot array at most half full (so a probe always
-//! ends at an empty slot); a slot keeps the entry's whole hash, so the bytes
-//! are compared only when the hashes are equal. Built once with the policy,
+//! linear probing over a slot array at most a quarter full (a probe ends at
+//! an empty slot, after 1.1 slots on average for 10,000 origins); a slot is
+//! 8 bytes, the entry's index and 32 bits of its hash, so the bytes are
+//! compared only when those bits are equal. Built once with the policy,
 //! never written afterwards.
 
 use std::fmt;
@@ -18,7 +19,9 @@ const EMPTY: u32 = u32::MAX;
 
 #[derive(Clone, Copy)]
 struct Slot {
-    hash: u64,
+    /// The low 32 bits of the entry's hash (the slot is chosen by the top
+    /// ones).
+    tag: u32,
     /// Index into `entries`, or [`EMPTY`].
     index: u32,
 }
@@ -64,13 +67,14 @@ impl<V> Table<V> {
         }
         let mask = self.slots.len() - 1;
         let mut i = (hash >> self.shift) as usize;
-        // At most half the slots are used: the loop meets an empty one.
+        let tag = hash as u32;
+        // At most a quarter of the slots are used: the loop meets an empty one.
         for _ in 0..self.slots.len() {
             let slot = self.slots.get(i)?;
             if slot.index == EMPTY {
                 return None;
             }
-            if slot.hash == hash {
+            if slot.tag == tag {
                 if let Some((k, v)) = self.entries.get(slot.index as usize) {
                     if same_bytes(k, key) {
                         return Some(v);
@@ -98,7 +102,7 @@ impl<V> Table<V> {
             return false;
         }
         self.entries.push((key.into(), value));
-        if self.entries.len() * 2 > self.slots.len() {
+        if self.entries.len() * 4 > self.slots.len() {
             self.rebuild();
         } else {
             self.place(self.entries.len() - 1);
@@ -106,12 +110,12 @@ impl<V> Table<V> {
         true
     }
 
-    /// Slots for twice the entries (a power of two), every entry placed.
+    /// Slots for four times the entries (a power of two), every entry placed.
     fn rebuild(&mut self) {
-        let n = (self.entries.len() * 2).next_power_of_two().max(4);
+        let n = (self.entries.len() * 4).next_power_of_two().max(4);
         self.slots = vec![
             Slot {
-                hash: 0,
+                tag: 0,
                 index: EMPTY
             };
             n
@@ -131,7 +135,7 @@ impl<V> Table<V> {
             i = (i + 1) & mask;
         }
         self.slots[i] = Slot {
-            hash,
+            tag: hash as u32,
             index: index as u32,
         };
     }
