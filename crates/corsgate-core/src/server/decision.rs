@@ -26,6 +26,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::headers::{is_token, trim_ows};
 use crate::server::fast::fx::hash_bytes;
+use crate::server::fast::template::PassTemplate;
 use crate::server::origin_set::{OriginKey, OriginMatch};
 use crate::server::policy::{HeaderRule, MethodRule, Policy};
 
@@ -215,7 +216,7 @@ enum Repr {
     /// `Vary`, held without copying them.
     Template {
         allow_origin: HeaderValue,
-        template: Arc<HeaderMap>,
+        template: Arc<PassTemplate>,
     },
     Answer(HeaderMap),
 }
@@ -324,10 +325,7 @@ impl ResponseHeaders {
         {
             // Both templates hold the origin's placeholder first, so equal
             // templates and equal origins are equal substituted lines.
-            return a == b
-                && (Arc::ptr_eq(t, u)
-                    || (t.len() == u.len()
-                        && t.iter().zip(u.iter()).all(|(x, y)| x == y)));
+            return a == b && (Arc::ptr_eq(t, u) || t.same_lines(u));
         }
         let (mut x, mut y) = (self.iter(), other.iter());
         loop {
@@ -464,22 +462,12 @@ pub fn is_cors_response_header(name: &HeaderName) -> bool {
 }
 
 /// The lines of a [`Repr::Template`] as a [`Repr::Pass`], for a map that
-/// has headers already (the template's lines are the policy's own, so this
-/// reads them back instead of keeping a copy beside the template).
-fn pass_from_template(allow_origin: HeaderValue, template: &HeaderMap) -> Repr {
-    let (mut credentials, mut expose, mut vary_origin) = (false, None, false);
-    for (name, value) in template {
-        if name == header::ACCESS_CONTROL_ALLOW_CREDENTIALS {
-            credentials = true;
-        } else if name == header::ACCESS_CONTROL_EXPOSE_HEADERS {
-            expose = Some(value.clone());
-        } else if name == header::VARY {
-            vary_origin = true;
-        }
-    }
+/// has headers already (from the settings the template's lines are made of).
+fn pass_from_template(allow_origin: HeaderValue, template: &PassTemplate) -> Repr {
+    let (credentials, expose, vary_origin) = template.settings();
     Repr::Pass {
         allow_origin: Some(allow_origin),
-        expose,
+        expose: expose.cloned(),
         credentials,
         vary_origin,
     }
