@@ -1076,7 +1076,8 @@ impl Policy {
             ..
         } = &self.request_headers
         {
-            if let Some(name) = r.first_refused(request.headers, |n| contains_name(set, *longest, n))
+            if let Some(name) =
+                r.first_refused(request.headers, |n| contains_name(set, *longest, n))
             {
                 return Err(Reason::HeaderNotAllowed(ShortName::new(name)));
             }
@@ -1509,13 +1510,34 @@ mod tests {
         let too_many = vec!["x-trace"; MAX_REQUEST_HEADERS_NAMES + 1].join(",");
         let refused_then_too_many = format!("x-other,{too_many}");
         let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-            (vec![("access-control-request-headers", "x-other, no no")], "header_not_allowed"),
-            (vec![("access-control-request-headers", "no no, x-other")], "headers_malformed"),
-            (vec![("access-control-request-headers", &many_ok)], "preflight_allowed"),
-            (vec![("access-control-request-headers", &late_refused)], "header_not_allowed"),
-            (vec![("access-control-request-headers", &late_malformed)], "headers_malformed"),
-            (vec![("access-control-request-headers", &too_many)], "headers_too_large"),
-            (vec![("access-control-request-headers", &refused_then_too_many)], "header_not_allowed"),
+            (
+                vec![("access-control-request-headers", "x-other, no no")],
+                "header_not_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", "no no, x-other")],
+                "headers_malformed",
+            ),
+            (
+                vec![("access-control-request-headers", &many_ok)],
+                "preflight_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", &late_refused)],
+                "header_not_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", &late_malformed)],
+                "headers_malformed",
+            ),
+            (
+                vec![("access-control-request-headers", &too_many)],
+                "headers_too_large",
+            ),
+            (
+                vec![("access-control-request-headers", &refused_then_too_many)],
+                "header_not_allowed",
+            ),
             (
                 vec![
                     ("access-control-request-headers", "x-trace"),
@@ -1524,7 +1546,10 @@ mod tests {
                 "header_not_allowed",
             ),
             (
-                vec![("access-control-request-headers", "x-trace"), ("access-control-request-method", "PUT")],
+                vec![
+                    ("access-control-request-headers", "x-trace"),
+                    ("access-control-request-method", "PUT"),
+                ],
                 "method_malformed",
             ),
         ];
@@ -1570,7 +1595,11 @@ mod tests {
                 ("access-control-request-headers", &late_refused),
             ]),
         );
-        assert!(d.reason().to_string().contains("'x-late'"), "{}", d.reason());
+        assert!(
+            d.reason().to_string().contains("'x-late'"),
+            "{}",
+            d.reason()
+        );
     }
 
     #[test]

@@ -22,9 +22,9 @@ use http::HeaderValue;
 
 use crate::origin::{default_port, Host, Origin, OriginError};
 use crate::server::fast::fx::{hash_bytes, FxBuild};
+pub use crate::server::fast::learned::SLOTS as REMEMBERED;
 use crate::server::fast::learned::{Learned, Slot};
 use crate::server::fast::table::Table;
-pub use crate::server::fast::learned::SLOTS as REMEMBERED;
 use crate::server::fast::values::shared;
 use crate::server::policy_error::PolicyError;
 

@@ -101,13 +101,20 @@ mod tests {
     #[test]
     fn a_slot_answers_only_for_the_value_it_holds_and_is_written_once() {
         let mut l = Learned::default();
-        assert!(l.slot(hash_bytes(b"https://a.example")).is_none(), "off until enabled");
+        assert!(
+            l.slot(hash_bytes(b"https://a.example")).is_none(),
+            "off until enabled"
+        );
         l.enable();
         let a = HeaderValue::from_static("https://a.example");
         let slot = l.slot(hash_bytes(a.as_bytes())).unwrap();
         assert!(slot.get(a.as_bytes()).is_none());
         slot.learn(&a);
-        let got = l.slot(hash_bytes(a.as_bytes())).unwrap().get(a.as_bytes()).unwrap();
+        let got = l
+            .slot(hash_bytes(a.as_bytes()))
+            .unwrap()
+            .get(a.as_bytes())
+            .unwrap();
         assert_eq!(got, &a);
         assert_ne!(got.as_bytes().as_ptr(), a.as_bytes().as_ptr(), "a copy");
         // Same slot, other bytes: no answer, and the slot keeps its value.
@@ -116,6 +123,10 @@ mod tests {
         assert_eq!(slot.get(a.as_bytes()).unwrap(), &a);
         // A clone of the set keeps what was learned.
         let c = l.clone();
-        assert!(c.slot(hash_bytes(a.as_bytes())).unwrap().get(a.as_bytes()).is_some());
+        assert!(c
+            .slot(hash_bytes(a.as_bytes()))
+            .unwrap()
+            .get(a.as_bytes())
+            .is_some());
     }
 }

@@ -150,7 +150,9 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     let (mut x, mut y) = (a, b);
-    while let (Some((p, xs)), Some((q, ys))) = (x.split_first_chunk::<8>(), y.split_first_chunk::<8>()) {
+    while let (Some((p, xs)), Some((q, ys))) =
+        (x.split_first_chunk::<8>(), y.split_first_chunk::<8>())
+    {
         if u64::from_ne_bytes(*p) != u64::from_ne_bytes(*q) {
             return false;
         }
@@ -170,7 +172,14 @@ mod tests {
     #[test]
     fn same_bytes_is_slice_equality() {
         let words: [&[u8]; 9] = [
-            b"", b"a", b"b", b"PUT", b"PUTS", b"abcdefgh", b"abcdefgi", b"https://app0.example.com",
+            b"",
+            b"a",
+            b"b",
+            b"PUT",
+            b"PUTS",
+            b"abcdefgh",
+            b"abcdefgi",
+            b"https://app0.example.com",
             b"https://app0.example.con",
         ];
         for a in words {
@@ -198,13 +207,26 @@ mod tests {
         for i in 0..10_000u32 {
             let k = format!("https://app{i}.example.com");
             assert_eq!(t.get(k.as_bytes()), Some(&i));
-            assert_eq!(t.get_hashed(hash_bytes(k.as_bytes()), k.as_bytes()), Some(&i));
+            assert_eq!(
+                t.get_hashed(hash_bytes(k.as_bytes()), k.as_bytes()),
+                Some(&i)
+            );
         }
-        for miss in [&b""[..], b"https://app10000.example.com", b"https://app1.example.co"] {
+        for miss in [
+            &b""[..],
+            b"https://app10000.example.com",
+            b"https://app1.example.co",
+        ] {
             assert_eq!(t.get(miss), None);
         }
         // A wrong hash never finds a key with other bytes.
-        assert_eq!(t.get_hashed(hash_bytes(b"https://app1.example.com"), b"https://app2.example.com"), None);
+        assert_eq!(
+            t.get_hashed(
+                hash_bytes(b"https://app1.example.com"),
+                b"https://app2.example.com"
+            ),
+            None
+        );
         let order: Vec<u32> = t.entries.iter().map(|(_, v)| *v).collect();
         assert_eq!(order, (0..10_000).collect::<Vec<_>>());
     }

@@ -186,7 +186,11 @@ mod tests {
         assert!(c.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
         // Same settings, same lines; other settings, other lines.
         assert!(a.same_lines(&allowed_actual(true, Some(&x.clone()), true)));
-        for other in [&c, &allowed_actual(true, None, true), &allowed_actual(true, Some(&x), false)] {
+        for other in [
+            &c,
+            &allowed_actual(true, None, true),
+            &allowed_actual(true, Some(&x), false),
+        ] {
             assert!(!a.same_lines(other));
             assert_ne!(*a, **other);
         }
