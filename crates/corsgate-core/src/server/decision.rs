@@ -1504,10 +1504,10 @@ mod tests {
     /// answer as its own reading, and a shadow's verdict is the decision's.
     #[test]
     fn a_parsed_request_answers_as_reading_it_name_by_name() {
-        let many_ok = vec!["x-trace"; INLINE_NAMES + 3].join(",");
+        let many_ok = ["x-trace"; INLINE_NAMES + 3].join(",");
         let late_refused = format!("{many_ok},x-late");
         let late_malformed = format!("{many_ok},no no,x-late");
-        let too_many = vec!["x-trace"; MAX_REQUEST_HEADERS_NAMES + 1].join(",");
+        let too_many = ["x-trace"; MAX_REQUEST_HEADERS_NAMES + 1].join(",");
         let refused_then_too_many = format!("x-other,{too_many}");
         let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
             (
