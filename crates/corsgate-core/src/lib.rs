@@ -57,7 +57,7 @@ pub mod server;
 // The facade: the paths users name, whichever role the item lives in.
 /// The preflight cache a browser keeps between fetches.
 pub mod cache {
-    pub use crate::browser::cache::PreflightCache;
+    pub use crate::browser::cache::{CacheEntry, CacheItem, PreflightCache};
 }
 /// The CORS check: does a response allow the request's origin (and credentials)?
 pub mod cors_check {
@@ -65,17 +65,19 @@ pub mod cors_check {
 }
 /// Which response headers script may read.
 pub mod exposure {
-    pub use crate::browser::exposure::exposed_headers;
+    pub use crate::browser::exposure::{exposed_headers, Exposure};
 }
 /// The preflight: when a browser sends one, what it sends, and how it judges the answer.
 pub mod preflight {
     pub use crate::browser::preflight::{
-        check_preflight_response, parse_max_age, MaxAge, PreflightRequest,
+        check_preflight_response, parse_max_age, MaxAge, PreflightAllowance, PreflightRequest,
     };
 }
 /// Where browsers depart from the standard: one `Profile` method per quirk.
 pub mod profile {
-    pub use crate::browser::profile::{DisallowedHeaderNamed, Profile};
+    pub use crate::browser::profile::{
+        DisallowedHeaderNamed, InvalidMaxAge, MultipleOriginDetection, Profile,
+    };
 }
 /// Every reason a browser blocks a response, each with its explanation and fix.
 pub mod refusal {
@@ -84,8 +86,8 @@ pub mod refusal {
 /// The request a page's script makes, and whether it needs a preflight.
 pub mod request {
     pub use crate::browser::request::{
-        Classification, Credentials, HeadersForm, Initiator, Mode, Request, RequestBuilder,
-        RequestError,
+        Classification, Credentials, HeadersForm, Initiator, Mode, PreflightReasons, Request,
+        RequestBuilder, RequestError,
     };
 }
 /// A response as the browser model sees it.
@@ -97,7 +99,7 @@ pub mod safelist {
     pub use crate::browser::safelist::{
         check_request_header, is_forbidden_request_header, is_safelisted_response_header,
         mime_essence, parse_single_range, request_headers_value, unsafe_request_header_names,
-        unsafe_request_header_names_in, UnsafeHeader, UnsafeReason,
+        unsafe_request_header_names_in, ByteRange, UnsafeHeader, UnsafeReason,
     };
 }
 /// The outcome of a fetch: allowed or refused, with the steps taken.
@@ -107,19 +109,22 @@ pub mod verdict {
 /// The server role's decision for one request, and why.
 pub mod decision {
     pub use crate::server::decision::{
-        is_cors_response_header, Action, Decision, Reason, RequestKind, ResponseHeaders,
+        is_cors_response_header, Action, Decision, Iter, ParsedRequest, Reason, RequestKind,
+        ResponseHeaders, ShortName,
     };
 }
 /// Hostile origins a policy is checked against.
 pub mod hostile {
     pub use crate::server::hostile::{
-        is_third_party_host, registrable_domain, representative, Catalogue, HostileClass, Reach,
-        Variant, LABEL_LETTERS,
+        is_third_party_host, registrable_domain, representative, Catalogue, HostileClass,
+        HostileOrigin, Reach, Variant, LABEL_LETTERS,
     };
 }
 /// The allowed origins of a policy and their matcher.
 pub mod origin_set {
-    pub use crate::server::origin_set::{AllowedOrigin, OriginMatch, PortSpec, REMEMBERED};
+    pub use crate::server::origin_set::{
+        AllowedOrigin, OriginMatch, OriginSet, PortSpec, REMEMBERED,
+    };
 }
 /// The server role's configuration: a validated CORS `Policy`.
 pub mod policy {
@@ -136,7 +141,7 @@ pub mod policy_reason {
 /// applies them one at a time until a request would pass.
 pub mod remedy {
     pub use crate::browser::remedy::{Remedy, RemedyContext, Side};
-    pub use crate::browser::repair::repair;
+    pub use crate::browser::repair::{repair, Repair};
 }
 
 // The browser role's main types.

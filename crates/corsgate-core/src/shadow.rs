@@ -130,14 +130,7 @@ pub fn compare(enforced: &Decision, candidate: &Decision) -> Option<Disagreement
 /// Whether the two decisions add the same header lines (in the same order:
 /// both are built in one fixed order).
 fn same_headers(a: &Decision, b: &Decision) -> bool {
-    let (mut x, mut y) = (a.headers().iter(), b.headers().iter());
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return true,
-            (Some((n1, v1)), Some((n2, v2))) if n1 == n2 && v1 == v2 => {}
-            _ => return false,
-        }
-    }
+    a.headers().same_lines(b.headers())
 }
 
 /// Every [`Reason`] code, in a fixed order (the rows of [`ShadowCounts`]).

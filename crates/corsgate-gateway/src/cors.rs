@@ -11,7 +11,7 @@
 //! [`corsgate_core::policy_reason`], off by default because it
 //! reveals the policy to whoever asks).
 
-use corsgate_core::decision::{Action, Decision};
+use corsgate_core::decision::{Action, Decision, ParsedRequest};
 use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::shadow::Disagreement;
 use corsgate_core::{Policy, RequestKind};
@@ -131,11 +131,14 @@ impl RoutePolicy {
 
     /// Decides what to do with a request.
     pub(crate) fn decide(&self, method: &Method, headers: &HeaderMap) -> Verdict {
+        // The request is read once; the candidate and the policy both
+        // decide on that reading.
+        let request = ParsedRequest::new(method, headers);
         let shadow = self
             .shadow
             .as_ref()
-            .map(|c| c.decide_shadow(method, headers));
-        let decision = self.policy.decide(method, headers);
+            .map(|c| c.decide_shadow_parsed(&request));
+        let decision = self.policy.decide_parsed(&request, self.policy.debug());
         let reason = if !decision.allowed() && self.policy.reason_header() {
             PolicyReason::of(&self.policy, method, headers).map(Box::new)
         } else {

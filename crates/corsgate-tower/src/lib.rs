@@ -81,7 +81,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use corsgate_core::decision::{Action, Decision, ResponseHeaders};
+use corsgate_core::decision::{Action, Decision, ParsedRequest, ResponseHeaders};
 use corsgate_core::policy_reason::PolicyReason;
 use corsgate_core::shadow::{Disagreement, ShadowCounts};
 use corsgate_core::{Policy, Reason, RequestKind};
@@ -318,35 +318,22 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let generation = self.shared.generation.load(Ordering::SeqCst);
         if generation != self.generation {
             self.policy = self.shared.policy.load_full();
             self.shadow = self.shared.shadow.load_full();
             self.generation = generation;
         }
-        // The candidate first: a preflight's Origin may be moved out below.
+        // The request is read once; the candidate and the policy both
+        // decide on that reading.
+        let request = ParsedRequest::new(req.method(), req.headers());
         let shadow = self
             .shadow
             .as_deref()
-            .map(|c| c.decide_shadow(req.method(), req.headers()));
-        let decision = {
-            let policy = &*self.policy;
-            let debug = policy.debug() || self.shared.debug.load(Ordering::Relaxed);
-            if policy.reason_header() {
-                // The request's headers are needed again for the reason.
-                policy.decide_with(req.method(), req.headers(), debug)
-            } else if req.method() == Method::OPTIONS {
-                // Borrow the headers mutably beside the method: a preflight's
-                // echoed Origin is moved into the answer rather than copied.
-                let mut headers = std::mem::take(req.headers_mut());
-                let d = policy.decide_taking(req.method(), &mut headers, debug);
-                *req.headers_mut() = headers;
-                d
-            } else {
-                policy.decide_with(req.method(), req.headers(), debug)
-            }
-        };
+            .map(|c| c.decide_shadow_parsed(&request));
+        let debug = self.policy.debug() || self.shared.debug.load(Ordering::Relaxed);
+        let decision = self.policy.decide_parsed(&request, debug);
         if let Some(d) = shadow.and_then(|s| s.compare(&decision)) {
             self.shared.shadow_counts.record(&d);
             if let Some(f) = self.shared.on_disagreement.load().as_ref() {
@@ -436,21 +423,21 @@ where
                 reason,
                 outcome,
             } => {
-                let mut res = match fut.poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Ready(Ok(res)) => res,
-                };
-                if let Some(h) = headers.take() {
-                    h.apply_to(res.headers_mut());
+                // The response is changed where the inner future put it
+                // (moving it out and back costs more than the headers).
+                let mut out = fut.poll(cx);
+                if let Poll::Ready(Ok(res)) = &mut out {
+                    if let Some(h) = headers.take() {
+                        h.apply_to(res.headers_mut());
+                    }
+                    if let Some(r) = reason.take() {
+                        r.apply_to(res.headers_mut());
+                    }
+                    if let Some(o) = outcome.take() {
+                        res.extensions_mut().insert(o);
+                    }
                 }
-                if let Some(r) = reason.take() {
-                    r.apply_to(res.headers_mut());
-                }
-                if let Some(o) = outcome.take() {
-                    res.extensions_mut().insert(o);
-                }
-                Poll::Ready(Ok(res))
+                out
             }
             StateProj::Ready { res } => match res.take() {
                 Some(res) => Poll::Ready(Ok(res)),

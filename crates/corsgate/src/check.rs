@@ -9,7 +9,8 @@ use corsgate_core::{Browser, Credentials, HeaderList, Outgoing, Profile, Request
 use crate::cli::{parse_header, CheckArgs, ClientArgs};
 use crate::fix;
 use crate::hints::{self, Probe};
-use crate::http::{Client, NetError, WireRequest};
+pub use crate::http::NetError;
+use crate::http::{Client, WireRequest};
 use crate::report::{Asked, CheckReport, Exchange, Fix, Reason, ServerKind};
 use crate::snippets;
 use corsgate_core::policy_reason::PolicyReason;
@@ -107,7 +108,11 @@ pub fn build_request(args: &CheckArgs) -> Result<(Request, Asked), CheckError> {
 
 /// What goes on the wire for an engine request: the engine's header lines plus
 /// those every browser request carries.
-pub fn wire_request(out: &Outgoing, origin_for_referer: &str, body: Option<&[u8]>) -> WireRequest {
+pub(crate) fn wire_request(
+    out: &Outgoing,
+    origin_for_referer: &str,
+    body: Option<&[u8]>,
+) -> WireRequest {
     let mut headers = out.headers.clone();
     if !headers.contains("accept") {
         headers.append("Accept", "*/*");
@@ -134,7 +139,7 @@ pub fn wire_request(out: &Outgoing, origin_for_referer: &str, body: Option<&[u8]
 }
 
 /// Sends what the browser model wants sent and records the exchange.
-pub fn send(
+pub(crate) fn send(
     client: &Client,
     out: &Outgoing,
     wire: WireRequest,
@@ -323,7 +328,7 @@ fn probe(client: &Client, exchanges: &[Exchange], origin: &str) -> Option<Probe>
 /// Assembles the report from the verdict and the exchanges, learning no
 /// answer beyond them (the in-memory tests' entry).
 #[cfg(test)]
-pub fn report(
+pub(crate) fn report(
     request: &Request,
     asked: Asked,
     profile: Profile,
@@ -344,7 +349,7 @@ pub fn report(
 
 /// `report`, asking `learn` for the answers the fix plan needs beyond the
 /// exchanges (see `fix::plan`).
-pub fn report_learning(
+pub(crate) fn report_learning(
     request: &Request,
     asked: Asked,
     profile: Profile,

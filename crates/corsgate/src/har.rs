@@ -1014,7 +1014,8 @@ struct Creator {
 
 mod split;
 
-use split::{SplitError, Splitter};
+pub use split::SplitError;
+use split::Splitter;
 
 impl From<SplitError> for HarError {
     fn from(e: SplitError) -> HarError {

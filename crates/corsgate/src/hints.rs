@@ -11,7 +11,7 @@ use crate::report::{Asked, Exchange, Hint};
 
 /// The answer to the same request with another origin.
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Which request was repeated.
     pub stage: Stage,
     /// Its URL.

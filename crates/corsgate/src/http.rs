@@ -34,7 +34,7 @@ const HEAD_LIMIT: usize = 256 * 1024;
 
 /// A request to put on the wire.
 #[derive(Debug, Clone)]
-pub struct WireRequest {
+pub(crate) struct WireRequest {
     /// The method.
     pub method: String,
     /// The absolute URL.
@@ -142,7 +142,7 @@ impl fmt::Display for NetError {
 impl std::error::Error for NetError {}
 
 /// A blocking HTTP/1.1 client over a private single-threaded runtime.
-pub struct Client {
+pub(crate) struct Client {
     runtime: tokio::runtime::Runtime,
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
@@ -151,7 +151,7 @@ pub struct Client {
 impl Client {
     /// A client whose every request (connect, TLS, answer) must finish within
     /// `timeout`, trusting the public web's roots plus `extra_roots`.
-    pub fn new(
+    pub(crate) fn new(
         timeout: Duration,
         extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     ) -> std::io::Result<Client> {
@@ -183,7 +183,7 @@ impl Client {
     /// headers of the final response (interim 1xx skipped). The timeout
     /// covers everything up to the final head; the body is drained after,
     /// under its own short deadline.
-    pub fn send(&self, request: &WireRequest) -> Result<Response, NetError> {
+    pub(crate) fn send(&self, request: &WireRequest) -> Result<Response, NetError> {
         let url = Url::parse(&request.url).map_err(|e| NetError::BadUrl {
             url: request.url.clone(),
             message: e.to_string(),

@@ -48,11 +48,12 @@ use crate::cli::{parse_header, FailOnArg, ScanArgs};
 use crate::http::{Client, NetError, WireRequest};
 
 pub use batch::main;
+pub use findings::{Evidence, FindingClass};
 pub use findings::{Finding, PolicySuggestion, Severity};
 pub use probes::{PlannedOrigin, ProbeKind};
 pub use render::render;
 #[cfg(test)]
-pub(crate) use {findings::FindingClass, sarif::SarifWriter};
+pub(crate) use sarif::SarifWriter;
 
 /// The version of the JSON document (bumped on any incompatible change).
 pub const SCHEMA: &str = "corsgate-scan/2";
@@ -548,7 +549,7 @@ pub trait Observer: Sync {
 }
 
 /// The HTTP clients of one scan's request workers: `n` of them.
-pub fn clients(
+pub(crate) fn clients(
     n: usize,
     timeout: Duration,
     roots: &[rustls::pki_types::CertificateDer<'static>],
@@ -752,7 +753,7 @@ pub fn check_target(url: &str) -> Result<String, ScanError> {
 }
 
 /// Scans one target with `clients` (one request worker each).
-pub fn scan_target(
+pub(crate) fn scan_target(
     settings: &Settings,
     url: &str,
     clients: &[Client],

@@ -17,6 +17,7 @@
 //! are precomputed in the policy (or, for a pattern match, the request's own
 //! `Origin` value is reused), and the [`Decision`] lives on the stack.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -24,7 +25,9 @@ use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::headers::{is_token, trim_ows};
-use crate::server::origin_set::OriginMatch;
+use crate::server::fast::fx::hash_bytes;
+use crate::server::fast::template::PassTemplate;
+use crate::server::origin_set::{OriginKey, OriginMatch};
 use crate::server::policy::{HeaderRule, MethodRule, Policy};
 
 /// The most `Access-Control-Request-Headers` bytes (all lines together) read.
@@ -213,7 +216,7 @@ enum Repr {
     /// `Vary`, held without copying them.
     Template {
         allow_origin: HeaderValue,
-        template: Arc<HeaderMap>,
+        template: Arc<PassTemplate>,
     },
     Answer(HeaderMap),
 }
@@ -304,6 +307,36 @@ impl ResponseHeaders {
         Iter { inner }
     }
 
+    /// Whether `self` and `other` add the same lines in the same order (what
+    /// a shadow comparison asks). Two allowed requests' lines are compared
+    /// as their origins and their policies' prebuilt lines, without walking
+    /// the substituted lines one by one.
+    pub(crate) fn same_lines(&self, other: &ResponseHeaders) -> bool {
+        if let (
+            Repr::Template {
+                allow_origin: a,
+                template: t,
+            },
+            Repr::Template {
+                allow_origin: b,
+                template: u,
+            },
+        ) = (&self.repr, &other.repr)
+        {
+            // Both templates hold the origin's placeholder first, so equal
+            // templates and equal origins are equal substituted lines.
+            return a == b && (Arc::ptr_eq(t, u) || t.same_lines(u));
+        }
+        let (mut x, mut y) = (self.iter(), other.iter());
+        loop {
+            match (x.next(), y.next()) {
+                (None, None) => return true,
+                (Some((n1, v1)), Some((n2, v2))) if n1 == n2 && v1 == v2 => {}
+                _ => return false,
+            }
+        }
+    }
+
     /// Whether there is no header to add.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -324,9 +357,35 @@ impl ResponseHeaders {
     /// none (a denied origin must not keep an inner
     /// `Access-Control-Allow-Origin: *`); `Vary` is appended, and only with
     /// the names the response does not vary on already.
-    #[inline]
+    #[inline(always)]
     pub fn apply_to(self, map: &mut HeaderMap) {
-        let repr = match self.repr {
+        // The allowed request into a map that has not allocated (the common
+        // case) in the caller; anything else out of line.
+        match self.repr {
+            Repr::Template {
+                allow_origin,
+                template,
+            } if map.capacity() == 0 => {
+                crate::server::fast::template::fill(map, &template, allow_origin)
+            }
+            repr => apply_repr(repr, map),
+        }
+    }
+
+    /// The headers in a new map.
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        self.clone().apply_to(&mut map);
+        map
+    }
+}
+
+/// [`ResponseHeaders::apply_to`] but for an allowed request's lines into a
+/// map that has not allocated.
+#[inline(never)]
+fn apply_repr(repr: Repr, map: &mut HeaderMap) {
+    {
+        let repr = match repr {
             Repr::Template {
                 allow_origin,
                 template,
@@ -379,13 +438,6 @@ impl ResponseHeaders {
             repr => merge(repr, map),
         }
     }
-
-    /// The headers in a new map.
-    pub fn to_header_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        self.clone().apply_to(&mut map);
-        map
-    }
 }
 
 /// Whether a response header is a CORS response header: any name that
@@ -410,22 +462,12 @@ pub fn is_cors_response_header(name: &HeaderName) -> bool {
 }
 
 /// The lines of a [`Repr::Template`] as a [`Repr::Pass`], for a map that
-/// has headers already (the template's lines are the policy's own, so this
-/// reads them back instead of keeping a copy beside the template).
-fn pass_from_template(allow_origin: HeaderValue, template: &HeaderMap) -> Repr {
-    let (mut credentials, mut expose, mut vary_origin) = (false, None, false);
-    for (name, value) in template {
-        if name == header::ACCESS_CONTROL_ALLOW_CREDENTIALS {
-            credentials = true;
-        } else if name == header::ACCESS_CONTROL_EXPOSE_HEADERS {
-            expose = Some(value.clone());
-        } else if name == header::VARY {
-            vary_origin = true;
-        }
-    }
+/// has headers already (from the settings the template's lines are made of).
+fn pass_from_template(allow_origin: HeaderValue, template: &PassTemplate) -> Repr {
+    let (credentials, expose, vary_origin) = template.settings();
     Repr::Pass {
         allow_origin: Some(allow_origin),
-        expose,
+        expose: expose.cloned(),
         credentials,
         vary_origin,
     }
@@ -638,12 +680,6 @@ impl Decision {
     }
 }
 
-/// What [`Policy::decide_inner`] found.
-enum Decided<'p> {
-    Done(Decision),
-    Answer(Answer<'p>),
-}
-
 /// A preflight's answer before the request's `Origin` is put in (when it
 /// echoes it).
 struct Answer<'p> {
@@ -679,11 +715,206 @@ impl Answer<'_> {
     }
 }
 
-enum Requested {
-    Ok { lines: usize, names: usize },
-    NotAllowed(ShortName),
+/// The most `Access-Control-Request-Headers` names a [`ParsedRequest`] keeps
+/// from its one read; a preflight that asks for more (rare: browsers send a
+/// few) has the rest read again from its lines by each policy that checks
+/// them, still without allocating.
+const INLINE_NAMES: usize = 6;
+
+/// A request read once, for any number of decisions: the `Origin` (and the
+/// key every origin set looks it up with), and for a preflight its
+/// `Access-Control-Request-Method` (checked to be one method name) and, on
+/// first use, its `Access-Control-Request-Headers` split into names with
+/// the size limits applied. [`Policy::decide_parsed`] and
+/// [`Policy::decide_shadow_parsed`] take it, so a shadow candidate judged
+/// beside the enforced policy reads nothing of the request again. Building
+/// it allocates nothing.
+///
+/// ```
+/// use corsgate_core::decision::ParsedRequest;
+/// use corsgate_core::policy::Policy;
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let enforced = Policy::builder().origin("https://app.example.com").method("PUT").build()?;
+/// let candidate = Policy::builder().origin("https://app.example.com").build()?;
+/// let mut h = HeaderMap::new();
+/// h.insert("origin", HeaderValue::from_static("https://app.example.com"));
+/// h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+/// let request = ParsedRequest::new(&Method::OPTIONS, &h);
+/// let today = enforced.decide_parsed(&request, false);
+/// assert!(today.allowed());
+/// let shadow = candidate.decide_shadow_parsed(&request);
+/// assert_eq!(shadow.compare(&today).unwrap().candidate.code(), "method_not_allowed");
+/// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
+/// ```
+pub struct ParsedRequest<'h> {
+    headers: &'h HeaderMap,
+    origin: Option<&'h HeaderValue>,
+    several_origins: bool,
+    key: OriginKey,
+    /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+    preflight: Option<PreflightRequest<'h>>,
+}
+
+impl fmt::Debug for ParsedRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedRequest")
+            .field("kind", &self.kind())
+            .field("origin", &self.origin)
+            .field("several_origins", &self.several_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A preflight's own request headers, read once.
+struct PreflightRequest<'h> {
+    /// The requested method and its lookup key; `None` when the header is
+    /// repeated or not a method name.
+    method: Option<(&'h HeaderValue, u64)>,
+    /// `Access-Control-Request-Headers`, read when a policy first needs it
+    /// (a preflight refused for its origin never reads it).
+    requested: OnceCell<RequestedNames<'h>>,
+}
+
+/// What makes `Access-Control-Request-Headers` unacceptable whatever the
+/// policy.
+#[derive(Debug, Clone, Copy)]
+enum Problem {
     Malformed,
     TooLarge,
+}
+
+/// `Access-Control-Request-Headers` read tolerantly (any case, order,
+/// spacing, several lines) with bounded work and no allocation.
+struct RequestedNames<'h> {
+    lines: usize,
+    /// The names read before `problem` (all of them without one).
+    names: usize,
+    /// Where reading stopped: the names after it are not checked, as a
+    /// policy reading name by name would not reach them.
+    problem: Option<Problem>,
+    /// The first [`INLINE_NAMES`] names.
+    first: [&'h [u8]; INLINE_NAMES],
+}
+
+impl<'h> RequestedNames<'h> {
+    fn read(headers: &'h HeaderMap) -> Self {
+        let mut r = RequestedNames {
+            lines: 0,
+            names: 0,
+            problem: None,
+            first: [&[]; INLINE_NAMES],
+        };
+        let (mut bytes, mut empty) = (0usize, 0usize);
+        'lines: for line in headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            r.lines += 1;
+            bytes += line.len();
+            if r.lines > MAX_REQUEST_HEADERS_LINES || bytes > MAX_REQUEST_HEADERS_BYTES {
+                r.problem = Some(Problem::TooLarge);
+                break;
+            }
+            for raw in line.as_bytes().split(|b| *b == b',') {
+                let name = trim_ows(raw);
+                if name.is_empty() {
+                    empty += 1;
+                    if empty > MAX_REQUEST_HEADERS_EMPTY {
+                        r.problem = Some(Problem::TooLarge);
+                        break 'lines;
+                    }
+                    continue;
+                }
+                if !is_token(name) {
+                    r.problem = Some(Problem::Malformed);
+                    break 'lines;
+                }
+                if r.names >= MAX_REQUEST_HEADERS_NAMES {
+                    r.problem = Some(Problem::TooLarge);
+                    break 'lines;
+                }
+                if let Some(slot) = r.first.get_mut(r.names) {
+                    *slot = name;
+                }
+                r.names += 1;
+            }
+        }
+        r
+    }
+
+    /// The first name read that `allowed` refuses, in request order.
+    fn first_refused(
+        &self,
+        headers: &'h HeaderMap,
+        allowed: impl Fn(&[u8]) -> bool,
+    ) -> Option<&'h [u8]> {
+        if let Some(names) = self.first.get(..self.names) {
+            return names.iter().copied().find(|n| !allowed(n));
+        }
+        // More than were kept: read again (already checked to be tokens).
+        headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .iter()
+            .flat_map(|l| split_list(l.as_bytes()))
+            .take(self.names)
+            .find(|n| !allowed(n))
+    }
+}
+
+impl<'h> ParsedRequest<'h> {
+    /// Reads the request's method and headers (no allocation).
+    // Always inline: built in the caller's frame, never moved (the struct
+    // holds a preflight's first names).
+    #[inline(always)]
+    pub fn new(method: &Method, headers: &'h HeaderMap) -> Self {
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        let origin = origins.next();
+        let (several_origins, key, preflight) = match origin {
+            None => (false, OriginKey::NONE, None),
+            Some(o) => (
+                origins.next().is_some(),
+                OriginKey::of(o),
+                if *method == Method::OPTIONS {
+                    Self::preflight(headers)
+                } else {
+                    None
+                },
+            ),
+        };
+        ParsedRequest {
+            headers,
+            origin,
+            several_origins,
+            key,
+            preflight,
+        }
+    }
+
+    #[inline(always)]
+    fn preflight(headers: &'h HeaderMap) -> Option<PreflightRequest<'h>> {
+        let mut acrm = headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .iter();
+        let first = acrm.next()?;
+        let method = (acrm.next().is_none() && is_token(first.as_bytes()))
+            .then(|| (first, hash_bytes(first.as_bytes())));
+        Some(PreflightRequest {
+            method,
+            requested: OnceCell::new(),
+        })
+    }
+
+    /// What kind of request it is.
+    pub fn kind(&self) -> RequestKind {
+        match (self.origin, &self.preflight) {
+            (None, _) => RequestKind::NotCors,
+            (Some(_), Some(_)) => RequestKind::Preflight,
+            (Some(_), None) => RequestKind::Actual,
+        }
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &'h HeaderMap {
+        self.headers
+    }
 }
 
 impl Policy {
@@ -719,9 +950,18 @@ impl Policy {
     /// middleware's runtime switch).
     #[inline]
     pub fn decide_with(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decision {
-        match self.decide_inner(method, headers, debug) {
-            Decided::Done(d) => d,
-            Decided::Answer(a) => a.finish(|| headers.get(header::ORIGIN).cloned()),
+        self.decide_parsed(&ParsedRequest::new(method, headers), debug)
+    }
+
+    /// [`decide_with`](Self::decide_with) on a request read already (the
+    /// same request can be decided by other policies: a shadow candidate).
+    #[inline]
+    pub fn decide_parsed(&self, request: &ParsedRequest<'_>, debug: bool) -> Decision {
+        match &request.preflight {
+            None => self.decide_pass(request),
+            Some(pf) => self
+                .answer(request, pf, debug)
+                .finish(|| request.origin.cloned()),
         }
     }
 
@@ -744,16 +984,20 @@ impl Policy {
     /// # Ok::<(), corsgate_core::policy::PolicyErrors>(())
     /// ```
     pub fn decide_taking(&self, method: &Method, headers: &mut HeaderMap, debug: bool) -> Decision {
-        match self.decide_inner(method, headers, debug) {
-            Decided::Done(d) => d,
-            // Take the value, leaving an empty one: cheaper than removing the
-            // entry, and the request is answered here, not passed on.
-            Decided::Answer(a) => a.finish(|| {
-                headers
-                    .get_mut(header::ORIGIN)
-                    .map(|v| std::mem::replace(v, HeaderValue::from_static("")))
-            }),
-        }
+        let answer = {
+            let request = ParsedRequest::new(method, headers);
+            match &request.preflight {
+                None => return self.decide_pass(&request),
+                Some(pf) => self.answer(&request, pf, debug),
+            }
+        };
+        // Take the value, leaving an empty one: cheaper than removing the
+        // entry, and the request is answered here, not passed on.
+        answer.finish(|| {
+            headers
+                .get_mut(header::ORIGIN)
+                .map(|v| std::mem::replace(v, HeaderValue::from_static("")))
+        })
     }
 
     /// The candidate's side of a shadow evaluation
@@ -761,68 +1005,118 @@ impl Policy {
     /// is not built (only its verdict is compared). Call it before a
     /// [`decide_taking`](Self::decide_taking) moves the request's `Origin`.
     pub fn decide_shadow(&self, method: &Method, headers: &HeaderMap) -> ShadowDecision {
-        match self.decide_inner(method, headers, false) {
-            Decided::Done(d) => ShadowDecision::Decided(d),
-            Decided::Answer(a) => ShadowDecision::Preflight {
-                allowed: a.allowed,
-                reason: a.reason,
-            },
+        self.decide_shadow_parsed(&ParsedRequest::new(method, headers))
+    }
+
+    /// [`decide_shadow`](Self::decide_shadow) on a request read already
+    /// (the one the enforced policy decides on): for a preflight, only the
+    /// verdict, with nothing cloned or built.
+    pub fn decide_shadow_parsed(&self, request: &ParsedRequest<'_>) -> ShadowDecision {
+        if let (Some(origin), Some(pf)) = (request.origin, &request.preflight) {
+            let verdict = self
+                .match_origin(origin, request)
+                .and_then(|_| self.check_method(pf))
+                .and_then(|_| self.check_requested(request, pf));
+            return ShadowDecision::Preflight {
+                allowed: verdict.is_ok(),
+                reason: verdict.err().unwrap_or(Reason::PreflightAllowed),
+            };
+        }
+        ShadowDecision::Decided(self.decide_parsed(request, false))
+    }
+
+    /// How the policy's origins take the request's `Origin`.
+    #[inline]
+    fn match_origin(
+        &self,
+        origin: &HeaderValue,
+        request: &ParsedRequest<'_>,
+    ) -> Result<OriginMatch<'_>, Reason> {
+        if request.several_origins && !self.origins.is_any() {
+            return Err(Reason::MultipleOrigins);
+        }
+        match self.origins.matches_keyed(origin, request.key) {
+            OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
+            OriginMatch::Malformed => Err(Reason::OriginMalformed),
+            m => Ok(m),
         }
     }
 
-    /// The decision; for a preflight, its answer still to be finished with
-    /// the request's `Origin` where it echoes it (the callers either copy the
-    /// value or move it out of the request).
+    /// The value `Access-Control-Allow-Methods` takes for the preflight's
+    /// method, or why it is refused.
     #[inline]
-    fn decide_inner(&self, method: &Method, headers: &HeaderMap, debug: bool) -> Decided<'_> {
+    fn check_method<'a, 'h: 'a>(
+        &'a self,
+        pf: &PreflightRequest<'h>,
+    ) -> Result<&'a HeaderValue, Reason> {
+        let Some((method, key)) = pf.method else {
+            return Err(Reason::MethodMalformed);
+        };
+        match &self.methods {
+            MethodRule::Any => Ok(method),
+            MethodRule::List(table) => table
+                .get_hashed(key, method.as_bytes())
+                .ok_or(Reason::MethodNotAllowed),
+        }
+    }
+
+    /// The preflight's requested headers if the policy allows them all
+    /// (read on first use), or why not.
+    fn check_requested<'r, 'h>(
+        &self,
+        request: &ParsedRequest<'h>,
+        pf: &'r PreflightRequest<'h>,
+    ) -> Result<&'r RequestedNames<'h>, Reason> {
+        let r = pf
+            .requested
+            .get_or_init(|| RequestedNames::read(request.headers));
+        if let HeaderRule::List {
+            names: set,
+            longest,
+            ..
+        } = &self.request_headers
+        {
+            if let Some(name) =
+                r.first_refused(request.headers, |n| contains_name(set, *longest, n))
+            {
+                return Err(Reason::HeaderNotAllowed(ShortName::new(name)));
+            }
+        }
+        match r.problem {
+            None => Ok(r),
+            Some(Problem::Malformed) => Err(Reason::HeadersMalformed),
+            Some(Problem::TooLarge) => Err(Reason::HeadersTooLarge),
+        }
+    }
+
+    /// The decision for a request that is not a preflight (passed on).
+    #[inline]
+    fn decide_pass(&self, request: &ParsedRequest<'_>) -> Decision {
         let any = self.origins.is_any();
-        let mut origins = headers.get_all(header::ORIGIN).iter();
-        let Some(origin) = origins.next() else {
+        let Some(origin) = request.origin else {
             let repr = Repr::Pass {
                 allow_origin: any.then_some(fresh::ANY),
                 expose: if any { self.expose.clone() } else { None },
                 credentials: false,
                 vary_origin: !any,
             };
-            let d = Decision {
+            return Decision {
                 kind: RequestKind::NotCors,
                 action: Action::PassOn,
                 allowed: true,
                 reason: Reason::NotCors,
                 headers: ResponseHeaders { repr },
             };
-            return Decided::Done(d);
         };
-        let several = origins.next().is_some();
-        // `Ok(None)`: allowed by a pattern, answered with the request's own value.
-        let matched = if several && !any {
-            Err(Reason::MultipleOrigins)
-        } else {
-            match self.origins.matches(origin) {
-                OriginMatch::Any => Ok(Some(fresh::ANY)),
-                OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => Ok(Some(v.clone())),
-                OriginMatch::Pattern => Ok(None),
-                OriginMatch::NotAllowed => Err(Reason::OriginNotAllowed),
-                OriginMatch::Malformed => Err(Reason::OriginMalformed),
-            }
-        };
-        if method == Method::OPTIONS {
-            let mut acrm = headers
-                .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
-                .iter();
-            if let Some(first) = acrm.next() {
-                let method = if acrm.next().is_none() && is_token(first.as_bytes()) {
-                    Some(first)
-                } else {
-                    None
-                };
-                return Decided::Answer(self.preflight(headers, matched, method, debug));
-            }
-        }
-        let (repr, allowed, reason) = match matched {
-            Ok(acao) => (
+        let (repr, allowed, reason) = match self.match_origin(origin, request) {
+            Ok(m) => (
                 Repr::Template {
-                    allow_origin: acao.unwrap_or_else(|| origin.clone()),
+                    allow_origin: match m {
+                        OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => v.clone(),
+                        OriginMatch::Any => fresh::ANY,
+                        // A pattern's first sight: the request's own value.
+                        _ => origin.clone(),
+                    },
                     template: Arc::clone(&self.pass_template),
                 },
                 true,
@@ -843,26 +1137,49 @@ impl Policy {
                 reason,
             ),
         };
-        let d = Decision {
+        Decision {
             kind: RequestKind::Actual,
             action: Action::PassOn,
             allowed,
             reason,
             headers: ResponseHeaders { repr },
+        }
+    }
+
+    /// A preflight's answer, still to be finished with the request's
+    /// `Origin` where it echoes it (the callers either copy the value or
+    /// move it out of the request).
+    #[inline]
+    fn answer<'h>(
+        &self,
+        request: &ParsedRequest<'h>,
+        pf: &PreflightRequest<'h>,
+        debug: bool,
+    ) -> Answer<'_> {
+        // `Ok(None)`: allowed by a pattern, answered with the request's own value.
+        let matched = match request.origin {
+            Some(origin) => self.match_origin(origin, request).map(|m| match m {
+                OriginMatch::Exact(v) | OriginMatch::PatternSeen(v) => Some(v.clone()),
+                OriginMatch::Any => Some(fresh::ANY),
+                _ => None,
+            }),
+            // Never: a preflight has an `Origin`.
+            None => Err(Reason::OriginMalformed),
         };
-        Decided::Done(d)
+        self.preflight(request, pf, matched, debug)
     }
 
     // Out of line: the actual-request path stays small (a preflight is
     // answered at once and its cost is dominated by its own checks).
     #[inline(never)]
-    fn preflight(
+    fn preflight<'h>(
         &self,
-        headers: &HeaderMap,
+        request: &ParsedRequest<'h>,
+        pf: &PreflightRequest<'h>,
         matched: Result<Option<HeaderValue>, Reason>,
-        method: Option<&HeaderValue>,
         debug: bool,
     ) -> Answer<'_> {
+        let headers = request.headers;
         let vary = Some(self.preflight_vary.clone());
         // Without debug, a refusal carries no CORS header at all.
         let forbidden = |vary: Option<HeaderValue>, reason: Reason| Answer {
@@ -909,40 +1226,25 @@ impl Policy {
         let templated = !pna && self.preflight_template.is_some();
 
         // Method.
-        let Some(method) = method else {
-            return refuse(h, Reason::MethodMalformed);
-        };
-        let allow_method = match &self.methods {
-            MethodRule::Any => Some(method.clone()),
-            MethodRule::List(map) => std::str::from_utf8(method.as_bytes())
-                .ok()
-                .and_then(|m| map.get(m))
-                .cloned(),
-        };
-        let Some(allow_method) = allow_method else {
-            return refuse(h, Reason::MethodNotAllowed);
-        };
-        h.allow_methods = Some(allow_method);
+        match self.check_method(pf) {
+            Ok(m) => h.allow_methods = Some(m.clone()),
+            Err(reason) => return refuse(h, reason),
+        }
 
         // Request headers.
-        match self.requested_headers(headers) {
-            Requested::Ok { lines, names } => {
+        match self.check_requested(request, pf) {
+            Ok(r) => {
                 h.allow_headers = match &self.request_headers {
                     HeaderRule::List { .. } if templated => None,
                     HeaderRule::List { value, .. } => value.clone(),
-                    HeaderRule::Mirror if names == 0 => None,
-                    HeaderRule::Mirror if lines == 1 => {
+                    HeaderRule::Mirror if r.names == 0 => None,
+                    HeaderRule::Mirror if r.lines == 1 => {
                         headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned()
                     }
                     HeaderRule::Mirror => join_lines(headers),
                 };
             }
-            other => {
-                let reason = match other {
-                    Requested::NotAllowed(name) => Reason::HeaderNotAllowed(name),
-                    Requested::Malformed => Reason::HeadersMalformed,
-                    _ => Reason::HeadersTooLarge,
-                };
+            Err(reason) => {
                 if let HeaderRule::List { value, .. } = &self.request_headers {
                     h.allow_headers = value.clone();
                 }
@@ -970,47 +1272,6 @@ impl Policy {
             echo,
             template,
         }
-    }
-
-    /// Reads `Access-Control-Request-Headers` tolerantly (any case, order,
-    /// spacing, several lines) with bounded work and no allocation.
-    fn requested_headers(&self, headers: &HeaderMap) -> Requested {
-        let (mut lines, mut bytes, mut names, mut empty) = (0usize, 0usize, 0usize, 0usize);
-        for line in headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS) {
-            lines += 1;
-            bytes += line.len();
-            if lines > MAX_REQUEST_HEADERS_LINES || bytes > MAX_REQUEST_HEADERS_BYTES {
-                return Requested::TooLarge;
-            }
-            for raw in line.as_bytes().split(|b| *b == b',') {
-                let name = trim_ows(raw);
-                if name.is_empty() {
-                    empty += 1;
-                    if empty > MAX_REQUEST_HEADERS_EMPTY {
-                        return Requested::TooLarge;
-                    }
-                    continue;
-                }
-                if !is_token(name) {
-                    return Requested::Malformed;
-                }
-                names += 1;
-                if names > MAX_REQUEST_HEADERS_NAMES {
-                    return Requested::TooLarge;
-                }
-                if let HeaderRule::List {
-                    names: set,
-                    longest,
-                    ..
-                } = &self.request_headers
-                {
-                    if !contains_name(set, *longest, name) {
-                        return Requested::NotAllowed(ShortName::new(name));
-                    }
-                }
-            }
-        }
-        Requested::Ok { lines, names }
     }
 }
 
@@ -1235,6 +1496,110 @@ mod tests {
             .is_none());
         let d = preflight(&p, &[("access-control-request-headers", "x-trace, no no")]);
         assert_eq!(d.reason(), Reason::HeadersMalformed);
+    }
+
+    /// The first problem in request order wins, whether it is a name the
+    /// policy refuses or one no policy accepts, past the names a parsed
+    /// request keeps too; the parsed request gives every policy the same
+    /// answer as its own reading, and a shadow's verdict is the decision's.
+    #[test]
+    fn a_parsed_request_answers_as_reading_it_name_by_name() {
+        let many_ok = ["x-trace"; INLINE_NAMES + 3].join(",");
+        let late_refused = format!("{many_ok},x-late");
+        let late_malformed = format!("{many_ok},no no,x-late");
+        let too_many = ["x-trace"; MAX_REQUEST_HEADERS_NAMES + 1].join(",");
+        let refused_then_too_many = format!("x-other,{too_many}");
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (
+                vec![("access-control-request-headers", "x-other, no no")],
+                "header_not_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", "no no, x-other")],
+                "headers_malformed",
+            ),
+            (
+                vec![("access-control-request-headers", &many_ok)],
+                "preflight_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", &late_refused)],
+                "header_not_allowed",
+            ),
+            (
+                vec![("access-control-request-headers", &late_malformed)],
+                "headers_malformed",
+            ),
+            (
+                vec![("access-control-request-headers", &too_many)],
+                "headers_too_large",
+            ),
+            (
+                vec![("access-control-request-headers", &refused_then_too_many)],
+                "header_not_allowed",
+            ),
+            (
+                vec![
+                    ("access-control-request-headers", "x-trace"),
+                    ("access-control-request-headers", "x-other"),
+                ],
+                "header_not_allowed",
+            ),
+            (
+                vec![
+                    ("access-control-request-headers", "x-trace"),
+                    ("access-control-request-method", "PUT"),
+                ],
+                "method_malformed",
+            ),
+        ];
+        let mirror = Policy::builder()
+            .origin("https://app.example.com")
+            .method("PUT")
+            .request_header("*")
+            .build()
+            .unwrap();
+        for (extra, code) in &cases {
+            let mut h = hm(&[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT"),
+            ]);
+            for (n, v) in extra {
+                h.append(
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            let request = ParsedRequest::new(&Method::OPTIONS, &h);
+            assert_eq!(request.kind(), RequestKind::Preflight);
+            for p in [policy(), mirror.clone()] {
+                let d = p.decide_parsed(&request, false);
+                let again = p.decide(&Method::OPTIONS, &h);
+                assert_eq!(d.reason(), again.reason());
+                assert_eq!(d.headers().to_header_map(), again.headers().to_header_map());
+                match p.decide_shadow_parsed(&request) {
+                    ShadowDecision::Preflight { allowed, reason } => {
+                        assert_eq!((allowed, reason), (d.allowed(), d.reason()), "{extra:?}");
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            let d = policy().decide_parsed(&request, false);
+            assert_eq!(d.reason().code(), *code, "{extra:?}");
+        }
+        let d = policy().decide(
+            &Method::OPTIONS,
+            &hm(&[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", &late_refused),
+            ]),
+        );
+        assert!(
+            d.reason().to_string().contains("'x-late'"),
+            "{}",
+            d.reason()
+        );
     }
 
     #[test]

@@ -21,9 +21,10 @@ use std::collections::HashMap;
 use http::HeaderValue;
 
 use crate::origin::{default_port, Host, Origin, OriginError};
-use crate::server::fast::fx::FxBuild;
-use crate::server::fast::learned::Learned;
+use crate::server::fast::fx::{hash_bytes, FxBuild};
 pub use crate::server::fast::learned::SLOTS as REMEMBERED;
+use crate::server::fast::learned::{Learned, Slot};
+use crate::server::fast::table::Table;
 use crate::server::fast::values::shared;
 use crate::server::policy_error::PolicyError;
 
@@ -398,7 +399,7 @@ pub enum OriginMatch<'p> {
 #[derive(Debug, Clone, Default)]
 pub struct OriginSet {
     any: bool,
-    exact: HashMap<Box<[u8]>, HeaderValue, FxBuild>,
+    exact: Table<HeaderValue>,
     rules: HashMap<Box<str>, Vec<Rule>, FxBuild>,
     host_rules: bool,
     subdomain_rules: bool,
@@ -422,10 +423,7 @@ impl OriginSet {
                     return false;
                 }
                 match HeaderValue::from_str(s) {
-                    Ok(v) => {
-                        self.exact.insert(s.as_bytes().into(), shared(v));
-                        true
-                    }
+                    Ok(v) => self.exact.insert(s.as_bytes(), shared(v)),
                     Err(_) => false,
                 }
             }
@@ -462,20 +460,33 @@ impl OriginSet {
     /// pattern allows a value (see [`OriginMatch::PatternSeen`]).
     #[inline]
     pub fn matches(&self, value: &HeaderValue) -> OriginMatch<'_> {
+        self.matches_keyed(value, OriginKey::of(value))
+    }
+
+    /// [`matches`](Self::matches) with the value's lookup key computed
+    /// already (once per request, for every set that looks it up).
+    #[inline(always)]
+    pub(crate) fn matches_keyed(&self, value: &HeaderValue, key: OriginKey) -> OriginMatch<'_> {
         if self.any {
             return OriginMatch::Any;
         }
         // Exact entries are stored in their canonical serialization, so a
         // byte-equal value *is* that parsed origin: look it up first.
-        if !self.exact.is_empty() {
-            if let Some(v) = self.exact.get(value.as_bytes()) {
-                return OriginMatch::Exact(v);
-            }
+        if let Some(v) = self.exact.get_hashed(key.0, value.as_bytes()) {
+            return OriginMatch::Exact(v);
         }
-        let slot = self.learned.slot(value.as_bytes());
+        let slot = self.learned.slot(key.0);
         if let Some(v) = slot.as_ref().and_then(|s| s.get(value.as_bytes())) {
             return OriginMatch::PatternSeen(v);
         }
+        self.match_and_learn(value, slot)
+    }
+
+    /// [`matches_keyed`](Self::matches_keyed) past the exact entries and the
+    /// learned values: out of line, so that those two are looked up in the
+    /// caller.
+    #[inline(never)]
+    fn match_and_learn(&self, value: &HeaderValue, slot: Option<Slot<'_>>) -> OriginMatch<'_> {
         let m = self.match_rules(value);
         if let (OriginMatch::Pattern, Some(slot)) = (m, slot) {
             slot.learn(value);
@@ -522,6 +533,23 @@ impl OriginSet {
             }
         }
         OriginMatch::NotAllowed
+    }
+}
+
+/// The lookup key of a request's `Origin` value: the hash every table of
+/// an origin set (exact entries, learned slots) is probed with, computed
+/// once per request whatever the number of sets that look the value up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OriginKey(u64);
+
+impl OriginKey {
+    /// The key of a request without `Origin` (never looked up).
+    pub(crate) const NONE: OriginKey = OriginKey(0);
+
+    /// The key of `value`.
+    #[inline]
+    pub(crate) fn of(value: &HeaderValue) -> OriginKey {
+        OriginKey(hash_bytes(value.as_bytes()))
     }
 }
 

@@ -10,8 +10,9 @@
 //! array of write-once slots indexed by a hash of the origin's bytes. When a
 //! pattern allows a value whose slot is empty, a copy of the value (shared,
 //! see `values`) is put in the slot; a later request with byte-equal `Origin`
-//! finds it there with one hash, one atomic load and one comparison, and
-//! answers with the copy (no parse).
+//! finds it there with one atomic load and one comparison (the hash is the
+//! request's, computed once: `fx::hash_bytes`), and answers with the copy
+//! (no parse).
 //!
 //! Bounds, because the values come from requests:
 //! * a slot is written once and never evicted, so one set learns at most
@@ -26,12 +27,11 @@
 //!   the very value that was matched.
 
 use std::fmt;
-use std::hash::Hasher;
 use std::sync::OnceLock;
 
 use http::HeaderValue;
 
-use crate::server::fast::fx::Fx;
+use crate::server::fast::table::same_bytes;
 use crate::server::fast::values::shared_copy;
 
 /// Slots per origin set (a power of two): the most pattern-allowed values one
@@ -63,25 +63,23 @@ impl Learned {
         }
     }
 
-    /// The slot of `bytes`, if learning is on.
-    #[inline]
-    pub(crate) fn slot(&self, bytes: &[u8]) -> Option<Slot<'_>> {
+    /// The slot of a value whose `fx::hash_bytes` is `hash`, if learning is on.
+    #[inline(always)]
+    pub(crate) fn slot(&self, hash: u64) -> Option<Slot<'_>> {
         if self.slots.is_empty() {
             return None;
         }
-        let mut h = Fx::default();
-        h.write(bytes);
         // The multiply leaves its best-mixed bits at the top.
-        let i = (h.finish() >> (64 - SLOTS.trailing_zeros())) as usize;
+        let i = (hash >> (64 - SLOTS.trailing_zeros())) as usize;
         self.slots.get(i).map(Slot)
     }
 }
 
 impl<'a> Slot<'a> {
     /// The remembered copy of `bytes`, if this value was learned.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, bytes: &[u8]) -> Option<&'a HeaderValue> {
-        self.0.get().filter(|v| v.as_bytes() == bytes)
+        self.0.get().filter(|v| same_bytes(v.as_bytes(), bytes))
     }
 
     /// Remembers `value` (which a pattern just allowed) if the slot is free.
@@ -98,17 +96,25 @@ impl<'a> Slot<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::fast::fx::hash_bytes;
 
     #[test]
     fn a_slot_answers_only_for_the_value_it_holds_and_is_written_once() {
         let mut l = Learned::default();
-        assert!(l.slot(b"https://a.example").is_none(), "off until enabled");
+        assert!(
+            l.slot(hash_bytes(b"https://a.example")).is_none(),
+            "off until enabled"
+        );
         l.enable();
         let a = HeaderValue::from_static("https://a.example");
-        let slot = l.slot(a.as_bytes()).unwrap();
+        let slot = l.slot(hash_bytes(a.as_bytes())).unwrap();
         assert!(slot.get(a.as_bytes()).is_none());
         slot.learn(&a);
-        let got = l.slot(a.as_bytes()).unwrap().get(a.as_bytes()).unwrap();
+        let got = l
+            .slot(hash_bytes(a.as_bytes()))
+            .unwrap()
+            .get(a.as_bytes())
+            .unwrap();
         assert_eq!(got, &a);
         assert_ne!(got.as_bytes().as_ptr(), a.as_bytes().as_ptr(), "a copy");
         // Same slot, other bytes: no answer, and the slot keeps its value.
@@ -117,6 +123,10 @@ mod tests {
         assert_eq!(slot.get(a.as_bytes()).unwrap(), &a);
         // A clone of the set keeps what was learned.
         let c = l.clone();
-        assert!(c.slot(a.as_bytes()).unwrap().get(a.as_bytes()).is_some());
+        assert!(c
+            .slot(hash_bytes(a.as_bytes()))
+            .unwrap()
+            .get(a.as_bytes())
+            .is_some());
     }
 }

@@ -46,12 +46,47 @@ fn origin_and_credentials(credentials: bool) -> Vec<(HeaderName, HeaderValue)> {
     lines
 }
 
+/// An allowed actual request's prebuilt lines, with the three settings they
+/// are made of: two templates hold the same lines exactly when their
+/// settings are equal, which a shadow comparison checks without walking the
+/// lines.
+#[derive(Debug)]
+pub(crate) struct PassTemplate {
+    map: HeaderMap,
+    credentials: bool,
+    expose: Option<HeaderValue>,
+    vary_origin: bool,
+}
+
+impl std::ops::Deref for PassTemplate {
+    type Target = HeaderMap;
+    fn deref(&self) -> &HeaderMap {
+        &self.map
+    }
+}
+
+impl PassTemplate {
+    /// Whether the two hold the same lines.
+    #[inline]
+    pub(crate) fn same_lines(&self, other: &PassTemplate) -> bool {
+        self.credentials == other.credentials
+            && self.vary_origin == other.vary_origin
+            && self.expose == other.expose
+    }
+
+    /// `Access-Control-Allow-Credentials: true`, the exposed headers and
+    /// `Vary: origin`, as the lines hold them.
+    pub(crate) fn settings(&self) -> (bool, Option<&HeaderValue>, bool) {
+        (self.credentials, self.expose.as_ref(), self.vary_origin)
+    }
+}
+
 /// The template of an allowed actual request's headers.
 pub(crate) fn allowed_actual(
     credentials: bool,
     expose: Option<&HeaderValue>,
     vary_origin: bool,
-) -> HeaderMap {
+) -> PassTemplate {
     let mut lines = origin_and_credentials(credentials);
     if let Some(v) = expose {
         lines.push((header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone()));
@@ -59,7 +94,12 @@ pub(crate) fn allowed_actual(
     if vary_origin {
         lines.push((header::VARY, HeaderValue::from_static("origin")));
     }
-    build(&lines)
+    PassTemplate {
+        map: build(&lines),
+        credentials,
+        expose: expose.cloned(),
+        vary_origin,
+    }
 }
 
 /// The template of an allowed preflight's answer, in the order
@@ -144,6 +184,16 @@ mod tests {
         assert_eq!(a.len(), 4);
         assert_eq!(c.len(), 3);
         assert!(c.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
+        // Same settings, same lines; other settings, other lines.
+        assert!(a.same_lines(&allowed_actual(true, Some(&x.clone()), true)));
+        for other in [
+            &c,
+            &allowed_actual(true, None, true),
+            &allowed_actual(true, Some(&x), false),
+        ] {
+            assert!(!a.same_lines(other));
+            assert_ne!(*a, **other);
+        }
         let d = allowed_actual(false, None, false);
         assert_eq!(d.len(), 1);
         let vary = HeaderValue::from_static("origin, access-control-request-method");

@@ -1,7 +1,7 @@
 //! Building a [`Policy`]: the builder, and the validation that turns settings
 //! into precomputed header values or into a list of every problem.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use http::HeaderValue;
 
@@ -10,6 +10,7 @@ use crate::browser::safelist::is_forbidden_request_header;
 use crate::headers::is_token;
 use crate::method;
 use crate::server::fast::fx::FxBuild;
+use crate::server::fast::table::Table;
 use crate::server::fast::values::shared;
 use crate::server::origin_set::{Entry, OriginSet};
 
@@ -187,10 +188,10 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
     }
 
     // Methods.
-    let mut method_values: HashMap<Box<str>, HeaderValue, FxBuild> = HashMap::default();
+    let mut method_values: Table<HeaderValue> = Table::default();
     let mut any_method = false;
     for m in ["GET", "HEAD", "POST"] {
-        method_values.insert(m.into(), HeaderValue::from_static(m));
+        method_values.insert(m.as_bytes(), HeaderValue::from_static(m));
     }
     for value in &c.methods {
         if value == "*" {
@@ -206,9 +207,9 @@ pub(crate) fn build(c: &PolicyConfig) -> Result<Policy, PolicyErrors> {
             });
         } else {
             let m = method::normalize(value);
-            if !method_values.contains_key(m.as_str()) {
+            if !method_values.contains_key(m.as_bytes()) {
                 if let Ok(v) = HeaderValue::from_str(&m) {
-                    method_values.insert(m.clone().into(), shared(v));
+                    method_values.insert(m.as_bytes(), shared(v));
                     normalized.methods.push(m);
                 }
             }

@@ -47,7 +47,7 @@ pub(crate) enum MethodRule {
     Any,
     /// These methods (normalized), each with its precomputed header value.
     /// GET, HEAD and POST are always in.
-    List(std::collections::HashMap<Box<str>, HeaderValue, FxBuild>),
+    List(crate::server::fast::table::Table<HeaderValue>),
 }
 
 /// Which request headers a preflight may ask for.
@@ -81,7 +81,7 @@ pub struct Policy {
     pub(crate) reason_header: bool,
     pub(crate) preflight_vary: HeaderValue,
     /// The headers of an allowed actual request, ready to clone (`template`).
-    pub(crate) pass_template: std::sync::Arc<http::HeaderMap>,
+    pub(crate) pass_template: std::sync::Arc<crate::server::fast::template::PassTemplate>,
     /// The answer to an allowed preflight, ready to clone, for a policy that
     /// lists its request headers (`template`).
     pub(crate) preflight_template: Option<http::HeaderMap>,
