@@ -104,6 +104,9 @@ pub struct Fetch<'b> {
     /// A refusal that waits for the current hop's preflight (see
     /// [`Profile::preflights_before_refusing_userinfo_redirect`]).
     refuse_after_preflight: Option<Refusal>,
+    /// The request has reached a preflight at some hop, sent or served from
+    /// the preflight cache (see [`Profile::same_origin_start_keeps_credentials`]).
+    preflight_checked: bool,
 }
 
 impl Browser {
@@ -141,6 +144,7 @@ impl Browser {
             verdict: None,
             sent_origin: None,
             refuse_after_preflight: None,
+            preflight_checked: false,
             pending: None,
             preflight_required: false,
             original_headers: None,
@@ -261,7 +265,7 @@ impl Fetch<'_> {
         let c = self.request.credentials();
         if c == Credentials::SameOrigin
             && self.browser.profile.same_origin_start_keeps_credentials()
-            && self.preflights == 0
+            && !self.preflight_checked
             && self
                 .request
                 .origin()
@@ -380,6 +384,7 @@ impl Fetch<'_> {
             );
             return self.send_actual(&url, Some(origin));
         }
+        self.preflight_checked = true;
         let mut why = Vec::new();
         if let Some(m) = &reasons.method {
             why.push(format!("method {m} is not GET, HEAD or POST"));
@@ -1270,6 +1275,51 @@ mod tests {
         assert!(run(Profile::Safari, ("X-A", "1")));
         assert!(run(Profile::Standard, ("Accept", "*/*")));
         assert!(run(Profile::Standard, ("X-A", "1")));
+    }
+
+    /// Checked against WebKitGTK 2.50.6 (the conformance matrix, seed
+    /// `f0c85b93b6414`, case #2151): a `Patch` without credentials from the
+    /// page to its own origin, redirected 301 to another origin whose
+    /// preflight is cached, then 307 with `*`: the second run, served from
+    /// the preflight cache, passes that `*` as the first run (which sent the
+    /// preflight) did. WebKit marks the request as not simple when it
+    /// reaches the preflight step (`NetworkLoadChecker::
+    /// checkCORSRequestWithPreflight`), before it looks at the cache.
+    #[test]
+    fn safari_a_cached_preflight_also_ends_same_origin_credentials() {
+        let req = Request::builder("http://app.example", "http://app.example/0")
+            .method("Patch")
+            .initiator(Initiator::Xhr)
+            .headers_form(HeadersForm::SetRequestHeader)
+            .build()
+            .unwrap();
+        let mut browser = Browser::new(Profile::Safari);
+        let runs: Vec<(bool, usize)> = (0..2)
+            .map(|_| {
+                let v = browser
+                    .run(req.clone(), |out| {
+                        let hop = out.url.rsplit('/').next().unwrap_or_default().to_owned();
+                        Ok::<_, ()>(match (out.stage, hop.as_str()) {
+                            (Stage::Preflight, _) => Response::new(200)
+                                .header("Access-Control-Allow-Origin", "*")
+                                .header("Access-Control-Allow-Methods", "Patch")
+                                .header("Access-Control-Max-Age", "600"),
+                            (_, "0") => {
+                                Response::new(301).header("Location", "http://api.example/1")
+                            }
+                            (_, "1") => Response::new(307)
+                                .header("Location", "http://api.example/2")
+                                .header("Access-Control-Allow-Origin", "*"),
+                            _ => Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                        })
+                    })
+                    .unwrap();
+                (v.allowed, v.preflights)
+            })
+            .collect();
+        assert_eq!(runs[0].0, runs[1].0, "{runs:?}");
+        assert!(runs[1].0, "{runs:?}");
+        assert!(runs[1].1 < runs[0].1, "the second run uses the cache: {runs:?}");
     }
 
     /// Runs `req` twice through one browser of `profile`, answering with

@@ -643,7 +643,13 @@ impl Profile {
     /// another origin is preflighted there, and that origin's 302 with `*`
     /// passes (found by the conformance matrix on a draft of its headers
     /// form stream, case #1913 with two `Accept` lines; the committed
-    /// matrix's #1913 is not preflighted; pinned by a unit test).
+    /// matrix's #1913 is not preflighted; pinned by a unit test). A preflight
+    /// served from the preflight cache counts as one: WebKit marks the
+    /// request as not simple on reaching the preflight step
+    /// (`NetworkLoadChecker::checkCORSRequestWithPreflight`), before the
+    /// cache lookup (a repeated `Patch` redirected from the page, whose
+    /// second run passes the same `*`; found on a fresh seed, pinned by a
+    /// unit test).
     pub fn same_origin_start_keeps_credentials(self) -> bool {
         matches!(self, Profile::Safari)
     }
