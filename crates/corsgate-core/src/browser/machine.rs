@@ -1319,7 +1319,10 @@ mod tests {
             .collect();
         assert_eq!(runs[0].0, runs[1].0, "{runs:?}");
         assert!(runs[1].0, "{runs:?}");
-        assert!(runs[1].1 < runs[0].1, "the second run uses the cache: {runs:?}");
+        assert!(
+            runs[1].1 < runs[0].1,
+            "the second run uses the cache: {runs:?}"
+        );
     }
 
     /// Runs `req` twice through one browser of `profile`, answering with
