@@ -622,6 +622,27 @@ impl Fetch<'_> {
             } else {
                 self.request.credentials()
             };
+            let own = self.request.credentials();
+            if credentials != own && cors_check(&origin, own, &response, stage, profile).is_ok() {
+                // WebKit's network process passes the redirect as the request's
+                // own credentials mode; its web process checks it again as
+                // credentialed, once the network process has refused a
+                // `user:pass@` location and preflighted the next hop.
+                if let Err(r) = cors_check(&origin, credentials, &response, stage, profile) {
+                    self.step(
+                        StepKind::CorsCheck,
+                        false,
+                        format!(
+                            "response {} passes the CORS check as sent, but {profile} checks a redirect again as credentialed (the load started on the page's origin), after the next hop's preflight: refused then",
+                            response.status
+                        ),
+                    );
+                    if let Some(location) = &location {
+                        self.refuse_after_preflight = Some(r);
+                        return self.redirect(&url, location, response.status);
+                    }
+                }
+            }
             if let Err(r) = cors_check(&origin, credentials, &response, stage, profile) {
                 self.step(
                     StepKind::CorsCheck,
@@ -1323,6 +1344,37 @@ mod tests {
             runs[1].1 < runs[0].1,
             "the second run uses the cache: {runs:?}"
         );
+    }
+
+    /// Checked against WebKitGTK 2.50.6 (the conformance matrix, seed
+    /// `ab1929204b446`, case #1611): a request from the page redirected to
+    /// another origin, whose redirect to a `user:pass@` URL carries
+    /// `Access-Control-Allow-Credentials: false`, is refused for the
+    /// credentials in the URL (WebKit's network process) before the
+    /// credentialed check of the redirect (its web process) runs.
+    #[test]
+    fn safari_refuses_a_userinfo_location_before_the_credentialed_redirect_check() {
+        let req = Request::builder("http://app.example", "http://app.example/0")
+            .initiator(Initiator::Xhr)
+            .headers_form(HeadersForm::SetRequestHeader)
+            .build()
+            .unwrap();
+        let code = Browser::new(Profile::Safari)
+            .run(req, |out| {
+                let hop = out.url.rsplit('/').next().unwrap_or_default().to_owned();
+                Ok::<_, ()>(match hop.as_str() {
+                    "0" => Response::new(307).header("Location", "http://api.example/1"),
+                    "1" => Response::new(308)
+                        .header("Location", "http://u:p@api.example/2")
+                        .header("Access-Control-Allow-Origin", "http://app.example")
+                        .header("Access-Control-Allow-Credentials", "false"),
+                    _ => Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                })
+            })
+            .unwrap()
+            .reason
+            .map(|r| r.code);
+        assert_eq!(code, Some("redirect_contains_credentials"));
     }
 
     /// Runs `req` twice through one browser of `profile`, answering with

@@ -649,7 +649,13 @@ impl Profile {
     /// (`NetworkLoadChecker::checkCORSRequestWithPreflight`), before the
     /// cache lookup (a repeated `Patch` redirected from the page, whose
     /// second run passes the same `*`; found on a fresh seed, pinned by a
-    /// unit test).
+    /// unit test). The credentialed check is WebKit's web process
+    /// (`SubresourceLoader::checkRedirectionCrossOriginAccessControl`, with
+    /// the load's stored-credentials policy), which sees the redirect only
+    /// after the network process has checked it as the request's own mode,
+    /// refused a `user:pass@` location and preflighted the next hop: a
+    /// failure there is reported after those (seed `ab1929204b446`, #1611;
+    /// pinned by a unit test).
     pub fn same_origin_start_keeps_credentials(self) -> bool {
         matches!(self, Profile::Safari)
     }
