@@ -104,9 +104,6 @@ pub struct Fetch<'b> {
     /// A refusal that waits for the current hop's preflight (see
     /// [`Profile::preflights_before_refusing_userinfo_redirect`]).
     refuse_after_preflight: Option<Refusal>,
-    /// The request has reached a preflight at some hop, sent or served from
-    /// the preflight cache (see [`Profile::same_origin_start_keeps_credentials`]).
-    preflight_checked: bool,
 }
 
 impl Browser {
@@ -144,7 +141,6 @@ impl Browser {
             verdict: None,
             sent_origin: None,
             refuse_after_preflight: None,
-            preflight_checked: false,
             pending: None,
             preflight_required: false,
             original_headers: None,
@@ -265,7 +261,6 @@ impl Fetch<'_> {
         let c = self.request.credentials();
         if c == Credentials::SameOrigin
             && self.browser.profile.same_origin_start_keeps_credentials()
-            && !self.preflight_checked
             && self
                 .request
                 .origin()
@@ -384,7 +379,6 @@ impl Fetch<'_> {
             );
             return self.send_actual(&url, Some(origin));
         }
-        self.preflight_checked = true;
         let mut why = Vec::new();
         if let Some(m) = &reasons.method {
             why.push(format!("method {m} is not GET, HEAD or POST"));
@@ -1264,10 +1258,11 @@ mod tests {
     /// Checked against WebKitGTK 2.50.6 (the conformance matrix): an
     /// `XMLHttpRequest` without credentials from the page to its own origin,
     /// redirected 308 to another origin that redirects again with `*`, is
-    /// refused there as credentialed; once it has been preflighted (an
-    /// unsafe header), the same `*` passes. The standard lets both through.
+    /// refused there as credentialed, preflighted or not; a request that
+    /// needs a preflight sends the next hop's preflight first. The standard
+    /// lets both through.
     #[test]
-    fn safari_same_origin_start_keeps_credentials_until_a_preflight() {
+    fn safari_same_origin_start_keeps_credentials_after_the_next_preflight() {
         let run = |profile, header: (&str, &str)| {
             let req = Request::builder("http://app.example", "http://app.example/0")
                 .header(header.0, header.1)
@@ -1290,24 +1285,29 @@ mod tests {
                     })
                 })
                 .unwrap()
-                .allowed
         };
-        assert!(!run(Profile::Safari, ("Accept", "*/*")));
-        assert!(run(Profile::Safari, ("X-A", "1")));
-        assert!(run(Profile::Standard, ("Accept", "*/*")));
-        assert!(run(Profile::Standard, ("X-A", "1")));
+        let safe = run(Profile::Safari, ("Accept", "*/*"));
+        assert!(!safe.allowed);
+        assert_eq!(safe.preflights, 0);
+        let unsafe_header = run(Profile::Safari, ("X-A", "1"));
+        assert!(!unsafe_header.allowed);
+        assert_eq!(unsafe_header.preflights, 2, "hop 1 and hop 2 preflighted");
+        assert_eq!(
+            unsafe_header.reason.map(|r| r.code),
+            Some("wildcard_origin_with_credentials")
+        );
+        assert!(run(Profile::Standard, ("Accept", "*/*")).allowed);
+        assert!(run(Profile::Standard, ("X-A", "1")).allowed);
     }
 
     /// Checked against WebKitGTK 2.50.6 (the conformance matrix, seed
     /// `f0c85b93b6414`, case #2151): a `Patch` without credentials from the
-    /// page to its own origin, redirected 301 to another origin whose
-    /// preflight is cached, then 307 with `*`: the second run, served from
-    /// the preflight cache, passes that `*` as the first run (which sent the
-    /// preflight) did. WebKit marks the request as not simple when it
-    /// reaches the preflight step (`NetworkLoadChecker::
-    /// checkCORSRequestWithPreflight`), before it looks at the cache.
+    /// page to its own origin, redirected 301 to another origin, then 307
+    /// with `*`: the first run preflights both cross-origin hops before the
+    /// 307 is refused as credentialed; the second, served from the preflight
+    /// cache, is refused the same way.
     #[test]
-    fn safari_a_cached_preflight_also_ends_same_origin_credentials() {
+    fn safari_checks_the_redirect_after_the_next_preflight_on_every_run() {
         let req = Request::builder("http://app.example", "http://app.example/0")
             .method("Patch")
             .initiator(Initiator::Xhr)
@@ -1315,7 +1315,7 @@ mod tests {
             .build()
             .unwrap();
         let mut browser = Browser::new(Profile::Safari);
-        let runs: Vec<(bool, usize)> = (0..2)
+        let runs: Vec<(bool, usize, Option<&str>)> = (0..2)
             .map(|_| {
                 let v = browser
                     .run(req.clone(), |out| {
@@ -1335,15 +1335,12 @@ mod tests {
                         })
                     })
                     .unwrap();
-                (v.allowed, v.preflights)
+                (v.allowed, v.preflights, v.reason.map(|r| r.code))
             })
             .collect();
-        assert_eq!(runs[0].0, runs[1].0, "{runs:?}");
-        assert!(runs[1].0, "{runs:?}");
-        assert!(
-            runs[1].1 < runs[0].1,
-            "the second run uses the cache: {runs:?}"
-        );
+        let refused = Some("wildcard_origin_with_credentials");
+        assert_eq!(runs[0], (false, 2, refused), "{runs:?}");
+        assert_eq!(runs[1], (false, 0, refused), "from the cache: {runs:?}");
     }
 
     /// Checked against WebKitGTK 2.50.6 (the conformance matrix, seed
