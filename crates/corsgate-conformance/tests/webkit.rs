@@ -10,7 +10,11 @@
 //! fails, never skips, without them.
 //!
 //! This judges WebKitGTK on libsoup, not Safari on CFNetwork: the CORS code
-//! is WebCore's, shared by every port; the HTTP stack is not.
+//! is WebCore's, shared by every port; the HTTP stack is not. Where libsoup
+//! shows (a `DELETE` redirected to another origin goes on as a `GET`), the
+//! case is read as libsoup sends it ([`corsgate_conformance::soup`]), the
+//! outcome, requests and console reason are held to the profile on that
+//! reading, and the requests whose answer it changes are listed as tolerated.
 //!
 //! The blocked requests then run once more in a plain MiniBrowser that writes
 //! its console to stdout ([`corsgate_conformance::webkit_console`]): the
