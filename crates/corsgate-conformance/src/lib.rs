@@ -14,6 +14,7 @@
 //!   [`firefox_report`] — its section of `docs/conformance.md`;
 //!   [`webkit`] — the same cases in WebKitGTK's MiniBrowser under Xvfb, through WebKitWebDriver;
 //!   [`webkit_console`] — WebKit's console reasons for them; [`webkit_report`] — its section;
+//!   [`soup`] — the cases as WebKitGTK's network stack sends a redirected `DELETE`;
 //!   [`headers_form_report`] — the section of `tests/headers_form.rs` (a header given twice, in each form).
 //! * [`fixes`] — the reported remedies, applied to the servers and re-run;
 //!   [`har_record`] — a HAR recorded from Chromium's DevTools events.
@@ -40,6 +41,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod server;
+pub mod soup;
 pub mod webdriver;
 pub mod webkit;
 pub mod webkit_console;

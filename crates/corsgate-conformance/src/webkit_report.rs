@@ -71,7 +71,7 @@ pub const DEPARTURES: &[Departure] = &[
     d("a preflight made with the redirect-tainted `null` origin is never reused", "caches_tainted_origin_preflights", 3210, Api::Fetch, Profile::Standard, Differs::Observation),
     d("a redirect within one origin keeps the previous hop's `Origin` header (a `PUT` answered 303 sends its same-origin `GET` with `Origin`)", "keeps_origin_header_on_redirect", 73, Api::Fetch, Profile::Standard, Differs::Observation),
     d("a same-origin request redirected to another origin's `user:pass@` URL is preflighted there before the redirect is refused", "preflights_before_refusing_userinfo_redirect", 808, Api::Fetch, Profile::Standard, Differs::Observation),
-    d("a redirect from another origin is CORS-checked as credentialed when a `same-origin`-credentials request started on the page (`*` refused)", "same_origin_start_keeps_credentials", 1913, Api::Xhr, Profile::Standard, Differs::Observation),
+    d("a redirect from another origin is CORS-checked as credentialed when a `same-origin`-credentials request started on the page (`*` refused), after the next hop's preflight (WebKit's web process checks it last)", "same_origin_start_keeps_credentials", 1913, Api::Xhr, Profile::Standard, Differs::Observation),
     d("client hints (`Downlink`, `DPR`, `Save-Data`…) are not safelisted: they need a preflight", "safelists_client_hints", 808, Api::Fetch, Profile::Chromium, Differs::Observation),
     d("a preflight's non-2xx status is reported before its CORS headers (\"Preflight response is not successful. Status code: N\")", "preflight_status_first", 61, Api::Fetch, Profile::Standard, Differs::Reason),
     d("a preflight answered with a redirect is reported as an unsuccessful status", "reports_preflight_redirect_as_status", 161, Api::Fetch, Profile::Standard, Differs::Reason),
@@ -169,10 +169,13 @@ pub fn render(r: &WebkitReport) -> String {
         .collect();
     let _ = writeln!(
         s,
-        "WebKitGTK's soup backend follows a redirect of a `DELETE` to another origin with a `GET` \
-         (the standard and the profile keep the method; what Safari on CFNetwork does is not measured here). The harness tolerates \
-         exactly that — a `DELETE` case with a cross-origin redirect on which WebKit sent more \
-         `GET`s than the engine — and lists each: {}.",
+        "WebKitGTK's soup backend (`NetworkDataTaskSoup::shouldRedirectAsGET`) follows a redirect of a \
+         `DELETE` to another origin with a `GET`, whatever the status, and keeps `GET` on later hops \
+         (the standard and the profile keep the method; what Safari on CFNetwork does is not measured here). \
+         The harness reads each such case as libsoup sends it (that redirect as a 303, which under the \
+         standard turns the request into a `GET`; `corsgate_conformance::soup`) and holds WebKit to the \
+         `safari` profile on that reading, requests and console reason alike. Where the reading changes \
+         the engine's answer the request is tolerated, and listed: {}.",
         if list.is_empty() {
             "none".to_owned()
         } else {

@@ -261,7 +261,6 @@ impl Fetch<'_> {
         let c = self.request.credentials();
         if c == Credentials::SameOrigin
             && self.browser.profile.same_origin_start_keeps_credentials()
-            && self.preflights == 0
             && self
                 .request
                 .origin()
@@ -617,6 +616,27 @@ impl Fetch<'_> {
             } else {
                 self.request.credentials()
             };
+            let own = self.request.credentials();
+            if credentials != own && cors_check(&origin, own, &response, stage, profile).is_ok() {
+                // WebKit's network process passes the redirect as the request's
+                // own credentials mode; its web process checks it again as
+                // credentialed, once the network process has refused a
+                // `user:pass@` location and preflighted the next hop.
+                if let Err(r) = cors_check(&origin, credentials, &response, stage, profile) {
+                    self.step(
+                        StepKind::CorsCheck,
+                        false,
+                        format!(
+                            "response {} passes the CORS check as sent, but {profile} checks a redirect again as credentialed (the load started on the page's origin), after the next hop's preflight: refused then",
+                            response.status
+                        ),
+                    );
+                    if let Some(location) = &location {
+                        self.refuse_after_preflight = Some(r);
+                        return self.redirect(&url, location, response.status);
+                    }
+                }
+            }
             if let Err(r) = cors_check(&origin, credentials, &response, stage, profile) {
                 self.step(
                     StepKind::CorsCheck,
@@ -1238,10 +1258,11 @@ mod tests {
     /// Checked against WebKitGTK 2.50.6 (the conformance matrix): an
     /// `XMLHttpRequest` without credentials from the page to its own origin,
     /// redirected 308 to another origin that redirects again with `*`, is
-    /// refused there as credentialed; once it has been preflighted (an
-    /// unsafe header), the same `*` passes. The standard lets both through.
+    /// refused there as credentialed, preflighted or not; a request that
+    /// needs a preflight sends the next hop's preflight first. The standard
+    /// lets both through.
     #[test]
-    fn safari_same_origin_start_keeps_credentials_until_a_preflight() {
+    fn safari_same_origin_start_keeps_credentials_after_the_next_preflight() {
         let run = |profile, header: (&str, &str)| {
             let req = Request::builder("http://app.example", "http://app.example/0")
                 .header(header.0, header.1)
@@ -1264,12 +1285,93 @@ mod tests {
                     })
                 })
                 .unwrap()
-                .allowed
         };
-        assert!(!run(Profile::Safari, ("Accept", "*/*")));
-        assert!(run(Profile::Safari, ("X-A", "1")));
-        assert!(run(Profile::Standard, ("Accept", "*/*")));
-        assert!(run(Profile::Standard, ("X-A", "1")));
+        let safe = run(Profile::Safari, ("Accept", "*/*"));
+        assert!(!safe.allowed);
+        assert_eq!(safe.preflights, 0);
+        let unsafe_header = run(Profile::Safari, ("X-A", "1"));
+        assert!(!unsafe_header.allowed);
+        assert_eq!(unsafe_header.preflights, 2, "hop 1 and hop 2 preflighted");
+        assert_eq!(
+            unsafe_header.reason.map(|r| r.code),
+            Some("wildcard_origin_with_credentials")
+        );
+        assert!(run(Profile::Standard, ("Accept", "*/*")).allowed);
+        assert!(run(Profile::Standard, ("X-A", "1")).allowed);
+    }
+
+    /// Checked against WebKitGTK 2.50.6 (the conformance matrix, seed
+    /// `f0c85b93b6414`, case #2151): a `Patch` without credentials from the
+    /// page to its own origin, redirected 301 to another origin, then 307
+    /// with `*`: the first run preflights both cross-origin hops before the
+    /// 307 is refused as credentialed; the second, served from the preflight
+    /// cache, is refused the same way.
+    #[test]
+    fn safari_checks_the_redirect_after_the_next_preflight_on_every_run() {
+        let req = Request::builder("http://app.example", "http://app.example/0")
+            .method("Patch")
+            .initiator(Initiator::Xhr)
+            .headers_form(HeadersForm::SetRequestHeader)
+            .build()
+            .unwrap();
+        let mut browser = Browser::new(Profile::Safari);
+        let runs: Vec<(bool, usize, Option<&str>)> = (0..2)
+            .map(|_| {
+                let v = browser
+                    .run(req.clone(), |out| {
+                        let hop = out.url.rsplit('/').next().unwrap_or_default().to_owned();
+                        Ok::<_, ()>(match (out.stage, hop.as_str()) {
+                            (Stage::Preflight, _) => Response::new(200)
+                                .header("Access-Control-Allow-Origin", "*")
+                                .header("Access-Control-Allow-Methods", "Patch")
+                                .header("Access-Control-Max-Age", "600"),
+                            (_, "0") => {
+                                Response::new(301).header("Location", "http://api.example/1")
+                            }
+                            (_, "1") => Response::new(307)
+                                .header("Location", "http://api.example/2")
+                                .header("Access-Control-Allow-Origin", "*"),
+                            _ => Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                        })
+                    })
+                    .unwrap();
+                (v.allowed, v.preflights, v.reason.map(|r| r.code))
+            })
+            .collect();
+        let refused = Some("wildcard_origin_with_credentials");
+        assert_eq!(runs[0], (false, 2, refused), "{runs:?}");
+        assert_eq!(runs[1], (false, 0, refused), "from the cache: {runs:?}");
+    }
+
+    /// Checked against WebKitGTK 2.50.6 (the conformance matrix, seed
+    /// `ab1929204b446`, case #1611): a request from the page redirected to
+    /// another origin, whose redirect to a `user:pass@` URL carries
+    /// `Access-Control-Allow-Credentials: false`, is refused for the
+    /// credentials in the URL (WebKit's network process) before the
+    /// credentialed check of the redirect (its web process) runs.
+    #[test]
+    fn safari_refuses_a_userinfo_location_before_the_credentialed_redirect_check() {
+        let req = Request::builder("http://app.example", "http://app.example/0")
+            .initiator(Initiator::Xhr)
+            .headers_form(HeadersForm::SetRequestHeader)
+            .build()
+            .unwrap();
+        let code = Browser::new(Profile::Safari)
+            .run(req, |out| {
+                let hop = out.url.rsplit('/').next().unwrap_or_default().to_owned();
+                Ok::<_, ()>(match hop.as_str() {
+                    "0" => Response::new(307).header("Location", "http://api.example/1"),
+                    "1" => Response::new(308)
+                        .header("Location", "http://u:p@api.example/2")
+                        .header("Access-Control-Allow-Origin", "http://app.example")
+                        .header("Access-Control-Allow-Credentials", "false"),
+                    _ => Response::new(200).header("Access-Control-Allow-Origin", "*"),
+                })
+            })
+            .unwrap()
+            .reason
+            .map(|r| r.code);
+        assert_eq!(code, Some("redirect_contains_credentials"));
     }
 
     /// Runs `req` twice through one browser of `profile`, answering with

@@ -637,13 +637,19 @@ impl Profile {
     /// redirects with `*`: "Cross-origin redirection to … denied by
     /// Cross-Origin Resource Sharing policy: Cannot use wildcard in
     /// Access-Control-Allow-Origin when credentials flag is true"; the same
-    /// `*` on the final response passes). Not once the request has been
-    /// preflighted: an `XMLHttpRequest` from the page with
-    /// `Accept: a"b, */*` (two `setRequestHeader` calls) redirected 308 to
-    /// another origin is preflighted there, and that origin's 302 with `*`
-    /// passes (found by the conformance matrix on a draft of its headers
-    /// form stream, case #1913 with two `Accept` lines; the committed
-    /// matrix's #1913 is not preflighted; pinned by a unit test).
+    /// `*` on the final response passes). The credentialed check is WebKit's
+    /// web process (`SubresourceLoader::checkRedirectionCrossOriginAccessControl`,
+    /// with the load's stored-credentials policy), which sees the redirect
+    /// only after the network process has checked it as the request's own
+    /// mode, refused a `user:pass@` location and preflighted the next hop: a
+    /// failure there is reported after those, and a failing preflight of the
+    /// next hop is what WebKit names. Whether the request was preflighted
+    /// before does not matter (seed `f95b13455e481`, #1764: preflighted at
+    /// the first cross-origin hop, whose 307 with `*` is refused after the
+    /// next hop's preflight; seed `ab1929204b446`, #1611: the `user:pass@`
+    /// location is named first; an earlier reading, "not once the request has
+    /// been preflighted", came from a case where WebKit sent that next
+    /// preflight). Pinned by unit tests.
     pub fn same_origin_start_keeps_credentials(self) -> bool {
         matches!(self, Profile::Safari)
     }

@@ -204,8 +204,17 @@ impl RequestBuilder {
         if self.mode == Mode::NoCors && !method::is_cors_safelisted(&method) {
             return Err(RequestError::NoCorsMethod { method });
         }
-        let mut lines = Vec::with_capacity(self.headers.len());
+        // A plain object holds a key once: script's later assignment replaced
+        // the earlier value before `fetch()` saw (and validated) it.
+        let mut written: Vec<(String, Vec<u8>)> = Vec::with_capacity(self.headers.len());
         for (name, value) in self.headers {
+            match written.iter_mut().find(|(n, _)| *n == name) {
+                Some(line) if self.headers_form == HeadersForm::Record => line.1 = value,
+                _ => written.push((name, value)),
+            }
+        }
+        let mut lines = Vec::with_capacity(written.len());
+        for (name, value) in written {
             if !crate::headers::is_token(name.as_bytes()) {
                 return Err(RequestError::InvalidHeaderName { name });
             }
@@ -497,6 +506,27 @@ mod tests {
             mode.classify(Profile::Chromium),
             Classification::DisallowedByMode
         );
+    }
+
+    /// A plain object given the same key twice keeps the last value only, so
+    /// an invalid earlier value never reaches `fetch()` (found by the WebKit
+    /// conformance run on seed `f9810568a0b2d`, case #1013: `{"X-Bad":
+    /// "a\0b", "X-Bad": "2"}` did not throw). Pairs still throw.
+    #[test]
+    fn an_object_validates_only_the_value_it_kept() {
+        let build = |form| {
+            req()
+                .header("X-Bad", "a\0b")
+                .header("X-Bad", "2")
+                .headers_form(form)
+                .build()
+        };
+        let kept = build(HeadersForm::Record).unwrap();
+        assert_eq!(kept.headers.get_str("x-bad").as_deref(), Some("2"));
+        assert!(matches!(
+            build(HeadersForm::Pairs),
+            Err(RequestError::InvalidHeaderValue { .. })
+        ));
     }
 
     #[test]
