@@ -16,6 +16,7 @@ use toml::Spanned;
 use corsgate_core::PolicyError;
 
 use crate::cors::RoutePolicy;
+use crate::declog::{DecisionLogConfig, Destination};
 
 /// One configuration problem, located in the file when possible.
 ///
@@ -363,6 +364,8 @@ pub struct GatewayConfig {
     /// Whether every route's shadow candidate is enforced instead of its
     /// policy (`serve --promote`; kept across reloads).
     pub(crate) promoted: bool,
+    /// The decision log (`[decision_log]`), if on.
+    pub(crate) decision_log: Option<DecisionLogConfig>,
 }
 
 // ---------------------------------------------------------------------------
@@ -389,7 +392,16 @@ struct FileConfig {
     #[serde(default)]
     timeouts: FileTimeouts,
     tls: Option<FileTls>,
+    decision_log: Option<FileDecisionLog>,
     routes: Spanned<Vec<FileRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDecisionLog {
+    path: Spanned<String>,
+    format: Option<Spanned<String>>,
+    buffer: Option<Spanned<i64>>,
 }
 
 fn yes() -> bool {
@@ -550,10 +562,20 @@ impl GatewayConfig {
             )]
         })?;
         let mut config = Self::parse(&text, Some(path))?;
-        // TLS files are relative to the configuration file.
+        // TLS files and the decision log are relative to the configuration
+        // file.
         if let (Some(tls), Some(dir)) = (config.tls.as_mut(), path.parent()) {
             tls.cert = dir.join(&tls.cert);
             tls.key = dir.join(&tls.key);
+        }
+        if let Some(DecisionLogConfig {
+            destination: Destination::File(p),
+            ..
+        }) = config.decision_log.as_mut()
+        {
+            if let Some(dir) = path.parent() {
+                *p = dir.join(&*p);
+            }
         }
         config.source = Some(path.to_path_buf());
         Ok(config)
@@ -729,6 +751,7 @@ impl GatewayConfig {
             worker_scheduling: l.worker_scheduling.unwrap_or(dl.worker_scheduling),
         };
 
+        let decision_log = raw.decision_log.as_ref().and_then(|d| decision_log(&mut cx, d));
         let mut routes = Vec::new();
         if raw.routes.get_ref().is_empty() {
             cx.err(
@@ -895,6 +918,7 @@ impl GatewayConfig {
             reload_poll,
             source: None,
             promoted: false,
+            decision_log,
         })
     }
 
@@ -936,8 +960,71 @@ impl GatewayConfig {
         if self.log_format != new.log_format || self.log_level != new.log_level {
             v.push("log_format/log_level");
         }
+        if self.decision_log != new.decision_log {
+            v.push("decision_log");
+        }
         v
     }
+}
+
+/// `[decision_log]`: `path` (a file, or `stderr`/`stdout`), `format` (only
+/// `corsgate-decisions/1`), `buffer` (bytes of lines queued before lines
+/// are dropped and counted).
+fn decision_log(cx: &mut Ctx<'_>, d: &FileDecisionLog) -> Option<DecisionLogConfig> {
+    let mut ok = true;
+    let destination = match d.path.get_ref().as_str() {
+        "stderr" => Destination::Stderr,
+        "stdout" => Destination::Stdout,
+        "" => {
+            cx.err(
+                Some(d.path.span()),
+                "decision_log.path is empty: a file, \"stderr\" or \"stdout\"",
+            );
+            ok = false;
+            Destination::Stderr
+        }
+        p if p.bytes().any(|b| b.is_ascii_control()) => {
+            cx.err(
+                Some(d.path.span()),
+                "decision_log.path has a control character",
+            );
+            ok = false;
+            Destination::Stderr
+        }
+        p => Destination::File(PathBuf::from(p)),
+    };
+    if let Some(f) = &d.format {
+        if f.get_ref() != crate::declog::FORMAT {
+            cx.err(
+                Some(f.span()),
+                format!(
+                    "decision_log.format {:?}: this gateway writes only {:?}",
+                    f.get_ref(),
+                    crate::declog::FORMAT
+                ),
+            );
+            ok = false;
+        }
+    }
+    let buffer = match &d.buffer {
+        None => crate::declog::DEFAULT_BUFFER,
+        Some(b) => {
+            let (min, max) = (4096i64, 1i64 << 30);
+            let n = *b.get_ref();
+            if n < min || n > max {
+                cx.err(
+                    Some(b.span()),
+                    format!("decision_log.buffer = {n}: must be between {min} and {max} bytes"),
+                );
+                ok = false;
+            }
+            usize::try_from(n).unwrap_or(crate::declog::DEFAULT_BUFFER)
+        }
+    };
+    ok.then_some(DecisionLogConfig {
+        destination,
+        buffer,
+    })
 }
 
 fn addr(cx: &mut Ctx<'_>, v: &Spanned<String>) -> Option<SocketAddr> {

@@ -1,0 +1,416 @@
+//! The decision log (`[decision_log]`, off by default): one JSON line per
+//! CORS request the gateway decided (a preflight or an actual request with
+//! an `Origin`, allowed or refused), in the format `corsgate-decisions/1`
+//! that `corsgate infer` reads (docs/gateway.md, "Decision log").
+//!
+//! A line carries names, never values: the origin, method, route and path;
+//! the request header names a browser would announce; whether credentials
+//! (`Cookie`, `Authorization`) were carried, not what they were; the
+//! upstream's non-safelisted response header names and those the answer
+//! exposed; the decision and its reason code. Every client-supplied string
+//! is clipped ([`crate::logging::clip`]) and at most [`MAX_NAMES`] names are
+//! listed per list (the rest counted); `serde_json` escapes control
+//! characters.
+//!
+//! The proxy path never waits for the log: a line is queued for a writer
+//! thread of its own, and when the queue holds `buffer` bytes already the
+//! line is dropped and counted (`corsgate_decision_log_dropped_total`), so a
+//! stalled disk or pipe never slows a request and a flood never grows
+//! memory past the buffer. With the log off, a request pays one `Option`
+//! test.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{mpsc, Arc};
+
+use corsgate_core::safelist::{
+    is_browser_added_request_header, is_forbidden_request_header, is_forbidden_response_header,
+    is_safelisted_response_header, unsafe_request_header_names,
+};
+use corsgate_core::{HeaderList, Profile, RequestKind};
+use http::header::{self, HeaderMap, HeaderName};
+use serde::Serialize;
+
+use crate::logging::clip;
+use crate::metrics::Metrics;
+
+/// The format every line names in its first key; `corsgate infer` refuses
+/// any other.
+pub const FORMAT: &str = "corsgate-decisions/1";
+
+/// The most names listed in one of a line's lists; the rest are counted in
+/// the list's `…_omitted` key.
+pub const MAX_NAMES: usize = 64;
+
+/// Where the log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The gateway's standard error (beside its own log).
+    Stderr,
+    /// The gateway's standard output.
+    Stdout,
+    /// A file, appended to (relative paths are relative to the
+    /// configuration file).
+    File(PathBuf),
+}
+
+/// `[decision_log]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionLogConfig {
+    /// Where the lines go.
+    pub destination: Destination,
+    /// The most bytes of lines waiting for the writer; more are dropped and
+    /// counted.
+    pub buffer: usize,
+}
+
+/// The default queue bound: 1 MiB of lines.
+pub const DEFAULT_BUFFER: usize = 1 << 20;
+
+/// The open log: the proxy side of the queue.
+#[derive(Debug)]
+pub struct DecisionLog {
+    tx: mpsc::Sender<String>,
+    queued: Arc<AtomicUsize>,
+    buffer: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl DecisionLog {
+    /// Opens the destination and starts the writer thread.
+    pub fn open(config: &DecisionLogConfig, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+        let out: Box<dyn Write + Send> = match &config.destination {
+            Destination::Stderr => Box::new(std::io::stderr()),
+            Destination::Stdout => Box::new(std::io::stdout()),
+            Destination::File(p) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
+        };
+        let (tx, rx) = mpsc::channel::<String>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (q, m) = (queued.clone(), metrics.clone());
+        std::thread::Builder::new()
+            .name("corsgate-declog".into())
+            .spawn(move || write_lines(rx, out, &q, &m))?;
+        metrics.decision_log_on();
+        Ok(DecisionLog {
+            tx,
+            queued,
+            buffer: config.buffer,
+            metrics,
+        })
+    }
+
+    /// Queues a line, or drops and counts it when the queue is full.
+    fn push(&self, line: String) {
+        let n = line.len() + 1;
+        let before = self.queued.fetch_add(n, Relaxed);
+        if before + n > self.buffer {
+            self.queued.fetch_sub(n, Relaxed);
+            self.metrics.decision_log_dropped(1);
+            return;
+        }
+        if self.tx.send(line).is_err() {
+            self.queued.fetch_sub(n, Relaxed);
+            self.metrics.decision_log_dropped(1);
+        }
+    }
+}
+
+/// The writer thread: each line written as it comes, flushed whenever the
+/// queue is empty; a line that fails to write is counted as dropped.
+fn write_lines(
+    rx: mpsc::Receiver<String>,
+    out: Box<dyn Write + Send>,
+    queued: &AtomicUsize,
+    metrics: &Metrics,
+) {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut pending = 0u64;
+    while let Ok(line) = rx.recv() {
+        let mut next = Some(line);
+        while let Some(line) = next {
+            let n = line.len() + 1;
+            let ok = out.write_all(line.as_bytes()).is_ok() && out.write_all(b"\n").is_ok();
+            drop(line);
+            queued.fetch_sub(n, Relaxed);
+            if ok {
+                pending += 1;
+            } else {
+                metrics.decision_log_dropped(1);
+            }
+            next = rx.try_recv().ok();
+        }
+        if out.flush().is_ok() {
+            metrics.decision_log_written(pending);
+        } else {
+            metrics.decision_log_dropped(pending);
+        }
+        pending = 0;
+    }
+    let _ = out.flush();
+}
+
+/// One line of the log (`corsgate-decisions/1`).
+#[derive(Debug, Serialize)]
+struct Line<'a> {
+    format: &'static str,
+    /// RFC 3339, UTC, milliseconds.
+    time: String,
+    /// The route's path prefix (from the configuration).
+    route: &'a str,
+    /// The request's host (canonical, clipped; empty when none was sent).
+    host: Cow<'a, str>,
+    /// The normalised path (clipped).
+    path: Cow<'a, str>,
+    /// `preflight` or `actual`.
+    kind: &'static str,
+    origin: Cow<'a, str>,
+    /// The actual request's method (for a preflight, the one it asks for).
+    method: Cow<'a, str>,
+    /// The request header names a browser announces (lower case, sorted).
+    request_headers: Vec<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    request_headers_omitted: usize,
+    /// Whether a `Cookie` or `Authorization` header was carried.
+    credentials: bool,
+    /// The response's header names a page could need exposed (not
+    /// safelisted, not CORS, not `Set-Cookie`); empty for a preflight.
+    response_headers: Vec<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    response_headers_omitted: usize,
+    /// Those of them the answer exposed by name.
+    exposed: Vec<Cow<'a, str>>,
+    /// Whether the answer exposed every header (`*`).
+    #[serde(skip_serializing_if = "is_false")]
+    exposed_any: bool,
+    /// The status the client was given.
+    status: u16,
+    /// `allowed` or `refused`.
+    decision: &'static str,
+    /// The decision's reason code (as in the metrics).
+    reason: &'static str,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What a line needs from the request, taken before the request is
+/// forwarded (then the response's side is added by [`Pending::finish`]).
+#[derive(Debug)]
+pub struct Pending {
+    route: String,
+    host: String,
+    path: String,
+    kind: RequestKind,
+    origin: String,
+    method: String,
+    request_headers: Vec<String>,
+    request_headers_omitted: usize,
+    credentials: bool,
+    decision: &'static str,
+    reason: &'static str,
+}
+
+/// The facts of one decided request.
+pub struct Request<'a> {
+    /// The route's path prefix.
+    pub route: &'a str,
+    /// The canonical host as forwarded (may be empty).
+    pub host: &'a [u8],
+    /// The normalised path.
+    pub path: &'a str,
+    /// The request's method.
+    pub method: &'a http::Method,
+    /// The request's headers.
+    pub headers: &'a HeaderMap,
+    /// The kind the engine decided.
+    pub kind: RequestKind,
+    /// Whether the policy allowed it.
+    pub allowed: bool,
+    /// The decision's reason code.
+    pub reason: &'static str,
+}
+
+impl Pending {
+    /// The request's side of a line; `None` for a request that is not CORS.
+    pub fn new(r: Request<'_>) -> Option<Pending> {
+        if r.kind == RequestKind::NotCors {
+            return None;
+        }
+        let origin = r.headers.get(header::ORIGIN)?;
+        let text = |v: &[u8]| clip(v).into_owned();
+        let (method, names) = if r.kind == RequestKind::Preflight {
+            let method = r
+                .headers
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .map(|m| text(m.as_bytes()))
+                .unwrap_or_default();
+            let mut names: Vec<String> = r
+                .headers
+                .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .iter()
+                .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+                .map(|n| text(n.trim_ascii()).to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect();
+            names.sort();
+            names.dedup();
+            (method, names)
+        } else {
+            (text(r.method.as_str().as_bytes()), announced(r.headers))
+        };
+        let omitted = names.len().saturating_sub(MAX_NAMES);
+        let mut names = names;
+        names.truncate(MAX_NAMES);
+        Some(Pending {
+            route: r.route.to_owned(),
+            host: text(r.host),
+            path: text(r.path.as_bytes()),
+            kind: r.kind,
+            origin: text(origin.as_bytes()),
+            method,
+            request_headers: names,
+            request_headers_omitted: omitted,
+            credentials: r.headers.contains_key(header::COOKIE)
+                || r.headers.contains_key(header::AUTHORIZATION),
+            decision: if r.allowed { "allowed" } else { "refused" },
+            reason: r.reason,
+        })
+    }
+
+    /// Completes the line with the answer (`None` for a preflight) and
+    /// queues it.
+    pub fn finish(self, log: &DecisionLog, status: u16, response: Option<&HeaderMap>) {
+        let mut names: Vec<&HeaderName> = response
+            .map(|h| h.keys().filter(|n| candidate(n)).collect())
+            .unwrap_or_default();
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        let mut exposed = Vec::new();
+        let mut exposed_any = false;
+        if let Some(h) = response {
+            for v in h.get_all(header::ACCESS_CONTROL_EXPOSE_HEADERS) {
+                for n in v.as_bytes().split(|b| *b == b',') {
+                    let n = n.trim_ascii();
+                    if n == b"*" {
+                        exposed_any = true;
+                    } else if let Some(m) = names
+                        .iter()
+                        .find(|m| m.as_str().as_bytes().eq_ignore_ascii_case(n))
+                    {
+                        exposed.push(clip(m.as_str().as_bytes()));
+                    }
+                }
+            }
+        }
+        exposed.sort();
+        exposed.dedup();
+        exposed.truncate(MAX_NAMES);
+        let omitted = names.len().saturating_sub(MAX_NAMES);
+        names.truncate(MAX_NAMES);
+        let line = Line {
+            format: FORMAT,
+            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            route: &self.route,
+            host: Cow::Borrowed(&self.host),
+            path: Cow::Borrowed(&self.path),
+            kind: crate::cors::kind_label(self.kind),
+            origin: Cow::Borrowed(&self.origin),
+            method: Cow::Borrowed(&self.method),
+            request_headers: self
+                .request_headers
+                .iter()
+                .map(|n| Cow::Borrowed(n.as_str()))
+                .collect(),
+            request_headers_omitted: self.request_headers_omitted,
+            credentials: self.credentials,
+            response_headers: names.iter().map(|n| clip(n.as_str().as_bytes())).collect(),
+            response_headers_omitted: omitted,
+            exposed,
+            exposed_any,
+            status,
+            decision: self.decision,
+            reason: self.reason,
+        };
+        match serde_json::to_string(&line) {
+            Ok(s) => log.push(s),
+            Err(_) => log.metrics.decision_log_dropped(1),
+        }
+    }
+}
+
+/// Whether a response header is a candidate for exposure: one script cannot
+/// read without it (not safelisted, not `Set-Cookie`, not a CORS header).
+fn candidate(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    !is_safelisted_response_header(n)
+        && !is_forbidden_response_header(n)
+        && !crate::cors::is_cors_response_header(name)
+}
+
+/// The header names a browser would announce for an actual request with
+/// these headers: the CORS-unsafe ones (Chromium's rules), leaving out what
+/// script cannot set, what a browser adds by itself and what proxies add
+/// (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`…).
+fn announced(headers: &HeaderMap) -> Vec<String> {
+    let mut list = HeaderList::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if is_forbidden_request_header(n, value.as_bytes())
+            || is_browser_added_request_header(n)
+            || n.starts_with("x-forwarded-")
+            || n == "forwarded"
+            || crate::forward::FORWARDING_FACTS.contains(name)
+        {
+            continue;
+        }
+        list.append(n, value.as_bytes());
+    }
+    unsafe_request_header_names(&list, Profile::Chromium)
+        .into_iter()
+        .map(|u| clip(u.name.as_bytes()).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn announced_names_leave_out_what_script_cannot_set() {
+        let h = map(&[
+            ("origin", "https://a.example"),
+            ("user-agent", "x"),
+            ("sec-fetch-mode", "cors"),
+            ("accept", "*/*"),
+            ("cookie", "a=b"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-real-ip", "10.0.0.1"),
+            ("content-type", "application/json"),
+            ("x-csrf", "1"),
+            ("authorization", "Bearer t"),
+        ]);
+        assert_eq!(announced(&h), ["authorization", "content-type", "x-csrf"]);
+    }
+}
