@@ -98,9 +98,8 @@ pub mod response {
 pub mod safelist {
     pub use crate::browser::safelist::{
         check_request_header, is_browser_added_request_header, is_forbidden_request_header,
-        is_forbidden_response_header,
-        is_safelisted_request_header, is_safelisted_response_header, mime_essence,
-        parse_single_range, request_headers_value, unsafe_request_header_names,
+        is_forbidden_response_header, is_safelisted_request_header, is_safelisted_response_header,
+        mime_essence, parse_single_range, request_headers_value, unsafe_request_header_names,
         unsafe_request_header_names_in, ByteRange, UnsafeHeader, UnsafeReason,
     };
 }

@@ -751,7 +751,10 @@ impl GatewayConfig {
             worker_scheduling: l.worker_scheduling.unwrap_or(dl.worker_scheduling),
         };
 
-        let decision_log = raw.decision_log.as_ref().and_then(|d| decision_log(&mut cx, d));
+        let decision_log = raw
+            .decision_log
+            .as_ref()
+            .and_then(|d| decision_log(&mut cx, d));
         let mut routes = Vec::new();
         if raw.routes.get_ref().is_empty() {
             cx.err(
@@ -1078,6 +1081,75 @@ host = "API.example.com"
 origins = ["https://app.example.com"]
 credentials = true
 "#;
+
+    /// `[decision_log]`: off by default; a path, `stderr` or `stdout`; the
+    /// one format; a bounded buffer; each error on its value.
+    #[test]
+    fn the_decision_log_is_configured_and_located() {
+        let with = |v: &str| {
+            GatewayConfig::from_toml(
+                &GOOD.replace("[timeouts]", &format!("[decision_log]\n{v}\n[timeouts]")),
+            )
+        };
+        assert_eq!(GatewayConfig::from_toml(GOOD).unwrap().decision_log, None);
+        for (text, want) in [
+            ("path = \"stderr\"", Destination::Stderr),
+            ("path = \"stdout\"", Destination::Stdout),
+            (
+                "path = \"logs/d.jsonl\"\nformat = \"corsgate-decisions/1\"",
+                Destination::File("logs/d.jsonl".into()),
+            ),
+        ] {
+            let c = with(text).unwrap().decision_log.unwrap();
+            assert_eq!((c.destination, c.buffer), (want, 1 << 20), "{text}");
+        }
+        assert_eq!(
+            with("path = \"stderr\"\nbuffer = 4096")
+                .unwrap()
+                .decision_log
+                .unwrap()
+                .buffer,
+            4096
+        );
+        // (text, line, column, message part)
+        for (text, line, column, part) in [
+            ("path = \"\"", 7, 8, "is empty"),
+            ("path = \"a\\nb\"", 7, 8, "control character"),
+            (
+                "path = \"stderr\"\nformat = \"corsgate-decisions/2\"",
+                8,
+                10,
+                "writes only \"corsgate-decisions/1\"",
+            ),
+            ("path = \"stderr\"\nbuffer = 10", 8, 10, "between 4096"),
+            ("path = \"stderr\"\nbuffer = -1", 8, 10, "between 4096"),
+            (
+                "format = \"corsgate-decisions/1\"",
+                6,
+                1,
+                "missing field `path`",
+            ),
+            (
+                "path = \"stderr\"\nlevel = 1",
+                8,
+                1,
+                "unknown field `level`",
+            ),
+        ] {
+            let e = with(text).unwrap_err();
+            assert_eq!(
+                (e[0].line, e[0].column),
+                (Some(line), Some(column)),
+                "{text}: {e:?}"
+            );
+            assert!(e[0].message().contains(part), "{text}: {}", e[0]);
+        }
+        // A change needs a restart.
+        let a = with("path = \"stderr\"").unwrap();
+        let b = with("path = \"stdout\"").unwrap();
+        assert!(a.restart_only_changes(&b).contains(&"decision_log"));
+        assert!(a.restart_only_changes(&a.clone()).is_empty());
+    }
 
     /// `timeouts.upstream_read` is read, defaults to 60 s and must be more
     /// than zero (was in `tests/hostile_upstream.rs`).

@@ -91,6 +91,15 @@ impl DecisionLog {
                     .open(p)?,
             ),
         };
+        Self::with_writer(out, config.buffer, metrics)
+    }
+
+    /// The same over any writer.
+    fn with_writer(
+        out: Box<dyn Write + Send>,
+        buffer: usize,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<String>();
         let queued = Arc::new(AtomicUsize::new(0));
         let (q, m) = (queued.clone(), metrics.clone());
@@ -101,7 +110,7 @@ impl DecisionLog {
         Ok(DecisionLog {
             tx,
             queued,
-            buffer: config.buffer,
+            buffer,
             metrics,
         })
     }
@@ -395,6 +404,58 @@ mod tests {
             );
         }
         h
+    }
+
+    /// A writer that blocks until told to go on.
+    struct Stalled(Arc<std::sync::Barrier>, Arc<AtomicUsize>);
+    impl Write for Stalled {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.1.fetch_add(b.len(), Relaxed) == 0 {
+                self.0.wait();
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_writer_drops_and_counts_and_the_queue_stays_within_its_buffer() {
+        let metrics = Arc::new(Metrics::default());
+        let go = Arc::new(std::sync::Barrier::new(2));
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let buffer = 64 * 1024;
+        let log = DecisionLog::with_writer(
+            Box::new(Stalled(go.clone(), bytes.clone())),
+            buffer,
+            metrics.clone(),
+        )
+        .unwrap();
+        let line = "x".repeat(999);
+        let mut most = 0;
+        for _ in 0..100_000 {
+            log.push(line.clone());
+            most = most.max(log.queued.load(Relaxed));
+        }
+        assert!(most <= buffer, "{most} bytes queued");
+        let dropped = metrics.decision_log_dropped_total();
+        // Held: at most the queue's 64 KiB and the writer's 64 KiB buffer
+        // (filled before its first write stalled), 1,000 bytes a line.
+        assert!(dropped >= 100_000 - 2 * 66, "{dropped}");
+        go.wait();
+        drop(log);
+        for _ in 0..500 {
+            if metrics.decision_log_written_total() + dropped == 100_000 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(metrics.decision_log_written_total() + dropped, 100_000);
+        assert_eq!(
+            bytes.load(Relaxed),
+            metrics.decision_log_written_total() as usize * 1000
+        );
     }
 
     #[test]

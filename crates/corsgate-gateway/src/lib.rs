@@ -223,14 +223,12 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     let source = config.source.clone();
     let decision_log = match &config.decision_log {
         None => None,
-        Some(c) => Some(
-            declog::DecisionLog::open(c, metrics.clone()).map_err(|e| {
-                GatewayError::DecisionLog(match &c.destination {
-                    declog::Destination::File(p) => format!("cannot open {}: {e}", p.display()),
-                    _ => e.to_string(),
-                })
-            })?,
-        ),
+        Some(c) => Some(declog::DecisionLog::open(c, metrics.clone()).map_err(|e| {
+            GatewayError::DecisionLog(match &c.destination {
+                declog::Destination::File(p) => format!("cannot open {}: {e}", p.display()),
+                _ => e.to_string(),
+            })
+        })?),
     };
     let shared = Arc::new(runtime::Shared {
         runtime: ArcSwap::from_pointee(runtime::Runtime::new(config)),
