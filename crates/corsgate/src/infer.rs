@@ -191,14 +191,11 @@ pub fn read(
         .map(|f| (f, false))
         .chain(decision_logs.iter().map(|f| (f, true)));
     for (f, is_log) in inputs {
-        let mut input = std::io::BufReader::new(har::open(f).map_err(InferCmdError::Har)?);
-        let is_log = is_log || {
-            use std::io::BufRead;
-            let head = input
-                .fill_buf()
-                .map_err(|e| InferCmdError::Har(HarError::Io(f.clone(), e)))?;
-            declog::looks_like(head)
-        };
+        let mut raw = har::open(f).map_err(InferCmdError::Har)?;
+        let head =
+            declog::head(&mut raw).map_err(|e| InferCmdError::Har(HarError::Io(f.clone(), e)))?;
+        let is_log = is_log || declog::looks_like(&head);
+        let input = std::io::BufReader::new(std::io::Read::chain(std::io::Cursor::new(head), raw));
         let file = f.display().to_string();
         if is_log {
             declog::read(

@@ -38,18 +38,48 @@ const FAMILY: &str = "corsgate-decisions/";
 /// are bounded far below: values clipped at 256 bytes, 64 names a list).
 pub const MAX_LINE: usize = 1 << 20;
 
-/// Whether a file's first bytes (after any whitespace) are a decision log
-/// line: `{"format":"corsgate-decisions/` (spaces allowed around the
-/// punctuation). A HAR starts with `{"log"`.
+/// Whether a file's first bytes are a decision log: its first non-blank
+/// line (within `head`) is a JSON object whose `format` is
+/// `corsgate-decisions/…`. A HAR's first line is `{` or a whole `{"log":…}`
+/// object; a first line longer than `head` is not a log's.
 pub fn looks_like(head: &[u8]) -> bool {
-    let mut rest = head.trim_ascii_start();
-    for token in [&b"{"[..], b"\"format\"", b":", b"\"corsgate-decisions/"] {
-        match rest.strip_prefix(token) {
-            Some(r) => rest = r.trim_ascii_start(),
-            None => return false,
+    let head = head.trim_ascii_start();
+    let first = memchr::memchr(b'\n', head).map_or(head, |i| &head[..i]);
+    #[derive(Deserialize)]
+    struct Probe {
+        format: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Probe>(first.trim_ascii()).is_ok_and(|p| {
+        p.format
+            .as_ref()
+            .and_then(|f| f.as_str())
+            .is_some_and(|f| f.starts_with(FAMILY))
+    })
+}
+
+/// The most bytes [`head`] reads to find a first line.
+pub const HEAD: usize = 64 * 1024;
+
+/// Reads the start of an input, up to the end of its first non-blank line
+/// (or [`HEAD`] bytes, or the end), for [`looks_like`]; the caller reads on
+/// from these bytes (a pipe gives a line in pieces).
+pub fn head(input: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while head.len() < HEAD {
+        let n = match input.read(&mut chunk[..(HEAD - head.len()).min(8192)]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        head.extend_from_slice(&chunk[..n]);
+        let start = head.len() - head.trim_ascii_start().len();
+        if memchr::memchr(b'\n', &head[start..]).is_some() {
+            break;
         }
     }
-    true
+    Ok(head)
 }
 
 /// One line, as read (unknown keys are ignored: a later gateway of the same
@@ -307,9 +337,14 @@ mod tests {
                 &br#"{"format":"corsgate-decisions/1","time":"x"}"#[..],
                 true,
             ),
-            (b"  \n{ \"format\" : \"corsgate-decisions/7\"", true),
+            (b"  \n{ \"format\" : \"corsgate-decisions/7\" }\nmore", true),
             (br#"{"log":{"version":"1.2"}}"#, false),
-            (br#"{"time":"x","format":"corsgate-decisions/1"}"#, false),
+            (br#"{"time":"x","format":"corsgate-decisions/1"}"#, true),
+            (b"{\n  \"format\": \"corsgate-decisions/1\"\n}", false),
+            (
+                br#"{"format":"corsgate-decisions/1","origin":"https://a"#,
+                false,
+            ),
             (b"", false),
             (b"\x1f\x8b", false),
         ] {
