@@ -283,7 +283,7 @@ async fn hostile_values_are_clipped_and_escaped() {
             .body(http_body_util::Full::new(bytes::Bytes::new()))
             .unwrap();
         let resp = client
-            .request(req.map(|b| http_body_util::BodyExt::boxed(b)))
+            .request(req.map(http_body_util::BodyExt::boxed))
             .await
             .unwrap();
         assert!(resp.status().is_client_error() || resp.status().is_success());

@@ -179,7 +179,7 @@ max_age = 600
     assert_eq!(lines, 5);
     gw.shutdown().await;
 
-    let read = corsgate::infer::read(&[log.clone()], &[], false).unwrap();
+    let read = corsgate::infer::read(std::slice::from_ref(&log), &[], false).unwrap();
     assert_eq!(read.observed.len(), 4, "{:?}", read.notes);
     assert!(read
         .notes
