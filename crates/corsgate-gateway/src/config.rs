@@ -16,7 +16,6 @@ use toml::Spanned;
 use corsgate_core::PolicyError;
 
 use crate::cors::RoutePolicy;
-use crate::declog::{DecisionLogConfig, Destination};
 
 /// One configuration problem, located in the file when possible.
 ///
@@ -320,6 +319,35 @@ impl Default for Timeouts {
         }
     }
 }
+
+/// The decision log's format (`declog.rs` writes it): every line names it
+/// in its first key; `corsgate infer` refuses any other.
+pub const FORMAT: &str = "corsgate-decisions/1";
+
+/// Where the log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The gateway's standard error (beside its own log).
+    Stderr,
+    /// The gateway's standard output.
+    Stdout,
+    /// A file, appended to (relative paths are relative to the
+    /// configuration file).
+    File(PathBuf),
+}
+
+/// `[decision_log]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionLogConfig {
+    /// Where the lines go.
+    pub destination: Destination,
+    /// The most bytes of lines waiting for the writer; more are dropped and
+    /// counted.
+    pub buffer: usize,
+}
+
+/// The default queue bound: 1 MiB of lines.
+pub const DEFAULT_BUFFER: usize = 1 << 20;
 
 /// TLS termination settings (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -997,20 +1025,20 @@ fn decision_log(cx: &mut Ctx<'_>, d: &FileDecisionLog) -> Option<DecisionLogConf
         p => Destination::File(PathBuf::from(p)),
     };
     if let Some(f) = &d.format {
-        if f.get_ref() != crate::declog::FORMAT {
+        if f.get_ref() != FORMAT {
             cx.err(
                 Some(f.span()),
                 format!(
                     "decision_log.format {:?}: this gateway writes only {:?}",
                     f.get_ref(),
-                    crate::declog::FORMAT
+                    FORMAT
                 ),
             );
             ok = false;
         }
     }
     let buffer = match &d.buffer {
-        None => crate::declog::DEFAULT_BUFFER,
+        None => DEFAULT_BUFFER,
         Some(b) => {
             let (min, max) = (4096i64, 1i64 << 30);
             let n = *b.get_ref();
@@ -1021,7 +1049,7 @@ fn decision_log(cx: &mut Ctx<'_>, d: &FileDecisionLog) -> Option<DecisionLogConf
                 );
                 ok = false;
             }
-            usize::try_from(n).unwrap_or(crate::declog::DEFAULT_BUFFER)
+            usize::try_from(n).unwrap_or(DEFAULT_BUFFER)
         }
     };
     ok.then_some(DecisionLogConfig {

@@ -21,7 +21,6 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 
@@ -32,41 +31,13 @@ use corsgate_core::safelist::{
 use corsgate_core::{HeaderList, Profile, RequestKind};
 use http::header::{self, HeaderMap, HeaderName};
 
+use crate::config::{DecisionLogConfig, Destination, FORMAT};
 use crate::logging::clip;
 use crate::metrics::Metrics;
-
-/// The format every line names in its first key; `corsgate infer` refuses
-/// any other.
-pub const FORMAT: &str = "corsgate-decisions/1";
 
 /// The most names listed in one of a line's lists; the rest are counted in
 /// the list's `…_omitted` key.
 pub const MAX_NAMES: usize = 64;
-
-/// Where the log goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// The gateway's standard error (beside its own log).
-    Stderr,
-    /// The gateway's standard output.
-    Stdout,
-    /// A file, appended to (relative paths are relative to the
-    /// configuration file).
-    File(PathBuf),
-}
-
-/// `[decision_log]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecisionLogConfig {
-    /// Where the lines go.
-    pub destination: Destination,
-    /// The most bytes of lines waiting for the writer; more are dropped and
-    /// counted.
-    pub buffer: usize,
-}
-
-/// The default queue bound: 1 MiB of lines.
-pub const DEFAULT_BUFFER: usize = 1 << 20;
 
 /// The open log: the proxy side of the queue.
 #[derive(Debug)]

@@ -225,7 +225,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         None => None,
         Some(c) => Some(declog::DecisionLog::open(c, metrics.clone()).map_err(|e| {
             GatewayError::DecisionLog(match &c.destination {
-                declog::Destination::File(p) => format!("cannot open {}: {e}", p.display()),
+                config::Destination::File(p) => format!("cannot open {}: {e}", p.display()),
                 _ => e.to_string(),
             })
         })?),
