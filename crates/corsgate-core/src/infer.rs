@@ -34,11 +34,11 @@ use std::fmt::{self, Write as _};
 
 use http::{HeaderMap, Method};
 
-use crate::browser::safelist::is_forbidden_response_header;
 use crate::decision::Action as Decided;
 use crate::policy::{Policy, PolicyConfig, PolicyErrors};
 use crate::safelist::{
-    is_forbidden_request_header, is_safelisted_response_header, unsafe_request_header_names,
+    is_forbidden_request_header, is_forbidden_response_header, is_safelisted_response_header,
+    unsafe_request_header_names,
 };
 use crate::{Browser, Credentials, HeaderList, Origin, Profile, Request, Response};
 

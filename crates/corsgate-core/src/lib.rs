@@ -97,8 +97,9 @@ pub mod response {
 /// CORS-safelisted and forbidden methods and headers.
 pub mod safelist {
     pub use crate::browser::safelist::{
-        check_request_header, is_forbidden_request_header, is_safelisted_response_header,
-        mime_essence, parse_single_range, request_headers_value, unsafe_request_header_names,
+        check_request_header, is_browser_added_request_header, is_forbidden_request_header,
+        is_forbidden_response_header, is_safelisted_response_header, mime_essence,
+        parse_single_range, request_headers_value, unsafe_request_header_names,
         unsafe_request_header_names_in, ByteRange, UnsafeHeader, UnsafeReason,
     };
 }

@@ -320,6 +320,35 @@ impl Default for Timeouts {
     }
 }
 
+/// The decision log's format (`declog.rs` writes it): every line names it
+/// in its first key; `corsgate infer` refuses any other.
+pub(crate) const FORMAT: &str = "corsgate-decisions/1";
+
+/// Where the log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// The gateway's standard error (beside its own log).
+    Stderr,
+    /// The gateway's standard output.
+    Stdout,
+    /// A file, appended to (relative paths are relative to the
+    /// configuration file).
+    File(PathBuf),
+}
+
+/// `[decision_log]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DecisionLogConfig {
+    /// Where the lines go.
+    pub destination: Destination,
+    /// The most bytes of lines waiting for the writer; more are dropped and
+    /// counted.
+    pub buffer: usize,
+}
+
+/// The default queue bound: 1 MiB of lines.
+pub(crate) const DEFAULT_BUFFER: usize = 1 << 20;
+
 /// TLS termination settings (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TlsFiles {
@@ -363,6 +392,8 @@ pub struct GatewayConfig {
     /// Whether every route's shadow candidate is enforced instead of its
     /// policy (`serve --promote`; kept across reloads).
     pub(crate) promoted: bool,
+    /// The decision log (`[decision_log]`), if on.
+    pub(crate) decision_log: Option<DecisionLogConfig>,
 }
 
 // ---------------------------------------------------------------------------
@@ -389,7 +420,16 @@ struct FileConfig {
     #[serde(default)]
     timeouts: FileTimeouts,
     tls: Option<FileTls>,
+    decision_log: Option<FileDecisionLog>,
     routes: Spanned<Vec<FileRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDecisionLog {
+    path: Spanned<String>,
+    format: Option<Spanned<String>>,
+    buffer: Option<Spanned<i64>>,
 }
 
 fn yes() -> bool {
@@ -550,10 +590,20 @@ impl GatewayConfig {
             )]
         })?;
         let mut config = Self::parse(&text, Some(path))?;
-        // TLS files are relative to the configuration file.
+        // TLS files and the decision log are relative to the configuration
+        // file.
         if let (Some(tls), Some(dir)) = (config.tls.as_mut(), path.parent()) {
             tls.cert = dir.join(&tls.cert);
             tls.key = dir.join(&tls.key);
+        }
+        if let Some(DecisionLogConfig {
+            destination: Destination::File(p),
+            ..
+        }) = config.decision_log.as_mut()
+        {
+            if let Some(dir) = path.parent() {
+                *p = dir.join(&*p);
+            }
         }
         config.source = Some(path.to_path_buf());
         Ok(config)
@@ -729,6 +779,10 @@ impl GatewayConfig {
             worker_scheduling: l.worker_scheduling.unwrap_or(dl.worker_scheduling),
         };
 
+        let decision_log = raw
+            .decision_log
+            .as_ref()
+            .and_then(|d| decision_log(&mut cx, d));
         let mut routes = Vec::new();
         if raw.routes.get_ref().is_empty() {
             cx.err(
@@ -895,6 +949,7 @@ impl GatewayConfig {
             reload_poll,
             source: None,
             promoted: false,
+            decision_log,
         })
     }
 
@@ -936,8 +991,71 @@ impl GatewayConfig {
         if self.log_format != new.log_format || self.log_level != new.log_level {
             v.push("log_format/log_level");
         }
+        if self.decision_log != new.decision_log {
+            v.push("decision_log");
+        }
         v
     }
+}
+
+/// `[decision_log]`: `path` (a file, or `stderr`/`stdout`), `format` (only
+/// `corsgate-decisions/1`), `buffer` (bytes of lines queued before lines
+/// are dropped and counted).
+fn decision_log(cx: &mut Ctx<'_>, d: &FileDecisionLog) -> Option<DecisionLogConfig> {
+    let mut ok = true;
+    let destination = match d.path.get_ref().as_str() {
+        "stderr" => Destination::Stderr,
+        "stdout" => Destination::Stdout,
+        "" => {
+            cx.err(
+                Some(d.path.span()),
+                "decision_log.path is empty: a file, \"stderr\" or \"stdout\"",
+            );
+            ok = false;
+            Destination::Stderr
+        }
+        p if p.bytes().any(|b| b.is_ascii_control()) => {
+            cx.err(
+                Some(d.path.span()),
+                "decision_log.path has a control character",
+            );
+            ok = false;
+            Destination::Stderr
+        }
+        p => Destination::File(PathBuf::from(p)),
+    };
+    if let Some(f) = &d.format {
+        if f.get_ref() != FORMAT {
+            cx.err(
+                Some(f.span()),
+                format!(
+                    "decision_log.format {:?}: this gateway writes only {:?}",
+                    f.get_ref(),
+                    FORMAT
+                ),
+            );
+            ok = false;
+        }
+    }
+    let buffer = match &d.buffer {
+        None => DEFAULT_BUFFER,
+        Some(b) => {
+            let (min, max) = (4096i64, 1i64 << 30);
+            let n = *b.get_ref();
+            if n < min || n > max {
+                cx.err(
+                    Some(b.span()),
+                    format!("decision_log.buffer = {n}: must be between {min} and {max} bytes"),
+                );
+                ok = false;
+            }
+            usize::try_from(n).unwrap_or(DEFAULT_BUFFER)
+        }
+    };
+    ok.then_some(DecisionLogConfig {
+        destination,
+        buffer,
+    })
 }
 
 fn addr(cx: &mut Ctx<'_>, v: &Spanned<String>) -> Option<SocketAddr> {
@@ -991,6 +1109,75 @@ host = "API.example.com"
 origins = ["https://app.example.com"]
 credentials = true
 "#;
+
+    /// `[decision_log]`: off by default; a path, `stderr` or `stdout`; the
+    /// one format; a bounded buffer; each error on its value.
+    #[test]
+    fn the_decision_log_is_configured_and_located() {
+        let with = |v: &str| {
+            GatewayConfig::from_toml(
+                &GOOD.replace("[timeouts]", &format!("[decision_log]\n{v}\n[timeouts]")),
+            )
+        };
+        assert_eq!(GatewayConfig::from_toml(GOOD).unwrap().decision_log, None);
+        for (text, want) in [
+            ("path = \"stderr\"", Destination::Stderr),
+            ("path = \"stdout\"", Destination::Stdout),
+            (
+                "path = \"logs/d.jsonl\"\nformat = \"corsgate-decisions/1\"",
+                Destination::File("logs/d.jsonl".into()),
+            ),
+        ] {
+            let c = with(text).unwrap().decision_log.unwrap();
+            assert_eq!((c.destination, c.buffer), (want, 1 << 20), "{text}");
+        }
+        assert_eq!(
+            with("path = \"stderr\"\nbuffer = 4096")
+                .unwrap()
+                .decision_log
+                .unwrap()
+                .buffer,
+            4096
+        );
+        // (text, line, column, message part)
+        for (text, line, column, part) in [
+            ("path = \"\"", 7, 8, "is empty"),
+            ("path = \"a\\nb\"", 7, 8, "control character"),
+            (
+                "path = \"stderr\"\nformat = \"corsgate-decisions/2\"",
+                8,
+                10,
+                "writes only \"corsgate-decisions/1\"",
+            ),
+            ("path = \"stderr\"\nbuffer = 10", 8, 10, "between 4096"),
+            ("path = \"stderr\"\nbuffer = -1", 8, 10, "between 4096"),
+            (
+                "format = \"corsgate-decisions/1\"",
+                6,
+                1,
+                "missing field `path`",
+            ),
+            (
+                "path = \"stderr\"\nlevel = 1",
+                8,
+                1,
+                "unknown field `level`",
+            ),
+        ] {
+            let e = with(text).unwrap_err();
+            assert_eq!(
+                (e[0].line, e[0].column),
+                (Some(line), Some(column)),
+                "{text}: {e:?}"
+            );
+            assert!(e[0].message().contains(part), "{text}: {}", e[0]);
+        }
+        // A change needs a restart.
+        let a = with("path = \"stderr\"").unwrap();
+        let b = with("path = \"stdout\"").unwrap();
+        assert!(a.restart_only_changes(&b).contains(&"decision_log"));
+        assert!(a.restart_only_changes(&a.clone()).is_empty());
+    }
 
     /// `timeouts.upstream_read` is read, defaults to 60 s and must be more
     /// than zero (was in `tests/hostile_upstream.rs`).

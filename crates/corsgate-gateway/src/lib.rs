@@ -55,6 +55,7 @@ mod cli;
 mod config;
 mod connection;
 mod cors;
+mod declog;
 pub mod demo;
 mod error;
 mod fdlimit;
@@ -130,6 +131,8 @@ pub enum GatewayError {
     Bind(SocketAddr, std::io::Error),
     /// The TLS certificate or key could not be loaded.
     Tls(String),
+    /// The decision log (`[decision_log]`) could not be opened.
+    DecisionLog(String),
 }
 
 impl fmt::Display for GatewayError {
@@ -137,6 +140,7 @@ impl fmt::Display for GatewayError {
         match self {
             GatewayError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             GatewayError::Tls(e) => write!(f, "TLS: {e}"),
+            GatewayError::DecisionLog(e) => write!(f, "decision log: {e}"),
         }
     }
 }
@@ -217,10 +221,20 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     let timeouts = config.timeouts.clone();
     let poll = config.reload_poll;
     let source = config.source.clone();
+    let decision_log = match &config.decision_log {
+        None => None,
+        Some(c) => Some(declog::DecisionLog::open(c, metrics.clone()).map_err(|e| {
+            GatewayError::DecisionLog(match &c.destination {
+                config::Destination::File(p) => format!("cannot open {}: {e}", p.display()),
+                _ => e.to_string(),
+            })
+        })?),
+    };
     let shared = Arc::new(runtime::Shared {
         runtime: ArcSwap::from_pointee(runtime::Runtime::new(config)),
         metrics: metrics.clone(),
         decisions: std::sync::OnceLock::new(),
+        decision_log,
     });
     let reloader = Arc::new(Reloader::new(shared.clone(), source.clone()));
     let mut other_tasks = Vec::new();

@@ -87,6 +87,10 @@ pub struct Metrics {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     client_timeouts: [AtomicU64; 3],
+    /// Whether `[decision_log]` is on (its counters are written only then).
+    decision_log: std::sync::atomic::AtomicBool,
+    decision_log_written: AtomicU64,
+    decision_log_dropped: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -102,6 +106,9 @@ impl Default for Metrics {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             client_timeouts: Default::default(),
+            decision_log: Default::default(),
+            decision_log_written: AtomicU64::new(0),
+            decision_log_dropped: AtomicU64::new(0),
         }
     }
 }
@@ -192,6 +199,26 @@ impl Metrics {
             ClientTimeout::Body => 2,
         };
         self.client_timeouts[i].fetch_add(1, Relaxed);
+    }
+    /// The decision log was opened.
+    pub(crate) fn decision_log_on(&self) {
+        self.decision_log.store(true, Relaxed);
+    }
+    /// Decision log lines written.
+    pub(crate) fn decision_log_written(&self, n: u64) {
+        self.decision_log_written.fetch_add(n, Relaxed);
+    }
+    /// Decision log lines dropped (queue full, or the write failed).
+    pub(crate) fn decision_log_dropped(&self, n: u64) {
+        self.decision_log_dropped.fetch_add(n, Relaxed);
+    }
+    /// Decision log lines dropped so far.
+    pub fn decision_log_dropped_total(&self) -> u64 {
+        self.decision_log_dropped.load(Relaxed)
+    }
+    /// Decision log lines written so far.
+    pub fn decision_log_written_total(&self) -> u64 {
+        self.decision_log_written.load(Relaxed)
     }
     /// A configuration reload was applied or refused.
     pub(crate) fn reload(&self, ok: bool) {
@@ -286,6 +313,22 @@ impl Metrics {
             writeln!(
                 s,
                 "corsgate_shadow_disagreements_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}"
+            )?;
+        }
+        if self.decision_log.load(Relaxed) {
+            writeln!(s, "# HELP corsgate_decision_log_lines_total Decision log lines written ([decision_log]).")?;
+            writeln!(s, "# TYPE corsgate_decision_log_lines_total counter")?;
+            writeln!(
+                s,
+                "corsgate_decision_log_lines_total {}",
+                self.decision_log_written.load(Relaxed)
+            )?;
+            writeln!(s, "# HELP corsgate_decision_log_dropped_total Decision log lines dropped because the writer was behind by the whole buffer, or the write failed (never written, always counted).")?;
+            writeln!(s, "# TYPE corsgate_decision_log_dropped_total counter")?;
+            writeln!(
+                s,
+                "corsgate_decision_log_dropped_total {}",
+                self.decision_log_dropped.load(Relaxed)
             )?;
         }
         writeln!(s, "# HELP corsgate_upstream_cors_disagreements_total Upstream responses whose CORS headers differed from the policy's (replaced).")?;

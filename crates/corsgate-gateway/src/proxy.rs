@@ -16,6 +16,7 @@ use crate::body::GatewayBody;
 use crate::config::{Route, Upstream, UpstreamProtocol};
 use crate::connection::{within_deadline, Answer, ClientSideBase};
 use crate::cors::{is_cors_response_header, kind_label, Verdict};
+use crate::declog;
 use crate::forward::{is_plain, remove_hop_by_hop, ClientSide};
 use crate::h1client;
 use crate::metrics::UpstreamError;
@@ -148,6 +149,7 @@ async fn route_and_forward(
         return local(StatusCode::NOT_FOUND, "corsgate: no route for this path\n");
     };
 
+    let mut pending = None;
     let verdict = match &route.policy {
         None => {
             metrics.undecided("cors_off");
@@ -156,6 +158,18 @@ async fn route_and_forward(
         Some(policy) => {
             let v = policy.decide(req.method(), req.headers());
             metrics.decision(kind_label(v.kind()), v.allowed(), v.reason_code());
+            if shared.decision_log.is_some() {
+                pending = declog::Pending::new(declog::Request {
+                    route: &route.path,
+                    host: host_value.as_ref().map_or(&[][..], |h| h.as_bytes()),
+                    path: &path,
+                    method: req.method(),
+                    headers: req.headers(),
+                    kind: v.kind(),
+                    allowed: v.allowed(),
+                    reason: v.reason_code(),
+                });
+            }
             if let Some(d) = v.disagreement() {
                 metrics.shadow(d);
                 log_shadow(&req, route, d);
@@ -180,6 +194,7 @@ async fn route_and_forward(
                 // Answered here: preflights never reach the upstream.
                 let mut resp = local(status, "");
                 v.apply_to(resp.headers_mut());
+                log_decision(shared, pending, &resp, false);
                 return resp;
             }
             Some(v)
@@ -193,7 +208,9 @@ async fn route_and_forward(
         Some(Ok(uri)) => *req.uri_mut() = uri,
         Some(Err(_)) => {
             metrics.undecided("bad_request");
-            return local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+            let resp = local(StatusCode::BAD_REQUEST, "corsgate: bad request target\n");
+            log_decision(shared, pending, &resp, true);
+            return resp;
         }
     }
     let side = ClientSide {
@@ -204,13 +221,34 @@ async fn route_and_forward(
     // A switch with a body (an `h2c` upgrade of a POST) goes the ordinary
     // way, its upgrade headers dropped as hop-by-hop: its body is never lost.
     if tunnel::is_upgrade(&req) && http_body::Body::is_end_stream(req.body()) {
-        return upgrade(shared, rt, route, client, &side, req, verdict, start).await;
+        let resp = upgrade(shared, rt, route, client, &side, req, verdict, start).await;
+        log_decision(shared, pending, &resp, true);
+        return resp;
     }
     let mut resp = forward(shared, rt, route, client, &side, req, start).await;
     if let Some(v) = verdict {
         replace_cors_headers(shared, route, &mut resp, v);
     }
+    log_decision(shared, pending, &resp, true);
     resp
+}
+
+/// Writes a decided request's line to the decision log (when it is on and
+/// the request was CORS): `with_headers` for an actual request's answer,
+/// whose header names are the candidates for exposure.
+fn log_decision(
+    shared: &Shared,
+    pending: Option<declog::Pending>,
+    resp: &Response<GatewayBody>,
+    with_headers: bool,
+) {
+    if let (Some(p), Some(log)) = (pending, shared.decision_log.as_ref()) {
+        p.finish(
+            log,
+            resp.status().as_u16(),
+            with_headers.then(|| resp.headers()),
+        );
+    }
 }
 
 /// A protocol switch (WebSocket): refused when the route's policy does not

@@ -84,6 +84,9 @@ pub(crate) struct Shared {
     /// `serve --demo`, [`crate::DemoGateway::decisions`]); unset, it costs
     /// a request one load.
     pub decisions: OnceLock<tokio::sync::broadcast::Sender<Decided>>,
+    /// The decision log (`[decision_log]`), if on; opened at start (a
+    /// reload that changes it needs a restart).
+    pub decision_log: Option<crate::declog::DecisionLog>,
 }
 
 /// One CORS decision of the gateway, for a watcher.

@@ -336,21 +336,7 @@ fn refused_target(from: &str, r: &Response) -> bool {
 
 /// Headers the browser adds by itself (not script), ignoring the safelisted ones.
 pub(crate) fn browser_added(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.starts_with("sec-")
-        || n.starts_with(':')
-        || matches!(
-            n.as_str(),
-            "user-agent"
-                | "priority"
-                | "pragma"
-                | "cache-control"
-                | "dnt"
-                | "upgrade-insecure-requests"
-                | "if-none-match"
-                | "if-modified-since"
-                | "x-client-data"
-        )
+    corsgate_core::safelist::is_browser_added_request_header(name)
 }
 
 fn is_safelisted_name(name: &str) -> bool {

@@ -14,6 +14,10 @@
 //!
 //! Same-origin requests, navigations and `no-cors` loads are not CORS and
 //! are skipped; every entry is counted.
+//!
+//! The gateway's decision log (`corsgate-decisions/1`) is read beside HARs
+//! ([`declog`]): a file is one when its first line says so, or when given
+//! with `--decision-log`; its requests join the HARs' in one proposal.
 
 use std::path::PathBuf;
 
@@ -22,13 +26,24 @@ use corsgate_core::policy::PolicyConfig;
 
 use crate::har::{self, browser_added, Entry, EntrySink, HarError};
 
+pub mod declog;
+
 /// What `corsgate infer` was asked.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InferArgs {
-    /// HAR files (several front-ends' recordings may be given), plain or
-    /// gzip-compressed; `-` for standard input.
-    #[arg(required = true)]
+    /// HAR files (several front-ends' recordings may be given) or gateway
+    /// decision logs (told by their first line), plain or gzip-compressed;
+    /// `-` for standard input.
+    #[arg(required_unless_present = "decision_logs")]
     pub files: Vec<PathBuf>,
+    /// A gateway decision log (`corsgate-decisions/1`, `[decision_log]` of
+    /// `corsgate serve`), read as one whatever its first line.
+    #[arg(long = "decision-log", value_name = "FILE")]
+    pub decision_logs: Vec<PathBuf>,
+    /// Also propose the requests a decision log shows refused (left out by
+    /// default: anyone can make the gateway refuse a request).
+    #[arg(long)]
+    pub include_refused: bool,
     /// The policy in force today (TOML): also print what it allows that the
     /// proposal refuses.
     #[arg(long, value_name = "POLICY.toml")]
@@ -47,6 +62,8 @@ pub struct InferArgs {
 pub enum InferCmdError {
     /// A HAR file could not be read.
     Har(HarError),
+    /// A decision log could not be read, or is of an unknown format version.
+    DecisionLog(String),
     /// The current policy could not be read.
     Against(String),
     /// A pattern is refused, or the proposal did not validate.
@@ -57,6 +74,7 @@ impl std::fmt::Display for InferCmdError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InferCmdError::Har(e) => e.fmt(f),
+            InferCmdError::DecisionLog(e) => f.write_str(e),
             InferCmdError::Against(e) => f.write_str(e),
             InferCmdError::Infer(e) => e.fmt(f),
         }
@@ -164,22 +182,53 @@ fn observe(file: &str, index: usize, e: &Entry<'_>, tally: &mut Tally) -> Option
     Some(o)
 }
 
-/// Reads every file's requests.
-pub fn read(files: &[PathBuf]) -> Result<Traffic, HarError> {
+/// Reads every file's requests (HARs, decision logs told by their first
+/// line, and `decision_logs` read as logs whatever they start with).
+pub fn read(
+    files: &[PathBuf],
+    decision_logs: &[PathBuf],
+    include_refused: bool,
+) -> Result<Traffic, InferCmdError> {
     let mut traffic = Traffic::default();
     let (mut exposes_any, mut credentials_unknown, mut exposed_unknown) = (0, 0, 0);
-    for f in files {
+    let mut logs = declog::Tally::default();
+    let inputs = files
+        .iter()
+        .map(|f| (f, false))
+        .chain(decision_logs.iter().map(|f| (f, true)));
+    for (f, is_log) in inputs {
+        let mut raw = har::open(f).map_err(InferCmdError::Har)?;
+        let head =
+            declog::head(&mut raw).map_err(|e| InferCmdError::Har(HarError::Io(f.clone(), e)))?;
+        let is_log = is_log || declog::looks_like(&head);
+        let input = std::io::BufReader::new(std::io::Read::chain(std::io::Cursor::new(head), raw));
+        let file = f.display().to_string();
+        if is_log {
+            declog::read(
+                &file,
+                input,
+                include_refused,
+                &mut traffic.observed,
+                &mut logs,
+            )
+            .map_err(|e| match e {
+                declog::Fatal::Io(m) | declog::Fatal::Version(m) => InferCmdError::DecisionLog(m),
+            })?;
+            continue;
+        }
         let mut sink = Sink {
-            file: f.display().to_string(),
+            file,
             traffic: &mut traffic,
             index: 0,
             tally: Tally::default(),
         };
-        har::read_entries(har::open(f)?, &mut sink)?;
+        har::read_entries(input, &mut sink).map_err(InferCmdError::Har)?;
         exposes_any += sink.tally.exposes_any;
         credentials_unknown += sink.tally.credentials_unknown;
         exposed_unknown += sink.tally.exposed_unknown;
     }
+    traffic.entries += logs.lines;
+    exposes_any += logs.exposed_any;
     if credentials_unknown > 0 {
         traffic.notes.push(format!(
             "{credentials_unknown} request(s) carried no cookie but were answered with Access-Control-Allow-Credentials: true; a HAR does not record whether the page fetched them with credentials: 'include' (which needs credentials = true even without cookies). Only a carried cookie counts here. A shadow run cannot settle it (the gateway does not see the credentials mode: a candidate without credentials counts headers_differ on every such request, whatever the page does); the page can: look for credentials: 'include' or withCredentials in its code, or run it against a gateway enforcing this proposal, where Chromium refuses such a fetch because Access-Control-Allow-Credentials is not 'true' while the request's credentials mode is 'include'"
@@ -195,13 +244,55 @@ pub fn read(files: &[PathBuf]) -> Result<Traffic, HarError> {
             "{exposes_any} answer(s) exposed every header (`*`): which of them script read is not in a HAR, so none was added; list the ones the page reads in expose_headers"
         ));
     }
+    traffic.notes.extend(decision_log_notes(&logs));
     Ok(traffic)
+}
+
+/// The notes on what decision logs showed and the proposal leaves out.
+fn decision_log_notes(logs: &declog::Tally) -> Vec<String> {
+    const LISTED: usize = 20;
+    let list = |v: &[String]| {
+        let mut s: Vec<&str> = v.iter().take(LISTED).map(String::as_str).collect();
+        let more = v.len().saturating_sub(LISTED);
+        let more = (more > 0).then(|| format!("and {more} more"));
+        s.extend(more.as_deref());
+        s.join("; ")
+    };
+    let mut notes = Vec::new();
+    if !logs.malformed.is_empty() {
+        notes.push(format!(
+            "{} malformed decision log line(s) were not read, so the requests they record are not in this proposal: {}",
+            logs.malformed.len(),
+            list(&logs.malformed)
+        ));
+    }
+    if !logs.refused.is_empty() {
+        notes.push(format!(
+            "{} request(s) the gateway refused are not proposed (anyone can send one; --include-refused proposes them): {}",
+            logs.refused.len(),
+            list(&logs.refused)
+        ));
+    }
+    if !logs.clipped.is_empty() {
+        notes.push(format!(
+            "{} decision log line(s) hold a value the gateway clipped or names it omitted (over its bounds), so they are not the request as sent and are not proposed: {}",
+            logs.clipped.len(),
+            list(&logs.clipped)
+        ));
+    }
+    if logs.same_origin > 0 {
+        notes.push(format!(
+            "{} decision log line(s) came from the site's own origin (the Origin's host and port are the request's Host) and need no CORS",
+            logs.same_origin
+        ));
+    }
+    notes
 }
 
 /// Runs `corsgate infer`: the proposal and, with `--against`, what the
 /// current policy allows that it refuses.
 pub fn run(args: &InferArgs) -> Result<(Inference, Traffic, Option<PolicyConfig>), InferCmdError> {
-    let traffic = read(&args.files).map_err(InferCmdError::Har)?;
+    let traffic = read(&args.files, &args.decision_logs, args.include_refused)?;
     for p in &args.patterns {
         if let Some(why) = pattern_over_public_suffix(p) {
             return Err(InferCmdError::Infer(

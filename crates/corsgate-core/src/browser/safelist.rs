@@ -422,6 +422,29 @@ pub fn is_forbidden_request_header(name: &str, value: &[u8]) -> bool {
     false
 }
 
+/// Request headers a browser adds by itself (`User-Agent`, `Sec-*`,
+/// `Priority`, conditional and cache headers of its own…): seen on the wire
+/// but not set by script, so they are never what a policy must allow. Used
+/// where traffic is read without knowing what script set (a HAR recording,
+/// the gateway's decision log).
+pub fn is_browser_added_request_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("sec-")
+        || n.starts_with(':')
+        || matches!(
+            n.as_str(),
+            "user-agent"
+                | "priority"
+                | "pragma"
+                | "cache-control"
+                | "dnt"
+                | "upgrade-insecure-requests"
+                | "if-none-match"
+                | "if-modified-since"
+                | "x-client-data"
+        )
+}
+
 /// Response headers script can read from any CORS response.
 pub(crate) const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
     "cache-control",
@@ -441,7 +464,7 @@ pub fn is_safelisted_response_header(name: &str) -> bool {
 }
 
 /// `Set-Cookie` and `Set-Cookie2`: never readable by script.
-pub(crate) fn is_forbidden_response_header(name: &str) -> bool {
+pub fn is_forbidden_response_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("set-cookie") || name.eq_ignore_ascii_case("set-cookie2")
 }
 
