@@ -753,7 +753,7 @@ pub struct ParsedRequest<'h> {
     several_origins: bool,
     key: OriginKey,
     /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
-    preflight: Option<PreflightRequest<'h>>,
+    preflight: Option<PreflightAsk<'h>>,
 }
 
 impl fmt::Debug for ParsedRequest<'_> {
@@ -767,7 +767,7 @@ impl fmt::Debug for ParsedRequest<'_> {
 }
 
 /// A preflight's own request headers, read once.
-struct PreflightRequest<'h> {
+struct PreflightAsk<'h> {
     /// The requested method and its lookup key; `None` when the header is
     /// repeated or not a method name.
     method: Option<(&'h HeaderValue, u64)>,
@@ -889,14 +889,14 @@ impl<'h> ParsedRequest<'h> {
     }
 
     #[inline(always)]
-    fn preflight(headers: &'h HeaderMap) -> Option<PreflightRequest<'h>> {
+    fn preflight(headers: &'h HeaderMap) -> Option<PreflightAsk<'h>> {
         let mut acrm = headers
             .get_all(header::ACCESS_CONTROL_REQUEST_METHOD)
             .iter();
         let first = acrm.next()?;
         let method = (acrm.next().is_none() && is_token(first.as_bytes()))
             .then(|| (first, hash_bytes(first.as_bytes())));
-        Some(PreflightRequest {
+        Some(PreflightAsk {
             method,
             requested: OnceCell::new(),
         })
@@ -1047,7 +1047,7 @@ impl Policy {
     #[inline]
     fn check_method<'a, 'h: 'a>(
         &'a self,
-        pf: &PreflightRequest<'h>,
+        pf: &PreflightAsk<'h>,
     ) -> Result<&'a HeaderValue, Reason> {
         let Some((method, key)) = pf.method else {
             return Err(Reason::MethodMalformed);
@@ -1065,7 +1065,7 @@ impl Policy {
     fn check_requested<'r, 'h>(
         &self,
         request: &ParsedRequest<'h>,
-        pf: &'r PreflightRequest<'h>,
+        pf: &'r PreflightAsk<'h>,
     ) -> Result<&'r RequestedNames<'h>, Reason> {
         let r = pf
             .requested
@@ -1153,7 +1153,7 @@ impl Policy {
     fn answer<'h>(
         &self,
         request: &ParsedRequest<'h>,
-        pf: &PreflightRequest<'h>,
+        pf: &PreflightAsk<'h>,
         debug: bool,
     ) -> Answer<'_> {
         // `Ok(None)`: allowed by a pattern, answered with the request's own value.
@@ -1175,7 +1175,7 @@ impl Policy {
     fn preflight<'h>(
         &self,
         request: &ParsedRequest<'h>,
-        pf: &PreflightRequest<'h>,
+        pf: &PreflightAsk<'h>,
         matched: Result<Option<HeaderValue>, Reason>,
         debug: bool,
     ) -> Answer<'_> {
