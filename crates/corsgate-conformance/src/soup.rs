@@ -66,10 +66,8 @@ impl Soup {
         case: &Case,
         api: Api,
     ) -> Result<(Observation, Option<Verdict>), String> {
-        match soup_reading(case) {
-            Some(read) => Engine(self.0).run(site, &read, api),
-            None => Engine(self.0).run(site, case, api),
-        }
+        let read = soup_reading(case);
+        Engine(self.0).run(site, read.as_ref().unwrap_or(case), api)
     }
 
     /// Whether libsoup's reading changes what the engine predicts for this
