@@ -420,7 +420,9 @@ impl Gateway {
             let Some(rest) = line.strip_prefix("corsgate_shadow_disagreements_total{") else {
                 continue;
             };
-            let (labels, n) = rest.split_once("} ").unwrap_or_default();
+            let (labels, n) = rest
+                .split_once("} ")
+                .expect("a metric line: {labels} value");
             let label = |k: &str| {
                 labels
                     .split(',')
@@ -430,7 +432,7 @@ impl Gateway {
             };
             out.insert(
                 (label("kind"), label("reason")),
-                n.trim().parse().unwrap_or(0),
+                n.trim().parse().expect("a count"),
             );
         }
         out
