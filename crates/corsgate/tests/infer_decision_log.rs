@@ -402,3 +402,111 @@ fn a_log_and_a_har_give_the_union_and_logs_are_found_in_every_form() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Hostile lines (a hand-edited or forged log): each is refused with a note
+/// at its `file:line` saying what is wrong, and nothing of it is proposed.
+/// `https://evil.example` and `x-evil` mark what must never be proposed.
+#[test]
+fn hostile_lines_are_refused_with_a_located_note() {
+    let d = dir("hostile");
+    let evil = |edit: Value| line(edit).into_bytes();
+    // `line` with `"method":"GET"` replaced: raw JSON serde_json::json! cannot write.
+    let raw = |with: &[u8]| {
+        let base = line(json!({"origin": "https://evil.example"}));
+        let (a, b) = base.split_once(r#""method":"GET""#).unwrap();
+        [a.as_bytes(), with, b.as_bytes()].concat()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "invalid UTF-8",
+            raw(b"\"method\":\"GET\xff\""),
+            "invalid unicode code point",
+        ),
+        (
+            "a raw NUL",
+            raw(b"\"method\":\"G\0T\""),
+            "control character",
+        ),
+        (
+            "an escaped NUL in the origin",
+            evil(json!({"origin": "https://evil.example\u{0}"})),
+            "not a valid serialized origin",
+        ),
+        (
+            "a repeated key",
+            raw(br#""method":"GET","origin":"https://app.example.com""#),
+            "duplicate field `origin`",
+        ),
+        (
+            "a negative count",
+            raw(br#""method":"GET","request_headers_omitted":-1"#),
+            "invalid value",
+        ),
+        (
+            "a count over u64",
+            raw(br#""method":"GET","request_headers_omitted":18446744073709551616"#),
+            "invalid type",
+        ),
+        (
+            "a count out of f64's range",
+            raw(br#""method":"GET","request_headers_omitted":1e400"#),
+            "number out of range",
+        ),
+        ("a lone surrogate", raw(br#""method":"G\ud800T""#), "escape"),
+        (
+            "an origin with a path",
+            evil(json!({"origin": "https://evil.example/app"})),
+            "not a valid serialized origin",
+        ),
+        (
+            "an origin with spaces",
+            evil(json!({"origin": "https://evil .example"})),
+            "not a valid serialized origin",
+        ),
+        (
+            "an origin of another scheme",
+            evil(json!({"origin": "ftp://evil.example"})),
+            "not an http(s) origin",
+        ),
+        (
+            "a header name with a space",
+            evil(
+                json!({"origin": "https://evil.example", "kind": "preflight", "method": "PUT", "request_headers": ["x evil"]}),
+            ),
+            "not one a browser sends",
+        ),
+        (
+            "an exposed name with a space",
+            evil(json!({"origin": "https://evil.example", "exposed": ["x evil"]})),
+            "not one a browser sends",
+        ),
+        (
+            "a method with a space",
+            evil(json!({"origin": "https://evil.example", "method": "PU T"})),
+            "not one a browser sends",
+        ),
+    ];
+    for (i, (what, bytes, note)) in cases.into_iter().enumerate() {
+        let f = d.join(format!("hostile{i}.jsonl"));
+        let mut bytes = bytes;
+        bytes.push(b'\n');
+        std::fs::write(&f, &bytes).unwrap();
+        let r = infer(&["--decision-log", f.to_str().unwrap()], None);
+        assert!(r.code == 0 || r.code == 1, "{what}: {}", r.stderr);
+        for key in ["origins", "methods", "request_headers", "expose_headers"] {
+            let v = values(&r.stdout, key);
+            assert!(
+                !v.iter().any(|v| v.contains("evil") || v.contains("PU")),
+                "{what}: {key} = {v:?}\n{}",
+                r.stdout
+            );
+        }
+        let at = format!("{}:1", f.display());
+        let located = r
+            .stdout
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(&at) && l.contains(note));
+        assert!(located, "{what}: no {at} … {note:?} in\n{}", r.stdout);
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
