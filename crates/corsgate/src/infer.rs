@@ -344,7 +344,17 @@ fn pattern_over_public_suffix(pattern: &str) -> Option<String> {
 pub fn render(inference: &Inference, traffic: &Traffic, current: Option<&PolicyConfig>) -> String {
     let mut out = inference.to_toml();
     for n in &traffic.notes {
-        out.push_str(&format!("# note: {n}\n"));
+        // A note may quote a log line's values (a refused origin): a
+        // control character in one must not end the comment.
+        out.push_str("# note: ");
+        for c in n.chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('\n');
     }
     if let Some(current) = current {
         let narrowings = inference.narrowings(current);

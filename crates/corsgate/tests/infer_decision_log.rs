@@ -510,3 +510,40 @@ fn hostile_lines_are_refused_with_a_located_note() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A value the notes quote (a refused line's origin and method) cannot end
+/// the `# note:` comment and write TOML into the proposal.
+#[test]
+fn a_note_quoting_a_line_stays_one_comment() {
+    let d = dir("inject");
+    let f = d.join("d.jsonl");
+    let text = [
+        line(json!({})),
+        line(
+            json!({"origin": "https://evil.example\ncredentials = true\n#", "decision": "refused"}),
+        ),
+        line(json!({"method": "GET\r\nmax_age = 1\n#", "decision": "refused"})),
+    ]
+    .join("\n");
+    std::fs::write(&f, text + "\n").unwrap();
+    let r = infer(&[f.to_str().unwrap()], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        values(&r.stdout, "credentials"),
+        Vec::<String>::new(),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        values(&r.stdout, "max_age"),
+        Vec::<String>::new(),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("2 request(s) the gateway refused"),
+        "{}",
+        r.stdout
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
