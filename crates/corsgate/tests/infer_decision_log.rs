@@ -208,30 +208,14 @@ fn each_line_shape_contributes_what_it_showed() {
         std::fs::write(&f, line(edit.clone()) + "\n").unwrap();
         let r = infer(&[f.to_str().unwrap()], None);
         assert!(r.code == 0 || r.code == 1, "{edit}: {}", r.stderr);
-        assert_eq!(
-            values(&r.stdout, "origins"),
-            *origins,
-            "{edit}\n{}",
-            r.stdout
-        );
-        assert_eq!(
-            values(&r.stdout, "methods"),
-            *methods,
-            "{edit}\n{}",
-            r.stdout
-        );
-        assert_eq!(
-            values(&r.stdout, "request_headers"),
-            *headers,
-            "{edit}\n{}",
-            r.stdout
-        );
-        assert_eq!(
-            values(&r.stdout, "expose_headers"),
-            *exposed,
-            "{edit}\n{}",
-            r.stdout
-        );
+        for (key, want) in [
+            ("origins", origins),
+            ("methods", methods),
+            ("request_headers", headers),
+            ("expose_headers", exposed),
+        ] {
+            assert_eq!(values(&r.stdout, key), *want, "{edit}: {key}\n{}", r.stdout);
+        }
         assert_eq!(
             values(&r.stdout, "credentials") == ["true"],
             credentials,
