@@ -250,33 +250,32 @@ pub fn read(
 
 /// The notes on what decision logs showed and the proposal leaves out.
 fn decision_log_notes(logs: &declog::Tally) -> Vec<String> {
-    const LISTED: usize = 20;
-    let list = |v: &[String]| {
-        let mut s: Vec<&str> = v.iter().take(LISTED).map(String::as_str).collect();
-        let more = v.len().saturating_sub(LISTED);
+    let list = |v: &declog::Listed| {
+        let mut s: Vec<&str> = v.first.iter().map(String::as_str).collect();
+        let more = v.count - v.first.len();
         let more = (more > 0).then(|| format!("and {more} more"));
         s.extend(more.as_deref());
         s.join("; ")
     };
     let mut notes = Vec::new();
-    if !logs.malformed.is_empty() {
+    if logs.malformed.count > 0 {
         notes.push(format!(
             "{} malformed decision log line(s) were not read, so the requests they record are not in this proposal: {}",
-            logs.malformed.len(),
+            logs.malformed.count,
             list(&logs.malformed)
         ));
     }
-    if !logs.refused.is_empty() {
+    if logs.refused.count > 0 {
         notes.push(format!(
             "{} request(s) the gateway refused are not proposed (anyone can send one; --include-refused proposes them): {}",
-            logs.refused.len(),
+            logs.refused.count,
             list(&logs.refused)
         ));
     }
-    if !logs.clipped.is_empty() {
+    if logs.clipped.count > 0 {
         notes.push(format!(
             "{} decision log line(s) hold a value the gateway clipped or names it omitted (over its bounds), so they are not the request as sent and are not proposed: {}",
-            logs.clipped.len(),
+            logs.clipped.count,
             list(&logs.clipped)
         ));
     }

@@ -106,19 +106,44 @@ struct Line {
     decision: String,
 }
 
+/// Lines of one sort left out: how many, and the first [`Listed::KEPT`] of
+/// them (anyone can make a gateway log refused lines by the million: the
+/// tally must not grow with them).
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// How many.
+    pub count: usize,
+    /// The first ones, each located.
+    pub first: Vec<String>,
+}
+
+impl Listed {
+    /// The most kept to be named.
+    pub const KEPT: usize = 20;
+
+    /// Counts one, keeping its description while fewer than [`Self::KEPT`]
+    /// are (`describe` is not called for the others).
+    pub fn push(&mut self, describe: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.len() < Self::KEPT {
+            self.first.push(describe());
+        }
+    }
+}
+
 /// What the lines of every log showed, beside the observed requests.
 #[derive(Debug, Default)]
 pub struct Tally {
     /// Lines read (blank ones left out).
     pub lines: usize,
     /// Malformed lines: `file:line: what is wrong`.
-    pub malformed: Vec<String>,
+    pub malformed: Listed,
     /// Refused requests left out: `file:line origin method`.
-    pub refused: Vec<String>,
+    pub refused: Listed,
     /// Same-origin lines left out.
     pub same_origin: usize,
     /// Lines with a clipped value or omitted names: `file:line`.
-    pub clipped: Vec<String>,
+    pub clipped: Listed,
     /// Answers that exposed every header (`*`).
     pub exposed_any: usize,
 }
@@ -155,7 +180,7 @@ pub fn read(
             tally.lines += 1;
             tally
                 .malformed
-                .push(format!("{at}: a line of {len} bytes (over {MAX_LINE})"));
+                .push(|| format!("{at}: a line of {len} bytes (over {MAX_LINE})"));
             continue;
         }
         let text = buf.trim_ascii();
@@ -166,7 +191,7 @@ pub fn read(
         if !complete && serde_json::from_slice::<serde_json::Value>(text).is_err() {
             tally
                 .malformed
-                .push(format!("{at}: the last line is cut short (no newline)"));
+                .push(|| format!("{at}: the last line is cut short (no newline)"));
             continue;
         }
         let line: Line = match serde_json::from_slice(text) {
@@ -174,7 +199,7 @@ pub fn read(
             Err(e) => {
                 tally
                     .malformed
-                    .push(format!("{at}: {}", describe(text, &e)));
+                    .push(|| format!("{at}: {}", describe(text, &e)));
                 continue;
             }
         };
@@ -185,10 +210,12 @@ pub fn read(
                     line.format
                 )));
             }
-            tally.malformed.push(format!(
-                "{at}: format {:?} is not a decision log format ({FORMAT:?})",
-                line.format
-            ));
+            tally.malformed.push(|| {
+                format!(
+                    "{at}: format {:?} is not a decision log format ({FORMAT:?})",
+                    line.format
+                )
+            });
             continue;
         }
         let preflight = match line.kind.as_str() {
@@ -197,7 +224,7 @@ pub fn read(
             k => {
                 tally
                     .malformed
-                    .push(format!("{at}: kind {k:?} (preflight or actual)"));
+                    .push(|| format!("{at}: kind {k:?} (preflight or actual)"));
                 continue;
             }
         };
@@ -207,13 +234,13 @@ pub fn read(
             "refused" => {
                 tally
                     .refused
-                    .push(format!("{at} {} {}", line.origin, line.method));
+                    .push(|| format!("{at} {} {}", line.origin, line.method));
                 continue;
             }
             d => {
                 tally
                     .malformed
-                    .push(format!("{at}: decision {d:?} (allowed or refused)"));
+                    .push(|| format!("{at}: decision {d:?} (allowed or refused)"));
                 continue;
             }
         }
@@ -224,7 +251,7 @@ pub fn read(
                 .chain(&line.exposed)
                 .any(|v| clipped(v))
         {
-            tally.clipped.push(at);
+            tally.clipped.push(|| at);
             continue;
         }
         if same_origin(&line.origin, &line.host) {
@@ -368,6 +395,37 @@ mod tests {
             ("https://api.example", "", false),
         ] {
             assert_eq!(same_origin(origin, host), same, "{origin} {host}");
+        }
+    }
+
+    #[test]
+    fn left_out_lines_are_counted_and_only_the_first_kept() {
+        let refused = r#"{"format":"corsgate-decisions/1","kind":"actual","origin":"https://evil.example","method":"GET","credentials":false,"decision":"refused"}"#;
+        for (n, kept) in [
+            (0, 0),
+            (1, 1),
+            (Listed::KEPT, Listed::KEPT),
+            (5_000, Listed::KEPT),
+        ] {
+            let text = format!("{refused}\nnot json\n").repeat(n);
+            let (mut observed, mut tally) = (Vec::new(), Tally::default());
+            read("f", text.as_bytes(), false, &mut observed, &mut tally).unwrap();
+            assert!(observed.is_empty());
+            for l in [&tally.refused, &tally.malformed] {
+                assert_eq!((l.count, l.first.len()), (n, kept));
+            }
+            if n > 0 {
+                assert!(
+                    tally.refused.first[0].starts_with("f:1 "),
+                    "{:?}",
+                    tally.refused.first
+                );
+                assert!(
+                    tally.malformed.first[0].starts_with("f:2: "),
+                    "{:?}",
+                    tally.malformed.first
+                );
+            }
         }
     }
 }
