@@ -470,6 +470,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The hand-written escaping against serde_json's over any string,
+        /// control characters, quotes and backslashes made common.
+        #[test]
+        fn json_strings_are_serde_jsons(chars in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::arbitrary::any::<char>(),
+                (0u8..0x20).prop_map(char::from),
+                proptest::strategy::Just('"'),
+                proptest::strategy::Just('\\'),
+                proptest::strategy::Just('\u{7f}'),
+            ],
+            0..48,
+        )) {
+            let s: String = chars.into_iter().collect();
+            let mut out = String::new();
+            json_str(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
+    }
+
     #[test]
     fn announced_names_leave_out_what_script_cannot_set() {
         let h = map(&[
