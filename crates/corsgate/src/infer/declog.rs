@@ -26,6 +26,7 @@
 use std::io::BufRead;
 
 use corsgate_core::infer::Observed;
+use corsgate_core::Origin;
 use serde::Deserialize;
 
 /// The format this reader knows.
@@ -330,27 +331,23 @@ fn clipped(v: &str) -> bool {
 }
 
 /// Whether an origin names the same host and port as the request's `Host`
-/// (the default port of the origin's scheme implied on either side).
+/// (the default port of the origin's scheme implied on either side), by
+/// the engine's own origin comparison (the one HAR reading uses).
 fn same_origin(origin: &str, host: &str) -> bool {
-    if host.is_empty() {
+    if host.is_empty() || host.contains(['/', '\\', '?', '#', '@']) {
         return false;
     }
-    let Some((scheme, authority)) = origin.split_once("://") else {
+    let Ok(o) = Origin::parse_header(origin) else {
         return false;
     };
-    let default = match scheme {
-        "https" => ":443",
-        "http" => ":80",
-        _ => return false,
-    };
-    let strip = |a: &str| -> String {
-        a.strip_suffix(default)
-            .unwrap_or(a)
-            .to_ascii_lowercase()
-            .trim_end_matches('.')
-            .to_owned()
-    };
-    strip(authority) == strip(host)
+    // Only http(s): the gateway serves nothing else, and another scheme is
+    // the proposal's to refuse with its note.
+    o.tuple()
+        .filter(|t| matches!(t.scheme(), "http" | "https"))
+        .is_some_and(|t| {
+            Origin::from_url_str(&format!("{}://{host}/", t.scheme()))
+                .is_ok_and(|h| o.same_origin(&h))
+        })
 }
 
 #[cfg(test)]
@@ -387,12 +384,24 @@ mod tests {
         for (origin, host, same) in [
             ("https://api.example", "api.example", true),
             ("https://api.example", "api.example:443", true),
-            ("https://API.example", "api.example", true),
+            // Not an origin a browser sends (it serializes lower case): the
+            // proposal refuses it, as it does a HAR's.
+            ("https://API.example", "api.example", false),
+            ("https://api.example", "API.example", true),
             ("http://api.example:8080", "api.example:8080", true),
             ("https://app.example", "api.example", false),
             ("https://api.example", "api.example:8443", false),
             ("null", "api.example", false),
             ("https://api.example", "", false),
+            // A trailing dot is another host to a browser.
+            ("https://api.example.", "api.example", false),
+            ("https://api.example", "api.example.", false),
+            ("https://[::1]", "[::1]:443", true),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080", true),
+            ("https://api.example", "evil.example@api.example", false),
+            ("https://api.example", "api.example/x", false),
+            ("https://api.example/x", "api.example", false),
+            ("ftp://api.example", "api.example", false),
         ] {
             assert_eq!(same_origin(origin, host), same, "{origin} {host}");
         }
