@@ -229,6 +229,7 @@ pub fn read(
     }
     traffic.entries += logs.lines;
     exposes_any += logs.exposed_any;
+    exposed_unknown += logs.exposed_named;
     if credentials_unknown > 0 {
         traffic.notes.push(format!(
             "{credentials_unknown} request(s) carried no cookie but were answered with Access-Control-Allow-Credentials: true; a HAR does not record whether the page fetched them with credentials: 'include' (which needs credentials = true even without cookies). Only a carried cookie counts here. A shadow run cannot settle it (the gateway does not see the credentials mode: a candidate without credentials counts headers_differ on every such request, whatever the page does); the page can: look for credentials: 'include' or withCredentials in its code, or run it against a gateway enforcing this proposal, where Chromium refuses such a fetch because Access-Control-Allow-Credentials is not 'true' while the request's credentials mode is 'include'"
@@ -236,7 +237,7 @@ pub fn read(
     }
     if exposed_unknown > 0 {
         traffic.notes.push(format!(
-            "expose_headers holds the headers {exposed_unknown} answer(s) exposed by name and carried; a HAR does not show whether script read them, so each is a guess that the page reads it. To settle it, remove one and run the front-end's own tests against a gateway enforcing the result: a header no test misses is not needed"
+            "expose_headers holds the headers {exposed_unknown} answer(s) exposed by name and carried; neither a HAR nor a decision log shows whether script read them, so each is a guess that the page reads it. To settle it, remove one and run the front-end's own tests against a gateway enforcing the result: a header no test misses is not needed"
         ));
     }
     if exposes_any > 0 {

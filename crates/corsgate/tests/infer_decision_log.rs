@@ -134,7 +134,7 @@ fn each_line_shape_contributes_what_it_showed() {
             &["authorization"],
             &["x-total"],
             true,
-            "",
+            "each is a guess that the page reads it",
         ),
         // A preflight's credentials flag means nothing (preflights carry
         // none): only the actual request's counts.

@@ -147,6 +147,9 @@ pub struct Tally {
     pub clipped: Listed,
     /// Answers that exposed every header (`*`).
     pub exposed_any: usize,
+    /// Answers that exposed a header by name (proposed, a guess: the log
+    /// does not show whether script read it).
+    pub exposed_named: usize,
 }
 
 /// Why reading stops.
@@ -270,6 +273,9 @@ pub fn read(
         }
         if !preflight {
             o = o.credentials(line.credentials);
+            if !line.exposed.is_empty() {
+                tally.exposed_named += 1;
+            }
             for n in line.exposed {
                 o = o.expose(n);
             }
