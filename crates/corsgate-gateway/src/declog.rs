@@ -286,12 +286,15 @@ impl Pending {
         out.push_str(",\"credentials\":");
         out.push_str(if self.credentials { "true" } else { "false" });
         out.push_str(",\"response_headers\":");
-        json_list(&mut out, names.iter().map(|n| n.as_str()));
+        // The upstream's names are clipped as the client's are: they too
+        // come from outside, and a line stays within what `infer` tells
+        // from its first bytes.
+        json_list(&mut out, names.iter().map(|n| clip(n.as_str().as_bytes())));
         if omitted > 0 {
             let _ = write!(out, ",\"response_headers_omitted\":{omitted}");
         }
         out.push_str(",\"exposed\":");
-        json_list(&mut out, exposed.iter().map(|n| &**n));
+        json_list(&mut out, exposed.iter());
         if exposed_any {
             out.push_str(",\"exposed_any\":true");
         }
@@ -335,13 +338,13 @@ fn json_str(out: &mut String, s: &str) {
 }
 
 /// Appends a JSON array of strings.
-fn json_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+fn json_list<S: AsRef<str>>(out: &mut String, items: impl Iterator<Item = S>) {
     out.push('[');
     for (i, item) in items.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        json_str(out, item);
+        json_str(out, item.as_ref());
     }
     out.push(']');
 }
@@ -382,6 +385,7 @@ fn announced(headers: &HeaderMap) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -468,6 +472,85 @@ mod tests {
             assert_eq!(out, serde_json::to_string(&c).unwrap());
             assert!(!out.bytes().any(|b| b < 0x20), "{out:?}");
         }
+    }
+
+    proptest::proptest! {
+        /// The hand-written escaping against serde_json's over any string,
+        /// control characters, quotes and backslashes made common.
+        #[test]
+        fn json_strings_are_serde_jsons(chars in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::arbitrary::any::<char>(),
+                (0u8..0x20).prop_map(char::from),
+                proptest::strategy::Just('"'),
+                proptest::strategy::Just('\\'),
+                proptest::strategy::Just('\u{7f}'),
+            ],
+            0..48,
+        )) {
+            let s: String = chars.into_iter().collect();
+            let mut out = String::new();
+            json_str(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_upstreams_long_header_name_is_clipped_like_a_clients() {
+        let metrics = Arc::new(Metrics::default());
+        let out = Shared::default();
+        let log =
+            DecisionLog::with_writer(Box::new(out.clone()), 1 << 20, metrics.clone()).unwrap();
+        let long = format!("x-{}", "a".repeat(2998));
+        let request = map(&[("origin", "https://a.example")]);
+        let response = map(&[(long.as_str(), "1"), ("x-total", "3")]);
+        let p = Pending::new(Request {
+            route: "/",
+            host: b"api.example",
+            path: "/",
+            method: &http::Method::GET,
+            headers: &request,
+            kind: RequestKind::Actual,
+            allowed: true,
+            reason: "origin_allowed",
+        })
+        .unwrap();
+        p.finish(&log, 200, Some(&response));
+        drop(log);
+        for _ in 0..500 {
+            if metrics.decision_log_written_total() == 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        let names: Vec<&str> = line["response_headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "{text}");
+        assert!(
+            names[0].ends_with("…(3000 bytes)") && names[0].len() < 300,
+            "{text}"
+        );
+        assert_eq!(names[1], "x-total");
+        assert!(text.len() < 1000, "{} bytes", text.len());
     }
 
     #[test]

@@ -229,6 +229,7 @@ pub fn read(
     }
     traffic.entries += logs.lines;
     exposes_any += logs.exposed_any;
+    exposed_unknown += logs.exposed_named;
     if credentials_unknown > 0 {
         traffic.notes.push(format!(
             "{credentials_unknown} request(s) carried no cookie but were answered with Access-Control-Allow-Credentials: true; a HAR does not record whether the page fetched them with credentials: 'include' (which needs credentials = true even without cookies). Only a carried cookie counts here. A shadow run cannot settle it (the gateway does not see the credentials mode: a candidate without credentials counts headers_differ on every such request, whatever the page does); the page can: look for credentials: 'include' or withCredentials in its code, or run it against a gateway enforcing this proposal, where Chromium refuses such a fetch because Access-Control-Allow-Credentials is not 'true' while the request's credentials mode is 'include'"
@@ -236,7 +237,7 @@ pub fn read(
     }
     if exposed_unknown > 0 {
         traffic.notes.push(format!(
-            "expose_headers holds the headers {exposed_unknown} answer(s) exposed by name and carried; a HAR does not show whether script read them, so each is a guess that the page reads it. To settle it, remove one and run the front-end's own tests against a gateway enforcing the result: a header no test misses is not needed"
+            "expose_headers holds the headers {exposed_unknown} answer(s) exposed by name and carried; neither a HAR nor a decision log shows whether script read them, so each is a guess that the page reads it. To settle it, remove one and run the front-end's own tests against a gateway enforcing the result: a header no test misses is not needed"
         ));
     }
     if exposes_any > 0 {
@@ -250,33 +251,32 @@ pub fn read(
 
 /// The notes on what decision logs showed and the proposal leaves out.
 fn decision_log_notes(logs: &declog::Tally) -> Vec<String> {
-    const LISTED: usize = 20;
-    let list = |v: &[String]| {
-        let mut s: Vec<&str> = v.iter().take(LISTED).map(String::as_str).collect();
-        let more = v.len().saturating_sub(LISTED);
+    let list = |v: &declog::Listed| {
+        let mut s: Vec<&str> = v.first.iter().map(String::as_str).collect();
+        let more = v.count - v.first.len();
         let more = (more > 0).then(|| format!("and {more} more"));
         s.extend(more.as_deref());
         s.join("; ")
     };
     let mut notes = Vec::new();
-    if !logs.malformed.is_empty() {
+    if logs.malformed.count > 0 {
         notes.push(format!(
             "{} malformed decision log line(s) were not read, so the requests they record are not in this proposal: {}",
-            logs.malformed.len(),
+            logs.malformed.count,
             list(&logs.malformed)
         ));
     }
-    if !logs.refused.is_empty() {
+    if logs.refused.count > 0 {
         notes.push(format!(
             "{} request(s) the gateway refused are not proposed (anyone can send one; --include-refused proposes them): {}",
-            logs.refused.len(),
+            logs.refused.count,
             list(&logs.refused)
         ));
     }
-    if !logs.clipped.is_empty() {
+    if logs.clipped.count > 0 {
         notes.push(format!(
             "{} decision log line(s) hold a value the gateway clipped or names it omitted (over its bounds), so they are not the request as sent and are not proposed: {}",
-            logs.clipped.len(),
+            logs.clipped.count,
             list(&logs.clipped)
         ));
     }
@@ -344,7 +344,17 @@ fn pattern_over_public_suffix(pattern: &str) -> Option<String> {
 pub fn render(inference: &Inference, traffic: &Traffic, current: Option<&PolicyConfig>) -> String {
     let mut out = inference.to_toml();
     for n in &traffic.notes {
-        out.push_str(&format!("# note: {n}\n"));
+        // A note may quote a log line's values (a refused origin): a
+        // control character in one must not end the comment.
+        out.push_str("# note: ");
+        for c in n.chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('\n');
     }
     if let Some(current) = current {
         let narrowings = inference.narrowings(current);

@@ -134,7 +134,7 @@ fn each_line_shape_contributes_what_it_showed() {
             &["authorization"],
             &["x-total"],
             true,
-            "",
+            "each is a guess that the page reads it",
         ),
         // A preflight's credentials flag means nothing (preflights carry
         // none): only the actual request's counts.
@@ -208,41 +208,36 @@ fn each_line_shape_contributes_what_it_showed() {
         std::fs::write(&f, line(edit.clone()) + "\n").unwrap();
         let r = infer(&[f.to_str().unwrap()], None);
         assert!(r.code == 0 || r.code == 1, "{edit}: {}", r.stderr);
-        assert_eq!(
-            values(&r.stdout, "origins"),
-            *origins,
-            "{edit}\n{}",
-            r.stdout
-        );
-        assert_eq!(
-            values(&r.stdout, "methods"),
-            *methods,
-            "{edit}\n{}",
-            r.stdout
-        );
-        assert_eq!(
-            values(&r.stdout, "request_headers"),
-            *headers,
-            "{edit}\n{}",
-            r.stdout
-        );
-        assert_eq!(
-            values(&r.stdout, "expose_headers"),
-            *exposed,
-            "{edit}\n{}",
-            r.stdout
-        );
+        for (key, want) in [
+            ("origins", origins),
+            ("methods", methods),
+            ("request_headers", headers),
+            ("expose_headers", exposed),
+        ] {
+            assert_eq!(values(&r.stdout, key), *want, "{edit}: {key}\n{}", r.stdout);
+        }
         assert_eq!(
             values(&r.stdout, "credentials") == ["true"],
             credentials,
             "{edit}\n{}",
             r.stdout
         );
-        assert!(
-            r.stdout.contains(note),
-            "{edit}: no {note:?} in\n{}",
-            r.stdout
-        );
+        // A case without a note part must give no note at all (`contains("")`
+        // would hold for any output).
+        let notes: Vec<&str> = r
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("# note:"))
+            .collect();
+        if note.is_empty() {
+            assert!(notes.is_empty(), "{edit}: {notes:?}");
+        } else {
+            assert!(
+                r.stdout.contains(note),
+                "{edit}: no {note:?} in\n{}",
+                r.stdout
+            );
+        }
         if !origins.is_empty() {
             // Every requirement names its line.
             let at = format!("{}:1", f.display());
@@ -397,6 +392,151 @@ fn a_log_and_a_har_give_the_union_and_logs_are_found_in_every_form() {
     assert!(
         r.stdout
             .contains(&format!("{l}:1 PUT /api/items (preflight)")),
+        "{}",
+        r.stdout
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Hostile lines (a hand-edited or forged log): each is refused with a note
+/// at its `file:line` saying what is wrong, and nothing of it is proposed.
+/// `https://evil.example` and `x-evil` mark what must never be proposed.
+#[test]
+fn hostile_lines_are_refused_with_a_located_note() {
+    let d = dir("hostile");
+    let evil = |edit: Value| line(edit).into_bytes();
+    // `line` with `"method":"GET"` replaced: raw JSON serde_json::json! cannot write.
+    let raw = |with: &[u8]| {
+        let base = line(json!({"origin": "https://evil.example"}));
+        let (a, b) = base.split_once(r#""method":"GET""#).unwrap();
+        [a.as_bytes(), with, b.as_bytes()].concat()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "invalid UTF-8",
+            raw(b"\"method\":\"GET\xff\""),
+            "invalid unicode code point",
+        ),
+        (
+            "a raw NUL",
+            raw(b"\"method\":\"G\0T\""),
+            "control character",
+        ),
+        (
+            "an escaped NUL in the origin",
+            evil(json!({"origin": "https://evil.example\u{0}"})),
+            "not a valid serialized origin",
+        ),
+        (
+            "a repeated key",
+            raw(br#""method":"GET","origin":"https://app.example.com""#),
+            "duplicate field `origin`",
+        ),
+        (
+            "a negative count",
+            raw(br#""method":"GET","request_headers_omitted":-1"#),
+            "invalid value",
+        ),
+        (
+            "a count over u64",
+            raw(br#""method":"GET","request_headers_omitted":18446744073709551616"#),
+            "invalid type",
+        ),
+        (
+            "a count out of f64's range",
+            raw(br#""method":"GET","request_headers_omitted":1e400"#),
+            "number out of range",
+        ),
+        ("a lone surrogate", raw(br#""method":"G\ud800T""#), "escape"),
+        (
+            "an origin with a path",
+            evil(json!({"origin": "https://evil.example/app"})),
+            "not a valid serialized origin",
+        ),
+        (
+            "an origin with spaces",
+            evil(json!({"origin": "https://evil .example"})),
+            "not a valid serialized origin",
+        ),
+        (
+            "an origin of another scheme",
+            evil(json!({"origin": "ftp://evil.example"})),
+            "not an http(s) origin",
+        ),
+        (
+            "a header name with a space",
+            evil(
+                json!({"origin": "https://evil.example", "kind": "preflight", "method": "PUT", "request_headers": ["x evil"]}),
+            ),
+            "not one a browser sends",
+        ),
+        (
+            "an exposed name with a space",
+            evil(json!({"origin": "https://evil.example", "exposed": ["x evil"]})),
+            "not one a browser sends",
+        ),
+        (
+            "a method with a space",
+            evil(json!({"origin": "https://evil.example", "method": "PU T"})),
+            "not one a browser sends",
+        ),
+    ];
+    for (i, (what, bytes, note)) in cases.into_iter().enumerate() {
+        let f = d.join(format!("hostile{i}.jsonl"));
+        let mut bytes = bytes;
+        bytes.push(b'\n');
+        std::fs::write(&f, &bytes).unwrap();
+        let r = infer(&["--decision-log", f.to_str().unwrap()], None);
+        assert!(r.code == 0 || r.code == 1, "{what}: {}", r.stderr);
+        for key in ["origins", "methods", "request_headers", "expose_headers"] {
+            let v = values(&r.stdout, key);
+            assert!(
+                !v.iter().any(|v| v.contains("evil") || v.contains("PU")),
+                "{what}: {key} = {v:?}\n{}",
+                r.stdout
+            );
+        }
+        let at = format!("{}:1", f.display());
+        let located = r
+            .stdout
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(&at) && l.contains(note));
+        assert!(located, "{what}: no {at} … {note:?} in\n{}", r.stdout);
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A value the notes quote (a refused line's origin and method) cannot end
+/// the `# note:` comment and write TOML into the proposal.
+#[test]
+fn a_note_quoting_a_line_stays_one_comment() {
+    let d = dir("inject");
+    let f = d.join("d.jsonl");
+    let text = [
+        line(json!({})),
+        line(
+            json!({"origin": "https://evil.example\ncredentials = true\n#", "decision": "refused"}),
+        ),
+        line(json!({"method": "GET\r\nmax_age = 1\n#", "decision": "refused"})),
+    ]
+    .join("\n");
+    std::fs::write(&f, text + "\n").unwrap();
+    let r = infer(&[f.to_str().unwrap()], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        values(&r.stdout, "credentials"),
+        Vec::<String>::new(),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        values(&r.stdout, "max_age"),
+        Vec::<String>::new(),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("2 request(s) the gateway refused"),
         "{}",
         r.stdout
     );

@@ -26,6 +26,7 @@
 use std::io::BufRead;
 
 use corsgate_core::infer::Observed;
+use corsgate_core::Origin;
 use serde::Deserialize;
 
 /// The format this reader knows.
@@ -106,21 +107,49 @@ struct Line {
     decision: String,
 }
 
+/// Lines of one sort left out: how many, and the first [`Listed::KEPT`] of
+/// them (anyone can make a gateway log refused lines by the million: the
+/// tally must not grow with them).
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// How many.
+    pub count: usize,
+    /// The first ones, each located.
+    pub first: Vec<String>,
+}
+
+impl Listed {
+    /// The most kept to be named.
+    pub const KEPT: usize = 20;
+
+    /// Counts one, keeping its description while fewer than [`Self::KEPT`]
+    /// are (`describe` is not called for the others).
+    pub fn push(&mut self, describe: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.len() < Self::KEPT {
+            self.first.push(describe());
+        }
+    }
+}
+
 /// What the lines of every log showed, beside the observed requests.
 #[derive(Debug, Default)]
 pub struct Tally {
     /// Lines read (blank ones left out).
     pub lines: usize,
     /// Malformed lines: `file:line: what is wrong`.
-    pub malformed: Vec<String>,
+    pub malformed: Listed,
     /// Refused requests left out: `file:line origin method`.
-    pub refused: Vec<String>,
+    pub refused: Listed,
     /// Same-origin lines left out.
     pub same_origin: usize,
     /// Lines with a clipped value or omitted names: `file:line`.
-    pub clipped: Vec<String>,
+    pub clipped: Listed,
     /// Answers that exposed every header (`*`).
     pub exposed_any: usize,
+    /// Answers that exposed a header by name (proposed, a guess: the log
+    /// does not show whether script read it).
+    pub exposed_named: usize,
 }
 
 /// Why reading stops.
@@ -155,7 +184,7 @@ pub fn read(
             tally.lines += 1;
             tally
                 .malformed
-                .push(format!("{at}: a line of {len} bytes (over {MAX_LINE})"));
+                .push(|| format!("{at}: a line of {len} bytes (over {MAX_LINE})"));
             continue;
         }
         let text = buf.trim_ascii();
@@ -166,7 +195,7 @@ pub fn read(
         if !complete && serde_json::from_slice::<serde_json::Value>(text).is_err() {
             tally
                 .malformed
-                .push(format!("{at}: the last line is cut short (no newline)"));
+                .push(|| format!("{at}: the last line is cut short (no newline)"));
             continue;
         }
         let line: Line = match serde_json::from_slice(text) {
@@ -174,7 +203,7 @@ pub fn read(
             Err(e) => {
                 tally
                     .malformed
-                    .push(format!("{at}: {}", describe(text, &e)));
+                    .push(|| format!("{at}: {}", describe(text, &e)));
                 continue;
             }
         };
@@ -185,10 +214,12 @@ pub fn read(
                     line.format
                 )));
             }
-            tally.malformed.push(format!(
-                "{at}: format {:?} is not a decision log format ({FORMAT:?})",
-                line.format
-            ));
+            tally.malformed.push(|| {
+                format!(
+                    "{at}: format {:?} is not a decision log format ({FORMAT:?})",
+                    line.format
+                )
+            });
             continue;
         }
         let preflight = match line.kind.as_str() {
@@ -197,7 +228,7 @@ pub fn read(
             k => {
                 tally
                     .malformed
-                    .push(format!("{at}: kind {k:?} (preflight or actual)"));
+                    .push(|| format!("{at}: kind {k:?} (preflight or actual)"));
                 continue;
             }
         };
@@ -207,13 +238,13 @@ pub fn read(
             "refused" => {
                 tally
                     .refused
-                    .push(format!("{at} {} {}", line.origin, line.method));
+                    .push(|| format!("{at} {} {}", line.origin, line.method));
                 continue;
             }
             d => {
                 tally
                     .malformed
-                    .push(format!("{at}: decision {d:?} (allowed or refused)"));
+                    .push(|| format!("{at}: decision {d:?} (allowed or refused)"));
                 continue;
             }
         }
@@ -224,7 +255,7 @@ pub fn read(
                 .chain(&line.exposed)
                 .any(|v| clipped(v))
         {
-            tally.clipped.push(at);
+            tally.clipped.push(|| at);
             continue;
         }
         if same_origin(&line.origin, &line.host) {
@@ -242,6 +273,9 @@ pub fn read(
         }
         if !preflight {
             o = o.credentials(line.credentials);
+            if !line.exposed.is_empty() {
+                tally.exposed_named += 1;
+            }
             for n in line.exposed {
                 o = o.expose(n);
             }
@@ -303,27 +337,23 @@ fn clipped(v: &str) -> bool {
 }
 
 /// Whether an origin names the same host and port as the request's `Host`
-/// (the default port of the origin's scheme implied on either side).
+/// (the default port of the origin's scheme implied on either side), by
+/// the engine's own origin comparison (the one HAR reading uses).
 fn same_origin(origin: &str, host: &str) -> bool {
-    if host.is_empty() {
+    if host.is_empty() || host.contains(['/', '\\', '?', '#', '@']) {
         return false;
     }
-    let Some((scheme, authority)) = origin.split_once("://") else {
+    let Ok(o) = Origin::parse_header(origin) else {
         return false;
     };
-    let default = match scheme {
-        "https" => ":443",
-        "http" => ":80",
-        _ => return false,
-    };
-    let strip = |a: &str| -> String {
-        a.strip_suffix(default)
-            .unwrap_or(a)
-            .to_ascii_lowercase()
-            .trim_end_matches('.')
-            .to_owned()
-    };
-    strip(authority) == strip(host)
+    // Only http(s): the gateway serves nothing else, and another scheme is
+    // the proposal's to refuse with its note.
+    o.tuple()
+        .filter(|t| matches!(t.scheme(), "http" | "https"))
+        .is_some_and(|t| {
+            Origin::from_url_str(&format!("{}://{host}/", t.scheme()))
+                .is_ok_and(|h| o.same_origin(&h))
+        })
 }
 
 #[cfg(test)]
@@ -360,14 +390,57 @@ mod tests {
         for (origin, host, same) in [
             ("https://api.example", "api.example", true),
             ("https://api.example", "api.example:443", true),
-            ("https://API.example", "api.example", true),
+            // Not an origin a browser sends (it serializes lower case): the
+            // proposal refuses it, as it does a HAR's.
+            ("https://API.example", "api.example", false),
+            ("https://api.example", "API.example", true),
             ("http://api.example:8080", "api.example:8080", true),
             ("https://app.example", "api.example", false),
             ("https://api.example", "api.example:8443", false),
             ("null", "api.example", false),
             ("https://api.example", "", false),
+            // A trailing dot is another host to a browser.
+            ("https://api.example.", "api.example", false),
+            ("https://api.example", "api.example.", false),
+            ("https://[::1]", "[::1]:443", true),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080", true),
+            ("https://api.example", "evil.example@api.example", false),
+            ("https://api.example", "api.example/x", false),
+            ("https://api.example/x", "api.example", false),
+            ("ftp://api.example", "api.example", false),
         ] {
             assert_eq!(same_origin(origin, host), same, "{origin} {host}");
+        }
+    }
+
+    #[test]
+    fn left_out_lines_are_counted_and_only_the_first_kept() {
+        let refused = r#"{"format":"corsgate-decisions/1","kind":"actual","origin":"https://evil.example","method":"GET","credentials":false,"decision":"refused"}"#;
+        for (n, kept) in [
+            (0, 0),
+            (1, 1),
+            (Listed::KEPT, Listed::KEPT),
+            (5_000, Listed::KEPT),
+        ] {
+            let text = format!("{refused}\nnot json\n").repeat(n);
+            let (mut observed, mut tally) = (Vec::new(), Tally::default());
+            read("f", text.as_bytes(), false, &mut observed, &mut tally).unwrap();
+            assert!(observed.is_empty());
+            for l in [&tally.refused, &tally.malformed] {
+                assert_eq!((l.count, l.first.len()), (n, kept));
+            }
+            if n > 0 {
+                assert!(
+                    tally.refused.first[0].starts_with("f:1 "),
+                    "{:?}",
+                    tally.refused.first
+                );
+                assert!(
+                    tally.malformed.first[0].starts_with("f:2: "),
+                    "{:?}",
+                    tally.malformed.first
+                );
+            }
         }
     }
 }
