@@ -287,7 +287,13 @@ async fn hostile_values_are_clipped_and_escaped() {
             .request(req.map(http_body_util::BodyExt::boxed))
             .await
             .unwrap();
-        assert!(resp.status().is_client_error() || resp.status().is_success());
+        // The gateway answers each preflight itself, allowed or refused:
+        // no hostile value turns it into another answer.
+        assert!(
+            matches!(resp.status().as_u16(), 204 | 403),
+            "{}",
+            resp.status()
+        );
         sent += 1;
     }
     let got = lines(&log, sent).await;
